@@ -1,0 +1,114 @@
+/* ct_store.h — the aggregator's durable state in one LMDB environment.
+ *
+ * Named databases (docs/ARCHITECTURE.md "Store layout"):
+ *   meta     "campaign_id" -> str, "fingerprint" -> 32 bytes (campaign file
+ *            hash at creation, informational), "head" -> seq(8 BE) || hash(32),
+ *            "format" -> "chitieu-store-1"
+ *   log      seq (8 bytes BE) -> ct_logrec stored encoding (append only)
+ *   ids      event id (16) -> seq (8 BE) || BLAKE2b-128 of the event bytes (16)
+ *   persons  program(1) || person hash(32) -> ct_person_state encoding
+ *   counts   ct_count_key bytes -> int64 (8 bytes BE, two's complement)
+ *
+ * Invariants (checked by chitieu-audit verify):
+ *   - log keys are exactly 1..head.seq; each record chains to the previous;
+ *   - every log record's event id is in ids with that seq, and vice versa;
+ *   - counts == the tally rule replayed over the log from empty state.
+ *
+ * ONE write transaction per batch with LMDB's default durable flags: dedup +
+ * log append + person states + counts commit together or not at all. If the
+ * commit (or any put) fails — MDB_MAP_FULL, ENOSPC, EIO — the transaction is
+ * aborted, nothing of the batch is visible, and ct_store_apply_batch returns
+ * CT_ERR_MAP_FULL / CT_ERR_DISK_FULL / CT_ERR_STORE_UNAVAILABLE; the store
+ * stays usable and the next batch tries again.
+ *
+ * The environment is opened with MDB_NOTLS so read transactions may be used
+ * from any thread; readers use short transactions (ct_store_log_scan renews
+ * its transaction every few thousand records) so a live aggregator's file does
+ * not grow. Never fork while a store is open.
+ */
+#ifndef CT_STORE_H
+#define CT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_campaign.h"
+#include "ct_counts.h"
+#include "ct_error.h"
+#include "ct_event.h"
+#include "ct_logrec.h"
+
+typedef struct ct_store ct_store;
+
+typedef struct {
+    const char *dir;              /* created 0700 if missing (unless read_only) */
+    size_t map_size;              /* bytes; 0 = default (CT_STORE_DEFAULT_MAP) */
+    const char *campaign_id;      /* refuse a store created for another campaign */
+    const uint8_t *fingerprint;   /* 32 bytes stored at creation, may be NULL */
+    bool read_only;               /* MDB_RDONLY; for audit on a live store */
+} ct_store_opts;
+
+#define CT_STORE_DEFAULT_MAP ((size_t)16 << 30) /* 16 GiB (sparse) */
+
+ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t errlen);
+void ct_store_close(ct_store *s);
+/* Runs mdb_reader_check; returns the number of stale readers cleared. */
+int ct_store_reader_check(ct_store *s);
+
+/* One event of a batch. The caller has decoded and validated ev (and filled
+ * status=REJECTED itself for invalid ones, which it does not pass here).
+ * The store sets status (CT_ACK_ACCEPTED / CT_ACK_DUPLICATE / CT_ACK_REJECTED
+ * with code CT_ERR_CONFLICT) and seq (log seq of the record, new or old). */
+typedef struct {
+    const ct_event *ev;
+    const uint8_t *raw;     /* the exact event bytes from the wire */
+    size_t raw_len;
+    const char *collector;  /* identity for the log record */
+    int64_t received_ms;
+    uint32_t local_day;     /* ct_campaign_local_day(ev->occurred_ms) */
+    /* out */
+    uint8_t status;
+    uint16_t code;
+    uint64_t seq;
+} ct_store_item;
+
+typedef struct {
+    uint64_t seq_before;     /* head seq before the batch */
+    uint64_t seq_after;      /* head seq after commit */
+    uint8_t head[CT_LOGREC_HASH_LEN];
+    ct_counts *changed;      /* if non-NULL: receives ABSOLUTE values of every
+                                counter the batch changed (cleared first) */
+} ct_store_commit;
+
+/* Applies items[0..n) in one durable transaction (see top). On error nothing
+ * was applied and every item's status is CT_ACK_RETRY. */
+ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_store_commit *out);
+
+/* Current head (seq 0 and zero hash for an empty log). */
+ct_err ct_store_head(ct_store *s, uint64_t *seq, uint8_t head[CT_LOGREC_HASH_LEN]);
+/* All counters plus the head they correspond to, from ONE read transaction. */
+ct_err ct_store_read_counts(ct_store *s, ct_counts *out, uint64_t *seq,
+                            uint8_t head[CT_LOGREC_HASH_LEN]);
+/* Calls cb for each log record with from_seq <= seq <= to_seq (to_seq 0 =
+ * to the end at the time of the call). rec->event points into LMDB memory
+ * valid only during the call. cb returns 0 to go on, non-zero to stop (that
+ * value is returned as CT_ERR_INTERNAL unless it is a ct_err). A record that
+ * does not decode gives CT_ERR_STORE_CORRUPT with *bad_seq set. */
+typedef int (*ct_store_log_cb)(const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
+                               void *arg);
+ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_log_cb cb,
+                         void *arg, uint64_t *bad_seq);
+/* Looks up the log seq of an event id (0 if absent). */
+ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t *seq);
+
+/* For chitieu-audit rebuild: appends an already-hashed record as is (keeps
+ * seq, received_ms, collector); verifies it chains onto the current head and
+ * applies the tally. Records are committed in batches by the caller via
+ * ct_store_import_begin/commit. */
+ct_err ct_store_import_begin(ct_store *s);
+ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campaign *c);
+ct_err ct_store_import_commit(ct_store *s);
+void ct_store_import_abort(ct_store *s);
+
+#endif

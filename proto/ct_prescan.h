@@ -1,0 +1,34 @@
+/* ct_prescan.h — bounded structural walk of a MessagePack frame.
+ *
+ * msgpack-c's unpacker reserves memory from declared container sizes before
+ * checking that the bytes exist ("dd 00 ff ff ff" reserves 512 MB). Every
+ * frame from outside is therefore walked first by ct_prescan(), which never
+ * allocates and checks, for every object: the header is complete; every
+ * string/bin/ext length fits in the bytes left; every array/map count is
+ * at most the bytes left (each element needs >= 1 byte) and at most
+ * max_items; nesting depth <= max_depth; exactly one top-level object that
+ * ends exactly at len (else CT_ERR_TRAILING_BYTES). The walk is iterative
+ * (explicit stack), O(len).
+ *
+ * Returns CT_OK, CT_ERR_FRAME_EMPTY, CT_ERR_MALFORMED (truncated header or
+ * the reserved byte 0xc1), CT_ERR_DECLARED_SIZE, CT_ERR_TOO_DEEP,
+ * CT_ERR_TOO_MANY or CT_ERR_TRAILING_BYTES.
+ */
+#ifndef CT_PRESCAN_H
+#define CT_PRESCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_error.h"
+
+#define CT_PRESCAN_MAX_DEPTH 32 /* the deepest legal chitieu message uses 4 */
+
+typedef struct {
+    unsigned max_depth;  /* <= CT_PRESCAN_MAX_DEPTH */
+    uint32_t max_items;  /* per container */
+} ct_prescan_limits;
+
+ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim);
+
+#endif

@@ -1,0 +1,122 @@
+/* ct_tally.h — the tally rule: how one event changes the counts.
+ *
+ * ONE pure function, ct_tally_apply(), used by the live aggregator, the audit
+ * replay and (through the counts it produces) the reporter. It reads nothing
+ * but its arguments and writes nothing but its outputs.
+ *
+ * State per (program, person): a ct_person_state, absent until the person's
+ * first enroll in that program. The rule (docs/PROTOCOL.md §5):
+ *
+ *   event   prior state            outcome          counters
+ *   enroll  absent / not enrolled  COUNTED          +1 NET, GROSS, AGENT, DAY, GROUP*
+ *   enroll  enrolled               REPEAT           +1 REPEAT (recorded, not counted)
+ *   cancel  enrolled, same distr.  CANCELLED        -1 NET, AGENT, DAY, GROUP* of the
+ *                                                   crediting enroll; +1 CANCELLED
+ *   cancel  enrolled, other distr. CANCEL_FOREIGN   +1 CANCEL_NOOP (no effect)
+ *   cancel  absent / not enrolled  CANCEL_NOOP      +1 CANCEL_NOOP (no effect)
+ *   (* GROUP only when the enroll named a subsidy group)
+ *
+ * A re-enroll after a cancel counts again, credited to the new event. The
+ * counters of a COUNTED enroll are keyed by the event's district, agent and
+ * campaign-local day (YYYYMMDD, computed by the caller from the campaign's
+ * time zone) and group; a cancel debits exactly the keys the crediting enroll
+ * credited (stored in the person state), so NET == sum over agents == sum
+ * over days, always.
+ *
+ * Counter keys are short byte strings (<= CT_COUNT_KEY_MAX):
+ *   kind(1) | program(1) | district(2, BE) | dim (0..32 bytes)
+ * dim: AGENT -> agent id bytes; DAY -> YYYYMMDD as uint32 BE; GROUP -> group
+ * id bytes; other kinds -> empty. Keys compare as bytes (memcmp, then length).
+ */
+#ifndef CT_TALLY_H
+#define CT_TALLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_error.h"
+#include "ct_event.h"
+
+typedef enum {
+    CT_COUNT_NET = 1,         /* participants currently counted */
+    CT_COUNT_GROSS = 2,       /* counted enrollments ever (before cancels) */
+    CT_COUNT_CANCELLED = 3,   /* cancels that undid an enrollment */
+    CT_COUNT_AGENT = 4,       /* NET per agent */
+    CT_COUNT_DAY = 5,         /* NET per campaign-local day of the enrollment */
+    CT_COUNT_GROUP = 6,       /* NET per subsidy group */
+    CT_COUNT_REPEAT = 7,      /* enrolls of an already-enrolled person */
+    CT_COUNT_CANCEL_NOOP = 8  /* cancels with no effect (unknown or foreign) */
+} ct_count_kind;
+
+#define CT_COUNT_KEY_MAX 36
+
+typedef struct {
+    uint8_t len;
+    uint8_t b[CT_COUNT_KEY_MAX];
+} ct_count_key;
+
+/* Builds a key; dim_len must be <= 32. */
+ct_count_key ct_count_key_make(ct_count_kind kind, ct_program program, uint32_t district,
+                               const void *dim, size_t dim_len);
+/* Parses a key from bytes (validates kind, program, length per kind). */
+ct_err ct_count_key_parse(const uint8_t *b, size_t len, ct_count_key *out);
+/* Accessors. */
+ct_count_kind ct_count_key_kind(const ct_count_key *k);
+ct_program ct_count_key_program(const ct_count_key *k);
+uint32_t ct_count_key_district(const ct_count_key *k);
+const uint8_t *ct_count_key_dim(const ct_count_key *k, size_t *len);
+int ct_count_key_cmp(const ct_count_key *a, const ct_count_key *b);
+
+/* What the store keeps per (program, person). */
+typedef struct {
+    bool enrolled;
+    uint32_t district;                    /* of the crediting enroll */
+    uint32_t day;                         /* YYYYMMDD of the crediting enroll */
+    char agent[CT_AGENT_ID_MAX + 1];      /* of the crediting enroll */
+    char group[CT_GROUP_MAX + 1];         /* of the crediting enroll, "" if none */
+    uint64_t seq;                         /* log seq of the crediting enroll */
+} ct_person_state;
+
+#define CT_PERSON_KEY_LEN (1 + CT_PERSON_LEN) /* program(1) || person hash(32) */
+#define CT_PERSON_STATE_MAX 96                /* encoded size bound */
+
+void ct_person_key(ct_program p, const uint8_t person[CT_PERSON_LEN],
+                   uint8_t out[CT_PERSON_KEY_LEN]);
+/* Compact binary encoding for storage (docs/PROTOCOL.md §6). */
+ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_STATE_MAX],
+                              size_t *len);
+ct_err ct_person_state_decode(const uint8_t *b, size_t len, ct_person_state *out);
+
+typedef enum {
+    CT_TALLY_COUNTED = 0,
+    CT_TALLY_REPEAT = 1,
+    CT_TALLY_CANCELLED = 2,
+    CT_TALLY_CANCEL_NOOP = 3,
+    CT_TALLY_CANCEL_FOREIGN = 4
+} ct_tally_outcome;
+
+#define CT_TALLY_MAX_CHANGES 6
+
+typedef struct {
+    ct_count_key key;
+    int64_t delta;
+} ct_tally_change;
+
+typedef struct {
+    ct_tally_outcome outcome;
+    bool state_changed;   /* true: store *next as the person's new state */
+    size_t n;             /* number of changes */
+    ct_tally_change changes[CT_TALLY_MAX_CHANGES];
+} ct_tally_result;
+
+/* The rule. ev must be valid (decoded and checked against the campaign);
+ * local_day is the campaign-local YYYYMMDD of ev->occurred_ms; seq is the log
+ * sequence number the event got; prior is NULL if the person has no state for
+ * ev->program. Fills *next (when res->state_changed) and *res. */
+void ct_tally_apply(const ct_event *ev, uint32_t local_day, uint64_t seq,
+                    const ct_person_state *prior, ct_person_state *next, ct_tally_result *res);
+
+const char *ct_tally_outcome_name(ct_tally_outcome o);
+
+#endif

@@ -1,0 +1,113 @@
+/* ct_wire.h — the wire messages between collectors, aggregator and reporters.
+ *
+ * Every message is ONE ZeroMQ frame holding ONE MessagePack map with
+ * "v" (protocol version, 1) and "k" (kind). docs/PROTOCOL.md §3 is normative.
+ * (Over ROUTER/DEALER the routing-id frame ZeroMQ adds is not part of this.)
+ *
+ *   kind  direction                 fields
+ *   "sub" collector -> aggregator   "n" uint token, "e" array of bin (events)
+ *   "ack" aggregator -> collector   "n" token, "r" array of [id bin16|nil,
+ *                                   status uint, code uint], one per event,
+ *                                   in submit order; "s" uint log seq after
+ *                                   the commit
+ *   "err" aggregator -> collector   "n" token|nil, "c" code: the whole
+ *                                   message was refused (nothing stored)
+ *   "upd" aggregator PUB            "s" seq, "p" previous seq, "h" bin32 chain
+ *                                   head, "t" commit ms, "c" [[key bin, int]...]
+ *   "hb"  aggregator PUB            "s", "h", "t" (heartbeat, once a second)
+ *   "snq" reporter -> aggregator    (snapshot request, no other field)
+ *   "snp" aggregator -> reporter    "s", "h", "t", "c": the full state
+ *
+ * Counter values are absolute (not increments). A feed subscriber at seq S
+ * applies "upd" only if p == S (then S := s); if p > S it missed something
+ * and takes a snapshot; if s <= S it ignores it. "hb" with s > S also means a
+ * gap. Events inside "sub" are bin so their exact bytes reach the log.
+ *
+ * Decoders are strict like ct_event_decode (pre-scan, exact types, unknown
+ * and duplicate keys rejected) and never read past len. Decoded byte ranges
+ * (ct_bytes) point INTO the input buffer; arrays are caller-provided.
+ */
+#ifndef CT_WIRE_H
+#define CT_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_buf.h"
+#include "ct_error.h"
+#include "ct_event.h"
+#include "ct_tally.h"
+
+#define CT_WIRE_VERSION 1
+#define CT_WIRE_MAX_EVENTS 4096          /* events per "sub" */
+#define CT_WIRE_MAX_FRAME (8u << 20)     /* ZMQ_MAXMSGSIZE on every socket */
+#define CT_HASH_LEN 32
+
+typedef enum {
+    CT_MSG_SUBMIT = 1,
+    CT_MSG_ACK,
+    CT_MSG_ERROR,
+    CT_MSG_UPDATE,
+    CT_MSG_HEARTBEAT,
+    CT_MSG_SNAP_REQ,
+    CT_MSG_SNAPSHOT
+} ct_msg_kind;
+
+typedef enum {
+    CT_ACK_ACCEPTED = 0,  /* newly committed to the log */
+    CT_ACK_DUPLICATE = 1, /* this id with identical bytes was already in the log */
+    CT_ACK_REJECTED = 2,  /* invalid; never resend; code says why */
+    CT_ACK_RETRY = 3      /* not stored now (store unavailable); resend later */
+} ct_ack_status;
+
+typedef struct {
+    bool has_id;
+    uint8_t id[CT_EVENT_ID_LEN];
+    uint8_t status; /* ct_ack_status */
+    uint16_t code;  /* ct_err; CT_OK for accepted/duplicate */
+} ct_ack_item;
+
+/* One counter value as carried by "upd" and "snp". */
+typedef struct {
+    ct_count_key key;
+    int64_t value;
+} ct_count_entry;
+
+/* Decoded "upd" / "hb" / "snp". entries is malloc'ed by the decoder
+ * (NULL when n_entries == 0); release with ct_wire_state_free(). */
+typedef struct {
+    ct_msg_kind kind;
+    uint64_t seq;
+    uint64_t prev_seq; /* "upd" only */
+    uint8_t head[CT_HASH_LEN];
+    int64_t time_ms;
+    ct_count_entry *entries;
+    size_t n_entries;
+} ct_wire_state;
+
+/* Reads "v" and "k" only (after a full pre-scan). */
+ct_err ct_wire_peek_kind(const uint8_t *buf, size_t len, ct_msg_kind *kind);
+
+ct_err ct_wire_submit_encode(uint64_t token, const ct_bytes *events, size_t n, ct_buf *out);
+/* events[max]: filled with ranges pointing into buf. */
+ct_err ct_wire_submit_decode(const uint8_t *buf, size_t len, uint64_t *token, ct_bytes *events,
+                             size_t max, size_t *n);
+
+ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items, size_t n,
+                          ct_buf *out);
+ct_err ct_wire_ack_decode(const uint8_t *buf, size_t len, uint64_t *token, uint64_t *seq,
+                          ct_ack_item *items, size_t max, size_t *n);
+
+ct_err ct_wire_error_encode(bool has_token, uint64_t token, ct_err code, ct_buf *out);
+ct_err ct_wire_error_decode(const uint8_t *buf, size_t len, bool *has_token, uint64_t *token,
+                            uint16_t *code);
+
+/* kind must be CT_MSG_UPDATE, CT_MSG_HEARTBEAT or CT_MSG_SNAPSHOT. */
+ct_err ct_wire_state_encode(const ct_wire_state *st, ct_buf *out);
+ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out);
+void ct_wire_state_free(ct_wire_state *st);
+
+ct_err ct_wire_snapreq_encode(ct_buf *out);
+
+#endif
