@@ -1,0 +1,736 @@
+/* ct_store.c — the aggregator's durable state in one LMDB environment
+ * (see ct_store.h for the layout and the contract).
+ *
+ * Invariants kept here:
+ *   - every mutation happens inside ONE write transaction per batch (or per
+ *     import chunk) opened with LMDB's default durable flags; on any failure
+ *     the transaction is aborted, so a batch is applied entirely or not at all;
+ *   - the log is appended with MDB_APPEND under key seq (8 bytes BE), seq =
+ *     previous head + 1, and the head in meta is updated in the same txn;
+ *   - counter deltas of a batch are accumulated in memory (s->delta) and each
+ *     changed counter is written once, as an absolute value, at the end;
+ *   - person states and ids are read through the write txn, which sees its
+ *     own writes, so duplicates and repeat enrolls inside one batch are exact;
+ *   - after MDB_PANIC (a failed meta write) the environment is closed and
+ *     reopened before the next batch.
+ */
+#include "ct_store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ct_tally.h"
+#include "ct_wire.h"
+
+#define CT_STORE_FORMAT "chitieu-store-1"
+#define CT_IDHASH_LEN 16
+#define CT_SCAN_RENEW 4096
+
+struct ct_store {
+    MDB_env *env;
+    MDB_dbi meta, log, ids, persons, counts;
+    bool read_only;
+    bool need_reopen;
+    char *dir;
+    size_t map_size;
+    char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
+    ct_counts delta; /* per-batch counter deltas (reused) */
+    ct_buf rec;      /* encoded log record (reused) */
+    /* import state */
+    MDB_txn *imp_txn;
+    uint64_t imp_seq;
+    uint8_t imp_head[CT_LOGREC_HASH_LEN];
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Maps an LMDB (or errno) code to a ct_err. */
+static ct_err map_rc(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return CT_OK;
+    case MDB_MAP_FULL:
+        return CT_ERR_MAP_FULL;
+    case ENOSPC:
+        return CT_ERR_DISK_FULL;
+    case MDB_NOTFOUND:
+        return CT_ERR_NOT_FOUND;
+    case ENOMEM:
+        return CT_ERR_NOMEM;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+        return CT_ERR_STORE_CORRUPT;
+    default:
+        return CT_ERR_STORE_UNAVAILABLE;
+    }
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+{
+    if (err && errlen) snprintf(err, errlen, fmt, a, b);
+}
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof tmp) return ENAMETOOLONG;
+    memcpy(tmp, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char c = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return errno;
+            tmp[i] = c;
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) return errno;
+    if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+    return 0;
+}
+
+static int meta_get(MDB_txn *t, MDB_dbi dbi, const char *key, MDB_val *v)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(t, dbi, &k, v);
+}
+
+static int meta_put(MDB_txn *t, MDB_dbi dbi, const char *key, const void *p, size_t n)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    MDB_val v = {n, (void *)p};
+    return mdb_put(t, dbi, &k, &v, 0);
+}
+
+static int head_read(MDB_txn *t, MDB_dbi meta, uint64_t *seq, uint8_t head[CT_LOGREC_HASH_LEN])
+{
+    MDB_val v;
+    int rc = meta_get(t, meta, "head", &v);
+    if (rc == MDB_NOTFOUND) {
+        *seq = 0;
+        memset(head, 0, CT_LOGREC_HASH_LEN);
+        return 0;
+    }
+    if (rc) return rc;
+    if (v.mv_size != 8 + CT_LOGREC_HASH_LEN) return MDB_CORRUPTED;
+    *seq = be64_get(v.mv_data);
+    memcpy(head, (const uint8_t *)v.mv_data + 8, CT_LOGREC_HASH_LEN);
+    return 0;
+}
+
+static int head_write(MDB_txn *t, MDB_dbi meta, uint64_t seq,
+                      const uint8_t head[CT_LOGREC_HASH_LEN])
+{
+    uint8_t b[8 + CT_LOGREC_HASH_LEN];
+    be64_put(b, seq);
+    memcpy(b + 8, head, CT_LOGREC_HASH_LEN);
+    return meta_put(t, meta, "head", b, sizeof b);
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+static ct_err env_open(ct_store *s, const uint8_t *fingerprint, char *err, size_t errlen)
+{
+    int rc = mdb_env_create(&s->env);
+    if (rc) {
+        set_err(err, errlen, "%s: mdb_env_create: %s", s->dir, mdb_strerror(rc));
+        return CT_ERR_LMDB;
+    }
+    mdb_env_set_maxdbs(s->env, 8);
+    mdb_env_set_maxreaders(s->env, 126);
+    if (s->map_size) mdb_env_set_mapsize(s->env, s->map_size);
+    unsigned flags = MDB_NOTLS | (s->read_only ? MDB_RDONLY : 0);
+    rc = mdb_env_open(s->env, s->dir, flags, 0600);
+    if (rc) {
+        set_err(err, errlen, "%s: cannot open LMDB environment: %s", s->dir, mdb_strerror(rc));
+        mdb_env_close(s->env);
+        s->env = NULL;
+        return rc == ENOENT ? CT_ERR_NOT_FOUND : CT_ERR_LMDB;
+    }
+    int stale = 0;
+    mdb_reader_check(s->env, &stale);
+
+    MDB_txn *t;
+    rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &t);
+    if (rc) {
+        set_err(err, errlen, "%s: mdb_txn_begin: %s", s->dir, mdb_strerror(rc));
+        goto fail_env;
+    }
+    unsigned dflags = s->read_only ? 0 : MDB_CREATE;
+    if ((rc = mdb_dbi_open(t, "meta", dflags, &s->meta)) ||
+        (rc = mdb_dbi_open(t, "log", dflags, &s->log)) ||
+        (rc = mdb_dbi_open(t, "ids", dflags, &s->ids)) ||
+        (rc = mdb_dbi_open(t, "persons", dflags, &s->persons)) ||
+        (rc = mdb_dbi_open(t, "counts", dflags, &s->counts))) {
+        if (rc == MDB_NOTFOUND)
+            set_err(err, errlen, "%s: %s", s->dir, "not a chitieu data directory (no store)");
+        else if (rc == MDB_MAP_FULL)
+            set_err(err, errlen, "%s: %s", s->dir, "LMDB map is full (raise --map-size)");
+        else
+            set_err(err, errlen, "%s: mdb_dbi_open: %s", s->dir, mdb_strerror(rc));
+        mdb_txn_abort(t);
+        if (rc == MDB_NOTFOUND) {
+            mdb_env_close(s->env);
+            s->env = NULL;
+            return CT_ERR_NOT_FOUND;
+        }
+        goto fail_env;
+    }
+    MDB_val v;
+    rc = meta_get(t, s->meta, "campaign_id", &v);
+    if (rc == MDB_NOTFOUND) {
+        if (s->read_only) {
+            mdb_txn_abort(t);
+            set_err(err, errlen, "%s: %s", s->dir, "store is empty (never initialised)");
+            mdb_env_close(s->env);
+            s->env = NULL;
+            return CT_ERR_NOT_FOUND;
+        }
+        if (!s->campaign_id[0]) {
+            mdb_txn_abort(t);
+            set_err(err, errlen, "%s: %s", s->dir, "a new store needs a campaign id");
+            mdb_env_close(s->env);
+            s->env = NULL;
+            return CT_ERR_ARG;
+        }
+        uint8_t zero[CT_LOGREC_HASH_LEN] = {0};
+        if ((rc = meta_put(t, s->meta, "format", CT_STORE_FORMAT, strlen(CT_STORE_FORMAT))) ||
+            (rc = meta_put(t, s->meta, "campaign_id", s->campaign_id, strlen(s->campaign_id))) ||
+            (fingerprint && (rc = meta_put(t, s->meta, "fingerprint", fingerprint, 32))) ||
+            (rc = head_write(t, s->meta, 0, zero))) {
+            mdb_txn_abort(t);
+            set_err(err, errlen, "%s: cannot initialise store: %s", s->dir, mdb_strerror(rc));
+            goto fail_env;
+        }
+    } else if (rc) {
+        mdb_txn_abort(t);
+        set_err(err, errlen, "%s: reading meta: %s", s->dir, mdb_strerror(rc));
+        goto fail_env;
+    } else {
+        char have[CT_CAMPAIGN_ID_MAX + 1];
+        size_t n = v.mv_size < CT_CAMPAIGN_ID_MAX ? v.mv_size : CT_CAMPAIGN_ID_MAX;
+        memcpy(have, v.mv_data, n);
+        have[n] = '\0';
+        if (s->campaign_id[0] && strcmp(have, s->campaign_id) != 0) {
+            mdb_txn_abort(t);
+            if (err && errlen)
+                snprintf(err, errlen,
+                         "%s: data directory belongs to campaign \"%s\", not \"%s\" "
+                         "(use another --data directory)",
+                         s->dir, have, s->campaign_id);
+            mdb_env_close(s->env);
+            s->env = NULL;
+            return CT_ERR_CAMPAIGN_MISMATCH;
+        }
+        if (!s->campaign_id[0]) memcpy(s->campaign_id, have, n + 1);
+    }
+    rc = mdb_txn_commit(t);
+    if (rc) {
+        set_err(err, errlen, "%s: mdb_txn_commit: %s", s->dir, mdb_strerror(rc));
+        goto fail_env;
+    }
+    return CT_OK;
+fail_env:
+    mdb_env_close(s->env);
+    s->env = NULL;
+    return map_rc(rc) == CT_ERR_STORE_UNAVAILABLE ? CT_ERR_LMDB : map_rc(rc);
+}
+
+ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!o || !o->dir || !o->dir[0]) {
+        set_err(err, errlen, "%s%s", "no data directory given", "");
+        return CT_ERR_ARG;
+    }
+    if (o->campaign_id && strlen(o->campaign_id) > CT_CAMPAIGN_ID_MAX) {
+        set_err(err, errlen, "%s%s", "campaign id too long", "");
+        return CT_ERR_ARG;
+    }
+    if (sodium_init() < 0) {
+        set_err(err, errlen, "%s%s", "libsodium initialisation failed", "");
+        return CT_ERR_INTERNAL;
+    }
+    ct_store *s = calloc(1, sizeof *s);
+    if (!s) return CT_ERR_NOMEM;
+    s->dir = strdup(o->dir);
+    if (!s->dir) {
+        free(s);
+        return CT_ERR_NOMEM;
+    }
+    s->read_only = o->read_only;
+    s->map_size = o->map_size ? o->map_size : (o->read_only ? 0 : CT_STORE_DEFAULT_MAP);
+    if (o->campaign_id) memcpy(s->campaign_id, o->campaign_id, strlen(o->campaign_id) + 1);
+    ct_counts_init(&s->delta);
+    if (!s->read_only) {
+        int e = mkdir_p(o->dir);
+        if (e) {
+            set_err(err, errlen, "%s: cannot create data directory: %s", o->dir, strerror(e));
+            free(s->dir);
+            free(s);
+            return CT_ERR_IO;
+        }
+    }
+    ct_err r = env_open(s, o->fingerprint, err, errlen);
+    if (r) {
+        free(s->dir);
+        free(s);
+        return r;
+    }
+    *out = s;
+    return CT_OK;
+}
+
+void ct_store_close(ct_store *s)
+{
+    if (!s) return;
+    if (s->imp_txn) mdb_txn_abort(s->imp_txn);
+    if (s->env) mdb_env_close(s->env);
+    ct_counts_free(&s->delta);
+    ct_buf_free(&s->rec);
+    free(s->dir);
+    free(s);
+}
+
+int ct_store_reader_check(ct_store *s)
+{
+    int dead = 0;
+    if (s && s->env) mdb_reader_check(s->env, &dead);
+    return dead;
+}
+
+/* Closes and reopens the environment after MDB_PANIC. */
+static ct_err store_reopen(ct_store *s)
+{
+    if (s->env) mdb_env_close(s->env);
+    s->env = NULL;
+    char err[256];
+    ct_err r = env_open(s, NULL, err, sizeof err);
+    if (r == CT_OK) s->need_reopen = false;
+    return r;
+}
+
+static ct_err txn_begin(ct_store *s, unsigned flags, MDB_txn **t)
+{
+    if (s->need_reopen) {
+        ct_err r = store_reopen(s);
+        if (r) return CT_ERR_STORE_UNAVAILABLE;
+    }
+    if (!s->env) return CT_ERR_STORE_UNAVAILABLE;
+    int rc = mdb_txn_begin(s->env, NULL, flags, t);
+    if (rc == MDB_PANIC) {
+        s->need_reopen = true;
+        return CT_ERR_STORE_UNAVAILABLE;
+    }
+    return map_rc(rc);
+}
+
+/* ---- the write path --------------------------------------------------- */
+
+/* Applies the tally for one new (valid, not yet recorded) event with log seq
+ * seq inside txn t: reads and updates the person state, adds counter deltas
+ * to s->delta. */
+static int tally_one(ct_store *s, MDB_txn *t, const ct_event *ev, uint32_t local_day, uint64_t seq)
+{
+    uint8_t pk[CT_PERSON_KEY_LEN];
+    ct_person_key(ev->program, ev->person, pk);
+    MDB_val k = {sizeof pk, pk}, v;
+    ct_person_state prior, next;
+    const ct_person_state *pp = NULL;
+    int rc = mdb_get(t, s->persons, &k, &v);
+    if (rc == 0) {
+        if (ct_person_state_decode(v.mv_data, v.mv_size, &prior) != CT_OK) return MDB_CORRUPTED;
+        pp = &prior;
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    ct_tally_result res;
+    memset(&next, 0, sizeof next);
+    ct_tally_apply(ev, local_day, seq, pp, &next, &res);
+    if (res.state_changed) {
+        uint8_t enc[CT_PERSON_STATE_MAX];
+        size_t n = 0;
+        if (ct_person_state_encode(&next, enc, &n) != CT_OK) return EINVAL;
+        MDB_val nv = {n, enc};
+        rc = mdb_put(t, s->persons, &k, &nv, 0);
+        if (rc) return rc;
+    }
+    for (size_t i = 0; i < res.n; i++)
+        if (ct_counts_add(&s->delta, &res.changes[i].key, res.changes[i].delta) != CT_OK)
+            return ENOMEM;
+    return 0;
+}
+
+/* Appends the log record (computes its hash from *head, updates *head) and
+ * registers its id. */
+static int append_one(ct_store *s, MDB_txn *t, ct_logrec *r, const uint8_t id[CT_EVENT_ID_LEN],
+                      const uint8_t idhash[CT_IDHASH_LEN], uint8_t head[CT_LOGREC_HASH_LEN])
+{
+    ct_buf_reset(&s->rec);
+    if (ct_logrec_encode(r, head, &s->rec) != CT_OK) return EINVAL;
+    uint8_t kb[8];
+    be64_put(kb, r->seq);
+    MDB_val k = {8, kb}, v = {s->rec.len, s->rec.data};
+    int rc = mdb_put(t, s->log, &k, &v, MDB_APPEND);
+    if (rc) return rc;
+    uint8_t ib[8 + CT_IDHASH_LEN];
+    memcpy(ib, kb, 8);
+    memcpy(ib + 8, idhash, CT_IDHASH_LEN);
+    MDB_val ik = {CT_EVENT_ID_LEN, (void *)id}, iv = {sizeof ib, ib};
+    rc = mdb_put(t, s->ids, &ik, &iv, MDB_NOOVERWRITE);
+    if (rc) return rc;
+    memcpy(head, r->hash, CT_LOGREC_HASH_LEN);
+    return 0;
+}
+
+/* Writes every counter in s->delta as old + delta; fills changed (absolute). */
+static int flush_counts(ct_store *s, MDB_txn *t, ct_counts *changed)
+{
+    if (changed) ct_counts_clear(changed);
+    for (size_t i = 0; i < s->delta.cap; i++) {
+        const ct_counts_slot *sl = &s->delta.slots[i];
+        if (!sl->used) continue;
+        MDB_val k = {sl->key.len, (void *)sl->key.b}, v;
+        int64_t old = 0;
+        int rc = mdb_get(t, s->counts, &k, &v);
+        if (rc == 0) {
+            if (v.mv_size != 8) return MDB_CORRUPTED;
+            old = (int64_t)be64_get(v.mv_data);
+        } else if (rc != MDB_NOTFOUND) {
+            return rc;
+        }
+        int64_t nv = (int64_t)((uint64_t)old + (uint64_t)sl->value);
+        uint8_t b[8];
+        be64_put(b, (uint64_t)nv);
+        MDB_val wv = {8, b};
+        rc = mdb_put(t, s->counts, &k, &wv, 0);
+        if (rc) return rc;
+        if (changed && ct_counts_set(changed, &sl->key, nv) != CT_OK) return ENOMEM;
+    }
+    return 0;
+}
+
+static void idhash_of(const uint8_t *raw, size_t len, uint8_t out[CT_IDHASH_LEN])
+{
+    crypto_generichash(out, CT_IDHASH_LEN, raw, len, NULL, 0);
+}
+
+ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_store_commit *out)
+{
+    if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
+    MDB_txn *t = NULL;
+    ct_err r = txn_begin(s, 0, &t);
+    int rc = 0;
+    uint64_t seq0 = 0, seq;
+    uint8_t head[CT_LOGREC_HASH_LEN];
+    if (r) goto fail;
+    rc = head_read(t, s->meta, &seq0, head);
+    if (rc) goto fail_rc;
+    seq = seq0;
+    ct_counts_clear(&s->delta);
+    for (size_t i = 0; i < n; i++) {
+        ct_store_item *it = &items[i];
+        const ct_event *ev = it->ev;
+        uint8_t h[CT_IDHASH_LEN];
+        idhash_of(it->raw, it->raw_len, h);
+        MDB_val ik = {CT_EVENT_ID_LEN, (void *)ev->id}, iv;
+        rc = mdb_get(t, s->ids, &ik, &iv);
+        if (rc == 0) {
+            if (iv.mv_size != 8 + CT_IDHASH_LEN) {
+                rc = MDB_CORRUPTED;
+                goto fail_rc;
+            }
+            it->seq = be64_get(iv.mv_data);
+            if (memcmp((const uint8_t *)iv.mv_data + 8, h, CT_IDHASH_LEN) == 0) {
+                it->status = CT_ACK_DUPLICATE;
+                it->code = CT_OK;
+            } else {
+                it->status = CT_ACK_REJECTED;
+                it->code = CT_ERR_CONFLICT;
+            }
+            continue;
+        }
+        if (rc != MDB_NOTFOUND) goto fail_rc;
+        ct_logrec lr;
+        memset(&lr, 0, sizeof lr);
+        lr.seq = seq + 1;
+        lr.received_ms = it->received_ms;
+        snprintf(lr.collector, sizeof lr.collector, "%s", it->collector ? it->collector : "");
+        lr.event = it->raw;
+        lr.event_len = it->raw_len;
+        rc = append_one(s, t, &lr, ev->id, h, head);
+        if (rc) goto fail_rc;
+        rc = tally_one(s, t, ev, it->local_day, lr.seq);
+        if (rc) goto fail_rc;
+        seq = lr.seq;
+        it->status = CT_ACK_ACCEPTED;
+        it->code = CT_OK;
+        it->seq = seq;
+    }
+    rc = flush_counts(s, t, out ? out->changed : NULL);
+    if (rc) goto fail_rc;
+    if (seq != seq0) {
+        rc = head_write(t, s->meta, seq, head);
+        if (rc) goto fail_rc;
+    }
+    rc = mdb_txn_commit(t);
+    t = NULL;
+    if (rc) goto fail_rc;
+    if (out) {
+        out->seq_before = seq0;
+        out->seq_after = seq;
+        memcpy(out->head, head, CT_LOGREC_HASH_LEN);
+    }
+    return CT_OK;
+fail_rc:
+    r = map_rc(rc);
+    if (rc == MDB_PANIC) s->need_reopen = true;
+    if (r == CT_OK || r == CT_ERR_NOT_FOUND) r = CT_ERR_STORE_UNAVAILABLE;
+fail:
+    if (t) mdb_txn_abort(t);
+    for (size_t i = 0; i < n; i++) {
+        items[i].status = CT_ACK_RETRY;
+        items[i].code = CT_ERR_STORE_UNAVAILABLE;
+        items[i].seq = 0;
+    }
+    if (out && out->changed) ct_counts_clear(out->changed);
+    return r;
+}
+
+/* ---- readers ---------------------------------------------------------- */
+
+ct_err ct_store_head(ct_store *s, uint64_t *seq, uint8_t head[CT_LOGREC_HASH_LEN])
+{
+    MDB_txn *t;
+    ct_err r = txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    int rc = head_read(t, s->meta, seq, head);
+    mdb_txn_abort(t);
+    return map_rc(rc);
+}
+
+ct_err ct_store_read_counts(ct_store *s, ct_counts *out, uint64_t *seq,
+                            uint8_t head[CT_LOGREC_HASH_LEN])
+{
+    MDB_txn *t;
+    ct_err r = txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    ct_counts_clear(out);
+    uint64_t sq = 0;
+    uint8_t hd[CT_LOGREC_HASH_LEN];
+    int rc = head_read(t, s->meta, &sq, hd);
+    MDB_cursor *c = NULL;
+    if (!rc) rc = mdb_cursor_open(t, s->counts, &c);
+    if (!rc) {
+        MDB_val k, v;
+        int g = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        while (g == 0) {
+            ct_count_key key;
+            if (v.mv_size != 8 || ct_count_key_parse(k.mv_data, k.mv_size, &key) != CT_OK) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            if (ct_counts_set(out, &key, (int64_t)be64_get(v.mv_data)) != CT_OK) {
+                rc = ENOMEM;
+                break;
+            }
+            g = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+        if (!rc && g != MDB_NOTFOUND) rc = g;
+        mdb_cursor_close(c);
+    }
+    mdb_txn_abort(t);
+    if (rc) return map_rc(rc);
+    if (seq) *seq = sq;
+    if (head) memcpy(head, hd, CT_LOGREC_HASH_LEN);
+    return CT_OK;
+}
+
+ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_log_cb cb,
+                         void *arg, uint64_t *bad_seq)
+{
+    if (bad_seq) *bad_seq = 0;
+    if (from_seq == 0) from_seq = 1;
+    MDB_txn *t;
+    ct_err r = txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    if (to_seq == 0) {
+        uint8_t hd[CT_LOGREC_HASH_LEN];
+        int rc = head_read(t, s->meta, &to_seq, hd);
+        if (rc) {
+            mdb_txn_abort(t);
+            return map_rc(rc);
+        }
+    }
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t, s->log, &c);
+    if (rc) {
+        mdb_txn_abort(t);
+        return map_rc(rc);
+    }
+    uint64_t next = from_seq;
+    unsigned since_renew = 0;
+    ct_err result = CT_OK;
+    uint8_t kb[8];
+    be64_put(kb, next);
+    MDB_val k = {8, kb}, v;
+    int g = next <= to_seq ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
+    while (g == 0) {
+        if (k.mv_size != 8) {
+            if (bad_seq) *bad_seq = next;
+            result = CT_ERR_STORE_CORRUPT;
+            break;
+        }
+        uint64_t key = be64_get(k.mv_data);
+        if (key > to_seq) break;
+        ct_logrec rec;
+        if (ct_logrec_decode(v.mv_data, v.mv_size, &rec) != CT_OK || rec.seq != key) {
+            if (bad_seq) *bad_seq = key;
+            result = CT_ERR_STORE_CORRUPT;
+            break;
+        }
+        int cr = cb(&rec, v.mv_data, v.mv_size, arg);
+        if (cr != 0) {
+            result = ct_err_known(cr) ? (ct_err)cr : CT_ERR_INTERNAL;
+            break;
+        }
+        next = key + 1;
+        if (next > to_seq) break;
+        if (++since_renew >= CT_SCAN_RENEW) {
+            since_renew = 0;
+            mdb_txn_reset(t);
+            rc = mdb_txn_renew(t);
+            if (!rc) rc = mdb_cursor_renew(t, c);
+            if (rc) {
+                result = map_rc(rc);
+                break;
+            }
+            be64_put(kb, next);
+            k.mv_size = 8;
+            k.mv_data = kb;
+            g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        } else {
+            g = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+    }
+    if (result == CT_OK && g != 0 && g != MDB_NOTFOUND) result = map_rc(g);
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+    return result;
+}
+
+ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t *seq)
+{
+    MDB_txn *t;
+    ct_err r = txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    MDB_val k = {CT_EVENT_ID_LEN, (void *)id}, v;
+    int rc = mdb_get(t, s->ids, &k, &v);
+    *seq = 0;
+    if (rc == 0) {
+        if (v.mv_size == 8 + CT_IDHASH_LEN)
+            *seq = be64_get(v.mv_data);
+        else
+            rc = MDB_CORRUPTED;
+    } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+    mdb_txn_abort(t);
+    return map_rc(rc);
+}
+
+/* ---- import (chitieu-audit rebuild) ------------------------------------ */
+
+ct_err ct_store_import_begin(ct_store *s)
+{
+    if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
+    MDB_txn *t;
+    ct_err r = txn_begin(s, 0, &t);
+    if (r) return r;
+    int rc = head_read(t, s->meta, &s->imp_seq, s->imp_head);
+    if (rc) {
+        mdb_txn_abort(t);
+        return map_rc(rc);
+    }
+    ct_counts_clear(&s->delta);
+    s->imp_txn = t;
+    return CT_OK;
+}
+
+ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campaign *c)
+{
+    if (!s || !s->imp_txn || !rec || !c) return CT_ERR_ARG;
+    if (rec->seq != s->imp_seq + 1) return CT_ERR_CHAIN;
+    ct_err r = ct_logrec_check(rec, s->imp_head);
+    if (r) return r;
+    ct_event ev;
+    r = ct_event_decode(rec->event, rec->event_len, &ev, NULL);
+    if (r) return CT_ERR_STORE_CORRUPT;
+    if (s->campaign_id[0] && strcmp(ev.campaign, s->campaign_id) != 0) return CT_ERR_WRONG_CAMPAIGN;
+    MDB_txn *t = s->imp_txn;
+    MDB_val ik = {CT_EVENT_ID_LEN, ev.id}, iv;
+    int rc = mdb_get(t, s->ids, &ik, &iv);
+    if (rc == 0) return CT_ERR_CONFLICT; /* a valid log never holds an id twice */
+    if (rc != MDB_NOTFOUND) return map_rc(rc);
+    uint8_t h[CT_IDHASH_LEN];
+    idhash_of(rec->event, rec->event_len, h);
+    ct_logrec copy = *rec;
+    uint8_t head[CT_LOGREC_HASH_LEN];
+    memcpy(head, s->imp_head, sizeof head);
+    rc = append_one(s, t, &copy, ev.id, h, head);
+    if (rc) return map_rc(rc);
+    if (memcmp(copy.hash, rec->hash, CT_LOGREC_HASH_LEN) != 0) return CT_ERR_CHAIN;
+    rc = tally_one(s, t, &ev, ct_campaign_local_day(c, ev.occurred_ms), rec->seq);
+    if (rc) return map_rc(rc);
+    s->imp_seq = rec->seq;
+    memcpy(s->imp_head, head, sizeof head);
+    return CT_OK;
+}
+
+ct_err ct_store_import_commit(ct_store *s)
+{
+    if (!s || !s->imp_txn) return CT_ERR_ARG;
+    MDB_txn *t = s->imp_txn;
+    s->imp_txn = NULL;
+    int rc = flush_counts(s, t, NULL);
+    if (!rc) rc = head_write(t, s->meta, s->imp_seq, s->imp_head);
+    if (rc) {
+        mdb_txn_abort(t);
+        return map_rc(rc);
+    }
+    rc = mdb_txn_commit(t);
+    if (rc == MDB_PANIC) s->need_reopen = true;
+    ct_counts_clear(&s->delta);
+    return map_rc(rc);
+}
+
+void ct_store_import_abort(ct_store *s)
+{
+    if (!s || !s->imp_txn) return;
+    mdb_txn_abort(s->imp_txn);
+    s->imp_txn = NULL;
+    ct_counts_clear(&s->delta);
+}
