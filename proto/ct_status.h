@@ -37,15 +37,106 @@ enum {
 };
 
 typedef struct {
-    uint64_t seq;              /* log position the counts reflect */
-    uint8_t head[32];          /* chain head at seq */
-    int64_t now_ms;            /* the report's clock */
-    const char *feed;          /* "live" | "lagging" | "stale" | "replay" */
+    uint64_t seq;     /* log position the counts reflect */
+    uint8_t head[32]; /* chain head at seq */
+    int64_t now_ms;   /* the report's clock */
+    const char *feed; /* "live" | "lagging" | "stale" | "replay" */
 } ct_status_position;
 
 /* Renders the whole report into out (appends). */
 ct_err ct_status_render(const ct_campaign *c, const ct_counts *counts,
                         const ct_status_position *pos, ct_status_format fmt, unsigned flags,
                         ct_buf *out);
+
+/* ---- Additive: the computed figures behind the renderings (reporter's
+ * /metrics, tests). ct_status_render() == ct_status_compute() + a renderer.
+ *
+ * Phases: not_started when now <= start (nothing can have elapsed: verdict
+ * "not_started"), running when start < now < end, final when now >= end
+ * (verdict "reached" or "missed"). Every "_x10" value is the ratio x 10,
+ * rounded half away from zero (so 12.5% is 125): renderings print it with one
+ * decimal. Districts are in campaign order (ascending code, so the provincial
+ * office 68 comes first); the province row sums the districts.
+ *   pct            = net * 100 / target        (100.0 when target == 0)
+ *   remaining      = max(0, target - net)
+ *   staff_met[p]   = staff whose AGENT count for p >= agent_target[p]
+ *   staff_met_both = staff meeting every program's agent_target
+ */
+typedef enum { CT_PHASE_NOT_STARTED = 0, CT_PHASE_RUNNING = 1, CT_PHASE_FINAL = 2 } ct_status_phase;
+
+typedef enum {
+    CT_VERDICT_NOT_STARTED = 0,
+    CT_VERDICT_REACHED = 1,
+    CT_VERDICT_ON_TRACK = 2,
+    CT_VERDICT_AT_RISK = 3,
+    CT_VERDICT_MISSED = 4
+} ct_status_verdict;
+
+typedef struct {
+    int64_t net, target, gross, cancelled, repeats, remaining;
+    int64_t pct_x10, expected_x10, required_daily_x10, projection_x10;
+    ct_status_verdict verdict;
+    uint32_t staff_met;
+} ct_status_prog;
+
+typedef struct {
+    const ct_agent *agent;           /* points into the campaign */
+    int64_t count[CT_PROGRAM_COUNT]; /* AGENT counters */
+} ct_status_staff;
+
+typedef struct {
+    uint32_t code;    /* 0 for the province row */
+    const char *name; /* campaign's name; "Toàn tỉnh" for the province */
+    uint32_t staff;
+    uint32_t staff_met_both;
+    ct_status_prog prog[CT_PROGRAM_COUNT];
+    ct_status_staff *below; /* staff below quota (districts only), by agent id */
+    size_t n_below;
+} ct_status_unit;
+
+typedef struct {
+    char id[CT_GROUP_MAX + 1];
+    const char *name;              /* campaign's name, or the id if unknown */
+    int64_t net[CT_PROGRAM_COUNT]; /* GROUP counters summed over districts */
+} ct_status_group;
+
+typedef struct {
+    uint32_t day;                         /* YYYYMMDD, campaign-local */
+    int64_t net[CT_PROGRAM_COUNT];        /* DAY counters summed over districts */
+    int64_t cum[CT_PROGRAM_COUNT];        /* running sum up to and including day */
+    int64_t steady_x10[CT_PROGRAM_COUNT]; /* province target x fraction of the
+                                             window elapsed at the day's end */
+} ct_status_day;
+
+typedef struct {
+    ct_status_phase phase;
+    int64_t now_ms;
+    int64_t span_ms, elapsed_ms, left_ms; /* now clamped into [start, end] */
+    int64_t elapsed_days_x10, days_left_x10, span_days_x10;
+    ct_status_unit province;
+    ct_status_unit *districts;
+    size_t n_districts;
+    ct_status_group *groups; /* campaign groups by id, then unknown ids seen */
+    size_t n_groups;
+    ct_status_day *days; /* the window's local days + any day with counts */
+    size_t n_days;
+} ct_status_figures;
+
+ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t now_ms,
+                         ct_status_figures *out);
+void ct_status_figures_free(ct_status_figures *f);
+/* Renders precomputed figures (same output as ct_status_render). */
+ct_err ct_status_render_figures(const ct_campaign *c, const ct_status_figures *f,
+                                const ct_status_position *pos, ct_status_format fmt, unsigned flags,
+                                ct_buf *out);
+const char *ct_status_phase_name(ct_status_phase p);     /* "not_started"|"running"|"final" */
+const char *ct_status_verdict_name(ct_status_verdict v); /* "reached"|"on_track"|... */
+/* "12.5", "-0.5", "0.0" — one decimal of an _x10 value. buf >= 24. */
+void ct_status_fmt_x10(int64_t v, char *buf, size_t len);
+/* Terminal display width of UTF-8 text: code points, combining marks 0,
+ * East Asian wide 2. Invalid bytes count 1. */
+size_t ct_status_display_width(const char *s, size_t n);
+/* Parses "table" | "json" | "csv". */
+ct_err ct_status_format_parse(const char *s, ct_status_format *out);
 
 #endif
