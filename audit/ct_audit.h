@@ -1,0 +1,96 @@
+/* ct_audit.h — the audit engine: walks log records in order (from the store
+ * or a .ctlog file), checks seq continuity and the hash chain, decodes each
+ * event, checks it against the campaign, and recounts with the tally rule
+ * (ct_tally_apply — the same code the aggregator counts with).
+ *
+ * Usage: ct_audit_init; feed every record to ct_audit_record (it has the
+ * signature of ct_store_log_cb / ct_ctlog_cb); ct_audit_finish; read the
+ * result (diverged + finding, or last_seq/head/counts); ct_audit_free.
+ *
+ * The FIRST divergence stops the walk and is described precisely in
+ * a->finding ("seq N: hash mismatch (record altered or reordered)", "seq N
+ * missing (log jumps from N-1 to M)", ...). On a seq jump the walk continues
+ * without counting to tell a deleted record (never seen) from a reordered one
+ * (seen later): both name the first seq that is not where it belongs.
+ */
+#ifndef CT_AUDIT_H
+#define CT_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_campaign.h"
+#include "ct_counts.h"
+#include "ct_error.h"
+#include "ct_event.h"
+#include "ct_logrec.h"
+#include "ct_pmap.h"
+#include "ct_store.h"
+#include "ct_tally.h"
+
+typedef struct {
+    const ct_logrec *rec;
+    const ct_event *ev;
+    uint32_t local_day;
+    ct_tally_outcome outcome;
+} ct_audit_event;
+
+/* Called once per counted record (after the tally); non-zero stops the walk. */
+typedef int (*ct_audit_event_cb)(const ct_audit_event *ae, void *arg);
+
+typedef struct {
+    const ct_campaign *campaign;
+    uint64_t stop_seq;    /* 0 = none: records with seq > stop_seq end the walk */
+    int64_t stop_time_ms; /* INT64_MAX = none: first record received after it ends the walk */
+    ct_store *ids_store;  /* non-NULL: check each event id maps to its seq (ids dbi) */
+    ct_audit_event_cb on_event;
+    void *arg;
+    const char *progress;    /* non-NULL: a progress line on stderr every second, this label */
+    uint64_t progress_total; /* for "of N" in the progress line, 0 = unknown */
+} ct_audit_opts;
+
+typedef struct {
+    ct_audit_opts o;
+    uint64_t expect;                  /* next expected seq */
+    uint64_t last_seq;                /* last seq applied (first - 1 before any) */
+    uint8_t head[CT_LOGREC_HASH_LEN]; /* hash of record last_seq (prev before any) */
+    int64_t last_received_ms;
+    uint64_t n_records; /* records applied */
+    ct_pmap persons;
+    ct_counts counts;
+    /* result */
+    bool stopped; /* the walk ended at stop_seq / stop_time_ms */
+    bool diverged;
+    uint64_t bad_seq;
+    char finding[512];
+    ct_err err; /* runtime failure (nomem, store error), CT_OK otherwise */
+    /* seq-jump lookahead */
+    uint64_t missing, jump_to, missing_prev;
+    /* progress */
+    int64_t t0_ms, next_progress_ms;
+} ct_audit;
+
+/* first_seq: seq of the first record expected; prev: hash of record
+ * first_seq - 1 (zeros for 1). */
+void ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
+                   const uint8_t prev[CT_LOGREC_HASH_LEN]);
+int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
+/* Resolves a pending seq jump (-> "missing") and ends the progress line. */
+void ct_audit_finish(ct_audit *a);
+void ct_audit_free(ct_audit *a);
+
+/* Marks a divergence at seq (printf-style finding) unless one is already set. */
+void ct_audit_diverge(ct_audit *a, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "kind=agent program=bhxh_tn district=672 dim=LD-001" */
+void ct_audit_key_str(const ct_count_key *k, char *out, size_t len);
+const char *ct_audit_kind_name(ct_count_kind k);
+
+/* Compares stored counts with the recount; on a difference fills finding
+ * ("count <key>: stored X, recount Y") and returns false. */
+bool ct_audit_compare_counts(const ct_counts *stored, const ct_counts *recount, char *finding,
+                             size_t len);
+
+#endif

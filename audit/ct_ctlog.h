@@ -1,0 +1,67 @@
+/* ct_ctlog.h — the self-verifying export file (.ctlog), docs/parts/audit.md.
+ *
+ * A .ctlog file is a plain concatenation of MessagePack objects:
+ *   1. header map, keys in this order, smallest encodings:
+ *        {"v":1, "k":"ctlog", "campaign":str, "from":uint A, "prev":bin32}
+ *      "prev" is the hash of record A-1 (32 zero bytes when A == 1);
+ *   2. the log records A, A+1, ..., B exactly as stored by the aggregator
+ *      (ct_logrec stored encoding: a MessagePack array of 5);
+ *   3. optionally a trailer map {"k":"end", "count":uint, "last":uint B,
+ *      "head":bin32} (count = B - A + 1, head = hash of record B).
+ * Nothing may follow the trailer. The chain makes the file self-verifying:
+ * starting from "prev", every record's hash must equal
+ * BLAKE2b-256(previous hash || body) and seqs must run A, A+1, ...
+ *
+ * The reader maps the file read-only and never allocates per record; each
+ * object's extent is found by a bounded walk (no declared size is trusted
+ * beyond the bytes present).
+ */
+#ifndef CT_CTLOG_H
+#define CT_CTLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_buf.h"
+#include "ct_error.h"
+#include "ct_event.h"
+#include "ct_logrec.h"
+
+#define CT_CTLOG_VERSION 1
+
+typedef struct {
+    const uint8_t *data; /* mmap of the whole file */
+    size_t len;
+    char campaign[CT_CAMPAIGN_ID_MAX + 1];
+    uint64_t from;
+    uint8_t prev[CT_LOGREC_HASH_LEN];
+    size_t body_off; /* first byte after the header */
+    /* filled by ct_ctlog_scan when it reaches the trailer */
+    bool has_trailer;
+    uint64_t trailer_count, trailer_last;
+    uint8_t trailer_head[CT_LOGREC_HASH_LEN];
+} ct_ctlog_reader;
+
+/* Per record, in file order; return non-zero to stop (returned as is). */
+typedef int (*ct_ctlog_cb)(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
+
+ct_err ct_ctlog_open(const char *path, ct_ctlog_reader *r, char *err, size_t errlen);
+void ct_ctlog_close(ct_ctlog_reader *r);
+/* Walks every record in file order. Returns CT_OK at the end, the callback's
+ * non-zero value if it stopped, or CT_ERR_STORE_CORRUPT / CT_ERR_MALFORMED
+ * with *bad_index (0-based record position) and a message in err. */
+int ct_ctlog_scan(ct_ctlog_reader *r, ct_ctlog_cb cb, void *arg, uint64_t *bad_index, char *err,
+                  size_t errlen);
+
+/* Writers: append the header / trailer encodings to out. */
+ct_err ct_ctlog_put_header(ct_buf *out, const char *campaign, uint64_t from,
+                           const uint8_t prev[CT_LOGREC_HASH_LEN]);
+ct_err ct_ctlog_put_trailer(ct_buf *out, uint64_t count, uint64_t last,
+                            const uint8_t head[CT_LOGREC_HASH_LEN]);
+
+/* Length of the one MessagePack object at p (bounded walk); CT_ERR_MALFORMED
+ * if it is truncated or invalid. */
+ct_err ct_msgpack_object_len(const uint8_t *p, size_t len, size_t *out);
+
+#endif
