@@ -1,0 +1,250 @@
+/* ct_tally.c — the tally rule (see ct_tally.h, docs/PROTOCOL.md §5), counter
+ * keys and the person-state encoding.
+ *
+ * Invariants: ct_tally_apply() is pure (reads only its arguments, writes only
+ * *next and *res); a CANCELLED outcome debits exactly the keys the crediting
+ * enroll credited (taken from the stored person state), so per district and
+ * program NET == sum(AGENT) == sum(DAY) after any sequence of events.
+ *
+ * Person state encoding (version 1, big-endian, 20..84 bytes):
+ *   0      u8   version = 1
+ *   1      u8   flags: bit0 = enrolled; other bits 0
+ *   2..5   u32  district of the crediting enroll
+ *   6..9   u32  day (YYYYMMDD) of the crediting enroll
+ *   10..17 u64  log seq of the crediting enroll
+ *   18     u8   agent id length A (0..32), then A bytes
+ *   ..     u8   group id length G (0..32), then G bytes
+ * Nothing may follow.
+ */
+#include "ct_tally.h"
+
+#include <string.h>
+
+#define CT_DIM_MAX 32
+
+ct_count_key ct_count_key_make(ct_count_kind kind, ct_program program, uint32_t district,
+                               const void *dim, size_t dim_len)
+{
+    ct_count_key k;
+    memset(&k, 0, sizeof k);
+    if (dim_len > CT_DIM_MAX) dim_len = CT_DIM_MAX;
+    k.b[0] = (uint8_t)kind;
+    k.b[1] = (uint8_t)program;
+    k.b[2] = (uint8_t)(district >> 8);
+    k.b[3] = (uint8_t)district;
+    if (dim_len) memcpy(k.b + 4, dim, dim_len);
+    k.len = (uint8_t)(4 + dim_len);
+    return k;
+}
+
+ct_err ct_count_key_parse(const uint8_t *b, size_t len, ct_count_key *out)
+{
+    if (!b || !out || len < 4 || len > CT_COUNT_KEY_MAX) return CT_ERR_BAD_VALUE;
+    uint8_t kind = b[0];
+    if (kind < CT_COUNT_NET || kind > CT_COUNT_CANCEL_NOOP) return CT_ERR_BAD_VALUE;
+    if (b[1] >= CT_PROGRAM_COUNT) return CT_ERR_BAD_VALUE;
+    size_t dim = len - 4;
+    switch ((ct_count_kind)kind) {
+    case CT_COUNT_AGENT:
+    case CT_COUNT_GROUP:
+        if (dim < 1 || dim > CT_DIM_MAX) return CT_ERR_BAD_VALUE;
+        break;
+    case CT_COUNT_DAY:
+        if (dim != 4) return CT_ERR_BAD_VALUE;
+        break;
+    default:
+        if (dim != 0) return CT_ERR_BAD_VALUE;
+    }
+    memset(out, 0, sizeof *out);
+    memcpy(out->b, b, len);
+    out->len = (uint8_t)len;
+    return CT_OK;
+}
+
+ct_count_kind ct_count_key_kind(const ct_count_key *k)
+{
+    return (ct_count_kind)k->b[0];
+}
+
+ct_program ct_count_key_program(const ct_count_key *k)
+{
+    return (ct_program)k->b[1];
+}
+
+uint32_t ct_count_key_district(const ct_count_key *k)
+{
+    return (uint32_t)k->b[2] << 8 | k->b[3];
+}
+
+const uint8_t *ct_count_key_dim(const ct_count_key *k, size_t *len)
+{
+    if (len) *len = k->len > 4 ? (size_t)k->len - 4 : 0;
+    return k->b + 4;
+}
+
+int ct_count_key_cmp(const ct_count_key *a, const ct_count_key *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->b, b->b, n);
+    if (c) return c;
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+void ct_person_key(ct_program p, const uint8_t person[CT_PERSON_LEN],
+                   uint8_t out[CT_PERSON_KEY_LEN])
+{
+    out[0] = (uint8_t)p;
+    memcpy(out + 1, person, CT_PERSON_LEN);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_STATE_MAX],
+                              size_t *len)
+{
+    if (!s || !out || !len) return CT_ERR_ARG;
+    size_t al = strnlen(s->agent, sizeof s->agent);
+    size_t gl = strnlen(s->group, sizeof s->group);
+    if (al > CT_AGENT_ID_MAX || gl > CT_GROUP_MAX) return CT_ERR_BAD_VALUE;
+    size_t n = 0;
+    out[n++] = 1;
+    out[n++] = s->enrolled ? 1 : 0;
+    put32(out + n, s->district);
+    n += 4;
+    put32(out + n, s->day);
+    n += 4;
+    put32(out + n, (uint32_t)(s->seq >> 32));
+    put32(out + n + 4, (uint32_t)s->seq);
+    n += 8;
+    out[n++] = (uint8_t)al;
+    memcpy(out + n, s->agent, al);
+    n += al;
+    out[n++] = (uint8_t)gl;
+    memcpy(out + n, s->group, gl);
+    n += gl;
+    *len = n;
+    return CT_OK;
+}
+
+ct_err ct_person_state_decode(const uint8_t *b, size_t len, ct_person_state *out)
+{
+    if (!b || !out) return CT_ERR_ARG;
+    if (len < 20 || b[0] != 1 || (b[1] & ~1u) != 0) return CT_ERR_STORE_CORRUPT;
+    ct_person_state s;
+    memset(&s, 0, sizeof s);
+    s.enrolled = b[1] & 1;
+    s.district = get32(b + 2);
+    s.day = get32(b + 6);
+    s.seq = (uint64_t)get32(b + 10) << 32 | get32(b + 14);
+    size_t n = 18;
+    size_t al = b[n++];
+    if (al > CT_AGENT_ID_MAX || n + al + 1 > len) return CT_ERR_STORE_CORRUPT;
+    if (memchr(b + n, 0, al)) return CT_ERR_STORE_CORRUPT;
+    memcpy(s.agent, b + n, al);
+    n += al;
+    size_t gl = b[n++];
+    if (gl > CT_GROUP_MAX || n + gl != len) return CT_ERR_STORE_CORRUPT;
+    if (memchr(b + n, 0, gl)) return CT_ERR_STORE_CORRUPT;
+    memcpy(s.group, b + n, gl);
+    *out = s;
+    return CT_OK;
+}
+
+static void add_change(ct_tally_result *res, ct_count_kind kind, ct_program p, uint32_t district,
+                       const void *dim, size_t dim_len, int64_t delta)
+{
+    ct_tally_change *c = &res->changes[res->n++];
+    c->key = ct_count_key_make(kind, p, district, dim, dim_len);
+    c->delta = delta;
+}
+
+static void add_day(ct_tally_result *res, ct_program p, uint32_t district, uint32_t day,
+                    int64_t delta)
+{
+    uint8_t d[4];
+    put32(d, day);
+    add_change(res, CT_COUNT_DAY, p, district, d, 4, delta);
+}
+
+void ct_tally_apply(const ct_event *ev, uint32_t local_day, uint64_t seq,
+                    const ct_person_state *prior, ct_person_state *next, ct_tally_result *res)
+{
+    memset(res, 0, sizeof *res);
+    const ct_program p = ev->program;
+    const bool enrolled = prior && prior->enrolled;
+    if (ev->action == CT_ACTION_ENROLL) {
+        if (enrolled) {
+            res->outcome = CT_TALLY_REPEAT;
+            add_change(res, CT_COUNT_REPEAT, p, ev->district, NULL, 0, 1);
+            return;
+        }
+        res->outcome = CT_TALLY_COUNTED;
+        res->state_changed = true;
+        memset(next, 0, sizeof *next);
+        next->enrolled = true;
+        next->district = ev->district;
+        next->day = local_day;
+        next->seq = seq;
+        size_t al = strnlen(ev->agent, CT_AGENT_ID_MAX);
+        size_t gl = strnlen(ev->group, CT_GROUP_MAX);
+        memcpy(next->agent, ev->agent, al);
+        memcpy(next->group, ev->group, gl);
+        add_change(res, CT_COUNT_NET, p, ev->district, NULL, 0, 1);
+        add_change(res, CT_COUNT_GROSS, p, ev->district, NULL, 0, 1);
+        add_change(res, CT_COUNT_AGENT, p, ev->district, next->agent, al, 1);
+        add_day(res, p, ev->district, local_day, 1);
+        if (gl) add_change(res, CT_COUNT_GROUP, p, ev->district, next->group, gl, 1);
+        return;
+    }
+    /* cancel */
+    if (!enrolled) {
+        res->outcome = CT_TALLY_CANCEL_NOOP;
+        add_change(res, CT_COUNT_CANCEL_NOOP, p, ev->district, NULL, 0, 1);
+        return;
+    }
+    if (prior->district != ev->district) {
+        res->outcome = CT_TALLY_CANCEL_FOREIGN;
+        add_change(res, CT_COUNT_CANCEL_NOOP, p, ev->district, NULL, 0, 1);
+        return;
+    }
+    res->outcome = CT_TALLY_CANCELLED;
+    res->state_changed = true;
+    *next = *prior;
+    next->enrolled = false;
+    const uint32_t d = prior->district;
+    size_t al = strnlen(prior->agent, CT_AGENT_ID_MAX);
+    size_t gl = strnlen(prior->group, CT_GROUP_MAX);
+    add_change(res, CT_COUNT_NET, p, d, NULL, 0, -1);
+    add_change(res, CT_COUNT_AGENT, p, d, prior->agent, al, -1);
+    add_day(res, p, d, prior->day, -1);
+    if (gl) add_change(res, CT_COUNT_GROUP, p, d, prior->group, gl, -1);
+    add_change(res, CT_COUNT_CANCELLED, p, d, NULL, 0, 1);
+}
+
+const char *ct_tally_outcome_name(ct_tally_outcome o)
+{
+    switch (o) {
+    case CT_TALLY_COUNTED:
+        return "counted";
+    case CT_TALLY_REPEAT:
+        return "repeat";
+    case CT_TALLY_CANCELLED:
+        return "cancelled";
+    case CT_TALLY_CANCEL_NOOP:
+        return "cancel_noop";
+    case CT_TALLY_CANCEL_FOREIGN:
+        return "cancel_foreign";
+    }
+    return "unknown";
+}
