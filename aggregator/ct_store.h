@@ -42,11 +42,11 @@
 typedef struct ct_store ct_store;
 
 typedef struct {
-    const char *dir;              /* created 0700 if missing (unless read_only) */
-    size_t map_size;              /* bytes; 0 = default (CT_STORE_DEFAULT_MAP) */
-    const char *campaign_id;      /* refuse a store created for another campaign */
-    const uint8_t *fingerprint;   /* 32 bytes stored at creation, may be NULL */
-    bool read_only;               /* MDB_RDONLY; for audit on a live store */
+    const char *dir;            /* created 0700 if missing (unless read_only) */
+    size_t map_size;            /* bytes; 0 = default (CT_STORE_DEFAULT_MAP) */
+    const char *campaign_id;    /* refuse a store created for another campaign */
+    const uint8_t *fingerprint; /* 32 bytes stored at creation, may be NULL */
+    bool read_only;             /* MDB_RDONLY; for audit on a live store */
 } ct_store_opts;
 
 #define CT_STORE_DEFAULT_MAP ((size_t)16 << 30) /* 16 GiB (sparse) */
@@ -62,11 +62,11 @@ int ct_store_reader_check(ct_store *s);
  * with code CT_ERR_CONFLICT) and seq (log seq of the record, new or old). */
 typedef struct {
     const ct_event *ev;
-    const uint8_t *raw;     /* the exact event bytes from the wire */
+    const uint8_t *raw; /* the exact event bytes from the wire */
     size_t raw_len;
-    const char *collector;  /* identity for the log record */
+    const char *collector; /* identity for the log record */
     int64_t received_ms;
-    uint32_t local_day;     /* ct_campaign_local_day(ev->occurred_ms) */
+    uint32_t local_day; /* ct_campaign_local_day(ev->occurred_ms) */
     /* out */
     uint8_t status;
     uint16_t code;
@@ -74,11 +74,11 @@ typedef struct {
 } ct_store_item;
 
 typedef struct {
-    uint64_t seq_before;     /* head seq before the batch */
-    uint64_t seq_after;      /* head seq after commit */
+    uint64_t seq_before; /* head seq before the batch */
+    uint64_t seq_after;  /* head seq after commit */
     uint8_t head[CT_LOGREC_HASH_LEN];
-    ct_counts *changed;      /* if non-NULL: receives ABSOLUTE values of every
-                                counter the batch changed (cleared first) */
+    ct_counts *changed; /* if non-NULL: receives ABSOLUTE values of every
+                           counter the batch changed (cleared first) */
 } ct_store_commit;
 
 /* Applies items[0..n) in one durable transaction (see top). On error nothing
@@ -95,8 +95,7 @@ ct_err ct_store_read_counts(ct_store *s, ct_counts *out, uint64_t *seq,
  * valid only during the call. cb returns 0 to go on, non-zero to stop (that
  * value is returned as CT_ERR_INTERNAL unless it is a ct_err). A record that
  * does not decode gives CT_ERR_STORE_CORRUPT with *bad_seq set. */
-typedef int (*ct_store_log_cb)(const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
-                               void *arg);
+typedef int (*ct_store_log_cb)(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
 ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_log_cb cb,
                          void *arg, uint64_t *bad_seq);
 /* Looks up the log seq of an event id (0 if absent). */

@@ -1,0 +1,357 @@
+/* ct_ingest.c — group-commit ingest round (see ct_ingest.h).
+ *
+ * Invariants: no ack leaves before ct_store_apply_batch() returned; an ack
+ * says ACCEPTED/DUPLICATE only for events the store reported so after a
+ * successful commit; the zmq messages of a round stay alive until its acks
+ * are sent because decoded events point into them. All arrays are sized at
+ * creation (batch_max + one full submit) and reused every round.
+ */
+#include "ct_ingest.h"
+
+#include <errno.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "ct_buf.h"
+#include "ct_event.h"
+#include "ct_log.h"
+#include "ct_prescan.h"
+#include "ct_time.h"
+#include "ct_wire.h"
+
+typedef struct {
+    zmq_msg_t rid;
+    zmq_msg_t body;
+    bool delim;
+    bool ok; /* decoded as a submit */
+    bool has_token;
+    uint16_t err; /* when !ok */
+    size_t sock;
+    uint64_t token;
+    size_t first, n; /* item range */
+} in_msg;
+
+struct ct_ingest {
+    ct_ingest_opts o;
+    size_t cap_items, cap_msgs;
+    in_msg *msgs;
+    ct_bytes *raw;
+    ct_event *ev;
+    ct_ack_item *acks;
+    int32_t *sidx; /* item -> store item index or -1 */
+    ct_store_item *sitems;
+    ct_buf out;
+    msgpack_zone zone;
+    ct_ingest_stats st;
+};
+
+ct_err ct_ingest_create(const ct_ingest_opts *o, ct_ingest **out)
+{
+    *out = NULL;
+    ct_ingest *g = calloc(1, sizeof *g);
+    if (!g) return CT_ERR_NOMEM;
+    g->o = *o;
+    if (g->o.batch_max == 0) g->o.batch_max = 8192;
+    g->cap_items = g->o.batch_max + CT_WIRE_MAX_EVENTS;
+    g->cap_msgs = g->o.batch_max;
+    g->msgs = calloc(g->cap_msgs, sizeof *g->msgs);
+    g->raw = calloc(g->cap_items, sizeof *g->raw);
+    g->ev = calloc(g->cap_items, sizeof *g->ev);
+    g->acks = calloc(g->cap_items, sizeof *g->acks);
+    g->sidx = calloc(g->cap_items, sizeof *g->sidx);
+    g->sitems = calloc(g->cap_items, sizeof *g->sitems);
+    msgpack_zone_init(&g->zone, 4096);
+    if (!g->msgs || !g->raw || !g->ev || !g->acks || !g->sidx || !g->sitems) {
+        ct_ingest_free(g);
+        return CT_ERR_NOMEM;
+    }
+    *out = g;
+    return CT_OK;
+}
+
+void ct_ingest_free(ct_ingest *g)
+{
+    if (!g) return;
+    free(g->msgs);
+    free(g->raw);
+    free(g->ev);
+    free(g->acks);
+    free(g->sidx);
+    free(g->sitems);
+    ct_buf_free(&g->out);
+    msgpack_zone_destroy(&g->zone);
+    free(g);
+}
+
+const ct_ingest_stats *ct_ingest_get_stats(const ct_ingest *g)
+{
+    return &g->st;
+}
+
+/* Best effort: the "n" token of a message that failed to decode as a submit
+ * (only after a bounded pre-scan, so msgpack-c never over-reserves). */
+static bool peek_token(ct_ingest *g, const uint8_t *buf, size_t len, uint64_t *token)
+{
+    ct_prescan_limits lim = {8, CT_WIRE_MAX_EVENTS, 4 * CT_WIRE_MAX_EVENTS};
+    if (ct_prescan(buf, len, &lim) != CT_OK) return false;
+    msgpack_zone_clear(&g->zone);
+    msgpack_object obj;
+    size_t off = 0;
+    if (msgpack_unpack((const char *)buf, len, &off, &g->zone, &obj) != MSGPACK_UNPACK_SUCCESS)
+        return false;
+    if (obj.type != MSGPACK_OBJECT_MAP) return false;
+    for (uint32_t i = 0; i < obj.via.map.size; i++) {
+        const msgpack_object_kv *kv = &obj.via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 1 &&
+            kv->key.via.str.ptr[0] == 'n' && kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            *token = kv->val.via.u64;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void note_reject(ct_ingest *g, uint16_t code)
+{
+    g->st.rejected++;
+    if (code < CT_INGEST_MAX_CODES) g->st.rejects_by_code[code]++;
+}
+
+/* Receives one multipart message from sock into m. Returns 1 if got one, 0
+ * if nothing waiting, -1 on error (m released). */
+static int recv_one(void *sock, in_msg *m)
+{
+    zmq_msg_init(&m->rid);
+    if (zmq_msg_recv(&m->rid, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m->rid);
+        return errno == EAGAIN ? 0 : -1;
+    }
+    m->delim = false;
+    m->ok = false;
+    m->has_token = false;
+    m->err = CT_OK;
+    m->n = 0;
+    zmq_msg_init(&m->body);
+    if (!zmq_msg_more(&m->rid)) {
+        /* a bare frame from a ROUTER cannot happen; treat as empty body */
+        m->err = CT_ERR_FRAME_EMPTY;
+        return 1;
+    }
+    if (zmq_msg_recv(&m->body, sock, 0) < 0) {
+        zmq_msg_close(&m->rid);
+        zmq_msg_close(&m->body);
+        return -1;
+    }
+    if (zmq_msg_size(&m->body) == 0 && zmq_msg_more(&m->body)) {
+        m->delim = true;
+        zmq_msg_close(&m->body);
+        zmq_msg_init(&m->body);
+        if (zmq_msg_recv(&m->body, sock, 0) < 0) {
+            zmq_msg_close(&m->rid);
+            zmq_msg_close(&m->body);
+            return -1;
+        }
+    }
+    if (zmq_msg_more(&m->body)) {
+        /* extra frames: drain them and refuse the message */
+        int more = 1;
+        while (more) {
+            zmq_msg_t x;
+            zmq_msg_init(&x);
+            if (zmq_msg_recv(&x, sock, 0) < 0) {
+                zmq_msg_close(&x);
+                break;
+            }
+            more = zmq_msg_more(&x);
+            zmq_msg_close(&x);
+        }
+        m->err = CT_ERR_MALFORMED;
+    }
+    return 1;
+}
+
+static void send_reply(ct_ingest *g, void *sock, in_msg *m)
+{
+    if (zmq_send(sock, zmq_msg_data(&m->rid), zmq_msg_size(&m->rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+        0) {
+        g->st.acks_undeliverable++;
+        return;
+    }
+    if (m->delim) zmq_send(sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (zmq_send(sock, g->out.data, g->out.len, ZMQ_DONTWAIT) < 0) g->st.acks_undeliverable++;
+}
+
+/* Authorization of one message: sets role and district; false = not allowed
+ * to write anything (revoked key, reporter key, no identity). */
+static bool msg_identity(ct_ingest *g, in_msg *m, const char **user, ct_role *role,
+                         uint32_t *district)
+{
+    if (!g->o.auth) {
+        *user = "insecure";
+        *role = CT_ROLE_ADMIN;
+        *district = 0;
+        return true;
+    }
+    const char *u = zmq_msg_gets(&m->body, "User-Id");
+    *user = u ? u : "";
+    *role = CT_ROLE_NONE;
+    *district = 0;
+    if (!u || !ct_auth_lookup(g->o.auth, u, role, district)) return false;
+    return *role == CT_ROLE_COLLECTOR || *role == CT_ROLE_ADMIN;
+}
+
+ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit *commit,
+                       ct_err *commit_err, size_t *got)
+{
+    *got = 0;
+    *commit_err = CT_OK;
+    if (commit) {
+        commit->seq_before = commit->seq_after = 0;
+        if (commit->changed) ct_counts_clear(commit->changed);
+    }
+    size_t nm = 0, ni = 0;
+    /* 1. drain, round robin, without blocking */
+    bool any = true;
+    while (any && ni < g->o.batch_max && nm < g->cap_msgs) {
+        any = false;
+        for (size_t s = 0; s < nsock && ni < g->o.batch_max && nm < g->cap_msgs; s++) {
+            in_msg *m = &g->msgs[nm];
+            int r = recv_one(socks[s], m);
+            if (r <= 0) continue;
+            any = true;
+            m->sock = s;
+            m->first = ni;
+            nm++;
+            g->st.messages++;
+            if (m->err) continue;
+            size_t n = 0;
+            ct_err e = ct_wire_submit_decode(zmq_msg_data(&m->body), zmq_msg_size(&m->body),
+                                             &m->token, g->raw + ni, g->cap_items - ni, &n);
+            if (e) {
+                m->err = (uint16_t)e;
+                m->has_token =
+                    peek_token(g, zmq_msg_data(&m->body), zmq_msg_size(&m->body), &m->token);
+                continue;
+            }
+            m->ok = true;
+            m->has_token = true;
+            m->n = n;
+            ni += n;
+        }
+    }
+    *got = nm;
+    if (nm == 0) return CT_OK;
+    g->st.batches++;
+    g->st.events += ni;
+    if (ni > g->st.batch_max_seen) g->st.batch_max_seen = ni;
+
+    /* 2. decode + validate each event */
+    int64_t now = ct_now_ms();
+    int64_t check_now = g->o.no_future_check ? INT64_MAX : now;
+    size_t ns = 0;
+    for (size_t i = 0; i < nm; i++) {
+        in_msg *m = &g->msgs[i];
+        if (!m->ok) continue;
+        const char *user;
+        ct_role role;
+        uint32_t district;
+        bool may_write = msg_identity(g, m, &user, &role, &district);
+        size_t forbidden = 0;
+        uint32_t forbidden_d = 0;
+        for (size_t j = m->first; j < m->first + m->n; j++) {
+            ct_ack_item *a = &g->acks[j];
+            ct_event *ev = &g->ev[j];
+            bool id_known = false;
+            g->sidx[j] = -1;
+            ct_err e = ct_event_decode(g->raw[j].data, g->raw[j].len, ev, &id_known);
+            a->has_id = id_known;
+            if (id_known) memcpy(a->id, ev->id, CT_EVENT_ID_LEN);
+            if (!e) e = ct_campaign_check_event(g->o.campaign, ev, check_now);
+            if (!e && (!may_write || (role == CT_ROLE_COLLECTOR && ev->district != district))) {
+                e = CT_ERR_FORBIDDEN;
+                forbidden++;
+                forbidden_d = ev->district;
+            }
+            if (e) {
+                a->status = CT_ACK_REJECTED;
+                a->code = (uint16_t)e;
+                note_reject(g, (uint16_t)e);
+                continue;
+            }
+            ct_store_item *si = &g->sitems[ns];
+            si->ev = ev;
+            si->raw = g->raw[j].data;
+            si->raw_len = g->raw[j].len;
+            si->collector = user;
+            si->received_ms = now;
+            si->local_day = ct_campaign_local_day(g->o.campaign, ev->occurred_ms);
+            g->sidx[j] = (int32_t)ns;
+            ns++;
+        }
+        if (forbidden) {
+            g->st.forbidden += forbidden;
+            ct_log(CT_LOG_WARN, "security",
+                   "event=forbidden key=%s role=%s key_district=%u event_district=%u events=%zu",
+                   user[0] ? user : "-", may_write ? ct_role_name(role) : "revoked_or_unknown",
+                   district, forbidden_d, forbidden);
+        }
+    }
+
+    /* 3. one durable transaction */
+    if (ns > 0) {
+        ct_err e = ct_store_apply_batch(g->o.store, g->sitems, ns, commit);
+        if (e) {
+            *commit_err = e;
+            g->st.commit_failures++;
+        } else {
+            g->st.commits++;
+        }
+    }
+    uint64_t head_seq = 0;
+    if (commit && ns > 0 && *commit_err == CT_OK) {
+        head_seq = commit->seq_after;
+    } else {
+        uint8_t h[CT_LOGREC_HASH_LEN];
+        if (ct_store_head(g->o.store, &head_seq, h) != CT_OK) head_seq = 0;
+    }
+
+    /* 4. acks, only now */
+    for (size_t i = 0; i < nm; i++) {
+        in_msg *m = &g->msgs[i];
+        ct_buf_reset(&g->out);
+        ct_err e;
+        if (!m->ok) {
+            g->st.bad_messages++;
+            e = ct_wire_error_encode(m->has_token, m->token, (ct_err)m->err, &g->out);
+        } else {
+            for (size_t j = m->first; j < m->first + m->n; j++) {
+                if (g->sidx[j] < 0) continue;
+                const ct_store_item *si = &g->sitems[g->sidx[j]];
+                g->acks[j].status = si->status;
+                g->acks[j].code = si->code;
+                switch (si->status) {
+                case CT_ACK_ACCEPTED:
+                    g->st.accepted++;
+                    break;
+                case CT_ACK_DUPLICATE:
+                    g->st.duplicates++;
+                    break;
+                case CT_ACK_RETRY:
+                    g->st.retry++;
+                    break;
+                default:
+                    note_reject(g, si->code);
+                    break;
+                }
+            }
+            e = ct_wire_ack_encode(m->token, head_seq, g->acks + m->first, m->n, &g->out);
+        }
+        if (e == CT_OK) send_reply(g, socks[m->sock], m);
+        zmq_msg_close(&m->rid);
+        zmq_msg_close(&m->body);
+    }
+    return CT_OK;
+}

@@ -1,0 +1,276 @@
+"""ctproto — chitieu's wire protocol in pure Python (python3-msgpack + python3-zmq).
+
+Written from docs/PROTOCOL.md and proto/*.h only; it doubles as proof that a
+compatible collector or reporter can be written in another language. Tests
+import it to talk to the real chitieu-aggregator.
+
+  event(...)                 -> bytes   canonical schema-v1 event (MessagePack map)
+  submit(token, [ev bytes])  -> bytes   "sub"
+  snapshot_request()         -> bytes   "snq"
+  decode(frame)              -> dict    any message; "ack"/"err"/"upd"/"hb"/"snp" are
+                                        normalised (see decode())
+  Client(endpoint, ...)      a DEALER collector: send(events) -> ack dict
+  Reader(feed, snapshot,...) a SUB + snapshot client (Clone pattern helpers)
+
+Counter keys: kind(1) | program(1) | district(2 BE) | dim; see key()/parse_key().
+"""
+import hashlib
+import os
+import re
+import struct
+import time
+
+import msgpack
+import zmq
+
+PROTOCOL_VERSION = 1
+SCHEMA_VERSION = 1
+
+ACCEPTED, DUPLICATE, REJECTED, RETRY = 0, 1, 2, 3
+STATUS_NAMES = {0: "accepted", 1: "duplicate", 2: "rejected", 3: "retry"}
+
+PROGRAMS = {"bhxh_tn": 0, "bhyt_hgd": 1}
+COUNT_NET, COUNT_GROSS, COUNT_CANCELLED, COUNT_AGENT, COUNT_DAY, COUNT_GROUP, \
+    COUNT_REPEAT, COUNT_CANCEL_NOOP = range(1, 9)
+
+
+def _load_errors():
+    """name -> number, read from proto/ct_error.h (the one source of truth)."""
+    src = os.environ.get("CT_SOURCE_DIR") or os.path.abspath(
+        os.path.join(os.path.dirname(__file__), "..", ".."))
+    table = {}
+    try:
+        with open(os.path.join(src, "proto", "ct_error.h"), encoding="utf-8") as f:
+            for m in re.finditer(r'X\((CT_\w+),\s*(\d+),\s*"(\w+)"', f.read()):
+                table[m.group(3)] = int(m.group(2))
+    except OSError:
+        pass
+    return table
+
+
+ERR = _load_errors()           # e.g. ERR["forbidden"] == 61
+ERR_NAME = {v: k for k, v in ERR.items()}
+
+
+# ---- events ---------------------------------------------------------------
+
+def event_id(origin, seq):
+    """16-byte id: origin (8 bytes) || seq (uint64 BE)."""
+    assert len(origin) == 8
+    return bytes(origin) + struct.pack(">Q", seq)
+
+
+def person_ref(national_id, key=b"\x00" * 32):
+    """Keyed BLAKE2b-256 of the 12-digit national ID (as collectors do)."""
+    return hashlib.blake2b(national_id.encode(), digest_size=32, key=key).digest()
+
+
+def event(eid, t_ms, district, agent, program="bhxh_tn", action="enroll", person=None,
+          campaign="lamdong-2023", commune=None, months=None, amount=None, group=None,
+          extra=None, v=SCHEMA_VERSION):
+    """Canonical encoding: keys in schema order, smallest encodings."""
+    if person is None:
+        person = hashlib.blake2b(eid, digest_size=32).digest()
+    m = {"v": v, "id": eid, "t": t_ms, "c": campaign, "d": district}
+    if commune is not None:
+        m["w"] = commune
+    m["a"] = agent
+    m["p"] = program
+    m["x"] = action
+    m["h"] = person
+    if months is not None:
+        m["m"] = months
+    if amount is not None:
+        m["amt"] = amount
+    if group is not None:
+        m["g"] = group
+    if extra:
+        m.update(extra)
+    return msgpack.packb(m, use_bin_type=True)
+
+
+def decode_event(b):
+    return msgpack.unpackb(b, raw=False)
+
+
+# ---- messages -------------------------------------------------------------
+
+def submit(token, events):
+    return msgpack.packb({"v": PROTOCOL_VERSION, "k": "sub", "n": token, "e": list(events)},
+                         use_bin_type=True)
+
+
+def snapshot_request():
+    return msgpack.packb({"v": PROTOCOL_VERSION, "k": "snq"}, use_bin_type=True)
+
+
+def parse_key(b):
+    """Counter key bytes -> (kind, program, district, dim bytes)."""
+    kind, prog = b[0], b[1]
+    district = struct.unpack(">H", b[2:4])[0]
+    return kind, prog, district, bytes(b[4:])
+
+
+def key(kind, program, district, dim=b""):
+    if isinstance(program, str):
+        program = PROGRAMS[program]
+    if isinstance(dim, str):
+        dim = dim.encode()
+    return bytes([kind, program]) + struct.pack(">H", district) + dim
+
+
+def decode(frame):
+    """Decodes any chitieu message. Returns a dict with "k" and:
+       ack: n, s, r = [(id|None, status, code)]
+       err: n (or None), c
+       upd: s, p, h, t, c = {key bytes: value}
+       hb:  s, h, t
+       snp: s, h, t, c = {key bytes: value}"""
+    m = msgpack.unpackb(frame, raw=False, strict_map_key=False)
+    if not isinstance(m, dict) or m.get("v") != PROTOCOL_VERSION:
+        raise ValueError(f"not a chitieu v1 message: {m!r:.200}")
+    k = m.get("k")
+    if k == "ack":
+        m["r"] = [(bytes(x[0]) if x[0] is not None else None, x[1], x[2]) for x in m["r"]]
+    elif k in ("upd", "snp"):
+        m["c"] = {bytes(kv[0]): kv[1] for kv in m["c"]}
+    return m
+
+
+# ---- clients ----------------------------------------------------------------
+
+def curve_keypair():
+    """(public, secret) Z85 as str."""
+    pub, sec = zmq.curve_keypair()
+    return pub.decode(), sec.decode()
+
+
+def write_keyfiles(base, public, secret):
+    """Writes base.key (0600) and base.pub in chitieu's key file format."""
+    fd = os.open(base + ".key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"public = {public}\nsecret = {secret}\n")
+    with open(base + ".pub", "w") as f:
+        f.write(f"public = {public}\n")
+
+
+def _secure(sock, curve):
+    """curve = (server_public, client_public, client_secret) or None."""
+    if curve:
+        server_pub, pub, sec = curve
+        sock.curve_serverkey = server_pub.encode() if isinstance(server_pub, str) else server_pub
+        sock.curve_publickey = pub.encode() if isinstance(pub, str) else pub
+        sock.curve_secretkey = sec.encode() if isinstance(sec, str) else sec
+
+
+class Client:
+    """A minimal collector: DEALER, one submit at a time or pipelined."""
+
+    def __init__(self, endpoint, curve=None, ctx=None, identity=None):
+        self.ctx = ctx or zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.linger = 0
+        if identity:
+            self.sock.identity = identity
+        _secure(self.sock, curve)
+        self.sock.connect(endpoint)
+        self.token = 0
+
+    def send(self, events, token=None):
+        """Sends one submit, returns its token."""
+        if token is None:
+            self.token += 1
+            token = self.token
+        self.sock.send(submit(token, events))
+        return token
+
+    def send_raw(self, frame):
+        self.sock.send(frame)
+
+    def recv(self, timeout=10.0):
+        """One decoded reply, or None on timeout."""
+        if self.sock.poll(int(timeout * 1000)):
+            return decode(self.sock.recv())
+        return None
+
+    def call(self, events, timeout=10.0):
+        """Submit and wait for the reply with that token."""
+        tok = self.send(events)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = self.recv(max(0.01, deadline - time.time()))
+            if r is not None and r.get("n") == tok:
+                return r
+        return None
+
+    def close(self):
+        self.sock.close(0)
+
+
+class Reader:
+    """Feed subscriber + snapshot client (the Clone pattern)."""
+
+    def __init__(self, feed, snapshot, curve=None, ctx=None):
+        self.ctx = ctx or zmq.Context.instance()
+        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub.linger = 0
+        _secure(self.sub, curve)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.connect(feed)
+        self.snap_ep = snapshot
+        self.curve = curve
+        self.seq = None
+        self.head = None
+        self.counts = {}
+        self.gaps = 0
+        self.snapshots = 0
+
+    def snapshot(self, timeout=10.0):
+        """Takes a snapshot (new DEALER each time); returns the snp dict or None."""
+        d = self.ctx.socket(zmq.DEALER)
+        d.linger = 0
+        _secure(d, self.curve)
+        d.connect(self.snap_ep)
+        try:
+            d.send(snapshot_request())
+            if not d.poll(int(timeout * 1000)):
+                return None
+            m = decode(d.recv())
+        finally:
+            d.close(0)
+        if m.get("k") == "snp":
+            self.seq, self.head, self.counts = m["s"], m["h"], dict(m["c"])
+            self.snapshots += 1
+        return m
+
+    def apply(self, m):
+        """Applies one feed message; returns 'applied'/'ignored'/'gap'."""
+        if m["k"] == "upd":
+            if self.seq is None or m["s"] <= self.seq:
+                return "ignored"
+            if m["p"] != self.seq:
+                self.gaps += 1
+                return "gap"
+            self.counts.update(m["c"])
+            self.seq, self.head = m["s"], m["h"]
+            return "applied"
+        if m["k"] == "hb" and self.seq is not None and m["s"] > self.seq:
+            self.gaps += 1
+            return "gap"
+        return "ignored"
+
+    def poll(self, timeout=1.0):
+        """Receives feed messages for up to timeout; resyncs on a gap."""
+        deadline = time.time() + timeout
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                return
+            if not self.sub.poll(int(left * 1000)):
+                return
+            m = decode(self.sub.recv())
+            if self.apply(m) == "gap":
+                self.snapshot()
+
+    def close(self):
+        self.sub.close(0)
