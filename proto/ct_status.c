@@ -983,13 +983,15 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
     }
 
     if (!e && (flags & CT_STATUS_STAFF)) {
-        e = put(b, "\nStaff below their personal quota\n");
+        size_t total = 0;
+        for (size_t i = 0; i < f->n_districts; i++)
+            total += f->districts[i].n_below;
+        e = putf(b, "\nStaff below their personal quota: %zu\n", total);
         tbl t;
         tbl_init(&t, "lllrr");
         tbl_row(&t, "Code", "Agent", "Name", ct_program_name(CT_PROGRAM_BHXH_TN),
                 ct_program_name(CT_PROGRAM_BHYT_HGD));
         tbl_rule(&t);
-        size_t total = 0;
         for (size_t i = 0; i < f->n_districts; i++) {
             const ct_status_unit *u = &f->districts[i];
             char code[16];
@@ -1000,11 +1002,9 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
                 snprintf(n[1], 24, "%lld", (long long)u->below[j].count[1]);
                 tbl_row(&t, code, u->below[j].agent->id, u->below[j].agent->name, n[0], n[1]);
             }
-            total += u->n_below;
         }
         if (!e) e = tbl_render(&t, b);
         tbl_free(&t);
-        if (!e) e = putf(b, "%zu staff below quota\n", total);
     }
     return e;
 }

@@ -1,0 +1,91 @@
+/* ct_view.h — the reporter's mirror of the aggregator's counts, kept with the
+ * ZeroMQ guide's Clone pattern over two sockets:
+ *   SUB    -> the aggregator's feed (subscribed to everything): "upd", "hb";
+ *   DEALER -> the aggregator's snapshot ROUTER: "snq" -> "snp".
+ *
+ * Protocol (docs/parts/reporter.md):
+ *   - subscribe first, then request a snapshot; while it is pending, feed
+ *     updates are buffered (bounded; on overflow the buffer is dropped and a
+ *     second snapshot is taken);
+ *   - snapshot at seq S: counts := snapshot; then buffered updates are applied
+ *     in order: s <= S ignored, p == S applied (S := s), p > S is a gap;
+ *   - synced: "upd" with p == S applied; s <= S ignored; p > S (or a "hb" with
+ *     s > S, or "hb" with s == S but another chain head) is a gap -> snapshot;
+ *   - restart detection: "hb"/"upd" with s < S more than 2 s after the last
+ *     sync (the aggregator's log went backwards), or no feed message at all for
+ *     3 s (heartbeats absent) -> snapshot. ZeroMQ reconnects both sockets by
+ *     itself; a snapshot request unanswered for 3 s is retried on a fresh
+ *     DEALER socket (stale replies can never be mistaken for new ones).
+ * Invariant: when synced, counts == the aggregator's counts at log seq `seq`
+ * (chain head `head`).
+ *
+ * Single-threaded: one owner calls ct_view_poll(); everything else reads the
+ * fields between polls.
+ */
+#ifndef CT_VIEW_H
+#define CT_VIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ct_counts.h"
+#include "ct_error.h"
+#include "ct_keys.h"
+#include "ct_wire.h"
+
+typedef struct {
+    const char *feed_ep;
+    const char *snapshot_ep;
+    bool secure;       /* CURVE client on both sockets */
+    ct_keypair client; /* when secure */
+    char server_public[CT_Z85_KEY_LEN + 1];
+    int snapshot_timeout_ms; /* default 3000 */
+    int silence_ms;          /* default 3000: no message -> resync */
+    size_t max_buffered;     /* default 20000 updates while snapshotting */
+} ct_view_config;
+
+typedef struct {
+    ct_view_config cfg;
+    void *zctx;
+    void *sub;
+    void *dealer;
+
+    ct_counts counts;
+    uint64_t seq;
+    uint8_t head[CT_HASH_LEN];
+    int64_t commit_ms; /* "t" of the last applied update/snapshot */
+
+    bool ever_synced;
+    bool synced;             /* false while a snapshot is pending */
+    int64_t snap_sent_mono;  /* when the pending request was sent */
+    int64_t synced_mono;     /* when the last snapshot was applied */
+    ct_wire_state *buffered; /* updates received while snapshotting */
+    size_t n_buffered, cap_buffered;
+    bool buffer_overflow;
+
+    bool gap_open;   /* a gap/restart was detected, snapshot pending */
+    uint64_t gap_at; /* our seq when it was detected */
+    char gap_why[64];
+
+    int64_t last_rx_mono;    /* any feed message or snapshot, ms (0 = never) */
+    int64_t last_apply_mono; /* last applied change */
+    int64_t last_apply_real; /* same, real clock (for the lag figure) */
+    int64_t last_lag_ms;     /* real receive time - commit time of that change */
+
+    uint64_t n_updates, n_snapshots, n_gaps, n_ignored;
+} ct_view;
+
+/* Opens both sockets on zctx (owned by the caller) and sends the first
+ * snapshot request. */
+ct_err ct_view_open(ct_view *v, void *zctx, const ct_view_config *cfg);
+void ct_view_close(ct_view *v);
+
+/* Waits up to timeout_ms for messages, handles everything available, runs
+ * the timers. *changed is set to true when the counts or the position
+ * changed. */
+ct_err ct_view_poll(ct_view *v, int timeout_ms, bool *changed);
+
+/* "live" | "lagging" | "stale" at monotonic time now (see docs). */
+const char *ct_view_feed_state(const ct_view *v, int64_t mono_now);
+
+#endif
