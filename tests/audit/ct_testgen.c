@@ -1,0 +1,143 @@
+/* ct_testgen.c — see ct_testgen.h. Deterministic: the same seed and count
+ * give byte-identical logs (receive times are synthetic, not the clock). */
+#include "ct_testgen.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ct_buf.h"
+#include "ct_event.h"
+#include "ct_wire.h"
+
+#define RING 64
+
+typedef struct {
+    ct_program program;
+    const ct_agent *agent;
+    uint8_t person[CT_PERSON_LEN];
+} ring_ent;
+
+static uint64_t rng(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void person_of(uint64_t seed, uint64_t p, uint8_t out[CT_PERSON_LEN])
+{
+    uint8_t in[16];
+    memcpy(in, &seed, 8);
+    memcpy(in + 8, &p, 8);
+    crypto_generichash(out, CT_PERSON_LEN, in, sizeof in, NULL, 0);
+}
+
+ct_err ct_testgen_fill(ct_store *s, const ct_campaign *c, const ct_testgen_opts *o)
+{
+    size_t batch = o->batch ? o->batch : 1000;
+    const char *collector = o->collector ? o->collector : "insecure";
+    ct_event *evs = calloc(batch, sizeof *evs);
+    ct_store_item *items = calloc(batch, sizeof *items);
+    size_t *offs = calloc(batch + 1, sizeof *offs);
+    ct_buf raw = CT_BUF_INIT;
+    ct_err err = (evs && items && offs) ? CT_OK : CT_ERR_NOMEM;
+    uint64_t st = o->seed * 7919 + 1;
+    uint8_t origin[CT_ORIGIN_LEN];
+    for (int i = 0; i < CT_ORIGIN_LEN; i++)
+        origin[i] = (uint8_t)rng(&st);
+    uint64_t head = 0;
+    uint8_t hh[32];
+    if (!err) err = ct_store_head(s, &head, hh);
+    uint64_t persons = o->events * 3 / 4 + 1;
+    ring_ent ring[RING];
+    size_t n_ring = 0, ring_pos = 0;
+    int64_t span = c->end_ms - c->start_ms - 60000;
+    for (uint64_t done = 0; !err && done < o->events;) {
+        size_t n = (size_t)(o->events - done < batch ? o->events - done : batch);
+        ct_buf_reset(&raw);
+        for (size_t i = 0; i < n && !err; i++) {
+            uint64_t k = head + done + i; /* global index, for times */
+            ct_event *ev = &evs[i];
+            memset(ev, 0, sizeof *ev);
+            ct_event_id_make(ev->id, origin, head + done + i + 1);
+            uint64_t tot = head + o->events;
+            if (o->total_hint > tot) tot = o->total_hint;
+            ev->occurred_ms = c->start_ms + (int64_t)((double)span * (double)k / (double)tot);
+            strcpy(ev->campaign, c->id);
+            const ct_agent *ag = &c->agents[rng(&st) % c->n_agents];
+            ev->district = ag->district;
+            strcpy(ev->agent, ag->id);
+            uint64_t r = rng(&st);
+            ev->program = (ct_program)(r & 1);
+            ev->action = (r >> 1) % 10 == 0 ? CT_ACTION_CANCEL : CT_ACTION_ENROLL;
+            person_of(o->seed, (r >> 8) % persons, ev->person);
+            if (ev->action == CT_ACTION_CANCEL && n_ring && (r >> 20) % 4 != 0) {
+                /* cancel a recent enroll: same agent (CANCELLED unless already
+                 * cancelled) or, one time in four, another district's agent */
+                const ring_ent *re = &ring[(r >> 24) % n_ring];
+                ev->program = re->program;
+                memcpy(ev->person, re->person, CT_PERSON_LEN);
+                if ((r >> 28) % 4 != 0) {
+                    ag = re->agent;
+                    ev->district = ag->district;
+                    strcpy(ev->agent, ag->id);
+                }
+            }
+            if (ev->action == CT_ACTION_ENROLL) {
+                ring_ent *re = &ring[ring_pos++ % RING];
+                if (n_ring < RING) n_ring++;
+                re->program = ev->program;
+                re->agent = ag;
+                memcpy(re->person, ev->person, CT_PERSON_LEN);
+                if ((r >> 5) % 3 == 0 && c->n_groups)
+                    strcpy(ev->group, c->groups[(r >> 12) % c->n_groups].id);
+                if ((r >> 7) % 2) {
+                    ev->has_months = true;
+                    ev->months = 12;
+                    ev->has_amount = true;
+                    ev->amount_vnd = 1188000;
+                }
+                if ((r >> 9) % 4 == 0) strcpy(ev->commune, "Phường 1, \"Đà Lạt\"");
+            }
+            offs[i] = raw.len;
+            err = ct_event_encode(ev, &raw);
+        }
+        offs[n] = raw.len;
+        for (size_t i = 0; i < n && !err; i++) {
+            ct_store_item *it = &items[i];
+            memset(it, 0, sizeof *it);
+            it->ev = &evs[i];
+            it->raw = raw.data + offs[i];
+            it->raw_len = offs[i + 1] - offs[i];
+            it->collector = collector;
+            it->received_ms = evs[i].occurred_ms + 1500;
+            it->local_day = ct_campaign_local_day(c, evs[i].occurred_ms);
+        }
+        if (!err) {
+            ct_store_commit cm = {0};
+            err = ct_store_apply_batch(s, items, n, &cm);
+            for (size_t i = 0; i < n && !err; i++)
+                if (items[i].status != CT_ACK_ACCEPTED) err = CT_ERR_INTERNAL;
+        }
+        done += n;
+    }
+    ct_buf_free(&raw);
+    free(evs);
+    free(items);
+    free(offs);
+    return err;
+}
+
+ct_err ct_testgen_make_store(const char *dir, const ct_campaign *c, const ct_testgen_opts *o)
+{
+    ct_store *s = NULL;
+    char err[256];
+    ct_store_opts so = {.dir = dir, .campaign_id = c->id, .fingerprint = c->fingerprint};
+    ct_err e = ct_store_open(&so, &s, err, sizeof err);
+    if (e) return e;
+    e = ct_testgen_fill(s, c, o);
+    ct_store_close(s);
+    return e;
+}
