@@ -109,5 +109,7 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out);
 void ct_wire_state_free(ct_wire_state *st);
 
 ct_err ct_wire_snapreq_encode(ct_buf *out);
+/* Strict check of a "snq" (added: the aggregator must validate it too). */
+ct_err ct_wire_snapreq_decode(const uint8_t *buf, size_t len);
 
 #endif
