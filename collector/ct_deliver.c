@@ -1,0 +1,828 @@
+/* ct_deliver.c — the delivery loop (see ct_deliver.h for the state machine).
+ *
+ * Invariants: the window holds at most o->window slots; the ring lists the
+ * window's events in seq order (entries whose slot was freed or reused are
+ * holes, skipped and compacted away), so first sends and resends both go out
+ * in creation order; a slot is freed only after its ack was
+ * settled durably in the outbox (or, for a settle failure, never: it is resent
+ * and acked as duplicate later). One DEALER socket and one monitor PAIR socket,
+ * both closed on every return path.
+ */
+#include "ct_deliver.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "ct_log.h"
+#include "ct_time.h"
+#include "ct_wire.h"
+
+#define RESEND_CHECK_MS 100
+#define BLOCKED_RETRY_MS 100
+#define MAX_DRAIN 256
+#define STOP_GRACE_MS 1000
+
+typedef struct {
+    uint64_t seq; /* 0 = free */
+    uint8_t *bytes;
+    size_t len;
+    int64_t sent_ms; /* 0 = never sent */
+    uint64_t token;
+    bool queued;   /* needs to be sent (first send or resend) */
+    bool settling; /* ack received, settle pending */
+} slot_t;
+
+typedef struct {
+    size_t idx;
+    uint64_t seq;
+} ring_ent;
+
+typedef struct {
+    uint64_t token;
+    size_t n;
+    uint64_t *seqs;
+} token_rec;
+
+typedef struct {
+    const ct_deliver_opts *o;
+    ct_outbox *ob;
+    uint8_t origin[CT_ORIGIN_LEN];
+    ct_deliver_stats *st;
+    /* window */
+    slot_t *slots;
+    size_t cap, used;
+    size_t *freelist;
+    size_t nfree;
+    uint32_t *hash; /* slot index + 1, 0 = empty */
+    size_t hmask;
+    ring_ent *ring;
+    size_t rhead, rcount;
+    size_t nqueued;     /* slots with queued set */
+    uint64_t next_load; /* next seq to load from the outbox */
+    /* tokens */
+    token_rec *tokens;
+    size_t ntok, tokpos;
+    uint64_t next_token;
+    /* timing */
+    int64_t resend_timeout;
+    int64_t last_heard;
+    int64_t blocked_until;
+    bool acked_since_resend;
+    bool connected;
+    /* scratch */
+    ct_bytes *evs;
+    ct_ack_item *items;
+    ct_outbox_settle_item *settle;
+    size_t nsettle;
+    ct_buf out;
+    /* rates */
+    uint64_t acked_at_last_stats;
+} dstate;
+
+void ct_deliver_opts_default(ct_deliver_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->window = 4096;
+    o->batch = 256;
+    o->resend_ms = 2000;
+    o->resend_max_ms = 30000;
+    o->stats_interval_s = 10;
+    o->poll_ms = 50;
+}
+
+ct_err ct_deliver_socket_setup(void *sock, const ct_deliver_opts *o)
+{
+    int zero = 0, one = 1, ivl = 100, ivl_max = 2000, hs = 10000;
+    int64_t maxmsg = CT_WIRE_MAX_FRAME;
+    if (zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
+        zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
+        zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0 ||
+        zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &hs, sizeof hs) != 0)
+        return CT_ERR_ZMQ;
+    if (o->secure) {
+        if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, o->server_key, CT_Z85_KEY_LEN + 1) != 0 ||
+            zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, o->public_key, CT_Z85_KEY_LEN + 1) != 0 ||
+            zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, o->secret_key, CT_Z85_KEY_LEN + 1) != 0)
+            return CT_ERR_ZMQ;
+    }
+    return CT_OK;
+}
+
+/* ---- window bookkeeping ---- */
+
+static size_t hslot(const dstate *d, uint64_t seq)
+{
+    uint64_t h = seq * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 20) & d->hmask;
+}
+
+static slot_t *lookup(dstate *d, uint64_t seq)
+{
+    size_t i = hslot(d, seq);
+    while (d->hash[i]) {
+        slot_t *s = &d->slots[d->hash[i] - 1];
+        if (s->seq == seq) return s;
+        i = (i + 1) & d->hmask;
+    }
+    return NULL;
+}
+
+static void hash_insert(dstate *d, uint64_t seq, size_t idx)
+{
+    size_t i = hslot(d, seq);
+    while (d->hash[i])
+        i = (i + 1) & d->hmask;
+    d->hash[i] = (uint32_t)(idx + 1);
+}
+
+static void hash_remove(dstate *d, uint64_t seq)
+{
+    size_t i = hslot(d, seq);
+    while (d->hash[i] && d->slots[d->hash[i] - 1].seq != seq)
+        i = (i + 1) & d->hmask;
+    if (!d->hash[i]) return;
+    d->hash[i] = 0;
+    /* backward-shift deletion keeps probe chains intact */
+    size_t j = (i + 1) & d->hmask;
+    while (d->hash[j]) {
+        uint32_t v = d->hash[j];
+        size_t home = hslot(d, d->slots[v - 1].seq);
+        /* is home cyclically in (i, j]? if not, move v to i */
+        bool in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (!in_range) {
+            d->hash[i] = v;
+            d->hash[j] = 0;
+            i = j;
+        }
+        j = (j + 1) & d->hmask;
+    }
+}
+
+static void mark_send(dstate *d, size_t idx)
+{
+    slot_t *s = &d->slots[idx];
+    if (s->queued || s->settling || s->seq == 0) return;
+    s->queued = true;
+    d->nqueued++;
+}
+
+static bool ring_valid(const dstate *d, const ring_ent *r)
+{
+    return d->slots[r->idx].seq == r->seq;
+}
+
+static ring_ent *ring_at(dstate *d, size_t i)
+{
+    return &d->ring[(d->rhead + i) % d->cap];
+}
+
+static void ring_trim(dstate *d)
+{
+    while (d->rcount && !ring_valid(d, ring_at(d, 0))) {
+        d->rhead = (d->rhead + 1) % d->cap;
+        d->rcount--;
+    }
+}
+
+static void ring_compact(dstate *d)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < d->rcount; i++) {
+        ring_ent e = *ring_at(d, i);
+        if (ring_valid(d, &e)) *ring_at(d, w++) = e;
+    }
+    d->rcount = w;
+}
+
+static void slot_free(dstate *d, slot_t *s)
+{
+    size_t idx = (size_t)(s - d->slots);
+    if (s->queued) d->nqueued--;
+    hash_remove(d, s->seq);
+    free(s->bytes);
+    s->bytes = NULL;
+    s->seq = 0;
+    s->queued = false;
+    s->settling = false;
+    d->freelist[d->nfree++] = idx;
+    d->used--;
+}
+
+static ct_err load_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
+{
+    dstate *d = ctx;
+    if (d->nfree == 0) return CT_ERR_TOO_MANY; /* cannot happen: scan max = nfree */
+    uint8_t *copy = malloc(len);
+    if (!copy) return CT_ERR_NOMEM;
+    memcpy(copy, ev, len);
+    size_t idx = d->freelist[--d->nfree];
+    slot_t *s = &d->slots[idx];
+    memset(s, 0, sizeof *s);
+    s->seq = seq;
+    s->bytes = copy;
+    s->len = len;
+    hash_insert(d, seq, idx);
+    d->used++;
+    ring_trim(d);
+    if (d->rcount == d->cap) ring_compact(d);
+    ring_ent *r = ring_at(d, d->rcount++);
+    r->idx = idx;
+    r->seq = seq;
+    mark_send(d, idx);
+    d->next_load = seq + 1;
+    return CT_OK;
+}
+
+static token_rec *token_find(dstate *d, uint64_t token)
+{
+    for (size_t i = 0; i < d->ntok; i++)
+        if (d->tokens[i].token == token && d->tokens[i].n) return &d->tokens[i];
+    return NULL;
+}
+
+/* ---- sending ---- */
+
+static ct_err send_batch(dstate *d, void *sock, int64_t now, const size_t *idxs, size_t n,
+                         bool *blocked)
+{
+    *blocked = false;
+    for (size_t i = 0; i < n; i++) {
+        d->evs[i].data = d->slots[idxs[i]].bytes;
+        d->evs[i].len = d->slots[idxs[i]].len;
+    }
+    uint64_t token = ++d->next_token;
+    ct_buf_reset(&d->out);
+    ct_err e = ct_wire_submit_encode(token, d->evs, n, &d->out);
+    if (e != CT_OK) {
+        ct_log(CT_LOG_ERROR, "cannot encode submit", "err=%s", ct_err_name(e));
+        return e;
+    }
+    if (zmq_send(sock, d->out.data, d->out.len, ZMQ_DONTWAIT) < 0) {
+        if (errno == EAGAIN || errno == EINTR) {
+            d->blocked_until = now + BLOCKED_RETRY_MS;
+            *blocked = true;
+            return CT_OK;
+        }
+        ct_log(CT_LOG_ERROR, "send failed", "error=\"%s\"", zmq_strerror(errno));
+        return CT_ERR_ZMQ;
+    }
+    token_rec *tr = &d->tokens[d->tokpos];
+    d->tokpos = (d->tokpos + 1) % d->ntok;
+    tr->token = token;
+    tr->n = n;
+    for (size_t i = 0; i < n; i++) {
+        slot_t *s = &d->slots[idxs[i]];
+        tr->seqs[i] = s->seq;
+        if (s->sent_ms) {
+            d->st->resent++;
+        } else {
+            d->st->sent++;
+        }
+        s->sent_ms = now;
+        s->token = token;
+        s->queued = false;
+        d->nqueued--;
+    }
+    return CT_OK;
+}
+
+/* Sends every slot marked for sending, in seq order, in batches. */
+static ct_err send_some(dstate *d, void *sock, int64_t now)
+{
+    if (d->nqueued == 0 || now < d->blocked_until) return CT_OK;
+    size_t idxs[CT_WIRE_MAX_EVENTS];
+    size_t n = 0;
+    bool blocked = false;
+    for (size_t i = 0; i < d->rcount && d->nqueued > n; i++) {
+        ring_ent *r = ring_at(d, i);
+        if (!ring_valid(d, r)) continue;
+        slot_t *s = &d->slots[r->idx];
+        if (!s->queued || s->settling) continue;
+        idxs[n++] = r->idx;
+        if (n == d->o->batch) {
+            ct_err e = send_batch(d, sock, now, idxs, n, &blocked);
+            if (e != CT_OK || blocked) return e;
+            n = 0;
+        }
+    }
+    if (n) return send_batch(d, sock, now, idxs, n, &blocked);
+    return CT_OK;
+}
+
+/* ---- receiving ---- */
+
+static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it)
+{
+    slot_t *s = lookup(d, seq);
+    if (!s || s->settling) return; /* already settled (a duplicate ack) */
+    switch (it->status) {
+    case CT_ACK_ACCEPTED:
+    case CT_ACK_DUPLICATE:
+        if (it->status == CT_ACK_ACCEPTED) {
+            d->st->accepted++;
+        } else {
+            d->st->duplicates++;
+        }
+        s->settling = true;
+        d->settle[d->nsettle].seq = seq;
+        d->settle[d->nsettle].code = CT_OK;
+        d->nsettle++;
+        break;
+    case CT_ACK_REJECTED: {
+        char hex[2 * CT_EVENT_ID_LEN + 1];
+        uint8_t id[CT_EVENT_ID_LEN];
+        ct_event_id_make(id, d->origin, seq);
+        ct_event_id_hex(id, hex);
+        uint16_t code = it->code ? it->code : (uint16_t)CT_ERR_INTERNAL;
+        ct_log(CT_LOG_WARN, "event rejected by the aggregator",
+               "id=%s seq=%" PRIu64 " reason=%s detail=\"%s\"", hex, seq, ct_err_name(code),
+               ct_err_str(code));
+        d->st->rejected++;
+        s->settling = true;
+        d->settle[d->nsettle].seq = seq;
+        d->settle[d->nsettle].code = code;
+        d->nsettle++;
+        break;
+    }
+    default: /* retry: the resend timer brings it back */
+        d->st->retries++;
+        break;
+    }
+}
+
+static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
+{
+    ct_msg_kind kind;
+    ct_err e = ct_wire_peek_kind(buf, len, &kind);
+    if (e != CT_OK) {
+        ct_log(CT_LOG_WARN, "undecodable reply from the aggregator", "err=%s len=%zu",
+               ct_err_name(e), len);
+        return;
+    }
+    if (kind == CT_MSG_ACK) {
+        uint64_t token, seq;
+        size_t n;
+        e = ct_wire_ack_decode(buf, len, &token, &seq, d->items, CT_WIRE_MAX_EVENTS, &n);
+        if (e != CT_OK) {
+            ct_log(CT_LOG_WARN, "bad ack", "err=%s", ct_err_name(e));
+            return;
+        }
+        token_rec *tr = token_find(d, token);
+        for (size_t i = 0; i < n; i++) {
+            const ct_ack_item *it = &d->items[i];
+            if (it->has_id) {
+                if (memcmp(it->id, d->origin, CT_ORIGIN_LEN) != 0) continue;
+                note_ack(d, ct_event_id_seq(it->id), it);
+            } else if (tr && i < tr->n) {
+                note_ack(d, tr->seqs[i], it);
+            }
+        }
+    } else if (kind == CT_MSG_ERROR) {
+        bool has_token;
+        uint64_t token;
+        uint16_t code;
+        e = ct_wire_error_decode(buf, len, &has_token, &token, &code);
+        if (e != CT_OK) {
+            ct_log(CT_LOG_WARN, "bad err reply", "err=%s", ct_err_name(e));
+            return;
+        }
+        d->st->errors++;
+        ct_log(CT_LOG_WARN, "aggregator refused a submit (will resend later)",
+               "reason=%s detail=\"%s\"", ct_err_name(code), ct_err_str(code));
+    } else {
+        ct_log(CT_LOG_WARN, "unexpected message kind from the aggregator", "kind=%d", (int)kind);
+    }
+}
+
+static ct_err settle_now(dstate *d, int64_t now)
+{
+    if (d->nsettle == 0) return CT_OK;
+    size_t nd = 0, nr = 0;
+    ct_err e = ct_outbox_settle(d->ob, d->settle, d->nsettle, ct_now_ms(), &nd, &nr);
+    if (e != CT_OK) {
+        ct_log(CT_LOG_ERROR, "cannot record acks in the outbox (events will be resent)",
+               "err=%s detail=\"%s\"", ct_err_name(e), ct_outbox_errmsg(d->ob));
+        for (size_t i = 0; i < d->nsettle; i++) {
+            slot_t *s = lookup(d, d->settle[i].seq);
+            if (s) s->settling = false;
+        }
+        d->nsettle = 0;
+        return e;
+    }
+    for (size_t i = 0; i < d->nsettle; i++) {
+        slot_t *s = lookup(d, d->settle[i].seq);
+        if (s) slot_free(d, s);
+    }
+    d->nsettle = 0;
+    d->acked_since_resend = true;
+    d->resend_timeout = d->o->resend_ms;
+    (void)now;
+    return CT_OK;
+}
+
+static void drain(dstate *d, void *sock, int64_t now)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    for (int i = 0; i < MAX_DRAIN; i++) {
+        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) break;
+        d->last_heard = now;
+        /* tolerate a multipart reply: the payload is the last frame */
+        if (zmq_msg_more(&m)) continue;
+        handle_msg(d, zmq_msg_data(&m), zmq_msg_size(&m)); /* nsettle <= window */
+    }
+    zmq_msg_close(&m);
+}
+
+static void resend_check(dstate *d, int64_t now)
+{
+    bool any = false;
+    for (size_t i = 0; i < d->cap; i++) {
+        slot_t *s = &d->slots[i];
+        if (s->seq == 0 || s->queued || s->settling || s->sent_ms == 0) continue;
+        if (now - s->sent_ms >= d->resend_timeout) {
+            mark_send(d, i);
+            any = true;
+        }
+    }
+    if (any) {
+        if (!d->acked_since_resend) {
+            d->resend_timeout *= 2;
+            if (d->resend_timeout > d->o->resend_max_ms) d->resend_timeout = d->o->resend_max_ms;
+        }
+        d->acked_since_resend = false;
+    }
+}
+
+static void resend_all(dstate *d)
+{
+    for (size_t i = 0; i < d->cap; i++) {
+        slot_t *s = &d->slots[i];
+        if (s->seq && !s->queued && !s->settling && s->sent_ms) mark_send(d, i);
+    }
+}
+
+/* ---- monitor ---- */
+
+static void handle_monitor(dstate *d, void *mon, const char *ep)
+{
+    static int64_t last_fail_log;
+    for (;;) {
+        zmq_msg_t m1, m2;
+        zmq_msg_init(&m1);
+        if (zmq_msg_recv(&m1, mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m1);
+            return;
+        }
+        uint16_t ev = 0;
+        uint32_t val = 0;
+        if (zmq_msg_size(&m1) >= 6) {
+            const uint8_t *p = zmq_msg_data(&m1);
+            memcpy(&ev, p, 2);
+            memcpy(&val, p + 2, 4);
+        }
+        zmq_msg_init(&m2);
+        if (zmq_msg_more(&m1)) zmq_msg_recv(&m2, mon, 0);
+        zmq_msg_close(&m1);
+        zmq_msg_close(&m2);
+        int64_t now = ct_monotonic_ms();
+        switch (ev) {
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            d->connected = true;
+            d->blocked_until = 0;
+            ct_log(CT_LOG_INFO, "connected", "server=%s inflight=%zu", ep, d->used);
+            resend_all(d);
+            break;
+        case ZMQ_EVENT_DISCONNECTED:
+            if (d->connected)
+                ct_log(CT_LOG_WARN, "disconnected (will reconnect and resend)", "server=%s", ep);
+            d->connected = false;
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            if (now - last_fail_log >= 10000 || last_fail_log == 0) {
+                last_fail_log = now;
+                ct_log(CT_LOG_ERROR, "handshake with the aggregator failed",
+                       "server=%s kind=%s code=%u hint=\"check --server-key, --keys and the "
+                       "aggregator's authorization file (or --insecure on both sides)\"",
+                       ep,
+                       ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH       ? "auth"
+                       : ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol"
+                                                                   : "other",
+                       val);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static int monitor_counter;
+
+static void *open_monitor(void *zctx, void *sock, int events)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://ct-deliver-mon-%d", ++monitor_counter);
+    if (zmq_socket_monitor(sock, ep, events) != 0) return NULL;
+    void *mon = zmq_socket(zctx, ZMQ_PAIR);
+    if (!mon) return NULL;
+    int zero = 0;
+    zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_connect(mon, ep) != 0) {
+        zmq_close(mon);
+        return NULL;
+    }
+    return mon;
+}
+
+/* ---- main loop ---- */
+
+static void dstate_free(dstate *d)
+{
+    if (d->slots)
+        for (size_t i = 0; i < d->cap; i++)
+            free(d->slots[i].bytes);
+    if (d->tokens)
+        for (size_t i = 0; i < d->ntok; i++)
+            free(d->tokens[i].seqs);
+    free(d->slots);
+    free(d->freelist);
+    free(d->hash);
+    free(d->ring);
+    free(d->tokens);
+    free(d->evs);
+    free(d->items);
+    free(d->settle);
+    ct_buf_free(&d->out);
+}
+
+static ct_err dstate_init(dstate *d, size_t window, size_t batch)
+{
+    d->cap = window;
+    size_t hsz = 16;
+    while (hsz < 2 * window)
+        hsz <<= 1;
+    d->hmask = hsz - 1;
+    d->ntok = 2 * (window / batch) + 8;
+    d->slots = calloc(window, sizeof *d->slots);
+    d->freelist = calloc(window, sizeof *d->freelist);
+    d->hash = calloc(hsz, sizeof *d->hash);
+    d->ring = calloc(window, sizeof *d->ring);
+    d->tokens = calloc(d->ntok, sizeof *d->tokens);
+    d->evs = calloc(batch, sizeof *d->evs);
+    d->items = calloc(CT_WIRE_MAX_EVENTS, sizeof *d->items);
+    d->settle = calloc(window + CT_WIRE_MAX_EVENTS, sizeof *d->settle);
+    if (!d->slots || !d->freelist || !d->hash || !d->ring || !d->tokens || !d->evs || !d->items ||
+        !d->settle)
+        return CT_ERR_NOMEM;
+    for (size_t i = 0; i < d->ntok; i++) {
+        d->tokens[i].seqs = calloc(batch, sizeof(uint64_t));
+        if (!d->tokens[i].seqs) return CT_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < window; i++)
+        d->freelist[i] = window - 1 - i;
+    d->nfree = window;
+    return CT_OK;
+}
+
+ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_deliver_stats *st,
+                      char *err, size_t errlen)
+{
+    err[0] = 0;
+    memset(st, 0, sizeof *st);
+    if (o->window == 0 || o->batch == 0 || o->batch > CT_WIRE_MAX_EVENTS) return CT_ERR_ARG;
+    ct_outbox_info info;
+    ct_err e = ct_outbox_get_info(ob, &info);
+    if (e != CT_OK) {
+        snprintf(err, errlen, "%s", ct_outbox_errmsg(ob));
+        return e;
+    }
+    if (!info.initialised) {
+        snprintf(err, errlen, "outbox not initialised (run init first)");
+        return CT_ERR_CONFIG;
+    }
+    dstate d;
+    memset(&d, 0, sizeof d);
+    d.o = o;
+    d.ob = ob;
+    d.st = st;
+    memcpy(d.origin, info.origin, CT_ORIGIN_LEN);
+    d.next_load = 1;
+    d.resend_timeout = o->resend_ms;
+    size_t batch = o->batch < o->window ? o->batch : o->window;
+    e = dstate_init(&d, o->window, batch);
+    if (e != CT_OK) {
+        dstate_free(&d);
+        snprintf(err, errlen, "out of memory for a window of %zu", o->window);
+        return e;
+    }
+    void *sock = zmq_socket(zctx, ZMQ_DEALER);
+    void *mon = NULL;
+    if (!sock || (e = ct_deliver_socket_setup(sock, o)) != CT_OK) {
+        snprintf(err, errlen, "cannot set up the socket: %s", zmq_strerror(errno));
+        if (sock) zmq_close(sock);
+        dstate_free(&d);
+        return CT_ERR_ZMQ;
+    }
+    {
+        int hwm = (int)(2 * (o->window / batch) + 16);
+        zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    }
+    mon = open_monitor(zctx, sock,
+                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    if (zmq_connect(sock, o->endpoint) != 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
+        if (mon) zmq_close(mon);
+        zmq_close(sock);
+        dstate_free(&d);
+        return CT_ERR_USAGE;
+    }
+    ct_log(CT_LOG_INFO, "delivering", "server=%s secure=%s window=%zu batch=%zu queued=%" PRIu64,
+           o->endpoint, o->secure ? "curve" : "NO", o->window, batch, info.queued);
+
+    int64_t start = ct_monotonic_ms();
+    d.last_heard = start;
+    int64_t next_scan = 0, next_resend = start + RESEND_CHECK_MS;
+    int64_t next_stats = start + (int64_t)o->stats_interval_s * 1000;
+    int64_t last_stats = start;
+    int64_t stop_deadline = 0;
+    ct_err result = CT_OK;
+    bool outbox_empty_seen = false;
+
+    for (;;) {
+        int64_t now = ct_monotonic_ms();
+        bool stopping = o->stop && *o->stop;
+        if (stopping && !stop_deadline) {
+            stop_deadline = now + STOP_GRACE_MS;
+            ct_log(CT_LOG_INFO, "stopping", "inflight=%zu", d.used);
+        }
+        if (stopping && (d.used == 0 || now >= stop_deadline)) break;
+
+        /* load new events while the window has room */
+        if (!stopping && d.nfree > 0 && now >= next_scan) {
+            size_t before = d.used;
+            size_t want = d.nfree;
+            e = ct_outbox_scan(ob, d.next_load, want, load_cb, &d);
+            if (e != CT_OK) {
+                snprintf(err, errlen, "reading the outbox: %s", ct_outbox_errmsg(ob));
+                result = e;
+                break;
+            }
+            size_t got = d.used - before;
+            outbox_empty_seen = got < want;
+            next_scan = got < want ? now + o->poll_ms : now;
+        }
+        if (o->once && d.used == 0 && outbox_empty_seen) break;
+
+        if (!stopping) {
+            e = send_some(&d, sock, now);
+            if (e != CT_OK) {
+                snprintf(err, errlen, "sending failed");
+                result = e;
+                break;
+            }
+        }
+        if (now >= next_resend) {
+            resend_check(&d, now);
+            next_resend = now + RESEND_CHECK_MS;
+        }
+        if (o->give_up_s > 0 && d.used > 0 && now - d.last_heard > (int64_t)o->give_up_s * 1000) {
+            snprintf(err, errlen,
+                     "aggregator %s unreachable: no reply for %d s (%zu events in the window, "
+                     "all kept in the outbox)",
+                     o->endpoint, o->give_up_s, d.used);
+            result = CT_ERR_TIMEOUT;
+            break;
+        }
+        if (o->stats_interval_s > 0 && now >= next_stats) {
+            ct_outbox_info in;
+            uint64_t acked = st->accepted + st->duplicates + st->rejected;
+            double secs = (double)(now - last_stats) / 1000.0;
+            if (ct_outbox_get_info(ob, &in) == CT_OK)
+                ct_log(CT_LOG_INFO, "stats",
+                       "queued=%" PRIu64 " inflight=%zu acked_per_s=%.0f sent=%" PRIu64
+                       " resent=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
+                       " rejected=%" PRIu64 " connected=%s",
+                       in.queued, d.used,
+                       secs > 0 ? (double)(acked - d.acked_at_last_stats) / secs : 0, st->sent,
+                       st->resent, st->accepted, st->duplicates, st->rejected,
+                       d.connected ? "yes" : "no");
+            d.acked_at_last_stats = acked;
+            last_stats = now;
+            next_stats = now + (int64_t)o->stats_interval_s * 1000;
+        }
+
+        /* wait */
+        int64_t wait = RESEND_CHECK_MS;
+        if (!stopping && d.nfree > 0) wait = next_scan - now;
+        if (!stopping && d.nqueued > 0) {
+            int64_t w2 = d.blocked_until - now;
+            if (w2 < wait) wait = w2;
+        }
+        if (next_resend - now < wait) wait = next_resend - now;
+        if (wait < 0) wait = 0;
+        if (wait > RESEND_CHECK_MS) wait = RESEND_CHECK_MS;
+        zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, mon ? 2 : 1, (long)wait);
+        if (rc < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll failed: %s", zmq_strerror(errno));
+            result = CT_ERR_ZMQ;
+            break;
+        }
+        now = ct_monotonic_ms();
+        if (mon && rc > 0 && (items[1].revents & ZMQ_POLLIN)) handle_monitor(&d, mon, o->endpoint);
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            drain(&d, sock, now);
+            e = settle_now(&d, now);
+            if (e != CT_OK) {
+                /* keep going: the events stay in the window and will be resent;
+                 * a full outbox disk is reported once per failure */
+            }
+        }
+    }
+    /* settle whatever arrived during the last round */
+    if (d.nsettle) settle_now(&d, ct_monotonic_ms());
+    {
+        ct_outbox_info in;
+        if (ct_outbox_get_info(ob, &in) == CT_OK)
+            ct_log(CT_LOG_INFO, "delivery finished",
+                   "queued=%" PRIu64 " delivered_total=%" PRIu64 " rejected_total=%" PRIu64
+                   " sent=%" PRIu64 " resent=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
+                   " rejected=%" PRIu64,
+                   in.queued, in.delivered, in.rejected, st->sent, st->resent, st->accepted,
+                   st->duplicates, st->rejected);
+    }
+    zmq_socket_monitor(sock, NULL, 0);
+    if (mon) zmq_close(mon);
+    zmq_close(sock);
+    dstate_free(&d);
+    return result;
+}
+
+ct_err ct_deliver_probe(void *zctx, const ct_deliver_opts *o, int timeout_ms, bool *reachable,
+                        char *detail, size_t detaillen)
+{
+    *reachable = false;
+    snprintf(detail, detaillen, "no answer within %d ms", timeout_ms);
+    void *sock = zmq_socket(zctx, ZMQ_DEALER);
+    if (!sock) return CT_ERR_ZMQ;
+    if (ct_deliver_socket_setup(sock, o) != CT_OK) {
+        zmq_close(sock);
+        return CT_ERR_ZMQ;
+    }
+    void *mon = open_monitor(zctx, sock,
+                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    if (!mon) {
+        zmq_close(sock);
+        return CT_ERR_ZMQ;
+    }
+    ct_err result = CT_OK;
+    if (zmq_connect(sock, o->endpoint) != 0) {
+        snprintf(detail, detaillen, "bad endpoint: %s", zmq_strerror(errno));
+        result = CT_ERR_USAGE;
+    } else {
+        int64_t deadline = ct_monotonic_ms() + timeout_ms;
+        for (;;) {
+            int64_t left = deadline - ct_monotonic_ms();
+            if (left <= 0) break;
+            zmq_pollitem_t it = {mon, 0, ZMQ_POLLIN, 0};
+            if (zmq_poll(&it, 1, (long)left) <= 0) continue;
+            zmq_msg_t m1, m2;
+            zmq_msg_init(&m1);
+            zmq_msg_init(&m2);
+            uint16_t ev = 0;
+            if (zmq_msg_recv(&m1, mon, 0) >= 0 && zmq_msg_size(&m1) >= 6)
+                memcpy(&ev, zmq_msg_data(&m1), 2);
+            if (zmq_msg_more(&m1)) zmq_msg_recv(&m2, mon, 0);
+            zmq_msg_close(&m1);
+            zmq_msg_close(&m2);
+            if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+                *reachable = true;
+                snprintf(detail, detaillen, "handshake ok%s", o->secure ? " (CURVE)" : "");
+                break;
+            }
+            if (ev) {
+                snprintf(detail, detaillen, "handshake failed (%s)",
+                         ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication refused"
+                                                               : "protocol/keys mismatch");
+                break;
+            }
+        }
+    }
+    zmq_socket_monitor(sock, NULL, 0);
+    zmq_close(mon);
+    zmq_close(sock);
+    return result;
+}

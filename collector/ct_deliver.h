@@ -1,0 +1,77 @@
+/* ct_deliver.h — delivering the outbox to the aggregator over a DEALER socket.
+ *
+ * State machine per event (docs/parts/collector.md):
+ *   QUEUED (in LMDB only) --load--> PENDING (in the window, to send)
+ *   PENDING --sent in a "sub"--> IN FLIGHT (sent_ms, token)
+ *   IN FLIGHT --ack accepted/duplicate--> deleted from the outbox (durable)
+ *   IN FLIGHT --ack rejected--> moved to "rejected" with its code (never resent)
+ *   IN FLIGHT --ack retry / "err" / timeout / reconnect--> PENDING (resent)
+ * Acks are matched by event id (origin || seq); the token of a "sub" only
+ * serves acks without an id and whole-message "err" replies. Acks drained in
+ * one go are settled in ONE durable write transaction; only then are they
+ * forgotten. Memory is bounded by the window (at most `window` events held),
+ * not by the outbox size.
+ *
+ * Timeouts: resend after resend_ms (default 2 s), doubling up to 30 s while
+ * nothing gets acked, back to the start value on any ack. While the server is
+ * unreachable (ZMQ_IMMEDIATE: send would block) nothing is queued in ZeroMQ;
+ * on (re)connection every in-flight event is resent at once.
+ */
+#ifndef CT_DELIVER_H
+#define CT_DELIVER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_error.h"
+#include "ct_keys.h"
+#include "ct_outbox.h"
+
+typedef struct {
+    const char *endpoint;
+    bool secure;
+    char server_key[CT_Z85_KEY_LEN + 1];
+    char public_key[CT_Z85_KEY_LEN + 1];
+    char secret_key[CT_Z85_KEY_LEN + 1];
+    size_t window;               /* max events in flight (default 4096) */
+    size_t batch;                /* max events per "sub" (default 256) */
+    bool once;                   /* return when the outbox is empty and nothing is in flight */
+    int give_up_s;               /* >0: fail when nothing heard from the server for this long */
+    int64_t resend_ms;           /* first resend timeout (default 2000) */
+    int64_t resend_max_ms;       /* cap (default 30000) */
+    int stats_interval_s;        /* periodic stats line (default 10; 0 = off) */
+    int64_t poll_ms;             /* outbox polling period when the window has room (default 50) */
+    volatile sig_atomic_t *stop; /* set by a signal handler: finish and return */
+} ct_deliver_opts;
+
+typedef struct {
+    uint64_t sent;       /* event transmissions (first sends) */
+    uint64_t resent;     /* event retransmissions */
+    uint64_t accepted;   /* acks "accepted" settled */
+    uint64_t duplicates; /* acks "duplicate" settled */
+    uint64_t rejected;   /* acks "rejected" settled */
+    uint64_t retries;    /* acks "retry" */
+    uint64_t errors;     /* "err" replies */
+} ct_deliver_stats;
+
+void ct_deliver_opts_default(ct_deliver_opts *o);
+
+/* Sets the socket options shared by run and the status probe (linger,
+ * ZMQ_IMMEDIATE, ZMQ_MAXMSGSIZE, reconnect intervals, CURVE client keys). */
+ct_err ct_deliver_socket_setup(void *sock, const ct_deliver_opts *o);
+
+/* Delivers until *stop (CT_OK), until the outbox is drained with once
+ * (CT_OK), or until give_up_s passed without a word from the server
+ * (CT_ERR_TIMEOUT, message in err). Store failures return their code. */
+ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_deliver_stats *st,
+                      char *err, size_t errlen);
+
+/* Connects and waits up to timeout_ms for a completed ZMTP (and CURVE)
+ * handshake. *reachable says whether it happened; detail says what was seen
+ * (e.g. "handshake failed: authentication"). */
+ct_err ct_deliver_probe(void *zctx, const ct_deliver_opts *o, int timeout_ms, bool *reachable,
+                        char *detail, size_t detaillen);
+
+#endif

@@ -1,0 +1,80 @@
+/* ct_import.h — turning sign-ups (command-line fields or CSV rows) into
+ * validated events, and importing CSV files into the outbox.
+ *
+ * One builder, ct_signup_build(), is used by `add`, `cancel` and `import`, so
+ * a sign-up is checked the same way whatever way it came in: field syntax
+ * (program, action, 12-digit national ID, ISO time, months 1..600, amount),
+ * then the campaign rules (ct_campaign_check_event with now = INT64_MAX) for
+ * the collector's own district. The national ID is hashed with the province's
+ * person key (ct_person_hash) right here and never stored or returned.
+ *
+ * CSV import (libcsv): a header row names the columns, in any order:
+ *   agent_id, program, action, national_id | person_hash, commune,
+ *   occurred_at, months, amount, group
+ * (agent_id, program, occurred_at and one of national_id / person_hash are
+ * required; action defaults to "enroll"). Each bad row is reported as
+ * "FILE:LINE: reason" and skipped; good rows are queued in chunks (one
+ * durable transaction per chunk). A row's idempotency key is the hash of the
+ * event it produces (ct_outbox_idem_key), so importing the same file again
+ * queues nothing new. Identical rows inside one file are queued once.
+ */
+#ifndef CT_IMPORT_H
+#define CT_IMPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ct_campaign.h"
+#include "ct_error.h"
+#include "ct_event.h"
+#include "ct_keys.h"
+#include "ct_outbox.h"
+
+typedef struct {
+    const char *agent;
+    const char *program;
+    const char *action; /* NULL/"" = enroll */
+    const char *national_id;
+    const char *person_hash; /* 64 hex chars, instead of national_id */
+    const char *commune;
+    const char *occurred_at; /* NULL/"" = default_time_ms (if allowed) */
+    const char *months;
+    const char *amount;
+    const char *group;
+} ct_signup_fields;
+
+typedef struct {
+    const ct_campaign *campaign;
+    uint32_t district;
+    const uint8_t *person_key; /* CT_PERSON_KEY_BYTES, or NULL (then national IDs are refused) */
+    bool validate;             /* check against the campaign (tests may turn it off) */
+    bool time_required;        /* else an absent time means default_time_ms */
+    int64_t default_time_ms;
+} ct_signup_ctx;
+
+/* Fills ev (id zeroed). On error returns the specific code and a one-line
+ * reason in why (without file/line). */
+ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_event *ev, char *why,
+                       size_t whylen);
+
+typedef struct {
+    size_t rows; /* data rows seen (excluding header) */
+    size_t queued;
+    size_t already;
+    size_t bad;
+} ct_import_stats;
+
+/* Imports path into ob. Bad rows are written to report as "path:LINE: reason";
+ * progress lines go to progress (may be NULL). Returns CT_OK when the file was
+ * processed (even with bad rows); a fatal problem (unreadable file, bad
+ * header, store error) returns an error with a message in err (rows already
+ * committed stay queued; re-running the import is safe). */
+ct_err ct_import_csv(ct_outbox *ob, const char *path, const ct_signup_ctx *c, FILE *report,
+                     FILE *progress, ct_import_stats *st, char *err, size_t errlen);
+
+/* Rows per durable transaction during import. */
+#define CT_IMPORT_CHUNK 2000
+
+#endif

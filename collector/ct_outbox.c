@@ -1,0 +1,554 @@
+/* ct_outbox.c — the collector's durable LMDB outbox (see ct_outbox.h).
+ *
+ * Invariants: one MDB_env per handle, opened with default (durable) flags;
+ * every write goes through one write transaction that is either committed
+ * (fsynced by LMDB) or aborted; counters live in the same transaction as the
+ * entries they count. A ct_outbox_txn owns its MDB_txn until commit/abort.
+ */
+#include "ct_outbox.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ct_buf.h"
+
+#define CT_OUTBOX_VERSION 1
+
+struct ct_outbox {
+    MDB_env *env;
+    MDB_dbi meta, outbox, rejected, imports;
+    char errmsg[256];
+};
+
+struct ct_outbox_txn {
+    ct_outbox *ob;
+    MDB_txn *txn;
+    uint8_t origin[CT_ORIGIN_LEN];
+    uint64_t next_seq;
+    uint64_t first_seq;
+    ct_buf buf;
+};
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static ct_err lmdb_fail(ct_outbox *ob, int rc, const char *what)
+{
+    snprintf(ob->errmsg, sizeof ob->errmsg, "%s: %s", what, mdb_strerror(rc));
+    if (rc == MDB_MAP_FULL) return CT_ERR_MAP_FULL;
+    if (rc == ENOSPC) return CT_ERR_DISK_FULL;
+    if (rc == ENOMEM) return CT_ERR_NOMEM;
+    return CT_ERR_LMDB;
+}
+
+const char *ct_outbox_errmsg(const ct_outbox *ob)
+{
+    return ob ? ob->errmsg : "";
+}
+
+/* mkdir -p of the parents (0755, umask applies); the outbox itself is 0700. */
+static void make_parents(const char *dir)
+{
+    char tmp[CT_OUTBOX_PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof tmp) return;
+    memcpy(tmp, dir, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        mkdir(tmp, 0755);
+        *p = '/';
+    }
+}
+
+ct_err ct_outbox_open(const char *dir, size_t map_size, ct_outbox **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    make_parents(dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create outbox directory: %s", dir, strerror(errno));
+        return CT_ERR_IO;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a directory", dir);
+        return CT_ERR_IO;
+    }
+    ct_outbox *ob = calloc(1, sizeof *ob);
+    if (!ob) return CT_ERR_NOMEM;
+    int rc = mdb_env_create(&ob->env);
+    if (rc == 0) rc = mdb_env_set_maxdbs(ob->env, 4);
+    if (rc == 0) rc = mdb_env_set_mapsize(ob->env, map_size ? map_size : CT_OUTBOX_DEFAULT_MAP);
+    if (rc == 0) rc = mdb_env_open(ob->env, dir, 0, 0600);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot open outbox: %s", dir, mdb_strerror(rc));
+        if (ob->env) mdb_env_close(ob->env);
+        free(ob);
+        return CT_ERR_LMDB;
+    }
+    int dead = 0;
+    mdb_reader_check(ob->env, &dead);
+    MDB_txn *txn = NULL;
+    rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc == 0) rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ob->meta);
+    if (rc == 0) rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &ob->outbox);
+    if (rc == 0) rc = mdb_dbi_open(txn, "rejected", MDB_CREATE, &ob->rejected);
+    if (rc == 0) rc = mdb_dbi_open(txn, "imports", MDB_CREATE, &ob->imports);
+    if (rc == 0) {
+        /* version check / stamp */
+        MDB_val k = {7, (void *)"version"}, v;
+        int g = mdb_get(txn, ob->meta, &k, &v);
+        if (g == MDB_NOTFOUND) {
+            uint8_t b[4];
+            put_be32(b, CT_OUTBOX_VERSION);
+            MDB_val nv = {4, b};
+            rc = mdb_put(txn, ob->meta, &k, &nv, 0);
+        } else if (g != 0) {
+            rc = g;
+        } else if (v.mv_size != 4 || get_be32(v.mv_data) != CT_OUTBOX_VERSION) {
+            mdb_txn_abort(txn);
+            snprintf(err, errlen, "%s: outbox format version is not %d", dir, CT_OUTBOX_VERSION);
+            mdb_env_close(ob->env);
+            free(ob);
+            return CT_ERR_CONFIG;
+        }
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+    } else if (txn) {
+        mdb_txn_abort(txn);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot open outbox databases: %s", dir, mdb_strerror(rc));
+        mdb_env_close(ob->env);
+        free(ob);
+        return rc == MDB_MAP_FULL ? CT_ERR_MAP_FULL : CT_ERR_LMDB;
+    }
+    *out = ob;
+    return CT_OK;
+}
+
+void ct_outbox_close(ct_outbox *ob)
+{
+    if (!ob) return;
+    mdb_env_close(ob->env);
+    free(ob);
+}
+
+/* meta helpers (inside txn) */
+static int meta_get(MDB_txn *txn, ct_outbox *ob, const char *key, MDB_val *v)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(txn, ob->meta, &k, v);
+}
+
+static int meta_put(MDB_txn *txn, ct_outbox *ob, const char *key, const void *val, size_t len)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    MDB_val v = {len, (void *)val};
+    return mdb_put(txn, ob->meta, &k, &v, 0);
+}
+
+static int meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *out)
+{
+    MDB_val v;
+    int rc = meta_get(txn, ob, key, &v);
+    if (rc == MDB_NOTFOUND) {
+        *out = 0;
+        return 0;
+    }
+    if (rc != 0) return rc;
+    if (v.mv_size != 8) return MDB_CORRUPTED;
+    *out = get_be64(v.mv_data);
+    return 0;
+}
+
+static int meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t val)
+{
+    uint8_t b[8];
+    put_be64(b, val);
+    return meta_put(txn, ob, key, b, 8);
+}
+
+static void copy_str(char *dst, size_t cap, const MDB_val *v)
+{
+    size_t n = v->mv_size < cap - 1 ? v->mv_size : cap - 1;
+    memcpy(dst, v->mv_data, n);
+    dst[n] = 0;
+}
+
+static int read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
+{
+    memset(info, 0, sizeof *info);
+    MDB_val v;
+    int rc = meta_get(txn, ob, "origin", &v);
+    if (rc == 0 && v.mv_size == CT_ORIGIN_LEN) {
+        memcpy(info->origin, v.mv_data, CT_ORIGIN_LEN);
+        info->initialised = true;
+    } else if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    if (meta_get(txn, ob, "district", &v) == 0 && v.mv_size == 4)
+        info->district = get_be32(v.mv_data);
+    if (meta_get(txn, ob, "campaign", &v) == 0)
+        copy_str(info->campaign_id, sizeof info->campaign_id, &v);
+    if (meta_get(txn, ob, "campaign_path", &v) == 0)
+        copy_str(info->campaign_path, sizeof info->campaign_path, &v);
+    if ((rc = meta_get_u64(txn, ob, "next_seq", &info->next_seq)) != 0) return rc;
+    if (info->next_seq == 0) info->next_seq = 1;
+    if ((rc = meta_get_u64(txn, ob, "delivered", &info->delivered)) != 0) return rc;
+    if ((rc = meta_get_u64(txn, ob, "rejected", &info->rejected)) != 0) return rc;
+    uint64_t la = 0;
+    if ((rc = meta_get_u64(txn, ob, "last_ack", &la)) != 0) return rc;
+    info->last_ack_ms = (int64_t)la;
+    MDB_stat st;
+    if ((rc = mdb_stat(txn, ob->outbox, &st)) != 0) return rc;
+    info->queued = st.ms_entries;
+    if ((rc = mdb_stat(txn, ob->rejected, &st)) != 0) return rc;
+    info->rejected_entries = st.ms_entries;
+    if ((rc = mdb_stat(txn, ob->imports, &st)) != 0) return rc;
+    info->imports = st.ms_entries;
+    return 0;
+}
+
+ct_err ct_outbox_get_info(ct_outbox *ob, ct_outbox_info *info)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
+    rc = read_info(txn, ob, info);
+    mdb_txn_abort(txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "reading outbox meta");
+    return CT_OK;
+}
+
+ct_err ct_outbox_init(ct_outbox *ob, uint32_t district, const char *campaign_id,
+                      const char *campaign_path, char *err, size_t errlen)
+{
+    if (sodium_init() < 0) return CT_ERR_INTERNAL;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) {
+        ct_err e = lmdb_fail(ob, rc, "write transaction");
+        snprintf(err, errlen, "%s", ob->errmsg);
+        return e;
+    }
+    ct_outbox_info info;
+    rc = read_info(txn, ob, &info);
+    if (rc == 0 && info.initialised) {
+        if (info.district != district) {
+            mdb_txn_abort(txn);
+            snprintf(err, errlen,
+                     "this outbox belongs to district %u, not %u (use another --outbox)",
+                     info.district, district);
+            return CT_ERR_CONFIG;
+        }
+        if (strcmp(info.campaign_id, campaign_id) != 0) {
+            mdb_txn_abort(txn);
+            snprintf(err, errlen, "this outbox belongs to campaign '%s', not '%s'",
+                     info.campaign_id, campaign_id);
+            return CT_ERR_CONFIG;
+        }
+        if (campaign_path && strcmp(campaign_path, info.campaign_path) != 0)
+            rc = meta_put(txn, ob, "campaign_path", campaign_path, strlen(campaign_path));
+    } else if (rc == 0) {
+        uint8_t origin[CT_ORIGIN_LEN];
+        randombytes_buf(origin, sizeof origin);
+        uint8_t d[4];
+        put_be32(d, district);
+        rc = meta_put(txn, ob, "origin", origin, sizeof origin);
+        if (rc == 0) rc = meta_put(txn, ob, "district", d, 4);
+        if (rc == 0) rc = meta_put(txn, ob, "campaign", campaign_id, strlen(campaign_id));
+        if (rc == 0 && campaign_path)
+            rc = meta_put(txn, ob, "campaign_path", campaign_path, strlen(campaign_path));
+        if (rc == 0) rc = meta_put_u64(txn, ob, "next_seq", 1);
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        ct_err e = lmdb_fail(ob, rc, "initialising outbox");
+        snprintf(err, errlen, "%s", ob->errmsg);
+        return e;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        ct_err e = lmdb_fail(ob, rc, "commit");
+        snprintf(err, errlen, "%s", ob->errmsg);
+        return e;
+    }
+    return CT_OK;
+}
+
+ct_err ct_outbox_begin(ct_outbox *ob, ct_outbox_txn **out)
+{
+    *out = NULL;
+    ct_outbox_txn *t = calloc(1, sizeof *t);
+    if (!t) return CT_ERR_NOMEM;
+    t->ob = ob;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &t->txn);
+    if (rc != 0) {
+        free(t);
+        return lmdb_fail(ob, rc, "write transaction");
+    }
+    MDB_val v;
+    rc = meta_get(t->txn, ob, "origin", &v);
+    if (rc != 0 || v.mv_size != CT_ORIGIN_LEN) {
+        mdb_txn_abort(t->txn);
+        free(t);
+        snprintf(ob->errmsg, sizeof ob->errmsg, "outbox not initialised (run init first)");
+        return CT_ERR_CONFIG;
+    }
+    memcpy(t->origin, v.mv_data, CT_ORIGIN_LEN);
+    rc = meta_get_u64(t->txn, ob, "next_seq", &t->next_seq);
+    if (rc != 0) {
+        mdb_txn_abort(t->txn);
+        free(t);
+        return lmdb_fail(ob, rc, "reading next_seq");
+    }
+    if (t->next_seq == 0) t->next_seq = 1;
+    t->first_seq = t->next_seq;
+    *out = t;
+    return CT_OK;
+}
+
+ct_err ct_outbox_idem_seen(ct_outbox_txn *t, const uint8_t *idem, bool *seen, uint64_t *seq)
+{
+    MDB_val k = {CT_OUTBOX_IDEM_LEN, (void *)idem}, v;
+    int rc = mdb_get(t->txn, t->ob->imports, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *seen = false;
+        return CT_OK;
+    }
+    if (rc != 0) return lmdb_fail(t->ob, rc, "reading imports");
+    *seen = true;
+    if (seq) *seq = v.mv_size == 8 ? get_be64(v.mv_data) : 0;
+    return CT_OK;
+}
+
+ct_err ct_outbox_queue(ct_outbox_txn *t, ct_event *ev, const uint8_t *idem, bool *queued,
+                       uint64_t *seq)
+{
+    if (queued) *queued = false;
+    if (idem) {
+        bool seen;
+        uint64_t old = 0;
+        ct_err e = ct_outbox_idem_seen(t, idem, &seen, &old);
+        if (e != CT_OK) return e;
+        if (seen) {
+            if (seq) *seq = old;
+            return CT_OK;
+        }
+    }
+    uint64_t s = t->next_seq;
+    ct_event_id_make(ev->id, t->origin, s);
+    ct_buf_reset(&t->buf);
+    ct_err e = ct_event_encode(ev, &t->buf);
+    if (e != CT_OK) return e;
+    uint8_t kb[8];
+    put_be64(kb, s);
+    MDB_val k = {8, kb}, v = {t->buf.len, t->buf.data};
+    int rc = mdb_put(t->txn, t->ob->outbox, &k, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) rc = mdb_put(t->txn, t->ob->outbox, &k, &v, MDB_NOOVERWRITE);
+    if (rc != 0) return lmdb_fail(t->ob, rc, "storing event");
+    if (idem) {
+        MDB_val ik = {CT_OUTBOX_IDEM_LEN, (void *)idem}, iv = {8, kb};
+        rc = mdb_put(t->txn, t->ob->imports, &ik, &iv, 0);
+        if (rc != 0) return lmdb_fail(t->ob, rc, "storing import key");
+    }
+    t->next_seq = s + 1;
+    if (queued) *queued = true;
+    if (seq) *seq = s;
+    return CT_OK;
+}
+
+ct_err ct_outbox_commit(ct_outbox_txn *t)
+{
+    ct_outbox *ob = t->ob;
+    int rc = 0;
+    if (t->next_seq != t->first_seq) rc = meta_put_u64(t->txn, ob, "next_seq", t->next_seq);
+    if (rc != 0) {
+        mdb_txn_abort(t->txn);
+    } else {
+        rc = mdb_txn_commit(t->txn);
+    }
+    ct_buf_free(&t->buf);
+    free(t);
+    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    return CT_OK;
+}
+
+void ct_outbox_abort(ct_outbox_txn *t)
+{
+    if (!t) return;
+    mdb_txn_abort(t->txn);
+    ct_buf_free(&t->buf);
+    free(t);
+}
+
+ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn fn, void *ctx)
+{
+    if (max == 0) return CT_OK;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, ob->outbox, &cur);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return lmdb_fail(ob, rc, "cursor");
+    }
+    uint8_t kb[8];
+    put_be64(kb, from);
+    MDB_val k = {8, kb}, v;
+    ct_err e = CT_OK;
+    size_t n = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && n < max) {
+        if (k.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        e = fn(ctx, get_be64(k.mv_data), v.mv_data, v.mv_size);
+        if (e != CT_OK) break;
+        n++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (e != CT_OK) return e;
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(ob, rc, "scanning outbox");
+    return CT_OK;
+}
+
+ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_t n, int64_t now_ms,
+                        size_t *n_delivered, size_t *n_rejected)
+{
+    size_t nd = 0, nr = 0;
+    if (n_delivered) *n_delivered = 0;
+    if (n_rejected) *n_rejected = 0;
+    if (n == 0) return CT_OK;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "write transaction");
+    ct_buf rb = CT_BUF_INIT;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint8_t kb[8];
+        put_be64(kb, items[i].seq);
+        MDB_val k = {8, kb}, v;
+        rc = mdb_get(txn, ob->outbox, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        if (rc != 0) break;
+        if (items[i].code != CT_OK) {
+            ct_buf_reset(&rb);
+            uint8_t cb[2] = {(uint8_t)(items[i].code >> 8), (uint8_t)items[i].code};
+            if (ct_buf_append(&rb, cb, 2) != CT_OK ||
+                ct_buf_append(&rb, v.mv_data, v.mv_size) != CT_OK) {
+                rc = ENOMEM;
+                break;
+            }
+            MDB_val rv = {rb.len, rb.data};
+            rc = mdb_put(txn, ob->rejected, &k, &rv, 0);
+            if (rc != 0) break;
+            nr++;
+        } else {
+            nd++;
+        }
+        rc = mdb_del(txn, ob->outbox, &k, NULL);
+    }
+    ct_buf_free(&rb);
+    uint64_t cnt;
+    if (rc == 0 && nd) {
+        rc = meta_get_u64(txn, ob, "delivered", &cnt);
+        if (rc == 0) rc = meta_put_u64(txn, ob, "delivered", cnt + nd);
+    }
+    if (rc == 0 && nr) {
+        rc = meta_get_u64(txn, ob, "rejected", &cnt);
+        if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt + nr);
+    }
+    if (rc == 0) rc = meta_put_u64(txn, ob, "last_ack", (uint64_t)now_ms);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return lmdb_fail(ob, rc, "settling acks");
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    if (n_delivered) *n_delivered = nd;
+    if (n_rejected) *n_rejected = nr;
+    return CT_OK;
+}
+
+ct_err ct_outbox_rejected_each(ct_outbox *ob, ct_outbox_rej_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, ob->rejected, &cur);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return lmdb_fail(ob, rc, "cursor");
+    }
+    MDB_val k, v;
+    ct_err e = CT_OK;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != 8 || v.mv_size < 2) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        const uint8_t *p = v.mv_data;
+        e = fn(ctx, get_be64(k.mv_data), (uint16_t)((p[0] << 8) | p[1]), p + 2, v.mv_size - 2);
+        if (e != CT_OK) break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (e != CT_OK) return e;
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(ob, rc, "reading rejected");
+    return CT_OK;
+}
+
+ct_err ct_outbox_idem_key(const ct_event *ev, uint8_t key[CT_OUTBOX_IDEM_LEN])
+{
+    ct_event tmp = *ev;
+    memset(tmp.id, 0, sizeof tmp.id);
+    ct_buf b = CT_BUF_INIT;
+    ct_err e = ct_event_encode(&tmp, &b);
+    if (e == CT_OK) crypto_generichash(key, CT_OUTBOX_IDEM_LEN, b.data, b.len, NULL, 0);
+    ct_buf_free(&b);
+    return e;
+}

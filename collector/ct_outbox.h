@@ -1,0 +1,116 @@
+/* ct_outbox.h — the collector's durable outbox (one LMDB environment).
+ *
+ * Layout (docs/parts/collector.md): the directory holds an LMDB environment
+ * (created 0700, files 0600) opened with LMDB's default durable flags, with
+ * four named databases:
+ *   meta      string key -> value: "version" u32, "origin" 8 bytes (drawn
+ *             once, random), "district" u32, "campaign" id, "campaign_path",
+ *             "next_seq" u64, "delivered" u64, "rejected" u64, "last_ack" i64
+ *             (all integers big-endian)
+ *   outbox    seq (u64 BE) -> canonical event bytes (ct_event_encode)
+ *   rejected  seq (u64 BE) -> code (u16 BE) || event bytes
+ *   imports   idempotency key (16 bytes) -> seq (u64 BE)
+ *
+ * Invariants:
+ *   - an event gets its id (origin || seq) exactly once, when it is queued;
+ *     seqs are handed out 1, 2, 3, ... under LMDB's single-writer lock, so
+ *     several processes may queue at once and ids still sort in creation order;
+ *   - ct_outbox_commit() returns CT_OK only after mdb_txn_commit() (fsync);
+ *   - an event leaves "outbox" only in ct_outbox_settle(): deleted when the
+ *     aggregator acked it (accepted / duplicate), or moved to "rejected";
+ *     the counters change in the same transaction and only for entries that
+ *     were actually still in the outbox, so they are exact;
+ *   - "imports" entries are never removed: a row once queued stays "already
+ *     queued" after it has been delivered.
+ * The national ID never reaches this file: events carry the person hash.
+ */
+#ifndef CT_OUTBOX_H
+#define CT_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_error.h"
+#include "ct_event.h"
+
+#define CT_OUTBOX_IDEM_LEN 16
+#define CT_OUTBOX_PATH_MAX 1024
+#define CT_OUTBOX_DEFAULT_MAP ((size_t)1 << 30) /* 1 GiB, sparse */
+
+typedef struct ct_outbox ct_outbox;
+typedef struct ct_outbox_txn ct_outbox_txn;
+
+typedef struct {
+    bool initialised; /* origin/district/campaign recorded */
+    uint8_t origin[CT_ORIGIN_LEN];
+    uint32_t district;
+    char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
+    char campaign_path[CT_OUTBOX_PATH_MAX]; /* "" if none recorded */
+    uint64_t next_seq;                      /* seq of the next queued event */
+    uint64_t delivered;                     /* acked and removed */
+    uint64_t rejected;                      /* moved to "rejected" */
+    int64_t last_ack_ms;                    /* 0 = never */
+    uint64_t queued;                        /* entries in "outbox" now */
+    uint64_t rejected_entries;              /* entries in "rejected" now */
+    uint64_t imports;                       /* idempotency keys recorded */
+} ct_outbox_info;
+
+/* Opens (creating dir 0700 and the environment if needed). map_size 0 means
+ * CT_OUTBOX_DEFAULT_MAP. Clears stale reader slots of dead processes. */
+ct_err ct_outbox_open(const char *dir, size_t map_size, ct_outbox **out, char *err, size_t errlen);
+void ct_outbox_close(ct_outbox *ob);
+/* Last LMDB/system error message of this handle ("" if none). */
+const char *ct_outbox_errmsg(const ct_outbox *ob);
+
+/* Records district, campaign id and path, and draws the origin, the first
+ * time. Later calls succeed if district and campaign id match (the path is
+ * updated when campaign_path is not NULL), else CT_ERR_CONFIG with a message
+ * in err. */
+ct_err ct_outbox_init(ct_outbox *ob, uint32_t district, const char *campaign_id,
+                      const char *campaign_path, char *err, size_t errlen);
+ct_err ct_outbox_get_info(ct_outbox *ob, ct_outbox_info *info);
+
+/* Queueing: begin, queue any number of events, commit (durable) or abort.
+ * The outbox must be initialised. */
+ct_err ct_outbox_begin(ct_outbox *ob, ct_outbox_txn **out);
+/* Assigns ev->id = origin || next seq, encodes and stores ev. With idem (16
+ * bytes) already recorded, stores nothing and sets *queued = false and *seq to
+ * the earlier event's seq. queued/seq may be NULL. Errors leave the txn
+ * usable only for abort. */
+ct_err ct_outbox_queue(ct_outbox_txn *t, ct_event *ev, const uint8_t *idem, bool *queued,
+                       uint64_t *seq);
+/* Checks whether idem is already recorded (inside the txn). */
+ct_err ct_outbox_idem_seen(ct_outbox_txn *t, const uint8_t *idem, bool *seen, uint64_t *seq);
+/* Commits durably; t is freed whatever the result. */
+ct_err ct_outbox_commit(ct_outbox_txn *t);
+void ct_outbox_abort(ct_outbox_txn *t);
+
+/* Delivery side. Calls fn for up to max queued events with seq >= from, in
+ * seq order, inside one short read transaction (ev points into the map and
+ * is valid only during the call). fn returning non-CT_OK stops the scan and
+ * is returned. */
+typedef ct_err (*ct_outbox_scan_fn)(void *ctx, uint64_t seq, const uint8_t *ev, size_t len);
+ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn fn, void *ctx);
+
+typedef struct {
+    uint64_t seq;
+    uint16_t code; /* CT_OK: delivered (delete); else rejected with this code (move) */
+} ct_outbox_settle_item;
+
+/* One durable write transaction for a group of acks. Items whose seq is no
+ * longer in the outbox are skipped (counted in neither output). */
+ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_t n, int64_t now_ms,
+                        size_t *n_delivered, size_t *n_rejected);
+
+typedef ct_err (*ct_outbox_rej_fn)(void *ctx, uint64_t seq, uint16_t code, const uint8_t *ev,
+                                   size_t len);
+ct_err ct_outbox_rejected_each(ct_outbox *ob, ct_outbox_rej_fn fn, void *ctx);
+
+/* The idempotency key of an event: BLAKE2b-128 over its canonical encoding
+ * with the id zeroed (so it depends on the content only: agent, program,
+ * action, person hash, time, commune, months, amount, group, district,
+ * campaign). */
+ct_err ct_outbox_idem_key(const ct_event *ev, uint8_t key[CT_OUTBOX_IDEM_LEN]);
+
+#endif
