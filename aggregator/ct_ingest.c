@@ -95,7 +95,9 @@ const ct_ingest_stats *ct_ingest_get_stats(const ct_ingest *g)
  * (only after a bounded pre-scan, so msgpack-c never over-reserves). */
 static bool peek_token(ct_ingest *g, const uint8_t *buf, size_t len, uint64_t *token)
 {
-    ct_prescan_limits lim = {8, CT_WIRE_MAX_EVENTS, 4 * CT_WIRE_MAX_EVENTS};
+    /* generous counts (the token of a too-large submit is still readable);
+     * max_total bounds what msgpack-c may allocate */
+    ct_prescan_limits lim = {8, UINT32_MAX, 1u << 16};
     if (ct_prescan(buf, len, &lim) != CT_OK) return false;
     msgpack_zone_clear(&g->zone);
     msgpack_object obj;

@@ -1,0 +1,626 @@
+/* test_store.c — unit tests of aggregator/ct_store.c on real LMDB files.
+ *
+ * Each test works in its own mkdtemp directory (removed at the end) and uses
+ * the built-in lamdong-2023 campaign. Assertions are exact: statuses, codes,
+ * sequence numbers, counts, and counts == a recount with ct_tally over the
+ * log scan.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ct_campaign.h"
+#include "ct_campaign_default.h"
+#include "ct_counts.h"
+#include "ct_event.h"
+#include "ct_logrec.h"
+#include "ct_store.h"
+#include "ct_tally.h"
+#include "ct_wire.h"
+
+static ct_campaign g_camp;
+/* 2023-07-25T08:00:00+07:00 */
+#define T0 ((int64_t)1690246800000)
+
+typedef struct {
+    char dir[256];
+} tmpdir;
+
+static void tmp_make(tmpdir *t)
+{
+    snprintf(t->dir, sizeof t->dir, "/tmp/ct-store-test-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+}
+
+static void tmp_remove(tmpdir *t)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static ct_store *open_store(const char *dir, size_t map, const char *campaign, ct_err *rc)
+{
+    ct_store_opts o = {dir, map, campaign, NULL, false};
+    ct_store *s = NULL;
+    char err[256] = "";
+    *rc = ct_store_open(&o, &s, err, sizeof err);
+    return s;
+}
+
+static ct_store *open_ok(const char *dir, size_t map)
+{
+    ct_err rc;
+    ct_store *s = open_store(dir, map, g_camp.id, &rc);
+    assert_int_equal(rc, CT_OK);
+    assert_non_null(s);
+    return s;
+}
+
+/* An event and its encoding, as ingest would hand it to the store. */
+typedef struct {
+    ct_event ev;
+    ct_buf raw;
+} tev;
+
+static const char *const AGENTS[] = {"LD672-001", "LD672-002", "LD672-003"};
+
+static void tev_make(tev *t, uint64_t idseq, uint32_t person, ct_program p, ct_action a,
+                     const char *group, int64_t t_ms)
+{
+    static const uint8_t origin[CT_ORIGIN_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+    memset(t, 0, sizeof *t);
+    ct_event_id_make(t->ev.id, origin, idseq);
+    t->ev.occurred_ms = t_ms;
+    snprintf(t->ev.campaign, sizeof t->ev.campaign, "%s", g_camp.id);
+    t->ev.district = 672;
+    snprintf(t->ev.agent, sizeof t->ev.agent, "%s", AGENTS[idseq % 3]);
+    t->ev.program = p;
+    t->ev.action = a;
+    memcpy(t->ev.person, &person, sizeof person);
+    if (group) snprintf(t->ev.group, sizeof t->ev.group, "%s", group);
+    assert_int_equal(ct_event_encode(&t->ev, &t->raw), CT_OK);
+}
+
+static void item_of(ct_store_item *it, tev *t)
+{
+    memset(it, 0, sizeof *it);
+    it->ev = &t->ev;
+    it->raw = t->raw.data;
+    it->raw_len = t->raw.len;
+    it->collector = "insecure";
+    it->received_ms = T0 + 1000;
+    it->local_day = ct_campaign_local_day(&g_camp, t->ev.occurred_ms);
+}
+
+static ct_err apply(ct_store *s, tev *evs, size_t n, ct_store_item *items, ct_store_commit *c)
+{
+    for (size_t i = 0; i < n; i++)
+        item_of(&items[i], &evs[i]);
+    return ct_store_apply_batch(s, items, n, c);
+}
+
+static int64_t count_of(ct_store *s, ct_count_kind k, ct_program p)
+{
+    ct_counts c;
+    ct_counts_init(&c);
+    uint64_t seq;
+    uint8_t h[32];
+    assert_int_equal(ct_store_read_counts(s, &c, &seq, h), CT_OK);
+    ct_count_key key = ct_count_key_make(k, p, 672, NULL, 0);
+    int64_t v = ct_counts_get(&c, &key);
+    ct_counts_free(&c);
+    return v;
+}
+
+/* ---- recount via the tally rule over the log scan ---------------------- */
+
+typedef struct {
+    uint8_t key[CT_PERSON_KEY_LEN];
+    ct_person_state st;
+} pslot;
+
+typedef struct {
+    pslot *p;
+    size_t n, cap;
+    ct_counts counts;
+    uint8_t prev[CT_LOGREC_HASH_LEN];
+    uint64_t last_seq;
+    int chain_ok;
+} recount;
+
+static int recount_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+{
+    (void)raw;
+    (void)raw_len;
+    recount *r = arg;
+    if (rec->seq != r->last_seq + 1) r->chain_ok = 0;
+    if (ct_logrec_check(rec, r->prev) != CT_OK) r->chain_ok = 0;
+    memcpy(r->prev, rec->hash, sizeof r->prev);
+    r->last_seq = rec->seq;
+    ct_event ev;
+    assert_int_equal(ct_event_decode(rec->event, rec->event_len, &ev, NULL), CT_OK);
+    uint8_t pk[CT_PERSON_KEY_LEN];
+    ct_person_key(ev.program, ev.person, pk);
+    pslot *slot = NULL;
+    for (size_t i = 0; i < r->n; i++)
+        if (memcmp(r->p[i].key, pk, sizeof pk) == 0) slot = &r->p[i];
+    ct_person_state next;
+    ct_tally_result res;
+    memset(&next, 0, sizeof next);
+    ct_tally_apply(&ev, ct_campaign_local_day(&g_camp, ev.occurred_ms), rec->seq,
+                   slot ? &slot->st : NULL, &next, &res);
+    if (res.state_changed) {
+        if (!slot) {
+            if (r->n == r->cap) {
+                r->cap = r->cap ? r->cap * 2 : 64;
+                r->p = realloc(r->p, r->cap * sizeof *r->p);
+                assert_non_null(r->p);
+            }
+            slot = &r->p[r->n++];
+            memcpy(slot->key, pk, sizeof pk);
+        }
+        slot->st = next;
+    }
+    for (size_t i = 0; i < res.n; i++)
+        assert_int_equal(ct_counts_add(&r->counts, &res.changes[i].key, res.changes[i].delta),
+                         CT_OK);
+    return 0;
+}
+
+/* Scans the log, recounts, checks the chain and compares with the store. */
+static void assert_store_consistent(ct_store *s, uint64_t expect_seq)
+{
+    recount r;
+    memset(&r, 0, sizeof r);
+    r.chain_ok = 1;
+    ct_counts_init(&r.counts);
+    uint64_t bad = 0;
+    assert_int_equal(ct_store_log_scan(s, 1, 0, recount_cb, &r, &bad), CT_OK);
+    assert_int_equal(r.chain_ok, 1);
+    assert_int_equal(r.last_seq, expect_seq);
+    ct_counts stored;
+    ct_counts_init(&stored);
+    uint64_t seq;
+    uint8_t head[32];
+    assert_int_equal(ct_store_read_counts(s, &stored, &seq, head), CT_OK);
+    assert_int_equal(seq, expect_seq);
+    assert_memory_equal(head, r.prev, 32);
+    ct_count_key diff;
+    assert_int_equal(ct_counts_equal(&stored, &r.counts, &diff), 1);
+    ct_counts_free(&stored);
+    ct_counts_free(&r.counts);
+    free(r.p);
+}
+
+static void tevs_free(tev *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ct_buf_free(&t[i].raw);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void test_apply_duplicate_conflict(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    ct_store *s = open_ok(td.dir, 64u << 20);
+    tev e[4];
+    tev_make(&e[0], 1, 100, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, NULL, T0);
+    tev_make(&e[1], 2, 101, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, "nq143", T0 + 1);
+    tev_make(&e[2], 3, 102, CT_PROGRAM_BHYT_HGD, CT_ACTION_ENROLL, NULL, T0 + 2);
+    ct_store_item it[4];
+    ct_counts changed;
+    ct_counts_init(&changed);
+    ct_store_commit c = {0, 0, {0}, &changed};
+    assert_int_equal(apply(s, e, 3, it, &c), CT_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(it[i].status, CT_ACK_ACCEPTED);
+        assert_int_equal(it[i].code, CT_OK);
+        assert_int_equal(it[i].seq, (uint64_t)i + 1);
+    }
+    assert_int_equal(c.seq_before, 0);
+    assert_int_equal(c.seq_after, 3);
+    ct_count_key knet = ct_count_key_make(CT_COUNT_NET, CT_PROGRAM_BHXH_TN, 672, NULL, 0);
+    assert_int_equal(ct_counts_get(&changed, &knet), 2);
+    assert_int_equal(count_of(s, CT_COUNT_NET, CT_PROGRAM_BHXH_TN), 2);
+    assert_int_equal(count_of(s, CT_COUNT_NET, CT_PROGRAM_BHYT_HGD), 1);
+
+    /* resend the same bytes: duplicate, nothing changes */
+    uint8_t h1[32], h2[32];
+    uint64_t s1, s2;
+    assert_int_equal(ct_store_head(s, &s1, h1), CT_OK);
+    assert_int_equal(apply(s, e, 2, it, &c), CT_OK);
+    assert_int_equal(it[0].status, CT_ACK_DUPLICATE);
+    assert_int_equal(it[0].seq, 1);
+    assert_int_equal(it[1].status, CT_ACK_DUPLICATE);
+    assert_int_equal(it[1].seq, 2);
+    assert_int_equal(c.seq_after, c.seq_before);
+    assert_int_equal(changed.n, 0);
+    assert_int_equal(ct_store_head(s, &s2, h2), CT_OK);
+    assert_int_equal(s1, 3);
+    assert_int_equal(s2, 3);
+    assert_memory_equal(h1, h2, 32);
+
+    /* same id, different content: conflict */
+    tev_make(&e[3], 2, 999, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, NULL, T0 + 5);
+    assert_int_equal(apply(s, &e[3], 1, it, &c), CT_OK);
+    assert_int_equal(it[0].status, CT_ACK_REJECTED);
+    assert_int_equal(it[0].code, CT_ERR_CONFLICT);
+    assert_int_equal(count_of(s, CT_COUNT_NET, CT_PROGRAM_BHXH_TN), 2);
+    uint64_t seq;
+    assert_int_equal(ct_store_find_id(s, e[3].ev.id, &seq), CT_OK);
+    assert_int_equal(seq, 2);
+    assert_store_consistent(s, 3);
+
+    ct_counts_free(&changed);
+    ct_store_close(s);
+    tevs_free(e, 4);
+    tmp_remove(&td);
+}
+
+static void test_in_batch_duplicate(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    ct_store *s = open_ok(td.dir, 64u << 20);
+    tev e[5];
+    tev_make(&e[0], 1, 7, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, NULL, T0);
+    tev_make(&e[1], 1, 7, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, NULL, T0);     /* dup */
+    tev_make(&e[2], 1, 8, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, NULL, T0);     /* conflict */
+    tev_make(&e[3], 2, 7, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, NULL, T0 + 1); /* repeat */
+    tev_make(&e[4], 3, 7, CT_PROGRAM_BHXH_TN, CT_ACTION_CANCEL, NULL, T0 + 2); /* cancel */
+    ct_store_item it[5];
+    ct_store_commit c = {0, 0, {0}, NULL};
+    assert_int_equal(apply(s, e, 5, it, &c), CT_OK);
+    assert_int_equal(it[0].status, CT_ACK_ACCEPTED);
+    assert_int_equal(it[1].status, CT_ACK_DUPLICATE);
+    assert_int_equal(it[1].seq, 1);
+    assert_int_equal(it[2].status, CT_ACK_REJECTED);
+    assert_int_equal(it[2].code, CT_ERR_CONFLICT);
+    assert_int_equal(it[3].status, CT_ACK_ACCEPTED);
+    assert_int_equal(it[3].seq, 2);
+    assert_int_equal(it[4].status, CT_ACK_ACCEPTED);
+    assert_int_equal(it[4].seq, 3);
+    assert_int_equal(c.seq_after, 3);
+    assert_int_equal(count_of(s, CT_COUNT_NET, CT_PROGRAM_BHXH_TN), 0);
+    assert_int_equal(count_of(s, CT_COUNT_GROSS, CT_PROGRAM_BHXH_TN), 1);
+    assert_int_equal(count_of(s, CT_COUNT_REPEAT, CT_PROGRAM_BHXH_TN), 1);
+    assert_int_equal(count_of(s, CT_COUNT_CANCELLED, CT_PROGRAM_BHXH_TN), 1);
+    assert_store_consistent(s, 3);
+    ct_store_close(s);
+    tevs_free(e, 5);
+    tmp_remove(&td);
+}
+
+/* Many batches of mixed enroll/cancel/repeat/duplicates; counts == recount;
+ * reopen keeps everything; read-only open sees the same. */
+static void test_recount_reopen(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    ct_store *s = open_ok(td.dir, 64u << 20);
+    enum { N = 3000, B = 250 };
+    tev *e = calloc(N, sizeof *e);
+    ct_store_item *it = calloc(B, sizeof *it);
+    assert_non_null(e);
+    assert_non_null(it);
+    srand(42);
+    for (int i = 0; i < N; i++) {
+        uint32_t person = (uint32_t)(rand() % 700);
+        ct_program p = (rand() % 3) ? CT_PROGRAM_BHYT_HGD : CT_PROGRAM_BHXH_TN;
+        ct_action a = (rand() % 5) ? CT_ACTION_ENROLL : CT_ACTION_CANCEL;
+        /* ids repeat now and then (resends) */
+        uint64_t id = (i > 10 && rand() % 10 == 0) ? (uint64_t)(i - 5) : (uint64_t)i + 1;
+        tev_make(&e[i], id, person, p, a, (rand() % 4) ? NULL : "nq143",
+                 T0 + (int64_t)(rand() % 6) * 86400000 + i);
+    }
+    uint64_t accepted = 0;
+    for (int b = 0; b < N / B; b++) {
+        ct_store_commit c = {0, 0, {0}, NULL};
+        assert_int_equal(apply(s, e + b * B, B, it, &c), CT_OK);
+        for (int i = 0; i < B; i++)
+            if (it[i].status == CT_ACK_ACCEPTED) accepted++;
+        assert_int_equal(c.seq_after, accepted);
+    }
+    assert_true(accepted > 2000);
+    assert_store_consistent(s, accepted);
+    uint64_t seq;
+    uint8_t head[32], head2[32];
+    assert_int_equal(ct_store_head(s, &seq, head), CT_OK);
+    ct_store_close(s);
+
+    s = open_ok(td.dir, 64u << 20);
+    assert_int_equal(ct_store_head(s, &seq, head2), CT_OK);
+    assert_int_equal(seq, accepted);
+    assert_memory_equal(head, head2, 32);
+    assert_store_consistent(s, accepted);
+    /* a read-only handle (what audit uses) alongside the writer */
+    ct_store_opts ro = {td.dir, 0, NULL, NULL, true};
+    ct_store *r = NULL;
+    char err[256];
+    assert_int_equal(ct_store_open(&ro, &r, err, sizeof err), CT_OK);
+    assert_store_consistent(r, accepted);
+    ct_store_item x;
+    item_of(&x, &e[0]);
+    assert_int_not_equal(ct_store_apply_batch(r, &x, 1, NULL), CT_OK);
+    ct_store_close(r);
+    ct_store_close(s);
+    tevs_free(e, N);
+    free(e);
+    free(it);
+    tmp_remove(&td);
+}
+
+static void test_campaign_mismatch(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    ct_store *s = open_ok(td.dir, 0);
+    ct_store_close(s);
+    ct_err rc;
+    s = open_store(td.dir, 0, "another-campaign", &rc);
+    assert_null(s);
+    assert_int_equal(rc, CT_ERR_CAMPAIGN_MISMATCH);
+    /* read-only open of a directory with no store */
+    tmpdir empty;
+    tmp_make(&empty);
+    ct_store_opts ro = {empty.dir, 0, NULL, NULL, true};
+    char err[256];
+    assert_int_not_equal(ct_store_open(&ro, &s, err, sizeof err), CT_OK);
+    tmp_remove(&empty);
+    tmp_remove(&td);
+}
+
+static void test_data_dir_mode(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/a/b", td.dir);
+    ct_store *s = open_ok(sub, 0);
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    ct_store_close(s);
+    tmp_remove(&td);
+}
+
+/* A tiny map fills up: the failing batch is refused as a whole, the store
+ * stays usable, and a larger map on reopen accepts the same batch. */
+static void test_map_full(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    const size_t small = 256u << 10;
+    ct_store *s = open_ok(td.dir, small);
+    enum { B = 100, MAXB = 200 };
+    tev *e = calloc(B * MAXB, sizeof *e);
+    ct_store_item it[B];
+    assert_non_null(e);
+    uint64_t committed = 0;
+    int failed_batch = -1;
+    uint8_t head_ok[32];
+    for (int b = 0; b < MAXB; b++) {
+        for (int i = 0; i < B; i++) {
+            int k = b * B + i;
+            tev_make(&e[k], (uint64_t)k + 1, (uint32_t)k, CT_PROGRAM_BHYT_HGD, CT_ACTION_ENROLL,
+                     NULL, T0 + k);
+        }
+        ct_store_commit c = {0, 0, {0}, NULL};
+        ct_err rc = apply(s, e + b * B, B, it, &c);
+        if (rc != CT_OK) {
+            assert_int_equal(rc, CT_ERR_MAP_FULL);
+            for (int i = 0; i < B; i++) {
+                assert_int_equal(it[i].status, CT_ACK_RETRY);
+                assert_int_equal(it[i].code, CT_ERR_STORE_UNAVAILABLE);
+            }
+            failed_batch = b;
+            break;
+        }
+        committed += B;
+        memcpy(head_ok, c.head, 32);
+    }
+    assert_true(failed_batch > 0);
+    /* nothing of the failed batch is visible; the store still works */
+    uint64_t seq, found;
+    uint8_t head[32];
+    assert_int_equal(ct_store_head(s, &seq, head), CT_OK);
+    assert_int_equal(seq, committed);
+    assert_memory_equal(head, head_ok, 32);
+    for (int i = 0; i < B; i++) {
+        assert_int_equal(ct_store_find_id(s, e[failed_batch * B + i].ev.id, &found), CT_OK);
+        assert_int_equal(found, 0);
+    }
+    assert_int_equal(count_of(s, CT_COUNT_NET, CT_PROGRAM_BHYT_HGD), (int64_t)committed);
+    /* trying again still fails cleanly (no crash, no partial state) */
+    assert_int_equal(apply(s, e + failed_batch * B, B, it, NULL), CT_ERR_MAP_FULL);
+    assert_store_consistent(s, committed);
+    ct_store_close(s);
+
+    s = open_ok(td.dir, 64u << 20);
+    assert_store_consistent(s, committed);
+    ct_store_commit c = {0, 0, {0}, NULL};
+    assert_int_equal(apply(s, e + failed_batch * B, B, it, &c), CT_OK);
+    for (int i = 0; i < B; i++)
+        assert_int_equal(it[i].status, CT_ACK_ACCEPTED);
+    assert_int_equal(c.seq_after, committed + B);
+    assert_int_equal(count_of(s, CT_COUNT_NET, CT_PROGRAM_BHYT_HGD), (int64_t)committed + B);
+    assert_store_consistent(s, committed + B);
+    ct_store_close(s);
+    tevs_free(e, (size_t)(failed_batch + 1) * B);
+    free(e);
+    tmp_remove(&td);
+}
+
+/* ---- import (audit rebuild) ---------------------------------------------- */
+
+typedef struct {
+    ct_store *dst;
+    int fail_at; /* tamper with this seq (0 = none) */
+    ct_err first_err;
+} import_ctx;
+
+static int import_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+{
+    (void)raw;
+    (void)raw_len;
+    import_ctx *x = arg;
+    ct_logrec r = *rec;
+    if ((int)rec->seq == x->fail_at) r.received_ms += 1; /* body changed, hash kept */
+    ct_err e = ct_store_import_record(x->dst, &r, &g_camp);
+    if (e) {
+        x->first_err = e;
+        return 1;
+    }
+    return 0;
+}
+
+static void test_import(void **state)
+{
+    (void)state;
+    tmpdir a, b, c;
+    tmp_make(&a);
+    tmp_make(&b);
+    tmp_make(&c);
+    ct_store *src = open_ok(a.dir, 64u << 20);
+    enum { N = 500 };
+    tev *e = calloc(N, sizeof *e);
+    ct_store_item *it = calloc(N, sizeof *it);
+    for (int i = 0; i < N; i++)
+        tev_make(&e[i], (uint64_t)i + 1, (uint32_t)(i % 300), i % 2 ? CT_PROGRAM_BHYT_HGD
+                                                                     : CT_PROGRAM_BHXH_TN,
+                 i % 7 == 0 ? CT_ACTION_CANCEL : CT_ACTION_ENROLL, NULL, T0 + i);
+    assert_int_equal(apply(src, e, N, it, NULL), CT_OK);
+
+    ct_store *dst = open_ok(b.dir, 64u << 20);
+    assert_int_equal(ct_store_import_begin(dst), CT_OK);
+    import_ctx x = {dst, 0, CT_OK};
+    uint64_t bad;
+    assert_int_equal(ct_store_log_scan(src, 1, 0, import_cb, &x, &bad), CT_OK);
+    assert_int_equal(ct_store_import_commit(dst), CT_OK);
+    assert_store_consistent(dst, N);
+    ct_counts c1, c2;
+    ct_counts_init(&c1);
+    ct_counts_init(&c2);
+    uint64_t s1, s2;
+    uint8_t h1[32], h2[32];
+    assert_int_equal(ct_store_read_counts(src, &c1, &s1, h1), CT_OK);
+    assert_int_equal(ct_store_read_counts(dst, &c2, &s2, h2), CT_OK);
+    assert_int_equal(s1, s2);
+    assert_memory_equal(h1, h2, 32);
+    assert_int_equal(ct_counts_equal(&c1, &c2, NULL), 1);
+    /* and the rebuilt store keeps deduplicating */
+    ct_store_commit cm = {0, 0, {0}, NULL};
+    assert_int_equal(apply(dst, e, 3, it, &cm), CT_OK);
+    assert_int_equal(it[0].status, CT_ACK_DUPLICATE);
+
+    /* a tampered record breaks the chain: refused, and abort leaves it empty */
+    ct_store *bad_dst = open_ok(c.dir, 64u << 20);
+    assert_int_equal(ct_store_import_begin(bad_dst), CT_OK);
+    import_ctx y = {bad_dst, 17, CT_OK};
+    assert_int_not_equal(ct_store_log_scan(src, 1, 0, import_cb, &y, &bad), CT_OK);
+    assert_int_equal(y.first_err, CT_ERR_CHAIN);
+    ct_store_import_abort(bad_dst);
+    assert_int_equal(ct_store_head(bad_dst, &s2, h2), CT_OK);
+    assert_int_equal(s2, 0);
+
+    ct_counts_free(&c1);
+    ct_counts_free(&c2);
+    ct_store_close(src);
+    ct_store_close(dst);
+    ct_store_close(bad_dst);
+    tevs_free(e, N);
+    free(e);
+    free(it);
+    tmp_remove(&a);
+    tmp_remove(&b);
+    tmp_remove(&c);
+}
+
+/* log_scan ranges and renewal over > 4096 records */
+typedef struct {
+    uint64_t first, last, n;
+} range_ctx;
+
+static int range_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+{
+    (void)raw;
+    (void)raw_len;
+    range_ctx *r = arg;
+    if (!r->n) r->first = rec->seq;
+    assert_int_equal(rec->seq, r->first + r->n);
+    r->last = rec->seq;
+    r->n++;
+    return r->n == 100000 ? CT_ERR_TIMEOUT : 0;
+}
+
+static void test_scan_ranges(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    ct_store *s = open_ok(td.dir, 64u << 20);
+    enum { N = 9000 };
+    tev *e = calloc(N, sizeof *e);
+    ct_store_item *it = calloc(N, sizeof *it);
+    for (int i = 0; i < N; i++)
+        tev_make(&e[i], (uint64_t)i + 1, (uint32_t)i, CT_PROGRAM_BHYT_HGD, CT_ACTION_ENROLL,
+                 NULL, T0 + i);
+    assert_int_equal(apply(s, e, N, it, NULL), CT_OK);
+    range_ctx r = {0, 0, 0};
+    uint64_t bad;
+    assert_int_equal(ct_store_log_scan(s, 1, 0, range_cb, &r, &bad), CT_OK);
+    assert_int_equal(r.n, N);
+    assert_int_equal(r.last, N);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(ct_store_log_scan(s, 4000, 8500, range_cb, &r, &bad), CT_OK);
+    assert_int_equal(r.first, 4000);
+    assert_int_equal(r.last, 8500);
+    assert_int_equal(r.n, 4501);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(ct_store_log_scan(s, N + 1, 0, range_cb, &r, &bad), CT_OK);
+    assert_int_equal(r.n, 0);
+    ct_store_close(s);
+    tevs_free(e, N);
+    free(e);
+    free(it);
+    tmp_remove(&td);
+}
+
+int main(void)
+{
+    char err[256];
+    if (ct_campaign_load_default(&g_camp, err, sizeof err) != CT_OK) {
+        fprintf(stderr, "campaign: %s\n", err);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_apply_duplicate_conflict),
+        cmocka_unit_test(test_in_batch_duplicate),
+        cmocka_unit_test(test_recount_reopen),
+        cmocka_unit_test(test_campaign_mismatch),
+        cmocka_unit_test(test_data_dir_mode),
+        cmocka_unit_test(test_map_full),
+        cmocka_unit_test(test_import),
+        cmocka_unit_test(test_scan_ranges),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    ct_campaign_free(&g_camp);
+    return rc;
+}
