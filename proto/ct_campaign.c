@@ -75,6 +75,7 @@ typedef struct {
 typedef struct {
     /* error state */
     bool failed;
+    unsigned fail_line;
     ct_err err;
     char *errbuf;
     size_t errlen;
@@ -119,6 +120,7 @@ static void fail(lctx *c, const char *file, unsigned line, const char *fmt, ...)
 {
     if (c->failed) return;
     c->failed = true;
+    c->fail_line = line;
     c->err = CT_ERR_CONFIG;
     if (!c->errbuf || c->errlen == 0) return;
     char msg[1024];
@@ -369,6 +371,10 @@ static char *line_reader(char *str, int num, void *stream)
         begin_section(c, hdr);
         return str; /* inih sees a blank line; the section state is ours */
     }
+    if (!memchr(s, '=', len) && !memchr(s, ':', len)) {
+        fail(c, c->ini_name, c->line, "syntax error (expected 'key = value' or '[section]')");
+        return str;
+    }
     memcpy(str, s, len);
     str[len] = '\n';
     str[len + 1] = '\0';
@@ -549,8 +555,9 @@ static void phase_ini(lctx *c, const char *name, const char *ini, size_t len)
     int r = ini_parse_stream(line_reader, c, key_handler, c);
     if (r == -2) {
         fail_nomem(c);
-    } else if (r > 0 && !c->failed) {
+    } else if (r > 0 && (!c->failed || (unsigned)r < c->fail_line)) {
         /* a line inih could not parse, before any error of ours */
+        c->failed = false;
         fail(c, name, (unsigned)r, "syntax error (expected 'key = value' or '[section]')");
     } else if (r < 0 && !c->failed) {
         fail(c, name, 1, "cannot parse campaign file");
