@@ -92,6 +92,8 @@ ct_err ct_view_open(ct_view *v, void *zctx, const ct_view_config *cfg)
     if (!v->sub) return CT_ERR_ZMQ;
     if (zmq_setsockopt(v->sub, ZMQ_LINGER, &zero, sizeof zero) ||
         zmq_setsockopt(v->sub, ZMQ_MAXMSGSIZE, &maxsz, sizeof maxsz) ||
+        (v->cfg.feed_hwm > 0 &&
+         zmq_setsockopt(v->sub, ZMQ_RCVHWM, &v->cfg.feed_hwm, sizeof v->cfg.feed_hwm)) ||
         set_curve(v->sub, &v->cfg) || zmq_setsockopt(v->sub, ZMQ_SUBSCRIBE, "", 0) ||
         zmq_connect(v->sub, v->cfg.feed_ep)) {
         ct_log(CT_LOG_ERROR, "cannot open feed socket", "endpoint=%s err=\"%s\"", v->cfg.feed_ep,

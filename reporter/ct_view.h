@@ -42,6 +42,7 @@ typedef struct {
     int snapshot_timeout_ms; /* default 3000 */
     int silence_ms;          /* default 3000: no message -> resync */
     size_t max_buffered;     /* default 20000 updates while snapshotting */
+    int feed_hwm;            /* ZMQ_RCVHWM of the SUB socket (0: libzmq default 1000) */
 } ct_view_config;
 
 typedef struct {

@@ -47,7 +47,8 @@ static void usage(FILE *f)
                "                        [--interval SEC] [--once [--timeout SEC]]\n"
                "                        [--format table|json|csv] [--output FILE] [--staff]\n"
                "                        [--now TIME | --sim-clock START,FACTOR]\n"
-               "                        [--http ADDR:PORT [--http-token TOKEN]] [--log-level L]\n"
+               "                        [--http ADDR:PORT [--http-token TOKEN]] [--feed-hwm N]\n"
+               "                        [--log-level L]\n"
                "\n"
                "Follows the aggregator's live feed and prints the campaign's quota status.\n"
                "  --campaign FILE     campaign .ini (default: the built-in Lam Dong 2023 one)\n"
@@ -68,6 +69,8 @@ static void usage(FILE *f)
                "                      (binds 127.0.0.1 unless told; another address needs\n"
                "                      --http-token)\n"
                "  --http-token T      require ?token=T or 'Authorization: Bearer T'\n"
+               "  --feed-hwm N        feed messages queued before ZeroMQ drops (default 1000;\n"
+               "                      a drop is a gap, resolved by a snapshot)\n"
                "  --log-level L       debug|info|warn|error (default info)\n"
                "  --help, --version\n");
 }
@@ -91,6 +94,7 @@ typedef struct {
     double sim_factor;
     const char *http;
     const char *http_token;
+    int feed_hwm;
 } options;
 
 static int64_t clock_now(const options *o, int64_t mono_start)
@@ -188,6 +192,7 @@ static int parse_args(int argc, char **argv, options *o)
         O_HTTP,
         O_TOKEN,
         O_LOGLEVEL,
+        O_FEEDHWM,
         O_HELP,
         O_VERSION
     };
@@ -208,6 +213,7 @@ static int parse_args(int argc, char **argv, options *o)
                                        {"http", required_argument, 0, O_HTTP},
                                        {"http-token", required_argument, 0, O_TOKEN},
                                        {"log-level", required_argument, 0, O_LOGLEVEL},
+                                       {"feed-hwm", required_argument, 0, O_FEEDHWM},
                                        {"help", no_argument, 0, O_HELP},
                                        {"version", no_argument, 0, O_VERSION},
                                        {0, 0, 0, 0}};
@@ -294,6 +300,16 @@ static int parse_args(int argc, char **argv, options *o)
                 return 2;
             }
             break;
+        case O_FEEDHWM: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 1 || v > 1000000) {
+                fprintf(stderr, "chitieu-reporter: --feed-hwm: 1..1000000\n");
+                return 2;
+            }
+            o->feed_hwm = (int)v;
+            break;
+        }
         case O_HELP:
             usage(stdout);
             return 0;
@@ -430,6 +446,7 @@ int main(int argc, char **argv)
     memset(&vc, 0, sizeof vc);
     vc.feed_ep = r.o.feed;
     vc.snapshot_ep = r.o.snapshot;
+    vc.feed_hwm = r.o.feed_hwm;
     if (r.o.insecure) {
         ct_log(CT_LOG_WARN, "INSECURE: plaintext ZeroMQ, the aggregator cannot authenticate us",
                "feed=%s snapshot=%s", r.o.feed, r.o.snapshot);
