@@ -45,6 +45,18 @@ static int hexval(char c)
     return -1;
 }
 
+/* ISO 8601 as ct_time_parse, also with a space instead of the 'T' (as
+ * spreadsheets write it). */
+static ct_err parse_time(const char *s, int32_t offset_min, int64_t *ms)
+{
+    char tmp[64];
+    size_t n = strlen(s);
+    if (n >= sizeof tmp) return CT_ERR_BAD_VALUE;
+    memcpy(tmp, s, n + 1);
+    if (n > 10 && tmp[10] == ' ') tmp[10] = 'T';
+    return ct_time_parse(tmp, offset_min, ms);
+}
+
 static ct_err set_str(char *dst, size_t cap, const char *src, const char *what, char *why,
                       size_t whylen)
 {
@@ -138,7 +150,7 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
             return CT_ERR_MISSING_FIELD;
         }
         ev->occurred_ms = c->default_time_ms;
-    } else if (ct_time_parse(f->occurred_at, cp->tz_offset_min, &ev->occurred_ms) != CT_OK ||
+    } else if (parse_time(f->occurred_at, cp->tz_offset_min, &ev->occurred_ms) != CT_OK ||
                ev->occurred_ms < 0) {
         snprintf(why, whylen, "bad time '%.40s' (expected e.g. 2023-07-24T09:30:00+07:00)",
                  f->occurred_at);

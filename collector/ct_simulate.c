@@ -113,6 +113,7 @@ static int cmp_item(const void *a, const void *b)
     return 0;
 }
 
+/* grp: 0 none, 1 the BHYT support group (nq143), 2 the farmers' group. */
 static void fill_payment(rng_t *r, ct_sim_item *it, bool has_group)
 {
     double u = rng_unit(r);
@@ -123,7 +124,7 @@ static void fill_payment(rng_t *r, ct_sim_item *it, bool has_group)
          * 10% support of the minimum (33,000 VND a month) */
         uint32_t income_k = 1500 + 100 * (uint32_t)rng_below(r, 36);
         it->amount_k = it->months * (income_k * 22 / 100 - 33);
-        it->grp = 0;
+        it->grp = has_group && rng_unit(r) < 0.4 ? 2 : 0;
     } else {
         it->months = u < 0.7 ? 12 : u < 0.9 ? 6 : 3;
         it->amount_k = it->months * 81u; /* 4.5% of the 1.8M base salary */
@@ -294,8 +295,11 @@ ct_err ct_simulate_event(const ct_sim_opts *o, const ct_sim_item *it, ct_event *
             ev->has_amount = true;
             ev->amount_vnd = (uint64_t)it->amount_k * 1000u;
         }
-        if (it->grp && c->n_groups > 0)
-            snprintf(ev->group, sizeof ev->group, "%s", c->groups[0].id);
+        if (it->grp && c->n_groups > 0) {
+            const ct_group *g = ct_campaign_group(c, it->grp == 1 ? "nq143" : "nongdan");
+            if (!g) g = &c->groups[0];
+            snprintf(ev->group, sizeof ev->group, "%s", g->id);
+        }
     }
     return CT_OK;
 }

@@ -62,7 +62,7 @@ typedef struct {
     uint8_t program;
     uint8_t action;
     uint8_t months;
-    uint8_t grp;       /* 1: the campaign's first subsidy group */
+    uint8_t grp;       /* 0 none; 1 nq143, 2 nongdan (else the first group) */
     uint32_t amount_k; /* amount / 1000 VND */
 } ct_sim_item;
 

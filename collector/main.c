@@ -257,7 +257,7 @@ static int parse_cli(int argc, char **argv, unsigned cmd, cli *c)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
         if (ch == '?' || ch == ':') {
             return usage_error("unknown option or missing value: %s", argv[optind - 1]);
         }
