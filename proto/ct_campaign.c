@@ -844,7 +844,7 @@ static void finish(lctx *c, ct_campaign *cp, const char *ini, size_t ini_len, co
     if (c->failed) return;
     const char *rname = c->roster_name;
     /* duplicates among the rows read so far; report the earliest second occurrence */
-    qsort(c->agents, c->n_agents, sizeof *c->agents, cmp_agent);
+    if (c->n_agents) qsort(c->agents, c->n_agents, sizeof *c->agents, cmp_agent);
     size_t dup = SIZE_MAX, first = 0;
     for (size_t i = 1, g = 0; i < c->n_agents; i++) {
         if (strcmp(c->agents[i].id, c->agents[g].id) != 0) {
@@ -907,7 +907,7 @@ static void finish(lctx *c, ct_campaign *cp, const char *ini, size_t ini_len, co
     for (size_t i = 0; i < c->n_groups; i++)
         cp->groups[i] = c->groups[i].g;
     cp->n_groups = c->n_groups;
-    qsort(cp->groups, cp->n_groups, sizeof *cp->groups, cmp_group);
+    if (cp->n_groups) qsort(cp->groups, cp->n_groups, sizeof *cp->groups, cmp_group);
     cp->agents = c->agents; /* already sorted by id */
     cp->n_agents = c->n_agents;
     c->agents = NULL;
