@@ -82,8 +82,14 @@ static ct_err parse_file(const char *path, const ct_campaign *c, ct_auth_entry *
             r = CT_ERR_CONFIG;
             break;
         }
-        char *hash = strchr(line, '#');
-        if (hash) *hash = '\0';
+        /* '#' starts a comment only at the start of a line or after blank
+         * space: it is also a Z85 character and may appear inside a key */
+        for (char *h = line; *h; h++) {
+            if (*h == '#' && (h == line || h[-1] == ' ' || h[-1] == '\t')) {
+                *h = '\0';
+                break;
+            }
+        }
         char *save = NULL;
         char *key = strtok_r(line, " \t\r\n", &save);
         if (!key) continue;
@@ -152,8 +158,6 @@ static ct_err parse_file(const char *path, const ct_campaign *c, ct_auth_entry *
             cap = nc;
         }
         tab[n++] = e;
-        /* remember the line for duplicate detection below */
-        tab[n - 1].name[CT_AUTH_NAME_MAX] = '\0';
         for (size_t i = 0; i + 1 < n; i++) {
             if (strcmp(tab[i].key, e.key) == 0) {
                 snprintf(err, errlen, "%s:%u: key %s appears twice", path, lineno, e.key);

@@ -1,6 +1,7 @@
 /* ct_auth.h — the aggregator's authorization table and its ZAP handler.
  *
- * Authorization file (--auth), one peer per line, '#' starts a comment:
+ * Authorization file (--auth), one peer per line; '#' at the start of a line
+ * or after blank space starts a comment ('#' is also a Z85 character):
  *   <Z85 public key, 40 chars>  collector <district code>  [name...]
  *   <Z85 public key>            reporter                   [name...]
  *   <Z85 public key>            admin                      [name...]
