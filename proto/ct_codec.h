@@ -43,4 +43,79 @@ static inline ct_err ct_codec_uint(const msgpack_object *o, uint64_t max, uint64
     return CT_OK;
 }
 
+/* ---- direct canonical packing (hot paths: event, log record) -------------
+ * Each writes at p (the caller reserved enough) and returns the new end.
+ * The forms chosen are exactly msgpack-c's (smallest encoding), so output is
+ * byte-identical to msgpack_pack_* (tests compare both). */
+static inline uint8_t *ct_mp_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--)
+        p[n - 1 - i] = (uint8_t)(v >> (8 * i));
+    return p + n;
+}
+
+static inline uint8_t *ct_mp_uint(uint8_t *p, uint64_t v)
+{
+    if (v < 128) {
+        *p++ = (uint8_t)v;
+        return p;
+    }
+    if (v <= 0xff) {
+        *p++ = 0xcc;
+        return ct_mp_be(p, v, 1);
+    }
+    if (v <= 0xffff) {
+        *p++ = 0xcd;
+        return ct_mp_be(p, v, 2);
+    }
+    if (v <= 0xffffffffu) {
+        *p++ = 0xce;
+        return ct_mp_be(p, v, 4);
+    }
+    *p++ = 0xcf;
+    return ct_mp_be(p, v, 8);
+}
+
+static inline uint8_t *ct_mp_str(uint8_t *p, const void *s, size_t n)
+{
+    if (n < 32) {
+        *p++ = (uint8_t)(0xa0 | n);
+    } else if (n <= 0xff) {
+        *p++ = 0xd9;
+        p = ct_mp_be(p, n, 1);
+    } else if (n <= 0xffff) {
+        *p++ = 0xda;
+        p = ct_mp_be(p, n, 2);
+    } else {
+        *p++ = 0xdb;
+        p = ct_mp_be(p, n, 4);
+    }
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static inline uint8_t *ct_mp_bin(uint8_t *p, const void *b, size_t n)
+{
+    if (n <= 0xff) {
+        *p++ = 0xc4;
+        p = ct_mp_be(p, n, 1);
+    } else if (n <= 0xffff) {
+        *p++ = 0xc5;
+        p = ct_mp_be(p, n, 2);
+    } else {
+        *p++ = 0xc6;
+        p = ct_mp_be(p, n, 4);
+    }
+    if (n) memcpy(p, b, n);
+    return p + n;
+}
+
+/* A one-character key (fixstr 1). */
+static inline uint8_t *ct_mp_key1(uint8_t *p, char k)
+{
+    p[0] = 0xa1;
+    p[1] = (uint8_t)k;
+    return p + 2;
+}
+
 #endif

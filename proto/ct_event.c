@@ -173,17 +173,6 @@ static ct_err ct_check_str(const char *s, size_t cap, bool required, size_t *len
     return CT_OK;
 }
 
-static void ct_pack_cstr(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void ct_pack_key(msgpack_packer *pk, const char *k)
-{
-    ct_pack_cstr(pk, k, strlen(k));
-}
-
 ct_err ct_event_encode(const ct_event *ev, ct_buf *out)
 {
     if (!ev || !out) return CT_ERR_ARG;
@@ -198,54 +187,49 @@ ct_err ct_event_encode(const ct_event *ev, ct_buf *out)
         return CT_ERR_BAD_VALUE;
     if (ev->has_months && (ev->months < 1 || ev->months > CT_MONTHS_MAX)) return CT_ERR_BAD_VALUE;
 
-    const size_t start = out->len;
-    /* Worst case is well under CT_EVENT_MAX_BYTES; one reserve, no regrowth. */
+    /* Worst case (all caps, 64-bit integers) is ~330 bytes < CT_EVENT_MAX_BYTES:
+     * reserve once and write directly. */
     if (ct_buf_reserve(out, CT_EVENT_MAX_BYTES)) return CT_ERR_NOMEM;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
-    size_t nkeys = 9 + (lw > 0) + ev->has_months + ev->has_amount + (lg > 0);
-    msgpack_pack_map(&pk, nkeys);
-    ct_pack_key(&pk, "v");
-    msgpack_pack_uint64(&pk, CT_SCHEMA_VERSION);
-    ct_pack_key(&pk, "id");
-    msgpack_pack_bin(&pk, CT_EVENT_ID_LEN);
-    msgpack_pack_bin_body(&pk, ev->id, CT_EVENT_ID_LEN);
-    ct_pack_key(&pk, "t");
-    msgpack_pack_uint64(&pk, (uint64_t)ev->occurred_ms);
-    ct_pack_key(&pk, "c");
-    ct_pack_cstr(&pk, ev->campaign, lc);
-    ct_pack_key(&pk, "d");
-    msgpack_pack_uint64(&pk, ev->district);
+    uint8_t *const start = out->data + out->len;
+    uint8_t *p = start;
+    *p++ = (uint8_t)(0x80 | (9 + (lw > 0) + ev->has_months + ev->has_amount + (lg > 0)));
+    p = ct_mp_key1(p, 'v');
+    *p++ = CT_SCHEMA_VERSION;
+    p = ct_mp_str(p, "id", 2);
+    p = ct_mp_bin(p, ev->id, CT_EVENT_ID_LEN);
+    p = ct_mp_key1(p, 't');
+    p = ct_mp_uint(p, (uint64_t)ev->occurred_ms);
+    p = ct_mp_key1(p, 'c');
+    p = ct_mp_str(p, ev->campaign, lc);
+    p = ct_mp_key1(p, 'd');
+    p = ct_mp_uint(p, ev->district);
     if (lw) {
-        ct_pack_key(&pk, "w");
-        ct_pack_cstr(&pk, ev->commune, lw);
+        p = ct_mp_key1(p, 'w');
+        p = ct_mp_str(p, ev->commune, lw);
     }
-    ct_pack_key(&pk, "a");
-    ct_pack_cstr(&pk, ev->agent, la);
-    ct_pack_key(&pk, "p");
-    ct_pack_key(&pk, ct_program_names[ev->program]);
-    ct_pack_key(&pk, "x");
-    ct_pack_key(&pk, ct_action_names[ev->action]);
-    ct_pack_key(&pk, "h");
-    msgpack_pack_bin(&pk, CT_PERSON_LEN);
-    msgpack_pack_bin_body(&pk, ev->person, CT_PERSON_LEN);
+    p = ct_mp_key1(p, 'a');
+    p = ct_mp_str(p, ev->agent, la);
+    p = ct_mp_key1(p, 'p');
+    const char *pn = ct_program_names[ev->program];
+    p = ct_mp_str(p, pn, strlen(pn));
+    p = ct_mp_key1(p, 'x');
+    const char *an = ct_action_names[ev->action];
+    p = ct_mp_str(p, an, strlen(an));
+    p = ct_mp_key1(p, 'h');
+    p = ct_mp_bin(p, ev->person, CT_PERSON_LEN);
     if (ev->has_months) {
-        ct_pack_key(&pk, "m");
-        msgpack_pack_uint64(&pk, ev->months);
+        p = ct_mp_key1(p, 'm');
+        p = ct_mp_uint(p, ev->months);
     }
     if (ev->has_amount) {
-        ct_pack_key(&pk, "amt");
-        msgpack_pack_uint64(&pk, ev->amount_vnd);
+        p = ct_mp_str(p, "amt", 3);
+        p = ct_mp_uint(p, ev->amount_vnd);
     }
     if (lg) {
-        ct_pack_key(&pk, "g");
-        ct_pack_cstr(&pk, ev->group, lg);
+        p = ct_mp_key1(p, 'g');
+        p = ct_mp_str(p, ev->group, lg);
     }
-    /* The buffer was reserved, so no write failed; bound stays checked. */
-    if (out->len - start > CT_EVENT_MAX_BYTES) {
-        out->len = start;
-        return CT_ERR_BAD_VALUE;
-    }
+    out->len += (size_t)(p - start);
     return CT_OK;
 }
 
@@ -326,10 +310,14 @@ ct_err ct_event_decode(const uint8_t *buf, size_t len, ct_event *out, bool *id_k
     const msgpack_object_kv *kv = root.via.map.ptr;
     const uint32_t n = root.via.map.size;
 
-    /* Pass 1: the version decides how to read the rest; the id names the nack. */
+    /* Pass 1: classify every key once; the version decides how to read the
+     * rest; the id names the nack. (n <= 64: the prescan limit.) */
+    int8_t fld[64];
+    if (n > sizeof fld) return CT_ERR_TOO_MANY;
     bool id_seen = false, v_seen = false;
     for (uint32_t i = 0; i < n; i++) {
         int f = ct_event_field(&kv[i].key);
+        fld[i] = (int8_t)f;
         const msgpack_object *o = &kv[i].val;
         if (f == F_V && !v_seen) {
             v_seen = true;
@@ -352,7 +340,7 @@ ct_err ct_event_decode(const uint8_t *buf, size_t len, ct_event *out, bool *id_k
     out->amount_vnd = 0;
     unsigned seen = 0;
     for (uint32_t i = 0; i < n; i++) {
-        int f = ct_event_field(&kv[i].key);
+        int f = fld[i];
         if (f < 0) return CT_ERR_UNKNOWN_KEY;
         if (seen & (1u << f)) return CT_ERR_DUP_KEY;
         seen |= 1u << f;

@@ -10,7 +10,6 @@
  */
 #include "ct_logrec.h"
 
-#include <msgpack.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -32,17 +31,14 @@ static ct_err ct_logrec_valid(const ct_logrec *r, size_t *clen)
     return CT_OK;
 }
 
-/* Appends the 4 body elements (no array header). */
-static int ct_logrec_pack_body(msgpack_packer *pk, const ct_logrec *r, size_t clen)
+/* Writes the 4 body elements (no array header) at p; returns the end.
+ * At most CT_LOGREC_MAX_BYTES - 35 bytes. */
+static uint8_t *ct_logrec_put_body(uint8_t *p, const ct_logrec *r, size_t clen)
 {
-    int bad = 0;
-    bad |= msgpack_pack_uint64(pk, r->seq);
-    bad |= msgpack_pack_uint64(pk, (uint64_t)r->received_ms);
-    bad |= msgpack_pack_str(pk, clen);
-    bad |= msgpack_pack_str_body(pk, r->collector, clen);
-    bad |= msgpack_pack_bin(pk, r->event_len);
-    bad |= msgpack_pack_bin_body(pk, r->event, r->event_len);
-    return bad;
+    p = ct_mp_uint(p, r->seq);
+    p = ct_mp_uint(p, (uint64_t)r->received_ms);
+    p = ct_mp_str(p, r->collector, clen);
+    return ct_mp_bin(p, r->event, r->event_len);
 }
 
 static void ct_logrec_hash(const uint8_t prev[CT_LOGREC_HASH_LEN], const uint8_t *elems, size_t n,
@@ -63,24 +59,13 @@ ct_err ct_logrec_encode(ct_logrec *r, const uint8_t prev_hash[CT_LOGREC_HASH_LEN
     size_t clen;
     ct_err e = ct_logrec_valid(r, &clen);
     if (e) return e;
-    const size_t start = out->len;
     if (ct_buf_reserve(out, CT_LOGREC_MAX_BYTES)) return CT_ERR_NOMEM;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
-    int bad = msgpack_pack_array(&pk, 5);
-    const size_t elems = out->len;
-    bad |= ct_logrec_pack_body(&pk, r, clen);
-    if (bad) {
-        out->len = start;
-        return CT_ERR_NOMEM;
-    }
-    ct_logrec_hash(prev_hash, out->data + elems, out->len - elems, r->hash);
-    bad |= msgpack_pack_bin(&pk, CT_LOGREC_HASH_LEN);
-    bad |= msgpack_pack_bin_body(&pk, r->hash, CT_LOGREC_HASH_LEN);
-    if (bad) {
-        out->len = start;
-        return CT_ERR_NOMEM;
-    }
+    uint8_t *const start = out->data + out->len;
+    start[0] = 0x95;
+    uint8_t *p = ct_logrec_put_body(start + 1, r, clen);
+    ct_logrec_hash(prev_hash, start + 1, (size_t)(p - start - 1), r->hash);
+    p = ct_mp_bin(p, r->hash, CT_LOGREC_HASH_LEN);
+    out->len += (size_t)(p - start);
     return CT_OK;
 }
 
@@ -129,12 +114,9 @@ ct_err ct_logrec_check(const ct_logrec *r, const uint8_t prev_hash[CT_LOGREC_HAS
     ct_err e = ct_logrec_valid(r, &clen);
     if (e) return CT_ERR_CHAIN;
     uint8_t tmp[CT_LOGREC_MAX_BYTES];
-    ct_buf b = {tmp, 0, sizeof tmp}; /* never grows: the bound is exact */
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &b, ct_buf_msgpack_write);
-    if (ct_logrec_pack_body(&pk, r, clen) || b.data != tmp) return CT_ERR_INTERNAL;
+    const uint8_t *end = ct_logrec_put_body(tmp, r, clen);
     uint8_t h[CT_LOGREC_HASH_LEN];
-    ct_logrec_hash(prev_hash, tmp, b.len, h);
+    ct_logrec_hash(prev_hash, tmp, (size_t)(end - tmp), h);
     return sodium_memcmp(h, r->hash, CT_LOGREC_HASH_LEN) == 0 ? CT_OK : CT_ERR_CHAIN;
 }
 
