@@ -4,14 +4,143 @@
 #include "ct_audit.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ct_time.h"
 
-void ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
+/* ---- the pipeline ---- */
+
+#define CT_AUDIT_BATCH 2048
+#define CT_AUDIT_NBATCH 8
+
+enum { B_FREE = 0, B_FILLING, B_QUEUED, B_WORKING, B_DONE };
+
+typedef struct {
+    ct_audit_item *items;
+    size_t n;
+    uint8_t *arena; /* event bytes of the items */
+    size_t used, cap;
+    uint8_t prev[CT_LOGREC_HASH_LEN]; /* stored hash of the record before items[0] */
+    int state;
+} ct_audit_batch;
+
+struct ct_audit_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t *thr;
+    unsigned n_thr;
+    bool quit;
+    ct_audit_batch b[CT_AUDIT_NBATCH];
+    uint64_t fill;  /* number of the batch being filled */
+    uint64_t drain; /* number of the next batch to tally */
+    const ct_campaign *c;
+    ct_store *ids;
+};
+
+/* Stage 1: the pure per-record checks. */
+static void stage1(const ct_campaign *c, ct_store *ids, ct_audit_item *it,
                    const uint8_t prev[CT_LOGREC_HASH_LEN])
+{
+    it->chain = ct_logrec_check(&it->rec, prev);
+    it->dec = ct_event_decode(it->rec.event, it->rec.event_len, &it->ev, NULL);
+    it->camp = it->dec ? CT_OK : ct_campaign_check_event(c, &it->ev, INT64_MAX);
+    it->id_err = CT_OK;
+    it->id_seq = 0;
+    if (ids && !it->dec) it->id_err = ct_store_find_id(ids, it->ev.id, &it->id_seq);
+    it->day = it->dec ? 0 : ct_campaign_local_day(c, it->ev.occurred_ms);
+}
+
+static void batch_stage1(struct ct_audit_pool *p, ct_audit_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        stage1(p->c, p->ids, &b->items[i], i ? b->items[i - 1].rec.hash : b->prev);
+}
+
+static void *worker(void *arg)
+{
+    struct ct_audit_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        ct_audit_batch *b = NULL;
+        for (uint64_t k = p->drain; k < p->fill + 1 && !b; k++)
+            if (p->b[k % CT_AUDIT_NBATCH].state == B_QUEUED) b = &p->b[k % CT_AUDIT_NBATCH];
+        if (!b) {
+            if (p->quit) break;
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        b->state = B_WORKING;
+        pthread_mutex_unlock(&p->mu);
+        batch_stage1(p, b);
+        pthread_mutex_lock(&p->mu);
+        b->state = B_DONE;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void pool_free(struct ct_audit_pool *p)
+{
+    if (!p) return;
+    if (p->thr) {
+        pthread_mutex_lock(&p->mu);
+        p->quit = true;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        for (unsigned i = 0; i < p->n_thr; i++)
+            pthread_join(p->thr[i], NULL);
+        free(p->thr);
+    }
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    for (int i = 0; i < CT_AUDIT_NBATCH; i++) {
+        free(p->b[i].items);
+        free(p->b[i].arena);
+    }
+    free(p);
+}
+
+static struct ct_audit_pool *pool_new(const ct_audit_opts *o)
+{
+    struct ct_audit_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->c = o->campaign;
+    p->ids = o->ids_store;
+    for (int i = 0; i < CT_AUDIT_NBATCH; i++) {
+        p->b[i].items = malloc(CT_AUDIT_BATCH * sizeof *p->b[i].items);
+        p->b[i].cap = (size_t)CT_AUDIT_BATCH * 256;
+        p->b[i].arena = malloc(p->b[i].cap);
+        if (!p->b[i].items || !p->b[i].arena) {
+            pool_free(p);
+            return NULL;
+        }
+    }
+    p->thr = calloc(o->threads, sizeof *p->thr);
+    if (!p->thr) {
+        pool_free(p);
+        return NULL;
+    }
+    for (unsigned i = 0; i < o->threads; i++) {
+        if (pthread_create(&p->thr[i], NULL, worker, p) != 0) break;
+        p->n_thr++;
+    }
+    if (p->n_thr == 0) {
+        pool_free(p);
+        return NULL;
+    }
+    p->b[0].state = B_FILLING;
+    return p;
+}
+
+ct_err ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
+                     const uint8_t prev[CT_LOGREC_HASH_LEN])
 {
     memset(a, 0, sizeof *a);
     a->o = *o;
@@ -19,14 +148,25 @@ void ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
     a->expect = first_seq;
     a->last_seq = first_seq - 1;
     memcpy(a->head, prev, CT_LOGREC_HASH_LEN);
+    memcpy(a->scan_prev, prev, CT_LOGREC_HASH_LEN);
     ct_pmap_init(&a->persons);
     ct_counts_init(&a->counts);
     a->t0_ms = ct_monotonic_ms();
     a->next_progress_ms = a->t0_ms + 1000;
+    if (a->o.threads > 1) {
+        a->pool = pool_new(&a->o); /* NULL: fall back to one thread */
+        if (!a->pool)
+            a->o.threads = 1;
+        else
+            memcpy(a->pool->b[0].prev, prev, CT_LOGREC_HASH_LEN);
+    }
+    return CT_OK;
 }
 
 void ct_audit_free(ct_audit *a)
 {
+    pool_free(a->pool);
+    a->pool = NULL;
     ct_pmap_free(&a->persons);
     ct_counts_free(&a->counts);
 }
@@ -57,11 +197,11 @@ static void progress(ct_audit *a)
         fprintf(stderr, "%s: seq %" PRIu64 ", %.0f records/s\n", a->o.progress, a->last_seq, rate);
 }
 
-int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+/* Stage 2: continuity, the verdicts of stage 1, and the tally, in scan
+ * order. Returns non-zero to stop the walk. */
+static int stage2(ct_audit *a, ct_audit_item *it)
 {
-    ct_audit *a = arg;
-    (void)raw;
-    (void)raw_len;
+    const ct_logrec *rec = &it->rec;
     if (a->o.progress && (a->n_records & 4095) == 0) progress(a);
     if (a->missing) { /* after a jump: is the missing record somewhere later? */
         if (rec->seq == a->missing) {
@@ -96,37 +236,31 @@ int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, vo
         a->stopped = true;
         return 1;
     }
-    ct_err e = ct_logrec_check(rec, a->head);
-    if (e) {
+    if (it->chain) {
         ct_audit_diverge(a, rec->seq,
                          "seq %" PRIu64 ": hash mismatch (record altered or reordered)", rec->seq);
         return 1;
     }
-    ct_event ev;
-    e = ct_event_decode(rec->event, rec->event_len, &ev, NULL);
-    if (e) {
+    if (it->dec) {
         ct_audit_diverge(a, rec->seq, "seq %" PRIu64 ": event does not decode (%s: %s)", rec->seq,
-                         ct_err_name(e), ct_err_str(e));
+                         ct_err_name(it->dec), ct_err_str(it->dec));
         return 1;
     }
-    const ct_campaign *c = a->o.campaign;
-    e = ct_campaign_check_event(c, &ev, INT64_MAX);
-    if (e) {
+    if (it->camp) {
         ct_audit_diverge(a, rec->seq, "seq %" PRIu64 ": event fails the campaign check (%s: %s)",
-                         rec->seq, ct_err_name(e), ct_err_str(e));
+                         rec->seq, ct_err_name(it->camp), ct_err_str(it->camp));
         return 1;
     }
+    const ct_event *ev = &it->ev;
     if (a->o.ids_store) {
-        uint64_t at = 0;
-        e = ct_store_find_id(a->o.ids_store, ev.id, &at);
-        if (e && e != CT_ERR_NOT_FOUND) {
-            a->err = e;
+        if (it->id_err && it->id_err != CT_ERR_NOT_FOUND) {
+            a->err = it->id_err;
             return 1;
         }
-        if (at != rec->seq) {
+        if (it->id_seq != rec->seq) {
             char idhex[2 * CT_EVENT_ID_LEN + 1];
-            ct_event_id_hex(ev.id, idhex);
-            if (at == 0)
+            ct_event_id_hex(ev->id, idhex);
+            if (it->id_seq == 0)
                 ct_audit_diverge(a, rec->seq,
                                  "seq %" PRIu64 ": event id %s is missing from the ids index",
                                  rec->seq, idhex);
@@ -134,26 +268,27 @@ int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, vo
                 ct_audit_diverge(a, rec->seq,
                                  "seq %" PRIu64 ": event id %s maps to seq %" PRIu64
                                  " in the ids index",
-                                 rec->seq, idhex, at);
+                                 rec->seq, idhex, it->id_seq);
             return 1;
         }
     }
-    uint32_t day = ct_campaign_local_day(c, ev.occurred_ms);
     uint8_t pkey[CT_PERSON_KEY_LEN];
-    ct_person_key(ev.program, ev.person, pkey);
+    ct_person_key(ev->program, ev->person, pkey);
     ct_person_state prior, next;
-    bool have = ct_pmap_get(&a->persons, pkey, &prior);
+    ct_pmap_entry *pe = ct_pmap_find(&a->persons, pkey);
+    if (pe) ct_pmap_entry_state(&a->persons, pe, &prior);
     ct_tally_result res;
-    ct_tally_apply(&ev, day, rec->seq, have ? &prior : NULL, &next, &res);
+    ct_tally_apply(ev, it->day, rec->seq, pe ? &prior : NULL, &next, &res);
     for (size_t i = 0; i < res.n; i++) {
-        e = ct_counts_add(&a->counts, &res.changes[i].key, res.changes[i].delta);
+        ct_err e = ct_counts_add(&a->counts, &res.changes[i].key, res.changes[i].delta);
         if (e) {
             a->err = e;
             return 1;
         }
     }
     if (res.state_changed) {
-        e = ct_pmap_put(&a->persons, pkey, &next);
+        ct_err e =
+            pe ? ct_pmap_entry_set(&a->persons, pe, &next) : ct_pmap_put(&a->persons, pkey, &next);
         if (e) {
             a->err = e;
             return 1;
@@ -165,15 +300,127 @@ int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, vo
     a->last_received_ms = rec->received_ms;
     a->n_records++;
     if (a->o.on_event) {
-        ct_audit_event ae = {rec, &ev, day, res.outcome};
+        ct_audit_event ae = {rec, ev, it->day, res.outcome};
         int rc = a->o.on_event(&ae, a->o.arg);
         if (rc) return rc;
     }
     return 0;
 }
 
+/* Warms the cache for the person lookup of item i (a random access into a
+ * table of millions): first its slot, a few items later its entry. */
+static void prefetch(ct_audit *a, const ct_audit_batch *b, size_t i, int level)
+{
+    if (i >= b->n || b->items[i].dec) return;
+    uint8_t pkey[CT_PERSON_KEY_LEN];
+    ct_person_key(b->items[i].ev.program, b->items[i].ev.person, pkey);
+    ct_pmap_prefetch(&a->persons, pkey, level);
+}
+
+/* Tallies done batches in order; with wait, blocks until batch number
+ * `until` (exclusive) has been tallied. Caller does not hold the lock. */
+static void drain(ct_audit *a, uint64_t until, bool wait)
+{
+    struct ct_audit_pool *p = a->pool;
+    pthread_mutex_lock(&p->mu);
+    while (p->drain < until) {
+        ct_audit_batch *b = &p->b[p->drain % CT_AUDIT_NBATCH];
+        if (b->state != B_DONE) {
+            if (!wait) break;
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        for (size_t i = 0; i < b->n && !a->halt; i++) {
+            prefetch(a, b, i + 16, 0);
+            prefetch(a, b, i + 8, 1);
+            if (stage2(a, &b->items[i])) a->halt = true;
+        }
+        pthread_mutex_lock(&p->mu);
+        b->state = B_FREE;
+        b->n = 0;
+        b->used = 0;
+        p->drain++;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Hands the batch being filled to the workers and starts the next one. */
+static void submit(ct_audit *a)
+{
+    struct ct_audit_pool *p = a->pool;
+    ct_audit_batch *b = &p->b[p->fill % CT_AUDIT_NBATCH];
+    if (b->n == 0) return;
+    /* the next slot must be free: tally what is done, wait if it is not */
+    drain(a, p->fill + 2 > CT_AUDIT_NBATCH ? p->fill + 2 - CT_AUDIT_NBATCH : 0, true);
+    pthread_mutex_lock(&p->mu);
+    b->state = B_QUEUED;
+    p->fill++;
+    ct_audit_batch *nb = &p->b[p->fill % CT_AUDIT_NBATCH];
+    nb->state = B_FILLING;
+    memcpy(nb->prev, a->scan_prev, CT_LOGREC_HASH_LEN);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    drain(a, p->fill, false);
+}
+
+int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+{
+    ct_audit *a = arg;
+    (void)raw;
+    (void)raw_len;
+    if (a->halt) return 1;
+    if (!a->pool) {
+        ct_audit_item it;
+        it.rec = *rec;
+        stage1(a->o.campaign, a->o.ids_store, &it, a->scan_prev);
+        memcpy(a->scan_prev, rec->hash, CT_LOGREC_HASH_LEN);
+        if (stage2(a, &it)) a->halt = true;
+        return a->halt ? 1 : 0;
+    }
+    struct ct_audit_pool *p = a->pool;
+    ct_audit_batch *b = &p->b[p->fill % CT_AUDIT_NBATCH];
+    if (b->n == CT_AUDIT_BATCH || b->cap - b->used < rec->event_len) {
+        submit(a);
+        if (a->halt) return 1;
+        b = &p->b[p->fill % CT_AUDIT_NBATCH];
+        if (b->cap - b->used < rec->event_len) {
+            size_t nc = b->cap * 2 + rec->event_len;
+            uint8_t *na = realloc(b->arena, nc);
+            if (!na) {
+                a->err = CT_ERR_NOMEM;
+                a->halt = true;
+                return 1;
+            }
+            b->arena = na;
+            b->cap = nc;
+        }
+    }
+    ct_audit_item *it = &b->items[b->n++];
+    it->rec = *rec;
+    /* the arena of a batch never moves while it holds items (it only grows
+     * when empty, above) */
+    memcpy(b->arena + b->used, rec->event, rec->event_len);
+    it->rec.event = b->arena + b->used;
+    b->used += rec->event_len;
+    memcpy(a->scan_prev, rec->hash, CT_LOGREC_HASH_LEN);
+    if ((a->o.stop_seq && rec->seq > a->o.stop_seq) || rec->received_ms > a->o.stop_time_ms) {
+        /* past the stop: let stage 2 catch up so the scanner ends here */
+        submit(a);
+        drain(a, p->fill, true);
+        if (a->halt) return 1;
+    }
+    return 0;
+}
+
 void ct_audit_finish(ct_audit *a)
 {
+    if (a->pool) {
+        if (!a->halt) submit(a);
+        drain(a, a->pool->fill, true);
+        pool_free(a->pool);
+        a->pool = NULL;
+    }
     if (a->missing) {
         ct_audit_diverge(a, a->missing,
                          "seq %" PRIu64 " missing (log jumps from %" PRIu64 " to %" PRIu64 ")",

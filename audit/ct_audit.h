@@ -48,7 +48,26 @@ typedef struct {
     void *arg;
     const char *progress;    /* non-NULL: a progress line on stderr every second, this label */
     uint64_t progress_total; /* for "of N" in the progress line, 0 = unknown */
+    unsigned threads;        /* worker threads for the per-record checks (chain hash,
+                                event decode, campaign and ids checks); 0 or 1 = none:
+                                everything runs in the caller's thread */
 } ct_audit_opts;
+
+/* One record as the engine sees it: the record (event bytes copied into the
+ * batch's arena in pipeline mode) plus the results of the per-record checks,
+ * which are pure and run on worker threads when opts.threads > 1. */
+typedef struct {
+    ct_logrec rec;
+    ct_event ev;
+    uint32_t day;
+    ct_err chain;  /* ct_logrec_check against the previous record in scan order */
+    ct_err dec;    /* ct_event_decode */
+    ct_err camp;   /* ct_campaign_check_event */
+    ct_err id_err; /* ct_store_find_id */
+    uint64_t id_seq;
+} ct_audit_item;
+
+struct ct_audit_pool;
 
 typedef struct {
     ct_audit_opts o;
@@ -69,14 +88,21 @@ typedef struct {
     uint64_t missing, jump_to, missing_prev;
     /* progress */
     int64_t t0_ms, next_progress_ms;
+    /* pipeline (threads > 1): records are batched, checked by workers, and
+     * tallied here in scan order */
+    struct ct_audit_pool *pool;
+    uint8_t scan_prev[CT_LOGREC_HASH_LEN]; /* stored hash of the last record scanned */
+    bool halt;                             /* stage 2 stopped: tell the scanner */
 } ct_audit;
 
 /* first_seq: seq of the first record expected; prev: hash of record
- * first_seq - 1 (zeros for 1). */
-void ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
-                   const uint8_t prev[CT_LOGREC_HASH_LEN]);
+ * first_seq - 1 (zeros for 1). If the worker threads or their buffers cannot
+ * be had, the engine runs in the caller's thread (same results). */
+ct_err ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
+                     const uint8_t prev[CT_LOGREC_HASH_LEN]);
 int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
-/* Resolves a pending seq jump (-> "missing") and ends the progress line. */
+/* Drains the pipeline (all records fed so far are tallied), stops the workers
+ * and resolves a pending seq jump (-> "missing"). */
 void ct_audit_finish(ct_audit *a);
 void ct_audit_free(ct_audit *a);
 

@@ -116,11 +116,8 @@ static ct_pmap_entry *find(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN
     return NULL;
 }
 
-bool ct_pmap_get(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], ct_person_state *st)
+void ct_pmap_entry_state(const ct_pmap *m, const ct_pmap_entry *e, ct_person_state *st)
 {
-    size_t slot;
-    const ct_pmap_entry *e = find(m, key, &slot);
-    if (!e) return false;
     memset(st, 0, sizeof *st);
     st->enrolled = e->enrolled != 0;
     st->district = e->district;
@@ -131,7 +128,44 @@ bool ct_pmap_get(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], ct_pers
     size_t al = strlen(a), gl = strlen(g);
     memcpy(st->agent, a, al < CT_AGENT_ID_MAX ? al : CT_AGENT_ID_MAX);
     memcpy(st->group, g, gl < CT_GROUP_MAX ? gl : CT_GROUP_MAX);
+}
+
+bool ct_pmap_get(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], ct_person_state *st)
+{
+    size_t slot;
+    const ct_pmap_entry *e = find(m, key, &slot);
+    if (!e) return false;
+    ct_pmap_entry_state(m, e, st);
     return true;
+}
+
+ct_pmap_entry *ct_pmap_find(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN])
+{
+    size_t slot;
+    return find(m, key, &slot);
+}
+
+void ct_pmap_prefetch(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], int level)
+{
+    if (!m->tab_cap) return;
+    size_t j = (size_t)key_hash(key) & (m->tab_cap - 1);
+    if (level == 0) {
+        __builtin_prefetch(&m->tab[j]);
+    } else {
+        uint32_t v = m->tab[j];
+        if (v) __builtin_prefetch(&m->entries[v - 1]);
+    }
+}
+
+static ct_err set_state(ct_pmap_entry *e, const ct_person_state *st, uint32_t aix, uint32_t gix);
+
+ct_err ct_pmap_entry_set(ct_pmap *m, ct_pmap_entry *e, const ct_person_state *st)
+{
+    uint32_t aix, gix;
+    ct_err err = intern(&m->strings, st->agent, &aix);
+    if (!err) err = intern(&m->strings, st->group, &gix);
+    if (err) return err;
+    return set_state(e, st, aix, gix);
 }
 
 static ct_err grow(ct_pmap *m)
@@ -184,6 +218,11 @@ ct_err ct_pmap_put(ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], const ct_pe
         m->tab[slot] = (uint32_t)(m->n + 1);
         m->n++;
     }
+    return set_state(e, st, aix, gix);
+}
+
+static ct_err set_state(ct_pmap_entry *e, const ct_person_state *st, uint32_t aix, uint32_t gix)
+{
     e->seq = st->seq;
     e->district = st->district;
     e->day = st->day;

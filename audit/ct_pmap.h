@@ -51,4 +51,14 @@ bool ct_pmap_get(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], ct_pers
 /* Inserts or replaces the state of key. */
 ct_err ct_pmap_put(ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], const ct_person_state *st);
 
+/* One-lookup access for the hot path: the entry of key or NULL; its state;
+ * replacing its state in place (entry pointers are valid until the next
+ * ct_pmap_put of a NEW key). */
+ct_pmap_entry *ct_pmap_find(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN]);
+void ct_pmap_entry_state(const ct_pmap *m, const ct_pmap_entry *e, ct_person_state *st);
+ct_err ct_pmap_entry_set(ct_pmap *m, ct_pmap_entry *e, const ct_person_state *st);
+/* Cache hints for a key about to be looked up: level 0 fetches its home
+ * slot, level 1 (a few keys later) the entry that slot points to. */
+void ct_pmap_prefetch(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], int level);
+
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ct_audit.h"
 #include "ct_campaign.h"
@@ -133,6 +134,7 @@ typedef struct {
     const char *data, *file, *campaign_path, *output, *input, *format, *now, *feed_label;
     const char *seq, *time, *from_seq, *to_seq, *from_time, *to_time;
     const char *agent, *district, *person, *day;
+    const char *threads;
     int staff, no_ids, quiet, help;
 } opts;
 
@@ -158,7 +160,8 @@ enum {
     O_STAFF,
     O_NO_IDS,
     O_QUIET,
-    O_HELP
+    O_HELP,
+    O_THREADS
 };
 
 static const struct option LONGOPTS[] = {{"data", required_argument, 0, O_DATA},
@@ -183,6 +186,7 @@ static const struct option LONGOPTS[] = {{"data", required_argument, 0, O_DATA},
                                          {"no-ids", no_argument, 0, O_NO_IDS},
                                          {"quiet", no_argument, 0, O_QUIET},
                                          {"help", no_argument, 0, O_HELP},
+                                         {"threads", required_argument, 0, O_THREADS},
                                          {0, 0, 0, 0}};
 
 /* allowed: string of the O_* codes (as chars offset from 1000) this command takes */
@@ -195,7 +199,7 @@ static int parse_opts(int argc, char **argv, opts *o, const char *help, const in
     while ((ch = getopt_long(argc, argv, ":", LONGOPTS, NULL)) != -1) {
         if (ch == '?') return usage_err(help, "unknown option '%s'", argv[optind - 1]);
         if (ch == ':') return usage_err(help, "option '%s' needs a value", argv[optind - 1]);
-        int ok = ch == O_HELP || ch == O_CAMPAIGN;
+        int ok = ch == O_HELP || ch == O_CAMPAIGN || ch == O_THREADS;
         for (const int *a = allowed; *a; a++)
             ok |= *a == ch;
         if (!ok)
@@ -267,10 +271,27 @@ static int parse_opts(int argc, char **argv, opts *o, const char *help, const in
         case O_HELP:
             o->help = 1;
             break;
+        case O_THREADS:
+            o->threads = optarg;
+            break;
         }
     }
     if (optind < argc) return usage_err(help, "unexpected argument '%s'", argv[optind]);
     return 0;
+}
+
+/* Worker threads for the per-record checks: --threads N (1 = none), default
+ * the number of online CPUs (at most 4). */
+static unsigned n_threads(const opts *o)
+{
+    if (o->threads) {
+        uint64_t v;
+        if (parse_u64(o->threads, &v) == 0 && v >= 1 && v <= 64) return (unsigned)v;
+        fprintf(stderr, "%s: --threads: expected 1..64, using 1\n", prog_name);
+        return 1;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
 }
 
 /* ---- sources: a store (read-only) or a .ctlog file ---- */
@@ -423,7 +444,8 @@ static int cmd_verify(int argc, char **argv)
                             .ids_store = o.no_ids ? NULL : x.store,
                             .progress = o.quiet ? NULL : "verify",
                             .progress_total = head_seq};
-        ct_audit_init(&a, &ao, 1, zero);
+        ao.threads = n_threads(&o);
+        (void)ct_audit_init(&a, &ao, 1, zero);
         if (head_seq > 0) rc = run_scan(&x, &a, head_seq);
         if (rc) goto out;
         if (!a.diverged && a.last_seq != head_seq)
@@ -444,7 +466,8 @@ static int cmd_verify(int argc, char **argv)
             a.diverged = true;
     } else {
         ct_audit_opts ao = {.campaign = &x.campaign, .progress = o.quiet ? NULL : "verify"};
-        ct_audit_init(&a, &ao, x.file.from, x.file.prev);
+        ao.threads = n_threads(&o);
+        (void)ct_audit_init(&a, &ao, x.file.from, x.file.prev);
         rc = run_scan(&x, &a, 0);
         if (rc) goto out;
         if (!a.diverged && x.file.has_trailer) {
@@ -547,7 +570,8 @@ static int cmd_replay(int argc, char **argv)
                         .progress = o.quiet ? NULL : "replay",
                         .progress_total = o.seq ? seq : (x.is_file ? 0 : head_seq)};
     ct_audit a;
-    ct_audit_init(&a, &ao, 1, zero);
+    ao.threads = n_threads(&o);
+    (void)ct_audit_init(&a, &ao, 1, zero);
     ct_buf out = CT_BUF_INIT;
     if (!(o.seq && seq == 0)) {
         rc = run_scan(&x, &a, o.seq ? seq : (x.is_file ? 0 : head_seq));
@@ -825,7 +849,8 @@ static int cmd_rebuild(int argc, char **argv)
     /* 1. verify the export (chain, events, trailer) and recount it */
     ct_audit_opts ao = {.campaign = &x.campaign, .progress = o.quiet ? NULL : "rebuild: verify"};
     ct_audit a;
-    ct_audit_init(&a, &ao, 1, x.file.prev);
+    ao.threads = n_threads(&o);
+    (void)ct_audit_init(&a, &ao, 1, x.file.prev);
     ct_counts stored;
     ct_counts_init(&stored);
     rc = run_scan(&x, &a, 0);
@@ -1033,7 +1058,8 @@ static int cmd_trace(int argc, char **argv)
     static const uint8_t zero[CT_LOGREC_HASH_LEN];
     ct_audit_opts ao = {.campaign = &x.campaign, .on_event = trace_cb, .arg = &t};
     ct_audit a;
-    ct_audit_init(&a, &ao, 1, zero);
+    ao.threads = n_threads(&o);
+    (void)ct_audit_init(&a, &ao, 1, zero);
     rc = run_scan(&x, &a, 0);
     if (!rc && a.diverged) {
         fflush(stdout);

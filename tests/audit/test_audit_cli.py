@@ -50,6 +50,14 @@ def audit(*args, check_rc=None):
     return r
 
 
+def verify(*args, check_rc):
+    """verify with the engine on one thread and on three: same verdict, same words."""
+    r1 = audit("verify", *args, "--threads", "1", check_rc=check_rc)
+    r3 = audit("verify", *args, "--threads", "3", check_rc=check_rc)
+    check(r1.stdout == r3.stdout, f"threads 1 vs 3:\n{r1.stdout}\n{r3.stdout}")
+    return r3
+
+
 class Store:
     """Direct read/write access to a store's LMDB file (the tamperer)."""
 
@@ -103,7 +111,7 @@ SEQ, HEAD = mkstore(W.sub("pristine"))
 
 def test_untouched_verifies():
     check(SEQ == N, f"mkstore made {SEQ}")
-    r = audit("verify", "--data", W.sub("pristine"), check_rc=0)
+    r = verify("--data", W.sub("pristine"), check_rc=0)
     check(r.stdout == f"OK seq={N} head={HEAD}\n", r.stdout)
     r = audit("verify", "--data", W.sub("pristine"), "--no-ids", check_rc=0)
     check(r.stdout == f"OK seq={N} head={HEAD}\n", r.stdout)
@@ -118,7 +126,7 @@ def test_flip_event_byte():
     rec[i] ^= 0x01
     s.put(k, bytes(rec))
     s.close()
-    r = audit("verify", "--data", d, check_rc=1)
+    r = verify("--data", d, check_rc=1)
     check(r.stdout == f"FAIL seq {k}: hash mismatch (record altered or reordered)\n", r.stdout)
 
 
@@ -131,7 +139,7 @@ def test_flip_collector_and_time():
     rec[i] = ord("I")  # the collector identity is covered by the chain too
     s.put(k, bytes(rec))
     s.close()
-    r = audit("verify", "--data", d, check_rc=1)
+    r = verify("--data", d, check_rc=1)
     check(r.stdout == f"FAIL seq {k}: hash mismatch (record altered or reordered)\n", r.stdout)
 
 
@@ -140,7 +148,7 @@ def test_delete_record():
     s = Store(d)
     s.delete(2000)
     s.close()
-    r = audit("verify", "--data", d, check_rc=1)
+    r = verify("--data", d, check_rc=1)
     check(r.stdout == "FAIL seq 2000 missing (log jumps from 1999 to 2001)\n", r.stdout)
 
 
@@ -149,7 +157,7 @@ def test_delete_last_record():
     s = Store(d)
     s.delete(N)
     s.close()
-    r = audit("verify", "--data", d, check_rc=1)
+    r = verify("--data", d, check_rc=1)
     check(r.stdout == f"FAIL seq {N} missing (log ends at {N - 1}, head is at {N})\n", r.stdout)
 
 
@@ -160,7 +168,7 @@ def test_swap_records():
     s.put(500, b)
     s.put(502, a)
     s.close()
-    r = audit("verify", "--data", d, check_rc=1)
+    r = verify("--data", d, check_rc=1)
     check(r.stdout.startswith("FAIL seq 500: hash mismatch (record altered or reordered)"),
           r.stdout)
 
@@ -175,7 +183,7 @@ def test_swap_records_with_rewritten_seq():
     s.put(600, msgpack.packb(b, use_bin_type=True))
     s.put(601, msgpack.packb(a, use_bin_type=True))
     s.close()
-    r = audit("verify", "--data", d, check_rc=1)
+    r = verify("--data", d, check_rc=1)
     check(r.stdout == "FAIL seq 600: hash mismatch (record altered or reordered)\n", r.stdout)
 
 
@@ -187,7 +195,7 @@ def test_change_count():
         v = struct.unpack(">q", t.get(key))[0]
         t.put(key, struct.pack(">q", v + 1))
     s.close()
-    r = audit("verify", "--data", d, check_rc=1)
+    r = verify("--data", d, check_rc=1)
     want = f"FAIL count kind=net program=bhxh_tn district=672: stored {v + 1}, recount {v}\n"
     check(r.stdout == want, r.stdout)
 
@@ -204,7 +212,7 @@ def test_change_agent_count():
     prog = ["bhxh_tn", "bhyt_hgd"][key[1]]
     dist = key[2] << 8 | key[3]
     agent = key[4:].decode()
-    r = audit("verify", "--data", d, check_rc=1)
+    r = verify("--data", d, check_rc=1)
     want = (f"FAIL count kind=agent program={prog} district={dist} dim={agent}: "
             f"stored {v - 2}, recount {v}\n")
     check(r.stdout == want, r.stdout)
@@ -218,7 +226,7 @@ def test_delete_ids_entry():
     with s.env.begin(write=True, db=s.ids) as t:
         check(t.delete(ev["id"]), "ids delete")
     s.close()
-    r = audit("verify", "--data", d, check_rc=1)
+    r = verify("--data", d, check_rc=1)
     check(r.stdout == f"FAIL seq {k}: event id {ev['id'].hex()} is missing from the ids index\n",
           r.stdout)
 
@@ -231,12 +239,12 @@ def export(store, fmt, out, *extra):
 def test_export_verify_rebuild():
     src = W.sub("pristine")
     f = export(src, "ctlog", W.sub("all.ctlog"))
-    r = audit("verify", "--file", f, check_rc=0)
+    r = verify("--file", f, check_rc=0)
     check(r.stdout == f"OK seq={N} head={HEAD}\n", r.stdout)
     nd = W.sub("rebuilt")
     r = audit("rebuild", "--input", f, "--data", nd, check_rc=0)
     check(r.stdout.startswith(f"OK seq={N} head={HEAD} counters="), r.stdout)
-    r = audit("verify", "--data", nd, check_rc=0)
+    r = verify("--data", nd, check_rc=0)
     check(r.stdout == f"OK seq={N} head={HEAD}\n", r.stdout)
     # byte-identical log and counts; same ids
     a, b = Store(src), Store(nd)
@@ -275,29 +283,29 @@ def test_ctlog_file_tamper():
     j = i + rec100.index(b"\xa1h\xc4\x20") + 9
     bad[j] ^= 0x80
     open(W.sub("flip.ctlog"), "wb").write(bad)
-    r = audit("verify", "--file", W.sub("flip.ctlog"), check_rc=1)
+    r = verify("--file", W.sub("flip.ctlog"), check_rc=1)
     check(r.stdout == "FAIL seq 100: hash mismatch (record altered or reordered)\n", r.stdout)
     r = audit("rebuild", "--input", W.sub("flip.ctlog"), "--data", W.sub("rb-flip"), check_rc=1)
     check(r.stdout.startswith("FAIL seq 100: hash mismatch"), r.stdout)
     check(not os.path.exists(W.sub("rb-flip", "data.mdb")), "rebuild wrote a store")
     # record 100 removed
     open(W.sub("del.ctlog"), "wb").write(data[:i] + data[i + len(rec100):])
-    r = audit("verify", "--file", W.sub("del.ctlog"), check_rc=1)
+    r = verify("--file", W.sub("del.ctlog"), check_rc=1)
     check(r.stdout == "FAIL seq 100 missing (log jumps from 99 to 101)\n", r.stdout)
     # records 100 and 101 swapped
     sw = data[:i] + rec101 + rec100 + data[i + len(rec100) + len(rec101):]
     open(W.sub("swap.ctlog"), "wb").write(sw)
-    r = audit("verify", "--file", W.sub("swap.ctlog"), check_rc=1)
+    r = verify("--file", W.sub("swap.ctlog"), check_rc=1)
     check(r.stdout.startswith("FAIL seq 100: hash mismatch (record altered or reordered)"),
           r.stdout)
     # truncated in the middle of a record
     open(W.sub("trunc.ctlog"), "wb").write(data[:i + 20])
-    r = audit("verify", "--file", W.sub("trunc.ctlog"), check_rc=1)
+    r = verify("--file", W.sub("trunc.ctlog"), check_rc=1)
     check(r.stdout.startswith("FAIL seq 100: ") and "truncated" in r.stdout, r.stdout)
     # trailer removed: still verifies (trailer optional), says so
     tl = data.rindex(b"\x84\xa1k\xa3end")
     open(W.sub("notrailer.ctlog"), "wb").write(data[:tl])
-    r = audit("verify", "--file", W.sub("notrailer.ctlog"), check_rc=0)
+    r = verify("--file", W.sub("notrailer.ctlog"), check_rc=0)
     check(r.stdout == f"OK seq={N} head={HEAD}\n" and "no trailer" in r.stderr, r.stderr)
     # last record dropped but trailer kept: the trailer catches it
     s = Store(W.sub("pristine"))
@@ -305,11 +313,11 @@ def test_ctlog_file_tamper():
     s.close()
     li = data.index(last)
     open(W.sub("droplast.ctlog"), "wb").write(data[:li] + data[li + len(last):])
-    r = audit("verify", "--file", W.sub("droplast.ctlog"), check_rc=1)
+    r = verify("--file", W.sub("droplast.ctlog"), check_rc=1)
     check(r.stdout.startswith("FAIL trailer: says 3000 records ending at seq 3000"), r.stdout)
     # not a ctlog at all
     open(W.sub("junk.ctlog"), "wb").write(b"\xdd\x00\xff\xff\xff")
-    r = audit("verify", "--file", W.sub("junk.ctlog"), check_rc=1)
+    r = verify("--file", W.sub("junk.ctlog"), check_rc=1)
     check("not a ctlog file" in r.stderr, r.stderr)
 
 
@@ -319,7 +327,7 @@ def test_partial_export():
     rows = [json.loads(x) for x in open(export(src, "jsonl", W.sub("part.jsonl"),
                                                 "--from-seq", "1001", "--to-seq", "2000"))]
     check([x["seq"] for x in rows] == list(range(1001, 2001)), "jsonl seqs")
-    r = audit("verify", "--file", f, check_rc=0)
+    r = verify("--file", f, check_rc=0)
     check(r.stdout == f"OK seq=2000 head={rows[-1]['hash']}\n", r.stdout)
     r = audit("rebuild", "--input", f, "--data", W.sub("rb-part"), check_rc=1)
     check("needs the log from seq 1" in r.stderr, r.stderr)
