@@ -1,0 +1,62 @@
+"""test_codec_python — interoperability: an independent encoder (python3-msgpack
++ hashlib.blake2b, as a third-party collector would use them, following
+docs/parts/protocol-codec.md) must produce byte for byte the frames that the C
+codec prints (tests/codec_examples), and the same log-record hash.
+"""
+import os
+import re
+import subprocess
+import sys
+
+try:
+    import msgpack
+except ImportError:  # a non-Debian python3 first on PATH: use the system one
+    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+import hashlib
+
+bin_dir = os.environ.get("CT_BIN") or os.path.join(os.path.dirname(__file__), "../../../build/bin")
+exe = os.path.join(bin_dir, "..", "tests", "codec_examples")
+out = subprocess.run([exe], check=True, capture_output=True, text=True).stdout
+
+dumps = {}
+for block in out.split("\n\n"):
+    m = re.match(r"(.*?) \((\d+) bytes\):\n(.*)", block.strip(), re.S)
+    if not m:
+        continue
+    data = bytes.fromhex("".join(l.split(":", 1)[1] for l in m.group(3).splitlines()))
+    assert len(data) == int(m.group(2)), m.group(1)
+    dumps[m.group(1)] = data
+head = re.search(r"hash of that record .*: ([0-9a-f]{64})", out).group(1)
+
+origin = bytes([0x4C, 0x44, 0x36, 0x37, 0x32, 0x00, 0x01, 0x02])
+person = bytes(range(0xA0, 0xC0))
+full = {"v": 1, "id": origin + (42).to_bytes(8, "big"), "t": 1690000000123,
+        "c": "lamdong-2023", "d": 672, "w": "Phường 1", "a": "LD672-007", "p": "bhxh_tn",
+        "x": "enroll", "h": person, "m": 12, "amt": 1980000, "g": "nq143"}
+minimal = {"v": 1, "id": origin + (43).to_bytes(8, "big"), "t": 1690000000123,
+           "c": "lamdong-2023", "d": 672, "a": "LD672-007", "p": "bhyt_hgd", "x": "cancel",
+           "h": person}
+pack = lambda o: msgpack.packb(o, use_bin_type=True)
+ev1, ev2 = pack(full), pack(minimal)
+sub = pack({"v": 1, "k": "sub", "n": 7, "e": [ev1, ev2]})
+ack = pack({"v": 1, "k": "ack", "n": 7, "s": 1001,
+            "r": [[full["id"], 0, 0], [minimal["id"], 2, 45]]})
+collector = "rq>{0h/9lYBfl7^vh:<[n8=wJ#dFJ9zDkYqTHr+e"
+body = pack([1, 1690000000500, collector, ev1])
+h = hashlib.blake2b(bytes(32) + body, digest_size=32).digest()
+rec = pack([1, 1690000000500, collector, ev1, h])
+
+checks = [("event", ev1), ("event", ev2), ("sub", sub), ("ack", ack), ("log record", rec)]
+fails = 0
+for key, mine in checks:
+    theirs = [v for k, v in dumps.items() if k.startswith(key)]
+    ok = mine in theirs
+    print(f"{key:12s} {len(mine):4d} bytes  {'identical' if ok else 'DIFFERENT'}")
+    fails += not ok
+ok = h.hex() == head
+print(f"chain hash   {'identical' if ok else 'DIFFERENT'} {h.hex()}")
+fails += not ok
+assert len(dumps) == 5, dumps.keys()
+sys.exit(1 if fails else 0)
