@@ -25,12 +25,15 @@
 #define BLOCKED_RETRY_MS 100
 #define MAX_DRAIN 256
 #define STOP_GRACE_MS 1000
+#define LAT_STEP_US 50
+#define LAT_BUCKETS 4000 /* 50 us steps up to 200 ms, then one overflow bucket */
 
 typedef struct {
     uint64_t seq; /* 0 = free */
     uint8_t *bytes;
     size_t len;
-    int64_t sent_ms; /* 0 = never sent */
+    int64_t sent_ms;  /* 0 = never sent */
+    uint64_t sent_ns; /* monotonic, for the ack latency */
     uint64_t token;
     bool queued;   /* needs to be sent (first send or resend) */
     bool settling; /* ack received, settle pending */
@@ -79,8 +82,11 @@ typedef struct {
     ct_outbox_settle_item *settle;
     size_t nsettle;
     ct_buf out;
-    /* rates */
+    /* rates, ack latency histogram (LAT_STEP_US buckets) */
     uint64_t acked_at_last_stats;
+    uint64_t lat[LAT_BUCKETS + 1];
+    uint64_t lat_n;
+    uint64_t recv_ns;
 } dstate;
 
 void ct_deliver_opts_default(ct_deliver_opts *o)
@@ -272,6 +278,7 @@ static ct_err send_batch(dstate *d, void *sock, int64_t now, const size_t *idxs,
         ct_log(CT_LOG_ERROR, "send failed", "error=\"%s\"", zmq_strerror(errno));
         return CT_ERR_ZMQ;
     }
+    uint64_t now_ns = ct_monotonic_ns();
     token_rec *tr = &d->tokens[d->tokpos];
     d->tokpos = (d->tokpos + 1) % d->ntok;
     tr->token = token;
@@ -285,6 +292,7 @@ static ct_err send_batch(dstate *d, void *sock, int64_t now, const size_t *idxs,
             d->st->sent++;
         }
         s->sent_ms = now;
+        s->sent_ns = now_ns;
         s->token = token;
         s->queued = false;
         d->nqueued--;
@@ -321,6 +329,11 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it)
 {
     slot_t *s = lookup(d, seq);
     if (!s || s->settling) return; /* already settled (a duplicate ack) */
+    if (it->status != CT_ACK_RETRY && s->sent_ns && d->recv_ns > s->sent_ns) {
+        uint64_t b = (d->recv_ns - s->sent_ns) / 1000 / LAT_STEP_US;
+        d->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS]++;
+        d->lat_n++;
+    }
     switch (it->status) {
     case CT_ACK_ACCEPTED:
     case CT_ACK_DUPLICATE:
@@ -433,6 +446,7 @@ static void drain(dstate *d, void *sock, int64_t now)
     for (int i = 0; i < MAX_DRAIN; i++) {
         if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) break;
         d->last_heard = now;
+        d->recv_ns = ct_monotonic_ns();
         /* tolerate a multipart reply: the payload is the last frame */
         if (zmq_msg_more(&m)) continue;
         handle_msg(d, zmq_msg_data(&m), zmq_msg_size(&m)); /* nsettle <= window */
@@ -468,6 +482,20 @@ static void resend_all(dstate *d)
     }
 }
 
+/* Ack latency percentile in ms (upper edge of the bucket). */
+static double lat_pct(const dstate *d, double q)
+{
+    if (d->lat_n == 0) return 0;
+    uint64_t want = (uint64_t)((double)d->lat_n * q);
+    if (want >= d->lat_n) want = d->lat_n - 1;
+    uint64_t acc = 0;
+    for (size_t i = 0; i <= LAT_BUCKETS; i++) {
+        acc += d->lat[i];
+        if (acc > want) return (double)((i + 1) * LAT_STEP_US) / 1000.0;
+    }
+    return (double)(LAT_BUCKETS * LAT_STEP_US) / 1000.0;
+}
+
 /* ---- monitor ---- */
 
 static void handle_monitor(dstate *d, void *mon, const char *ep)
@@ -496,13 +524,15 @@ static void handle_monitor(dstate *d, void *mon, const char *ep)
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             d->connected = true;
             d->blocked_until = 0;
-            ct_log(CT_LOG_INFO, "connected", "server=%s inflight=%zu", ep, d->used);
-            resend_all(d);
+            ct_log(CT_LOG_INFO, "connected", "server=%s window=%zu", ep, d->used);
             break;
         case ZMQ_EVENT_DISCONNECTED:
+            /* whatever went out on that connection may be lost with it (or
+             * its acks are): resend it all as soon as a new one is up */
             if (d->connected)
                 ct_log(CT_LOG_WARN, "disconnected (will reconnect and resend)", "server=%s", ep);
             d->connected = false;
+            resend_all(d);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
@@ -712,11 +742,11 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                 ct_log(CT_LOG_INFO, "stats",
                        "queued=%" PRIu64 " inflight=%zu acked_per_s=%.0f sent=%" PRIu64
                        " resent=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
-                       " rejected=%" PRIu64 " connected=%s",
+                       " rejected=%" PRIu64 " ack_p50_ms=%.2f ack_p99_ms=%.2f connected=%s",
                        in.queued, d.used,
                        secs > 0 ? (double)(acked - d.acked_at_last_stats) / secs : 0, st->sent,
-                       st->resent, st->accepted, st->duplicates, st->rejected,
-                       d.connected ? "yes" : "no");
+                       st->resent, st->accepted, st->duplicates, st->rejected, lat_pct(&d, 0.5),
+                       lat_pct(&d, 0.99), d.connected ? "yes" : "no");
             d.acked_at_last_stats = acked;
             last_stats = now;
             next_stats = now + (int64_t)o->stats_interval_s * 1000;
@@ -750,6 +780,8 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             }
         }
     }
+    st->ack_p50_ms = lat_pct(&d, 0.5);
+    st->ack_p99_ms = lat_pct(&d, 0.99);
     /* settle whatever arrived during the last round */
     if (d.nsettle) settle_now(&d, ct_monotonic_ms());
     {
@@ -758,9 +790,10 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             ct_log(CT_LOG_INFO, "delivery finished",
                    "queued=%" PRIu64 " delivered_total=%" PRIu64 " rejected_total=%" PRIu64
                    " sent=%" PRIu64 " resent=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
-                   " rejected=%" PRIu64,
+                   " rejected=%" PRIu64 " ack_p50_ms=%.2f ack_p99_ms=%.2f ack_p999_ms=%.2f",
                    in.queued, in.delivered, in.rejected, st->sent, st->resent, st->accepted,
-                   st->duplicates, st->rejected);
+                   st->duplicates, st->rejected, lat_pct(&d, 0.5), lat_pct(&d, 0.99),
+                   lat_pct(&d, 0.999));
     }
     zmq_socket_monitor(sock, NULL, 0);
     if (mon) zmq_close(mon);

@@ -15,7 +15,8 @@
  * Timeouts: resend after resend_ms (default 2 s), doubling up to 30 s while
  * nothing gets acked, back to the start value on any ack. While the server is
  * unreachable (ZMQ_IMMEDIATE: send would block) nothing is queued in ZeroMQ;
- * on (re)connection every in-flight event is resent at once.
+ * when a connection drops, every in-flight event is resent as soon as a new
+ * one is up.
  */
 #ifndef CT_DELIVER_H
 #define CT_DELIVER_H
@@ -54,6 +55,8 @@ typedef struct {
     uint64_t rejected;   /* acks "rejected" settled */
     uint64_t retries;    /* acks "retry" */
     uint64_t errors;     /* "err" replies */
+    double ack_p50_ms;   /* send -> ack latency over the run (50 us resolution) */
+    double ack_p99_ms;
 } ct_deliver_stats;
 
 void ct_deliver_opts_default(ct_deliver_opts *o);
