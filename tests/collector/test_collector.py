@@ -308,6 +308,38 @@ def test_add_while_running():
         agg.stop()
 
 
+def test_aggregator_killed_and_paused_while_delivering():
+    """The aggregator is killed (kill -9) and restarted, then paused (SIGSTOP)
+    past the resend timeout and resumed, while one collector delivers: the
+    collector resends by itself; duplicates are acked, none counted."""
+    import signal
+    with H.Workdir("col-aggkill") as wd:
+        agg, eps = start_agg(wd)
+        ob = wd.sub("ob")
+        init(ob, 678)
+        col("simulate", "--outbox", ob, "--count", "6000", "--seed", "5")
+        run = start_run(wd, ob, eps["ingest"], "--insecure", "--window", "64", "--batch", "8",
+                        "--resend-ms", "200", "--stats-interval", "0")
+        wait_until(lambda: status(ob)["delivered"] > 0, what="first acks")
+        agg.kill9()
+        mid = status(ob)
+        agg, _ = start_agg(wd, name="agg2", eps=eps)
+        wait_until(lambda: status(ob)["delivered"] > mid["delivered"], what="acks after restart")
+        agg.signal(signal.SIGSTOP)
+        time.sleep(1.0)  # several resend timeouts pass
+        agg.signal(signal.SIGCONT)
+        wait_until(lambda: status(ob)["queued"] == 0, what="outbox drained")
+        H.check(run.stop() == 0, "run rc")
+        fin = [ln for ln in run.lines if 'msg="delivery finished"' in ln]
+        H.check(fin, run.tail())
+        print("  " + fin[-1].split('msg="delivery finished" ')[1])
+        s = status(ob)
+        H.check((s["delivered"], s["rejected"]) == (6000, 0), f"{s}")
+        m = snapshot(eps)
+        H.check(m["s"] == 6000, f"log has {m['s']} records, want 6000")
+        agg.stop()
+
+
 def test_cli_errors():
     with H.Workdir("col-cli") as wd:
         ob = wd.sub("ob")
@@ -392,4 +424,5 @@ def test_simulate_realtime_and_summary():
 if __name__ == "__main__":
     H.main([test_cli_errors, test_simulate_realtime_and_summary, test_rejected_event_kept_and_not_blocking,
             test_import_twice_and_bad_rows, test_add_while_running, test_aggregator_down_then_started,
-            test_kill9_while_sending_then_restart, test_curve_keys])
+            test_kill9_while_sending_then_restart, test_aggregator_killed_and_paused_while_delivering,
+            test_curve_keys])
