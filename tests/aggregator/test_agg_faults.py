@@ -1,0 +1,155 @@
+"""Aggregator faults: kill -9 under concurrent load with restarts (no acked event
+lost, none counted twice, counts == recount, chain intact), and LMDB map full
+(nothing acked from the failed batch, clear error, keeps running, resumes with
+a larger --map-size)."""
+import os
+import random
+import threading
+import time
+
+import aggh as A
+from aggh import H, P
+
+
+def _worker(ep, chunks, acked, errors, stop_at):
+    """Delivers every chunk until acked; resends in-flight ones on timeout."""
+    try:
+        c = P.Client(ep)
+        todo = list(range(len(chunks)))
+        inflight = {}          # token -> chunk index
+        window = 6
+        while (todo or inflight) and time.time() < stop_at:
+            while todo and len(inflight) < window:
+                k = todo.pop(0)
+                inflight[c.send(chunks[k])] = k
+            r = c.recv(1.0)
+            if r is None:
+                todo = sorted(set(todo) | set(inflight.values()))   # resend
+                inflight.clear()
+                c.close()
+                c = P.Client(ep)
+                continue
+            k = inflight.pop(r.get("n"), None)
+            if k is None:
+                continue       # a late reply to an abandoned token
+            assert r["k"] == "ack", r
+            for eid, st, code in r["r"]:
+                assert st in (P.ACCEPTED, P.DUPLICATE), (st, code)
+                acked.setdefault(eid, []).append(st)
+        c.close()
+        if todo or inflight:
+            errors.append("worker did not finish")
+    except Exception as e:  # noqa: BLE001
+        errors.append(repr(e))
+
+
+def test_kill9_under_load():
+    rng = random.Random(7)
+    NW, N, B = 3, 20000, 100
+    origins = [os.urandom(8) for _ in range(NW)]
+    districts = [672, 676, 68]
+    events = [[A.ev(origins[w], i, district=districts[w],
+                    program="bhyt_hgd" if i % 3 else "bhxh_tn") for i in range(1, N + 1)]
+              for w in range(NW)]
+    with H.Workdir("agg-kill9") as wd:
+        agg, eps = A.start(wd, name="agg")
+        acked = [dict() for _ in range(NW)]
+        errors = []
+        stop_at = time.time() + 120
+        ts = [threading.Thread(target=_worker,
+                               args=(eps["ingest"], [events[w][i:i + B] for i in range(0, N, B)],
+                                     acked[w], errors, stop_at)) for w in range(NW)]
+        for t in ts:
+            t.start()
+        kills = 0
+        for cycle in range(4):
+            time.sleep(rng.uniform(0.15, 0.5))
+            if not any(t.is_alive() for t in ts):
+                break
+            agg.kill9()
+            kills += 1
+            # what was acked before the kill must be in the store
+            before = set()
+            for a in acked:
+                before |= set(a)
+            st = A.Store(eps["data"])
+            ids = st.id_set()
+            st.close()
+            missing = before - set(ids)
+            assert not missing, f"{len(missing)} acked events missing after kill -9"
+            agg, _ = A.start(wd, name="agg", data=eps["data"])
+        for t in ts:
+            t.join(130)
+        assert not errors, errors
+        assert kills >= 1
+        snp = A.snapshot(eps)
+        assert snp["s"] == NW * N, snp["s"]
+        for w, d in enumerate(districts):
+            n_bhxh = N // 3
+            assert snp["c"][A.net_key(d, "bhxh_tn")] == n_bhxh
+            assert snp["c"][A.net_key(d, "bhyt_hgd")] == N - n_bhxh
+        assert agg.stop() == 0
+        st = A.Store(eps["data"])
+        assert st.verify_chain()[0] == NW * N
+        ids = st.id_set()
+        for w in range(NW):
+            assert len(acked[w]) == N
+            assert set(acked[w]) <= set(ids)
+            # accepted exactly once, whatever the resends
+            assert sum(1 for v in acked[w].values() if P.ACCEPTED in v) <= N
+        net = {k: v for k, v in st.count_map().items() if k[0] == P.COUNT_NET}
+        assert net == A.expected_net(st.events())
+        st.close()
+        print(f"kills={kills} events={NW * N}")
+
+
+def test_map_full_then_bigger_map():
+    with H.Workdir("agg-mapfull") as wd:
+        agg, eps = A.start(wd, extra=["--map-size", "1M"])
+        c = P.Client(eps["ingest"])
+        o = os.urandom(8)
+        accepted = 0
+        failed_chunk = None
+        seq = 0
+        for k in range(200):
+            chunk = [A.ev(o, seq + i, program="bhyt_hgd") for i in range(1, 101)]
+            seq += 100
+            r = c.call(chunk)
+            sts = {x[1:] for x in r["r"]}
+            if sts == {(P.ACCEPTED, 0)}:
+                accepted += 100
+                assert r["s"] == accepted
+                continue
+            assert sts == {(P.RETRY, P.ERR["store_unavailable"])}, sts
+            assert r["s"] == accepted
+            failed_chunk = chunk
+            break
+        assert failed_chunk is not None and accepted > 0
+        agg.wait_log(r'level=error .*map is full, raise --map-size')
+        # still running: snapshot answers with the committed state, retry still refused
+        snp = A.snapshot(eps)
+        assert snp["s"] == accepted and snp["c"][A.net_key(672, "bhyt_hgd")] == accepted
+        r = c.call(failed_chunk)
+        assert {x[1:] for x in r["r"]} == {(P.RETRY, P.ERR["store_unavailable"])}
+        # duplicates of committed events are still answered (read path works)
+        assert agg.stop() == 0
+        st = A.Store(eps["data"])
+        assert st.verify_chain()[0] == accepted
+        st.close()
+        agg, eps2 = A.start(wd, data=eps["data"], extra=["--map-size", "64M"])
+        c.close()
+        c = P.Client(eps2["ingest"])
+        r = c.call(failed_chunk)
+        assert {x[1:] for x in r["r"]} == {(P.ACCEPTED, 0)}, r
+        assert r["s"] == accepted + 100
+        snp = A.snapshot(eps2)
+        assert snp["c"][A.net_key(672, "bhyt_hgd")] == accepted + 100
+        c.close()
+        assert agg.stop() == 0
+        st = A.Store(eps["data"])
+        assert st.verify_chain()[0] == accepted + 100
+        st.close()
+
+
+if __name__ == "__main__":
+    H.main([test_kill9_under_load, test_map_full_then_bigger_map])
