@@ -988,7 +988,7 @@ static int trace_cb(const ct_audit_event *ae, void *arg)
     ct_time_format(ae->rec->received_ms, t->c->tz_offset_min, rcv, sizeof rcv);
     for (int i = 0; i < 8; i++)
         snprintf(ph + 2 * i, 3, "%02x", ev->person[i]);
-    printf("%8" PRIu64 "  %-25s  %-25s  %-40s  %8u  %-12s  %-8s  %-6s  %s  %s\n", ae->rec->seq, occ,
+    printf("%8" PRIu64 "  %-25s  %-29s  %-40s  %8u  %-12s  %-8s  %-6s  %s  %s\n", ae->rec->seq, occ,
            rcv, ae->rec->collector, (unsigned)ev->district, ev->agent, ct_program_name(ev->program),
            ct_action_name(ev->action), ph, oc);
     return 0;
@@ -1052,7 +1052,7 @@ static int cmd_trace(int argc, char **argv)
     }
     t.c = &x.campaign;
     if (!t.jsonl)
-        printf("%8s  %-25s  %-25s  %-40s  %8s  %-12s  %-8s  %-6s  %-16s  %s\n", "seq", "occurred",
+        printf("%8s  %-25s  %-29s  %-40s  %8s  %-12s  %-8s  %-6s  %-16s  %s\n", "seq", "occurred",
                "received", "collector", "district", "agent", "program", "action", "person",
                "outcome");
     static const uint8_t zero[CT_LOGREC_HASH_LEN];
