@@ -734,3 +734,58 @@ void ct_store_import_abort(ct_store *s)
     s->imp_txn = NULL;
     ct_counts_clear(&s->delta);
 }
+
+/* ---- ids scan (chitieu-audit verify; added by the audit module) --------- */
+
+ct_err ct_store_ids_scan(ct_store *s, ct_store_ids_cb cb, void *arg)
+{
+    MDB_txn *t;
+    ct_err r = txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t, s->ids, &c);
+    if (rc) {
+        mdb_txn_abort(t);
+        return map_rc(rc);
+    }
+    ct_err result = CT_OK;
+    unsigned since_renew = 0;
+    uint8_t last[CT_EVENT_ID_LEN];
+    MDB_val k, v;
+    int g = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (g == 0) {
+        if (k.mv_size != CT_EVENT_ID_LEN || v.mv_size != 8 + CT_IDHASH_LEN) {
+            result = CT_ERR_STORE_CORRUPT;
+            break;
+        }
+        memcpy(last, k.mv_data, CT_EVENT_ID_LEN);
+        const uint8_t *vb = v.mv_data;
+        int cr = cb(last, be64_get(vb), vb + 8, arg);
+        if (cr != 0) {
+            result = ct_err_known(cr) ? (ct_err)cr : CT_ERR_INTERNAL;
+            break;
+        }
+        if (++since_renew >= CT_SCAN_RENEW) { /* short read transactions */
+            since_renew = 0;
+            mdb_txn_reset(t);
+            rc = mdb_txn_renew(t);
+            if (!rc) rc = mdb_cursor_renew(t, c);
+            if (rc) {
+                result = map_rc(rc);
+                break;
+            }
+            k.mv_size = CT_EVENT_ID_LEN;
+            k.mv_data = last;
+            g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+            if (g == 0 && k.mv_size == CT_EVENT_ID_LEN &&
+                memcmp(k.mv_data, last, CT_EVENT_ID_LEN) == 0)
+                g = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        } else {
+            g = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+    }
+    if (result == CT_OK && g != 0 && g != MDB_NOTFOUND) result = map_rc(g);
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
+    return result;
+}

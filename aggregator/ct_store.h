@@ -100,6 +100,15 @@ ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_sto
                          void *arg, uint64_t *bad_seq);
 /* Looks up the log seq of an event id (0 if absent). */
 ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t *seq);
+/* Additive (chitieu-audit verify): calls cb for every entry of the ids
+ * database in key order — event id, its log seq and the BLAKE2b-128 of the
+ * event bytes (crypto_generichash, 16-byte output) — using short read
+ * transactions (renewed every few thousand entries, like ct_store_log_scan).
+ * cb returns 0 to go on, non-zero to stop (returned as for ct_store_log_scan).
+ * A malformed entry gives CT_ERR_STORE_CORRUPT. */
+typedef int (*ct_store_ids_cb)(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq,
+                               const uint8_t idhash[16], void *arg);
+ct_err ct_store_ids_scan(ct_store *s, ct_store_ids_cb cb, void *arg);
 
 /* For chitieu-audit rebuild: appends an already-hashed record as is (keeps
  * seq, received_ms, collector); verifies it chains onto the current head and
