@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <zmq.h>
@@ -699,6 +700,39 @@ static int client_keys(app *a, ct_deliver_opts *o)
     return 0;
 }
 
+/* run --once while another run delivers this outbox: watch it drain. */
+static int wait_drained(app *a, int give_up_s)
+{
+    ct_log(CT_LOG_INFO, "another run is delivering this outbox; waiting for it to drain",
+           "outbox=%s", a->c->outbox);
+    int64_t last_change = ct_monotonic_ms();
+    uint64_t last_queued = UINT64_MAX;
+    int64_t last_ack = -1;
+    while (!g_stop) {
+        ct_outbox_info in;
+        if (ct_outbox_get_info(a->ob, &in) != CT_OK) {
+            fprintf(stderr, PROG ": %s\n", ct_outbox_errmsg(a->ob));
+            return 1;
+        }
+        if (in.queued == 0) return 0;
+        int64_t now = ct_monotonic_ms();
+        if (in.queued != last_queued || in.last_ack_ms != last_ack) {
+            last_queued = in.queued;
+            last_ack = in.last_ack_ms;
+            last_change = now;
+        } else if (give_up_s > 0 && now - last_change > (int64_t)give_up_s * 1000) {
+            fprintf(stderr,
+                    PROG ": run: outbox %s is not draining (%" PRIu64
+                         " queued, no ack for %d s; see the delivering run's log)\n",
+                    a->c->outbox, in.queued, give_up_s);
+            return 1;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 1;
+}
+
 static int cmd_run(app *a)
 {
     cli *c = a->c;
@@ -746,9 +780,12 @@ static int cmd_run(app *a)
     snprintf(lockpath, sizeof lockpath, "%s/run.lock", c->outbox);
     int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, PROG ": another `run` is already delivering outbox %s\n", c->outbox);
         if (lfd >= 0) close(lfd);
-        return 2;
+        if (!o.once) {
+            fprintf(stderr, PROG ": another `run` is already delivering outbox %s\n", c->outbox);
+            return 2;
+        }
+        return wait_drained(a, o.give_up_s);
     }
     a->zctx = zmq_ctx_new();
     if (!a->zctx) {

@@ -300,10 +300,18 @@ def test_add_while_running():
         H.check([int(x[16:], 16) for x in ids] == list(range(1, 21)), "seqs")
         wait_until(lambda: status(ob)["delivered"] == 20, what="20 delivered")
         H.check(snapshot(eps)["s"] == 20, "log")
-        # a second deliverer for the same outbox is refused
-        r = col("run", "--outbox", ob, "--server", eps["ingest"], "--insecure", "--once",
-                check=False)
+        # a second deliverer for the same outbox is refused; `run --once` instead
+        # waits for the running one to drain the outbox
+        r = col("run", "--outbox", ob, "--server", eps["ingest"], "--insecure", check=False)
         H.check(r.returncode == 2 and "already delivering" in r.stderr, r.stderr)
+        for i in range(20, 25):
+            col("add", "--outbox", ob, "--agent", "LD068-002", "--program", "bhyt_hgd",
+                "--person-hash", f"{i + 1:02x}" * 32, "--time", "2023-07-30T10:00:00+07:00")
+        r = col("run", "--outbox", ob, "--server", eps["ingest"], "--insecure", "--once",
+                "--give-up", "30")
+        H.check("waiting for it to drain" in r.stderr, r.stderr)
+        H.check(status(ob)["delivered"] == 25, "drained")
+        H.check(snapshot(eps)["s"] == 25, "log")
         H.check(run.stop() == 0, "run rc")
         agg.stop()
 
