@@ -246,6 +246,7 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
     }
     *got = nm;
     if (nm == 0) return CT_OK;
+    uint64_t r0 = ct_monotonic_ns();
     g->st.batches++;
     g->st.events += ni;
     if (ni > g->st.batch_max_seen) g->st.batch_max_seen = ni;
@@ -304,7 +305,9 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
 
     /* 3. one durable transaction */
     if (ns > 0) {
+        uint64_t c0 = ct_monotonic_ns();
         ct_err e = ct_store_apply_batch(g->o.store, g->sitems, ns, commit);
+        g->st.commit_ns += ct_monotonic_ns() - c0;
         if (e) {
             *commit_err = e;
             g->st.commit_failures++;
@@ -355,5 +358,6 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
         zmq_msg_close(&m->rid);
         zmq_msg_close(&m->body);
     }
+    g->st.round_ns += ct_monotonic_ns() - r0;
     return CT_OK;
 }

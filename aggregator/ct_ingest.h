@@ -45,6 +45,8 @@ typedef struct {
     uint64_t batch_max_seen;     /* largest batch, in events */
     uint64_t acks_undeliverable; /* peer gone or its queue full */
     uint64_t forbidden;
+    uint64_t commit_ns; /* time spent in ct_store_apply_batch */
+    uint64_t round_ns;  /* time spent in whole rounds (decode..ack) */
     uint64_t rejects_by_code[CT_INGEST_MAX_CODES];
 } ct_ingest_stats;
 

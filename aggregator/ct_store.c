@@ -386,8 +386,7 @@ static int tally_one(ct_store *s, MDB_txn *t, const ct_event *ev, uint32_t local
 
 /* Appends the log record (computes its hash from *head, updates *head) and
  * registers its id. */
-static int append_one(ct_store *s, MDB_txn *t, ct_logrec *r, const uint8_t id[CT_EVENT_ID_LEN],
-                      const uint8_t idhash[CT_IDHASH_LEN], uint8_t head[CT_LOGREC_HASH_LEN])
+static int append_one(ct_store *s, MDB_txn *t, ct_logrec *r, uint8_t head[CT_LOGREC_HASH_LEN])
 {
     ct_buf_reset(&s->rec);
     if (ct_logrec_encode(r, head, &s->rec) != CT_OK) return EINVAL;
@@ -396,14 +395,23 @@ static int append_one(ct_store *s, MDB_txn *t, ct_logrec *r, const uint8_t id[CT
     MDB_val k = {8, kb}, v = {s->rec.len, s->rec.data};
     int rc = mdb_put(t, s->log, &k, &v, MDB_APPEND);
     if (rc) return rc;
-    uint8_t ib[8 + CT_IDHASH_LEN];
-    memcpy(ib, kb, 8);
-    memcpy(ib + 8, idhash, CT_IDHASH_LEN);
-    MDB_val ik = {CT_EVENT_ID_LEN, (void *)id}, iv = {sizeof ib, ib};
-    rc = mdb_put(t, s->ids, &ik, &iv, MDB_NOOVERWRITE);
-    if (rc) return rc;
     memcpy(head, r->hash, CT_LOGREC_HASH_LEN);
     return 0;
+}
+
+/* Registers id -> seq || idhash unless the id is already there: then returns
+ * MDB_KEYEXIST and *existing points to the stored value (one B-tree search
+ * for both the dedup check and the insert). */
+static int ids_put(ct_store *s, MDB_txn *t, const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq,
+                   const uint8_t idhash[CT_IDHASH_LEN], MDB_val *existing)
+{
+    uint8_t ib[8 + CT_IDHASH_LEN];
+    be64_put(ib, seq);
+    memcpy(ib + 8, idhash, CT_IDHASH_LEN);
+    MDB_val ik = {CT_EVENT_ID_LEN, (void *)id};
+    existing->mv_size = sizeof ib;
+    existing->mv_data = ib;
+    return mdb_put(t, s->ids, &ik, existing, MDB_NOOVERWRITE);
 }
 
 /* Writes every counter in s->delta as old + delta; fills changed (absolute). */
@@ -456,9 +464,9 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
         const ct_event *ev = it->ev;
         uint8_t h[CT_IDHASH_LEN];
         idhash_of(it->raw, it->raw_len, h);
-        MDB_val ik = {CT_EVENT_ID_LEN, (void *)ev->id}, iv;
-        rc = mdb_get(t, s->ids, &ik, &iv);
-        if (rc == 0) {
+        MDB_val iv;
+        rc = ids_put(s, t, ev->id, seq + 1, h, &iv);
+        if (rc == MDB_KEYEXIST) {
             if (iv.mv_size != 8 + CT_IDHASH_LEN) {
                 rc = MDB_CORRUPTED;
                 goto fail_rc;
@@ -473,7 +481,7 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
             }
             continue;
         }
-        if (rc != MDB_NOTFOUND) goto fail_rc;
+        if (rc) goto fail_rc;
         ct_logrec lr;
         memset(&lr, 0, sizeof lr);
         lr.seq = seq + 1;
@@ -481,7 +489,7 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
         snprintf(lr.collector, sizeof lr.collector, "%s", it->collector ? it->collector : "");
         lr.event = it->raw;
         lr.event_len = it->raw_len;
-        rc = append_one(s, t, &lr, ev->id, h, head);
+        rc = append_one(s, t, &lr, head);
         if (rc) goto fail_rc;
         rc = tally_one(s, t, ev, it->local_day, lr.seq);
         if (rc) goto fail_rc;
@@ -691,16 +699,16 @@ ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campai
     if (r) return CT_ERR_STORE_CORRUPT;
     if (s->campaign_id[0] && strcmp(ev.campaign, s->campaign_id) != 0) return CT_ERR_WRONG_CAMPAIGN;
     MDB_txn *t = s->imp_txn;
-    MDB_val ik = {CT_EVENT_ID_LEN, ev.id}, iv;
-    int rc = mdb_get(t, s->ids, &ik, &iv);
-    if (rc == 0) return CT_ERR_CONFLICT; /* a valid log never holds an id twice */
-    if (rc != MDB_NOTFOUND) return map_rc(rc);
     uint8_t h[CT_IDHASH_LEN];
     idhash_of(rec->event, rec->event_len, h);
+    MDB_val iv;
+    int rc = ids_put(s, t, ev.id, rec->seq, h, &iv);
+    if (rc == MDB_KEYEXIST) return CT_ERR_CONFLICT; /* a valid log never holds an id twice */
+    if (rc) return map_rc(rc);
     ct_logrec copy = *rec;
     uint8_t head[CT_LOGREC_HASH_LEN];
     memcpy(head, s->imp_head, sizeof head);
-    rc = append_one(s, t, &copy, ev.id, h, head);
+    rc = append_one(s, t, &copy, head);
     if (rc) return map_rc(rc);
     if (memcmp(copy.hash, rec->hash, CT_LOGREC_HASH_LEN) != 0) return CT_ERR_CHAIN;
     rc = tally_one(s, t, &ev, ct_campaign_local_day(c, ev.occurred_ms), rec->seq);

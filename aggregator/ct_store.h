@@ -113,7 +113,9 @@ ct_err ct_store_ids_scan(ct_store *s, ct_store_ids_cb cb, void *arg);
 /* For chitieu-audit rebuild: appends an already-hashed record as is (keeps
  * seq, received_ms, collector); verifies it chains onto the current head and
  * applies the tally. Records are committed in batches by the caller via
- * ct_store_import_begin/commit. */
+ * ct_store_import_begin/commit. After an error from ct_store_import_record
+ * the open import transaction may hold part of that record: the caller must
+ * call ct_store_import_abort() (nothing of the chunk is then kept). */
 ct_err ct_store_import_begin(ct_store *s);
 ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campaign *c);
 ct_err ct_store_import_commit(ct_store *s);

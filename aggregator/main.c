@@ -508,13 +508,16 @@ static void log_stats(const ct_ingest_stats *s, stats_mark *prev, const conn_sta
     ct_auth_zap_stats(auth, &zok, &zden);
     ct_log(insecure ? CT_LOG_WARN : CT_LOG_INFO, "stats",
            "events_per_s=%.0f accepted_per_s=%.0f batches=%llu batch_avg=%.1f batch_max=%llu "
-           "commits_per_s=%.1f accepted=%llu duplicates=%llu rejected=%llu rejects=\"%s\" "
+           "commits_per_s=%.1f commit_ms_avg=%.2f round_ms_avg=%.2f accepted=%llu duplicates=%llu "
+           "rejected=%llu rejects=\"%s\" "
            "retry=%llu bad_messages=%llu commit_failures=%llu acks_undeliverable=%llu "
            "peers=%ld conn_refused=%llu auth_ok=%llu auth_denied=%llu snapshots=%llu "
            "head_seq=%llu%s",
            (double)ev / dt, (double)(s->accepted - prev->in.accepted) / dt,
            (unsigned long long)batches, batches ? (double)ev / (double)batches : 0.0,
            (unsigned long long)s->batch_max_seen, (double)commits / dt,
+           commits ? (double)(s->commit_ns - prev->in.commit_ns) / 1e6 / (double)commits : 0.0,
+           batches ? (double)(s->round_ns - prev->in.round_ns) / 1e6 / (double)batches : 0.0,
            (unsigned long long)s->accepted, (unsigned long long)s->duplicates,
            (unsigned long long)s->rejected, rej, (unsigned long long)s->retry,
            (unsigned long long)s->bad_messages, (unsigned long long)s->commit_failures,

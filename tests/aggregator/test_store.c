@@ -503,8 +503,8 @@ static void test_import(void **state)
     tev *e = calloc(N, sizeof *e);
     ct_store_item *it = calloc(N, sizeof *it);
     for (int i = 0; i < N; i++)
-        tev_make(&e[i], (uint64_t)i + 1, (uint32_t)(i % 300), i % 2 ? CT_PROGRAM_BHYT_HGD
-                                                                     : CT_PROGRAM_BHXH_TN,
+        tev_make(&e[i], (uint64_t)i + 1, (uint32_t)(i % 300),
+                 i % 2 ? CT_PROGRAM_BHYT_HGD : CT_PROGRAM_BHXH_TN,
                  i % 7 == 0 ? CT_ACTION_CANCEL : CT_ACTION_ENROLL, NULL, T0 + i);
     assert_int_equal(apply(src, e, N, it, NULL), CT_OK);
 
@@ -580,8 +580,8 @@ static void test_scan_ranges(void **state)
     tev *e = calloc(N, sizeof *e);
     ct_store_item *it = calloc(N, sizeof *it);
     for (int i = 0; i < N; i++)
-        tev_make(&e[i], (uint64_t)i + 1, (uint32_t)i, CT_PROGRAM_BHYT_HGD, CT_ACTION_ENROLL,
-                 NULL, T0 + i);
+        tev_make(&e[i], (uint64_t)i + 1, (uint32_t)i, CT_PROGRAM_BHYT_HGD, CT_ACTION_ENROLL, NULL,
+                 T0 + i);
     assert_int_equal(apply(s, e, N, it, NULL), CT_OK);
     range_ctx r = {0, 0, 0};
     uint64_t bad;
