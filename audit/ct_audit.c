@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,21 @@ struct ct_audit_pool {
     ct_store *ids;
 };
 
+static uint64_t id_fingerprint(const uint8_t id[CT_EVENT_ID_LEN], const uint8_t idhash[16])
+{
+    uint64_t a, b, c, d;
+    memcpy(&a, id, 8);
+    memcpy(&b, id + 8, 8);
+    memcpy(&c, idhash, 8);
+    memcpy(&d, idhash + 8, 8);
+    c ^= d * 0x94d049bb133111ebull;
+    uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b + 0x632be59bd9b4e019ull);
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+    return h ^ c;
+}
+
 /* Stage 1: the pure per-record checks. */
 static void stage1(const ct_campaign *c, ct_store *ids, ct_audit_item *it,
                    const uint8_t prev[CT_LOGREC_HASH_LEN])
@@ -48,9 +64,12 @@ static void stage1(const ct_campaign *c, ct_store *ids, ct_audit_item *it,
     it->chain = ct_logrec_check(&it->rec, prev);
     it->dec = ct_event_decode(it->rec.event, it->rec.event_len, &it->ev, NULL);
     it->camp = it->dec ? CT_OK : ct_campaign_check_event(c, &it->ev, INT64_MAX);
-    it->id_err = CT_OK;
-    it->id_seq = 0;
-    if (ids && !it->dec) it->id_err = ct_store_find_id(ids, it->ev.id, &it->id_seq);
+    it->idfp = 0;
+    if (ids && !it->dec) {
+        uint8_t h[16];
+        crypto_generichash(h, sizeof h, it->rec.event, it->rec.event_len, NULL, 0);
+        it->idfp = id_fingerprint(it->ev.id, h);
+    }
     it->day = it->dec ? 0 : ct_campaign_local_day(c, it->ev.occurred_ms);
 }
 
@@ -146,6 +165,7 @@ ct_err ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
     a->o = *o;
     if (a->o.stop_time_ms == 0) a->o.stop_time_ms = INT64_MAX;
     a->expect = first_seq;
+    a->first_seq = first_seq;
     a->last_seq = first_seq - 1;
     memcpy(a->head, prev, CT_LOGREC_HASH_LEN);
     memcpy(a->scan_prev, prev, CT_LOGREC_HASH_LEN);
@@ -167,6 +187,8 @@ void ct_audit_free(ct_audit *a)
 {
     pool_free(a->pool);
     a->pool = NULL;
+    free(a->idfp);
+    a->idfp = NULL;
     ct_pmap_free(&a->persons);
     ct_counts_free(&a->counts);
 }
@@ -253,24 +275,18 @@ static int stage2(ct_audit *a, ct_audit_item *it)
     }
     const ct_event *ev = &it->ev;
     if (a->o.ids_store) {
-        if (it->id_err && it->id_err != CT_ERR_NOT_FOUND) {
-            a->err = it->id_err;
-            return 1;
+        uint64_t ix = rec->seq - a->first_seq;
+        if (ix >= a->idfp_cap) {
+            size_t nc = a->idfp_cap ? a->idfp_cap * 2 : 65536;
+            uint64_t *n = realloc(a->idfp, nc * sizeof *n);
+            if (!n) {
+                a->err = CT_ERR_NOMEM;
+                return 1;
+            }
+            a->idfp = n;
+            a->idfp_cap = nc;
         }
-        if (it->id_seq != rec->seq) {
-            char idhex[2 * CT_EVENT_ID_LEN + 1];
-            ct_event_id_hex(ev->id, idhex);
-            if (it->id_seq == 0)
-                ct_audit_diverge(a, rec->seq,
-                                 "seq %" PRIu64 ": event id %s is missing from the ids index",
-                                 rec->seq, idhex);
-            else
-                ct_audit_diverge(a, rec->seq,
-                                 "seq %" PRIu64 ": event id %s maps to seq %" PRIu64
-                                 " in the ids index",
-                                 rec->seq, idhex, it->id_seq);
-            return 1;
-        }
+        a->idfp[ix] = it->idfp;
     }
     uint8_t pkey[CT_PERSON_KEY_LEN];
     ct_person_key(ev->program, ev->person, pkey);
@@ -427,6 +443,80 @@ void ct_audit_finish(ct_audit *a)
                          a->missing, a->missing_prev, a->jump_to);
         a->missing = 0;
     }
+}
+
+/* ---- ids database vs log ---- */
+
+typedef struct {
+    ct_audit *a;
+    uint8_t *seen; /* bitmap over [first_seq, last_seq] */
+} ids_st;
+
+static int ids_cb(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq, const uint8_t idhash[16],
+                  void *arg)
+{
+    ids_st *st = arg;
+    ct_audit *a = st->a;
+    char hex[2 * CT_EVENT_ID_LEN + 1];
+    if (seq < a->first_seq || seq > a->last_seq) {
+        ct_event_id_hex(id, hex);
+        ct_audit_diverge(
+            a, seq, "ids: event id %s maps to seq %" PRIu64 ", outside the log (1..%" PRIu64 ")",
+            hex, seq, a->last_seq);
+        return 1;
+    }
+    uint64_t ix = seq - a->first_seq;
+    if (a->idfp[ix] != id_fingerprint(id, idhash)) {
+        ct_event_id_hex(id, hex);
+        ct_audit_diverge(a, seq,
+                         "seq %" PRIu64 ": the ids index maps event id %s to it, but the record "
+                         "holds another event (id or content hash differs)",
+                         seq, hex);
+        return 1;
+    }
+    if (st->seen[ix / 8] & (1u << (ix % 8))) {
+        ct_event_id_hex(id, hex);
+        ct_audit_diverge(a, seq, "seq %" PRIu64 ": a second ids entry (event id %s) maps to it",
+                         seq, hex);
+        return 1;
+    }
+    st->seen[ix / 8] = (uint8_t)(st->seen[ix / 8] | (1u << (ix % 8)));
+    return 0;
+}
+
+static int id_of_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
+{
+    (void)raw;
+    (void)len;
+    ct_event ev;
+    if (ct_event_decode(rec->event, rec->event_len, &ev, NULL) == CT_OK)
+        ct_event_id_hex(ev.id, arg);
+    return 0;
+}
+
+ct_err ct_audit_check_ids(ct_audit *a, ct_store *s)
+{
+    if (a->diverged || !a->o.ids_store || a->last_seq < a->first_seq) return CT_OK;
+    uint64_t n = a->last_seq - a->first_seq + 1;
+    ids_st st = {a, calloc((size_t)(n / 8 + 1), 1)};
+    if (!st.seen) return CT_ERR_NOMEM;
+    ct_err e = ct_store_ids_scan(s, ids_cb, &st);
+    if (a->diverged) e = CT_OK;
+    for (uint64_t ix = 0; !e && !a->diverged && ix < n; ix++) {
+        if (st.seen[ix / 8] == 0xff && ix % 8 == 0 && ix + 8 <= n) {
+            ix += 7;
+            continue;
+        }
+        if (!(st.seen[ix / 8] & (1u << (ix % 8)))) {
+            uint64_t seq = a->first_seq + ix;
+            char hex[2 * CT_EVENT_ID_LEN + 1] = "?";
+            (void)ct_store_log_scan(s, seq, seq, id_of_cb, hex, NULL);
+            ct_audit_diverge(a, seq, "seq %" PRIu64 ": event id %s is missing from the ids index",
+                             seq, hex);
+        }
+    }
+    free(st.seen);
+    return e;
 }
 
 const char *ct_audit_kind_name(ct_count_kind k)

@@ -43,7 +43,7 @@ typedef struct {
     const ct_campaign *campaign;
     uint64_t stop_seq;    /* 0 = none: records with seq > stop_seq end the walk */
     int64_t stop_time_ms; /* INT64_MAX = none: first record received after it ends the walk */
-    ct_store *ids_store;  /* non-NULL: check each event id maps to its seq (ids dbi) */
+    ct_store *ids_store;  /* non-NULL: keep per-seq id fingerprints for ct_audit_check_ids */
     ct_audit_event_cb on_event;
     void *arg;
     const char *progress;    /* non-NULL: a progress line on stderr every second, this label */
@@ -63,8 +63,7 @@ typedef struct {
     ct_err chain;  /* ct_logrec_check against the previous record in scan order */
     ct_err dec;    /* ct_event_decode */
     ct_err camp;   /* ct_campaign_check_event */
-    ct_err id_err; /* ct_store_find_id */
-    uint64_t id_seq;
+    uint64_t idfp; /* fingerprint of (event id, BLAKE2b-128 of the event bytes) */
 } ct_audit_item;
 
 struct ct_audit_pool;
@@ -93,6 +92,9 @@ typedef struct {
     struct ct_audit_pool *pool;
     uint8_t scan_prev[CT_LOGREC_HASH_LEN]; /* stored hash of the last record scanned */
     bool halt;                             /* stage 2 stopped: tell the scanner */
+    uint64_t first_seq;
+    uint64_t *idfp; /* [seq - first_seq]: id fingerprints (when ids_store) */
+    size_t idfp_cap;
 } ct_audit;
 
 /* first_seq: seq of the first record expected; prev: hash of record
@@ -105,6 +107,13 @@ int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, vo
  * and resolves a pending seq jump (-> "missing"). */
 void ct_audit_finish(ct_audit *a);
 void ct_audit_free(ct_audit *a);
+
+/* After a clean walk of a store from seq 1: checks the ids database against
+ * the log in both directions — every entry maps an event id to the seq of the
+ * record holding that event, with the BLAKE2b-128 of its bytes, and every
+ * record has exactly one entry. Sets the finding on a difference
+ * ("seq N: event id <hex> is missing from the ids index", ...). */
+ct_err ct_audit_check_ids(ct_audit *a, ct_store *s);
 
 /* Marks a divergence at seq (printf-style finding) unless one is already set. */
 void ct_audit_diverge(ct_audit *a, uint64_t seq, const char *fmt, ...)

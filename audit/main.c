@@ -461,6 +461,13 @@ static int cmd_verify(int argc, char **argv)
                              "seq %" PRIu64 ": head mismatch: stored head %s, chain gives %s",
                              head_seq, hexh, h2);
         }
+        if (!a.diverged && !o.no_ids) {
+            ct_err ie = ct_audit_check_ids(&a, x.store);
+            if (ie) {
+                rc = fail("%s: scanning the ids index: %s", o.data, ct_err_str(ie));
+                goto out;
+            }
+        }
         if (!a.diverged &&
             !ct_audit_compare_counts(&stored, &a.counts, a.finding, sizeof a.finding))
             a.diverged = true;

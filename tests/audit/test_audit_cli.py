@@ -231,6 +231,41 @@ def test_delete_ids_entry():
           r.stdout)
 
 
+def test_ids_tamper():
+    d = fresh(W, "ids2")
+    s = Store(d)
+    ev100, ev200 = event_of(s.get(100)), event_of(s.get(200))
+    with s.env.begin(write=True, db=s.ids) as t:  # two entries swapped
+        a, b = t.get(ev100["id"]), t.get(ev200["id"])
+        t.put(ev100["id"], b)
+        t.put(ev200["id"], a)
+    s.close()
+    r = verify("--data", d, check_rc=1)
+    check(r.stdout == f"FAIL seq 200: the ids index maps event id {ev100['id'].hex()} to it, "
+          "but the record holds another event (id or content hash differs)\n", r.stdout)
+    d = fresh(W, "ids3")
+    s = Store(d)
+    ev = event_of(s.get(42))
+    with s.env.begin(write=True, db=s.ids) as t:  # content hash altered
+        v = bytearray(t.get(ev["id"]))
+        v[-1] ^= 1
+        t.put(ev["id"], bytes(v))
+    s.close()
+    r = verify("--data", d, check_rc=1)
+    check(r.stdout.startswith(f"FAIL seq 42: the ids index maps event id {ev['id'].hex()} "),
+          r.stdout)
+    d = fresh(W, "ids4")
+    s = Store(d)
+    fake = b"\xff" * 16
+    with s.env.begin(write=True, db=s.ids) as t:  # an entry pointing past the log
+        t.put(fake, struct.pack(">Q", N + 5) + b"\0" * 16)
+    s.close()
+    r = verify("--data", d, check_rc=1)
+    check(r.stdout == f"FAIL ids: event id {fake.hex()} maps to seq {N + 5}, outside the log "
+          f"(1..{N})\n", r.stdout)
+    r = verify("--data", d, "--no-ids", check_rc=0)
+
+
 def export(store, fmt, out, *extra):
     audit("export", "--data", store, "--format", fmt, "--output", out, *extra, check_rc=0)
     return out
@@ -446,6 +481,6 @@ if __name__ == "__main__":
         main([test_untouched_verifies, test_flip_event_byte, test_flip_collector_and_time,
               test_delete_record, test_delete_last_record, test_swap_records,
               test_swap_records_with_rewritten_seq, test_change_count, test_change_agent_count,
-              test_delete_ids_entry, test_export_verify_rebuild, test_ctlog_file_tamper,
+              test_delete_ids_entry, test_ids_tamper, test_export_verify_rebuild, test_ctlog_file_tamper,
               test_partial_export, test_jsonl_csv_export, test_replay_time_equals_seq,
               test_trace, test_usage])

@@ -214,6 +214,7 @@ static void test_recount_equals_store(void **state)
     uint64_t bad;
     assert_int_equal(ct_store_log_scan(s, 1, 0, ct_audit_record, &a, &bad), CT_OK);
     ct_audit_finish(&a);
+    assert_int_equal(ct_audit_check_ids(&a, s), CT_OK);
     assert_false(a.diverged);
     assert_int_equal(a.last_seq, 5000);
     assert_int_equal(a.n_records, 5000);
