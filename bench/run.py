@@ -1,0 +1,530 @@
+#!/usr/bin/python3
+"""bench/run.py — chitieu's benchmark harness (issue 9). Never part of the test suite.
+
+Starts the REAL chitieu-aggregator (durable LMDB, default flags, full tally rule) in a
+temp dir on 127.0.0.1 tcp (or ipc), drives it with bench's ct_loadgen and the real
+chitieu-collector / chitieu-audit, repeats every point R times and prints
+"median [min-max]" per figure, then one JSON line (the last line of stdout).
+
+Sections (--only a,b,...; default all):
+  ingest     matrix N collectors x window W: 1x1, 16x1, 1x1000, 4x1000, 16x100
+             events/s, ack p50/p99/p999, aggregator CPU us/event, VmHWM, batch, commits/s
+  curve      4x1000 with CurveZMQ (keys + auth file, loadgen key = admin)
+  feed       commit -> subscriber lag p50/p99 during 4x1000 load, with a real
+             chitieu-reporter subscribed as well
+  collector  real chitieu-collector, pre-queued outbox (simulate), run --once:
+             full window (4096) and window 1 events/s
+  growth     one store filled to 100k, 1M (and 10M with --big): at each size the
+             4x1000 ingest rate (fresh events) and the aggregator's memory
+  audit      on the growth store at 1M (and 10M): verify and replay events/s, and
+             the snq->snp snapshot round trip (while the aggregator runs)
+
+Each fresh-store point uses a new data dir; the machine's load (os.getloadavg) is
+recorded before and after every section. Figures are medians of the repetitions.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(HERE)
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_status(pid):
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+                    out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def load():
+    return round(os.getloadavg()[0], 2)
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.bin = os.path.abspath(args.bin)
+        self.tmp = tempfile.mkdtemp(prefix="ct-bench-", dir=args.tmp)
+        self.results = {}
+        self.loads = {}
+        self.procs = []
+
+    def b(self, name):
+        p = os.path.join(self.bin, name)
+        if not os.path.exists(p):
+            sys.exit(f"bench: {p} not built (cmake --build ... first)")
+        return p
+
+    # ---- processes -------------------------------------------------------
+    def endpoints(self, name):
+        if self.a.transport == "ipc":
+            return {k: f"ipc://{self.tmp}/{name}-{k}" for k in ("ingest", "feed", "snapshot")}
+        return {k: f"tcp://127.0.0.1:{free_port()}" for k in ("ingest", "feed", "snapshot")}
+
+    def start_agg(self, name, data=None, secure=None, extra=()):
+        eps = self.endpoints(name)
+        data = data or os.path.join(self.tmp, name + "-data")
+        logf = open(os.path.join(self.tmp, name + ".log"), "a")
+        args = [self.b("chitieu-aggregator"), "--data", data, "--ingest", eps["ingest"],
+                "--feed", eps["feed"], "--snapshot", eps["snapshot"], "--stats-interval", "5"]
+        args += ["--keys", secure[0], "--auth", secure[1]] if secure else ["--insecure"]
+        args += list(extra)
+        p = subprocess.Popen(args, stdout=logf, stderr=logf)
+        self.procs.append(p)
+        logpath = logf.name
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            with open(logpath) as f:
+                if 'msg="ready"' in f.read():
+                    break
+            if p.poll() is not None:
+                sys.exit(f"bench: aggregator exited early, see {logpath}")
+            time.sleep(0.02)
+        else:
+            sys.exit(f"bench: aggregator not ready, see {logpath}")
+        return p, eps, data
+
+    def stop(self, p, timeout=30):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def loadgen(self, eps, n, w, m, agg=None, feed=False, secure=None, label="", batch=256,
+                cancel=3, timeout=120):
+        args = [self.b("ct_loadgen"), "--server", eps["ingest"], "--collectors", str(n),
+                "--window", str(w), "--events", str(m), "--batch", str(batch),
+                "--cancel-pct", str(cancel), "--label", label, "--timeout", str(timeout)]
+        if agg:
+            args += ["--agg-pid", str(agg.pid)]
+        if feed:
+            args += ["--feed", eps["feed"]]
+        if secure:
+            args += ["--server-key", secure[0], "--keys", secure[1]]
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            log(r.stderr)
+            sys.exit(f"bench: ct_loadgen failed ({r.returncode}): {' '.join(args)}")
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    def cleanup(self):
+        for p in list(self.procs):
+            self.stop(p, 10)
+        if not self.a.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            log(f"bench: kept {self.tmp}")
+
+    # ---- statistics -------------------------------------------------------
+    @staticmethod
+    def agg(runs, key):
+        vals = [r[key] for r in runs if r.get(key) is not None]
+        if not vals:
+            return None
+        return {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
+                "n": len(vals)}
+
+    def reps(self, cheap=True):
+        return self.a.reps if self.a.reps else (5 if cheap else 3)
+
+    # ---- sections ---------------------------------------------------------
+    def ingest_point(self, n, w, m, reps, secure=None, label=None, feed=False, reporter=False):
+        label = label or f"{n}x{w}"
+        runs = []
+        for i in range(reps):
+            p, eps, data = self.start_agg(f"ing-{label}-{i}", secure=secure and secure[0:2])
+            rep = None
+            if reporter:
+                rep = subprocess.Popen([self.b("chitieu-reporter"), "--feed", eps["feed"],
+                                        "--snapshot", eps["snapshot"], "--insecure",
+                                        "--interval", "1", "--format", "json", "--output",
+                                        os.path.join(self.tmp, "report.json")],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                self.procs.append(rep)
+                time.sleep(0.5)
+            r = self.loadgen(eps, n, w, m, agg=p, feed=feed,
+                             secure=secure and (secure[2], secure[3]), label=label)
+            if rep:
+                r["reporter_hwm_kb"] = proc_status(rep.pid).get("VmHWM")
+                self.stop(rep)
+            self.stop(p)
+            shutil.rmtree(data, ignore_errors=True)
+            runs.append(r)
+            log(f"  {label} run {i + 1}/{reps}: {r['events_per_s']:.0f} ev/s, ack p50 "
+                f"{r['lat_p50_ms']:.2f} p99 {r['lat_p99_ms']:.2f} ms, batch {r['batch_avg']:.0f}"
+                + (f", feed lag p50 {r['feed_lag_p50_ms']:.2f} p99 {r['feed_lag_p99_ms']:.2f} ms"
+                   if feed else ""))
+        keys = ["events_per_s", "lat_p50_ms", "lat_p99_ms", "lat_p999_ms", "agg_cpu_us_per_event",
+                "agg_hwm_kb", "loadgen_hwm_kb", "batch_avg", "commits_per_s"]
+        if feed:
+            keys += ["feed_lag_p50_ms", "feed_lag_p99_ms", "feed_updates", "feed_gaps"]
+        if reporter:
+            keys += ["reporter_hwm_kb"]
+        out = {k: self.agg(runs, k) for k in keys}
+        out["events"] = m
+        return out
+
+    def sec_ingest(self):
+        q = self.a.quick
+        matrix = [(1, 1, 300 if q else 3000), (16, 1, 2000 if q else 24000),
+                  (1, 1000, 20000 if q else 300000), (4, 1000, 20000 if q else 300000),
+                  (16, 100, 20000 if q else 300000)]
+        res = {}
+        for n, w, m in matrix:
+            log(f"ingest {n}x{w}, {m} events")
+            res[f"{n}x{w}"] = self.ingest_point(n, w, m, self.reps(True))
+        self.results["ingest"] = res
+
+    def sec_curve(self):
+        kd = os.path.join(self.tmp, "keys")
+        os.makedirs(kd, exist_ok=True)
+        kb = self.b("chitieu-keys")
+        srv = subprocess.run([kb, "gen", os.path.join(kd, "server")], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout.strip()
+        cli = subprocess.run([kb, "gen", os.path.join(kd, "loadgen")], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout.strip()
+        auth = os.path.join(kd, "auth")
+        with open(auth, "w") as f:
+            f.write(f"{cli} admin bench-loadgen\n")
+        del srv
+        secure = (os.path.join(kd, "server.key"), auth, os.path.join(kd, "server.pub"),
+                  os.path.join(kd, "loadgen.key"))
+        m = 20000 if self.a.quick else 300000
+        log(f"curve 4x1000, {m} events")
+        self.results["curve"] = {"4x1000": self.ingest_point(4, 1000, m, self.reps(False),
+                                                             secure=secure, label="curve-4x1000")}
+
+    def sec_feed(self):
+        m = 20000 if self.a.quick else 300000
+        log(f"feed lag under 4x1000 load, {m} events, reporter subscribed")
+        self.results["feed"] = self.ingest_point(4, 1000, m, self.reps(False), label="feed-4x1000",
+                                                 feed=True, reporter=True)
+
+    def collector_run(self, window, count, i):
+        ob = os.path.join(self.tmp, f"ob-{window}-{i}")
+        cb = self.b("chitieu-collector")
+        subprocess.run([cb, "init", "--outbox", ob, "--district", "672"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([cb, "simulate", "--outbox", ob, "--count", str(count), "--seed",
+                        str(100 + i)], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        p, eps, data = self.start_agg(f"col-{window}-{i}")
+        s0 = open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()
+        t0 = time.monotonic()
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", cb, "run", "--outbox", ob, "--server",
+                            eps["ingest"], "--insecure", "--once", "--window", str(window),
+                            "--stats-interval", "0"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        t1 = time.monotonic()
+        s1 = open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()
+        if r.returncode != 0:
+            log(r.stderr[-3000:])
+            sys.exit("bench: chitieu-collector run failed")
+        m = re.search(r'msg="delivery finished".*?accepted=(\d+)', r.stderr)
+        accepted = int(m.group(1)) if m else 0
+        tick = os.sysconf("SC_CLK_TCK")
+        cpu = (int(s1[11]) + int(s1[12]) - int(s0[11]) - int(s0[12])) / tick
+        hwm = proc_status(p.pid).get("VmHWM")
+        col_hwm = int(r.stderr.strip().splitlines()[-1])
+        self.stop(p)
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(ob, ignore_errors=True)
+        return {"events_per_s": accepted / (t1 - t0), "accepted": accepted, "secs": t1 - t0,
+                "agg_cpu_us_per_event": cpu * 1e6 / max(accepted, 1), "agg_hwm_kb": hwm,
+                "collector_hwm_kb": col_hwm, "mean_ack_ms": (t1 - t0) * 1000 / max(accepted, 1)}
+
+    def sec_collector(self):
+        res = {}
+        for window, count in ((4096, 20000 if self.a.quick else 200000),
+                              (1, 300 if self.a.quick else 2000)):
+            runs = []
+            for i in range(self.reps(False)):
+                r = self.collector_run(window, count, i)
+                if r["accepted"] != count:
+                    sys.exit(f"bench: collector delivered {r['accepted']} of {count}")
+                runs.append(r)
+                log(f"  collector window {window} run {i + 1}: {r['events_per_s']:.0f} ev/s "
+                    f"({count} events, {r['secs']:.2f} s wall incl. start)")
+            res[f"window{window}"] = {k: self.agg(runs, k) for k in
+                                      ("events_per_s", "mean_ack_ms", "agg_cpu_us_per_event",
+                                       "agg_hwm_kb", "collector_hwm_kb")}
+            res[f"window{window}"]["events"] = count
+        self.results["collector"] = res
+
+    # growth + audit share one store
+    def head_seq(self, data):
+        r = subprocess.run([self.b("chitieu-audit"), "verify", "--data", data, "--quiet"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        m = re.search(r"seq=(\d+)", r.stdout + r.stderr)
+        return int(m.group(1)) if m else 0
+
+    def snapshot_rt(self, ep, reps):
+        import msgpack
+        import zmq
+        ctx = zmq.Context.instance()
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.connect(ep)
+        req = msgpack.packb({"v": 1, "k": "snq"})
+        times, size, n = [], 0, 0
+        for i in range(reps + 1):
+            t0 = time.perf_counter()
+            s.send(req)
+            if not s.poll(30000):
+                sys.exit("bench: no snapshot reply")
+            rep = s.recv()
+            t1 = time.perf_counter()
+            if i:  # first one connects
+                times.append((t1 - t0) * 1000)
+            size = len(rep)
+            n = len(msgpack.unpackb(rep, raw=True)[b"c"])
+        s.close()
+        return times, size, n
+
+    def audit_at(self, data, seq, p, eps):
+        ab = self.b("chitieu-audit")
+        res = {}
+        for cmd, extra in (("verify", ["--quiet"]), ("replay", ["--seq", str(seq), "--format",
+                                                                "json"])):
+            runs = []
+            for i in range(self.reps(False)):
+                t0 = time.monotonic()
+                r = subprocess.run([ab, cmd, "--data", data] + extra, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+                t1 = time.monotonic()
+                if r.returncode != 0:
+                    log(r.stdout[-2000:], r.stderr[-2000:])
+                    sys.exit(f"bench: audit {cmd} failed")
+                runs.append({"events_per_s": seq / (t1 - t0), "secs": t1 - t0})
+                log(f"  audit {cmd} @{seq}: {seq / (t1 - t0):.0f} ev/s ({t1 - t0:.2f} s)")
+            res[cmd] = {k: self.agg(runs, k) for k in ("events_per_s", "secs")}
+        times, size, n = self.snapshot_rt(eps["snapshot"], 5)
+        log(f"  snapshot @{seq}: {statistics.median(times):.2f} ms, {n} counters, {size} bytes")
+        res["snapshot_ms"] = {"median": statistics.median(times), "min": min(times),
+                              "max": max(times), "n": len(times)}
+        res["snapshot_counters"] = n
+        res["snapshot_bytes"] = size
+        res["events"] = seq
+        return res
+
+    def sec_growth_audit(self, do_growth, do_audit):
+        targets = [100000, 1000000] + ([10000000] if self.a.big else [])
+        if self.a.quick:
+            targets = [20000, 100000]
+        data = os.path.join(self.tmp, "grow-data")
+        p, eps, _ = self.start_agg("grow", data=data)
+        growth, audit = {}, {}
+        seq = 0
+        mm = 10000 if self.a.quick else 100000
+        for tgt in targets:
+            if seq < tgt:
+                t0 = time.monotonic()
+                log(f"growth: filling to {tgt} (4x1000)")
+                r = self.loadgen(eps, 4, 1000, tgt - seq, agg=p, label=f"fill-{tgt}",
+                                 timeout=300)
+                seq += int(r["accepted"])
+                growth.setdefault("fills", []).append(
+                    {"to": tgt, "events_per_s": r["events_per_s"],
+                     "lat_p99_ms": r["lat_p99_ms"], "secs": round(time.monotonic() - t0, 2)})
+            if do_audit and tgt >= (100000 if self.a.quick else 1000000):
+                # stop the aggregator so nothing else competes; then restart it
+                self.stop(p)
+                seq = self.head_seq(data)
+                p, eps, _ = self.start_agg("grow", data=data)
+                audit[str(tgt)] = self.audit_at(data, seq, p, eps)
+            if do_growth:
+                runs = []
+                for i in range(self.reps(False)):
+                    r = self.loadgen(eps, 4, 1000, mm, agg=p, label=f"at-{tgt}")
+                    seq += int(r["accepted"])
+                    st = proc_status(p.pid)
+                    r.update({"rss_anon_kb": st.get("RssAnon"), "rss_file_kb": st.get("RssFile"),
+                              "vm_hwm_kb": st.get("VmHWM")})
+                    runs.append(r)
+                    log(f"  at {tgt}: {r['events_per_s']:.0f} ev/s, p99 {r['lat_p99_ms']:.1f} ms, "
+                        f"RssAnon {st.get('RssAnon')} kB RssFile {st.get('RssFile')} kB")
+                growth[str(tgt)] = {k: self.agg(runs, k) for k in
+                                    ("events_per_s", "lat_p50_ms", "lat_p99_ms",
+                                     "agg_cpu_us_per_event", "rss_anon_kb", "rss_file_kb",
+                                     "vm_hwm_kb", "batch_avg")}
+                growth[str(tgt)]["store_events_after"] = seq
+        self.stop(p)
+        du = subprocess.run(["du", "-sk", data], stdout=subprocess.PIPE, text=True).stdout.split()
+        growth["store_kb_final"] = int(du[0]) if du else None
+        growth["store_events_final"] = seq
+        if not self.a.big:
+            growth["note"] = "10M point skipped (run with --big)"
+        if do_growth:
+            self.results["growth"] = growth
+        if do_audit:
+            self.results["audit"] = audit
+        if not self.a.keep:
+            shutil.rmtree(data, ignore_errors=True)
+
+    # ---- report ---------------------------------------------------------------
+    def table(self):
+        def f(x, unit=""):
+            if not x:
+                return "-"
+            med, lo, hi = x["median"], x["min"], x["max"]
+            fmt = (lambda v: f"{v:.0f}") if abs(med) >= 100 else (lambda v: f"{v:.2f}")
+            return f"{fmt(med)} [{fmt(lo)}-{fmt(hi)}]{unit}"
+
+        lines = []
+        ing = dict(self.results.get("ingest", {}))
+        for k, v in self.results.get("curve", {}).items():
+            ing["CURVE " + k] = v
+        if ing:
+            lines.append("INGEST (median [min-max]; durable commit before ack; "
+                         f"transport {self.a.transport})")
+            lines.append(f"{'point':<14}{'events/s':>26}{'ack p50 ms':>22}{'ack p99 ms':>22}"
+                         f"{'ack p999 ms':>22}{'agg us/ev':>20}{'batch':>20}{'commits/s':>20}"
+                         f"{'agg HWM kB':>24}")
+            for k, v in ing.items():
+                lines.append(f"{k:<14}{f(v['events_per_s']):>26}{f(v['lat_p50_ms']):>22}"
+                             f"{f(v['lat_p99_ms']):>22}{f(v['lat_p999_ms']):>22}"
+                             f"{f(v['agg_cpu_us_per_event']):>20}{f(v['batch_avg']):>20}"
+                             f"{f(v['commits_per_s']):>20}{f(v['agg_hwm_kb']):>24}")
+        fd = self.results.get("feed")
+        if fd:
+            lines.append("")
+            lines.append(f"FEED lag commit->subscriber (4x1000 load, reporter attached): p50 "
+                         f"{f(fd['feed_lag_p50_ms'])} ms, p99 {f(fd['feed_lag_p99_ms'])} ms, "
+                         f"updates {f(fd['feed_updates'])}, gaps {f(fd['feed_gaps'])}; "
+                         f"ingest {f(fd['events_per_s'])} ev/s; reporter HWM "
+                         f"{f(fd['reporter_hwm_kb'])} kB")
+        col = self.results.get("collector")
+        if col:
+            lines.append("")
+            for k, v in col.items():
+                lines.append(f"COLLECTOR (real chitieu-collector, pre-queued outbox, {k}, "
+                             f"{v['events']} events): {f(v['events_per_s'])} ev/s, mean per event "
+                             f"{f(v['mean_ack_ms'])} ms, collector HWM {f(v['collector_hwm_kb'])} kB")
+        gr = self.results.get("growth")
+        if gr:
+            lines.append("")
+            lines.append("COST GROWTH (one store; 4x1000 fresh events at each size)")
+            for k, v in gr.items():
+                if isinstance(v, dict) and "events_per_s" in v:
+                    lines.append(f"  store {int(k):>9,} events: {f(v['events_per_s'])} ev/s, "
+                                 f"ack p99 {f(v['lat_p99_ms'])} ms, agg us/ev "
+                                 f"{f(v['agg_cpu_us_per_event'])}, RssAnon {f(v['rss_anon_kb'])}"
+                                 f" kB, RssFile {f(v['rss_file_kb'])} kB")
+            for fl in gr.get("fills", []):
+                lines.append(f"  fill to {fl['to']:,}: {fl['events_per_s']:.0f} ev/s "
+                             f"(p99 {fl['lat_p99_ms']:.1f} ms, {fl['secs']} s)")
+            if gr.get("note"):
+                lines.append("  " + gr["note"])
+        au = self.results.get("audit")
+        if au:
+            lines.append("")
+            for k, v in au.items():
+                lines.append(f"AUDIT at {int(k):,} events: verify {f(v['verify']['events_per_s'])}"
+                             f" ev/s, replay {f(v['replay']['events_per_s'])} ev/s, snapshot "
+                             f"{f(v['snapshot_ms'])} ms ({v['snapshot_counters']} counters, "
+                             f"{v['snapshot_bytes']} bytes)")
+        return "\n".join(lines)
+
+    def summary(self):
+        def med(x):
+            return round(x["median"], 3) if x else None
+
+        s = {"commit": self.a.commit, "load": self.loads, "transport": self.a.transport}
+        for k, v in self.results.get("ingest", {}).items():
+            s[f"ingest_{k}"] = {"eps": med(v["events_per_s"]), "p50": med(v["lat_p50_ms"]),
+                                "p99": med(v["lat_p99_ms"]), "p999": med(v["lat_p999_ms"]),
+                                "cpu_us": med(v["agg_cpu_us_per_event"]),
+                                "batch": med(v["batch_avg"]), "hwm_kb": med(v["agg_hwm_kb"])}
+        for k, v in self.results.get("curve", {}).items():
+            s[f"curve_{k}"] = {"eps": med(v["events_per_s"]), "p99": med(v["lat_p99_ms"]),
+                               "cpu_us": med(v["agg_cpu_us_per_event"])}
+        if "feed" in self.results:
+            fd = self.results["feed"]
+            s["feed_lag_ms"] = {"p50": med(fd["feed_lag_p50_ms"]), "p99": med(fd["feed_lag_p99_ms"])}
+        for k, v in self.results.get("collector", {}).items():
+            s[f"collector_{k}_eps"] = med(v["events_per_s"])
+        for k, v in self.results.get("growth", {}).items():
+            if isinstance(v, dict) and "events_per_s" in v:
+                s[f"growth_{k}"] = {"eps": med(v["events_per_s"]),
+                                    "rss_anon_kb": med(v["rss_anon_kb"])}
+        for k, v in self.results.get("audit", {}).items():
+            s[f"audit_{k}"] = {"verify_eps": med(v["verify"]["events_per_s"]),
+                               "replay_eps": med(v["replay"]["events_per_s"]),
+                               "snapshot_ms": med(v["snapshot_ms"])}
+        return s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", default=os.path.join(SRC, "build-bench", "bin"))
+    ap.add_argument("--only", default="ingest,curve,feed,collector,growth,audit")
+    ap.add_argument("--reps", type=int, default=0, help="repetitions (default 5 cheap / 3)")
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--big", action="store_true", help="also the 10M-event store")
+    ap.add_argument("--transport", choices=("tcp", "ipc"), default="tcp")
+    ap.add_argument("--tmp", default=None, help="parent of the temp dir (default $TMPDIR)")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--json-out", default=None, help="also write the full results here")
+    ap.add_argument("--commit", default=None)
+    a = ap.parse_args()
+    if a.commit is None:
+        r = subprocess.run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        a.commit = r.stdout.strip() or "unknown"
+    only = set(a.only.split(","))
+    b = Bench(a)
+    try:
+        for name, fn in (("ingest", b.sec_ingest), ("curve", b.sec_curve), ("feed", b.sec_feed),
+                         ("collector", b.sec_collector)):
+            if name in only:
+                l0 = load()
+                fn()
+                b.loads[name] = [l0, load()]
+        if "growth" in only or "audit" in only:
+            l0 = load()
+            b.sec_growth_audit("growth" in only, "audit" in only)
+            b.loads["growth_audit"] = [l0, load()]
+    finally:
+        b.cleanup()
+    print(f"chitieu bench @ {a.commit}, {os.cpu_count()} CPUs, loadavg during sections "
+          f"(1-min, before/after): {b.loads}")
+    print(b.table())
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump({"commit": a.commit, "results": b.results, "load": b.loads}, f, indent=1)
+    print(json.dumps(b.summary(), separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    main()
