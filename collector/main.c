@@ -952,6 +952,15 @@ int main(int argc, char **argv)
     a.c = &c;
     a.cmd = cmd;
     char err[512];
+    if (cmd & (C_RUN | C_STATUS | C_REJECTED)) {
+        /* these never create an outbox: a typo must not look like an empty one */
+        char mdb[PATH_MAX];
+        snprintf(mdb, sizeof mdb, "%s/data.mdb", c.outbox);
+        if (access(mdb, F_OK) != 0) {
+            fprintf(stderr, PROG ": no outbox at %s (create it with `" PROG " init`)\n", c.outbox);
+            return 2;
+        }
+    }
     ct_err e = ct_outbox_open(c.outbox, map_size, &a.ob, err, sizeof err);
     if (e != CT_OK) {
         fprintf(stderr, PROG ": %s\n", err);

@@ -396,9 +396,12 @@ def test_cli_errors():
         for args in (["run", "--outbox", ob, "--server", wd.ipc("x")],
                      ["run", "--outbox", ob, "--server", wd.ipc("x"), "--insecure", "--keys", key],
                      ["add", "--outbox", ob, "--window", "3"],
-                     ["frobnicate", "--outbox", ob], ["status"]):
+                     ["frobnicate", "--outbox", ob], ["status"],
+                     ["status", "--outbox", wd.sub("typo")],
+                     ["run", "--outbox", wd.sub("typo"), "--server", wd.ipc("x"), "--insecure"]):
             r = col(*args, check=False)
             H.check(r.returncode == 2, f"{args}: rc {r.returncode} {r.stderr}")
+        H.check(not os.path.exists(wd.sub("typo")), "status/run created an outbox")
         # unreachable endpoint: give up with a clear message, keep the outbox
         r = col("run", "--outbox", ob, "--server", wd.ipc("nobody"), "--insecure", "--once",
                 "--give-up", "1", check=False)
