@@ -7,7 +7,8 @@
  *
  * The campaign: window 2023-07-22T08:00+07:00 .. 2023-08-01T00:00+07:00
  * (9 days 16 h = 835200000 ms); 3 staff (A1 in 68; A2, A3 in 672);
- * agent targets 1 + 2, so targets 68: 1/2, 672: 2/4, province 3/6.
+ * agent targets 1 + 2, so targets 68: 1/2, 672: 2/4, province 3/6. A3's name
+ * is in NFD (combining marks) to exercise the display-width alignment.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,7 +48,7 @@ static const char INI[] = "[campaign]\n"
 static const char ROSTER[] = "agent_id,name,district,org\n"
                              "A1,Nguyễn Văn An,68,bhxh\n"
                              "A2,Lê Thị Bình,672,bhxh\n"
-                             "A3,Trần Đức Cường,672,buudien\n";
+                             "A3,Tra\xcc\x82\xcc\x80n Đức Cường,672,buudien\n"; /* NFD */
 
 typedef struct {
     ct_campaign c;
@@ -315,7 +316,7 @@ static const char EXPECTED_JSON[] =
     "\"repeats\":0,\"expected\":1.9,\"required_daily\":0.2,\"projection\":6.4,\"verdict\":"
     "\"on_track\",\"staff_met\":1}},"
     "\"below_quota\":[{\"id\":\"A2\",\"name\":\"Lê Thị Bình\",\"bhxh_tn\":0,\"bhyt_hgd\":2},"
-    "{\"id\":\"A3\",\"name\":\"Trần Đức Cường\",\"bhxh_tn\":0,\"bhyt_hgd\":1}]}],"
+    "{\"id\":\"A3\",\"name\":\"Tra\xcc\x82\xcc\x80n Đức Cường\",\"bhxh_tn\":0,\"bhyt_hgd\":1}]}],"
     "\"groups\":[{\"id\":\"nq143\",\"name\":\"Nghị quyết 143\",\"bhxh_tn\":0,\"bhyt_hgd\":2}],"
     "\"days\":["
     "{\"day\":\"2023-07-22\",\"bhxh_tn\":1,\"bhyt_hgd\":1,\"cum\":{\"bhxh_tn\":1,\"bhyt_hgd\":1},"
