@@ -11,7 +11,15 @@
 # reporter or the audit by hand.
 #
 #   scripts/demo.sh [--data DIR] [--speed F] [--fill F] [--keep-running] [--no-build]
-#                   [--reuse] [--short]
+#                   [--reuse] [--short] [--port P]
+#   --data DIR      where keys, store, outboxes and logs go (default ./demo-data)
+#   --speed F       campaign seconds per real second (default 14400: 10 days in ~60 s)
+#   --fill F        average share of their quota the simulated staff reach (default 0.97)
+#   --keep-running  leave the processes running at the end (Ctrl-C stops them)
+#   --reuse         run again on existing data (no new sign-ups are simulated)
+#   --no-build      skip install and build; use build/bin (or $CT_BIN)
+#   --short         10 days in ~10 s, reports every 2 s (used by the test)
+#   --port P        first of three TCP ports on 127.0.0.1 (default 7701)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,7 +28,7 @@ data="$root/demo-data"
 speed=14400          # campaign seconds per real second: 10 days in 60 s
 fill=0.97            # how close, on average, the staff get to their quota
 keep=0; build=1; reuse=0; interval=5
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR>1 && /^#/ {sub(/^# ?/, ""); print; next} NR>1 {exit}' "$0"; }
 while (($#)); do
   case "$1" in
     --data) data=$2; shift ;;
@@ -30,6 +38,7 @@ while (($#)); do
     --no-build) build=0 ;;
     --reuse) reuse=1 ;;
     --short) speed=86400; interval=2 ;;   # 10 days in 10 s (used by the test)
+    --port) CT_DEMO_PORT=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "demo: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -41,7 +50,7 @@ if ((build)); then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCT_TESTS=OFF >/dev/null
   cmake --build build -j "$(nproc)" >/dev/null
 fi
-bin="$root/build/bin"
+bin="${CT_BIN:-$root/build/bin}"
 campaign="$root/examples/lamdong-2023/campaign.ini"
 start_iso="2023-07-22T08:00:00+07:00"
 offices=(68 672 673 674 675 676 677 678 679 680 681 682 683)
@@ -133,6 +142,9 @@ echo "== final report"
 "$bin/chitieu-reporter" --campaign "$campaign" --feed "$feed" --snapshot "$snap" \
   --keys "$k/reporter.key" "${secure_client[@]}" --once --staff \
   --now 2023-08-01T00:00:00+07:00 2>/dev/null | tee "$data/final-report.txt"
+"$bin/chitieu-reporter" --campaign "$campaign" --feed "$feed" --snapshot "$snap" \
+  --keys "$k/reporter.key" "${secure_client[@]}" --once --format json \
+  --now 2023-08-01T00:00:00+07:00 --output "$data/final-report.json" 2>/dev/null
 
 if ((keep)); then
   echo "== processes keep running (Ctrl-C stops them); logs in $data/logs"
