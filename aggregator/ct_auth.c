@@ -208,17 +208,30 @@ ct_err ct_auth_load(const char *path, const ct_campaign *c, ct_auth **out, char 
     return CT_OK;
 }
 
-ct_err ct_auth_reload(ct_auth *a, char *err, size_t errlen)
+static bool can_read(ct_role r)
+{
+    return r == CT_ROLE_REPORTER || r == CT_ROLE_ADMIN;
+}
+
+ct_err ct_auth_reload(ct_auth *a, size_t *readers_revoked, char *err, size_t errlen)
 {
     ct_auth_entry *tab = NULL;
     size_t n = 0;
+    if (readers_revoked) *readers_revoked = 0;
     ct_err r = parse_file(a->path, a->campaign, &tab, &n, err, errlen);
     if (r) return r;
     pthread_mutex_lock(&a->mu);
     ct_auth_entry *old = a->tab;
+    size_t old_n = a->n;
     a->tab = tab;
     a->n = n;
     pthread_mutex_unlock(&a->mu);
+    /* only this thread replaces the table, so reading both is safe here */
+    for (size_t i = 0; i < old_n && readers_revoked; i++) {
+        if (!can_read(old[i].role)) continue;
+        const ct_auth_entry *e = n ? bsearch(&old[i], tab, n, sizeof *tab, entry_cmp) : NULL;
+        if (!e || !can_read(e->role)) (*readers_revoked)++;
+    }
     free(old);
     return CT_OK;
 }

@@ -48,8 +48,11 @@ typedef struct ct_auth ct_auth;
 /* Loads path; c (may be NULL) is used to refuse unknown district codes. */
 ct_err ct_auth_load(const char *path, const ct_campaign *c, ct_auth **out, char *err,
                     size_t errlen);
-/* Re-reads the file given to ct_auth_load; on error keeps the old table. */
-ct_err ct_auth_reload(ct_auth *a, char *err, size_t errlen);
+/* Re-reads the file given to ct_auth_load; on error keeps the old table.
+ * *readers_revoked (may be NULL) receives how many keys that could read
+ * (reporter/admin) before may no longer read: the caller then drops the open
+ * feed connections so they must authenticate again. */
+ct_err ct_auth_reload(ct_auth *a, size_t *readers_revoked, char *err, size_t errlen);
 /* Looks key up in the current table: true and role/district if present. */
 bool ct_auth_lookup(ct_auth *a, const char *z85, ct_role *role, uint32_t *district);
 size_t ct_auth_count(ct_auth *a);

@@ -470,6 +470,16 @@ static void close_server(server_sock *ss, int linger)
     }
 }
 
+static void rebind_feed(void *pub, const char *const *eps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (zmq_unbind(pub, eps[i]) != 0 || zmq_bind(pub, eps[i]) != 0)
+            ct_log(CT_LOG_ERROR, "feed rebind failed", "endpoint=%s err=\"%s\"", eps[i],
+                   zmq_strerror(errno));
+    }
+    ct_log(CT_LOG_WARN, "security", "event=feed_connections_dropped reason=reader_revoked");
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -713,12 +723,19 @@ int main(int argc, char **argv)
         if (g_reload) {
             g_reload = 0;
             if (auth) {
-                e = ct_auth_reload(auth, err, sizeof err);
-                if (e)
+                size_t revoked = 0;
+                e = ct_auth_reload(auth, &revoked, err, sizeof err);
+                if (e) {
                     ct_log(CT_LOG_ERROR, "auth reload failed; keeping the previous table",
                            "detail=\"%s\"", err);
-                else
-                    ct_log(CT_LOG_INFO, "auth reloaded", "peers=%zu", ct_auth_count(auth));
+                } else {
+                    ct_log(CT_LOG_INFO, "auth reloaded", "peers=%zu readers_revoked=%zu",
+                           ct_auth_count(auth), revoked);
+                    /* PUB has no per-message check: drop every feed connection
+                     * (unbind + bind) so each must pass ZAP again; legitimate
+                     * subscribers reconnect by themselves and resync. */
+                    if (revoked) rebind_feed(ss[S_FEED].sock, o.feed, o.n_feed);
+                }
             } else {
                 ct_log(CT_LOG_INFO, "SIGHUP ignored (insecure mode has no --auth)", NULL);
             }

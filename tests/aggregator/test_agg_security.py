@@ -136,6 +136,46 @@ def test_revocation_while_connected():
         assert n == 2 and set(ids) == {P.event_id(o, 1), P.event_id(o, 5)}
 
 
+def test_reader_revoked_while_subscribed():
+    """A reporter removed from the file stops receiving the feed at once (its
+    connection is dropped and cannot come back); another reporter reconnects
+    by itself and goes on."""
+    with H.Workdir("agg-sec-rrevoke") as wd:
+        keys = A.secure_setup(wd, collectors=[("c672", 672)], reporters=["rep", "rep2"])
+        agg, eps = A.start(wd, secure=(keys["server_key"], keys["auth"]))
+        r1 = P.Reader(eps["feed"], eps["snapshot"], curve=A.curve_for(keys, "rep"))
+        r2 = P.Reader(eps["feed"], eps["snapshot"], curve=A.curve_for(keys, "rep2"))
+        assert r1.snapshot()["k"] == "snp" and r2.snapshot()["k"] == "snp"
+        c = P.Client(eps["ingest"], curve=A.curve_for(keys, "c672"))
+        o = os.urandom(8)
+        time.sleep(0.5)
+        c.call([A.ev(o, 1)])
+        r1.poll(1.5)
+        r2.poll(0.1)
+        assert r1.seq == 1 and r2.seq == 1
+        with open(keys["auth"]) as f:
+            lines = [ln for ln in f if keys["rep"][0] not in ln]
+        with open(keys["auth"], "w") as f:
+            f.writelines(lines)
+        agg.signal(signal.SIGHUP)
+        agg.wait_log(r'msg="auth reloaded" peers=2 readers_revoked=1')
+        agg.wait_log(r'event=feed_connections_dropped')
+        time.sleep(1.0)                                # rep2 reconnects
+        for i in range(2, 6):
+            c.call([A.ev(o, i)])
+        r2.poll(3.0)
+        assert r2.seq == 5, r2.seq                     # resynced (gap -> snapshot)
+        seen = []                                      # what r1 had queued
+        while r1.sub.poll(1000):
+            seen.append(P.decode(r1.sub.recv()))
+        assert all(m["s"] <= 1 for m in seen), "revoked reporter still receives the feed"
+        assert r1.snapshot(timeout=1.5) is None
+        r1.close()
+        r2.close()
+        c.close()
+        assert agg.stop() == 0
+
+
 def test_feed_and_snapshot_outsiders():
     """Outsiders (no curve / unknown key / collector key) get nothing from the
     feed or the snapshot service; the reporter gets both."""
@@ -239,6 +279,7 @@ def test_connection_flood():
 
 if __name__ == "__main__":
     H.main([test_outsiders_store_nothing, test_district_authorization,
-            test_revocation_while_connected, test_feed_and_snapshot_outsiders,
+            test_revocation_while_connected, test_reader_revoked_while_subscribed,
+            test_feed_and_snapshot_outsiders,
             test_zap_handler_missing_fails_closed, test_key_and_auth_file_errors,
             test_connection_flood])
