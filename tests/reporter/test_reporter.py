@@ -8,6 +8,7 @@ computed independently from the aggregator's own snapshot (reporter_common).
                    PUB drops), resumed: it logs the gap, resyncs, exact figures
   restart          the aggregator restarts on the same data, then on a fresh
                    data directory (log position goes backwards): exact figures
+  feed states      aggregator SIGSTOPped: live -> lagging -> stale -> live
   formats          --format json/csv/table parse (json and csv modules)
   secure           CURVE on both sockets with an authorized reporter key
   usage            --help, bad options (exit 2), --once timeout (exit 1)
@@ -141,6 +142,34 @@ def test_aggregator_restart():
         cl.close()
 
 
+def test_feed_states():
+    """live -> lagging (no heartbeat for 3 s) -> stale (nothing for 10 s) while
+    the aggregator is stopped; live again with exact figures once it resumes."""
+    with h.Workdir("rep-states") as wd:
+        agg, ep = rc.start_aggregator(wd)
+        cl = cp.Client(ep["ingest"])
+        gen = rc.Generator(99)
+        rc.submit_all(cl, gen.batch(300))
+        out = wd.sub("status.json")
+        rp = wd.start(reporter_args(ep, "--interval", "0.3", "--format", "json", "--output", out,
+                                    "--now", NOW), name="reporter")
+        state = lambda want: (lambda: (rc.read_json_file(out) or {}).get("feed") == want)  # noqa
+        rc.wait_until(state("live"), 20, "feed live")
+        agg.signal(signal.SIGSTOP)
+        try:
+            rc.wait_until(state("lagging"), 20, "feed lagging")
+            rc.wait_until(state("stale"), 30, "feed stale")
+        finally:
+            agg.signal(signal.SIGCONT)
+        rc.wait_until(state("live"), 30, "feed live again")
+        rc.submit_all(cl, gen.batch(100))
+        snp = rc.snapshot(ep)
+        rep = wait_report_at(out, snp["s"])
+        rc.assert_report_equals(rep, snp)
+        h.check(rp.stop() == 0, "reporter exit code")
+        cl.close()
+
+
 def test_formats():
     with h.Workdir("rep-fmt") as wd:
         agg, ep = rc.start_aggregator(wd)
@@ -252,4 +281,4 @@ def test_usage():
 
 if __name__ == "__main__":
     h.main([test_usage, test_late_joiner, test_formats, test_sigstop_gap,
-            test_aggregator_restart, test_secure])
+            test_aggregator_restart, test_feed_states, test_secure])
