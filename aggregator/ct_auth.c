@@ -17,8 +17,10 @@
 #include <zmq.h>
 
 #include "ct_log.h"
+#include "ct_time.h"
 
 #define CT_AUTH_NAME_MAX 64
+#define CT_AUTH_LOG_PER_S 20
 
 typedef struct {
     char key[CT_Z85_KEY_LEN + 1];
@@ -39,6 +41,10 @@ struct ct_auth {
     bool started;
     atomic_bool stop;
     atomic_uint_fast64_t zap_ok, zap_denied;
+    /* log rate limit (handler thread only) */
+    int64_t log_window_ms;
+    unsigned log_lines;
+    uint64_t log_suppressed;
 };
 
 const char *ct_role_name(ct_role r)
@@ -339,8 +345,22 @@ static void zap_handle(ct_auth *a)
     }
     if (why) {
         atomic_fetch_add(&a->zap_denied, 1);
-        ct_log(CT_LOG_WARN, "security", "event=auth_denied reason=\"%s\" domain=%s peer=%s key=%s",
-               why, domain, addr, client[0] ? client : "-");
+        /* at most CT_AUTH_LOG_PER_S lines a second: a flood must not flood the log */
+        int64_t now = ct_monotonic_ms();
+        if (now - a->log_window_ms >= 1000) {
+            if (a->log_suppressed)
+                ct_log(CT_LOG_WARN, "security", "event=auth_denied_suppressed count=%llu",
+                       (unsigned long long)a->log_suppressed);
+            a->log_window_ms = now;
+            a->log_lines = 0;
+            a->log_suppressed = 0;
+        }
+        if (a->log_lines++ < CT_AUTH_LOG_PER_S)
+            ct_log(CT_LOG_WARN, "security",
+                   "event=auth_denied reason=\"%s\" domain=%s peer=%s key=%s", why, domain, addr,
+                   client[0] ? client : "-");
+        else
+            a->log_suppressed++;
         zap_reply(a->zap, &f[1], "400", why, "");
     } else {
         atomic_fetch_add(&a->zap_ok, 1);
