@@ -223,6 +223,10 @@ static void slot_free(dstate *d, slot_t *s)
 static ct_err load_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
 {
     dstate *d = ctx;
+    if (lookup(d, seq)) { /* a rescan after a requeue meets events already held */
+        d->next_load = seq + 1;
+        return CT_OK;
+    }
     if (d->nfree == 0) return CT_ERR_TOO_MANY; /* cannot happen: scan max = nfree */
     uint8_t *copy = malloc(len);
     if (!copy) return CT_ERR_NOMEM;
@@ -688,6 +692,9 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
     int64_t stop_deadline = 0;
     ct_err result = CT_OK;
     bool outbox_empty_seen = false;
+    uint64_t requeue_gen = 0;
+    int64_t next_gen_check = start + 1000;
+    if (ct_outbox_requeue_gen(ob, &requeue_gen) != CT_OK) requeue_gen = 0;
 
     for (;;) {
         int64_t now = ct_monotonic_ms();
@@ -698,6 +705,17 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         }
         if (stopping && (d.used == 0 || now >= stop_deadline)) break;
 
+        /* `requeue` moved rejected events back: rescan from the start */
+        if (now >= next_gen_check) {
+            uint64_t g;
+            if (ct_outbox_requeue_gen(ob, &g) == CT_OK && g != requeue_gen) {
+                requeue_gen = g;
+                d.next_load = 1;
+                next_scan = now;
+                ct_log(CT_LOG_INFO, "requeued events found; rescanning the outbox", "%s", "");
+            }
+            next_gen_check = now + 1000;
+        }
         /* load new events while the window has room */
         if (!stopping && d.nfree > 0 && now >= next_scan) {
             size_t before = d.used;

@@ -552,3 +552,67 @@ ct_err ct_outbox_idem_key(const ct_event *ev, uint8_t key[CT_OUTBOX_IDEM_LEN])
     ct_buf_free(&b);
     return e;
 }
+
+ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out)
+{
+    size_t n = 0;
+    if (n_out) *n_out = 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "write transaction");
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(txn, ob->rejected, &cur);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return lmdb_fail(ob, rc, "cursor");
+    }
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != 8 || v.mv_size < 2) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        const uint8_t *p = v.mv_data;
+        int c = (p[0] << 8) | p[1];
+        if (code < 0 || c == code) {
+            MDB_val ev = {v.mv_size - 2, (void *)(p + 2)};
+            rc = mdb_put(txn, ob->outbox, &k, &ev, MDB_NOOVERWRITE);
+            if (rc == 0) rc = mdb_cursor_del(cur, 0);
+            if (rc != 0) break;
+            n++;
+            /* after mdb_cursor_del, MDB_NEXT yields the entry that followed */
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) rc = 0;
+    uint64_t cnt = 0, gen = 0;
+    if (rc == 0 && n) {
+        rc = meta_get_u64(txn, ob, "rejected", &cnt);
+        if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt >= n ? cnt - n : 0);
+        if (rc == 0) rc = meta_get_u64(txn, ob, "requeue_gen", &gen);
+        if (rc == 0) rc = meta_put_u64(txn, ob, "requeue_gen", gen + 1);
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return lmdb_fail(ob, rc, "requeueing");
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    if (n_out) *n_out = n;
+    return CT_OK;
+}
+
+ct_err ct_outbox_requeue_gen(ct_outbox *ob, uint64_t *gen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
+    rc = meta_get_u64(txn, ob, "requeue_gen", gen);
+    mdb_txn_abort(txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "reading requeue_gen");
+    return CT_OK;
+}

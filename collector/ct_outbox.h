@@ -5,8 +5,8 @@
  * four named databases:
  *   meta      string key -> value: "version" u32, "origin" 8 bytes (drawn
  *             once, random), "district" u32, "campaign" id, "campaign_path",
- *             "next_seq" u64, "delivered" u64, "rejected" u64, "last_ack" i64
- *             (all integers big-endian)
+ *             "next_seq" u64, "delivered" u64, "rejected" u64, "last_ack" i64,
+ *             "requeue_gen" u64 (all integers big-endian)
  *   outbox    seq (u64 BE) -> canonical event bytes (ct_event_encode)
  *   rejected  seq (u64 BE) -> code (u16 BE) || event bytes
  *   imports   idempotency key (16 bytes) -> seq (u64 BE)
@@ -19,7 +19,8 @@
  *   - an event leaves "outbox" only in ct_outbox_settle(): deleted when the
  *     aggregator acked it (accepted / duplicate), or moved to "rejected";
  *     the counters change in the same transaction and only for entries that
- *     were actually still in the outbox, so they are exact;
+ *     were actually still in the outbox, so they are exact:
+ *     next_seq - 1 == queued + delivered + rejected, always;
  *   - "imports" entries are never removed: a row once queued stays "already
  *     queued" after it has been delivered.
  * The national ID never reaches this file: events carry the person hash.
@@ -49,7 +50,7 @@ typedef struct {
     char campaign_path[CT_OUTBOX_PATH_MAX]; /* "" if none recorded */
     uint64_t next_seq;                      /* seq of the next queued event */
     uint64_t delivered;                     /* acked and removed */
-    uint64_t rejected;                      /* moved to "rejected" */
+    uint64_t rejected;                      /* in "rejected" now */
     int64_t last_ack_ms;                    /* 0 = never */
     uint64_t queued;                        /* entries in "outbox" now */
     uint64_t rejected_entries;              /* entries in "rejected" now */
@@ -106,6 +107,13 @@ ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_
 typedef ct_err (*ct_outbox_rej_fn)(void *ctx, uint64_t seq, uint16_t code, const uint8_t *ev,
                                    size_t len);
 ct_err ct_outbox_rejected_each(ct_outbox *ob, ct_outbox_rej_fn fn, void *ctx);
+
+/* Moves rejected events back into the outbox (same seq, same id: the
+ * aggregator stored nothing for them), all of them (code < 0) or those with
+ * that reason code; the "rejected" counter goes down by *n and the requeue
+ * generation (ct_outbox_requeue_gen) goes up, so a running deliverer rescans. */
+ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n);
+ct_err ct_outbox_requeue_gen(ct_outbox *ob, uint64_t *gen);
 
 /* The idempotency key of an event: BLAKE2b-128 over its canonical encoding
  * with the id zeroed (so it depends on the content only: agent, program,

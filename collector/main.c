@@ -58,7 +58,8 @@ enum {
     C_RUN = 1 << 5,
     C_STATUS = 1 << 6,
     C_REJECTED = 1 << 7,
-    C_ALL = 0xff,
+    C_REQUEUE = 1 << 8,
+    C_ALL = 0x1ff,
     C_QUEUEING = C_ADD | C_CANCEL | C_IMPORT | C_SIM,
 };
 
@@ -96,6 +97,7 @@ enum {
     O_RESEND,
     O_STATS,
     O_TIMEOUT,
+    O_REASON,
     O_HELP,
 };
 
@@ -140,6 +142,7 @@ static const optdef optdefs[] = {
     {O_RESEND, "resend-ms", 1, C_RUN},
     {O_STATS, "stats-interval", 1, C_RUN},
     {O_TIMEOUT, "timeout", 1, C_STATUS},
+    {O_REASON, "reason", 1, C_REQUEUE},
     {O_HELP, "help", 0, C_ALL},
 };
 #define N_OPTDEFS (sizeof optdefs / sizeof optdefs[0])
@@ -152,7 +155,7 @@ typedef struct {
     const char *seed, *fill, *count, *rtf;
     const char *server, *keys, *server_key;
     bool insecure, once;
-    const char *window, *batch, *give_up, *resend, *stats, *timeout;
+    const char *window, *batch, *give_up, *resend, *stats, *timeout, *reason;
     const char *file;
 } cli;
 
@@ -178,6 +181,8 @@ static const char usage_text[] =
     "            [--batch B] [--once] [--give-up SEC] [--stats-interval SEC]\n"
     "  status    [--server EP (--keys F --server-key F | --insecure) [--timeout MS]]\n"
     "  rejected                                      events the aggregator refused\n"
+    "  requeue   [--reason NAME]                     send rejected events again (e.g.\n"
+    "            after fixing the authorization file); same ids\n"
     "\n"
     "common options: --outbox DIR (required), --campaign FILE (default: the one\n"
     "given to init, else the built-in Lam Dong 2023 campaign), --district D\n"
@@ -238,8 +243,9 @@ static unsigned command_bit(const char *cmd)
     static const struct {
         const char *name;
         unsigned bit;
-    } t[] = {{"init", C_INIT},    {"add", C_ADD}, {"cancel", C_CANCEL}, {"import", C_IMPORT},
-             {"simulate", C_SIM}, {"run", C_RUN}, {"status", C_STATUS}, {"rejected", C_REJECTED}};
+    } t[] = {{"init", C_INIT},     {"add", C_ADD},           {"cancel", C_CANCEL},
+             {"import", C_IMPORT}, {"simulate", C_SIM},      {"run", C_RUN},
+             {"status", C_STATUS}, {"rejected", C_REJECTED}, {"requeue", C_REQUEUE}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(cmd, t[i].name) == 0) return t[i].bit;
     return 0;
@@ -372,6 +378,9 @@ static int parse_cli(int argc, char **argv, unsigned cmd, cli *c)
             break;
         case O_TIMEOUT:
             c->timeout = optarg;
+            break;
+        case O_REASON:
+            c->reason = optarg;
             break;
         default:
             break;
@@ -902,6 +911,23 @@ static int cmd_rejected(app *a)
     return 0;
 }
 
+static int cmd_requeue(app *a)
+{
+    int code = -1;
+    if (a->c->reason) {
+        for (int i = 1; i < 256 && code < 0; i++)
+            if (ct_err_known(i) && strcmp(ct_err_name(i), a->c->reason) == 0) code = i;
+        if (code < 0) return usage_error("unknown reason '%s' (see `rejected`)", a->c->reason);
+    }
+    size_t n = 0;
+    if (ct_outbox_requeue(a->ob, code, &n) != CT_OK) {
+        fprintf(stderr, PROG ": %s\n", ct_outbox_errmsg(a->ob));
+        return 1;
+    }
+    printf("requeued %zu event%s\n", n, n == 1 ? "" : "s");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ct_log_set_component("collector");
@@ -952,7 +978,7 @@ int main(int argc, char **argv)
     a.c = &c;
     a.cmd = cmd;
     char err[512];
-    if (cmd & (C_RUN | C_STATUS | C_REJECTED)) {
+    if (cmd & (C_RUN | C_STATUS | C_REJECTED | C_REQUEUE)) {
         /* these never create an outbox: a typo must not look like an empty one */
         char mdb[PATH_MAX];
         snprintf(mdb, sizeof mdb, "%s/data.mdb", c.outbox);
@@ -995,6 +1021,9 @@ int main(int argc, char **argv)
         break;
     case C_REJECTED:
         rc = cmd_rejected(&a);
+        break;
+    case C_REQUEUE:
+        rc = cmd_requeue(&a);
         break;
     default:
         rc = 2;

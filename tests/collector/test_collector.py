@@ -283,6 +283,52 @@ def test_curve_keys():
         agg.stop()
 
 
+def test_requeue_after_authorization_fix():
+    """The office's key is authorized for the wrong district: its events are
+    rejected "forbidden" and kept; after the authorization file is fixed
+    (SIGHUP), `requeue --reason forbidden` sends them again through the
+    running deliverer, same ids, counted once."""
+    import signal
+    with H.Workdir("col-requeue") as wd:
+        kb = lambda n: wd.sub(n)  # noqa: E731
+        pub = {}
+        for n in ("agg", "c672", "rep"):
+            H.run([H.binary("chitieu-keys"), "gen", kb(n)])
+            pub[n] = H.run([H.binary("chitieu-keys"), "show", kb(n) + ".pub"]).stdout.strip()
+        auth = kb("authorized.txt")
+        with open(auth, "w") as f:
+            f.write(f"{pub['c672']} collector 673 misconfigured\n{pub['rep']} reporter hq\n")
+        agg, eps = start_agg(wd, secure=(kb("agg.key"), auth))
+        curve = (pub["agg"], pub["rep"], [ln.split("=")[1].strip() for ln in
+                                          open(kb("rep.key")) if ln.startswith("secret")][0])
+        ob = wd.sub("ob")
+        init(ob, 672)
+        for i in range(4):
+            col("add", "--outbox", ob, "--agent", "LD672-005", "--program", "bhxh_tn",
+                "--person-hash", f"{i + 1:02x}" * 32, "--time", "2023-07-27T10:00:00+07:00")
+        run = start_run(wd, ob, eps["ingest"], "--keys", kb("c672.key"), "--server-key",
+                        kb("agg.pub"), "--stats-interval", "0")
+        wait_until(lambda: status(ob)["rejected"] == 4, what="4 rejected")
+        r = col("rejected", "--outbox", ob)
+        H.check(r.stdout.count("reason=forbidden") == 4, r.stdout)
+        H.check(snapshot(eps, curve)["s"] == 0, "forbidden events stored")
+        r = col("requeue", "--outbox", ob, "--reason", "unknown_agent")
+        H.check(r.stdout.strip() == "requeued 0 events", r.stdout)
+        with open(auth, "w") as f:
+            f.write(f"{pub['c672']} collector 672 office-672\n{pub['rep']} reporter hq\n")
+        agg.signal(signal.SIGHUP)
+        agg.wait_log(r'msg="auth reloaded"')
+        r = col("requeue", "--outbox", ob, "--reason", "forbidden")
+        H.check(r.stdout.strip() == "requeued 4 events", r.stdout)
+        wait_until(lambda: status(ob)["delivered"] == 4, what="requeued events delivered")
+        s = status(ob)
+        H.check((s["queued"], s["rejected"], s["recorded"]) == (0, 0, 4), f"{s}")
+        m = snapshot(eps, curve)
+        H.check(m["s"] == 4 and count(m, P.COUNT_NET, "bhxh_tn", 672) == 4, f"{m['s']}")
+        H.check(run.stop() == 0, "run rc")
+        agg.stop()
+
+
 def test_add_while_running():
     """`add` in other processes while `run` delivers: all delivered."""
     with H.Workdir("col-conc") as wd:
@@ -436,4 +482,4 @@ if __name__ == "__main__":
     H.main([test_cli_errors, test_simulate_realtime_and_summary, test_rejected_event_kept_and_not_blocking,
             test_import_twice_and_bad_rows, test_add_while_running, test_aggregator_down_then_started,
             test_kill9_while_sending_then_restart, test_aggregator_killed_and_paused_while_delivering,
-            test_curve_keys])
+            test_curve_keys, test_requeue_after_authorization_fix])

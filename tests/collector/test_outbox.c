@@ -274,6 +274,52 @@ static void test_settle_delete_and_reject(void **state)
     ct_outbox_close(ob);
 }
 
+static void test_requeue_rejected(void **state)
+{
+    fixture *f = *state;
+    ct_outbox *ob = open_init(f);
+    queue_n(ob, 0, 6);
+    ct_outbox_settle_item items[] = {{2, CT_ERR_FORBIDDEN},
+                                     {3, CT_ERR_UNKNOWN_AGENT},
+                                     {4, CT_ERR_FORBIDDEN},
+                                     {5, CT_ERR_FORBIDDEN},
+                                     {1, CT_OK}};
+    assert_int_equal(ct_outbox_settle(ob, items, 5, 5, NULL, NULL), CT_OK);
+    uint64_t gen0, gen1;
+    assert_int_equal(ct_outbox_requeue_gen(ob, &gen0), CT_OK);
+    size_t n;
+    assert_int_equal(ct_outbox_requeue(ob, CT_ERR_FORBIDDEN, &n), CT_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(ct_outbox_requeue_gen(ob, &gen1), CT_OK);
+    assert_int_equal(gen1, gen0 + 1);
+    ct_outbox_info in;
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.queued, 4); /* 2, 4, 5, 6 */
+    assert_int_equal(in.rejected, 1);
+    assert_int_equal(in.rejected_entries, 1);
+    assert_int_equal(in.delivered, 1);
+    assert_int_equal(in.next_seq - 1, in.queued + in.delivered + in.rejected);
+    scan_acc acc = {0};
+    assert_int_equal(ct_outbox_scan(ob, 0, 100, scan_cb, &acc), CT_OK);
+    assert_int_equal(acc.n, 4);
+    assert_int_equal(acc.seqs[0], 2);
+    assert_int_equal(acc.seqs[1], 4);
+    assert_int_equal(acc.seqs[2], 5);
+    assert_int_equal(acc.seqs[3], 6);
+    ct_event want;
+    make_event(&want, 3); /* seq 4 is event 3, bytes unchanged */
+    assert_memory_equal(acc.evs[1].person, want.person, CT_PERSON_LEN);
+    rej_acc r = {0};
+    assert_int_equal(ct_outbox_rejected_each(ob, rej_cb, &r), CT_OK);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.seq[0], 3);
+    assert_int_equal(ct_outbox_requeue(ob, -1, &n), CT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ct_outbox_requeue(ob, -1, &n), CT_OK);
+    assert_int_equal(n, 0);
+    ct_outbox_close(ob);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -612,6 +658,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abort_queues_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_delete_and_reject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_errors_line_numbers, setup, teardown),
