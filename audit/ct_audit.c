@@ -71,6 +71,7 @@ static void stage1(const ct_campaign *c, ct_store *ids, ct_audit_item *it,
         it->idfp = id_fingerprint(it->ev.id, h);
     }
     it->day = it->dec ? 0 : ct_campaign_local_day(c, it->ev.occurred_ms);
+    if (!it->dec) ct_person_key(it->ev.program, it->ev.person, it->pkey);
 }
 
 static void batch_stage1(struct ct_audit_pool *p, ct_audit_batch *b)
@@ -288,8 +289,7 @@ static int stage2(ct_audit *a, ct_audit_item *it)
         }
         a->idfp[ix] = it->idfp;
     }
-    uint8_t pkey[CT_PERSON_KEY_LEN];
-    ct_person_key(ev->program, ev->person, pkey);
+    const uint8_t *pkey = it->pkey;
     ct_person_state prior, next;
     ct_pmap_entry *pe = ct_pmap_find(&a->persons, pkey);
     if (pe) ct_pmap_entry_state(&a->persons, pe, &prior);
@@ -328,9 +328,7 @@ static int stage2(ct_audit *a, ct_audit_item *it)
 static void prefetch(ct_audit *a, const ct_audit_batch *b, size_t i, int level)
 {
     if (i >= b->n || b->items[i].dec) return;
-    uint8_t pkey[CT_PERSON_KEY_LEN];
-    ct_person_key(b->items[i].ev.program, b->items[i].ev.person, pkey);
-    ct_pmap_prefetch(&a->persons, pkey, level);
+    ct_pmap_prefetch(&a->persons, b->items[i].pkey, level);
 }
 
 /* Tallies done batches in order; with wait, blocks until batch number

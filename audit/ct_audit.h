@@ -60,10 +60,11 @@ typedef struct {
     ct_logrec rec;
     ct_event ev;
     uint32_t day;
-    ct_err chain;  /* ct_logrec_check against the previous record in scan order */
-    ct_err dec;    /* ct_event_decode */
-    ct_err camp;   /* ct_campaign_check_event */
-    uint64_t idfp; /* fingerprint of (event id, BLAKE2b-128 of the event bytes) */
+    ct_err chain;                    /* ct_logrec_check against the previous record in scan order */
+    ct_err dec;                      /* ct_event_decode */
+    ct_err camp;                     /* ct_campaign_check_event */
+    uint64_t idfp;                   /* fingerprint of (event id, BLAKE2b-128 of the event bytes) */
+    uint8_t pkey[CT_PERSON_KEY_LEN]; /* program || person hash (the person map key) */
 } ct_audit_item;
 
 struct ct_audit_pool;
