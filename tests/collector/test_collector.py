@@ -243,7 +243,7 @@ def test_curve_keys():
         with open(auth, "w") as f:
             f.write(f"{pub['c672']} collector 672 office-672\n{pub['rep']} reporter hq\n")
         agg, eps = start_agg(wd, secure=(kb("agg.key"), auth))
-        curve = (pub["agg"], pub["rep"], [ln.split("=")[1].strip() for ln in
+        curve = (pub["agg"], pub["rep"], [ln.split("=", 1)[1].strip() for ln in
                                           open(kb("rep.key")) if ln.startswith("secret")][0])
         ob = wd.sub("ob")
         init(ob, 672)
@@ -299,7 +299,7 @@ def test_requeue_after_authorization_fix():
         with open(auth, "w") as f:
             f.write(f"{pub['c672']} collector 673 misconfigured\n{pub['rep']} reporter hq\n")
         agg, eps = start_agg(wd, secure=(kb("agg.key"), auth))
-        curve = (pub["agg"], pub["rep"], [ln.split("=")[1].strip() for ln in
+        curve = (pub["agg"], pub["rep"], [ln.split("=", 1)[1].strip() for ln in
                                           open(kb("rep.key")) if ln.startswith("secret")][0])
         ob = wd.sub("ob")
         init(ob, 672)
