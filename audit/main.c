@@ -622,6 +622,25 @@ out:
 
 /* ---- export ---- */
 
+/* A progress line on stderr at most once a second (label NULL: quiet). */
+typedef struct {
+    const char *label;
+    uint64_t total;
+    int64_t t0, next;
+} progress_st;
+
+static void progress_tick(progress_st *p, uint64_t seq, uint64_t done)
+{
+    if (!p->label || (done & 1023) != 0) return;
+    int64_t now = ct_monotonic_ms();
+    if (p->t0 == 0) p->t0 = p->next = now;
+    if (now < p->next + 1000) return;
+    p->next = now;
+    double rate = now > p->t0 ? (double)done * 1000.0 / (double)(now - p->t0) : 0;
+    fprintf(stderr, "%s: seq %" PRIu64 " of %" PRIu64 ", %.0f records/s\n", p->label, seq, p->total,
+            rate);
+}
+
 typedef struct {
     FILE *f;
     const ct_campaign *c;
@@ -631,6 +650,7 @@ typedef struct {
     uint8_t last_hash[CT_LOGREC_HASH_LEN];
     uint64_t bad_seq;
     ct_err bad;
+    progress_st progress;
 } export_st;
 
 /* Finds the seq range of a time range: [first received >= from, last of the
@@ -657,6 +677,7 @@ static int prev_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *a
 static int export_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
 {
     export_st *s = arg;
+    progress_tick(&s->progress, rec->seq, s->count);
     if (s->kind == 0) {
         fwrite(raw, 1, len, s->f);
     } else {
@@ -717,6 +738,7 @@ static int cmd_export(int argc, char **argv)
         return rc;
     }
     export_st s = {.c = &x.campaign, .kind = kind, .from_ms = INT64_MIN, .to_ms = INT64_MAX};
+    s.progress.label = o.quiet || strcmp(o.output, "-") == 0 ? NULL : "export";
     if ((o.from_time && ct_time_parse(o.from_time, x.campaign.tz_offset_min, &s.from_ms)) ||
         (o.to_time && ct_time_parse(o.to_time, x.campaign.tz_offset_min, &s.to_ms))) {
         ctx_free(&x);
@@ -736,6 +758,7 @@ static int cmd_export(int argc, char **argv)
         to = s.first ? s.last : head_seq;
         s.first = s.last = 0;
     }
+    s.progress.total = to;
     uint8_t prev[CT_LOGREC_HASH_LEN] = {0};
     if (from > 1 && from <= head_seq + 1) {
         e = ct_store_log_scan(x.store, from - 1, from - 1, prev_cb, prev, NULL);
@@ -806,6 +829,8 @@ typedef struct {
     uint64_t in_txn;
     ct_err err;
     uint64_t err_seq;
+    uint64_t done;
+    progress_st progress;
 } import_st;
 
 static int import_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
@@ -813,6 +838,7 @@ static int import_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void 
     (void)raw;
     (void)len;
     import_st *st = arg;
+    progress_tick(&st->progress, rec->seq, st->done++);
     ct_err e = CT_OK;
     if (st->in_txn == 0) e = ct_store_import_begin(st->s);
     if (!e) e = ct_store_import_record(st->s, rec, st->c);
@@ -898,6 +924,8 @@ static int cmd_rebuild(int argc, char **argv)
     }
     /* 3. import */
     import_st is = {.s = x.store, .c = &x.campaign};
+    is.progress.label = o.quiet ? NULL : "rebuild: import";
+    is.progress.total = a.last_seq;
     uint64_t bad = 0;
     int sr = ct_ctlog_scan(&x.file, import_cb, &is, &bad, err, sizeof err);
     if (!sr && !is.err && is.in_txn) {
