@@ -40,12 +40,14 @@ static void usage_main(FILE *f)
                "  rebuild  import a ctlog export into a fresh data directory\n"
                "  trace    list the events of one agent, district, person hash or day\n"
                "Exit: 0 ok, 1 divergence or runtime failure, 2 usage/config error.\n"
-               "Options common to all: --campaign FILE (default: the built-in lamdong-2023)\n");
+               "Options common to all: --campaign FILE (default: the built-in lamdong-2023);\n"
+               "  --threads N: worker threads for the per-record checks (default: CPUs, <= 4;\n"
+               "  1 = single-threaded); --quiet: no progress lines on stderr.\n");
 }
 
 static const char *const HELP_VERIFY =
     "usage: chitieu-audit verify (--data DIR | --file EXPORT.ctlog) [--campaign FILE]\n"
-    "                            [--no-ids] [--quiet]\n"
+    "                            [--no-ids] [--threads N] [--quiet]\n"
     "Walks the whole log in order: seq 1..head without gaps, every record's hash\n"
     "= BLAKE2b-256(prev || body), each event decodes and passes the campaign check,\n"
     "its id maps to its seq in the ids index (store; --no-ids skips), and a recount\n"
@@ -277,6 +279,9 @@ static int parse_opts(int argc, char **argv, opts *o, const char *help, const in
         }
     }
     if (optind < argc) return usage_err(help, "unexpected argument '%s'", argv[optind]);
+    uint64_t t;
+    if (o->threads && (parse_u64(o->threads, &t) || t < 1 || t > 64))
+        return usage_err(help, "--threads: expected 1..64, not '%s'", o->threads);
     return 0;
 }
 

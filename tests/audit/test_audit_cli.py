@@ -470,7 +470,7 @@ def test_usage():
                  ["replay", "--data", src, "--seq", "x1"], ["export", "--data", src],
                  ["export", "--data", src, "--format", "xml", "--output", "-"],
                  ["trace", "--data", src], ["trace", "--data", src, "--person", "zz"],
-                 ["verify", "--data", W.sub("nope")],
+                 ["verify", "--data", W.sub("nope")], ["verify", "--data", src, "--threads", "0"],
                  ["verify", "--data", src, "--campaign", W.sub("nope.ini")]):
         r = run([AUDIT] + args, check=False)
         check(r.returncode == 2, f"{args} -> {r.returncode}: {r.stderr}")
