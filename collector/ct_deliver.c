@@ -30,6 +30,7 @@
 
 typedef struct {
     uint64_t seq; /* 0 = free */
+    uint64_t gen; /* load number: tells a ring entry of this load from stale ones */
     uint8_t *bytes;
     size_t len;
     int64_t sent_ms;  /* 0 = never sent */
@@ -41,7 +42,7 @@ typedef struct {
 
 typedef struct {
     size_t idx;
-    uint64_t seq;
+    uint64_t gen;
 } ring_ent;
 
 typedef struct {
@@ -66,6 +67,7 @@ typedef struct {
     size_t rhead, rcount;
     size_t nqueued;     /* slots with queued set */
     uint64_t next_load; /* next seq to load from the outbox */
+    uint64_t loads;     /* events loaded so far (slot generations) */
     /* tokens */
     token_rec *tokens;
     size_t ntok, tokpos;
@@ -180,7 +182,7 @@ static void mark_send(dstate *d, size_t idx)
 
 static bool ring_valid(const dstate *d, const ring_ent *r)
 {
-    return d->slots[r->idx].seq == r->seq;
+    return d->slots[r->idx].seq != 0 && d->slots[r->idx].gen == r->gen;
 }
 
 static ring_ent *ring_at(dstate *d, size_t i)
@@ -235,6 +237,7 @@ static ct_err load_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
     slot_t *s = &d->slots[idx];
     memset(s, 0, sizeof *s);
     s->seq = seq;
+    s->gen = ++d->loads;
     s->bytes = copy;
     s->len = len;
     hash_insert(d, seq, idx);
@@ -243,7 +246,7 @@ static ct_err load_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
     if (d->rcount == d->cap) ring_compact(d);
     ring_ent *r = ring_at(d, d->rcount++);
     r->idx = idx;
-    r->seq = seq;
+    r->gen = s->gen;
     mark_send(d, idx);
     d->next_load = seq + 1;
     return CT_OK;
