@@ -730,6 +730,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                 break;
             }
             size_t got = d.used - before;
+            if (before == 0 && got > 0) d.last_heard = now; /* give-up counts from here */
             outbox_empty_seen = got < want;
             next_scan = got < want ? now + o->poll_ms : now;
         }
@@ -749,9 +750,12 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         }
         if (o->give_up_s > 0 && d.used > 0 && now - d.last_heard > (int64_t)o->give_up_s * 1000) {
             snprintf(err, errlen,
-                     "aggregator %s unreachable: no reply for %d s (%zu events in the window, "
-                     "all kept in the outbox)",
-                     o->endpoint, o->give_up_s, d.used);
+                     "aggregator %s unreachable: no reply for %d s (%s; %zu events in the "
+                     "window, all kept in the outbox)",
+                     o->endpoint, o->give_up_s,
+                     d.connected ? "connected but not answering"
+                                 : "no connection: down, wrong endpoint, or keys refused",
+                     d.used);
             result = CT_ERR_TIMEOUT;
             break;
         }
