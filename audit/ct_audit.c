@@ -448,6 +448,10 @@ void ct_audit_finish(ct_audit *a)
 typedef struct {
     ct_audit *a;
     uint8_t *seen; /* bitmap over [first_seq, last_seq] */
+    /* entries past the walked head: fine on a live store if the head has
+     * moved on by the end of the scan; the highest one is checked then */
+    uint64_t beyond_seq;
+    uint8_t beyond_id[CT_EVENT_ID_LEN];
 } ids_st;
 
 static int ids_cb(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq, const uint8_t idhash[16],
@@ -456,7 +460,14 @@ static int ids_cb(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq, const uint8_t
     ids_st *st = arg;
     ct_audit *a = st->a;
     char hex[2 * CT_EVENT_ID_LEN + 1];
-    if (seq < a->first_seq || seq > a->last_seq) {
+    if (seq > a->last_seq) {
+        if (seq > st->beyond_seq) {
+            st->beyond_seq = seq;
+            memcpy(st->beyond_id, id, CT_EVENT_ID_LEN);
+        }
+        return 0;
+    }
+    if (seq < a->first_seq) {
         ct_event_id_hex(id, hex);
         ct_audit_diverge(
             a, seq, "ids: event id %s maps to seq %" PRIu64 ", outside the log (1..%" PRIu64 ")",
@@ -496,10 +507,23 @@ ct_err ct_audit_check_ids(ct_audit *a, ct_store *s)
 {
     if (a->diverged || !a->o.ids_store || a->last_seq < a->first_seq) return CT_OK;
     uint64_t n = a->last_seq - a->first_seq + 1;
-    ids_st st = {a, calloc((size_t)(n / 8 + 1), 1)};
+    ids_st st = {.a = a, .seen = calloc((size_t)(n / 8 + 1), 1)};
     if (!st.seen) return CT_ERR_NOMEM;
     ct_err e = ct_store_ids_scan(s, ids_cb, &st);
     if (a->diverged) e = CT_OK;
+    if (!e && !a->diverged && st.beyond_seq) {
+        uint64_t now_seq = 0;
+        uint8_t h[CT_LOGREC_HASH_LEN];
+        e = ct_store_head(s, &now_seq, h);
+        if (!e && st.beyond_seq > now_seq) {
+            char hex[2 * CT_EVENT_ID_LEN + 1];
+            ct_event_id_hex(st.beyond_id, hex);
+            ct_audit_diverge(a, st.beyond_seq,
+                             "ids: event id %s maps to seq %" PRIu64
+                             ", outside the log (1..%" PRIu64 ")",
+                             hex, st.beyond_seq, now_seq);
+        }
+    }
     for (uint64_t ix = 0; !e && !a->diverged && ix < n; ix++) {
         if (st.seen[ix / 8] == 0xff && ix % 8 == 0 && ix + 8 <= n) {
             ix += 7;
