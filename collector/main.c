@@ -845,7 +845,16 @@ static int cmd_status(app *a)
     } else {
         printf("last ack:   never\n");
     }
-    printf("in flight:  (known only to a running `run`; see its stats lines)\n");
+    {
+        char lockpath[PATH_MAX];
+        snprintf(lockpath, sizeof lockpath, "%s/run.lock", c->outbox);
+        int fd = open(lockpath, O_RDONLY | O_CLOEXEC);
+        bool running = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+        if (fd >= 0) close(fd);
+        printf("delivery:   %s\n", running ? "a `run` is delivering this outbox (in-flight "
+                                             "counts are in its stats lines)"
+                                           : "no `run` active");
+    }
     if (!c->server) return 0;
     ct_deliver_opts o;
     ct_deliver_opts_default(&o);

@@ -343,6 +343,7 @@ def test_add_while_running():
                     "--time", f"2023-07-{22 + i % 9:02d}T10:00:00+07:00")
             ids.append(r.stdout.split()[1])
         H.check(ids == sorted(ids) and len(set(ids)) == 20, "ids not in creation order")
+        H.check("a `run` is delivering" in col("status", "--outbox", ob).stdout, "status: run")
         H.check([int(x[16:], 16) for x in ids] == list(range(1, 21)), "seqs")
         wait_until(lambda: status(ob)["delivered"] == 20, what="20 delivered")
         H.check(snapshot(eps)["s"] == 20, "log")
