@@ -267,6 +267,7 @@ class Submitter(threading.Thread):
         self.sent_msgs = 0
         self.stop_ev = threading.Event()
         self.error = None
+        self.hold_until = 0.0  # back off after a "retry" ack (store unavailable)
         self.start()
 
     def add(self, raws):
@@ -301,7 +302,8 @@ class Submitter(threading.Thread):
         while not self.stop_ev.is_set():
             now = time.time()
             with self.lock:
-                while self.pending and len(self.inflight) < self.window:
+                while self.pending and len(self.inflight) < self.window and \
+                        now >= self.hold_until:
                     ids = []
                     while self.pending and len(ids) < self.batch and \
                             len(self.inflight) + len(ids) < self.window:
@@ -359,6 +361,7 @@ class Submitter(threading.Thread):
                 self.inflight.pop(i, None)
             elif st == P.RETRY:
                 self.retry_acks += 1
+                self.hold_until = time.time() + 0.05
                 if self.inflight.pop(i, None) is not None:
                     self.pending.append(i)
 
