@@ -53,6 +53,10 @@ static ct_err intern_grow(ct_pmap_intern *in)
 /* Index of s in the string table, added if new. */
 static ct_err intern(ct_pmap_intern *in, const char *s, uint32_t *ix)
 {
+    if (!s[0] && in->n) { /* "" is always index 0 once the table exists */
+        *ix = 0;
+        return CT_OK;
+    }
     if ((in->n + 1) * 2 > in->tab_cap) {
         ct_err e = intern_grow(in);
         if (e) return e;
