@@ -172,6 +172,7 @@ typedef struct {
     unsigned cancel_pct;
     long agg_pid;
     int timeout_s;
+    double seconds; /* > 0: stop sending after this long (events = upper bound) */
     const char *label;
 } opts_t;
 
@@ -194,7 +195,8 @@ typedef struct {
     const ct_campaign *camp;
     void *zctx;
     size_t idx;
-    uint64_t m; /* events to send (measured) */
+    uint64_t m;    /* events to send (measured) */
+    uint64_t sent; /* events sent in the measured phase */
     pthread_barrier_t *barrier;
     char server_key[CT_Z85_KEY_LEN + 1];
     ct_keypair kp;
@@ -508,7 +510,9 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(w->barrier);
     at_barrier = true;
     uint64_t next_k = 2, end_k = 2 + w->m, inflight = 0;
+    uint64_t deadline = o->seconds > 0 ? now_ns() + (uint64_t)(o->seconds * 1e9) : 0;
     while (next_k < end_k || inflight > 0) {
+        if (deadline && next_k < end_k && now_ns() >= deadline) end_k = next_k;
         while (next_k < end_k && inflight < o->window) {
             uint64_t n = o->window - inflight;
             if (n > batch) n = batch;
@@ -516,7 +520,9 @@ static void *worker_main(void *arg)
             if (send_sub(w, &s, next_k, (size_t)n) != 0) goto fail;
             next_k += n;
             inflight += n;
+            w->sent += n;
         }
+        if (inflight == 0) continue; /* deadline reached with nothing in flight */
         long r = recv_some(w, &s, true);
         if (r < 0) goto fail;
         inflight -= (uint64_t)r;
@@ -630,6 +636,7 @@ static void usage(FILE *f)
             "  --window W           unacked events per collector (default 1000)\n"
             "  --batch B            events per submit (default 256, <= 4096)\n"
             "  --events M           measured events in total (default 100000)\n"
+            "  --seconds S          stop sending after S s (then --events is an upper bound)\n"
             "  --cancel-pct P       percent of events that cancel an earlier one (default 0)\n"
             "  --campaign FILE      campaign (default: built-in lamdong-2023)\n"
             "  --server-key F --keys F   CURVE: aggregator .pub and this client's .key\n"
@@ -664,6 +671,7 @@ int main(int argc, char **argv)
         {"campaign", 1, 0, 'C'},    {"server-key", 1, 0, 'K'}, {"keys", 1, 0, 'k'},
         {"agg-pid", 1, 0, 'p'},     {"feed", 1, 0, 'f'},       {"seed", 1, 0, 'S'},
         {"timeout", 1, 0, 't'},     {"label", 1, 0, 'l'},      {"help", 0, 0, 'h'},
+        {"seconds", 1, 0, 'T'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -682,6 +690,7 @@ int main(int argc, char **argv)
         case 'S': o.seed = strtoull(optarg, NULL, 10); break;
         case 't': o.timeout_s = (int)strtol(optarg, NULL, 10); break;
         case 'l': o.label = optarg; break;
+        case 'T': o.seconds = strtod(optarg, NULL); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -772,7 +781,7 @@ int main(int argc, char **argv)
         rej += w->rejected;
         retry += w->retry;
         acks += w->acks;
-        sent += w->m;
+        sent += w->sent;
         nseq += w->nseqs;
         if (w->failed) {
             failed++;

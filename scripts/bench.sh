@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# bench.sh — chitieu's benchmark entry point (issue 9; never part of the test suite).
+# Installs what is missing, builds an optimised tree in build-bench/ (Release,
+# no tests), then runs bench/run.py: ingest matrix, CURVE point, feed lag, the
+# real collector end to end, cost growth and audit/snapshot speed. Prints a
+# table (median [min-max] of the repetitions) and a final JSON line.
+#   scripts/bench.sh                  full run (~5-10 min on 2 cores)
+#   scripts/bench.sh --quick          smoke run (~1 min)
+#   scripts/bench.sh --big            also the 10M-event store (adds ~10 min, ~6 GB disk)
+#   scripts/bench.sh --only ingest,feed --reps 3 --json-out /tmp/bench.json
+# Peers (PostgreSQL, Redis) side by side: scripts/bench-peers.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+"$ROOT/scripts/install-deps.sh"
+for p in python3-zmq python3-msgpack; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || {
+    if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+  }
+done
+BUILD="$ROOT/build-bench"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCT_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j2 >/dev/null
+exec /usr/bin/python3 "$ROOT/bench/run.py" --bin "$BUILD/bin" "$@"
