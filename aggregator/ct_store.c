@@ -41,6 +41,7 @@ struct ct_store {
     char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
     ct_counts delta; /* per-batch counter deltas (reused) */
     ct_buf rec;      /* encoded log record (reused) */
+    char last_err[160];
     /* import state */
     MDB_txn *imp_txn;
     uint64_t imp_seq;
@@ -450,6 +451,7 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
 {
     if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
     MDB_txn *t = NULL;
+    s->last_err[0] = '\0';
     ct_err r = txn_begin(s, 0, &t);
     int rc = 0;
     uint64_t seq0 = 0, seq;
@@ -515,10 +517,13 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
     return CT_OK;
 fail_rc:
     r = map_rc(rc);
+    snprintf(s->last_err, sizeof s->last_err, "%s (%d)", mdb_strerror(rc), rc);
     if (rc == MDB_PANIC) s->need_reopen = true;
     if (r == CT_OK || r == CT_ERR_NOT_FOUND) r = CT_ERR_STORE_UNAVAILABLE;
 fail:
     if (t) mdb_txn_abort(t);
+    if (r != CT_OK && !s->last_err[0])
+        snprintf(s->last_err, sizeof s->last_err, "%s", ct_err_str(r));
     for (size_t i = 0; i < n; i++) {
         items[i].status = CT_ACK_RETRY;
         items[i].code = CT_ERR_STORE_UNAVAILABLE;
@@ -526,6 +531,11 @@ fail:
     }
     if (out && out->changed) ct_counts_clear(out->changed);
     return r;
+}
+
+const char *ct_store_last_error(const ct_store *s)
+{
+    return s ? s->last_err : "";
 }
 
 /* ---- readers ---------------------------------------------------------- */

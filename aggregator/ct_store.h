@@ -85,6 +85,11 @@ typedef struct {
  * was applied and every item's status is CT_ACK_RETRY. */
 ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_store_commit *out);
 
+/* A human description of the last failure of ct_store_apply_batch() or an
+ * import call (the LMDB/system message, e.g. "No space left on device"); ""
+ * if none. Valid until the next call on s. (Added for the aggregator's log.) */
+const char *ct_store_last_error(const ct_store *s);
+
 /* Current head (seq 0 and zero hash for an empty log). */
 ct_err ct_store_head(ct_store *s, uint64_t *seq, uint8_t head[CT_LOGREC_HASH_LEN]);
 /* All counters plus the head they correspond to, from ONE read transaction. */

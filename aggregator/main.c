@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <sodium.h>
 #include <zmq.h>
@@ -541,17 +542,32 @@ static void log_stats(const ct_ingest_stats *s, stats_mark *prev, const conn_sta
 
 /* ---- main ------------------------------------------------------------------ */
 
-static void log_commit_error(ct_err e, const char *data)
+static uint64_t free_bytes(const char *dir)
+{
+    struct statvfs v;
+    if (statvfs(dir, &v) != 0) return UINT64_MAX;
+    return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+}
+
+static void log_commit_error(ct_err e, const char *data, const char *detail)
 {
     if (e == CT_ERR_MAP_FULL)
         ct_log(CT_LOG_ERROR, "store commit failed: LMDB map is full, raise --map-size",
-               "err=%s data=%s acked=none answer=retry", ct_err_name(e), data);
+               "err=%s detail=\"%s\" data=%s acked=none answer=retry", ct_err_name(e), detail,
+               data);
     else if (e == CT_ERR_DISK_FULL)
         ct_log(CT_LOG_ERROR, "store commit failed: no space left on device",
-               "err=%s data=%s acked=none answer=retry", ct_err_name(e), data);
+               "err=%s detail=\"%s\" data=%s acked=none answer=retry", ct_err_name(e), detail,
+               data);
+    else if (free_bytes(data) < (16u << 20))
+        /* LMDB reports a short write (ENOSPC mid-flush) as EIO */
+        ct_log(CT_LOG_ERROR, "store commit failed: disk (nearly) full or I/O error",
+               "err=%s detail=\"%s\" free_bytes=%llu data=%s acked=none answer=retry",
+               ct_err_name(e), detail, (unsigned long long)free_bytes(data), data);
     else
         ct_log(CT_LOG_ERROR, "store commit failed: I/O or LMDB error",
-               "err=%s data=%s acked=none answer=retry", ct_err_name(e), data);
+               "err=%s detail=\"%s\" data=%s acked=none answer=retry", ct_err_name(e), detail,
+               data);
 }
 
 int main(int argc, char **argv)
@@ -748,7 +764,7 @@ int main(int argc, char **argv)
             if (cerr) {
                 int64_t t = ct_monotonic_ms();
                 if (!store_failing || t - last_fail_log >= 1000) {
-                    log_commit_error(cerr, o.data);
+                    log_commit_error(cerr, o.data, ct_store_last_error(store));
                     last_fail_log = t;
                 }
                 store_failing = true;
