@@ -58,7 +58,8 @@ typedef struct {
     ct_deliver_stats *st;
     /* window */
     slot_t *slots;
-    size_t cap, used;
+    size_t cap, used; /* cap = 2 x window */
+    size_t window;
     size_t *freelist;
     size_t nfree;
     uint32_t *hash; /* slot index + 1, 0 = empty */
@@ -424,7 +425,10 @@ static ct_err settle_now(dstate *d, int64_t now)
 {
     if (d->nsettle == 0) return CT_OK;
     size_t nd = 0, nr = 0;
+    uint64_t t0 = ct_monotonic_ns();
     ct_err e = ct_outbox_settle(d->ob, d->settle, d->nsettle, ct_now_ms(), &nd, &nr);
+    d->st->settle_ms += (double)(ct_monotonic_ns() - t0) / 1e6;
+    d->st->settles++;
     if (e != CT_OK) {
         ct_log(CT_LOG_ERROR, "cannot record acks in the outbox (events will be resent)",
                "err=%s detail=\"%s\"", ct_err_name(e), ct_outbox_errmsg(d->ob));
@@ -601,8 +605,13 @@ static void dstate_free(dstate *d)
     ct_buf_free(&d->out);
 }
 
+/* Slots: the window of unacked events plus as many acked-but-not-yet-settled
+ * ones (settled after the next sends, so the outbox fsync overlaps the
+ * aggregator's work on them). */
 static ct_err dstate_init(dstate *d, size_t window, size_t batch)
 {
+    d->window = window;
+    window *= 2;
     d->cap = window;
     size_t hsz = 16;
     while (hsz < 2 * window)
@@ -720,9 +729,11 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             next_gen_check = now + 1000;
         }
         /* load new events while the window has room */
-        if (!stopping && d.nfree > 0 && now >= next_scan) {
+        size_t budget = d.used - d.nsettle < d.window ? d.window - (d.used - d.nsettle) : 0;
+        if (budget > d.nfree) budget = d.nfree;
+        if (!stopping && budget > 0 && now >= next_scan) {
             size_t before = d.used;
-            size_t want = d.nfree;
+            size_t want = budget;
             e = ct_outbox_scan(ob, d.next_load, want, load_cb, &d);
             if (e != CT_OK) {
                 snprintf(err, errlen, "reading the outbox: %s", ct_outbox_errmsg(ob));
@@ -744,6 +755,10 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                 break;
             }
         }
+        /* acks drained last round: one durable transaction, after the sends
+         * above so the aggregator works while the outbox fsyncs. A failure
+         * keeps the events in the window; they are resent and acked again. */
+        if (d.nsettle) settle_now(&d, now);
         if (now >= next_resend) {
             resend_check(&d, now);
             next_resend = now + RESEND_CHECK_MS;
@@ -779,7 +794,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
 
         /* wait */
         int64_t wait = RESEND_CHECK_MS;
-        if (!stopping && d.nfree > 0) wait = next_scan - now;
+        if (!stopping && budget > 0) wait = next_scan - now;
         if (!stopping && d.nqueued > 0) {
             int64_t w2 = d.blocked_until - now;
             if (w2 < wait) wait = w2;
@@ -798,11 +813,6 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         if (mon && rc > 0 && (items[1].revents & ZMQ_POLLIN)) handle_monitor(&d, mon, o->endpoint);
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
             drain(&d, sock, now);
-            e = settle_now(&d, now);
-            if (e != CT_OK) {
-                /* keep going: the events stay in the window and will be resent;
-                 * a full outbox disk is reported once per failure */
-            }
         }
     }
     st->ack_p50_ms = lat_pct(&d, 0.5);
@@ -815,10 +825,11 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             ct_log(CT_LOG_INFO, "delivery finished",
                    "queued=%" PRIu64 " delivered_total=%" PRIu64 " rejected_total=%" PRIu64
                    " sent=%" PRIu64 " resent=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
-                   " rejected=%" PRIu64 " ack_p50_ms=%.2f ack_p99_ms=%.2f ack_p999_ms=%.2f",
+                   " rejected=%" PRIu64 " ack_p50_ms=%.2f ack_p99_ms=%.2f ack_p999_ms=%.2f"
+                   " settles=%" PRIu64 " settle_ms=%.0f",
                    in.queued, in.delivered, in.rejected, st->sent, st->resent, st->accepted,
                    st->duplicates, st->rejected, lat_pct(&d, 0.5), lat_pct(&d, 0.99),
-                   lat_pct(&d, 0.999));
+                   lat_pct(&d, 0.999), st->settles, st->settle_ms);
     }
     zmq_socket_monitor(sock, NULL, 0);
     if (mon) zmq_close(mon);

@@ -57,6 +57,8 @@ typedef struct {
     uint64_t errors;     /* "err" replies */
     double ack_p50_ms;   /* send -> ack latency over the run (50 us resolution) */
     double ack_p99_ms;
+    uint64_t settles; /* durable ack transactions in the outbox */
+    double settle_ms; /* time spent in them */
 } ct_deliver_stats;
 
 void ct_deliver_opts_default(ct_deliver_opts *o);
