@@ -432,7 +432,7 @@ static int cmd_verify(int argc, char **argv)
         return rc;
     }
     char hexh[65];
-    int64_t t0 = ct_monotonic_ms();
+    int64_t t0 = ct_monotonic_ms(), t_walk = 0;
     ct_audit a;
     ct_counts stored;
     ct_counts_init(&stored);
@@ -466,6 +466,7 @@ static int cmd_verify(int argc, char **argv)
                              "seq %" PRIu64 ": head mismatch: stored head %s, chain gives %s",
                              head_seq, hexh, h2);
         }
+        t_walk = ct_monotonic_ms();
         if (!a.diverged && !o.no_ids) {
             ct_err ie = ct_audit_check_ids(&a, x.store);
             if (ie) {
@@ -506,9 +507,10 @@ static int cmd_verify(int argc, char **argv)
         int64_t ms = ct_monotonic_ms() - t0;
         fprintf(stderr,
                 "verify: %" PRIu64 " records, %zu persons, %zu counters, %" PRId64
-                " ms (%.0f records/s)%s%s\n",
+                " ms (%.0f records/s; log walk %" PRId64 " ms, ids index %" PRId64 " ms)%s%s\n",
                 a.n_records, a.persons.n, a.counts.n, ms,
                 ms > 0 ? (double)a.n_records * 1000.0 / (double)ms : 0.0,
+                (t_walk ? t_walk : t0 + ms) - t0, t_walk ? t0 + ms - t_walk : 0,
                 x.is_file && !x.file.has_trailer ? "; file has no trailer" : "",
                 x.is_file && x.file.from > 1 ? "; partial export: recount covers only it" : "");
         print_totals(stderr, &a.counts);
