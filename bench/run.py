@@ -90,7 +90,9 @@ class Bench:
     def start_agg(self, name, data=None, secure=None, extra=()):
         eps = self.endpoints(name)
         data = data or os.path.join(self.tmp, name + "-data")
-        logf = open(os.path.join(self.tmp, name + ".log"), "a")
+        self.starts = getattr(self, "starts", 0) + 1
+        logf = open(os.path.join(self.tmp, f"{name}.{self.starts}.log"), "w")
+        self.lastlog = {**getattr(self, "lastlog", {}), name: logf.name}
         args = [self.b("chitieu-aggregator"), "--data", data, "--ingest", eps["ingest"],
                 "--feed", eps["feed"], "--snapshot", eps["snapshot"], "--stats-interval", "5"]
         args += ["--keys", secure[0], "--auth", secure[1]] if secure else ["--insecure"]
@@ -186,7 +188,8 @@ class Bench:
                 + (f", feed lag p50 {r['feed_lag_p50_ms']:.2f} p99 {r['feed_lag_p99_ms']:.2f} ms"
                    if feed else ""))
         keys = ["events_per_s", "lat_p50_ms", "lat_p99_ms", "lat_p999_ms", "agg_cpu_us_per_event",
-                "agg_hwm_kb", "loadgen_hwm_kb", "batch_avg", "commits_per_s"]
+                "agg_hwm_kb", "loadgen_hwm_kb", "batch_avg", "commits_per_s",
+                "agg_write_bytes_per_event"]
         if feed:
             keys += ["feed_lag_p50_ms", "feed_lag_p99_ms", "feed_updates", "feed_gaps"]
         if reporter:
@@ -283,11 +286,11 @@ class Bench:
         self.results["collector"] = res
 
     # growth + audit share one store
-    def head_seq(self, data):
-        r = subprocess.run([self.b("chitieu-audit"), "verify", "--data", data, "--quiet"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        m = re.search(r"seq=(\d+)", r.stdout + r.stderr)
-        return int(m.group(1)) if m else 0
+    def head_seq(self, name):
+        """head_seq from the last 'ready' line of aggregator NAME's log."""
+        with open(self.lastlog[name]) as f:
+            m = re.findall(r'msg="ready".*?head_seq=(\d+)', f.read())
+        return int(m[-1]) if m else 0
 
     def snapshot_rt(self, ep, reps):
         import msgpack
@@ -360,8 +363,8 @@ class Bench:
             if do_audit and tgt >= (100000 if self.a.quick else 1000000):
                 # stop the aggregator so nothing else competes; then restart it
                 self.stop(p)
-                seq = self.head_seq(data)
                 p, eps, _ = self.start_agg("grow", data=data)
+                seq = self.head_seq("grow")
                 audit[str(tgt)] = self.audit_at(data, seq, p, eps)
             if do_growth:
                 runs = []
@@ -377,7 +380,7 @@ class Bench:
                 growth[str(tgt)] = {k: self.agg(runs, k) for k in
                                     ("events_per_s", "lat_p50_ms", "lat_p99_ms",
                                      "agg_cpu_us_per_event", "rss_anon_kb", "rss_file_kb",
-                                     "vm_hwm_kb", "batch_avg")}
+                                     "vm_hwm_kb", "batch_avg", "agg_write_bytes_per_event")}
                 growth[str(tgt)]["store_events_after"] = seq
         self.stop(p)
         du = subprocess.run(["du", "-sk", data], stdout=subprocess.PIPE, text=True).stdout.split()
@@ -410,12 +413,13 @@ class Bench:
                          f"transport {self.a.transport})")
             lines.append(f"{'point':<14}{'events/s':>26}{'ack p50 ms':>22}{'ack p99 ms':>22}"
                          f"{'ack p999 ms':>22}{'agg us/ev':>20}{'batch':>20}{'commits/s':>20}"
-                         f"{'agg HWM kB':>24}")
+                         f"{'agg HWM kB':>24}{'B written/ev':>22}")
             for k, v in ing.items():
                 lines.append(f"{k:<14}{f(v['events_per_s']):>26}{f(v['lat_p50_ms']):>22}"
                              f"{f(v['lat_p99_ms']):>22}{f(v['lat_p999_ms']):>22}"
                              f"{f(v['agg_cpu_us_per_event']):>20}{f(v['batch_avg']):>20}"
-                             f"{f(v['commits_per_s']):>20}{f(v['agg_hwm_kb']):>24}")
+                             f"{f(v['commits_per_s']):>20}{f(v['agg_hwm_kb']):>24}"
+                             f"{f(v.get('agg_write_bytes_per_event')):>22}")
         fd = self.results.get("feed")
         if fd:
             lines.append("")
@@ -440,7 +444,8 @@ class Bench:
                     lines.append(f"  store {int(k):>9,} events: {f(v['events_per_s'])} ev/s, "
                                  f"ack p99 {f(v['lat_p99_ms'])} ms, agg us/ev "
                                  f"{f(v['agg_cpu_us_per_event'])}, RssAnon {f(v['rss_anon_kb'])}"
-                                 f" kB, RssFile {f(v['rss_file_kb'])} kB")
+                                 f" kB, RssFile {f(v['rss_file_kb'])} kB, written/ev "
+                                 f"{f(v.get('agg_write_bytes_per_event'))} B")
             for fl in gr.get("fills", []):
                 lines.append(f"  fill to {fl['to']:,}: {fl['events_per_s']:.0f} ev/s "
                              f"(p99 {fl['lat_p99_ms']:.1f} ms, {fl['secs']} s)")
@@ -477,7 +482,8 @@ class Bench:
         for k, v in self.results.get("growth", {}).items():
             if isinstance(v, dict) and "events_per_s" in v:
                 s[f"growth_{k}"] = {"eps": med(v["events_per_s"]),
-                                    "rss_anon_kb": med(v["rss_anon_kb"])}
+                                    "rss_anon_kb": med(v["rss_anon_kb"]),
+                                    "write_b_per_ev": med(v.get("agg_write_bytes_per_event"))}
         for k, v in self.results.get("audit", {}).items():
             s[f"audit_{k}"] = {"verify_eps": med(v["verify"]["events_per_s"]),
                                "replay_eps": med(v["replay"]["events_per_s"]),
