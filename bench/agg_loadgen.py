@@ -31,8 +31,9 @@ def worker(args, idx, q):
         eid = P.event_id(o, i)
         evs.append(P.event(eid, T0 + i, 672, agents[i % 22],
                            program="bhyt_hgd" if i % 3 else "bhxh_tn",
-                           person=hashlib.blake2b(o + struct.pack(">Q", i),
-                                                  digest_size=32).digest()))
+                           person=hashlib.blake2b(
+                               o + struct.pack(">Q", i % args.persons if args.persons else i),
+                               digest_size=32).digest()))
     subs = [P.submit(k + 1, evs[i:i + args.size])
             for k, i in enumerate(range(0, len(evs), args.size))]
     c = P.Client(args.ingest)
@@ -66,6 +67,8 @@ def main():
     ap.add_argument("-w", "--window", type=int, default=1000, help="events in flight")
     ap.add_argument("-s", "--size", type=int, default=100, help="events per submit")
     ap.add_argument("-e", "--events", type=int, default=100000, help="per collector")
+    ap.add_argument("--persons", type=int, default=0,
+                    help="distinct persons per collector (0 = one per event)")
     args = ap.parse_args()
     q = mp.Queue()
     ps = [mp.Process(target=worker, args=(args, i, q)) for i in range(args.collectors)]

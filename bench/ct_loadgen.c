@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -161,6 +162,14 @@ static double proc_write_bytes(long pid)
         if (!strncmp(line, "wchar:", 6)) v = strtod(line + 6, NULL);
     fclose(f);
     return v;
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* VmHWM in kB, or -1. pid 0 = self. */
@@ -774,6 +783,7 @@ int main(int argc, char **argv)
     pthread_barrier_wait(&bar);
     double cpu0 = o.agg_pid ? proc_cpu_s(o.agg_pid) : -1;
     double wb0 = o.agg_pid ? proc_write_bytes(o.agg_pid) : -1;
+    double lc0 = self_cpu_s();
     uint64_t t0 = now_ns();
     if (fd) atomic_store(&fd->measuring, 1);
     for (size_t i = 0; i < o.collectors; i++)
@@ -781,6 +791,7 @@ int main(int argc, char **argv)
     uint64_t t1 = now_ns();
     double cpu1 = o.agg_pid ? proc_cpu_s(o.agg_pid) : -1;
     double wb1 = o.agg_pid ? proc_write_bytes(o.agg_pid) : -1;
+    double lc1 = self_cpu_s();
     if (fd) {
         usleep(200000); /* let the last updates arrive */
         atomic_store(&fd->measuring, 0);
@@ -836,13 +847,15 @@ int main(int argc, char **argv)
            ",\"duplicates\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retry\":%" PRIu64
            ",\"acks\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"batch_avg\":%.1f,\"commits_per_s\":%.1f,"
            "\"agg_cpu_s\":%.3f,\"agg_cpu_us_per_event\":%.3f,\"agg_hwm_kb\":%ld,"
-           "\"loadgen_hwm_kb\":%ld,\"agg_write_bytes_per_event\":%.0f,\"failed_collectors\":%d",
+           "\"loadgen_hwm_kb\":%ld,\"agg_write_bytes_per_event\":%.0f,\"loadgen_cpu_us_per_event\":%.3f,"
+           "\"failed_collectors\":%d",
            o.label, o.collectors, o.window, o.batch < o.window ? o.batch : o.window, sent,
            secure ? "true" : "false", secs, rate, hist_q_ms(&h, 0.5), hist_q_ms(&h, 0.99),
            hist_q_ms(&h, 0.999), (double)h.max_us / 1000.0, acc, dup, rej, retry, acks, commits,
            commits ? (double)done / (double)commits : 0.0, secs > 0 ? (double)commits / secs : 0.0,
            agg_cpu, agg_cpu >= 0 && done ? agg_cpu * 1e6 / (double)done : -1.0, agg_hwm, self_hwm,
-           wb0 >= 0 && wb1 >= 0 && done ? (wb1 - wb0) / (double)done : -1.0, failed);
+           wb0 >= 0 && wb1 >= 0 && done ? (wb1 - wb0) / (double)done : -1.0,
+           done ? (lc1 - lc0) * 1e6 / (double)done : -1.0, failed);
     if (fd)
         printf(",\"feed_updates\":%" PRIu64 ",\"feed_gaps\":%" PRIu64 ",\"feed_lag_p50_ms\":%.3f,"
                "\"feed_lag_p99_ms\":%.3f,\"feed_lag_max_ms\":%.3f%s%s%s",

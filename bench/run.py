@@ -177,6 +177,7 @@ class Bench:
                 time.sleep(0.5)
             r = self.loadgen(eps, n, w, m, agg=p, feed=feed,
                              secure=secure and (secure[2], secure[3]), label=label)
+            r["agg_rss_anon_kb"] = proc_status(p.pid).get("RssAnon")
             if rep:
                 r["reporter_hwm_kb"] = proc_status(rep.pid).get("VmHWM")
                 self.stop(rep)
@@ -189,7 +190,7 @@ class Bench:
                    if feed else ""))
         keys = ["events_per_s", "lat_p50_ms", "lat_p99_ms", "lat_p999_ms", "agg_cpu_us_per_event",
                 "agg_hwm_kb", "loadgen_hwm_kb", "batch_avg", "commits_per_s",
-                "agg_write_bytes_per_event"]
+                "agg_write_bytes_per_event", "agg_rss_anon_kb", "loadgen_cpu_us_per_event"]
         if feed:
             keys += ["feed_lag_p50_ms", "feed_lag_p99_ms", "feed_updates", "feed_gaps"]
         if reporter:
@@ -270,7 +271,7 @@ class Bench:
     def sec_collector(self):
         res = {}
         for window, count in ((4096, 20000 if self.a.quick else 200000),
-                              (1, 300 if self.a.quick else 2000)):
+                              (1, 300 if self.a.quick else 1000)):
             runs = []
             for i in range(self.reps(False)):
                 r = self.collector_run(window, count, i)
@@ -413,12 +414,12 @@ class Bench:
                          f"transport {self.a.transport})")
             lines.append(f"{'point':<14}{'events/s':>26}{'ack p50 ms':>22}{'ack p99 ms':>22}"
                          f"{'ack p999 ms':>22}{'agg us/ev':>20}{'batch':>20}{'commits/s':>20}"
-                         f"{'agg HWM kB':>24}{'B written/ev':>22}")
+                         f"{'agg HWM kB':>24}{'agg anon kB':>22}{'B written/ev':>22}")
             for k, v in ing.items():
                 lines.append(f"{k:<14}{f(v['events_per_s']):>26}{f(v['lat_p50_ms']):>22}"
                              f"{f(v['lat_p99_ms']):>22}{f(v['lat_p999_ms']):>22}"
                              f"{f(v['agg_cpu_us_per_event']):>20}{f(v['batch_avg']):>20}"
-                             f"{f(v['commits_per_s']):>20}{f(v['agg_hwm_kb']):>24}"
+                             f"{f(v['commits_per_s']):>20}{f(v['agg_hwm_kb']):>24}{f(v.get('agg_rss_anon_kb')):>22}"
                              f"{f(v.get('agg_write_bytes_per_event')):>22}")
         fd = self.results.get("feed")
         if fd:
@@ -470,7 +471,8 @@ class Bench:
             s[f"ingest_{k}"] = {"eps": med(v["events_per_s"]), "p50": med(v["lat_p50_ms"]),
                                 "p99": med(v["lat_p99_ms"]), "p999": med(v["lat_p999_ms"]),
                                 "cpu_us": med(v["agg_cpu_us_per_event"]),
-                                "batch": med(v["batch_avg"]), "hwm_kb": med(v["agg_hwm_kb"])}
+                                "batch": med(v["batch_avg"]), "hwm_kb": med(v["agg_hwm_kb"]),
+                                "anon_kb": med(v.get("agg_rss_anon_kb"))}
         for k, v in self.results.get("curve", {}).items():
             s[f"curve_{k}"] = {"eps": med(v["events_per_s"]), "p99": med(v["lat_p99_ms"]),
                                "cpu_us": med(v["agg_cpu_us_per_event"])}
