@@ -202,8 +202,8 @@ class Bench:
     def sec_ingest(self):
         q = self.a.quick
         matrix = [(1, 1, 300 if q else 3000), (16, 1, 2000 if q else 24000),
-                  (1, 1000, 20000 if q else 300000), (4, 1000, 20000 if q else 300000),
-                  (16, 100, 20000 if q else 300000)]
+                  (1, 1000, 20000 if q else 200000), (4, 1000, 20000 if q else 200000),
+                  (16, 100, 20000 if q else 200000)]
         res = {}
         for n, w, m in matrix:
             log(f"ingest {n}x{w}, {m} events")
@@ -224,13 +224,13 @@ class Bench:
         del srv
         secure = (os.path.join(kd, "server.key"), auth, os.path.join(kd, "server.pub"),
                   os.path.join(kd, "loadgen.key"))
-        m = 20000 if self.a.quick else 300000
+        m = 20000 if self.a.quick else 200000
         log(f"curve 4x1000, {m} events")
         self.results["curve"] = {"4x1000": self.ingest_point(4, 1000, m, self.reps(False),
                                                              secure=secure, label="curve-4x1000")}
 
     def sec_feed(self):
-        m = 20000 if self.a.quick else 300000
+        m = 20000 if self.a.quick else 200000
         log(f"feed lag under 4x1000 load, {m} events, reporter subscribed")
         self.results["feed"] = self.ingest_point(4, 1000, m, self.reps(False), label="feed-4x1000",
                                                  feed=True, reporter=True)
@@ -350,7 +350,7 @@ class Bench:
         p, eps, _ = self.start_agg("grow", data=data)
         growth, audit = {}, {}
         seq = 0
-        mm = 10000 if self.a.quick else 100000
+        mm = 10000 if self.a.quick else 50000
         for tgt in targets:
             if seq < tgt:
                 t0 = time.monotonic()
