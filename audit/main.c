@@ -415,6 +415,15 @@ static void print_totals(FILE *f, const ct_counts *c)
 
 /* ---- verify ---- */
 
+static int max_seq_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
+{
+    (void)raw;
+    (void)len;
+    uint64_t *m = arg;
+    if (rec->seq > *m) *m = rec->seq;
+    return 0;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     opts o;
@@ -465,6 +474,19 @@ static int cmd_verify(int argc, char **argv)
             ct_audit_diverge(&a, head_seq,
                              "seq %" PRIu64 ": head mismatch: stored head %s, chain gives %s",
                              head_seq, hexh, h2);
+        }
+        if (!a.diverged) {
+            /* records past the head: new commits on a live store (the head
+             * has moved on by now), else appended behind the head's back */
+            uint64_t beyond = 0, now_seq = 0;
+            uint8_t nh[CT_LOGREC_HASH_LEN];
+            ct_err be =
+                ct_store_log_scan(x.store, head_seq + 1, UINT64_MAX, max_seq_cb, &beyond, NULL);
+            if (!be && beyond) be = ct_store_head(x.store, &now_seq, nh);
+            if (!be && beyond > now_seq)
+                ct_audit_diverge(&a, beyond,
+                                 "seq %" PRIu64 ": record beyond the log's head (seq %" PRIu64 ")",
+                                 beyond, now_seq > head_seq ? now_seq : head_seq);
         }
         t_walk = ct_monotonic_ms();
         if (!a.diverged && !o.no_ids) {

@@ -161,6 +161,17 @@ def test_delete_last_record():
     check(r.stdout == f"FAIL seq {N} missing (log ends at {N - 1}, head is at {N})\n", r.stdout)
 
 
+def test_record_beyond_head():
+    d = fresh(W, "beyond")
+    s = Store(d)
+    rec = msgpack.unpackb(s.get(N), raw=False)
+    rec[0] = N + 3  # a record appended behind the head's back
+    s.put(N + 3, msgpack.packb(rec, use_bin_type=True))
+    s.close()
+    r = verify("--data", d, check_rc=1)
+    check(r.stdout == f"FAIL seq {N + 3}: record beyond the log's head (seq {N})\n", r.stdout)
+
+
 def test_swap_records():
     d = fresh(W, "swap")
     s = Store(d)
@@ -479,7 +490,8 @@ def test_usage():
 if __name__ == "__main__":
     with W:
         main([test_untouched_verifies, test_flip_event_byte, test_flip_collector_and_time,
-              test_delete_record, test_delete_last_record, test_swap_records,
+              test_delete_record, test_delete_last_record, test_record_beyond_head,
+              test_swap_records,
               test_swap_records_with_rewritten_seq, test_change_count, test_change_agent_count,
               test_delete_ids_entry, test_ids_tamper, test_export_verify_rebuild, test_ctlog_file_tamper,
               test_partial_export, test_jsonl_csv_export, test_replay_time_equals_seq,
