@@ -24,12 +24,29 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ct_log.h"
 #include "ct_tally.h"
+#include "ct_time.h"
 #include "ct_wire.h"
 
 #define CT_STORE_FORMAT "chitieu-store-1"
 #define CT_IDHASH_LEN 16
 #define CT_SCAN_RENEW 4096
+#define CT_CKPT_MAX_DEFAULT 32768
+#define CT_CKPT_AGE_DEFAULT 5000
+
+/* In-memory person states not yet in "persons" (open addressing, linear
+ * probing, load <= 1/2). Keys are program || person hash (random bytes). */
+typedef struct {
+    uint8_t key[CT_PERSON_KEY_LEN];
+    uint8_t used;
+    ct_person_state st;
+} ct_pslot;
+
+typedef struct {
+    ct_pslot *slots;
+    size_t cap, n;
+} ct_pmap;
 
 struct ct_store {
     MDB_env *env;
@@ -42,6 +59,13 @@ struct ct_store {
     ct_counts delta; /* per-batch counter deltas (reused) */
     ct_buf rec;      /* encoded log record (reused) */
     char last_err[160];
+    /* person-state checkpoints (see ct_store.h): states changed by the batch
+     * in progress (overlay) and by committed batches not yet written (dirty) */
+    const ct_campaign *campaign;
+    bool replay_due; /* a replay waits for the campaign */
+    ct_pmap overlay, dirty;
+    size_t ckpt_max;
+    int64_t ckpt_age_ms, dirty_since_ms;
     /* import state */
     MDB_txn *imp_txn;
     uint64_t imp_seq;
@@ -64,6 +88,73 @@ static uint64_t be64_get(const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = (v << 8) | p[i];
     return v;
+}
+
+static size_t pmap_hash(const uint8_t *k)
+{
+    uint64_t h;
+    memcpy(&h, k + 1, sizeof h); /* the person hash is already uniform */
+    return (size_t)(h ^ ((uint64_t)k[0] * 0x9E3779B97F4A7C15ull));
+}
+
+static ct_pslot *pmap_find(const ct_pmap *m, const uint8_t *k)
+{
+    if (!m->n) return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = pmap_hash(k) & mask;; i = (i + 1) & mask) {
+        ct_pslot *sl = &m->slots[i];
+        if (!sl->used) return NULL;
+        if (memcmp(sl->key, k, CT_PERSON_KEY_LEN) == 0) return sl;
+    }
+}
+
+static int pmap_grow(ct_pmap *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 1024;
+    ct_pslot *ns = calloc(cap, sizeof *ns);
+    if (!ns) return ENOMEM;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].used) continue;
+        size_t j = pmap_hash(m->slots[i].key) & (cap - 1);
+        while (ns[j].used)
+            j = (j + 1) & (cap - 1);
+        ns[j] = m->slots[i];
+    }
+    free(m->slots);
+    m->slots = ns;
+    m->cap = cap;
+    return 0;
+}
+
+/* Sets k's state (inserting it if needed). */
+static int pmap_set(ct_pmap *m, const uint8_t *k, const ct_person_state *st)
+{
+    if ((m->n + 1) * 2 > m->cap && pmap_grow(m)) return ENOMEM;
+    size_t mask = m->cap - 1;
+    size_t i = pmap_hash(k) & mask;
+    while (m->slots[i].used && memcmp(m->slots[i].key, k, CT_PERSON_KEY_LEN) != 0)
+        i = (i + 1) & mask;
+    ct_pslot *sl = &m->slots[i];
+    if (!sl->used) {
+        sl->used = 1;
+        memcpy(sl->key, k, CT_PERSON_KEY_LEN);
+        m->n++;
+    }
+    sl->st = *st;
+    return 0;
+}
+
+static void pmap_clear(ct_pmap *m)
+{
+    if (m->n) memset(m->slots, 0, m->cap * sizeof *m->slots);
+    m->n = 0;
+}
+
+static void pmap_free(ct_pmap *m)
+{
+    free(m->slots);
+    m->slots = NULL;
+    m->cap = m->n = 0;
 }
 
 /* Maps an LMDB (or errno) code to a ct_err. */
@@ -153,6 +244,8 @@ static int head_write(MDB_txn *t, MDB_dbi meta, uint64_t seq,
 
 /* ---- open / close ----------------------------------------------------- */
 
+static ct_err persons_replay(ct_store *s, char *err, size_t errlen);
+
 static ct_err env_open(ct_store *s, const uint8_t *fingerprint, char *err, size_t errlen)
 {
     int rc = mdb_env_create(&s->env);
@@ -221,7 +314,8 @@ static ct_err env_open(ct_store *s, const uint8_t *fingerprint, char *err, size_
         if ((rc = meta_put(t, s->meta, "format", CT_STORE_FORMAT, strlen(CT_STORE_FORMAT))) ||
             (rc = meta_put(t, s->meta, "campaign_id", s->campaign_id, strlen(s->campaign_id))) ||
             (fingerprint && (rc = meta_put(t, s->meta, "fingerprint", fingerprint, 32))) ||
-            (rc = head_write(t, s->meta, 0, zero))) {
+            (rc = head_write(t, s->meta, 0, zero)) ||
+            (rc = meta_put(t, s->meta, "persons_seq", zero, 8))) {
             mdb_txn_abort(t);
             set_err(err, errlen, "%s: cannot initialise store: %s", s->dir, mdb_strerror(rc));
             goto fail_env;
@@ -253,6 +347,15 @@ static ct_err env_open(ct_store *s, const uint8_t *fingerprint, char *err, size_
         set_err(err, errlen, "%s: mdb_txn_commit: %s", s->dir, mdb_strerror(rc));
         goto fail_env;
     }
+    if (!s->read_only) {
+        /* without the campaign the replay waits for ct_store_set_campaign */
+        ct_err pr = persons_replay(s, err, errlen);
+        if (pr) {
+            mdb_env_close(s->env);
+            s->env = NULL;
+            return pr;
+        }
+    }
     return CT_OK;
 fail_env:
     mdb_env_close(s->env);
@@ -283,6 +386,8 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
         return CT_ERR_NOMEM;
     }
     s->read_only = o->read_only;
+    s->ckpt_max = CT_CKPT_MAX_DEFAULT;
+    s->ckpt_age_ms = CT_CKPT_AGE_DEFAULT;
     s->map_size = o->map_size ? o->map_size : (o->read_only ? 0 : CT_STORE_DEFAULT_MAP);
     if (o->campaign_id) memcpy(s->campaign_id, o->campaign_id, strlen(o->campaign_id) + 1);
     ct_counts_init(&s->delta);
@@ -297,6 +402,9 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
     }
     ct_err r = env_open(s, o->fingerprint, err, errlen);
     if (r) {
+        pmap_free(&s->overlay);
+        ct_counts_free(&s->delta);
+        ct_buf_free(&s->rec);
         free(s->dir);
         free(s);
         return r;
@@ -305,15 +413,65 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
     return CT_OK;
 }
 
-void ct_store_close(ct_store *s)
+static void store_free(ct_store *s)
 {
-    if (!s) return;
     if (s->imp_txn) mdb_txn_abort(s->imp_txn);
     if (s->env) mdb_env_close(s->env);
+    pmap_free(&s->overlay);
+    pmap_free(&s->dirty);
     ct_counts_free(&s->delta);
     ct_buf_free(&s->rec);
     free(s->dir);
     free(s);
+}
+
+static int persons_checkpoint(ct_store *s, MDB_txn *t, uint64_t seq);
+
+void ct_store_close(ct_store *s)
+{
+    if (!s) return;
+    if (s->imp_txn) {
+        mdb_txn_abort(s->imp_txn);
+        s->imp_txn = NULL;
+        pmap_clear(&s->overlay);
+    }
+    if (!s->read_only && s->env && !s->need_reopen && s->dirty.n) {
+        /* write the pending person states; if this fails the next open
+         * replays them from the log */
+        MDB_txn *t;
+        if (mdb_txn_begin(s->env, NULL, 0, &t) == 0) {
+            uint64_t seq;
+            uint8_t head[CT_LOGREC_HASH_LEN];
+            if (head_read(t, s->meta, &seq, head) == 0 && persons_checkpoint(s, t, seq) == 0)
+                mdb_txn_commit(t);
+            else
+                mdb_txn_abort(t);
+        }
+    }
+    store_free(s);
+}
+
+void ct_store_abandon(ct_store *s)
+{
+    if (s) store_free(s);
+}
+
+ct_err ct_store_set_campaign(ct_store *s, const ct_campaign *c, char *err, size_t errlen)
+{
+    if (!s || !c) return CT_ERR_ARG;
+    s->campaign = c;
+    if (!s->replay_due || !s->env) return CT_OK;
+    s->replay_due = false;
+    ct_err r = persons_replay(s, err, errlen);
+    if (r) s->replay_due = true;
+    return r;
+}
+
+void ct_store_set_checkpoint(ct_store *s, size_t max_dirty, int64_t max_age_ms)
+{
+    if (!s) return;
+    s->ckpt_max = max_dirty;
+    s->ckpt_age_ms = max_age_ms;
 }
 
 int ct_store_reader_check(ct_store *s)
@@ -328,6 +486,9 @@ static ct_err store_reopen(ct_store *s)
 {
     if (s->env) mdb_env_close(s->env);
     s->env = NULL;
+    /* the log is the truth: pending states are replayed from it on open */
+    pmap_clear(&s->overlay);
+    pmap_clear(&s->dirty);
     char err[256];
     ct_err r = env_open(s, NULL, err, sizeof err);
     if (r == CT_OK) s->need_reopen = false;
@@ -361,28 +522,97 @@ static int tally_one(ct_store *s, MDB_txn *t, const ct_event *ev, uint32_t local
     MDB_val k = {sizeof pk, pk}, v;
     ct_person_state prior, next;
     const ct_person_state *pp = NULL;
-    int rc = mdb_get(t, s->persons, &k, &v);
-    if (rc == 0) {
-        if (ct_person_state_decode(v.mv_data, v.mv_size, &prior) != CT_OK) return MDB_CORRUPTED;
+    const ct_pslot *sl = pmap_find(&s->overlay, pk);
+    if (!sl) sl = pmap_find(&s->dirty, pk);
+    if (sl) {
+        prior = sl->st;
         pp = &prior;
-    } else if (rc != MDB_NOTFOUND) {
-        return rc;
+    } else {
+        int rc = mdb_get(t, s->persons, &k, &v);
+        if (rc == 0) {
+            if (ct_person_state_decode(v.mv_data, v.mv_size, &prior) != CT_OK) return MDB_CORRUPTED;
+            pp = &prior;
+        } else if (rc != MDB_NOTFOUND) {
+            return rc;
+        }
     }
     ct_tally_result res;
     memset(&next, 0, sizeof next);
     ct_tally_apply(ev, local_day, seq, pp, &next, &res);
-    if (res.state_changed) {
-        uint8_t enc[CT_PERSON_STATE_MAX];
-        size_t n = 0;
-        if (ct_person_state_encode(&next, enc, &n) != CT_OK) return EINVAL;
-        MDB_val nv = {n, enc};
-        rc = mdb_put(t, s->persons, &k, &nv, 0);
-        if (rc) return rc;
-    }
+    if (res.state_changed && pmap_set(&s->overlay, pk, &next)) return ENOMEM;
     for (size_t i = 0; i < res.n; i++)
         if (ct_counts_add(&s->delta, &res.changes[i].key, res.changes[i].delta) != CT_OK)
             return ENOMEM;
     return 0;
+}
+
+static int pslot_cmp(const void *a, const void *b)
+{
+    return memcmp((*(const ct_pslot *const *)a)->key, (*(const ct_pslot *const *)b)->key,
+                  CT_PERSON_KEY_LEN);
+}
+
+/* Writes the states of m to "persons" in key order (locality). */
+static int persons_write_map(ct_store *s, MDB_txn *t, const ct_pmap *m)
+{
+    if (!m->n) return 0;
+    const ct_pslot **v = malloc(m->n * sizeof *v);
+    if (!v) return ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].used) v[k++] = &m->slots[i];
+    qsort(v, k, sizeof *v, pslot_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < k && !rc; i++) {
+        uint8_t enc[CT_PERSON_STATE_MAX];
+        size_t n = 0;
+        if (ct_person_state_encode(&v[i]->st, enc, &n) != CT_OK) {
+            rc = EINVAL;
+            break;
+        }
+        MDB_val key = {CT_PERSON_KEY_LEN, (void *)v[i]->key}, val = {n, enc};
+        rc = mdb_put(t, s->persons, &key, &val, 0);
+    }
+    free(v);
+    return rc;
+}
+
+/* Writes dirty then overlay states and marks "persons" current up to seq. */
+static int persons_checkpoint(ct_store *s, MDB_txn *t, uint64_t seq)
+{
+    int rc = persons_write_map(s, t, &s->dirty);
+    if (!rc) rc = persons_write_map(s, t, &s->overlay);
+    if (!rc) {
+        uint8_t b[8];
+        be64_put(b, seq);
+        rc = meta_put(t, s->meta, "persons_seq", b, sizeof b);
+    }
+    return rc;
+}
+
+/* After a successful commit: either everything was written (checkpoint) or
+ * the batch's states join the pending ones. */
+static int persons_after_commit(ct_store *s, bool checkpointed)
+{
+    int rc = 0;
+    if (checkpointed) {
+        pmap_clear(&s->dirty);
+    } else {
+        if (!s->dirty.n && s->overlay.n) s->dirty_since_ms = ct_monotonic_ms();
+        for (size_t i = 0; i < s->overlay.cap && !rc; i++)
+            if (s->overlay.slots[i].used)
+                rc = pmap_set(&s->dirty, s->overlay.slots[i].key, &s->overlay.slots[i].st);
+    }
+    pmap_clear(&s->overlay);
+    return rc;
+}
+
+static bool checkpoint_due(const ct_store *s)
+{
+    size_t pending = s->dirty.n + s->overlay.n;
+    if (!pending) return false;
+    if (pending >= s->ckpt_max) return true;
+    return s->dirty.n && ct_monotonic_ms() - s->dirty_since_ms >= s->ckpt_age_ms;
 }
 
 /* Appends the log record (computes its hash from *head, updates *head) and
@@ -447,9 +677,93 @@ static void idhash_of(const uint8_t *raw, size_t len, uint8_t out[CT_IDHASH_LEN]
     crypto_generichash(out, CT_IDHASH_LEN, raw, len, NULL, 0);
 }
 
+/* Re-applies the person-state changes of log records persons_seq+1..head
+ * (lost from memory by a crash) and writes them, in one transaction. Counts
+ * are NOT touched: they were committed with their batches. */
+static ct_err persons_replay(ct_store *s, char *err, size_t errlen)
+{
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+    if (rc) {
+        set_err(err, errlen, "%s: mdb_txn_begin: %s", s->dir, mdb_strerror(rc));
+        return CT_ERR_LMDB;
+    }
+    uint64_t head_seq, from;
+    uint8_t head[CT_LOGREC_HASH_LEN];
+    MDB_val v;
+    rc = head_read(t, s->meta, &head_seq, head);
+    if (!rc) rc = meta_get(t, s->meta, "persons_seq", &v);
+    if (rc == MDB_NOTFOUND || (!rc && (v.mv_size != 8 || be64_get(v.mv_data) >= head_seq))) {
+        mdb_txn_abort(t); /* current (or a store from before checkpoints) */
+        return CT_OK;
+    }
+    if (rc) {
+        mdb_txn_abort(t);
+        set_err(err, errlen, "%s: reading meta: %s", s->dir, mdb_strerror(rc));
+        return CT_ERR_LMDB;
+    }
+    from = be64_get(v.mv_data) + 1;
+    if (!s->campaign) {
+        mdb_txn_abort(t); /* done by ct_store_set_campaign() */
+        s->replay_due = true;
+        return CT_OK;
+    }
+    MDB_cursor *c;
+    rc = mdb_cursor_open(t, s->log, &c);
+    uint8_t kb[8];
+    be64_put(kb, from);
+    MDB_val k = {8, kb};
+    int g = rc ? rc : mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    ct_counts_clear(&s->delta);
+    uint64_t n = 0;
+    ct_err result = CT_OK;
+    while (!rc && g == 0) {
+        ct_logrec rec;
+        ct_event ev;
+        if (k.mv_size != 8 || ct_logrec_decode(v.mv_data, v.mv_size, &rec) != CT_OK ||
+            rec.seq != be64_get(k.mv_data) ||
+            ct_event_decode(rec.event, rec.event_len, &ev, NULL) != CT_OK) {
+            result = CT_ERR_STORE_CORRUPT;
+            set_err(err, errlen, "%s: %s", s->dir, "undecodable log record during replay");
+            break;
+        }
+        rc = tally_one(s, t, &ev, ct_campaign_local_day(s->campaign, ev.occurred_ms), rec.seq);
+        if (rc) break;
+        n++;
+        g = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (!rc && g != 0 && g != MDB_NOTFOUND) rc = g;
+    if (!rc && !result) {
+        mdb_cursor_close(c);
+        c = NULL;
+        rc = persons_checkpoint(s, t, head_seq);
+    }
+    if (c) mdb_cursor_close(c);
+    ct_counts_clear(&s->delta);
+    if (rc || result) {
+        mdb_txn_abort(t);
+        pmap_clear(&s->overlay);
+        if (!result) {
+            set_err(err, errlen, "%s: person-state replay: %s", s->dir, mdb_strerror(rc));
+            result = map_rc(rc) == CT_ERR_MAP_FULL ? CT_ERR_MAP_FULL : CT_ERR_LMDB;
+        }
+        return result;
+    }
+    rc = mdb_txn_commit(t);
+    pmap_clear(&s->overlay);
+    if (rc) {
+        set_err(err, errlen, "%s: person-state replay commit: %s", s->dir, mdb_strerror(rc));
+        return CT_ERR_LMDB;
+    }
+    ct_log(CT_LOG_INFO, "person states replayed from the log", "records=%llu from_seq=%llu",
+           (unsigned long long)n, (unsigned long long)from);
+    return CT_OK;
+}
+
 ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_store_commit *out)
 {
     if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
+    if (s->replay_due) return CT_ERR_ARG; /* ct_store_set_campaign() first */
     MDB_txn *t = NULL;
     s->last_err[0] = '\0';
     ct_err r = txn_begin(s, 0, &t);
@@ -506,9 +820,19 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
         rc = head_write(t, s->meta, seq, head);
         if (rc) goto fail_rc;
     }
+    bool ckpt = checkpoint_due(s);
+    if (ckpt) {
+        rc = persons_checkpoint(s, t, seq);
+        if (rc) goto fail_rc;
+    }
     rc = mdb_txn_commit(t);
     t = NULL;
     if (rc) goto fail_rc;
+    if (persons_after_commit(s, ckpt)) {
+        /* out of memory merging states: the store is consistent (the log is
+         * the truth) but this handle's view is not; force a replay */
+        s->need_reopen = true;
+    }
     if (out) {
         out->seq_before = seq0;
         out->seq_after = seq;
@@ -522,6 +846,7 @@ fail_rc:
     if (r == CT_OK || r == CT_ERR_NOT_FOUND) r = CT_ERR_STORE_UNAVAILABLE;
 fail:
     if (t) mdb_txn_abort(t);
+    pmap_clear(&s->overlay); /* the batch's states are gone with it */
     if (r != CT_OK && !s->last_err[0])
         snprintf(s->last_err, sizeof s->last_err, "%s", ct_err_str(r));
     for (size_t i = 0; i < n; i++) {
@@ -684,7 +1009,7 @@ ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t
 
 ct_err ct_store_import_begin(ct_store *s)
 {
-    if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
+    if (!s || s->read_only || s->imp_txn || s->replay_due) return CT_ERR_ARG;
     MDB_txn *t;
     ct_err r = txn_begin(s, 0, &t);
     if (r) return r;
@@ -735,12 +1060,17 @@ ct_err ct_store_import_commit(ct_store *s)
     s->imp_txn = NULL;
     int rc = flush_counts(s, t, NULL);
     if (!rc) rc = head_write(t, s->meta, s->imp_seq, s->imp_head);
+    if (!rc) rc = persons_checkpoint(s, t, s->imp_seq);
     if (rc) {
         mdb_txn_abort(t);
+        pmap_clear(&s->overlay);
+        ct_counts_clear(&s->delta);
         return map_rc(rc);
     }
     rc = mdb_txn_commit(t);
     if (rc == MDB_PANIC) s->need_reopen = true;
+    if (rc == 0) persons_after_commit(s, true);
+    pmap_clear(&s->overlay);
     ct_counts_clear(&s->delta);
     return map_rc(rc);
 }
@@ -750,6 +1080,7 @@ void ct_store_import_abort(ct_store *s)
     if (!s || !s->imp_txn) return;
     mdb_txn_abort(s->imp_txn);
     s->imp_txn = NULL;
+    pmap_clear(&s->overlay);
     ct_counts_clear(&s->delta);
 }
 

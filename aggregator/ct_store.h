@@ -7,6 +7,7 @@
  *   log      seq (8 bytes BE) -> ct_logrec stored encoding (append only)
  *   ids      event id (16) -> seq (8 BE) || BLAKE2b-128 of the event bytes (16)
  *   persons  program(1) || person hash(32) -> ct_person_state encoding
+ *            (checkpointed: see "Person-state checkpoints" below)
  *   counts   ct_count_key bytes -> int64 (8 bytes BE, two's complement)
  *
  * Invariants (checked by chitieu-audit verify):
@@ -20,6 +21,19 @@
  * aborted, nothing of the batch is visible, and ct_store_apply_batch returns
  * CT_ERR_MAP_FULL / CT_ERR_DISK_FULL / CT_ERR_STORE_UNAVAILABLE; the store
  * stays usable and the next batch tries again.
+ *
+ * Person-state checkpoints (added): person hashes are random keys, so writing
+ * a person's state in every batch dirties one random B-tree leaf (4 KiB) per
+ * new person per commit, which bounds ingest. Instead, changed states are kept
+ * in memory (bounded) and written to "persons" every ct_store_set_checkpoint()
+ * entries/ms, in the same transaction as a batch, together with
+ * meta "persons_seq" -> seq (8 BE): "persons" reflects the log up to that seq.
+ * Counts, log and ids are still written by every batch. Opening a writer
+ * replays the log after persons_seq (a crash lost only the in-memory part),
+ * which needs the campaign: a writer calls ct_store_set_campaign() after
+ * ct_store_open() (batches and imports are refused until then if a replay is
+ * due); closing writes the pending states. A missing persons_seq means "up to
+ * head" (stores written before checkpoints).
  *
  * The environment is opened with MDB_NOTLS so read transactions may be used
  * from any thread; readers use short transactions (ct_store_log_scan renews
@@ -52,7 +66,19 @@ typedef struct {
 #define CT_STORE_DEFAULT_MAP ((size_t)16 << 30) /* 16 GiB (sparse) */
 
 ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t errlen);
+/* Writes pending person states (a writer), then closes. */
 void ct_store_close(ct_store *s);
+/* (added) Gives a writer the campaign (kept by pointer; must outlive the
+ * store) and replays person states from the log if a crash left them behind.
+ * Call once after ct_store_open(); returns the replay's error, if any. */
+ct_err ct_store_set_campaign(ct_store *s, const ct_campaign *c, char *err, size_t errlen);
+/* (added) Person-state checkpoint policy: write pending states when at least
+ * max_dirty are pending, or when the oldest is max_age_ms old (checked at each
+ * batch). max_dirty 0 = write them in every batch. Default 32768 / 5000 ms. */
+void ct_store_set_checkpoint(ct_store *s, size_t max_dirty, int64_t max_age_ms);
+/* (added, tests) Closes WITHOUT writing pending person states: what a crash
+ * leaves behind. */
+void ct_store_abandon(ct_store *s);
 /* Runs mdb_reader_check; returns the number of stale readers cleared. */
 int ct_store_reader_check(ct_store *s);
 

@@ -50,7 +50,7 @@ typedef struct {
     size_t map_size, batch_max;
     bool insecure, no_future_check, test_no_zap;
     double stats_interval;
-    long max_connections, handshake_ivl, feed_hwm, reader_check;
+    long max_connections, handshake_ivl, feed_hwm, reader_check, persons_ckpt;
 } opts_t;
 
 static volatile sig_atomic_t g_stop, g_reload;
@@ -98,6 +98,9 @@ static void usage(FILE *f)
                "  --feed-hwm N           messages queued per subscriber before PUB drops\n"
                "                         (default 1000)\n"
                "  --reader-check SEC     mdb_reader_check period (default 10)\n"
+               "  --persons-checkpoint N write person states to the store when N are\n"
+               "                         pending (or after 5 s); 0 = in every batch\n"
+               "                         (default 32768; a restart replays the rest)\n"
                "  --no-future-check      accept events dated in the future (replays, tests)\n"
                "  --log-level L          debug|info|warn|error (default info)\n"
                "  --test-no-zap          TEST ONLY: do not start the ZAP handler (every\n"
@@ -172,6 +175,7 @@ enum {
     O_HSIVL,
     O_HWM,
     O_RCHECK,
+    O_PCKPT,
     O_NOFUT,
     O_LOGLEVEL,
     O_NOZAP,
@@ -196,6 +200,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                                        {"handshake-ivl", required_argument, 0, O_HSIVL},
                                        {"feed-hwm", required_argument, 0, O_HWM},
                                        {"reader-check", required_argument, 0, O_RCHECK},
+                                       {"persons-checkpoint", required_argument, 0, O_PCKPT},
                                        {"no-future-check", no_argument, 0, O_NOFUT},
                                        {"log-level", required_argument, 0, O_LOGLEVEL},
                                        {"test-no-zap", no_argument, 0, O_NOZAP},
@@ -209,6 +214,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
     o->handshake_ivl = 5000;
     o->feed_hwm = 1000;
     o->reader_check = 10;
+    o->persons_ckpt = 32768;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -284,6 +290,12 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case O_RCHECK:
             if (!parse_long(optarg, 1, 86400, &o->reader_check)) {
                 fprintf(stderr, "chitieu-aggregator: --reader-check: 1..86400 s\n");
+                return 2;
+            }
+            break;
+        case O_PCKPT:
+            if (!parse_long(optarg, 0, 10000000, &o->persons_ckpt)) {
+                fprintf(stderr, "chitieu-aggregator: --persons-checkpoint: 0..10000000\n");
                 return 2;
             }
             break;
@@ -620,6 +632,8 @@ int main(int argc, char **argv)
     raise_nofile();
     ct_store_opts so = {o.data, o.map_size, camp.id, camp.fingerprint, false};
     e = ct_store_open(&so, &store, err, sizeof err);
+    if (!e) e = ct_store_set_campaign(store, &camp, err, sizeof err);
+    if (!e) ct_store_set_checkpoint(store, (size_t)o.persons_ckpt, 5000);
     if (e) {
         ct_log(CT_LOG_ERROR, "cannot open store", "err=%s detail=\"%s\"", ct_err_name(e), err);
         exit_code = e == CT_ERR_CAMPAIGN_MISMATCH ? 2 : 1;

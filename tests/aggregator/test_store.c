@@ -53,6 +53,7 @@ static ct_store *open_store(const char *dir, size_t map, const char *campaign, c
     ct_store *s = NULL;
     char err[256] = "";
     *rc = ct_store_open(&o, &s, err, sizeof err);
+    if (*rc == CT_OK) *rc = ct_store_set_campaign(s, &g_camp, err, sizeof err);
     return s;
 }
 
@@ -603,6 +604,102 @@ static void test_scan_ranges(void **state)
     tmp_remove(&td);
 }
 
+/* Person-state checkpoints: a small checkpoint interval, crashes (abandon)
+ * between checkpoints, replay on reopen: the final counts and head equal
+ * those of a store that wrote person states in every batch, and the recount. */
+static void run_mixed(ct_store *s, tev *e, int from, int to, int B, ct_store_item *it)
+{
+    for (int b = from; b < to; b += B) {
+        ct_store_commit c = {0, 0, {0}, NULL};
+        assert_int_equal(apply(s, e + b, (size_t)(b + B <= to ? B : to - b), it, &c), CT_OK);
+    }
+}
+
+static void test_checkpoint_crash_replay(void **state)
+{
+    (void)state;
+    tmpdir ref, ck;
+    tmp_make(&ref);
+    tmp_make(&ck);
+    enum { N = 4000, B = 100 };
+    tev *e = calloc(N, sizeof *e);
+    ct_store_item *it = calloc(B, sizeof *it);
+    srand(7);
+    for (int i = 0; i < N; i++) {
+        uint32_t person = (uint32_t)(rand() % 300); /* many repeats and cancels */
+        ct_program p = (rand() % 2) ? CT_PROGRAM_BHYT_HGD : CT_PROGRAM_BHXH_TN;
+        ct_action a = (rand() % 3) ? CT_ACTION_ENROLL : CT_ACTION_CANCEL;
+        tev_make(&e[i], (uint64_t)i + 1, person, p, a, (rand() % 5) ? NULL : "nq143",
+                 T0 + (int64_t)(rand() % 8) * 86400000 + i);
+    }
+    /* reference: person states written in every batch */
+    ct_store *r = open_ok(ref.dir, 64u << 20);
+    ct_store_set_checkpoint(r, 0, 0);
+    run_mixed(r, e, 0, N, B, it);
+    assert_store_consistent(r, N);
+
+    ct_store *s = open_ok(ck.dir, 64u << 20);
+    ct_store_set_checkpoint(s, 250, 1000000);
+    run_mixed(s, e, 0, 1330, B, it);
+    ct_store_abandon(s); /* crash: pending person states lost */
+
+    /* a writer that does not give the campaign cannot write before the replay */
+    ct_store_opts o = {ck.dir, 64u << 20, g_camp.id, NULL, false};
+    char err[256];
+    assert_int_equal(ct_store_open(&o, &s, err, sizeof err), CT_OK);
+    assert_int_equal(apply(s, e, 1, it, NULL), CT_ERR_ARG);
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    ct_store_set_checkpoint(s, 250, 1000000);
+    assert_store_consistent(s, 1330);
+    run_mixed(s, e, 1330, 2900, B, it);
+    ct_store_abandon(s);
+    s = open_ok(ck.dir, 64u << 20);
+    ct_store_set_checkpoint(s, 97, 1000000);
+    run_mixed(s, e, 2900, N, B, it);
+    /* resends after the crashes are duplicates, whatever was pending */
+    ct_store_commit c = {0, 0, {0}, NULL};
+    assert_int_equal(apply(s, e + 1300, B, it, &c), CT_OK);
+    for (int i = 0; i < B; i++)
+        assert_int_equal(it[i].status, CT_ACK_DUPLICATE);
+    assert_store_consistent(s, N);
+    ct_store_close(s); /* writes the pending states */
+    s = open_ok(ck.dir, 64u << 20);
+    assert_store_consistent(s, N);
+
+    ct_counts c1, c2;
+    ct_counts_init(&c1);
+    ct_counts_init(&c2);
+    uint64_t s1, s2;
+    uint8_t h1[32], h2[32];
+    assert_int_equal(ct_store_read_counts(r, &c1, &s1, h1), CT_OK);
+    assert_int_equal(ct_store_read_counts(s, &c2, &s2, h2), CT_OK);
+    assert_int_equal(s1, s2);
+    assert_memory_equal(h1, h2, 32);
+    assert_int_equal(ct_counts_equal(&c1, &c2, NULL), 1);
+    /* and both go on identically */
+    tev more[3];
+    tev_make(&more[0], N + 1, 5, CT_PROGRAM_BHXH_TN, CT_ACTION_CANCEL, NULL, T0 + 1);
+    tev_make(&more[1], N + 2, 5, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, NULL, T0 + 2);
+    tev_make(&more[2], N + 3, 6, CT_PROGRAM_BHYT_HGD, CT_ACTION_ENROLL, NULL, T0 + 3);
+    assert_int_equal(apply(r, more, 3, it, NULL), CT_OK);
+    ct_store_item it2[3];
+    assert_int_equal(apply(s, more, 3, it2, NULL), CT_OK);
+    assert_int_equal(ct_store_read_counts(r, &c1, &s1, h1), CT_OK);
+    assert_int_equal(ct_store_read_counts(s, &c2, &s2, h2), CT_OK);
+    assert_int_equal(ct_counts_equal(&c1, &c2, NULL), 1);
+    assert_memory_equal(h1, h2, 32);
+    ct_counts_free(&c1);
+    ct_counts_free(&c2);
+    ct_store_close(r);
+    ct_store_close(s);
+    tevs_free(e, N);
+    tevs_free(more, 3);
+    free(e);
+    free(it);
+    tmp_remove(&ref);
+    tmp_remove(&ck);
+}
+
 int main(void)
 {
     char err[256];
@@ -619,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_import),
         cmocka_unit_test(test_scan_ranges),
+        cmocka_unit_test(test_checkpoint_crash_replay),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ct_campaign_free(&g_camp);
