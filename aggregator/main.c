@@ -573,7 +573,7 @@ static void log_commit_error(ct_err e, const char *data, const char *detail)
                data);
     else if (free_bytes(data) < (16u << 20))
         /* LMDB reports a short write (ENOSPC mid-flush) as EIO */
-        ct_log(CT_LOG_ERROR, "store commit failed: disk (nearly) full or I/O error",
+        ct_log(CT_LOG_ERROR, "store commit failed: no space left on device (disk nearly full)",
                "err=%s detail=\"%s\" free_bytes=%llu data=%s acked=none answer=retry",
                ct_err_name(e), detail, (unsigned long long)free_bytes(data), data);
     else

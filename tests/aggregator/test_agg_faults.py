@@ -62,7 +62,7 @@ def test_kill9_under_load():
                   program="bhxh_tn" if rng.random() < 0.5 else "bhyt_hgd")
              for i in range(1, 8001)]
     with H.Workdir("agg-kill9") as wd:
-        agg, eps = A.start(wd, name="agg", extra=["--persons-checkpoint", "3000"])
+        agg, eps = A.start(wd, name="agg", extra=["--persons-checkpoint", "1000000"])
         acked = [dict() for _ in range(NW)]
         errors = []
         stop_at = time.time() + 120
@@ -93,7 +93,7 @@ def test_kill9_under_load():
             missing = before - set(ids)
             assert not missing, f"{len(missing)} acked events missing after kill -9"
             agg, _ = A.start(wd, name="agg", data=eps["data"],
-                             extra=["--persons-checkpoint", "3000"])
+                             extra=["--persons-checkpoint", "1000000"])
             restarts.append(agg)
         for t in ts:
             t.join(130)
