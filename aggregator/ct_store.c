@@ -9,8 +9,13 @@
  *     previous head + 1, and the head in meta is updated in the same txn;
  *   - counter deltas of a batch are accumulated in memory (s->delta) and each
  *     changed counter is written once, as an absolute value, at the end;
- *   - person states and ids are read through the write txn, which sees its
- *     own writes, so duplicates and repeat enrolls inside one batch are exact;
+ *   - ids are read through the write txn, which sees its own writes, so
+ *     duplicates inside one batch are exact; person states are looked up in
+ *     the batch overlay, then the pending (committed, not yet written) map,
+ *     then "persons" — so repeat enrolls inside and across batches are exact;
+ *   - "persons" always equals the person states after log[1..persons_seq]: it
+ *     is written only by a checkpoint, which sets persons_seq in the same txn;
+ *     opening a writer replays log(persons_seq..head] (counts untouched);
  *   - after MDB_PANIC (a failed meta write) the environment is closed and
  *     reopened before the next batch.
  */
