@@ -940,6 +940,7 @@ static int cmd_rebuild(int argc, char **argv)
     ct_store_opts so = {
         .dir = o.data, .campaign_id = x.campaign.id, .fingerprint = x.campaign.fingerprint};
     ct_err e = ct_store_open(&so, &x.store, err, sizeof err);
+    if (!e) e = ct_store_set_campaign(x.store, &x.campaign, err, sizeof err);
     if (e) {
         rc = fail("%s: %s", o.data, err[0] ? err : ct_err_str(e));
         goto out;

@@ -137,6 +137,11 @@ ct_err ct_testgen_make_store(const char *dir, const ct_campaign *c, const ct_tes
     ct_store_opts so = {.dir = dir, .campaign_id = c->id, .fingerprint = c->fingerprint};
     ct_err e = ct_store_open(&so, &s, err, sizeof err);
     if (e) return e;
+    e = ct_store_set_campaign(s, c, err, sizeof err);
+    if (e) {
+        ct_store_close(s);
+        return e;
+    }
     e = ct_testgen_fill(s, c, o);
     ct_store_close(s);
     return e;

@@ -286,6 +286,7 @@ static void test_replay_reproduces_live(void **state)
     char err[256];
     ct_store_opts so = {.dir = d, .campaign_id = camp.id, .fingerprint = camp.fingerprint};
     assert_int_equal(ct_store_open(&so, &s, err, sizeof err), CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &camp, err, sizeof err), CT_OK);
     ct_testgen_opts go = {.events = 1234, .seed = 11, .batch = 100, .total_hint = 3000};
     assert_int_equal(ct_testgen_fill(s, &camp, &go), CT_OK);
     int64_t now;
