@@ -27,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ct_log.h"
 #include "ct_tally.h"
@@ -68,6 +71,7 @@ struct ct_store {
      * in progress (overlay) and by committed batches not yet written (dirty) */
     const ct_campaign *campaign;
     bool replay_due; /* a replay waits for the campaign */
+    int lock_fd;     /* writer: flock(LOCK_EX) on DIR/writer.lock, else -1 */
     ct_pmap overlay, dirty;
     size_t ckpt_max;
     int64_t ckpt_age_ms, dirty_since_ms;
@@ -396,6 +400,7 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
     s->map_size = o->map_size ? o->map_size : (o->read_only ? 0 : CT_STORE_DEFAULT_MAP);
     if (o->campaign_id) memcpy(s->campaign_id, o->campaign_id, strlen(o->campaign_id) + 1);
     ct_counts_init(&s->delta);
+    s->lock_fd = -1;
     if (!s->read_only) {
         int e = mkdir_p(o->dir);
         if (e) {
@@ -404,9 +409,26 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
             free(s);
             return CT_ERR_IO;
         }
+        /* One writer per store: pending person states live in the writer's
+         * memory, so a second writer would tally from stale states. */
+        char lp[4096];
+        snprintf(lp, sizeof lp, "%s/writer.lock", o->dir);
+        s->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            int en = errno;
+            if (s->lock_fd >= 0) close(s->lock_fd);
+            set_err(err, errlen, "%s: %s", o->dir,
+                    en == EWOULDBLOCK ? "another process (aggregator or rebuild) is writing this "
+                                        "data directory"
+                                      : strerror(en));
+            free(s->dir);
+            free(s);
+            return CT_ERR_IO;
+        }
     }
     ct_err r = env_open(s, o->fingerprint, err, errlen);
     if (r) {
+        if (s->lock_fd >= 0) close(s->lock_fd);
         pmap_free(&s->overlay);
         ct_counts_free(&s->delta);
         ct_buf_free(&s->rec);
@@ -426,6 +448,7 @@ static void store_free(ct_store *s)
     pmap_free(&s->dirty);
     ct_counts_free(&s->delta);
     ct_buf_free(&s->rec);
+    if (s->lock_fd >= 0) close(s->lock_fd); /* releases the writer lock */
     free(s->dir);
     free(s);
 }

@@ -825,7 +825,7 @@ sockfail:
     exit_code = 1;
 out:
     /* ingest sockets get a short linger so the last acks leave */
-    for (size_t i = 0; i < nss; i++)
+    for (size_t i = 0; i < 3; i++) /* also a socket whose setup failed half-way */
         close_server(&ss[i], i == 0 ? 1000 : 0);
     ct_feed_free(feed);
     ct_auth_free(auth);

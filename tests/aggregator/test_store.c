@@ -386,6 +386,27 @@ static void test_campaign_mismatch(void **state)
     tmp_remove(&td);
 }
 
+static void test_single_writer(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    ct_store *s = open_ok(td.dir, 0);
+    ct_err rc;
+    ct_store *s2 = open_store(td.dir, 0, g_camp.id, &rc);
+    assert_null(s2);
+    assert_int_equal(rc, CT_ERR_IO);
+    /* readers are fine alongside the writer */
+    ct_store_opts ro = {td.dir, 0, NULL, NULL, true};
+    char err[256];
+    assert_int_equal(ct_store_open(&ro, &s2, err, sizeof err), CT_OK);
+    ct_store_close(s2);
+    ct_store_close(s);
+    s = open_ok(td.dir, 0); /* the lock went with the first writer */
+    ct_store_close(s);
+    tmp_remove(&td);
+}
+
 static void test_data_dir_mode(void **state)
 {
     (void)state;
@@ -713,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_recount_reopen),
         cmocka_unit_test(test_campaign_mismatch),
         cmocka_unit_test(test_data_dir_mode),
+        cmocka_unit_test(test_single_writer),
         cmocka_unit_test(test_map_full),
         cmocka_unit_test(test_import),
         cmocka_unit_test(test_scan_ranges),
