@@ -405,6 +405,10 @@ static int setup_server(void *ctx, server_sock *ss, int type, const char *what, 
     ss->mon = zmq_socket(ctx, ZMQ_PAIR);
     if (!ss->mon) goto zfail;
     zmq_setsockopt(ss->mon, ZMQ_LINGER, &linger, sizeof linger);
+    /* unbounded pipe: a burst of connection events must not be dropped (the
+     * connection count would drift); the loop drains it every iteration */
+    int nohwm = 0;
+    zmq_setsockopt(ss->mon, ZMQ_RCVHWM, &nohwm, sizeof nohwm);
     if (zmq_connect(ss->mon, monep) != 0) goto zfail;
     return 0;
 zfail:
