@@ -15,6 +15,10 @@
  *                             updates, snapshots); k ranges over "mid-ack"
  *   CT_FAIL_COMMIT=k[,n]      make write commits k..k+n-1 (n default 1) fail
  *                             with EIO after aborting them (an I/O error)
+ *   CT_STOP_AFTER_RDONLY=k    raise(SIGSTOP) right after the k-th read-only
+ *                             mdb_txn_begin() succeeded: the process (e.g.
+ *                             chitieu-audit) then sits on an open read
+ *                             transaction until a test kill -9s it
  *   CT_CRASH_LOG=FILE         append one line per counted call ("commit N",
  *                             "send N") — lets a test learn how many steps a
  *                             run has, to sweep every k
@@ -26,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +86,10 @@ int mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **t
     if (!real) real = (begin_fn)dlsym(RTLD_NEXT, "mdb_txn_begin");
     int rc = real(env, parent, flags, txn);
     if (rc == 0 && (flags & MDB_RDONLY)) {
+        static long nro;
+        nro++;
+        note("rdonly", nro);
+        if (env_long("CT_STOP_AFTER_RDONLY") == nro) raise(SIGSTOP);
         for (int i = 0; i < MAX_RO; i++)
             if (!ro_txns[i]) {
                 ro_txns[i] = *txn;
