@@ -176,5 +176,39 @@ def test_map_full_then_bigger_map():
         st.close()
 
 
+def test_sigterm_under_load_acks_then_exits():
+    """SIGTERM while collectors push: the batch in flight is committed and acked,
+    the process exits 0, and every acked event is in the store."""
+    NW, N, B = 3, 20000, 100
+    origins = [os.urandom(8) for _ in range(NW)]
+    with H.Workdir("agg-term") as wd:
+        agg, eps = A.start(wd)
+        acked = [dict() for _ in range(NW)]
+        stop_at = time.time() + 3  # the workers give up once the aggregator is gone
+        ts = [threading.Thread(target=_worker, args=(
+            eps["ingest"], [[A.ev(origins[w], i) for i in range(k, k + B)]
+                            for k in range(1, N + 1, B)], acked[w], [], stop_at))
+              for w in range(NW)]
+        for t in ts:
+            t.start()
+        time.sleep(0.4)
+        agg.signal(__import__("signal").SIGTERM)
+        assert agg.wait(20) == 0
+        for t in ts:
+            t.join(30)
+        got = set()
+        for a in acked:
+            got |= set(a)
+        assert got, "nothing was acked before SIGTERM"
+        st = A.Store(eps["data"])
+        n, _ = st.verify_chain()
+        ids = set(st.id_set())
+        st.close()
+        assert got <= ids, f"{len(got - ids)} acked events missing after SIGTERM"
+        assert n == len(ids)
+        assert any('msg="stopped"' in ln for ln in agg.lines)
+
+
 if __name__ == "__main__":
-    H.main([test_kill9_under_load, test_map_full_then_bigger_map])
+    H.main([test_kill9_under_load, test_sigterm_under_load_acks_then_exits,
+            test_map_full_then_bigger_map])

@@ -252,6 +252,49 @@ def test_sigterm_and_restart_keeps_everything():
         assert agg2.stop() == 0
 
 
+def _campaign_around_now(wd):
+    """The shipped campaign with its window moved around today (for in_future)."""
+    src = os.path.join(H.SRC, "examples", "lamdong-2023")
+    with open(os.path.join(src, "campaign.ini"), encoding="utf-8") as f:
+        ini = f.read()
+    import datetime
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start = (now - datetime.timedelta(days=2)).strftime("%Y-%m-%dT00:00:00+00:00")
+    end = (now + datetime.timedelta(days=8)).strftime("%Y-%m-%dT00:00:00+00:00")
+    import re
+    ini = re.sub(r"(?m)^start = .*$", "start = " + start, ini)
+    ini = re.sub(r"(?m)^end = .*$", "end = " + end, ini)
+    ini = re.sub(r"(?m)^roster = .*$", "roster = " + os.path.join(src, "staff.csv"), ini)
+    path = wd.sub("campaign-now.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(ini)
+    return path
+
+
+def test_in_future_and_no_future_check():
+    """occurred-at more than max_future (300 s) ahead of the aggregator's clock is
+    rejected as in_future; --no-future-check accepts it."""
+    import time
+    with H.Workdir("agg-future") as wd:
+        camp = _campaign_around_now(wd)
+        o = os.urandom(8)
+        now_ms = int(time.time() * 1000)
+        near = A.ev(o, 1, t=now_ms + 60_000)           # within max_future
+        far = A.ev(o, 2, t=now_ms + 3_600_000)         # an hour ahead
+        agg, eps = A.start(wd, name="a1", extra=["--campaign", camp])
+        c = P.Client(eps["ingest"])
+        r = c.call([near, far])
+        assert [x[1:] for x in r["r"]] == [(P.ACCEPTED, 0), (P.REJECTED, P.ERR["in_future"])], r
+        c.close()
+        assert agg.stop() == 0
+        agg, eps = A.start(wd, name="a2", extra=["--campaign", camp, "--no-future-check"])
+        c = P.Client(eps["ingest"])
+        r = c.call([near, far])
+        assert [x[1:] for x in r["r"]] == [(P.ACCEPTED, 0), (P.ACCEPTED, 0)], r
+        c.close()
+        assert agg.stop() == 0
+
+
 def test_usage_errors():
     agg = H.binary("chitieu-aggregator")
     r = H.run([agg, "--help"])
@@ -276,4 +319,4 @@ def test_usage_errors():
 if __name__ == "__main__":
     H.main([test_ack_duplicate_conflict, test_every_validation_rule, test_bad_messages,
             test_concurrent_submitters_with_resends, test_sigterm_and_restart_keeps_everything,
-            test_usage_errors])
+            test_in_future_and_no_future_check, test_usage_errors])
