@@ -45,7 +45,7 @@ def _worker(ep, chunks, acked, errors, stop_at):
 
 def test_kill9_under_load():
     rng = random.Random(7)
-    NW, N, B = 3, 20000, 100
+    NW, N, B = 3, 40000, 100
     origins = [os.urandom(8) for _ in range(NW)]
     districts = [672, 676, 68]
     events = [[A.ev(origins[w], i, district=districts[w],
@@ -78,7 +78,7 @@ def test_kill9_under_load():
         kills = 0
         restarts = []
         for cycle in range(4):
-            time.sleep(rng.uniform(0.15, 0.5))
+            time.sleep(rng.uniform(0.05, 0.25))
             if not any(t.is_alive() for t in ts):
                 break
             agg.kill9()
