@@ -167,7 +167,7 @@ def test_crash_point_sweep():
         # dry run: how many steps does one life of the workload have?
         log = wd.sub("steps.log")
         sw.life({"CT_CRASH_LOG": log}, crash_expected=False)
-        steps = {"commit": 0, "send": 0}
+        steps = {"commit": 0, "send": 0, "rdonly": 0}
         with open(log) as f:
             for line in f:
                 k, n = line.split()
