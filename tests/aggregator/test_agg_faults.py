@@ -77,8 +77,13 @@ def test_kill9_under_load():
             t.start()
         kills = 0
         restarts = []
-        for cycle in range(4):
-            time.sleep(rng.uniform(0.05, 0.25))
+        total = NW * N + len(mixed)
+        for frac in (0.1, 0.3, 0.5, 0.7):
+            # kill when this share of all events is acked: mid-load at any speed
+            target = int(total * (frac + rng.uniform(0, 0.1)))
+            while (sum(len(a) for a in acked) + len(acked_mixed) < target
+                   and any(t.is_alive() for t in ts)):
+                time.sleep(0.002)
             if not any(t.is_alive() for t in ts):
                 break
             agg.kill9()
