@@ -239,8 +239,19 @@ typedef struct {
     int failed;
 } worker;
 
+static bool g_person_seq; /* --person-seq: ordered person refs (experiment) */
+
 static void person_of(uint64_t origin64, uint64_t k, uint8_t out[CT_PERSON_LEN])
 {
+    if (g_person_seq) {
+        /* origin || k big-endian || zeros: person keys arrive in key order */
+        memset(out, 0, CT_PERSON_LEN);
+        for (int i = 0; i < 8; i++) {
+            out[i] = (uint8_t)(origin64 >> (56 - 8 * i));
+            out[8 + i] = (uint8_t)(k >> (56 - 8 * i));
+        }
+        return;
+    }
     uint64_t x = origin64 ^ (k * 0xD1B54A32D192ED03ull);
     for (int i = 0; i < 4; i++) {
         uint64_t v = splitmix(&x);
@@ -672,7 +683,9 @@ static void usage(FILE *f)
             "  --feed EP            also measure feed lag (SUB on the aggregator's feed)\n"
             "  --seed S             template seed (default 1); origins are fresh per run\n"
             "  --timeout SEC        fail if no ack for SEC (default 60)\n"
-            "  --label TEXT         copied into the JSON\n");
+            "  --label TEXT         copied into the JSON\n"
+            "  --person-seq         EXPERIMENT: person refs in key order instead of hashes\n"
+            "                       (shows what the random person index costs)\n");
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -698,7 +711,7 @@ int main(int argc, char **argv)
         {"campaign", 1, 0, 'C'},    {"server-key", 1, 0, 'K'}, {"keys", 1, 0, 'k'},
         {"agg-pid", 1, 0, 'p'},     {"feed", 1, 0, 'f'},       {"seed", 1, 0, 'S'},
         {"timeout", 1, 0, 't'},     {"label", 1, 0, 'l'},      {"help", 0, 0, 'h'},
-        {"seconds", 1, 0, 'T'},
+        {"seconds", 1, 0, 'T'},     {"person-seq", 0, 0, 'P'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -718,6 +731,7 @@ int main(int argc, char **argv)
         case 't': o.timeout_s = (int)strtol(optarg, NULL, 10); break;
         case 'l': o.label = optarg; break;
         case 'T': o.seconds = strtod(optarg, NULL); break;
+        case 'P': g_person_seq = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
