@@ -67,9 +67,9 @@ def test_stale_reader_cleared_file_bounded():
         sub = orc.add_submitter(O.Submitter(agg.eps["ingest"], window=1, batch=1, name="py"))
         big = orc.add_submitter(O.Submitter(agg.eps["ingest"], window=512, batch=64, name="bulk"))
         evs_push(big, orc, O.mixed_events(b"rdbulk01", 1, 3000, district=O.DISTRICTS[6]))
-        # audit verify stops itself holding its 50th read transaction
+        # audit verify stops itself holding its 2nd read transaction (mid-verify)
         audit = wd.start([H.binary("chitieu-audit"), "verify", "--data", agg.data],
-                         name="audit", env=shim_env({"CT_STOP_AFTER_RDONLY": "50"}))
+                         name="audit", env=shim_env({"CT_STOP_AFTER_RDONLY": "2"}))
         O.wait_until(lambda: open(f"/proc/{audit.pid}/stat").read().split()[2] == "T",
                      20 * O.SLOW, "audit stopped inside a read transaction")
         pyr = O.subprocess_reader_holding_txn(agg.data)
