@@ -29,6 +29,7 @@
 #include "ct_feed.h"
 #include "ct_ingest.h"
 #include "ct_keys.h"
+#include "ct_cli.h"
 #include "ct_log.h"
 #include "ct_store.h"
 #include "ct_time.h"
@@ -110,43 +111,6 @@ static void usage(FILE *f)
                "Signals: SIGINT/SIGTERM finish the batch in flight, ack it and exit 0;\n"
                "SIGHUP reloads --auth (revocations apply to open connections).\n"
                "Exit: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
-}
-
-static bool parse_size(const char *s, size_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s) return false;
-    unsigned long long mul = 1;
-    if (*end) {
-        switch (*end) {
-        case 'k':
-        case 'K':
-            mul = 1ull << 10;
-            break;
-        case 'm':
-        case 'M':
-            mul = 1ull << 20;
-            break;
-        case 'g':
-        case 'G':
-            mul = 1ull << 30;
-            break;
-        case 't':
-        case 'T':
-            mul = 1ull << 40;
-            break;
-        default:
-            return false;
-        }
-        end++;
-        if (*end == 'B' || *end == 'b') end++;
-        if (*end) return false;
-    }
-    if (v == 0 || v > SIZE_MAX / mul) return false;
-    *out = (size_t)(v * mul);
-    return true;
 }
 
 static bool parse_long(const char *s, long lo, long hi, long *out)
@@ -239,7 +203,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             break;
         }
         case O_MAP:
-            if (!parse_size(optarg, &o->map_size)) {
+            if (!ct_cli_parse_size(optarg, 1, &o->map_size)) {
                 fprintf(stderr, "chitieu-aggregator: --map-size: bad size \"%s\"\n", optarg);
                 return 2;
             }
@@ -303,15 +267,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             o->no_future_check = true;
             break;
         case O_LOGLEVEL:
-            if (!strcmp(optarg, "debug"))
-                ct_log_set_level(CT_LOG_DEBUG);
-            else if (!strcmp(optarg, "info"))
-                ct_log_set_level(CT_LOG_INFO);
-            else if (!strcmp(optarg, "warn"))
-                ct_log_set_level(CT_LOG_WARN);
-            else if (!strcmp(optarg, "error"))
-                ct_log_set_level(CT_LOG_ERROR);
-            else {
+            if (!ct_cli_set_log_level(optarg)) {
                 fprintf(stderr, "chitieu-aggregator: --log-level: debug|info|warn|error\n");
                 return 2;
             }
@@ -652,14 +608,12 @@ int main(int argc, char **argv)
         fcntl(g_sigpipe[i], F_SETFL, fcntl(g_sigpipe[i], F_GETFL) | O_NONBLOCK);
         fcntl(g_sigpipe[i], F_SETFD, FD_CLOEXEC);
     }
+    ct_cli_on_stop_signals(on_signal);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     ctx = zmq_ctx_new();
     if (!ctx) goto out;

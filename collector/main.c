@@ -33,6 +33,7 @@
 #include "ct_deliver.h"
 #include "ct_import.h"
 #include "ct_keys.h"
+#include "ct_cli.h"
 #include "ct_log.h"
 #include "ct_outbox.h"
 #include "ct_simulate.h"
@@ -208,24 +209,6 @@ static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
     if (errno || *end || s[0] == '-' || v > max) return false;
     *out = v;
     return true;
-}
-
-static bool parse_size(const char *s, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-') return false;
-    unsigned long long mul = 1;
-    if (*end == 'K' || *end == 'k')
-        mul = 1ull << 10, end++;
-    else if (*end == 'M' || *end == 'm')
-        mul = 1ull << 20, end++;
-    else if (*end == 'G' || *end == 'g')
-        mul = 1ull << 30, end++;
-    if (*end) return false;
-    *out = (size_t)(v * mul);
-    return *out >= (1u << 20);
 }
 
 static bool parse_double(const char *s, double *out)
@@ -959,28 +942,16 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     int rc = parse_cli(argc - 1, argv + 1, cmd, &c);
     if (rc >= 0) return rc;
-    if (c.log_level) {
-        static const char *lv[] = {"debug", "info", "warn", "error"};
-        int found = -1;
-        for (int i = 0; i < 4; i++)
-            if (strcmp(c.log_level, lv[i]) == 0) found = i;
-        if (found < 0) return usage_error("bad --log-level '%s'", c.log_level);
-        ct_log_set_level((ct_log_level)found);
-    }
+    if (c.log_level && !ct_cli_set_log_level(c.log_level))
+        return usage_error("bad --log-level '%s'", c.log_level);
     size_t map_size = 0;
-    if (c.map_size && !parse_size(c.map_size, &map_size))
+    if (c.map_size && !ct_cli_parse_size(c.map_size, 1u << 20, &map_size))
         return usage_error("bad --map-size '%s' (e.g. 512M, 4G; at least 1M)", c.map_size);
     if (ct_crypto_init() != CT_OK) {
         fprintf(stderr, PROG ": cannot initialise libsodium\n");
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ct_cli_on_stop_signals(on_signal);
 
     app a;
     memset(&a, 0, sizeof a);

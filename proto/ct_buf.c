@@ -1,6 +1,8 @@
 /* ct_buf.c — growable byte buffer (see ct_buf.h). Growth is geometric. */
 #include "ct_buf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,4 +48,22 @@ void ct_buf_free(ct_buf *b)
 int ct_buf_msgpack_write(void *data, const char *p, size_t n)
 {
     return ct_buf_append((ct_buf *)data, p, n) == CT_OK ? 0 : -1;
+}
+
+ct_err ct_buf_printf(ct_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return CT_ERR_INTERNAL;
+    if ((size_t)n < sizeof tmp) return ct_buf_append(b, tmp, (size_t)n);
+    ct_err e = ct_buf_reserve(b, (size_t)n + 1);
+    if (e) return e;
+    va_start(ap, fmt);
+    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return CT_OK;
 }

@@ -25,6 +25,8 @@ ct_err ct_buf_reserve(ct_buf *b, size_t extra);
 ct_err ct_buf_append(ct_buf *b, const void *p, size_t n);
 void ct_buf_reset(ct_buf *b);
 void ct_buf_free(ct_buf *b);
+/* Appends printf-formatted text (any length). */
+ct_err ct_buf_printf(ct_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* msgpack-c write callback: data is a ct_buf*. Returns 0 or -1 on ENOMEM. */
 int ct_buf_msgpack_write(void *data, const char *p, size_t n);
 

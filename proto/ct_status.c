@@ -11,6 +11,8 @@
  */
 #include "ct_status.h"
 
+#include "ct_logrec.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -449,35 +451,6 @@ static ct_err put(ct_buf *b, const char *s)
     return ct_buf_append(b, s, strlen(s));
 }
 
-static ct_err putf(ct_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static ct_err putf(ct_buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return CT_ERR_INTERNAL;
-    if ((size_t)n < sizeof tmp) return ct_buf_append(b, tmp, (size_t)n);
-    ct_err e = ct_buf_reserve(b, (size_t)n + 1);
-    if (e) return e;
-    va_start(ap, fmt);
-    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return CT_OK;
-}
-
-static void head_hex(const uint8_t head[32], char out[65])
-{
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hx[head[i] >> 4];
-        out[2 * i + 1] = hx[head[i] & 15];
-    }
-    out[64] = '\0';
-}
-
 static void fmt_day(uint32_t day, char *buf, size_t len)
 {
     snprintf(buf, len, "%04u-%02u-%02u", day / 10000, day / 100 % 100, day % 100);
@@ -518,7 +491,7 @@ static ct_err json_str(ct_buf *b, const char *s)
             break;
         default:
             if (*p < 0x20 || *p == 0x7F)
-                e = putf(b, "\\u%04x", *p);
+                e = ct_buf_printf(b, "\\u%04x", *p);
             else
                 e = ct_buf_append(b, p, 1);
         }
@@ -530,7 +503,7 @@ static ct_err json_x10(ct_buf *b, const char *key, int64_t v)
 {
     char t[32];
     ct_status_fmt_x10(v, t, sizeof t);
-    return putf(b, "\"%s\":%s", key, t);
+    return ct_buf_printf(b, "\"%s\":%s", key, t);
 }
 
 static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, unsigned flags)
@@ -539,18 +512,18 @@ static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, uns
     if (is_province)
         e = put(b, "{\"name\":");
     else
-        e = putf(b, "{\"code\":%u,\"name\":", u->code);
+        e = ct_buf_printf(b, "{\"code\":%u,\"name\":", u->code);
     if (!e) e = json_str(b, u->name);
     if (!e)
-        e = putf(b, ",\"staff\":%u,\"staff_met_both\":%u,\"programs\":{", u->staff,
+        e = ct_buf_printf(b, ",\"staff\":%u,\"staff_met_both\":%u,\"programs\":{", u->staff,
                  u->staff_met_both);
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
         const ct_status_prog *pr = &u->prog[p];
-        e = putf(b, "%s\"%s\":{\"net\":%lld,\"target\":%lld,", p ? "," : "",
+        e = ct_buf_printf(b, "%s\"%s\":{\"net\":%lld,\"target\":%lld,", p ? "," : "",
                  ct_program_name((ct_program)p), (long long)pr->net, (long long)pr->target);
         if (!e) e = json_x10(b, "pct", pr->pct_x10);
         if (!e)
-            e = putf(b, ",\"remaining\":%lld,\"gross\":%lld,\"cancelled\":%lld,\"repeats\":%lld,",
+            e = ct_buf_printf(b, ",\"remaining\":%lld,\"gross\":%lld,\"cancelled\":%lld,\"repeats\":%lld,",
                      (long long)pr->remaining, (long long)pr->gross, (long long)pr->cancelled,
                      (long long)pr->repeats);
         if (!e) e = json_x10(b, "expected", pr->expected_x10);
@@ -559,7 +532,7 @@ static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, uns
         if (!e) e = put(b, ",");
         if (!e) e = json_x10(b, "projection", pr->projection_x10);
         if (!e)
-            e = putf(b, ",\"verdict\":\"%s\",\"staff_met\":%u}",
+            e = ct_buf_printf(b, ",\"verdict\":\"%s\",\"staff_met\":%u}",
                      ct_status_verdict_name(pr->verdict), pr->staff_met);
     }
     if (!e) e = put(b, "}");
@@ -572,7 +545,7 @@ static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, uns
             if (!e) e = put(b, ",\"name\":");
             if (!e) e = json_str(b, s->agent->name);
             for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-                e = putf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)s->count[p]);
+                e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)s->count[p]);
             if (!e) e = put(b, "}");
         }
         if (!e) e = put(b, "]");
@@ -587,7 +560,7 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
     ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
     ct_time_format(c->start_ms, c->tz_offset_min, t_start, sizeof t_start);
     ct_time_format(c->end_ms, c->tz_offset_min, t_end, sizeof t_end);
-    head_hex(pos->head, hx);
+    ct_hash_hex(pos->head, hx);
     ct_status_fmt_x10(f->elapsed_days_x10, t1, sizeof t1);
     ct_status_fmt_x10(f->days_left_x10, t2, sizeof t2);
     ct_status_fmt_x10(f->span_days_x10, t3, sizeof t3);
@@ -597,22 +570,22 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
     if (!e) e = put(b, ",\"name\":");
     if (!e) e = json_str(b, c->name);
     if (!e)
-        e = putf(b, ",\"as_of\":\"%s\",\"as_of_ms\":%lld,\"seq\":%llu,\"head\":\"%s\",\"feed\":",
+        e = ct_buf_printf(b, ",\"as_of\":\"%s\",\"as_of_ms\":%lld,\"seq\":%llu,\"head\":\"%s\",\"feed\":",
                  t_now, (long long)pos->now_ms, (unsigned long long)pos->seq, hx);
     if (!e) e = json_str(b, feed_label(pos));
     if (!e)
-        e = putf(b,
+        e = ct_buf_printf(b,
                  ",\"phase\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"start_ms\":%lld,"
                  "\"end_ms\":%lld,\"tz_offset_min\":%d,\"elapsed_days\":%s,\"days_left\":%s,"
                  "\"span_days\":%s,\"agent_target\":{",
                  ct_status_phase_name(f->phase), t_start, t_end, (long long)c->start_ms,
                  (long long)c->end_ms, (int)c->tz_offset_min, t1, t2, t3);
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-        e = putf(b, "%s\"%s\":%u", p ? "," : "", ct_program_name((ct_program)p),
+        e = ct_buf_printf(b, "%s\"%s\":%u", p ? "," : "", ct_program_name((ct_program)p),
                  c->agent_target[p]);
     if (!e) e = put(b, "},\"programs\":[");
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
-        e = putf(b, "%s{\"id\":\"%s\",\"label\":", p ? "," : "", ct_program_name((ct_program)p));
+        e = ct_buf_printf(b, "%s{\"id\":\"%s\",\"label\":", p ? "," : "", ct_program_name((ct_program)p));
         if (!e) e = json_str(b, ct_program_label((ct_program)p));
         if (!e) e = put(b, "}");
     }
@@ -631,7 +604,7 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
         if (!e) e = put(b, ",\"name\":");
         if (!e) e = json_str(b, g->name);
         for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-            e = putf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)g->net[p]);
+            e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)g->net[p]);
         if (!e) e = put(b, "}");
     }
     if (!e) e = put(b, "],\"days\":[");
@@ -639,18 +612,18 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
         const ct_status_day *d = &f->days[i];
         char ds[16];
         fmt_day(d->day, ds, sizeof ds);
-        e = putf(b, "%s{\"day\":\"%s\"", i ? "," : "", ds);
+        e = ct_buf_printf(b, "%s{\"day\":\"%s\"", i ? "," : "", ds);
         for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-            e = putf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)d->net[p]);
+            e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)d->net[p]);
         if (!e) e = put(b, ",\"cum\":{");
         for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-            e = putf(b, "%s\"%s\":%lld", p ? "," : "", ct_program_name((ct_program)p),
+            e = ct_buf_printf(b, "%s\"%s\":%lld", p ? "," : "", ct_program_name((ct_program)p),
                      (long long)d->cum[p]);
         if (!e) e = put(b, "},\"steady\":{");
         for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
             char s[32];
             ct_status_fmt_x10(d->steady_x10[p], s, sizeof s);
-            e = putf(b, "%s\"%s\":%s", p ? "," : "", ct_program_name((ct_program)p), s);
+            e = ct_buf_printf(b, "%s\"%s\":%s", p ? "," : "", ct_program_name((ct_program)p), s);
         }
         if (!e) e = put(b, "}}");
     }
@@ -687,7 +660,7 @@ static ct_err csv_row(ct_buf *b, const ct_status_unit *u, int is_province, int p
     ct_status_fmt_x10(pr->required_daily_x10, n[2], sizeof n[2]);
     ct_status_fmt_x10(pr->projection_x10, n[3], sizeof n[3]);
     if (!e)
-        e = putf(b, ",%lld,%lld,%s,%lld,%lld,%lld,%lld,%s,%s,%s,%s,%u,%u,%u", (long long)pr->net,
+        e = ct_buf_printf(b, ",%lld,%lld,%s,%lld,%lld,%lld,%lld,%s,%s,%s,%s,%u,%u,%u", (long long)pr->net,
                  (long long)pr->target, n[0], (long long)pr->remaining, (long long)pr->gross,
                  (long long)pr->cancelled, (long long)pr->repeats, n[1], n[2], n[3],
                  ct_status_verdict_name(pr->verdict), u->staff, pr->staff_met, u->staff_met_both);
@@ -700,7 +673,7 @@ static ct_err render_csv(const ct_campaign *c, const ct_status_figures *f,
 {
     char t_now[40], hx[65], tail[256];
     ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
-    head_hex(pos->head, hx);
+    ct_hash_hex(pos->head, hx);
     ct_buf fb = CT_BUF_INIT;
     ct_err e = csv_field(&fb, feed_label(pos), 1);
     if (!e) e = ct_buf_append(&fb, "", 1);
@@ -872,25 +845,25 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
     ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
     ct_time_format(c->start_ms, c->tz_offset_min, t_start, sizeof t_start);
     ct_time_format(c->end_ms, c->tz_offset_min, t_end, sizeof t_end);
-    head_hex(pos->head, hx);
+    ct_hash_hex(pos->head, hx);
     x10s(f->elapsed_days_x10, a);
     x10s(f->days_left_x10, l);
     x10s(f->span_days_x10, s);
 
-    ct_err e = putf(b, "%s (%s)\n", c->name, c->id);
-    if (!e) e = putf(b, "Window: %s .. %s\n", t_start, t_end);
+    ct_err e = ct_buf_printf(b, "%s (%s)\n", c->name, c->id);
+    if (!e) e = ct_buf_printf(b, "Window: %s .. %s\n", t_start, t_end);
     if (!e) {
         const char *ph = f->phase == CT_PHASE_NOT_STARTED ? "NOT STARTED"
                          : f->phase == CT_PHASE_FINAL     ? "FINAL"
                                                           : "RUNNING";
-        e = putf(b, "As of %s: %s, day %s of %s elapsed, %s days left\n", t_now, ph, a, s, l);
+        e = ct_buf_printf(b, "As of %s: %s, day %s of %s elapsed, %s days left\n", t_now, ph, a, s, l);
     }
     if (!e)
-        e = putf(b, "Log position: seq %llu, chain head %s; feed %s\n",
+        e = ct_buf_printf(b, "Log position: seq %llu, chain head %s; feed %s\n",
                  (unsigned long long)pos->seq, hx, feed_label(pos));
 
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
-        e = putf(b, "\n%s (%s): personal quota %u per staff member\n",
+        e = ct_buf_printf(b, "\n%s (%s): personal quota %u per staff member\n",
                  ct_program_label((ct_program)p), ct_program_name((ct_program)p),
                  c->agent_target[p]);
         if (e) break;
@@ -986,7 +959,7 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
         size_t total = 0;
         for (size_t i = 0; i < f->n_districts; i++)
             total += f->districts[i].n_below;
-        e = putf(b, "\nStaff below their personal quota: %zu\n", total);
+        e = ct_buf_printf(b, "\nStaff below their personal quota: %zu\n", total);
         tbl t;
         tbl_init(&t, "lllrr");
         tbl_row(&t, "Code", "Agent", "Name", ct_program_name(CT_PROGRAM_BHXH_TN),

@@ -7,18 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static ct_err putf(ct_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static ct_err putf(ct_buf *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) return CT_ERR_INTERNAL;
-    return ct_buf_append(b, tmp, (size_t)n);
-}
-
 typedef enum { F_NET, F_TARGET, F_GROSS, F_CANCELLED, F_REPEATS, F_STAFF_MET, F_EXPECTED } field;
 
 static const struct {
@@ -61,7 +49,7 @@ ct_err ct_metrics_render(const ct_campaign *c, const ct_status_figures *f,
 {
     ct_err e = CT_OK;
     for (int k = 0; !e && k < (int)(sizeof fields / sizeof fields[0]); k++) {
-        e = putf(b, "# HELP %s %s\n# TYPE %s gauge\n", fields[k].name, fields[k].help,
+        e = ct_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", fields[k].name, fields[k].help,
                  fields[k].name);
         for (size_t i = 0; !e && i <= f->n_districts; i++) {
             const ct_status_unit *u = i < f->n_districts ? &f->districts[i] : &f->province;
@@ -78,7 +66,7 @@ ct_err ct_metrics_render(const ct_campaign *c, const ct_status_figures *f,
                     ct_status_fmt_x10(v, num, sizeof num);
                 else
                     snprintf(num, sizeof num, "%lld", (long long)v);
-                e = putf(b, "%s{district=\"%s\",program=\"%s\"} %s\n", fields[k].name, code,
+                e = ct_buf_printf(b, "%s{district=\"%s\",program=\"%s\"} %s\n", fields[k].name, code,
                          ct_program_name((ct_program)p), num);
             }
         }
@@ -86,7 +74,7 @@ ct_err ct_metrics_render(const ct_campaign *c, const ct_status_figures *f,
     if (!e) {
         char dl[32];
         ct_status_fmt_x10(f->days_left_x10, dl, sizeof dl);
-        e = putf(b,
+        e = ct_buf_printf(b,
                  "# HELP chitieu_days_left Days left in the campaign window\n"
                  "# TYPE chitieu_days_left gauge\nchitieu_days_left %s\n"
                  "# HELP chitieu_staff Staff on the roster\n"
@@ -94,26 +82,26 @@ ct_err ct_metrics_render(const ct_campaign *c, const ct_status_figures *f,
                  dl, f->province.staff);
     }
     if (!e)
-        e = putf(b,
+        e = ct_buf_printf(b,
                  "# HELP chitieu_log_seq Log sequence number the figures reflect\n"
                  "# TYPE chitieu_log_seq gauge\nchitieu_log_seq %llu\n",
                  (unsigned long long)in->seq);
     if (!e) {
         static const char *states[] = {"live", "lagging", "stale"};
-        e = putf(b, "# HELP chitieu_feed_state Feed state (1 for the current one)\n"
+        e = ct_buf_printf(b, "# HELP chitieu_feed_state Feed state (1 for the current one)\n"
                     "# TYPE chitieu_feed_state gauge\n");
         for (int i = 0; !e && i < 3; i++)
-            e = putf(b, "chitieu_feed_state{state=\"%s\"} %d\n", states[i],
+            e = ct_buf_printf(b, "chitieu_feed_state{state=\"%s\"} %d\n", states[i],
                      in->feed && strcmp(in->feed, states[i]) == 0);
     }
     if (!e)
-        e = putf(b,
+        e = ct_buf_printf(b,
                  "# HELP chitieu_feed_lag_seconds Receive time minus commit time of the last "
                  "applied change\n# TYPE chitieu_feed_lag_seconds gauge\n"
                  "chitieu_feed_lag_seconds %.3f\n",
                  (double)in->lag_ms / 1000.0);
     if (!e)
-        e = putf(b,
+        e = ct_buf_printf(b,
                  "# HELP chitieu_updates_total Feed updates applied\n"
                  "# TYPE chitieu_updates_total counter\nchitieu_updates_total %llu\n"
                  "# HELP chitieu_snapshots_total Snapshots applied\n"
@@ -130,7 +118,7 @@ ct_err ct_metrics_render_ages(const ct_metrics_input *in, int64_t mono_now, ct_b
 {
     double rx = in->last_rx_mono ? (double)(mono_now - in->last_rx_mono) / 1000.0 : -1.0;
     double ap = in->last_apply_mono ? (double)(mono_now - in->last_apply_mono) / 1000.0 : -1.0;
-    return putf(b,
+    return ct_buf_printf(b,
                 "# HELP chitieu_last_message_age_seconds Seconds since the last feed message "
                 "(update, heartbeat or snapshot)\n"
                 "# TYPE chitieu_last_message_age_seconds gauge\n"

@@ -23,6 +23,7 @@
 #include "ct_campaign.h"
 #include "ct_campaign_default.h"
 #include "ct_keys.h"
+#include "ct_cli.h"
 #include "ct_log.h"
 #include "ct_metrics.h"
 #include "ct_status.h"
@@ -287,15 +288,7 @@ static int parse_args(int argc, char **argv, options *o)
             o->http_token = optarg;
             break;
         case O_LOGLEVEL:
-            if (!strcmp(optarg, "debug"))
-                ct_log_set_level(CT_LOG_DEBUG);
-            else if (!strcmp(optarg, "info"))
-                ct_log_set_level(CT_LOG_INFO);
-            else if (!strcmp(optarg, "warn"))
-                ct_log_set_level(CT_LOG_WARN);
-            else if (!strcmp(optarg, "error"))
-                ct_log_set_level(CT_LOG_ERROR);
-            else {
+            if (!ct_cli_set_log_level(optarg)) {
                 fprintf(stderr, "chitieu-reporter: --log-level: debug|info|warn|error\n");
                 return 2;
             }
@@ -460,13 +453,7 @@ int main(int argc, char **argv)
         }
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ct_cli_on_stop_signals(on_signal);
 
     r.mono_start = ct_monotonic_ms();
     int exit_code = 0;
