@@ -275,7 +275,7 @@ static int make_templates(worker *w, tmpl *enr, tmpl *can, uint64_t seed)
         snprintf(w->err, sizeof w->err, "district %u has no agents", d->code);
         return -1;
     }
-    static const char *const communes[] = {"Phường 1", "Xã Tà Nung", "Thị trấn Nam Ban",
+    static const char *const communes[] = {"Phường 1",  "Xã Tà Nung",      "Thị trấn Nam Ban",
                                            "Xã Đạ Sar", "Phường Lộc Phát", ""};
     uint64_t x = seed;
     uint8_t pmark[CT_PERSON_LEN];
@@ -295,8 +295,9 @@ static int make_templates(worker *w, tmpl *enr, tmpl *can, uint64_t seed)
             ev.program = (t % 3 == 0) ? CT_PROGRAM_BHXH_TN : CT_PROGRAM_BHYT_HGD;
             ev.action = kind ? CT_ACTION_CANCEL : CT_ACTION_ENROLL;
             /* times spread over the window, in order of the template index */
-            ev.occurred_ms = c->start_ms + (int64_t)((double)span * ((double)t + 0.5) /
-                                                     (double)N_TEMPLATES) + (kind ? 60000 : 0);
+            ev.occurred_ms = c->start_ms +
+                             (int64_t)((double)span * ((double)t + 0.5) / (double)N_TEMPLATES) +
+                             (kind ? 60000 : 0);
             if (ev.occurred_ms >= c->end_ms) ev.occurred_ms = c->end_ms - 1;
             const char *cm = communes[splitmix(&x) % 6];
             snprintf(ev.commune, sizeof ev.commune, "%s", cm);
@@ -306,8 +307,8 @@ static int make_templates(worker *w, tmpl *enr, tmpl *can, uint64_t seed)
                 ev.has_amount = true;
                 ev.amount_vnd = 1980000;
             }
-            if (!kind && t % 5 == 0 && c->n_groups) snprintf(ev.group, sizeof ev.group, "%s",
-                                                             c->groups[t % c->n_groups].id);
+            if (!kind && t % 5 == 0 && c->n_groups)
+                snprintf(ev.group, sizeof ev.group, "%s", c->groups[t % c->n_groups].id);
             ct_buf b = CT_BUF_INIT;
             ct_err e = ct_event_encode(&ev, &b);
             tmpl *tp = kind ? &can[t] : &enr[t];
@@ -665,27 +666,26 @@ static void *feed_main(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ct_loadgen --server EP [options]\n"
-            "Ingest load generator (bench only): N DEALER collectors, window W events\n"
-            "unacked each, submits of <= B events; prints one JSON line on stdout.\n"
-            "  --server EP          aggregator ingest endpoint            [required]\n"
-            "  --collectors N       concurrent collectors (default 1)\n"
-            "  --window W           unacked events per collector (default 1000)\n"
-            "  --batch B            events per submit (default 256, <= 4096)\n"
-            "  --events M           measured events in total (default 100000)\n"
-            "  --seconds S          stop sending after S s (then --events is an upper bound)\n"
-            "  --cancel-pct P       percent of events that cancel an earlier one (default 0)\n"
-            "  --campaign FILE      campaign (default: built-in lamdong-2023)\n"
-            "  --server-key F --keys F   CURVE: aggregator .pub and this client's .key\n"
-            "                       (the key must be an admin in the aggregator's --auth)\n"
-            "  --agg-pid PID        measure the aggregator's CPU time and VmHWM\n"
-            "  --feed EP            also measure feed lag (SUB on the aggregator's feed)\n"
-            "  --seed S             template seed (default 1); origins are fresh per run\n"
-            "  --timeout SEC        fail if no ack for SEC (default 60)\n"
-            "  --label TEXT         copied into the JSON\n"
-            "  --person-seq         EXPERIMENT: person refs in key order instead of hashes\n"
-            "                       (shows what the random person index costs)\n");
+    fprintf(f, "usage: ct_loadgen --server EP [options]\n"
+               "Ingest load generator (bench only): N DEALER collectors, window W events\n"
+               "unacked each, submits of <= B events; prints one JSON line on stdout.\n"
+               "  --server EP          aggregator ingest endpoint            [required]\n"
+               "  --collectors N       concurrent collectors (default 1)\n"
+               "  --window W           unacked events per collector (default 1000)\n"
+               "  --batch B            events per submit (default 256, <= 4096)\n"
+               "  --events M           measured events in total (default 100000)\n"
+               "  --seconds S          stop sending after S s (then --events is an upper bound)\n"
+               "  --cancel-pct P       percent of events that cancel an earlier one (default 0)\n"
+               "  --campaign FILE      campaign (default: built-in lamdong-2023)\n"
+               "  --server-key F --keys F   CURVE: aggregator .pub and this client's .key\n"
+               "                       (the key must be an admin in the aggregator's --auth)\n"
+               "  --agg-pid PID        measure the aggregator's CPU time and VmHWM\n"
+               "  --feed EP            also measure feed lag (SUB on the aggregator's feed)\n"
+               "  --seed S             template seed (default 1); origins are fresh per run\n"
+               "  --timeout SEC        fail if no ack for SEC (default 60)\n"
+               "  --label TEXT         copied into the JSON\n"
+               "  --person-seq         EXPERIMENT: person refs in key order instead of hashes\n"
+               "                       (shows what the random person index costs)\n");
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -706,34 +706,69 @@ int main(int argc, char **argv)
     o.timeout_s = 60;
     o.label = "";
     static const struct option lo[] = {
-        {"server", 1, 0, 's'},      {"collectors", 1, 0, 'n'}, {"window", 1, 0, 'w'},
-        {"batch", 1, 0, 'b'},       {"events", 1, 0, 'm'},     {"cancel-pct", 1, 0, 'c'},
-        {"campaign", 1, 0, 'C'},    {"server-key", 1, 0, 'K'}, {"keys", 1, 0, 'k'},
-        {"agg-pid", 1, 0, 'p'},     {"feed", 1, 0, 'f'},       {"seed", 1, 0, 'S'},
-        {"timeout", 1, 0, 't'},     {"label", 1, 0, 'l'},      {"help", 0, 0, 'h'},
-        {"seconds", 1, 0, 'T'},     {"person-seq", 0, 0, 'P'},
-        {0, 0, 0, 0}};
+        {"server", 1, 0, 's'},   {"collectors", 1, 0, 'n'}, {"window", 1, 0, 'w'},
+        {"batch", 1, 0, 'b'},    {"events", 1, 0, 'm'},     {"cancel-pct", 1, 0, 'c'},
+        {"campaign", 1, 0, 'C'}, {"server-key", 1, 0, 'K'}, {"keys", 1, 0, 'k'},
+        {"agg-pid", 1, 0, 'p'},  {"feed", 1, 0, 'f'},       {"seed", 1, 0, 'S'},
+        {"timeout", 1, 0, 't'},  {"label", 1, 0, 'l'},      {"help", 0, 0, 'h'},
+        {"seconds", 1, 0, 'T'},  {"person-seq", 0, 0, 'P'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 's': o.server = optarg; break;
-        case 'n': o.collectors = strtoul(optarg, NULL, 10); break;
-        case 'w': o.window = strtoul(optarg, NULL, 10); break;
-        case 'b': o.batch = strtoul(optarg, NULL, 10); break;
-        case 'm': o.events = strtoull(optarg, NULL, 10); break;
-        case 'c': o.cancel_pct = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'C': o.campaign = optarg; break;
-        case 'K': o.server_key = optarg; break;
-        case 'k': o.keys = optarg; break;
-        case 'p': o.agg_pid = strtol(optarg, NULL, 10); break;
-        case 'f': o.feed = optarg; break;
-        case 'S': o.seed = strtoull(optarg, NULL, 10); break;
-        case 't': o.timeout_s = (int)strtol(optarg, NULL, 10); break;
-        case 'l': o.label = optarg; break;
-        case 'T': o.seconds = strtod(optarg, NULL); break;
-        case 'P': g_person_seq = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 's':
+            o.server = optarg;
+            break;
+        case 'n':
+            o.collectors = strtoul(optarg, NULL, 10);
+            break;
+        case 'w':
+            o.window = strtoul(optarg, NULL, 10);
+            break;
+        case 'b':
+            o.batch = strtoul(optarg, NULL, 10);
+            break;
+        case 'm':
+            o.events = strtoull(optarg, NULL, 10);
+            break;
+        case 'c':
+            o.cancel_pct = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'C':
+            o.campaign = optarg;
+            break;
+        case 'K':
+            o.server_key = optarg;
+            break;
+        case 'k':
+            o.keys = optarg;
+            break;
+        case 'p':
+            o.agg_pid = strtol(optarg, NULL, 10);
+            break;
+        case 'f':
+            o.feed = optarg;
+            break;
+        case 'S':
+            o.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 't':
+            o.timeout_s = (int)strtol(optarg, NULL, 10);
+            break;
+        case 'l':
+            o.label = optarg;
+            break;
+        case 'T':
+            o.seconds = strtod(optarg, NULL);
+            break;
+        case 'P':
+            g_person_seq = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!o.server || !o.collectors || o.collectors > 1024 || !o.window || !o.batch ||
@@ -859,9 +894,11 @@ int main(int argc, char **argv)
            ",\"secure\":%s,\"secs\":%.4f,\"events_per_s\":%.1f,\"lat_p50_ms\":%.3f,"
            "\"lat_p99_ms\":%.3f,\"lat_p999_ms\":%.3f,\"lat_max_ms\":%.3f,\"accepted\":%" PRIu64
            ",\"duplicates\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retry\":%" PRIu64
-           ",\"acks\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"batch_avg\":%.1f,\"commits_per_s\":%.1f,"
+           ",\"acks\":%" PRIu64 ",\"commits\":%" PRIu64
+           ",\"batch_avg\":%.1f,\"commits_per_s\":%.1f,"
            "\"agg_cpu_s\":%.3f,\"agg_cpu_us_per_event\":%.3f,\"agg_hwm_kb\":%ld,"
-           "\"loadgen_hwm_kb\":%ld,\"agg_write_bytes_per_event\":%.0f,\"loadgen_cpu_us_per_event\":%.3f,"
+           "\"loadgen_hwm_kb\":%ld,\"agg_write_bytes_per_event\":%.0f,\"loadgen_cpu_us_per_event\":"
+           "%.3f,"
            "\"failed_collectors\":%d",
            o.label, o.collectors, o.window, o.batch < o.window ? o.batch : o.window, sent,
            secure ? "true" : "false", secs, rate, hist_q_ms(&h, 0.5), hist_q_ms(&h, 0.99),

@@ -119,7 +119,6 @@ static const char *PG_SQL =
     "ON CONFLICT (agent, program) DO UPDATE SET n = cnt_agent.n + 1) "
     "SELECT count(*) FROM ins";
 
-
 static const char *PG_SQL_EV =
     "INSERT INTO ev(id, district, agent, program, body) VALUES ($1, $2::int, $3, $4::smallint, $5) "
     "ON CONFLICT (id) DO NOTHING RETURNING 1";
@@ -336,8 +335,7 @@ static void *redis_main(void *arg)
             snprintf(dk, sizeof dk, "%u:%d", e.district, e.program);
             snprintf(ak, sizeof ak, "%s:%d", e.agent, e.program);
             const char *argv[7] = {"EVALSHA", sha, "1", key, (const char *)e.body, dk, ak};
-            size_t lens[7] = {7, strlen(sha), 1, sizeof key, sizeof e.body, strlen(dk),
-                              strlen(ak)};
+            size_t lens[7] = {7, strlen(sha), 1, sizeof key, sizeof e.body, strlen(dk), strlen(ak)};
             if (redisAppendCommandArgv(c, 7, argv, lens) != REDIS_OK) {
                 snprintf(w->err, sizeof w->err, "append: %s", c->errstr);
                 goto fail;
@@ -475,7 +473,8 @@ int main(int argc, char **argv)
         free(ws[i].lat_us);
     }
     qsort(all, nl, sizeof *all, cmp_u32);
-    double p50 = nl ? all[nl / 2] / 1000.0 : 0, p99 = nl ? all[(size_t)((double)nl * 0.99)] / 1000.0 : 0;
+    double p50 = nl ? all[nl / 2] / 1000.0 : 0,
+           p99 = nl ? all[(size_t)((double)nl * 0.99)] / 1000.0 : 0;
     printf("{\"peer\":\"%s\",\"clients\":%d,\"batch\":%d,\"pipeline\":%d,\"events\":%" PRIu64
            ",\"secs\":%.3f,\"events_per_s\":%.1f,\"lat_p50_ms\":%.3f,\"lat_p99_ms\":%.3f,"
            "\"inserted\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"failed\":%d}\n",
