@@ -9,6 +9,7 @@ chitieu-collector / chitieu-audit, repeats every point R times and prints
 Sections (--only a,b,...; default all):
   ingest     matrix N collectors x window W: 1x1, 16x1, 1x1000, 4x1000, 16x100
              events/s, ack p50/p99/p999, aggregator CPU us/event, VmHWM, batch, commits/s
+  windows    4x250 and 4x500 (ack latency vs window at the same concurrency)
   curve      4x1000 with CurveZMQ (keys + auth file, loadgen key = admin)
   feed       commit -> subscriber lag p50/p99 during 4x1000 load, with a real
              chitieu-reporter subscribed as well
@@ -210,6 +211,15 @@ class Bench:
             res[f"{n}x{w}"] = self.ingest_point(n, w, m, self.reps(True))
         self.results["ingest"] = res
 
+    def sec_windows(self):
+        """Window sweep at 4 collectors: latency follows in-flight / rate (Little's law)."""
+        m = 20000 if self.a.quick else 200000
+        res = {}
+        for w in (250, 500):
+            log(f"windows 4x{w}, {m} events")
+            res[f"4x{w}"] = self.ingest_point(4, w, m, self.reps(False))
+        self.results["windows"] = res
+
     def sec_curve(self):
         kd = os.path.join(self.tmp, "keys")
         os.makedirs(kd, exist_ok=True)
@@ -407,6 +417,8 @@ class Bench:
 
         lines = []
         ing = dict(self.results.get("ingest", {}))
+        for k, v in self.results.get("windows", {}).items():
+            ing[k] = v
         for k, v in self.results.get("curve", {}).items():
             ing["CURVE " + k] = v
         if ing:
@@ -473,6 +485,9 @@ class Bench:
                                 "cpu_us": med(v["agg_cpu_us_per_event"]),
                                 "batch": med(v["batch_avg"]), "hwm_kb": med(v["agg_hwm_kb"]),
                                 "anon_kb": med(v.get("agg_rss_anon_kb"))}
+        for k, v in self.results.get("windows", {}).items():
+            s[f"ingest_{k}"] = {"eps": med(v["events_per_s"]), "p50": med(v["lat_p50_ms"]),
+                                "p99": med(v["lat_p99_ms"])}
         for k, v in self.results.get("curve", {}).items():
             s[f"curve_{k}"] = {"eps": med(v["events_per_s"]), "p99": med(v["lat_p99_ms"]),
                                "cpu_us": med(v["agg_cpu_us_per_event"])}
@@ -496,7 +511,7 @@ class Bench:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(SRC, "build-bench", "bin"))
-    ap.add_argument("--only", default="ingest,curve,feed,collector,growth,audit")
+    ap.add_argument("--only", default="ingest,windows,curve,feed,collector,growth,audit")
     ap.add_argument("--reps", type=int, default=0, help="repetitions (default 5 cheap / 3)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--big", action="store_true", help="also the 10M-event store")
@@ -513,7 +528,8 @@ def main():
     only = set(a.only.split(","))
     b = Bench(a)
     try:
-        for name, fn in (("ingest", b.sec_ingest), ("curve", b.sec_curve), ("feed", b.sec_feed),
+        for name, fn in (("ingest", b.sec_ingest), ("windows", b.sec_windows),
+                         ("curve", b.sec_curve), ("feed", b.sec_feed),
                          ("collector", b.sec_collector)):
             if name in only:
                 l0 = load()
