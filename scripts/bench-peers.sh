@@ -40,7 +40,7 @@ if ((${#need[@]})); then
 fi
 "$ROOT/scripts/install-deps.sh"
 
-BUILD="$ROOT/build-bench"
+BUILD="${CT_BENCH_BUILD:-$ROOT/build-bench}"  # CT_BENCH_BUILD: use binaries built elsewhere
 if [[ ! -x "$BUILD/bin/ct_loadgen" || ! -x "$BUILD/bin/chitieu-aggregator" ]]; then
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCT_TESTS=OFF >/dev/null
   cmake --build "$BUILD" -j2 >/dev/null
