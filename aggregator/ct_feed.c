@@ -82,6 +82,7 @@ ct_err ct_feed_update(ct_feed *f, const ct_store_commit *c, int64_t time_ms)
     st.kind = CT_MSG_UPDATE;
     st.seq = c->seq_after;
     st.prev_seq = c->seq_before;
+    memcpy(st.prev_head, c->head_before, CT_HASH_LEN);
     memcpy(st.head, c->head, CT_HASH_LEN);
     st.time_ms = time_ms;
     if (c->changed) {

@@ -797,10 +797,11 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
     ct_err r = txn_begin(s, 0, &t);
     int rc = 0;
     uint64_t seq0 = 0, seq;
-    uint8_t head[CT_LOGREC_HASH_LEN];
+    uint8_t head[CT_LOGREC_HASH_LEN], head0[CT_LOGREC_HASH_LEN];
     if (r) goto fail;
     rc = head_read(t, s->meta, &seq0, head);
     if (rc) goto fail_rc;
+    memcpy(head0, head, CT_LOGREC_HASH_LEN);
     seq = seq0;
     ct_counts_clear(&s->delta);
     for (size_t i = 0; i < n; i++) {
@@ -865,6 +866,7 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
         out->seq_before = seq0;
         out->seq_after = seq;
         memcpy(out->head, head, CT_LOGREC_HASH_LEN);
+        memcpy(out->head_before, head0, CT_LOGREC_HASH_LEN);
     }
     return CT_OK;
 fail_rc:

@@ -103,8 +103,10 @@ typedef struct {
     uint64_t seq_before; /* head seq before the batch */
     uint64_t seq_after;  /* head seq after commit */
     uint8_t head[CT_LOGREC_HASH_LEN];
-    ct_counts *changed; /* if non-NULL: receives ABSOLUTE values of every
-                           counter the batch changed (cleared first) */
+    ct_counts *changed;                      /* if non-NULL: receives ABSOLUTE values of every
+                                                counter the batch changed (cleared first) */
+    uint8_t head_before[CT_LOGREC_HASH_LEN]; /* (added) head at seq_before: the
+                                                feed's "ph" */
 } ct_store_commit;
 
 /* Applies items[0..n) in one durable transaction (see top). On error nothing

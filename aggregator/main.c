@@ -729,7 +729,7 @@ int main(int argc, char **argv)
             }
         }
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
-            ct_store_commit cm = {0, 0, {0}, &changed};
+            ct_store_commit cm = {.changed = &changed};
             ct_err cerr = CT_OK;
             size_t got = 0;
             ct_ingest_batch(ing, ingest_socks, 1, &cm, &cerr, &got);

@@ -41,7 +41,7 @@ static const char *ct_kind_name(ct_msg_kind k)
 static const char *const ct_keys_sub[] = {"v", "k", "n", "e", NULL};
 static const char *const ct_keys_ack[] = {"v", "k", "n", "s", "r", NULL};
 static const char *const ct_keys_err[] = {"v", "k", "n", "c", NULL};
-static const char *const ct_keys_upd[] = {"v", "k", "s", "p", "h", "t", "c", NULL};
+static const char *const ct_keys_upd[] = {"v", "k", "s", "p", "ph", "h", "t", "c", NULL};
 static const char *const ct_keys_hb[] = {"v", "k", "s", "h", "t", NULL};
 static const char *const ct_keys_snp[] = {"v", "k", "s", "h", "t", "c", NULL};
 static const char *const ct_keys_snq[] = {"v", "k", NULL};
@@ -333,11 +333,11 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
     default:
         return CT_ERR_BAD_KIND;
     }
-    const msgpack_object *f[7];
-    if ((e = ct_wire_fields(&root, keys, f, 7))) return e;
+    const msgpack_object *f[8];
+    if ((e = ct_wire_fields(&root, keys, f, 8))) return e;
     out->kind = kind;
     const msgpack_object *c = NULL;
-    bool have_s = false, have_p = false, have_h = false, have_t = false;
+    bool have_s = false, have_p = false, have_ph = false, have_h = false, have_t = false;
     for (unsigned i = 2; keys[i]; i++) {
         const msgpack_object *o = f[i];
         if (!o) continue;
@@ -348,6 +348,12 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
             have_s = true;
             break;
         case 'p':
+            if (keys[i][1] == 'h') { /* "ph": chain head at seq "p" */
+                if ((e = ct_get_bin(o, CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
+                memcpy(out->prev_head, o->via.bin.ptr, CT_HASH_LEN);
+                have_ph = true;
+                break;
+            }
             if ((e = ct_codec_uint(o, UINT64_MAX, &out->prev_seq))) return e;
             have_p = true;
             break;
@@ -369,7 +375,7 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
             return CT_ERR_INTERNAL;
         }
     }
-    if (!have_s || !have_h || !have_t || (kind == CT_MSG_UPDATE && !have_p) ||
+    if (!have_s || !have_h || !have_t || (kind == CT_MSG_UPDATE && (!have_p || !have_ph)) ||
         (kind != CT_MSG_HEARTBEAT && !c))
         return CT_ERR_MISSING_FIELD;
     if (kind == CT_MSG_UPDATE && out->prev_seq >= out->seq) return CT_ERR_BAD_VALUE;
@@ -528,7 +534,12 @@ ct_err ct_wire_state_encode(const ct_wire_state *st, ct_buf *out)
             bad |= msgpack_pack_uint64(&pk, st->seq);
             break;
         case 'p':
-            bad |= msgpack_pack_uint64(&pk, st->prev_seq);
+            if (keys[i][1] == 'h') { /* "ph" */
+                bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);
+                bad |= msgpack_pack_bin_body(&pk, st->prev_head, CT_HASH_LEN);
+            } else {
+                bad |= msgpack_pack_uint64(&pk, st->prev_seq);
+            }
             break;
         case 'h':
             bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);

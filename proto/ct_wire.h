@@ -12,16 +12,20 @@
  *                                   the commit
  *   "err" aggregator -> collector   "n" token|nil, "c" code: the whole
  *                                   message was refused (nothing stored)
- *   "upd" aggregator PUB            "s" seq, "p" previous seq, "h" bin32 chain
- *                                   head, "t" commit ms, "c" [[key bin, int]...]
+ *   "upd" aggregator PUB            "s" seq, "p" previous seq, "ph" bin32 chain
+ *                                   head at seq "p" (before the batch), "h"
+ *                                   bin32 chain head, "t" commit ms,
+ *                                   "c" [[key bin, int]...]
  *   "hb"  aggregator PUB            "s", "h", "t" (heartbeat, once a second)
  *   "snq" reporter -> aggregator    (snapshot request, no other field)
  *   "snp" aggregator -> reporter    "s", "h", "t", "c": the full state
  *
  * Counter values are absolute (not increments). A feed subscriber at seq S
- * applies "upd" only if p == S (then S := s); if p > S it missed something
- * and takes a snapshot; if s <= S it ignores it. "hb" with s > S also means a
- * gap. Events inside "sub" are bin so their exact bytes reach the log.
+ * applies "upd" only if p == S AND ph == its head H (then S := s, H := h);
+ * if p > S, or p == S with ph != H (the log it follows is not the log this
+ * update extends, e.g. the aggregator restarted on another store), it takes
+ * a snapshot; if s <= S it ignores it. "hb" with s > S, or s == S with h != H,
+ * also means a gap. Events inside "sub" are bin so their exact bytes reach the log.
  *
  * Decoders are strict like ct_event_decode (pre-scan, exact types, unknown
  * and duplicate keys rejected) and never read past len. Decoded byte ranges
@@ -40,8 +44,8 @@
 #include "ct_tally.h"
 
 #define CT_WIRE_VERSION 1
-#define CT_WIRE_MAX_EVENTS 4096          /* events per "sub" */
-#define CT_WIRE_MAX_FRAME (8u << 20)     /* ZMQ_MAXMSGSIZE on every socket */
+#define CT_WIRE_MAX_EVENTS 4096      /* events per "sub" */
+#define CT_WIRE_MAX_FRAME (8u << 20) /* ZMQ_MAXMSGSIZE on every socket */
 #define CT_HASH_LEN 32
 
 typedef enum {
@@ -84,6 +88,7 @@ typedef struct {
     int64_t time_ms;
     ct_count_entry *entries;
     size_t n_entries;
+    uint8_t prev_head[CT_HASH_LEN]; /* "upd" only ("ph", added): head at prev_seq */
 } ct_wire_state;
 
 /* Reads "v" and "k" only (after a full pre-scan). */

@@ -136,6 +136,13 @@ static ct_err on_feed_synced(ct_view *v, const ct_wire_state *st, bool *changed)
     int64_t now = ct_monotonic_ms();
     bool settled = now - v->synced_mono > 2000;
     if (st->kind == CT_MSG_UPDATE) {
+        if (st->prev_seq == v->seq && memcmp(st->prev_head, v->head, CT_HASH_LEN) != 0) {
+            /* same position, another log (e.g. the aggregator restarted on a
+             * fresh store that reached this seq): the absolute values of this
+             * update do not extend our counts */
+            open_gap(v, "chain_head_differs", st->prev_seq, st->seq);
+            return request_snapshot(v);
+        }
         if (st->prev_seq == v->seq) {
             ct_err e = apply_entries(v, st);
             if (e) return e;
@@ -228,12 +235,13 @@ static ct_err on_snapshot(ct_view *v, const ct_wire_state *st, bool *changed)
     for (size_t i = 0; i < v->n_buffered && v->synced; i++) {
         const ct_wire_state *u = &v->buffered[i];
         if (u->seq <= v->seq) continue;
-        if (u->prev_seq == v->seq) {
+        if (u->prev_seq == v->seq && memcmp(u->prev_head, v->head, CT_HASH_LEN) == 0) {
             e = apply_entries(v, u);
             if (e) break;
             v->n_updates++;
         } else {
-            open_gap(v, "missed_updates", u->prev_seq, u->seq);
+            open_gap(v, u->prev_seq == v->seq ? "chain_head_differs" : "missed_updates",
+                     u->prev_seq, u->seq);
             e = request_snapshot(v);
         }
     }

@@ -223,7 +223,7 @@ static void test_apply_duplicate_conflict(void **state)
     ct_store_item it[4];
     ct_counts changed;
     ct_counts_init(&changed);
-    ct_store_commit c = {0, 0, {0}, &changed};
+    ct_store_commit c = {.changed = &changed};
     assert_int_equal(apply(s, e, 3, it, &c), CT_OK);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(it[i].status, CT_ACK_ACCEPTED);
@@ -283,7 +283,7 @@ static void test_in_batch_duplicate(void **state)
     tev_make(&e[3], 2, 7, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, NULL, T0 + 1); /* repeat */
     tev_make(&e[4], 3, 7, CT_PROGRAM_BHXH_TN, CT_ACTION_CANCEL, NULL, T0 + 2); /* cancel */
     ct_store_item it[5];
-    ct_store_commit c = {0, 0, {0}, NULL};
+    ct_store_commit c = {.changed = NULL};
     assert_int_equal(apply(s, e, 5, it, &c), CT_OK);
     assert_int_equal(it[0].status, CT_ACK_ACCEPTED);
     assert_int_equal(it[1].status, CT_ACK_DUPLICATE);
@@ -330,7 +330,7 @@ static void test_recount_reopen(void **state)
     }
     uint64_t accepted = 0;
     for (int b = 0; b < N / B; b++) {
-        ct_store_commit c = {0, 0, {0}, NULL};
+        ct_store_commit c = {.changed = NULL};
         assert_int_equal(apply(s, e + b * B, B, it, &c), CT_OK);
         for (int i = 0; i < B; i++)
             if (it[i].status == CT_ACK_ACCEPTED) accepted++;
@@ -444,7 +444,7 @@ static void test_map_full(void **state)
             tev_make(&e[k], (uint64_t)k + 1, (uint32_t)k, CT_PROGRAM_BHYT_HGD, CT_ACTION_ENROLL,
                      NULL, T0 + k);
         }
-        ct_store_commit c = {0, 0, {0}, NULL};
+        ct_store_commit c = {.changed = NULL};
         ct_err rc = apply(s, e + b * B, B, it, &c);
         if (rc != CT_OK) {
             assert_int_equal(rc, CT_ERR_MAP_FULL);
@@ -477,7 +477,7 @@ static void test_map_full(void **state)
 
     s = open_ok(td.dir, 64u << 20);
     assert_store_consistent(s, committed);
-    ct_store_commit c = {0, 0, {0}, NULL};
+    ct_store_commit c = {.changed = NULL};
     assert_int_equal(apply(s, e + failed_batch * B, B, it, &c), CT_OK);
     for (int i = 0; i < B; i++)
         assert_int_equal(it[i].status, CT_ACK_ACCEPTED);
@@ -548,7 +548,7 @@ static void test_import(void **state)
     assert_memory_equal(h1, h2, 32);
     assert_int_equal(ct_counts_equal(&c1, &c2, NULL), 1);
     /* and the rebuilt store keeps deduplicating */
-    ct_store_commit cm = {0, 0, {0}, NULL};
+    ct_store_commit cm = {.changed = NULL};
     assert_int_equal(apply(dst, e, 3, it, &cm), CT_OK);
     assert_int_equal(it[0].status, CT_ACK_DUPLICATE);
 
@@ -631,7 +631,7 @@ static void test_scan_ranges(void **state)
 static void run_mixed(ct_store *s, tev *e, int from, int to, int B, ct_store_item *it)
 {
     for (int b = from; b < to; b += B) {
-        ct_store_commit c = {0, 0, {0}, NULL};
+        ct_store_commit c = {.changed = NULL};
         assert_int_equal(apply(s, e + b, (size_t)(b + B <= to ? B : to - b), it, &c), CT_OK);
     }
 }
@@ -678,7 +678,7 @@ static void test_checkpoint_crash_replay(void **state)
     ct_store_set_checkpoint(s, 97, 1000000);
     run_mixed(s, e, 2900, N, B, it);
     /* resends after the crashes are duplicates, whatever was pending */
-    ct_store_commit c = {0, 0, {0}, NULL};
+    ct_store_commit c = {.changed = NULL};
     assert_int_equal(apply(s, e + 1300, B, it, &c), CT_OK);
     for (int i = 0; i < B; i++)
         assert_int_equal(it[i].status, CT_ACK_DUPLICATE);

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(ct_wire_state_decode(b1.data, b1.len, &st2) == CT_OK);
     FUZZ_CHECK(st2.kind == st.kind && st2.seq == st.seq && st2.prev_seq == st.prev_seq &&
                st2.time_ms == st.time_ms && st2.n_entries == st.n_entries &&
-               memcmp(st2.head, st.head, CT_HASH_LEN) == 0);
+               memcmp(st2.head, st.head, CT_HASH_LEN) == 0 &&
+               memcmp(st2.prev_head, st.prev_head, CT_HASH_LEN) == 0);
     for (size_t i = 0; i < st.n_entries; i++)
         FUZZ_CHECK(ct_count_key_cmp(&st.entries[i].key, &st2.entries[i].key) == 0 &&
                    st.entries[i].value == st2.entries[i].value);

@@ -7,6 +7,7 @@ import it to talk to the real chitieu-aggregator.
   event(...)                 -> bytes   canonical schema-v1 event (MessagePack map)
   submit(token, [ev bytes])  -> bytes   "sub"
   snapshot_request()         -> bytes   "snq"
+  update(s, p, ph, h, t, c)  -> bytes   "upd" (as the aggregator's feed publishes it)
   decode(frame)              -> dict    any message; "ack"/"err"/"upd"/"hb"/"snp" are
                                         normalised (see decode())
   Client(endpoint, ...)      a DEALER collector: send(events) -> ack dict
@@ -119,11 +120,20 @@ def key(kind, program, district, dim=b""):
     return bytes([kind, program]) + struct.pack(">H", district) + dim
 
 
+def update(s, p, ph, h, t, counts):
+    """A feed "upd" in canonical key order: v k s p ph h t c; counts is
+    {key bytes: int} or [(key, int)] in the order to send."""
+    items = counts.items() if isinstance(counts, dict) else counts
+    return msgpack.packb({"v": PROTOCOL_VERSION, "k": "upd", "s": s, "p": p, "ph": bytes(ph),
+                          "h": bytes(h), "t": t, "c": [[bytes(k), v] for k, v in items]},
+                         use_bin_type=True)
+
+
 def decode(frame):
     """Decodes any chitieu message. Returns a dict with "k" and:
        ack: n, s, r = [(id|None, status, code)]
        err: n (or None), c
-       upd: s, p, h, t, c = {key bytes: value}
+       upd: s, p, ph, h, t, c = {key bytes: value}   (ph: head at seq p)
        hb:  s, h, t
        snp: s, h, t, c = {key bytes: value}"""
     m = msgpack.unpackb(frame, raw=False, strict_map_key=False)
@@ -251,10 +261,17 @@ class Reader:
             if m["p"] != self.seq:
                 self.gaps += 1
                 return "gap"
+            if self.head is not None and m.get("ph") is not None and m["ph"] != self.head:
+                self.gaps += 1  # same seq, another log (aggregator on a fresh store)
+                return "gap"
             self.counts.update(m["c"])
             self.seq, self.head = m["s"], m["h"]
             return "applied"
         if m["k"] == "hb" and self.seq is not None and m["s"] > self.seq:
+            self.gaps += 1
+            return "gap"
+        if (m["k"] == "hb" and self.seq is not None and m["s"] == self.seq
+                and self.head is not None and m["h"] != self.head):
             self.gaps += 1
             return "gap"
         return "ignored"

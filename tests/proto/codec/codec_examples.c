@@ -1,6 +1,6 @@
 /* codec_examples.c — prints hex dumps of canonical frames produced by the
  * real encoders (the typical event, a submit of two events, an ack, a log
- * record). The output is pasted into docs/parts/protocol-codec.md; as a ctest
+ * record, a feed update). The output is pasted into docs/parts/protocol-codec.md; as a ctest
  * it also checks that each dump decodes again. Exit 0 on success.
  */
 #include <stdio.h>
@@ -23,7 +23,7 @@ int main(void)
 {
     int rc = 0;
     ct_buf ev = CT_BUF_INIT, ev2 = CT_BUF_INIT, sub = CT_BUF_INIT, ack = CT_BUF_INIT,
-           rec = CT_BUF_INIT;
+           rec = CT_BUF_INIT, upd = CT_BUF_INIT;
     ct_event e = fx_event(true);
     char idhex[33];
     ct_event_id_hex(e.id, idhex);
@@ -63,7 +63,24 @@ int main(void)
     char hx[65];
     ct_hash_hex(h, hx);
     dump("log record (seq 1, received 1690000000500, collector = a Z85 key, event above)", &rec);
-    printf("hash of that record (prev = 32 zero bytes): %s\n", hx);
+    printf("hash of that record (prev = 32 zero bytes): %s\n\n", hx);
+
+    ct_count_entry ce[2];
+    ce[0].key = ct_count_key_make(CT_COUNT_NET, CT_PROGRAM_BHXH_TN, 672, NULL, 0);
+    ce[0].value = 1;
+    ce[1].key = ct_count_key_make(CT_COUNT_AGENT, CT_PROGRAM_BHXH_TN, 672, "LD672-007", 9);
+    ce[1].value = 1;
+    ct_wire_state us;
+    memset(&us, 0, sizeof us);
+    us.kind = CT_MSG_UPDATE;
+    us.seq = 1;
+    us.prev_seq = 0;
+    memcpy(us.head, h, 32); /* the record above on an empty log ("ph" = zero) */
+    us.time_ms = 1690000000600;
+    us.entries = ce;
+    us.n_entries = 2;
+    if (ct_wire_state_encode(&us, &upd)) return 1;
+    dump("upd (seq 1 after 0, ph = zero head, h = that record's hash, 2 counters)", &upd);
 
     /* self-check */
     ct_event d;
@@ -77,10 +94,16 @@ int main(void)
         ct_wire_ack_decode(ack.data, ack.len, &tok, &seq, it, 2, &n) ||
         ct_logrec_decode(rec.data, rec.len, &r) || ct_logrec_check(&r, zero))
         rc = 1;
+    ct_wire_state ud;
+    if (ct_wire_state_decode(upd.data, upd.len, &ud) || ud.n_entries != 2 ||
+        memcmp(ud.head, h, 32) || memcmp(ud.prev_head, zero, 32))
+        rc = 1;
+    ct_wire_state_free(&ud);
     ct_buf_free(&ev);
     ct_buf_free(&ev2);
     ct_buf_free(&sub);
     ct_buf_free(&ack);
     ct_buf_free(&rec);
+    ct_buf_free(&upd);
     return rc;
 }

@@ -226,6 +226,9 @@ static inline void fx_state(ct_wire_state *st, ct_msg_kind kind, ct_count_entry 
     st->prev_seq = kind == CT_MSG_UPDATE ? 990 : 0;
     for (int i = 0; i < CT_HASH_LEN; i++)
         st->head[i] = (uint8_t)i;
+    if (kind == CT_MSG_UPDATE)
+        for (int i = 0; i < CT_HASH_LEN; i++)
+            st->prev_head[i] = (uint8_t)(0x80 + i);
     st->time_ms = 1690000001000;
     if (kind == CT_MSG_HEARTBEAT) return;
     for (size_t i = 0; i < n; i++) {

@@ -48,7 +48,14 @@ body = pack([1, 1690000000500, collector, ev1])
 h = hashlib.blake2b(bytes(32) + body, digest_size=32).digest()
 rec = pack([1, 1690000000500, collector, ev1, h])
 
-checks = [("event", ev1), ("event", ev2), ("sub", sub), ("ack", ack), ("log record", rec)]
+# feed update: "ph" (head before the batch) right after "p", counters as [key bin, int]
+net_key = bytes([1, 0]) + (672).to_bytes(2, "big")
+agent_key = bytes([4, 0]) + (672).to_bytes(2, "big") + b"LD672-007"
+upd = pack({"v": 1, "k": "upd", "s": 1, "p": 0, "ph": bytes(32), "h": h, "t": 1690000000600,
+            "c": [[net_key, 1], [agent_key, 1]]})
+
+checks = [("event", ev1), ("event", ev2), ("sub", sub), ("ack", ack), ("log record", rec),
+          ("upd", upd)]
 fails = 0
 for key, mine in checks:
     theirs = [v for k, v in dumps.items() if k.startswith(key)]
@@ -58,5 +65,5 @@ for key, mine in checks:
 ok = h.hex() == head
 print(f"chain hash   {'identical' if ok else 'DIFFERENT'} {h.hex()}")
 fails += not ok
-assert len(dumps) == 5, dumps.keys()
+assert len(dumps) == 6, dumps.keys()
 sys.exit(1 if fails else 0)

@@ -141,6 +141,7 @@ static void check_state_rt(ct_msg_kind kind, size_t n)
     assert_int_equal(d.kind, kind);
     assert_true(d.seq == st.seq && d.prev_seq == st.prev_seq && d.time_ms == st.time_ms);
     assert_memory_equal(d.head, st.head, CT_HASH_LEN);
+    assert_memory_equal(d.prev_head, st.prev_head, CT_HASH_LEN);
     assert_int_equal(d.n_entries, kind == CT_MSG_HEARTBEAT ? 0 : n);
     for (size_t i = 0; i < d.n_entries; i++) {
         assert_int_equal(ct_count_key_cmp(&d.entries[i].key, &ents[i].key), 0);
@@ -430,11 +431,14 @@ static void test_state_rejections(void **state)
     ct_buf_reset(&b);
     fx_map_pack(&m2, &b);
     assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_MISSING_FIELD);
-    /* upd needs p < s and "c" */
+    /* upd needs p < s, "ph" (bin32) and "c" */
+    uint8_t ph32[32];
+    memset(ph32, 0x5a, sizeof ph32);
     m2 = m;
     fx_map_get(&m2, "k")->p = "upd";
     fx_map_get(&m2, "k")->n = 3;
     fx_map_add(&m2, (fx_field){"p", FV_UINT, 5, NULL, 0});
+    fx_map_add(&m2, (fx_field){"ph", FV_BIN, 0, ph32, 32});
     fx_map_add(&m2, (fx_field){"c", FV_ARRAY0, 0, NULL, 0});
     ct_buf_reset(&b);
     fx_map_pack(&m2, &b);
@@ -443,6 +447,21 @@ static void test_state_rejections(void **state)
     ct_buf_reset(&b);
     fx_map_pack(&m2, &b);
     assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_OK);
+    assert_memory_equal(d.prev_head, ph32, 32);
+    fx_map_get(&m2, "ph")->n = 31;
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_BAD_VALUE);
+    fx_map_get(&m2, "ph")->n = 32;
+    fx_map_get(&m2, "ph")->t = FV_STR;
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_WRONG_TYPE);
+    fx_map_del(&m2, "ph");
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_MISSING_FIELD);
+    fx_map_add(&m2, (fx_field){"ph", FV_BIN, 0, ph32, 32});
     fx_map_del(&m2, "c");
     ct_buf_reset(&b);
     fx_map_pack(&m2, &b);
