@@ -19,7 +19,10 @@ typedef struct {
     size_t cap;
 } ct_buf;
 
-#define CT_BUF_INIT {NULL, 0, 0}
+#define CT_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 ct_err ct_buf_reserve(ct_buf *b, size_t extra);
 ct_err ct_buf_append(ct_buf *b, const void *p, size_t n);

@@ -82,9 +82,9 @@ typedef struct {
     uint32_t province_target[CT_PROGRAM_COUNT];
     ct_district *districts; /* sorted by code */
     size_t n_districts;
-    ct_agent *agents;       /* sorted by id */
+    ct_agent *agents; /* sorted by id */
     size_t n_agents;
-    ct_group *groups;       /* sorted by id */
+    ct_group *groups; /* sorted by id */
     size_t n_groups;
     uint8_t fingerprint[32]; /* BLAKE2b-256 over campaign file bytes || roster bytes */
 } ct_campaign;

@@ -23,8 +23,8 @@ typedef struct {
 
 typedef struct {
     ct_counts_slot *slots;
-    size_t cap;  /* power of two, or 0 */
-    size_t n;    /* used slots */
+    size_t cap; /* power of two, or 0 */
+    size_t n;   /* used slots */
 } ct_counts;
 
 void ct_counts_init(ct_counts *c);

@@ -11,6 +11,7 @@
 #define CT_ERROR_H
 
 /* X(symbol, number, name, message) */
+/* clang-format off */
 #define CT_ERROR_TABLE(X)                                                                  \
     X(CT_OK, 0, "ok", "success")                                                           \
     /* generic */                                                                          \
@@ -71,6 +72,8 @@
       "data directory belongs to another campaign")                                        \
     X(CT_ERR_CHAIN, 68, "chain_broken", "hash chain or recount does not match")            \
     X(CT_ERR_STORE_CORRUPT, 69, "store_corrupt", "stored record cannot be decoded")
+
+/* clang-format on */
 
 typedef enum {
 #define CT_X_ENUM(sym, num, name, msg) sym = num,

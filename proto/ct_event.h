@@ -84,7 +84,7 @@ ct_err ct_event_decode(const uint8_t *buf, size_t len, ct_event *out, bool *id_k
 
 /* Program and action names <-> enums. Return CT_ERR_UNKNOWN_PROGRAM /
  * CT_ERR_BAD_VALUE for unknown names. */
-const char *ct_program_name(ct_program p); /* "bhxh_tn" */
+const char *ct_program_name(ct_program p);  /* "bhxh_tn" */
 const char *ct_program_label(ct_program p); /* "BHXH tự nguyện" */
 ct_err ct_program_parse(const char *s, ct_program *out);
 const char *ct_action_name(ct_action a);

@@ -36,8 +36,7 @@ ct_err ct_keypair_save(const char *base, const ct_keypair *kp, int force, char *
 /* Loads a .key file (checks mode) — both halves. */
 ct_err ct_keypair_load(const char *path, ct_keypair *kp, char *err, size_t errlen);
 /* Loads the public key from a .pub or .key file. */
-ct_err ct_public_key_load(const char *path, char out[CT_Z85_KEY_LEN + 1], char *err,
-                          size_t errlen);
+ct_err ct_public_key_load(const char *path, char out[CT_Z85_KEY_LEN + 1], char *err, size_t errlen);
 /* 1 if s is a syntactically valid 40-char Z85 key. */
 int ct_z85_key_valid(const char *s);
 

@@ -25,11 +25,11 @@
 #define CT_PRESCAN_MAX_DEPTH 32 /* the deepest legal chitieu message uses 4 */
 
 typedef struct {
-    unsigned max_depth;  /* <= CT_PRESCAN_MAX_DEPTH */
-    uint32_t max_items;  /* per container */
-    uint32_t max_total;  /* objects in the whole frame (keys count); 0 = no limit.
-                          * Bounds what msgpack-c allocates (~16-32 bytes per
-                          * object). Exceeding it gives CT_ERR_TOO_MANY. */
+    unsigned max_depth; /* <= CT_PRESCAN_MAX_DEPTH */
+    uint32_t max_items; /* per container */
+    uint32_t max_total; /* objects in the whole frame (keys count); 0 = no limit.
+                         * Bounds what msgpack-c allocates (~16-32 bytes per
+                         * object). Exceeding it gives CT_ERR_TOO_MANY. */
 } ct_prescan_limits;
 
 ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim);

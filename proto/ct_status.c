@@ -516,16 +516,18 @@ static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, uns
     if (!e) e = json_str(b, u->name);
     if (!e)
         e = ct_buf_printf(b, ",\"staff\":%u,\"staff_met_both\":%u,\"programs\":{", u->staff,
-                 u->staff_met_both);
+                          u->staff_met_both);
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
         const ct_status_prog *pr = &u->prog[p];
         e = ct_buf_printf(b, "%s\"%s\":{\"net\":%lld,\"target\":%lld,", p ? "," : "",
-                 ct_program_name((ct_program)p), (long long)pr->net, (long long)pr->target);
+                          ct_program_name((ct_program)p), (long long)pr->net,
+                          (long long)pr->target);
         if (!e) e = json_x10(b, "pct", pr->pct_x10);
         if (!e)
-            e = ct_buf_printf(b, ",\"remaining\":%lld,\"gross\":%lld,\"cancelled\":%lld,\"repeats\":%lld,",
-                     (long long)pr->remaining, (long long)pr->gross, (long long)pr->cancelled,
-                     (long long)pr->repeats);
+            e = ct_buf_printf(
+                b, ",\"remaining\":%lld,\"gross\":%lld,\"cancelled\":%lld,\"repeats\":%lld,",
+                (long long)pr->remaining, (long long)pr->gross, (long long)pr->cancelled,
+                (long long)pr->repeats);
         if (!e) e = json_x10(b, "expected", pr->expected_x10);
         if (!e) e = put(b, ",");
         if (!e) e = json_x10(b, "required_daily", pr->required_daily_x10);
@@ -533,7 +535,7 @@ static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, uns
         if (!e) e = json_x10(b, "projection", pr->projection_x10);
         if (!e)
             e = ct_buf_printf(b, ",\"verdict\":\"%s\",\"staff_met\":%u}",
-                     ct_status_verdict_name(pr->verdict), pr->staff_met);
+                              ct_status_verdict_name(pr->verdict), pr->staff_met);
     }
     if (!e) e = put(b, "}");
     if (!e && !is_province && (flags & CT_STATUS_STAFF)) {
@@ -545,7 +547,8 @@ static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, uns
             if (!e) e = put(b, ",\"name\":");
             if (!e) e = json_str(b, s->agent->name);
             for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-                e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)s->count[p]);
+                e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
+                                  (long long)s->count[p]);
             if (!e) e = put(b, "}");
         }
         if (!e) e = put(b, "]");
@@ -570,22 +573,25 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
     if (!e) e = put(b, ",\"name\":");
     if (!e) e = json_str(b, c->name);
     if (!e)
-        e = ct_buf_printf(b, ",\"as_of\":\"%s\",\"as_of_ms\":%lld,\"seq\":%llu,\"head\":\"%s\",\"feed\":",
-                 t_now, (long long)pos->now_ms, (unsigned long long)pos->seq, hx);
+        e = ct_buf_printf(
+            b, ",\"as_of\":\"%s\",\"as_of_ms\":%lld,\"seq\":%llu,\"head\":\"%s\",\"feed\":", t_now,
+            (long long)pos->now_ms, (unsigned long long)pos->seq, hx);
     if (!e) e = json_str(b, feed_label(pos));
     if (!e)
-        e = ct_buf_printf(b,
-                 ",\"phase\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"start_ms\":%lld,"
-                 "\"end_ms\":%lld,\"tz_offset_min\":%d,\"elapsed_days\":%s,\"days_left\":%s,"
-                 "\"span_days\":%s,\"agent_target\":{",
-                 ct_status_phase_name(f->phase), t_start, t_end, (long long)c->start_ms,
-                 (long long)c->end_ms, (int)c->tz_offset_min, t1, t2, t3);
+        e = ct_buf_printf(
+            b,
+            ",\"phase\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"start_ms\":%lld,"
+            "\"end_ms\":%lld,\"tz_offset_min\":%d,\"elapsed_days\":%s,\"days_left\":%s,"
+            "\"span_days\":%s,\"agent_target\":{",
+            ct_status_phase_name(f->phase), t_start, t_end, (long long)c->start_ms,
+            (long long)c->end_ms, (int)c->tz_offset_min, t1, t2, t3);
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
         e = ct_buf_printf(b, "%s\"%s\":%u", p ? "," : "", ct_program_name((ct_program)p),
-                 c->agent_target[p]);
+                          c->agent_target[p]);
     if (!e) e = put(b, "},\"programs\":[");
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
-        e = ct_buf_printf(b, "%s{\"id\":\"%s\",\"label\":", p ? "," : "", ct_program_name((ct_program)p));
+        e = ct_buf_printf(b, "%s{\"id\":\"%s\",\"label\":", p ? "," : "",
+                          ct_program_name((ct_program)p));
         if (!e) e = json_str(b, ct_program_label((ct_program)p));
         if (!e) e = put(b, "}");
     }
@@ -604,7 +610,8 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
         if (!e) e = put(b, ",\"name\":");
         if (!e) e = json_str(b, g->name);
         for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-            e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)g->net[p]);
+            e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
+                              (long long)g->net[p]);
         if (!e) e = put(b, "}");
     }
     if (!e) e = put(b, "],\"days\":[");
@@ -614,11 +621,12 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
         fmt_day(d->day, ds, sizeof ds);
         e = ct_buf_printf(b, "%s{\"day\":\"%s\"", i ? "," : "", ds);
         for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-            e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)d->net[p]);
+            e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
+                              (long long)d->net[p]);
         if (!e) e = put(b, ",\"cum\":{");
         for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
             e = ct_buf_printf(b, "%s\"%s\":%lld", p ? "," : "", ct_program_name((ct_program)p),
-                     (long long)d->cum[p]);
+                              (long long)d->cum[p]);
         if (!e) e = put(b, "},\"steady\":{");
         for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
             char s[32];
@@ -660,10 +668,11 @@ static ct_err csv_row(ct_buf *b, const ct_status_unit *u, int is_province, int p
     ct_status_fmt_x10(pr->required_daily_x10, n[2], sizeof n[2]);
     ct_status_fmt_x10(pr->projection_x10, n[3], sizeof n[3]);
     if (!e)
-        e = ct_buf_printf(b, ",%lld,%lld,%s,%lld,%lld,%lld,%lld,%s,%s,%s,%s,%u,%u,%u", (long long)pr->net,
-                 (long long)pr->target, n[0], (long long)pr->remaining, (long long)pr->gross,
-                 (long long)pr->cancelled, (long long)pr->repeats, n[1], n[2], n[3],
-                 ct_status_verdict_name(pr->verdict), u->staff, pr->staff_met, u->staff_met_both);
+        e = ct_buf_printf(b, ",%lld,%lld,%s,%lld,%lld,%lld,%lld,%s,%s,%s,%s,%u,%u,%u",
+                          (long long)pr->net, (long long)pr->target, n[0], (long long)pr->remaining,
+                          (long long)pr->gross, (long long)pr->cancelled, (long long)pr->repeats,
+                          n[1], n[2], n[3], ct_status_verdict_name(pr->verdict), u->staff,
+                          pr->staff_met, u->staff_met_both);
     if (!e) e = put(b, common_tail);
     return e ? e : put(b, "\r\n");
 }
@@ -856,16 +865,17 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
         const char *ph = f->phase == CT_PHASE_NOT_STARTED ? "NOT STARTED"
                          : f->phase == CT_PHASE_FINAL     ? "FINAL"
                                                           : "RUNNING";
-        e = ct_buf_printf(b, "As of %s: %s, day %s of %s elapsed, %s days left\n", t_now, ph, a, s, l);
+        e = ct_buf_printf(b, "As of %s: %s, day %s of %s elapsed, %s days left\n", t_now, ph, a, s,
+                          l);
     }
     if (!e)
         e = ct_buf_printf(b, "Log position: seq %llu, chain head %s; feed %s\n",
-                 (unsigned long long)pos->seq, hx, feed_label(pos));
+                          (unsigned long long)pos->seq, hx, feed_label(pos));
 
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
         e = ct_buf_printf(b, "\n%s (%s): personal quota %u per staff member\n",
-                 ct_program_label((ct_program)p), ct_program_name((ct_program)p),
-                 c->agent_target[p]);
+                          ct_program_label((ct_program)p), ct_program_name((ct_program)p),
+                          c->agent_target[p]);
         if (e) break;
         tbl t;
         tbl_init(&t, "llrrrrrrrrrrlr");

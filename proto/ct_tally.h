@@ -39,14 +39,14 @@
 #include "ct_event.h"
 
 typedef enum {
-    CT_COUNT_NET = 1,         /* participants currently counted */
-    CT_COUNT_GROSS = 2,       /* counted enrollments ever (before cancels) */
-    CT_COUNT_CANCELLED = 3,   /* cancels that undid an enrollment */
-    CT_COUNT_AGENT = 4,       /* NET per agent */
-    CT_COUNT_DAY = 5,         /* NET per campaign-local day of the enrollment */
-    CT_COUNT_GROUP = 6,       /* NET per subsidy group */
-    CT_COUNT_REPEAT = 7,      /* enrolls of an already-enrolled person */
-    CT_COUNT_CANCEL_NOOP = 8  /* cancels with no effect (unknown or foreign) */
+    CT_COUNT_NET = 1,        /* participants currently counted */
+    CT_COUNT_GROSS = 2,      /* counted enrollments ever (before cancels) */
+    CT_COUNT_CANCELLED = 3,  /* cancels that undid an enrollment */
+    CT_COUNT_AGENT = 4,      /* NET per agent */
+    CT_COUNT_DAY = 5,        /* NET per campaign-local day of the enrollment */
+    CT_COUNT_GROUP = 6,      /* NET per subsidy group */
+    CT_COUNT_REPEAT = 7,     /* enrolls of an already-enrolled person */
+    CT_COUNT_CANCEL_NOOP = 8 /* cancels with no effect (unknown or foreign) */
 } ct_count_kind;
 
 #define CT_COUNT_KEY_MAX 36
@@ -71,11 +71,11 @@ int ct_count_key_cmp(const ct_count_key *a, const ct_count_key *b);
 /* What the store keeps per (program, person). */
 typedef struct {
     bool enrolled;
-    uint32_t district;                    /* of the crediting enroll */
-    uint32_t day;                         /* YYYYMMDD of the crediting enroll */
-    char agent[CT_AGENT_ID_MAX + 1];      /* of the crediting enroll */
-    char group[CT_GROUP_MAX + 1];         /* of the crediting enroll, "" if none */
-    uint64_t seq;                         /* log seq of the crediting enroll */
+    uint32_t district;               /* of the crediting enroll */
+    uint32_t day;                    /* YYYYMMDD of the crediting enroll */
+    char agent[CT_AGENT_ID_MAX + 1]; /* of the crediting enroll */
+    char group[CT_GROUP_MAX + 1];    /* of the crediting enroll, "" if none */
+    uint64_t seq;                    /* log seq of the crediting enroll */
 } ct_person_state;
 
 #define CT_PERSON_KEY_LEN (1 + CT_PERSON_LEN) /* program(1) || person hash(32) */
@@ -105,8 +105,8 @@ typedef struct {
 
 typedef struct {
     ct_tally_outcome outcome;
-    bool state_changed;   /* true: store *next as the person's new state */
-    size_t n;             /* number of changes */
+    bool state_changed; /* true: store *next as the person's new state */
+    size_t n;           /* number of changes */
     ct_tally_change changes[CT_TALLY_MAX_CHANGES];
 } ct_tally_result;
 

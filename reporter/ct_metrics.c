@@ -50,7 +50,7 @@ ct_err ct_metrics_render(const ct_campaign *c, const ct_status_figures *f,
     ct_err e = CT_OK;
     for (int k = 0; !e && k < (int)(sizeof fields / sizeof fields[0]); k++) {
         e = ct_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", fields[k].name, fields[k].help,
-                 fields[k].name);
+                          fields[k].name);
         for (size_t i = 0; !e && i <= f->n_districts; i++) {
             const ct_status_unit *u = i < f->n_districts ? &f->districts[i] : &f->province;
             char code[16];
@@ -66,8 +66,8 @@ ct_err ct_metrics_render(const ct_campaign *c, const ct_status_figures *f,
                     ct_status_fmt_x10(v, num, sizeof num);
                 else
                     snprintf(num, sizeof num, "%lld", (long long)v);
-                e = ct_buf_printf(b, "%s{district=\"%s\",program=\"%s\"} %s\n", fields[k].name, code,
-                         ct_program_name((ct_program)p), num);
+                e = ct_buf_printf(b, "%s{district=\"%s\",program=\"%s\"} %s\n", fields[k].name,
+                                  code, ct_program_name((ct_program)p), num);
             }
         }
     }
@@ -75,41 +75,42 @@ ct_err ct_metrics_render(const ct_campaign *c, const ct_status_figures *f,
         char dl[32];
         ct_status_fmt_x10(f->days_left_x10, dl, sizeof dl);
         e = ct_buf_printf(b,
-                 "# HELP chitieu_days_left Days left in the campaign window\n"
-                 "# TYPE chitieu_days_left gauge\nchitieu_days_left %s\n"
-                 "# HELP chitieu_staff Staff on the roster\n"
-                 "# TYPE chitieu_staff gauge\nchitieu_staff %u\n",
-                 dl, f->province.staff);
+                          "# HELP chitieu_days_left Days left in the campaign window\n"
+                          "# TYPE chitieu_days_left gauge\nchitieu_days_left %s\n"
+                          "# HELP chitieu_staff Staff on the roster\n"
+                          "# TYPE chitieu_staff gauge\nchitieu_staff %u\n",
+                          dl, f->province.staff);
     }
     if (!e)
         e = ct_buf_printf(b,
-                 "# HELP chitieu_log_seq Log sequence number the figures reflect\n"
-                 "# TYPE chitieu_log_seq gauge\nchitieu_log_seq %llu\n",
-                 (unsigned long long)in->seq);
+                          "# HELP chitieu_log_seq Log sequence number the figures reflect\n"
+                          "# TYPE chitieu_log_seq gauge\nchitieu_log_seq %llu\n",
+                          (unsigned long long)in->seq);
     if (!e) {
         static const char *states[] = {"live", "lagging", "stale"};
         e = ct_buf_printf(b, "# HELP chitieu_feed_state Feed state (1 for the current one)\n"
-                    "# TYPE chitieu_feed_state gauge\n");
+                             "# TYPE chitieu_feed_state gauge\n");
         for (int i = 0; !e && i < 3; i++)
             e = ct_buf_printf(b, "chitieu_feed_state{state=\"%s\"} %d\n", states[i],
-                     in->feed && strcmp(in->feed, states[i]) == 0);
+                              in->feed && strcmp(in->feed, states[i]) == 0);
     }
     if (!e)
-        e = ct_buf_printf(b,
-                 "# HELP chitieu_feed_lag_seconds Receive time minus commit time of the last "
-                 "applied change\n# TYPE chitieu_feed_lag_seconds gauge\n"
-                 "chitieu_feed_lag_seconds %.3f\n",
-                 (double)in->lag_ms / 1000.0);
+        e = ct_buf_printf(
+            b,
+            "# HELP chitieu_feed_lag_seconds Receive time minus commit time of the last "
+            "applied change\n# TYPE chitieu_feed_lag_seconds gauge\n"
+            "chitieu_feed_lag_seconds %.3f\n",
+            (double)in->lag_ms / 1000.0);
     if (!e)
         e = ct_buf_printf(b,
-                 "# HELP chitieu_updates_total Feed updates applied\n"
-                 "# TYPE chitieu_updates_total counter\nchitieu_updates_total %llu\n"
-                 "# HELP chitieu_snapshots_total Snapshots applied\n"
-                 "# TYPE chitieu_snapshots_total counter\nchitieu_snapshots_total %llu\n"
-                 "# HELP chitieu_gaps_total Gaps or restarts detected (each resolved by a "
-                 "snapshot)\n# TYPE chitieu_gaps_total counter\nchitieu_gaps_total %llu\n",
-                 (unsigned long long)in->updates, (unsigned long long)in->snapshots,
-                 (unsigned long long)in->gaps);
+                          "# HELP chitieu_updates_total Feed updates applied\n"
+                          "# TYPE chitieu_updates_total counter\nchitieu_updates_total %llu\n"
+                          "# HELP chitieu_snapshots_total Snapshots applied\n"
+                          "# TYPE chitieu_snapshots_total counter\nchitieu_snapshots_total %llu\n"
+                          "# HELP chitieu_gaps_total Gaps or restarts detected (each resolved by a "
+                          "snapshot)\n# TYPE chitieu_gaps_total counter\nchitieu_gaps_total %llu\n",
+                          (unsigned long long)in->updates, (unsigned long long)in->snapshots,
+                          (unsigned long long)in->gaps);
     (void)c;
     return e;
 }
@@ -118,13 +119,14 @@ ct_err ct_metrics_render_ages(const ct_metrics_input *in, int64_t mono_now, ct_b
 {
     double rx = in->last_rx_mono ? (double)(mono_now - in->last_rx_mono) / 1000.0 : -1.0;
     double ap = in->last_apply_mono ? (double)(mono_now - in->last_apply_mono) / 1000.0 : -1.0;
-    return ct_buf_printf(b,
-                "# HELP chitieu_last_message_age_seconds Seconds since the last feed message "
-                "(update, heartbeat or snapshot)\n"
-                "# TYPE chitieu_last_message_age_seconds gauge\n"
-                "chitieu_last_message_age_seconds %.3f\n"
-                "# HELP chitieu_last_update_age_seconds Seconds since the last applied change\n"
-                "# TYPE chitieu_last_update_age_seconds gauge\n"
-                "chitieu_last_update_age_seconds %.3f\n",
-                rx, ap);
+    return ct_buf_printf(
+        b,
+        "# HELP chitieu_last_message_age_seconds Seconds since the last feed message "
+        "(update, heartbeat or snapshot)\n"
+        "# TYPE chitieu_last_message_age_seconds gauge\n"
+        "chitieu_last_message_age_seconds %.3f\n"
+        "# HELP chitieu_last_update_age_seconds Seconds since the last applied change\n"
+        "# TYPE chitieu_last_update_age_seconds gauge\n"
+        "chitieu_last_update_age_seconds %.3f\n",
+        rx, ap);
 }
