@@ -79,13 +79,15 @@ def test_stale_reader_cleared_file_bounded():
         s0 = data_size(agg.data)
         churn(sub, orc, b"rdchurn1", 1, CHURN)
         grow_stuck = data_size(agg.data) - s0
+        n_lines = len(agg.proc.lines)
         audit.kill9()
         pyr.kill()
         pyr.wait()
         pids, table = mdb_readers(agg.data)
         H.check({audit.pid, pyr.pid} <= pids, "dead readers not in the table before the check:\n"
                 + table)
-        agg.proc.wait_log(r'msg="cleared stale LMDB readers" count=[1-9]', timeout=10 * O.SLOW)
+        agg.proc.wait_log(r'msg="cleared stale LMDB readers" count=[1-9]', timeout=10 * O.SLOW,
+                          start=n_lines)
         pids, table = mdb_readers(agg.data)
         H.check(not ({audit.pid, pyr.pid} & pids), "stale readers still present:\n" + table)
         # after the clear: two more rounds of churn; the file must stop growing
