@@ -31,7 +31,8 @@ typedef struct {
     uint16_t err; /* when !ok */
     size_t sock;
     uint64_t token;
-    size_t first, n; /* item range */
+    size_t first, n;  /* item range */
+    const char *user; /* identity (valid while body is open) */
 } in_msg;
 
 struct ct_ingest {
@@ -262,6 +263,7 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
         ct_role role;
         uint32_t district;
         bool may_write = msg_identity(g, m, &user, &role, &district);
+        m->user = user;
         size_t forbidden = 0;
         uint32_t forbidden_d = 0;
         for (size_t j = m->first; j < m->first + m->n; j++) {
@@ -289,6 +291,9 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
             si->raw = g->raw[j].data;
             si->raw_len = g->raw[j].len;
             si->collector = user;
+            /* origin binding for collector keys; admins may resend anyone's
+             * events, and --insecure has one identity for everybody */
+            si->check_origin = g->o.auth && role == CT_ROLE_COLLECTOR;
             si->received_ms = now;
             si->local_day = ct_campaign_local_day(g->o.campaign, ev->occurred_ms);
             g->sidx[j] = (int32_t)ns;
@@ -332,11 +337,14 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
             g->st.bad_messages++;
             e = ct_wire_error_encode(m->has_token, m->token, (ct_err)m->err, &g->out);
         } else {
+            size_t hijack = 0, first_hijack = 0;
             for (size_t j = m->first; j < m->first + m->n; j++) {
                 if (g->sidx[j] < 0) continue;
                 const ct_store_item *si = &g->sitems[g->sidx[j]];
                 g->acks[j].status = si->status;
                 g->acks[j].code = si->code;
+                if (si->status == CT_ACK_REJECTED && si->code == CT_ERR_FORBIDDEN && !hijack++)
+                    first_hijack = j;
                 switch (si->status) {
                 case CT_ACK_ACCEPTED:
                     g->st.accepted++;
@@ -351,6 +359,15 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
                     note_reject(g, si->code);
                     break;
                 }
+            }
+            if (hijack) {
+                char ohex[2 * CT_ORIGIN_LEN + 1];
+                for (size_t k = 0; k < CT_ORIGIN_LEN; k++)
+                    snprintf(ohex + 2 * k, 3, "%02x", g->ev[first_hijack].id[k]);
+                g->st.forbidden += hijack;
+                ct_log(CT_LOG_WARN, "security",
+                       "event=origin_bound_to_other_key key=%s origin=%s events=%zu",
+                       m->user && m->user[0] ? m->user : "-", ohex, hijack);
             }
             e = ct_wire_ack_encode(m->token, head_seq, g->acks + m->first, m->n, &g->out);
         }

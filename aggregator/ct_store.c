@@ -59,6 +59,8 @@ typedef struct {
 struct ct_store {
     MDB_env *env;
     MDB_dbi meta, log, ids, persons, counts;
+    MDB_dbi origins;  /* (added) origin -> identity; see ct_store.h */
+    bool has_origins; /* false: a read-only open of a store without it */
     bool read_only;
     bool need_reopen;
     char *dir;
@@ -300,6 +302,13 @@ static ct_err env_open(ct_store *s, const uint8_t *fingerprint, char *err, size_
             s->env = NULL;
             return CT_ERR_NOT_FOUND;
         }
+        goto fail_env;
+    }
+    rc = mdb_dbi_open(t, "origins", dflags, &s->origins);
+    s->has_origins = rc == 0;
+    if (rc && !(rc == MDB_NOTFOUND && s->read_only)) {
+        set_err(err, errlen, "%s: mdb_dbi_open(origins): %s", s->dir, mdb_strerror(rc));
+        mdb_txn_abort(t);
         goto fail_env;
     }
     MDB_val v;
@@ -700,6 +709,31 @@ static int flush_counts(ct_store *s, MDB_txn *t, ct_counts *changed)
     return 0;
 }
 
+/* Origin binding of one event (see ct_store_item.check_origin): *bound_other
+ * = the origin is bound to another identity; *unbound = not bound at all. */
+static int origin_lookup(ct_store *s, MDB_txn *t, const uint8_t id[CT_EVENT_ID_LEN],
+                         const char *who, bool *bound_other, bool *unbound)
+{
+    MDB_val k = {CT_ORIGIN_LEN, (void *)id}, v;
+    *bound_other = *unbound = false;
+    int rc = mdb_get(t, s->origins, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        *unbound = true;
+        return 0;
+    }
+    if (rc) return rc;
+    size_t n = strlen(who);
+    *bound_other = v.mv_size != n || memcmp(v.mv_data, who, n) != 0;
+    return 0;
+}
+
+static int origin_bind(ct_store *s, MDB_txn *t, const uint8_t id[CT_EVENT_ID_LEN], const char *who)
+{
+    MDB_val k = {CT_ORIGIN_LEN, (void *)id}, v = {strlen(who), (void *)who};
+    int rc = mdb_put(t, s->origins, &k, &v, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? 0 : rc; /* bound earlier in this batch */
+}
+
 static void idhash_of(const uint8_t *raw, size_t len, uint8_t out[CT_IDHASH_LEN])
 {
     crypto_generichash(out, CT_IDHASH_LEN, raw, len, NULL, 0);
@@ -810,6 +844,30 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
         uint8_t h[CT_IDHASH_LEN];
         idhash_of(it->raw, it->raw_len, h);
         MDB_val iv;
+        bool bind = false;
+        if (it->check_origin && it->collector && it->collector[0]) {
+            bool other;
+            rc = origin_lookup(s, t, ev->id, it->collector, &other, &bind);
+            if (rc) goto fail_rc;
+            if (other) {
+                /* the identical event already in the log stays a duplicate */
+                MDB_val ik = {CT_EVENT_ID_LEN, (void *)ev->id};
+                rc = mdb_get(t, s->ids, &ik, &iv);
+                if (rc && rc != MDB_NOTFOUND) goto fail_rc;
+                if (rc == 0 && iv.mv_size == 8 + CT_IDHASH_LEN &&
+                    memcmp((const uint8_t *)iv.mv_data + 8, h, CT_IDHASH_LEN) == 0) {
+                    it->seq = be64_get(iv.mv_data);
+                    it->status = CT_ACK_DUPLICATE;
+                    it->code = CT_OK;
+                } else {
+                    it->seq = 0;
+                    it->status = CT_ACK_REJECTED;
+                    it->code = CT_ERR_FORBIDDEN;
+                }
+                rc = 0;
+                continue;
+            }
+        }
         rc = ids_put(s, t, ev->id, seq + 1, h, &iv);
         if (rc == MDB_KEYEXIST) {
             if (iv.mv_size != 8 + CT_IDHASH_LEN) {
@@ -838,6 +896,7 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
         if (rc) goto fail_rc;
         rc = tally_one(s, t, ev, it->local_day, lr.seq);
         if (rc) goto fail_rc;
+        if (bind && (rc = origin_bind(s, t, ev->id, it->collector))) goto fail_rc;
         seq = lr.seq;
         it->status = CT_ACK_ACCEPTED;
         it->code = CT_OK;

@@ -9,6 +9,11 @@
  *   persons  program(1) || person hash(32) -> ct_person_state encoding
  *            (checkpointed: see "Person-state checkpoints" below)
  *   counts   ct_count_key bytes -> int64 (8 bytes BE, two's complement)
+ *   origins  (added) event-id origin (8) -> the identity (collector Z85 key)
+ *            that first had an event with that origin accepted; written in
+ *            the batch's transaction (see ct_store_item.check_origin). May be
+ *            absent in stores written before it (a read-only open tolerates
+ *            that; a writer creates it).
  *
  * Invariants (checked by chitieu-audit verify):
  *   - log keys are exactly 1..head.seq; each record chains to the previous;
@@ -97,6 +102,15 @@ typedef struct {
     uint8_t status;
     uint16_t code;
     uint64_t seq;
+    /* (added) Origin binding: when true, the event's origin (first 8 bytes of
+     * its id) must be unbound or bound to `collector` in "origins"; the first
+     * ACCEPTED event of an unbound origin binds it to `collector` (same
+     * transaction). An event whose origin is bound to another identity is
+     * answered CT_ACK_REJECTED / CT_ERR_FORBIDDEN (or CT_ACK_DUPLICATE if the
+     * identical event is already in the log). The aggregator sets it for
+     * collector keys; false (admins, --insecure, imports) neither checks nor
+     * binds. */
+    bool check_origin;
 } ct_store_item;
 
 typedef struct {

@@ -127,13 +127,62 @@ def test_revocation_while_connected():
             f.write("not-a-key collector 672\n")
         agg.signal(signal.SIGHUP)
         agg.wait_log(r'msg="auth reload failed; keeping the previous table".*authorized\.txt:\d+:')
+        o3 = os.urandom(8)  # c673's own origin (o is bound to c672)
         c3 = P.Client(eps["ingest"], curve=A.curve_for(keys, "c673"))
-        r = c3.call([A.ev(o, 5, district=673)])
+        r = c3.call([A.ev(o3, 5, district=673)])
         assert r["r"][0][1:] == (P.ACCEPTED, 0), r
         c3.close()
         assert agg.stop() == 0
         n, ids = _stored(eps)
-        assert n == 2 and set(ids) == {P.event_id(o, 1), P.event_id(o, 5)}
+        assert n == 2 and set(ids) == {P.event_id(o, 1), P.event_id(o3, 5)}
+
+
+def test_origin_hijack():
+    """The 8-byte origin of event ids is bound to the key that first had an
+    event with it accepted: 672's key cannot take 673's future ids (which would
+    make 673's real events conflicts); admins are exempt and do not bind; the
+    binding survives a restart."""
+    with H.Workdir("agg-sec-origin") as wd:
+        keys, agg, eps = _setup(wd)
+        o73 = os.urandom(8)
+        c73 = P.Client(eps["ingest"], curve=A.curve_for(keys, "c673"))
+        c72 = P.Client(eps["ingest"], curve=A.curve_for(keys, "c672"))
+        r = c73.call([A.ev(o73, i, district=673) for i in (1, 2, 3)])
+        assert [x[1:] for x in r["r"]] == [(P.ACCEPTED, 0)] * 3, r
+        # 672's key, its own district, 673's origin and future seqs: forbidden
+        r = c72.call([A.ev(o73, i, district=672) for i in (4, 5, 6)])
+        assert [x[1:] for x in r["r"]] == [(P.REJECTED, P.ERR["forbidden"])] * 3, r
+        agg.wait_log(re.escape('msg="security" event=origin_bound_to_other_key key=%s origin=%s '
+                               'events=3' % (keys["c672"][0], o73.hex())))
+        # 673's real events with those ids are accepted (not conflicts)
+        r = c73.call([A.ev(o73, i, district=673) for i in (4, 5, 6)])
+        assert [x[1:] for x in r["r"]] == [(P.ACCEPTED, 0)] * 3, r
+        # an admin may send events of any origin, and binds nothing
+        oa = os.urandom(8)
+        adm = P.Client(eps["ingest"], curve=A.curve_for(keys, "adm"))
+        r = adm.call([A.ev(o73, 7, district=673), A.ev(oa, 1, district=672)])
+        assert [x[1:] for x in r["r"]] == [(P.ACCEPTED, 0)] * 2, r
+        adm.close()
+        r = c72.call([A.ev(oa, 2, district=672)])
+        assert r["r"][0][1:] == (P.ACCEPTED, 0), r
+        snp = A.snapshot(eps, curve=A.curve_for(keys, "rep"))
+        assert snp["s"] == 9, snp["s"]
+        assert snp["c"][A.net_key(673, "bhxh_tn")] == 7
+        assert snp["c"][A.net_key(672, "bhxh_tn")] == 2
+        c72.close()
+        c73.close()
+        # the binding is durable: after a restart 672 still cannot use o73
+        assert agg.stop() == 0
+        agg, eps = A.start(wd, name="agg2", secure=(keys["server_key"], keys["auth"]),
+                           data=eps["data"])
+        c72 = P.Client(eps["ingest"], curve=A.curve_for(keys, "c672"))
+        r = c72.call([A.ev(o73, 8, district=672), A.ev(oa, 3, district=672)])
+        assert [x[1:] for x in r["r"]] == [(P.REJECTED, P.ERR["forbidden"]), (P.ACCEPTED, 0)], r
+        c72.close()
+        assert agg.stop() == 0
+        n, ids = _stored(eps)
+        assert n == 10 and set(ids) == ({P.event_id(o73, i) for i in range(1, 8)} |
+                                        {P.event_id(oa, i) for i in (1, 2, 3)})
 
 
 def test_reader_revoked_while_subscribed():
@@ -281,7 +330,8 @@ def test_connection_flood():
 
 if __name__ == "__main__":
     H.main([test_outsiders_store_nothing, test_district_authorization,
-            test_revocation_while_connected, test_reader_revoked_while_subscribed,
+            test_revocation_while_connected, test_origin_hijack,
+            test_reader_revoked_while_subscribed,
             test_feed_and_snapshot_outsiders,
             test_zap_handler_missing_fails_closed, test_key_and_auth_file_errors,
             test_connection_flood])
