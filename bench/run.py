@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -333,16 +334,21 @@ class Bench:
                                                                 "json"])):
             runs = []
             for i in range(self.reps(False)):
+                ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.monotonic()
                 r = subprocess.run([ab, cmd, "--data", data] + extra, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
                 t1 = time.monotonic()
+                ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
                 if r.returncode != 0:
                     log(r.stdout[-2000:], r.stderr[-2000:])
                     sys.exit(f"bench: audit {cmd} failed")
-                runs.append({"events_per_s": seq / (t1 - t0), "secs": t1 - t0})
-                log(f"  audit {cmd} @{seq}: {seq / (t1 - t0):.0f} ev/s ({t1 - t0:.2f} s)")
-            res[cmd] = {k: self.agg(runs, k) for k in ("events_per_s", "secs")}
+                runs.append({"events_per_s": seq / (t1 - t0), "secs": t1 - t0,
+                             "cpu_us_per_event": cpu * 1e6 / max(seq, 1)})
+                log(f"  audit {cmd} @{seq}: {seq / (t1 - t0):.0f} ev/s ({t1 - t0:.2f} s, "
+                    f"CPU {cpu:.2f} s)")
+            res[cmd] = {k: self.agg(runs, k) for k in ("events_per_s", "secs", "cpu_us_per_event")}
         times, size, n = self.snapshot_rt(eps["snapshot"], 5)
         log(f"  snapshot @{seq}: {statistics.median(times):.2f} ms, {n} counters, {size} bytes")
         res["snapshot_ms"] = {"median": statistics.median(times), "min": min(times),
@@ -469,7 +475,9 @@ class Bench:
             lines.append("")
             for k, v in au.items():
                 lines.append(f"AUDIT at {int(k):,} events: verify {f(v['verify']['events_per_s'])}"
-                             f" ev/s, replay {f(v['replay']['events_per_s'])} ev/s, snapshot "
+                             f" ev/s (CPU {f(v['verify'].get('cpu_us_per_event'))} us/ev), "
+                             f"replay {f(v['replay']['events_per_s'])} ev/s (CPU "
+                             f"{f(v['replay'].get('cpu_us_per_event'))} us/ev), snapshot "
                              f"{f(v['snapshot_ms'])} ms ({v['snapshot_counters']} counters, "
                              f"{v['snapshot_bytes']} bytes)")
         return "\n".join(lines)
