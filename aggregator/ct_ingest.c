@@ -2,8 +2,9 @@
  *
  * Invariants: no ack leaves before ct_store_apply_batch() returned; an ack
  * says ACCEPTED/DUPLICATE only for events the store reported so after a
- * successful commit; the zmq messages of a round stay alive until its acks
- * are sent because decoded events point into them. All arrays are sized at
+ * successful commit (or, for DUPLICATE, that are already in the log byte for
+ * byte: checked before any validation/authorization rejection); the zmq messages of a round stay
+ * alive until its acks are sent because decoded events point into them. All arrays are sized at
  * creation (batch_max + one full submit) and reused every round.
  */
 #include "ct_ingest.h"
@@ -275,8 +276,23 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
             a->has_id = id_known;
             if (id_known) memcpy(a->id, ev->id, CT_EVENT_ID_LEN);
             if (!e) e = ct_campaign_check_event(g->o.campaign, ev, check_now);
-            if (!e && (!may_write || (role == CT_ROLE_COLLECTOR && ev->district != district))) {
-                e = CT_ERR_FORBIDDEN;
+            bool auth_fail =
+                !e && (!may_write || (role == CT_ROLE_COLLECTOR && ev->district != district));
+            if (auth_fail) e = CT_ERR_FORBIDDEN;
+            uint64_t old_seq = 0;
+            if (e && id_known &&
+                ct_store_find_event(g->o.store, ev->id, g->raw[j].data, g->raw[j].len, &old_seq) ==
+                    CT_OK &&
+                old_seq > 0) {
+                /* this exact event is already in the log (accepted before a
+                 * revocation / campaign edit; its ack was lost): the resend
+                 * changes nothing and must not be turned into a rejection */
+                a->status = CT_ACK_DUPLICATE;
+                a->code = CT_OK;
+                g->st.duplicates++;
+                continue;
+            }
+            if (auth_fail) {
                 forbidden++;
                 forbidden_d = ev->district;
             }

@@ -5,7 +5,9 @@
  * [routing id][""][submit]); decodes every submit and every event; validates
  * each event against the campaign (and, in secure mode, the sender's CURRENT
  * authorization: a collector key writes only its district, admin any,
- * anything else nothing -> CT_ERR_FORBIDDEN); applies the valid ones with ONE
+ * anything else nothing -> CT_ERR_FORBIDDEN; but an event already in the log
+ * byte for byte is answered DUPLICATE instead of any such rejection); applies
+ * the valid ones with ONE
  * ct_store_apply_batch() (one durable LMDB transaction); and only after that
  * returns sends one "ack" per submit (items in submit order, "s" = head seq
  * after the commit). A message that does not decode as a submit gets one

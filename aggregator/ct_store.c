@@ -1094,6 +1094,30 @@ ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t
     return map_rc(rc);
 }
 
+ct_err ct_store_find_event(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], const uint8_t *raw,
+                           size_t raw_len, uint64_t *seq)
+{
+    *seq = 0;
+    if (!s || !raw) return CT_ERR_ARG;
+    uint8_t h[CT_IDHASH_LEN];
+    idhash_of(raw, raw_len, h);
+    MDB_txn *t;
+    ct_err r = txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    MDB_val k = {CT_EVENT_ID_LEN, (void *)id}, v;
+    int rc = mdb_get(t, s->ids, &k, &v);
+    if (rc == 0) {
+        if (v.mv_size != 8 + CT_IDHASH_LEN)
+            rc = MDB_CORRUPTED;
+        else if (memcmp((const uint8_t *)v.mv_data + 8, h, CT_IDHASH_LEN) == 0)
+            *seq = be64_get(v.mv_data);
+    } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+    mdb_txn_abort(t);
+    return map_rc(rc);
+}
+
 /* ---- import (chitieu-audit rebuild) ------------------------------------ */
 
 ct_err ct_store_import_begin(ct_store *s)

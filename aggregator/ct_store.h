@@ -147,6 +147,13 @@ ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_sto
                          void *arg, uint64_t *bad_seq);
 /* Looks up the log seq of an event id (0 if absent). */
 ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t *seq);
+/* (added) Looks up an event by id AND exact bytes: *seq = its log seq if the
+ * id is in ids with the BLAKE2b-128 of raw[0..raw_len), else 0 (absent, or
+ * present with other bytes). The aggregator uses it before rejecting an event
+ * for a validation or authorization reason: a resend of an event already in
+ * the log (its ack was lost) is answered DUPLICATE whatever changed since. */
+ct_err ct_store_find_event(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], const uint8_t *raw,
+                           size_t raw_len, uint64_t *seq);
 /* Additive (chitieu-audit verify): calls cb for every entry of the ids
  * database in key order — event id, its log seq and the BLAKE2b-128 of the
  * event bytes (crypto_generichash, 16-byte output) — using short read

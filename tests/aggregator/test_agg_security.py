@@ -137,6 +137,38 @@ def test_revocation_while_connected():
         assert n == 2 and set(ids) == {P.event_id(o, 1), P.event_id(o3, 5)}
 
 
+def test_resend_after_revocation():
+    """An event accepted before its key was revoked, resent byte for byte (its
+    ack was lost) on the same open connection, is a duplicate, not forbidden
+    (the collector must not move a counted event to "rejected"); other bytes
+    under the same id, and new ids, are still refused."""
+    with H.Workdir("agg-sec-resend") as wd:
+        keys, agg, eps = _setup(wd)
+        o = os.urandom(8)
+        c = P.Client(eps["ingest"], curve=A.curve_for(keys, "c672"))
+        e1, e2 = A.ev(o, 1), A.ev(o, 2)
+        r = c.call([e1, e2])
+        assert [x[1:] for x in r["r"]] == [(P.ACCEPTED, 0)] * 2, r
+        with open(keys["auth"]) as f:
+            lines = [ln for ln in f if keys["c672"][0] not in ln]
+        with open(keys["auth"], "w") as f:
+            f.writelines(lines)
+        agg.signal(signal.SIGHUP)
+        agg.wait_log(r'msg="auth reloaded" peers=3')
+        other = A.ev(o, 2, t=A.T0 + 999)  # same id, other bytes
+        assert other != e2
+        r = c.call([e1, e2, other, A.ev(o, 3)])
+        assert [x[1:] for x in r["r"]] == [(P.DUPLICATE, 0), (P.DUPLICATE, 0),
+                                           (P.REJECTED, P.ERR["forbidden"]),
+                                           (P.REJECTED, P.ERR["forbidden"])], r
+        c.close()
+        snp = A.snapshot(eps, curve=A.curve_for(keys, "rep"))
+        assert snp["s"] == 2 and snp["c"][A.net_key(672, "bhxh_tn")] == 2, snp
+        assert agg.stop() == 0
+        n, ids = _stored(eps)
+        assert n == 2 and set(ids) == {P.event_id(o, 1), P.event_id(o, 2)}
+
+
 def test_origin_hijack():
     """The 8-byte origin of event ids is bound to the key that first had an
     event with it accepted: 672's key cannot take 673's future ids (which would
@@ -330,7 +362,7 @@ def test_connection_flood():
 
 if __name__ == "__main__":
     H.main([test_outsiders_store_nothing, test_district_authorization,
-            test_revocation_while_connected, test_origin_hijack,
+            test_revocation_while_connected, test_resend_after_revocation, test_origin_hijack,
             test_reader_revoked_while_subscribed,
             test_feed_and_snapshot_outsiders,
             test_zap_handler_missing_fails_closed, test_key_and_auth_file_errors,
