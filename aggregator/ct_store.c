@@ -257,7 +257,50 @@ static int head_write(MDB_txn *t, MDB_dbi meta, uint64_t seq,
 
 static ct_err persons_replay(ct_store *s, char *err, size_t errlen);
 
-static ct_err env_open(ct_store *s, const uint8_t *fingerprint, char *err, size_t errlen)
+static void hex16(const uint8_t *b, char out[17])
+{
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Writer open of an existing store: compares meta "fingerprint" with the
+ * loaded campaign's (see ct_store_opts.accept_campaign_change). Returns an
+ * LMDB rc, or -1 for a refused change (err filled). */
+static int fingerprint_check(ct_store *s, MDB_txn *t, const uint8_t *fp, bool accept, char *err,
+                             size_t errlen)
+{
+    MDB_val v;
+    int rc = meta_get(t, s->meta, "fingerprint", &v);
+    if (rc == MDB_NOTFOUND) return meta_put(t, s->meta, "fingerprint", fp, 32);
+    if (rc) return rc;
+    if (v.mv_size == 32 && memcmp(v.mv_data, fp, 32) == 0) return 0;
+    char have[17] = "(malformed)", want[17];
+    if (v.mv_size == 32) hex16(v.mv_data, have);
+    hex16(fp, want);
+    if (!accept) {
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "%s: the campaign file (or roster) differs from the one this store runs "
+                     "with: store fingerprint %s..., campaign fingerprint %s...; if the edit is "
+                     "intended, start again with --accept-campaign-change",
+                     s->dir, have, want);
+        return -1;
+    }
+    uint64_t seq;
+    uint8_t head[CT_LOGREC_HASH_LEN];
+    if ((rc = head_read(t, s->meta, &seq, head))) return rc;
+    char key[48];
+    snprintf(key, sizeof key, "fingerprint@%llu", (unsigned long long)seq);
+    if ((rc = meta_put(t, s->meta, "fingerprint", fp, 32)) ||
+        (rc = meta_put(t, s->meta, key, fp, 32)))
+        return rc;
+    ct_log(CT_LOG_WARN, "campaign changed; new fingerprint accepted (--accept-campaign-change)",
+           "old=%s new=%s head_seq=%llu", have, want, (unsigned long long)seq);
+    return 0;
+}
+
+static ct_err env_open(ct_store *s, const uint8_t *fingerprint, bool accept_change, char *err,
+                       size_t errlen)
 {
     int rc = mdb_env_create(&s->env);
     if (rc) {
@@ -359,6 +402,20 @@ static ct_err env_open(ct_store *s, const uint8_t *fingerprint, char *err, size_
             return CT_ERR_CAMPAIGN_MISMATCH;
         }
         if (!s->campaign_id[0]) memcpy(s->campaign_id, have, n + 1);
+        if (!s->read_only && fingerprint) {
+            rc = fingerprint_check(s, t, fingerprint, accept_change, err, errlen);
+            if (rc == -1) {
+                mdb_txn_abort(t);
+                mdb_env_close(s->env);
+                s->env = NULL;
+                return CT_ERR_CAMPAIGN_MISMATCH;
+            }
+            if (rc) {
+                mdb_txn_abort(t);
+                set_err(err, errlen, "%s: campaign fingerprint: %s", s->dir, mdb_strerror(rc));
+                goto fail_env;
+            }
+        }
     }
     rc = mdb_txn_commit(t);
     if (rc) {
@@ -435,7 +492,7 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
             return CT_ERR_IO;
         }
     }
-    ct_err r = env_open(s, o->fingerprint, err, errlen);
+    ct_err r = env_open(s, o->fingerprint, o->accept_campaign_change, err, errlen);
     if (r) {
         if (s->lock_fd >= 0) close(s->lock_fd);
         pmap_free(&s->overlay);
@@ -527,7 +584,7 @@ static ct_err store_reopen(ct_store *s)
     pmap_clear(&s->overlay);
     pmap_clear(&s->dirty);
     char err[256];
-    ct_err r = env_open(s, NULL, err, sizeof err);
+    ct_err r = env_open(s, NULL, false, err, sizeof err);
     if (r == CT_OK) s->need_reopen = false;
     return r;
 }
@@ -1090,6 +1147,20 @@ ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t
     } else if (rc == MDB_NOTFOUND) {
         rc = 0;
     }
+    mdb_txn_abort(t);
+    return map_rc(rc);
+}
+
+ct_err ct_store_fingerprint(ct_store *s, uint8_t out[32])
+{
+    if (!s) return CT_ERR_ARG;
+    MDB_txn *t;
+    ct_err r = txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    MDB_val v;
+    int rc = meta_get(t, s->meta, "fingerprint", &v);
+    if (rc == 0 && v.mv_size != 32) rc = MDB_CORRUPTED;
+    if (rc == 0) memcpy(out, v.mv_data, 32);
     mdb_txn_abort(t);
     return map_rc(rc);
 }

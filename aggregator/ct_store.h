@@ -1,8 +1,11 @@
 /* ct_store.h — the aggregator's durable state in one LMDB environment.
  *
  * Named databases (docs/ARCHITECTURE.md "Store layout"):
- *   meta     "campaign_id" -> str, "fingerprint" -> 32 bytes (campaign file
- *            hash at creation, informational), "head" -> seq(8 BE) || hash(32),
+ *   meta     "campaign_id" -> str, "fingerprint" -> 32 bytes (campaign file +
+ *            roster hash the store runs with: checked at every writer open,
+ *            see ct_store_opts.accept_campaign_change), "fingerprint@<seq>" ->
+ *            32 bytes (history: the fingerprint accepted at head seq <seq>),
+ *            "head" -> seq(8 BE) || hash(32),
  *            "format" -> "chitieu-store-1"
  *   log      seq (8 bytes BE) -> ct_logrec stored encoding (append only)
  *   ids      event id (16) -> seq (8 BE) || BLAKE2b-128 of the event bytes (16)
@@ -66,6 +69,13 @@ typedef struct {
     const char *campaign_id;    /* refuse a store created for another campaign */
     const uint8_t *fingerprint; /* 32 bytes stored at creation, may be NULL */
     bool read_only;             /* MDB_RDONLY; for audit on a live store */
+    /* (added) A writer given a fingerprint refuses (CT_ERR_CAMPAIGN_MISMATCH,
+     * err names both fingerprints) a store whose meta "fingerprint" differs,
+     * unless this is set: then meta "fingerprint" := the new one, and
+     * "fingerprint@<head seq, decimal>" := the new one records when it
+     * changed (history), and a warn line is logged. A store without a
+     * fingerprint adopts the given one. Read-only opens never check. */
+    bool accept_campaign_change;
 } ct_store_opts;
 
 #define CT_STORE_DEFAULT_MAP ((size_t)16 << 30) /* 16 GiB (sparse) */
@@ -131,6 +141,10 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
  * import call (the LMDB/system message, e.g. "No space left on device"); ""
  * if none. Valid until the next call on s. (Added for the aggregator's log.) */
 const char *ct_store_last_error(const ct_store *s);
+
+/* (added) The store's current campaign fingerprint (meta "fingerprint");
+ * CT_ERR_NOT_FOUND if it has none. */
+ct_err ct_store_fingerprint(ct_store *s, uint8_t out[32]);
 
 /* Current head (seq 0 and zero hash for an empty log). */
 ct_err ct_store_head(ct_store *s, uint64_t *seq, uint8_t head[CT_LOGREC_HASH_LEN]);

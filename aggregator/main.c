@@ -49,7 +49,7 @@ typedef struct {
     const char *ingest[MAX_EP], *feed[MAX_EP], *snapshot[MAX_EP];
     size_t n_ingest, n_feed, n_snapshot;
     size_t map_size, batch_max;
-    bool insecure, no_future_check, test_no_zap;
+    bool insecure, no_future_check, test_no_zap, accept_campaign_change;
     double stats_interval;
     long max_connections, handshake_ivl, feed_hwm, reader_check, persons_ckpt;
 } opts_t;
@@ -103,6 +103,9 @@ static void usage(FILE *f)
                "                         pending (or after 5 s); 0 = in every batch\n"
                "                         (default 32768; a restart replays the rest)\n"
                "  --no-future-check      accept events dated in the future (replays, tests)\n"
+               "  --accept-campaign-change  run an existing store with an edited campaign\n"
+               "                         file/roster (its fingerprint differs; recorded in\n"
+               "                         the store's meta; without it such a start exits 2)\n"
                "  --log-level L          debug|info|warn|error (default info)\n"
                "  --test-no-zap          TEST ONLY: do not start the ZAP handler (every\n"
                "                         connection must then fail: ZAP is enforced)\n"
@@ -143,6 +146,7 @@ enum {
     O_NOFUT,
     O_LOGLEVEL,
     O_NOZAP,
+    O_ACCEPTCC,
     O_HELP,
     O_VERSION
 };
@@ -166,6 +170,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
                                        {"reader-check", required_argument, 0, O_RCHECK},
                                        {"persons-checkpoint", required_argument, 0, O_PCKPT},
                                        {"no-future-check", no_argument, 0, O_NOFUT},
+                                       {"accept-campaign-change", no_argument, 0, O_ACCEPTCC},
                                        {"log-level", required_argument, 0, O_LOGLEVEL},
                                        {"test-no-zap", no_argument, 0, O_NOZAP},
                                        {"help", no_argument, 0, O_HELP},
@@ -265,6 +270,9 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             break;
         case O_NOFUT:
             o->no_future_check = true;
+            break;
+        case O_ACCEPTCC:
+            o->accept_campaign_change = true;
             break;
         case O_LOGLEVEL:
             if (!ct_cli_set_log_level(optarg)) {
@@ -590,7 +598,11 @@ int main(int argc, char **argv)
         }
     }
     raise_nofile();
-    ct_store_opts so = {o.data, o.map_size, camp.id, camp.fingerprint, false};
+    ct_store_opts so = {.dir = o.data,
+                        .map_size = o.map_size,
+                        .campaign_id = camp.id,
+                        .fingerprint = camp.fingerprint,
+                        .accept_campaign_change = o.accept_campaign_change};
     e = ct_store_open(&so, &store, err, sizeof err);
     if (!e) e = ct_store_set_campaign(store, &camp, err, sizeof err);
     if (!e) ct_store_set_checkpoint(store, (size_t)o.persons_ckpt, 5000);

@@ -447,7 +447,21 @@ static int cmd_verify(int argc, char **argv)
     ct_counts_init(&stored);
     if (!x.is_file) {
         uint64_t head_seq = 0;
-        uint8_t head[CT_LOGREC_HASH_LEN];
+        uint8_t head[CT_LOGREC_HASH_LEN], sfp[32];
+        if (ct_store_fingerprint(x.store, sfp) == CT_OK &&
+            memcmp(sfp, x.campaign.fingerprint, sizeof sfp) != 0) {
+            char a16[17], b16[17];
+            for (int i = 0; i < 8; i++) {
+                snprintf(a16 + 2 * i, 3, "%02x", x.campaign.fingerprint[i]);
+                snprintf(b16 + 2 * i, 3, "%02x", sfp[i]);
+            }
+            /* a warning, not a failure: the counts are re-derived with the
+             * campaign file given, which is what is being checked */
+            fprintf(stderr,
+                    "%s: warning: the campaign file's fingerprint %s... differs from the "
+                    "store's current one %s... (campaign edited, or another file)\n",
+                    prog_name, a16, b16);
+        }
         ct_err e = ct_store_read_counts(x.store, &stored, &head_seq, head);
         if (e) {
             rc = fail("%s: reading counts: %s", o.data, ct_err_str(e));

@@ -295,6 +295,106 @@ def test_in_future_and_no_future_check():
         assert agg.stop() == 0
 
 
+def _campaign_copy(wd, name, drop_agent=None):
+    """The shipped campaign + roster copied into wd (roster optionally without
+    one agent). Returns (ini path, fingerprint = BLAKE2b-256(ini || roster))."""
+    import hashlib
+    src = os.path.join(H.SRC, "examples", "lamdong-2023")
+    with open(os.path.join(src, "staff.csv"), "rb") as f:
+        roster = f.read()
+    if drop_agent:
+        roster = b"".join(ln for ln in roster.splitlines(keepends=True)
+                          if not ln.startswith(drop_agent.encode() + b","))
+    rpath = wd.sub(name + "-staff.csv")
+    with open(rpath, "wb") as f:
+        f.write(roster)
+    with open(os.path.join(src, "campaign.ini"), "rb") as f:
+        ini = f.read()
+    import re
+    ini = re.sub(rb"(?m)^roster = .*$", b"roster = " + rpath.encode(), ini)
+    path = wd.sub(name + ".ini")
+    with open(path, "wb") as f:
+        f.write(ini)
+    return path, hashlib.blake2b(ini + roster, digest_size=32).digest()
+
+
+def test_campaign_fingerprint():
+    """A store refuses to run with an edited campaign (exit 2 naming both
+    fingerprints) unless --accept-campaign-change, which records the new one
+    (meta "fingerprint" and "fingerprint@<head seq>"); a resend of an event
+    accepted before the edit (its agent now off the roster) is a duplicate;
+    chitieu-audit verify warns (exit 0) when given another campaign file."""
+    with H.Workdir("agg-fingerprint") as wd:
+        o = os.urandom(8)
+        evs = [A.ev(o, i) for i in (1, 2, 3)]
+        gone = P.decode_event(evs[2])["a"]
+        camp_a, fp_a = _campaign_copy(wd, "camp-a")
+        camp_b, fp_b = _campaign_copy(wd, "camp-b", drop_agent=gone)
+        assert fp_a != fp_b
+        data = wd.sub("data")
+        agg, eps = A.start(wd, name="a1", extra=["--campaign", camp_a], data=data)
+        c = P.Client(eps["ingest"])
+        r = c.call(evs)
+        assert [x[1:] for x in r["r"]] == [(P.ACCEPTED, 0)] * 3, r
+        c.close()
+        assert agg.stop() == 0
+        # edited campaign, no flag: refused, exit 2, both fingerprints named
+        agg, eps = A.start(wd, name="a2", extra=["--campaign", camp_b], data=data, wait=False)
+        assert agg.wait(20) == 2
+        agg.wait_log(r"store fingerprint %s\.\.\., campaign fingerprint %s\.\.\.; .*"
+                     r"--accept-campaign-change" % (fp_a.hex()[:16], fp_b.hex()[:16]))
+        # with the flag: runs, logs a warning, records the change
+        agg, eps = A.start(wd, name="a3", data=data,
+                           extra=["--campaign", camp_b, "--accept-campaign-change"])
+        agg.wait_log(r'level=warn .*msg="campaign changed; new fingerprint accepted.*old=%s new=%s '
+                     r'head_seq=3' % (fp_a.hex()[:16], fp_b.hex()[:16]))
+        c = P.Client(eps["ingest"])
+        r = c.call([evs[2], A.ev(o, 4, agent=gone)])  # resend (lost ack); new event
+        assert [x[1:] for x in r["r"]] == [(P.DUPLICATE, 0),
+                                           (P.REJECTED, P.ERR["unknown_agent"])], r
+        c.close()
+        assert agg.stop() == 0
+        # the new fingerprint is now the store's: no flag needed
+        agg, eps = A.start(wd, name="a4", extra=["--campaign", camp_b], data=data)
+        assert agg.stop() == 0
+        st = A.Store(data)
+        try:
+            with st.env.begin(db=st.meta) as t:
+                meta = {bytes(k): bytes(v) for k, v in t.cursor()}
+        finally:
+            st.close()
+        assert meta[b"fingerprint"] == fp_b and meta[b"fingerprint@3"] == fp_b, meta.keys()
+        assert [k for k in meta if k.startswith(b"fingerprint@")] == [b"fingerprint@3"]
+        # audit verify: a warning (not a failure) when given another campaign
+        # file than the store's current one (a benign edit: a comment line)
+        camp_c = wd.sub("camp-c.ini")
+        with open(camp_a, "rb") as f, open(camp_c, "wb") as g:
+            ini_c = f.read() + b"# edited: comment only\n"
+            g.write(ini_c)
+        data2 = wd.sub("data2")
+        agg, eps = A.start(wd, name="b1", extra=["--campaign", camp_a], data=data2)
+        c = P.Client(eps["ingest"])
+        r = c.call(evs)
+        assert [x[1:] for x in r["r"]] == [(P.ACCEPTED, 0)] * 3, r
+        c.close()
+        assert agg.stop() == 0
+        agg, eps = A.start(wd, name="b2", data=data2,
+                           extra=["--campaign", camp_c, "--accept-campaign-change"])
+        assert agg.stop() == 0
+        audit = H.binary("chitieu-audit")
+        r = H.run([audit, "verify", "--data", data2, "--campaign", camp_a, "--quiet"],
+                  check=False)
+        assert r.returncode == 0 and r.stdout.startswith("OK seq=3 "), (r.returncode, r.stdout)
+        with open(os.path.join(H.SRC, "examples", "lamdong-2023", "staff.csv"), "rb") as f:
+            import hashlib
+            fp_c = hashlib.blake2b(ini_c + f.read(), digest_size=32).digest()
+        assert ("warning: the campaign file's fingerprint %s... differs from the store's current "
+                "one %s..." % (fp_a.hex()[:16], fp_c.hex()[:16])) in r.stderr, r.stderr
+        r = H.run([audit, "verify", "--data", data2, "--campaign", camp_c, "--quiet"],
+                  check=False)
+        assert r.returncode == 0 and "warning" not in r.stderr, (r.returncode, r.stdout, r.stderr)
+
+
 def test_usage_errors():
     agg = H.binary("chitieu-aggregator")
     r = H.run([agg, "--help"])
@@ -319,4 +419,4 @@ def test_usage_errors():
 if __name__ == "__main__":
     H.main([test_ack_duplicate_conflict, test_every_validation_rule, test_bad_messages,
             test_concurrent_submitters_with_resends, test_sigterm_and_restart_keeps_everything,
-            test_in_future_and_no_future_check, test_usage_errors])
+            test_in_future_and_no_future_check, test_campaign_fingerprint, test_usage_errors])

@@ -49,7 +49,7 @@ static void tmp_remove(tmpdir *t)
 
 static ct_store *open_store(const char *dir, size_t map, const char *campaign, ct_err *rc)
 {
-    ct_store_opts o = {dir, map, campaign, NULL, false};
+    ct_store_opts o = {.dir = dir, .map_size = map, .campaign_id = campaign};
     ct_store *s = NULL;
     char err[256] = "";
     *rc = ct_store_open(&o, &s, err, sizeof err);
@@ -349,7 +349,7 @@ static void test_recount_reopen(void **state)
     assert_memory_equal(head, head2, 32);
     assert_store_consistent(s, accepted);
     /* a read-only handle (what audit uses) alongside the writer */
-    ct_store_opts ro = {td.dir, 0, NULL, NULL, true};
+    ct_store_opts ro = {.dir = td.dir, .read_only = true};
     ct_store *r = NULL;
     char err[256];
     assert_int_equal(ct_store_open(&ro, &r, err, sizeof err), CT_OK);
@@ -379,7 +379,7 @@ static void test_campaign_mismatch(void **state)
     /* read-only open of a directory with no store */
     tmpdir empty;
     tmp_make(&empty);
-    ct_store_opts ro = {empty.dir, 0, NULL, NULL, true};
+    ct_store_opts ro = {.dir = empty.dir, .read_only = true};
     char err[256];
     assert_int_not_equal(ct_store_open(&ro, &s, err, sizeof err), CT_OK);
     tmp_remove(&empty);
@@ -397,7 +397,7 @@ static void test_single_writer(void **state)
     assert_null(s2);
     assert_int_equal(rc, CT_ERR_IO);
     /* readers are fine alongside the writer */
-    ct_store_opts ro = {td.dir, 0, NULL, NULL, true};
+    ct_store_opts ro = {.dir = td.dir, .read_only = true};
     char err[256];
     assert_int_equal(ct_store_open(&ro, &s2, err, sizeof err), CT_OK);
     ct_store_close(s2);
@@ -665,7 +665,7 @@ static void test_checkpoint_crash_replay(void **state)
     ct_store_abandon(s); /* crash: pending person states lost */
 
     /* a writer that does not give the campaign cannot write before the replay */
-    ct_store_opts o = {ck.dir, 64u << 20, g_camp.id, NULL, false};
+    ct_store_opts o = {.dir = ck.dir, .map_size = 64u << 20, .campaign_id = g_camp.id};
     char err[256];
     assert_int_equal(ct_store_open(&o, &s, err, sizeof err), CT_OK);
     assert_int_equal(apply(s, e, 1, it, NULL), CT_ERR_ARG);
