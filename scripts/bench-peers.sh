@@ -13,6 +13,7 @@
 # started (also on Ctrl-C or failure).
 #
 #   scripts/bench-peers.sh [--reps R] [--seconds S] [--keep]
+#   (env CT_BENCH_BUILD=DIR, CT_BENCH_COMMIT=HASH: use chitieu binaries built elsewhere)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REPS=3
@@ -23,7 +24,7 @@ while (($#)); do
     --reps) REPS=$2; shift 2 ;;
     --seconds) SECS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     *) echo "bench-peers: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -112,4 +113,4 @@ for _ in $(seq 200); do grep -q 'msg="ready"' "$TMP/agg.log" && break; sleep 0.0
 /usr/bin/python3 "$ROOT/bench/peers.py" --reps "$REPS" --seconds "$SECS" --peer-load "$TMP/peer_load" \
   --loadgen "$BUILD/bin/ct_loadgen" --chitieu "tcp://127.0.0.1:$CPORT" --agg-pid "$AGG_PID" \
   --pg "$PGCONN" --redis "127.0.0.1:$RPORT" --roster "$ROOT/examples/lamdong-2023/staff.csv" \
-  --commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  --commit "${CT_BENCH_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
