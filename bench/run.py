@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -66,6 +67,38 @@ def proc_status(pid):
 
 def load():
     return round(os.getloadavg()[0], 2)
+
+
+class LagSampler(threading.Thread):
+    """Polls the reporter's /metrics every 20 ms during a run and keeps
+    chitieu_feed_lag_seconds (receive time minus commit time of the last change the
+    reporter applied), in ms, whenever the reporter applied a new update."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url, self.samples, self._stop_ev = url, [], threading.Event()
+
+    def run(self):
+        import urllib.request
+        last = None
+        while not self._stop_ev.wait(0.02):
+            try:
+                body = urllib.request.urlopen(self.url, timeout=1).read().decode()
+            except OSError:
+                continue
+            lag = seq = None
+            for line in body.splitlines():
+                if line.startswith("chitieu_feed_lag_seconds "):
+                    lag = float(line.split()[1]) * 1000
+                elif line.startswith("chitieu_log_seq ") or line.startswith("chitieu_seq "):
+                    seq = line.split()[1]
+            if lag is not None and (seq is None or seq != last):
+                self.samples.append(lag)
+                last = seq
+
+    def stop(self):
+        self._stop_ev.set()
+        self.join(5)
 
 
 class Bench:
@@ -169,16 +202,28 @@ class Bench:
         for i in range(reps):
             p, eps, data = self.start_agg(f"ing-{label}-{i}", secure=secure and secure[0:2])
             rep = None
+            sampler = None
             if reporter:
+                hport = free_port()
                 rep = subprocess.Popen([self.b("chitieu-reporter"), "--feed", eps["feed"],
                                         "--snapshot", eps["snapshot"], "--insecure",
                                         "--interval", "1", "--format", "json", "--output",
-                                        os.path.join(self.tmp, "report.json")],
+                                        os.path.join(self.tmp, "report.json"), "--http",
+                                        f"127.0.0.1:{hport}"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 self.procs.append(rep)
                 time.sleep(0.5)
+                sampler = LagSampler(f"http://127.0.0.1:{hport}/metrics")
+                sampler.start()
             r = self.loadgen(eps, n, w, m, agg=p, feed=feed,
                              secure=secure and (secure[2], secure[3]), label=label)
+            if sampler:
+                sampler.stop()
+                lags = sorted(sampler.samples)
+                if lags:
+                    r["reporter_lag_p50_ms"] = lags[len(lags) // 2]
+                    r["reporter_lag_p99_ms"] = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+                    r["reporter_lag_samples"] = len(lags)
             r["agg_rss_anon_kb"] = proc_status(p.pid).get("RssAnon")
             if rep:
                 r["reporter_hwm_kb"] = proc_status(rep.pid).get("VmHWM")
@@ -196,7 +241,8 @@ class Bench:
         if feed:
             keys += ["feed_lag_p50_ms", "feed_lag_p99_ms", "feed_updates", "feed_gaps"]
         if reporter:
-            keys += ["reporter_hwm_kb"]
+            keys += ["reporter_hwm_kb", "reporter_lag_p50_ms", "reporter_lag_p99_ms",
+                     "reporter_lag_samples"]
         out = {k: self.agg(runs, k) for k in keys}
         out["events"] = m
         return out
@@ -445,6 +491,10 @@ class Bench:
             lines.append(f"FEED lag commit->subscriber (4x1000 load, reporter attached): p50 "
                          f"{f(fd['feed_lag_p50_ms'])} ms, p99 {f(fd['feed_lag_p99_ms'])} ms, "
                          f"updates {f(fd['feed_updates'])}, gaps {f(fd['feed_gaps'])}; "
+                         f"reporter's own lag (/metrics chitieu_feed_lag_seconds sampled every "
+                         f"20 ms, {f(fd.get('reporter_lag_samples'))} samples): p50 "
+                         f"{f(fd.get('reporter_lag_p50_ms'))} ms, p99 "
+                         f"{f(fd.get('reporter_lag_p99_ms'))} ms; "
                          f"ingest {f(fd['events_per_s'])} ev/s; reporter HWM "
                          f"{f(fd['reporter_hwm_kb'])} kB")
         col = self.results.get("collector")
@@ -501,7 +551,9 @@ class Bench:
                                "cpu_us": med(v["agg_cpu_us_per_event"])}
         if "feed" in self.results:
             fd = self.results["feed"]
-            s["feed_lag_ms"] = {"p50": med(fd["feed_lag_p50_ms"]), "p99": med(fd["feed_lag_p99_ms"])}
+            s["feed_lag_ms"] = {"p50": med(fd["feed_lag_p50_ms"]), "p99": med(fd["feed_lag_p99_ms"]),
+                                "reporter_p50": med(fd.get("reporter_lag_p50_ms")),
+                                "reporter_p99": med(fd.get("reporter_lag_p99_ms"))}
         for k, v in self.results.get("collector", {}).items():
             s[f"collector_{k}_eps"] = med(v["events_per_s"])
         for k, v in self.results.get("growth", {}).items():
