@@ -12,7 +12,8 @@ SAME process resumes committing and everything drains.
 Map full: --map-size small; same checks; then a SIGTERM (exit 0) and a
 restart with a larger map resumes and drains.
 
-Env: CT_DISK_EVENTS (events pushed into each full condition, default 6000).
+Env: CT_DISK_EVENTS (events added per chunk until the condition holds, default
+6000).
 """
 import os
 import subprocess
@@ -38,10 +39,23 @@ def counts_consistent(agg, what):
     return len(log)
 
 
+def fill(agg, sub, orc, origin, district):
+    """Adds events in chunks until commits fail (at most 200k events)."""
+    n = 0
+    while sub.retry_acks == 0 and n < 200000:
+        if sub.outstanding() < EVENTS // 2:
+            evs = O.mixed_events(origin, n + 1, EVENTS, district=district)
+            orc.generated(evs)
+            sub.add(evs)
+            n += EVENTS
+        time.sleep(0.05)
+    return n
+
+
 def full_phase(agg, sub, orc, rx, what):
     """Waits for failing commits, then checks the aggregator's behaviour while full."""
-    agg.proc.wait_log(rx, timeout=60 * O.SLOW)
     O.wait_until(lambda: sub.retry_acks > 0, 30 * O.SLOW, "a retry ack")
+    agg.proc.wait_log(rx, timeout=60 * O.SLOW)
     n0 = len(agg.proc.lines)
     time.sleep(2.0)  # resends keep coming; the aggregator must stay up and keep saying retry
     H.check(agg.alive(), f"aggregator died when {what};\n{agg.proc.tail()}")
@@ -77,9 +91,7 @@ def test_disk_full_tmpfs():
                 f.write(b"\0" * max(0, free - 1536 * 1024))  # leave 1.5 MiB
             sub = orc.add_submitter(O.Submitter(agg.eps["ingest"], window=256, batch=32,
                                                 resend=1.0, name="py"))
-            evs = O.mixed_events(b"diskful1", 1, EVENTS, district=O.DISTRICTS[5])
-            orc.generated(evs)
-            sub.add(evs)
+            fill(agg, sub, orc, b"diskful1", O.DISTRICTS[5])
             n, out, fails = full_phase(agg, sub, orc, r"store commit failed: no space left",
                                        "the disk is full")
             os.unlink(filler)
@@ -111,9 +123,7 @@ def test_map_full():
         agg.start(extra=["--map-size", "1M"])
         sub = orc.add_submitter(O.Submitter(agg.eps["ingest"], window=256, batch=32,
                                             resend=1.0, name="py"))
-        evs = O.mixed_events(b"mapfull1", 1, EVENTS, district=O.DISTRICTS[6])
-        orc.generated(evs)
-        sub.add(evs)
+        fill(agg, sub, orc, b"mapfull1", O.DISTRICTS[6])
         n, out, fails = full_phase(agg, sub, orc, r"store commit failed: LMDB map is full",
                                    "the map is full")
         agg.stop()  # SIGTERM while full: clean exit 0
