@@ -307,9 +307,19 @@ static ct_err env_open(ct_store *s, const uint8_t *fingerprint, bool accept_chan
         set_err(err, errlen, "%s: mdb_env_create: %s", s->dir, mdb_strerror(rc));
         return CT_ERR_LMDB;
     }
-    mdb_env_set_maxdbs(s->env, 8);
-    mdb_env_set_maxreaders(s->env, 126);
-    if (s->map_size) mdb_env_set_mapsize(s->env, s->map_size);
+    const char *what = NULL;
+    if ((rc = mdb_env_set_maxdbs(s->env, 8)))
+        what = "mdb_env_set_maxdbs";
+    else if ((rc = mdb_env_set_maxreaders(s->env, 126)))
+        what = "mdb_env_set_maxreaders";
+    else if (s->map_size && (rc = mdb_env_set_mapsize(s->env, s->map_size)))
+        what = "mdb_env_set_mapsize";
+    if (rc) {
+        if (err && errlen) snprintf(err, errlen, "%s: %s: %s", s->dir, what, mdb_strerror(rc));
+        mdb_env_close(s->env);
+        s->env = NULL;
+        return CT_ERR_LMDB;
+    }
     unsigned flags = MDB_NOTLS | (s->read_only ? MDB_RDONLY : 0);
     rc = mdb_env_open(s->env, s->dir, flags, 0600);
     if (rc) {
@@ -319,7 +329,10 @@ static ct_err env_open(ct_store *s, const uint8_t *fingerprint, bool accept_chan
         return rc == ENOENT ? CT_ERR_NOT_FOUND : CT_ERR_LMDB;
     }
     int stale = 0;
-    mdb_reader_check(s->env, &stale);
+    rc = mdb_reader_check(s->env, &stale);
+    if (rc) /* not fatal: stale slots only cost reader slots and file growth */
+        ct_log(CT_LOG_WARN, "mdb_reader_check failed", "dir=%s err=\"%s\"", s->dir,
+               mdb_strerror(rc));
 
     MDB_txn *t;
     rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &t);
@@ -571,7 +584,13 @@ void ct_store_set_checkpoint(ct_store *s, size_t max_dirty, int64_t max_age_ms)
 int ct_store_reader_check(ct_store *s)
 {
     int dead = 0;
-    if (s && s->env) mdb_reader_check(s->env, &dead);
+    if (!s || !s->env) return 0;
+    int rc = mdb_reader_check(s->env, &dead);
+    if (rc) {
+        snprintf(s->last_err, sizeof s->last_err, "mdb_reader_check: %s (%d)", mdb_strerror(rc),
+                 rc);
+        return -1;
+    }
     return dead;
 }
 
@@ -827,7 +846,7 @@ static ct_err persons_replay(ct_store *s, char *err, size_t errlen)
         s->replay_due = true;
         return CT_OK;
     }
-    MDB_cursor *c;
+    MDB_cursor *c = NULL;
     rc = mdb_cursor_open(t, s->log, &c);
     uint8_t kb[8];
     be64_put(kb, from);
@@ -890,6 +909,15 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
     uint64_t seq0 = 0, seq;
     uint8_t head[CT_LOGREC_HASH_LEN], head0[CT_LOGREC_HASH_LEN];
     if (r) goto fail;
+    if (s->replay_due) {
+        /* txn_begin reopened the environment (after MDB_PANIC) and the
+         * person-state replay that needs now waits for the campaign: a batch
+         * tallied on stale states would count wrongly */
+        snprintf(s->last_err, sizeof s->last_err, "%s",
+                 "person-state replay pending (ct_store_set_campaign first)");
+        r = CT_ERR_ARG;
+        goto fail;
+    }
     rc = head_read(t, s->meta, &seq0, head);
     if (rc) goto fail_rc;
     memcpy(head0, head, CT_LOGREC_HASH_LEN);
@@ -1197,6 +1225,10 @@ ct_err ct_store_import_begin(ct_store *s)
     MDB_txn *t;
     ct_err r = txn_begin(s, 0, &t);
     if (r) return r;
+    if (s->replay_due) { /* set again by a reopen inside txn_begin */
+        mdb_txn_abort(t);
+        return CT_ERR_ARG;
+    }
     int rc = head_read(t, s->meta, &s->imp_seq, s->imp_head);
     if (rc) {
         mdb_txn_abort(t);

@@ -94,7 +94,8 @@ void ct_store_set_checkpoint(ct_store *s, size_t max_dirty, int64_t max_age_ms);
 /* (added, tests) Closes WITHOUT writing pending person states: what a crash
  * leaves behind. */
 void ct_store_abandon(ct_store *s);
-/* Runs mdb_reader_check; returns the number of stale readers cleared. */
+/* Runs mdb_reader_check; returns the number of stale readers cleared, or -1
+ * if it failed (ct_store_last_error() then says why). */
 int ct_store_reader_check(ct_store *s);
 
 /* One event of a batch. The caller has decoded and validated ev (and filled

@@ -612,7 +612,10 @@ int main(int argc, char **argv)
         goto out;
     }
     int stale = ct_store_reader_check(store);
-    if (stale) ct_log(CT_LOG_INFO, "cleared stale LMDB readers", "count=%d", stale);
+    if (stale > 0) ct_log(CT_LOG_INFO, "cleared stale LMDB readers", "count=%d", stale);
+    if (stale < 0)
+        ct_log(CT_LOG_WARN, "LMDB reader check failed", "detail=\"%s\"",
+               ct_store_last_error(store));
 
     /* signals: flags + self-pipe */
     if (pipe(g_sigpipe) != 0) goto out;
@@ -773,7 +776,10 @@ int main(int argc, char **argv)
         }
         if (now >= next_rc) {
             int cleared = ct_store_reader_check(store);
-            if (cleared) ct_log(CT_LOG_INFO, "cleared stale LMDB readers", "count=%d", cleared);
+            if (cleared > 0) ct_log(CT_LOG_INFO, "cleared stale LMDB readers", "count=%d", cleared);
+            if (cleared < 0)
+                ct_log(CT_LOG_WARN, "LMDB reader check failed", "detail=\"%s\"",
+                       ct_store_last_error(store));
             next_rc = now + o.reader_check * 1000;
         }
         if (now >= next_stats) {

@@ -1,0 +1,299 @@
+/* test_store_faults.c — ct_store.c under LMDB calls that fail (real LMDB files).
+ *
+ * The LMDB functions below are wrapped in this executable (ct_store is a
+ * static library linked into it, so its calls bind to these definitions); each
+ * wrapper forwards to the real liblmdb function (dlsym RTLD_NEXT) unless the
+ * test armed a one-shot failure. What is checked: the environment setters and
+ * mdb_reader_check have their return codes checked; a reopen after MDB_PANIC
+ * that leaves a person-state replay pending refuses the batch (instead of
+ * tallying on stale states); a cursor that fails to open during the replay is
+ * an error, not a crash.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ct_campaign.h"
+#include "ct_campaign_default.h"
+#include "ct_event.h"
+#include "ct_store.h"
+#include "ct_wire.h"
+
+static ct_campaign g_camp;
+#define T0 ((int64_t)1690246800000) /* 2023-07-25T08:00:00+07:00 */
+
+/* ---- one-shot failures (0 = pass through) ---- */
+static int g_fail_mapsize, g_fail_maxdbs, g_fail_maxreaders, g_fail_reader_check,
+    g_fail_cursor_open, g_panic_commit;
+
+static void *real(const char *name)
+{
+    void *f = dlsym(RTLD_NEXT, name);
+    if (!f) abort();
+    return f;
+}
+
+static int take(int *flag)
+{
+    int v = *flag;
+    *flag = 0;
+    return v;
+}
+
+int mdb_env_set_mapsize(MDB_env *env, size_t size)
+{
+    if (g_fail_mapsize) return take(&g_fail_mapsize);
+    int (*f)(MDB_env *, size_t) = (int (*)(MDB_env *, size_t))real("mdb_env_set_mapsize");
+    return f(env, size);
+}
+
+int mdb_env_set_maxdbs(MDB_env *env, MDB_dbi dbs)
+{
+    if (g_fail_maxdbs) return take(&g_fail_maxdbs);
+    int (*f)(MDB_env *, MDB_dbi) = (int (*)(MDB_env *, MDB_dbi))real("mdb_env_set_maxdbs");
+    return f(env, dbs);
+}
+
+int mdb_env_set_maxreaders(MDB_env *env, unsigned int readers)
+{
+    if (g_fail_maxreaders) return take(&g_fail_maxreaders);
+    int (*f)(MDB_env *, unsigned) = (int (*)(MDB_env *, unsigned))real("mdb_env_set_maxreaders");
+    return f(env, readers);
+}
+
+int mdb_reader_check(MDB_env *env, int *dead)
+{
+    if (g_fail_reader_check) return take(&g_fail_reader_check);
+    int (*f)(MDB_env *, int *) = (int (*)(MDB_env *, int *))real("mdb_reader_check");
+    return f(env, dead);
+}
+
+int mdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cursor)
+{
+    if (g_fail_cursor_open) return take(&g_fail_cursor_open);
+    int (*f)(MDB_txn *, MDB_dbi, MDB_cursor **) =
+        (int (*)(MDB_txn *, MDB_dbi, MDB_cursor **))real("mdb_cursor_open");
+    return f(txn, dbi, cursor);
+}
+
+int mdb_txn_commit(MDB_txn *txn)
+{
+    if (take(&g_panic_commit)) { /* what a failed meta-page write reports */
+        mdb_txn_abort(txn);
+        return MDB_PANIC;
+    }
+    int (*f)(MDB_txn *) = (int (*)(MDB_txn *))real("mdb_txn_commit");
+    return f(txn);
+}
+
+/* ---- helpers ---- */
+
+typedef struct {
+    char dir[256];
+} tmpdir;
+
+static void tmp_make(tmpdir *t)
+{
+    snprintf(t->dir, sizeof t->dir, "/tmp/ct-store-faults-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+}
+
+static void tmp_remove(tmpdir *t)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+typedef struct {
+    ct_event ev;
+    ct_buf raw;
+    ct_store_item it;
+} tev;
+
+/* An enroll of person p (distinct persons, distinct ids). */
+static void tev_make(tev *t, uint64_t idseq, uint32_t person)
+{
+    static const uint8_t origin[CT_ORIGIN_LEN] = {9, 8, 7, 6, 5, 4, 3, 2};
+    memset(t, 0, sizeof *t);
+    ct_event_id_make(t->ev.id, origin, idseq);
+    t->ev.occurred_ms = T0;
+    snprintf(t->ev.campaign, sizeof t->ev.campaign, "%s", g_camp.id);
+    t->ev.district = 672;
+    snprintf(t->ev.agent, sizeof t->ev.agent, "%s", "LD672-001");
+    t->ev.program = CT_PROGRAM_BHXH_TN;
+    t->ev.action = CT_ACTION_ENROLL;
+    memcpy(t->ev.person, &person, sizeof person);
+    assert_int_equal(ct_event_encode(&t->ev, &t->raw), CT_OK);
+    t->it.ev = &t->ev;
+    t->it.raw = t->raw.data;
+    t->it.raw_len = t->raw.len;
+    t->it.collector = "insecure";
+    t->it.received_ms = T0 + 1000;
+    t->it.local_day = ct_campaign_local_day(&g_camp, T0);
+}
+
+static ct_store *open_raw(const char *dir, ct_err *e, char *err, size_t errlen)
+{
+    ct_store_opts o = {.dir = dir, .map_size = 64u << 20, .campaign_id = g_camp.id};
+    ct_store *s = NULL;
+    *e = ct_store_open(&o, &s, err, errlen);
+    return s;
+}
+
+static uint64_t head_seq(ct_store *s)
+{
+    uint64_t seq;
+    uint8_t h[CT_LOGREC_HASH_LEN];
+    assert_int_equal(ct_store_head(s, &seq, h), CT_OK);
+    return seq;
+}
+
+/* ---- tests ---- */
+
+static void test_env_setters_checked(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    int *flags[] = {&g_fail_mapsize, &g_fail_maxdbs, &g_fail_maxreaders};
+    const char *names[] = {"mdb_env_set_mapsize", "mdb_env_set_maxdbs", "mdb_env_set_maxreaders"};
+    for (int i = 0; i < 3; i++) {
+        char err[256] = "";
+        ct_err e;
+        *flags[i] = EINVAL;
+        ct_store *s = open_raw(td.dir, &e, err, sizeof err);
+        assert_int_equal(e, CT_ERR_LMDB);
+        assert_null(s);
+        assert_non_null(strstr(err, names[i]));
+        assert_int_equal(*flags[i], 0); /* the failure was taken */
+    }
+    /* nothing armed: opens */
+    char err[256] = "";
+    ct_err e;
+    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    ct_store_close(s);
+    tmp_remove(&td);
+}
+
+static void test_reader_check_checked(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    char err[256] = "";
+    ct_err e;
+    g_fail_reader_check = EINVAL; /* at open: a warning, the open goes on */
+    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    assert_int_equal(g_fail_reader_check, 0);
+    assert_int_equal(ct_store_reader_check(s), 0);
+    g_fail_reader_check = EINVAL;
+    assert_int_equal(ct_store_reader_check(s), -1);
+    assert_non_null(strstr(ct_store_last_error(s), "mdb_reader_check"));
+    assert_int_equal(ct_store_reader_check(s), 0);
+    ct_store_close(s);
+    tmp_remove(&td);
+}
+
+/* A writer without its campaign yet (persons current at open, so no replay is
+ * due), MDB_PANIC on a commit, then the reopen inside the next batch finds
+ * person states behind the log and no campaign to replay them: that batch
+ * must be refused (RETRY), not tallied on stale states. */
+static void test_replay_due_after_reopen(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    char err[256] = "";
+    ct_err e;
+    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    tev a, b, c;
+    tev_make(&a, 1, 100);
+    tev_make(&b, 2, 101);
+    tev_make(&c, 3, 102);
+    assert_int_equal(ct_store_apply_batch(s, &a.it, 1, NULL), CT_OK); /* states pending */
+    assert_int_equal(head_seq(s), 1);
+    g_panic_commit = 1;
+    assert_int_not_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_OK);
+    assert_int_equal(b.it.status, CT_ACK_RETRY);
+    /* reopen happens here; the replay waits for the campaign */
+    assert_int_equal(ct_store_apply_batch(s, &c.it, 1, NULL), CT_ERR_ARG);
+    assert_int_equal(c.it.status, CT_ACK_RETRY);
+    assert_non_null(strstr(ct_store_last_error(s), "replay"));
+    assert_int_equal(head_seq(s), 1);
+    /* with the campaign the replay runs and batches go on */
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    assert_int_equal(ct_store_apply_batch(s, &c.it, 1, NULL), CT_OK);
+    assert_int_equal(c.it.status, CT_ACK_ACCEPTED);
+    assert_int_equal(head_seq(s), 2);
+    ct_store_close(s);
+    for (int i = 0; i < 3; i++)
+        ct_buf_free(i == 0 ? &a.raw : i == 1 ? &b.raw : &c.raw);
+    tmp_remove(&td);
+}
+
+/* A crash left person states behind the log; the replay's cursor cannot be
+ * opened: ct_store_set_campaign reports an error (no crash, nothing changed),
+ * and a later call replays. */
+static void test_replay_cursor_failure(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    char err[256] = "";
+    ct_err e;
+    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    tev a;
+    tev_make(&a, 1, 100);
+    assert_int_equal(ct_store_apply_batch(s, &a.it, 1, NULL), CT_OK);
+    ct_store_abandon(s); /* crash: pending states lost */
+    s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    g_fail_cursor_open = EINVAL;
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_ERR_LMDB);
+    assert_non_null(strstr(err, "person-state replay"));
+    tev b;
+    tev_make(&b, 2, 101);
+    assert_int_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_ERR_ARG); /* still due */
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    assert_int_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_OK);
+    assert_int_equal(head_seq(s), 2);
+    ct_store_close(s);
+    ct_buf_free(&a.raw);
+    ct_buf_free(&b.raw);
+    tmp_remove(&td);
+}
+
+int main(void)
+{
+    char err[256];
+    if (ct_campaign_load_default(&g_camp, err, sizeof err) != CT_OK) {
+        fprintf(stderr, "campaign: %s\n", err);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_env_setters_checked),
+        cmocka_unit_test(test_reader_check_checked),
+        cmocka_unit_test(test_replay_due_after_reopen),
+        cmocka_unit_test(test_replay_cursor_failure),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    ct_campaign_free(&g_camp);
+    return rc;
+}
