@@ -17,7 +17,10 @@
  *     is written only by a checkpoint, which sets persons_seq in the same txn;
  *     opening a writer replays log(persons_seq..head] (counts untouched);
  *   - after MDB_PANIC (a failed meta write) the environment is closed and
- *     reopened before the next batch.
+ *     reopened before the next batch;
+ *   - received_ms is non-decreasing along the log: each appended record gets
+ *     max(item's received_ms, last_received_ms), last_received_ms being read
+ *     from the head record at a writer's open and advanced after each commit.
  */
 #include "ct_store.h"
 
@@ -77,7 +80,11 @@ struct ct_store {
     ct_pmap overlay, dirty;
     size_t ckpt_max;
     int64_t ckpt_age_ms, dirty_since_ms;
+    /* received_ms of the head record: the next record's is clamped to >= it
+     * (non-decreasing along the log even if the wall clock steps back) */
+    int64_t last_received_ms;
     /* import state */
+    int64_t imp_last_received_ms;
     MDB_txn *imp_txn;
     uint64_t imp_seq;
     uint8_t imp_head[CT_LOGREC_HASH_LEN];
@@ -428,6 +435,28 @@ static ct_err env_open(ct_store *s, const uint8_t *fingerprint, bool accept_chan
                 set_err(err, errlen, "%s: campaign fingerprint: %s", s->dir, mdb_strerror(rc));
                 goto fail_env;
             }
+        }
+    }
+    if (!s->read_only) {
+        uint64_t hs;
+        uint8_t hh[CT_LOGREC_HASH_LEN];
+        s->last_received_ms = 0;
+        rc = head_read(t, s->meta, &hs, hh);
+        if (!rc && hs > 0) {
+            uint8_t kb[8];
+            be64_put(kb, hs);
+            MDB_val k = {8, kb}, lv;
+            ct_logrec hr;
+            rc = mdb_get(t, s->log, &k, &lv);
+            /* a head record that does not decode is left to audit verify */
+            if (!rc && ct_logrec_decode(lv.mv_data, lv.mv_size, &hr) == CT_OK)
+                s->last_received_ms = hr.received_ms;
+            if (rc == MDB_NOTFOUND) rc = 0;
+        }
+        if (rc) {
+            mdb_txn_abort(t);
+            set_err(err, errlen, "%s: reading the head record: %s", s->dir, mdb_strerror(rc));
+            goto fail_env;
         }
     }
     rc = mdb_txn_commit(t);
@@ -922,6 +951,7 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
     if (rc) goto fail_rc;
     memcpy(head0, head, CT_LOGREC_HASH_LEN);
     seq = seq0;
+    int64_t rx = s->last_received_ms;
     ct_counts_clear(&s->delta);
     for (size_t i = 0; i < n; i++) {
         ct_store_item *it = &items[i];
@@ -973,7 +1003,8 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
         ct_logrec lr;
         memset(&lr, 0, sizeof lr);
         lr.seq = seq + 1;
-        lr.received_ms = it->received_ms;
+        lr.received_ms = it->received_ms > rx ? it->received_ms : rx; /* non-decreasing */
+        rx = lr.received_ms;
         snprintf(lr.collector, sizeof lr.collector, "%s", it->collector ? it->collector : "");
         lr.event = it->raw;
         lr.event_len = it->raw_len;
@@ -1001,6 +1032,7 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
     rc = mdb_txn_commit(t);
     t = NULL;
     if (rc) goto fail_rc;
+    s->last_received_ms = rx;
     if (persons_after_commit(s, ckpt)) {
         /* out of memory merging states: the store is consistent (the log is
          * the truth) but this handle's view is not; force a replay */
@@ -1235,6 +1267,7 @@ ct_err ct_store_import_begin(ct_store *s)
         return map_rc(rc);
     }
     ct_counts_clear(&s->delta);
+    s->imp_last_received_ms = s->last_received_ms;
     s->imp_txn = t;
     return CT_OK;
 }
@@ -1266,6 +1299,7 @@ ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campai
     if (rc) return map_rc(rc);
     s->imp_seq = rec->seq;
     memcpy(s->imp_head, head, sizeof head);
+    if (rec->received_ms > s->imp_last_received_ms) s->imp_last_received_ms = rec->received_ms;
     return CT_OK;
 }
 
@@ -1285,7 +1319,10 @@ ct_err ct_store_import_commit(ct_store *s)
     }
     rc = mdb_txn_commit(t);
     if (rc == MDB_PANIC) s->need_reopen = true;
-    if (rc == 0) persons_after_commit(s, true);
+    if (rc == 0) {
+        persons_after_commit(s, true);
+        s->last_received_ms = s->imp_last_received_ms;
+    }
     pmap_clear(&s->overlay);
     ct_counts_clear(&s->delta);
     return map_rc(rc);

@@ -107,8 +107,9 @@ typedef struct {
     const uint8_t *raw; /* the exact event bytes from the wire */
     size_t raw_len;
     const char *collector; /* identity for the log record */
-    int64_t received_ms;
-    uint32_t local_day; /* ct_campaign_local_day(ev->occurred_ms) */
+    int64_t received_ms;   /* the log record gets max(this, the previous
+                              record's): non-decreasing along the log */
+    uint32_t local_day;    /* ct_campaign_local_day(ev->occurred_ms) */
     /* out */
     uint8_t status;
     uint16_t code;

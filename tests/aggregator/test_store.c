@@ -721,6 +721,51 @@ static void test_checkpoint_crash_replay(void **state)
     tmp_remove(&ck);
 }
 
+static int rx_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+{
+    (void)raw;
+    (void)raw_len;
+    int64_t *out = arg;
+    out[rec->seq - 1] = rec->received_ms;
+    return 0;
+}
+
+/* received_ms is non-decreasing along the log even when the caller's clock
+ * steps back (within a batch, across batches, across a reopen). */
+static void test_received_ms_monotonic(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    ct_store *s = open_ok(td.dir, 64u << 20);
+    tev e[5];
+    for (int i = 0; i < 5; i++)
+        tev_make(&e[i], (uint64_t)i + 1, 200 + (uint32_t)i, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL,
+                 NULL, T0);
+    ct_store_item it[5];
+    for (int i = 0; i < 5; i++)
+        item_of(&it[i], &e[i]);
+    it[0].received_ms = T0 + 5000;
+    it[1].received_ms = T0 + 3000; /* clock stepped back inside the batch */
+    assert_int_equal(ct_store_apply_batch(s, it, 2, NULL), CT_OK);
+    it[2].received_ms = T0 + 4000; /* still behind, next batch */
+    assert_int_equal(ct_store_apply_batch(s, &it[2], 1, NULL), CT_OK);
+    ct_store_close(s);
+    s = open_ok(td.dir, 64u << 20);
+    it[3].received_ms = T0 + 1000; /* after a restart */
+    it[4].received_ms = T0 + 6000; /* the clock caught up */
+    assert_int_equal(ct_store_apply_batch(s, &it[3], 2, NULL), CT_OK);
+    int64_t rx[5] = {0};
+    uint64_t bad = 0;
+    assert_int_equal(ct_store_log_scan(s, 1, 0, rx_cb, rx, &bad), CT_OK);
+    assert_true(rx[0] == T0 + 5000 && rx[1] == T0 + 5000 && rx[2] == T0 + 5000);
+    assert_true(rx[3] == T0 + 5000 && rx[4] == T0 + 6000);
+    ct_store_close(s);
+    for (int i = 0; i < 5; i++)
+        ct_buf_free(&e[i].raw);
+    tmp_remove(&td);
+}
+
 int main(void)
 {
     char err[256];
@@ -739,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_import),
         cmocka_unit_test(test_scan_ranges),
         cmocka_unit_test(test_checkpoint_crash_replay),
+        cmocka_unit_test(test_received_ms_monotonic),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ct_campaign_free(&g_camp);
