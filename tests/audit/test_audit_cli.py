@@ -131,13 +131,24 @@ def test_flip_event_byte():
 
 
 def test_flip_collector_and_time():
+    # the collector identity is covered by the chain too
     d = fresh(W, "flip2")
     s = Store(d)
     k = 77
     rec = bytearray(s.get(k))
     i = rec.index(b"insecure")
-    rec[i] = ord("I")  # the collector identity is covered by the chain too
+    rec[i] = ord("I")
     s.put(k, bytes(rec))
+    s.close()
+    r = verify("--data", d, check_rc=1)
+    check(r.stdout == f"FAIL seq {k}: hash mismatch (record altered or reordered)\n", r.stdout)
+    # ...and so is the receive time: one millisecond later, re-encoded canonically
+    d = fresh(W, "flip3")
+    s = Store(d)
+    k = 501
+    arr = msgpack.unpackb(s.get(k), raw=False)
+    arr[1] += 1
+    s.put(k, msgpack.packb(arr, use_bin_type=True))
     s.close()
     r = verify("--data", d, check_rc=1)
     check(r.stdout == f"FAIL seq {k}: hash mismatch (record altered or reordered)\n", r.stdout)
