@@ -110,12 +110,13 @@ def eid_of(raw):
 # ---- memory -------------------------------------------------------------------
 
 def proc_status(pid):
-    """{VmRSS, VmHWM} in kB, or {} if gone."""
+    """{VmRSS, VmHWM, RssAnon, RssFile} in kB, or {} if gone. RssFile counts the
+    pages of mapped files (LMDB maps its whole data file): heap growth is RssAnon."""
     out = {}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
+                if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:", "RssFile:")):
                     k, v = line.split(":")
                     out[k] = int(v.split()[0])
     except OSError:
