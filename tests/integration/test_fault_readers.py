@@ -10,7 +10,7 @@
    growth per commit with a live stuck reader (the control) vs after the
    stale ones were cleared.
 8. The reporter stopped (SIGSTOP) under load: ingest rate with and without a
-   stopped subscriber (ratio reported; only a gross sanity bound), then
+   stopped subscriber (ratio reported; only a gross sanity bound, > 0.1), then
    SIGCONT: the reporter detects the gap and resyncs to exact figures.
 
 Env: CT_READER_CHURN (commits per phase, default 400), CT_RATE_EVENTS
@@ -191,7 +191,7 @@ def test_reporter_stopped_under_load():
         orc.check(agg, rss)
         H.check(rep.stop() == 0, "reporter did not stop cleanly")
         H.check(snaps >= 1, "the stopped reporter never resynced by snapshot (no gap?)")
-        H.check(ratio > 0.2, f"ingest collapsed with a stopped reporter: ratio {ratio:.2f}")
+        H.check(ratio > 0.1, f"ingest collapsed with a stopped reporter: ratio {ratio:.2f}")
         agg.stop()
 
 
