@@ -1,4 +1,4 @@
-/* ct_ctlog.h — the self-verifying export file (.ctlog), docs/parts/audit.md.
+/* ct_ctlog.h — the self-verifying export file (.ctlog), docs/audit.md.
  *
  * A .ctlog file is a plain concatenation of MessagePack objects:
  *   1. header map, keys in this order, smallest encodings:

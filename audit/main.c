@@ -3,7 +3,7 @@
  * Exit codes: 0 OK; 1 divergence found or runtime failure (the finding or
  * error is printed); 2 usage or configuration error. Each command opens the
  * store read-only (short read transactions: safe on a live aggregator),
- * except rebuild, which creates a fresh store. docs/parts/audit.md.
+ * except rebuild, which creates a fresh store. docs/audit.md.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -1,6 +1,6 @@
 /* ct_deliver.h — delivering the outbox to the aggregator over a DEALER socket.
  *
- * State machine per event (docs/parts/collector.md):
+ * State machine per event (docs/collector.md):
  *   QUEUED (in LMDB only) --load--> PENDING (in the window, to send)
  *   PENDING --sent in a "sub"--> IN FLIGHT (sent_ms, token)
  *   IN FLIGHT --ack accepted/duplicate--> deleted from the outbox (durable)

@@ -1,6 +1,6 @@
 /* ct_outbox.h — the collector's durable outbox (one LMDB environment).
  *
- * Layout (docs/parts/collector.md): the directory holds an LMDB environment
+ * Layout (docs/collector.md): the directory holds an LMDB environment
  * (created 0700, files 0600) opened with LMDB's default durable flags, with
  * four named databases:
  *   meta      string key -> value: "version" u32, "origin" 8 bytes (drawn

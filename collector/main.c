@@ -1,5 +1,5 @@
 /* main.c — chitieu-collector: a district office's durable outbox and its
- * delivery to the aggregator (docs/parts/collector.md).
+ * delivery to the aggregator (docs/collector.md).
  *
  *   chitieu-collector COMMAND --outbox DIR [options]
  *   init | add | cancel | import FILE.csv | simulate | run | status | rejected

@@ -1,6 +1,6 @@
 /* ct_event.c — the enrollment event, schema v1: canonical encoder, strict
  * decoder, names, id helpers, UTF-8 check (see ct_event.h and
- * docs/parts/protocol-codec.md §2).
+ * docs/PROTOCOL.md §2).
  *
  * Invariants: the encoder writes keys in the order of ct_event_fields[] with
  * msgpack-c's smallest encodings and refuses (appending nothing) any event

@@ -1,5 +1,5 @@
 /* ct_logrec.c — one record of the hash-chained log (see ct_logrec.h and
- * docs/parts/protocol-codec.md §6).
+ * docs/PROTOCOL.md §6).
  *
  * Invariants: the stored encoding is 0x95 || body-elements || bin32(hash),
  * where body = 0x94 || body-elements is exactly what is hashed after the

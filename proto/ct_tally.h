@@ -83,7 +83,7 @@ typedef struct {
 
 void ct_person_key(ct_program p, const uint8_t person[CT_PERSON_LEN],
                    uint8_t out[CT_PERSON_KEY_LEN]);
-/* Compact binary encoding for storage (docs/PROTOCOL.md §6). */
+/* Compact binary encoding for storage (docs/PROTOCOL.md §7). */
 ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_STATE_MAX],
                               size_t *len);
 ct_err ct_person_state_decode(const uint8_t *b, size_t len, ct_person_state *out);

@@ -1,4 +1,4 @@
-/* ct_wire.c — the wire messages (see ct_wire.h and docs/parts/protocol-codec.md §3).
+/* ct_wire.c — the wire messages (see ct_wire.h and docs/PROTOCOL.md §3).
  *
  * Invariants: every encoder writes "v", "k" first and then the kind's keys in
  * the fixed order of the ct_keys_* tables below, with msgpack-c's smallest

@@ -3,7 +3,7 @@
  *   SUB    -> the aggregator's feed (subscribed to everything): "upd", "hb";
  *   DEALER -> the aggregator's snapshot ROUTER: "snq" -> "snp".
  *
- * Protocol (docs/parts/reporter.md):
+ * Protocol (docs/reporter.md):
  *   - subscribe first, then request a snapshot; while it is pending, feed
  *     updates are buffered (bounded; on overflow the buffer is dropped and a
  *     second snapshot is taken);

@@ -1,5 +1,5 @@
 /* test_status.c — the status report's figures and renderings against values
- * computed by hand (docs/parts/reporter.md), for fixed clocks: before the
+ * computed by hand (docs/reporter.md), for fixed clocks: before the
  * start, mid-campaign (2023-07-26T20:00+07:00) and after the end; the exact
  * JSON line for a small fixed counts table; CSV quoting (parsed back by a
  * small RFC 4180 reader); table alignment by display width with Vietnamese

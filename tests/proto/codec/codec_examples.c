@@ -1,6 +1,6 @@
 /* codec_examples.c — prints hex dumps of canonical frames produced by the
  * real encoders (the typical event, a submit of two events, an ack, a log
- * record, a feed update). The output is pasted into docs/parts/protocol-codec.md; as a ctest
+ * record, a feed update). The output is pasted into docs/PROTOCOL.md; as a ctest
  * it also checks that each dump decodes again. Exit 0 on success.
  */
 #include <stdio.h>

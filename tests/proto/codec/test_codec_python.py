@@ -1,6 +1,6 @@
 """test_codec_python — interoperability: an independent encoder (python3-msgpack
 + hashlib.blake2b, as a third-party collector would use them, following
-docs/parts/protocol-codec.md) must produce byte for byte the frames that the C
+docs/PROTOCOL.md) must produce byte for byte the frames that the C
 codec prints (tests/codec_examples), and the same log-record hash.
 """
 import os
