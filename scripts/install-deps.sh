@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
       libinih-dev libcsv-dev libmicrohttpd-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(libcmocka-dev python3 python3-zmq python3-msgpack clang libclang-rt-dev lmdb-utils python3-lmdb
+  pkgs+=(libcmocka-dev clang-format python3 python3-zmq python3-msgpack clang libclang-rt-dev lmdb-utils python3-lmdb
          chromium)
 fi
 missing=()
