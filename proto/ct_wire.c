@@ -311,6 +311,21 @@ static ct_err ct_entries_decode(const msgpack_object *o, ct_wire_state *out)
     return CT_OK;
 }
 
+/* The key table of a state message kind, NULL if kind is not one. */
+static const char *const *state_keys(ct_msg_kind kind)
+{
+    switch (kind) {
+    case CT_MSG_UPDATE:
+        return ct_keys_upd;
+    case CT_MSG_HEARTBEAT:
+        return ct_keys_hb;
+    case CT_MSG_SNAPSHOT:
+        return ct_keys_snp;
+    default:
+        return NULL;
+    }
+}
+
 ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
 {
     if (!out) return CT_ERR_ARG;
@@ -319,20 +334,8 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
     ct_msg_kind kind;
     ct_err e = ct_wire_open(buf, len, &ct_lim_state, &root, &kind);
     if (e) return e;
-    const char *const *keys;
-    switch (kind) {
-    case CT_MSG_UPDATE:
-        keys = ct_keys_upd;
-        break;
-    case CT_MSG_HEARTBEAT:
-        keys = ct_keys_hb;
-        break;
-    case CT_MSG_SNAPSHOT:
-        keys = ct_keys_snp;
-        break;
-    default:
-        return CT_ERR_BAD_KIND;
-    }
+    const char *const *keys = state_keys(kind);
+    if (!keys) return CT_ERR_BAD_KIND;
     const msgpack_object *f[8];
     if ((e = ct_wire_fields(&root, keys, f, 8))) return e;
     out->kind = kind;
@@ -496,20 +499,8 @@ ct_err ct_wire_error_encode(bool has_token, uint64_t token, ct_err code, ct_buf 
 ct_err ct_wire_state_encode(const ct_wire_state *st, ct_buf *out)
 {
     if (!st || !out) return CT_ERR_ARG;
-    const char *const *keys;
-    switch (st->kind) {
-    case CT_MSG_UPDATE:
-        keys = ct_keys_upd;
-        break;
-    case CT_MSG_HEARTBEAT:
-        keys = ct_keys_hb;
-        break;
-    case CT_MSG_SNAPSHOT:
-        keys = ct_keys_snp;
-        break;
-    default:
-        return CT_ERR_BAD_KIND;
-    }
+    const char *const *keys = state_keys(st->kind);
+    if (!keys) return CT_ERR_BAD_KIND;
     if (st->time_ms < 0) return CT_ERR_BAD_VALUE;
     if (st->kind == CT_MSG_UPDATE && st->prev_seq >= st->seq) return CT_ERR_BAD_VALUE;
     size_t ne = st->kind == CT_MSG_HEARTBEAT ? 0 : st->n_entries;
