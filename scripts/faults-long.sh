@@ -40,6 +40,9 @@ $py -c 'import zmq, msgpack, lmdb' || { echo "faults-long.sh: need python3-zmq, 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE="$(command -v $py)" >/dev/null || exit 2
 cmake --build "$build" -j "$(nproc)" --target chitieu-aggregator chitieu-collector chitieu-reporter \
   chitieu-audit chitieu-keys ctcrashshim >/dev/null || { echo "build failed" >&2; exit 2; }
+# helpers some integration tests run from CT_BIN/../tests (best effort: test code of other
+# modules may be mid-edit)
+cmake --build "$build" -j "$(nproc)" --target ct_audit_mkstore >/dev/null 2>&1 || true
 out="$build/faults-long"
 mkdir -p "$out"
 export CT_SOURCE_DIR=$PWD CT_BIN=$PWD/$build/bin CT_CRASHSHIM=$PWD/$build/tests/libctcrashshim.so
@@ -88,6 +91,7 @@ exec valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=defi
 EOF
     chmod +x "$vbin/$(basename "$b")"
   done
+  ln -sfn "$PWD/$build/tests" "$out/tests"  # CT_BIN/../tests, as in a build tree
   if ((quick)); then
     tests=(tests/integration/test_fault_*.py)
   else
