@@ -421,6 +421,9 @@ class Collector:
         self.proc = self.wd.start(a + list(extra), name=self.name)
         self.lives.append(self.proc)
         self.rss.add("collector", self.proc)
+        # its signal handlers are in place once it logs this (a SIGTERM sent
+        # earlier would kill it with the default action)
+        self.proc.wait_log(r'msg="delivering"', timeout=30 * SLOW)
         return self.proc
 
     def kill9(self):
