@@ -657,6 +657,9 @@ class Oracle:
         for s in self.submitters:
             expected_undelivered |= set(s.rejected)
         undelivered = len(set(self.S) - Lset - expected_undelivered)
+        # every reject a collector or submitter saw must be one the scenario provoked:
+        # a valid event refused by the aggregator is a broken promise, not a non-delivery
+        unexpected_rejects = len(expected_undelivered - set(self.expect_reject))
         c_vs_r = diff_counts(C, R)
         rep_r = rep_f = None
         r_bad = f_bad = []
@@ -726,6 +729,7 @@ class Oracle:
                  fig("undelivered after drain |S\\L|", undelivered,
                      undelivered == 0 or not expect_all_delivered),
                  fig("  expected rejects (not in L)", len(expected_undelivered)),
+                 fig("unexpected rejects", unexpected_rejects, unexpected_rejects == 0),
                  fig("F vs C mismatches", f"{len(f_bad)}{f_detail}" if reporter else "n/a",
                      not f_bad if reporter else None),
                  fig("chain verification", verify_line, chain_ok),
@@ -755,6 +759,8 @@ class Oracle:
                          f"C={C.get(c_vs_r[0], 0)} R={R.get(c_vs_r[0], 0)}")
         if r_bad:
             fails.append("replay vs C: " + "; ".join(r_bad[:5]))
+        if unexpected_rejects:
+            fails.append(f"{unexpected_rejects} events rejected that the scenario did not expect")
         if undelivered and expect_all_delivered:
             fails.append(f"{undelivered} generated events never reached the log")
         if f_bad:
