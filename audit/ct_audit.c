@@ -142,12 +142,15 @@ static struct ct_audit_pool *pool_new(const ct_audit_opts *o)
             return NULL;
         }
     }
-    p->thr = calloc(o->threads, sizeof *p->thr);
+    /* the calling thread checks batches too while it waits (drain), so
+     * `threads` checking threads = threads - 1 workers */
+    unsigned n_workers = o->threads - 1;
+    p->thr = calloc(n_workers, sizeof *p->thr);
     if (!p->thr) {
         pool_free(p);
         return NULL;
     }
-    for (unsigned i = 0; i < o->threads; i++) {
+    for (unsigned i = 0; i < n_workers; i++) {
         if (pthread_create(&p->thr[i], NULL, worker, p) != 0) break;
         p->n_thr++;
     }
@@ -341,6 +344,21 @@ static void drain(ct_audit *a, uint64_t until, bool wait)
         ct_audit_batch *b = &p->b[p->drain % CT_AUDIT_NBATCH];
         if (b->state != B_DONE) {
             if (!wait) break;
+            /* rather than sleep, check a queued batch here (the oldest:
+             * usually the one awaited); the calling thread is one of the
+             * `threads` doing the per-record checks */
+            ct_audit_batch *q = NULL;
+            for (uint64_t k = p->drain; k < p->fill && !q; k++)
+                if (p->b[k % CT_AUDIT_NBATCH].state == B_QUEUED) q = &p->b[k % CT_AUDIT_NBATCH];
+            if (q) {
+                q->state = B_WORKING;
+                pthread_mutex_unlock(&p->mu);
+                batch_stage1(p, q);
+                pthread_mutex_lock(&p->mu);
+                q->state = B_DONE;
+                pthread_cond_broadcast(&p->cv);
+                continue;
+            }
             pthread_cond_wait(&p->cv, &p->mu);
             continue;
         }

@@ -48,9 +48,10 @@ typedef struct {
     void *arg;
     const char *progress;    /* non-NULL: a progress line on stderr every second, this label */
     uint64_t progress_total; /* for "of N" in the progress line, 0 = unknown */
-    unsigned threads;        /* worker threads for the per-record checks (chain hash,
-                                event decode, campaign and ids checks); 0 or 1 = none:
-                                everything runs in the caller's thread */
+    unsigned threads;        /* threads doing the per-record checks (chain hash, event
+                                decode, campaign and ids checks), the caller's included
+                                (threads - 1 workers; the caller checks batches while it
+                                waits for them); 0 or 1 = everything in the caller's thread */
 } ct_audit_opts;
 
 /* One record as the engine sees it: the record (event bytes copied into the

@@ -41,8 +41,8 @@ static void usage_main(FILE *f)
                "  trace    list the events of one agent, district, person hash or day\n"
                "Exit: 0 ok, 1 divergence or runtime failure, 2 usage/config error.\n"
                "Options common to all: --campaign FILE (default: the built-in lamdong-2023);\n"
-               "  --threads N: worker threads for the per-record checks (default: CPUs, <= 4;\n"
-               "  1 = single-threaded); --quiet: no progress lines on stderr.\n");
+               "  --threads N: threads for the per-record checks, this one included (default:\n"
+               "  CPUs, <= 4; 1 = single-threaded); --quiet: no progress lines on stderr.\n");
 }
 
 static const char *const HELP_VERIFY =
@@ -285,7 +285,7 @@ static int parse_opts(int argc, char **argv, opts *o, const char *help, const in
     return 0;
 }
 
-/* Worker threads for the per-record checks: --threads N (1 = none), default
+/* Threads for the per-record checks (this one included): --threads N (1 = no workers), default
  * the number of online CPUs (at most 4). */
 static unsigned n_threads(const opts *o)
 {

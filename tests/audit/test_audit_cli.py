@@ -51,9 +51,12 @@ def audit(*args, check_rc=None):
 
 
 def verify(*args, check_rc):
-    """verify with the engine on one thread and on three: same verdict, same words."""
+    """verify with the engine on one thread, two (one worker + the caller checking
+    batches while it waits) and three: same verdict, same words."""
     r1 = audit("verify", *args, "--threads", "1", check_rc=check_rc)
+    r2 = audit("verify", *args, "--threads", "2", check_rc=check_rc)
     r3 = audit("verify", *args, "--threads", "3", check_rc=check_rc)
+    check(r1.stdout == r2.stdout, f"threads 1 vs 2:\n{r1.stdout}\n{r2.stdout}")
     check(r1.stdout == r3.stdout, f"threads 1 vs 3:\n{r1.stdout}\n{r3.stdout}")
     return r3
 
