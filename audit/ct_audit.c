@@ -57,13 +57,63 @@ static uint64_t id_fingerprint(const uint8_t id[CT_EVENT_ID_LEN], const uint8_t 
     return h ^ c;
 }
 
+/* Memo of campaign checks (one per checking thread): an event whose
+ * campaign, district, agent and group equal those of an event that passed
+ * ct_campaign_check_event, and whose occurred-at time lies in the campaign
+ * window (the very test of ct_campaign_check_event), passes it too: with the
+ * clock check off nothing else enters that check. Anything else is checked by
+ * ct_campaign_check_event itself, so every failure and its error code come
+ * from it. Saves its bsearches by string over the roster. */
+#define CT_AUDIT_CMEMO 1024
+
+typedef struct {
+    bool used;
+    uint32_t district;
+    char campaign[CT_CAMPAIGN_ID_MAX + 1];
+    char agent[CT_AGENT_ID_MAX + 1];
+    char group[CT_GROUP_MAX + 1];
+} ct_audit_cmemo_slot;
+
+typedef struct {
+    ct_audit_cmemo_slot slot[CT_AUDIT_CMEMO];
+} ct_audit_cmemo;
+
+static size_t cmemo_ix(const ct_event *ev)
+{
+    uint64_t h = 1469598103934665603ull ^ ev->district; /* FNV-1a */
+    for (const char *s = ev->agent; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    for (const char *s = ev->group; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 32)) & (CT_AUDIT_CMEMO - 1);
+}
+
+static ct_err campaign_check(const ct_campaign *c, ct_audit_cmemo *m, const ct_event *ev)
+{
+    if (!m) return ct_campaign_check_event(c, ev, INT64_MAX);
+    ct_audit_cmemo_slot *sl = &m->slot[cmemo_ix(ev)];
+    if (sl->used && sl->district == ev->district && strcmp(sl->agent, ev->agent) == 0 &&
+        strcmp(sl->group, ev->group) == 0 && strcmp(sl->campaign, ev->campaign) == 0 &&
+        !(ev->occurred_ms < c->start_ms - c->tolerance_ms ||
+          ev->occurred_ms >= c->end_ms + c->tolerance_ms))
+        return CT_OK;
+    ct_err e = ct_campaign_check_event(c, ev, INT64_MAX);
+    if (e) return e;
+    sl->used = true;
+    sl->district = ev->district;
+    memcpy(sl->campaign, ev->campaign, sizeof sl->campaign);
+    memcpy(sl->agent, ev->agent, sizeof sl->agent);
+    memcpy(sl->group, ev->group, sizeof sl->group);
+    return CT_OK;
+}
+
 /* Stage 1: the pure per-record checks. */
-static void stage1(const ct_campaign *c, ct_store *ids, ct_audit_item *it,
+static void stage1(const ct_campaign *c, ct_audit_cmemo *memo, ct_store *ids, ct_audit_item *it,
                    const uint8_t prev[CT_LOGREC_HASH_LEN])
 {
     it->chain = ct_logrec_check(&it->rec, prev);
     it->dec = ct_event_decode(it->rec.event, it->rec.event_len, &it->ev, NULL);
-    it->camp = it->dec ? CT_OK : ct_campaign_check_event(c, &it->ev, INT64_MAX);
+    it->camp = it->dec ? CT_OK : campaign_check(c, memo, &it->ev);
     it->idfp = 0;
     if (ids && !it->dec) {
         uint8_t h[16];
@@ -74,15 +124,16 @@ static void stage1(const ct_campaign *c, ct_store *ids, ct_audit_item *it,
     if (!it->dec) ct_person_key(it->ev.program, it->ev.person, it->pkey);
 }
 
-static void batch_stage1(struct ct_audit_pool *p, ct_audit_batch *b)
+static void batch_stage1(struct ct_audit_pool *p, ct_audit_batch *b, ct_audit_cmemo *memo)
 {
     for (size_t i = 0; i < b->n; i++)
-        stage1(p->c, p->ids, &b->items[i], i ? b->items[i - 1].rec.hash : b->prev);
+        stage1(p->c, memo, p->ids, &b->items[i], i ? b->items[i - 1].rec.hash : b->prev);
 }
 
 static void *worker(void *arg)
 {
     struct ct_audit_pool *p = arg;
+    ct_audit_cmemo *memo = calloc(1, sizeof *memo); /* NULL: no memo */
     pthread_mutex_lock(&p->mu);
     for (;;) {
         ct_audit_batch *b = NULL;
@@ -95,12 +146,13 @@ static void *worker(void *arg)
         }
         b->state = B_WORKING;
         pthread_mutex_unlock(&p->mu);
-        batch_stage1(p, b);
+        batch_stage1(p, b, memo);
         pthread_mutex_lock(&p->mu);
         b->state = B_DONE;
         pthread_cond_broadcast(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
+    free(memo);
     return NULL;
 }
 
@@ -175,6 +227,7 @@ ct_err ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
     memcpy(a->scan_prev, prev, CT_LOGREC_HASH_LEN);
     ct_pmap_init(&a->persons);
     ct_counts_init(&a->counts);
+    a->cmemo = calloc(1, sizeof(ct_audit_cmemo)); /* NULL: no memo */
     a->t0_ms = ct_monotonic_ms();
     a->next_progress_ms = a->t0_ms + 1000;
     if (a->o.threads > 1) {
@@ -193,6 +246,8 @@ void ct_audit_free(ct_audit *a)
     a->pool = NULL;
     free(a->idfp);
     a->idfp = NULL;
+    free(a->cmemo);
+    a->cmemo = NULL;
     ct_pmap_free(&a->persons);
     ct_counts_free(&a->counts);
 }
@@ -353,7 +408,7 @@ static void drain(ct_audit *a, uint64_t until, bool wait)
             if (q) {
                 q->state = B_WORKING;
                 pthread_mutex_unlock(&p->mu);
-                batch_stage1(p, q);
+                batch_stage1(p, q, a->cmemo);
                 pthread_mutex_lock(&p->mu);
                 q->state = B_DONE;
                 pthread_cond_broadcast(&p->cv);
@@ -405,7 +460,7 @@ int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, vo
     if (!a->pool) {
         ct_audit_item it;
         it.rec = *rec;
-        stage1(a->o.campaign, a->o.ids_store, &it, a->scan_prev);
+        stage1(a->o.campaign, a->cmemo, a->o.ids_store, &it, a->scan_prev);
         memcpy(a->scan_prev, rec->hash, CT_LOGREC_HASH_LEN);
         if (stage2(a, &it)) a->halt = true;
         return a->halt ? 1 : 0;
