@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "ct_testkit.h"
+
 #include "ct_campaign.h"
 #include "ct_campaign_default.h"
 #include "ct_counts.h"
@@ -30,21 +32,16 @@ static ct_campaign g_camp;
 /* 2023-07-25T08:00:00+07:00 */
 #define T0 ((int64_t)1690246800000)
 
-typedef struct {
-    char dir[256];
-} tmpdir;
+typedef ct_tmpdir tmpdir;
 
 static void tmp_make(tmpdir *t)
 {
-    snprintf(t->dir, sizeof t->dir, "/tmp/ct-store-test-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
+    assert_int_equal(ct_tmpdir_make(t, "ct-store-test"), 0);
 }
 
 static void tmp_remove(tmpdir *t)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ct_tmpdir_remove(t), 0);
 }
 
 static ct_store *open_store(const char *dir, size_t map, const char *campaign, ct_err *rc)

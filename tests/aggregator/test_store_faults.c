@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "ct_testkit.h"
+
 #include "ct_campaign.h"
 #include "ct_campaign_default.h"
 #include "ct_event.h"
@@ -99,21 +101,16 @@ int mdb_txn_commit(MDB_txn *txn)
 
 /* ---- helpers ---- */
 
-typedef struct {
-    char dir[256];
-} tmpdir;
+typedef ct_tmpdir tmpdir;
 
 static void tmp_make(tmpdir *t)
 {
-    snprintf(t->dir, sizeof t->dir, "/tmp/ct-store-faults-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
+    assert_int_equal(ct_tmpdir_make(t, "ct-store-faults"), 0);
 }
 
 static void tmp_remove(tmpdir *t)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ct_tmpdir_remove(t), 0);
 }
 
 typedef struct {
