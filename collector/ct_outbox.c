@@ -73,6 +73,22 @@ static ct_err lmdb_fail(ct_outbox *ob, int rc, const char *what)
     return CT_ERR_LMDB;
 }
 
+/* Begins a transaction (flags 0 or MDB_RDONLY) and opens a cursor on dbi. On
+ * failure nothing is left open. */
+static ct_err txn_cursor(ct_outbox *ob, unsigned flags, MDB_dbi dbi, MDB_txn **txn,
+                         MDB_cursor **cur)
+{
+    int rc = mdb_txn_begin(ob->env, NULL, flags, txn);
+    if (rc != 0)
+        return lmdb_fail(ob, rc, flags & MDB_RDONLY ? "read transaction" : "write transaction");
+    rc = mdb_cursor_open(*txn, dbi, cur);
+    if (rc != 0) {
+        mdb_txn_abort(*txn);
+        return lmdb_fail(ob, rc, "cursor");
+    }
+    return CT_OK;
+}
+
 const char *ct_outbox_errmsg(const ct_outbox *ob)
 {
     return ob ? ob->errmsg : "";
@@ -420,14 +436,10 @@ ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_f
 {
     if (max == 0) return CT_OK;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
     MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, ob->outbox, &cur);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return lmdb_fail(ob, rc, "cursor");
-    }
+    ct_err e0 = txn_cursor(ob, MDB_RDONLY, ob->outbox, &txn, &cur);
+    if (e0) return e0;
+    int rc;
     uint8_t kb[8];
     put_be64(kb, from);
     MDB_val k = {8, kb}, v;
@@ -514,14 +526,10 @@ ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_
 ct_err ct_outbox_rejected_each(ct_outbox *ob, ct_outbox_rej_fn fn, void *ctx)
 {
     MDB_txn *txn;
-    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
     MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, ob->rejected, &cur);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return lmdb_fail(ob, rc, "cursor");
-    }
+    ct_err e0 = txn_cursor(ob, MDB_RDONLY, ob->rejected, &txn, &cur);
+    if (e0) return e0;
+    int rc;
     MDB_val k, v;
     ct_err e = CT_OK;
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -558,14 +566,10 @@ ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out)
     size_t n = 0;
     if (n_out) *n_out = 0;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "write transaction");
     MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, ob->rejected, &cur);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return lmdb_fail(ob, rc, "cursor");
-    }
+    ct_err e0 = txn_cursor(ob, 0, ob->rejected, &txn, &cur);
+    if (e0) return e0;
+    int rc;
     MDB_val k, v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {

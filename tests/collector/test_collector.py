@@ -379,7 +379,10 @@ def test_aggregator_killed_and_paused_while_delivering():
         agg.kill9()
         mid = status(ob)
         agg, _ = start_agg(wd, name="agg2", eps=eps)
-        wait_until(lambda: status(ob)["delivered"] > mid["delivered"], what="acks after restart")
+        try:
+            wait_until(lambda: status(ob)["delivered"] > mid["delivered"], what="acks after restart")
+        except AssertionError:
+            print("AGG2:\n" + agg.tail(40)); print("RUN:\n" + run.tail(40)); print(status(ob)); raise
         agg.signal(signal.SIGSTOP)
         time.sleep(1.0)  # several resend timeouts pass
         agg.signal(signal.SIGCONT)
