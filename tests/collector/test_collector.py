@@ -368,16 +368,19 @@ def test_aggregator_killed_and_paused_while_delivering():
     past the resend timeout and resumed, while one collector delivers: the
     collector resends by itself; duplicates are acked, none counted."""
     import signal
+    N = 20000  # enough that the kill lands mid-delivery on a fast machine
     with H.Workdir("col-aggkill") as wd:
         agg, eps = start_agg(wd)
         ob = wd.sub("ob")
         init(ob, 678)
-        col("simulate", "--outbox", ob, "--count", "6000", "--seed", "5")
+        col("simulate", "--outbox", ob, "--count", str(N), "--seed", "5")
         run = start_run(wd, ob, eps["ingest"], "--insecure", "--window", "64", "--batch", "8",
                         "--resend-ms", "200", "--stats-interval", "0")
         wait_until(lambda: status(ob)["delivered"] > 0, what="first acks")
         agg.kill9()
         mid = status(ob)
+        # the kill must come while events are still waiting, or nothing is tested
+        H.check(mid["queued"] > 0, f"everything was delivered before the kill: {mid}")
         agg, _ = start_agg(wd, name="agg2", eps=eps)
         try:
             wait_until(lambda: status(ob)["delivered"] > mid["delivered"], what="acks after restart")
@@ -392,9 +395,9 @@ def test_aggregator_killed_and_paused_while_delivering():
         H.check(fin, run.tail())
         print("  " + fin[-1].split('msg="delivery finished" ')[1])
         s = status(ob)
-        H.check((s["delivered"], s["rejected"]) == (6000, 0), f"{s}")
+        H.check((s["delivered"], s["rejected"]) == (N, 0), f"{s}")
         m = snapshot(eps)
-        H.check(m["s"] == 6000, f"log has {m['s']} records, want 6000")
+        H.check(m["s"] == N, f"log has {m['s']} records, want {N}")
         agg.stop()
 
 
