@@ -192,6 +192,11 @@ static const struct option LONGOPTS[] = {{"data", required_argument, 0, O_DATA},
                                          {0, 0, 0, 0}};
 
 /* allowed: string of the O_* codes (as chars offset from 1000) this command takes */
+/* parse_opts() result when --help was given and printed: the command exits 0. */
+#define OPTS_HELP_SHOWN (-1)
+
+/* Parses a command's options into *o; 0 to go on, OPTS_HELP_SHOWN, or the exit
+ * code of a usage error (already reported). */
 static int parse_opts(int argc, char **argv, opts *o, const char *help, const int *allowed)
 {
     memset(o, 0, sizeof *o);
@@ -282,6 +287,10 @@ static int parse_opts(int argc, char **argv, opts *o, const char *help, const in
     uint64_t t;
     if (o->threads && (parse_u64(o->threads, &t) || t < 1 || t > 64))
         return usage_err(help, "--threads: expected 1..64, not '%s'", o->threads);
+    if (o->help) {
+        fputs(help, stdout);
+        return OPTS_HELP_SHOWN;
+    }
     return 0;
 }
 
@@ -289,12 +298,8 @@ static int parse_opts(int argc, char **argv, opts *o, const char *help, const in
  * the number of online CPUs (at most 4). */
 static unsigned n_threads(const opts *o)
 {
-    if (o->threads) {
-        uint64_t v;
-        if (parse_u64(o->threads, &v) == 0 && v >= 1 && v <= 64) return (unsigned)v;
-        fprintf(stderr, "%s: --threads: expected 1..64, using 1\n", prog_name);
-        return 1;
-    }
+    uint64_t v;
+    if (o->threads && parse_u64(o->threads, &v) == 0) return (unsigned)v; /* 1..64, checked */
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
 }
@@ -429,11 +434,7 @@ static int cmd_verify(int argc, char **argv)
     opts o;
     static const int allowed[] = {O_DATA, O_FILE, O_NO_IDS, O_QUIET, 0};
     int rc = parse_opts(argc, argv, &o, HELP_VERIFY, allowed);
-    if (rc) return rc;
-    if (o.help) {
-        fputs(HELP_VERIFY, stdout);
-        return 0;
-    }
+    if (rc) return rc == OPTS_HELP_SHOWN ? 0 : rc;
     ctx x = {0};
     rc = open_source(&x, &o, HELP_VERIFY);
     if (rc) {
@@ -567,11 +568,7 @@ static int cmd_replay(int argc, char **argv)
     static const int allowed[] = {O_DATA,  O_FILE, O_SEQ,    O_TIME,  O_NOW, O_FORMAT,
                                   O_STAFF, O_FEED, O_OUTPUT, O_QUIET, 0};
     int rc = parse_opts(argc, argv, &o, HELP_REPLAY, allowed);
-    if (rc) return rc;
-    if (o.help) {
-        fputs(HELP_REPLAY, stdout);
-        return 0;
-    }
+    if (rc) return rc == OPTS_HELP_SHOWN ? 0 : rc;
     if (!!o.seq == !!o.time)
         return usage_err(HELP_REPLAY, "give exactly one of --seq N or --time ISO");
     uint64_t seq = 0;
@@ -748,11 +745,7 @@ static int cmd_export(int argc, char **argv)
     static const int allowed[] = {O_DATA,   O_FROM_SEQ, O_TO_SEQ, O_FROM_TIME, O_TO_TIME, O_FORMAT,
                                   O_OUTPUT, O_QUIET,    0};
     int rc = parse_opts(argc, argv, &o, HELP_EXPORT, allowed);
-    if (rc) return rc;
-    if (o.help) {
-        fputs(HELP_EXPORT, stdout);
-        return 0;
-    }
+    if (rc) return rc == OPTS_HELP_SHOWN ? 0 : rc;
     if (!o.data) return usage_err(HELP_EXPORT, "--data DIR is required");
     if (!o.output) return usage_err(HELP_EXPORT, "--output FILE is required");
     int kind;
@@ -902,11 +895,7 @@ static int cmd_rebuild(int argc, char **argv)
     opts o;
     static const int allowed[] = {O_INPUT, O_DATA, O_FILE, O_QUIET, 0};
     int rc = parse_opts(argc, argv, &o, HELP_REBUILD, allowed);
-    if (rc) return rc;
-    if (o.help) {
-        fputs(HELP_REBUILD, stdout);
-        return 0;
-    }
+    if (rc) return rc == OPTS_HELP_SHOWN ? 0 : rc;
     const char *input = o.input ? o.input : o.file;
     if (!input || !o.data)
         return usage_err(HELP_REBUILD, "--input F.ctlog and --data NEWDIR are required");
@@ -1079,11 +1068,7 @@ static int cmd_trace(int argc, char **argv)
     static const int allowed[] = {O_DATA, O_FILE,   O_AGENT, O_DISTRICT, O_PERSON,
                                   O_DAY,  O_FORMAT, O_QUIET, 0};
     int rc = parse_opts(argc, argv, &o, HELP_TRACE, allowed);
-    if (rc) return rc;
-    if (o.help) {
-        fputs(HELP_TRACE, stdout);
-        return 0;
-    }
+    if (rc) return rc == OPTS_HELP_SHOWN ? 0 : rc;
     if (!o.agent && !o.district && !o.person && !o.day)
         return usage_err(HELP_TRACE, "give at least one of --agent, --district, --person, --day");
     trace_st t = {0};
