@@ -3,7 +3,7 @@
 #   scripts/check-format.sh [--fix]    --fix rewrites the files instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(find proto aggregator collector reporter audit keys bench tests \
+mapfile -t files < <(find proto base campaign store report aggregator collector reporter audit keys bench tests \
                           -name '*.[ch]' -not -path '*/corpus/*' | sort)
 if [[ "${1:-}" == "--fix" ]]; then
   clang-format -i "${files[@]}"

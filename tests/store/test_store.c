@@ -1,4 +1,4 @@
-/* test_store.c — unit tests of aggregator/ct_store.c on real LMDB files.
+/* test_store.c — unit tests of store/ct_store.c on real LMDB files.
  *
  * Each test works in its own mkdtemp directory (removed at the end) and uses
  * the built-in lamdong-2023 campaign. Assertions are exact: statuses, codes,
