@@ -375,8 +375,9 @@ static int stage2(ct_audit *a, ct_audit_item *it)
     a->n_records++;
     if (a->o.on_event) {
         ct_audit_event ae = {rec, ev, it->day, res.outcome};
-        int rc = a->o.on_event(&ae, a->o.arg);
-        if (rc) return rc;
+        ct_err rc = a->o.on_event(&ae, a->o.arg);
+        if (rc && rc != CT_STOP) a->err = rc;
+        if (rc) return 1;
     }
     return 0;
 }
@@ -451,25 +452,31 @@ static void submit(ct_audit *a)
     drain(a, p->fill, false);
 }
 
-int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+/* What ct_audit_record answers once the walk has halted. */
+static ct_err halted(const ct_audit *a)
+{
+    return a->err ? a->err : CT_STOP;
+}
+
+ct_err ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
 {
     ct_audit *a = arg;
     (void)raw;
     (void)raw_len;
-    if (a->halt) return 1;
+    if (a->halt) return halted(a);
     if (!a->pool) {
         ct_audit_item it;
         it.rec = *rec;
         stage1(a->o.campaign, a->cmemo, a->o.ids_store, &it, a->scan_prev);
         memcpy(a->scan_prev, rec->hash, CT_LOGREC_HASH_LEN);
         if (stage2(a, &it)) a->halt = true;
-        return a->halt ? 1 : 0;
+        return a->halt ? halted(a) : CT_OK;
     }
     struct ct_audit_pool *p = a->pool;
     ct_audit_batch *b = &p->b[p->fill % CT_AUDIT_NBATCH];
     if (b->n == CT_AUDIT_BATCH || b->cap - b->used < rec->event_len) {
         submit(a);
-        if (a->halt) return 1;
+        if (a->halt) return halted(a);
         b = &p->b[p->fill % CT_AUDIT_NBATCH];
         if (b->cap - b->used < rec->event_len) {
             size_t nc = b->cap * 2 + rec->event_len;
@@ -477,7 +484,7 @@ int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, vo
             if (!na) {
                 a->err = CT_ERR_NOMEM;
                 a->halt = true;
-                return 1;
+                return a->err;
             }
             b->arena = na;
             b->cap = nc;
@@ -495,9 +502,9 @@ int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, vo
         /* past the stop: let stage 2 catch up so the scanner ends here */
         submit(a);
         drain(a, p->fill, true);
-        if (a->halt) return 1;
+        if (a->halt) return halted(a);
     }
-    return 0;
+    return CT_OK;
 }
 
 void ct_audit_finish(ct_audit *a)
@@ -527,8 +534,8 @@ typedef struct {
     uint8_t beyond_id[CT_EVENT_ID_LEN];
 } ids_st;
 
-static int ids_cb(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq, const uint8_t idhash[16],
-                  void *arg)
+static ct_err ids_cb(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq, const uint8_t idhash[16],
+                     void *arg)
 {
     ids_st *st = arg;
     ct_audit *a = st->a;
@@ -538,14 +545,14 @@ static int ids_cb(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq, const uint8_t
             st->beyond_seq = seq;
             memcpy(st->beyond_id, id, CT_EVENT_ID_LEN);
         }
-        return 0;
+        return CT_OK;
     }
     if (seq < a->first_seq) {
         ct_event_id_hex(id, hex);
         ct_audit_diverge(
             a, seq, "ids: event id %s maps to seq %" PRIu64 ", outside the log (1..%" PRIu64 ")",
             hex, seq, a->last_seq);
-        return 1;
+        return CT_STOP;
     }
     uint64_t ix = seq - a->first_seq;
     if (a->idfp[ix] != id_fingerprint(id, idhash)) {
@@ -554,26 +561,26 @@ static int ids_cb(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq, const uint8_t
                          "seq %" PRIu64 ": the ids index maps event id %s to it, but the record "
                          "holds another event (id or content hash differs)",
                          seq, hex);
-        return 1;
+        return CT_STOP;
     }
     if (st->seen[ix / 8] & (1u << (ix % 8))) {
         ct_event_id_hex(id, hex);
         ct_audit_diverge(a, seq, "seq %" PRIu64 ": a second ids entry (event id %s) maps to it",
                          seq, hex);
-        return 1;
+        return CT_STOP;
     }
     st->seen[ix / 8] = (uint8_t)(st->seen[ix / 8] | (1u << (ix % 8)));
-    return 0;
+    return CT_OK;
 }
 
-static int id_of_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
+static ct_err id_of_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
 {
     (void)raw;
     (void)len;
     ct_event ev;
     if (ct_event_decode(rec->event, rec->event_len, &ev, NULL) == CT_OK)
         ct_event_id_hex(ev.id, arg);
-    return 0;
+    return CT_OK;
 }
 
 ct_err ct_audit_check_ids(ct_audit *a, ct_store *s)

@@ -36,8 +36,9 @@ typedef struct {
     ct_tally_outcome outcome;
 } ct_audit_event;
 
-/* Called once per counted record (after the tally); non-zero stops the walk. */
-typedef int (*ct_audit_event_cb)(const ct_audit_event *ae, void *arg);
+/* Called once per counted record (after the tally): CT_OK goes on, CT_STOP
+ * ends the walk, another code ends it as a runtime failure (a->err). */
+typedef ct_err (*ct_audit_event_cb)(const ct_audit_event *ae, void *arg);
 
 typedef struct {
     const ct_campaign *campaign;
@@ -105,7 +106,9 @@ typedef struct {
  * be had, the engine runs in the caller's thread (same results). */
 ct_err ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
                      const uint8_t prev[CT_LOGREC_HASH_LEN]);
-int ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
+/* CT_OK to go on; CT_STOP once the walk has ended (a divergence, the stop
+ * position); a->err (CT_ERR_NOMEM, a callback's error) on a runtime failure. */
+ct_err ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
 /* Drains the pipeline (all records fed so far are tallied), stops the workers
  * and resolves a pending seq jump (-> "missing"). */
 void ct_audit_finish(ct_audit *a);

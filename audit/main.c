@@ -387,7 +387,7 @@ static int run_scan(ctx *x, ct_audit *a, uint64_t to_seq)
     char err[512] = "";
     if (x->is_file) {
         uint64_t bad = 0;
-        int rc = ct_ctlog_scan(&x->file, ct_audit_record, a, &bad, err, sizeof err);
+        ct_err rc = ct_ctlog_scan(&x->file, ct_audit_record, a, &bad, err, sizeof err);
         ct_audit_finish(a);
         if (rc && !a->diverged && !a->stopped && !a->err)
             ct_audit_diverge(a, x->file.from + bad, "seq %" PRIu64 ": %s: %s", x->file.from + bad,
@@ -420,13 +420,13 @@ static void print_totals(FILE *f, const ct_counts *c)
 
 /* ---- verify ---- */
 
-static int max_seq_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
+static ct_err max_seq_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
 {
     (void)raw;
     (void)len;
     uint64_t *m = arg;
     if (rec->seq > *m) *m = rec->seq;
-    return 0;
+    return CT_OK;
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -690,34 +690,36 @@ typedef struct {
     uint8_t last_hash[CT_LOGREC_HASH_LEN];
     uint64_t bad_seq;
     ct_err bad;
+    int write_errno; /* errno of a failed write to the output, 0 if none */
     progress_st progress;
 } export_st;
 
 /* Finds the seq range of a time range: [first received >= from, last of the
  * prefix received <= to]. */
-static int range_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
+static ct_err range_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
 {
     (void)raw;
     (void)len;
     export_st *s = arg;
-    if (rec->received_ms > s->to_ms) return 1;
+    if (rec->received_ms > s->to_ms) return CT_STOP;
     if (!s->first && rec->received_ms >= s->from_ms) s->first = rec->seq;
     s->last = rec->seq;
-    return 0;
+    return CT_OK;
 }
 
-static int prev_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
+static ct_err prev_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
 {
     (void)raw;
     (void)len;
     memcpy(arg, rec->hash, CT_LOGREC_HASH_LEN);
-    return 0;
+    return CT_OK;
 }
 
-static int export_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
+static ct_err export_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
 {
     export_st *s = arg;
     progress_tick(&s->progress, rec->seq, s->count);
+    errno = 0;
     if (s->kind == 0) {
         fwrite(raw, 1, len, s->f);
     } else {
@@ -726,7 +728,7 @@ static int export_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void 
         if (e) {
             s->bad = e;
             s->bad_seq = rec->seq;
-            return 1;
+            return CT_STOP;
         }
         if (s->kind == 1)
             ct_export_json_row(s->f, s->c, rec, &ev, NULL);
@@ -736,7 +738,11 @@ static int export_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void 
     s->count++;
     s->last = rec->seq;
     memcpy(s->last_hash, rec->hash, CT_LOGREC_HASH_LEN);
-    return ferror(s->f) ? 1 : 0;
+    if (ferror(s->f)) {
+        s->write_errno = errno ? errno : EIO; /* set by this record's failed write */
+        return CT_ERR_IO;
+    }
+    return CT_OK;
 }
 
 static int cmd_export(int argc, char **argv)
@@ -789,7 +795,11 @@ static int cmd_export(int argc, char **argv)
     }
     if (to == 0 || to > head_seq) to = head_seq;
     if (o.from_time || o.to_time) {
-        ct_store_log_scan(x.store, 1, head_seq, range_cb, &s, NULL);
+        e = ct_store_log_scan(x.store, 1, head_seq, range_cb, &s, NULL);
+        if (e) {
+            ctx_free(&x);
+            return fail("%s: scan failed: %s", o.data, ct_err_str(e));
+        }
         from = s.first ? s.first : head_seq + 1;
         to = s.first ? s.last : head_seq;
         s.first = s.last = 0;
@@ -825,7 +835,10 @@ static int cmd_export(int argc, char **argv)
     memcpy(s.last_hash, prev, sizeof prev);
     s.last = from - 1;
     if (from <= to) e = ct_store_log_scan(x.store, from, to, export_cb, &s, NULL);
-    if (!e && !s.bad && s.last != to)
+    if (e == CT_ERR_IO && s.write_errno)
+        rc = fail("%s: write failed: %s", strcmp(o.output, "-") == 0 ? "standard output" : o.output,
+                  strerror(s.write_errno));
+    else if (!e && !s.bad && s.last != to)
         rc = fail("%s: the log jumps after seq %" PRIu64 " (expected records up to %" PRIu64
                   "); run verify",
                   o.data, s.last, to);
@@ -869,7 +882,7 @@ typedef struct {
     progress_st progress;
 } import_st;
 
-static int import_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
+static ct_err import_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
 {
     (void)raw;
     (void)len;
@@ -885,9 +898,9 @@ static int import_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void 
     if (e) {
         st->err = e;
         st->err_seq = rec->seq;
-        return 1;
+        return e;
     }
-    return 0;
+    return CT_OK;
 }
 
 static int cmd_rebuild(int argc, char **argv)
@@ -960,7 +973,7 @@ static int cmd_rebuild(int argc, char **argv)
     is.progress.label = o.quiet ? NULL : "rebuild: import";
     is.progress.total = a.last_seq;
     uint64_t bad = 0;
-    int sr = ct_ctlog_scan(&x.file, import_cb, &is, &bad, err, sizeof err);
+    ct_err sr = ct_ctlog_scan(&x.file, import_cb, &is, &bad, err, sizeof err);
     if (!sr && !is.err && is.in_txn) {
         is.err = ct_store_import_commit(x.store);
         is.err_seq = a.last_seq;
@@ -1032,24 +1045,24 @@ static void upper_outcome(ct_tally_outcome oc, char *buf, size_t len)
     buf[i] = 0;
 }
 
-static int trace_cb(const ct_audit_event *ae, void *arg)
+static ct_err trace_cb(const ct_audit_event *ae, void *arg)
 {
     trace_st *t = arg;
     const ct_event *ev = ae->ev;
-    if (t->agent && strcmp(ev->agent, t->agent) != 0) return 0;
-    if (t->district && ev->district != t->district) return 0;
-    if (t->day && ae->local_day != t->day) return 0;
+    if (t->agent && strcmp(ev->agent, t->agent) != 0) return CT_OK;
+    if (t->district && ev->district != t->district) return CT_OK;
+    if (t->day && ae->local_day != t->day) return CT_OK;
     for (size_t i = 0; i < t->person_nibbles; i++) {
         uint8_t want = (uint8_t)(i % 2 ? t->person[i / 2] & 15 : t->person[i / 2] >> 4);
         uint8_t have = (uint8_t)(i % 2 ? ev->person[i / 2] & 15 : ev->person[i / 2] >> 4);
-        if (want != have) return 0;
+        if (want != have) return CT_OK;
     }
     t->matches++;
     char oc[32];
     upper_outcome(ae->outcome, oc, sizeof oc);
     if (t->jsonl) {
         ct_export_json_row(stdout, t->c, ae->rec, ev, oc);
-        return 0;
+        return CT_OK;
     }
     char occ[40], rcv[40], ph[17];
     ct_time_format(ev->occurred_ms, t->c->tz_offset_min, occ, sizeof occ);
@@ -1059,7 +1072,7 @@ static int trace_cb(const ct_audit_event *ae, void *arg)
     printf("%8" PRIu64 "  %-25s  %-29s  %-40s  %8u  %-12s  %-8s  %-6s  %s  %s\n", ae->rec->seq, occ,
            rcv, ae->rec->collector, (unsigned)ev->district, ev->agent, ct_program_name(ev->program),
            ct_action_name(ev->action), ph, oc);
-    return 0;
+    return CT_OK;
 }
 
 static int cmd_trace(int argc, char **argv)

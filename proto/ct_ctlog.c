@@ -311,8 +311,8 @@ static int parse_trailer(ct_ctlog_reader *r, const uint8_t *p, size_t n)
     return 0;
 }
 
-int ct_ctlog_scan(ct_ctlog_reader *r, ct_ctlog_cb cb, void *arg, uint64_t *bad_index, char *err,
-                  size_t errlen)
+ct_err ct_ctlog_scan(ct_ctlog_reader *r, ct_ctlog_cb cb, void *arg, uint64_t *bad_index, char *err,
+                     size_t errlen)
 {
     size_t pos = r->body_off;
     uint64_t index = 0;
@@ -348,7 +348,8 @@ int ct_ctlog_scan(ct_ctlog_reader *r, ct_ctlog_cb cb, void *arg, uint64_t *bad_i
             *bad_index = index;
             return CT_ERR_STORE_CORRUPT;
         }
-        int rc = cb(&rec, p, n, arg);
+        ct_err rc = cb(&rec, p, n, arg);
+        if (rc == CT_STOP) return CT_OK;
         if (rc) return rc;
         pos += n;
         index++;

@@ -43,16 +43,20 @@ typedef struct {
     uint8_t trailer_head[CT_LOGREC_HASH_LEN];
 } ct_ctlog_reader;
 
-/* Per record, in file order; return non-zero to stop (returned as is). */
-typedef int (*ct_ctlog_cb)(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
+/* Per record, in file order: CT_OK to go on, CT_STOP to end the walk (then
+ * ct_ctlog_scan returns CT_OK), any other code to fail it with that code. */
+typedef ct_err (*ct_ctlog_cb)(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
 
 ct_err ct_ctlog_open(const char *path, ct_ctlog_reader *r, char *err, size_t errlen);
 void ct_ctlog_close(ct_ctlog_reader *r);
-/* Walks every record in file order. Returns CT_OK at the end, the callback's
- * non-zero value if it stopped, or CT_ERR_STORE_CORRUPT / CT_ERR_MALFORMED
- * with *bad_index (0-based record position) and a message in err. */
-int ct_ctlog_scan(ct_ctlog_reader *r, ct_ctlog_cb cb, void *arg, uint64_t *bad_index, char *err,
-                  size_t errlen);
+/* Walks every record in file order. Returns CT_OK at the end or when the
+ * callback returned CT_STOP; the callback's code if it returned another
+ * error; CT_ERR_STORE_CORRUPT (a record does not decode), CT_ERR_MALFORMED
+ * (truncated or malformed object, bad trailer) or CT_ERR_TRAILING_BYTES
+ * (data after the trailer), with *bad_index (0-based record position) and a
+ * message in err. */
+ct_err ct_ctlog_scan(ct_ctlog_reader *r, ct_ctlog_cb cb, void *arg, uint64_t *bad_index, char *err,
+                     size_t errlen);
 
 /* Writers: append the header / trailer encodings to out. */
 ct_err ct_ctlog_put_header(ct_buf *out, const char *campaign, uint64_t from,

@@ -24,12 +24,14 @@ static const struct ct_err_row *ct_err_find(int err)
 
 const char *ct_err_name(int err)
 {
+    if (err == CT_STOP) return "stop";
     const struct ct_err_row *r = ct_err_find(err);
     return r ? r->name : "unknown_error";
 }
 
 const char *ct_err_str(int err)
 {
+    if (err == CT_STOP) return "stopped by a callback";
     const struct ct_err_row *r = ct_err_find(err);
     return r ? r->msg : "unknown error";
 }

@@ -6,6 +6,11 @@
  *
  * ct_err_name() gives the short symbolic name ("unknown_district"),
  * ct_err_str() a one-line human message. Both never return NULL.
+ *
+ * CT_STOP is not part of the table (nor of the protocol): it is a callback's
+ * request to stop a walk (ct_store_log_scan, ct_store_ids_scan,
+ * ct_ctlog_scan), which then returns CT_OK. It is never sent and never
+ * stored; its value lies outside the range of wire codes (uint16).
  */
 #ifndef CT_ERROR_H
 #define CT_ERROR_H
@@ -79,13 +84,16 @@ typedef enum {
 #define CT_X_ENUM(sym, num, name, msg) sym = num,
     CT_ERROR_TABLE(CT_X_ENUM)
 #undef CT_X_ENUM
+    /* a callback's request to stop; never sent, never stored */
+    CT_STOP = 0x10000
 } ct_err;
 
-/* Short, stable symbolic name, e.g. "unknown_district"; "unknown_error" if not in the table. */
+/* Short, stable symbolic name, e.g. "unknown_district"; "stop" for CT_STOP;
+ * "unknown_error" if not in the table. */
 const char *ct_err_name(int err);
-/* One-line human message; "unknown error" if not in the table. */
+/* One-line human message; "unknown error" if neither in the table nor CT_STOP. */
 const char *ct_err_str(int err);
-/* 1 if err is a code from the table. */
+/* 1 if err is a code from the table (CT_STOP is not). */
 int ct_err_known(int err);
 
 #endif

@@ -1,9 +1,15 @@
-/* ct_pmap.c — see ct_pmap.h. Invariants: tab_cap is 0 or a power of two with
- * n * 2 <= tab_cap; strings.strs[0] is the empty string (index 0 = no group). */
+/* ct_pmap.c — the person-state map (see ct_pmap.h for layout and invariants). */
 #include "ct_pmap.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(sizeof(ct_pmap_entry) == 64, "one entry per cache line");
+
+#define TAB_MIN 1024
+#define STR_TAB_MIN 64
+#define STR_MAX (CT_AGENT_ID_MAX > CT_GROUP_MAX ? CT_AGENT_ID_MAX : CT_GROUP_MAX)
 
 static uint64_t key_hash(const uint8_t key[CT_PERSON_KEY_LEN])
 {
@@ -14,35 +20,45 @@ static uint64_t key_hash(const uint8_t key[CT_PERSON_KEY_LEN])
     return h;
 }
 
-static uint64_t str_hash(const char *s)
+static uint64_t str_hash(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint8_t)s[i];
         h *= 1099511628211ull;
     }
     return h;
 }
 
-static void intern_free(ct_pmap_intern *in)
+/* ---- the string arena --------------------------------------------------- */
+
+static void strings_free(ct_pmap_strings *in)
 {
-    for (size_t i = 0; i < in->n; i++)
-        free(in->strs[i]);
-    free(in->strs);
+    free(in->b);
     free(in->tab);
     memset(in, 0, sizeof *in);
 }
 
-static ct_err intern_grow(ct_pmap_intern *in)
+static void strings_clear(ct_pmap_strings *in)
 {
-    size_t ncap = in->tab_cap ? in->tab_cap * 2 : 64;
+    if (in->tab) memset(in->tab, 0, in->tab_cap * sizeof *in->tab);
+    in->n = 0;
+    in->len = in->b ? 1 : 0; /* keeps b[0] == "" */
+}
+
+static ct_err strings_grow_tab(ct_pmap_strings *in)
+{
+    size_t ncap = in->tab_cap ? in->tab_cap * 2 : STR_TAB_MIN;
     uint32_t *nt = calloc(ncap, sizeof *nt);
     if (!nt) return CT_ERR_NOMEM;
-    for (size_t i = 0; i < in->n; i++) {
-        size_t j = (size_t)str_hash(in->strs[i]) & (ncap - 1);
+    for (size_t i = 0; i < in->tab_cap; i++) {
+        uint32_t v = in->tab[i];
+        if (!v) continue;
+        const char *s = in->b + v - 1;
+        size_t j = (size_t)str_hash(s, strlen(s)) & (ncap - 1);
         while (nt[j])
             j = (j + 1) & (ncap - 1);
-        nt[j] = (uint32_t)(i + 1);
+        nt[j] = v;
     }
     free(in->tab);
     in->tab = nt;
@@ -50,40 +66,63 @@ static ct_err intern_grow(ct_pmap_intern *in)
     return CT_OK;
 }
 
-/* Index of s in the string table, added if new. */
-static ct_err intern(ct_pmap_intern *in, const char *s, uint32_t *ix)
+/* Makes room for one more string of up to STR_MAX bytes (both arrays), so
+ * that intern() cannot fail half-way. */
+static ct_err strings_reserve(ct_pmap_strings *in)
 {
-    if (!s[0] && in->n) { /* "" is always index 0 once the table exists */
-        *ix = 0;
-        return CT_OK;
-    }
     if ((in->n + 1) * 2 > in->tab_cap) {
-        ct_err e = intern_grow(in);
+        ct_err e = strings_grow_tab(in);
         if (e) return e;
     }
-    size_t j = (size_t)str_hash(s) & (in->tab_cap - 1);
-    while (in->tab[j]) {
-        uint32_t k = in->tab[j] - 1;
-        if (strcmp(in->strs[k], s) == 0) {
-            *ix = k;
-            return CT_OK;
+    if (in->cap - in->len < STR_MAX + 2) {
+        size_t nc = in->cap ? in->cap * 2 : 1024;
+        char *nb = realloc(in->b, nc);
+        if (!nb) return CT_ERR_NOMEM;
+        if (!in->b) {
+            nb[0] = '\0';
+            in->len = 1;
         }
-        j = (j + 1) & (in->tab_cap - 1);
-    }
-    if (in->n == in->cap) {
-        size_t nc = in->cap ? in->cap * 2 : 64;
-        char **ns = realloc(in->strs, nc * sizeof *ns);
-        if (!ns) return CT_ERR_NOMEM;
-        in->strs = ns;
+        in->b = nb;
         in->cap = nc;
     }
-    char *copy = strdup(s);
-    if (!copy) return CT_ERR_NOMEM;
-    in->strs[in->n] = copy;
-    in->tab[j] = (uint32_t)(in->n + 1);
-    *ix = (uint32_t)in->n++;
     return CT_OK;
 }
+
+/* Offset of s in the arena, appended if new ("" is offset 0). */
+static ct_err intern(ct_pmap_strings *in, const char *s, size_t maxlen, uint32_t *off)
+{
+    size_t n = strnlen(s, maxlen);
+    if (n == 0) {
+        *off = 0;
+        return CT_OK;
+    }
+    ct_err e = strings_reserve(in);
+    if (e) return e;
+    size_t mask = in->tab_cap - 1;
+    size_t j = (size_t)str_hash(s, n) & mask;
+    for (uint32_t v; (v = in->tab[j]) != 0; j = (j + 1) & mask) {
+        const char *t = in->b + v - 1;
+        if (strncmp(t, s, n) == 0 && t[n] == '\0') {
+            *off = v - 1;
+            return CT_OK;
+        }
+    }
+    assert(in->len + n + 1 <= in->cap && in->len <= UINT32_MAX - n - 2);
+    memcpy(in->b + in->len, s, n);
+    in->b[in->len + n] = '\0';
+    *off = (uint32_t)in->len;
+    in->tab[j] = (uint32_t)in->len + 1;
+    in->len += n + 1;
+    in->n++;
+    return CT_OK;
+}
+
+static const char *str_at(const ct_pmap *m, uint32_t off)
+{
+    return off ? m->strings.b + off : "";
+}
+
+/* ---- the map ------------------------------------------------------------- */
 
 void ct_pmap_init(ct_pmap *m)
 {
@@ -94,30 +133,43 @@ void ct_pmap_free(ct_pmap *m)
 {
     free(m->tab);
     free(m->entries);
-    intern_free(&m->strings);
+    strings_free(&m->strings);
     memset(m, 0, sizeof *m);
 }
 
-static ct_pmap_entry *find(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], size_t *slot)
+/* Slot of key (its entry's, or the empty slot where it would go). */
+static size_t slot_of(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN])
 {
-    if (!m->tab_cap) {
-        *slot = 0;
-        return NULL;
-    }
+    assert(m->tab_cap && (m->tab_cap & (m->tab_cap - 1)) == 0);
     size_t mask = m->tab_cap - 1;
     size_t j = (size_t)key_hash(key) & mask;
-    for (;;) {
-        uint32_t v = m->tab[j];
-        if (!v) break;
-        ct_pmap_entry *e = &m->entries[v - 1];
-        if (memcmp(e->key, key, CT_PERSON_KEY_LEN) == 0) {
-            *slot = j;
-            return e;
-        }
-        j = (j + 1) & mask;
+    for (uint32_t v; (v = m->tab[j]) != 0; j = (j + 1) & mask) {
+        assert(v - 1 < m->n);
+        if (memcmp(m->entries[v - 1].key, key, CT_PERSON_KEY_LEN) == 0) break;
     }
-    *slot = j;
-    return NULL;
+    return j;
+}
+
+void ct_pmap_clear(ct_pmap *m)
+{
+    if (m->n * 8 < m->tab_cap) {
+        /* sparse: empty the entries' own slots, newest first: the slots on
+         * an entry's probe path before its own hold older entries (inserted
+         * or rehashed before it), so they are still there to probe through */
+        for (size_t i = m->n; i-- > 0;)
+            m->tab[slot_of(m, m->entries[i].key)] = 0;
+    } else if (m->tab) {
+        memset(m->tab, 0, m->tab_cap * sizeof *m->tab);
+    }
+    m->n = 0;
+    strings_clear(&m->strings);
+}
+
+ct_pmap_entry *ct_pmap_find(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN])
+{
+    if (!m->n) return NULL;
+    uint32_t v = m->tab[slot_of(m, key)];
+    return v ? &m->entries[v - 1] : NULL;
 }
 
 void ct_pmap_entry_state(const ct_pmap *m, const ct_pmap_entry *e, ct_person_state *st)
@@ -127,26 +179,17 @@ void ct_pmap_entry_state(const ct_pmap *m, const ct_pmap_entry *e, ct_person_sta
     st->district = e->district;
     st->day = e->day;
     st->seq = e->seq;
-    const char *a = m->strings.strs[e->agent_ix];
-    const char *g = m->strings.strs[e->group_ix];
-    size_t al = strlen(a), gl = strlen(g);
-    memcpy(st->agent, a, al < CT_AGENT_ID_MAX ? al : CT_AGENT_ID_MAX);
-    memcpy(st->group, g, gl < CT_GROUP_MAX ? gl : CT_GROUP_MAX);
+    const char *a = str_at(m, e->agent), *g = str_at(m, e->group);
+    memcpy(st->agent, a, strnlen(a, CT_AGENT_ID_MAX));
+    memcpy(st->group, g, strnlen(g, CT_GROUP_MAX));
 }
 
 bool ct_pmap_get(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], ct_person_state *st)
 {
-    size_t slot;
-    const ct_pmap_entry *e = find(m, key, &slot);
+    const ct_pmap_entry *e = ct_pmap_find(m, key);
     if (!e) return false;
     ct_pmap_entry_state(m, e, st);
     return true;
-}
-
-ct_pmap_entry *ct_pmap_find(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN])
-{
-    size_t slot;
-    return find(m, key, &slot);
 }
 
 void ct_pmap_prefetch(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], int level)
@@ -157,24 +200,28 @@ void ct_pmap_prefetch(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], in
         __builtin_prefetch(&m->tab[j]);
     } else {
         uint32_t v = m->tab[j];
-        if (v) __builtin_prefetch(&m->entries[v - 1]);
+        if (v && v - 1 < m->n) __builtin_prefetch(&m->entries[v - 1]);
     }
 }
 
-static ct_err set_state(ct_pmap_entry *e, const ct_person_state *st, uint32_t aix, uint32_t gix);
-
 ct_err ct_pmap_entry_set(ct_pmap *m, ct_pmap_entry *e, const ct_person_state *st)
 {
-    uint32_t aix, gix;
-    ct_err err = intern(&m->strings, st->agent, &aix);
-    if (!err) err = intern(&m->strings, st->group, &gix);
+    uint32_t a, g;
+    ct_err err = intern(&m->strings, st->agent, CT_AGENT_ID_MAX, &a);
+    if (!err) err = intern(&m->strings, st->group, CT_GROUP_MAX, &g);
     if (err) return err;
-    return set_state(e, st, aix, gix);
+    e->seq = st->seq;
+    e->district = st->district;
+    e->day = st->day;
+    e->agent = a;
+    e->group = g;
+    e->enrolled = st->enrolled ? 1 : 0;
+    return CT_OK;
 }
 
 static ct_err grow(ct_pmap *m)
 {
-    size_t ncap = m->tab_cap ? m->tab_cap * 2 : 1024;
+    size_t ncap = m->tab_cap ? m->tab_cap * 2 : TAB_MIN;
     uint32_t *nt = calloc(ncap, sizeof *nt);
     if (!nt) return CT_ERR_NOMEM;
     for (size_t i = 0; i < m->n; i++) {
@@ -191,47 +238,30 @@ static ct_err grow(ct_pmap *m)
 
 ct_err ct_pmap_put(ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], const ct_person_state *st)
 {
-    if (!m->strings.n) { /* index 0 is "" */
-        uint32_t ix;
-        ct_err e = intern(&m->strings, "", &ix);
-        if (e) return e;
+    ct_pmap_entry *e = ct_pmap_find(m, key);
+    if (e) return ct_pmap_entry_set(m, e, st);
+    if (m->n >= UINT32_MAX - 1) return CT_ERR_NOMEM;
+    if ((m->n + 1) * 2 > m->tab_cap) {
+        ct_err err = grow(m);
+        if (err) return err;
     }
-    uint32_t aix, gix;
-    ct_err err = intern(&m->strings, st->agent, &aix);
-    if (!err) err = intern(&m->strings, st->group, &gix);
+    if (m->n == m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : TAB_MIN / 2;
+        ct_pmap_entry *ne = realloc(m->entries, nc * sizeof *ne);
+        if (!ne) return CT_ERR_NOMEM;
+        m->entries = ne;
+        m->cap = nc;
+    }
+    /* strings first: a failure leaves the map unchanged */
+    e = &m->entries[m->n];
+    memset(e, 0, sizeof *e);
+    ct_err err = ct_pmap_entry_set(m, e, st);
     if (err) return err;
-    size_t slot;
-    ct_pmap_entry *e = find(m, key, &slot);
-    if (!e) {
-        if (m->n >= UINT32_MAX - 1) return CT_ERR_NOMEM;
-        if ((m->n + 1) * 2 > m->tab_cap) {
-            err = grow(m);
-            if (err) return err;
-            find(m, key, &slot);
-        }
-        if (m->n == m->cap) {
-            size_t nc = m->cap ? m->cap * 2 : 1024;
-            ct_pmap_entry *ne = realloc(m->entries, nc * sizeof *ne);
-            if (!ne) return CT_ERR_NOMEM;
-            m->entries = ne;
-            m->cap = nc;
-        }
-        e = &m->entries[m->n];
-        memset(e, 0, sizeof *e);
-        memcpy(e->key, key, CT_PERSON_KEY_LEN);
-        m->tab[slot] = (uint32_t)(m->n + 1);
-        m->n++;
-    }
-    return set_state(e, st, aix, gix);
-}
-
-static ct_err set_state(ct_pmap_entry *e, const ct_person_state *st, uint32_t aix, uint32_t gix)
-{
-    e->seq = st->seq;
-    e->district = st->district;
-    e->day = st->day;
-    e->agent_ix = aix;
-    e->group_ix = gix;
-    e->enrolled = st->enrolled ? 1 : 0;
+    memcpy(e->key, key, CT_PERSON_KEY_LEN);
+    size_t slot = slot_of(m, key);
+    assert(m->tab[slot] == 0);
+    m->tab[slot] = (uint32_t)(m->n + 1);
+    m->n++;
+    assert(m->n * 2 <= m->tab_cap);
     return CT_OK;
 }

@@ -1,4 +1,5 @@
-/* ct_store.h — the aggregator's durable state in one LMDB environment.
+/* ct_store.h — the aggregator's durable state in one LMDB environment; the
+ * aggregator writes it, chitieu-audit reads (and rebuilds) it.
  *
  * Named databases (docs/ARCHITECTURE.md "Store layout"):
  *   meta     "campaign_id" -> str, "fingerprint" -> 32 bytes (campaign file +
@@ -12,11 +13,11 @@
  *   persons  program(1) || person hash(32) -> ct_person_state encoding
  *            (checkpointed: see "Person-state checkpoints" below)
  *   counts   ct_count_key bytes -> int64 (8 bytes BE, two's complement)
- *   origins  (added) event-id origin (8) -> the identity (collector Z85 key)
- *            that first had an event with that origin accepted; written in
- *            the batch's transaction (see ct_store_item.check_origin). May be
- *            absent in stores written before it (a read-only open tolerates
- *            that; a writer creates it).
+ *   origins  event-id origin (8) -> the identity (collector Z85 key) that
+ *            first had an event with that origin accepted; written in the
+ *            batch's transaction (see ct_store_item.check_origin). A store
+ *            may lack it: a read-only open tolerates that, a writer creates
+ *            it.
  *
  * Invariants (checked by chitieu-audit verify):
  *   - log keys are exactly 1..head.seq; each record chains to the previous;
@@ -30,7 +31,7 @@
  * CT_ERR_MAP_FULL / CT_ERR_DISK_FULL / CT_ERR_STORE_UNAVAILABLE; the store
  * stays usable and the next batch tries again.
  *
- * Person-state checkpoints (added): person hashes are random keys, so writing
+ * Person-state checkpoints: person hashes are random keys, so writing
  * a person's state in every batch dirties one random B-tree leaf (4 KiB) per
  * new person per commit, which bounds ingest. Instead, changed states are kept
  * in memory (bounded) and written to "persons" every ct_store_set_checkpoint()
@@ -41,7 +42,21 @@
  * which needs the campaign: a writer calls ct_store_set_campaign() after
  * ct_store_open() (batches and imports are refused until then if a replay is
  * due); closing writes the pending states. A missing persons_seq means "up to
- * head" (stores written before checkpoints).
+ * head". The exact invariant, and what a crash at each point leaves, is at
+ * the top of ct_store_persons.c.
+ *
+ * Errors. Opening names its failure in err (err, errlen: a buffer the caller
+ * owns; NULL/0 for none); the other calls return a ct_err and, for the write
+ * path, ct_store_last_error() says more. Codes that matter to a caller:
+ *   CT_ERR_MAP_FULL          the LMDB map is full (raise --map-size);
+ *   CT_ERR_DISK_FULL         the disk holding the data directory is full
+ *                            (LMDB's EIO on a short write is reported as
+ *                            this when the disk is nearly full, where said);
+ *   CT_ERR_STORE_UNAVAILABLE any other failed write or transaction (I/O
+ *                            error, MDB_PANIC: reopened before the next);
+ *   CT_ERR_STORE_CORRUPT     a stored value does not decode;
+ *   CT_ERR_NOMEM             out of memory;
+ *   CT_ERR_ARG               a call out of order (see each function).
  *
  * The environment is opened with MDB_NOTLS so read transactions may be used
  * from any thread; readers use short transactions (ct_store_log_scan renews
@@ -69,7 +84,7 @@ typedef struct {
     const char *campaign_id;    /* refuse a store created for another campaign */
     const uint8_t *fingerprint; /* 32 bytes stored at creation, may be NULL */
     bool read_only;             /* MDB_RDONLY; for audit on a live store */
-    /* (added) A writer given a fingerprint refuses (CT_ERR_CAMPAIGN_MISMATCH,
+    /* A writer given a fingerprint refuses (CT_ERR_CAMPAIGN_MISMATCH,
      * err names both fingerprints) a store whose meta "fingerprint" differs,
      * unless this is set: then meta "fingerprint" := the new one, and
      * "fingerprint@<head seq, decimal>" := the new one records when it
@@ -80,19 +95,37 @@ typedef struct {
 
 #define CT_STORE_DEFAULT_MAP ((size_t)16 << 30) /* 16 GiB (sparse) */
 
+/* Opens (a writer creates) the store in o->dir; a writer takes the writer
+ * lock and, if its campaign is known (see ct_store_set_campaign), replays
+ * person states a crash left behind. Errors (err says which and why):
+ *   CT_ERR_ARG               no directory, campaign id too long, a new store
+ *                            without a campaign id;
+ *   CT_ERR_IO                the directory cannot be created, or another
+ *                            process holds the writer lock;
+ *   CT_ERR_NOT_FOUND         read-only: no store there (or never initialised);
+ *   CT_ERR_CAMPAIGN_MISMATCH another campaign's store, or (writer) another
+ *                            fingerprint without accept_campaign_change;
+ *   CT_ERR_MAP_FULL / CT_ERR_DISK_FULL  the replay cannot be written (err
+ *                            names the cause and that the next open retries);
+ *   CT_ERR_STORE_CORRUPT     a log record to replay does not decode;
+ *   CT_ERR_LMDB              any other LMDB failure; CT_ERR_NOMEM. */
 ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t errlen);
-/* Writes pending person states (a writer), then closes. */
+/* Writes pending person states (a writer), then closes. If they cannot be
+ * written (disk or map full, I/O error) a warn line says what was skipped
+ * and that the next open replays it from the log. NULL is a no-op. */
 void ct_store_close(ct_store *s);
-/* (added) Gives a writer the campaign (kept by pointer; must outlive the
- * store) and replays person states from the log if a crash left them behind.
- * Call once after ct_store_open(); returns the replay's error, if any. */
+/* Gives a writer the campaign (kept by pointer; must outlive the store) and
+ * replays person states from the log if a crash left them behind. Call once
+ * after ct_store_open(); returns the replay's error as ct_store_open does
+ * (CT_ERR_MAP_FULL, CT_ERR_DISK_FULL, CT_ERR_STORE_CORRUPT, CT_ERR_LMDB;
+ * CT_ERR_ARG for a NULL argument); batches stay refused until it succeeds. */
 ct_err ct_store_set_campaign(ct_store *s, const ct_campaign *c, char *err, size_t errlen);
-/* (added) Person-state checkpoint policy: write pending states when at least
+/* Person-state checkpoint policy: write pending states when at least
  * max_dirty are pending, or when the oldest is max_age_ms old (checked at each
  * batch). max_dirty 0 = write them in every batch. Default 32768 / 5000 ms. */
 void ct_store_set_checkpoint(ct_store *s, size_t max_dirty, int64_t max_age_ms);
-/* (added, tests) Closes WITHOUT writing pending person states: what a crash
- * leaves behind. */
+/* For tests: closes WITHOUT writing pending person states, which is what a
+ * crash leaves behind. */
 void ct_store_abandon(ct_store *s);
 /* Runs mdb_reader_check; returns the number of stale readers cleared, or -1
  * if it failed (ct_store_last_error() then says why). */
@@ -114,7 +147,7 @@ typedef struct {
     uint8_t status;
     uint16_t code;
     uint64_t seq;
-    /* (added) Origin binding: when true, the event's origin (first 8 bytes of
+    /* Origin binding: when true, the event's origin (first 8 bytes of
      * its id) must be unbound or bound to `collector` in "origins"; the first
      * ACCEPTED event of an unbound origin binds it to `collector` (same
      * transaction). An event whose origin is bound to another identity is
@@ -131,53 +164,64 @@ typedef struct {
     uint8_t head[CT_LOGREC_HASH_LEN];
     ct_counts *changed;                      /* if non-NULL: receives ABSOLUTE values of every
                                                 counter the batch changed (cleared first) */
-    uint8_t head_before[CT_LOGREC_HASH_LEN]; /* (added) head at seq_before: the
-                                                feed's "ph" */
+    uint8_t head_before[CT_LOGREC_HASH_LEN]; /* head at seq_before: the feed's
+                                                "ph" */
 } ct_store_commit;
 
 /* Applies items[0..n) in one durable transaction (see top). On error nothing
- * was applied and every item's status is CT_ACK_RETRY. */
+ * was applied and every item's status is CT_ACK_RETRY: CT_ERR_MAP_FULL,
+ * CT_ERR_DISK_FULL (ENOSPC), CT_ERR_STORE_UNAVAILABLE (any other LMDB or I/O
+ * failure, a corrupt stored value; also after MDB_PANIC, the handle reopens
+ * before the next call), CT_ERR_NOMEM; CT_ERR_ARG for a read-only store, an
+ * import in progress, or a person-state replay still waiting for
+ * ct_store_set_campaign(). */
 ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_store_commit *out);
 
-/* A human description of the last failure of ct_store_apply_batch() or an
- * import call (the LMDB/system message, e.g. "No space left on device"); ""
- * if none. Valid until the next call on s. (Added for the aggregator's log.) */
+/* A human description of the last failure of ct_store_apply_batch() or
+ * ct_store_reader_check() (the LMDB/system message, e.g. "No space left on
+ * device"); "" if none. Valid until the next call on s. */
 const char *ct_store_last_error(const ct_store *s);
 
-/* (added) The store's current campaign fingerprint (meta "fingerprint");
- * CT_ERR_NOT_FOUND if it has none. */
+/* The store's current campaign fingerprint (meta "fingerprint");
+ * CT_ERR_NOT_FOUND if it has none, CT_ERR_STORE_CORRUPT if it is not 32
+ * bytes. */
 ct_err ct_store_fingerprint(ct_store *s, uint8_t out[32]);
 
-/* Current head (seq 0 and zero hash for an empty log). */
+/* Current head (seq 0 and zero hash for an empty log).
+ * The readers below fail with CT_ERR_STORE_UNAVAILABLE when no read
+ * transaction can be had, CT_ERR_STORE_CORRUPT when a stored value does not
+ * decode, CT_ERR_NOMEM. */
 ct_err ct_store_head(ct_store *s, uint64_t *seq, uint8_t head[CT_LOGREC_HASH_LEN]);
 /* All counters plus the head they correspond to, from ONE read transaction. */
 ct_err ct_store_read_counts(ct_store *s, ct_counts *out, uint64_t *seq,
                             uint8_t head[CT_LOGREC_HASH_LEN]);
 /* Calls cb for each log record with from_seq <= seq <= to_seq (to_seq 0 =
  * to the end at the time of the call). rec->event points into LMDB memory
- * valid only during the call. cb returns 0 to go on, non-zero to stop (that
- * value is returned as CT_ERR_INTERNAL unless it is a ct_err). A record that
- * does not decode gives CT_ERR_STORE_CORRUPT with *bad_seq set. */
-typedef int (*ct_store_log_cb)(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
+ * valid only during the call. cb returns CT_OK to go on, CT_STOP to end the
+ * scan (which then returns CT_OK), or an error, which ends the scan and is
+ * returned unchanged. A record that does not decode gives
+ * CT_ERR_STORE_CORRUPT with *bad_seq set (bad_seq may be NULL). */
+typedef ct_err (*ct_store_log_cb)(const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
+                                  void *arg);
 ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_log_cb cb,
                          void *arg, uint64_t *bad_seq);
 /* Looks up the log seq of an event id (0 if absent). */
 ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t *seq);
-/* (added) Looks up an event by id AND exact bytes: *seq = its log seq if the
+/* Looks up an event by id AND exact bytes: *seq = its log seq if the
  * id is in ids with the BLAKE2b-128 of raw[0..raw_len), else 0 (absent, or
  * present with other bytes). The aggregator uses it before rejecting an event
  * for a validation or authorization reason: a resend of an event already in
  * the log (its ack was lost) is answered DUPLICATE whatever changed since. */
 ct_err ct_store_find_event(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], const uint8_t *raw,
                            size_t raw_len, uint64_t *seq);
-/* Additive (chitieu-audit verify): calls cb for every entry of the ids
- * database in key order — event id, its log seq and the BLAKE2b-128 of the
- * event bytes (crypto_generichash, 16-byte output) — using short read
- * transactions (renewed every few thousand entries, like ct_store_log_scan).
- * cb returns 0 to go on, non-zero to stop (returned as for ct_store_log_scan).
- * A malformed entry gives CT_ERR_STORE_CORRUPT. */
-typedef int (*ct_store_ids_cb)(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq,
-                               const uint8_t idhash[16], void *arg);
+/* Calls cb for every entry of the ids database in key order — event id, its
+ * log seq and the BLAKE2b-128 of the event bytes (crypto_generichash, 16-byte
+ * output) — using short read transactions (renewed every few thousand
+ * entries, like ct_store_log_scan); chitieu-audit verify checks ids with it.
+ * cb returns as for ct_store_log_scan (CT_OK, CT_STOP, or an error returned
+ * unchanged). A malformed entry gives CT_ERR_STORE_CORRUPT. */
+typedef ct_err (*ct_store_ids_cb)(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq,
+                                  const uint8_t idhash[16], void *arg);
 ct_err ct_store_ids_scan(ct_store *s, ct_store_ids_cb cb, void *arg);
 
 /* For chitieu-audit rebuild: appends an already-hashed record as is (keeps
@@ -185,7 +229,12 @@ ct_err ct_store_ids_scan(ct_store *s, ct_store_ids_cb cb, void *arg);
  * applies the tally. Records are committed in batches by the caller via
  * ct_store_import_begin/commit. After an error from ct_store_import_record
  * the open import transaction may hold part of that record: the caller must
- * call ct_store_import_abort() (nothing of the chunk is then kept). */
+ * call ct_store_import_abort() (nothing of the chunk is then kept).
+ * Errors: begin: CT_ERR_ARG (read-only, an import already open, a replay
+ * waiting for the campaign); record: CT_ERR_CHAIN (seq not head + 1, or the
+ * hash does not chain), CT_ERR_STORE_CORRUPT (the event does not decode),
+ * CT_ERR_WRONG_CAMPAIGN, CT_ERR_CONFLICT (the id is already in the store);
+ * record and commit: the write errors of ct_store_apply_batch. */
 ct_err ct_store_import_begin(ct_store *s);
 ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campaign *c);
 ct_err ct_store_import_commit(ct_store *s);

@@ -501,6 +501,38 @@ def test_usage():
         check(r.returncode == 2, f"{args} -> {r.returncode}: {r.stderr}")
 
 
+def test_export_write_error():
+    """A write error during export names its cause (strerror) and exits 1: the
+    output file over RLIMIT_FSIZE (SIGXFSZ ignored, so write() fails with
+    EFBIG), and stdout on /dev/full (ENOSPC). No partial file is left."""
+    import resource
+    import signal
+    import subprocess
+    src = W.sub("big")
+    mkstore(src, n=20000, seed=9)
+
+    def limit_fsize():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    for fmt in ("ctlog", "jsonl", "csv"):
+        out = W.sub(f"big.{fmt}")
+        r = subprocess.run([AUDIT, "export", "--data", src, "--format", fmt, "--output", out,
+                            "--quiet"], capture_output=True, text=True, preexec_fn=limit_fsize)
+        check(r.returncode == 1, f"{fmt}: rc {r.returncode}: {r.stderr}")
+        check("File too large" in r.stderr and "out of memory" not in r.stderr,
+              f"{fmt}: {r.stderr!r}")
+        check(not os.path.exists(out) and
+              not [x for x in os.listdir(W.path) if x.startswith(f"big.{fmt}.tmp")],
+              f"{fmt}: output or temporary file left behind")
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([AUDIT, "export", "--data", src, "--format", "ctlog", "--output", "-"],
+                           stdout=full, stderr=subprocess.PIPE, text=True)
+    check(r.returncode == 1, f"/dev/full: rc {r.returncode}: {r.stderr}")
+    check("No space left on device" in r.stderr and "out of memory" not in r.stderr,
+          f"/dev/full: {r.stderr!r}")
+
+
 if __name__ == "__main__":
     with W:
         main([test_untouched_verifies, test_flip_event_byte, test_flip_collector_and_time,
@@ -509,4 +541,4 @@ if __name__ == "__main__":
               test_swap_records_with_rewritten_seq, test_change_count, test_change_agent_count,
               test_delete_ids_entry, test_ids_tamper, test_export_verify_rebuild, test_ctlog_file_tamper,
               test_partial_export, test_jsonl_csv_export, test_replay_time_equals_seq,
-              test_trace, test_usage])
+              test_trace, test_usage, test_export_write_error])

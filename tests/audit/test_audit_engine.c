@@ -137,13 +137,13 @@ static void write_file(const char *path, const void *p, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-static int count_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
+static ct_err count_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, void *arg)
 {
     (void)rec;
     (void)raw;
     (void)len;
     (*(int *)arg)++;
-    return 0;
+    return CT_OK;
 }
 
 static void test_ctlog_header_trailer(void **state)

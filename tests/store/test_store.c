@@ -135,7 +135,7 @@ typedef struct {
     int chain_ok;
 } recount;
 
-static int recount_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+static ct_err recount_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
 {
     (void)raw;
     (void)raw_len;
@@ -171,7 +171,7 @@ static int recount_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, 
     for (size_t i = 0; i < res.n; i++)
         assert_int_equal(ct_counts_add(&r->counts, &res.changes[i].key, res.changes[i].delta),
                          CT_OK);
-    return 0;
+    return CT_OK;
 }
 
 /* Scans the log, recounts, checks the chain and compares with the store. */
@@ -494,7 +494,7 @@ typedef struct {
     ct_err first_err;
 } import_ctx;
 
-static int import_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+static ct_err import_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
 {
     (void)raw;
     (void)raw_len;
@@ -504,9 +504,9 @@ static int import_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, v
     ct_err e = ct_store_import_record(x->dst, &r, &g_camp);
     if (e) {
         x->first_err = e;
-        return 1;
+        return e;
     }
-    return 0;
+    return CT_OK;
 }
 
 static void test_import(void **state)
@@ -552,7 +552,7 @@ static void test_import(void **state)
     ct_store *bad_dst = open_ok(c.dir, 64u << 20);
     assert_int_equal(ct_store_import_begin(bad_dst), CT_OK);
     import_ctx y = {bad_dst, 17, CT_OK};
-    assert_int_not_equal(ct_store_log_scan(src, 1, 0, import_cb, &y, &bad), CT_OK);
+    assert_int_equal(ct_store_log_scan(src, 1, 0, import_cb, &y, &bad), CT_ERR_CHAIN);
     assert_int_equal(y.first_err, CT_ERR_CHAIN);
     ct_store_import_abort(bad_dst);
     assert_int_equal(ct_store_head(bad_dst, &s2, h2), CT_OK);
@@ -576,7 +576,7 @@ typedef struct {
     uint64_t first, last, n;
 } range_ctx;
 
-static int range_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+static ct_err range_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
 {
     (void)raw;
     (void)raw_len;
@@ -585,7 +585,7 @@ static int range_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, vo
     assert_int_equal(rec->seq, r->first + r->n);
     r->last = rec->seq;
     r->n++;
-    return r->n == 100000 ? CT_ERR_TIMEOUT : 0;
+    return r->n == 100000 ? CT_ERR_TIMEOUT : CT_OK;
 }
 
 static void test_scan_ranges(void **state)
@@ -717,13 +717,13 @@ static void test_checkpoint_crash_replay(void **state)
     tmp_remove(&ck);
 }
 
-static int rx_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+static ct_err rx_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
 {
     (void)raw;
     (void)raw_len;
     int64_t *out = arg;
     out[rec->seq - 1] = rec->received_ms;
-    return 0;
+    return CT_OK;
 }
 
 /* received_ms is non-decreasing along the log even when the caller's clock

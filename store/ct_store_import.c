@@ -1,0 +1,98 @@
+/* ct_store_import.c — appending records that already carry their hash
+ * (chitieu-audit rebuild from a verified .ctlog).
+ *
+ * Invariants: between ct_store_import_begin and _commit / _abort, imp_txn is
+ * the open write transaction, imp_seq / imp_head the head it has reached and
+ * the overlay the chunk's person states; every imported record has seq =
+ * imp_seq + 1 and chains onto imp_head (checked, never assumed); a commit
+ * checkpoints the person states with the chunk (persons_seq = the new head).
+ */
+#include "ct_store_int.h"
+
+#include <assert.h>
+#include <string.h>
+
+ct_err ct_store_import_begin(ct_store *s)
+{
+    if (!s || s->read_only || s->imp_txn || s->replay_due) return CT_ERR_ARG;
+    assert(s->overlay.n == 0);
+    MDB_txn *t;
+    ct_err r = ct_store_txn_begin(s, 0, &t);
+    if (r) return r;
+    if (s->replay_due) { /* set again by a reopen inside ct_store_txn_begin */
+        mdb_txn_abort(t);
+        return CT_ERR_ARG;
+    }
+    int rc = head_read(t, s->meta, &s->imp_seq, s->imp_head);
+    if (rc) {
+        mdb_txn_abort(t);
+        return map_rc(rc);
+    }
+    ct_counts_clear(&s->delta);
+    s->imp_last_received_ms = s->last_received_ms;
+    s->imp_txn = t;
+    return CT_OK;
+}
+
+ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campaign *c)
+{
+    if (!s || !s->imp_txn || !rec || !c) return CT_ERR_ARG;
+    if (rec->seq != s->imp_seq + 1) return CT_ERR_CHAIN;
+    ct_err r = ct_logrec_check(rec, s->imp_head);
+    if (r) return r;
+    ct_event ev;
+    r = ct_event_decode(rec->event, rec->event_len, &ev, NULL);
+    if (r) return CT_ERR_STORE_CORRUPT;
+    if (s->campaign_id[0] && strcmp(ev.campaign, s->campaign_id) != 0) return CT_ERR_WRONG_CAMPAIGN;
+    MDB_txn *t = s->imp_txn;
+    uint8_t h[CT_IDHASH_LEN];
+    ct_store_idhash(rec->event, rec->event_len, h);
+    MDB_val iv;
+    int rc = ct_store_ids_put(s, t, ev.id, rec->seq, h, &iv);
+    if (rc == MDB_KEYEXIST) return CT_ERR_CONFLICT; /* a valid log never holds an id twice */
+    if (rc) return map_rc(rc);
+    ct_logrec copy = *rec;
+    uint8_t head[CT_LOGREC_HASH_LEN];
+    memcpy(head, s->imp_head, sizeof head);
+    rc = ct_store_append_one(s, t, &copy, head);
+    if (rc) return map_rc(rc);
+    if (memcmp(copy.hash, rec->hash, CT_LOGREC_HASH_LEN) != 0) return CT_ERR_CHAIN;
+    rc = ct_store_tally_one(s, t, &ev, ct_campaign_local_day(c, ev.occurred_ms), rec->seq);
+    if (rc) return map_rc(rc);
+    s->imp_seq = rec->seq;
+    memcpy(s->imp_head, head, sizeof head);
+    if (rec->received_ms > s->imp_last_received_ms) s->imp_last_received_ms = rec->received_ms;
+    return CT_OK;
+}
+
+ct_err ct_store_import_commit(ct_store *s)
+{
+    if (!s || !s->imp_txn) return CT_ERR_ARG;
+    MDB_txn *t = s->imp_txn;
+    s->imp_txn = NULL;
+    int rc = ct_store_flush_counts(s, t, NULL);
+    if (!rc) rc = head_write(t, s->meta, s->imp_seq, s->imp_head);
+    if (!rc) rc = ct_store_persons_checkpoint(s, t, s->imp_seq);
+    if (rc) {
+        mdb_txn_abort(t);
+    } else {
+        rc = mdb_txn_commit(t);
+        if (rc == MDB_PANIC) s->need_reopen = true;
+    }
+    if (rc == 0) {
+        ct_store_persons_committed(s, true); /* cannot fail: nothing to merge */
+        s->last_received_ms = s->imp_last_received_ms;
+    }
+    ct_store_persons_aborted(s);
+    ct_counts_clear(&s->delta);
+    return map_rc(rc);
+}
+
+void ct_store_import_abort(ct_store *s)
+{
+    if (!s || !s->imp_txn) return;
+    mdb_txn_abort(s->imp_txn);
+    s->imp_txn = NULL;
+    ct_store_persons_aborted(s);
+    ct_counts_clear(&s->delta);
+}

@@ -1,0 +1,210 @@
+/* ct_store_int.h — the store's internals, shared by its files and by nothing
+ * else (ct_store.h is the public manual):
+ *   ct_store.c          open, meta, fingerprint, writer lock, close, reopen
+ *                       after MDB_PANIC;
+ *   ct_store_batch.c    ct_store_apply_batch: dedup, log append, tally,
+ *                       ids / counts / origins puts;
+ *   ct_store_persons.c  person states: the overlay and pending maps, the
+ *                       checkpoint, the replay from the log;
+ *   ct_store_scan.c     readers and scans;
+ *   ct_store_import.c   import of verified records (chitieu-audit rebuild).
+ *
+ * Invariants of struct ct_store (asserted where they matter):
+ *   - read_only stores never hold a write transaction, an overlay or
+ *     pending states;
+ *   - imp_txn is the only write transaction that outlives a call, and only
+ *     between ct_store_import_begin and _commit / _abort;
+ *   - outside a batch or an import chunk the overlay is empty;
+ *   - lock_fd >= 0 exactly for a writer (it holds flock(LOCK_EX)).
+ */
+#ifndef CT_STORE_INT_H
+#define CT_STORE_INT_H
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ct_buf.h"
+#include "ct_pmap.h"
+#include "ct_store.h"
+
+#define CT_STORE_FORMAT "chitieu-store-1"
+#define CT_IDHASH_LEN 16
+#define CT_SCAN_RENEW 4096
+#define CT_CKPT_MAX_DEFAULT 32768
+#define CT_CKPT_AGE_DEFAULT 5000
+/* below this much free space an EIO from LMDB is a full disk: LMDB reports
+ * a short write (ENOSPC half-way through a page flush) as EIO */
+#define CT_STORE_LOW_SPACE ((uint64_t)16 << 20)
+
+struct ct_store {
+    MDB_env *env;
+    MDB_dbi meta, log, ids, persons, counts;
+    MDB_dbi origins;  /* origin -> identity; see ct_store.h */
+    bool has_origins; /* false: a read-only open of a store without it */
+    bool read_only;
+    bool need_reopen; /* MDB_PANIC seen: reopen before the next transaction */
+    char *dir;
+    size_t map_size;
+    char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
+    ct_counts delta; /* per-batch counter deltas (reused) */
+    ct_buf rec;      /* encoded log record (reused) */
+    char last_err[256];
+    /* person states (ct_store_persons.c): changed by the batch in progress
+     * (overlay) and by committed batches not yet in "persons" (dirty) */
+    const ct_campaign *campaign;
+    bool replay_due; /* a replay waits for the campaign */
+    int lock_fd;     /* writer: flock(LOCK_EX) on DIR/writer.lock, else -1 */
+    ct_pmap overlay, dirty;
+    size_t ckpt_max;
+    int64_t ckpt_age_ms, dirty_since_ms;
+    /* received_ms of the head record: the next record's is clamped to >= it
+     * (non-decreasing along the log even if the wall clock steps back) */
+    int64_t last_received_ms;
+    /* import state */
+    int64_t imp_last_received_ms;
+    MDB_txn *imp_txn;
+    uint64_t imp_seq;
+    uint8_t imp_head[CT_LOGREC_HASH_LEN];
+};
+
+/* ---- big-endian and meta helpers ----------------------------------------- */
+
+static inline void be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static inline uint64_t be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline int meta_get(MDB_txn *t, MDB_dbi dbi, const char *key, MDB_val *v)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(t, dbi, &k, v);
+}
+
+static inline int meta_put(MDB_txn *t, MDB_dbi dbi, const char *key, const void *p, size_t n)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    MDB_val v = {n, (void *)p};
+    return mdb_put(t, dbi, &k, &v, 0);
+}
+
+/* meta "head" -> seq || hash; seq 0 and zero hash when absent. */
+static inline int head_read(MDB_txn *t, MDB_dbi meta, uint64_t *seq,
+                            uint8_t head[CT_LOGREC_HASH_LEN])
+{
+    MDB_val v;
+    int rc = meta_get(t, meta, "head", &v);
+    if (rc == MDB_NOTFOUND) {
+        *seq = 0;
+        memset(head, 0, CT_LOGREC_HASH_LEN);
+        return 0;
+    }
+    if (rc) return rc;
+    if (v.mv_size != 8 + CT_LOGREC_HASH_LEN) return MDB_CORRUPTED;
+    *seq = be64_get(v.mv_data);
+    memcpy(head, (const uint8_t *)v.mv_data + 8, CT_LOGREC_HASH_LEN);
+    return 0;
+}
+
+static inline int head_write(MDB_txn *t, MDB_dbi meta, uint64_t seq,
+                             const uint8_t head[CT_LOGREC_HASH_LEN])
+{
+    uint8_t b[8 + CT_LOGREC_HASH_LEN];
+    be64_put(b, seq);
+    memcpy(b + 8, head, CT_LOGREC_HASH_LEN);
+    return meta_put(t, meta, "head", b, sizeof b);
+}
+
+/* Maps an LMDB (or errno) code to a ct_err. */
+static inline ct_err map_rc(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return CT_OK;
+    case MDB_MAP_FULL:
+        return CT_ERR_MAP_FULL;
+    case ENOSPC:
+        return CT_ERR_DISK_FULL;
+    case MDB_NOTFOUND:
+        return CT_ERR_NOT_FOUND;
+    case ENOMEM:
+        return CT_ERR_NOMEM;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+        return CT_ERR_STORE_CORRUPT;
+    default:
+        return CT_ERR_STORE_UNAVAILABLE;
+    }
+}
+
+/* ---- shared internals ----------------------------------------------------- */
+
+/* snprintf into err[errlen] when err is given. */
+void ct_store_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Why a write to the store failed, for a person who must act on it: for
+ * MDB_MAP_FULL, ENOSPC and an EIO while the disk holding s->dir is (nearly)
+ * full, the cause and what to do; else the LMDB message. *e receives the
+ * ct_err for rc (CT_ERR_MAP_FULL, CT_ERR_DISK_FULL or the map_rc value). */
+const char *ct_store_write_cause(const ct_store *s, int rc, ct_err *e, char *buf, size_t len);
+
+/* Opens (or reopens) s->env and its databases, checks or initialises meta,
+ * then replays person states if due (ct_store.c). */
+ct_err ct_store_env_open(ct_store *s, const uint8_t *fingerprint, bool accept_change, char *err,
+                         size_t errlen);
+/* Begins a transaction, reopening the environment first after MDB_PANIC. */
+ct_err ct_store_txn_begin(ct_store *s, unsigned flags, MDB_txn **t);
+
+/* BLAKE2b-128 of an event's bytes (the ids value's second half). */
+void ct_store_idhash(const uint8_t *raw, size_t len, uint8_t out[CT_IDHASH_LEN]);
+/* ct_store_batch.c: the tally of one new event with log seq seq inside t
+ * (person state via the overlay, counter deltas into s->delta); appending
+ * one record (computes its hash from *head, updates *head); registering its
+ * id (MDB_KEYEXIST with *existing = the stored value if already there);
+ * writing s->delta as absolute counters. LMDB / errno codes. */
+int ct_store_tally_one(ct_store *s, MDB_txn *t, const ct_event *ev, uint32_t local_day,
+                       uint64_t seq);
+int ct_store_append_one(ct_store *s, MDB_txn *t, ct_logrec *r, uint8_t head[CT_LOGREC_HASH_LEN]);
+int ct_store_ids_put(ct_store *s, MDB_txn *t, const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq,
+                     const uint8_t idhash[CT_IDHASH_LEN], MDB_val *existing);
+int ct_store_flush_counts(ct_store *s, MDB_txn *t, ct_counts *changed);
+
+/* ct_store_persons.c (see its top comment for the invariant). */
+/* The state of key as of the transaction in progress: overlay, then the
+ * pending states, then "persons". *found = false if the person has none. */
+int ct_store_persons_get(ct_store *s, MDB_txn *t, const uint8_t key[CT_PERSON_KEY_LEN],
+                         ct_person_state *st, bool *found);
+/* Records a state change of the transaction in progress (overlay). */
+int ct_store_persons_set(ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN],
+                         const ct_person_state *st);
+bool ct_store_persons_due(const ct_store *s);
+/* Writes pending + overlay states to "persons", persons_seq := seq, in t. */
+int ct_store_persons_checkpoint(ct_store *s, MDB_txn *t, uint64_t seq);
+/* After t committed: the overlay joins the pending states (or both are
+ * dropped when the commit held a checkpoint). ENOMEM leaves the handle in
+ * need of a reopen (the log is the truth). */
+int ct_store_persons_committed(ct_store *s, bool checkpointed);
+/* After t was aborted: the overlay is gone with it. */
+void ct_store_persons_aborted(ct_store *s);
+/* Drops every in-memory state (before a reopen replays them). */
+void ct_store_persons_forget(ct_store *s);
+/* Replays log(persons_seq..head] into "persons" (a writer's open). */
+ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen);
+/* At close: writes the pending states, or logs what was skipped and why. */
+void ct_store_persons_close(ct_store *s);
+
+#endif
