@@ -56,9 +56,9 @@ const char *ct_store_write_cause(const ct_store *s, int rc, ct_err *e, char *buf
     } else if (rc == ENOSPC || (rc == EIO && fb < CT_STORE_LOW_SPACE)) {
         *e = CT_ERR_DISK_FULL;
         snprintf(buf, len,
-                 "no space left on device (%llu bytes free on the disk holding %s; LMDB: %s): "
-                 "free space on that disk",
-                 (unsigned long long)fb, s->dir, mdb_strerror(rc));
+                 "no space left on device (%llu bytes free; LMDB: %s): free space on the disk "
+                 "holding the data directory",
+                 (unsigned long long)fb, mdb_strerror(rc));
     } else {
         *e = map_rc(rc);
         snprintf(buf, len, "%s", mdb_strerror(rc));

@@ -1,4 +1,5 @@
-/* test_store.c — unit tests of store/ct_store.c on real LMDB files.
+/* test_store.c — unit tests of the store (store/ct_store*.c, ct_pmap.c) on real
+ * LMDB files.
  *
  * Each test works in its own mkdtemp directory (removed at the end) and uses
  * the built-in lamdong-2023 campaign. Assertions are exact: statuses, codes,
@@ -24,6 +25,7 @@
 #include "ct_counts.h"
 #include "ct_event.h"
 #include "ct_logrec.h"
+#include "ct_pmap.h"
 #include "ct_store.h"
 #include "ct_tally.h"
 #include "ct_wire.h"
@@ -762,6 +764,136 @@ static void test_received_ms_monotonic(void **state)
     tmp_remove(&td);
 }
 
+/* ---- scans stop on CT_STOP, fail with the callback's own error ----------- */
+
+typedef struct {
+    uint64_t n, stop_at;
+    ct_err err; /* returned at stop_at instead of CT_STOP when set */
+} stop_ctx;
+
+static ct_err stop_log_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+{
+    (void)rec;
+    (void)raw;
+    (void)raw_len;
+    stop_ctx *x = arg;
+    if (++x->n == x->stop_at) return x->err ? x->err : CT_STOP;
+    return CT_OK;
+}
+
+static ct_err stop_ids_cb(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq, const uint8_t idhash[16],
+                          void *arg)
+{
+    (void)id;
+    (void)idhash;
+    stop_ctx *x = arg;
+    assert_true(seq >= 1);
+    if (++x->n == x->stop_at) return x->err ? x->err : CT_STOP;
+    return CT_OK;
+}
+
+static void test_scan_stop(void **state)
+{
+    (void)state;
+    assert_string_equal(ct_err_name(CT_STOP), "stop");
+    assert_false(ct_err_known(CT_STOP)); /* not a wire code */
+    tmpdir td;
+    tmp_make(&td);
+    ct_store *s = open_ok(td.dir, 64u << 20);
+    enum { N = 9000 }; /* past two renewals of the read transaction */
+    tev *e = calloc(N, sizeof *e);
+    ct_store_item *it = calloc(N, sizeof *it);
+    for (int i = 0; i < N; i++)
+        tev_make(&e[i], (uint64_t)i + 1, (uint32_t)i, CT_PROGRAM_BHYT_HGD, CT_ACTION_ENROLL, NULL,
+                 T0 + i);
+    assert_int_equal(apply(s, e, N, it, NULL), CT_OK);
+    uint64_t bad = 7;
+    stop_ctx x = {0, 5000, CT_OK};
+    assert_int_equal(ct_store_log_scan(s, 1, 0, stop_log_cb, &x, &bad), CT_OK);
+    assert_int_equal(x.n, 5000);
+    assert_int_equal(bad, 0);
+    x = (stop_ctx){0, 6000, CT_ERR_IO};
+    assert_int_equal(ct_store_log_scan(s, 1, 0, stop_log_cb, &x, &bad), CT_ERR_IO);
+    assert_int_equal(x.n, 6000);
+    x = (stop_ctx){0, 0, CT_OK}; /* never stops: every record once */
+    assert_int_equal(ct_store_log_scan(s, 1, 0, stop_log_cb, &x, NULL), CT_OK);
+    assert_int_equal(x.n, N);
+    x = (stop_ctx){0, 4097, CT_OK};
+    assert_int_equal(ct_store_ids_scan(s, stop_ids_cb, &x), CT_OK);
+    assert_int_equal(x.n, 4097);
+    x = (stop_ctx){0, 8193, CT_ERR_NOMEM};
+    assert_int_equal(ct_store_ids_scan(s, stop_ids_cb, &x), CT_ERR_NOMEM);
+    assert_int_equal(x.n, 8193);
+    x = (stop_ctx){0, 0, CT_OK};
+    assert_int_equal(ct_store_ids_scan(s, stop_ids_cb, &x), CT_OK);
+    assert_int_equal(x.n, N);
+    ct_store_close(s);
+    tevs_free(e, N);
+    free(e);
+    free(it);
+    tmp_remove(&td);
+}
+
+/* ---- the person-state map: clear and reuse (the store's overlay) --------- */
+
+static void pkey(uint8_t k[CT_PERSON_KEY_LEN], uint32_t i)
+{
+    memset(k, 0, CT_PERSON_KEY_LEN);
+    k[0] = (uint8_t)(i & 1);
+    k[1] = (uint8_t)(i * 2654435761u >> 24); /* spread, with collisions in 8 bits */
+    memcpy(k + 2, &i, sizeof i);
+}
+
+static void test_pmap_clear_reuse(void **state)
+{
+    (void)state;
+    ct_pmap m;
+    ct_pmap_init(&m);
+    for (int round = 0; round < 3; round++) {
+        uint32_t n = round == 1 ? 40 : 3000; /* sparse and dense clears */
+        for (uint32_t i = 0; i < n; i++) {
+            ct_person_state st = {.enrolled = true,
+                                  .district = 672,
+                                  .day = 20230725,
+                                  .seq = i + 1 + (uint64_t)round * 100000};
+            snprintf(st.agent, sizeof st.agent, "LD672-%03u", i % 7);
+            if (i % 3) snprintf(st.group, sizeof st.group, "g%u", i % 5);
+            uint8_t k[CT_PERSON_KEY_LEN];
+            pkey(k, i);
+            assert_int_equal(ct_pmap_put(&m, k, &st), CT_OK);
+        }
+        assert_int_equal(m.n, n);
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t k[CT_PERSON_KEY_LEN];
+            pkey(k, i);
+            ct_person_state got;
+            assert_true(ct_pmap_get(&m, k, &got));
+            assert_int_equal(got.seq, i + 1 + (uint64_t)round * 100000);
+            char want[CT_AGENT_ID_MAX + 1];
+            snprintf(want, sizeof want, "LD672-%03u", i % 7);
+            assert_string_equal(got.agent, want);
+            if (i % 3) {
+                snprintf(want, sizeof want, "g%u", i % 5);
+                assert_string_equal(got.group, want);
+            } else {
+                assert_string_equal(got.group, "");
+            }
+        }
+        size_t tab_cap = m.tab_cap;
+        ct_pmap_clear(&m);
+        assert_int_equal(m.n, 0);
+        assert_int_equal(m.tab_cap, tab_cap); /* memory kept */
+        for (size_t j = 0; j < m.tab_cap; j++)
+            assert_int_equal(m.tab[j], 0);
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t k[CT_PERSON_KEY_LEN];
+            pkey(k, i);
+            assert_null(ct_pmap_find(&m, k));
+        }
+    }
+    ct_pmap_free(&m);
+}
+
 int main(void)
 {
     char err[256];
@@ -781,6 +913,8 @@ int main(void)
         cmocka_unit_test(test_scan_ranges),
         cmocka_unit_test(test_checkpoint_crash_replay),
         cmocka_unit_test(test_received_ms_monotonic),
+        cmocka_unit_test(test_scan_stop),
+        cmocka_unit_test(test_pmap_clear_reuse),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ct_campaign_free(&g_camp);

@@ -7,7 +7,8 @@
  * mdb_reader_check have their return codes checked; a reopen after MDB_PANIC
  * that leaves a person-state replay pending refuses the batch (instead of
  * tallying on stale states); a cursor that fails to open during the replay is
- * an error, not a crash.
+ * an error, not a crash; a replay or a closing checkpoint whose commit fails
+ * (full disk, I/O error) names the cause and what happens next.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -37,7 +38,7 @@ static ct_campaign g_camp;
 
 /* ---- one-shot failures (0 = pass through) ---- */
 static int g_fail_mapsize, g_fail_maxdbs, g_fail_maxreaders, g_fail_reader_check,
-    g_fail_cursor_open, g_panic_commit;
+    g_fail_cursor_open, g_panic_commit, g_fail_commit;
 
 static void *real(const char *name)
 {
@@ -94,6 +95,10 @@ int mdb_txn_commit(MDB_txn *txn)
     if (take(&g_panic_commit)) { /* what a failed meta-page write reports */
         mdb_txn_abort(txn);
         return MDB_PANIC;
+    }
+    if (g_fail_commit) { /* a failed page flush: ENOSPC, or EIO for a short write */
+        mdb_txn_abort(txn);
+        return take(&g_fail_commit);
     }
     int (*f)(MDB_txn *) = (int (*)(MDB_txn *))real("mdb_txn_commit");
     return f(txn);
@@ -277,6 +282,117 @@ static void test_replay_cursor_failure(void **state)
     tmp_remove(&td);
 }
 
+/* A crash left person states behind the log and the disk is full: the
+ * replay's commit fails with ENOSPC. The open names the cause (disk full),
+ * what was being done and that the next start replays again; EIO on a disk
+ * with room is an I/O error, said as such. Then a start with room replays. */
+static void test_replay_commit_disk_full(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    char err[1024] = "";
+    ct_err e;
+    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    ct_store_set_checkpoint(s, 1000000, 1000000);
+    tev a[3];
+    for (int i = 0; i < 3; i++) {
+        tev_make(&a[i], (uint64_t)i + 1, 200u + (uint32_t)i);
+        assert_int_equal(ct_store_apply_batch(s, &a[i].it, 1, NULL), CT_OK);
+    }
+    ct_store_abandon(s); /* crash: pending states lost */
+    s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    g_fail_commit = ENOSPC;
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_ERR_DISK_FULL);
+    assert_int_equal(g_fail_commit, 0);
+    assert_non_null(strstr(err, "person-state replay commit of seq 1..3 failed: no space left "
+                                "on device"));
+    assert_non_null(strstr(err, "free space on the disk holding the data directory"));
+    assert_non_null(strstr(err, "the replay runs again at the next start"));
+    g_fail_commit = EIO;
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_ERR_LMDB);
+    assert_non_null(strstr(err, "person-state replay commit of seq 1..3 failed: Input/output "
+                                "error; nothing is lost"));
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    assert_int_equal(head_seq(s), 3);
+    tev b;
+    tev_make(&b, 1, 200); /* a resend: the replayed ids and states hold */
+    assert_int_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_OK);
+    assert_int_equal(b.it.status, CT_ACK_DUPLICATE);
+    ct_store_close(s);
+    for (int i = 0; i < 3; i++)
+        ct_buf_free(&a[i].raw);
+    ct_buf_free(&b.raw);
+    tmp_remove(&td);
+}
+
+/* Runs ct_store_close(s) with stderr captured into out[len]. */
+static void close_capturing_stderr(ct_store *s, char *out, size_t len)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fileno(f), 2), 2);
+    ct_store_close(s);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    rewind(f);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}
+
+/* A close (SIGTERM) on a full disk cannot write the pending person states: a
+ * warn line says what was skipped and that the next start replays it; the
+ * next start does, and counts stay right. A close that can write logs
+ * nothing. */
+static void test_close_checkpoint_disk_full(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    char err[1024] = "";
+    ct_err e;
+    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    ct_store_set_checkpoint(s, 1000000, 1000000);
+    tev a[4];
+    for (int i = 0; i < 4; i++) {
+        tev_make(&a[i], (uint64_t)i + 1, 300u + (uint32_t)i);
+        assert_int_equal(ct_store_apply_batch(s, &a[i].it, 1, NULL), CT_OK);
+    }
+    char log[4096];
+    g_fail_commit = ENOSPC;
+    close_capturing_stderr(s, log, sizeof log);
+    assert_int_equal(g_fail_commit, 0);
+    assert_non_null(strstr(log, "level=warn"));
+    assert_non_null(strstr(log, "person-state checkpoint skipped at close; the next start "
+                                "replays these states from the log"));
+    assert_non_null(strstr(log, "err=disk_full"));
+    assert_non_null(strstr(log, "no space left on device"));
+    assert_non_null(strstr(log, "states=4 from_seq=1 to_seq=4"));
+    s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    tev b;
+    tev_make(&b, 5, 300); /* the same person again: a repeat, seen via the replay */
+    ct_store_commit c = {.changed = NULL};
+    assert_int_equal(ct_store_apply_batch(s, &b.it, 1, &c), CT_OK);
+    assert_int_equal(b.it.status, CT_ACK_ACCEPTED);
+    assert_int_equal(head_seq(s), 5);
+    close_capturing_stderr(s, log, sizeof log);
+    assert_string_equal(log, "");
+    for (int i = 0; i < 4; i++)
+        ct_buf_free(&a[i].raw);
+    ct_buf_free(&b.raw);
+    tmp_remove(&td);
+}
+
 int main(void)
 {
     char err[256];
@@ -289,6 +405,8 @@ int main(void)
         cmocka_unit_test(test_reader_check_checked),
         cmocka_unit_test(test_replay_due_after_reopen),
         cmocka_unit_test(test_replay_cursor_failure),
+        cmocka_unit_test(test_replay_commit_disk_full),
+        cmocka_unit_test(test_close_checkpoint_disk_full),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ct_campaign_free(&g_camp);
