@@ -214,6 +214,82 @@ def test_sigterm_under_load_acks_then_exits():
         assert any('msg="stopped"' in ln for ln in agg.lines)
 
 
+def test_full_disk_stop_and_start():
+    """Person states pending (large --persons-checkpoint) when the disk fills
+    up: a SIGTERM cannot write them and says so (what was skipped, that the
+    next start replays it); a start on the still-full disk cannot replay them
+    and says the disk is full and what to do (not a bare "Input/output
+    error"), exit 1; once space is freed the next start replays and the
+    counts are right. The data directory is on a small tmpfs (skipped
+    without mount permission)."""
+    import signal
+    import subprocess
+    with H.Workdir("agg-diskfull") as wd:
+        mnt = wd.sub("disk")
+        os.makedirs(mnt)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mnt],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"SKIP full disk: cannot mount a tmpfs ({r.stderr.strip()})", flush=True)
+            return
+        try:
+            data = os.path.join(mnt, "data")
+            ckpt = ["--persons-checkpoint", "1000000"]
+            agg, eps = A.start(wd, name="agg", data=data, extra=ckpt)
+            c = P.Client(eps["ingest"])
+            o = os.urandom(8)
+            N, B = 20000, 500
+            for k in range(1, N + 1, B):
+                rep = c.call([A.ev(o, i) for i in range(k, k + B)])
+                assert {x[1:] for x in rep["r"]} == {(P.ACCEPTED, 0)}, rep["r"][:3]
+            c.close()
+            filler = os.path.join(mnt, "filler")
+            with open(filler, "wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                        f.flush()
+                except OSError:
+                    pass
+            agg.signal(signal.SIGTERM)
+            assert agg.wait(30) == 0, agg.tail()
+            skipped = [ln for ln in agg.lines if "person-state checkpoint skipped at close" in ln]
+            assert skipped, agg.tail()
+            assert "no space left on device" in skipped[0] and "err=disk_full" in skipped[0], \
+                skipped[0]
+            assert f"states={N} from_seq=1 to_seq={N}" in skipped[0], skipped[0]
+            assert "the next start replays these states from the log" in skipped[0]
+            # the disk is still full: the start fails and says why
+            agg, _ = A.start(wd, name="agg2", data=data, extra=ckpt, wait=False)
+            assert agg.wait(30) == 1, agg.tail()
+            err = [ln for ln in agg.lines if 'msg="cannot open store"' in ln]
+            assert err, agg.tail()
+            assert "err=disk_full" in err[0] and "no space left on device" in err[0], err[0]
+            assert "free space on the disk holding the data directory" in err[0], err[0]
+            assert f"person-state replay commit of seq 1..{N} failed" in err[0], err[0]
+            assert "the replay runs again at the next start" in err[0], err[0]
+            # space again: the start replays, the counts hold
+            os.unlink(filler)
+            agg, eps = A.start(wd, name="agg3", data=data, extra=ckpt)
+            assert any("person states replayed" in ln and f"records={N}" in ln
+                       for ln in agg.lines), agg.tail()
+            snp = A.snapshot(eps)
+            assert snp["s"] == N and snp["c"][A.net_key(672, "bhxh_tn")] == N, snp["s"]
+            c = P.Client(eps["ingest"])
+            rep = c.call([A.ev(o, 7)])  # a resend: the replayed states and ids hold
+            assert {x[1:] for x in rep["r"]} == {(P.DUPLICATE, 0)}, rep["r"]
+            c.close()
+            assert agg.stop() == 0
+            r = H.run([H.binary("chitieu-audit"), "verify", "--data", data], check=False)
+            assert r.returncode == 0 and f"OK seq={N} " in r.stdout, (r.stdout, r.stderr)
+        finally:
+            for p in wd.procs:
+                if p.p.poll() is None:
+                    p.p.kill()
+                    p.p.wait()
+            subprocess.run(["umount", "-l", mnt], check=False)
+
+
 if __name__ == "__main__":
     H.main([test_kill9_under_load, test_sigterm_under_load_acks_then_exits,
-            test_map_full_then_bigger_map])
+            test_map_full_then_bigger_map, test_full_disk_stop_and_start])
