@@ -3,13 +3,15 @@
  * Invariants: the window holds at most o->window slots; the ring lists the
  * window's events in seq order (entries whose slot was freed or reused are
  * holes, skipped and compacted away), so first sends and resends both go out
- * in creation order; a slot is freed only after its ack was
+ * in creation order (requeued events are appended after the ones held); a
+ * slot is freed only after its ack was
  * settled durably in the outbox (or, for a settle failure, never: it is resent
  * and acked as duplicate later). One DEALER socket and one monitor PAIR socket,
  * both closed on every return path.
  */
 #include "ct_deliver.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "ct_log.h"
 #include "ct_time.h"
 #include "ct_wire.h"
+#include "ct_zmon.h"
 
 #define RESEND_CHECK_MS 100
 #define BLOCKED_RETRY_MS 100
@@ -79,6 +82,7 @@ typedef struct {
     int64_t blocked_until;
     bool acked_since_resend;
     bool connected;
+    int64_t last_fail_log; /* last handshake-failure line (monotonic ms), 0 = none */
     /* scratch */
     ct_bytes *evs;
     ct_ack_item *items;
@@ -173,6 +177,20 @@ static void hash_remove(dstate *d, uint64_t seq)
     }
 }
 
+/* The window's invariants: every slot is either free (on the freelist) or
+ * held; the ring is a circular queue inside cap entries; marked and settling
+ * slots are held ones. */
+static void window_check(const dstate *d)
+{
+    assert(d->used + d->nfree == d->cap);
+    assert(d->used <= d->cap);
+    assert(d->rhead < d->cap);
+    assert(d->rcount <= d->cap);
+    assert(d->nqueued <= d->used);
+    assert(d->nsettle <= d->used);
+    (void)d;
+}
+
 static void mark_send(dstate *d, size_t idx)
 {
     slot_t *s = &d->slots[idx];
@@ -188,6 +206,7 @@ static bool ring_valid(const dstate *d, const ring_ent *r)
 
 static ring_ent *ring_at(dstate *d, size_t i)
 {
+    assert(i < d->cap);
     return &d->ring[(d->rhead + i) % d->cap];
 }
 
@@ -219,6 +238,7 @@ static void slot_free(dstate *d, slot_t *s)
     s->seq = 0;
     s->queued = false;
     s->settling = false;
+    assert(d->used > 0 && d->nfree < d->cap);
     d->freelist[d->nfree++] = idx;
     d->used--;
 }
@@ -250,6 +270,7 @@ static ct_err load_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
     r->gen = s->gen;
     mark_send(d, idx);
     d->next_load = seq + 1;
+    window_check(d);
     return CT_OK;
 }
 
@@ -302,6 +323,7 @@ static ct_err send_batch(dstate *d, void *sock, int64_t now, const size_t *idxs,
         s->sent_ms = now;
         s->sent_ns = now_ns;
         s->token = token;
+        assert(d->nqueued > 0);
         s->queued = false;
         d->nqueued--;
     }
@@ -511,27 +533,13 @@ static double lat_pct(const dstate *d, double q)
 
 static void handle_monitor(dstate *d, void *mon, const char *ep)
 {
-    static int64_t last_fail_log;
+    ct_zmon_event ev;
     for (;;) {
-        zmq_msg_t m1, m2;
-        zmq_msg_init(&m1);
-        if (zmq_msg_recv(&m1, mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m1);
-            return;
-        }
-        uint16_t ev = 0;
-        uint32_t val = 0;
-        if (zmq_msg_size(&m1) >= 6) {
-            const uint8_t *p = zmq_msg_data(&m1);
-            memcpy(&ev, p, 2);
-            memcpy(&val, p + 2, 4);
-        }
-        zmq_msg_init(&m2);
-        if (zmq_msg_more(&m1)) zmq_msg_recv(&m2, mon, 0);
-        zmq_msg_close(&m1);
-        zmq_msg_close(&m2);
+        ct_err e = ct_zmon_read(mon, ZMQ_DONTWAIT, &ev);
+        if (e == CT_ERR_MALFORMED) continue;
+        if (e != CT_OK) return;
         int64_t now = ct_monotonic_ms();
-        switch (ev) {
+        switch (ev.event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             d->connected = true;
             d->blocked_until = 0;
@@ -548,40 +556,22 @@ static void handle_monitor(dstate *d, void *mon, const char *ep)
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-            if (now - last_fail_log >= 10000 || last_fail_log == 0) {
-                last_fail_log = now;
+            if (now - d->last_fail_log >= 10000 || d->last_fail_log == 0) {
+                d->last_fail_log = now;
                 ct_log(CT_LOG_ERROR, "handshake with the aggregator failed",
                        "server=%s kind=%s code=%u hint=\"check --server-key, --keys and the "
                        "aggregator's authorization file (or --insecure on both sides)\"",
                        ep,
-                       ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH       ? "auth"
-                       : ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol"
-                                                                   : "other",
-                       val);
+                       ev.event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH       ? "auth"
+                       : ev.event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol"
+                                                                         : "other",
+                       ev.value);
             }
             break;
         default:
             break;
         }
     }
-}
-
-static int monitor_counter;
-
-static void *open_monitor(void *zctx, void *sock, int events)
-{
-    char ep[64];
-    snprintf(ep, sizeof ep, "inproc://ct-deliver-mon-%d", ++monitor_counter);
-    if (zmq_socket_monitor(sock, ep, events) != 0) return NULL;
-    void *mon = zmq_socket(zctx, ZMQ_PAIR);
-    if (!mon) return NULL;
-    int zero = 0;
-    zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero);
-    if (zmq_connect(mon, ep) != 0) {
-        zmq_close(mon);
-        return NULL;
-    }
-    return mon;
 }
 
 /* ---- main loop ---- */
@@ -682,13 +672,15 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         int hwm = (int)(2 * (o->window / batch) + 16);
         zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     }
-    mon = open_monitor(zctx, sock,
-                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    if (ct_zmon_open(zctx, sock,
+                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+                     &mon) != CT_OK)
+        mon = NULL;
     if (zmq_connect(sock, o->endpoint) != 0) {
         snprintf(err, errlen, "cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
-        if (mon) zmq_close(mon);
+        ct_zmon_close(sock, mon);
         zmq_close(sock);
         dstate_free(&d);
         return CT_ERR_USAGE;
@@ -709,6 +701,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
     if (ct_outbox_requeue_gen(ob, &requeue_gen) != CT_OK) requeue_gen = 0;
 
     for (;;) {
+        window_check(&d);
         int64_t now = ct_monotonic_ms();
         bool stopping = o->stop && *o->stop;
         if (stopping && !stop_deadline) {
@@ -831,8 +824,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                    st->duplicates, st->rejected, lat_pct(&d, 0.5), lat_pct(&d, 0.99),
                    lat_pct(&d, 0.999), st->settles, st->settle_ms);
     }
-    zmq_socket_monitor(sock, NULL, 0);
-    if (mon) zmq_close(mon);
+    ct_zmon_close(sock, mon);
     zmq_close(sock);
     dstate_free(&d);
     return result;
@@ -849,11 +841,11 @@ ct_err ct_deliver_probe(void *zctx, const ct_deliver_opts *o, int timeout_ms, bo
         zmq_close(sock);
         return CT_ERR_ZMQ;
     }
-    void *mon = open_monitor(zctx, sock,
-                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
-    if (!mon) {
+    void *mon = NULL;
+    if (ct_zmon_open(zctx, sock,
+                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+                     &mon) != CT_OK) {
         zmq_close(sock);
         return CT_ERR_ZMQ;
     }
@@ -868,15 +860,9 @@ ct_err ct_deliver_probe(void *zctx, const ct_deliver_opts *o, int timeout_ms, bo
             if (left <= 0) break;
             zmq_pollitem_t it = {mon, 0, ZMQ_POLLIN, 0};
             if (zmq_poll(&it, 1, (long)left) <= 0) continue;
-            zmq_msg_t m1, m2;
-            zmq_msg_init(&m1);
-            zmq_msg_init(&m2);
-            uint16_t ev = 0;
-            if (zmq_msg_recv(&m1, mon, 0) >= 0 && zmq_msg_size(&m1) >= 6)
-                memcpy(&ev, zmq_msg_data(&m1), 2);
-            if (zmq_msg_more(&m1)) zmq_msg_recv(&m2, mon, 0);
-            zmq_msg_close(&m1);
-            zmq_msg_close(&m2);
+            ct_zmon_event zev;
+            if (ct_zmon_read(mon, ZMQ_DONTWAIT, &zev) != CT_OK) continue;
+            uint16_t ev = zev.event;
             if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
                 *reachable = true;
                 snprintf(detail, detaillen, "handshake ok%s", o->secure ? " (CURVE)" : "");
@@ -890,8 +876,7 @@ ct_err ct_deliver_probe(void *zctx, const ct_deliver_opts *o, int timeout_ms, bo
             }
         }
     }
-    zmq_socket_monitor(sock, NULL, 0);
-    zmq_close(mon);
+    ct_zmon_close(sock, mon);
     zmq_close(sock);
     return result;
 }
