@@ -218,11 +218,14 @@ static int meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t v
     return meta_put(txn, ob, key, b, 8);
 }
 
-static void copy_str(char *dst, size_t cap, const MDB_val *v)
+/* A stored string becomes a C string only whole: one that does not fit or
+ * holds a NUL byte is a damaged record, never a shorter value. */
+static int copy_str(char *dst, size_t cap, const MDB_val *v)
 {
-    size_t n = v->mv_size < cap - 1 ? v->mv_size : cap - 1;
-    memcpy(dst, v->mv_data, n);
-    dst[n] = 0;
+    if (v->mv_size >= cap || memchr(v->mv_data, 0, v->mv_size)) return MDB_CORRUPTED;
+    memcpy(dst, v->mv_data, v->mv_size);
+    dst[v->mv_size] = 0;
+    return 0;
 }
 
 static int read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
@@ -238,10 +241,12 @@ static int read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
     }
     if (meta_get(txn, ob, "district", &v) == 0 && v.mv_size == 4)
         info->district = get_be32(v.mv_data);
-    if (meta_get(txn, ob, "campaign", &v) == 0)
-        copy_str(info->campaign_id, sizeof info->campaign_id, &v);
-    if (meta_get(txn, ob, "campaign_path", &v) == 0)
-        copy_str(info->campaign_path, sizeof info->campaign_path, &v);
+    if (meta_get(txn, ob, "campaign", &v) == 0 &&
+        (rc = copy_str(info->campaign_id, sizeof info->campaign_id, &v)) != 0)
+        return rc;
+    if (meta_get(txn, ob, "campaign_path", &v) == 0 &&
+        (rc = copy_str(info->campaign_path, sizeof info->campaign_path, &v)) != 0)
+        return rc;
     if ((rc = meta_get_u64(txn, ob, "next_seq", &info->next_seq)) != 0) return rc;
     if (info->next_seq == 0) info->next_seq = 1;
     if ((rc = meta_get_u64(txn, ob, "delivered", &info->delivered)) != 0) return rc;
@@ -274,6 +279,15 @@ ct_err ct_outbox_init(ct_outbox *ob, uint32_t district, const char *campaign_id,
                       const char *campaign_path, char *err, size_t errlen)
 {
     if (sodium_init() < 0) return CT_ERR_INTERNAL;
+    if (campaign_path && strlen(campaign_path) >= CT_OUTBOX_PATH_MAX) {
+        snprintf(err, errlen, "campaign path is longer than %d bytes: %.60s...",
+                 CT_OUTBOX_PATH_MAX - 1, campaign_path);
+        return CT_ERR_CONFIG;
+    }
+    if (strlen(campaign_id) > CT_CAMPAIGN_ID_MAX) {
+        snprintf(err, errlen, "campaign id is longer than %d bytes", CT_CAMPAIGN_ID_MAX);
+        return CT_ERR_CONFIG;
+    }
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
     if (rc != 0) {

@@ -192,6 +192,29 @@ def test_import_twice_and_bad_rows():
         agg.stop()
 
 
+def test_import_nul_bytes():
+    """A CSV field holding a NUL byte is a bad row with FILE:LINE and the
+    column, never queued with the text before the NUL; --strict fails."""
+    with H.Workdir("col-nul") as wd:
+        ob = wd.sub("ob")
+        init(ob, 681)
+        path = wd.sub("damaged.csv")
+        with open(path, "wb") as f:
+            f.write(b"agent_id,program,person_hash,occurred_at,months,amount\n"
+                    b"LD681-001,bhxh_tn," + b"11" * 32 + b",2023-07-22T09:15:00\0+05:00,12,3564000\n"
+                    b"LD681-001,bhxh_tn," + b"22" * 32 + b",2023-07-22T09:15:00+07:00,12,35\x0064000\n"
+                    b"LD681-002\0-junk,bhyt_hgd," + b"33" * 32 + b",2023-07-22T09:15:00+07:00,,\n"
+                    b"LD681-002,bhyt_hgd," + b"44" * 32 + b",2023-07-22T09:15:00+07:00,,\n")
+        r = col("import", path, "--outbox", ob, "--strict", check=False)
+        H.check(r.returncode == 1, f"--strict rc {r.returncode}: {r.stderr}")
+        H.check(r.stdout.strip() == f"{path}: 4 rows: 1 queued, 0 already queued, 3 bad", r.stdout)
+        bad = [ln for ln in r.stderr.splitlines() if ln.startswith(path + ":")]
+        H.check(bad == [f"{path}:2: field 'occurred_at' contains a NUL byte (damaged file?)",
+                        f"{path}:3: field 'amount' contains a NUL byte (damaged file?)",
+                        f"{path}:4: field 'agent_id' contains a NUL byte (damaged file?)"], f"{bad}")
+        H.check(status(ob)["queued"] == 1, "only the undamaged row is queued")
+
+
 def test_rejected_event_kept_and_not_blocking():
     with H.Workdir("col-rej") as wd:
         agg, eps = start_agg(wd)
@@ -486,7 +509,7 @@ def test_simulate_realtime_and_summary():
 
 
 if __name__ == "__main__":
-    H.main([test_cli_errors, test_simulate_realtime_and_summary, test_rejected_event_kept_and_not_blocking,
+    H.main([test_cli_errors, test_import_nul_bytes, test_simulate_realtime_and_summary, test_rejected_event_kept_and_not_blocking,
             test_import_twice_and_bad_rows, test_add_while_running, test_aggregator_down_then_started,
             test_kill9_while_sending_then_restart, test_aggregator_killed_and_paused_while_delivering,
             test_curve_keys, test_requeue_after_authorization_fix])

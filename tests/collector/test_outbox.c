@@ -204,6 +204,18 @@ static void test_init_mismatch(void **state)
     assert_int_equal(ct_outbox_init(ob, 673, camp.id, NULL, err, sizeof err), CT_ERR_CONFIG);
     assert_non_null(strstr(err, "672"));
     assert_int_equal(ct_outbox_init(ob, 672, "other-2024", NULL, err, sizeof err), CT_ERR_CONFIG);
+    /* a campaign path the outbox cannot hold whole is refused, not cut short */
+    char longpath[CT_OUTBOX_PATH_MAX + 10];
+    memset(longpath, 'p', sizeof longpath - 1);
+    longpath[0] = '/';
+    longpath[sizeof longpath - 1] = 0;
+    assert_int_equal(ct_outbox_init(ob, 672, camp.id, longpath, err, sizeof err), CT_ERR_CONFIG);
+    assert_non_null(strstr(err, "campaign path is longer than 1023 bytes"));
+    longpath[CT_OUTBOX_PATH_MAX - 1] = 0;
+    assert_int_equal(ct_outbox_init(ob, 672, camp.id, longpath, err, sizeof err), CT_OK);
+    ct_outbox_info in;
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_string_equal(in.campaign_path, longpath);
     ct_outbox_close(ob);
 }
 
@@ -534,6 +546,68 @@ static void test_import_bad_header(void **state)
     ct_outbox_close(ob);
 }
 
+/* A NUL byte inside a field is damage, not an end of string: the row is bad
+ * (with its line and the column), never queued with the text before it. */
+static void test_import_nul_bytes(void **state)
+{
+    fixture *f = *state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/nul.csv", f->dir);
+    static const char csv[] =
+        "agent_id,program,action,national_id,commune,occurred_at,months,amount,group\n"
+        "LD672-001,bhxh_tn,enroll,068190004521,P1,2023-07-22T09:15:00\0+05:00,12,3564000,\n"
+        "LD672-001,bhxh_tn,enroll,068190004522,P1,2023-07-22T09:15:00+07:00,12,35\00064000,\n"
+        "LD672-002\0-junk,bhyt_hgd,enroll,068190004523,P1,2023-07-22T09:15:00+07:00,,,\n"
+        "LD672-002,bhyt_hgd,enroll,068190004524,\"P\0\",2023-07-22T09:15:00+07:00,,,\n"
+        "LD672-002,bhyt_hgd,enroll,068190004525,P1,2023-07-22T09:15:00+07:00,,,\n";
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(csv, 1, sizeof csv - 1, fp), sizeof csv - 1);
+    fclose(fp);
+    ct_outbox *ob = open_init(f);
+    ct_signup_ctx c = import_ctx();
+    ct_import_stats st;
+    char err[512];
+    char *rep = NULL;
+    size_t replen = 0;
+    FILE *mem = open_memstream(&rep, &replen);
+    assert_int_equal(ct_import_csv(ob, path, &c, mem, NULL, &st, err, sizeof err), CT_OK);
+    fclose(mem);
+    assert_int_equal(st.rows, 5);
+    assert_int_equal(st.bad, 4);
+    assert_int_equal(st.queued, 1);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "%s:2: field 'occurred_at' contains a NUL byte (damaged file?)\n"
+             "%s:3: field 'amount' contains a NUL byte (damaged file?)\n"
+             "%s:4: field 'agent_id' contains a NUL byte (damaged file?)\n"
+             "%s:5: field 'commune' contains a NUL byte (damaged file?)\n",
+             path, path, path, path);
+    assert_string_equal(rep, want);
+    free(rep);
+    scan_acc acc = {0};
+    assert_int_equal(ct_outbox_scan(ob, 0, 100, scan_cb, &acc), CT_OK);
+    assert_int_equal(acc.n, 1);
+    assert_string_equal(acc.evs[0].agent, "LD672-002");
+    assert_false(acc.evs[0].has_amount);
+
+    /* a NUL in the header is a bad header, not a shorter column name */
+    static const char hdr[] = "agent_id\0x,program,national_id,occurred_at\n"
+                              "LD672-001,bhxh_tn,068190004526,2023-07-22T09:15\n";
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(hdr, 1, sizeof hdr - 1, fp), sizeof hdr - 1);
+    fclose(fp);
+    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err),
+                     CT_ERR_CONFIG);
+    snprintf(want, sizeof want, "%s:1: header column 1 contains a NUL byte (damaged file?)", path);
+    assert_string_equal(err, want);
+    ct_outbox_info in;
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.queued, 1);
+    ct_outbox_close(ob);
+}
+
 static void test_signup_build_rules(void **state)
 {
     (void)state;
@@ -663,6 +737,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_errors_line_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_bad_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_nul_bytes, setup, teardown),
         cmocka_unit_test(test_signup_build_rules),
         cmocka_unit_test(test_simulate_plan),
         cmocka_unit_test_setup_teardown(test_simulate_run_idempotent, setup, teardown),
