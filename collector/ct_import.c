@@ -204,11 +204,17 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
         snprintf(why, whylen, "unknown subsidy group '%s'", ev->group);
         break;
     case CT_ERR_OUTSIDE_WINDOW: {
-        char t[40], s[40], en[40];
+        /* say the range the check accepts: the window widened by the tolerance */
+        char t[40], s[40], en[40], lo[40], hi[40];
         ct_time_format(ev->occurred_ms, cp->tz_offset_min, t, sizeof t);
         ct_time_format(cp->start_ms, cp->tz_offset_min, s, sizeof s);
         ct_time_format(cp->end_ms, cp->tz_offset_min, en, sizeof en);
-        snprintf(why, whylen, "time %s is outside the campaign window [%s, %s)", t, s, en);
+        ct_time_format(cp->start_ms - cp->tolerance_ms, cp->tz_offset_min, lo, sizeof lo);
+        ct_time_format(cp->end_ms + cp->tolerance_ms, cp->tz_offset_min, hi, sizeof hi);
+        snprintf(why, whylen,
+                 "time %s is outside the campaign window: accepted from %s up to (not "
+                 "including) %s (the window %s to %s with its %" PRId64 " s tolerance)",
+                 t, lo, hi, s, en, cp->tolerance_ms / 1000);
         break;
     }
     default:

@@ -640,6 +640,26 @@ static void test_signup_build_rules(void **state)
     f.agent = "NOBODY";
     c.validate = true;
     assert_int_equal(ct_signup_build(&f, &c, &ev, why, sizeof why), CT_ERR_UNKNOWN_AGENT);
+
+    /* the window's tolerance: what is accepted is what the refusal says */
+    f.agent = "LD672-001";
+    f.occurred_at = "2023-07-22T07:50:00+07:00";
+    assert_int_equal(ct_signup_build(&f, &c, &ev, why, sizeof why), CT_OK);
+    f.occurred_at = "2023-08-01T00:09:59+07:00";
+    assert_int_equal(ct_signup_build(&f, &c, &ev, why, sizeof why), CT_OK);
+    static const char *const outside[] = {"2023-07-22T07:49:59+07:00", "2023-08-01T00:10:00+07:00"};
+    for (size_t i = 0; i < 2; i++) {
+        f.occurred_at = outside[i];
+        assert_int_equal(ct_signup_build(&f, &c, &ev, why, sizeof why), CT_ERR_OUTSIDE_WINDOW);
+        char want[300];
+        snprintf(want, sizeof want,
+                 "time %s is outside the campaign window: accepted from "
+                 "2023-07-22T07:50:00+07:00 up to (not including) 2023-08-01T00:10:00+07:00 "
+                 "(the window 2023-07-22T08:00:00+07:00 to 2023-08-01T00:00:00+07:00 with its "
+                 "600 s tolerance)",
+                 outside[i]);
+        assert_string_equal(why, want);
+    }
 }
 
 static void test_simulate_plan(void **state)
