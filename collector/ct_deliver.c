@@ -57,7 +57,8 @@ typedef struct {
 typedef struct {
     const ct_deliver_opts *o;
     ct_outbox *ob;
-    uint8_t origin[CT_ORIGIN_LEN];
+    ct_outbox_info info;     /* the origin history: an event's id from its seq */
+    bool conflict_explained; /* the conflict explanation was logged this run */
     ct_deliver_stats *st;
     /* window */
     slot_t *slots;
@@ -380,12 +381,17 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it)
     case CT_ACK_REJECTED: {
         char hex[2 * CT_EVENT_ID_LEN + 1];
         uint8_t id[CT_EVENT_ID_LEN];
-        ct_event_id_make(id, d->origin, seq);
+        ct_outbox_event_id(&d->info, seq, id);
         ct_event_id_hex(id, hex);
         uint16_t code = it->code ? it->code : (uint16_t)CT_ERR_INTERNAL;
         ct_log(CT_LOG_WARN, "event rejected by the aggregator",
                "id=%s seq=%" PRIu64 " reason=%s detail=\"%s\"", hex, seq, ct_err_name(code),
                ct_err_str(code));
+        if (code == CT_ERR_CONFLICT && !d->conflict_explained) {
+            d->conflict_explained = true;
+            ct_log(CT_LOG_ERROR, CT_DELIVER_CONFLICT_MSG, "id=%s hint=\"%s\"", hex,
+                   CT_DELIVER_CONFLICT_HINT);
+        }
         d->st->rejected++;
         s->settling = true;
         d->settle[d->nsettle].seq = seq;
@@ -420,8 +426,11 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
         for (size_t i = 0; i < n; i++) {
             const ct_ack_item *it = &d->items[i];
             if (it->has_id) {
-                if (memcmp(it->id, d->origin, CT_ORIGIN_LEN) != 0) continue;
-                note_ack(d, ct_event_id_seq(it->id), it);
+                uint64_t eseq = ct_event_id_seq(it->id);
+                uint8_t mine[CT_EVENT_ID_LEN];
+                ct_outbox_event_id(&d->info, eseq, mine);
+                if (memcmp(it->id, mine, CT_EVENT_ID_LEN) != 0) continue; /* not ours */
+                note_ack(d, eseq, it);
             } else if (tr && i < tr->n) {
                 note_ack(d, tr->seqs[i], it);
             }
@@ -650,7 +659,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
     d.o = o;
     d.ob = ob;
     d.st = st;
-    memcpy(d.origin, info.origin, CT_ORIGIN_LEN);
+    d.info = info;
     d.next_load = 1;
     d.resend_timeout = o->resend_ms;
     size_t batch = o->batch < o->window ? o->batch : o->window;
@@ -713,7 +722,8 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         /* `requeue` moved rejected events back: rescan from the start */
         if (now >= next_gen_check) {
             uint64_t g;
-            if (ct_outbox_requeue_gen(ob, &g) == CT_OK && g != requeue_gen) {
+            if (ct_outbox_requeue_gen(ob, &g) == CT_OK && g != requeue_gen &&
+                ct_outbox_get_info(ob, &d.info) == CT_OK) { /* reissue: a new origin */
                 requeue_gen = g;
                 d.next_load = 1;
                 next_scan = now;
