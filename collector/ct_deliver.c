@@ -3,13 +3,15 @@
  * Invariants: the window holds at most o->window slots; the ring lists the
  * window's events in seq order (entries whose slot was freed or reused are
  * holes, skipped and compacted away), so first sends and resends both go out
- * in creation order; a slot is freed only after its ack was
+ * in creation order (requeued events are appended after the ones held); a
+ * slot is freed only after its ack was
  * settled durably in the outbox (or, for a settle failure, never: it is resent
  * and acked as duplicate later). One DEALER socket and one monitor PAIR socket,
  * both closed on every return path.
  */
 #include "ct_deliver.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "ct_log.h"
 #include "ct_time.h"
 #include "ct_wire.h"
+#include "ct_zmon.h"
 
 #define RESEND_CHECK_MS 100
 #define BLOCKED_RETRY_MS 100
@@ -54,7 +57,8 @@ typedef struct {
 typedef struct {
     const ct_deliver_opts *o;
     ct_outbox *ob;
-    uint8_t origin[CT_ORIGIN_LEN];
+    ct_outbox_info info;     /* the origin history: an event's id from its seq */
+    bool conflict_explained; /* the conflict explanation was logged this run */
     ct_deliver_stats *st;
     /* window */
     slot_t *slots;
@@ -79,6 +83,7 @@ typedef struct {
     int64_t blocked_until;
     bool acked_since_resend;
     bool connected;
+    int64_t last_fail_log; /* last handshake-failure line (monotonic ms), 0 = none */
     /* scratch */
     ct_bytes *evs;
     ct_ack_item *items;
@@ -173,6 +178,20 @@ static void hash_remove(dstate *d, uint64_t seq)
     }
 }
 
+/* The window's invariants: every slot is either free (on the freelist) or
+ * held; the ring is a circular queue inside cap entries; marked and settling
+ * slots are held ones. */
+static void window_check(const dstate *d)
+{
+    assert(d->used + d->nfree == d->cap);
+    assert(d->used <= d->cap);
+    assert(d->rhead < d->cap);
+    assert(d->rcount <= d->cap);
+    assert(d->nqueued <= d->used);
+    assert(d->nsettle <= d->used);
+    (void)d;
+}
+
 static void mark_send(dstate *d, size_t idx)
 {
     slot_t *s = &d->slots[idx];
@@ -188,6 +207,7 @@ static bool ring_valid(const dstate *d, const ring_ent *r)
 
 static ring_ent *ring_at(dstate *d, size_t i)
 {
+    assert(i < d->cap);
     return &d->ring[(d->rhead + i) % d->cap];
 }
 
@@ -219,6 +239,7 @@ static void slot_free(dstate *d, slot_t *s)
     s->seq = 0;
     s->queued = false;
     s->settling = false;
+    assert(d->used > 0 && d->nfree < d->cap);
     d->freelist[d->nfree++] = idx;
     d->used--;
 }
@@ -250,6 +271,7 @@ static ct_err load_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
     r->gen = s->gen;
     mark_send(d, idx);
     d->next_load = seq + 1;
+    window_check(d);
     return CT_OK;
 }
 
@@ -302,6 +324,7 @@ static ct_err send_batch(dstate *d, void *sock, int64_t now, const size_t *idxs,
         s->sent_ms = now;
         s->sent_ns = now_ns;
         s->token = token;
+        assert(d->nqueued > 0);
         s->queued = false;
         d->nqueued--;
     }
@@ -358,12 +381,17 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it)
     case CT_ACK_REJECTED: {
         char hex[2 * CT_EVENT_ID_LEN + 1];
         uint8_t id[CT_EVENT_ID_LEN];
-        ct_event_id_make(id, d->origin, seq);
+        ct_outbox_event_id(&d->info, seq, id);
         ct_event_id_hex(id, hex);
         uint16_t code = it->code ? it->code : (uint16_t)CT_ERR_INTERNAL;
         ct_log(CT_LOG_WARN, "event rejected by the aggregator",
                "id=%s seq=%" PRIu64 " reason=%s detail=\"%s\"", hex, seq, ct_err_name(code),
                ct_err_str(code));
+        if (code == CT_ERR_CONFLICT && !d->conflict_explained) {
+            d->conflict_explained = true;
+            ct_log(CT_LOG_ERROR, CT_DELIVER_CONFLICT_MSG, "id=%s hint=\"%s\"", hex,
+                   CT_DELIVER_CONFLICT_HINT);
+        }
         d->st->rejected++;
         s->settling = true;
         d->settle[d->nsettle].seq = seq;
@@ -398,8 +426,11 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
         for (size_t i = 0; i < n; i++) {
             const ct_ack_item *it = &d->items[i];
             if (it->has_id) {
-                if (memcmp(it->id, d->origin, CT_ORIGIN_LEN) != 0) continue;
-                note_ack(d, ct_event_id_seq(it->id), it);
+                uint64_t eseq = ct_event_id_seq(it->id);
+                uint8_t mine[CT_EVENT_ID_LEN];
+                ct_outbox_event_id(&d->info, eseq, mine);
+                if (memcmp(it->id, mine, CT_EVENT_ID_LEN) != 0) continue; /* not ours */
+                note_ack(d, eseq, it);
             } else if (tr && i < tr->n) {
                 note_ack(d, tr->seqs[i], it);
             }
@@ -511,27 +542,13 @@ static double lat_pct(const dstate *d, double q)
 
 static void handle_monitor(dstate *d, void *mon, const char *ep)
 {
-    static int64_t last_fail_log;
+    ct_zmon_event ev;
     for (;;) {
-        zmq_msg_t m1, m2;
-        zmq_msg_init(&m1);
-        if (zmq_msg_recv(&m1, mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m1);
-            return;
-        }
-        uint16_t ev = 0;
-        uint32_t val = 0;
-        if (zmq_msg_size(&m1) >= 6) {
-            const uint8_t *p = zmq_msg_data(&m1);
-            memcpy(&ev, p, 2);
-            memcpy(&val, p + 2, 4);
-        }
-        zmq_msg_init(&m2);
-        if (zmq_msg_more(&m1)) zmq_msg_recv(&m2, mon, 0);
-        zmq_msg_close(&m1);
-        zmq_msg_close(&m2);
+        ct_err e = ct_zmon_read(mon, ZMQ_DONTWAIT, &ev);
+        if (e == CT_ERR_MALFORMED) continue;
+        if (e != CT_OK) return;
         int64_t now = ct_monotonic_ms();
-        switch (ev) {
+        switch (ev.event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             d->connected = true;
             d->blocked_until = 0;
@@ -548,40 +565,22 @@ static void handle_monitor(dstate *d, void *mon, const char *ep)
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
         case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-            if (now - last_fail_log >= 10000 || last_fail_log == 0) {
-                last_fail_log = now;
+            if (now - d->last_fail_log >= 10000 || d->last_fail_log == 0) {
+                d->last_fail_log = now;
                 ct_log(CT_LOG_ERROR, "handshake with the aggregator failed",
                        "server=%s kind=%s code=%u hint=\"check --server-key, --keys and the "
                        "aggregator's authorization file (or --insecure on both sides)\"",
                        ep,
-                       ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH       ? "auth"
-                       : ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol"
-                                                                   : "other",
-                       val);
+                       ev.event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH       ? "auth"
+                       : ev.event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol"
+                                                                         : "other",
+                       ev.value);
             }
             break;
         default:
             break;
         }
     }
-}
-
-static int monitor_counter;
-
-static void *open_monitor(void *zctx, void *sock, int events)
-{
-    char ep[64];
-    snprintf(ep, sizeof ep, "inproc://ct-deliver-mon-%d", ++monitor_counter);
-    if (zmq_socket_monitor(sock, ep, events) != 0) return NULL;
-    void *mon = zmq_socket(zctx, ZMQ_PAIR);
-    if (!mon) return NULL;
-    int zero = 0;
-    zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero);
-    if (zmq_connect(mon, ep) != 0) {
-        zmq_close(mon);
-        return NULL;
-    }
-    return mon;
 }
 
 /* ---- main loop ---- */
@@ -660,7 +659,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
     d.o = o;
     d.ob = ob;
     d.st = st;
-    memcpy(d.origin, info.origin, CT_ORIGIN_LEN);
+    d.info = info;
     d.next_load = 1;
     d.resend_timeout = o->resend_ms;
     size_t batch = o->batch < o->window ? o->batch : o->window;
@@ -682,13 +681,15 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         int hwm = (int)(2 * (o->window / batch) + 16);
         zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     }
-    mon = open_monitor(zctx, sock,
-                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
-                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    if (ct_zmon_open(zctx, sock,
+                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+                     &mon) != CT_OK)
+        mon = NULL;
     if (zmq_connect(sock, o->endpoint) != 0) {
         snprintf(err, errlen, "cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
-        if (mon) zmq_close(mon);
+        ct_zmon_close(sock, mon);
         zmq_close(sock);
         dstate_free(&d);
         return CT_ERR_USAGE;
@@ -709,6 +710,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
     if (ct_outbox_requeue_gen(ob, &requeue_gen) != CT_OK) requeue_gen = 0;
 
     for (;;) {
+        window_check(&d);
         int64_t now = ct_monotonic_ms();
         bool stopping = o->stop && *o->stop;
         if (stopping && !stop_deadline) {
@@ -720,7 +722,8 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         /* `requeue` moved rejected events back: rescan from the start */
         if (now >= next_gen_check) {
             uint64_t g;
-            if (ct_outbox_requeue_gen(ob, &g) == CT_OK && g != requeue_gen) {
+            if (ct_outbox_requeue_gen(ob, &g) == CT_OK && g != requeue_gen &&
+                ct_outbox_get_info(ob, &d.info) == CT_OK) { /* reissue: a new origin */
                 requeue_gen = g;
                 d.next_load = 1;
                 next_scan = now;
@@ -831,8 +834,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                    st->duplicates, st->rejected, lat_pct(&d, 0.5), lat_pct(&d, 0.99),
                    lat_pct(&d, 0.999), st->settles, st->settle_ms);
     }
-    zmq_socket_monitor(sock, NULL, 0);
-    if (mon) zmq_close(mon);
+    ct_zmon_close(sock, mon);
     zmq_close(sock);
     dstate_free(&d);
     return result;
@@ -849,11 +851,11 @@ ct_err ct_deliver_probe(void *zctx, const ct_deliver_opts *o, int timeout_ms, bo
         zmq_close(sock);
         return CT_ERR_ZMQ;
     }
-    void *mon = open_monitor(zctx, sock,
-                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
-    if (!mon) {
+    void *mon = NULL;
+    if (ct_zmon_open(zctx, sock,
+                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+                     &mon) != CT_OK) {
         zmq_close(sock);
         return CT_ERR_ZMQ;
     }
@@ -868,15 +870,9 @@ ct_err ct_deliver_probe(void *zctx, const ct_deliver_opts *o, int timeout_ms, bo
             if (left <= 0) break;
             zmq_pollitem_t it = {mon, 0, ZMQ_POLLIN, 0};
             if (zmq_poll(&it, 1, (long)left) <= 0) continue;
-            zmq_msg_t m1, m2;
-            zmq_msg_init(&m1);
-            zmq_msg_init(&m2);
-            uint16_t ev = 0;
-            if (zmq_msg_recv(&m1, mon, 0) >= 0 && zmq_msg_size(&m1) >= 6)
-                memcpy(&ev, zmq_msg_data(&m1), 2);
-            if (zmq_msg_more(&m1)) zmq_msg_recv(&m2, mon, 0);
-            zmq_msg_close(&m1);
-            zmq_msg_close(&m2);
+            ct_zmon_event zev;
+            if (ct_zmon_read(mon, ZMQ_DONTWAIT, &zev) != CT_OK) continue;
+            uint16_t ev = zev.event;
             if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
                 *reachable = true;
                 snprintf(detail, detaillen, "handshake ok%s", o->secure ? " (CURVE)" : "");
@@ -890,8 +886,7 @@ ct_err ct_deliver_probe(void *zctx, const ct_deliver_opts *o, int timeout_ms, bo
             }
         }
     }
-    zmq_socket_monitor(sock, NULL, 0);
-    zmq_close(mon);
+    ct_zmon_close(sock, mon);
     zmq_close(sock);
     return result;
 }

@@ -17,9 +17,22 @@
  * unreachable (ZMQ_IMMEDIATE: send would block) nothing is queued in ZeroMQ;
  * when a connection drops, every in-flight event is resent as soon as a new
  * one is up.
+ *
+ * A "conflict" rejection means HQ already holds a different sign-up under
+ * this event's id: the outbox's origin has been used by another copy of the
+ * outbox (copied or restored onto a second machine). The first one of a run
+ * is logged with CT_DELIVER_CONFLICT_MSG and what to do.
  */
 #ifndef CT_DELIVER_H
 #define CT_DELIVER_H
+
+#define CT_DELIVER_CONFLICT_MSG                                                                    \
+    "HQ already holds a DIFFERENT sign-up under this event id: another copy of this outbox "       \
+    "(copied or restored onto a second machine) has used the same ids; these sign-ups are NOT "    \
+    "counted at HQ"
+#define CT_DELIVER_CONFLICT_HINT                                                                   \
+    "run `chitieu-collector reissue --outbox DIR` (same sign-ups, new ids under a fresh "          \
+    "origin), then run again; use each copy of an outbox on one machine only"
 
 #include <signal.h>
 #include <stdbool.h>

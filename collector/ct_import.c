@@ -1,9 +1,11 @@
 /* ct_import.c — sign-up builder and CSV import (see ct_import.h).
  *
- * Invariants: the national ID is only ever held in the caller's field
- * strings and hashed here; nothing with it is written anywhere. The import
- * owns one csv_parser and at most one open outbox transaction at a time; every
- * exit path frees both (abort if not committed).
+ * Invariants: a CSV field reaches the builder as a C string only when its
+ * bytes hold no NUL (a field with one is a bad row, a header with one a bad
+ * header), so no value is ever cut short silently; the national ID is only
+ * ever held in the caller's field strings and hashed here; nothing with it is written anywhere. The
+ * import owns one csv_parser and at most one open outbox transaction at a time; every exit path
+ * frees both (abort if not committed).
  */
 #include "ct_import.h"
 
@@ -202,11 +204,17 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
         snprintf(why, whylen, "unknown subsidy group '%s'", ev->group);
         break;
     case CT_ERR_OUTSIDE_WINDOW: {
-        char t[40], s[40], en[40];
+        /* say the range the check accepts: the window widened by the tolerance */
+        char t[40], s[40], en[40], lo[40], hi[40];
         ct_time_format(ev->occurred_ms, cp->tz_offset_min, t, sizeof t);
         ct_time_format(cp->start_ms, cp->tz_offset_min, s, sizeof s);
         ct_time_format(cp->end_ms, cp->tz_offset_min, en, sizeof en);
-        snprintf(why, whylen, "time %s is outside the campaign window [%s, %s)", t, s, en);
+        ct_time_format(cp->start_ms - cp->tolerance_ms, cp->tz_offset_min, lo, sizeof lo);
+        ct_time_format(cp->end_ms + cp->tolerance_ms, cp->tz_offset_min, hi, sizeof hi);
+        snprintf(why, whylen,
+                 "time %s is outside the campaign window: accepted from %s up to (not "
+                 "including) %s (the window %s to %s with its %" PRId64 " s tolerance)",
+                 t, lo, hi, s, en, cp->tolerance_ms / 1000);
         break;
     }
     default:
@@ -252,6 +260,7 @@ typedef struct {
     size_t nf;              /* fields in the current row */
     char fields[MAX_FIELDS][FIELD_MAX + 1];
     bool field_too_long[MAX_FIELDS];
+    bool field_has_nul[MAX_FIELDS]; /* the field's bytes hold a NUL: damage */
     bool header_done;
     int colmap[MAX_FIELDS]; /* field index -> COL_* or -1 */
     size_t ncols;
@@ -270,6 +279,7 @@ static void on_field(void *s, size_t len, void *data)
     if (is->nf < MAX_FIELDS) {
         size_t n = len;
         is->field_too_long[is->nf] = len > FIELD_MAX;
+        is->field_has_nul[is->nf] = len > 0 && memchr(s, 0, len) != NULL;
         if (n > FIELD_MAX) n = FIELD_MAX;
         if (n) memcpy(is->fields[is->nf], s, n);
         is->fields[is->nf][n] = 0;
@@ -303,6 +313,13 @@ static void handle_header(import_state *is)
         return;
     }
     for (size_t i = 0; i < is->nf; i++) {
+        if (is->field_has_nul[i]) {
+            snprintf(is->err, is->errlen,
+                     "%s:%lu: header column %zu contains a NUL byte (damaged file?)", is->path,
+                     is->row_line, i + 1);
+            is->fatal = CT_ERR_CONFIG;
+            return;
+        }
         char *name = is->fields[i];
         /* strip a UTF-8 byte order mark from the first column */
         if (i == 0 && (unsigned char)name[0] == 0xEF && (unsigned char)name[1] == 0xBB &&
@@ -362,6 +379,12 @@ static void handle_row(import_state *is)
     for (size_t i = 0; i < is->nf; i++) {
         if (is->field_too_long[i]) {
             snprintf(why, sizeof why, "field '%s' is too long", col_names[is->colmap[i]]);
+            bad_row(is, why);
+            return;
+        }
+        if (is->field_has_nul[i]) {
+            snprintf(why, sizeof why, "field '%s' contains a NUL byte (damaged file?)",
+                     col_names[is->colmap[i]]);
             bad_row(is, why);
             return;
         }

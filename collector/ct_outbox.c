@@ -7,6 +7,7 @@
  */
 #include "ct_outbox.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <sodium.h>
@@ -19,6 +20,7 @@
 #include "ct_buf.h"
 
 #define CT_OUTBOX_VERSION 1
+#define ORIGIN_REC (8 + CT_ORIGIN_LEN) /* one "origins_old" entry */
 
 struct ct_outbox {
     MDB_env *env;
@@ -218,11 +220,45 @@ static int meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t v
     return meta_put(txn, ob, key, b, 8);
 }
 
-static void copy_str(char *dst, size_t cap, const MDB_val *v)
+/* A stored string becomes a C string only whole: one that does not fit or
+ * holds a NUL byte is a damaged record, never a shorter value. */
+static int copy_str(char *dst, size_t cap, const MDB_val *v)
 {
-    size_t n = v->mv_size < cap - 1 ? v->mv_size : cap - 1;
-    memcpy(dst, v->mv_data, n);
-    dst[n] = 0;
+    if (v->mv_size >= cap || memchr(v->mv_data, 0, v->mv_size)) return MDB_CORRUPTED;
+    memcpy(dst, v->mv_data, v->mv_size);
+    dst[v->mv_size] = 0;
+    return 0;
+}
+
+/* The origin history: "origins_old" holds (first seq u64 BE, origin) pairs
+ * of the origins before the current one, oldest first; "origin_from" the
+ * first seq of the current one (absent: 1). */
+static int read_origins(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
+{
+    info->n_origins = 0;
+    if (!info->initialised) return 0;
+    MDB_val v;
+    int rc = meta_get(txn, ob, "origins_old", &v);
+    if (rc == 0) {
+        if (v.mv_size % ORIGIN_REC != 0 || v.mv_size / ORIGIN_REC >= CT_OUTBOX_ORIGINS_MAX)
+            return MDB_CORRUPTED;
+        const uint8_t *p = v.mv_data;
+        for (size_t i = 0; i < v.mv_size / ORIGIN_REC; i++) {
+            info->origins[i].first_seq = get_be64(p + i * ORIGIN_REC);
+            memcpy(info->origins[i].origin, p + i * ORIGIN_REC + 8, CT_ORIGIN_LEN);
+        }
+        info->n_origins = v.mv_size / ORIGIN_REC;
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    uint64_t from = 0;
+    if ((rc = meta_get_u64(txn, ob, "origin_from", &from)) != 0) return rc;
+    info->origins[info->n_origins].first_seq = from ? from : 1;
+    memcpy(info->origins[info->n_origins].origin, info->origin, CT_ORIGIN_LEN);
+    info->n_origins++;
+    for (size_t i = 1; i < info->n_origins; i++)
+        if (info->origins[i].first_seq <= info->origins[i - 1].first_seq) return MDB_CORRUPTED;
+    return 0;
 }
 
 static int read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
@@ -238,12 +274,16 @@ static int read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
     }
     if (meta_get(txn, ob, "district", &v) == 0 && v.mv_size == 4)
         info->district = get_be32(v.mv_data);
-    if (meta_get(txn, ob, "campaign", &v) == 0)
-        copy_str(info->campaign_id, sizeof info->campaign_id, &v);
-    if (meta_get(txn, ob, "campaign_path", &v) == 0)
-        copy_str(info->campaign_path, sizeof info->campaign_path, &v);
+    if (meta_get(txn, ob, "campaign", &v) == 0 &&
+        (rc = copy_str(info->campaign_id, sizeof info->campaign_id, &v)) != 0)
+        return rc;
+    if (meta_get(txn, ob, "campaign_path", &v) == 0 &&
+        (rc = copy_str(info->campaign_path, sizeof info->campaign_path, &v)) != 0)
+        return rc;
     if ((rc = meta_get_u64(txn, ob, "next_seq", &info->next_seq)) != 0) return rc;
     if (info->next_seq == 0) info->next_seq = 1;
+    if ((rc = read_origins(txn, ob, info)) != 0) return rc;
+    if ((rc = meta_get_u64(txn, ob, "reissued", &info->reissued)) != 0) return rc;
     if ((rc = meta_get_u64(txn, ob, "delivered", &info->delivered)) != 0) return rc;
     if ((rc = meta_get_u64(txn, ob, "rejected", &info->rejected)) != 0) return rc;
     uint64_t la = 0;
@@ -274,6 +314,15 @@ ct_err ct_outbox_init(ct_outbox *ob, uint32_t district, const char *campaign_id,
                       const char *campaign_path, char *err, size_t errlen)
 {
     if (sodium_init() < 0) return CT_ERR_INTERNAL;
+    if (campaign_path && strlen(campaign_path) >= CT_OUTBOX_PATH_MAX) {
+        snprintf(err, errlen, "campaign path is longer than %d bytes: %.60s...",
+                 CT_OUTBOX_PATH_MAX - 1, campaign_path);
+        return CT_ERR_CONFIG;
+    }
+    if (strlen(campaign_id) > CT_CAMPAIGN_ID_MAX) {
+        snprintf(err, errlen, "campaign id is longer than %d bytes", CT_CAMPAIGN_ID_MAX);
+        return CT_ERR_CONFIG;
+    }
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
     if (rc != 0) {
@@ -561,10 +610,11 @@ ct_err ct_outbox_idem_key(const ct_event *ev, uint8_t key[CT_OUTBOX_IDEM_LEN])
     return e;
 }
 
-ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out)
+ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out, size_t *n_conflict)
 {
-    size_t n = 0;
+    size_t n = 0, kept = 0;
     if (n_out) *n_out = 0;
+    if (n_conflict) *n_conflict = 0;
     MDB_txn *txn;
     MDB_cursor *cur;
     ct_err e0 = txn_cursor(ob, 0, ob->rejected, &txn, &cur);
@@ -579,7 +629,9 @@ ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out)
         }
         const uint8_t *p = v.mv_data;
         int c = (p[0] << 8) | p[1];
-        if (code < 0 || c == code) {
+        if (c == CT_ERR_CONFLICT && (code < 0 || c == code)) {
+            kept++; /* its id is taken at HQ: resending it unchanged cannot succeed */
+        } else if (code < 0 || c == code) {
             MDB_val ev = {v.mv_size - 2, (void *)(p + 2)};
             rc = mdb_put(txn, ob->outbox, &k, &ev, MDB_NOOVERWRITE);
             if (rc == 0) rc = mdb_cursor_del(cur, 0);
@@ -607,6 +659,133 @@ ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out)
     rc = mdb_txn_commit(txn);
     if (rc != 0) return lmdb_fail(ob, rc, "commit");
     if (n_out) *n_out = n;
+    if (n_conflict) *n_conflict = kept;
+    return CT_OK;
+}
+
+void ct_outbox_event_id(const ct_outbox_info *info, uint64_t seq, uint8_t id[CT_EVENT_ID_LEN])
+{
+    size_t i = info->n_origins;
+    while (i > 1 && info->origins[i - 1].first_seq > seq)
+        i--;
+    ct_event_id_make(id, i ? info->origins[i - 1].origin : info->origin, seq);
+}
+
+uint64_t ct_outbox_recorded(const ct_outbox_info *info)
+{
+    assert(info->next_seq - 1 >= info->reissued);
+    return info->next_seq - 1 - info->reissued;
+}
+
+/* Moves one conflict-rejected entry (k, v) to the outbox under seq *next
+ * with the id origin || *next. */
+static int reissue_one(MDB_txn *txn, ct_outbox *ob, MDB_cursor *cur, const MDB_val *v,
+                       const uint8_t origin[CT_ORIGIN_LEN], uint64_t *next, ct_buf *buf)
+{
+    const uint8_t *p = v->mv_data;
+    ct_event ev;
+    bool idk;
+    if (ct_event_decode(p + 2, v->mv_size - 2, &ev, &idk) != CT_OK) return MDB_CORRUPTED;
+    ct_event_id_make(ev.id, origin, *next);
+    ct_buf_reset(buf);
+    if (ct_event_encode(&ev, buf) != CT_OK) return MDB_CORRUPTED;
+    uint8_t kb[8];
+    put_be64(kb, *next);
+    MDB_val nk = {8, kb}, nv = {buf->len, buf->data};
+    int rc = mdb_put(txn, ob->outbox, &nk, &nv, MDB_NOOVERWRITE);
+    if (rc == 0) rc = mdb_cursor_del(cur, 0);
+    if (rc == 0) (*next)++;
+    return rc;
+}
+
+ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
+{
+    *n_out = 0;
+    *new_origin = false;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    ct_err e0 = txn_cursor(ob, 0, ob->rejected, &txn, &cur);
+    if (e0) return e0;
+    ct_outbox_info info;
+    int rc = read_info(txn, ob, &info);
+    if (rc == 0 && !info.initialised) rc = MDB_NOTFOUND;
+    MDB_val k, v;
+    /* a fresh origin when a conflict was under the current one */
+    bool fresh = false;
+    if (rc == 0) rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != 8 || v.mv_size < 2) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        const uint8_t *p = v.mv_data;
+        if (((p[0] << 8) | p[1]) == CT_ERR_CONFLICT &&
+            get_be64(k.mv_data) >= info.origins[info.n_origins - 1].first_seq)
+            fresh = true;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    uint8_t origin[CT_ORIGIN_LEN];
+    memcpy(origin, info.origin, CT_ORIGIN_LEN);
+    if (rc == 0 && fresh) {
+        if (info.n_origins >= CT_OUTBOX_ORIGINS_MAX) {
+            mdb_cursor_close(cur);
+            mdb_txn_abort(txn);
+            snprintf(ob->errmsg, sizeof ob->errmsg,
+                     "this outbox has had %d origins already; start a new outbox",
+                     CT_OUTBOX_ORIGINS_MAX);
+            return CT_ERR_CONFIG;
+        }
+        uint8_t hist[CT_OUTBOX_ORIGINS_MAX * ORIGIN_REC];
+        for (size_t i = 0; i < info.n_origins; i++) {
+            put_be64(hist + i * ORIGIN_REC, info.origins[i].first_seq);
+            memcpy(hist + i * ORIGIN_REC + 8, info.origins[i].origin, CT_ORIGIN_LEN);
+        }
+        do {
+            randombytes_buf(origin, sizeof origin);
+        } while (memcmp(origin, info.origin, CT_ORIGIN_LEN) == 0);
+        rc = meta_put(txn, ob, "origins_old", hist, info.n_origins * ORIGIN_REC);
+        if (rc == 0) rc = meta_put(txn, ob, "origin", origin, CT_ORIGIN_LEN);
+        if (rc == 0) rc = meta_put_u64(txn, ob, "origin_from", info.next_seq);
+    }
+    uint64_t next = info.next_seq;
+    size_t n = 0;
+    ct_buf buf = CT_BUF_INIT;
+    if (rc == 0) rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        const uint8_t *p = v.mv_data;
+        if (((p[0] << 8) | p[1]) != CT_ERR_CONFLICT) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        rc = reissue_one(txn, ob, cur, &v, origin, &next, &buf);
+        if (rc != 0) break;
+        n++;
+        /* after mdb_cursor_del, MDB_NEXT yields the entry that followed */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    ct_buf_free(&buf);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) rc = 0;
+    uint64_t cnt = 0, gen = 0;
+    if (rc == 0 && n) {
+        rc = meta_put_u64(txn, ob, "next_seq", next);
+        if (rc == 0) rc = meta_get_u64(txn, ob, "rejected", &cnt);
+        if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt >= n ? cnt - n : 0);
+        if (rc == 0) rc = meta_get_u64(txn, ob, "reissued", &cnt);
+        if (rc == 0) rc = meta_put_u64(txn, ob, "reissued", cnt + n);
+        if (rc == 0) rc = meta_get_u64(txn, ob, "requeue_gen", &gen);
+        if (rc == 0) rc = meta_put_u64(txn, ob, "requeue_gen", gen + 1);
+    }
+    if (rc != 0 || n == 0) {
+        mdb_txn_abort(txn);
+        if (rc == 0) return CT_OK; /* nothing to reissue: no new origin either */
+        return lmdb_fail(ob, rc, "reissuing");
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    *n_out = n;
+    *new_origin = fresh;
     return CT_OK;
 }
 

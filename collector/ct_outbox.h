@@ -4,23 +4,33 @@
  * (created 0700, files 0600) opened with LMDB's default durable flags, with
  * four named databases:
  *   meta      string key -> value: "version" u32, "origin" 8 bytes (drawn
- *             once, random), "district" u32, "campaign" id, "campaign_path",
- *             "next_seq" u64, "delivered" u64, "rejected" u64, "last_ack" i64,
+ *             at init, random; drawn again only by ct_outbox_reissue),
+ *             "origin_from" u64 (first seq of the current origin; absent: 1),
+ *             "origins_old" (first seq u64, origin) pairs of earlier origins,
+ *             "district" u32, "campaign" id, "campaign_path", "next_seq" u64,
+ *             "delivered" u64, "rejected" u64, "reissued" u64, "last_ack" i64,
  *             "requeue_gen" u64 (all integers big-endian)
  *   outbox    seq (u64 BE) -> canonical event bytes (ct_event_encode)
  *   rejected  seq (u64 BE) -> code (u16 BE) || event bytes
  *   imports   idempotency key (16 bytes) -> seq (u64 BE)
  *
  * Invariants:
- *   - an event gets its id (origin || seq) exactly once, when it is queued;
- *     seqs are handed out 1, 2, 3, ... under LMDB's single-writer lock, so
- *     several processes may queue at once and ids still sort in creation order;
+ *   - an event gets its id (origin || seq) when it is queued, from the
+ *     origin current then; seqs are handed out 1, 2, 3, ... under LMDB's
+ *     single-writer lock, so several processes may queue at once and ids
+ *     still sort in creation order; the origin of seq s is the one whose
+ *     first seq is the greatest <= s (ct_outbox_event_id);
  *   - ct_outbox_commit() returns CT_OK only after mdb_txn_commit() (fsync);
  *   - an event leaves "outbox" only in ct_outbox_settle(): deleted when the
  *     aggregator acked it (accepted / duplicate), or moved to "rejected";
  *     the counters change in the same transaction and only for entries that
  *     were actually still in the outbox, so they are exact:
- *     next_seq - 1 == queued + delivered + rejected, always;
+ *     next_seq - 1 == queued + delivered + rejected + reissued, always;
+ *   - an event rejected as "conflict" (its id is taken at HQ by a different
+ *     sign-up: the outbox was copied and both copies queued) is never resent
+ *     under that id: ct_outbox_requeue keeps it; ct_outbox_reissue queues its
+ *     content again under a new seq (and a fresh origin) and counts it in
+ *     "reissued";
  *   - "imports" entries are never removed: a row once queued stays "already
  *     queued" after it has been delivered.
  * The national ID never reaches this file: events carry the person hash.
@@ -38,6 +48,7 @@
 #define CT_OUTBOX_IDEM_LEN 16
 #define CT_OUTBOX_PATH_MAX 1024
 #define CT_OUTBOX_DEFAULT_MAP ((size_t)1 << 30) /* 1 GiB, sparse */
+#define CT_OUTBOX_ORIGINS_MAX 16                /* origins one outbox may have had */
 
 typedef struct ct_outbox ct_outbox;
 typedef struct ct_outbox_txn ct_outbox_txn;
@@ -55,6 +66,12 @@ typedef struct {
     uint64_t queued;                        /* entries in "outbox" now */
     uint64_t rejected_entries;              /* entries in "rejected" now */
     uint64_t imports;                       /* idempotency keys recorded */
+    uint64_t reissued;                      /* conflict rejections queued again */
+    size_t n_origins;                       /* origins[n_origins - 1] is the current one */
+    struct {
+        uint64_t first_seq;
+        uint8_t origin[CT_ORIGIN_LEN];
+    } origins[CT_OUTBOX_ORIGINS_MAX];
 } ct_outbox_info;
 
 /* Opens (creating dir 0700 and the environment if needed). map_size 0 means
@@ -111,8 +128,24 @@ ct_err ct_outbox_rejected_each(ct_outbox *ob, ct_outbox_rej_fn fn, void *ctx);
 /* Moves rejected events back into the outbox (same seq, same id: the
  * aggregator stored nothing for them), all of them (code < 0) or those with
  * that reason code; the "rejected" counter goes down by *n and the requeue
- * generation (ct_outbox_requeue_gen) goes up, so a running deliverer rescans. */
-ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n);
+ * generation (ct_outbox_requeue_gen) goes up, so a running deliverer rescans.
+ * Events rejected as conflict are never moved (their id is taken at HQ):
+ * *n_conflict (may be NULL) says how many of those the request matched. */
+ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n, size_t *n_conflict);
+
+/* Gives every event rejected as conflict a new id and queues it again, in
+ * one durable transaction: same content, the next seqs, and a freshly drawn
+ * origin if any of them was under the current origin (*new_origin; the
+ * earlier origins stay in the history for the events that carry them).
+ * "rejected" goes down and "reissued" up by *n; the requeue generation goes
+ * up. Nothing changes when there is no conflict. CT_ERR_CONFIG when the
+ * origin history is full. */
+ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n, bool *new_origin);
+
+/* The id of the event queued under seq (its origin from the history). */
+void ct_outbox_event_id(const ct_outbox_info *info, uint64_t seq, uint8_t id[CT_EVENT_ID_LEN]);
+/* Sign-ups recorded: next_seq - 1 - reissued (a reissued event counts once). */
+uint64_t ct_outbox_recorded(const ct_outbox_info *info);
 ct_err ct_outbox_requeue_gen(ct_outbox *ob, uint64_t *gen);
 
 /* The idempotency key of an event: BLAKE2b-128 over its canonical encoding

@@ -192,6 +192,29 @@ def test_import_twice_and_bad_rows():
         agg.stop()
 
 
+def test_import_nul_bytes():
+    """A CSV field holding a NUL byte is a bad row with FILE:LINE and the
+    column, never queued with the text before the NUL; --strict fails."""
+    with H.Workdir("col-nul") as wd:
+        ob = wd.sub("ob")
+        init(ob, 681)
+        path = wd.sub("damaged.csv")
+        with open(path, "wb") as f:
+            f.write(b"agent_id,program,person_hash,occurred_at,months,amount\n"
+                    b"LD681-001,bhxh_tn," + b"11" * 32 + b",2023-07-22T09:15:00\0+05:00,12,3564000\n"
+                    b"LD681-001,bhxh_tn," + b"22" * 32 + b",2023-07-22T09:15:00+07:00,12,35\x0064000\n"
+                    b"LD681-002\0-junk,bhyt_hgd," + b"33" * 32 + b",2023-07-22T09:15:00+07:00,,\n"
+                    b"LD681-002,bhyt_hgd," + b"44" * 32 + b",2023-07-22T09:15:00+07:00,,\n")
+        r = col("import", path, "--outbox", ob, "--strict", check=False)
+        H.check(r.returncode == 1, f"--strict rc {r.returncode}: {r.stderr}")
+        H.check(r.stdout.strip() == f"{path}: 4 rows: 1 queued, 0 already queued, 3 bad", r.stdout)
+        bad = [ln for ln in r.stderr.splitlines() if ln.startswith(path + ":")]
+        H.check(bad == [f"{path}:2: field 'occurred_at' contains a NUL byte (damaged file?)",
+                        f"{path}:3: field 'amount' contains a NUL byte (damaged file?)",
+                        f"{path}:4: field 'agent_id' contains a NUL byte (damaged file?)"], f"{bad}")
+        H.check(status(ob)["queued"] == 1, "only the undamaged row is queued")
+
+
 def test_rejected_event_kept_and_not_blocking():
     with H.Workdir("col-rej") as wd:
         agg, eps = start_agg(wd)
@@ -485,8 +508,108 @@ def test_simulate_realtime_and_summary():
         H.check(f"0 queued, {total} already queued" in r.stdout, r.stdout)
 
 
+def test_help_per_command():
+    """`COMMAND --help` shows that command's options only; every command is
+    listed by --help, requeue and reissue included."""
+    out = col("--help").stdout
+    for c in ("init", "add", "cancel", "import", "simulate", "run", "status", "rejected",
+              "requeue", "reissue"):
+        H.check(re.search(rf"^  {c} ", out, re.M), f"{c} missing from --help:\n{out}")
+    add = col("add", "--help").stdout
+    H.check(add.startswith("usage: chitieu-collector add "), add)
+    for o in ("--agent", "--program", "--national-id", "--person-hash", "--person-key", "--time",
+              "--outbox"):
+        H.check(o in add, f"{o} missing from add --help")
+    for o in ("--window", "--server", "--strict", "--reason"):
+        H.check(o not in add, f"{o} shown by add --help")
+    run = col("run", "--help").stdout
+    H.check("--window" in run and "(default 4096)" in run and "--agent" not in run, run)
+    req = col("help", "requeue").stdout
+    H.check("--reason" in req and "--window" not in req, req)
+
+
+def test_copied_outbox_conflict():
+    """An outbox copied onto a second machine: both copies hand out the same
+    next id; HQ accepts the first and refuses the other as conflict. The
+    copy's run log, `rejected` and `status` say what happened and what to do;
+    `requeue` will not resend it unchanged; `reissue` queues it again under a
+    fresh origin, and both copies then deliver everything."""
+    with H.Workdir("col-copy") as wd:
+        agg, eps = start_agg(wd)
+        ob_a = wd.sub("ob-a")
+        init(ob_a, 672)
+
+        def add(ob, hexbyte, agent="LD672-001"):
+            r = col("add", "--outbox", ob, "--agent", agent, "--program", "bhxh_tn",
+                    "--person-hash", hexbyte * 32, "--time", "2023-07-25T09:00")
+            return r.stdout.split()[1]
+
+        def run_once(ob):
+            return col("run", "--outbox", ob, "--server", eps["ingest"], "--insecure", "--once",
+                       "--stats-interval", "0", "--give-up", "20", check=False)
+
+        add(ob_a, "a1")
+        H.check(run_once(ob_a).returncode == 0, "first delivery")
+        ob_b = wd.sub("ob-b")
+        shutil.copytree(ob_a, ob_b)  # the copy: same origin, same next seq
+        id_a = add(ob_a, "a2")
+        id_b = add(ob_b, "b2")
+        H.check(id_a == id_b, f"the copies hand out the same id: {id_a} {id_b}")
+        H.check(run_once(ob_a).returncode == 0, "copy A delivers")
+        r = run_once(ob_b)
+        H.check(r.returncode == 0, f"copy B run rc {r.returncode}: {r.stderr}")
+        H.check(status(ob_b)["rejected"] == 1, "B's sign-up refused")
+        H.check("another copy of this outbox" in r.stderr and
+                "chitieu-collector reissue --outbox DIR" in r.stderr and "level=error" in r.stderr,
+                f"run log does not explain the conflict:\n{r.stderr}")
+
+        r = col("rejected", "--outbox", ob_b)
+        H.check(re.search(rf"^{id_b} seq=2 reason=conflict ", r.stdout, re.M), r.stdout)
+        H.check("1 sign-up was refused by headquarters as `conflict`" in r.stdout and
+                "copied or restored onto a second machine" in r.stdout and
+                f"chitieu-collector reissue --outbox {ob_b}" in r.stdout and
+                "NOT counted at headquarters" in r.stdout, r.stdout)
+        out = col("status", "--outbox", ob_b).stdout
+        H.check(re.search(r"^conflicts:  1 sign-up NOT counted at headquarters: the same event "
+                          r"ids were used by another copy of this outbox; run `chitieu-collector "
+                          rf"reissue --outbox {re.escape(ob_b)}`", out, re.M), out)
+        H.check("conflicts:" not in col("status", "--outbox", ob_a).stdout, "A has no conflict")
+
+        for extra in ([], ["--reason", "conflict"]):
+            r = col("requeue", "--outbox", ob_b, *extra, check=False)
+            H.check(r.returncode == 2 and "requeued 0 events" in r.stdout and
+                    "not resending 1 conflict-rejected event unchanged" in r.stderr and
+                    "reissue --outbox" in r.stderr, f"requeue {extra}: {r.returncode} {r.stderr}")
+        H.check(status(ob_b)["rejected"] == 1, "requeue moved a conflict back")
+
+        origin_before = status(ob_b)["origin"]
+        r = col("reissue", "--outbox", ob_b)
+        m = re.match(r"reissued 1 event under new ids \(fresh origin ([0-9a-f]{16})\); deliver "
+                     r"them with `run`$", r.stdout.strip())
+        H.check(m and m.group(1) != origin_before, r.stdout)
+        s = status(ob_b)
+        H.check(s["origin"] == m.group(1) and (s["queued"], s["rejected"], s["recorded"]) ==
+                (1, 0, 2), f"{s}")
+        H.check(s["reissued"].startswith("1 "), f"{s}")
+        r = col("reissue", "--outbox", ob_b)
+        H.check(r.stdout.startswith("nothing to reissue"), r.stdout)
+        # both copies go on recording; their ids no longer collide
+        id_b3 = add(ob_b, "b3")
+        H.check(id_b3.startswith(m.group(1)), f"new sign-up under the fresh origin: {id_b3}")
+        add(ob_a, "a3")
+        H.check(run_once(ob_b).returncode == 0 and run_once(ob_a).returncode == 0, "deliveries")
+        sb, sa = status(ob_b), status(ob_a)
+        H.check((sb["queued"], sb["delivered"], sb["rejected"]) == (0, 3, 0), f"B {sb}")
+        H.check((sa["queued"], sa["delivered"], sa["rejected"]) == (0, 3, 0), f"A {sa}")
+        snap = snapshot(eps)
+        H.check(snap["s"] == 5, f"log has {snap['s']} records, want 5 (a1 a2 a3 b2 b3)")
+        H.check(count(snap, P.COUNT_NET, "bhxh_tn", 672) == 5, "5 distinct sign-ups counted")
+        agg.stop()
+
+
 if __name__ == "__main__":
-    H.main([test_cli_errors, test_simulate_realtime_and_summary, test_rejected_event_kept_and_not_blocking,
+    H.main([test_cli_errors, test_help_per_command, test_copied_outbox_conflict,
+            test_import_nul_bytes, test_simulate_realtime_and_summary, test_rejected_event_kept_and_not_blocking,
             test_import_twice_and_bad_rows, test_add_while_running, test_aggregator_down_then_started,
             test_kill9_while_sending_then_restart, test_aggregator_killed_and_paused_while_delivering,
             test_curve_keys, test_requeue_after_authorization_fix])

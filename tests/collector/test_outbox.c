@@ -204,6 +204,18 @@ static void test_init_mismatch(void **state)
     assert_int_equal(ct_outbox_init(ob, 673, camp.id, NULL, err, sizeof err), CT_ERR_CONFIG);
     assert_non_null(strstr(err, "672"));
     assert_int_equal(ct_outbox_init(ob, 672, "other-2024", NULL, err, sizeof err), CT_ERR_CONFIG);
+    /* a campaign path the outbox cannot hold whole is refused, not cut short */
+    char longpath[CT_OUTBOX_PATH_MAX + 10];
+    memset(longpath, 'p', sizeof longpath - 1);
+    longpath[0] = '/';
+    longpath[sizeof longpath - 1] = 0;
+    assert_int_equal(ct_outbox_init(ob, 672, camp.id, longpath, err, sizeof err), CT_ERR_CONFIG);
+    assert_non_null(strstr(err, "campaign path is longer than 1023 bytes"));
+    longpath[CT_OUTBOX_PATH_MAX - 1] = 0;
+    assert_int_equal(ct_outbox_init(ob, 672, camp.id, longpath, err, sizeof err), CT_OK);
+    ct_outbox_info in;
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_string_equal(in.campaign_path, longpath);
     ct_outbox_close(ob);
 }
 
@@ -288,7 +300,7 @@ static void test_requeue_rejected(void **state)
     uint64_t gen0, gen1;
     assert_int_equal(ct_outbox_requeue_gen(ob, &gen0), CT_OK);
     size_t n;
-    assert_int_equal(ct_outbox_requeue(ob, CT_ERR_FORBIDDEN, &n), CT_OK);
+    assert_int_equal(ct_outbox_requeue(ob, CT_ERR_FORBIDDEN, &n, NULL), CT_OK);
     assert_int_equal(n, 3);
     assert_int_equal(ct_outbox_requeue_gen(ob, &gen1), CT_OK);
     assert_int_equal(gen1, gen0 + 1);
@@ -313,10 +325,113 @@ static void test_requeue_rejected(void **state)
     assert_int_equal(ct_outbox_rejected_each(ob, rej_cb, &r), CT_OK);
     assert_int_equal(r.n, 1);
     assert_int_equal(r.seq[0], 3);
-    assert_int_equal(ct_outbox_requeue(ob, -1, &n), CT_OK);
+    assert_int_equal(ct_outbox_requeue(ob, -1, &n, NULL), CT_OK);
     assert_int_equal(n, 1);
-    assert_int_equal(ct_outbox_requeue(ob, -1, &n), CT_OK);
+    assert_int_equal(ct_outbox_requeue(ob, -1, &n, NULL), CT_OK);
     assert_int_equal(n, 0);
+    ct_outbox_close(ob);
+}
+
+/* A conflict rejection (the id is taken at HQ by another sign-up) is never
+ * requeued unchanged; reissue queues the same content under new ids, under a
+ * fresh origin, and the history keeps every earlier event's id. */
+static void test_conflict_reissue(void **state)
+{
+    fixture *f = *state;
+    ct_outbox *ob = open_init(f);
+    queue_n(ob, 0, 5);
+    ct_outbox_info in0;
+    assert_int_equal(ct_outbox_get_info(ob, &in0), CT_OK);
+    assert_int_equal(in0.n_origins, 1);
+    ct_outbox_settle_item items[] = {
+        {1, CT_OK}, {2, CT_ERR_CONFLICT}, {3, CT_ERR_CONFLICT}, {4, CT_ERR_FORBIDDEN}};
+    assert_int_equal(ct_outbox_settle(ob, items, 4, 5, NULL, NULL), CT_OK);
+    size_t n, kept;
+    assert_int_equal(ct_outbox_requeue(ob, CT_ERR_CONFLICT, &n, &kept), CT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(kept, 2);
+    assert_int_equal(ct_outbox_requeue(ob, -1, &n, &kept), CT_OK);
+    assert_int_equal(n, 1); /* the forbidden one */
+    assert_int_equal(kept, 2);
+    uint64_t gen0, gen1;
+    assert_int_equal(ct_outbox_requeue_gen(ob, &gen0), CT_OK);
+
+    bool fresh;
+    assert_int_equal(ct_outbox_reissue(ob, &n, &fresh), CT_OK);
+    assert_int_equal(n, 2);
+    assert_true(fresh);
+    assert_int_equal(ct_outbox_requeue_gen(ob, &gen1), CT_OK);
+    assert_int_equal(gen1, gen0 + 1);
+    ct_outbox_close(ob);
+    ob = open_ob(f); /* everything below is durable */
+    ct_outbox_info in;
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.next_seq, 8);
+    assert_int_equal(in.queued, 4); /* 4, 5, 6, 7 */
+    assert_int_equal(in.delivered, 1);
+    assert_int_equal(in.rejected, 0);
+    assert_int_equal(in.rejected_entries, 0);
+    assert_int_equal(in.reissued, 2);
+    assert_int_equal(ct_outbox_recorded(&in), 5);
+    assert_int_equal(in.next_seq - 1, in.queued + in.delivered + in.rejected + in.reissued);
+    assert_int_equal(in.n_origins, 2);
+    assert_int_equal(in.origins[0].first_seq, 1);
+    assert_memory_equal(in.origins[0].origin, in0.origin, CT_ORIGIN_LEN);
+    assert_int_equal(in.origins[1].first_seq, 6);
+    assert_memory_equal(in.origins[1].origin, in.origin, CT_ORIGIN_LEN);
+    assert_memory_not_equal(in.origin, in0.origin, CT_ORIGIN_LEN);
+    uint8_t id[CT_EVENT_ID_LEN], want_id[CT_EVENT_ID_LEN];
+    ct_outbox_event_id(&in, 5, id);
+    ct_event_id_make(want_id, in0.origin, 5);
+    assert_memory_equal(id, want_id, CT_EVENT_ID_LEN);
+    ct_outbox_event_id(&in, 7, id);
+    ct_event_id_make(want_id, in.origin, 7);
+    assert_memory_equal(id, want_id, CT_EVENT_ID_LEN);
+
+    scan_acc acc = {0};
+    assert_int_equal(ct_outbox_scan(ob, 0, 100, scan_cb, &acc), CT_OK);
+    assert_int_equal(acc.n, 4);
+    assert_int_equal(acc.seqs[2], 6);
+    assert_int_equal(acc.seqs[3], 7);
+    for (size_t i = 0; i < 4; i++) {
+        ct_outbox_event_id(&in, acc.seqs[i], id);
+        assert_memory_equal(acc.evs[i].id, id, CT_EVENT_ID_LEN); /* the stored id is that id */
+    }
+    ct_event want;
+    make_event(&want, 1); /* seq 2 was event 1: same content under seq 6 */
+    assert_memory_equal(acc.evs[2].person, want.person, CT_PERSON_LEN);
+    assert_int_equal(acc.evs[2].occurred_ms, want.occurred_ms);
+    make_event(&want, 2);
+    assert_memory_equal(acc.evs[3].person, want.person, CT_PERSON_LEN);
+
+    /* nothing left to reissue: no change, not even a new origin */
+    assert_int_equal(ct_outbox_reissue(ob, &n, &fresh), CT_OK);
+    assert_int_equal(n, 0);
+    assert_false(fresh);
+    /* a conflict on an old-origin event reuses the current (fresh) origin */
+    ct_outbox_settle_item again[] = {{5, CT_ERR_CONFLICT}};
+    assert_int_equal(ct_outbox_settle(ob, again, 1, 6, NULL, NULL), CT_OK);
+    assert_int_equal(ct_outbox_reissue(ob, &n, &fresh), CT_OK);
+    assert_int_equal(n, 1);
+    assert_false(fresh);
+    /* a conflict under the current origin draws another one */
+    ct_outbox_settle_item third[] = {{6, CT_ERR_CONFLICT}};
+    assert_int_equal(ct_outbox_settle(ob, third, 1, 7, NULL, NULL), CT_OK);
+    assert_int_equal(ct_outbox_reissue(ob, &n, &fresh), CT_OK);
+    assert_int_equal(n, 1);
+    assert_true(fresh);
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.n_origins, 3);
+    assert_int_equal(in.origins[2].first_seq, 9);
+    assert_int_equal(in.reissued, 4);
+    assert_int_equal(ct_outbox_recorded(&in), 5);
+    assert_int_equal(in.next_seq - 1, in.queued + in.delivered + in.rejected + in.reissued);
+    /* new sign-ups take the current origin */
+    queue_n(ob, 10, 1);
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    ct_outbox_event_id(&in, 10, id);
+    ct_event_id_make(want_id, in.origin, 10);
+    assert_memory_equal(id, want_id, CT_EVENT_ID_LEN);
     ct_outbox_close(ob);
 }
 
@@ -534,6 +649,68 @@ static void test_import_bad_header(void **state)
     ct_outbox_close(ob);
 }
 
+/* A NUL byte inside a field is damage, not an end of string: the row is bad
+ * (with its line and the column), never queued with the text before it. */
+static void test_import_nul_bytes(void **state)
+{
+    fixture *f = *state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/nul.csv", f->dir);
+    static const char csv[] =
+        "agent_id,program,action,national_id,commune,occurred_at,months,amount,group\n"
+        "LD672-001,bhxh_tn,enroll,068190004521,P1,2023-07-22T09:15:00\0+05:00,12,3564000,\n"
+        "LD672-001,bhxh_tn,enroll,068190004522,P1,2023-07-22T09:15:00+07:00,12,35\00064000,\n"
+        "LD672-002\0-junk,bhyt_hgd,enroll,068190004523,P1,2023-07-22T09:15:00+07:00,,,\n"
+        "LD672-002,bhyt_hgd,enroll,068190004524,\"P\0\",2023-07-22T09:15:00+07:00,,,\n"
+        "LD672-002,bhyt_hgd,enroll,068190004525,P1,2023-07-22T09:15:00+07:00,,,\n";
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(csv, 1, sizeof csv - 1, fp), sizeof csv - 1);
+    fclose(fp);
+    ct_outbox *ob = open_init(f);
+    ct_signup_ctx c = import_ctx();
+    ct_import_stats st;
+    char err[512];
+    char *rep = NULL;
+    size_t replen = 0;
+    FILE *mem = open_memstream(&rep, &replen);
+    assert_int_equal(ct_import_csv(ob, path, &c, mem, NULL, &st, err, sizeof err), CT_OK);
+    fclose(mem);
+    assert_int_equal(st.rows, 5);
+    assert_int_equal(st.bad, 4);
+    assert_int_equal(st.queued, 1);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "%s:2: field 'occurred_at' contains a NUL byte (damaged file?)\n"
+             "%s:3: field 'amount' contains a NUL byte (damaged file?)\n"
+             "%s:4: field 'agent_id' contains a NUL byte (damaged file?)\n"
+             "%s:5: field 'commune' contains a NUL byte (damaged file?)\n",
+             path, path, path, path);
+    assert_string_equal(rep, want);
+    free(rep);
+    scan_acc acc = {0};
+    assert_int_equal(ct_outbox_scan(ob, 0, 100, scan_cb, &acc), CT_OK);
+    assert_int_equal(acc.n, 1);
+    assert_string_equal(acc.evs[0].agent, "LD672-002");
+    assert_false(acc.evs[0].has_amount);
+
+    /* a NUL in the header is a bad header, not a shorter column name */
+    static const char hdr[] = "agent_id\0x,program,national_id,occurred_at\n"
+                              "LD672-001,bhxh_tn,068190004526,2023-07-22T09:15\n";
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(hdr, 1, sizeof hdr - 1, fp), sizeof hdr - 1);
+    fclose(fp);
+    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err),
+                     CT_ERR_CONFIG);
+    snprintf(want, sizeof want, "%s:1: header column 1 contains a NUL byte (damaged file?)", path);
+    assert_string_equal(err, want);
+    ct_outbox_info in;
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.queued, 1);
+    ct_outbox_close(ob);
+}
+
 static void test_signup_build_rules(void **state)
 {
     (void)state;
@@ -566,6 +743,26 @@ static void test_signup_build_rules(void **state)
     f.agent = "NOBODY";
     c.validate = true;
     assert_int_equal(ct_signup_build(&f, &c, &ev, why, sizeof why), CT_ERR_UNKNOWN_AGENT);
+
+    /* the window's tolerance: what is accepted is what the refusal says */
+    f.agent = "LD672-001";
+    f.occurred_at = "2023-07-22T07:50:00+07:00";
+    assert_int_equal(ct_signup_build(&f, &c, &ev, why, sizeof why), CT_OK);
+    f.occurred_at = "2023-08-01T00:09:59+07:00";
+    assert_int_equal(ct_signup_build(&f, &c, &ev, why, sizeof why), CT_OK);
+    static const char *const outside[] = {"2023-07-22T07:49:59+07:00", "2023-08-01T00:10:00+07:00"};
+    for (size_t i = 0; i < 2; i++) {
+        f.occurred_at = outside[i];
+        assert_int_equal(ct_signup_build(&f, &c, &ev, why, sizeof why), CT_ERR_OUTSIDE_WINDOW);
+        char want[300];
+        snprintf(want, sizeof want,
+                 "time %s is outside the campaign window: accepted from "
+                 "2023-07-22T07:50:00+07:00 up to (not including) 2023-08-01T00:10:00+07:00 "
+                 "(the window 2023-07-22T08:00:00+07:00 to 2023-08-01T00:00:00+07:00 with its "
+                 "600 s tolerance)",
+                 outside[i]);
+        assert_string_equal(why, want);
+    }
 }
 
 static void test_simulate_plan(void **state)
@@ -663,6 +860,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_errors_line_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_bad_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_nul_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_reissue, setup, teardown),
         cmocka_unit_test(test_signup_build_rules),
         cmocka_unit_test(test_simulate_plan),
         cmocka_unit_test_setup_teardown(test_simulate_run_idempotent, setup, teardown),

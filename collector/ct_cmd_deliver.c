@@ -1,0 +1,183 @@
+/* ct_cmd_deliver.c — the commands that talk to the aggregator: run (deliver
+ * the outbox) and status (the outbox's counters, optionally a handshake
+ * probe). One `run` per outbox: it holds an exclusive flock on DIR/run.lock
+ * while it delivers; a second `run --once` watches the first drain the
+ * outbox instead. Each command owns its ZeroMQ context and wipes the secret
+ * key it loaded before returning. */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#include "ct_commands.h"
+#include "ct_deliver.h"
+#include "ct_log.h"
+#include "ct_time.h"
+
+/* --keys/--server-key or --insecure into o (the secret key is wiped by the
+ * caller once the socket has it). */
+static ct_err client_keys(ct_collector *s, const ct_collector_cfg *c, ct_deliver_opts *o)
+{
+    if (c->insecure && (c->keys || c->server_key))
+        return ct_collector_usage(s, "--insecure cannot be combined with --keys/--server-key");
+    if (!c->insecure && (!c->keys || !c->server_key))
+        return ct_collector_usage(s, "CurveZMQ needs --keys FILE (this office's .key) and "
+                                     "--server-key FILE (the aggregator's .pub); or --insecure");
+    if (c->insecure) {
+        o->secure = false;
+        ct_log(CT_LOG_WARN, "INSECURE: plaintext connection, no authentication (--insecure)",
+               "server=%s", c->server);
+        return CT_OK;
+    }
+    char msg[512];
+    ct_keypair kp;
+    ct_err e = ct_keypair_load(c->keys, &kp, msg, sizeof msg);
+    if (e != CT_OK) {
+        sodium_memzero(&kp, sizeof kp);
+        return ct_collector_fail(s, CT_ERR_CONFIG, "%s", msg[0] ? msg : ct_err_str(e));
+    }
+    e = ct_public_key_load(c->server_key, o->server_key, msg, sizeof msg);
+    if (e == CT_OK) {
+        memcpy(o->public_key, kp.public_z85, sizeof o->public_key);
+        memcpy(o->secret_key, kp.secret_z85, sizeof o->secret_key);
+        o->secure = true;
+    }
+    sodium_memzero(&kp, sizeof kp);
+    if (e != CT_OK) return ct_collector_fail(s, CT_ERR_CONFIG, "%s", msg[0] ? msg : ct_err_str(e));
+    return CT_OK;
+}
+
+/* run --once while another run delivers this outbox: watch it drain. */
+static ct_err wait_drained(ct_collector *s, const ct_collector_cfg *c)
+{
+    ct_log(CT_LOG_INFO, "another run is delivering this outbox; waiting for it to drain",
+           "outbox=%s", s->dir);
+    int64_t last_change = ct_monotonic_ms();
+    uint64_t last_queued = UINT64_MAX;
+    int64_t last_ack = -1;
+    while (!(c->stop && *c->stop)) {
+        ct_outbox_info in;
+        ct_err e = ct_outbox_get_info(s->ob, &in);
+        if (e != CT_OK) return ct_collector_fail(s, e, "%s", ct_outbox_errmsg(s->ob));
+        if (in.queued == 0) return CT_OK;
+        int64_t now = ct_monotonic_ms();
+        if (in.queued != last_queued || in.last_ack_ms != last_ack) {
+            last_queued = in.queued;
+            last_ack = in.last_ack_ms;
+            last_change = now;
+        } else if (c->give_up_s > 0 && now - last_change > c->give_up_s * 1000) {
+            return ct_collector_fail(s, CT_ERR_TIMEOUT,
+                                     "run: outbox %s is not draining (%" PRIu64
+                                     " queued, no ack for %" PRId64
+                                     " s; see the delivering run's log)",
+                                     s->dir, in.queued, c->give_up_s);
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return CT_ERR_TIMEOUT;
+}
+
+ct_err ct_collector_cmd_run(ct_collector *s, const ct_collector_cfg *c)
+{
+    if (!s->info.initialised)
+        return ct_collector_fail(s, CT_ERR_CONFIG, "outbox %s is not initialised (run init first)",
+                                 s->dir);
+    if (!c->server) return ct_collector_usage(s, "run needs --server ENDPOINT");
+    ct_deliver_opts o;
+    ct_deliver_opts_default(&o);
+    o.endpoint = c->server;
+    o.once = c->once;
+    o.stop = c->stop;
+    o.window = (size_t)c->window;
+    o.batch = (size_t)c->batch;
+    o.give_up_s = (int)c->give_up_s;
+    o.resend_ms = c->resend_ms;
+    if (o.resend_max_ms < o.resend_ms) o.resend_max_ms = o.resend_ms;
+    o.stats_interval_s = (int)c->stats_interval_s;
+    ct_err e = client_keys(s, c, &o);
+    if (e != CT_OK) return e;
+    ct_collector_conflicts_log(s); /* conflicts left from earlier runs */
+    int lfd;
+    e = ct_collector_run_lock(s, &lfd);
+    if (e != CT_OK) {
+        sodium_memzero(o.secret_key, sizeof o.secret_key);
+        if (!o.once)
+            return ct_collector_fail(s, CT_ERR_CONFIG,
+                                     "another `run` is already delivering outbox %s", s->dir);
+        return wait_drained(s, c);
+    }
+    void *zctx = zmq_ctx_new();
+    if (!zctx) {
+        close(lfd);
+        sodium_memzero(o.secret_key, sizeof o.secret_key);
+        return ct_collector_fail(s, CT_ERR_ZMQ, "cannot create ZeroMQ context");
+    }
+    ct_deliver_stats st;
+    char msg[512];
+    e = ct_deliver_run(s->ob, zctx, &o, &st, msg, sizeof msg);
+    sodium_memzero(o.secret_key, sizeof o.secret_key);
+    zmq_ctx_term(zctx);
+    close(lfd);
+    if (e != CT_OK) return ct_collector_fail(s, e, "run: %s", msg[0] ? msg : ct_err_str(e));
+    return CT_OK;
+}
+
+ct_err ct_collector_cmd_status(ct_collector *s, const ct_collector_cfg *c)
+{
+    ct_outbox_info *in = &s->info;
+    fprintf(s->out, "outbox:     %s\n", s->dir);
+    if (!in->initialised) {
+        fprintf(s->out, "state:      not initialised\n");
+        return CT_OK;
+    }
+    const char *dname = "";
+    if (ct_collector_load_campaign(s, ct_collector_campaign_path(s, c->campaign)) == CT_OK) {
+        const ct_district *d = ct_campaign_district(&s->camp, in->district);
+        if (d) dname = d->name;
+    }
+    char hex[2 * CT_ORIGIN_LEN + 1];
+    for (int i = 0; i < CT_ORIGIN_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", in->origin[i]);
+    fprintf(s->out, "district:   %u %s\n", in->district, dname);
+    fprintf(s->out, "campaign:   %s\n", in->campaign_id);
+    fprintf(s->out, "origin:     %s\n", hex);
+    fprintf(s->out, "queued:     %" PRIu64 "\n", in->queued);
+    fprintf(s->out, "delivered:  %" PRIu64 "\n", in->delivered);
+    fprintf(s->out, "rejected:   %" PRIu64 "\n", in->rejected);
+    fprintf(s->out, "recorded:   %" PRIu64 "\n", ct_outbox_recorded(in));
+    if (in->last_ack_ms) {
+        char ts[40];
+        ct_time_format(in->last_ack_ms, 0, ts, sizeof ts);
+        fprintf(s->out, "last ack:   %s\n", ts);
+    } else {
+        fprintf(s->out, "last ack:   never\n");
+    }
+    fprintf(s->out, "delivery:   %s\n",
+            ct_collector_run_active(s) ? "a `run` is delivering this outbox (in-flight "
+                                         "counts are in its stats lines)"
+                                       : "no `run` active");
+    ct_err e = ct_collector_conflicts_status(s);
+    if (e != CT_OK) return e;
+    if (!c->server) return CT_OK;
+    ct_deliver_opts o;
+    ct_deliver_opts_default(&o);
+    o.endpoint = c->server;
+    if ((e = client_keys(s, c, &o)) != CT_OK) return e;
+    void *zctx = zmq_ctx_new();
+    if (!zctx) {
+        sodium_memzero(o.secret_key, sizeof o.secret_key);
+        return CT_ERR_ZMQ;
+    }
+    bool ok = false;
+    char detail[200];
+    e = ct_deliver_probe(zctx, &o, (int)c->timeout_ms, &ok, detail, sizeof detail);
+    sodium_memzero(o.secret_key, sizeof o.secret_key);
+    zmq_ctx_term(zctx);
+    if (e == CT_ERR_USAGE) return ct_collector_fail(s, CT_ERR_USAGE, "%s: %s", c->server, detail);
+    fprintf(s->out, "server:     %s %s (%s)\n", c->server, ok ? "reachable" : "UNREACHABLE",
+            detail);
+    return ok ? CT_OK : CT_ERR_TIMEOUT;
+}

@@ -1,0 +1,77 @@
+/* ct_commands.h — the commands of chitieu-collector, as library calls over a
+ * session (ct_collector.h), so they run the same from the binary and from C
+ * tests.
+ *
+ * ct_collector_cfg holds every option of every command (the binary's option
+ * table writes straight into it; docs/collector.md describes each). A
+ * command reads only the options its command accepts; the others keep their
+ * defaults. Each command prints its result on s->out and its refusals on
+ * s->err and returns CT_OK, CT_ERR_USAGE / CT_ERR_CONFIG (the caller's
+ * mistake: exit 2) or another error (a runtime failure: exit 1; see
+ * ct_collector_exit_code).
+ */
+#ifndef CT_COMMANDS_H
+#define CT_COMMANDS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_collector.h"
+#include "ct_event.h"
+
+typedef struct {
+    /* every command */
+    const char *outbox;
+    const char *campaign;
+    size_t map_size;
+    int log_level; /* < 0: not given */
+    /* init and queueing */
+    int64_t district; /* < 0: not given */
+    const char *person_key;
+    bool no_validate;
+    /* add, cancel */
+    const char *agent, *program, *national_id, *person_hash, *commune, *time;
+    const char *amount, *months, *group;
+    /* import */
+    const char *file;
+    bool strict;
+    /* simulate */
+    const char *seed; /* decimal, 0..2^64-1; NULL: 1 */
+    double fill;
+    int64_t count; /* < 0: quota-driven */
+    double realtime_factor;
+    bool district_defaults;
+    /* run, status */
+    const char *server, *keys, *server_key;
+    bool insecure, once;
+    int64_t window, batch, give_up_s, resend_ms, stats_interval_s, timeout_ms;
+    /* requeue */
+    const char *reason;
+    volatile sig_atomic_t *stop; /* set by a signal: finish and return */
+} ct_collector_cfg;
+
+ct_err ct_collector_cmd_init(ct_collector *s, const ct_collector_cfg *c);
+/* add (action enroll) and cancel: one sign-up, "queued ID" once durable. */
+ct_err ct_collector_cmd_add(ct_collector *s, const ct_collector_cfg *c, ct_action action);
+ct_err ct_collector_cmd_import(ct_collector *s, const ct_collector_cfg *c);
+ct_err ct_collector_cmd_simulate(ct_collector *s, const ct_collector_cfg *c);
+ct_err ct_collector_cmd_run(ct_collector *s, const ct_collector_cfg *c);
+ct_err ct_collector_cmd_status(ct_collector *s, const ct_collector_cfg *c);
+ct_err ct_collector_cmd_rejected(ct_collector *s, const ct_collector_cfg *c);
+ct_err ct_collector_cmd_requeue(ct_collector *s, const ct_collector_cfg *c);
+/* New ids (and, if needed, a fresh origin) for the events refused as
+ * conflict; refused while a `run` delivers this outbox. */
+ct_err ct_collector_cmd_reissue(ct_collector *s, const ct_collector_cfg *c);
+
+/* Conflict notes: an ERROR line in the run log when conflict-rejected events
+ * wait for `reissue`; the "conflicts:" and "reissued:" lines of status. */
+void ct_collector_conflicts_log(ct_collector *s);
+ct_err ct_collector_conflicts_status(ct_collector *s);
+
+/* 0 for CT_OK, 2 for the caller's mistakes (CT_ERR_USAGE, CT_ERR_CONFIG,
+ * CT_ERR_KEY_PERMS), 1 for any other failure. */
+int ct_collector_exit_code(ct_err e);
+
+#endif
