@@ -1,5 +1,7 @@
-/* ct_status.h — the quota status report: figures computed from counts, and
- * their renderings (terminal table, JSON line, CSV).
+/* ct_status.h — the quota status report: figures computed from counts
+ * (ct_status.c), and their renderings (terminal table, JSON line, CSV;
+ * ct_status_render.c). Strings are escaped, quoted and measured by the rules
+ * of base/ct_text.h.
  *
  * Shared by chitieu-reporter (live) and chitieu-audit replay (as of a log
  * position), so a report printed live is reproduced byte for byte by the
@@ -48,8 +50,8 @@ ct_err ct_status_render(const ct_campaign *c, const ct_counts *counts,
                         const ct_status_position *pos, ct_status_format fmt, unsigned flags,
                         ct_buf *out);
 
-/* ---- Additive: the computed figures behind the renderings (reporter's
- * /metrics, tests). ct_status_render() == ct_status_compute() + a renderer.
+/* The computed figures behind the renderings (reporter's /metrics, tests).
+ * ct_status_render() == ct_status_compute() + a renderer.
  *
  * Phases: not_started when now <= start (nothing can have elapsed: verdict
  * "not_started"), running when start < now < end, final when now >= end
@@ -133,9 +135,6 @@ const char *ct_status_phase_name(ct_status_phase p);     /* "not_started"|"runni
 const char *ct_status_verdict_name(ct_status_verdict v); /* "reached"|"on_track"|... */
 /* "12.5", "-0.5", "0.0" — one decimal of an _x10 value. buf >= 24. */
 void ct_status_fmt_x10(int64_t v, char *buf, size_t len);
-/* Terminal display width of UTF-8 text: code points, combining marks 0,
- * East Asian wide 2. Invalid bytes count 1. */
-size_t ct_status_display_width(const char *s, size_t n);
 /* Parses "table" | "json" | "csv". */
 ct_err ct_status_format_parse(const char *s, ct_status_format *out);
 

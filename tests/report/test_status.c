@@ -23,6 +23,7 @@
 #include "ct_campaign.h"
 #include "ct_counts.h"
 #include "ct_status.h"
+#include "ct_text.h"
 #include "ct_time.h"
 
 static const char INI[] = "[campaign]\n"
@@ -457,10 +458,10 @@ static void test_display_width(void **state)
     const char *nfc = "Đà Lạt";                 /* 6 code points, 9 bytes */
     const char *nfd = "Da\xcc\x80 La\xcc\xa3t"; /* D a ` space L a . t: 6 columns */
     const char *wide = "漢字";
-    assert_int_equal(ct_status_display_width(nfc, strlen(nfc)), 6);
-    assert_int_equal(ct_status_display_width(nfd, strlen(nfd)), 6);
-    assert_int_equal(ct_status_display_width(wide, strlen(wide)), 4);
-    assert_int_equal(ct_status_display_width("abc", 3), 3);
+    assert_int_equal(ct_text_display_width(nfc, strlen(nfc)), 6);
+    assert_int_equal(ct_text_display_width(nfd, strlen(nfd)), 6);
+    assert_int_equal(ct_text_display_width(wide, strlen(wide)), 4);
+    assert_int_equal(ct_text_display_width("abc", 3), 3);
 }
 
 /* Every line of every table block (from its header line to the blank line
@@ -482,7 +483,7 @@ static void test_table_alignment(void **state)
         assert_non_null(nl);
         size_t len = (size_t)(nl - line);
         assert_true(len == 0 || line[len - 1] != ' '); /* no trailing spaces */
-        size_t w = ct_status_display_width(line, len);
+        size_t w = ct_text_display_width(line, len);
         int header = strncmp(line, "Code  ", 6) == 0 || strncmp(line, "Group  ", 7) == 0 ||
                      strncmp(line, "Day   ", 6) == 0;
         if (header) {

@@ -1,0 +1,557 @@
+/* ct_status_render.c — the three renderings of the status figures (see
+ * ct_status.h): a terminal table, one JSON line, CSV. Strings go through
+ * base/ct_text (JSON string, CSV field, display width), the one place those
+ * rules live.
+ *
+ * Invariants: pure (no clock reads, no I/O); every renderer appends to the
+ * caller's buffer and prints only what the figures and the position hold, so
+ * equal inputs render equal bytes (the audit replay relies on it). On error
+ * the buffer may hold a partial report (the caller discards it).
+ */
+#include "ct_status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ct_logrec.h"
+#include "ct_text.h"
+#include "ct_time.h"
+
+/* ---------------------------------------------------------------- output helpers */
+
+static ct_err put(ct_buf *b, const char *s)
+{
+    return ct_buf_append(b, s, strlen(s));
+}
+
+static void fmt_day(uint32_t day, char *buf, size_t len)
+{
+    snprintf(buf, len, "%04u-%02u-%02u", day / 10000, day / 100 % 100, day % 100);
+}
+
+static const char *feed_label(const ct_status_position *pos)
+{
+    return pos->feed ? pos->feed : "unknown";
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static ct_err json_x10(ct_buf *b, const char *key, int64_t v)
+{
+    char t[32];
+    ct_status_fmt_x10(v, t, sizeof t);
+    return ct_buf_printf(b, "\"%s\":%s", key, t);
+}
+
+static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, unsigned flags)
+{
+    ct_err e = CT_OK;
+    if (is_province)
+        e = put(b, "{\"name\":");
+    else
+        e = ct_buf_printf(b, "{\"code\":%u,\"name\":", u->code);
+    if (!e) e = ct_text_json_str(b, u->name);
+    if (!e)
+        e = ct_buf_printf(b, ",\"staff\":%u,\"staff_met_both\":%u,\"programs\":{", u->staff,
+                          u->staff_met_both);
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
+        const ct_status_prog *pr = &u->prog[p];
+        e = ct_buf_printf(b, "%s\"%s\":{\"net\":%lld,\"target\":%lld,", p ? "," : "",
+                          ct_program_name((ct_program)p), (long long)pr->net,
+                          (long long)pr->target);
+        if (!e) e = json_x10(b, "pct", pr->pct_x10);
+        if (!e)
+            e = ct_buf_printf(
+                b, ",\"remaining\":%lld,\"gross\":%lld,\"cancelled\":%lld,\"repeats\":%lld,",
+                (long long)pr->remaining, (long long)pr->gross, (long long)pr->cancelled,
+                (long long)pr->repeats);
+        if (!e) e = json_x10(b, "expected", pr->expected_x10);
+        if (!e) e = put(b, ",");
+        if (!e) e = json_x10(b, "required_daily", pr->required_daily_x10);
+        if (!e) e = put(b, ",");
+        if (!e) e = json_x10(b, "projection", pr->projection_x10);
+        if (!e)
+            e = ct_buf_printf(b, ",\"verdict\":\"%s\",\"staff_met\":%u}",
+                              ct_status_verdict_name(pr->verdict), pr->staff_met);
+    }
+    if (!e) e = put(b, "}");
+    if (!e && !is_province && (flags & CT_STATUS_STAFF)) {
+        e = put(b, ",\"below_quota\":[");
+        for (size_t i = 0; !e && i < u->n_below; i++) {
+            const ct_status_staff *s = &u->below[i];
+            e = put(b, i ? ",{\"id\":" : "{\"id\":");
+            if (!e) e = ct_text_json_str(b, s->agent->id);
+            if (!e) e = put(b, ",\"name\":");
+            if (!e) e = ct_text_json_str(b, s->agent->name);
+            for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+                e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
+                                  (long long)s->count[p]);
+            if (!e) e = put(b, "}");
+        }
+        if (!e) e = put(b, "]");
+    }
+    return e ? e : put(b, "}");
+}
+
+static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
+                          const ct_status_position *pos, unsigned flags, ct_buf *b)
+{
+    char t_now[40], t_start[40], t_end[40], hx[65], t1[32], t2[32], t3[32];
+    ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
+    ct_time_format(c->start_ms, c->tz_offset_min, t_start, sizeof t_start);
+    ct_time_format(c->end_ms, c->tz_offset_min, t_end, sizeof t_end);
+    ct_hash_hex(pos->head, hx);
+    ct_status_fmt_x10(f->elapsed_days_x10, t1, sizeof t1);
+    ct_status_fmt_x10(f->days_left_x10, t2, sizeof t2);
+    ct_status_fmt_x10(f->span_days_x10, t3, sizeof t3);
+
+    ct_err e = put(b, "{\"campaign\":");
+    if (!e) e = ct_text_json_str(b, c->id);
+    if (!e) e = put(b, ",\"name\":");
+    if (!e) e = ct_text_json_str(b, c->name);
+    if (!e)
+        e = ct_buf_printf(
+            b, ",\"as_of\":\"%s\",\"as_of_ms\":%lld,\"seq\":%llu,\"head\":\"%s\",\"feed\":", t_now,
+            (long long)pos->now_ms, (unsigned long long)pos->seq, hx);
+    if (!e) e = ct_text_json_str(b, feed_label(pos));
+    if (!e)
+        e = ct_buf_printf(
+            b,
+            ",\"phase\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"start_ms\":%lld,"
+            "\"end_ms\":%lld,\"tz_offset_min\":%d,\"elapsed_days\":%s,\"days_left\":%s,"
+            "\"span_days\":%s,\"agent_target\":{",
+            ct_status_phase_name(f->phase), t_start, t_end, (long long)c->start_ms,
+            (long long)c->end_ms, (int)c->tz_offset_min, t1, t2, t3);
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+        e = ct_buf_printf(b, "%s\"%s\":%u", p ? "," : "", ct_program_name((ct_program)p),
+                          c->agent_target[p]);
+    if (!e) e = put(b, "},\"programs\":[");
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
+        e = ct_buf_printf(b, "%s{\"id\":\"%s\",\"label\":", p ? "," : "",
+                          ct_program_name((ct_program)p));
+        if (!e) e = ct_text_json_str(b, ct_program_label((ct_program)p));
+        if (!e) e = put(b, "}");
+    }
+    if (!e) e = put(b, "],\"province\":");
+    if (!e) e = json_unit(b, &f->province, 1, flags);
+    if (!e) e = put(b, ",\"districts\":[");
+    for (size_t i = 0; !e && i < f->n_districts; i++) {
+        if (i) e = put(b, ",");
+        if (!e) e = json_unit(b, &f->districts[i], 0, flags);
+    }
+    if (!e) e = put(b, "],\"groups\":[");
+    for (size_t i = 0; !e && i < f->n_groups; i++) {
+        const ct_status_group *g = &f->groups[i];
+        e = put(b, i ? ",{\"id\":" : "{\"id\":");
+        if (!e) e = ct_text_json_str(b, g->id);
+        if (!e) e = put(b, ",\"name\":");
+        if (!e) e = ct_text_json_str(b, g->name);
+        for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+            e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
+                              (long long)g->net[p]);
+        if (!e) e = put(b, "}");
+    }
+    if (!e) e = put(b, "],\"days\":[");
+    for (size_t i = 0; !e && i < f->n_days; i++) {
+        const ct_status_day *d = &f->days[i];
+        char ds[16];
+        fmt_day(d->day, ds, sizeof ds);
+        e = ct_buf_printf(b, "%s{\"day\":\"%s\"", i ? "," : "", ds);
+        for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+            e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
+                              (long long)d->net[p]);
+        if (!e) e = put(b, ",\"cum\":{");
+        for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+            e = ct_buf_printf(b, "%s\"%s\":%lld", p ? "," : "", ct_program_name((ct_program)p),
+                              (long long)d->cum[p]);
+        if (!e) e = put(b, "},\"steady\":{");
+        for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
+            char s[32];
+            ct_status_fmt_x10(d->steady_x10[p], s, sizeof s);
+            e = ct_buf_printf(b, "%s\"%s\":%s", p ? "," : "", ct_program_name((ct_program)p), s);
+        }
+        if (!e) e = put(b, "}}");
+    }
+    if (!e) e = put(b, "]}\n");
+    return e;
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+static ct_err csv_field(ct_buf *b, const char *s, int first)
+{
+    ct_err e = first ? CT_OK : put(b, ",");
+    return e ? e : ct_text_csv_field(b, s);
+}
+
+static ct_err csv_row(ct_buf *b, const ct_status_unit *u, int is_province, int p,
+                      const char *common_tail)
+{
+    char code[16], n[8][32];
+    const ct_status_prog *pr = &u->prog[p];
+    snprintf(code, sizeof code, "%u", u->code);
+    ct_err e = csv_field(b, is_province ? "province" : "district", 1);
+    if (!e) e = csv_field(b, is_province ? "" : code, 0);
+    if (!e) e = csv_field(b, u->name, 0);
+    if (!e) e = csv_field(b, ct_program_name((ct_program)p), 0);
+    ct_status_fmt_x10(pr->pct_x10, n[0], sizeof n[0]);
+    ct_status_fmt_x10(pr->expected_x10, n[1], sizeof n[1]);
+    ct_status_fmt_x10(pr->required_daily_x10, n[2], sizeof n[2]);
+    ct_status_fmt_x10(pr->projection_x10, n[3], sizeof n[3]);
+    if (!e)
+        e = ct_buf_printf(b, ",%lld,%lld,%s,%lld,%lld,%lld,%lld,%s,%s,%s,%s,%u,%u,%u",
+                          (long long)pr->net, (long long)pr->target, n[0], (long long)pr->remaining,
+                          (long long)pr->gross, (long long)pr->cancelled, (long long)pr->repeats,
+                          n[1], n[2], n[3], ct_status_verdict_name(pr->verdict), u->staff,
+                          pr->staff_met, u->staff_met_both);
+    if (!e) e = put(b, common_tail);
+    return e ? e : put(b, "\r\n");
+}
+
+static ct_err render_csv(const ct_campaign *c, const ct_status_figures *f,
+                         const ct_status_position *pos, ct_buf *b)
+{
+    char t_now[40], hx[65], tail[256];
+    ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
+    ct_hash_hex(pos->head, hx);
+    ct_buf fb = CT_BUF_INIT;
+    ct_err e = csv_field(&fb, feed_label(pos), 1);
+    if (!e) e = ct_buf_append(&fb, "", 1);
+    if (!e)
+        snprintf(tail, sizeof tail, ",%s,%s,%llu,%s,%s", ct_status_phase_name(f->phase), t_now,
+                 (unsigned long long)pos->seq, hx, (const char *)fb.data);
+    ct_buf_free(&fb);
+    if (e) return e;
+    e = put(b, "level,district_code,district_name,program,net,target,pct,remaining,gross,"
+               "cancelled,repeats,expected,required_daily,projection,verdict,staff,staff_met,"
+               "staff_met_both,phase,as_of,seq,head,feed\r\n");
+    for (size_t i = 0; !e && i < f->n_districts; i++)
+        for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+            e = csv_row(b, &f->districts[i], 0, p, tail);
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+        e = csv_row(b, &f->province, 1, p, tail);
+    return e;
+}
+
+/* ---------------------------------------------------------------- table */
+
+#define TBL_MAXCOL 16
+
+/* A table of UTF-8 cells; cells live in one arena, rows hold offsets.
+ * A row with ncol == 0 is a rule (dashes across the table's width). */
+typedef struct {
+    size_t ncol;
+    char align[TBL_MAXCOL]; /* 'l' or 'r' */
+    ct_buf arena;
+    size_t *cells; /* nrows * ncol offsets into arena; SIZE_MAX for a rule row */
+    size_t nrows;
+    size_t cap;
+    ct_err err;
+} tbl;
+
+static void tbl_init(tbl *t, const char *align)
+{
+    memset(t, 0, sizeof *t);
+    t->ncol = strlen(align);
+    memcpy(t->align, align, t->ncol);
+}
+
+static void tbl_free(tbl *t)
+{
+    ct_buf_free(&t->arena);
+    free(t->cells);
+}
+
+static size_t *tbl_newrow(tbl *t)
+{
+    if (t->err) return NULL;
+    if (t->nrows == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 32;
+        size_t *p = realloc(t->cells, nc * t->ncol * sizeof *p);
+        if (!p) {
+            t->err = CT_ERR_NOMEM;
+            return NULL;
+        }
+        t->cells = p;
+        t->cap = nc;
+    }
+    return &t->cells[t->nrows++ * t->ncol];
+}
+
+/* Adds a row of ncol strings (varargs const char *). */
+static void tbl_row(tbl *t, ...)
+{
+    size_t *row = tbl_newrow(t);
+    if (!row) return;
+    va_list ap;
+    va_start(ap, t);
+    for (size_t i = 0; i < t->ncol; i++) {
+        const char *s = va_arg(ap, const char *);
+        row[i] = t->arena.len;
+        if (!t->err) t->err = ct_buf_append(&t->arena, s, strlen(s) + 1);
+    }
+    va_end(ap);
+}
+
+static void tbl_rule(tbl *t)
+{
+    size_t *row = tbl_newrow(t);
+    if (!row) return;
+    for (size_t i = 0; i < t->ncol; i++)
+        row[i] = SIZE_MAX;
+}
+
+static ct_err pad(ct_buf *b, size_t n)
+{
+    static const char sp[] = "                                ";
+    ct_err e = CT_OK;
+    while (!e && n > 0) {
+        size_t k = n < sizeof sp - 1 ? n : sizeof sp - 1;
+        e = ct_buf_append(b, sp, k);
+        n -= k;
+    }
+    return e;
+}
+
+/* Columns separated by two spaces; left-aligned text padded, right-aligned
+ * numbers; no trailing spaces (the last column, if left-aligned, is not
+ * padded). Widths are display widths. */
+static ct_err tbl_render(tbl *t, ct_buf *b)
+{
+    if (t->err) return t->err;
+    size_t w[TBL_MAXCOL] = {0};
+    const char *base = (const char *)t->arena.data;
+    for (size_t r = 0; r < t->nrows; r++) {
+        size_t *row = &t->cells[r * t->ncol];
+        if (row[0] == SIZE_MAX) continue;
+        for (size_t i = 0; i < t->ncol; i++) {
+            size_t dw = ct_text_display_width(base + row[i], strlen(base + row[i]));
+            if (dw > w[i]) w[i] = dw;
+        }
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < t->ncol; i++)
+        total += w[i] + (i ? 2 : 0);
+    ct_err e = CT_OK;
+    for (size_t r = 0; !e && r < t->nrows; r++) {
+        size_t *row = &t->cells[r * t->ncol];
+        if (row[0] == SIZE_MAX) {
+            for (size_t i = 0; !e && i < total; i++)
+                e = put(b, "-");
+            if (!e) e = put(b, "\n");
+            continue;
+        }
+        for (size_t i = 0; !e && i < t->ncol; i++) {
+            const char *s = base + row[i];
+            size_t dw = ct_text_display_width(s, strlen(s));
+            if (i) e = put(b, "  ");
+            if (!e && t->align[i] == 'r') e = pad(b, w[i] - dw);
+            if (!e) e = put(b, s);
+            if (!e && t->align[i] == 'l' && i + 1 < t->ncol) e = pad(b, w[i] - dw);
+        }
+        if (!e) e = put(b, "\n");
+    }
+    return e;
+}
+
+static void x10s(int64_t v, char *buf)
+{
+    ct_status_fmt_x10(v, buf, 24);
+}
+
+static void prog_row(tbl *t, const char *code, const char *name, const ct_status_unit *u, int p)
+{
+    const ct_status_prog *pr = &u->prog[p];
+    char n[12][24];
+    snprintf(n[0], 24, "%lld", (long long)pr->net);
+    snprintf(n[1], 24, "%lld", (long long)pr->target);
+    x10s(pr->pct_x10, n[2]);
+    snprintf(n[3], 24, "%lld", (long long)pr->remaining);
+    snprintf(n[4], 24, "%lld", (long long)pr->gross);
+    snprintf(n[5], 24, "%lld", (long long)pr->cancelled);
+    snprintf(n[6], 24, "%lld", (long long)pr->repeats);
+    x10s(pr->expected_x10, n[7]);
+    x10s(pr->required_daily_x10, n[8]);
+    x10s(pr->projection_x10, n[9]);
+    snprintf(n[10], 24, "%u/%u", pr->staff_met, u->staff);
+    tbl_row(t, code, name, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9],
+            ct_status_verdict_name(pr->verdict), n[10]);
+}
+
+static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
+                           const ct_status_position *pos, unsigned flags, ct_buf *b)
+{
+    char t_now[40], t_start[40], t_end[40], hx[65], a[24], l[24], s[24];
+    ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
+    ct_time_format(c->start_ms, c->tz_offset_min, t_start, sizeof t_start);
+    ct_time_format(c->end_ms, c->tz_offset_min, t_end, sizeof t_end);
+    ct_hash_hex(pos->head, hx);
+    x10s(f->elapsed_days_x10, a);
+    x10s(f->days_left_x10, l);
+    x10s(f->span_days_x10, s);
+
+    ct_err e = ct_buf_printf(b, "%s (%s)\n", c->name, c->id);
+    if (!e) e = ct_buf_printf(b, "Window: %s .. %s\n", t_start, t_end);
+    if (!e) {
+        const char *ph = f->phase == CT_PHASE_NOT_STARTED ? "NOT STARTED"
+                         : f->phase == CT_PHASE_FINAL     ? "FINAL"
+                                                          : "RUNNING";
+        e = ct_buf_printf(b, "As of %s: %s, day %s of %s elapsed, %s days left\n", t_now, ph, a, s,
+                          l);
+    }
+    if (!e)
+        e = ct_buf_printf(b, "Log position: seq %llu, chain head %s; feed %s\n",
+                          (unsigned long long)pos->seq, hx, feed_label(pos));
+
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
+        e = ct_buf_printf(b, "\n%s (%s): personal quota %u per staff member\n",
+                          ct_program_label((ct_program)p), ct_program_name((ct_program)p),
+                          c->agent_target[p]);
+        if (e) break;
+        tbl t;
+        tbl_init(&t, "llrrrrrrrrrrlr");
+        tbl_row(&t, "Code", "District", "Net", "Target", "%", "Left", "Gross", "Canc.", "Rep.",
+                "Expected", "Need/day", "Proj.", "Verdict", "Staff met");
+        tbl_rule(&t);
+        for (size_t i = 0; i < f->n_districts; i++) {
+            char code[16];
+            snprintf(code, sizeof code, "%u", f->districts[i].code);
+            prog_row(&t, code, f->districts[i].name, &f->districts[i], p);
+        }
+        tbl_rule(&t);
+        prog_row(&t, "", f->province.name, &f->province, p);
+        e = tbl_render(&t, b);
+        tbl_free(&t);
+    }
+
+    if (!e) {
+        e = put(b, "\nStaff who met their personal quota\n");
+        tbl t;
+        tbl_init(&t, "llrrrr");
+        char h[CT_PROGRAM_COUNT][40];
+        for (int p = 0; p < CT_PROGRAM_COUNT; p++)
+            snprintf(h[p], sizeof h[p], "%s>=%u", ct_program_name((ct_program)p),
+                     c->agent_target[p]);
+        tbl_row(&t, "Code", "District", "Staff", h[0], h[1], "Both");
+        tbl_rule(&t);
+        for (size_t i = 0; i <= f->n_districts; i++) {
+            const ct_status_unit *u = i < f->n_districts ? &f->districts[i] : &f->province;
+            char code[16] = "", n[4][24];
+            if (i < f->n_districts)
+                snprintf(code, sizeof code, "%u", u->code);
+            else
+                tbl_rule(&t);
+            snprintf(n[0], 24, "%u", u->staff);
+            snprintf(n[1], 24, "%u", u->prog[0].staff_met);
+            snprintf(n[2], 24, "%u", u->prog[1].staff_met);
+            snprintf(n[3], 24, "%u", u->staff_met_both);
+            tbl_row(&t, code, u->name, n[0], n[1], n[2], n[3]);
+        }
+        if (!e) e = tbl_render(&t, b);
+        tbl_free(&t);
+    }
+
+    if (!e && f->n_groups) {
+        e = put(b, "\nSubsidy groups (net participants)\n");
+        tbl t;
+        tbl_init(&t, "llrr");
+        tbl_row(&t, "Group", "Name", ct_program_name(CT_PROGRAM_BHXH_TN),
+                ct_program_name(CT_PROGRAM_BHYT_HGD));
+        tbl_rule(&t);
+        for (size_t i = 0; i < f->n_groups; i++) {
+            char n[2][24];
+            snprintf(n[0], 24, "%lld", (long long)f->groups[i].net[0]);
+            snprintf(n[1], 24, "%lld", (long long)f->groups[i].net[1]);
+            tbl_row(&t, f->groups[i].id, f->groups[i].name, n[0], n[1]);
+        }
+        if (!e) e = tbl_render(&t, b);
+        tbl_free(&t);
+    }
+
+    if (!e) {
+        e = put(b, "\nSign-ups per campaign day (province, net; cumulative vs steady pace)\n");
+        tbl t;
+        tbl_init(&t, "lrrrrrr");
+        char h[6][48];
+        for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
+            const char *pn = ct_program_name((ct_program)p);
+            snprintf(h[3 * p], sizeof h[0], "%s", pn);
+            snprintf(h[3 * p + 1], sizeof h[0], "cum.");
+            snprintf(h[3 * p + 2], sizeof h[0], "steady");
+        }
+        tbl_row(&t, "Day", h[0], h[1], h[2], h[3], h[4], h[5]);
+        tbl_rule(&t);
+        for (size_t i = 0; i < f->n_days; i++) {
+            const ct_status_day *d = &f->days[i];
+            char ds[16], n[6][24];
+            fmt_day(d->day, ds, sizeof ds);
+            for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
+                snprintf(n[3 * p], 24, "%lld", (long long)d->net[p]);
+                snprintf(n[3 * p + 1], 24, "%lld", (long long)d->cum[p]);
+                x10s(d->steady_x10[p], n[3 * p + 2]);
+            }
+            tbl_row(&t, ds, n[0], n[1], n[2], n[3], n[4], n[5]);
+        }
+        if (!e) e = tbl_render(&t, b);
+        tbl_free(&t);
+    }
+
+    if (!e && (flags & CT_STATUS_STAFF)) {
+        size_t total = 0;
+        for (size_t i = 0; i < f->n_districts; i++)
+            total += f->districts[i].n_below;
+        e = ct_buf_printf(b, "\nStaff below their personal quota: %zu\n", total);
+        tbl t;
+        tbl_init(&t, "lllrr");
+        tbl_row(&t, "Code", "Agent", "Name", ct_program_name(CT_PROGRAM_BHXH_TN),
+                ct_program_name(CT_PROGRAM_BHYT_HGD));
+        tbl_rule(&t);
+        for (size_t i = 0; i < f->n_districts; i++) {
+            const ct_status_unit *u = &f->districts[i];
+            char code[16];
+            snprintf(code, sizeof code, "%u", u->code);
+            for (size_t j = 0; j < u->n_below; j++) {
+                char n[2][24];
+                snprintf(n[0], 24, "%lld", (long long)u->below[j].count[0]);
+                snprintf(n[1], 24, "%lld", (long long)u->below[j].count[1]);
+                tbl_row(&t, code, u->below[j].agent->id, u->below[j].agent->name, n[0], n[1]);
+            }
+        }
+        if (!e) e = tbl_render(&t, b);
+        tbl_free(&t);
+    }
+    return e;
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+ct_err ct_status_render_figures(const ct_campaign *c, const ct_status_figures *f,
+                                const ct_status_position *pos, ct_status_format fmt, unsigned flags,
+                                ct_buf *out)
+{
+    if (!c || !f || !pos || !out) return CT_ERR_ARG;
+    switch (fmt) {
+    case CT_FMT_TABLE:
+        return render_table(c, f, pos, flags, out);
+    case CT_FMT_JSON:
+        return render_json(c, f, pos, flags, out);
+    case CT_FMT_CSV:
+        return render_csv(c, f, pos, out);
+    }
+    return CT_ERR_ARG;
+}
+
+ct_err ct_status_render(const ct_campaign *c, const ct_counts *counts,
+                        const ct_status_position *pos, ct_status_format fmt, unsigned flags,
+                        ct_buf *out)
+{
+    if (!c || !counts || !pos || !out) return CT_ERR_ARG;
+    ct_status_figures f;
+    ct_err e = ct_status_compute(c, counts, pos->now_ms, &f);
+    if (e) return e;
+    e = ct_status_render_figures(c, &f, pos, fmt, flags, out);
+    ct_status_figures_free(&f);
+    return e;
+}
