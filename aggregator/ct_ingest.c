@@ -20,6 +20,7 @@
 #include "ct_event.h"
 #include "ct_log.h"
 #include "ct_prescan.h"
+#include "ct_text.h"
 #include "ct_time.h"
 #include "ct_wire.h"
 
@@ -378,8 +379,7 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
             }
             if (hijack) {
                 char ohex[2 * CT_ORIGIN_LEN + 1];
-                for (size_t k = 0; k < CT_ORIGIN_LEN; k++)
-                    snprintf(ohex + 2 * k, 3, "%02x", g->ev[first_hijack].id[k]);
+                ct_text_hex(g->ev[first_hijack].id, CT_ORIGIN_LEN, ohex);
                 g->st.forbidden += hijack;
                 ct_log(CT_LOG_WARN, "security",
                        "event=origin_bound_to_other_key key=%s origin=%s events=%zu",

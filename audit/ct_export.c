@@ -1,175 +1,20 @@
-/* ct_export.c — see ct_export.h. A ct_outfile owns its FILE and temp path
- * until ct_outfile_commit / ct_outfile_abort (each releases everything). */
+/* ct_export.c — log records as CSV and JSON lines (see ct_export.h). One
+ * row struct holds every column as text, so both renderings print the same
+ * values in the same order. */
 #include "ct_export.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "ct_text.h"
 #include "ct_time.h"
-
-ct_err ct_outfile_open(ct_outfile *o, const char *path, char *err, size_t errlen)
-{
-    memset(o, 0, sizeof *o);
-    if (strcmp(path, "-") == 0) {
-        o->f = stdout;
-        return CT_OK;
-    }
-    size_t n = strlen(path);
-    o->path = strdup(path);
-    o->tmp = malloc(n + 16);
-    if (!o->path || !o->tmp) {
-        free(o->path);
-        free(o->tmp);
-        return CT_ERR_NOMEM;
-    }
-    snprintf(o->tmp, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", o->tmp, strerror(errno));
-        free(o->path);
-        free(o->tmp);
-        memset(o, 0, sizeof *o);
-        return CT_ERR_IO;
-    }
-    (void)fchmod(fd, 0644);
-    o->f = fdopen(fd, "wb");
-    if (!o->f) {
-        close(fd);
-        unlink(o->tmp);
-        free(o->path);
-        free(o->tmp);
-        memset(o, 0, sizeof *o);
-        return CT_ERR_IO;
-    }
-    setvbuf(o->f, NULL, _IOFBF, 1 << 20);
-    return CT_OK;
-}
-
-void ct_outfile_abort(ct_outfile *o)
-{
-    if (o->f && o->f != stdout) {
-        fclose(o->f);
-        unlink(o->tmp);
-    }
-    free(o->path);
-    free(o->tmp);
-    memset(o, 0, sizeof *o);
-}
-
-ct_err ct_outfile_commit(ct_outfile *o, char *err, size_t errlen)
-{
-    if (o->f == stdout) {
-        int bad = fflush(stdout) != 0 || ferror(stdout);
-        memset(o, 0, sizeof *o);
-        if (bad) {
-            snprintf(err, errlen, "stdout: write error");
-            return CT_ERR_IO;
-        }
-        return CT_OK;
-    }
-    ct_err e = CT_OK;
-    if (fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0) {
-        snprintf(err, errlen, "%s: %s", o->tmp, strerror(errno));
-        e = CT_ERR_IO;
-    }
-    if (fclose(o->f) != 0 && !e) {
-        snprintf(err, errlen, "%s: %s", o->tmp, strerror(errno));
-        e = CT_ERR_IO;
-    }
-    o->f = NULL;
-    if (!e && rename(o->tmp, o->path) != 0) {
-        snprintf(err, errlen, "%s: %s", o->path, strerror(errno));
-        e = CT_ERR_IO;
-    }
-    if (e) {
-        unlink(o->tmp);
-    } else {
-        char *dir = strdup(o->path);
-        if (dir) {
-            char *slash = strrchr(dir, '/');
-            const char *d = ".";
-            if (slash) {
-                *slash = 0;
-                d = slash == dir ? "/" : dir;
-            }
-            int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (fd >= 0) {
-                (void)fsync(fd);
-                close(fd);
-            }
-            free(dir);
-        }
-    }
-    free(o->path);
-    free(o->tmp);
-    memset(o, 0, sizeof *o);
-    return e;
-}
-
-void ct_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            fputs("\\\"", f);
-            break;
-        case '\\':
-            fputs("\\\\", f);
-            break;
-        case '\n':
-            fputs("\\n", f);
-            break;
-        case '\r':
-            fputs("\\r", f);
-            break;
-        case '\t':
-            fputs("\\t", f);
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
-}
-
-void ct_csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 static const char *const COLS[] = {"seq",      "received",   "received_ms", "collector", "hash",
                                    "event_id", "occurred",   "occurred_ms", "campaign",  "district",
                                    "commune",  "agent",      "program",     "action",    "person",
                                    "months",   "amount_vnd", "group"};
 #define NCOLS (sizeof COLS / sizeof COLS[0])
-
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-    out[2 * n] = 0;
-}
 
 /* All columns as strings, in COLS order. */
 typedef struct {
@@ -188,7 +33,7 @@ static void make_row(row *r, const ct_campaign *c, const ct_logrec *rec, const c
     ct_time_format(ev->occurred_ms, c->tz_offset_min, r->occurred, sizeof r->occurred);
     snprintf(r->occurred_ms, sizeof r->occurred_ms, "%" PRId64, ev->occurred_ms);
     snprintf(r->district, sizeof r->district, "%u", (unsigned)ev->district);
-    hex(ev->person, CT_PERSON_LEN, r->person);
+    ct_text_hex(ev->person, CT_PERSON_LEN, r->person);
     r->months[0] = r->amount[0] = 0;
     if (ev->has_months) snprintf(r->months, sizeof r->months, "%u", (unsigned)ev->months);
     if (ev->has_amount) snprintf(r->amount, sizeof r->amount, "%" PRIu64, ev->amount_vnd);
@@ -213,27 +58,29 @@ static void make_row(row *r, const ct_campaign *c, const ct_logrec *rec, const c
     memcpy(r->v, v, sizeof v);
 }
 
-void ct_export_csv_header(FILE *f, int with_outcome)
+ct_err ct_export_csv_header(ct_buf *out, int with_outcome)
 {
-    for (size_t i = 0; i < NCOLS; i++)
-        fprintf(f, "%s%s", i ? "," : "", COLS[i]);
-    fputs(with_outcome ? ",outcome\r\n" : "\r\n", f);
+    ct_err e = CT_OK;
+    for (size_t i = 0; !e && i < NCOLS; i++)
+        e = ct_buf_printf(out, "%s%s", i ? "," : "", COLS[i]);
+    return e ? e : ct_buf_printf(out, "%s", with_outcome ? ",outcome\r\n" : "\r\n");
 }
 
-void ct_export_csv_row(FILE *f, const ct_campaign *c, const ct_logrec *rec, const ct_event *ev,
-                       const char *outcome)
+ct_err ct_export_csv_row(ct_buf *out, const ct_campaign *c, const ct_logrec *rec,
+                         const ct_event *ev, const char *outcome)
 {
     row r;
     make_row(&r, c, rec, ev);
-    for (size_t i = 0; i < NCOLS; i++) {
-        if (i) fputc(',', f);
-        ct_csv_field(f, r.v[i]);
+    ct_err e = CT_OK;
+    for (size_t i = 0; !e && i < NCOLS; i++) {
+        if (i) e = ct_buf_append(out, ",", 1);
+        if (!e) e = ct_text_csv_field(out, r.v[i]);
     }
-    if (outcome) {
-        fputc(',', f);
-        ct_csv_field(f, outcome);
+    if (!e && outcome) {
+        e = ct_buf_append(out, ",", 1);
+        if (!e) e = ct_text_csv_field(out, outcome);
     }
-    fputs("\r\n", f);
+    return e ? e : ct_buf_append(out, "\r\n", 2);
 }
 
 /* numeric columns are written as JSON numbers; empty optional ones as null */
@@ -242,26 +89,27 @@ static int is_num_col(size_t i)
     return i == 0 || i == 2 || i == 7 || i == 9 || i == 15 || i == 16;
 }
 
-void ct_export_json_row(FILE *f, const ct_campaign *c, const ct_logrec *rec, const ct_event *ev,
-                        const char *outcome)
+ct_err ct_export_json_row(ct_buf *out, const ct_campaign *c, const ct_logrec *rec,
+                          const ct_event *ev, const char *outcome)
 {
     row r;
     make_row(&r, c, rec, ev);
-    fputc('{', f);
-    for (size_t i = 0; i < NCOLS; i++) {
-        if (i) fputc(',', f);
-        ct_json_str(f, COLS[i]);
-        fputc(':', f);
+    ct_err e = ct_buf_append(out, "{", 1);
+    for (size_t i = 0; !e && i < NCOLS; i++) {
+        if (i) e = ct_buf_append(out, ",", 1);
+        if (!e) e = ct_text_json_str(out, COLS[i]);
+        if (!e) e = ct_buf_append(out, ":", 1);
+        if (e) break;
         if (is_num_col(i))
-            fputs(r.v[i][0] ? r.v[i] : "null", f);
+            e = ct_buf_printf(out, "%s", r.v[i][0] ? r.v[i] : "null");
         else if ((i == 10 || i == 17) && !r.v[i][0])
-            fputs("null", f);
+            e = ct_buf_printf(out, "null");
         else
-            ct_json_str(f, r.v[i]);
+            e = ct_text_json_str(out, r.v[i]);
     }
-    if (outcome) {
-        fputs(",\"outcome\":", f);
-        ct_json_str(f, outcome);
+    if (!e && outcome) {
+        e = ct_buf_printf(out, ",\"outcome\":");
+        if (!e) e = ct_text_json_str(out, outcome);
     }
-    fputs("}\n", f);
+    return e ? e : ct_buf_append(out, "}\n", 2);
 }

@@ -20,6 +20,7 @@
 #include "ct_campaign_default.h"
 #include "ct_ctlog.h"
 #include "ct_export.h"
+#include "ct_file.h"
 #include "ct_keys.h"
 #include "ct_status.h"
 #include "ct_store.h"
@@ -644,14 +645,14 @@ static int cmd_replay(int argc, char **argv)
         goto out;
     }
     char err[512] = "";
-    ct_outfile of;
-    e = ct_outfile_open(&of, o.output ? o.output : "-", err, sizeof err);
+    ct_file of;
+    e = ct_file_open(&of, o.output ? o.output : "-", err, sizeof err);
     if (e) {
         rc = fail("%s", err[0] ? err : ct_err_str(e));
         goto out;
     }
     fwrite(out.data, 1, out.len, of.f);
-    e = ct_outfile_commit(&of, err, sizeof err);
+    e = ct_file_commit(&of, err, sizeof err);
     if (e) rc = fail("%s", err);
 out:
     ct_buf_free(&out);
@@ -692,6 +693,7 @@ typedef struct {
     ct_err bad;
     int write_errno; /* errno of a failed write to the output, 0 if none */
     progress_st progress;
+    ct_buf row; /* one rendered jsonl/csv line */
 } export_st;
 
 /* Finds the seq range of a time range: [first received >= from, last of the
@@ -730,10 +732,11 @@ static ct_err export_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, vo
             s->bad_seq = rec->seq;
             return CT_STOP;
         }
-        if (s->kind == 1)
-            ct_export_json_row(s->f, s->c, rec, &ev, NULL);
-        else
-            ct_export_csv_row(s->f, s->c, rec, &ev, NULL);
+        ct_buf_reset(&s->row);
+        e = s->kind == 1 ? ct_export_json_row(&s->row, s->c, rec, &ev, NULL)
+                         : ct_export_csv_row(&s->row, s->c, rec, &ev, NULL);
+        if (e) return e;
+        fwrite(s->row.data, 1, s->row.len, s->f);
     }
     s->count++;
     s->last = rec->seq;
@@ -818,20 +821,19 @@ static int cmd_export(int argc, char **argv)
                     head_seq);
     }
     char err[512] = "";
-    ct_outfile of;
-    e = ct_outfile_open(&of, o.output, err, sizeof err);
+    ct_file of;
+    e = ct_file_open(&of, o.output, err, sizeof err);
     if (e) {
         ctx_free(&x);
         return fail("%s", err[0] ? err : ct_err_str(e));
     }
     s.f = of.f;
     ct_buf hb = CT_BUF_INIT;
-    if (kind == 0) {
+    if (kind == 0)
         ct_ctlog_put_header(&hb, x.campaign.id, from, prev);
-        fwrite(hb.data, 1, hb.len, s.f);
-    } else if (kind == 2) {
-        ct_export_csv_header(s.f, 0);
-    }
+    else if (kind == 2)
+        ct_export_csv_header(&hb, 0);
+    fwrite(hb.data, 1, hb.len, s.f);
     memcpy(s.last_hash, prev, sizeof prev);
     s.last = from - 1;
     if (from <= to) e = ct_store_log_scan(x.store, from, to, export_cb, &s, NULL);
@@ -853,10 +855,11 @@ static int cmd_export(int argc, char **argv)
         fwrite(hb.data, 1, hb.len, s.f);
     }
     ct_buf_free(&hb);
+    ct_buf_free(&s.row);
     if (rc) {
-        ct_outfile_abort(&of);
+        ct_file_abort(&of);
     } else {
-        e = ct_outfile_commit(&of, err, sizeof err);
+        e = ct_file_commit(&of, err, sizeof err);
         if (e) rc = fail("%s", err);
     }
     if (!rc && !o.quiet && strcmp(o.output, "-") != 0) {
@@ -1026,6 +1029,7 @@ typedef struct {
     uint32_t day;
     int jsonl;
     uint64_t matches;
+    ct_buf row; /* one rendered jsonl line */
 } trace_st;
 
 static int hexval(char ch)
@@ -1061,7 +1065,10 @@ static ct_err trace_cb(const ct_audit_event *ae, void *arg)
     char oc[32];
     upper_outcome(ae->outcome, oc, sizeof oc);
     if (t->jsonl) {
-        ct_export_json_row(stdout, t->c, ae->rec, ev, oc);
+        ct_buf_reset(&t->row);
+        ct_err e = ct_export_json_row(&t->row, t->c, ae->rec, ev, oc);
+        if (e) return e;
+        fwrite(t->row.data, 1, t->row.len, stdout);
         return CT_OK;
     }
     char occ[40], rcv[40], ph[17];
@@ -1148,6 +1155,7 @@ static int cmd_trace(int argc, char **argv)
                 a.n_records);
     ct_audit_free(&a);
     ctx_free(&x);
+    ct_buf_free(&t.row);
     if (fflush(stdout) != 0) rc = EXIT_DIVERGED;
     return rc;
 }

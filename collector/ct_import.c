@@ -18,25 +18,12 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "ct_num.h"
 #include "ct_time.h"
 
 static bool empty(const char *s)
 {
     return s == NULL || s[0] == 0;
-}
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    if (empty(s)) return false;
-    uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return false;
-        uint64_t d = (uint64_t)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
 }
 
 static int hexval(char c)
@@ -163,7 +150,7 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
         return e;
     if (!empty(f->months)) {
         uint64_t m;
-        if (!parse_u64(f->months, &m) || m < 1 || m > CT_MONTHS_MAX) {
+        if (!ct_num_parse_u64(f->months, UINT64_MAX, &m) || m < 1 || m > CT_MONTHS_MAX) {
             snprintf(why, whylen, "months must be a whole number from 1 to %d (got '%.20s')",
                      CT_MONTHS_MAX, f->months);
             return CT_ERR_BAD_VALUE;
@@ -173,7 +160,7 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
     }
     if (!empty(f->amount)) {
         uint64_t a;
-        if (!parse_u64(f->amount, &a)) {
+        if (!ct_num_parse_u64(f->amount, UINT64_MAX, &a)) {
             snprintf(why, whylen, "amount must be a whole number of VND (got '%.30s')", f->amount);
             return CT_ERR_BAD_VALUE;
         }

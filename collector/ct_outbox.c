@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ct_be.h"
 #include "ct_buf.h"
 
 #define CT_OUTBOX_VERSION 1
@@ -36,35 +37,6 @@ struct ct_outbox_txn {
     uint64_t first_seq;
     ct_buf buf;
 };
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
 
 static ct_err lmdb_fail(ct_outbox *ob, int rc, const char *what)
 {
@@ -150,12 +122,12 @@ ct_err ct_outbox_open(const char *dir, size_t map_size, ct_outbox **out, char *e
         int g = mdb_get(txn, ob->meta, &k, &v);
         if (g == MDB_NOTFOUND) {
             uint8_t b[4];
-            put_be32(b, CT_OUTBOX_VERSION);
+            ct_be32_put(b, CT_OUTBOX_VERSION);
             MDB_val nv = {4, b};
             rc = mdb_put(txn, ob->meta, &k, &nv, 0);
         } else if (g != 0) {
             rc = g;
-        } else if (v.mv_size != 4 || get_be32(v.mv_data) != CT_OUTBOX_VERSION) {
+        } else if (v.mv_size != 4 || ct_be32_get(v.mv_data) != CT_OUTBOX_VERSION) {
             mdb_txn_abort(txn);
             snprintf(err, errlen, "%s: outbox format version is not %d", dir, CT_OUTBOX_VERSION);
             mdb_env_close(ob->env);
@@ -209,14 +181,14 @@ static int meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *
     }
     if (rc != 0) return rc;
     if (v.mv_size != 8) return MDB_CORRUPTED;
-    *out = get_be64(v.mv_data);
+    *out = ct_be64_get(v.mv_data);
     return 0;
 }
 
 static int meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t val)
 {
     uint8_t b[8];
-    put_be64(b, val);
+    ct_be64_put(b, val);
     return meta_put(txn, ob, key, b, 8);
 }
 
@@ -244,7 +216,7 @@ static int read_origins(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
             return MDB_CORRUPTED;
         const uint8_t *p = v.mv_data;
         for (size_t i = 0; i < v.mv_size / ORIGIN_REC; i++) {
-            info->origins[i].first_seq = get_be64(p + i * ORIGIN_REC);
+            info->origins[i].first_seq = ct_be64_get(p + i * ORIGIN_REC);
             memcpy(info->origins[i].origin, p + i * ORIGIN_REC + 8, CT_ORIGIN_LEN);
         }
         info->n_origins = v.mv_size / ORIGIN_REC;
@@ -273,7 +245,7 @@ static int read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
         return rc;
     }
     if (meta_get(txn, ob, "district", &v) == 0 && v.mv_size == 4)
-        info->district = get_be32(v.mv_data);
+        info->district = ct_be32_get(v.mv_data);
     if (meta_get(txn, ob, "campaign", &v) == 0 &&
         (rc = copy_str(info->campaign_id, sizeof info->campaign_id, &v)) != 0)
         return rc;
@@ -352,7 +324,7 @@ ct_err ct_outbox_init(ct_outbox *ob, uint32_t district, const char *campaign_id,
         uint8_t origin[CT_ORIGIN_LEN];
         randombytes_buf(origin, sizeof origin);
         uint8_t d[4];
-        put_be32(d, district);
+        ct_be32_put(d, district);
         rc = meta_put(txn, ob, "origin", origin, sizeof origin);
         if (rc == 0) rc = meta_put(txn, ob, "district", d, 4);
         if (rc == 0) rc = meta_put(txn, ob, "campaign", campaign_id, strlen(campaign_id));
@@ -417,7 +389,7 @@ ct_err ct_outbox_idem_seen(ct_outbox_txn *t, const uint8_t *idem, bool *seen, ui
     }
     if (rc != 0) return lmdb_fail(t->ob, rc, "reading imports");
     *seen = true;
-    if (seq) *seq = v.mv_size == 8 ? get_be64(v.mv_data) : 0;
+    if (seq) *seq = v.mv_size == 8 ? ct_be64_get(v.mv_data) : 0;
     return CT_OK;
 }
 
@@ -441,7 +413,7 @@ ct_err ct_outbox_queue(ct_outbox_txn *t, ct_event *ev, const uint8_t *idem, bool
     ct_err e = ct_event_encode(ev, &t->buf);
     if (e != CT_OK) return e;
     uint8_t kb[8];
-    put_be64(kb, s);
+    ct_be64_put(kb, s);
     MDB_val k = {8, kb}, v = {t->buf.len, t->buf.data};
     int rc = mdb_put(t->txn, t->ob->outbox, &k, &v, MDB_APPEND);
     if (rc == MDB_KEYEXIST) rc = mdb_put(t->txn, t->ob->outbox, &k, &v, MDB_NOOVERWRITE);
@@ -490,7 +462,7 @@ ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_f
     if (e0) return e0;
     int rc;
     uint8_t kb[8];
-    put_be64(kb, from);
+    ct_be64_put(kb, from);
     MDB_val k = {8, kb}, v;
     ct_err e = CT_OK;
     size_t n = 0;
@@ -500,7 +472,7 @@ ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_f
             rc = MDB_CORRUPTED;
             break;
         }
-        e = fn(ctx, get_be64(k.mv_data), v.mv_data, v.mv_size);
+        e = fn(ctx, ct_be64_get(k.mv_data), v.mv_data, v.mv_size);
         if (e != CT_OK) break;
         n++;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -525,7 +497,7 @@ ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_
     ct_buf rb = CT_BUF_INIT;
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint8_t kb[8];
-        put_be64(kb, items[i].seq);
+        ct_be64_put(kb, items[i].seq);
         MDB_val k = {8, kb}, v;
         rc = mdb_get(txn, ob->outbox, &k, &v);
         if (rc == MDB_NOTFOUND) {
@@ -535,7 +507,8 @@ ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_
         if (rc != 0) break;
         if (items[i].code != CT_OK) {
             ct_buf_reset(&rb);
-            uint8_t cb[2] = {(uint8_t)(items[i].code >> 8), (uint8_t)items[i].code};
+            uint8_t cb[2];
+            ct_be16_put(cb, (uint16_t)items[i].code);
             if (ct_buf_append(&rb, cb, 2) != CT_OK ||
                 ct_buf_append(&rb, v.mv_data, v.mv_size) != CT_OK) {
                 rc = ENOMEM;
@@ -588,7 +561,7 @@ ct_err ct_outbox_rejected_each(ct_outbox *ob, ct_outbox_rej_fn fn, void *ctx)
             break;
         }
         const uint8_t *p = v.mv_data;
-        e = fn(ctx, get_be64(k.mv_data), (uint16_t)((p[0] << 8) | p[1]), p + 2, v.mv_size - 2);
+        e = fn(ctx, ct_be64_get(k.mv_data), ct_be16_get(p), p + 2, v.mv_size - 2);
         if (e != CT_OK) break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -628,7 +601,7 @@ ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out, size_t *n_confl
             break;
         }
         const uint8_t *p = v.mv_data;
-        int c = (p[0] << 8) | p[1];
+        int c = ct_be16_get(p);
         if (c == CT_ERR_CONFLICT && (code < 0 || c == code)) {
             kept++; /* its id is taken at HQ: resending it unchanged cannot succeed */
         } else if (code < 0 || c == code) {
@@ -690,7 +663,7 @@ static int reissue_one(MDB_txn *txn, ct_outbox *ob, MDB_cursor *cur, const MDB_v
     ct_buf_reset(buf);
     if (ct_event_encode(&ev, buf) != CT_OK) return MDB_CORRUPTED;
     uint8_t kb[8];
-    put_be64(kb, *next);
+    ct_be64_put(kb, *next);
     MDB_val nk = {8, kb}, nv = {buf->len, buf->data};
     int rc = mdb_put(txn, ob->outbox, &nk, &nv, MDB_NOOVERWRITE);
     if (rc == 0) rc = mdb_cursor_del(cur, 0);
@@ -719,8 +692,8 @@ ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
             break;
         }
         const uint8_t *p = v.mv_data;
-        if (((p[0] << 8) | p[1]) == CT_ERR_CONFLICT &&
-            get_be64(k.mv_data) >= info.origins[info.n_origins - 1].first_seq)
+        if (ct_be16_get(p) == CT_ERR_CONFLICT &&
+            ct_be64_get(k.mv_data) >= info.origins[info.n_origins - 1].first_seq)
             fresh = true;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -738,7 +711,7 @@ ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
         }
         uint8_t hist[CT_OUTBOX_ORIGINS_MAX * ORIGIN_REC];
         for (size_t i = 0; i < info.n_origins; i++) {
-            put_be64(hist + i * ORIGIN_REC, info.origins[i].first_seq);
+            ct_be64_put(hist + i * ORIGIN_REC, info.origins[i].first_seq);
             memcpy(hist + i * ORIGIN_REC + 8, info.origins[i].origin, CT_ORIGIN_LEN);
         }
         do {
@@ -754,7 +727,7 @@ ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
     if (rc == 0) rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {
         const uint8_t *p = v.mv_data;
-        if (((p[0] << 8) | p[1]) != CT_ERR_CONFLICT) {
+        if (ct_be16_get(p) != CT_ERR_CONFLICT) {
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
         }

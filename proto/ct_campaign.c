@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ct_num.h"
 #include "ct_time.h"
 
 #define CT_MAX_DISTRICTS 1024
@@ -186,20 +187,6 @@ static bool agent_id_ok(const char *s, size_t n)
     return true;
 }
 
-/* Decimal without sign or leading spaces, <= max. */
-static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    if (!*s) return false;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') return false;
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > max) return false;
-    }
-    *out = v;
-    return true;
-}
-
 /* ---------- INI: sections (seen by our reader) ---------- */
 
 static xdistrict *find_xdistrict(lctx *c, uint32_t code)
@@ -255,7 +242,7 @@ static void begin_section(lctx *c, const char *hdr)
         uint64_t code;
         if (!*arg) {
             fail(c, name, line, "section [district] needs a code, e.g. [district 672]");
-        } else if (!parse_uint(arg, 65535, &code) || code == 0) {
+        } else if (!ct_num_parse_u64(arg, 65535, &code) || code == 0) {
             fail(c, name, line, "bad district code '%s' (expected a number 1..65535)", arg);
         } else if (find_xdistrict(c, (uint32_t)code)) {
             fail(c, name, line, "duplicate district %s (first at line %u)", arg,
@@ -457,7 +444,7 @@ static int key_handler(void *user, const char *section, const char *key, const c
                  sec_label(c, lbl, sizeof lbl), c->agent_target_line[p]);
             return 0;
         }
-        if (!parse_uint(value, CT_MAX_AGENT_TARGET, &v)) {
+        if (!ct_num_parse_u64(value, CT_MAX_AGENT_TARGET, &v)) {
             fail(c, name, line, "bad agent_target '%s' (expected a number 0..%d)", value,
                  CT_MAX_AGENT_TARGET);
             return 0;
@@ -490,7 +477,7 @@ static int key_handler(void *user, const char *section, const char *key, const c
                 return 0;
             }
             uint64_t v;
-            if (!parse_uint(value, CT_MAX_DISTRICT_TARGET, &v)) {
+            if (!ct_num_parse_u64(value, CT_MAX_DISTRICT_TARGET, &v)) {
                 fail(c, name, line, "bad %s '%s' (expected a number 0..%u)", key, value,
                      CT_MAX_DISTRICT_TARGET);
                 return 0;
@@ -624,7 +611,7 @@ static void check_ini(lctx *c, ct_campaign *cp)
     cp->tolerance_ms = 600 * 1000;
     k = &c->ck[CK_TOLERANCE];
     if (k->line) {
-        if (!parse_uint(k->value, CT_MAX_TOLERANCE_S, &v)) {
+        if (!ct_num_parse_u64(k->value, CT_MAX_TOLERANCE_S, &v)) {
             fail(c, name, k->line, "bad tolerance '%s' (expected seconds, 0..%d)", k->value,
                  CT_MAX_TOLERANCE_S);
             return;
@@ -634,7 +621,7 @@ static void check_ini(lctx *c, ct_campaign *cp)
     cp->max_future_ms = 300 * 1000;
     k = &c->ck[CK_MAX_FUTURE];
     if (k->line) {
-        if (!parse_uint(k->value, CT_MAX_TOLERANCE_S, &v)) {
+        if (!ct_num_parse_u64(k->value, CT_MAX_TOLERANCE_S, &v)) {
             fail(c, name, k->line, "bad max_future '%s' (expected seconds, 0..%d)", k->value,
                  CT_MAX_TOLERANCE_S);
             return;
@@ -725,7 +712,7 @@ static void roster_row(lctx *c)
         return;
     }
     uint64_t code;
-    if (!parse_uint(dist, 65535, &code) || code == 0 || strlen(dist) != c->field_len[2]) {
+    if (!ct_num_parse_u64(dist, 65535, &code) || code == 0 || strlen(dist) != c->field_len[2]) {
         row_fail(c, "agent '%s': bad district '%s' (expected a district code)", id, dist);
         return;
     }

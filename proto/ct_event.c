@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ct_codec.h"
+#include "ct_text.h"
 
 /* ---- names --------------------------------------------------------------- */
 
@@ -92,12 +93,7 @@ uint64_t ct_event_id_seq(const uint8_t id[CT_EVENT_ID_LEN])
 
 void ct_event_id_hex(const uint8_t id[CT_EVENT_ID_LEN], char out[2 * CT_EVENT_ID_LEN + 1])
 {
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < CT_EVENT_ID_LEN; i++) {
-        out[2 * i] = hx[id[i] >> 4];
-        out[2 * i + 1] = hx[id[i] & 15];
-    }
-    out[2 * CT_EVENT_ID_LEN] = '\0';
+    ct_text_hex(id, CT_EVENT_ID_LEN, out);
 }
 
 static int ct_hexval(char c)

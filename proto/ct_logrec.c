@@ -15,6 +15,7 @@
 
 #include "ct_codec.h"
 #include "ct_event.h"
+#include "ct_text.h"
 
 /* seq(9) + received(9) + collector(2+64) + event(3+1024) + hash(2+32) + 1 */
 #define CT_LOGREC_MAX_BYTES 1280
@@ -122,10 +123,5 @@ ct_err ct_logrec_check(const ct_logrec *r, const uint8_t prev_hash[CT_LOGREC_HAS
 
 void ct_hash_hex(const uint8_t h[CT_LOGREC_HASH_LEN], char out[2 * CT_LOGREC_HASH_LEN + 1])
 {
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < CT_LOGREC_HASH_LEN; i++) {
-        out[2 * i] = hx[h[i] >> 4];
-        out[2 * i + 1] = hx[h[i] & 15];
-    }
-    out[2 * CT_LOGREC_HASH_LEN] = '\0';
+    ct_text_hex(h, CT_LOGREC_HASH_LEN, out);
 }

@@ -13,17 +13,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "ct_be.h"
 #include "ct_codec.h"
-
-static inline uint32_t ct_be16(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-static inline uint32_t ct_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim)
 {
@@ -71,12 +62,12 @@ ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim)
             case 0xc5:
             case 0xda:
                 if (left < 2) return CT_ERR_MALFORMED;
-                hdr = 2, body = ct_be16(p);
+                hdr = 2, body = ct_be16_get(p);
                 break;
             case 0xc6:
             case 0xdb:
                 if (left < 4) return CT_ERR_MALFORMED;
-                hdr = 4, body = ct_be32(p);
+                hdr = 4, body = ct_be32_get(p);
                 break;
             case 0xc7: /* ext8: len(1) type(1) */
                 if (left < 2) return CT_ERR_MALFORMED;
@@ -84,11 +75,11 @@ ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim)
                 break;
             case 0xc8:
                 if (left < 3) return CT_ERR_MALFORMED;
-                hdr = 3, body = ct_be16(p);
+                hdr = 3, body = ct_be16_get(p);
                 break;
             case 0xc9:
                 if (left < 5) return CT_ERR_MALFORMED;
-                hdr = 5, body = ct_be32(p);
+                hdr = 5, body = ct_be32_get(p);
                 break;
             case 0xca:
                 hdr = 4;
@@ -129,19 +120,19 @@ ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim)
                 break; /* fixext16 */
             case 0xdc:
                 if (left < 2) return CT_ERR_MALFORMED;
-                hdr = 2, container = true, count = ct_be16(p), items = count;
+                hdr = 2, container = true, count = ct_be16_get(p), items = count;
                 break;
             case 0xdd:
                 if (left < 4) return CT_ERR_MALFORMED;
-                hdr = 4, container = true, count = ct_be32(p), items = count;
+                hdr = 4, container = true, count = ct_be32_get(p), items = count;
                 break;
             case 0xde:
                 if (left < 2) return CT_ERR_MALFORMED;
-                hdr = 2, container = true, count = ct_be16(p), items = 2 * count;
+                hdr = 2, container = true, count = ct_be16_get(p), items = 2 * count;
                 break;
             case 0xdf:
                 if (left < 4) return CT_ERR_MALFORMED;
-                hdr = 4, container = true, count = ct_be32(p), items = 2 * count;
+                hdr = 4, container = true, count = ct_be32_get(p), items = 2 * count;
                 break;
             default:
                 return CT_ERR_MALFORMED; /* unreachable: every byte is covered */

@@ -18,6 +18,8 @@
  */
 #include "ct_tally.h"
 
+#include "ct_be.h"
+
 #include <string.h>
 
 #define CT_DIM_MAX 32
@@ -97,19 +99,6 @@ void ct_person_key(ct_program p, const uint8_t person[CT_PERSON_LEN],
     memcpy(out + 1, person, CT_PERSON_LEN);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_STATE_MAX],
                               size_t *len)
 {
@@ -120,12 +109,12 @@ ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_ST
     size_t n = 0;
     out[n++] = 1;
     out[n++] = s->enrolled ? 1 : 0;
-    put32(out + n, s->district);
+    ct_be32_put(out + n, s->district);
     n += 4;
-    put32(out + n, s->day);
+    ct_be32_put(out + n, s->day);
     n += 4;
-    put32(out + n, (uint32_t)(s->seq >> 32));
-    put32(out + n + 4, (uint32_t)s->seq);
+    ct_be32_put(out + n, (uint32_t)(s->seq >> 32));
+    ct_be32_put(out + n + 4, (uint32_t)s->seq);
     n += 8;
     out[n++] = (uint8_t)al;
     memcpy(out + n, s->agent, al);
@@ -144,9 +133,9 @@ ct_err ct_person_state_decode(const uint8_t *b, size_t len, ct_person_state *out
     ct_person_state s;
     memset(&s, 0, sizeof s);
     s.enrolled = b[1] & 1;
-    s.district = get32(b + 2);
-    s.day = get32(b + 6);
-    s.seq = (uint64_t)get32(b + 10) << 32 | get32(b + 14);
+    s.district = ct_be32_get(b + 2);
+    s.day = ct_be32_get(b + 6);
+    s.seq = (uint64_t)ct_be32_get(b + 10) << 32 | ct_be32_get(b + 14);
     size_t n = 18;
     size_t al = b[n++];
     if (al > CT_AGENT_ID_MAX || n + al + 1 > len) return CT_ERR_STORE_CORRUPT;
@@ -173,7 +162,7 @@ static void add_day(ct_tally_result *res, ct_program p, uint32_t district, uint3
                     int64_t delta)
 {
     uint8_t d[4];
-    put32(d, day);
+    ct_be32_put(d, day);
     add_change(res, CT_COUNT_DAY, p, district, d, 4, delta);
 }
 
