@@ -1,4 +1,4 @@
-/* ct_http.h — the reporter's HTTP server (libmicrohttpd, issue 11).
+/* ct_http.h — the reporter's HTTP server (libmicrohttpd).
  *
  *   GET /             the live page (reporter/page.html, embedded at build time)
  *   GET /status.json  the latest JSON report (with the staff below quota);

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 
 import reporter_common as rc
@@ -56,7 +57,14 @@ def test_late_joiner():
         h.check(rep["feed"] == "live", rep["feed"])
 
         # A periodic reporter joins late, then more events arrive (many commits).
+        # A reporter killed mid-write left its temporary (pid gone): the next
+        # write of the same file removes it.
         out = wd.sub("status.json")
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        stale = wd.sub(f".status.json.tmp.{dead.pid}.Ab12Cd")
+        with open(stale, "w") as f:
+            f.write('{"seq": 1')
         rp = wd.start(reporter_args(ep, "--interval", "0.3", "--format", "json", "--output", out,
                                     "--now", NOW), name="reporter")
         rp.wait_log(r'msg="snapshot applied" seq=5000')
@@ -67,6 +75,7 @@ def test_late_joiner():
         rep2 = wait_report_at(out, snp2["s"])
         rc.assert_report_equals(rep2, snp2)
         h.check(not [f for f in os.listdir(wd.path) if ".tmp." in f], "temp files left behind")
+        h.check(not os.path.exists(stale), "a killed reporter's temporary was not removed")
         h.check(rp.stop() == 0, "reporter exit code")
         h.check(not [ln for ln in rp.lines if "gap detected" in ln], "unexpected gap")
         cl.close()

@@ -1,0 +1,50 @@
+/* ct_reporter.h — the reporter's loop: follows a ct_view and emits the quota
+ * status report (report/ct_status) every interval, or once, to stdout or to a
+ * file replaced atomically (base/ct_file), and keeps the HTTP documents
+ * (ct_http: JSON report, metrics) within a second of each applied update.
+ *
+ * Invariants: a report is always rendered from the view's counts at the
+ * view's log position (seq, head), so chitieu-audit replay reproduces it from
+ * the same (seq, clock, feed label). The clock is the only input that is not
+ * from the aggregator: real time, fixed, or simulated (start + real time
+ * elapsed since the loop began x factor). Nothing is printed before the view
+ * first synced.
+ */
+#ifndef CT_REPORTER_H
+#define CT_REPORTER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ct_campaign.h"
+#include "ct_error.h"
+#include "ct_http.h"
+#include "ct_status.h"
+#include "ct_view.h"
+
+typedef enum { CT_CLOCK_REAL = 0, CT_CLOCK_FIXED, CT_CLOCK_SIM } ct_reporter_clock;
+
+typedef struct {
+    double interval_s;    /* between reports, > 0 */
+    bool once;            /* one report after the first snapshot, then return */
+    double timeout_s;     /* with once: CT_ERR_TIMEOUT when no snapshot by then */
+    ct_status_format fmt; /* of the printed report */
+    unsigned flags;       /* CT_STATUS_STAFF */
+    const char *output;   /* NULL: stdout */
+    ct_reporter_clock clock;
+    int64_t fixed_ms;     /* CT_CLOCK_FIXED */
+    int64_t sim_start_ms; /* CT_CLOCK_SIM */
+    double sim_factor;    /* CT_CLOCK_SIM, > 0 */
+} ct_reporter_config;
+
+/* Polls v (opened by the caller) and reports until *stop is set (CT_OK), the
+ * --once report is out (CT_OK), or a failure: the feed fails (its error),
+ * no snapshot within timeout_s with once (CT_ERR_TIMEOUT), a report cannot be
+ * written to stdout or, with once, to the output file (CT_ERR_IO). A failed
+ * write to the output file in the periodic mode is logged and retried at the
+ * next interval. http may be NULL. Every failure is logged before return. */
+ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_view *v,
+                       ct_http *http, const volatile sig_atomic_t *stop);
+
+#endif
