@@ -221,8 +221,8 @@ void ct_opt_help(const ct_opt_spec *spec, const ct_opt_cmd *cmd, FILE *f)
         if (spec->cmds) {
             fputs("commands:\n", f);
             for (const ct_opt_cmd *c = spec->cmds; c->name; c++) {
-                fprintf(f, "  %-10s", c->name);
-                wrap(f, c->summary, 12, 12);
+                fprintf(f, "  %-10s ", c->name);
+                wrap(f, c->summary, 13, 13);
                 fputc('\n', f);
             }
             fprintf(f, "\n'%s COMMAND --help' shows the options of one command.\n\n", spec->prog);
