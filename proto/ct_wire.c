@@ -49,7 +49,7 @@ static const char *const ct_keys_snq[] = {"v", "k", NULL};
 static const ct_prescan_limits ct_lim_sub = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_EVENTS,
                                              CT_WIRE_MAX_EVENTS + 64};
 static const ct_prescan_limits ct_lim_ack = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_EVENTS,
-                                             4 * CT_WIRE_MAX_EVENTS + 64};
+                                             5 * CT_WIRE_MAX_EVENTS + 64};
 static const ct_prescan_limits ct_lim_small = {CT_CODEC_MAX_DEPTH, 64, 256};
 static const ct_prescan_limits ct_lim_state = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_COUNTERS,
                                                3 * CT_WIRE_MAX_COUNTERS + 64};
@@ -184,6 +184,24 @@ ct_err ct_wire_submit_decode(const uint8_t *buf, size_t len, uint64_t *token, ct
     return CT_OK;
 }
 
+ct_err ct_wire_submit_peek_token(const uint8_t *buf, size_t len, uint64_t *token)
+{
+    /* counts unbounded per container; max_total bounds what msgpack-c may
+     * allocate for any frame (~16-32 bytes per object) */
+    static const ct_prescan_limits lim = {CT_CODEC_MAX_DEPTH, UINT32_MAX, 1u << 16};
+    if (!token) return CT_ERR_ARG;
+    msgpack_object root;
+    ct_err e = ct_codec_unpack(buf, len, &lim, &root);
+    if (e) return e;
+    if (root.type != MSGPACK_OBJECT_MAP) return CT_ERR_NOT_MAP;
+    for (uint32_t i = 0; i < root.via.map.size; i++) {
+        const msgpack_object_kv *kv = &root.via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && ct_codec_key_is(&kv->key.via.str, "n", 1))
+            return ct_codec_uint(&kv->val, UINT64_MAX, token);
+    }
+    return CT_ERR_MISSING_FIELD;
+}
+
 ct_err ct_wire_snapreq_decode(const uint8_t *buf, size_t len)
 {
     msgpack_object root;
@@ -196,7 +214,7 @@ ct_err ct_wire_snapreq_decode(const uint8_t *buf, size_t len)
 static ct_err ct_ack_item_decode(const msgpack_object *o, ct_ack_item *it)
 {
     if (o->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
-    if (o->via.array.size != 3) return CT_ERR_BAD_VALUE;
+    if (o->via.array.size != 3 && o->via.array.size != 4) return CT_ERR_BAD_VALUE;
     const msgpack_object *x = o->via.array.ptr;
     ct_err e;
     if (x[0].type == MSGPACK_OBJECT_NIL) {
@@ -212,6 +230,8 @@ static ct_err ct_ack_item_decode(const msgpack_object *o, ct_ack_item *it)
     it->status = (uint8_t)u;
     if ((e = ct_codec_uint(&x[2], 0xffff, &u))) return e;
     it->code = (uint16_t)u;
+    it->seq = 0;
+    if (o->via.array.size == 4 && (e = ct_codec_uint(&x[3], UINT64_MAX, &it->seq))) return e;
     return CT_OK;
 }
 
@@ -451,7 +471,7 @@ ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items
     for (size_t i = 0; i < n; i++)
         if (items[i].status > CT_ACK_RETRY) return CT_ERR_BAD_VALUE;
     const size_t start = out->len;
-    if (ct_buf_reserve(out, 40 + n * 24)) return CT_ERR_NOMEM;
+    if (ct_buf_reserve(out, 40 + n * 33)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
@@ -463,7 +483,7 @@ ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items
     ct_pk_str(&pk, "r");
     bad |= msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++) {
-        bad |= msgpack_pack_array(&pk, 3);
+        bad |= msgpack_pack_array(&pk, 4);
         if (items[i].has_id) {
             bad |= msgpack_pack_bin(&pk, CT_EVENT_ID_LEN);
             bad |= msgpack_pack_bin_body(&pk, items[i].id, CT_EVENT_ID_LEN);
@@ -472,6 +492,7 @@ ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items
         }
         bad |= msgpack_pack_uint64(&pk, items[i].status);
         bad |= msgpack_pack_uint64(&pk, items[i].code);
+        bad |= msgpack_pack_uint64(&pk, items[i].seq);
     }
     return ct_pk_finish(out, start, bad);
 }

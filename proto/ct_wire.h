@@ -6,10 +6,16 @@
  *
  *   kind  direction                 fields
  *   "sub" collector -> aggregator   "n" uint token, "e" array of bin (events)
- *   "ack" aggregator -> collector   "n" token, "r" array of [id bin16|nil,
- *                                   status uint, code uint], one per event,
- *                                   in submit order; "s" uint log seq after
- *                                   the commit
+ *   "ack" aggregator -> collector   "n" token, "s" uint head seq of the log
+ *                                   when the ack was built (after this
+ *                                   round's commit), "r" array of [id
+ *                                   bin16|nil, status uint, code uint, seq
+ *                                   uint], one per event, in submit order;
+ *                                   seq = the log seq of the event's record
+ *                                   (accepted: the new one; duplicate: the
+ *                                   original one), 0 for rejected/retry.
+ *                                   Decoders also take 3-element items
+ *                                   (seq then reads 0).
  *   "err" aggregator -> collector   "n" token|nil, "c" code: the whole
  *                                   message was refused (nothing stored)
  *   "upd" aggregator PUB            "s" seq, "p" previous seq, "ph" bin32 chain
@@ -70,6 +76,8 @@ typedef struct {
     uint8_t id[CT_EVENT_ID_LEN];
     uint8_t status; /* ct_ack_status */
     uint16_t code;  /* ct_err; CT_OK for accepted/duplicate */
+    uint64_t seq;   /* log seq of the event's record (accepted: new, duplicate:
+                       original); 0 for rejected and retry */
 } ct_ack_item;
 
 /* One counter value as carried by "upd" and "snp". */
@@ -98,6 +106,12 @@ ct_err ct_wire_submit_encode(uint64_t token, const ct_bytes *events, size_t n, c
 /* events[max]: filled with ranges pointing into buf. */
 ct_err ct_wire_submit_decode(const uint8_t *buf, size_t len, uint64_t *token, ct_bytes *events,
                              size_t max, size_t *n);
+
+/* Best effort for a message that failed ct_wire_submit_decode: the uint "n"
+ * of its top-level map, read after a pre-scan with generous counts (so the
+ * token of a frame with too many events, or over CT_WIRE_MAX_FRAME, is still
+ * found). CT_OK and *token, or the first reason it cannot be read. */
+ct_err ct_wire_submit_peek_token(const uint8_t *buf, size_t len, uint64_t *token);
 
 ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items, size_t n,
                           ct_buf *out);

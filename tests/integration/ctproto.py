@@ -131,7 +131,8 @@ def update(s, p, ph, h, t, counts):
 
 def decode(frame):
     """Decodes any chitieu message. Returns a dict with "k" and:
-       ack: n, s, r = [(id|None, status, code)]
+       ack: n, s, r = [(id|None, status, code)], q = [log seq of each item's record:
+            accepted = its new record, duplicate = the original one, else 0]
        err: n (or None), c
        upd: s, p, ph, h, t, c = {key bytes: value}   (ph: head at seq p)
        hb:  s, h, t
@@ -141,6 +142,7 @@ def decode(frame):
         raise ValueError(f"not a chitieu v1 message: {m!r:.200}")
     k = m.get("k")
     if k == "ack":
+        m["q"] = [x[3] if len(x) == 4 else 0 for x in m["r"]]
         m["r"] = [(bytes(x[0]) if x[0] is not None else None, x[1], x[2]) for x in m["r"]]
     elif k in ("upd", "snp"):
         m["c"] = {bytes(kv[0]): kv[1] for kv in m["c"]}

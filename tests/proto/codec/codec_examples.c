@@ -50,13 +50,14 @@ int main(void)
     memset(it, 0, sizeof it);
     it[0].has_id = true;
     memcpy(it[0].id, e.id, 16);
-    it[0].status = CT_ACK_ACCEPTED;
+    it[0].status = CT_ACK_DUPLICATE;
+    it[0].seq = 998;
     it[1].has_id = true;
     memcpy(it[1].id, m.id, 16);
-    it[1].status = CT_ACK_REJECTED;
-    it[1].code = CT_ERR_OUTSIDE_WINDOW;
+    it[1].status = CT_ACK_ACCEPTED;
+    it[1].seq = 1001;
     if (ct_wire_ack_encode(7, 1001, it, 2, &ack)) return 1;
-    dump("ack (token 7, seq 1001: accepted, rejected outside_window)", &ack);
+    dump("ack (token 7, head 1001: 42 duplicate of seq 998, 43 accepted at seq 1001)", &ack);
 
     uint8_t h[32];
     fx_encode_logrec(&rec, h);
@@ -91,8 +92,8 @@ int main(void)
     uint8_t zero[32] = {0};
     if (ct_event_decode(ev.data, ev.len, &d, NULL) ||
         ct_wire_submit_decode(sub.data, sub.len, &tok, out, 4, &n) || n != 2 ||
-        ct_wire_ack_decode(ack.data, ack.len, &tok, &seq, it, 2, &n) ||
-        ct_logrec_decode(rec.data, rec.len, &r) || ct_logrec_check(&r, zero))
+        ct_wire_ack_decode(ack.data, ack.len, &tok, &seq, it, 2, &n) || it[0].seq != 998 ||
+        it[1].seq != 1001 || ct_logrec_decode(rec.data, rec.len, &r) || ct_logrec_check(&r, zero))
         rc = 1;
     ct_wire_state ud;
     if (ct_wire_state_decode(upd.data, upd.len, &ud) || ud.n_entries != 2 ||

@@ -42,7 +42,7 @@ pack = lambda o: msgpack.packb(o, use_bin_type=True)
 ev1, ev2 = pack(full), pack(minimal)
 sub = pack({"v": 1, "k": "sub", "n": 7, "e": [ev1, ev2]})
 ack = pack({"v": 1, "k": "ack", "n": 7, "s": 1001,
-            "r": [[full["id"], 0, 0], [minimal["id"], 2, 45]]})
+            "r": [[full["id"], 1, 0, 998], [minimal["id"], 0, 0, 1001]]})
 collector = "rq>{0h/9lYBfl7^vh:<[n8=wJ#dFJ9zDkYqTHr+e"
 body = pack([1, 1690000000500, collector, ev1])
 h = hashlib.blake2b(bytes(32) + body, digest_size=32).digest()
