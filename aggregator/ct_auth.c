@@ -20,6 +20,7 @@
 #include "ct_time.h"
 
 #define CT_AUTH_NAME_MAX 64
+#define CT_AUTH_LINE_MAX 1023 /* bytes of a line, its newline included */
 #define CT_AUTH_LOG_PER_S 20
 
 typedef struct {
@@ -77,13 +78,26 @@ static ct_err parse_file(const char *path, const ct_campaign *c, ct_auth_entry *
     }
     ct_auth_entry *tab = NULL;
     size_t n = 0, cap = 0;
-    char line[1024];
+    char *buf = NULL;
+    size_t bufcap = 0;
+    ssize_t got;
     unsigned lineno = 0;
     ct_err r = CT_OK;
-    while (fgets(line, sizeof line, f)) {
+    while ((got = getline(&buf, &bufcap, f)) > 0) {
         lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+        size_t len = (size_t)got;
+        char *line = buf;
+        /* a UTF-8 byte order mark (Notepad) before the first line */
+        if (lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+            line += 3;
+            len -= 3;
+        }
+        if (memchr(line, '\0', len)) {
+            snprintf(err, errlen, "%s:%u: NUL byte in the line (not a text file?)", path, lineno);
+            r = CT_ERR_CONFIG;
+            break;
+        }
+        if (len > CT_AUTH_LINE_MAX) {
             snprintf(err, errlen, "%s:%u: line too long", path, lineno);
             r = CT_ERR_CONFIG;
             break;
@@ -177,6 +191,7 @@ static ct_err parse_file(const char *path, const ct_campaign *c, ct_auth_entry *
         snprintf(err, errlen, "%s: read error", path);
         r = CT_ERR_IO;
     }
+    free(buf);
     fclose(f);
     if (r) {
         free(tab);
@@ -265,6 +280,19 @@ size_t ct_auth_count(ct_auth *a)
     size_t n = a->n;
     pthread_mutex_unlock(&a->mu);
     return n;
+}
+
+void ct_auth_count_roles(ct_auth *a, size_t *may_write, size_t *may_read)
+{
+    size_t w = 0, r = 0;
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->tab[i].role == CT_ROLE_COLLECTOR || a->tab[i].role == CT_ROLE_ADMIN) w++;
+        if (can_read(a->tab[i].role)) r++;
+    }
+    pthread_mutex_unlock(&a->mu);
+    *may_write = w;
+    *may_read = r;
 }
 
 /* ---- ZAP handler ------------------------------------------------------ */

@@ -5,7 +5,9 @@
  *   <Z85 public key, 40 chars>  collector <district code>  [name...]
  *   <Z85 public key>            reporter                   [name...]
  *   <Z85 public key>            admin                      [name...]
- * Errors are reported as "path:line: message". A key may appear once.
+ * A UTF-8 byte order mark before the first line is skipped; a NUL byte
+ * anywhere is an error. Errors are reported as "path:line: message". A key
+ * may appear once.
  *
  * The table lives behind a mutex: the ZAP handler thread reads it at connect
  * time, the main loop reads it per message (so a key removed from the file
@@ -56,6 +58,9 @@ ct_err ct_auth_reload(ct_auth *a, size_t *readers_revoked, char *err, size_t err
 /* Looks key up in the current table: true and role/district if present. */
 bool ct_auth_lookup(ct_auth *a, const char *z85, ct_role *role, uint32_t *district);
 size_t ct_auth_count(ct_auth *a);
+/* Keys in the current table that may submit (collector, admin) and that may
+ * read the feed and snapshots (reporter, admin). */
+void ct_auth_count_roles(ct_auth *a, size_t *may_write, size_t *may_read);
 const char *ct_role_name(ct_role r);
 
 /* Starts the ZAP handler (see top). zctx is the process's ZeroMQ context. */

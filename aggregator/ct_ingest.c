@@ -10,7 +10,9 @@
 #include "ct_ingest.h"
 
 #include <errno.h>
-#include <msgpack.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,6 @@
 #include "ct_buf.h"
 #include "ct_event.h"
 #include "ct_log.h"
-#include "ct_prescan.h"
 #include "ct_text.h"
 #include "ct_time.h"
 #include "ct_wire.h"
@@ -47,7 +48,7 @@ struct ct_ingest {
     int32_t *sidx; /* item -> store item index or -1 */
     ct_store_item *sitems;
     ct_buf out;
-    msgpack_zone zone;
+    size_t round_bytes; /* frame bytes the last round held */
     ct_ingest_stats st;
 };
 
@@ -66,7 +67,6 @@ ct_err ct_ingest_create(const ct_ingest_opts *o, ct_ingest **out)
     g->acks = calloc(g->cap_items, sizeof *g->acks);
     g->sidx = calloc(g->cap_items, sizeof *g->sidx);
     g->sitems = calloc(g->cap_items, sizeof *g->sitems);
-    msgpack_zone_init(&g->zone, 4096);
     if (!g->msgs || !g->raw || !g->ev || !g->acks || !g->sidx || !g->sitems) {
         ct_ingest_free(g);
         return CT_ERR_NOMEM;
@@ -85,7 +85,6 @@ void ct_ingest_free(ct_ingest *g)
     free(g->sidx);
     free(g->sitems);
     ct_buf_free(&g->out);
-    msgpack_zone_destroy(&g->zone);
     free(g);
 }
 
@@ -94,29 +93,15 @@ const ct_ingest_stats *ct_ingest_get_stats(const ct_ingest *g)
     return &g->st;
 }
 
-/* Best effort: the "n" token of a message that failed to decode as a submit
- * (only after a bounded pre-scan, so msgpack-c never over-reserves). */
-static bool peek_token(ct_ingest *g, const uint8_t *buf, size_t len, uint64_t *token)
+/* After a round that held large frames: give the freed pages back (see
+ * ct_ingest.h "Memory"). */
+static void release_heap(const ct_ingest *g)
 {
-    /* generous counts (the token of a too-large submit is still readable);
-     * max_total bounds what msgpack-c may allocate */
-    ct_prescan_limits lim = {8, UINT32_MAX, 1u << 16};
-    if (ct_prescan(buf, len, &lim) != CT_OK) return false;
-    msgpack_zone_clear(&g->zone);
-    msgpack_object obj;
-    size_t off = 0;
-    if (msgpack_unpack((const char *)buf, len, &off, &g->zone, &obj) != MSGPACK_UNPACK_SUCCESS)
-        return false;
-    if (obj.type != MSGPACK_OBJECT_MAP) return false;
-    for (uint32_t i = 0; i < obj.via.map.size; i++) {
-        const msgpack_object_kv *kv = &obj.via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 1 &&
-            kv->key.via.str.ptr[0] == 'n' && kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            *token = kv->val.via.u64;
-            return true;
-        }
-    }
-    return false;
+#ifdef __GLIBC__
+    if (g->round_bytes >= CT_INGEST_TRIM_BYTES) malloc_trim(0);
+#else
+    (void)g;
+#endif
 }
 
 static void note_reject(ct_ingest *g, uint16_t code)
@@ -208,37 +193,84 @@ static bool msg_identity(ct_ingest *g, in_msg *m, const char **user, ct_role *ro
     return *role == CT_ROLE_COLLECTOR || *role == CT_ROLE_ADMIN;
 }
 
-ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit *commit,
-                       ct_err *commit_err, size_t *got)
+/* ---- the ack policy (ct_ingest.h "Ack policy"; rows 3-6 are the store's) -- */
+
+/* Rows 1-2: an event the aggregator itself refuses (code e) is a DUPLICATE
+ * when its exact bytes are already in the log under its id (accepted before
+ * a revocation or a campaign edit; its ack was lost): the resend changes
+ * nothing and must not be turned into a rejection. */
+static bool refuse_event(ct_ingest *g, size_t j, ct_err e, bool id_known)
 {
-    *got = 0;
-    *commit_err = CT_OK;
-    if (commit) {
-        commit->seq_before = commit->seq_after = 0;
-        if (commit->changed) ct_counts_clear(commit->changed);
+    ct_ack_item *a = &g->acks[j];
+    uint64_t old_seq = 0;
+    if (id_known &&
+        ct_store_find_event(g->o.store, g->ev[j].id, g->raw[j].data, g->raw[j].len, &old_seq) ==
+            CT_OK &&
+        old_seq > 0) {
+        a->status = CT_ACK_DUPLICATE;
+        a->code = CT_OK;
+        a->seq = old_seq;
+        g->st.duplicates++;
+        return false;
     }
-    size_t nm = 0, ni = 0;
-    /* 1. drain, round robin, without blocking */
+    a->status = CT_ACK_REJECTED;
+    a->code = (uint16_t)e;
+    a->seq = 0;
+    note_reject(g, (uint16_t)e);
+    return true;
+}
+
+/* Rows 3-6 (and RETRY after a failed commit): the store's answer, as is. */
+static void ack_from_store(ct_ingest *g, ct_ack_item *a, const ct_store_item *si)
+{
+    a->status = si->status;
+    a->code = si->code;
+    a->seq = si->status == CT_ACK_ACCEPTED || si->status == CT_ACK_DUPLICATE ? si->seq : 0;
+    switch (si->status) {
+    case CT_ACK_ACCEPTED:
+        g->st.accepted++;
+        break;
+    case CT_ACK_DUPLICATE:
+        g->st.duplicates++;
+        break;
+    case CT_ACK_RETRY:
+        g->st.retry++;
+        break;
+    default:
+        note_reject(g, si->code);
+        break;
+    }
+}
+
+/* ---- phase 1: drain ------------------------------------------------------ */
+
+/* Receives, round robin and without blocking, until batch_max events, the
+ * message slots or the byte budget are used up. Returns the message count;
+ * *nev = events decoded from well-formed submits. */
+static size_t drain(ct_ingest *g, void **socks, size_t nsock, size_t *nev)
+{
+    size_t nm = 0, ni = 0, bytes = 0;
     bool any = true;
-    while (any && ni < g->o.batch_max && nm < g->cap_msgs) {
+    while (any && ni < g->o.batch_max && nm < g->cap_msgs && bytes < CT_INGEST_ROUND_BYTES) {
         any = false;
         for (size_t s = 0; s < nsock && ni < g->o.batch_max && nm < g->cap_msgs; s++) {
             in_msg *m = &g->msgs[nm];
-            int r = recv_one(socks[s], m);
-            if (r <= 0) continue;
+            if (recv_one(socks[s], m) <= 0) continue;
             any = true;
             m->sock = s;
             m->first = ni;
             nm++;
             g->st.messages++;
             if (m->err) continue;
+            const uint8_t *body = zmq_msg_data(&m->body);
+            size_t len = zmq_msg_size(&m->body);
+            bytes += len;
             size_t n = 0;
-            ct_err e = ct_wire_submit_decode(zmq_msg_data(&m->body), zmq_msg_size(&m->body),
-                                             &m->token, g->raw + ni, g->cap_items - ni, &n);
+            ct_err e =
+                ct_wire_submit_decode(body, len, &m->token, g->raw + ni, g->cap_items - ni, &n);
             if (e) {
                 m->err = (uint16_t)e;
-                m->has_token =
-                    peek_token(g, zmq_msg_data(&m->body), zmq_msg_size(&m->body), &m->token);
+                m->has_token = ct_wire_submit_peek_token(body, len, &m->token) == CT_OK;
                 continue;
             }
             m->ok = true;
@@ -247,15 +279,17 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
             ni += n;
         }
     }
-    *got = nm;
-    if (nm == 0) return CT_OK;
-    uint64_t r0 = ct_monotonic_ns();
-    g->st.batches++;
-    g->st.events += ni;
-    if (ni > g->st.batch_max_seen) g->st.batch_max_seen = ni;
+    g->round_bytes = bytes;
+    *nev = ni;
+    return nm;
+}
 
-    /* 2. decode + validate each event */
-    int64_t now = ct_now_ms();
+/* ---- phase 2: decode + validate ------------------------------------------ */
+
+/* Decodes and checks every event of the well-formed submits; the valid ones
+ * become store items. Returns their count. */
+static size_t validate(ct_ingest *g, size_t nm, int64_t now)
+{
     int64_t check_now = g->o.no_future_check ? INT64_MAX : now;
     size_t ns = 0;
     for (size_t i = 0; i < nm; i++) {
@@ -280,27 +314,11 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
             bool auth_fail =
                 !e && (!may_write || (role == CT_ROLE_COLLECTOR && ev->district != district));
             if (auth_fail) e = CT_ERR_FORBIDDEN;
-            uint64_t old_seq = 0;
-            if (e && id_known &&
-                ct_store_find_event(g->o.store, ev->id, g->raw[j].data, g->raw[j].len, &old_seq) ==
-                    CT_OK &&
-                old_seq > 0) {
-                /* this exact event is already in the log (accepted before a
-                 * revocation / campaign edit; its ack was lost): the resend
-                 * changes nothing and must not be turned into a rejection */
-                a->status = CT_ACK_DUPLICATE;
-                a->code = CT_OK;
-                g->st.duplicates++;
-                continue;
-            }
-            if (auth_fail) {
-                forbidden++;
-                forbidden_d = ev->district;
-            }
             if (e) {
-                a->status = CT_ACK_REJECTED;
-                a->code = (uint16_t)e;
-                note_reject(g, (uint16_t)e);
+                if (refuse_event(g, j, e, id_known) && auth_fail) {
+                    forbidden++;
+                    forbidden_d = ev->district;
+                }
                 continue;
             }
             ct_store_item *si = &g->sitems[ns];
@@ -324,8 +342,14 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
                    district, forbidden_d, forbidden);
         }
     }
+    return ns;
+}
 
-    /* 3. one durable transaction */
+/* ---- phase 3: one durable transaction ------------------------------------ */
+
+/* Applies the ns store items; returns the head seq the acks carry. */
+static uint64_t commit_round(ct_ingest *g, size_t ns, ct_store_commit *commit, ct_err *commit_err)
+{
     if (ns > 0) {
         uint64_t c0 = ct_monotonic_ns();
         ct_err e = ct_store_apply_batch(g->o.store, g->sitems, ns, commit);
@@ -337,15 +361,17 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
             g->st.commits++;
         }
     }
+    if (commit && ns > 0 && *commit_err == CT_OK) return commit->seq_after;
     uint64_t head_seq = 0;
-    if (commit && ns > 0 && *commit_err == CT_OK) {
-        head_seq = commit->seq_after;
-    } else {
-        uint8_t h[CT_LOGREC_HASH_LEN];
-        if (ct_store_head(g->o.store, &head_seq, h) != CT_OK) head_seq = 0;
-    }
+    uint8_t h[CT_LOGREC_HASH_LEN];
+    if (ct_store_head(g->o.store, &head_seq, h) != CT_OK) head_seq = 0;
+    return head_seq;
+}
 
-    /* 4. acks, only now */
+/* ---- phase 4: acks, only now --------------------------------------------- */
+
+static void send_acks(ct_ingest *g, void **socks, size_t nm, uint64_t head_seq)
+{
     for (size_t i = 0; i < nm; i++) {
         in_msg *m = &g->msgs[i];
         ct_buf_reset(&g->out);
@@ -358,24 +384,9 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
             for (size_t j = m->first; j < m->first + m->n; j++) {
                 if (g->sidx[j] < 0) continue;
                 const ct_store_item *si = &g->sitems[g->sidx[j]];
-                g->acks[j].status = si->status;
-                g->acks[j].code = si->code;
+                ack_from_store(g, &g->acks[j], si);
                 if (si->status == CT_ACK_REJECTED && si->code == CT_ERR_FORBIDDEN && !hijack++)
                     first_hijack = j;
-                switch (si->status) {
-                case CT_ACK_ACCEPTED:
-                    g->st.accepted++;
-                    break;
-                case CT_ACK_DUPLICATE:
-                    g->st.duplicates++;
-                    break;
-                case CT_ACK_RETRY:
-                    g->st.retry++;
-                    break;
-                default:
-                    note_reject(g, si->code);
-                    break;
-                }
             }
             if (hijack) {
                 char ohex[2 * CT_ORIGIN_LEN + 1];
@@ -391,6 +402,28 @@ ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit
         zmq_msg_close(&m->rid);
         zmq_msg_close(&m->body);
     }
+}
+
+void ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit *commit,
+                     ct_err *commit_err, size_t *got)
+{
+    *got = 0;
+    *commit_err = CT_OK;
+    if (commit) {
+        commit->seq_before = commit->seq_after = 0;
+        if (commit->changed) ct_counts_clear(commit->changed);
+    }
+    size_t ni = 0;
+    size_t nm = drain(g, socks, nsock, &ni);
+    *got = nm;
+    if (nm == 0) return;
+    uint64_t r0 = ct_monotonic_ns();
+    g->st.batches++;
+    g->st.events += ni;
+    if (ni > g->st.batch_max_seen) g->st.batch_max_seen = ni;
+    size_t ns = validate(g, nm, ct_now_ms());
+    uint64_t head_seq = commit_round(g, ns, commit, commit_err);
+    send_acks(g, socks, nm, head_seq);
     g->st.round_ns += ct_monotonic_ns() - r0;
-    return CT_OK;
+    release_heap(g);
 }

@@ -1,22 +1,38 @@
 /* ct_ingest.h — one group-commit round of the aggregator's ingest path.
  *
- * ct_ingest_batch() drains, without blocking, up to batch_max events from the
- * ingest ROUTER sockets (messages [routing id][submit], or REQ-style
- * [routing id][""][submit]); decodes every submit and every event; validates
- * each event against the campaign (and, in secure mode, the sender's CURRENT
- * authorization: a collector key writes only its district, admin any,
- * anything else nothing -> CT_ERR_FORBIDDEN; but an event already in the log
- * byte for byte is answered DUPLICATE instead of any such rejection); applies
- * the valid ones with ONE
- * ct_store_apply_batch() (one durable LMDB transaction); and only after that
- * returns sends one "ack" per submit (items in submit order, "s" = head seq
- * after the commit). A message that does not decode as a submit gets one
- * "err" reply and changes nothing. If the commit fails, every valid event is
- * answered CT_ACK_RETRY / CT_ERR_STORE_UNAVAILABLE and nothing is acked as
- * accepted.
+ * ct_ingest_batch() runs four phases, each a function of ct_ingest.c:
+ *   1. drain: receive, without blocking, round robin over the ingest ROUTER
+ *      sockets (messages [routing id][submit], or REQ-style [routing id][""]
+ *      [submit]) until batch_max events, batch_max messages or
+ *      CT_INGEST_ROUND_BYTES of frames; decode each submit;
+ *   2. decode + validate every event: schema, campaign, and in secure mode
+ *      the sender's CURRENT authorization (a collector key writes only its
+ *      district, admin any, anything else nothing -> CT_ERR_FORBIDDEN);
+ *   3. apply the valid ones with ONE ct_store_apply_batch() (one durable
+ *      LMDB transaction);
+ *   4. only then send one "ack" per submit (items in submit order, "s" = the
+ *      head seq after the commit) or one "err" per message that does not
+ *      decode as a submit (nothing of it is stored).
  *
- * All buffers are allocated once by ct_ingest_create() and reused: no
- * per-event allocation on the hot path. Single-threaded: one owner.
+ * Ack policy, per event — the first row that applies (docs/PROTOCOL.md §3.2):
+ *   1. refused here (decode, campaign check, authorization) but its exact
+ *      bytes are in the log under its id  -> DUPLICATE, seq = the original
+ *   2. refused here                        -> REJECTED, the refusal's code
+ *   3. (store) id in the log, same bytes   -> DUPLICATE, seq = the original
+ *      (also when its origin is bound to another key)
+ *   4. (store) id in the log, other bytes  -> REJECTED conflict
+ *   5. (store) origin bound to another collector key -> REJECTED forbidden
+ *   6. (store) otherwise                   -> ACCEPTED, seq = its new record
+ * If the commit fails, rows 3-6 become RETRY / store_unavailable and
+ * nothing is acked as accepted. Rows 1-2 are refuse_event(), rows 3-6 are
+ * decided by ct_store_apply_batch and passed on by ack_from_store().
+ *
+ * Memory: the item arrays are allocated once by ct_ingest_create() and
+ * reused (no per-event allocation on the hot path). A round holds its
+ * frames until its acks are sent; after a round that held at least
+ * CT_INGEST_TRIM_BYTES the freed heap is returned to the system
+ * (malloc_trim), so a burst of large hostile frames does not stay resident.
+ * Single-threaded: one owner.
  */
 #ifndef CT_INGEST_H
 #define CT_INGEST_H
@@ -32,6 +48,8 @@
 #include "ct_store.h"
 
 #define CT_INGEST_MAX_CODES 128
+#define CT_INGEST_ROUND_BYTES ((size_t)64 << 20) /* frames held by one round, about */
+#define CT_INGEST_TRIM_BYTES ((size_t)4 << 20)
 
 typedef struct {
     uint64_t messages; /* submit messages received */
@@ -65,13 +83,13 @@ typedef struct ct_ingest ct_ingest;
 ct_err ct_ingest_create(const ct_ingest_opts *o, ct_ingest **out);
 void ct_ingest_free(ct_ingest *g);
 
-/* One round over socks[0..n). Returns CT_OK (also when the commit failed:
- * that is reported in *commit_err and the stats, and the loop goes on).
+/* One round over socks[0..n). Cannot fail: a failed commit is reported in
+ * *commit_err (and the stats) and answered "retry"; the loop goes on.
  * *commit (if the batch appended records: commit->seq_after > seq_before)
  * describes the commit for the feed; commit->changed is filled when given.
  * *got is the number of messages received (0 = nothing was waiting). */
-ct_err ct_ingest_batch(ct_ingest *g, void **socks, size_t n, ct_store_commit *commit,
-                       ct_err *commit_err, size_t *got);
+void ct_ingest_batch(ct_ingest *g, void **socks, size_t n, ct_store_commit *commit,
+                     ct_err *commit_err, size_t *got);
 
 const ct_ingest_stats *ct_ingest_get_stats(const ct_ingest *g);
 

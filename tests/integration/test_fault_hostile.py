@@ -9,8 +9,9 @@ Sent by the hostile peer, each checked for its exact reason code:
     biased to MessagePack map headers, random MessagePack documents, random
     byte mutations of valid events whose every event was also tampered so
     that it cannot stay valid (the id is replaced by a 15-byte one);
-  - an oversized frame (> ZMQ_MAXMSGSIZE, the connection is cut, the peer
-    reconnects), a submit with too many events;
+  - a frame over the 8 MiB limit (answered frame_too_large), one over the
+    9 MiB transport cap (the connection is cut, the peer reconnects), a
+    submit with too many events;
   - valid MessagePack with wrong types, missing / extra / duplicate keys, huge
     declared sizes, depth 33, invalid UTF-8, over-long strings, bad version,
     bad ids / person refs, unknown campaign / district / agent / group,
@@ -280,9 +281,16 @@ def test_hostile_input_authenticated():
         good.wait_drained(60 * O.SLOW)
         H.check(len(good.acked_set()) - acked_before >= 600,
                 "the good collector's acks did not flow during the flood")
-        # oversized frame: the connection is cut; the peer reconnects and is served
+        # over the protocol's 8 MiB frame limit, under the 9 MiB transport cap:
+        # answered frame_too_large (no token: 0x80 is an empty map, then trailing
+        # bytes) on the same connection
         h.c.send_raw(b"\x80" * ((8 << 20) + 1))
-        H.check(h.c.recv(2 * O.SLOW) is None, "a reply to an oversized frame")
+        r0 = h.c.recv(10 * O.SLOW)
+        H.check(r0 is not None and r0["k"] == "err" and r0["n"] is None and
+                r0["c"] == P.ERR["frame_too_large"], f"reply to a frame over 8 MiB: {r0}")
+        # over the transport cap: the connection is cut; the peer reconnects and is served
+        h.c.send_raw(b"\x80" * ((9 << 20) + 1))
+        H.check(h.c.recv(2 * O.SLOW) is None, "a reply to a frame over the transport cap")
         # duplicate and conflict
         valid = E(100)
         orc.generated([valid])

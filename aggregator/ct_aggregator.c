@@ -1,0 +1,307 @@
+/* ct_aggregator.c — the aggregator's poll loop and timers (see
+ * ct_aggregator.h).
+ *
+ * Invariants: one thread does all socket and store work (the ZAP handler
+ * thread touches only its own socket and the mutex-protected auth table);
+ * an ack leaves only after its round's durable commit (ct_ingest); a
+ * timer's next deadline is always in the future after it ran; every socket
+ * opened here is closed here, also when setup fails half-way.
+ */
+#include "ct_aggregator.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "ct_counts.h"
+#include "ct_feed.h"
+#include "ct_ingest.h"
+#include "ct_log.h"
+#include "ct_logrec.h"
+#include "ct_server.h"
+#include "ct_time.h"
+
+enum { S_INGEST = 0, S_FEED = 1, S_SNAP = 2, S_N = 3 };
+
+typedef struct {
+    int64_t t_ms;
+    ct_ingest_stats in;
+} stats_mark;
+
+static void log_stats(const ct_ingest_stats *s, stats_mark *prev, const ct_server_conns *cs,
+                      uint64_t head_seq, bool insecure, ct_auth *auth, const ct_feed_stats *fs)
+{
+    int64_t now = ct_monotonic_ms();
+    double dt = (double)(now - prev->t_ms) / 1000.0;
+    if (dt <= 0) dt = 1;
+    uint64_t ev = s->events - prev->in.events;
+    uint64_t batches = s->batches - prev->in.batches;
+    uint64_t commits = s->commits - prev->in.commits;
+    char rej[512] = "";
+    size_t rl = 0;
+    for (int c = 0; c < CT_INGEST_MAX_CODES; c++) {
+        if (!s->rejects_by_code[c]) continue;
+        int w = snprintf(rej + rl, sizeof rej - rl, "%s%s:%llu", rl ? "," : "", ct_err_name(c),
+                         (unsigned long long)s->rejects_by_code[c]);
+        if (w < 0 || (size_t)w >= sizeof rej - rl) break;
+        rl += (size_t)w;
+    }
+    uint64_t zok = 0, zden = 0;
+    if (auth) ct_auth_zap_stats(auth, &zok, &zden);
+    ct_log(insecure ? CT_LOG_WARN : CT_LOG_INFO, "stats",
+           "events_per_s=%.0f accepted_per_s=%.0f batches=%llu batch_avg=%.1f batch_max=%llu "
+           "commits_per_s=%.1f commit_ms_avg=%.2f round_ms_avg=%.2f accepted=%llu duplicates=%llu "
+           "rejected=%llu rejects=\"%s\" "
+           "retry=%llu bad_messages=%llu commit_failures=%llu acks_undeliverable=%llu "
+           "peers=%ld conn_refused=%llu auth_ok=%llu auth_denied=%llu snapshots=%llu "
+           "head_seq=%llu%s",
+           (double)ev / dt, (double)(s->accepted - prev->in.accepted) / dt,
+           (unsigned long long)batches, batches ? (double)ev / (double)batches : 0.0,
+           (unsigned long long)s->batch_max_seen, (double)commits / dt,
+           commits ? (double)(s->commit_ns - prev->in.commit_ns) / 1e6 / (double)commits : 0.0,
+           batches ? (double)(s->round_ns - prev->in.round_ns) / 1e6 / (double)batches : 0.0,
+           (unsigned long long)s->accepted, (unsigned long long)s->duplicates,
+           (unsigned long long)s->rejected, rej, (unsigned long long)s->retry,
+           (unsigned long long)s->bad_messages, (unsigned long long)s->commit_failures,
+           (unsigned long long)s->acks_undeliverable, cs->open, (unsigned long long)cs->refused,
+           (unsigned long long)zok, (unsigned long long)zden, (unsigned long long)fs->snapshots,
+           (unsigned long long)head_seq,
+           insecure ? " INSECURE=1 (no CurveZMQ, no authorization)" : "");
+    prev->t_ms = now;
+    prev->in = *s;
+}
+
+static uint64_t free_bytes(const char *dir)
+{
+    struct statvfs v;
+    if (statvfs(dir, &v) != 0) return UINT64_MAX;
+    return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+}
+
+/* Names the cause of a failed commit (the acks already said "retry"). */
+static void log_commit_error(ct_err e, const char *data, const char *detail)
+{
+    if (e == CT_ERR_MAP_FULL)
+        ct_log(CT_LOG_ERROR, "store commit failed: LMDB map is full, raise --map-size",
+               "err=%s detail=\"%s\" data=%s acked=none answer=retry", ct_err_name(e), detail,
+               data);
+    else if (e == CT_ERR_DISK_FULL)
+        ct_log(CT_LOG_ERROR, "store commit failed: no space left on device",
+               "err=%s detail=\"%s\" data=%s acked=none answer=retry", ct_err_name(e), detail,
+               data);
+    else if (free_bytes(data) < (16u << 20))
+        /* LMDB reports a short write (ENOSPC mid-flush) as EIO */
+        ct_log(CT_LOG_ERROR, "store commit failed: no space left on device (disk nearly full)",
+               "err=%s detail=\"%s\" free_bytes=%llu data=%s acked=none answer=retry",
+               ct_err_name(e), detail, (unsigned long long)free_bytes(data), data);
+    else
+        ct_log(CT_LOG_ERROR, "store commit failed: I/O or LMDB error",
+               "err=%s detail=\"%s\" data=%s acked=none answer=retry", ct_err_name(e), detail,
+               data);
+}
+
+static void reader_check(ct_store *store)
+{
+    int cleared = ct_store_reader_check(store);
+    if (cleared > 0) ct_log(CT_LOG_INFO, "cleared stale LMDB readers", "count=%d", cleared);
+    if (cleared < 0)
+        ct_log(CT_LOG_WARN, "LMDB reader check failed", "detail=\"%s\"",
+               ct_store_last_error(store));
+}
+
+static void reload_auth(const ct_aggregator_opts *o, ct_server_sock *feed_ss)
+{
+    if (!o->auth) {
+        ct_log(CT_LOG_INFO, "SIGHUP ignored (insecure mode has no --auth)", NULL);
+        return;
+    }
+    char err[512] = "";
+    size_t revoked = 0;
+    ct_err e = ct_auth_reload(o->auth, &revoked, err, sizeof err);
+    if (e) {
+        size_t w = 0, r = 0;
+        ct_auth_count_roles(o->auth, &w, &r);
+        ct_log(CT_LOG_ERROR, "auth reload failed; keeping the previous table",
+               "detail=\"%s\" peers=%zu may_write=%zu may_read=%zu", err, ct_auth_count(o->auth), w,
+               r);
+        return;
+    }
+    ct_log(CT_LOG_INFO, "auth reloaded", "peers=%zu readers_revoked=%zu", ct_auth_count(o->auth),
+           revoked);
+    /* PUB has no per-message check: drop every feed connection (unbind +
+     * bind) so each must pass ZAP again; legitimate subscribers reconnect by
+     * themselves and resync. */
+    if (revoked) ct_server_rebind(feed_ss, o->feed, o->n_feed);
+}
+
+/* State of one run: everything the loop reads and writes. */
+typedef struct {
+    const ct_aggregator_opts *o;
+    ct_server_sock ss[S_N];
+    ct_server_conns cs;
+    ct_ingest *ing;
+    ct_feed *feed;
+    ct_counts changed;
+    uint64_t head_seq;
+    uint8_t head[CT_LOGREC_HASH_LEN];
+    bool store_failing;
+    int64_t last_fail_log;
+} run_state;
+
+static void ingest_round(run_state *r)
+{
+    ct_store_commit cm = {.changed = &r->changed};
+    ct_err cerr = CT_OK;
+    size_t got = 0;
+    void *socks[1] = {r->ss[S_INGEST].sock};
+    ct_ingest_batch(r->ing, socks, 1, &cm, &cerr, &got);
+    if (cerr) {
+        int64_t t = ct_monotonic_ms();
+        if (!r->store_failing || t - r->last_fail_log >= 1000) {
+            log_commit_error(cerr, r->o->data, ct_store_last_error(r->o->store));
+            r->last_fail_log = t;
+        }
+        r->store_failing = true;
+    } else if (cm.seq_after > cm.seq_before) {
+        if (r->store_failing) {
+            ct_log(CT_LOG_INFO, "store commits again", "head_seq=%llu",
+                   (unsigned long long)cm.seq_after);
+            r->store_failing = false;
+        }
+        r->head_seq = cm.seq_after;
+        memcpy(r->head, cm.head, sizeof r->head);
+        ct_feed_update(r->feed, &cm, ct_now_ms());
+    }
+}
+
+static ct_err loop(run_state *r, char *err, size_t errlen)
+{
+    const ct_aggregator_opts *o = r->o;
+    zmq_pollitem_t items[3 + S_N];
+    stats_mark mark;
+    memset(&mark, 0, sizeof mark);
+    mark.t_ms = ct_monotonic_ms();
+    int64_t next_hb = ct_monotonic_ms() + 1000;
+    int64_t next_stats =
+        o->stats_interval > 0 ? ct_monotonic_ms() + (int64_t)(o->stats_interval * 1000) : INT64_MAX;
+    int64_t next_rc = ct_monotonic_ms() + o->reader_check_s * 1000;
+    while (!*o->stop) {
+        int ni = 0;
+        items[ni++] = (zmq_pollitem_t){NULL, o->wake_fd, o->wake_fd >= 0 ? ZMQ_POLLIN : 0, 0};
+        items[ni++] = (zmq_pollitem_t){r->ss[S_INGEST].sock, 0, ZMQ_POLLIN, 0};
+        items[ni++] = (zmq_pollitem_t){r->ss[S_SNAP].sock, 0, ZMQ_POLLIN, 0};
+        const int mon0 = ni;
+        for (int i = 0; i < S_N; i++)
+            items[ni++] = (zmq_pollitem_t){r->ss[i].mon, 0, ZMQ_POLLIN, 0};
+        int64_t now = ct_monotonic_ms();
+        int64_t due = next_hb < next_stats ? next_hb : next_stats;
+        if (next_rc < due) due = next_rc;
+        long timeout = due > now ? (long)(due - now) : 0;
+        int n =
+            zmq_poll(o->wake_fd >= 0 ? items : items + 1, o->wake_fd >= 0 ? ni : ni - 1, timeout);
+        if (n < 0 && errno != EINTR) {
+            snprintf(err, errlen, "zmq_poll failed: %s", zmq_strerror(errno));
+            return CT_ERR_IO;
+        }
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            char buf[64];
+            while (read(o->wake_fd, buf, sizeof buf) > 0) {
+            }
+        }
+        if (*o->reload) {
+            *o->reload = 0;
+            reload_auth(o, &r->ss[S_FEED]);
+        }
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN)) ingest_round(r);
+        if (n > 0 && (items[2].revents & ZMQ_POLLIN)) ct_feed_serve_snapshots(r->feed);
+        for (int i = mon0; i < ni; i++)
+            if (n > 0 && (items[i].revents & ZMQ_POLLIN))
+                ct_server_drain_monitor(&r->ss[i - mon0], &r->cs);
+        now = ct_monotonic_ms();
+        if (now >= next_hb) {
+            ct_feed_heartbeat(r->feed, r->head_seq, r->head, ct_now_ms());
+            next_hb = now + 1000;
+        }
+        if (now >= next_rc) {
+            reader_check(o->store);
+            next_rc = now + o->reader_check_s * 1000;
+        }
+        if (now >= next_stats) {
+            log_stats(ct_ingest_get_stats(r->ing), &mark, &r->cs, r->head_seq, o->auth == NULL,
+                      o->auth, ct_feed_get_stats(r->feed));
+            next_stats = now + (int64_t)(o->stats_interval * 1000);
+        }
+    }
+    return CT_OK;
+}
+
+ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
+{
+    assert(o->stop && o->reload && o->store && o->campaign && o->zctx);
+    assert(!o->auth == !o->kp);
+    run_state r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.cs.max = o->max_connections;
+    ct_counts_init(&r.changed);
+    ct_err e = CT_OK;
+
+    static const char *const what[S_N] = {"ingest", "feed", "snapshot"};
+    const int types[S_N] = {ZMQ_ROUTER, ZMQ_PUB, ZMQ_ROUTER};
+    const char *const domains[S_N] = {CT_ZAP_DOMAIN_INGEST, CT_ZAP_DOMAIN_READ, CT_ZAP_DOMAIN_READ};
+    const char *const *eps[S_N] = {o->ingest, o->feed, o->snapshot};
+    const size_t neps[S_N] = {o->n_ingest, o->n_feed, o->n_snapshot};
+    for (int k = 0; k < S_N; k++) {
+        ct_server_opts so = {.type = types[k],
+                             .what = what[k],
+                             .kp = o->kp,
+                             .domain = domains[k],
+                             .handshake_ivl_ms = (int)o->handshake_ivl_ms,
+                             .sndhwm = (int)o->feed_hwm,
+                             .eps = eps[k],
+                             .n_eps = neps[k]};
+        if ((e = ct_server_open(o->zctx, &so, &r.ss[k], err, errlen))) goto out;
+    }
+    ct_ingest_opts io = {o->campaign, o->store, o->auth, o->batch_max, o->no_future_check};
+    if ((e = ct_ingest_create(&io, &r.ing))) {
+        snprintf(err, errlen, "ingest: %s", ct_err_str(e));
+        goto out;
+    }
+    if ((e = ct_feed_create(o->store, o->auth, r.ss[S_FEED].sock, r.ss[S_SNAP].sock, &r.feed))) {
+        snprintf(err, errlen, "feed: %s", ct_err_str(e));
+        goto out;
+    }
+    ct_store_head(o->store, &r.head_seq, r.head);
+    for (int i = 0; !o->auth && i < 3; i++)
+        ct_log(CT_LOG_WARN,
+               "INSECURE MODE: no CurveZMQ encryption, no authentication, no per-district "
+               "authorization. Anyone who can reach the endpoints can read the feed and "
+               "inject events. Use --keys/--auth in production.",
+               NULL);
+    char hh[2 * CT_LOGREC_HASH_LEN + 1];
+    ct_hash_hex(r.head, hh);
+    ct_log(CT_LOG_INFO, "ready",
+           "campaign=%s data=%s ingest=%s feed=%s snapshot=%s security=%s head_seq=%llu "
+           "head=%s batch_max=%zu max_connections=%ld pid=%ld",
+           o->campaign->id, o->data, o->ingest[0], o->feed[0], o->snapshot[0],
+           o->auth ? "curve" : "INSECURE", (unsigned long long)r.head_seq, hh, o->batch_max,
+           o->max_connections, (long)getpid());
+    e = loop(&r, err, errlen);
+    const ct_ingest_stats *s = ct_ingest_get_stats(r.ing);
+    ct_log(CT_LOG_INFO, "stopping", "accepted=%llu duplicates=%llu rejected=%llu head_seq=%llu",
+           (unsigned long long)s->accepted, (unsigned long long)s->duplicates,
+           (unsigned long long)s->rejected, (unsigned long long)r.head_seq);
+out:
+    /* ingest sockets get a short linger so the last acks leave */
+    for (int k = 0; k < S_N; k++)
+        ct_server_close(&r.ss[k], k == S_INGEST ? 1000 : 0);
+    ct_feed_free(r.feed);
+    ct_ingest_free(r.ing);
+    ct_counts_free(&r.changed);
+    return e;
+}

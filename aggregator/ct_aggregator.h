@@ -1,0 +1,54 @@
+/* ct_aggregator.h — the aggregator's event loop: one thread polls the ingest
+ * and snapshot sockets, the socket monitors and a wake-up fd, and runs the
+ * timers (feed heartbeat every second, LMDB reader check, stats line).
+ *
+ * ct_aggregator_run() opens the three servers (ct_server), then loops until
+ * *stop is set: each readable ingest socket gives one group-commit round
+ * (ct_ingest_round), whose commit goes to the feed (ct_feed_update); a
+ * failing commit is logged with its cause (map full, disk full, I/O) at most
+ * once a second while it lasts, and its recovery once. *reload set means
+ * "re-read the authorization file" (SIGHUP): revocations apply to open
+ * connections, and feed connections are dropped when a reader lost access.
+ * On stop the round in flight has been committed and acked; the ingest
+ * socket closes with a 1 s linger so the last acks leave.
+ *
+ * The flags are written by signal handlers or another thread; whoever sets
+ * one writes a byte to the write end of wake_fd's pipe so the poll returns.
+ * The caller owns the ZeroMQ context, the store, the campaign and the auth
+ * table (and has started the ZAP handler, in secure mode, before the call).
+ */
+#ifndef CT_AGGREGATOR_H
+#define CT_AGGREGATOR_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ct_auth.h"
+#include "ct_campaign.h"
+#include "ct_error.h"
+#include "ct_keys.h"
+#include "ct_store.h"
+
+typedef struct {
+    const ct_campaign *campaign;
+    ct_store *store;
+    ct_auth *auth;        /* NULL = insecure: no CURVE, no authorization */
+    const ct_keypair *kp; /* server key pair; NULL with auth NULL */
+    void *zctx;
+    const char *data; /* data directory: for the disk-space check and logs */
+    const char *const *ingest, *const *feed, *const *snapshot;
+    size_t n_ingest, n_feed, n_snapshot;
+    size_t batch_max;
+    bool no_future_check;
+    double stats_interval; /* seconds; 0 = no stats line */
+    long max_connections, handshake_ivl_ms, feed_hwm, reader_check_s;
+    volatile sig_atomic_t *stop, *reload;
+    int wake_fd; /* read end of a non-blocking pipe; -1 = none */
+} ct_aggregator_opts;
+
+/* Runs until *o->stop. CT_OK after a clean stop; otherwise err says what
+ * failed (socket setup, zmq_poll, out of memory). */
+ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen);
+
+#endif

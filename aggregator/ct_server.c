@@ -1,0 +1,165 @@
+/* ct_server.c — listening sockets, their monitors and the connection bound
+ * (see ct_server.h).
+ *
+ * Invariants: ss->sock and ss->mon are either NULL or owned by ss until
+ * ct_server_close(); a monitor event is consumed whole (all its frames) even
+ * when it cannot be decoded.
+ */
+#include "ct_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <zmq.h>
+
+#include "ct_log.h"
+
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* draft API macro in libzmq 4.3; the option exists */
+#endif
+
+static ct_err zfail(const ct_server_opts *o, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s socket: %s", o->what, zmq_strerror(errno));
+    return CT_ERR_IO;
+}
+
+ct_err ct_server_open(void *zctx, const ct_server_opts *o, ct_server_sock *ss, char *err,
+                      size_t errlen)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->what = o->what;
+    ss->sock = zmq_socket(zctx, o->type);
+    if (!ss->sock) return zfail(o, err, errlen);
+    int64_t maxmsg = CT_SERVER_MAX_MSG;
+    int one = 1, linger = 0, hs = o->handshake_ivl_ms;
+    if (zmq_setsockopt(ss->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
+        zmq_setsockopt(ss->sock, ZMQ_LINGER, &linger, sizeof linger) ||
+        zmq_setsockopt(ss->sock, ZMQ_HANDSHAKE_IVL, &hs, sizeof hs) ||
+        zmq_setsockopt(ss->sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one))
+        return zfail(o, err, errlen);
+    if (o->type == ZMQ_ROUTER && zmq_setsockopt(ss->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one))
+        return zfail(o, err, errlen);
+    if (o->type == ZMQ_PUB && zmq_setsockopt(ss->sock, ZMQ_SNDHWM, &o->sndhwm, sizeof o->sndhwm))
+        return zfail(o, err, errlen);
+    if (o->kp) {
+        if (zmq_setsockopt(ss->sock, ZMQ_ZAP_DOMAIN, o->domain, strlen(o->domain)) ||
+            zmq_setsockopt(ss->sock, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one) ||
+            zmq_setsockopt(ss->sock, ZMQ_CURVE_SERVER, &one, sizeof one) ||
+            zmq_setsockopt(ss->sock, ZMQ_CURVE_SECRETKEY, o->kp->secret_z85, CT_Z85_KEY_LEN))
+            return zfail(o, err, errlen);
+    }
+    char monep[64];
+    snprintf(monep, sizeof monep, "inproc://ct-monitor-%p", ss->sock);
+    if (zmq_socket_monitor(ss->sock, monep,
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+        return zfail(o, err, errlen);
+    ss->mon = zmq_socket(zctx, ZMQ_PAIR);
+    if (!ss->mon) return zfail(o, err, errlen);
+    zmq_setsockopt(ss->mon, ZMQ_LINGER, &linger, sizeof linger);
+    /* unbounded pipe: a burst of connection events must not be dropped (the
+     * connection count would drift); the loop drains it every iteration */
+    int nohwm = 0;
+    zmq_setsockopt(ss->mon, ZMQ_RCVHWM, &nohwm, sizeof nohwm);
+    if (zmq_connect(ss->mon, monep) != 0) return zfail(o, err, errlen);
+    for (size_t i = 0; i < o->n_eps; i++) {
+        if (zmq_bind(ss->sock, o->eps[i]) != 0) {
+            snprintf(err, errlen, "bind %s %s: %s", o->what, o->eps[i], zmq_strerror(errno));
+            return CT_ERR_IO;
+        }
+    }
+    return CT_OK;
+}
+
+/* Receives one monitor event (libzmq 4.x: frame 1 = event uint16 + value
+ * uint32, native byte order; frame 2 = endpoint). 0 = nothing waiting;
+ * *ev = 0 when the first frame is too short. */
+static int zmon_recv(void *mon, uint16_t *ev, uint32_t *val)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return 0;
+    }
+    *ev = 0;
+    *val = 0;
+    if (zmq_msg_size(&m) >= 6) {
+        const uint8_t *d = zmq_msg_data(&m);
+        memcpy(ev, d, 2);
+        memcpy(val, d + 2, 4);
+    }
+    int more = zmq_msg_more(&m);
+    zmq_msg_close(&m);
+    while (more) {
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, mon, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+    return 1;
+}
+
+void ct_server_drain_monitor(ct_server_sock *ss, ct_server_conns *cs)
+{
+    uint16_t ev;
+    uint32_t val;
+    while (zmon_recv(ss->mon, &ev, &val)) {
+        switch (ev) {
+        case ZMQ_EVENT_ACCEPTED:
+            cs->accepted++;
+            cs->open++;
+            if (cs->open > cs->max) {
+                /* Past the bound: end it now. shutdown() (not close()) so the
+                 * I/O thread that owns the fd sees EOF and cleans up itself. */
+                cs->refused++;
+                shutdown((int)val, SHUT_RDWR);
+                if (cs->refused == 1 || cs->refused % 1000 == 0)
+                    ct_log(CT_LOG_WARN, "security",
+                           "event=connection_refused socket=%s open=%ld max=%ld refused=%llu",
+                           ss->what, cs->open, cs->max, (unsigned long long)cs->refused);
+            }
+            break;
+        case ZMQ_EVENT_DISCONNECTED:
+            cs->disconnected++;
+            if (cs->open > 0) cs->open--;
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+            cs->auth_failed++;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+void ct_server_rebind(ct_server_sock *ss, const char *const *eps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (zmq_unbind(ss->sock, eps[i]) != 0 || zmq_bind(ss->sock, eps[i]) != 0)
+            ct_log(CT_LOG_ERROR, "feed rebind failed", "endpoint=%s err=\"%s\"", eps[i],
+                   zmq_strerror(errno));
+    }
+    ct_log(CT_LOG_WARN, "security", "event=feed_connections_dropped reason=reader_revoked");
+}
+
+void ct_server_close(ct_server_sock *ss, int linger)
+{
+    if (ss->sock) {
+        zmq_socket_monitor(ss->sock, NULL, 0);
+        zmq_setsockopt(ss->sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(ss->sock);
+        ss->sock = NULL;
+    }
+    if (ss->mon) {
+        zmq_close(ss->mon);
+        ss->mon = NULL;
+    }
+}
