@@ -127,6 +127,9 @@ def test_revocation_while_connected():
             f.write("not-a-key collector 672\n")
         agg.signal(signal.SIGHUP)
         agg.wait_log(r'msg="auth reload failed; keeping the previous table".*authorized\.txt:\d+:')
+        # loudly: error level, and what the table kept still lets in (c673, rep, adm)
+        agg.wait_log(r'level=error .*msg="auth reload failed; keeping the previous table".*'
+                     r'authorized\.txt:\d+: .*" peers=3 may_write=2 may_read=2$')
         o3 = os.urandom(8)  # c673's own origin (o is bound to c672)
         c3 = P.Client(eps["ingest"], curve=A.curve_for(keys, "c673"))
         r = c3.call([A.ev(o3, 5, district=673)])
