@@ -2,8 +2,8 @@
  * (see ct_server.h).
  *
  * Invariants: ss->sock and ss->mon are either NULL or owned by ss until
- * ct_server_close(); a monitor event is consumed whole (all its frames) even
- * when it cannot be decoded.
+ * ct_server_close(); monitor events are read through base/ct_zmon (one
+ * decoder of the monitor format for every process).
  */
 #include "ct_server.h"
 
@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "ct_log.h"
+#include "ct_zmon.h"
 
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93 /* draft API macro in libzmq 4.3; the option exists */
@@ -50,21 +51,11 @@ ct_err ct_server_open(void *zctx, const ct_server_opts *o, ct_server_sock *ss, c
             zmq_setsockopt(ss->sock, ZMQ_CURVE_SECRETKEY, o->kp->secret_z85, CT_Z85_KEY_LEN))
             return zfail(o, err, errlen);
     }
-    char monep[64];
-    snprintf(monep, sizeof monep, "inproc://ct-monitor-%p", ss->sock);
-    if (zmq_socket_monitor(ss->sock, monep,
-                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+    if (ct_zmon_open(zctx, ss->sock,
+                     ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                     &ss->mon) != CT_OK)
         return zfail(o, err, errlen);
-    ss->mon = zmq_socket(zctx, ZMQ_PAIR);
-    if (!ss->mon) return zfail(o, err, errlen);
-    zmq_setsockopt(ss->mon, ZMQ_LINGER, &linger, sizeof linger);
-    /* unbounded pipe: a burst of connection events must not be dropped (the
-     * connection count would drift); the loop drains it every iteration */
-    int nohwm = 0;
-    zmq_setsockopt(ss->mon, ZMQ_RCVHWM, &nohwm, sizeof nohwm);
-    if (zmq_connect(ss->mon, monep) != 0) return zfail(o, err, errlen);
     for (size_t i = 0; i < o->n_eps; i++) {
         if (zmq_bind(ss->sock, o->eps[i]) != 0) {
             snprintf(err, errlen, "bind %s %s: %s", o->what, o->eps[i], zmq_strerror(errno));
@@ -74,44 +65,15 @@ ct_err ct_server_open(void *zctx, const ct_server_opts *o, ct_server_sock *ss, c
     return CT_OK;
 }
 
-/* Receives one monitor event (libzmq 4.x: frame 1 = event uint16 + value
- * uint32, native byte order; frame 2 = endpoint). 0 = nothing waiting;
- * *ev = 0 when the first frame is too short. */
-static int zmon_recv(void *mon, uint16_t *ev, uint32_t *val)
-{
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        return 0;
-    }
-    *ev = 0;
-    *val = 0;
-    if (zmq_msg_size(&m) >= 6) {
-        const uint8_t *d = zmq_msg_data(&m);
-        memcpy(ev, d, 2);
-        memcpy(val, d + 2, 4);
-    }
-    int more = zmq_msg_more(&m);
-    zmq_msg_close(&m);
-    while (more) {
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, mon, 0) < 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        more = zmq_msg_more(&m);
-        zmq_msg_close(&m);
-    }
-    return 1;
-}
-
 void ct_server_drain_monitor(ct_server_sock *ss, ct_server_conns *cs)
 {
-    uint16_t ev;
-    uint32_t val;
-    while (zmon_recv(ss->mon, &ev, &val)) {
-        switch (ev) {
+    ct_zmon_event ev;
+    ct_err e;
+    while ((e = ct_zmon_read(ss->mon, ZMQ_DONTWAIT, &ev)) != CT_ERR_TIMEOUT) {
+        if (e == CT_ERR_MALFORMED) continue;
+        if (e) return; /* a socket error: the next poll tries again */
+        uint32_t val = ev.value;
+        switch (ev.event) {
         case ZMQ_EVENT_ACCEPTED:
             cs->accepted++;
             cs->open++;
@@ -152,14 +114,11 @@ void ct_server_rebind(ct_server_sock *ss, const char *const *eps, size_t n)
 
 void ct_server_close(ct_server_sock *ss, int linger)
 {
+    ct_zmon_close(ss->sock, ss->mon);
+    ss->mon = NULL;
     if (ss->sock) {
-        zmq_socket_monitor(ss->sock, NULL, 0);
         zmq_setsockopt(ss->sock, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(ss->sock);
         ss->sock = NULL;
-    }
-    if (ss->mon) {
-        zmq_close(ss->mon);
-        ss->mon = NULL;
     }
 }
