@@ -1,6 +1,7 @@
 /* ct_ctlog.c — reader and writer of the .ctlog export format (ct_ctlog.h).
  * The reader owns one read-only mapping of the file (released by
- * ct_ctlog_close); records handed to callbacks point into it. */
+ * ct_ctlog_close); records handed to callbacks point into it. Each object's
+ * extent comes from ct_prescan_object_len (proto's one MessagePack walker). */
 #include "ct_ctlog.h"
 
 #include <errno.h>
@@ -12,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- bounded MessagePack walk ---- */
+#include "ct_prescan.h"
 
 static uint64_t be(const uint8_t *p, unsigned n)
 {
@@ -20,116 +21,6 @@ static uint64_t be(const uint8_t *p, unsigned n)
     for (unsigned i = 0; i < n; i++)
         v = (v << 8) | p[i];
     return v;
-}
-
-ct_err ct_msgpack_object_len(const uint8_t *p, size_t len, size_t *out)
-{
-    size_t pos = 0;
-    uint64_t pending = 1;
-    while (pending) {
-        pending--;
-        if (pos >= len) return CT_ERR_MALFORMED;
-        uint8_t t = p[pos++];
-        uint64_t skip = 0, items = 0;
-        unsigned hdr = 0;
-        if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) {
-            /* fixint, nil, bool */
-        } else if (t >= 0x80 && t <= 0x8f) {
-            items = 2u * (t & 0x0fu);
-        } else if (t >= 0x90 && t <= 0x9f) {
-            items = t & 0x0fu;
-        } else if (t >= 0xa0 && t <= 0xbf) {
-            skip = t & 0x1fu;
-        } else {
-            switch (t) {
-            case 0xc4:
-            case 0xd9:
-                hdr = 1;
-                break; /* bin8 str8 */
-            case 0xc5:
-            case 0xda:
-                hdr = 2;
-                break; /* bin16 str16 */
-            case 0xc6:
-            case 0xdb:
-                hdr = 4;
-                break; /* bin32 str32 */
-            case 0xc7:
-                hdr = 1;
-                skip = 1;
-                break; /* ext8 (+type) */
-            case 0xc8:
-                hdr = 2;
-                skip = 1;
-                break;
-            case 0xc9:
-                hdr = 4;
-                skip = 1;
-                break;
-            case 0xca:
-            case 0xce:
-            case 0xd2:
-                skip = 4;
-                break; /* float32 u32 i32 */
-            case 0xcb:
-            case 0xcf:
-            case 0xd3:
-                skip = 8;
-                break;
-            case 0xcc:
-            case 0xd0:
-                skip = 1;
-                break;
-            case 0xcd:
-            case 0xd1:
-                skip = 2;
-                break;
-            case 0xd4:
-                skip = 2;
-                break; /* fixext */
-            case 0xd5:
-                skip = 3;
-                break;
-            case 0xd6:
-                skip = 5;
-                break;
-            case 0xd7:
-                skip = 9;
-                break;
-            case 0xd8:
-                skip = 17;
-                break;
-            case 0xdc:
-            case 0xde:
-                hdr = 2;
-                break; /* array16 map16 */
-            case 0xdd:
-            case 0xdf:
-                hdr = 4;
-                break;
-            default:
-                return CT_ERR_MALFORMED; /* 0xc1 */
-            }
-            if (hdr) {
-                if (len - pos < hdr) return CT_ERR_MALFORMED;
-                uint64_t n = be(p + pos, hdr);
-                pos += hdr;
-                if (t == 0xdc || t == 0xdd)
-                    items = n;
-                else if (t == 0xde || t == 0xdf)
-                    items = 2 * n;
-                else
-                    skip += n;
-            }
-        }
-        if (skip > len - pos) return CT_ERR_MALFORMED;
-        pos += (size_t)skip;
-        if (items > len - pos) /* every element needs at least one byte */
-            return CT_ERR_MALFORMED;
-        pending += items;
-    }
-    *out = pos;
-    return CT_OK;
 }
 
 /* ---- tiny strict readers for the header and trailer maps ---- */
@@ -226,7 +117,7 @@ static int rd_key(rd *r, const char *want)
 static ct_err parse_header(ct_ctlog_reader *r, const char *path, char *err, size_t errlen)
 {
     size_t hlen;
-    if (r->len == 0 || ct_msgpack_object_len(r->data, r->len, &hlen) != CT_OK) {
+    if (r->len == 0 || ct_prescan_object_len(r->data, r->len, NULL, &hlen) != CT_OK) {
         snprintf(err, errlen, "%s: offset 0: not a ctlog file (no complete header map)", path);
         return CT_ERR_MALFORMED;
     }
@@ -325,7 +216,7 @@ ct_err ct_ctlog_scan(ct_ctlog_reader *r, ct_ctlog_cb cb, void *arg, uint64_t *ba
             *bad_index = index;
             return CT_ERR_TRAILING_BYTES;
         }
-        if (ct_msgpack_object_len(p, r->len - pos, &n) != CT_OK) {
+        if (ct_prescan_object_len(p, r->len - pos, NULL, &n) != CT_OK) {
             snprintf(err, errlen, "offset %zu: truncated or malformed object (record #%llu)", pos,
                      (unsigned long long)index);
             *bad_index = index;

@@ -13,8 +13,8 @@
  * BLAKE2b-256(previous hash || body) and seqs must run A, A+1, ...
  *
  * The reader maps the file read-only and never allocates per record; each
- * object's extent is found by a bounded walk (no declared size is trusted
- * beyond the bytes present).
+ * object's extent is found by ct_prescan_object_len (no declared size is
+ * trusted beyond the bytes present).
  */
 #ifndef CT_CTLOG_H
 #define CT_CTLOG_H
@@ -63,9 +63,5 @@ ct_err ct_ctlog_put_header(ct_buf *out, const char *campaign, uint64_t from,
                            const uint8_t prev[CT_LOGREC_HASH_LEN]);
 ct_err ct_ctlog_put_trailer(ct_buf *out, uint64_t count, uint64_t last,
                             const uint8_t head[CT_LOGREC_HASH_LEN]);
-
-/* Length of the one MessagePack object at p (bounded walk); CT_ERR_MALFORMED
- * if it is truncated or invalid. */
-ct_err ct_msgpack_object_len(const uint8_t *p, size_t len, size_t *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* ct_prescan.c — bounded structural walk of a MessagePack frame (see
  * ct_prescan.h) and the one guarded entry into msgpack-c's unpacker
- * (ct_codec_unpack, see ct_codec.h).
+ * (ct_codec_unpack, see ct_codec.h). ct_prescan and ct_prescan_object_len
+ * share one walker: one table of MessagePack type bytes.
  *
  * Invariants: ct_prescan never allocates, never reads at or past buf[len],
  * uses an explicit stack of CT_PRESCAN_MAX_DEPTH + 1 counters and consumes at
@@ -10,13 +11,16 @@
  */
 #include "ct_prescan.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "ct_be.h"
 #include "ct_codec.h"
 
-ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim)
+/* Walks the one object at buf[0..len): on CT_OK, *end is the offset just past
+ * it (<= len; bytes after it are the caller's business). */
+static ct_err walk(const uint8_t *buf, size_t len, const ct_prescan_limits *lim, size_t *end)
 {
     if (len == 0 || buf == NULL) return CT_ERR_FRAME_EMPTY;
     unsigned max_depth = lim ? lim->max_depth : CT_PRESCAN_MAX_DEPTH;
@@ -154,10 +158,32 @@ ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim)
             }
         }
         while (rem[d] == 0) {
-            if (d == 0) return pos == len ? CT_OK : CT_ERR_TRAILING_BYTES;
+            if (d == 0) {
+                *end = pos;
+                return CT_OK;
+            }
             d--;
         }
     }
+}
+
+ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim)
+{
+    size_t end = 0;
+    ct_err e = walk(buf, len, lim, &end);
+    if (e) return e;
+    return end == len ? CT_OK : CT_ERR_TRAILING_BYTES;
+}
+
+ct_err ct_prescan_object_len(const uint8_t *buf, size_t len, const ct_prescan_limits *lim,
+                             size_t *out)
+{
+    size_t end = 0;
+    ct_err e = walk(buf, len, lim, &end);
+    if (e) return e;
+    assert(end > 0 && end <= len);
+    *out = end;
+    return CT_OK;
 }
 
 /* ---- the per-thread zone ---------------------------------------------- */

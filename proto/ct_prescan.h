@@ -34,4 +34,11 @@ typedef struct {
 
 ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim);
 
+/* The same walk over the ONE object that starts at buf[0], for readers of
+ * concatenated objects (the .ctlog file): *out = its length in bytes; the
+ * bytes after it are not looked at. Same checks and codes as ct_prescan
+ * except CT_ERR_TRAILING_BYTES, which it never returns. */
+ct_err ct_prescan_object_len(const uint8_t *buf, size_t len, const ct_prescan_limits *lim,
+                             size_t *out);
+
 #endif

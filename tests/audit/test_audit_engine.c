@@ -23,6 +23,7 @@
 #include "ct_ctlog.h"
 #include "ct_keys.h"
 #include "ct_pmap.h"
+#include "ct_prescan.h"
 #include "ct_status.h"
 #include "ct_store.h"
 #include "ct_testgen.h"
@@ -109,24 +110,41 @@ static void test_pmap(void **state)
     ct_pmap_free(&m);
 }
 
+/* ct_prescan_object_len is the walker the .ctlog reader finds each object's
+ * extent with: one object, bytes after it untouched, every declared size
+ * bounded by the bytes present. */
 static void test_object_len(void **state)
 {
     (void)state;
-    size_t n;
+    size_t n = 0;
     static const uint8_t ok1[] = {0x93, 0x01, 0xa1, 'x', 0xc4, 0x02, 0xaa, 0xbb, 0xff};
-    assert_int_equal(ct_msgpack_object_len(ok1, sizeof ok1, &n), CT_OK);
+    assert_int_equal(ct_prescan_object_len(ok1, sizeof ok1, NULL, &n), CT_OK);
     assert_int_equal(n, 8);
-    for (size_t cut = 0; cut < 8; cut++)
-        assert_int_equal(ct_msgpack_object_len(ok1, cut, &n), CT_ERR_MALFORMED);
+    assert_int_equal(ct_prescan_object_len(ok1, 0, NULL, &n), CT_ERR_FRAME_EMPTY);
+    for (size_t cut = 1; cut < 8; cut++) {
+        ct_err e = ct_prescan_object_len(ok1, cut, NULL, &n);
+        assert_true(e == CT_ERR_MALFORMED || e == CT_ERR_DECLARED_SIZE);
+    }
+    /* cut inside the bin's body: its declared size exceeds the bytes left */
+    assert_int_equal(ct_prescan_object_len(ok1, 7, NULL, &n), CT_ERR_DECLARED_SIZE);
+    /* cut before the bin's header: an object is due but the bytes ended */
+    assert_int_equal(ct_prescan_object_len(ok1, 4, NULL, &n), CT_ERR_MALFORMED);
     static const uint8_t huge_arr[] = {0xdd, 0x00, 0xff, 0xff, 0xff};
-    assert_int_equal(ct_msgpack_object_len(huge_arr, sizeof huge_arr, &n), CT_ERR_MALFORMED);
+    assert_int_equal(ct_prescan_object_len(huge_arr, sizeof huge_arr, NULL, &n),
+                     CT_ERR_DECLARED_SIZE);
     static const uint8_t huge_bin[] = {0xc6, 0xff, 0xff, 0xff, 0xff, 0x00};
-    assert_int_equal(ct_msgpack_object_len(huge_bin, sizeof huge_bin, &n), CT_ERR_MALFORMED);
+    assert_int_equal(ct_prescan_object_len(huge_bin, sizeof huge_bin, NULL, &n),
+                     CT_ERR_DECLARED_SIZE);
     static const uint8_t reserved[] = {0xc1};
-    assert_int_equal(ct_msgpack_object_len(reserved, 1, &n), CT_ERR_MALFORMED);
+    assert_int_equal(ct_prescan_object_len(reserved, 1, NULL, &n), CT_ERR_MALFORMED);
     static const uint8_t map[] = {0x81, 0xa1, 'k', 0xcf, 1, 2, 3, 4, 5, 6, 7, 8};
-    assert_int_equal(ct_msgpack_object_len(map, sizeof map, &n), CT_OK);
+    assert_int_equal(ct_prescan_object_len(map, sizeof map, NULL, &n), CT_OK);
     assert_int_equal(n, sizeof map);
+    /* nesting beyond CT_PRESCAN_MAX_DEPTH */
+    uint8_t deep[CT_PRESCAN_MAX_DEPTH + 2];
+    memset(deep, 0x91, sizeof deep - 1);
+    deep[sizeof deep - 1] = 0x01;
+    assert_int_equal(ct_prescan_object_len(deep, sizeof deep, NULL, &n), CT_ERR_TOO_DEEP);
 }
 
 static void write_file(const char *path, const void *p, size_t n)
