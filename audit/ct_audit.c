@@ -57,63 +57,20 @@ static uint64_t id_fingerprint(const uint8_t id[CT_EVENT_ID_LEN], const uint8_t 
     return h ^ c;
 }
 
-/* Memo of campaign checks (one per checking thread): an event whose
- * campaign, district, agent and group equal those of an event that passed
- * ct_campaign_check_event, and whose occurred-at time lies in the campaign
- * window (the very test of ct_campaign_check_event), passes it too: with the
- * clock check off nothing else enters that check. Anything else is checked by
- * ct_campaign_check_event itself, so every failure and its error code come
- * from it. Saves its bsearches by string over the roster. */
-#define CT_AUDIT_CMEMO 1024
-
-typedef struct {
-    bool used;
-    uint32_t district;
-    char campaign[CT_CAMPAIGN_ID_MAX + 1];
-    char agent[CT_AGENT_ID_MAX + 1];
-    char group[CT_GROUP_MAX + 1];
-} ct_audit_cmemo_slot;
-
-typedef struct {
-    ct_audit_cmemo_slot slot[CT_AUDIT_CMEMO];
-} ct_audit_cmemo;
-
-static size_t cmemo_ix(const ct_event *ev)
+/* The campaign check, through the thread's checker when it has one. */
+static ct_err campaign_check(const ct_campaign *c, ct_campaign_checker *k, const ct_event *ev)
 {
-    uint64_t h = 1469598103934665603ull ^ ev->district; /* FNV-1a */
-    for (const char *s = ev->agent; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    for (const char *s = ev->group; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return (size_t)(h ^ (h >> 32)) & (CT_AUDIT_CMEMO - 1);
-}
-
-static ct_err campaign_check(const ct_campaign *c, ct_audit_cmemo *m, const ct_event *ev)
-{
-    if (!m) return ct_campaign_check_event(c, ev, INT64_MAX);
-    ct_audit_cmemo_slot *sl = &m->slot[cmemo_ix(ev)];
-    if (sl->used && sl->district == ev->district && strcmp(sl->agent, ev->agent) == 0 &&
-        strcmp(sl->group, ev->group) == 0 && strcmp(sl->campaign, ev->campaign) == 0 &&
-        !(ev->occurred_ms < c->start_ms - c->tolerance_ms ||
-          ev->occurred_ms >= c->end_ms + c->tolerance_ms))
-        return CT_OK;
-    ct_err e = ct_campaign_check_event(c, ev, INT64_MAX);
-    if (e) return e;
-    sl->used = true;
-    sl->district = ev->district;
-    memcpy(sl->campaign, ev->campaign, sizeof sl->campaign);
-    memcpy(sl->agent, ev->agent, sizeof sl->agent);
-    memcpy(sl->group, ev->group, sizeof sl->group);
-    return CT_OK;
+    return k ? ct_campaign_checker_check(k, ev, INT64_MAX)
+             : ct_campaign_check_event(c, ev, INT64_MAX);
 }
 
 /* Stage 1: the pure per-record checks. */
-static void stage1(const ct_campaign *c, ct_audit_cmemo *memo, ct_store *ids, ct_audit_item *it,
-                   const uint8_t prev[CT_LOGREC_HASH_LEN])
+static void stage1(const ct_campaign *c, ct_campaign_checker *checker, ct_store *ids,
+                   ct_audit_item *it, const uint8_t prev[CT_LOGREC_HASH_LEN])
 {
     it->chain = ct_logrec_check(&it->rec, prev);
     it->dec = ct_event_decode(it->rec.event, it->rec.event_len, &it->ev, NULL);
-    it->camp = it->dec ? CT_OK : campaign_check(c, memo, &it->ev);
+    it->camp = it->dec ? CT_OK : campaign_check(c, checker, &it->ev);
     it->idfp = 0;
     if (ids && !it->dec) {
         uint8_t h[16];
@@ -124,16 +81,17 @@ static void stage1(const ct_campaign *c, ct_audit_cmemo *memo, ct_store *ids, ct
     if (!it->dec) ct_person_key(it->ev.program, it->ev.person, it->pkey);
 }
 
-static void batch_stage1(struct ct_audit_pool *p, ct_audit_batch *b, ct_audit_cmemo *memo)
+static void batch_stage1(struct ct_audit_pool *p, ct_audit_batch *b, ct_campaign_checker *checker)
 {
     for (size_t i = 0; i < b->n; i++)
-        stage1(p->c, memo, p->ids, &b->items[i], i ? b->items[i - 1].rec.hash : b->prev);
+        stage1(p->c, checker, p->ids, &b->items[i], i ? b->items[i - 1].rec.hash : b->prev);
 }
 
 static void *worker(void *arg)
 {
     struct ct_audit_pool *p = arg;
-    ct_audit_cmemo *memo = calloc(1, sizeof *memo); /* NULL: no memo */
+    ct_campaign_checker *checker = NULL; /* stays NULL without memory: plain checks */
+    (void)ct_campaign_checker_new(p->c, &checker);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         ct_audit_batch *b = NULL;
@@ -146,13 +104,13 @@ static void *worker(void *arg)
         }
         b->state = B_WORKING;
         pthread_mutex_unlock(&p->mu);
-        batch_stage1(p, b, memo);
+        batch_stage1(p, b, checker);
         pthread_mutex_lock(&p->mu);
         b->state = B_DONE;
         pthread_cond_broadcast(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
-    free(memo);
+    ct_campaign_checker_free(checker);
     return NULL;
 }
 
@@ -227,7 +185,7 @@ ct_err ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
     memcpy(a->scan_prev, prev, CT_LOGREC_HASH_LEN);
     ct_pmap_init(&a->persons);
     ct_counts_init(&a->counts);
-    a->cmemo = calloc(1, sizeof(ct_audit_cmemo)); /* NULL: no memo */
+    (void)ct_campaign_checker_new(o->campaign, &a->checker); /* NULL: plain checks */
     a->t0_ms = ct_monotonic_ms();
     a->next_progress_ms = a->t0_ms + 1000;
     if (a->o.threads > 1) {
@@ -246,8 +204,8 @@ void ct_audit_free(ct_audit *a)
     a->pool = NULL;
     free(a->idfp);
     a->idfp = NULL;
-    free(a->cmemo);
-    a->cmemo = NULL;
+    ct_campaign_checker_free(a->checker);
+    a->checker = NULL;
     ct_pmap_free(&a->persons);
     ct_counts_free(&a->counts);
 }
@@ -409,7 +367,7 @@ static void drain(ct_audit *a, uint64_t until, bool wait)
             if (q) {
                 q->state = B_WORKING;
                 pthread_mutex_unlock(&p->mu);
-                batch_stage1(p, q, a->cmemo);
+                batch_stage1(p, q, a->checker);
                 pthread_mutex_lock(&p->mu);
                 q->state = B_DONE;
                 pthread_cond_broadcast(&p->cv);
@@ -467,7 +425,7 @@ ct_err ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
     if (!a->pool) {
         ct_audit_item it;
         it.rec = *rec;
-        stage1(a->o.campaign, a->cmemo, a->o.ids_store, &it, a->scan_prev);
+        stage1(a->o.campaign, a->checker, a->o.ids_store, &it, a->scan_prev);
         memcpy(a->scan_prev, rec->hash, CT_LOGREC_HASH_LEN);
         if (stage2(a, &it)) a->halt = true;
         return a->halt ? halted(a) : CT_OK;

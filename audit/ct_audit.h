@@ -90,7 +90,7 @@ typedef struct {
     uint64_t missing, jump_to, missing_prev;
     /* progress */
     int64_t t0_ms, next_progress_ms;
-    void *cmemo; /* the calling thread's memo of campaign checks (ct_audit.c) */
+    ct_campaign_checker *checker; /* the calling thread's (NULL: plain checks) */
     /* pipeline (threads > 1): records are batched, checked by workers, and
      * tallied here in scan order */
     struct ct_audit_pool *pool;

@@ -1072,15 +1072,29 @@ const ct_group *ct_campaign_group(const ct_campaign *c, const char *id)
     return bsearch(id, c->groups, c->n_groups, sizeof *c->groups, cmp_group_key);
 }
 
-ct_err ct_campaign_check_event(const ct_campaign *c, const ct_event *ev, int64_t now_ms)
+/* ---- the event check ----
+ *
+ * Two parts. check_roster() is given ONLY the event's campaign id, district,
+ * agent and group, so it can read nothing else of the event: those four
+ * values are the key under which ct_campaign_checker remembers a pass.
+ * check_rest() gets the whole event and runs for every event, memo or not.
+ * A rule that reads any other field (time, program, action, ...) can only be
+ * written in check_rest(). */
+
+static ct_err check_roster(const ct_campaign *c, const char *campaign, uint32_t district,
+                           const char *agent, const char *group)
 {
-    if (!c || !ev) return CT_ERR_ARG;
-    if (strcmp(ev->campaign, c->id) != 0) return CT_ERR_WRONG_CAMPAIGN;
-    if (!ct_campaign_district(c, ev->district)) return CT_ERR_UNKNOWN_DISTRICT;
-    const ct_agent *a = ct_campaign_agent(c, ev->agent);
+    if (strcmp(campaign, c->id) != 0) return CT_ERR_WRONG_CAMPAIGN;
+    if (!ct_campaign_district(c, district)) return CT_ERR_UNKNOWN_DISTRICT;
+    const ct_agent *a = ct_campaign_agent(c, agent);
     if (!a) return CT_ERR_UNKNOWN_AGENT;
-    if (a->district != ev->district) return CT_ERR_AGENT_DISTRICT;
-    if (ev->group[0] && !ct_campaign_group(c, ev->group)) return CT_ERR_UNKNOWN_GROUP;
+    if (a->district != district) return CT_ERR_AGENT_DISTRICT;
+    if (group[0] && !ct_campaign_group(c, group)) return CT_ERR_UNKNOWN_GROUP;
+    return CT_OK;
+}
+
+static ct_err check_rest(const ct_campaign *c, const ct_event *ev, int64_t now_ms)
+{
     /* [start - tolerance, end + tolerance), computed without overflow */
     if (ev->occurred_ms < c->start_ms - c->tolerance_ms ||
         ev->occurred_ms >= c->end_ms + c->tolerance_ms)
@@ -1089,6 +1103,74 @@ ct_err ct_campaign_check_event(const ct_campaign *c, const ct_event *ev, int64_t
         ev->occurred_ms > now_ms + c->max_future_ms)
         return CT_ERR_IN_FUTURE;
     return CT_OK;
+}
+
+ct_err ct_campaign_check_event(const ct_campaign *c, const ct_event *ev, int64_t now_ms)
+{
+    if (!c || !ev) return CT_ERR_ARG;
+    ct_err e = check_roster(c, ev->campaign, ev->district, ev->agent, ev->group);
+    return e ? e : check_rest(c, ev, now_ms);
+}
+
+/* ---- the checker: the roster part's passes, remembered ---- */
+
+#define CT_CHECKER_SLOTS 1024 /* a power of two */
+
+typedef struct {
+    bool used;
+    uint32_t district;
+    char campaign[CT_CAMPAIGN_ID_MAX + 1];
+    char agent[CT_AGENT_ID_MAX + 1];
+    char group[CT_GROUP_MAX + 1];
+} checker_slot;
+
+struct ct_campaign_checker {
+    const ct_campaign *c;
+    checker_slot slot[CT_CHECKER_SLOTS];
+};
+
+ct_err ct_campaign_checker_new(const ct_campaign *c, ct_campaign_checker **out)
+{
+    *out = NULL;
+    if (!c) return CT_ERR_ARG;
+    ct_campaign_checker *k = calloc(1, sizeof *k);
+    if (!k) return CT_ERR_NOMEM;
+    k->c = c;
+    *out = k;
+    return CT_OK;
+}
+
+void ct_campaign_checker_free(ct_campaign_checker *k)
+{
+    free(k);
+}
+
+static size_t checker_ix(const ct_event *ev)
+{
+    uint64_t h = 1469598103934665603ull ^ ev->district; /* FNV-1a */
+    for (const char *s = ev->agent; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    for (const char *s = ev->group; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 32)) & (CT_CHECKER_SLOTS - 1);
+}
+
+ct_err ct_campaign_checker_check(ct_campaign_checker *k, const ct_event *ev, int64_t now_ms)
+{
+    if (!k || !ev) return CT_ERR_ARG;
+    checker_slot *sl = &k->slot[checker_ix(ev)];
+    bool hit = sl->used && sl->district == ev->district && strcmp(sl->agent, ev->agent) == 0 &&
+               strcmp(sl->group, ev->group) == 0 && strcmp(sl->campaign, ev->campaign) == 0;
+    if (!hit) {
+        ct_err e = check_roster(k->c, ev->campaign, ev->district, ev->agent, ev->group);
+        if (e) return e; /* failures are not remembered */
+        sl->used = true;
+        sl->district = ev->district;
+        memcpy(sl->campaign, ev->campaign, sizeof sl->campaign);
+        memcpy(sl->agent, ev->agent, sizeof sl->agent);
+        memcpy(sl->group, ev->group, sizeof sl->group);
+    }
+    return check_rest(k->c, ev, now_ms);
 }
 
 uint32_t ct_campaign_local_day(const ct_campaign *c, int64_t ms)

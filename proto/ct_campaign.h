@@ -107,6 +107,24 @@ const ct_group *ct_campaign_group(const ct_campaign *c, const char *id);
  * occurred-at <= now + max_future. */
 ct_err ct_campaign_check_event(const ct_campaign *c, const ct_event *ev, int64_t now_ms);
 
+/* ct_campaign_check_event for one thread checking many events against one
+ * campaign (the audit's replay of millions): same result and error code for
+ * every input, faster when events repeat their staff member.
+ *
+ * The check has two parts (ct_campaign.c). The roster part is given only the
+ * event's campaign id, district, agent and group; the checker remembers its
+ * PASSES keyed by exactly those four values (compared in full, not by hash).
+ * The other part (window, clock, anything reading another field) runs for
+ * every event. So a rule added to the check can never be skipped by a memo
+ * hit: in the roster part it can read only the key; anywhere else it is never
+ * memoised. Failures are never remembered. The checker borrows c (which must
+ * outlive it) and is not thread-safe: one per thread. */
+typedef struct ct_campaign_checker ct_campaign_checker;
+
+ct_err ct_campaign_checker_new(const ct_campaign *c, ct_campaign_checker **out);
+void ct_campaign_checker_free(ct_campaign_checker *k);
+ct_err ct_campaign_checker_check(ct_campaign_checker *k, const ct_event *ev, int64_t now_ms);
+
 /* Campaign-local calendar day of ms as YYYYMMDD (uses tz_offset_min). */
 uint32_t ct_campaign_local_day(const ct_campaign *c, int64_t ms);
 

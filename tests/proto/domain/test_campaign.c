@@ -6,6 +6,7 @@
  * - many more broken variants in memory (one line of fixtures/small.ini or
  *   fixtures/staff-ok.csv replaced), each with its exact message and line;
  * - ct_campaign_check_event: every reason, the boundaries and the check order.
+ * - ct_campaign_checker: the same answers as ct_campaign_check_event, memo or not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -609,6 +610,87 @@ static void test_check_event(void **state)
     ct_campaign_free(&c);
 }
 
+/* The checker gives ct_campaign_check_event's answer for every input, also
+ * on a memo hit: every combination of the values the check reads (campaign,
+ * district, agent, group, occurred-at, clock), twice through one checker (the
+ * second round hits the remembered passes), interleaved with a passing event
+ * of the same staff member right before each. */
+static void test_checker(void **state)
+{
+    (void)state;
+    load_bases();
+    ct_campaign c;
+    char err[256];
+    assert_int_equal(ct_campaign_load_mem("t.ini", base_ini, base_ini_len, "r.csv", base_roster,
+                                          base_roster_len, &c, err, sizeof err),
+                     CT_OK);
+    const int64_t start = c.start_ms, end = c.end_ms, tol = 600000, fut = 300000;
+    static const char *const camps[] = {"test-2023", "x"};
+    static const uint32_t dists[] = {672, 673, 999};
+    static const char *const agents[] = {"LD672-001", "LD673-001", "nobody"};
+    static const char *const groups[] = {"", "nq143", "nq999"};
+    const int64_t times[] = {start - tol - 1, start - tol, start + 3600000,
+                             end + tol - 1,   end + tol,   INT64_MIN};
+    ct_campaign_checker *k = NULL;
+    assert_int_equal(ct_campaign_checker_new(&c, &k), CT_OK);
+    assert_non_null(k);
+    unsigned n = 0, fails[256] = {0};
+    for (int round = 0; round < 2; round++)
+        for (size_t a = 0; a < 2; a++)
+            for (size_t d = 0; d < 3; d++)
+                for (size_t g = 0; g < 3; g++)
+                    for (size_t ag = 0; ag < 3; ag++)
+                        for (size_t t = 0; t < 6; t++)
+                            for (int clk = 0; clk < 3; clk++) {
+                                ct_event e;
+                                memset(&e, 0, sizeof e);
+                                strcpy(e.campaign, camps[a]);
+                                e.district = dists[d];
+                                strcpy(e.agent, agents[ag]);
+                                strcpy(e.group, groups[g]);
+                                e.program = (ct_program)(t % 2);
+                                e.action = CT_ACTION_ENROLL;
+                                e.occurred_ms = start + 3600000;
+                                /* a pass of this staff member first, when it can pass */
+                                ct_err p0 = ct_campaign_check_event(&c, &e, INT64_MAX);
+                                assert_int_equal(ct_campaign_checker_check(k, &e, INT64_MAX), p0);
+                                e.occurred_ms = times[t];
+                                int64_t now = clk == 0   ? INT64_MAX
+                                              : clk == 1 ? e.occurred_ms - fut
+                                                         : e.occurred_ms - fut - 1;
+                                if (e.occurred_ms == INT64_MIN && clk) now = INT64_MIN;
+                                ct_err want = ct_campaign_check_event(&c, &e, now);
+                                assert_int_equal(ct_campaign_checker_check(k, &e, now), want);
+                                n++;
+                                if ((unsigned)want < 256) fails[want]++;
+                            }
+    assert_int_equal(n, 2 * 2 * 3 * 3 * 3 * 6 * 3);
+    /* every outcome occurs, the time ones behind a remembered pass */
+    assert_true(fails[CT_OK] > 0 && fails[CT_ERR_OUTSIDE_WINDOW] > 0 &&
+                fails[CT_ERR_IN_FUTURE] > 0);
+    assert_true(fails[CT_ERR_WRONG_CAMPAIGN] > 0 && fails[CT_ERR_UNKNOWN_DISTRICT] > 0 &&
+                fails[CT_ERR_UNKNOWN_AGENT] > 0 && fails[CT_ERR_AGENT_DISTRICT] > 0 &&
+                fails[CT_ERR_UNKNOWN_GROUP] > 0);
+    /* a remembered pass does not outlive a change of any key value */
+    ct_event e;
+    memset(&e, 0, sizeof e);
+    strcpy(e.campaign, "test-2023");
+    e.district = 672;
+    strcpy(e.agent, "LD672-001");
+    e.occurred_ms = start;
+    assert_int_equal(ct_campaign_checker_check(k, &e, INT64_MAX), CT_OK);
+    strcpy(e.group, "nq999");
+    assert_int_equal(ct_campaign_checker_check(k, &e, INT64_MAX), CT_ERR_UNKNOWN_GROUP);
+    e.group[0] = 0;
+    e.occurred_ms = end + tol;
+    assert_int_equal(ct_campaign_checker_check(k, &e, INT64_MAX), CT_ERR_OUTSIDE_WINDOW);
+    e.occurred_ms = start;
+    assert_int_equal(ct_campaign_checker_check(k, &e, start - fut - 1), CT_ERR_IN_FUTURE);
+    assert_int_equal(ct_campaign_checker_check(NULL, &e, INT64_MAX), CT_ERR_ARG);
+    ct_campaign_checker_free(k);
+    ct_campaign_free(&c);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -623,6 +705,7 @@ int main(void)
         cmocka_unit_test(test_shipped_campaign), cmocka_unit_test(test_small_campaign),
         cmocka_unit_test(test_fixture_errors),   cmocka_unit_test(test_ini_errors),
         cmocka_unit_test(test_roster_errors),    cmocka_unit_test(test_check_event),
+        cmocka_unit_test(test_checker),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
