@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "ct_campaign.h"
+#include "ct_campaign_load.h"
 
 /* Loads the embedded campaign. */
 ct_err ct_campaign_load_default(ct_campaign *out, char *errbuf, size_t errlen);

@@ -1,41 +1,14 @@
-/* ct_campaign.h — the campaign definition and its staff roster.
+/* CONTRACT (docs/PROTOCOL.md §4): a change here is a change to the protocol.
  *
- * A campaign is an INI file (parsed with inih) plus a roster CSV (parsed with
- * libcsv) that it names. docs/PROTOCOL.md §4 and examples/lamdong-2023/ show
- * the format. Example:
+ * ct_campaign.h — the campaign model and the ONE check of an event against
+ * it. A campaign (id, window, time zone, tolerance, programs, districts and
+ * their targets, groups, the staff roster) is read from its files by
+ * campaign/ct_campaign_load.h; this header is what every process and an
+ * outside implementation must agree on once it is loaded.
  *
- *   [campaign]
- *   id = lamdong-2023
- *   name = Lâm Đồng: ra quân BHXH tự nguyện, BHYT hộ gia đình
- *   start = 2023-07-22T08:00:00+07:00     ; inclusive
- *   end = 2023-08-01T00:00:00+07:00       ; exclusive
- *   timezone = +07:00                     ; campaign-local days use this offset
- *   tolerance = 600                       ; seconds accepted outside the window
- *   max_future = 300                      ; seconds an event may be ahead of "now"
- *   roster = staff.csv                    ; relative to this file
- *
- *   [program bhxh_tn]
- *   agent_target = 1
- *   [program bhyt_hgd]
- *   agent_target = 2
- *
- *   [district 672]
- *   name = Thành phố Đà Lạt
- *   ; target.bhxh_tn = 30   (optional; default agent_target x staff in district)
- *
- *   [group nq143]
- *   name = Hỗ trợ theo Nghị quyết 143/NQ-HĐND
- *
- *   roster CSV, header required:  agent_id,name,district,org
- *   org is "bhxh" (social-insurance office) or "buudien" (post office).
- *
- * Province targets are the sums of the district targets. Loading checks
- * everything (unknown keys and sections, duplicate districts/agents, agents
- * of unknown districts, bad times, empty roster) and reports the FIRST error
- * as "path:line: message" in errbuf.
- *
- * Lookups are O(log n) (sorted arrays, bsearch). A loaded ct_campaign is
- * immutable and owned by the caller (ct_campaign_free).
+ * Province targets are the sums of the district targets. Lookups are
+ * O(log n) (sorted arrays, bsearch). A loaded ct_campaign is immutable and
+ * owned by the caller (ct_campaign_free).
  */
 #ifndef CT_CAMPAIGN_H
 #define CT_CAMPAIGN_H
@@ -89,11 +62,7 @@ typedef struct {
     uint8_t fingerprint[32]; /* BLAKE2b-256 over campaign file bytes || roster bytes */
 } ct_campaign;
 
-ct_err ct_campaign_load(const char *path, ct_campaign *out, char *errbuf, size_t errlen);
-/* Same, from memory (name is used in messages; roster given as bytes too). */
-ct_err ct_campaign_load_mem(const char *name, const char *ini, size_t ini_len,
-                            const char *roster_name, const char *roster, size_t roster_len,
-                            ct_campaign *out, char *errbuf, size_t errlen);
+/* Frees what a loader put in *c and zeroes it; NULL is fine. */
 void ct_campaign_free(ct_campaign *c);
 
 const ct_district *ct_campaign_district(const ct_campaign *c, uint32_t code);

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "ct_campaign.h"
+#include "ct_campaign_load.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "ct_campaign.h"
+#include "ct_campaign_load.h"
 #include "ct_counts.h"
 #include "ct_status.h"
 #include "ct_text.h"

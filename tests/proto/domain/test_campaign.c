@@ -15,11 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "ct_campaign.h"
+#include "ct_campaign_load.h"
 #include "ct_campaign_default.h"
 #include "ct_time.h"
 
@@ -521,6 +522,81 @@ static void test_roster_errors(void **state)
     ct_campaign_free(&c);
 }
 
+/* A NUL byte inside a value is an error naming the file and line, never a
+ * value silently cut at the NUL: in an INI value, in an unquoted or quoted
+ * roster field, and on the second line of a quoted field spanning two; also
+ * through ct_campaign_load from real files. */
+static void put_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_nul_bytes(void **state)
+{
+    (void)state;
+    load_bases();
+    /* INI: district name "Thành phố Đà Lạt\0 (cũ)" on line 20 */
+    size_t il;
+    char *ini = patch(base_ini, 20, "name = Da Lat#X (cu)", &il);
+    char *x = memchr(ini, '#', il);
+    assert_non_null(x);
+    *x = '\0';
+    expect_mem(ini, il, base_roster, base_roster_len, "t.ini:20: NUL byte in line", 0);
+    /* roster: unquoted, quoted, second line of a quoted field */
+    static const char *const rows[] = {"LD672-002,Tran#Binh,672,bhxh",
+                                       "LD672-002,\"Tran#Binh\",672,bhxh",
+                                       "LD672-002,672#-junk,672,bhxh"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t rl;
+        char *r = patch(base_roster, 3, rows[i], &rl);
+        char *h = memchr(r, '#', rl);
+        assert_non_null(h);
+        *h = '\0';
+        expect_mem(base_ini, base_ini_len, r, rl, "r.csv:3: NUL byte in line", 0);
+        free(r);
+    }
+    static const char two[] = "agent_id,name,district,org\nLD672-001,A,672,bhxh\n"
+                              "LD672-002,\"Tran\nBi#nh\",672,bhxh\n";
+    char *t = malloc(sizeof two);
+    memcpy(t, two, sizeof two);
+    *strchr(t, '#') = '\0';
+    expect_mem(base_ini, base_ini_len, t, sizeof two - 1, "r.csv:4: NUL byte in line", 0);
+    /* through the files */
+    char dir[] = "/tmp/ct-campaign-nul-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char ip[128], rp[128], err[512] = "", want[256];
+    snprintf(ip, sizeof ip, "%s/c.ini", dir);
+    snprintf(rp, sizeof rp, "%s/staff.csv", dir);
+    size_t ol;
+    char *fini = patch(base_ini, 8, "roster = staff.csv", &ol);
+    put_file(ip, fini, ol);
+    put_file(rp, t, sizeof two - 1);
+    ct_campaign c;
+    assert_int_equal(ct_campaign_load(ip, &c, err, sizeof err), CT_ERR_CONFIG);
+    snprintf(want, sizeof want, "%s:4: NUL byte in line", rp);
+    assert_string_equal(err, want);
+    assert_null(c.agents);
+    put_file(rp, base_roster, base_roster_len);
+    assert_int_equal(ct_campaign_load(ip, &c, err, sizeof err), CT_OK);
+    ct_campaign_free(&c);
+    char *fini2 = patch(fini, 20, "name = Da Lat#X", &ol);
+    *(char *)memchr(fini2, '#', ol) = '\0';
+    put_file(ip, fini2, ol);
+    assert_int_equal(ct_campaign_load(ip, &c, err, sizeof err), CT_ERR_CONFIG);
+    snprintf(want, sizeof want, "%s:20: NUL byte in line", ip);
+    assert_string_equal(err, want);
+    unlink(ip);
+    unlink(rp);
+    rmdir(dir);
+    free(fini);
+    free(fini2);
+    free(t);
+    free(ini);
+}
+
 /* ---------- check_event ---------- */
 
 static void test_check_event(void **state)
@@ -705,7 +781,7 @@ int main(void)
         cmocka_unit_test(test_shipped_campaign), cmocka_unit_test(test_small_campaign),
         cmocka_unit_test(test_fixture_errors),   cmocka_unit_test(test_ini_errors),
         cmocka_unit_test(test_roster_errors),    cmocka_unit_test(test_check_event),
-        cmocka_unit_test(test_checker),
+        cmocka_unit_test(test_checker),          cmocka_unit_test(test_nul_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
