@@ -579,66 +579,13 @@ ct_err ct_audit_check_ids(ct_audit *a, ct_store *s)
     return e;
 }
 
-const char *ct_audit_kind_name(ct_count_kind k)
-{
-    switch (k) {
-    case CT_COUNT_NET:
-        return "net";
-    case CT_COUNT_GROSS:
-        return "gross";
-    case CT_COUNT_CANCELLED:
-        return "cancelled";
-    case CT_COUNT_AGENT:
-        return "agent";
-    case CT_COUNT_DAY:
-        return "day";
-    case CT_COUNT_GROUP:
-        return "group";
-    case CT_COUNT_REPEAT:
-        return "repeat";
-    case CT_COUNT_CANCEL_NOOP:
-        return "cancel_noop";
-    }
-    return "unknown";
-}
-
-void ct_audit_key_str(const ct_count_key *k, char *out, size_t len)
-{
-    if (k->len < 4) {
-        snprintf(out, len, "(short key of %u bytes)", k->len);
-        return;
-    }
-    ct_count_kind kind = ct_count_key_kind(k);
-    ct_program p = ct_count_key_program(k);
-    const char *pname = (unsigned)p < CT_PROGRAM_COUNT ? ct_program_name(p) : "?";
-    size_t dl = 0;
-    const uint8_t *d = ct_count_key_dim(k, &dl);
-    char dim[80] = "";
-    if (kind == CT_COUNT_DAY && dl == 4) {
-        snprintf(
-            dim, sizeof dim, " dim=%u",
-            (unsigned)((uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3]));
-    } else if (dl) {
-        size_t o = (size_t)snprintf(dim, sizeof dim, " dim=");
-        for (size_t i = 0; i < dl && o + 5 < sizeof dim; i++) {
-            if (d[i] >= 0x21 && d[i] < 0x7f)
-                dim[o++] = (char)d[i];
-            else
-                o += (size_t)snprintf(dim + o, sizeof dim - o, "\\x%02x", d[i]);
-        }
-        dim[o] = 0;
-    }
-    snprintf(out, len, "kind=%s program=%s district=%u%s", ct_audit_kind_name(kind), pname,
-             (unsigned)ct_count_key_district(k), dim);
-}
-
 bool ct_audit_compare_counts(const ct_counts *stored, const ct_counts *recount, char *finding,
                              size_t len)
 {
     ct_count_key k;
     if (ct_counts_equal(stored, recount, &k)) return true;
     char ks[160];
-    ct_audit_key_str(&k, ks, sizeof ks);
+    ct_count_key_str(&k, ks, sizeof ks);
     snprintf(finding, len, "count %s: stored %" PRId64 ", recount %" PRId64, ks,
              ct_counts_get(stored, &k), ct_counts_get(recount, &k));
     return false;

@@ -125,10 +125,6 @@ ct_err ct_audit_check_ids(ct_audit *a, ct_store *s);
 void ct_audit_diverge(ct_audit *a, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* "kind=agent program=bhxh_tn district=672 dim=LD-001" */
-void ct_audit_key_str(const ct_count_key *k, char *out, size_t len);
-const char *ct_audit_kind_name(ct_count_kind k);
-
 /* Compares stored counts with the recount; on a difference fills finding
  * ("count <key>: stored X, recount Y") and returns false. */
 bool ct_audit_compare_counts(const ct_counts *stored, const ct_counts *recount, char *finding,

@@ -67,6 +67,11 @@ ct_program ct_count_key_program(const ct_count_key *k);
 uint32_t ct_count_key_district(const ct_count_key *k);
 const uint8_t *ct_count_key_dim(const ct_count_key *k, size_t *len);
 int ct_count_key_cmp(const ct_count_key *a, const ct_count_key *b);
+/* "net", "gross", ..., "cancel_noop"; "unknown" outside the enum. */
+const char *ct_count_kind_name(ct_count_kind k);
+/* A key for people: "kind=agent program=bhxh_tn district=672 dim=LD-001"
+ * (DAY dims as YYYYMMDD; bytes outside printable ASCII as \xHH). */
+void ct_count_key_str(const ct_count_key *k, char *out, size_t len);
 
 /* What the store keeps per (program, person). */
 typedef struct {

@@ -226,6 +226,43 @@ static void test_keys(void **state)
     assert_memory_equal(pk + 1, person, CT_PERSON_LEN);
 }
 
+/* Counter keys as people read them (audit findings). */
+static void test_key_str(void **state)
+{
+    (void)state;
+    static const struct {
+        ct_count_kind k;
+        const char *name;
+    } names[] = {{CT_COUNT_NET, "net"},
+                 {CT_COUNT_GROSS, "gross"},
+                 {CT_COUNT_CANCELLED, "cancelled"},
+                 {CT_COUNT_AGENT, "agent"},
+                 {CT_COUNT_DAY, "day"},
+                 {CT_COUNT_GROUP, "group"},
+                 {CT_COUNT_REPEAT, "repeat"},
+                 {CT_COUNT_CANCEL_NOOP, "cancel_noop"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_string_equal(ct_count_kind_name(names[i].k), names[i].name);
+    assert_string_equal(ct_count_kind_name((ct_count_kind)0), "unknown");
+    char out[160];
+    ct_count_key k = ct_count_key_make(CT_COUNT_AGENT, CT_PROGRAM_BHXH_TN, 672, "LD-001", 6);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=agent program=bhxh_tn district=672 dim=LD-001");
+    const uint8_t day[4] = {0x01, 0x34, 0xa8, 0x32}; /* 20228146 */
+    k = ct_count_key_make(CT_COUNT_DAY, CT_PROGRAM_BHYT_HGD, 673, day, 4);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=day program=bhyt_hgd district=673 dim=20228146");
+    k = ct_count_key_make(CT_COUNT_NET, CT_PROGRAM_BHXH_TN, 1, NULL, 0);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=net program=bhxh_tn district=1");
+    k = ct_count_key_make(CT_COUNT_GROUP, CT_PROGRAM_BHXH_TN, 2, "a b\x01", 4);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=group program=bhxh_tn district=2 dim=a\\x20b\\x01");
+    k.len = 2;
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "(short key of 2 bytes)");
+}
+
 static void test_person_state_encoding(void **state)
 {
     (void)state;
@@ -394,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_enroll_and_repeat),
         cmocka_unit_test(test_cancel_paths),
         cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_key_str),
         cmocka_unit_test(test_person_state_encoding),
         cmocka_unit_test(test_random_invariants),
     };
