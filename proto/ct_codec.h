@@ -1,5 +1,7 @@
-/* ct_codec.h — PRIVATE helpers shared by the MessagePack decoders of proto/
- * (ct_event.c, ct_wire.c, ct_logrec.c). Not part of the public contract.
+/* CONTRACT (docs/PROTOCOL.md §1): a change here is a change to the protocol.
+ *
+ * ct_codec.h — helpers shared by the MessagePack decoders of proto/
+ * (ct_event.c, ct_wire.c, ct_logrec.c); only proto/ includes it.
  *
  * ct_codec_unpack() is the only place where msgpack-c parses bytes from
  * outside: it runs ct_prescan() first (so declared sizes can never make

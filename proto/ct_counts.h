@@ -1,4 +1,6 @@
-/* ct_counts.h — an in-memory table of counters: ct_count_key -> int64.
+/* CONTRACT (docs/PROTOCOL.md §5): a change here is a change to the protocol.
+ *
+ * ct_counts.h — an in-memory table of counters: ct_count_key -> int64.
  *
  * Open addressing with linear probing, power-of-two capacity, load <= 1/2.
  * Used where counts live in memory: the reporter's mirror of the aggregator,

@@ -1,4 +1,6 @@
-/* ct_ctlog.h — the self-verifying export file (.ctlog), docs/audit.md.
+/* CONTRACT (docs/PROTOCOL.md §10): a change here is a change to the protocol.
+ *
+ * ct_ctlog.h — the self-verifying export file (.ctlog); docs/audit.md shows its use.
  *
  * A .ctlog file is a plain concatenation of MessagePack objects:
  *   1. header map, keys in this order, smallest encodings:

@@ -1,4 +1,6 @@
-/* ct_error.h — the one project-wide error enum and its string table.
+/* CONTRACT (docs/PROTOCOL.md Appendix A): a change here is a change to the protocol.
+ *
+ * ct_error.h — the one project-wide error enum and its string table.
  *
  * Every fallible function in chitieu returns a ct_err. CT_OK is 0. The numeric
  * values are part of the wire protocol (acks carry them) and are therefore
@@ -30,7 +32,7 @@
     X(CT_ERR_LMDB, 8, "lmdb", "LMDB error")                                                \
     X(CT_ERR_CONFIG, 9, "config", "invalid configuration")                                 \
     X(CT_ERR_USAGE, 10, "usage", "invalid command line")                                   \
-    /* frame decoding (10..39) */                                                          \
+    /* frame decoding (11..39) */                                                          \
     X(CT_ERR_FRAME_EMPTY, 11, "frame_empty", "empty frame")                                \
     X(CT_ERR_FRAME_TOO_LARGE, 12, "frame_too_large", "frame exceeds the size limit")       \
     X(CT_ERR_MALFORMED, 13, "malformed", "malformed MessagePack (truncated or invalid)")    \

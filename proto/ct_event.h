@@ -1,4 +1,6 @@
-/* ct_event.h — the enrollment event, schema v1: the unit everything counts.
+/* CONTRACT (docs/PROTOCOL.md §2): a change here is a change to the protocol.
+ *
+ * ct_event.h — the enrollment event, schema v1: the unit everything counts.
  *
  * On the wire and in the log an event is ONE MessagePack map with short string
  * keys (docs/PROTOCOL.md §2 is normative):

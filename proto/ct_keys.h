@@ -1,4 +1,6 @@
-/* ct_keys.h — key files: CurveZMQ key pairs and the province's person-hash key.
+/* CONTRACT (docs/PROTOCOL.md §8): a change here is a change to the protocol.
+ *
+ * ct_keys.h — key files: CurveZMQ key pairs and the province's person-hash key.
  *
  * CURVE key pair files (text, one "name = value" per line, '#' comments):
  *   NAME.key   public = <Z85 40 chars>\n secret = <Z85 40 chars>\n  (mode 0600)

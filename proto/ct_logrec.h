@@ -1,4 +1,6 @@
-/* ct_logrec.h — one record of the aggregator's append-only, hash-chained log.
+/* CONTRACT (docs/PROTOCOL.md §6): a change here is a change to the protocol.
+ *
+ * ct_logrec.h — one record of the aggregator's append-only, hash-chained log.
  *
  * Stored value (and export stream element) = MessagePack array of 5:
  *   [seq uint, received_ms uint, collector str (<= 64), event bin, hash bin32]

@@ -1,4 +1,6 @@
-/* ct_prescan.h — bounded structural walk of a MessagePack frame.
+/* CONTRACT (docs/PROTOCOL.md §1.1): a change here is a change to the protocol.
+ *
+ * ct_prescan.h — bounded structural walk of a MessagePack frame.
  *
  * msgpack-c's unpacker reserves memory from declared container sizes before
  * checking that the bytes exist ("dd 00 ff ff ff" reserves 512 MB). Every

@@ -1,4 +1,6 @@
-/* ct_tally.h — the tally rule: how one event changes the counts.
+/* CONTRACT (docs/PROTOCOL.md §5, §7): a change here is a change to the protocol.
+ *
+ * ct_tally.h — the tally rule: how one event changes the counts.
  *
  * ONE pure function, ct_tally_apply(), used by the live aggregator, the audit
  * replay and (through the counts it produces) the reporter. It reads nothing

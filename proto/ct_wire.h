@@ -1,4 +1,6 @@
-/* ct_wire.h — the wire messages between collectors, aggregator and reporters.
+/* CONTRACT (docs/PROTOCOL.md §3): a change here is a change to the protocol.
+ *
+ * ct_wire.h — the wire messages between collectors, aggregator and reporters.
  *
  * Every message is ONE ZeroMQ frame holding ONE MessagePack map with
  * "v" (protocol version, 1) and "k" (kind). docs/PROTOCOL.md §3 is normative.
@@ -96,7 +98,7 @@ typedef struct {
     int64_t time_ms;
     ct_count_entry *entries;
     size_t n_entries;
-    uint8_t prev_head[CT_HASH_LEN]; /* "upd" only ("ph", added): head at prev_seq */
+    uint8_t prev_head[CT_HASH_LEN]; /* "upd" only ("ph"): head at prev_seq */
 } ct_wire_state;
 
 /* Reads "v" and "k" only (after a full pre-scan). */
@@ -128,7 +130,7 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out);
 void ct_wire_state_free(ct_wire_state *st);
 
 ct_err ct_wire_snapreq_encode(ct_buf *out);
-/* Strict check of a "snq" (added: the aggregator must validate it too). */
+/* Strict check of a "snq" (the aggregator validates it like any request). */
 ct_err ct_wire_snapreq_decode(const uint8_t *buf, size_t len);
 
 #endif
