@@ -3,6 +3,7 @@
  * the duration of one ct_audit_record call. */
 #include "ct_audit.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -10,10 +11,25 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ct_time.h"
 
 /* ---- the pipeline ---- */
+
+/* One record as the engine sees it: the record (event bytes copied into the
+ * batch's arena in pipeline mode) plus the results of the per-record checks,
+ * which are pure and run on worker threads when opts.threads > 1. */
+typedef struct {
+    ct_logrec rec;
+    ct_event ev;
+    uint32_t day;
+    ct_err chain;                    /* ct_logrec_check against the previous record in scan order */
+    ct_err dec;                      /* ct_event_decode */
+    ct_err camp;                     /* ct_campaign_check_event */
+    uint64_t idfp;                   /* fingerprint of (event id, BLAKE2b-128 of the event bytes) */
+    uint8_t pkey[CT_PERSON_KEY_LEN]; /* program || person hash (the person map key) */
+} ct_audit_item;
 
 #define CT_AUDIT_BATCH 2048
 #define CT_AUDIT_NBATCH 8
@@ -172,8 +188,8 @@ static struct ct_audit_pool *pool_new(const ct_audit_opts *o)
     return p;
 }
 
-ct_err ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
-                     const uint8_t prev[CT_LOGREC_HASH_LEN])
+void ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
+                   const uint8_t prev[CT_LOGREC_HASH_LEN])
 {
     memset(a, 0, sizeof *a);
     a->o = *o;
@@ -194,6 +210,50 @@ ct_err ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
             a->o.threads = 1;
         else
             memcpy(a->pool->b[0].prev, prev, CT_LOGREC_HASH_LEN);
+    }
+}
+
+void ct_audit_result_get(const ct_audit *a, ct_audit_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->diverged = a->diverged;
+    out->bad_seq = a->bad_seq;
+    out->finding = a->diverged ? a->finding : "";
+    out->stopped = a->stopped;
+    out->first_seq = a->first_seq;
+    out->last_seq = a->last_seq;
+    memcpy(out->head, a->head, CT_LOGREC_HASH_LEN);
+    out->last_received_ms = a->last_received_ms;
+    out->n_records = a->n_records;
+    out->n_persons = a->persons.n;
+    out->counts = &a->counts;
+}
+
+ct_err ct_audit_run(ct_audit *a, const ct_audit_src *src, uint64_t to_seq, char *err, size_t errlen)
+{
+    assert(!!src->store != !!src->file);
+    char msg[512] = "";
+    uint64_t bad = 0;
+    if (src->file) {
+        ct_err rc = ct_ctlog_scan(src->file, ct_audit_record, a, &bad, msg, sizeof msg);
+        ct_audit_finish(a);
+        if (rc && !a->diverged && !a->stopped && !a->err)
+            ct_audit_diverge(a, src->file->from + bad, "seq %" PRIu64 ": %s: %s",
+                             src->file->from + bad, src->name, msg);
+    } else {
+        ct_err rc = ct_store_log_scan(src->store, 1, to_seq, ct_audit_record, a, &bad);
+        ct_audit_finish(a);
+        if (rc == CT_ERR_STORE_CORRUPT && !a->diverged)
+            ct_audit_diverge(a, bad,
+                             "seq %" PRIu64 ": hash mismatch (record altered or reordered): "
+                             "the stored record does not decode or holds another seq",
+                             bad);
+        else if (rc && !a->diverged && !a->stopped && !a->err)
+            a->err = rc;
+    }
+    if (a->err) {
+        snprintf(err, errlen, "scan failed: %s", ct_err_str(a->err));
+        return a->err;
     }
     return CT_OK;
 }
@@ -234,6 +294,18 @@ static void progress(ct_audit *a)
                 100.0 * (double)a->last_seq / (double)a->o.progress_total, rate);
     else
         fprintf(stderr, "%s: seq %" PRIu64 ", %.0f records/s\n", a->o.progress, a->last_seq, rate);
+}
+
+void ct_audit_progress_tick(ct_audit_progress *p, uint64_t seq, uint64_t done)
+{
+    if (!p->label || (done & 1023) != 0) return;
+    int64_t now = ct_monotonic_ms();
+    if (p->t0 == 0) p->t0 = p->next = now;
+    if (now < p->next + 1000) return;
+    p->next = now;
+    double rate = now > p->t0 ? (double)done * 1000.0 / (double)(now - p->t0) : 0;
+    fprintf(stderr, "%s: seq %" PRIu64 " of %" PRIu64 ", %.0f records/s\n", p->label, seq, p->total,
+            rate);
 }
 
 /* Stage 2: continuity, the verdicts of stage 1, and the tally, in scan
@@ -589,4 +661,20 @@ bool ct_audit_compare_counts(const ct_counts *stored, const ct_counts *recount, 
     snprintf(finding, len, "count %s: stored %" PRId64 ", recount %" PRId64, ks,
              ct_counts_get(stored, &k), ct_counts_get(recount, &k));
     return false;
+}
+
+void ct_audit_print_totals(FILE *f, const ct_counts *c)
+{
+    for (int p = 0; p < CT_PROGRAM_COUNT; p++)
+        fprintf(f,
+                "%s net=%" PRId64 " gross=%" PRId64 " cancelled=%" PRId64 " repeat=%" PRId64 "\n",
+                ct_program_name((ct_program)p), ct_counts_sum(c, CT_COUNT_NET, p, 0),
+                ct_counts_sum(c, CT_COUNT_GROSS, p, 0), ct_counts_sum(c, CT_COUNT_CANCELLED, p, 0),
+                ct_counts_sum(c, CT_COUNT_REPEAT, p, 0));
+}
+
+unsigned ct_audit_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
 }

@@ -3,9 +3,11 @@
  * event, checks it against the campaign, and recounts with the tally rule
  * (ct_tally_apply — the same code the aggregator counts with).
  *
- * Usage: ct_audit_init; feed every record to ct_audit_record (it has the
- * signature of ct_store_log_cb / ct_ctlog_cb); ct_audit_finish; read the
- * result (diverged + finding, or last_seq/head/counts); ct_audit_free.
+ * Usage: ct_audit_init; ct_audit_run over a source (or feed every record to
+ * ct_audit_record: it has the signature of ct_store_log_cb / ct_ctlog_cb,
+ * then ct_audit_finish); read the result with ct_audit_result; ct_audit_free.
+ * The commands built on it (verify, replay, rebuild, export, trace) are
+ * ct_verify.h, ct_replay.h, ct_rebuild.h, ct_export.h and ct_trace.h.
  *
  * The FIRST divergence stops the walk and is described precisely in
  * a->finding ("seq N: hash mismatch (record altered or reordered)", "seq N
@@ -19,9 +21,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ct_campaign.h"
 #include "ct_counts.h"
+#include "ct_ctlog.h"
 #include "ct_error.h"
 #include "ct_event.h"
 #include "ct_logrec.h"
@@ -55,22 +59,11 @@ typedef struct {
                                 waits for them); 0 or 1 = everything in the caller's thread */
 } ct_audit_opts;
 
-/* One record as the engine sees it: the record (event bytes copied into the
- * batch's arena in pipeline mode) plus the results of the per-record checks,
- * which are pure and run on worker threads when opts.threads > 1. */
-typedef struct {
-    ct_logrec rec;
-    ct_event ev;
-    uint32_t day;
-    ct_err chain;                    /* ct_logrec_check against the previous record in scan order */
-    ct_err dec;                      /* ct_event_decode */
-    ct_err camp;                     /* ct_campaign_check_event */
-    uint64_t idfp;                   /* fingerprint of (event id, BLAKE2b-128 of the event bytes) */
-    uint8_t pkey[CT_PERSON_KEY_LEN]; /* program || person hash (the person map key) */
-} ct_audit_item;
-
 struct ct_audit_pool;
 
+/* The engine's state. Its fields are PRIVATE to ct_audit.c (the struct is
+ * here so callers can hold one on the stack): read results with
+ * ct_audit_result, never from the fields. */
 typedef struct {
     ct_audit_opts o;
     uint64_t expect;                  /* next expected seq */
@@ -80,7 +73,6 @@ typedef struct {
     uint64_t n_records; /* records applied */
     ct_pmap persons;
     ct_counts counts;
-    /* result */
     bool stopped; /* the walk ended at stop_seq / stop_time_ms */
     bool diverged;
     uint64_t bad_seq;
@@ -101,17 +93,61 @@ typedef struct {
     size_t idfp_cap;
 } ct_audit;
 
+/* What a walk established, valid until the next call on a (pointers into it). */
+typedef struct {
+    bool diverged;                    /* finding says where and how */
+    uint64_t bad_seq;                 /* the seq the finding names */
+    const char *finding;              /* "" when not diverged */
+    bool stopped;                     /* ended at opts.stop_seq / stop_time_ms */
+    uint64_t first_seq;               /* as given to ct_audit_init */
+    uint64_t last_seq;                /* last record applied (first_seq - 1 before any) */
+    uint8_t head[CT_LOGREC_HASH_LEN]; /* its hash (prev before any) */
+    int64_t last_received_ms;
+    uint64_t n_records; /* records applied */
+    size_t n_persons;   /* (program, person) states */
+    const ct_counts *counts;
+} ct_audit_result;
+
+void ct_audit_result_get(const ct_audit *a, ct_audit_result *out);
+
+/* Where records come from: exactly one of store (read from seq 1) and file. */
+typedef struct {
+    ct_store *store;
+    ct_ctlog_reader *file;
+    const char *name;       /* the directory or file, for messages */
+    ct_ctlog_reader reader; /* file points here when ct_audit_src_open opened one */
+} ct_audit_src;
+
+/* Opens exactly one of dir (a store, read-only: safe beside a live
+ * aggregator) and file (a .ctlog export) for campaign c; the source owns what
+ * it opened until ct_audit_src_close. CT_ERR_USAGE (the caller's mistake:
+ * both or neither given, no such directory or file, another campaign's
+ * store or export) or another code (a damaged source), with the message in
+ * err. */
+ct_err ct_audit_src_open(ct_audit_src *src, const ct_campaign *c, const char *dir, const char *file,
+                         char *err, size_t errlen);
+void ct_audit_src_close(ct_audit_src *src);
+
+/* Walks the source through the engine (records 1..to_seq of a store, 0 = to
+ * the end; a whole file) and finishes the walk. A record that does not
+ * decode becomes the finding. Returns CT_OK, or a runtime failure (no
+ * memory, store error) with a message in err. */
+ct_err ct_audit_run(ct_audit *a, const ct_audit_src *src, uint64_t to_seq, char *err,
+                    size_t errlen);
+
 /* first_seq: seq of the first record expected; prev: hash of record
- * first_seq - 1 (zeros for 1). If the worker threads or their buffers cannot
- * be had, the engine runs in the caller's thread (same results). */
-ct_err ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
-                     const uint8_t prev[CT_LOGREC_HASH_LEN]);
+ * first_seq - 1 (zeros for 1). Cannot fail: without worker threads, their
+ * buffers or the checker's memo, the engine runs in the caller's thread and
+ * checks without the memo (same results). */
+void ct_audit_init(ct_audit *a, const ct_audit_opts *o, uint64_t first_seq,
+                   const uint8_t prev[CT_LOGREC_HASH_LEN]);
 /* CT_OK to go on; CT_STOP once the walk has ended (a divergence, the stop
  * position); a->err (CT_ERR_NOMEM, a callback's error) on a runtime failure. */
 ct_err ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg);
 /* Drains the pipeline (all records fed so far are tallied), stops the workers
  * and resolves a pending seq jump (-> "missing"). */
 void ct_audit_finish(ct_audit *a);
+/* Also safe on a zeroed ct_audit (one ct_audit_init never ran on). */
 void ct_audit_free(ct_audit *a);
 
 /* After a clean walk of a store from seq 1: checks the ids database against
@@ -121,9 +157,25 @@ void ct_audit_free(ct_audit *a);
  * ("seq N: event id <hex> is missing from the ids index", ...). */
 ct_err ct_audit_check_ids(ct_audit *a, ct_store *s);
 
+/* A progress line on stderr at most once a second for the passes other than
+ * the walk (import, export); label NULL: quiet. */
+typedef struct {
+    const char *label;
+    uint64_t total;
+    int64_t t0, next;
+} ct_audit_progress;
+
+void ct_audit_progress_tick(ct_audit_progress *p, uint64_t seq, uint64_t done);
+
 /* Marks a divergence at seq (printf-style finding) unless one is already set. */
 void ct_audit_diverge(ct_audit *a, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Default opts.threads: the online CPUs, at most 4 (at least 1). */
+unsigned ct_audit_default_threads(void);
+
+/* Per program: "bhxh_tn net=N gross=N cancelled=N repeat=N". */
+void ct_audit_print_totals(FILE *f, const ct_counts *c);
 
 /* Compares stored counts with the recount; on a difference fills finding
  * ("count <key>: stored X, recount Y") and returns false. */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
@@ -244,6 +245,24 @@ ct_err ct_ctlog_scan(ct_ctlog_reader *r, ct_ctlog_cb cb, void *arg, uint64_t *ba
         if (rc) return rc;
         pos += n;
         index++;
+    }
+    return CT_OK;
+}
+
+ct_err ct_ctlog_check_trailer(const ct_ctlog_reader *r, uint64_t count, uint64_t last_seq,
+                              const uint8_t head[CT_LOGREC_HASH_LEN], char *msg, size_t len)
+{
+    if (!r->has_trailer) return CT_OK;
+    if (r->trailer_count != count || r->trailer_last != last_seq) {
+        snprintf(msg, len,
+                 "trailer: says %" PRIu64 " records ending at seq %" PRIu64 ", file holds %" PRIu64
+                 " ending at seq %" PRIu64,
+                 r->trailer_count, r->trailer_last, count, last_seq);
+        return CT_ERR_STORE_CORRUPT;
+    }
+    if (memcmp(r->trailer_head, head, CT_LOGREC_HASH_LEN) != 0) {
+        snprintf(msg, len, "seq %" PRIu64 ": trailer head differs from the chain", last_seq);
+        return CT_ERR_STORE_CORRUPT;
     }
     return CT_OK;
 }

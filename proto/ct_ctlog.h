@@ -60,6 +60,15 @@ void ct_ctlog_close(ct_ctlog_reader *r);
 ct_err ct_ctlog_scan(ct_ctlog_reader *r, ct_ctlog_cb cb, void *arg, uint64_t *bad_index, char *err,
                      size_t errlen);
 
+/* The trailer rule, the one place it is written: after a scan that walked
+ * every record (count records, the last one last_seq with hash head), a
+ * trailer, when the file has one, must state exactly those three. CT_OK when
+ * there is no trailer or all three agree; otherwise CT_ERR_STORE_CORRUPT and
+ * the finding in msg: "trailer: says N records ending at seq S, file holds M
+ * ending at seq T" or "seq T: trailer head differs from the chain". */
+ct_err ct_ctlog_check_trailer(const ct_ctlog_reader *r, uint64_t count, uint64_t last_seq,
+                              const uint8_t head[CT_LOGREC_HASH_LEN], char *msg, size_t len);
+
 /* Writers: append the header / trailer encodings to out. */
 ct_err ct_ctlog_put_header(ct_buf *out, const char *campaign, uint64_t from,
                            const uint8_t prev[CT_LOGREC_HASH_LEN]);
