@@ -233,24 +233,26 @@ static void test_recount_equals_store(void **state)
     assert_int_equal(ct_store_log_scan(s, 1, 0, ct_audit_record, &a, &bad), CT_OK);
     ct_audit_finish(&a);
     assert_int_equal(ct_audit_check_ids(&a, s), CT_OK);
-    assert_false(a.diverged);
-    assert_int_equal(a.last_seq, 5000);
-    assert_int_equal(a.n_records, 5000);
-    assert_memory_equal(a.head, hh, 32);
+    ct_audit_result res;
+    ct_audit_result_get(&a, &res);
+    assert_false(res.diverged);
+    assert_int_equal(res.last_seq, 5000);
+    assert_int_equal(res.n_records, 5000);
+    assert_memory_equal(res.head, hh, 32);
     char finding[512] = "";
-    assert_true(ct_audit_compare_counts(&stored, &a.counts, finding, sizeof finding));
+    assert_true(ct_audit_compare_counts(&stored, res.counts, finding, sizeof finding));
     /* the generated log exercises every outcome */
     for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
-        assert_true(ct_counts_sum(&a.counts, CT_COUNT_NET, p, 0) > 100);
-        assert_true(ct_counts_sum(&a.counts, CT_COUNT_REPEAT, p, 0) > 10);
-        assert_true(ct_counts_sum(&a.counts, CT_COUNT_CANCELLED, p, 0) > 10);
-        assert_true(ct_counts_sum(&a.counts, CT_COUNT_CANCEL_NOOP, p, 0) > 10);
+        assert_true(ct_counts_sum(res.counts, CT_COUNT_NET, p, 0) > 100);
+        assert_true(ct_counts_sum(res.counts, CT_COUNT_REPEAT, p, 0) > 10);
+        assert_true(ct_counts_sum(res.counts, CT_COUNT_CANCELLED, p, 0) > 10);
+        assert_true(ct_counts_sum(res.counts, CT_COUNT_CANCEL_NOOP, p, 0) > 10);
     }
     /* a changed count is named with stored vs recount */
     ct_count_key k = ct_count_key_make(CT_COUNT_NET, CT_PROGRAM_BHYT_HGD, 672, NULL, 0);
     int64_t v = ct_counts_get(&stored, &k);
     assert_int_equal(ct_counts_set(&stored, &k, v + 3), CT_OK);
-    assert_false(ct_audit_compare_counts(&stored, &a.counts, finding, sizeof finding));
+    assert_false(ct_audit_compare_counts(&stored, res.counts, finding, sizeof finding));
     char want[200];
     snprintf(want, sizeof want,
              "count kind=net program=bhyt_hgd district=672: stored %lld, recount %lld",
