@@ -14,14 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ct_be.h"
 #include "ct_prescan.h"
 
+/* Big-endian unsigned of n = 1, 2, 4 or 8 bytes. */
 static uint64_t be(const uint8_t *p, unsigned n)
 {
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
+    return n == 1 ? p[0] : n == 2 ? ct_be16_get(p) : n == 4 ? ct_be32_get(p) : ct_be64_get(p);
 }
 
 /* ---- tiny strict readers for the header and trailer maps ---- */
