@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/run.py — chitieu's benchmark harness (issue 9). Never part of the test suite.
+"""bench/run.py — chitieu's benchmark harness. Never part of the test suite.
 
 Starts the REAL chitieu-aggregator (durable LMDB, default flags, full tally rule) in a
 temp dir on 127.0.0.1 tcp (or ipc), drives it with bench's ct_loadgen and the real

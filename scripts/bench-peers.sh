@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-peers.sh — chitieu vs PostgreSQL vs Redis, side by side in one run (issue 9).
+# bench-peers.sh — chitieu vs PostgreSQL vs Redis, side by side in one run.
 #
 # Installs postgresql, redis-server, libpq-dev, libhiredis-dev from Debian if
 # missing; builds chitieu (Release, build-bench/) and bench/peer_load.c; starts

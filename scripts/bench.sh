@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench.sh — chitieu's benchmark entry point (issue 9; never part of the test suite).
+# bench.sh — chitieu's benchmark entry point (never part of the test suite).
 # Installs what is missing, builds an optimised tree in build-bench/ (Release,
 # no tests), then runs bench/run.py: ingest matrix, CURVE point, feed lag, the
 # real collector end to end, cost growth and audit/snapshot speed. Prints a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long variants of the fault and hostile-input suite (issue 8) and the
+# The long variants of the fault and hostile-input suite and the
 # integration tests under valgrind. Never run by ctest / CI (too long); run by
 # hand before a release and record the printed oracle blocks in
 # docs/RELIABILITY.md.

@@ -1,4 +1,4 @@
-"""Aggregator security (issue 7, server side): CurveZMQ on every socket, ZAP with
+"""Aggregator security (server side): CurveZMQ on every socket, ZAP with
 ZAP_ENFORCE_DOMAIN, per-message district authorization, revocation on SIGHUP,
 outsiders on feed/snapshot, and a connection flood. Each test asserts that
 nothing got through (zero events stored, nothing received), not only that

@@ -1,5 +1,5 @@
-/* crashshim.c — TEST ONLY LD_PRELOAD shim for the crash-point sweep (issue 8,
- * scenario 2). It wraps the aggregator's calls into LMDB and ZeroMQ and kills
+/* crashshim.c — TEST ONLY LD_PRELOAD shim for the crash-point sweep
+ * (fault scenario 2). It wraps the aggregator's calls into LMDB and ZeroMQ and kills
  * the process with _exit(CT_CRASH_CODE) at a chosen step of the commit path,
  * so that no atexit handler, no destructor and no buffered ZeroMQ message
  * runs — the same as a power cut at that instruction, from the process's

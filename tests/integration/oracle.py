@@ -1,4 +1,4 @@
-"""oracle — the fault suite's one oracle (issue 8), plus the process wrappers the
+"""oracle — the fault suite's one oracle, plus the process wrappers the
 fault scenarios share.
 
 For a run it records

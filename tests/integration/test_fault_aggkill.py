@@ -1,4 +1,4 @@
-"""Fault scenarios 1 and 5 (issue 8): the aggregator killed with kill -9 at
+"""Fault scenarios 1 and 5: the aggregator killed with kill -9 at
 random moments under load from several concurrent collectors, and paused with
 SIGSTOP past the collectors' resend timeout.
 

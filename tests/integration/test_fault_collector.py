@@ -1,4 +1,4 @@
-"""Fault scenario 3 (issue 8): a collector killed with kill -9 while it has
+"""Fault scenario 3: a collector killed with kill -9 while it has
 unacked events (in flight or still queued), restarted, several times, with
 other collectors running; plus a collector killed while it is QUEUEING
 (simulate) — the outbox commit is atomic, so S is whatever the outbox holds.

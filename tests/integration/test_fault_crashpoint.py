@@ -1,4 +1,4 @@
-"""Fault scenario 2 (issue 8): crash-point sweep of the aggregator's commit path.
+"""Fault scenario 2: crash-point sweep of the aggregator's commit path.
 
 tests/integration/crashshim.c (LD_PRELOAD, test only) makes the aggregator
 _exit(86) at the k-th step of a life:

@@ -1,4 +1,4 @@
-"""Fault scenario 6 (issue 8): disk full and LMDB map full.
+"""Fault scenario 6: disk full and LMDB map full.
 
 Disk full: the data directory lives on a small tmpfs (mount -t tmpfs -o
 size=8m; we run as root — without mount permission the test is skipped with a

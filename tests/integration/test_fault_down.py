@@ -1,4 +1,4 @@
-"""Fault scenario 4 (issue 8): the aggregator down for a long while (CI: 20 s;
+"""Fault scenario 4: the aggregator down for a long while (CI: 20 s;
 long run: minutes) while the collectors keep recording; their memory stays
 bounded (RssAnon of each `run` process from /proc must not grow with the
 queue; RssFile — the mapped outbox pages — and VmHWM are reported), and when the

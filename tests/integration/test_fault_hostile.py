@@ -1,4 +1,4 @@
-"""Fault scenario 9 (issue 8): hostile input on an AUTHENTICATED connection
+"""Fault scenario 9: hostile input on an AUTHENTICATED connection
 (CurveZMQ, a collector key for district 672), while another authorized
 collector (district 673) keeps submitting valid events.
 

@@ -1,4 +1,4 @@
-"""Fault scenarios 7 and 8 (issue 8): readers that stop or die.
+"""Fault scenarios 7 and 8: readers that stop or die.
 
 7. A reader killed with kill -9 while holding an LMDB read transaction:
    chitieu-audit verify is stopped (SIGSTOP, raised by the test-only crash

@@ -1,4 +1,4 @@
-"""chitieu-reporter --http (issue 11) against a real aggregator: every endpoint
+"""chitieu-reporter --http against a real aggregator: every endpoint
 at the HTTP level (status codes, content types, the JSON parses and equals the
 aggregator's counts, the Prometheus text parses, Server-Sent Events deliver
 the new status after events are committed), the access token, and a real
