@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <zmq.h>
 
 #include "ct_log.h"
+#include "ct_num.h"
 #include "ct_time.h"
 
 #define CT_AUTH_NAME_MAX 64
@@ -132,17 +134,16 @@ static ct_err parse_file(const char *path, const ct_campaign *c, ct_auth_entry *
         if (strcmp(role, "collector") == 0) {
             e.role = CT_ROLE_COLLECTOR;
             char *d = strtok_r(NULL, " \t\r\n", &save);
-            char *end = NULL;
-            unsigned long v = d ? strtoul(d, &end, 10) : 0;
-            if (!d || !isdigit((unsigned char)d[0]) || *end || v == 0 || v > 0xffffffffUL) {
+            uint64_t v = 0;
+            if (!ct_num_parse_u64(d, UINT32_MAX, &v) || v == 0) {
                 snprintf(err, errlen, "%s:%u: collector needs a district code", path, lineno);
                 r = CT_ERR_CONFIG;
                 break;
             }
             e.district = (uint32_t)v;
             if (c && !ct_campaign_district(c, e.district)) {
-                snprintf(err, errlen, "%s:%u: district %lu is not in campaign %s", path, lineno, v,
-                         c->id);
+                snprintf(err, errlen, "%s:%u: district %" PRIu64 " is not in campaign %s", path,
+                         lineno, v, c->id);
                 r = CT_ERR_CONFIG;
                 break;
             }

@@ -1,6 +1,8 @@
 /* ct_trace.c — see ct_trace.h. Holds nothing beyond the call. */
 #include "ct_trace.h"
 
+#include "ct_text.h"
+
 #include <inttypes.h>
 #include <string.h>
 
@@ -97,8 +99,7 @@ static ct_err trace_cb(const ct_audit_event *ae, void *arg)
     char occ[40], rcv[40], ph[17];
     ct_time_format(ev->occurred_ms, s->c->tz_offset_min, occ, sizeof occ);
     ct_time_format(ae->rec->received_ms, s->c->tz_offset_min, rcv, sizeof rcv);
-    for (int i = 0; i < 8; i++)
-        snprintf(ph + 2 * i, 3, "%02x", ev->person[i]);
+    ct_text_hex(ev->person, 8, ph);
     fprintf(s->out, "%8" PRIu64 "  %-25s  %-29s  %-40s  %8u  %-12s  %-8s  %-6s  %s  %s\n",
             ae->rec->seq, occ, rcv, ae->rec->collector, (unsigned)ev->district, ev->agent,
             ct_program_name(ev->program), ct_action_name(ev->action), ph, oc);

@@ -8,6 +8,7 @@
 
 #include "ct_commands.h"
 #include "ct_import.h"
+#include "ct_num.h"
 #include "ct_simulate.h"
 #include "ct_time.h"
 
@@ -131,12 +132,8 @@ ct_err ct_collector_cmd_simulate(ct_collector *s, const ct_collector_cfg *c)
         .progress = s->err,
     };
     if (c->seed) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(c->seed, &end, 10);
-        if (errno || !*c->seed || *end || c->seed[0] == '-')
+        if (!ct_num_parse_u64(c->seed, UINT64_MAX, &o.seed))
             return ct_collector_usage(s, "bad --seed '%s'", c->seed);
-        o.seed = v;
     }
     ct_sim_summary sum;
     char msg[512];

@@ -258,7 +258,7 @@ static ct_err read_last_received(ct_store *s, MDB_txn *t, char *err, size_t errl
     int rc = head_read(t, s->meta, &hs, hh);
     if (!rc && hs > 0) {
         uint8_t kb[8];
-        be64_put(kb, hs);
+        ct_be64_put(kb, hs);
         MDB_val k = {8, kb}, lv;
         ct_logrec hr;
         rc = mdb_get(t, s->log, &k, &lv);

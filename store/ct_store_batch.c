@@ -55,7 +55,7 @@ int ct_store_append_one(ct_store *s, MDB_txn *t, ct_logrec *r, uint8_t head[CT_L
     ct_buf_reset(&s->rec);
     if (ct_logrec_encode(r, head, &s->rec) != CT_OK) return EINVAL;
     uint8_t kb[8];
-    be64_put(kb, r->seq);
+    ct_be64_put(kb, r->seq);
     MDB_val k = {8, kb}, v = {s->rec.len, s->rec.data};
     int rc = mdb_put(t, s->log, &k, &v, MDB_APPEND);
     if (rc) return rc;
@@ -67,7 +67,7 @@ int ct_store_ids_put(ct_store *s, MDB_txn *t, const uint8_t id[CT_EVENT_ID_LEN],
                      const uint8_t idhash[CT_IDHASH_LEN], MDB_val *existing)
 {
     uint8_t ib[8 + CT_IDHASH_LEN];
-    be64_put(ib, seq);
+    ct_be64_put(ib, seq);
     memcpy(ib + 8, idhash, CT_IDHASH_LEN);
     MDB_val ik = {CT_EVENT_ID_LEN, (void *)id};
     existing->mv_size = sizeof ib;
@@ -87,13 +87,13 @@ int ct_store_flush_counts(ct_store *s, MDB_txn *t, ct_counts *changed)
         int rc = mdb_get(t, s->counts, &k, &v);
         if (rc == 0) {
             if (v.mv_size != 8) return MDB_CORRUPTED;
-            old = (int64_t)be64_get(v.mv_data);
+            old = (int64_t)ct_be64_get(v.mv_data);
         } else if (rc != MDB_NOTFOUND) {
             return rc;
         }
         int64_t nv = (int64_t)((uint64_t)old + (uint64_t)sl->value);
         uint8_t b[8];
-        be64_put(b, (uint64_t)nv);
+        ct_be64_put(b, (uint64_t)nv);
         MDB_val wv = {8, b};
         rc = mdb_put(t, s->counts, &k, &wv, 0);
         if (rc) return rc;
@@ -137,7 +137,7 @@ static int answer_foreign(ct_store *s, MDB_txn *t, ct_store_item *it,
     if (rc && rc != MDB_NOTFOUND) return rc;
     if (rc == 0 && iv.mv_size == 8 + CT_IDHASH_LEN &&
         memcmp((const uint8_t *)iv.mv_data + 8, h, CT_IDHASH_LEN) == 0) {
-        it->seq = be64_get(iv.mv_data);
+        it->seq = ct_be64_get(iv.mv_data);
         it->status = CT_ACK_DUPLICATE;
         it->code = CT_OK;
     } else {
@@ -152,7 +152,7 @@ static int answer_foreign(ct_store *s, MDB_txn *t, ct_store_item *it,
 static int answer_known(ct_store_item *it, const MDB_val *iv, const uint8_t h[CT_IDHASH_LEN])
 {
     if (iv->mv_size != 8 + CT_IDHASH_LEN) return MDB_CORRUPTED;
-    it->seq = be64_get(iv->mv_data);
+    it->seq = ct_be64_get(iv->mv_data);
     if (memcmp((const uint8_t *)iv->mv_data + 8, h, CT_IDHASH_LEN) == 0) {
         it->status = CT_ACK_DUPLICATE;
         it->code = CT_OK;

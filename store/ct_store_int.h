@@ -28,6 +28,7 @@
 
 #include "ct_buf.h"
 #include "ct_pmap.h"
+#include "ct_be.h"
 #include "ct_store.h"
 
 #define CT_STORE_FORMAT "chitieu-store-1"
@@ -70,23 +71,7 @@ struct ct_store {
     uint8_t imp_head[CT_LOGREC_HASH_LEN];
 };
 
-/* ---- big-endian and meta helpers ----------------------------------------- */
-
-static inline void be64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)(v & 0xff);
-        v >>= 8;
-    }
-}
-
-static inline uint64_t be64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
+/* ---- meta helpers ---------------------------------------------------------- */
 
 static inline int meta_get(MDB_txn *t, MDB_dbi dbi, const char *key, MDB_val *v)
 {
@@ -114,7 +99,7 @@ static inline int head_read(MDB_txn *t, MDB_dbi meta, uint64_t *seq,
     }
     if (rc) return rc;
     if (v.mv_size != 8 + CT_LOGREC_HASH_LEN) return MDB_CORRUPTED;
-    *seq = be64_get(v.mv_data);
+    *seq = ct_be64_get(v.mv_data);
     memcpy(head, (const uint8_t *)v.mv_data + 8, CT_LOGREC_HASH_LEN);
     return 0;
 }
@@ -123,7 +108,7 @@ static inline int head_write(MDB_txn *t, MDB_dbi meta, uint64_t seq,
                              const uint8_t head[CT_LOGREC_HASH_LEN])
 {
     uint8_t b[8 + CT_LOGREC_HASH_LEN];
-    be64_put(b, seq);
+    ct_be64_put(b, seq);
     memcpy(b + 8, head, CT_LOGREC_HASH_LEN);
     return meta_put(t, meta, "head", b, sizeof b);
 }

@@ -116,7 +116,7 @@ int ct_store_persons_checkpoint(ct_store *s, MDB_txn *t, uint64_t seq)
     if (!rc) rc = write_map(s, t, &s->overlay);
     if (!rc) {
         uint8_t b[8];
-        be64_put(b, seq);
+        ct_be64_put(b, seq);
         rc = meta_put(t, s->meta, "persons_seq", b, sizeof b);
     }
     return rc;
@@ -167,7 +167,7 @@ static int read_marks(ct_store *s, MDB_txn *t, uint64_t *p, uint64_t *h, bool *d
         *p = *h;
         return 0;
     }
-    *p = be64_get(v.mv_data);
+    *p = ct_be64_get(v.mv_data);
     *due = *p < *h;
     return 0;
 }
@@ -182,7 +182,7 @@ static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t *n
         return CT_ERR_LMDB;
     }
     uint8_t kb[8];
-    be64_put(kb, from);
+    ct_be64_put(kb, from);
     MDB_val k = {8, kb}, v;
     ct_err r = CT_OK;
     int g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -190,7 +190,7 @@ static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t *n
         ct_logrec rec;
         ct_event ev;
         if (k.mv_size != 8 || ct_logrec_decode(v.mv_data, v.mv_size, &rec) != CT_OK ||
-            rec.seq != be64_get(k.mv_data) ||
+            rec.seq != ct_be64_get(k.mv_data) ||
             ct_event_decode(rec.event, rec.event_len, &ev, NULL) != CT_OK) {
             r = CT_ERR_STORE_CORRUPT;
             break;

@@ -44,7 +44,7 @@ ct_err ct_store_read_counts(ct_store *s, ct_counts *out, uint64_t *seq,
                 rc = MDB_CORRUPTED;
                 break;
             }
-            if (ct_counts_set(out, &key, (int64_t)be64_get(v.mv_data)) != CT_OK) {
+            if (ct_counts_set(out, &key, (int64_t)ct_be64_get(v.mv_data)) != CT_OK) {
                 rc = ENOMEM;
                 break;
             }
@@ -136,7 +136,7 @@ static ct_err log_step(const MDB_val *k, const MDB_val *v, void *arg)
         if (w->bad_seq) *w->bad_seq = w->next;
         return CT_ERR_STORE_CORRUPT;
     }
-    uint64_t key = be64_get(k->mv_data);
+    uint64_t key = ct_be64_get(k->mv_data);
     if (key > w->to_seq) return CT_STOP;
     ct_logrec rec;
     if (ct_logrec_decode(v->mv_data, v->mv_size, &rec) != CT_OK || rec.seq != key) {
@@ -162,7 +162,7 @@ ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_sto
     if (from_seq > to_seq) return CT_OK;
     log_walk w = {from_seq, to_seq, bad_seq, cb, arg};
     uint8_t kb[8];
-    be64_put(kb, from_seq);
+    ct_be64_put(kb, from_seq);
     MDB_val start = {8, kb};
     return walk(s, s->log, &start, log_step, &w);
 }
@@ -178,7 +178,7 @@ static ct_err ids_step(const MDB_val *k, const MDB_val *v, void *arg)
     if (k->mv_size != CT_EVENT_ID_LEN || v->mv_size != 8 + CT_IDHASH_LEN)
         return CT_ERR_STORE_CORRUPT;
     const uint8_t *vb = v->mv_data;
-    return w->cb(k->mv_data, be64_get(vb), vb + 8, w->arg);
+    return w->cb(k->mv_data, ct_be64_get(vb), vb + 8, w->arg);
 }
 
 ct_err ct_store_ids_scan(ct_store *s, ct_store_ids_cb cb, void *arg)
@@ -197,7 +197,7 @@ ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t
     *seq = 0;
     if (rc == 0) {
         if (v.mv_size == 8 + CT_IDHASH_LEN)
-            *seq = be64_get(v.mv_data);
+            *seq = ct_be64_get(v.mv_data);
         else
             rc = MDB_CORRUPTED;
     } else if (rc == MDB_NOTFOUND) {
@@ -223,7 +223,7 @@ ct_err ct_store_find_event(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], const
         if (v.mv_size != 8 + CT_IDHASH_LEN)
             rc = MDB_CORRUPTED;
         else if (memcmp((const uint8_t *)v.mv_data + 8, h, CT_IDHASH_LEN) == 0)
-            *seq = be64_get(v.mv_data);
+            *seq = ct_be64_get(v.mv_data);
     } else if (rc == MDB_NOTFOUND) {
         rc = 0;
     }
