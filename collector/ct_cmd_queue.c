@@ -129,7 +129,8 @@ ct_err ct_collector_cmd_import(ct_collector *s, const ct_collector_cfg *c)
     if (e != CT_OK)
         return ct_collector_fail(s, e == CT_ERR_BAD_UTF8 ? CT_ERR_CONFIG : e, "import stopped: %s",
                                  msg);
-    if (c->strict && st.bad) return CT_ERR_BAD_VALUE;
+    /* some rows bad: exit 1 (the good ones are queued) */
+    if (st.bad) return CT_ERR_BAD_VALUE;
     return CT_OK;
 }
 
