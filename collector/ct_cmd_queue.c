@@ -93,6 +93,11 @@ ct_err ct_collector_cmd_add(ct_collector *s, const ct_collector_cfg *c, ct_actio
 ct_err ct_collector_cmd_import(ct_collector *s, const ct_collector_cfg *c)
 {
     ct_collector_bind_opts b = bind_opts(c);
+    if (c->dry_run && !s->info.initialised)
+        return ct_collector_fail(s, CT_ERR_CONFIG,
+                                 "outbox %s is not initialised: a dry run changes nothing, run "
+                                 "`%s init --outbox %s --district D` first",
+                                 s->dir, s->prog, s->dir);
     ct_err e = ct_collector_bind(s, &b);
     if (e != CT_OK) return e;
     ct_signup_ctx ctx = {
@@ -105,13 +110,28 @@ ct_err ct_collector_cmd_import(ct_collector *s, const ct_collector_cfg *c)
     };
     ct_import_stats st;
     char msg[600];
-    e = ct_import_csv(s->ob, c->file, &ctx, s->err, s->err, &st, msg, sizeof msg);
-    fprintf(s->out, "%s: %zu rows: %zu queued, %zu already queued, %zu bad\n", c->file, st.rows,
-            st.queued, st.already, st.bad);
+    ct_import_opts o = {
+        .report = s->err,
+        .progress = s->err,
+        .plan = c->dry_run ? s->out : NULL,
+        .dry_run = c->dry_run,
+    };
+    e = ct_import_csv(s->ob, c->file, &ctx, &o, &st, msg, sizeof msg);
+    if (c->dry_run)
+        fprintf(s->out,
+                "%s: %zu rows: %zu would be queued, %zu already queued, %zu bad (dry run: "
+                "nothing queued)\n",
+                c->file, st.rows, st.queued, st.already, st.bad);
+    else
+        fprintf(s->out, "%s: %zu rows: %zu queued, %zu already queued, %zu bad\n", c->file, st.rows,
+                st.queued, st.already, st.bad);
+    /* a file refused as a whole (not UTF-8, bad header) is the caller's to
+     * fix: exit 2, like a bad option */
     if (e != CT_OK)
-        return ct_collector_fail(s, e == CT_ERR_CONFIG ? CT_ERR_CONFIG : e, "import stopped: %s",
+        return ct_collector_fail(s, e == CT_ERR_BAD_UTF8 ? CT_ERR_CONFIG : e, "import stopped: %s",
                                  msg);
-    if (c->strict && st.bad) return CT_ERR_BAD_VALUE;
+    /* some rows bad: exit 1 (the good ones are queued) */
+    if (st.bad) return CT_ERR_BAD_VALUE;
     return CT_OK;
 }
 

@@ -36,7 +36,8 @@ typedef struct {
     const char *amount, *months, *group;
     /* import */
     const char *file;
-    bool strict;
+    bool strict;  /* accepted; bad rows fail the import (exit 1) with or without it */
+    bool dry_run; /* report what would be queued; the outbox is left unchanged */
     /* simulate */
     const char *seed; /* decimal, 0..2^64-1; NULL: 1 */
     double fill;

@@ -3,12 +3,14 @@
  * Invariants: a CSV field reaches the builder as a C string only when its
  * bytes hold no NUL (a field with one is a bad row, a header with one a bad
  * header), so no value is ever cut short silently; the national ID is only
- * ever held in the caller's field strings and hashed here; nothing with it is written anywhere. The
- * import owns one csv_parser and at most one open outbox transaction at a time; every exit path
- * frees both (abort if not committed).
+ * ever held in the caller's field strings and hashed here; nothing with it is
+ * written anywhere. The import owns one csv_parser and at most one open
+ * outbox transaction at a time; every exit path frees both (abort if not
+ * committed); a dry run never commits.
  */
 #include "ct_import.h"
 
+#include <assert.h>
 #include <csv.h>
 #include <sodium.h>
 #include <ctype.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "ct_csvsniff.h"
 #include "ct_num.h"
 #include "ct_time.h"
 
@@ -103,6 +106,8 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
             if (f->national_id[i] < '0' || f->national_id[i] > '9') digits = false;
         if (!digits) {
             /* never echo the value: it is personal data */
+            if (c->sheet && ct_sheet_id_mangled(f->national_id, why, whylen))
+                return CT_ERR_BAD_NATIONAL_ID;
             snprintf(why, whylen, "national ID must be exactly 12 digits (got %zu characters)", n);
             return CT_ERR_BAD_NATIONAL_ID;
         }
@@ -139,6 +144,10 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
             return CT_ERR_MISSING_FIELD;
         }
         ev->occurred_ms = c->default_time_ms;
+    } else if (c->sheet) {
+        if ((e = ct_sheet_time(f->occurred_at, c->sheet, cp->tz_offset_min, &ev->occurred_ms, why,
+                               whylen)) != CT_OK)
+            return e;
     } else if (parse_time(f->occurred_at, cp->tz_offset_min, &ev->occurred_ms) != CT_OK ||
                ev->occurred_ms < 0) {
         snprintf(why, whylen, "bad time '%.40s' (expected e.g. 2023-07-24T09:30:00+07:00)",
@@ -160,7 +169,9 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
     }
     if (!empty(f->amount)) {
         uint64_t a;
-        if (!ct_num_parse_u64(f->amount, UINT64_MAX, &a)) {
+        if (c->sheet) {
+            if ((e = ct_sheet_amount(f->amount, c->sheet, &a, why, whylen)) != CT_OK) return e;
+        } else if (!ct_num_parse_u64(f->amount, UINT64_MAX, &a)) {
             snprintf(why, whylen, "amount must be a whole number of VND (got '%.30s')", f->amount);
             return CT_ERR_BAD_VALUE;
         }
@@ -238,8 +249,7 @@ typedef struct {
     ct_outbox *ob;
     const char *path;
     const ct_signup_ctx *c;
-    FILE *report;
-    FILE *progress;
+    const ct_import_opts *o;
     ct_import_stats *st;
     /* parser state */
     unsigned long lineno;   /* line being fed */
@@ -277,7 +287,7 @@ static void on_field(void *s, size_t len, void *data)
 static void bad_row(import_state *is, const char *reason)
 {
     is->st->bad++;
-    if (is->report) fprintf(is->report, "%s:%lu: %s\n", is->path, is->row_line, reason);
+    if (is->o->report) fprintf(is->o->report, "%s:%lu: %s\n", is->path, is->row_line, reason);
 }
 
 static ct_err flush_txn(import_state *is)
@@ -308,10 +318,6 @@ static void handle_header(import_state *is)
             return;
         }
         char *name = is->fields[i];
-        /* strip a UTF-8 byte order mark from the first column */
-        if (i == 0 && (unsigned char)name[0] == 0xEF && (unsigned char)name[1] == 0xBB &&
-            (unsigned char)name[2] == 0xBF)
-            memmove(name, name + 3, strlen(name + 3) + 1);
         for (char *p = name; *p; p++)
             *p = (char)tolower((unsigned char)*p);
         int col = -1;
@@ -351,6 +357,25 @@ static void handle_header(import_state *is)
     }
     is->ncols = is->nf;
     is->header_done = true;
+}
+
+/* One good row as it would be (or is already) queued: what the file's
+ * values were read as, without the person. */
+static void plan_row(import_state *is, const ct_event *ev, bool queued)
+{
+    FILE *f = is->o->plan;
+    char t[40];
+    ct_time_format(ev->occurred_ms, is->c->campaign->tz_offset_min, t, sizeof t);
+    fprintf(f, "%s:%lu: %s: %s %s, agent %s, %s", is->path, is->row_line,
+            !queued          ? "already queued"
+            : is->o->dry_run ? "would queue"
+                             : "queued",
+            ct_action_name(ev->action), ct_program_name(ev->program), ev->agent, t);
+    if (ev->commune[0]) fprintf(f, ", commune %s", ev->commune);
+    if (ev->has_months) fprintf(f, ", %" PRIu32 " months", ev->months);
+    if (ev->has_amount) fprintf(f, ", %" PRIu64 " VND", ev->amount_vnd);
+    if (ev->group[0]) fprintf(f, ", group %s", ev->group);
+    fputc('\n', f);
 }
 
 static void handle_row(import_state *is)
@@ -422,19 +447,21 @@ static void handle_row(import_state *is)
     } else {
         is->st->already++;
     }
-    if (is->in_txn >= CT_IMPORT_CHUNK) {
+    if (is->o->plan) plan_row(is, &ev, queued);
+    if (!is->o->dry_run && is->in_txn >= CT_IMPORT_CHUNK) {
         if ((e = flush_txn(is)) != CT_OK) {
             snprintf(is->err, is->errlen, "commit failed: %s", ct_outbox_errmsg(is->ob));
             is->fatal = e;
             return;
         }
     }
-    if (is->progress) {
+    if (is->o->progress) {
         int64_t now = ct_monotonic_ms();
         if (now - is->last_progress_ms >= 1000) {
             is->last_progress_ms = now;
-            fprintf(is->progress, "import %s: %zu rows, %zu queued, %zu already queued, %zu bad\n",
-                    is->path, is->st->rows, is->st->queued, is->st->already, is->st->bad);
+            fprintf(is->o->progress, "import %s: %zu rows, %zu %s, %zu already queued, %zu bad\n",
+                    is->path, is->st->rows, is->st->queued,
+                    is->o->dry_run ? "would be queued" : "queued", is->st->already, is->st->bad);
         }
     }
 }
@@ -456,38 +483,47 @@ static void on_row(int c, void *data)
     is->nf = 0;
 }
 
-ct_err ct_import_csv(ct_outbox *ob, const char *path, const ct_signup_ctx *c, FILE *report,
-                     FILE *progress, ct_import_stats *st, char *err, size_t errlen)
+ct_err ct_import_csv(ct_outbox *ob, const char *path, const ct_signup_ctx *c,
+                     const ct_import_opts *o, ct_import_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof *st);
     err[0] = 0;
+    ct_err result = CT_OK;
+    import_state *is = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    bool parser = false;
+    struct csv_parser p;
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return CT_ERR_IO;
     }
-    import_state *is = calloc(1, sizeof *is);
-    if (!is) {
-        fclose(fp);
-        return CT_ERR_NOMEM;
+    ct_csvsniff sn;
+    if ((result = ct_csvsniff_file(fp, path, &sn, err, errlen)) != CT_OK) goto out;
+    st->bom = sn.bom;
+    st->sep = sn.sep;
+    ct_sheet_conv conv = {.vi_locale = sn.sep == ';'};
+    ct_signup_ctx ctx = *c;
+    ctx.sheet = &conv;
+    if (!(is = calloc(1, sizeof *is))) {
+        result = CT_ERR_NOMEM;
+        goto out;
     }
     is->ob = ob;
     is->path = path;
-    is->c = c;
-    is->report = report;
-    is->progress = progress;
+    is->c = &ctx;
+    is->o = o;
     is->st = st;
     is->err = err;
     is->errlen = errlen;
     is->last_progress_ms = ct_monotonic_ms();
-    struct csv_parser p;
     if (csv_init(&p, CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
-        free(is);
-        fclose(fp);
-        return CT_ERR_NOMEM;
+        result = CT_ERR_NOMEM;
+        goto out;
     }
-    char *line = NULL;
-    size_t cap = 0;
+    parser = true;
+    csv_set_delim(&p, (unsigned char)sn.sep);
     ssize_t n;
     while (is->fatal == CT_OK && (n = getline(&line, &cap, fp)) > 0) {
         is->lineno++;
@@ -511,20 +547,27 @@ ct_err ct_import_csv(ct_outbox *ob, const char *path, const ct_signup_ctx *c, FI
         snprintf(err, errlen, "%s: empty file (a header row is required)", path);
         is->fatal = CT_ERR_CONFIG;
     }
-    ct_err result = is->fatal;
-    if (is->txn) {
-        /* rows of a fatal run that were fine are still committed: the import
-         * is idempotent, a re-run skips them */
-        ct_err e = flush_txn(is);
-        if (e != CT_OK && result == CT_OK) {
-            snprintf(err, errlen, "commit failed: %s", ct_outbox_errmsg(ob));
-            result = e;
+    result = is->fatal;
+out:
+    if (is && is->txn) {
+        if (o->dry_run) {
+            ct_outbox_abort(is->txn);
+            is->txn = NULL;
+        } else {
+            /* rows of a fatal run that were fine are still committed: the
+             * import is idempotent, a re-run skips them */
+            ct_err e = flush_txn(is);
+            if (e != CT_OK && result == CT_OK) {
+                snprintf(err, errlen, "commit failed: %s", ct_outbox_errmsg(ob));
+                result = e;
+            }
         }
     }
+    assert(!is || !is->txn);
     if (line) sodium_memzero(line, cap);
     free(line);
-    csv_free(&p);
-    sodium_memzero(is, sizeof *is);
+    if (parser) csv_free(&p);
+    if (is) sodium_memzero(is, sizeof *is);
     free(is);
     fclose(fp);
     return result;

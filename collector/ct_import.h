@@ -8,15 +8,23 @@
  * the collector's own district. The national ID is hashed with the province's
  * person key (ct_person_hash) right here and never stored or returned.
  *
- * CSV import (libcsv): a header row names the columns, in any order:
+ * CSV import (libcsv): the file is checked first (ct_csvsniff.h: UTF-8 with
+ * or without BOM, else refused as a whole; separator ',', ';' or TAB from the
+ * header line). A header row names the columns, in any order:
  *   agent_id, program, action, national_id | person_hash, commune,
  *   occurred_at, months, amount, group
  * (agent_id, program, occurred_at and one of national_id / person_hash are
- * required; action defaults to "enroll"). Each bad row is reported as
+ * required; action defaults to "enroll"). Rows are read with the spreadsheet
+ * forms of ct_sheetval.h (dd/mm/yyyy times, 1.500.000 amounts, IDs that
+ * lost their leading zero named as such). Each bad row is reported as
  * "FILE:LINE: reason" and skipped; good rows are queued in chunks (one
  * durable transaction per chunk). A row's idempotency key is the hash of the
  * event it produces (ct_outbox_idem_key), so importing the same file again
  * queues nothing new. Identical rows inside one file are queued once.
+ *
+ * A dry run does all of that inside one outbox transaction that is aborted,
+ * never committed: the counts (would be queued / already queued / bad) are
+ * exact, and the outbox is unchanged.
  */
 #ifndef CT_IMPORT_H
 #define CT_IMPORT_H
@@ -31,6 +39,7 @@
 #include "ct_event.h"
 #include "ct_keys.h"
 #include "ct_outbox.h"
+#include "ct_sheetval.h"
 
 typedef struct {
     const char *agent;
@@ -52,6 +61,9 @@ typedef struct {
     bool validate;             /* check against the campaign (tests may turn it off) */
     bool time_required;        /* else an absent time means default_time_ms */
     int64_t default_time_ms;
+    /* the spreadsheet forms of times, amounts and national IDs (CSV import);
+     * NULL: the strict forms of `add` */
+    const ct_sheet_conv *sheet;
 } ct_signup_ctx;
 
 /* Fills ev (id zeroed). On error returns the specific code and a one-line
@@ -60,19 +72,29 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
                        size_t whylen);
 
 typedef struct {
-    size_t rows; /* data rows seen (excluding header) */
-    size_t queued;
-    size_t already;
+    size_t rows;    /* data rows seen (excluding header) */
+    size_t queued;  /* a dry run: would be queued */
+    size_t already; /* queued before, or earlier in this file */
     size_t bad;
+    bool bom; /* the file starts with a UTF-8 BOM */
+    char sep; /* its separator (0 when the file was not read) */
 } ct_import_stats;
 
-/* Imports path into ob. Bad rows are written to report as "path:LINE: reason";
- * progress lines go to progress (may be NULL). Returns CT_OK when the file was
- * processed (even with bad rows); a fatal problem (unreadable file, bad
- * header, store error) returns an error with a message in err (rows already
- * committed stay queued; re-running the import is safe). */
-ct_err ct_import_csv(ct_outbox *ob, const char *path, const ct_signup_ctx *c, FILE *report,
-                     FILE *progress, ct_import_stats *st, char *err, size_t errlen);
+typedef struct {
+    FILE *report;   /* bad rows, "path:LINE: reason" (may be NULL) */
+    FILE *progress; /* a progress line at most every second (may be NULL) */
+    FILE *plan;     /* every good row, "path:LINE: queued: ..." ("would
+                     * queue" in a dry run) or "path:LINE: already queued:
+                     * ..." (may be NULL) */
+    bool dry_run;   /* queue nothing: the transaction is aborted */
+} ct_import_opts;
+
+/* Imports path into ob. Returns CT_OK when the file was processed (even with
+ * bad rows); a fatal problem (unreadable file, not UTF-8 (CT_ERR_BAD_UTF8),
+ * bad header, store error) returns an error with a message in err (rows
+ * already committed stay queued; re-running the import is safe). */
+ct_err ct_import_csv(ct_outbox *ob, const char *path, const ct_signup_ctx *c,
+                     const ct_import_opts *o, ct_import_stats *st, char *err, size_t errlen);
 
 /* Rows per durable transaction during import. */
 #define CT_IMPORT_CHUNK 2000

@@ -5,9 +5,10 @@
  *
  *   chitieu-collector COMMAND --outbox DIR [options]
  *
- * Exit codes: 0 ok, 1 runtime failure (store, network, give-up), 2 usage or
- * configuration error (bad option, bad campaign/roster, wrong district, bad
- * sign-up fields, key file problems). "queued <id>" is printed only after the
+ * Exit codes: 0 ok, 1 runtime failure (store, network, give-up) or an import
+ * with bad rows (its good rows queued), 2 usage or configuration error (bad
+ * option, bad campaign/roster, wrong district, bad sign-up fields, key file
+ * problems, a CSV file refused as a whole). "queued <id>" is printed only after the
  * outbox transaction committed durably.
  *
  * Invariant: main owns the session; every path after it opened goes through
@@ -63,9 +64,10 @@ static const ct_opt_cmd cmds[] = {
      "--outbox DIR --agent A --program P (--national-id N --person-key F | "
      "--person-hash H) [--time ISO]",
      0, 0, "undo an enrollment"},
-    {"import", C_IMPORT, "FILE.csv --outbox DIR [--person-key FILE] [--strict]", 1, 1,
-     "queue the rows of a CSV file (header: agent_id,program,action,national_id,commune,"
-     "occurred_at,months,amount,group); bad rows are reported as FILE:LINE: reason"},
+    {"import", C_IMPORT, "FILE.csv --outbox DIR [--person-key FILE] [--dry-run]", 1, 1,
+     "queue the good rows of a CSV file (UTF-8, ',' or ';' separated; header: agent_id,program,"
+     "action,national_id,commune,occurred_at,months,amount,group); bad rows are reported as "
+     "FILE:LINE: reason, and make the exit code 1"},
     {"simulate", C_SIM, "--outbox DIR [options]", 0, 0,
      "queue a realistic, reproducible stream of sign-ups for the office"},
     {"run", C_RUN, "--outbox DIR --server EP (--keys F --server-key F | --insecure) [options]", 0,
@@ -112,7 +114,9 @@ static const ct_opt opts[] = {
     {"no-validate", CT_OPT_FLAG, F(no_validate), C_SIGNUP | C_IMPORT, 0, NULL, NULL, 0, 0, NULL,
      "tests only: skip the local campaign check"},
     {"strict", CT_OPT_FLAG, F(strict), C_IMPORT, 0, NULL, NULL, 0, 0, NULL,
-     "exit 1 when any row is bad"},
+     "exit 1 when any row is bad (the default)"},
+    {"dry-run", CT_OPT_FLAG, F(dry_run), C_IMPORT, 0, NULL, NULL, 0, 0, NULL,
+     "print what would be queued and every bad row; queue nothing"},
     {"seed", CT_OPT_STR, F(seed), C_SIM, 0, "N", "1", 0, 0, NULL, "random seed"},
     {"fill", CT_OPT_DOUBLE, F(fill), C_SIM, 0, "F", "1", 0, 10, NULL,
      "performance around the quotas (1 = on target)"},
@@ -155,7 +159,8 @@ static const ct_opt_spec spec = {
              "\"queued\" is printed, and delivered to the aggregator exactly once.",
     .cmds = cmds,
     .opts = opts,
-    .epilog = "exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.",
+    .epilog = "exit codes: 0 ok, 1 runtime failure or an import with bad rows, 2 usage or "
+              "configuration error.",
 };
 
 static ct_err dispatch(unsigned cmd, ct_collector *s, const ct_collector_cfg *c)
@@ -203,8 +208,9 @@ int main(int argc, char **argv)
     ct_cli_on_stop_signals(on_signal);
 
     ct_collector s;
-    e = ct_collector_open(&s, PROG, c.outbox, c.map_size, (r.cmd->bit & C_EXISTING) != 0, stdout,
-                          stderr);
+    /* a dry run must not create an outbox either */
+    bool must_exist = (r.cmd->bit & C_EXISTING) != 0 || (r.cmd->bit == C_IMPORT && c.dry_run);
+    e = ct_collector_open(&s, PROG, c.outbox, c.map_size, must_exist, stdout, stderr);
     if (e == CT_OK) e = dispatch(r.cmd->bit, &s, &c);
     fflush(stdout);
     ct_collector_close(&s);

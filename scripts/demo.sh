@@ -120,13 +120,21 @@ for d in "${offices[@]}"; do
 done
 
 if ((reuse == 0)); then
-  # A district office imports its paper forms: a few rows are bad and are refused with reasons.
+  # A district office imports its paper forms: a few rows are bad and are refused with reasons;
+  # the good ones are queued and the import exits 1 (some rows bad).
   echo "== Đà Lạt office imports examples/lamdong-2023/sample-signups.csv"
+  rc=0
   "$bin/chitieu-collector" import "$root/examples/lamdong-2023/sample-signups.csv" \
-    --outbox "$data/outbox/672" --campaign "$campaign" --person-key "$k/person.key" || true
-  # ...and imports it again by mistake: nothing new is queued.
-  "$bin/chitieu-collector" import "$root/examples/lamdong-2023/sample-signups.csv" \
-    --outbox "$data/outbox/672" --campaign "$campaign" --person-key "$k/person.key" 2>&1 | tail -1 || true
+    --outbox "$data/outbox/672" --campaign "$campaign" --person-key "$k/person.key" || rc=$?
+  echo "import exit code $rc (1: some rows are bad, the good ones are queued)"
+  ((rc == 1)) || { echo "demo: the sample import exited $rc, not 1" >&2; exit 1; }
+  # ...and imports it again by mistake: nothing new is queued (the same bad rows: exit 1 again).
+  rc=0
+  again=$("$bin/chitieu-collector" import "$root/examples/lamdong-2023/sample-signups.csv" \
+    --outbox "$data/outbox/672" --campaign "$campaign" --person-key "$k/person.key" 2>&1) || rc=$?
+  tail -1 <<<"$again"
+  echo "second import exit code $rc"
+  ((rc == 1)) || { echo "demo: the second sample import exited $rc, not 1" >&2; exit 1; }
 fi
 
 for p in "${sim_pids[@]}"; do wait "$p"; done

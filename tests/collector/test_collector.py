@@ -159,7 +159,8 @@ def test_import_twice_and_bad_rows():
         ob = wd.sub("ob")
         init(ob, 672)
         run = start_run(wd, ob, eps["ingest"], "--insecure", "--stats-interval", "0")
-        r = col("import", SAMPLE, "--outbox", ob, "--person-key", key)
+        r = col("import", SAMPLE, "--outbox", ob, "--person-key", key, check=False)
+        H.check(r.returncode == 1, f"rc {r.returncode} with bad rows")
         H.check(r.stdout.strip().endswith("16 rows: 10 queued, 0 already queued, 6 bad"), r.stdout)
         bad = [ln for ln in r.stderr.splitlines() if ln.startswith(SAMPLE + ":")]
         want = [(7, "national ID must be exactly 12 digits"),
@@ -179,7 +180,8 @@ def test_import_twice_and_bad_rows():
         H.check(count(m1, P.COUNT_NET, "bhyt_hgd", 672) == 5, "bhyt_hgd net (6 enrolled, 1 cancelled)")
         H.check(count(m1, P.COUNT_CANCELLED, "bhyt_hgd", 672) == 1, "cancelled")
 
-        r = col("import", SAMPLE, "--outbox", ob, "--person-key", key)
+        r = col("import", SAMPLE, "--outbox", ob, "--person-key", key, check=False)
+        H.check(r.returncode == 1, f"rc {r.returncode} with bad rows")
         H.check(r.stdout.strip().endswith("16 rows: 0 queued, 10 already queued, 6 bad"), r.stdout)
         s = status(ob)
         H.check((s["recorded"], s["queued"], s["delivered"]) == (10, 0, 10), f"{s}")

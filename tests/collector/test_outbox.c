@@ -470,14 +470,18 @@ static void test_import_idempotent(void **state)
     ct_signup_ctx c = import_ctx();
     ct_import_stats st;
     char err[512];
-    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err), CT_OK);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = stderr}, &st, err, sizeof err),
+        CT_OK);
     assert_int_equal(st.rows, 4);
     assert_int_equal(st.queued, 4);
     assert_int_equal(st.already, 0);
     assert_int_equal(st.bad, 0);
     ct_outbox_close(ob);
     ob = open_ob(f);
-    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err), CT_OK);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = stderr}, &st, err, sizeof err),
+        CT_OK);
     assert_int_equal(st.rows, 4);
     assert_int_equal(st.queued, 0);
     assert_int_equal(st.already, 4);
@@ -489,7 +493,9 @@ static void test_import_idempotent(void **state)
     /* still "already queued" after delivery */
     ct_outbox_settle_item items[] = {{1, CT_OK}, {2, CT_OK}, {3, CT_OK}, {4, CT_OK}};
     assert_int_equal(ct_outbox_settle(ob, items, 4, 1, NULL, NULL), CT_OK);
-    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err), CT_OK);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = stderr}, &st, err, sizeof err),
+        CT_OK);
     assert_int_equal(st.queued, 0);
     assert_int_equal(st.already, 4);
     scan_acc acc = {0};
@@ -512,7 +518,9 @@ static void test_import_fields(void **state)
     ct_signup_ctx c = import_ctx();
     ct_import_stats st;
     char err[512];
-    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err), CT_OK);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = stderr}, &st, err, sizeof err),
+        CT_OK);
     scan_acc acc = {0};
     assert_int_equal(ct_outbox_scan(ob, 0, 100, scan_cb, &acc), CT_OK);
     assert_int_equal(acc.n, 4);
@@ -579,7 +587,8 @@ static void test_import_errors_line_numbers(void **state)
     char *rep = NULL;
     size_t replen = 0;
     FILE *mem = open_memstream(&rep, &replen);
-    assert_int_equal(ct_import_csv(ob, path, &c, mem, NULL, &st, err, sizeof err), CT_OK);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = mem}, &st, err, sizeof err), CT_OK);
     fclose(mem);
     assert_int_equal(st.rows, 15); /* the blank line 4 is not a row */
     assert_int_equal(st.queued, 3);
@@ -632,17 +641,20 @@ static void test_import_bad_header(void **state)
     ct_signup_ctx c = import_ctx();
     ct_import_stats st;
     char err[512];
-    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err),
-                     CT_ERR_CONFIG);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = stderr}, &st, err, sizeof err),
+        CT_ERR_CONFIG);
     assert_non_null(strstr(err, ":1: unknown column 'nationalid'"));
     write_file(path, "\xEF\xBB\xBF"
                      "agent_id,program,occurred_at\nLD672-001,bhxh_tn,2023-07-22T09:15\n");
-    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err),
-                     CT_ERR_CONFIG);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = stderr}, &st, err, sizeof err),
+        CT_ERR_CONFIG);
     assert_non_null(strstr(err, ":1: header lacks the column 'national_id'"));
     write_file(path, "");
-    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err),
-                     CT_ERR_CONFIG);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = stderr}, &st, err, sizeof err),
+        CT_ERR_CONFIG);
     ct_outbox_info in;
     assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
     assert_int_equal(in.queued, 0);
@@ -674,7 +686,8 @@ static void test_import_nul_bytes(void **state)
     char *rep = NULL;
     size_t replen = 0;
     FILE *mem = open_memstream(&rep, &replen);
-    assert_int_equal(ct_import_csv(ob, path, &c, mem, NULL, &st, err, sizeof err), CT_OK);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = mem}, &st, err, sizeof err), CT_OK);
     fclose(mem);
     assert_int_equal(st.rows, 5);
     assert_int_equal(st.bad, 4);
@@ -701,8 +714,9 @@ static void test_import_nul_bytes(void **state)
     assert_non_null(fp);
     assert_int_equal(fwrite(hdr, 1, sizeof hdr - 1, fp), sizeof hdr - 1);
     fclose(fp);
-    assert_int_equal(ct_import_csv(ob, path, &c, stderr, NULL, &st, err, sizeof err),
-                     CT_ERR_CONFIG);
+    assert_int_equal(
+        ct_import_csv(ob, path, &c, &(ct_import_opts){.report = stderr}, &st, err, sizeof err),
+        CT_ERR_CONFIG);
     snprintf(want, sizeof want, "%s:1: header column 1 contains a NUL byte (damaged file?)", path);
     assert_string_equal(err, want);
     ct_outbox_info in;

@@ -6,8 +6,9 @@ aggregator, a reporter) and checks its final figures against the audit:
   - the final JSON report equals, byte for byte, `chitieu-audit replay` at the
     report's log position with the same clock and feed label (promise 6);
   - the province totals in that report equal the audit's recount of NET;
-  - the bad rows of the sample import were refused with their line numbers and
-    the second import of the same file queued nothing;
+  - the bad rows of the sample import were refused with their line numbers,
+    both imports exited 1 (some rows bad) and the second import of the same
+    file queued nothing;
   - every office's outbox drained (0 queued) and nothing was rejected by the
     aggregator except what the import refused locally.
 """
@@ -40,6 +41,9 @@ def test_demo_short():
             check(f"sample-signups.csv:{line}:" in out, f"bad row {line} not reported")
         check("10 queued, 0 already queued, 6 bad" in out, "first import summary")
         check("0 queued, 10 already queued, 6 bad" in out, "second import summary")
+        check("import exit code 1 (1: some rows are bad, the good ones are queued)\n" in out,
+              "first import exit code")
+        check("second import exit code 1\n" in out, "second import exit code")
 
         v = run([os.path.join(BIN, "chitieu-audit"), "verify", "--data", os.path.join(data, "store"),
                  "--campaign", CAMPAIGN])
