@@ -20,13 +20,18 @@
 
 #include "ct_counts.h"
 #include "ct_feed.h"
+#include "ct_follow.h"
 #include "ct_ingest.h"
 #include "ct_log.h"
 #include "ct_logrec.h"
+#include "ct_repl.h"
 #include "ct_server.h"
 #include "ct_time.h"
 
-enum { S_INGEST = 0, S_FEED = 1, S_SNAP = 2, S_N = 3 };
+enum { S_INGEST = 0, S_FEED = 1, S_SNAP = 2, S_REPL = 3, S_N = 4 };
+
+/* An alert when safe has not moved for this long while committed is ahead. */
+#define SAFE_STALL_ALERT_MS 5000
 
 typedef struct {
     int64_t t_ms;
@@ -146,6 +151,8 @@ typedef struct {
     ct_server_conns cs;
     ct_ingest *ing;
     ct_feed *feed;
+    ct_repl *repl;
+    ct_follow *follow; /* a follower's client; NULL for a primary */
     ct_counts changed;
     uint64_t head_seq;
     uint8_t head[CT_LOGREC_HASH_LEN];
@@ -176,13 +183,79 @@ static void ingest_round(run_state *r)
         r->head_seq = cm.seq_after;
         memcpy(r->head, cm.head, sizeof r->head);
         ct_feed_update(r->feed, &cm, ct_now_ms());
+        ct_repl_committed(r->repl, cm.seq_after, cm.head, ct_monotonic_ms());
     }
+}
+
+/* A follower: batches from the primary, appended and published like
+ * commits. CT_ERR_CHAIN ends the run. */
+static ct_err follow_round(run_state *r, char *err, size_t errlen)
+{
+    ct_store_commit cm = {.changed = &r->changed};
+    ct_err e = ct_follow_on_readable(r->follow, &cm, err, errlen);
+    if (e) return e;
+    if (cm.seq_after > cm.seq_before) {
+        r->head_seq = cm.seq_after;
+        memcpy(r->head, cm.head, sizeof r->head);
+        ct_feed_update(r->feed, &cm, ct_now_ms());
+        ct_repl_committed(r->repl, cm.seq_after, cm.head, ct_monotonic_ms());
+    }
+    return CT_OK;
+}
+
+/* The replication part of the stats line (and the stall alert). */
+static void log_repl_stats(run_state *r, int64_t now)
+{
+    const ct_aggregator_opts *o = r->o;
+    if (r->follow) {
+        const ct_follow_stats *fs = ct_follow_get_stats(r->follow);
+        uint64_t lag =
+            fs->primary_committed > fs->head_seq ? fs->primary_committed - fs->head_seq : 0;
+        ct_log(CT_LOG_INFO, "replication",
+               "role=follower primary=%s connected=%s head_seq=%llu primary_committed=%llu "
+               "primary_safe=%llu lag_records=%llu batches=%llu records=%llu empty_batches=%llu "
+               "stale_batches=%llu store_failures=%llu",
+               o->follow, fs->connected ? "yes" : "no", (unsigned long long)fs->head_seq,
+               (unsigned long long)fs->primary_committed, (unsigned long long)fs->primary_safe,
+               (unsigned long long)lag, (unsigned long long)fs->batches,
+               (unsigned long long)fs->records, (unsigned long long)fs->empty_batches,
+               (unsigned long long)fs->stale_batches, (unsigned long long)fs->store_failures);
+        return;
+    }
+    if (!o->n_replicate) return;
+    ct_repl_follower_view v[CT_REPL_MAX_FOLLOWERS];
+    size_t n = ct_repl_followers(r->repl, now, v, CT_REPL_MAX_FOLLOWERS);
+    char det[4096] = "";
+    size_t dl = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w =
+            snprintf(det + dl, sizeof det - dl,
+                     "%s%s:acked=%llu:lag_records=%llu:lag_ms=%lld:silent_ms=%lld", dl ? "," : "",
+                     v[i].id, (unsigned long long)v[i].acked, (unsigned long long)v[i].lag_records,
+                     (long long)v[i].lag_ms, (long long)v[i].silent_ms);
+        if (w < 0 || (size_t)w >= sizeof det - dl) break;
+        dl += (size_t)w;
+    }
+    uint64_t c = ct_repl_committed_seq(r->repl), sf = ct_repl_safe(r->repl);
+    int64_t stalled = ct_repl_safe_stalled_ms(r->repl, now);
+    ct_log(CT_LOG_INFO, "replication",
+           "role=primary committed=%llu safe=%llu unsafe_records=%llu sync_followers=%zu "
+           "followers=%zu safe_stalled_ms=%lld detail=\"%s\"",
+           (unsigned long long)c, (unsigned long long)sf, (unsigned long long)(c - sf),
+           o->sync_followers, n, (long long)stalled, det);
+    if (o->sync_followers > 0 && stalled >= SAFE_STALL_ALERT_MS)
+        ct_log(CT_LOG_WARN, "ALERT: safe watermark stalled while committed moves",
+               "committed=%llu safe=%llu stalled_ms=%lld sync_followers=%zu followers=%zu "
+               "hint=\"a follower is down, behind or refused; acked events stay in the "
+               "collectors' outboxes until it catches up\"",
+               (unsigned long long)c, (unsigned long long)sf, (long long)stalled, o->sync_followers,
+               n);
 }
 
 static ct_err loop(run_state *r, char *err, size_t errlen)
 {
     const ct_aggregator_opts *o = r->o;
-    zmq_pollitem_t items[3 + S_N];
+    zmq_pollitem_t items[5 + S_N];
     stats_mark mark;
     memset(&mark, 0, sizeof mark);
     mark.t_ms = ct_monotonic_ms();
@@ -195,12 +268,16 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
         items[ni++] = (zmq_pollitem_t){NULL, o->wake_fd, o->wake_fd >= 0 ? ZMQ_POLLIN : 0, 0};
         items[ni++] = (zmq_pollitem_t){r->ss[S_INGEST].sock, 0, ZMQ_POLLIN, 0};
         items[ni++] = (zmq_pollitem_t){r->ss[S_SNAP].sock, 0, ZMQ_POLLIN, 0};
+        items[ni++] = (zmq_pollitem_t){r->ss[S_REPL].sock, 0, ZMQ_POLLIN, 0};
+        items[ni++] = (zmq_pollitem_t){r->follow ? ct_follow_socket(r->follow) : NULL, -1,
+                                       r->follow ? ZMQ_POLLIN : 0, 0};
         const int mon0 = ni;
         for (int i = 0; i < S_N; i++)
             items[ni++] = (zmq_pollitem_t){r->ss[i].mon, 0, ZMQ_POLLIN, 0};
         int64_t now = ct_monotonic_ms();
         int64_t due = next_hb < next_stats ? next_hb : next_stats;
         if (next_rc < due) due = next_rc;
+        if (now + 200 < due) due = now + 200; /* replication timers */
         long timeout = due > now ? (long)(due - now) : 0;
         int n =
             zmq_poll(o->wake_fd >= 0 ? items : items + 1, o->wake_fd >= 0 ? ni : ni - 1, timeout);
@@ -217,12 +294,22 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
             *o->reload = 0;
             reload_auth(o, &r->ss[S_FEED]);
         }
-        if (n > 0 && (items[1].revents & ZMQ_POLLIN)) ingest_round(r);
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
+            ct_ingest_set_safe(r->ing, ct_repl_safe(r->repl));
+            ingest_round(r);
+        }
         if (n > 0 && (items[2].revents & ZMQ_POLLIN)) ct_feed_serve_snapshots(r->feed);
+        if (n > 0 && (items[3].revents & ZMQ_POLLIN)) ct_repl_serve(r->repl, ct_monotonic_ms());
+        if (n > 0 && r->follow && (items[4].revents & ZMQ_POLLIN)) {
+            ct_err fe = follow_round(r, err, errlen);
+            if (fe) return fe;
+        }
         for (int i = mon0; i < ni; i++)
             if (n > 0 && (items[i].revents & ZMQ_POLLIN))
                 ct_server_drain_monitor(&r->ss[i - mon0], &r->cs);
         now = ct_monotonic_ms();
+        ct_repl_tick(r->repl, now);
+        if (r->follow) ct_follow_tick(r->follow, now);
         if (now >= next_hb) {
             ct_feed_heartbeat(r->feed, r->head_seq, r->head, ct_now_ms());
             next_hb = now + 1000;
@@ -234,6 +321,7 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
         if (now >= next_stats) {
             log_stats(ct_ingest_get_stats(r->ing), &mark, &r->cs, r->head_seq, o->auth == NULL,
                       o->auth, ct_feed_get_stats(r->feed));
+            log_repl_stats(r, now);
             next_stats = now + (int64_t)(o->stats_interval * 1000);
         }
     }
@@ -251,11 +339,14 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
     ct_counts_init(&r.changed);
     ct_err e = CT_OK;
 
-    static const char *const what[S_N] = {"ingest", "feed", "snapshot"};
-    const int types[S_N] = {ZMQ_ROUTER, ZMQ_PUB, ZMQ_ROUTER};
-    const char *const domains[S_N] = {CT_ZAP_DOMAIN_INGEST, CT_ZAP_DOMAIN_READ, CT_ZAP_DOMAIN_READ};
-    const char *const *eps[S_N] = {o->ingest, o->feed, o->snapshot};
-    const size_t neps[S_N] = {o->n_ingest, o->n_feed, o->n_snapshot};
+    static const char *const what[S_N] = {"ingest", "feed", "snapshot", "replicate"};
+    const int types[S_N] = {ZMQ_ROUTER, ZMQ_PUB, ZMQ_ROUTER, ZMQ_ROUTER};
+    const char *const domains[S_N] = {CT_ZAP_DOMAIN_INGEST, CT_ZAP_DOMAIN_READ, CT_ZAP_DOMAIN_READ,
+                                      CT_ZAP_DOMAIN_REPLICATE};
+    const char *const *eps[S_N] = {o->ingest, o->feed, o->snapshot, o->replicate};
+    /* a follower takes no events: its ingest socket is never bound */
+    const size_t neps[S_N] = {o->follow ? 0 : o->n_ingest, o->n_feed, o->n_snapshot,
+                              o->n_replicate};
     for (int k = 0; k < S_N; k++) {
         ct_server_opts so = {.type = types[k],
                              .what = what[k],
@@ -267,7 +358,12 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
                              .n_eps = neps[k]};
         if ((e = ct_server_open(o->zctx, &so, &r.ss[k], err, errlen))) goto out;
     }
-    ct_ingest_opts io = {o->campaign, o->store, o->auth, o->batch_max, o->no_future_check};
+    {
+        int one = 1; /* a follower that reconnects under its routing id takes over */
+        zmq_setsockopt(r.ss[S_REPL].sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    }
+    ct_ingest_opts io = {o->campaign,  o->store,           o->auth,
+                         o->batch_max, o->no_future_check, o->sync_followers};
     if ((e = ct_ingest_create(&io, &r.ing))) {
         snprintf(err, errlen, "ingest: %s", ct_err_str(e));
         goto out;
@@ -275,6 +371,25 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
     if ((e = ct_feed_create(o->store, o->auth, r.ss[S_FEED].sock, r.ss[S_SNAP].sock, &r.feed))) {
         snprintf(err, errlen, "feed: %s", ct_err_str(e));
         goto out;
+    }
+    ct_repl_opts ro = {.store = o->store,
+                       .auth = o->auth,
+                       .sock = r.ss[S_REPL].sock,
+                       .sync_k = o->sync_followers,
+                       .test_flip_seq = o->test_flip_seq};
+    if ((e = ct_repl_create(&ro, &r.repl))) {
+        snprintf(err, errlen, "replication: %s", ct_err_str(e));
+        goto out;
+    }
+    if (o->follow) {
+        ct_follow_opts fo = {.store = o->store,
+                             .campaign = o->campaign,
+                             .zctx = o->zctx,
+                             .endpoint = o->follow,
+                             .data = o->data,
+                             .kp = o->kp,
+                             .primary_key_z85 = o->primary_key_z85};
+        if ((e = ct_follow_create(&fo, &r.follow, err, errlen))) goto out;
     }
     ct_store_head(o->store, &r.head_seq, r.head);
     for (int i = 0; !o->auth && i < 3; i++)
@@ -291,6 +406,20 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
            o->campaign->id, o->data, o->ingest[0], o->feed[0], o->snapshot[0],
            o->auth ? "curve" : "INSECURE", (unsigned long long)r.head_seq, hh, o->batch_max,
            o->max_connections, (long)getpid());
+    if (o->follow)
+        ct_log(CT_LOG_INFO, "replication: follower; takes no events, serves the feed and snapshots",
+               "primary=%s head_seq=%llu", o->follow, (unsigned long long)r.head_seq);
+    else if (o->sync_followers == 0)
+        ct_log(CT_LOG_INFO,
+               "replication: safe equals committed (--sync-followers 0): an ack means the event "
+               "is on this machine's disk only",
+               "replicate=%s", o->n_replicate ? o->replicate[0] : "none");
+    else
+        ct_log(CT_LOG_INFO,
+               "replication: safe = fsynced here and by followers; collectors keep acked events "
+               "until safe covers them",
+               "sync_followers=%zu replicate=%s", o->sync_followers,
+               o->n_replicate ? o->replicate[0] : "none");
     e = loop(&r, err, errlen);
     const ct_ingest_stats *s = ct_ingest_get_stats(r.ing);
     ct_log(CT_LOG_INFO, "stopping", "accepted=%llu duplicates=%llu rejected=%llu head_seq=%llu",
@@ -300,6 +429,8 @@ out:
     /* ingest sockets get a short linger so the last acks leave */
     for (int k = 0; k < S_N; k++)
         ct_server_close(&r.ss[k], k == S_INGEST ? 1000 : 0);
+    ct_follow_free(r.follow);
+    ct_repl_free(r.repl);
     ct_feed_free(r.feed);
     ct_ingest_free(r.ing);
     ct_counts_free(&r.changed);

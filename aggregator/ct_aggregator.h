@@ -12,6 +12,13 @@
  * On stop the round in flight has been committed and acked; the ingest
  * socket closes with a 1 s linger so the last acks leave.
  *
+ * Replication: with replicate endpoints, a ROUTER serves followers
+ * (ct_repl) and every commit is offered to them; acks carry the safe
+ * watermark to collectors that ask for it. With follow set, the process is
+ * a follower: no ingest socket is bound; batches from the primary are
+ * appended (ct_follow) and published on the feed like commits; a divergence
+ * ends the run with CT_ERR_CHAIN and err naming the seq.
+ *
  * The flags are written by signal handlers or another thread; whoever sets
  * one writes a byte to the write end of wake_fd's pipe so the poll returns.
  * The caller owns the ZeroMQ context, the store, the campaign and the auth
@@ -45,6 +52,17 @@ typedef struct {
     long max_connections, handshake_ivl_ms, feed_hwm, reader_check_s;
     volatile sig_atomic_t *stop, *reload;
     int wake_fd; /* read end of a non-blocking pipe; -1 = none */
+    /* replication (ct_repl.h, ct_follow.h): the ROUTER followers connect to
+     * (n_replicate 0 = none), the number of followers that must confirm an
+     * event before acks call it safe, and, for a follower, the primary's
+     * replication endpoint (NULL = a primary) and public key (secure mode;
+     * the follower's own key pair is kp) */
+    const char *const *replicate;
+    size_t n_replicate;
+    size_t sync_followers;
+    const char *follow;
+    const char *primary_key_z85;
+    uint64_t test_flip_seq; /* TEST ONLY: see ct_repl_opts */
 } ct_aggregator_opts;
 
 /* Runs until *o->stop. CT_OK after a clean stop; otherwise err says what

@@ -59,6 +59,8 @@ const char *ct_role_name(ct_role r)
         return "reporter";
     case CT_ROLE_ADMIN:
         return "admin";
+    case CT_ROLE_FOLLOWER:
+        return "follower";
     default:
         return "none";
     }
@@ -123,8 +125,9 @@ static ct_err parse_file(const char *path, const ct_campaign *c, ct_auth_entry *
             break;
         }
         if (!role) {
-            snprintf(err, errlen, "%s:%u: missing role (collector <district>, reporter, admin)",
-                     path, lineno);
+            snprintf(err, errlen,
+                     "%s:%u: missing role (collector <district>, reporter, admin, follower)", path,
+                     lineno);
             r = CT_ERR_CONFIG;
             break;
         }
@@ -151,10 +154,13 @@ static ct_err parse_file(const char *path, const ct_campaign *c, ct_auth_entry *
             e.role = CT_ROLE_REPORTER;
         } else if (strcmp(role, "admin") == 0) {
             e.role = CT_ROLE_ADMIN;
+        } else if (strcmp(role, "follower") == 0) {
+            e.role = CT_ROLE_FOLLOWER;
         } else {
-            snprintf(err, errlen,
-                     "%s:%u: unknown role \"%.32s\" (collector <district>, reporter, admin)", path,
-                     lineno, role);
+            snprintf(
+                err, errlen,
+                "%s:%u: unknown role \"%.32s\" (collector <district>, reporter, admin, follower)",
+                path, lineno, role);
             r = CT_ERR_CONFIG;
             break;
         }
@@ -368,6 +374,8 @@ static void zap_handle(ct_auth *a)
             if (role != CT_ROLE_COLLECTOR && role != CT_ROLE_ADMIN) why = "role may not submit";
         } else if (strcmp(domain, CT_ZAP_DOMAIN_READ) == 0) {
             if (role != CT_ROLE_REPORTER && role != CT_ROLE_ADMIN) why = "role may not read";
+        } else if (strcmp(domain, CT_ZAP_DOMAIN_REPLICATE) == 0) {
+            if (role != CT_ROLE_FOLLOWER) why = "role may not replicate";
         } else {
             why = "unknown ZAP domain";
         }

@@ -5,6 +5,7 @@
  *   <Z85 public key, 40 chars>  collector <district code>  [name...]
  *   <Z85 public key>            reporter                   [name...]
  *   <Z85 public key>            admin                      [name...]
+ *   <Z85 public key>            follower                   [name...]
  * A UTF-8 byte order mark before the first line is skipped; a NUL byte
  * anywhere is an error. Errors are reported as "path:line: message". A key
  * may appear once.
@@ -20,6 +21,9 @@
  * CURVE server socket) and serves it from its own thread. Domains:
  *   CT_ZAP_DOMAIN_INGEST  ("chitieu-ingest"):   collector or admin
  *   CT_ZAP_DOMAIN_READ    ("chitieu-read"):     reporter or admin
+ *   CT_ZAP_DOMAIN_REPLICATE ("chitieu-replicate"): follower only (a
+ *                         follower reads the log through the replication
+ *                         socket and nothing else)
  * It answers 200 with User-Id = the client's Z85 public key when the key is
  * in the table with a role allowed for the domain, else 400. Any other
  * mechanism than CURVE is refused.
@@ -37,12 +41,14 @@
 
 #define CT_ZAP_DOMAIN_INGEST "chitieu-ingest"
 #define CT_ZAP_DOMAIN_READ "chitieu-read"
+#define CT_ZAP_DOMAIN_REPLICATE "chitieu-replicate"
 
 typedef enum {
     CT_ROLE_NONE = 0,
     CT_ROLE_COLLECTOR = 1,
     CT_ROLE_REPORTER = 2,
-    CT_ROLE_ADMIN = 3
+    CT_ROLE_ADMIN = 3,
+    CT_ROLE_FOLLOWER = 4
 } ct_role;
 
 typedef struct ct_auth ct_auth;

@@ -31,7 +31,8 @@ typedef struct {
     bool delim;
     bool ok; /* decoded as a submit */
     bool has_token;
-    uint16_t err; /* when !ok */
+    bool want_safe; /* the submit carried "w" */
+    uint16_t err;   /* when !ok */
     size_t sock;
     uint64_t token;
     size_t first, n;  /* item range */
@@ -49,8 +50,14 @@ struct ct_ingest {
     ct_store_item *sitems;
     ct_buf out;
     size_t round_bytes; /* frame bytes the last round held */
+    uint64_t safe;      /* see ct_ingest_set_safe */
     ct_ingest_stats st;
 };
+
+void ct_ingest_set_safe(ct_ingest *g, uint64_t safe)
+{
+    g->safe = safe;
+}
 
 ct_err ct_ingest_create(const ct_ingest_opts *o, ct_ingest **out)
 {
@@ -122,6 +129,7 @@ static int recv_one(void *sock, in_msg *m)
     m->delim = false;
     m->ok = false;
     m->has_token = false;
+    m->want_safe = false;
     m->err = CT_OK;
     m->n = 0;
     zmq_msg_init(&m->body);
@@ -266,8 +274,8 @@ static size_t drain(ct_ingest *g, void **socks, size_t nsock, size_t *nev)
             size_t len = zmq_msg_size(&m->body);
             bytes += len;
             size_t n = 0;
-            ct_err e =
-                ct_wire_submit_decode(body, len, &m->token, g->raw + ni, g->cap_items - ni, &n);
+            ct_err e = ct_wire_submit_decode_wm(body, len, &m->token, &m->want_safe, g->raw + ni,
+                                                g->cap_items - ni, &n);
             if (e) {
                 m->err = (uint16_t)e;
                 m->has_token = ct_wire_submit_peek_token(body, len, &m->token) == CT_OK;
@@ -396,7 +404,9 @@ static void send_acks(ct_ingest *g, void **socks, size_t nm, uint64_t head_seq)
                        "event=origin_bound_to_other_key key=%s origin=%s events=%zu",
                        m->user && m->user[0] ? m->user : "-", ohex, hijack);
             }
-            e = ct_wire_ack_encode(m->token, head_seq, g->acks + m->first, m->n, &g->out);
+            uint64_t safe = g->o.sync_followers == 0 || g->safe > head_seq ? head_seq : g->safe;
+            e = ct_wire_ack_encode_wm(m->token, head_seq, m->want_safe, safe, g->acks + m->first,
+                                      m->n, &g->out);
         }
         if (e == CT_OK) send_reply(g, socks[m->sock], m);
         zmq_msg_close(&m->rid);

@@ -11,7 +11,8 @@
  *   3. apply the valid ones with ONE ct_store_apply_batch() (one durable
  *      LMDB transaction);
  *   4. only then send one "ack" per submit (items in submit order, "s" = the
- *      head seq after the commit) or one "err" per message that does not
+ *      head seq after the commit, and "f" = the safe seq when the submit
+ *      asked for it with "w") or one "err" per message that does not
  *      decode as a submit (nothing of it is stored).
  *
  * Ack policy, per event — the first row that applies (docs/PROTOCOL.md §3.2):
@@ -76,6 +77,9 @@ typedef struct {
     ct_auth *auth;    /* NULL = insecure: no per-message check */
     size_t batch_max; /* events per commit (default 8192) */
     bool no_future_check;
+    /* followers that must confirm a record before it is safe; 0 = safe is
+     * the head after the round's commit (see ct_ingest_set_safe) */
+    size_t sync_followers;
 } ct_ingest_opts;
 
 typedef struct ct_ingest ct_ingest;
@@ -92,5 +96,9 @@ void ct_ingest_batch(ct_ingest *g, void **socks, size_t n, ct_store_commit *comm
                      ct_err *commit_err, size_t *got);
 
 const ct_ingest_stats *ct_ingest_get_stats(const ct_ingest *g);
+
+/* The safe watermark for the next round's acks when sync_followers > 0
+ * (acks carry min(safe, head)); ignored with sync_followers 0. */
+void ct_ingest_set_safe(ct_ingest *g, uint64_t safe);
 
 #endif

@@ -30,10 +30,11 @@
 #include "ct_store.h"
 
 typedef struct {
-    const char *campaign, *data, *keys, *auth;
-    ct_opt_list ingest, feed, snapshot;
+    const char *campaign, *data, *keys, *auth, *follow, *primary_key;
+    ct_opt_list ingest, feed, snapshot, replicate;
     size_t map_size;
     int64_t batch_max, max_connections, handshake_ivl, feed_hwm, reader_check, persons_ckpt;
+    int64_t sync_followers, test_flip_shipped;
     double stats_interval;
     int log_level;
     bool insecure, no_future_check, test_no_zap, accept_campaign_change;
@@ -54,6 +55,18 @@ static const ct_opt opts[] = {
      "PUB endpoint for the live feed"},
     {"snapshot", CT_OPT_LIST, O(snapshot), 0, 0, "EP", "tcp://127.0.0.1:7703", 0, 0, NULL,
      "ROUTER endpoint for snapshots"},
+    {"replicate", CT_OPT_LIST, O(replicate), 0, 0, "EP", NULL, 0, 0, NULL,
+     "ROUTER endpoint followers connect to (role follower in --auth); none by default"},
+    {"sync-followers", CT_OPT_INT, O(sync_followers), 0, 0, "K", "0", 0, 32, NULL,
+     "an event is safe once K followers fsynced it; acks carry safe, and collectors keep "
+     "events until safe covers them; 0 = safe equals committed"},
+    {"follow", CT_OPT_STR, O(follow), 0, 0, "EP", NULL, 0, 0, NULL,
+     "run as a follower of the primary whose --replicate endpoint is EP: take no events, "
+     "append the primary's log, serve the feed and snapshots"},
+    {"primary-key", CT_OPT_STR, O(primary_key), 0, 0, "FILE", NULL, 0, 0, NULL,
+     "the primary's public key (.pub) for --follow in secure mode (own key pair: --keys)"},
+    {"test-flip-shipped", CT_OPT_INT, O(test_flip_shipped), 0, CT_OPT_HIDDEN, "SEQ", "0", 0, 0,
+     NULL, "TEST ONLY: flip one byte of the log record SEQ the first time it is shipped"},
     {"map-size", CT_OPT_SIZE, O(map_size), 0, 0, "SIZE", "16G", 1, 0, NULL,
      "LMDB map size, K/M/G/T suffix"},
     {"batch-max", CT_OPT_INT, O(batch_max), 0, 0, "N", "8192", 1, 1 << 20, NULL,
@@ -96,7 +109,10 @@ static const ct_opt_spec spec = {
              "(hash-chained log + counts) and acks only after the commit; publishes the changed "
              "counts and serves snapshots to reporters.",
     .opts = opts,
-    .epilog = "Signals: SIGINT/SIGTERM finish the batch in flight, ack it and exit 0; SIGHUP "
+    .epilog = "Replication (docs/replication.md): a primary with --replicate EP "
+              "[--sync-followers K]; a follower with --follow EP (exits 1 naming the first seq "
+              "where its log and the primary's diverge). "
+              "Signals: SIGINT/SIGTERM finish the batch in flight, ack it and exit 0; SIGHUP "
               "reloads --auth (revocations apply to open connections; an invalid file keeps "
               "the previous table and says so). Exit: 0 ok, 1 runtime failure, 2 usage or "
               "configuration error.",
@@ -170,6 +186,10 @@ int main(int argc, char **argv)
     if (!o.insecure && (!o.keys || !o.auth))
         return ct_opt_usage_error(&spec, "give --keys FILE and --auth FILE (CurveZMQ), or "
                                          "--insecure for plaintext");
+    if (o.sync_followers > 0 && (o.replicate.n == 0 || o.follow))
+        return ct_opt_usage_error(&spec, "--sync-followers needs --replicate (and a primary)");
+    if (o.follow && !o.insecure && !o.primary_key)
+        return ct_opt_usage_error(&spec, "--follow needs --primary-key FILE (or --insecure)");
 
     char err[512] = "";
     int exit_code = 1;
@@ -180,6 +200,7 @@ int main(int argc, char **argv)
     void *ctx = NULL;
     ct_keypair kp;
     memset(&kp, 0, sizeof kp);
+    char primary_pub[CT_Z85_KEY_LEN + 1] = "";
 
     if (ct_crypto_init() != CT_OK) {
         ct_log(CT_LOG_ERROR, "libsodium init failed", NULL);
@@ -200,6 +221,11 @@ int main(int argc, char **argv)
         e = ct_auth_load(o.auth, &camp, &auth, err, sizeof err);
         if (e) {
             fprintf(stderr, "%s\n", err);
+            exit_code = 2;
+            goto out;
+        }
+        if (o.follow && (e = ct_public_key_load(o.primary_key, primary_pub, err, sizeof err))) {
+            fprintf(stderr, "%s\n", err[0] ? err : ct_err_str(e));
             exit_code = 2;
             goto out;
         }
@@ -265,7 +291,13 @@ int main(int argc, char **argv)
                              .reader_check_s = (long)o.reader_check,
                              .stop = &g_stop,
                              .reload = &g_reload,
-                             .wake_fd = g_sigpipe[0]};
+                             .wake_fd = g_sigpipe[0],
+                             .replicate = o.replicate.v,
+                             .n_replicate = o.replicate.n,
+                             .sync_followers = (size_t)o.sync_followers,
+                             .follow = o.follow,
+                             .primary_key_z85 = o.insecure ? NULL : primary_pub,
+                             .test_flip_seq = (uint64_t)o.test_flip_shipped};
     e = ct_aggregator_run(&ao, err, sizeof err);
     if (e) {
         ct_log(CT_LOG_ERROR, "aggregator failed", "err=%s detail=\"%s\"", ct_err_name(e), err);

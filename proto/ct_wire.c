@@ -27,7 +27,7 @@ typedef struct {
 static const ct_kind_row ct_kinds[] = {
     {"sub", CT_MSG_SUBMIT},   {"ack", CT_MSG_ACK},      {"err", CT_MSG_ERROR},
     {"upd", CT_MSG_UPDATE},   {"hb", CT_MSG_HEARTBEAT}, {"snq", CT_MSG_SNAP_REQ},
-    {"snp", CT_MSG_SNAPSHOT},
+    {"snp", CT_MSG_SNAPSHOT}, {"rq", CT_MSG_REPL_REQ},  {"rb", CT_MSG_REPL_BATCH},
 };
 
 static const char *ct_kind_name(ct_msg_kind k)
@@ -38,8 +38,10 @@ static const char *ct_kind_name(ct_msg_kind k)
 }
 
 /* Key tables: index 0 and 1 are always "v" and "k". */
-static const char *const ct_keys_sub[] = {"v", "k", "n", "e", NULL};
-static const char *const ct_keys_ack[] = {"v", "k", "n", "s", "r", NULL};
+static const char *const ct_keys_sub[] = {"v", "k", "n", "e", "w", NULL};
+static const char *const ct_keys_ack[] = {"v", "k", "n", "s", "r", "f", NULL};
+static const char *const ct_keys_rq[] = {"v", "k", "s", "h", NULL};
+static const char *const ct_keys_rb[] = {"v", "k", "p", "ph", "c", "f", "t", "r", NULL};
 static const char *const ct_keys_err[] = {"v", "k", "n", "c", NULL};
 static const char *const ct_keys_upd[] = {"v", "k", "s", "p", "ph", "h", "t", "c", NULL};
 static const char *const ct_keys_hb[] = {"v", "k", "s", "h", "t", NULL};
@@ -51,6 +53,8 @@ static const ct_prescan_limits ct_lim_sub = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_EVE
 static const ct_prescan_limits ct_lim_ack = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_EVENTS,
                                              5 * CT_WIRE_MAX_EVENTS + 64};
 static const ct_prescan_limits ct_lim_small = {CT_CODEC_MAX_DEPTH, 64, 256};
+static const ct_prescan_limits ct_lim_rb = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_RECORDS,
+                                            CT_WIRE_MAX_RECORDS + 64};
 static const ct_prescan_limits ct_lim_state = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_COUNTERS,
                                                3 * CT_WIRE_MAX_COUNTERS + 64};
 /* peek accepts anything a decoder could accept */
@@ -155,12 +159,19 @@ ct_err ct_wire_peek_kind(const uint8_t *buf, size_t len, ct_msg_kind *kind)
 ct_err ct_wire_submit_decode(const uint8_t *buf, size_t len, uint64_t *token, ct_bytes *events,
                              size_t max, size_t *n)
 {
+    bool want;
+    return ct_wire_submit_decode_wm(buf, len, token, &want, events, max, n);
+}
+
+ct_err ct_wire_submit_decode_wm(const uint8_t *buf, size_t len, uint64_t *token, bool *want_safe,
+                                ct_bytes *events, size_t max, size_t *n)
+{
     if (n) *n = 0;
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_lim_sub, CT_MSG_SUBMIT, &root);
     if (e) return e;
-    const msgpack_object *f[4];
-    if ((e = ct_wire_fields(&root, ct_keys_sub, f, 4))) return e;
+    const msgpack_object *f[5];
+    if ((e = ct_wire_fields(&root, ct_keys_sub, f, 5))) return e;
     /* values in table order */
     uint64_t tok = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &tok))) return e;
@@ -172,8 +183,14 @@ ct_err ct_wire_submit_decode(const uint8_t *buf, size_t len, uint64_t *token, ct
         for (uint32_t i = 0; i < a->size; i++)
             if (a->ptr[i].type != MSGPACK_OBJECT_BIN) return CT_ERR_WRONG_TYPE;
     }
+    uint64_t w = 0;
+    if (f[4]) {
+        if ((e = ct_codec_uint(f[4], UINT64_MAX, &w))) return e;
+        if (w != 1) return CT_ERR_BAD_VALUE;
+    }
     if (!f[2] || !f[3]) return CT_ERR_MISSING_FIELD;
-    if (!events || !n || !token) return CT_ERR_ARG;
+    if (!events || !n || !token || !want_safe) return CT_ERR_ARG;
+    *want_safe = w == 1;
     const msgpack_object_array *a = &f[3]->via.array;
     for (uint32_t i = 0; i < a->size; i++) {
         events[i].data = (const uint8_t *)a->ptr[i].via.bin.ptr;
@@ -238,12 +255,21 @@ static ct_err ct_ack_item_decode(const msgpack_object *o, ct_ack_item *it)
 ct_err ct_wire_ack_decode(const uint8_t *buf, size_t len, uint64_t *token, uint64_t *seq,
                           ct_ack_item *items, size_t max, size_t *n)
 {
+    bool has_safe;
+    uint64_t safe;
+    return ct_wire_ack_decode_wm(buf, len, token, seq, &has_safe, &safe, items, max, n);
+}
+
+ct_err ct_wire_ack_decode_wm(const uint8_t *buf, size_t len, uint64_t *token, uint64_t *seq,
+                             bool *has_safe, uint64_t *safe, ct_ack_item *items, size_t max,
+                             size_t *n)
+{
     if (n) *n = 0;
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_lim_ack, CT_MSG_ACK, &root);
     if (e) return e;
-    const msgpack_object *f[5];
-    if ((e = ct_wire_fields(&root, ct_keys_ack, f, 5))) return e;
+    const msgpack_object *f[6];
+    if ((e = ct_wire_fields(&root, ct_keys_ack, f, 6))) return e;
     uint64_t tok = 0, s = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &tok))) return e;
     if (f[3] && (e = ct_codec_uint(f[3], UINT64_MAX, &s))) return e;
@@ -255,8 +281,13 @@ ct_err ct_wire_ack_decode(const uint8_t *buf, size_t len, uint64_t *token, uint6
         for (uint32_t i = 0; i < a->size; i++)
             if ((e = ct_ack_item_decode(&a->ptr[i], &items[i]))) return e;
     }
+    uint64_t fs = 0;
+    if (f[5] && (e = ct_codec_uint(f[5], UINT64_MAX, &fs))) return e;
     if (!f[2] || !f[3] || !f[4]) return CT_ERR_MISSING_FIELD;
-    if (!token || !seq || !n) return CT_ERR_ARG;
+    if (f[5] && fs > s) return CT_ERR_BAD_VALUE;
+    if (!token || !seq || !n || !has_safe || !safe) return CT_ERR_ARG;
+    *has_safe = f[5] != NULL;
+    *safe = fs;
     *token = tok;
     *seq = s;
     *n = f[4]->via.array.size;
@@ -437,6 +468,12 @@ static ct_err ct_pk_finish(ct_buf *out, size_t start, int failed)
 
 ct_err ct_wire_submit_encode(uint64_t token, const ct_bytes *events, size_t n, ct_buf *out)
 {
+    return ct_wire_submit_encode_wm(token, events, n, false, out);
+}
+
+ct_err ct_wire_submit_encode_wm(uint64_t token, const ct_bytes *events, size_t n, bool want_safe,
+                                ct_buf *out)
+{
     if (!out || (n && !events)) return CT_ERR_ARG;
     if (n == 0) return CT_ERR_BAD_VALUE;
     if (n > CT_WIRE_MAX_EVENTS) return CT_ERR_TOO_MANY;
@@ -451,7 +488,7 @@ ct_err ct_wire_submit_encode(uint64_t token, const ct_bytes *events, size_t n, c
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, 4, CT_MSG_SUBMIT);
+    ct_pk_head(&pk, want_safe ? 5 : 4, CT_MSG_SUBMIT);
     ct_pk_str(&pk, "n");
     bad |= msgpack_pack_uint64(&pk, token);
     ct_pk_str(&pk, "e");
@@ -460,13 +497,24 @@ ct_err ct_wire_submit_encode(uint64_t token, const ct_bytes *events, size_t n, c
         bad |= msgpack_pack_bin(&pk, events[i].len);
         bad |= msgpack_pack_bin_body(&pk, events[i].data, events[i].len);
     }
+    if (want_safe) {
+        ct_pk_str(&pk, "w");
+        bad |= msgpack_pack_uint64(&pk, 1);
+    }
     return ct_pk_finish(out, start, bad);
 }
 
 ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items, size_t n,
                           ct_buf *out)
 {
+    return ct_wire_ack_encode_wm(token, seq, false, 0, items, n, out);
+}
+
+ct_err ct_wire_ack_encode_wm(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
+                             const ct_ack_item *items, size_t n, ct_buf *out)
+{
     if (!out || (n && !items)) return CT_ERR_ARG;
+    if (has_safe && safe > seq) return CT_ERR_BAD_VALUE;
     if (n > CT_WIRE_MAX_EVENTS) return CT_ERR_TOO_MANY;
     for (size_t i = 0; i < n; i++)
         if (items[i].status > CT_ACK_RETRY) return CT_ERR_BAD_VALUE;
@@ -475,7 +523,7 @@ ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, 5, CT_MSG_ACK);
+    ct_pk_head(&pk, has_safe ? 6 : 5, CT_MSG_ACK);
     ct_pk_str(&pk, "n");
     bad |= msgpack_pack_uint64(&pk, token);
     ct_pk_str(&pk, "s");
@@ -493,6 +541,10 @@ ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items
         bad |= msgpack_pack_uint64(&pk, items[i].status);
         bad |= msgpack_pack_uint64(&pk, items[i].code);
         bad |= msgpack_pack_uint64(&pk, items[i].seq);
+    }
+    if (has_safe) {
+        ct_pk_str(&pk, "f");
+        bad |= msgpack_pack_uint64(&pk, safe);
     }
     return ct_pk_finish(out, start, bad);
 }
@@ -590,4 +642,129 @@ ct_err ct_wire_snapreq_encode(ct_buf *out)
     ct_pk_str(&pk, "k");
     ct_pk_str(&pk, "snq");
     return ct_pk_finish(out, start, bad);
+}
+
+/* ---- replication --------------------------------------------------------- */
+
+ct_err ct_wire_repl_req_encode(uint64_t seq, const uint8_t head[CT_HASH_LEN], ct_buf *out)
+{
+    if (!out || !head) return CT_ERR_ARG;
+    const size_t start = out->len;
+    if (ct_buf_reserve(out, 64)) return CT_ERR_NOMEM;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
+    int bad = 0;
+    ct_pk_head(&pk, 4, CT_MSG_REPL_REQ);
+    ct_pk_str(&pk, "s");
+    bad |= msgpack_pack_uint64(&pk, seq);
+    ct_pk_str(&pk, "h");
+    bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);
+    bad |= msgpack_pack_bin_body(&pk, head, CT_HASH_LEN);
+    return ct_pk_finish(out, start, bad);
+}
+
+ct_err ct_wire_repl_req_decode(const uint8_t *buf, size_t len, uint64_t *seq,
+                               uint8_t head[CT_HASH_LEN])
+{
+    msgpack_object root;
+    ct_err e = ct_wire_open_kind(buf, len, &ct_lim_small, CT_MSG_REPL_REQ, &root);
+    if (e) return e;
+    const msgpack_object *f[4];
+    if ((e = ct_wire_fields(&root, ct_keys_rq, f, 4))) return e;
+    uint64_t s = 0;
+    if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &s))) return e;
+    if (f[3] && (e = ct_get_bin(f[3], CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
+    if (!f[2] || !f[3]) return CT_ERR_MISSING_FIELD;
+    if (!seq || !head) return CT_ERR_ARG;
+    *seq = s;
+    memcpy(head, f[3]->via.bin.ptr, CT_HASH_LEN);
+    return CT_OK;
+}
+
+ct_err ct_wire_repl_batch_encode(const ct_wire_repl_batch *b, ct_buf *out)
+{
+    if (!b || !out || (b->n && !b->recs)) return CT_ERR_ARG;
+    if (b->n > CT_WIRE_MAX_RECORDS) return CT_ERR_TOO_MANY;
+    if (b->time_ms < 0 || b->safe > b->committed || b->prev_seq > b->committed ||
+        b->committed - b->prev_seq < b->n)
+        return CT_ERR_BAD_VALUE;
+    size_t total = 160;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->recs[i].len == 0 || b->recs[i].len > CT_WIRE_MAX_RECORD || !b->recs[i].data)
+            return CT_ERR_BAD_VALUE;
+        total += b->recs[i].len + 3;
+    }
+    const size_t start = out->len;
+    if (ct_buf_reserve(out, total)) return CT_ERR_NOMEM;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
+    int bad = 0;
+    ct_pk_head(&pk, 8, CT_MSG_REPL_BATCH);
+    ct_pk_str(&pk, "p");
+    bad |= msgpack_pack_uint64(&pk, b->prev_seq);
+    ct_pk_str(&pk, "ph");
+    bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);
+    bad |= msgpack_pack_bin_body(&pk, b->prev_head, CT_HASH_LEN);
+    ct_pk_str(&pk, "c");
+    bad |= msgpack_pack_uint64(&pk, b->committed);
+    ct_pk_str(&pk, "f");
+    bad |= msgpack_pack_uint64(&pk, b->safe);
+    ct_pk_str(&pk, "t");
+    bad |= msgpack_pack_uint64(&pk, (uint64_t)b->time_ms);
+    ct_pk_str(&pk, "r");
+    bad |= msgpack_pack_array(&pk, b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        bad |= msgpack_pack_bin(&pk, b->recs[i].len);
+        bad |= msgpack_pack_bin_body(&pk, b->recs[i].data, b->recs[i].len);
+    }
+    return ct_pk_finish(out, start, bad);
+}
+
+ct_err ct_wire_repl_batch_decode(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
+                                 ct_bytes *recs, size_t max)
+{
+    if (!b) return CT_ERR_ARG;
+    memset(b, 0, sizeof *b);
+    msgpack_object root;
+    ct_err e = ct_wire_open_kind(buf, len, &ct_lim_rb, CT_MSG_REPL_BATCH, &root);
+    if (e) return e;
+    const msgpack_object *f[8];
+    if ((e = ct_wire_fields(&root, ct_keys_rb, f, 8))) return e;
+    uint64_t u = 0;
+    if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &b->prev_seq))) return e;
+    if (f[3]) {
+        if ((e = ct_get_bin(f[3], CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
+        memcpy(b->prev_head, f[3]->via.bin.ptr, CT_HASH_LEN);
+    }
+    if (f[4] && (e = ct_codec_uint(f[4], UINT64_MAX, &b->committed))) return e;
+    if (f[5] && (e = ct_codec_uint(f[5], UINT64_MAX, &b->safe))) return e;
+    if (f[6]) {
+        if ((e = ct_codec_uint(f[6], INT64_MAX, &u))) return e;
+        b->time_ms = (int64_t)u;
+    }
+    if (f[7]) {
+        if (f[7]->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
+        const msgpack_object_array *a = &f[7]->via.array;
+        if (a->size > CT_WIRE_MAX_RECORDS || a->size > max) return CT_ERR_TOO_MANY;
+        for (uint32_t i = 0; i < a->size; i++) {
+            const msgpack_object *r = &a->ptr[i];
+            if (r->type != MSGPACK_OBJECT_BIN) return CT_ERR_WRONG_TYPE;
+            if (r->via.bin.size == 0) return CT_ERR_BAD_VALUE;
+            if (r->via.bin.size > CT_WIRE_MAX_RECORD) return CT_ERR_STRING_TOO_LONG;
+        }
+    }
+    for (unsigned i = 2; i < 8; i++)
+        if (!f[i]) return CT_ERR_MISSING_FIELD;
+    const msgpack_object_array *a = &f[7]->via.array;
+    if (b->safe > b->committed || b->prev_seq > b->committed ||
+        b->committed - b->prev_seq < a->size)
+        return CT_ERR_BAD_VALUE;
+    if (a->size && !recs) return CT_ERR_ARG;
+    for (uint32_t i = 0; i < a->size; i++) {
+        recs[i].data = (const uint8_t *)a->ptr[i].via.bin.ptr;
+        recs[i].len = a->ptr[i].via.bin.size;
+    }
+    b->recs = recs;
+    b->n = a->size;
+    return CT_OK;
 }

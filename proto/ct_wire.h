@@ -27,6 +27,22 @@
  *   "hb"  aggregator PUB            "s", "h", "t" (heartbeat, once a second)
  *   "snq" reporter -> aggregator    (snapshot request, no other field)
  *   "snp" aggregator -> reporter    "s", "h", "t", "c": the full state
+ *   "rq"  follower -> primary       "s" uint, "h" bin32: the follower's
+ *                                   durable head (seq, chain hash); asks for
+ *                                   the records after s and confirms that
+ *                                   everything up to s is on its disk
+ *   "rb"  primary -> follower       "p" uint seq the batch follows, "ph"
+ *                                   bin32 the primary's chain hash at p, "c"
+ *                                   uint committed head, "f" uint safe seq,
+ *                                   "t" uint primary clock ms, "r" array of
+ *                                   0..4096 bin: stored log records p+1,
+ *                                   p+2, ... exactly as in the primary's log
+ *
+ * Watermarks: a "sub" may carry "w": 1 (after "e"): the sender asks for the
+ * safe watermark, and the "ack" then carries "f" (after "r"), the highest
+ * seq fsynced by the primary AND the followers it waits for (f <= s). An
+ * ack to a "sub" without "w" has no "f" (clients that predate it decode
+ * it as before).
  *
  * Counter values are absolute (not increments). A feed subscriber at seq S
  * applies "upd" only if p == S AND ph == its head H (then S := s, H := h);
@@ -55,6 +71,8 @@
 #define CT_WIRE_MAX_EVENTS 4096      /* events per "sub" */
 #define CT_WIRE_MAX_FRAME (8u << 20) /* ZMQ_MAXMSGSIZE on every socket */
 #define CT_HASH_LEN 32
+#define CT_WIRE_MAX_RECORDS 4096 /* log records per "rb" */
+#define CT_WIRE_MAX_RECORD 1280  /* bytes of one stored log record */
 
 typedef enum {
     CT_MSG_SUBMIT = 1,
@@ -63,7 +81,9 @@ typedef enum {
     CT_MSG_UPDATE,
     CT_MSG_HEARTBEAT,
     CT_MSG_SNAP_REQ,
-    CT_MSG_SNAPSHOT
+    CT_MSG_SNAPSHOT,
+    CT_MSG_REPL_REQ,
+    CT_MSG_REPL_BATCH
 } ct_msg_kind;
 
 typedef enum {
@@ -119,6 +139,45 @@ ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items
                           ct_buf *out);
 ct_err ct_wire_ack_decode(const uint8_t *buf, size_t len, uint64_t *token, uint64_t *seq,
                           ct_ack_item *items, size_t max, size_t *n);
+
+/* The watermark forms: a "sub" with "w": 1 when want_safe, and an "ack"
+ * with "f" = safe when has_safe (safe <= seq, else CT_ERR_BAD_VALUE). The
+ * decoders accept both forms; "w" must be 1 and "f" <= "s" (bad_value). The
+ * plain functions above are these with want_safe / has_safe false (the plain
+ * decoders also accept and ignore "w" / "f"). */
+ct_err ct_wire_submit_encode_wm(uint64_t token, const ct_bytes *events, size_t n, bool want_safe,
+                                ct_buf *out);
+ct_err ct_wire_submit_decode_wm(const uint8_t *buf, size_t len, uint64_t *token, bool *want_safe,
+                                ct_bytes *events, size_t max, size_t *n);
+ct_err ct_wire_ack_encode_wm(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
+                             const ct_ack_item *items, size_t n, ct_buf *out);
+ct_err ct_wire_ack_decode_wm(const uint8_t *buf, size_t len, uint64_t *token, uint64_t *seq,
+                             bool *has_safe, uint64_t *safe, ct_ack_item *items, size_t max,
+                             size_t *n);
+
+/* Replication (docs/PROTOCOL.md §3.4). */
+ct_err ct_wire_repl_req_encode(uint64_t seq, const uint8_t head[CT_HASH_LEN], ct_buf *out);
+ct_err ct_wire_repl_req_decode(const uint8_t *buf, size_t len, uint64_t *seq,
+                               uint8_t head[CT_HASH_LEN]);
+
+typedef struct {
+    uint64_t prev_seq;              /* "p" */
+    uint8_t prev_head[CT_HASH_LEN]; /* "ph" */
+    uint64_t committed;             /* "c" >= prev_seq + n */
+    uint64_t safe;                  /* "f" <= committed */
+    int64_t time_ms;                /* "t" */
+    const ct_bytes *recs;           /* "r": n records (encode: given; decode:
+                                       points into the caller's array) */
+    size_t n;
+} ct_wire_repl_batch;
+
+/* Records must be 1..CT_WIRE_MAX_RECORD bytes (encode: CT_ERR_BAD_VALUE;
+ * decode: not bin wrong_type, empty bad_value, longer string_too_long), at
+ * most CT_WIRE_MAX_RECORDS (too_many). The decoder checks only the framing:
+ * each record is decoded and chain-checked by the follower. */
+ct_err ct_wire_repl_batch_encode(const ct_wire_repl_batch *b, ct_buf *out);
+ct_err ct_wire_repl_batch_decode(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
+                                 ct_bytes *recs, size_t max);
 
 ct_err ct_wire_error_encode(bool has_token, uint64_t token, ct_err code, ct_buf *out);
 ct_err ct_wire_error_decode(const uint8_t *buf, size_t len, bool *has_token, uint64_t *token,

@@ -4,8 +4,10 @@
  * Invariants: between ct_store_import_begin and _commit / _abort, imp_txn is
  * the open write transaction, imp_seq / imp_head the head it has reached and
  * the overlay the chunk's person states; every imported record has seq =
- * imp_seq + 1 and chains onto imp_head (checked, never assumed); a commit
- * checkpoints the person states with the chunk (persons_seq = the new head).
+ * imp_seq + 1 and chains onto imp_head (checked, never assumed); imp_seq0 /
+ * imp_head0 are the head the chunk started from; ct_store_import_commit
+ * checkpoints the person states with the chunk (persons_seq = the new head),
+ * ct_store_import_commit_ex only when the checkpoint policy says so.
  */
 #include "ct_store_int.h"
 
@@ -30,6 +32,8 @@ ct_err ct_store_import_begin(ct_store *s)
     }
     ct_counts_clear(&s->delta);
     s->imp_last_received_ms = s->last_received_ms;
+    s->imp_seq0 = s->imp_seq;
+    memcpy(s->imp_head0, s->imp_head, CT_LOGREC_HASH_LEN);
     s->imp_txn = t;
     return CT_OK;
 }
@@ -65,14 +69,15 @@ ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campai
     return CT_OK;
 }
 
-ct_err ct_store_import_commit(ct_store *s)
+static ct_err import_commit(ct_store *s, bool always_ckpt, ct_store_commit *out)
 {
     if (!s || !s->imp_txn) return CT_ERR_ARG;
     MDB_txn *t = s->imp_txn;
     s->imp_txn = NULL;
-    int rc = ct_store_flush_counts(s, t, NULL);
+    bool ckpt = always_ckpt || ct_store_persons_due(s);
+    int rc = ct_store_flush_counts(s, t, out ? out->changed : NULL);
     if (!rc) rc = head_write(t, s->meta, s->imp_seq, s->imp_head);
-    if (!rc) rc = ct_store_persons_checkpoint(s, t, s->imp_seq);
+    if (!rc && ckpt) rc = ct_store_persons_checkpoint(s, t, s->imp_seq);
     if (rc) {
         mdb_txn_abort(t);
     } else {
@@ -80,12 +85,32 @@ ct_err ct_store_import_commit(ct_store *s)
         if (rc == MDB_PANIC) s->need_reopen = true;
     }
     if (rc == 0) {
-        ct_store_persons_committed(s, true); /* cannot fail: nothing to merge */
+        /* out of memory merging states: the log is the truth; force a
+         * replay (as ct_store_apply_batch does) */
+        if (ct_store_persons_committed(s, ckpt)) s->need_reopen = true;
         s->last_received_ms = s->imp_last_received_ms;
+        if (out) {
+            out->seq_before = s->imp_seq0;
+            out->seq_after = s->imp_seq;
+            memcpy(out->head, s->imp_head, CT_LOGREC_HASH_LEN);
+            memcpy(out->head_before, s->imp_head0, CT_LOGREC_HASH_LEN);
+        }
+    } else if (out && out->changed) {
+        ct_counts_clear(out->changed);
     }
     ct_store_persons_aborted(s);
     ct_counts_clear(&s->delta);
     return map_rc(rc);
+}
+
+ct_err ct_store_import_commit(ct_store *s)
+{
+    return import_commit(s, true, NULL);
+}
+
+ct_err ct_store_import_commit_ex(ct_store *s, ct_store_commit *out)
+{
+    return import_commit(s, false, out);
 }
 
 void ct_store_import_abort(ct_store *s)

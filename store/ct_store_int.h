@@ -67,8 +67,8 @@ struct ct_store {
     /* import state */
     int64_t imp_last_received_ms;
     MDB_txn *imp_txn;
-    uint64_t imp_seq;
-    uint8_t imp_head[CT_LOGREC_HASH_LEN];
+    uint64_t imp_seq, imp_seq0;
+    uint8_t imp_head[CT_LOGREC_HASH_LEN], imp_head0[CT_LOGREC_HASH_LEN];
 };
 
 /* ---- meta helpers ---------------------------------------------------------- */

@@ -515,6 +515,131 @@ static void test_state_rejections(void **state)
     ct_buf_free(&b);
 }
 
+/* "w" in a sub and "f" in an ack: both forms decode, the plain decoders
+ * accept them, and the rules (w == 1, f <= s) have their codes. */
+static void test_watermark_fields(void **state)
+{
+    (void)state;
+    uint8_t ev[] = {0x81, 0xa1, 0x76, 0x01};
+    ct_bytes one = {ev, sizeof ev}, got[2];
+    ct_buf b = CT_BUF_INIT;
+    uint64_t tok = 0, seq = 0, safe = 0;
+    bool want = false, has = true;
+    size_t n = 0;
+    assert_int_equal(ct_wire_submit_encode_wm(5, &one, 1, true, &b), CT_OK);
+    assert_int_equal(ct_wire_submit_decode_wm(b.data, b.len, &tok, &want, got, 2, &n), CT_OK);
+    assert_true(want);
+    assert_int_equal(tok, 5);
+    assert_int_equal(n, 1);
+    assert_int_equal(ct_wire_submit_decode(b.data, b.len, &tok, got, 2, &n), CT_OK);
+    /* the last two bytes are "w": 1 (a1 77 01): w = 2 is bad_value */
+    assert_int_equal(b.data[b.len - 1], 0x01);
+    b.data[b.len - 1] = 0x02;
+    assert_int_equal(ct_wire_submit_decode_wm(b.data, b.len, &tok, &want, got, 2, &n),
+                     CT_ERR_BAD_VALUE);
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_submit_encode_wm(5, &one, 1, false, &b), CT_OK);
+    assert_int_equal(ct_wire_submit_decode_wm(b.data, b.len, &tok, &want, got, 2, &n), CT_OK);
+    assert_false(want);
+
+    ct_ack_item it = {.has_id = false, .status = CT_ACK_ACCEPTED, .code = 0, .seq = 9};
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_ack_encode_wm(1, 10, true, 11, &it, 1, &b), CT_ERR_BAD_VALUE);
+    assert_int_equal(ct_wire_ack_encode_wm(1, 10, true, 7, &it, 1, &b), CT_OK);
+    ct_ack_item out[2];
+    assert_int_equal(ct_wire_ack_decode_wm(b.data, b.len, &tok, &seq, &has, &safe, out, 2, &n),
+                     CT_OK);
+    assert_true(has);
+    assert_int_equal(seq, 10);
+    assert_int_equal(safe, 7);
+    assert_int_equal(ct_wire_ack_decode(b.data, b.len, &tok, &seq, out, 2, &n), CT_OK);
+    /* "f" is last: a1 66 07; f = 11 > s = 10 is bad_value */
+    b.data[b.len - 1] = 11;
+    assert_int_equal(ct_wire_ack_decode_wm(b.data, b.len, &tok, &seq, &has, &safe, out, 2, &n),
+                     CT_ERR_BAD_VALUE);
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_ack_encode(1, 10, &it, 1, &b), CT_OK);
+    assert_int_equal(ct_wire_ack_decode_wm(b.data, b.len, &tok, &seq, &has, &safe, out, 2, &n),
+                     CT_OK);
+    assert_false(has);
+    ct_buf_free(&b);
+}
+
+static void test_repl_messages(void **state)
+{
+    (void)state;
+    uint8_t h[CT_HASH_LEN], h2[CT_HASH_LEN];
+    for (int i = 0; i < CT_HASH_LEN; i++)
+        h[i] = (uint8_t)i;
+    ct_buf b = CT_BUF_INIT;
+    uint64_t s = 0;
+    assert_int_equal(ct_wire_repl_req_encode(42, h, &b), CT_OK);
+    assert_int_equal(ct_wire_repl_req_decode(b.data, b.len, &s, h2), CT_OK);
+    assert_int_equal(s, 42);
+    assert_memory_equal(h, h2, CT_HASH_LEN);
+    ct_msg_kind k;
+    assert_int_equal(ct_wire_peek_kind(b.data, b.len, &k), CT_OK);
+    assert_int_equal(k, CT_MSG_REPL_REQ);
+    /* a hash of 31 bytes: bad_value */
+    b.data[b.len - CT_HASH_LEN - 1] = 31;
+    assert_int_equal(ct_wire_repl_req_decode(b.data, b.len - 1, &s, h2), CT_ERR_BAD_VALUE);
+
+    uint8_t r1[] = {0x95, 0x01}, r2[CT_WIRE_MAX_RECORD + 1];
+    memset(r2, 0xaa, sizeof r2);
+    ct_bytes recs[2] = {{r1, sizeof r1}, {r2, CT_WIRE_MAX_RECORD}}, got[4];
+    ct_wire_repl_batch rb = {
+        .prev_seq = 7, .committed = 9, .safe = 8, .time_ms = 5, .recs = recs, .n = 2};
+    memcpy(rb.prev_head, h, CT_HASH_LEN);
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_OK);
+    ct_wire_repl_batch d;
+    assert_int_equal(ct_wire_repl_batch_decode(b.data, b.len, &d, got, 4), CT_OK);
+    assert_int_equal(d.prev_seq, 7);
+    assert_int_equal(d.committed, 9);
+    assert_int_equal(d.safe, 8);
+    assert_int_equal(d.time_ms, 5);
+    assert_int_equal(d.n, 2);
+    assert_memory_equal(d.prev_head, h, CT_HASH_LEN);
+    assert_int_equal(d.recs[1].len, CT_WIRE_MAX_RECORD);
+    assert_int_equal(ct_wire_repl_batch_decode(b.data, b.len, &d, got, 1), CT_ERR_TOO_MANY);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &(ct_wire_state){0}), CT_ERR_BAD_KIND);
+    /* committed below p + n, safe above committed, a record too long */
+    rb.committed = 8;
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_ERR_BAD_VALUE);
+    rb.committed = 9;
+    rb.safe = 10;
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_ERR_BAD_VALUE);
+    rb.safe = 8;
+    recs[1].len = CT_WIRE_MAX_RECORD + 1;
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_ERR_BAD_VALUE);
+    /* hand-made frames: r not an array, a record that is a str, an empty
+     * record, and c < p + n */
+    static const uint8_t hdr[] = {0x88, 0xa1, 0x76, 0x01, 0xa1, 0x6b, 0xa2, 0x72, 0x62,
+                                  0xa1, 0x70, 0x07, 0xa2, 0x70, 0x68, 0xc4, 0x20};
+    const struct {
+        uint8_t c;
+        uint8_t tail[4];
+        size_t tl;
+        ct_err want;
+    } cases[] = {
+        {9, {0x01}, 1, CT_ERR_WRONG_TYPE},
+        {9, {0x91, 0xa1, 0x41}, 3, CT_ERR_WRONG_TYPE},
+        {9, {0x91, 0xc4, 0x00}, 3, CT_ERR_BAD_VALUE},
+        {7, {0x91, 0xc4, 0x01, 0x00}, 4, CT_ERR_BAD_VALUE},
+        {8, {0x91, 0xc4, 0x01, 0x00}, 4, CT_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ct_buf_reset(&b);
+        ct_buf_append(&b, hdr, sizeof hdr);
+        ct_buf_append(&b, h, CT_HASH_LEN);
+        uint8_t mid[] = {0xa1, 0x63, cases[i].c, 0xa1, 0x66, 0x00, 0xa1, 0x74, 0x00, 0xa1, 0x72};
+        ct_buf_append(&b, mid, sizeof mid);
+        ct_buf_append(&b, cases[i].tail, cases[i].tl);
+        assert_int_equal(ct_wire_repl_batch_decode(b.data, b.len, &d, got, 4), cases[i].want);
+    }
+    ct_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,7 +647,8 @@ int main(void)
         cmocka_unit_test(test_error_round_trip),  cmocka_unit_test(test_state_round_trip),
         cmocka_unit_test(test_snapreq),           cmocka_unit_test(test_wire_header_rejections),
         cmocka_unit_test(test_ack_rejections),    cmocka_unit_test(test_error_rejections),
-        cmocka_unit_test(test_state_rejections),
+        cmocka_unit_test(test_state_rejections),  cmocka_unit_test(test_watermark_fields),
+        cmocka_unit_test(test_repl_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,288 @@
+/* ct_follow.c — the follower's client of the replication stream (see
+ * ct_follow.h).
+ *
+ * Invariants: at most one request is outstanding (a repeat after
+ * CT_FOLLOW_RETRY_MS replaces it; a late answer to the older one is stale
+ * or identical); every record of a batch is checked (decode, seq, chain)
+ * before the import transaction begins, and the import checks the chain
+ * again; the request that follows a batch carries the head the store
+ * committed, never more; one DEALER socket, closed by ct_follow_free.
+ */
+#include "ct_follow.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "ct_log.h"
+#include "ct_logrec.h"
+#include "ct_server.h"
+#include "ct_time.h"
+#include "ct_wire.h"
+
+struct ct_follow {
+    ct_follow_opts o;
+    void *sock;
+    uint64_t head_seq;
+    uint8_t head[CT_LOGREC_HASH_LEN];
+    int64_t asked_ms; /* monotonic time of the outstanding request */
+    ct_follow_stats st;
+    ct_bytes recs[CT_WIRE_MAX_RECORDS];
+    ct_logrec dec[CT_WIRE_MAX_RECORDS];
+    ct_buf out;
+};
+
+void *ct_follow_socket(const ct_follow *f)
+{
+    return f->sock;
+}
+
+const ct_follow_stats *ct_follow_get_stats(const ct_follow *f)
+{
+    return &f->st;
+}
+
+static void ask(ct_follow *f)
+{
+    ct_buf_reset(&f->out);
+    if (ct_wire_repl_req_encode(f->head_seq, f->head, &f->out) == CT_OK)
+        zmq_send(f->sock, f->out.data, f->out.len, ZMQ_DONTWAIT);
+    f->asked_ms = ct_monotonic_ms();
+}
+
+ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    ct_follow *f = calloc(1, sizeof *f);
+    if (!f) return CT_ERR_NOMEM;
+    f->o = *o;
+    ct_err e = ct_store_head(o->store, &f->head_seq, f->head);
+    if (e) {
+        snprintf(err, errlen, "cannot read the store's head: %s", ct_err_str(e));
+        goto fail;
+    }
+    f->sock = zmq_socket(o->zctx, ZMQ_DEALER);
+    if (!f->sock) {
+        e = CT_ERR_ZMQ;
+        snprintf(err, errlen, "follow socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    char rp[PATH_MAX];
+    const char *dir = realpath(o->data, rp) ? rp : o->data;
+    uint8_t h[8];
+    crypto_generichash(h, sizeof h, (const uint8_t *)dir, strlen(dir), NULL, 0);
+    char rid[9 + 2 * sizeof h + 1];
+    memcpy(rid, "follower-", 9);
+    for (size_t i = 0; i < sizeof h; i++)
+        snprintf(rid + 9 + 2 * i, 3, "%02x", h[i]);
+    int zero = 0, ivl = 100, ivl_max = 2000, hs = 10000;
+    int64_t maxmsg = CT_SERVER_MAX_MSG;
+    if (zmq_setsockopt(f->sock, ZMQ_ROUTING_ID, rid, strlen(rid)) ||
+        zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof zero) ||
+        zmq_setsockopt(f->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
+        zmq_setsockopt(f->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) ||
+        zmq_setsockopt(f->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) ||
+        zmq_setsockopt(f->sock, ZMQ_HANDSHAKE_IVL, &hs, sizeof hs)) {
+        e = CT_ERR_ZMQ;
+        snprintf(err, errlen, "follow socket options: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (o->kp &&
+        (zmq_setsockopt(f->sock, ZMQ_CURVE_SERVERKEY, o->primary_key_z85, CT_Z85_KEY_LEN + 1) ||
+         zmq_setsockopt(f->sock, ZMQ_CURVE_PUBLICKEY, o->kp->public_z85, CT_Z85_KEY_LEN + 1) ||
+         zmq_setsockopt(f->sock, ZMQ_CURVE_SECRETKEY, o->kp->secret_z85, CT_Z85_KEY_LEN + 1))) {
+        e = CT_ERR_ZMQ;
+        snprintf(err, errlen, "follow socket CURVE keys: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (zmq_connect(f->sock, o->endpoint) != 0) {
+        e = CT_ERR_USAGE;
+        snprintf(err, errlen, "cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    f->st.head_seq = f->head_seq;
+    ask(f);
+    *out = f;
+    return CT_OK;
+fail:
+    ct_follow_free(f);
+    return e;
+}
+
+void ct_follow_free(ct_follow *f)
+{
+    if (!f) return;
+    if (f->sock) zmq_close(f->sock);
+    ct_buf_free(&f->out);
+    free(f);
+}
+
+void ct_follow_tick(ct_follow *f, int64_t now_ms)
+{
+    if (now_ms - f->asked_ms < CT_FOLLOW_RETRY_MS) return;
+    if (f->st.connected)
+        ct_log(CT_LOG_WARN, "replication: no answer from the primary; asking again",
+               "primary=%s head_seq=%llu", f->o.endpoint, (unsigned long long)f->head_seq);
+    f->st.connected = false;
+    ask(f);
+}
+
+/* Checks every record of b against our head; CT_ERR_CHAIN and err naming
+ * the first seq that cannot be accepted. */
+static ct_err check_batch(ct_follow *f, const ct_wire_repl_batch *b, char *err, size_t errlen)
+{
+    char ours[2 * CT_LOGREC_HASH_LEN + 1], theirs[2 * CT_LOGREC_HASH_LEN + 1];
+    if (memcmp(b->prev_head, f->head, CT_LOGREC_HASH_LEN) != 0) {
+        ct_hash_hex(f->head, ours);
+        ct_hash_hex(b->prev_head, theirs);
+        snprintf(err, errlen,
+                 "the primary's chain hash at seq %llu (%s) differs from ours (%s): the logs "
+                 "diverge at or before seq %llu; nothing applied",
+                 (unsigned long long)b->prev_seq, theirs, ours, (unsigned long long)b->prev_seq);
+        return CT_ERR_CHAIN;
+    }
+    const uint8_t *prev = f->head;
+    for (size_t i = 0; i < b->n; i++) {
+        uint64_t want = b->prev_seq + 1 + i;
+        ct_logrec *r = &f->dec[i];
+        ct_err e = ct_logrec_decode(b->recs[i].data, b->recs[i].len, r);
+        if (e) {
+            snprintf(err, errlen,
+                     "the record shipped for seq %llu does not decode (%s): refusing it and "
+                     "everything after it; nothing of this batch applied",
+                     (unsigned long long)want, ct_err_name(e));
+            return CT_ERR_CHAIN;
+        }
+        if (r->seq != want) {
+            snprintf(err, errlen,
+                     "the record shipped for seq %llu carries seq %llu: refusing it; nothing of "
+                     "this batch applied",
+                     (unsigned long long)want, (unsigned long long)r->seq);
+            return CT_ERR_CHAIN;
+        }
+        if (ct_logrec_check(r, prev) != CT_OK) {
+            snprintf(err, errlen,
+                     "the record shipped for seq %llu does not chain onto seq %llu (its hash is "
+                     "not BLAKE2b(previous hash || body)): the logs diverge at seq %llu; "
+                     "refusing it; nothing of this batch applied",
+                     (unsigned long long)want, (unsigned long long)(want - 1),
+                     (unsigned long long)want);
+            return CT_ERR_CHAIN;
+        }
+        prev = r->hash;
+    }
+    return CT_OK;
+}
+
+/* Appends the checked batch in one durable transaction. */
+static ct_err apply_batch(ct_follow *f, const ct_wire_repl_batch *b, ct_store_commit *commit,
+                          char *err, size_t errlen)
+{
+    ct_err e = ct_store_import_begin(f->o.store);
+    if (e) return e;
+    for (size_t i = 0; i < b->n && !e; i++) {
+        e = ct_store_import_record(f->o.store, &f->dec[i], f->o.campaign);
+        if (e == CT_ERR_CHAIN || e == CT_ERR_STORE_CORRUPT || e == CT_ERR_WRONG_CAMPAIGN ||
+            e == CT_ERR_CONFLICT) {
+            snprintf(err, errlen,
+                     "the record shipped for seq %llu cannot be applied (%s): refusing it; "
+                     "nothing of this batch applied",
+                     (unsigned long long)f->dec[i].seq, ct_err_name(e));
+            ct_store_import_abort(f->o.store);
+            return CT_ERR_CHAIN;
+        }
+    }
+    if (e) {
+        ct_store_import_abort(f->o.store);
+        return e;
+    }
+    return ct_store_import_commit_ex(f->o.store, commit);
+}
+
+/* One message; *appended when a batch with records was committed. */
+static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_commit *commit,
+                     bool *appended, char *err, size_t errlen)
+{
+    ct_msg_kind kind;
+    ct_err e = ct_wire_peek_kind(buf, len, &kind);
+    if (!e && kind == CT_MSG_ERROR) {
+        bool has;
+        uint64_t tok;
+        uint16_t code;
+        if (ct_wire_error_decode(buf, len, &has, &tok, &code) != CT_OK) return CT_OK;
+        if (code == CT_ERR_CHAIN) {
+            snprintf(err, errlen,
+                     "the primary refuses our head (seq %llu): our log is not a prefix of the "
+                     "primary's; the logs diverge at or before seq %llu",
+                     (unsigned long long)f->head_seq, (unsigned long long)f->head_seq);
+            return CT_ERR_CHAIN;
+        }
+        ct_log(CT_LOG_ERROR, "replication: the primary refused our request",
+               "reason=%s detail=\"%s\"", ct_err_name(code), ct_err_str(code));
+        return CT_OK;
+    }
+    ct_wire_repl_batch b;
+    if (!e) e = ct_wire_repl_batch_decode(buf, len, &b, f->recs, CT_WIRE_MAX_RECORDS);
+    if (e) {
+        ct_log(CT_LOG_WARN, "replication: undecodable message from the primary", "err=%s len=%zu",
+               ct_err_name(e), len);
+        return CT_OK;
+    }
+    if (!f->st.connected)
+        ct_log(CT_LOG_INFO, "replication: following", "primary=%s head_seq=%llu committed=%llu",
+               f->o.endpoint, (unsigned long long)f->head_seq, (unsigned long long)b.committed);
+    f->st.connected = true;
+    if (b.prev_seq != f->head_seq) { /* the answer to an older request */
+        f->st.stale_batches++;
+        return CT_OK;
+    }
+    f->st.primary_committed = b.committed;
+    f->st.primary_safe = b.safe;
+    f->st.last_batch_ms = ct_monotonic_ms();
+    if ((e = check_batch(f, &b, err, errlen))) return e;
+    f->st.batches++;
+    if (b.n == 0) {
+        f->st.empty_batches++;
+        ask(f);
+        return CT_OK;
+    }
+    e = apply_batch(f, &b, commit, err, errlen);
+    if (e == CT_ERR_CHAIN) return e;
+    if (e) {
+        f->st.store_failures++;
+        ct_log(CT_LOG_ERROR, "replication: cannot append the batch to the store; will ask again",
+               "err=%s detail=\"%s\" from_seq=%llu records=%zu", ct_err_name(e),
+               ct_store_last_error(f->o.store), (unsigned long long)(b.prev_seq + 1), b.n);
+        f->asked_ms = ct_monotonic_ms() - CT_FOLLOW_RETRY_MS + 1000; /* ask again in 1 s */
+        return CT_OK;
+    }
+    f->head_seq = commit->seq_after;
+    memcpy(f->head, commit->head, CT_LOGREC_HASH_LEN);
+    f->st.head_seq = f->head_seq;
+    f->st.records += b.n;
+    *appended = true;
+    ask(f);
+    return CT_OK;
+}
+
+ct_err ct_follow_on_readable(ct_follow *f, ct_store_commit *commit, char *err, size_t errlen)
+{
+    commit->seq_before = commit->seq_after = 0;
+    if (commit->changed) ct_counts_clear(commit->changed);
+    bool appended = false;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    ct_err e = CT_OK;
+    while (!appended && !e) {
+        if (zmq_msg_recv(&m, f->sock, ZMQ_DONTWAIT) < 0) break;
+        if (zmq_msg_more(&m)) continue;
+        e = handle(f, zmq_msg_data(&m), zmq_msg_size(&m), commit, &appended, err, errlen);
+    }
+    zmq_msg_close(&m);
+    if (!appended) commit->seq_before = commit->seq_after = 0;
+    return e;
+}

@@ -1,0 +1,75 @@
+/* ct_follow.h — a follower's side of log shipping (--follow ENDPOINT).
+ *
+ * A DEALER connected to the primary's replication ROUTER. The follower asks
+ * with "rq" (its durable head seq and hash), and for each "rb" answering it
+ * checks, before anything is written: p == its head seq (else the batch is
+ * stale and dropped), ph == its head hash, and for every record in order:
+ * it decodes, its seq is the previous + 1, and BLAKE2b(prev hash || body)
+ * equals its hash. Then it appends the batch through the store's import
+ * path (ct_store_import_*: the same chain check, ids, person states and
+ * counts through the one tally rule) in ONE durable LMDB transaction, and
+ * only then asks again with the new head — which tells the primary that
+ * everything up to it is on this disk.
+ *
+ * A record that fails a check stops the follower: ct_follow_on_readable
+ * returns CT_ERR_CHAIN with err naming the first seq it cannot accept
+ * (nothing of that batch is written; it never repairs anything). The same
+ * for an "err" chain_broken from the primary (our head is not on its log).
+ * A store write failure (disk or map full, I/O) aborts the batch and the
+ * request is repeated later. No answer within CT_FOLLOW_RETRY_MS: ask again.
+ *
+ * The DEALER's routing id is "follower-" + 16 hex digits of BLAKE2b of the
+ * data directory's real path, stable across restarts, so a primary running
+ * with --insecure knows a restarted follower as the same one.
+ * Single owner: the aggregator's loop thread.
+ */
+#ifndef CT_FOLLOW_H
+#define CT_FOLLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ct_campaign.h"
+#include "ct_error.h"
+#include "ct_keys.h"
+#include "ct_store.h"
+
+#define CT_FOLLOW_RETRY_MS 3000
+
+typedef struct {
+    ct_store *store;
+    const ct_campaign *campaign;
+    void *zctx;
+    const char *endpoint;
+    const char *data;            /* for the routing id */
+    const ct_keypair *kp;        /* own key pair; NULL = insecure */
+    const char *primary_key_z85; /* the primary's public key; NULL = insecure */
+} ct_follow_opts;
+
+typedef struct {
+    uint64_t head_seq;          /* own durable head */
+    uint64_t primary_committed; /* from the last "rb" */
+    uint64_t primary_safe;
+    uint64_t batches, records, empty_batches, stale_batches, store_failures;
+    int64_t last_batch_ms; /* monotonic; 0 = none yet */
+    bool connected;
+} ct_follow_stats;
+
+typedef struct ct_follow ct_follow;
+
+ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, size_t errlen);
+void ct_follow_free(ct_follow *f);
+/* The socket to poll for ZMQ_POLLIN. */
+void *ct_follow_socket(const ct_follow *f);
+/* Handles waiting messages up to and including the first batch that
+ * appends records; *commit describes that commit (seq_after > seq_before
+ * when something was appended, else both 0; commit->changed receives the
+ * changed counters' absolute values when given). CT_OK, or CT_ERR_CHAIN (the
+ * logs diverge: stop) with err saying where. */
+ct_err ct_follow_on_readable(ct_follow *f, ct_store_commit *commit, char *err, size_t errlen);
+/* Repeats the request when the primary has been silent for too long. */
+void ct_follow_tick(ct_follow *f, int64_t now_ms);
+const ct_follow_stats *ct_follow_get_stats(const ct_follow *f);
+
+#endif
