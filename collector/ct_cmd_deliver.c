@@ -145,6 +145,9 @@ ct_err ct_collector_cmd_status(ct_collector *s, const ct_collector_cfg *c)
     fprintf(s->out, "campaign:   %s\n", in->campaign_id);
     fprintf(s->out, "origin:     %s\n", hex);
     fprintf(s->out, "queued:     %" PRIu64 "\n", in->queued);
+    /* of the queued ones: committed at HQ, kept until HQ's followers have
+     * them too (the ack's safe watermark) */
+    fprintf(s->out, "unsafe:     %" PRIu64 "\n", in->committed);
     fprintf(s->out, "delivered:  %" PRIu64 "\n", in->delivered);
     fprintf(s->out, "rejected:   %" PRIu64 "\n", in->rejected);
     fprintf(s->out, "recorded:   %" PRIu64 "\n", ct_outbox_recorded(in));

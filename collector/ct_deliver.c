@@ -30,6 +30,7 @@
 #define STOP_GRACE_MS 1000
 #define LAT_STEP_US 50
 #define LAT_BUCKETS 4000 /* 50 us steps up to 200 ms, then one overflow bucket */
+#define SAFE_POLL_MS 1000
 
 typedef struct {
     uint64_t seq; /* 0 = free */
@@ -88,8 +89,15 @@ typedef struct {
     ct_bytes *evs;
     ct_ack_item *items;
     ct_outbox_settle_item *settle;
+    uint64_t *settle_q; /* per settle item: its log seq when committed but not yet safe, else 0 */
     size_t nsettle;
+    /* watermarks: the highest safe seq any ack carried; the safe seq the
+     * outbox was last swept with; when an ack last carried one */
+    uint64_t safe, swept_safe;
+    int64_t last_safe_ms;
+    bool safe_seen; /* the aggregator answers with "f" */
     ct_buf out;
+    void *sock; /* the DEALER (owned by ct_deliver_run) */
     /* rates, ack latency histogram (LAT_STEP_US buckets) */
     uint64_t acked_at_last_stats;
     uint64_t lat[LAT_BUCKETS + 1];
@@ -294,7 +302,7 @@ static ct_err send_batch(dstate *d, void *sock, int64_t now, const size_t *idxs,
     }
     uint64_t token = ++d->next_token;
     ct_buf_reset(&d->out);
-    ct_err e = ct_wire_submit_encode(token, d->evs, n, &d->out);
+    ct_err e = ct_wire_submit_encode_wm(token, d->evs, n, true, &d->out);
     if (e != CT_OK) {
         ct_log(CT_LOG_ERROR, "cannot encode submit", "err=%s", ct_err_name(e));
         return e;
@@ -356,7 +364,7 @@ static ct_err send_some(dstate *d, void *sock, int64_t now)
 
 /* ---- receiving ---- */
 
-static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it)
+static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it, bool has_safe)
 {
     slot_t *s = lookup(d, seq);
     if (!s || s->settling) return; /* already settled (a duplicate ack) */
@@ -376,6 +384,8 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it)
         s->settling = true;
         d->settle[d->nsettle].seq = seq;
         d->settle[d->nsettle].code = CT_OK;
+        /* committed at HQ but not yet on the followers' disks: keep it */
+        d->settle_q[d->nsettle] = has_safe && it->seq > d->safe ? it->seq : 0;
         d->nsettle++;
         break;
     case CT_ACK_REJECTED: {
@@ -396,6 +406,7 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it)
         s->settling = true;
         d->settle[d->nsettle].seq = seq;
         d->settle[d->nsettle].code = code;
+        d->settle_q[d->nsettle] = 0;
         d->nsettle++;
         break;
     }
@@ -415,12 +426,19 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
         return;
     }
     if (kind == CT_MSG_ACK) {
-        uint64_t token, seq;
+        uint64_t token, seq, safe;
+        bool has_safe;
         size_t n;
-        e = ct_wire_ack_decode(buf, len, &token, &seq, d->items, CT_WIRE_MAX_EVENTS, &n);
+        e = ct_wire_ack_decode_wm(buf, len, &token, &seq, &has_safe, &safe, d->items,
+                                  CT_WIRE_MAX_EVENTS, &n);
         if (e != CT_OK) {
             ct_log(CT_LOG_WARN, "bad ack", "err=%s", ct_err_name(e));
             return;
+        }
+        if (has_safe) {
+            d->safe_seen = true;
+            d->last_safe_ms = ct_monotonic_ms();
+            if (safe > d->safe) d->safe = safe;
         }
         token_rec *tr = token_find(d, token);
         for (size_t i = 0; i < n; i++) {
@@ -430,9 +448,9 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
                 uint8_t mine[CT_EVENT_ID_LEN];
                 ct_outbox_event_id(&d->info, eseq, mine);
                 if (memcmp(it->id, mine, CT_EVENT_ID_LEN) != 0) continue; /* not ours */
-                note_ack(d, eseq, it);
+                note_ack(d, eseq, it, has_safe);
             } else if (tr && i < tr->n) {
-                note_ack(d, tr->seqs[i], it);
+                note_ack(d, tr->seqs[i], it, has_safe);
             }
         }
     } else if (kind == CT_MSG_ERROR) {
@@ -454,10 +472,12 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
 
 static ct_err settle_now(dstate *d, int64_t now)
 {
-    if (d->nsettle == 0) return CT_OK;
+    if (d->nsettle == 0 && d->safe <= d->swept_safe) return CT_OK;
     size_t nd = 0, nr = 0;
     uint64_t t0 = ct_monotonic_ns();
-    ct_err e = ct_outbox_settle(d->ob, d->settle, d->nsettle, ct_now_ms(), &nd, &nr);
+    uint64_t safe = d->safe;
+    ct_err e =
+        ct_outbox_settle_ex(d->ob, d->settle, d->settle_q, d->nsettle, safe, ct_now_ms(), &nd, &nr);
     d->st->settle_ms += (double)(ct_monotonic_ns() - t0) / 1e6;
     d->st->settles++;
     if (e != CT_OK) {
@@ -474,6 +494,8 @@ static ct_err settle_now(dstate *d, int64_t now)
         slot_t *s = lookup(d, d->settle[i].seq);
         if (s) slot_free(d, s);
     }
+    d->swept_safe = safe;
+    if (d->nsettle == 0) return CT_OK; /* a sweep only */
     d->nsettle = 0;
     d->acked_since_resend = true;
     d->resend_timeout = d->o->resend_ms;
@@ -583,6 +605,31 @@ static void handle_monitor(dstate *d, void *mon, const char *ep)
     }
 }
 
+/* ---- the safe watermark ---- */
+
+static ct_err poll_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
+{
+    dstate *d = ctx;
+    (void)seq;
+    ct_bytes one = {ev, len};
+    ct_buf_reset(&d->out);
+    ct_err e = ct_wire_submit_encode_wm(++d->next_token, &one, 1, true, &d->out);
+    if (e == CT_OK) zmq_send(d->sock, d->out.data, d->out.len, ZMQ_DONTWAIT);
+    return CT_OK;
+}
+
+/* Events committed at HQ but not yet safe wait for an ack carrying a higher
+ * "f". With nothing else to send, no ack would come: resend the oldest of
+ * them (HQ answers duplicate, with the current "f") once a second. */
+static void poll_safe(dstate *d, int64_t now)
+{
+    if (!d->connected || now - d->last_safe_ms < SAFE_POLL_MS) return;
+    ct_outbox_info in;
+    if (ct_outbox_get_info(d->ob, &in) != CT_OK || in.committed == 0) return;
+    d->last_safe_ms = now;
+    ct_outbox_committed_first(d->ob, poll_cb, d);
+}
+
 /* ---- main loop ---- */
 
 static void dstate_free(dstate *d)
@@ -601,6 +648,7 @@ static void dstate_free(dstate *d)
     free(d->evs);
     free(d->items);
     free(d->settle);
+    free(d->settle_q);
     ct_buf_free(&d->out);
 }
 
@@ -625,8 +673,9 @@ static ct_err dstate_init(dstate *d, size_t window, size_t batch)
     d->evs = calloc(batch, sizeof *d->evs);
     d->items = calloc(CT_WIRE_MAX_EVENTS, sizeof *d->items);
     d->settle = calloc(window + CT_WIRE_MAX_EVENTS, sizeof *d->settle);
+    d->settle_q = calloc(window + CT_WIRE_MAX_EVENTS, sizeof *d->settle_q);
     if (!d->slots || !d->freelist || !d->hash || !d->ring || !d->tokens || !d->evs || !d->items ||
-        !d->settle)
+        !d->settle || !d->settle_q)
         return CT_ERR_NOMEM;
     for (size_t i = 0; i < d->ntok; i++) {
         d->tokens[i].seqs = calloc(batch, sizeof(uint64_t));
@@ -694,6 +743,16 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         dstate_free(&d);
         return CT_ERR_USAGE;
     }
+    d.sock = sock;
+    {
+        /* events committed at HQ but not yet safe when the last run ended
+         * are sent again: HQ answers duplicate (harmless) with the current
+         * safe watermark */
+        size_t unmarked = 0;
+        if (ct_outbox_unmark_all(ob, &unmarked) == CT_OK && unmarked)
+            ct_log(CT_LOG_INFO, "resending events committed at HQ but not yet confirmed safe",
+                   "count=%zu", unmarked);
+    }
     ct_log(CT_LOG_INFO, "delivering", "server=%s secure=%s window=%zu batch=%zu queued=%" PRIu64,
            o->endpoint, o->secure ? "curve" : "NO", o->window, batch, info.queued);
 
@@ -737,7 +796,9 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         if (!stopping && budget > 0 && now >= next_scan) {
             size_t before = d.used;
             size_t want = budget;
-            e = ct_outbox_scan(ob, d.next_load, want, load_cb, &d);
+            uint64_t next_from = d.next_load;
+            e = ct_outbox_scan_unsent(ob, d.next_load, want, load_cb, &d, &next_from);
+            if (next_from > d.next_load) d.next_load = next_from; /* past marked events */
             if (e != CT_OK) {
                 snprintf(err, errlen, "reading the outbox: %s", ct_outbox_errmsg(ob));
                 result = e;
@@ -748,7 +809,11 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             outbox_empty_seen = got < want;
             next_scan = got < want ? now + o->poll_ms : now;
         }
-        if (o->once && d.used == 0 && outbox_empty_seen) break;
+        if (o->once && d.used == 0 && outbox_empty_seen) {
+            /* done when nothing waits for the safe watermark either */
+            ct_outbox_info in;
+            if (ct_outbox_get_info(ob, &in) != CT_OK || in.committed == 0) break;
+        }
 
         if (!stopping) {
             e = send_some(&d, sock, now);
@@ -761,7 +826,8 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         /* acks drained last round: one durable transaction, after the sends
          * above so the aggregator works while the outbox fsyncs. A failure
          * keeps the events in the window; they are resent and acked again. */
-        if (d.nsettle) settle_now(&d, now);
+        if (d.nsettle || d.safe > d.swept_safe) settle_now(&d, now);
+        if (!stopping) poll_safe(&d, now);
         if (now >= next_resend) {
             resend_check(&d, now);
             next_resend = now + RESEND_CHECK_MS;
@@ -785,11 +851,12 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                 ct_log(CT_LOG_INFO, "stats",
                        "queued=%" PRIu64 " inflight=%zu acked_per_s=%.0f sent=%" PRIu64
                        " resent=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
-                       " rejected=%" PRIu64 " ack_p50_ms=%.2f ack_p99_ms=%.2f connected=%s",
+                       " rejected=%" PRIu64 " ack_p50_ms=%.2f ack_p99_ms=%.2f connected=%s"
+                       " committed_not_safe=%" PRIu64 " safe=%" PRIu64,
                        in.queued, d.used,
                        secs > 0 ? (double)(acked - d.acked_at_last_stats) / secs : 0, st->sent,
                        st->resent, st->accepted, st->duplicates, st->rejected, lat_pct(&d, 0.5),
-                       lat_pct(&d, 0.99), d.connected ? "yes" : "no");
+                       lat_pct(&d, 0.99), d.connected ? "yes" : "no", in.committed, d.safe);
             d.acked_at_last_stats = acked;
             last_stats = now;
             next_stats = now + (int64_t)o->stats_interval_s * 1000;
@@ -821,7 +888,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
     st->ack_p50_ms = lat_pct(&d, 0.5);
     st->ack_p99_ms = lat_pct(&d, 0.99);
     /* settle whatever arrived during the last round */
-    if (d.nsettle) settle_now(&d, ct_monotonic_ms());
+    if (d.nsettle || d.safe > d.swept_safe) settle_now(&d, ct_monotonic_ms());
     {
         ct_outbox_info in;
         if (ct_outbox_get_info(ob, &in) == CT_OK)

@@ -25,7 +25,7 @@
 
 struct ct_outbox {
     MDB_env *env;
-    MDB_dbi meta, outbox, rejected, imports;
+    MDB_dbi meta, outbox, rejected, imports, committed;
     char errmsg[256];
 };
 
@@ -99,7 +99,7 @@ ct_err ct_outbox_open(const char *dir, size_t map_size, ct_outbox **out, char *e
     ct_outbox *ob = calloc(1, sizeof *ob);
     if (!ob) return CT_ERR_NOMEM;
     int rc = mdb_env_create(&ob->env);
-    if (rc == 0) rc = mdb_env_set_maxdbs(ob->env, 4);
+    if (rc == 0) rc = mdb_env_set_maxdbs(ob->env, 5);
     if (rc == 0) rc = mdb_env_set_mapsize(ob->env, map_size ? map_size : CT_OUTBOX_DEFAULT_MAP);
     if (rc == 0) rc = mdb_env_open(ob->env, dir, 0, 0600);
     if (rc != 0) {
@@ -116,6 +116,7 @@ ct_err ct_outbox_open(const char *dir, size_t map_size, ct_outbox **out, char *e
     if (rc == 0) rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &ob->outbox);
     if (rc == 0) rc = mdb_dbi_open(txn, "rejected", MDB_CREATE, &ob->rejected);
     if (rc == 0) rc = mdb_dbi_open(txn, "imports", MDB_CREATE, &ob->imports);
+    if (rc == 0) rc = mdb_dbi_open(txn, "committed", MDB_CREATE, &ob->committed);
     if (rc == 0) {
         /* version check / stamp */
         MDB_val k = {7, (void *)"version"}, v;
@@ -268,6 +269,8 @@ static int read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
     info->rejected_entries = st.ms_entries;
     if ((rc = mdb_stat(txn, ob->imports, &st)) != 0) return rc;
     info->imports = st.ms_entries;
+    if ((rc = mdb_stat(txn, ob->committed, &st)) != 0) return rc;
+    info->committed = st.ms_entries;
     return 0;
 }
 
@@ -453,8 +456,10 @@ void ct_outbox_abort(ct_outbox_txn *t)
     free(t);
 }
 
-ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn fn, void *ctx)
+static ct_err scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn fn, void *ctx,
+                   bool skip_marked, uint64_t *next_from)
 {
+    if (next_from) *next_from = from;
     if (max == 0) return CT_OK;
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -472,9 +477,18 @@ ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_f
             rc = MDB_CORRUPTED;
             break;
         }
-        e = fn(ctx, ct_be64_get(k.mv_data), v.mv_data, v.mv_size);
-        if (e != CT_OK) break;
-        n++;
+        MDB_val mv;
+        int m = skip_marked ? mdb_get(txn, ob->committed, &k, &mv) : MDB_NOTFOUND;
+        if (m != 0 && m != MDB_NOTFOUND) {
+            rc = m;
+            break;
+        }
+        if (m == MDB_NOTFOUND) { /* marked events are not sent again */
+            e = fn(ctx, ct_be64_get(k.mv_data), v.mv_data, v.mv_size);
+            if (e != CT_OK) break;
+            n++;
+        }
+        if (next_from) *next_from = ct_be64_get(k.mv_data) + 1;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     mdb_cursor_close(cur);
@@ -484,13 +498,71 @@ ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_f
     return CT_OK;
 }
 
+ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn fn, void *ctx)
+{
+    return scan(ob, from, max, fn, ctx, false, NULL);
+}
+
+ct_err ct_outbox_scan_unsent(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn fn,
+                             void *ctx, uint64_t *next_from)
+{
+    return scan(ob, from, max, fn, ctx, true, next_from);
+}
+
 ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_t n, int64_t now_ms,
                         size_t *n_delivered, size_t *n_rejected)
+{
+    if (n == 0) {
+        if (n_delivered) *n_delivered = 0;
+        if (n_rejected) *n_rejected = 0;
+        return CT_OK;
+    }
+    return ct_outbox_settle_ex(ob, items, NULL, n, 0, now_ms, n_delivered, n_rejected);
+}
+
+/* Deletes every marked event with q <= safe (from "committed" and
+ * "outbox"); *nd += how many. */
+static int sweep_safe(MDB_txn *txn, ct_outbox *ob, uint64_t safe, size_t *nd)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, ob->committed, &cur);
+    if (rc != 0) return rc;
+    ct_buf keys = CT_BUF_INIT; /* seqs to delete, 8 bytes each: deleted after the walk */
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != 8 || v.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (ct_be64_get(v.mv_data) <= safe && ct_buf_append(&keys, k.mv_data, 8) != CT_OK) {
+            rc = ENOMEM;
+            break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) rc = 0;
+    for (size_t i = 0; rc == 0 && i + 8 <= keys.len; i += 8) {
+        MDB_val dk = {8, keys.data + i};
+        rc = mdb_del(txn, ob->committed, &dk, NULL);
+        if (rc == 0) {
+            int d = mdb_del(txn, ob->outbox, &dk, NULL);
+            if (d == 0) (*nd)++;
+            if (d != 0 && d != MDB_NOTFOUND) rc = d;
+        }
+    }
+    ct_buf_free(&keys);
+    return rc;
+}
+
+ct_err ct_outbox_settle_ex(ct_outbox *ob, const ct_outbox_settle_item *items,
+                           const uint64_t *unsafe_q, size_t n, uint64_t safe, int64_t now_ms,
+                           size_t *n_delivered, size_t *n_rejected)
 {
     size_t nd = 0, nr = 0;
     if (n_delivered) *n_delivered = 0;
     if (n_rejected) *n_rejected = 0;
-    if (n == 0) return CT_OK;
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
     if (rc != 0) return lmdb_fail(ob, rc, "write transaction");
@@ -518,12 +590,25 @@ ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_
             rc = mdb_put(txn, ob->rejected, &k, &rv, 0);
             if (rc != 0) break;
             nr++;
+        } else if (unsafe_q && unsafe_q[i] > safe) {
+            /* committed at HQ, not yet safe: stays, marked with its seq */
+            uint8_t qb[8];
+            ct_be64_put(qb, unsafe_q[i]);
+            MDB_val qv = {8, qb};
+            rc = mdb_put(txn, ob->committed, &k, &qv, 0);
+            continue;
         } else {
             nd++;
+        }
+        int d = mdb_del(txn, ob->committed, &k, NULL);
+        if (d != 0 && d != MDB_NOTFOUND) {
+            rc = d;
+            break;
         }
         rc = mdb_del(txn, ob->outbox, &k, NULL);
     }
     ct_buf_free(&rb);
+    if (rc == 0 && safe) rc = sweep_safe(txn, ob, safe, &nd);
     uint64_t cnt;
     if (rc == 0 && nd) {
         rc = meta_get_u64(txn, ob, "delivered", &cnt);
@@ -533,7 +618,7 @@ ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_
         rc = meta_get_u64(txn, ob, "rejected", &cnt);
         if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt + nr);
     }
-    if (rc == 0) rc = meta_put_u64(txn, ob, "last_ack", (uint64_t)now_ms);
+    if (rc == 0 && n) rc = meta_put_u64(txn, ob, "last_ack", (uint64_t)now_ms);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return lmdb_fail(ob, rc, "settling acks");
@@ -542,6 +627,47 @@ ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_
     if (rc != 0) return lmdb_fail(ob, rc, "commit");
     if (n_delivered) *n_delivered = nd;
     if (n_rejected) *n_rejected = nr;
+    return CT_OK;
+}
+
+ct_err ct_outbox_unmark_all(ct_outbox *ob, size_t *n)
+{
+    if (n) *n = 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "write transaction");
+    MDB_stat st;
+    rc = mdb_stat(txn, ob->committed, &st);
+    if (rc == 0 && st.ms_entries) rc = mdb_drop(txn, ob->committed, 0);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return lmdb_fail(ob, rc, "clearing committed marks");
+    }
+    if (!st.ms_entries) {
+        mdb_txn_abort(txn);
+        return CT_OK;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    if (n) *n = st.ms_entries;
+    return CT_OK;
+}
+
+ct_err ct_outbox_committed_first(ct_outbox *ob, ct_outbox_scan_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    ct_err e = txn_cursor(ob, MDB_RDONLY, ob->committed, &txn, &cur);
+    if (e) return e;
+    MDB_val k, v, ev;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == 0) rc = mdb_get(txn, ob->outbox, &k, &ev);
+    if (rc == 0 && k.mv_size != 8) rc = MDB_CORRUPTED;
+    if (rc == 0) e = fn(ctx, ct_be64_get(k.mv_data), ev.mv_data, ev.mv_size);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (e) return e;
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(ob, rc, "reading committed marks");
     return CT_OK;
 }
 

@@ -13,6 +13,11 @@
  *   outbox    seq (u64 BE) -> canonical event bytes (ct_event_encode)
  *   rejected  seq (u64 BE) -> code (u16 BE) || event bytes
  *   imports   idempotency key (16 bytes) -> seq (u64 BE)
+ *   committed seq (u64 BE) -> log seq q (u64 BE) at HQ: the event is
+ *             committed at HQ but not yet safe (not yet fsynced by the
+ *             followers HQ waits for); it stays in "outbox", is not sent
+ *             again while marked, and is deleted when an ack's safe
+ *             watermark reaches q (ct_outbox_settle_ex)
  *
  * Invariants:
  *   - an event gets its id (origin || seq) when it is queued, from the
@@ -67,6 +72,7 @@ typedef struct {
     uint64_t rejected_entries;              /* entries in "rejected" now */
     uint64_t imports;                       /* idempotency keys recorded */
     uint64_t reissued;                      /* conflict rejections queued again */
+    uint64_t committed;                     /* queued entries committed at HQ, not yet safe */
     size_t n_origins;                       /* origins[n_origins - 1] is the current one */
     struct {
         uint64_t first_seq;
@@ -110,6 +116,10 @@ void ct_outbox_abort(ct_outbox_txn *t);
  * is returned. */
 typedef ct_err (*ct_outbox_scan_fn)(void *ctx, uint64_t seq, const uint8_t *ev, size_t len);
 ct_err ct_outbox_scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn fn, void *ctx);
+/* The same, skipping events marked committed (see "committed"); *next_from
+ * (may be NULL) = the seq after the last entry visited, marked or not. */
+ct_err ct_outbox_scan_unsent(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn fn,
+                             void *ctx, uint64_t *next_from);
 
 typedef struct {
     uint64_t seq;
@@ -120,6 +130,20 @@ typedef struct {
  * longer in the outbox are skipped (counted in neither output). */
 ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_t n, int64_t now_ms,
                         size_t *n_delivered, size_t *n_rejected);
+/* ct_outbox_settle with the two watermarks: an item with code CT_OK and
+ * unsafe_q[i] > safe (unsafe_q may be NULL: all 0) is only marked committed
+ * at log seq unsafe_q[i] (it stays queued); every other CT_OK item is
+ * deleted (and unmarked); then every marked event with q <= safe is
+ * deleted (safe 0: none). *n_delivered counts all deletions. Items and
+ * sweep in ONE durable transaction; n may be 0 (sweep only). */
+ct_err ct_outbox_settle_ex(ct_outbox *ob, const ct_outbox_settle_item *items,
+                           const uint64_t *unsafe_q, size_t n, uint64_t safe, int64_t now_ms,
+                           size_t *n_delivered, size_t *n_rejected);
+/* Clears every committed mark (a starting `run` resends those events: HQ
+ * answers duplicate and they are marked again until safe). *n = how many. */
+ct_err ct_outbox_unmark_all(ct_outbox *ob, size_t *n);
+/* Calls fn once with the marked event of lowest seq (nothing if none). */
+ct_err ct_outbox_committed_first(ct_outbox *ob, ct_outbox_scan_fn fn, void *ctx);
 
 typedef ct_err (*ct_outbox_rej_fn)(void *ctx, uint64_t seq, uint16_t code, const uint8_t *ev,
                                    size_t len);
