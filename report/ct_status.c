@@ -9,6 +9,7 @@
  */
 #include "ct_status.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,12 +200,53 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 void ct_status_figures_free(ct_status_figures *f)
 {
     if (!f) return;
-    for (size_t i = 0; i < f->n_districts; i++)
+    for (size_t i = 0; i < f->n_districts; i++) {
         free(f->districts[i].below);
+        free(f->districts[i].members);
+        free(f->districts[i].day_net);
+        free(f->districts[i].day_steady_x10);
+    }
     free(f->districts);
     free(f->groups);
     free(f->days);
     memset(f, 0, sizeof *f);
+}
+
+static int cmp_day_key(const void *key, const void *elem)
+{
+    uint32_t x = *(const uint32_t *)key, y = ((const ct_status_day *)elem)->day;
+    return x < y ? -1 : x > y;
+}
+
+/* Each district's day rows (f->days sorted): net from its DAY counters and
+ * the steady pace to its own target. */
+static ct_err district_days(const ct_campaign *c, const ct_counts *counts, ct_status_figures *f)
+{
+    size_t nd = f->n_days ? f->n_days : 1;
+    for (size_t i = 0; i < f->n_districts; i++) {
+        ct_status_unit *u = &f->districts[i];
+        u->day_net = calloc(nd, sizeof *u->day_net);
+        u->day_steady_x10 = calloc(nd, sizeof *u->day_steady_x10);
+        if (!u->day_net || !u->day_steady_x10) return CT_ERR_NOMEM;
+        for (size_t j = 0; j < f->n_days; j++)
+            for (int p = 0; p < CT_PROGRAM_COUNT; p++)
+                u->day_steady_x10[j][p] =
+                    muldiv_round(u->prog[p].target * 10, f->days[j].elapsed_ms, f->span_ms);
+    }
+    for (size_t i = 0; i < counts->cap; i++) {
+        const ct_counts_slot *s = &counts->slots[i];
+        if (!s->used || s->value == 0 || ct_count_key_kind(&s->key) != CT_COUNT_DAY) continue;
+        int p = (int)ct_count_key_program(&s->key);
+        const ct_district *d = ct_campaign_district(c, ct_count_key_district(&s->key));
+        size_t dl;
+        const uint8_t *dim = ct_count_key_dim(&s->key, &dl);
+        if (p < 0 || p >= CT_PROGRAM_COUNT || !d || dl != 4) continue;
+        uint32_t day = ct_be32_get(dim);
+        const ct_status_day *dd = bsearch(&day, f->days, f->n_days, sizeof *f->days, cmp_day_key);
+        assert(dd); /* every counted day is one of f->days */
+        f->districts[d - c->districts].day_net[dd - f->days][p] += s->value;
+    }
+    return CT_OK;
 }
 
 ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t now_ms,
@@ -261,6 +303,13 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
         const ct_district *d = ct_campaign_district(c, a->district);
         if (!d) continue;
         ct_status_unit *u = &f->districts[d - c->districts];
+        if (!u->members) {
+            u->members = calloc(d->n_agents ? d->n_agents : 1, sizeof *u->members);
+            if (!u->members) {
+                e = CT_ERR_NOMEM;
+                goto fail;
+            }
+        }
         ct_status_staff st;
         st.agent = a;
         int both = 1;
@@ -275,6 +324,7 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
                 both = 0;
             }
         }
+        if (u->n_members < d->n_agents) u->members[u->n_members++] = st;
         if (both) {
             u->staff_met_both++;
             prov->staff_met_both++;
@@ -359,12 +409,15 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
         int64_t day_end =
             (ct_days_from_civil(y, m, dm) + 1) * DAY_MS - (int64_t)c->tz_offset_min * 60000;
         int64_t el = clamp64(day_end, c->start_ms, c->end_ms) - c->start_ms;
+        dd->elapsed_ms = el;
         for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
             cum[p] += dd->net[p];
             dd->cum[p] = cum[p];
             dd->steady_x10[p] = muldiv_round(prov->prog[p].target * 10, el, f->span_ms);
         }
     }
+    e = district_days(c, counts, f);
+    if (e) goto fail;
     return CT_OK;
 fail:
     ct_status_figures_free(f);

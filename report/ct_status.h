@@ -35,7 +35,9 @@
 typedef enum { CT_FMT_TABLE = 0, CT_FMT_JSON = 1, CT_FMT_CSV = 2 } ct_status_format;
 
 enum {
-    CT_STATUS_STAFF = 1 << 0 /* list staff below quota, per district (long) */
+    CT_STATUS_STAFF = 1 << 0, /* list staff below quota, per district (long) */
+    CT_STATUS_DETAIL = 1 << 1 /* JSON: every staff member and the days, per district
+                                 (the live page's drill-down) */
 };
 
 typedef struct {
@@ -63,6 +65,9 @@ ct_err ct_status_render(const ct_campaign *c, const ct_counts *counts,
  *   remaining      = max(0, target - net)
  *   staff_met[p]   = staff whose AGENT count for p >= agent_target[p]
  *   staff_met_both = staff meeting every program's agent_target
+ * Per district, day_net sums the district's DAY counters (so the districts'
+ * rows add up to the province's days); the counts carry no commune, so there
+ * is no figure below the staff member.
  */
 typedef enum { CT_PHASE_NOT_STARTED = 0, CT_PHASE_RUNNING = 1, CT_PHASE_FINAL = 2 } ct_status_phase;
 
@@ -94,6 +99,12 @@ typedef struct {
     ct_status_prog prog[CT_PROGRAM_COUNT];
     ct_status_staff *below; /* staff below quota (districts only), by agent id */
     size_t n_below;
+    ct_status_staff *members; /* every staff member (districts only), roster order */
+    size_t n_members;
+    /* districts only: net per program per day, n_days rows aligned with
+     * ct_status_figures.days; steady pace to the district's target (x10) */
+    int64_t (*day_net)[CT_PROGRAM_COUNT];
+    int64_t (*day_steady_x10)[CT_PROGRAM_COUNT];
 } ct_status_unit;
 
 typedef struct {
@@ -108,6 +119,7 @@ typedef struct {
     int64_t cum[CT_PROGRAM_COUNT];        /* running sum up to and including day */
     int64_t steady_x10[CT_PROGRAM_COUNT]; /* province target x fraction of the
                                              window elapsed at the day's end */
+    int64_t elapsed_ms;                   /* of the window at the day's end */
 } ct_status_day;
 
 typedef struct {

@@ -45,7 +45,47 @@ static ct_err json_x10(ct_buf *b, const char *key, int64_t v)
     return ct_buf_printf(b, "\"%s\":%s", key, t);
 }
 
-static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, unsigned flags)
+static ct_err json_staff(ct_buf *b, const ct_status_staff *s)
+{
+    ct_err e = put(b, "{\"id\":");
+    if (!e) e = ct_text_json_str(b, s->agent->id);
+    if (!e) e = put(b, ",\"name\":");
+    if (!e) e = ct_text_json_str(b, s->agent->name);
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+        e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
+                          (long long)s->count[p]);
+    return e ? e : put(b, "}");
+}
+
+/* ,"staff":[every member],"days":[{day, net per program, steady per program}] */
+static ct_err json_detail(ct_buf *b, const ct_status_figures *f, const ct_status_unit *u)
+{
+    ct_err e = put(b, ",\"staff\":[");
+    for (size_t i = 0; !e && i < u->n_members; i++) {
+        if (i) e = put(b, ",");
+        if (!e) e = json_staff(b, &u->members[i]);
+    }
+    if (!e) e = put(b, "],\"days\":[");
+    for (size_t i = 0; !e && i < f->n_days; i++) {
+        char ds[16];
+        fmt_day(f->days[i].day, ds, sizeof ds);
+        e = ct_buf_printf(b, "%s{\"day\":\"%s\"", i ? "," : "", ds);
+        for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+            e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
+                              (long long)u->day_net[i][p]);
+        if (!e) e = put(b, ",\"steady\":{");
+        for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
+            char t[32];
+            ct_status_fmt_x10(u->day_steady_x10[i][p], t, sizeof t);
+            e = ct_buf_printf(b, "%s\"%s\":%s", p ? "," : "", ct_program_name((ct_program)p), t);
+        }
+        if (!e) e = put(b, "}}");
+    }
+    return e ? e : put(b, "]");
+}
+
+static ct_err json_unit(ct_buf *b, const ct_status_figures *f, const ct_status_unit *u,
+                        int is_province, unsigned flags)
 {
     ct_err e = CT_OK;
     if (is_province)
@@ -80,18 +120,12 @@ static ct_err json_unit(ct_buf *b, const ct_status_unit *u, int is_province, uns
     if (!e && !is_province && (flags & CT_STATUS_STAFF)) {
         e = put(b, ",\"below_quota\":[");
         for (size_t i = 0; !e && i < u->n_below; i++) {
-            const ct_status_staff *s = &u->below[i];
-            e = put(b, i ? ",{\"id\":" : "{\"id\":");
-            if (!e) e = ct_text_json_str(b, s->agent->id);
-            if (!e) e = put(b, ",\"name\":");
-            if (!e) e = ct_text_json_str(b, s->agent->name);
-            for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-                e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
-                                  (long long)s->count[p]);
-            if (!e) e = put(b, "}");
+            if (i) e = put(b, ",");
+            if (!e) e = json_staff(b, &u->below[i]);
         }
         if (!e) e = put(b, "]");
     }
+    if (!e && !is_province && (flags & CT_STATUS_DETAIL)) e = json_detail(b, f, u);
     return e ? e : put(b, "}");
 }
 
@@ -135,11 +169,11 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
         if (!e) e = put(b, "}");
     }
     if (!e) e = put(b, "],\"province\":");
-    if (!e) e = json_unit(b, &f->province, 1, flags);
+    if (!e) e = json_unit(b, f, &f->province, 1, flags);
     if (!e) e = put(b, ",\"districts\":[");
     for (size_t i = 0; !e && i < f->n_districts; i++) {
         if (i) e = put(b, ",");
-        if (!e) e = json_unit(b, &f->districts[i], 0, flags);
+        if (!e) e = json_unit(b, f, &f->districts[i], 0, flags);
     }
     if (!e) e = put(b, "],\"groups\":[");
     for (size_t i = 0; !e && i < f->n_groups; i++) {

@@ -1,23 +1,30 @@
 /* ct_http.c — the reporter's HTTP endpoints on libmicrohttpd (see ct_http.h).
  *
- * Invariants: the published documents (json, metrics, mi) change only under
- * h->mu; `version` increases with every publish and /events streams wait on
- * h->cv for it to change (or for `stopping`). Each /events stream owns its
- * sse_stream (freed by MHD's free callback). Nothing here touches ZeroMQ or
- * the view: the main thread hands over rendered bytes.
+ * Invariants: the published documents change only under h->mu and are
+ * immutable once published: a handler or a stream holds a reference (refs,
+ * under h->mu) and reads the bytes without the lock; the last reference frees
+ * a document. `report_ver` and `feed_ver` increase when their document
+ * changes, `hb_gen` every heartbeat period; a stream remembers the ones it
+ * sent. A stream with nothing to send is on the `waiting` list and suspended
+ * in libmicrohttpd, and only there: whoever takes it off the list resumes it,
+ * exactly once. Each /events stream owns its sse_stream (freed by MHD's free
+ * callback, which takes it off the list). Nothing here touches ZeroMQ or the
+ * view: the main thread hands over rendered bytes.
  */
 #include "ct_http.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "ct_buf.h"
 #include "ct_log.h"
@@ -26,29 +33,79 @@
 extern const char ct_page_html[];
 extern const size_t ct_page_html_len;
 
-#define SSE_PING_MS 10000
-#define MAX_CONNECTIONS 64
+#define SSE_HEARTBEAT_MS 5000
+#define POOL_THREADS 2
+#define CONN_MEMORY (16 * 1024) /* per connection: headers and the send buffer */
+#define CONN_TIMEOUT_S 120      /* idle keep-alive connections (streams are never idle) */
+#define FD_SPARE 64             /* descriptors kept for everything but HTTP clients */
+
+typedef struct {
+    unsigned refs;
+    size_t len;
+    char data[];
+} doc;
+
+typedef struct sse_stream sse_stream;
+
+enum { D_REPORT, D_REPORT_EV, D_FEED, D_FEED_EV, D_CSV, D_STAFF_CSV, D_XLSX, D_COUNT };
 
 struct ct_http {
     struct MHD_Daemon *d;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     bool stopping;
-    uint64_t version;
-    ct_buf json; /* without the trailing newline */
+    uint64_t report_ver, feed_ver, hb_gen;
+    int64_t last_hb_mono;
+    doc *docs[D_COUNT];
     ct_buf metrics;
     ct_metrics_input mi;
+    sse_stream *waiting; /* doubly linked, suspended streams */
     char token[256];
     bool has_token;
 };
 
-typedef struct {
+struct sse_stream {
     ct_http *h;
-    uint64_t sent_version;
-    ct_buf out;
-    size_t off;
-    bool hello;
-} sse_stream;
+    struct MHD_Connection *conn;
+    uint64_t report_ver, feed_ver, hb_gen;
+    doc *cur;        /* being sent (a reference) */
+    const char *lit; /* or a literal */
+    size_t lit_len, off;
+    bool hello, waiting;
+    sse_stream *prev, *next;
+};
+
+static const char HELLO[] = "retry: 2000\n\n";
+
+/* ---------------------------------------------------------------- documents */
+
+static doc *doc_new(const char *pre, const void *body, size_t n, const char *post)
+{
+    size_t lp = strlen(pre), lq = strlen(post);
+    doc *d = malloc(sizeof *d + lp + n + lq);
+    if (!d) return NULL;
+    d->refs = 1;
+    d->len = lp + n + lq;
+    memcpy(d->data, pre, lp);
+    if (n) memcpy(d->data + lp, body, n);
+    memcpy(d->data + lp + n, post, lq);
+    return d;
+}
+
+/* Under h->mu. */
+static void doc_unref(doc *d)
+{
+    if (d && --d->refs == 0) free(d);
+}
+
+/* Under h->mu: replaces slot k with d (NULL keeps the old one on failure). */
+static void doc_set(ct_http *h, int k, doc *d)
+{
+    if (!d) return;
+    doc_unref(h->docs[k]);
+    h->docs[k] = d;
+}
+
+/* ---------------------------------------------------------------- requests */
 
 static int const_time_eq(const char *a, const char *b)
 {
@@ -69,18 +126,28 @@ static bool authorized(ct_http *h, struct MHD_Connection *c)
     return false;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
-                             const void *data, size_t len)
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, const char *ctype,
+                             struct MHD_Response *r, const char *filename)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", ctype);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (filename) {
+        char cd[160];
+        snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", filename);
+        MHD_add_response_header(r, "Content-Disposition", cd);
+    }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+                             const void *data, size_t len)
+{
+    return queue(c, status, ctype,
+                 MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY), NULL);
 }
 
 static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *msg)
@@ -88,61 +155,166 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, con
     return reply(c, status, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
-/* Blocks (in this connection's own thread) until there is something to send. */
+typedef struct {
+    ct_http *h;
+    doc *d;
+} doc_ref;
+
+static void doc_ref_free(void *cls)
+{
+    doc_ref *r = cls;
+    pthread_mutex_lock(&r->h->mu);
+    doc_unref(r->d);
+    pthread_mutex_unlock(&r->h->mu);
+    free(r);
+}
+
+/* Serves published document k without copying it (the response holds a
+ * reference); 503 with msg when there is none yet. */
+static enum MHD_Result reply_doc(ct_http *h, struct MHD_Connection *c, int k, const char *ctype,
+                                 const char *filename, const char *msg)
+{
+    doc_ref *r = malloc(sizeof *r);
+    if (!r) return MHD_NO;
+    r->h = h;
+    pthread_mutex_lock(&h->mu);
+    r->d = h->docs[k];
+    if (r->d) r->d->refs++;
+    pthread_mutex_unlock(&h->mu);
+    if (!r->d) {
+        free(r);
+        return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        r->d->len, r->d->data, doc_ref_free, r);
+    if (!resp) {
+        doc_ref_free(r);
+        return MHD_NO;
+    }
+    return queue(c, MHD_HTTP_OK, ctype, resp, filename);
+}
+
+/* ---------------------------------------------------------------- /events */
+
+/* Under h->mu. */
+static void wait_push(ct_http *h, sse_stream *s)
+{
+    assert(!s->waiting);
+    s->waiting = true;
+    s->prev = NULL;
+    s->next = h->waiting;
+    if (h->waiting) h->waiting->prev = s;
+    h->waiting = s;
+}
+
+/* Under h->mu. */
+static void wait_remove(ct_http *h, sse_stream *s)
+{
+    assert(s->waiting);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->waiting = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    s->waiting = false;
+}
+
+/* Under h->mu: every waiting stream back to work. */
+static void resume_all(ct_http *h)
+{
+    while (h->waiting) {
+        sse_stream *s = h->waiting;
+        wait_remove(h, s);
+        MHD_resume_connection(s->conn);
+    }
+}
+
+/* Under h->mu: what the stream sends next, or false when nothing is due. */
+static bool next_chunk(ct_http *h, sse_stream *s)
+{
+    if (!s->hello) {
+        s->hello = true;
+        s->lit = HELLO;
+        s->lit_len = sizeof HELLO - 1;
+        return true;
+    }
+    doc *d = NULL;
+    if (h->docs[D_REPORT_EV] && s->report_ver != h->report_ver) {
+        d = h->docs[D_REPORT_EV];
+        s->report_ver = h->report_ver;
+        s->hb_gen = h->hb_gen;
+    } else if (h->docs[D_FEED_EV] && (s->feed_ver != h->feed_ver || s->hb_gen != h->hb_gen)) {
+        d = h->docs[D_FEED_EV];
+        s->feed_ver = h->feed_ver;
+        s->hb_gen = h->hb_gen;
+    }
+    if (!d) return false;
+    d->refs++;
+    s->cur = d;
+    return true;
+}
+
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     sse_stream *s = cls;
     ct_http *h = s->h;
-    if (s->off < s->out.len) {
-        size_t n = s->out.len - s->off;
-        if (n > max) n = max;
-        memcpy(buf, s->out.data + s->off, n);
-        s->off += n;
-        return (ssize_t)n;
-    }
-    ct_buf_reset(&s->out);
-    s->off = 0;
-    pthread_mutex_lock(&h->mu);
-    if (!s->hello) {
-        s->hello = true;
-        ct_buf_append(&s->out, "retry: 2000\n\n", 13);
-    }
-    if (s->out.len == 0) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += SSE_PING_MS / 1000;
-        while (!h->stopping && h->version == s->sent_version) {
-            if (pthread_cond_timedwait(&h->cv, &h->mu, &until) == ETIMEDOUT) break;
+    const char *src = s->cur ? s->cur->data : s->lit;
+    size_t len = s->cur ? s->cur->len : s->lit ? s->lit_len : 0;
+    if (s->off >= len) {
+        pthread_mutex_lock(&h->mu);
+        doc_unref(s->cur);
+        s->cur = NULL;
+        s->lit = NULL;
+        s->off = 0;
+        if (h->stopping) {
+            pthread_mutex_unlock(&h->mu);
+            return MHD_CONTENT_READER_END_OF_STREAM;
         }
-    }
-    if (h->stopping) {
+        if (!next_chunk(h, s)) {
+            wait_push(h, s);
+            MHD_suspend_connection(s->conn);
+            pthread_mutex_unlock(&h->mu);
+            return 0;
+        }
         pthread_mutex_unlock(&h->mu);
-        return MHD_CONTENT_READER_END_OF_STREAM;
+        src = s->cur ? s->cur->data : s->lit;
+        len = s->cur ? s->cur->len : s->lit_len;
     }
-    ct_err e = CT_OK;
-    if (h->version != s->sent_version && h->json.len > 0) {
-        e = ct_buf_append(&s->out, "event: status\ndata: ", 20);
-        if (!e) e = ct_buf_append(&s->out, h->json.data, h->json.len);
-        if (!e) e = ct_buf_append(&s->out, "\n\n", 2);
-        s->sent_version = h->version;
-    } else if (s->out.len == 0) {
-        e = ct_buf_append(&s->out, "event: ping\ndata: {}\n\n", 22);
-    }
-    pthread_mutex_unlock(&h->mu);
-    if (e) return MHD_CONTENT_READER_END_WITH_ERROR;
-    size_t n = s->out.len < max ? s->out.len : max;
-    memcpy(buf, s->out.data, n);
-    s->off = n;
+    size_t n = len - s->off < max ? len - s->off : max;
+    memcpy(buf, src + s->off, n);
+    s->off += n;
     return (ssize_t)n;
 }
 
 static void sse_free(void *cls)
 {
     sse_stream *s = cls;
-    ct_buf_free(&s->out);
+    pthread_mutex_lock(&s->h->mu);
+    if (s->waiting) wait_remove(s->h, s);
+    doc_unref(s->cur);
+    pthread_mutex_unlock(&s->h->mu);
     free(s);
 }
+
+static enum MHD_Result start_events(ct_http *h, struct MHD_Connection *c)
+{
+    sse_stream *s = calloc(1, sizeof *s);
+    if (!s) return MHD_NO;
+    s->h = h;
+    s->conn = c;
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
+    if (!r) {
+        free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    return queue(c, MHD_HTTP_OK, "text/event-stream; charset=utf-8", r, NULL);
+}
+
+/* ---------------------------------------------------------------- routing */
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload_data,
@@ -160,18 +332,38 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                           "token required (?token=... or "
                           "Authorization: Bearer ...)\n");
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
-        return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", ct_page_html, ct_page_html_len);
+        return queue(c, MHD_HTTP_OK, "text/html; charset=utf-8",
+                     MHD_create_response_from_buffer(ct_page_html_len, (void *)ct_page_html,
+                                                     MHD_RESPMEM_PERSISTENT),
+                     NULL);
     if (strcmp(url, "/status.json") == 0) {
         pthread_mutex_lock(&h->mu);
-        enum MHD_Result r;
-        if (h->json.len == 0)
-            r = reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json; charset=utf-8",
-                      "{\"error\":\"no snapshot from the aggregator yet\"}\n", 47);
-        else
-            r = reply(c, MHD_HTTP_OK, "application/json; charset=utf-8", h->json.data, h->json.len);
+        bool have = h->docs[D_REPORT] != NULL;
+        ct_buf b = CT_BUF_INIT;
+        ct_err e = CT_OK;
+        if (!have) {
+            e = ct_buf_printf(&b, "{\"error\":\"no snapshot from the aggregator yet\",\"feed\":");
+            if (!e && h->docs[D_FEED])
+                e = ct_buf_append(&b, h->docs[D_FEED]->data, h->docs[D_FEED]->len);
+            else if (!e)
+                e = ct_buf_printf(&b, "null");
+            if (!e) e = ct_buf_printf(&b, "}\n");
+        }
         pthread_mutex_unlock(&h->mu);
+        enum MHD_Result r;
+        if (have)
+            r = reply_doc(h, c, D_REPORT, "application/json; charset=utf-8", NULL,
+                          "no snapshot from the aggregator yet\n");
+        else if (e)
+            r = reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "error\n");
+        else
+            r = reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json; charset=utf-8", b.data,
+                      b.len);
+        ct_buf_free(&b);
         return r;
     }
+    if (strcmp(url, "/feed.json") == 0)
+        return reply_doc(h, c, D_FEED, "application/json; charset=utf-8", NULL, "starting\n");
     if (strcmp(url, "/metrics") == 0) {
         ct_buf b = CT_BUF_INIT;
         pthread_mutex_lock(&h->mu);
@@ -185,24 +377,34 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         ct_buf_free(&b);
         return r;
     }
-    if (strcmp(url, "/events") == 0) {
-        sse_stream *s = calloc(1, sizeof *s);
-        if (!s) return MHD_NO;
-        s->h = h;
-        struct MHD_Response *r =
-            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
-        if (!r) {
-            free(s);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
-        MHD_add_response_header(r, "Cache-Control", "no-store");
-        MHD_add_response_header(r, "X-Accel-Buffering", "no");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-        return ret;
-    }
+    if (strcmp(url, "/events") == 0) return start_events(h, c);
+    static const char NOT_YET[] = "no snapshot from the aggregator yet\n";
+    if (strcmp(url, "/report.csv") == 0)
+        return reply_doc(h, c, D_CSV, "text/csv; charset=utf-8", "chitieu-report.csv", NOT_YET);
+    if (strcmp(url, "/staff.csv") == 0)
+        return reply_doc(h, c, D_STAFF_CSV, "text/csv; charset=utf-8", "chitieu-staff.csv",
+                         NOT_YET);
+    if (strcmp(url, "/report.xlsx") == 0)
+        return reply_doc(h, c, D_XLSX,
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         "chitieu-report.xlsx", NOT_YET);
     return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+/* ---------------------------------------------------------------- daemon */
+
+/* libmicrohttpd's own messages, in the project's log format. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char m[400];
+    vsnprintf(m, sizeof m, fmt, ap);
+    size_t n = strlen(m);
+    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == '\r'))
+        m[--n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (m[i] == '"' || m[i] == '\\' || (unsigned char)m[i] < 0x20) m[i] = '\'';
+    ct_log(CT_LOG_WARN, "http server", "detail=\"%s\"", m);
 }
 
 static ct_err parse_addr(const char *s, struct sockaddr_in *sa, char *err, size_t errlen)
@@ -236,16 +438,38 @@ static ct_err parse_addr(const char *s, struct sockaddr_in *sa, char *err, size_
     return CT_OK;
 }
 
-ct_err ct_http_start(const char *addr_port, const char *token, ct_http **out, char *err,
-                     size_t errlen)
+/* The open-file limit raised (soft up to hard) to fit want clients; returns
+ * how many clients fit. */
+static unsigned fit_fd_limit(unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return want;
+    rlim_t need = (rlim_t)want + FD_SPARE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        unsigned fit = rl.rlim_cur > FD_SPARE + 16 ? (unsigned)(rl.rlim_cur - FD_SPARE) : 16;
+        ct_log(CT_LOG_WARN, "open-file limit too low for the requested HTTP clients",
+               "want=%u serving=%u nofile=%llu hint=\"raise ulimit -n\"", want, fit,
+               (unsigned long long)rl.rlim_cur);
+        return fit;
+    }
+    return want;
+}
+
+ct_err ct_http_start(const ct_http_config *cfg, ct_http **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct sockaddr_in sa;
-    ct_err e = parse_addr(addr_port, &sa, err, errlen);
+    const char *token = cfg->token;
+    ct_err e = parse_addr(cfg->addr_port, &sa, err, errlen);
     if (e) return e;
     bool loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     if (!loopback && (!token || !*token)) {
-        snprintf(err, errlen, "binding %s (not loopback) needs --http-token", addr_port);
+        snprintf(err, errlen, "binding %s (not loopback) needs --http-token", cfg->addr_port);
         return CT_ERR_USAGE;
     }
     if (token && strlen(token) >= sizeof((ct_http *)0)->token) {
@@ -255,48 +479,79 @@ ct_err ct_http_start(const char *addr_port, const char *token, ct_http **out, ch
     ct_http *h = calloc(1, sizeof *h);
     if (!h) return CT_ERR_NOMEM;
     pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->cv, NULL);
     if (token && *token) {
         snprintf(h->token, sizeof h->token, "%s", token);
         h->has_token = true;
     }
+    unsigned clients = fit_fd_limit(cfg->max_clients ? cfg->max_clients : CT_HTTP_DEFAULT_CLIENTS);
     h->d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1u, MHD_OPTION_END);
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
+        MHD_OPTION_CONNECTION_LIMIT, clients, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_END);
     if (!h->d) {
-        snprintf(err, errlen, "cannot listen on %s: %s", addr_port, strerror(errno));
+        snprintf(err, errlen, "cannot listen on %s: %s", cfg->addr_port, strerror(errno));
         pthread_mutex_destroy(&h->mu);
-        pthread_cond_destroy(&h->cv);
         free(h);
         return CT_ERR_IO;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     char ip[INET_ADDRSTRLEN] = "?";
     inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof ip);
-    ct_log(CT_LOG_INFO, "http ready", "addr=%s port=%u token=%s", ip,
-           di ? (unsigned)di->port : (unsigned)ntohs(sa.sin_port), h->has_token ? "yes" : "no");
+    ct_log(CT_LOG_INFO, "http ready", "addr=%s port=%u token=%s max_clients=%u", ip,
+           di ? (unsigned)di->port : (unsigned)ntohs(sa.sin_port), h->has_token ? "yes" : "no",
+           clients);
     *out = h;
     return CT_OK;
 }
 
-void ct_http_publish(ct_http *h, const char *json, size_t json_len, const char *metrics,
-                     size_t metrics_len, const ct_metrics_input *mi)
+void ct_http_publish(ct_http *h, const ct_http_docs *d)
 {
-    while (json_len > 0 && (json[json_len - 1] == '\n' || json[json_len - 1] == '\r'))
-        json_len--;
+    assert(d->feed && d->metrics);
+    size_t rl = d->report_len;
+    while (d->report && rl > 0 && (d->report[rl - 1] == '\n' || d->report[rl - 1] == '\r'))
+        rl--;
+    /* built outside the lock; a failed allocation keeps the previous document */
+    doc *rep = d->report ? doc_new("", d->report, rl, "") : NULL;
+    doc *rep_ev = d->report ? doc_new("event: status\ndata: ", d->report, rl, "\n\n") : NULL;
+    doc *feed = doc_new("", d->feed, d->feed_len, "");
+    doc *feed_ev = doc_new("event: feed\ndata: ", d->feed, d->feed_len, "\n\n");
+    doc *csv = d->csv ? doc_new("", d->csv, d->csv_len, "") : NULL;
+    doc *staff = d->staff_csv ? doc_new("", d->staff_csv, d->staff_csv_len, "") : NULL;
+    doc *xlsx = d->xlsx ? doc_new("", d->xlsx, d->xlsx_len, "") : NULL;
+    int64_t now = ct_monotonic_ms();
     pthread_mutex_lock(&h->mu);
-    ct_buf_reset(&h->json);
-    ct_buf_reset(&h->metrics);
-    if (ct_buf_append(&h->json, json, json_len) ||
-        ct_buf_append(&h->metrics, metrics, metrics_len)) {
-        ct_buf_reset(&h->json);
-        ct_buf_reset(&h->metrics);
+    bool wake = false;
+    if (rep && rep_ev) {
+        doc_set(h, D_REPORT, rep);
+        doc_set(h, D_REPORT_EV, rep_ev);
+        h->report_ver++;
+        wake = true;
+    } else {
+        doc_unref(rep);
+        doc_unref(rep_ev);
     }
-    h->mi = *mi;
-    h->version++;
-    pthread_cond_broadcast(&h->cv);
+    doc_set(h, D_FEED, feed);
+    doc_set(h, D_FEED_EV, feed_ev);
+    doc_set(h, D_CSV, csv);
+    doc_set(h, D_STAFF_CSV, staff);
+    doc_set(h, D_XLSX, xlsx);
+    if (d->feed_changed) {
+        h->feed_ver++;
+        wake = true;
+    }
+    if (now - h->last_hb_mono >= SSE_HEARTBEAT_MS) {
+        h->last_hb_mono = now;
+        h->hb_gen++;
+        wake = true;
+    }
+    ct_buf_reset(&h->metrics);
+    if (ct_buf_append(&h->metrics, d->metrics, d->metrics_len)) ct_buf_reset(&h->metrics);
+    h->mi = d->mi;
+    if (wake) resume_all(h);
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -305,12 +560,12 @@ void ct_http_stop(ct_http *h)
     if (!h) return;
     pthread_mutex_lock(&h->mu);
     h->stopping = true;
-    pthread_cond_broadcast(&h->cv);
+    resume_all(h);
     pthread_mutex_unlock(&h->mu);
     MHD_stop_daemon(h->d);
-    ct_buf_free(&h->json);
+    for (int k = 0; k < D_COUNT; k++)
+        doc_unref(h->docs[k]);
     ct_buf_free(&h->metrics);
     pthread_mutex_destroy(&h->mu);
-    pthread_cond_destroy(&h->cv);
     free(h);
 }

@@ -1,17 +1,27 @@
 /* ct_http.h — the reporter's HTTP server (libmicrohttpd).
  *
  *   GET /             the live page (reporter/page.html, embedded at build time)
- *   GET /status.json  the latest JSON report (with the staff below quota);
- *                     503 before the first snapshot
- *   GET /events       Server-Sent Events: "status" events carry the JSON report,
- *                     sent at once and after every publish; "ping" every 10 s;
- *                     "retry: 2000" so browsers reconnect after a restart
+ *   GET /status.json  the latest JSON report (every staff member, per-district
+ *                     days); 503 with the feed document before the first
+ *                     snapshot
+ *   GET /feed.json    the feed document: state, link, reason, seq, ages
+ *   GET /events       Server-Sent Events: "status" carries the JSON report, sent
+ *                     at once and again only when the report changed (log
+ *                     position, feed state, or the periodic refresh of the
+ *                     clock-derived figures); "feed" carries the feed
+ *                     document, sent at once, when the state or reason
+ *                     changes, and as a heartbeat every 5 s; "retry: 2000" so
+ *                     browsers reconnect after a restart
  *   GET /metrics      Prometheus text format (ct_metrics)
+ *   GET /report.csv, /staff.csv, /report.xlsx   the downloads (when published)
  *
- * Threads: libmicrohttpd runs its own threads (one per connection, bounded);
- * the reporter's main thread calls ct_http_publish() with freshly rendered
- * documents; handlers copy them under a mutex. One owner: ct_http_stop()
- * wakes every /events stream, stops the daemon, frees everything.
+ * Threads: libmicrohttpd runs a small pool of polling threads (epoll), so an
+ * idle /events stream costs a descriptor and a few KB, not a thread: a stream
+ * with nothing to send is suspended and resumed by the next publish. The
+ * reporter's main thread calls ct_http_publish() with freshly rendered
+ * documents; handlers take references to them under a mutex (one copy of
+ * each document, however many viewers). One owner: ct_http_stop() resumes
+ * and ends every stream, stops the daemon, frees everything.
  *
  * Access: ADDR:PORT binds ADDR (":PORT" or "PORT" alone: 127.0.0.1). A token
  * is required when ADDR is not loopback; with a token every request must carry
@@ -20,6 +30,7 @@
 #ifndef CT_HTTP_H
 #define CT_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ct_error.h"
@@ -27,12 +38,35 @@
 
 typedef struct ct_http ct_http;
 
-ct_err ct_http_start(const char *addr_port, const char *token, ct_http **out, char *err,
-                     size_t errlen);
-/* json: one JSON report line; metrics: ct_metrics_render() output; mi: the
- * view's counters for the age gauges (copied). */
-void ct_http_publish(ct_http *h, const char *json, size_t json_len, const char *metrics,
-                     size_t metrics_len, const ct_metrics_input *mi);
+typedef struct {
+    const char *addr_port;
+    const char *token;    /* NULL or "": none */
+    unsigned max_clients; /* simultaneous connections; 0: CT_HTTP_DEFAULT_CLIENTS */
+} ct_http_config;
+
+#define CT_HTTP_DEFAULT_CLIENTS 4096
+
+/* Starts the server. Raises the process's open-file limit (soft, up to the
+ * hard limit) to fit max_clients; when the hard limit is lower, serves fewer
+ * and logs how many. */
+ct_err ct_http_start(const ct_http_config *cfg, ct_http **out, char *err, size_t errlen);
+
+/* One publish. Every pointer is copied before return. */
+typedef struct {
+    const char *report; /* JSON report line; NULL: the report did not change */
+    size_t report_len;
+    const char *feed; /* the feed document (JSON object), always given */
+    size_t feed_len;
+    bool feed_changed;   /* its state, reason or position differs from the last one */
+    const char *metrics; /* always given */
+    size_t metrics_len;
+    ct_metrics_input mi; /* for the age gauges at scrape time */
+    /* downloads: NULL leaves the previous one */
+    const void *csv, *staff_csv, *xlsx;
+    size_t csv_len, staff_csv_len, xlsx_len;
+} ct_http_docs;
+
+void ct_http_publish(ct_http *h, const ct_http_docs *d);
 void ct_http_stop(ct_http *h);
 
 #endif

@@ -1,25 +1,29 @@
 /* ct_metrics.c — Prometheus text format of the report (see ct_metrics.h).
- * Label values are district codes ("province" for the whole province) and
- * program ids: ASCII, nothing to escape. */
+ * Label values are district codes, program ids and state names: ASCII,
+ * nothing to escape. Every family has one HELP and one TYPE line before its
+ * samples. */
 #include "ct_metrics.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "ct_link.h"
 
 typedef enum { F_NET, F_TARGET, F_GROSS, F_CANCELLED, F_REPEATS, F_STAFF_MET, F_EXPECTED } field;
 
 static const struct {
     const char *name, *help;
 } fields[] = {
-    {"chitieu_net", "Net participants currently counted (enrolled, not cancelled)"},
-    {"chitieu_target", "Target (quota) of net participants"},
-    {"chitieu_gross", "Counted enrollments ever, before cancellations"},
-    {"chitieu_cancelled", "Cancellations that undid an enrollment"},
-    {"chitieu_repeats", "Enrollments of an already enrolled person (not counted)"},
-    {"chitieu_staff_met", "Staff who met their personal quota for the program"},
-    {"chitieu_expected", "Net expected by now at a steady pace"},
+    {"net", "Net participants currently counted (enrolled, not cancelled)"},
+    {"target", "Target (quota) of net participants"},
+    {"gross", "Counted enrollments ever, before cancellations"},
+    {"cancelled", "Cancellations that undid an enrollment"},
+    {"repeats", "Enrollments of an already enrolled person (not counted)"},
+    {"staff_met", "Staff who met their personal quota for the program"},
+    {"expected", "Net expected by now at a steady pace"},
 };
+
+static const char *const FEED_STATES[] = {"not_connected", "live", "lagging", "stale"};
 
 static int64_t value_x(const ct_status_prog *p, field k, int *x10)
 {
@@ -44,55 +48,77 @@ static int64_t value_x(const ct_status_prog *p, field k, int *x10)
     return 0;
 }
 
-ct_err ct_metrics_render(const ct_campaign *c, const ct_status_figures *f,
-                         const ct_metrics_input *in, ct_buf *b)
+static void num(const ct_status_prog *p, field k, char *buf, size_t len)
+{
+    int x10;
+    int64_t v = value_x(p, k, &x10);
+    if (x10)
+        ct_status_fmt_x10(v, buf, len);
+    else
+        snprintf(buf, len, "%lld", (long long)v);
+}
+
+static ct_err render_figures(const ct_status_figures *f, ct_buf *b)
 {
     ct_err e = CT_OK;
     for (int k = 0; !e && k < (int)(sizeof fields / sizeof fields[0]); k++) {
-        e = ct_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", fields[k].name, fields[k].help,
-                          fields[k].name);
-        for (size_t i = 0; !e && i <= f->n_districts; i++) {
-            const ct_status_unit *u = i < f->n_districts ? &f->districts[i] : &f->province;
-            char code[16];
-            if (i < f->n_districts)
-                snprintf(code, sizeof code, "%u", u->code);
-            else
-                snprintf(code, sizeof code, "province");
+        e = ct_buf_printf(b, "# HELP chitieu_%s %s, per district\n# TYPE chitieu_%s gauge\n",
+                          fields[k].name, fields[k].help, fields[k].name);
+        for (size_t i = 0; !e && i < f->n_districts; i++)
             for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
-                int x10;
-                int64_t v = value_x(&u->prog[p], (field)k, &x10);
-                char num[32];
-                if (x10)
-                    ct_status_fmt_x10(v, num, sizeof num);
-                else
-                    snprintf(num, sizeof num, "%lld", (long long)v);
-                e = ct_buf_printf(b, "%s{district=\"%s\",program=\"%s\"} %s\n", fields[k].name,
-                                  code, ct_program_name((ct_program)p), num);
+                char v[32];
+                num(&f->districts[i].prog[p], (field)k, v, sizeof v);
+                e = ct_buf_printf(b, "chitieu_%s{district=\"%u\",program=\"%s\"} %s\n",
+                                  fields[k].name, f->districts[i].code,
+                                  ct_program_name((ct_program)p), v);
             }
+        if (!e)
+            e = ct_buf_printf(b,
+                              "# HELP chitieu_province_%s %s, whole province\n"
+                              "# TYPE chitieu_province_%s gauge\n",
+                              fields[k].name, fields[k].help, fields[k].name);
+        for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
+            char v[32];
+            num(&f->province.prog[p], (field)k, v, sizeof v);
+            e = ct_buf_printf(b, "chitieu_province_%s{program=\"%s\"} %s\n", fields[k].name,
+                              ct_program_name((ct_program)p), v);
         }
     }
-    if (!e) {
-        char dl[32];
-        ct_status_fmt_x10(f->days_left_x10, dl, sizeof dl);
+    if (!e)
         e = ct_buf_printf(b,
-                          "# HELP chitieu_days_left Days left in the campaign window\n"
-                          "# TYPE chitieu_days_left gauge\nchitieu_days_left %s\n"
+                          "# HELP chitieu_time_left_seconds Time left in the campaign window\n"
+                          "# TYPE chitieu_time_left_seconds gauge\n"
+                          "chitieu_time_left_seconds %lld.%03lld\n"
                           "# HELP chitieu_staff Staff on the roster\n"
                           "# TYPE chitieu_staff gauge\nchitieu_staff %u\n",
-                          dl, f->province.staff);
-    }
-    if (!e)
+                          (long long)(f->left_ms / 1000), (long long)(f->left_ms % 1000),
+                          f->province.staff);
+    return e;
+}
+
+ct_err ct_metrics_render(const ct_status_figures *f, const ct_metrics_input *in, ct_buf *b)
+{
+    ct_err e = f ? render_figures(f, b) : CT_OK;
+    if (!e && f)
         e = ct_buf_printf(b,
                           "# HELP chitieu_log_seq Log sequence number the figures reflect\n"
                           "# TYPE chitieu_log_seq gauge\nchitieu_log_seq %llu\n",
                           (unsigned long long)in->seq);
-    if (!e) {
-        static const char *states[] = {"live", "lagging", "stale"};
-        e = ct_buf_printf(b, "# HELP chitieu_feed_state Feed state (1 for the current one)\n"
+    if (!e)
+        e = ct_buf_printf(b, "# HELP chitieu_feed_state Feed state (1 for the current one; "
+                             "not_connected: no snapshot yet)\n"
                              "# TYPE chitieu_feed_state gauge\n");
-        for (int i = 0; !e && i < 3; i++)
-            e = ct_buf_printf(b, "chitieu_feed_state{state=\"%s\"} %d\n", states[i],
-                              in->feed && strcmp(in->feed, states[i]) == 0);
+    for (size_t i = 0; !e && i < sizeof FEED_STATES / sizeof FEED_STATES[0]; i++)
+        e = ct_buf_printf(b, "chitieu_feed_state{state=\"%s\"} %d\n", FEED_STATES[i],
+                          in->feed && strcmp(in->feed, FEED_STATES[i]) == 0);
+    if (!e)
+        e = ct_buf_printf(b, "# HELP chitieu_feed_link Link to the aggregator's feed, from the "
+                             "socket monitor (1 for the current state)\n"
+                             "# TYPE chitieu_feed_link gauge\n");
+    for (int i = 0; !e && i < CT_LINK_STATES; i++) {
+        const char *n = ct_link_state_name((ct_link_state)i);
+        e = ct_buf_printf(b, "chitieu_feed_link{state=\"%s\"} %d\n", n,
+                          in->link && strcmp(in->link, n) == 0);
     }
     if (!e)
         e = ct_buf_printf(
@@ -108,10 +134,12 @@ ct_err ct_metrics_render(const ct_campaign *c, const ct_status_figures *f,
                           "# HELP chitieu_snapshots_total Snapshots applied\n"
                           "# TYPE chitieu_snapshots_total counter\nchitieu_snapshots_total %llu\n"
                           "# HELP chitieu_gaps_total Gaps or restarts detected (each resolved by a "
-                          "snapshot)\n# TYPE chitieu_gaps_total counter\nchitieu_gaps_total %llu\n",
+                          "snapshot)\n# TYPE chitieu_gaps_total counter\nchitieu_gaps_total %llu\n"
+                          "# HELP chitieu_handshake_failures_total Failed handshakes with the "
+                          "aggregator's feed\n# TYPE chitieu_handshake_failures_total counter\n"
+                          "chitieu_handshake_failures_total %llu\n",
                           (unsigned long long)in->updates, (unsigned long long)in->snapshots,
-                          (unsigned long long)in->gaps);
-    (void)c;
+                          (unsigned long long)in->gaps, (unsigned long long)in->handshake_failures);
     return e;
 }
 
@@ -122,10 +150,11 @@ ct_err ct_metrics_render_ages(const ct_metrics_input *in, int64_t mono_now, ct_b
     return ct_buf_printf(
         b,
         "# HELP chitieu_last_message_age_seconds Seconds since the last feed message "
-        "(update, heartbeat or snapshot)\n"
+        "(update, heartbeat or snapshot; -1: none yet)\n"
         "# TYPE chitieu_last_message_age_seconds gauge\n"
         "chitieu_last_message_age_seconds %.3f\n"
-        "# HELP chitieu_last_update_age_seconds Seconds since the last applied change\n"
+        "# HELP chitieu_last_update_age_seconds Seconds since the last applied change "
+        "(-1: none yet)\n"
         "# TYPE chitieu_last_update_age_seconds gauge\n"
         "chitieu_last_update_age_seconds %.3f\n",
         rx, ap);

@@ -1,19 +1,28 @@
 /* ct_reporter.c — the reporter's loop (see ct_reporter.h): poll the view,
- * print a report on the interval, refresh the HTTP documents between reports.
- * One owner of the three render buffers (a run), freed on every return. */
+ * print a report on the interval, refresh the HTTP documents between reports,
+ * and say loudly (at a bounded rate) when there is no data.
+ * One owner of the render buffers (a run), freed on every return. */
 #include "ct_reporter.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ct_file.h"
 #include "ct_log.h"
+#include "ct_logrec.h"
 #include "ct_metrics.h"
+#include "ct_text.h"
 #include "ct_time.h"
 
 #define POLL_MS 200          /* longest wait for the view between timer checks */
 #define PUBLISH_DIRTY_MS 200 /* HTTP documents follow an update after this long */
 #define PUBLISH_MAX_MS 1000  /* ... and are refreshed at least this often */
+#define REPORT_REFRESH_MS                                                                          \
+    300000                     /* an unchanged report is re-sent to pages this often               \
+                                  (its clock-derived figures move) */
+#define NODATA_FIRST_MS 3000   /* no data for this long: say so ... */
+#define NODATA_REPEAT_MS 30000 /* ... and again this often while it lasts */
 
 typedef struct {
     const ct_reporter_config *cfg;
@@ -21,7 +30,15 @@ typedef struct {
     ct_view *v;
     ct_http *http;
     int64_t mono_start;
-    ct_buf out, json, metrics;
+    ct_buf out, json, metrics, feed;
+    /* what the pages were last given */
+    bool pub_report;
+    uint64_t pub_seq;
+    uint8_t pub_head[CT_HASH_LEN];
+    char pub_feed[16], pub_link[20], pub_reason[200];
+    int64_t pub_report_mono;
+    /* the no-data warning */
+    int64_t nodata_since, nodata_logged;
 } run_st;
 
 static int64_t clock_now(const run_st *r)
@@ -42,7 +59,10 @@ static ct_err write_report(run_st *r, const ct_status_figures *f, const ct_statu
 {
     const ct_reporter_config *cfg = r->cfg;
     ct_buf_reset(&r->out);
-    ct_err e = ct_status_render_figures(r->c, f, pos, cfg->fmt, cfg->flags, &r->out);
+    ct_err e = CT_OK;
+    /* a CSV file is a document Excel opens: UTF-8 says so with a BOM */
+    if (cfg->fmt == CT_FMT_CSV && cfg->output) e = ct_buf_append(&r->out, "\xEF\xBB\xBF", 3);
+    if (!e) e = ct_status_render_figures(r->c, f, pos, cfg->fmt, cfg->flags, &r->out);
     /* periodic tables on a terminal: a blank line between reports */
     if (!e && cfg->fmt == CT_FMT_TABLE && !cfg->output && !cfg->once)
         e = ct_buf_append(&r->out, "\n", 1);
@@ -55,30 +75,92 @@ static ct_err write_report(run_st *r, const ct_status_figures *f, const ct_statu
     return e;
 }
 
-static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_position *pos)
+/* The feed document (ct_http.h) into r->feed; *changed when its state,
+ * link, reason or position differ from the last published one. */
+static ct_err render_feed(run_st *r, const char *state, const char *reason, int64_t mono,
+                          bool *changed)
 {
-    ct_buf_reset(&r->json);
-    ct_buf_reset(&r->metrics);
-    ct_err e = ct_status_render_figures(r->c, f, pos, CT_FMT_JSON, CT_STATUS_STAFF, &r->json);
-    ct_metrics_input mi = {.seq = r->v->seq,
-                           .feed = pos->feed,
-                           .lag_ms = r->v->last_lag_ms,
-                           .last_rx_mono = r->v->last_rx_mono,
-                           .last_apply_mono = r->v->last_apply_mono,
-                           .updates = r->v->n_updates,
-                           .snapshots = r->v->n_snapshots,
-                           .gaps = r->v->n_gaps};
-    if (!e) e = ct_metrics_render(r->c, f, &mi, &r->metrics);
+    const ct_view *v = r->v;
+    const char *link = ct_link_state_name(v->link.state);
+    char hx[65];
+    ct_hash_hex(v->head, hx);
+    ct_buf_reset(&r->feed);
+    ct_err e = ct_buf_printf(&r->feed, "{\"feed\":\"%s\",\"link\":\"%s\",\"reason\":", state, link);
+    if (!e) e = ct_text_json_str(&r->feed, reason);
     if (!e)
-        ct_http_publish(r->http, (const char *)r->json.data, r->json.len,
-                        (const char *)r->metrics.data, r->metrics.len, &mi);
+        e = ct_buf_printf(&r->feed,
+                          ",\"synced\":%s,\"seq\":%llu,\"head\":\"%s\",\"now_ms\":%lld,"
+                          "\"update_age_ms\":%lld,\"message_age_ms\":%lld}",
+                          v->ever_synced ? "true" : "false", (unsigned long long)v->seq, hx,
+                          (long long)ct_now_ms(),
+                          (long long)(v->last_apply_mono ? mono - v->last_apply_mono : -1),
+                          (long long)(v->last_rx_mono ? mono - v->last_rx_mono : -1));
+    *changed = strcmp(state, r->pub_feed) != 0 || strcmp(link, r->pub_link) != 0 ||
+               strcmp(reason, r->pub_reason) != 0 || v->seq != r->pub_seq;
+    if (*changed) {
+        snprintf(r->pub_feed, sizeof r->pub_feed, "%s", state);
+        snprintf(r->pub_link, sizeof r->pub_link, "%s", link);
+        snprintf(r->pub_reason, sizeof r->pub_reason, "%s", reason);
+    }
     return e;
 }
 
+/* Hands the HTTP documents to the server: the feed document and metrics
+ * always, the report (f != NULL) only when it changed for a page. */
+static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_position *pos)
+{
+    const ct_view *v = r->v;
+    int64_t mono = ct_monotonic_ms();
+    const char *state = ct_view_feed_state(v, mono);
+    char reason[200];
+    ct_view_problem(v, mono, reason, sizeof reason);
+    ct_http_docs d;
+    memset(&d, 0, sizeof d);
+    bool seq_moved = v->seq != r->pub_seq || memcmp(v->head, r->pub_head, CT_HASH_LEN) != 0;
+    bool state_moved = strcmp(state, r->pub_feed) != 0;
+    ct_err e = render_feed(r, state, reason, mono, &d.feed_changed);
+    if (!e && f &&
+        (!r->pub_report || seq_moved || state_moved ||
+         mono - r->pub_report_mono >= REPORT_REFRESH_MS)) {
+        ct_buf_reset(&r->json);
+        e = ct_status_render_figures(r->c, f, pos, CT_FMT_JSON, CT_STATUS_STAFF | CT_STATUS_DETAIL,
+                                     &r->json);
+        if (!e) {
+            d.report = (const char *)r->json.data;
+            d.report_len = r->json.len;
+            r->pub_report = true;
+            r->pub_report_mono = mono;
+        }
+    }
+    r->pub_seq = v->seq;
+    memcpy(r->pub_head, v->head, CT_HASH_LEN);
+    d.mi = (ct_metrics_input){.seq = v->seq,
+                              .feed = state,
+                              .link = ct_link_state_name(v->link.state),
+                              .handshake_failures = v->link.n_handshake_failures,
+                              .lag_ms = v->last_lag_ms,
+                              .last_rx_mono = v->last_rx_mono,
+                              .last_apply_mono = v->last_apply_mono,
+                              .updates = v->n_updates,
+                              .snapshots = v->n_snapshots,
+                              .gaps = v->n_gaps};
+    ct_buf_reset(&r->metrics);
+    if (!e) e = ct_metrics_render(f, &d.mi, &r->metrics);
+    if (e) return e;
+    d.feed = (const char *)r->feed.data;
+    d.feed_len = r->feed.len;
+    d.metrics = (const char *)r->metrics.data;
+    d.metrics_len = r->metrics.len;
+    ct_http_publish(r->http, &d);
+    return CT_OK;
+}
+
 /* Renders the report (when to_output) and the HTTP documents from the view
- * as it is now. */
+ * as it is now; before the first snapshot only the HTTP documents without
+ * figures. */
 static ct_err emit(run_st *r, bool to_output)
 {
+    if (!r->v->ever_synced) return r->http ? publish(r, NULL, NULL) : CT_OK;
     ct_status_position pos;
     memset(&pos, 0, sizeof pos);
     pos.seq = r->v->seq;
@@ -92,6 +174,34 @@ static ct_err emit(run_st *r, bool to_output)
     if (!e && r->http) e = publish(r, &f, &pos);
     ct_status_figures_free(&f);
     return e;
+}
+
+/* Says that there is no data, why, and for how long: first after
+ * NODATA_FIRST_MS, then every NODATA_REPEAT_MS while it lasts; once when it
+ * is over. */
+static void warn_nodata(run_st *r, int64_t now)
+{
+    const ct_view *v = r->v;
+    const char *state = ct_view_feed_state(v, now);
+    bool bad = strcmp(state, "not_connected") == 0 || strcmp(state, "stale") == 0;
+    if (!bad) {
+        if (r->nodata_logged)
+            ct_log(CT_LOG_INFO, "data from the aggregator again", "feed=%s seq=%llu after_s=%.1f",
+                   state, (unsigned long long)v->seq, (double)(now - r->nodata_since) / 1000.0);
+        r->nodata_since = r->nodata_logged = 0;
+        return;
+    }
+    if (!r->nodata_since) r->nodata_since = strcmp(state, "stale") == 0 ? v->last_rx_mono : now;
+    if (now - r->nodata_since < NODATA_FIRST_MS) return;
+    if (r->nodata_logged && now - r->nodata_logged < NODATA_REPEAT_MS) return;
+    r->nodata_logged = now;
+    char reason[200];
+    ct_view_problem(v, now, reason, sizeof reason);
+    ct_log(CT_LOG_WARN,
+           v->ever_synced ? "no data from the aggregator" : "no snapshot from the aggregator yet",
+           "feed=%s link=%s for_s=%.0f feed_ep=%s snapshot_ep=%s reason=\"%s\"", state,
+           ct_link_state_name(v->link.state), (double)(now - r->nodata_since) / 1000.0,
+           v->cfg.feed_ep, v->cfg.snapshot_ep, reason);
 }
 
 /* The loop; returns as ct_reporter_run() says. */
@@ -117,17 +227,20 @@ static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
         }
         dirty = dirty || changed;
         now = ct_monotonic_ms();
+        warn_nodata(r, now);
         if (cfg->once) {
             if (r->v->ever_synced && r->v->synced) return emit(r, true);
             if (now >= deadline) {
+                char reason[200];
+                ct_view_problem(r->v, now, reason, sizeof reason);
                 ct_log(CT_LOG_ERROR, "no snapshot from the aggregator in time",
-                       "snapshot=%s timeout_s=%.3g", r->v->cfg.snapshot_ep, cfg->timeout_s);
+                       "snapshot=%s timeout_s=%.3g reason=\"%s\"", r->v->cfg.snapshot_ep,
+                       cfg->timeout_s, reason);
                 return CT_ERR_TIMEOUT;
             }
             continue;
         }
-        if (!r->v->ever_synced) continue;
-        if (next_report == 0 || now >= next_report) {
+        if (r->v->ever_synced && (next_report == 0 || now >= next_report)) {
             e = emit(r, true);
             if (e && !cfg->output) return e; /* stdout gone */
             next_report = (next_report == 0 ? now : next_report) + interval_ms;
@@ -136,7 +249,8 @@ static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
             dirty = false;
         } else if ((dirty && now - last_publish >= PUBLISH_DIRTY_MS) ||
                    now - last_publish >= PUBLISH_MAX_MS) {
-            /* Live page: push within a second of each applied update. */
+            /* Live page: push within a second of each applied update, and
+             * the feed's state from the start. */
             if (r->http) (void)emit(r, false);
             last_publish = now;
             dirty = false;
@@ -156,5 +270,6 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
     ct_buf_free(&r.out);
     ct_buf_free(&r.json);
     ct_buf_free(&r.metrics);
+    ct_buf_free(&r.feed);
     return e;
 }

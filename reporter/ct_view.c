@@ -3,6 +3,7 @@
  * ct_view_close() releases the sockets, the counts and the buffer. */
 #include "ct_view.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,7 @@ ct_err ct_view_open(ct_view *v, void *zctx, const ct_view_config *cfg)
         (v->cfg.feed_hwm > 0 &&
          zmq_setsockopt(v->sub, ZMQ_RCVHWM, &v->cfg.feed_hwm, sizeof v->cfg.feed_hwm)) ||
         set_curve(v->sub, &v->cfg) || zmq_setsockopt(v->sub, ZMQ_SUBSCRIBE, "", 0) ||
-        zmq_connect(v->sub, v->cfg.feed_ep)) {
+        ct_link_open(&v->link, zctx, v->sub) || zmq_connect(v->sub, v->cfg.feed_ep)) {
         ct_log(CT_LOG_ERROR, "cannot open feed socket", "endpoint=%s err=\"%s\"", v->cfg.feed_ep,
                zmq_strerror(zmq_errno()));
         return CT_ERR_ZMQ;
@@ -105,6 +106,7 @@ ct_err ct_view_open(ct_view *v, void *zctx, const ct_view_config *cfg)
 
 void ct_view_close(ct_view *v)
 {
+    ct_link_close(&v->link, v->sub);
     if (v->sub) zmq_close(v->sub);
     if (v->dealer) zmq_close(v->dealer);
     v->sub = v->dealer = NULL;
@@ -325,6 +327,7 @@ static ct_err drain_dealer(ct_view *v, ct_buf *b, bool *changed)
             uint16_t code = 0;
             ct_wire_error_decode(b->data, b->len, &ht, &tok, &code);
             ct_log(CT_LOG_ERROR, "snapshot refused by the aggregator", "err=%s", ct_err_name(code));
+            v->snap_refused = code ? code : (uint16_t)CT_ERR_INTERNAL;
             continue;
         }
         ct_wire_state st;
@@ -336,6 +339,7 @@ static ct_err drain_dealer(ct_view *v, ct_buf *b, bool *changed)
             continue;
         }
         v->last_rx_mono = ct_monotonic_ms();
+        v->snap_refused = 0;
         if (!v->synced) e = on_snapshot(v, &st, changed);
         ct_wire_state_free(&st);
         if (e) return e;
@@ -376,15 +380,36 @@ ct_err ct_view_poll(ct_view *v, int timeout_ms, bool *changed)
         if (!e && (items[1].revents & ZMQ_POLLIN)) e = drain_dealer(v, &b, changed);
     }
     ct_buf_free(&b);
+    ct_link_poll(&v->link);
     if (!e) e = timers(v);
     return e;
 }
 
 const char *ct_view_feed_state(const ct_view *v, int64_t mono_now)
 {
-    if (!v->ever_synced || v->last_rx_mono == 0) return "stale";
+    if (!v->ever_synced) return "not_connected";
+    if (v->last_rx_mono == 0) return "stale";
     int64_t age = mono_now - v->last_rx_mono;
     if (age > 10000) return "stale";
     if (!v->synced || age > 3000) return "lagging";
     return "live";
+}
+
+void ct_view_problem(const ct_view *v, int64_t mono_now, char *buf, size_t len)
+{
+    assert(buf && len > 0);
+    buf[0] = '\0';
+    const char *state = ct_view_feed_state(v, mono_now);
+    if (strcmp(state, "live") == 0) return;
+    if (v->link.state != CT_LINK_UP) {
+        snprintf(buf, len, "%s", ct_link_hint(&v->link));
+    } else if (v->snap_refused && !v->synced) {
+        snprintf(buf, len, "the aggregator refused the snapshot request (%s)",
+                 ct_err_name(v->snap_refused));
+    } else if (!v->synced) {
+        snprintf(buf, len, "connected to the feed, no snapshot reply from %s yet",
+                 v->cfg.snapshot_ep);
+    } else {
+        snprintf(buf, len, "the aggregator's feed is silent (not even a heartbeat)");
+    }
 }

@@ -26,11 +26,13 @@
 #define CT_VIEW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ct_counts.h"
 #include "ct_error.h"
 #include "ct_keys.h"
+#include "ct_link.h"
 #include "ct_wire.h"
 
 typedef struct {
@@ -50,6 +52,7 @@ typedef struct {
     void *zctx;
     void *sub;
     void *dealer;
+    ct_link link; /* the SUB socket's link, from its monitor */
 
     ct_counts counts;
     uint64_t seq;
@@ -73,6 +76,8 @@ typedef struct {
     int64_t last_apply_real; /* same, real clock (for the lag figure) */
     int64_t last_lag_ms;     /* real receive time - commit time of that change */
 
+    uint16_t snap_refused; /* error code of the last refused snapshot request, 0 = none */
+
     uint64_t n_updates, n_snapshots, n_gaps, n_ignored;
 } ct_view;
 
@@ -86,7 +91,13 @@ void ct_view_close(ct_view *v);
  * changed. */
 ct_err ct_view_poll(ct_view *v, int timeout_ms, bool *changed);
 
-/* "live" | "lagging" | "stale" at monotonic time now (see docs). */
+/* "not_connected" (no snapshot yet) | "live" | "lagging" | "stale" at
+ * monotonic time now (see docs). */
 const char *ct_view_feed_state(const ct_view *v, int64_t mono_now);
+
+/* Why the feed is not live, in one sentence for a person ("" when live):
+ * the link's state (ct_link_hint), a refused or unanswered snapshot request,
+ * or the silence since the last message. */
+void ct_view_problem(const ct_view *v, int64_t mono_now, char *buf, size_t len);
 
 #endif

@@ -27,7 +27,7 @@ typedef struct {
     double interval, timeout;
     int format, log_level;
     const char *output, *now, *sim_clock, *http, *http_token;
-    int64_t feed_hwm;
+    int64_t feed_hwm, http_max_clients;
 } settings;
 
 static const char *const FORMATS[] = {"table", "json", "csv", NULL}; /* CT_FMT_* order */
@@ -122,6 +122,14 @@ static const ct_opt OPTS[] = {
      .off = S(http_token),
      .arg = "T",
      .help = "require ?token=T or 'Authorization: Bearer T'"},
+    {.name = "http-max-clients",
+     .kind = CT_OPT_INT,
+     .off = S(http_max_clients),
+     .arg = "N",
+     .min = 1,
+     .max = 1000000,
+     .help = "simultaneous HTTP connections, live pages included (default 4096; the open-file "
+             "limit is raised to fit)"},
     {.name = "feed-hwm",
      .kind = CT_OPT_INT,
      .off = S(feed_hwm),
@@ -246,7 +254,9 @@ int main(int argc, char **argv)
                zmq_strerror(zmq_errno()));
         goto out;
     }
-    if (s.http && ct_http_start(s.http, s.http_token, &http, err, sizeof err)) {
+    ct_http_config hc = {
+        .addr_port = s.http, .token = s.http_token, .max_clients = (unsigned)s.http_max_clients};
+    if (s.http && ct_http_start(&hc, &http, err, sizeof err)) {
         fprintf(stderr, "chitieu-reporter: --http: %s\n", err);
         rc = 2;
         goto out;
