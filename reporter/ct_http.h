@@ -13,7 +13,8 @@
  *                     changes, and as a heartbeat every 5 s; "retry: 2000" so
  *                     browsers reconnect after a restart
  *   GET /metrics      Prometheus text format (ct_metrics)
- *   GET /report.csv, /staff.csv, /report.xlsx   the downloads (when published)
+ *   GET /report.csv   the report as CSV for Excel (UTF-8 with a BOM), made from
+ *                     the same log position and chain head as /status.json
  *
  * Threads: libmicrohttpd runs a small pool of polling threads (epoll), so an
  * idle /events stream costs a descriptor and a few KB, not a thread: a stream
@@ -61,9 +62,8 @@ typedef struct {
     const char *metrics; /* always given */
     size_t metrics_len;
     ct_metrics_input mi; /* for the age gauges at scrape time */
-    /* downloads: NULL leaves the previous one */
-    const void *csv, *staff_csv, *xlsx;
-    size_t csv_len, staff_csv_len, xlsx_len;
+    const void *csv;     /* /report.csv; NULL leaves the previous one */
+    size_t csv_len;
 } ct_http_docs;
 
 void ct_http_publish(ct_http *h, const ct_http_docs *d);

@@ -30,7 +30,7 @@ typedef struct {
     ct_view *v;
     ct_http *http;
     int64_t mono_start;
-    ct_buf out, json, metrics, feed;
+    ct_buf out, json, metrics, feed, csv;
     /* what the pages were last given */
     bool pub_report;
     uint64_t pub_seq;
@@ -125,7 +125,12 @@ static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_pos
         ct_buf_reset(&r->json);
         e = ct_status_render_figures(r->c, f, pos, CT_FMT_JSON, CT_STATUS_STAFF | CT_STATUS_DETAIL,
                                      &r->json);
+        ct_buf_reset(&r->csv);
+        if (!e) e = ct_buf_append(&r->csv, "\xEF\xBB\xBF", 3); /* UTF-8 for Excel */
+        if (!e) e = ct_status_render_figures(r->c, f, pos, CT_FMT_CSV, 0, &r->csv);
         if (!e) {
+            d.csv = r->csv.data;
+            d.csv_len = r->csv.len;
             d.report = (const char *)r->json.data;
             d.report_len = r->json.len;
             r->pub_report = true;
@@ -271,5 +276,6 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
     ct_buf_free(&r.json);
     ct_buf_free(&r.metrics);
     ct_buf_free(&r.feed);
+    ct_buf_free(&r.csv);
     return e;
 }
