@@ -833,6 +833,7 @@ static void do_logout(ct_office *o, const ct_office_req *q, ct_office_resp *r)
 
 static const char *state_name(ct_outbox_state st)
 {
+    /* committed at HQ and not yet safe is delivered too; "safe" says which */
     return st == CT_OUTBOX_QUEUED ? "queued" : st == CT_OUTBOX_REJECTED ? "rejected" : "delivered";
 }
 
@@ -875,6 +876,8 @@ static void do_list(ct_office *o, const ct_office_req *q, ct_office_resp *r)
         jstr(b, "group", n->ev.group);
         jstr(b, "recorded_by", n->user);
         jstr(b, "state", state_name(n->state));
+        if (n->state == CT_OUTBOX_COMMITTED || n->state == CT_OUTBOX_SETTLED)
+            jbool(b, "safe", n->state == CT_OUTBOX_SETTLED);
         if (n->state == CT_OUTBOX_REJECTED) {
             jstr(b, "reason_code", ct_err_name((ct_err)n->code));
             jstr(b, "reason",
@@ -918,7 +921,8 @@ static void do_status(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     int64_t last = in.last_ack_ms > l.answered_ms ? in.last_ack_ms : l.answered_ms;
     jtime(b, "last_answer", last, tz);
     jstr(b, "detail", l.detail);
-    jnum(b, "waiting", (int64_t)in.queued);
+    jnum(b, "waiting", (int64_t)(in.queued - in.committed));
+    jnum(b, "committed_not_safe", (int64_t)in.committed);
     jnum(b, "rejected", (int64_t)in.rejected_entries);
     jnum(b, "delivered", (int64_t)in.delivered);
     jbool(b, "deliverer_running", ct_collector_run_active(s));

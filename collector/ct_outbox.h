@@ -187,13 +187,15 @@ ct_err ct_outbox_idem_key(const ct_event *ev, uint8_t key[CT_OUTBOX_IDEM_LEN]);
 #define CT_OUTBOX_NOTE_MAX 2048
 ct_err ct_outbox_note_put(ct_outbox_txn *t, uint64_t seq, const void *note, size_t len);
 
-/* Where an event is now: still in the outbox, rejected (with its code), or
- * gone from both (acked by the aggregator, or queued again under another seq
- * by ct_outbox_reissue). */
+/* Where an event is now: in the outbox waiting, in the outbox committed at
+ * HQ but not yet safe ("committed" database), rejected (with its code), or
+ * gone from both (acked and safe at HQ, or queued again under another seq by
+ * ct_outbox_reissue). */
 typedef enum {
     CT_OUTBOX_QUEUED = 0,
     CT_OUTBOX_REJECTED = 1,
-    CT_OUTBOX_SETTLED = 2
+    CT_OUTBOX_SETTLED = 2,
+    CT_OUTBOX_COMMITTED = 3,
 } ct_outbox_state;
 typedef ct_err (*ct_outbox_note_fn)(void *ctx, uint64_t seq, const uint8_t *note, size_t len,
                                     ct_outbox_state state, uint16_t code);

@@ -21,7 +21,7 @@ const T = {
     no_run: "Chưa có tiến trình gửi (run)!", id_typing: "Còn thiếu chữ số", id_bad: "Chỉ được nhập chữ số",
     id_ok: "Đủ 12 chữ số", saved: "Đã xếp hàng", already: "Đã ghi nhận trước đó", by: "ghi bởi",
     entries: "bản ghi", cancel_of: "Huỷ", requeued: "Đã gửi lại",
-    err_login: "Sai tên đăng nhập hoặc mật khẩu",
+    err_login: "Sai tên đăng nhập hoặc mật khẩu", not_safe: "chưa sao lưu ở HQ",
   },
   en: {
     title: "Office screen", lang: "Tiếng Việt", logout: "Log out", login: "Log in",
@@ -37,7 +37,7 @@ const T = {
     no_run: "No delivery process (run) is running!", id_typing: "Digits missing",
     id_bad: "Digits only", id_ok: "12 digits", saved: "Queued", already: "Recorded before",
     by: "recorded by", entries: "entries", cancel_of: "Cancel", requeued: "Re-sent",
-    err_login: "Wrong login or password",
+    err_login: "Wrong login or password", not_safe: "not yet safe at HQ",
   },
 };
 
@@ -265,6 +265,7 @@ function renderList(j) {
       tr.append(el("td", (e.action === "cancel" ? t("cancel_of") + " · " : "") + e.program));
       tr.append(el("td", e.commune));
       const st = el("td", stateText(e), "state " + e.state);
+      if (e.safe === false) st.append(el("span", " · " + t("not_safe"), "unsafe"));
       if (e.cancelled_by) st.append(el("span", " · " + t("cancelled"), "cancelled"));
       tr.append(st);
       const act = el("td");

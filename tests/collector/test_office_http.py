@@ -108,7 +108,7 @@ def test_login_and_record():
         # status: no --server given
         s = c.status()
         h.check(s == {"ok": True, "connected": None, "checked_at": None, "last_answer": None,
-                      "detail": "", "waiting": 3, "rejected": 0, "delivered": 0,
+                      "detail": "", "waiting": 3, "committed_not_safe": 0, "rejected": 0, "delivered": 0,
                       "deliverer_running": False}, s)
         # logout; the cookie replayed afterwards is dead
         old = list(c.jar)
