@@ -16,9 +16,7 @@
 #include "ct_log.h"
 #include "ct_time.h"
 
-/* --keys/--server-key or --insecure into o (the secret key is wiped by the
- * caller once the socket has it). */
-static ct_err client_keys(ct_collector *s, const ct_collector_cfg *c, ct_deliver_opts *o)
+ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_deliver_opts *o)
 {
     if (c->insecure && (c->keys || c->server_key))
         return ct_collector_usage(s, "--insecure cannot be combined with --keys/--server-key");
@@ -97,7 +95,7 @@ ct_err ct_collector_cmd_run(ct_collector *s, const ct_collector_cfg *c)
     o.resend_ms = c->resend_ms;
     if (o.resend_max_ms < o.resend_ms) o.resend_max_ms = o.resend_ms;
     o.stats_interval_s = (int)c->stats_interval_s;
-    ct_err e = client_keys(s, c, &o);
+    ct_err e = ct_collector_client_keys(s, c, &o);
     if (e != CT_OK) return e;
     ct_collector_conflicts_log(s); /* conflicts left from earlier runs */
     int lfd;
@@ -168,7 +166,7 @@ ct_err ct_collector_cmd_status(ct_collector *s, const ct_collector_cfg *c)
     ct_deliver_opts o;
     ct_deliver_opts_default(&o);
     o.endpoint = c->server;
-    if ((e = client_keys(s, c, &o)) != CT_OK) return e;
+    if ((e = ct_collector_client_keys(s, c, &o)) != CT_OK) return e;
     void *zctx = zmq_ctx_new();
     if (!zctx) {
         sodium_memzero(o.secret_key, sizeof o.secret_key);

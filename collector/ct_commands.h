@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ct_collector.h"
+#include "ct_deliver.h"
 #include "ct_event.h"
 
 typedef struct {
@@ -50,6 +51,12 @@ typedef struct {
     int64_t window, batch, give_up_s, resend_ms, stats_interval_s, timeout_ms;
     /* requeue */
     const char *reason;
+    /* users: ACTION [NAME] (positional), --role */
+    const char *users_sub, *users_name, *role;
+    /* serve */
+    const char *http, *tls_cert, *tls_key, *now;
+    bool no_tls;
+    int64_t session_ttl_s, probe_interval_s;
     volatile sig_atomic_t *stop; /* set by a signal: finish and return */
 } ct_collector_cfg;
 
@@ -65,6 +72,14 @@ ct_err ct_collector_cmd_requeue(ct_collector *s, const ct_collector_cfg *c);
 /* New ids (and, if needed, a fresh origin) for the events refused as
  * conflict; refused while a `run` delivers this outbox. */
 ct_err ct_collector_cmd_reissue(ct_collector *s, const ct_collector_cfg *c);
+
+/* The office screen's logins (ct_users.h) and the screen itself (ct_serve.h). */
+ct_err ct_collector_cmd_users(ct_collector *s, const ct_collector_cfg *c);
+ct_err ct_collector_cmd_serve(ct_collector *s, const ct_collector_cfg *c);
+
+/* --keys/--server-key or --insecure into o (the caller wipes o's secret key
+ * once a socket has it); refusals printed, CT_ERR_USAGE / CT_ERR_CONFIG. */
+ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_deliver_opts *o);
 
 /* Conflict notes: an ERROR line in the run log when conflict-rejected events
  * wait for `reissue`; the "conflicts:" and "reissued:" lines of status. */

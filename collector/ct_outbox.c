@@ -25,7 +25,7 @@
 
 struct ct_outbox {
     MDB_env *env;
-    MDB_dbi meta, outbox, rejected, imports, committed;
+    MDB_dbi meta, outbox, rejected, imports, committed, notes;
     char errmsg[256];
 };
 
@@ -99,7 +99,7 @@ ct_err ct_outbox_open(const char *dir, size_t map_size, ct_outbox **out, char *e
     ct_outbox *ob = calloc(1, sizeof *ob);
     if (!ob) return CT_ERR_NOMEM;
     int rc = mdb_env_create(&ob->env);
-    if (rc == 0) rc = mdb_env_set_maxdbs(ob->env, 5);
+    if (rc == 0) rc = mdb_env_set_maxdbs(ob->env, 6);
     if (rc == 0) rc = mdb_env_set_mapsize(ob->env, map_size ? map_size : CT_OUTBOX_DEFAULT_MAP);
     if (rc == 0) rc = mdb_env_open(ob->env, dir, 0, 0600);
     if (rc != 0) {
@@ -117,6 +117,7 @@ ct_err ct_outbox_open(const char *dir, size_t map_size, ct_outbox **out, char *e
     if (rc == 0) rc = mdb_dbi_open(txn, "rejected", MDB_CREATE, &ob->rejected);
     if (rc == 0) rc = mdb_dbi_open(txn, "imports", MDB_CREATE, &ob->imports);
     if (rc == 0) rc = mdb_dbi_open(txn, "committed", MDB_CREATE, &ob->committed);
+    if (rc == 0) rc = mdb_dbi_open(txn, "notes", MDB_CREATE, &ob->notes);
     if (rc == 0) {
         /* version check / stamp */
         MDB_val k = {7, (void *)"version"}, v;
@@ -896,5 +897,57 @@ ct_err ct_outbox_requeue_gen(ct_outbox *ob, uint64_t *gen)
     rc = meta_get_u64(txn, ob, "requeue_gen", gen);
     mdb_txn_abort(txn);
     if (rc != 0) return lmdb_fail(ob, rc, "reading requeue_gen");
+    return CT_OK;
+}
+
+ct_err ct_outbox_note_put(ct_outbox_txn *t, uint64_t seq, const void *note, size_t len)
+{
+    if (len == 0 || len > CT_OUTBOX_NOTE_MAX) return CT_ERR_BAD_VALUE;
+    uint8_t kb[8];
+    ct_be64_put(kb, seq);
+    MDB_val k = {8, kb}, v = {len, (void *)note};
+    int rc = mdb_put(t->txn, t->ob->notes, &k, &v, 0);
+    if (rc != 0) return lmdb_fail(t->ob, rc, "storing note");
+    return CT_OK;
+}
+
+/* Where seq is now (inside txn). */
+static int note_state(ct_outbox *ob, MDB_txn *txn, const uint8_t kb[8], uint16_t *code)
+{
+    MDB_val k = {8, (void *)kb}, v;
+    *code = 0;
+    if (mdb_get(txn, ob->outbox, &k, &v) == 0)
+        return mdb_get(txn, ob->committed, &k, &v) == 0 ? CT_OUTBOX_COMMITTED : CT_OUTBOX_QUEUED;
+    if (mdb_get(txn, ob->rejected, &k, &v) == 0 && v.mv_size >= 2) {
+        *code = ct_be16_get(v.mv_data);
+        return CT_OUTBOX_REJECTED;
+    }
+    return CT_OUTBOX_SETTLED;
+}
+
+ct_err ct_outbox_notes_each(ct_outbox *ob, ct_outbox_note_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    ct_err e0 = txn_cursor(ob, MDB_RDONLY, ob->notes, &txn, &cur);
+    if (e0) return e0;
+    MDB_val k, v;
+    ct_err e = CT_OK;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint16_t code;
+        int st = note_state(ob, txn, k.mv_data, &code);
+        e = fn(ctx, ct_be64_get(k.mv_data), v.mv_data, v.mv_size, (ct_outbox_state)st, code);
+        if (e != CT_OK) break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (e != CT_OK) return e;
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(ob, rc, "reading notes");
     return CT_OK;
 }

@@ -2,7 +2,7 @@
  *
  * Layout (docs/collector.md): the directory holds an LMDB environment
  * (created 0700, files 0600) opened with LMDB's default durable flags, with
- * four named databases:
+ * six named databases:
  *   meta      string key -> value: "version" u32, "origin" 8 bytes (drawn
  *             at init, random; drawn again only by ct_outbox_reissue),
  *             "origin_from" u64 (first seq of the current origin; absent: 1),
@@ -18,6 +18,9 @@
  *             followers HQ waits for); it stays in "outbox", is not sent
  *             again while marked, and is deleted when an ack's safe
  *             watermark reaches q (ct_outbox_settle_ex)
+ *   notes     seq (u64 BE) -> bytes kept beside the event by the one who
+ *             queued it (the office screen: who recorded it), never sent
+ *             and never removed; written in the event's own transaction
  *
  * Invariants:
  *   - an event gets its id (origin || seq) when it is queued, from the
@@ -177,5 +180,27 @@ ct_err ct_outbox_requeue_gen(ct_outbox *ob, uint64_t *gen);
  * action, person hash, time, commune, months, amount, group, district,
  * campaign). */
 ct_err ct_outbox_idem_key(const ct_event *ev, uint8_t key[CT_OUTBOX_IDEM_LEN]);
+
+/* Notes (the "notes" database above): up to CT_OUTBOX_NOTE_MAX opaque bytes
+ * beside the event queued as seq, stored in t (so durable with the event).
+ * CT_ERR_BAD_VALUE for an empty or oversized note. */
+#define CT_OUTBOX_NOTE_MAX 2048
+ct_err ct_outbox_note_put(ct_outbox_txn *t, uint64_t seq, const void *note, size_t len);
+
+/* Where an event is now: in the outbox waiting, in the outbox committed at
+ * HQ but not yet safe ("committed" database), rejected (with its code), or
+ * gone from both (acked and safe at HQ, or queued again under another seq by
+ * ct_outbox_reissue). */
+typedef enum {
+    CT_OUTBOX_QUEUED = 0,
+    CT_OUTBOX_REJECTED = 1,
+    CT_OUTBOX_SETTLED = 2,
+    CT_OUTBOX_COMMITTED = 3,
+} ct_outbox_state;
+typedef ct_err (*ct_outbox_note_fn)(void *ctx, uint64_t seq, const uint8_t *note, size_t len,
+                                    ct_outbox_state state, uint16_t code);
+/* Calls fn for every note in seq order with its event's state, in one read
+ * transaction (note points into the map, valid during the call only). */
+ct_err ct_outbox_notes_each(ct_outbox *ob, ct_outbox_note_fn fn, void *ctx);
 
 #endif

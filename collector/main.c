@@ -46,11 +46,13 @@ enum {
     C_REJECTED = 1 << 7,
     C_REQUEUE = 1 << 8,
     C_REISSUE = 1 << 9,
+    C_USERS = 1 << 10,
+    C_SERVE = 1 << 11,
     C_QUEUEING = C_ADD | C_CANCEL | C_IMPORT | C_SIM,
     C_SIGNUP = C_ADD | C_CANCEL,
     C_NET = C_RUN | C_STATUS,
     /* these never create an outbox: a typo must not look like an empty one */
-    C_EXISTING = C_RUN | C_STATUS | C_REJECTED | C_REQUEUE | C_REISSUE,
+    C_EXISTING = C_RUN | C_STATUS | C_REJECTED | C_REQUEUE | C_REISSUE | C_USERS | C_SERVE,
 };
 
 static const ct_opt_cmd cmds[] = {
@@ -81,6 +83,12 @@ static const ct_opt_cmd cmds[] = {
     {"reissue", C_REISSUE, "--outbox DIR", 0, 0,
      "queue the events refused as conflict again under new ids (same content; a fresh origin "
      "when needed): the way out after an outbox was copied onto a second machine"},
+    {"users", C_USERS, "add|passwd|remove NAME | list --outbox DIR [--role R --agent A]", 1, 2,
+     "the office screen's logins, in DIR/users (passwords from stdin, hashed with Argon2id): "
+     "staff record for their own agent id, a lead for anyone of the office"},
+    {"serve", C_SERVE, "--outbox DIR --http ADDR:PORT --person-key F [options]", 0, 0,
+     "the office screen: record, cancel and follow sign-ups in a browser (delivery stays with "
+     "`run`)"},
     {0},
 };
 
@@ -97,13 +105,14 @@ static const ct_opt opts[] = {
     {"log-level", CT_OPT_CHOICE, F(log_level), 0, 0, NULL, NULL, 0, 0, levels, "log level"},
     {"district", CT_OPT_INT, F(district), C_INIT | C_QUEUEING, 0, "D", NULL, 0, 4294967295.0, NULL,
      "this office's district code (a queueing command initialises the outbox with it)"},
-    {"agent", CT_OPT_STR, F(agent), C_SIGNUP, 0, "A", NULL, 0, 0, NULL, "staff id, e.g. LD672-001"},
+    {"agent", CT_OPT_STR, F(agent), C_SIGNUP | C_USERS, 0, "A", NULL, 0, 0, NULL,
+     "staff id, e.g. LD672-001"},
     {"program", CT_OPT_STR, F(program), C_SIGNUP, 0, "P", NULL, 0, 0, NULL, "bhxh_tn or bhyt_hgd"},
     {"national-id", CT_OPT_STR, F(national_id), C_SIGNUP, 0, "12DIGITS", NULL, 0, 0, NULL,
      "the participant's national ID (hashed with --person-key; never stored)"},
     {"person-hash", CT_OPT_STR, F(person_hash), C_SIGNUP, 0, "HEX64", NULL, 0, 0, NULL,
      "the person hash instead of a national ID"},
-    {"person-key", CT_OPT_STR, F(person_key), C_QUEUEING, 0, "FILE", NULL, 0, 0, NULL,
+    {"person-key", CT_OPT_STR, F(person_key), C_QUEUEING | C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
      "the province's person-hash key"},
     {"commune", CT_OPT_STR, F(commune), C_SIGNUP, 0, "W", NULL, 0, 0, NULL, "commune or ward"},
     {"time", CT_OPT_STR, F(time), C_SIGNUP, 0, "ISO", NULL, 0, 0, NULL,
@@ -126,12 +135,13 @@ static const ct_opt opts[] = {
      "queue progressively, campaign clock = F x real time (0: all at once)"},
     {"district-defaults", CT_OPT_FLAG, F(district_defaults), C_SIM, 0, NULL, NULL, 0, 0, NULL,
      "the district's own staff and quotas (the default behaviour)"},
-    {"server", CT_OPT_STR, F(server), C_NET, 0, "EP", NULL, 0, 0, NULL,
+    {"server", CT_OPT_STR, F(server), C_NET | C_SERVE, 0, "EP", NULL, 0, 0, NULL,
      "the aggregator's ingest endpoint, e.g. tcp://hq.example:7701"},
-    {"keys", CT_OPT_STR, F(keys), C_NET, 0, "FILE", NULL, 0, 0, NULL, "this office's .key"},
-    {"server-key", CT_OPT_STR, F(server_key), C_NET, 0, "FILE", NULL, 0, 0, NULL,
+    {"keys", CT_OPT_STR, F(keys), C_NET | C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
+     "this office's .key"},
+    {"server-key", CT_OPT_STR, F(server_key), C_NET | C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
      "the aggregator's .pub"},
-    {"insecure", CT_OPT_FLAG, F(insecure), C_NET, 0, NULL, NULL, 0, 0, NULL,
+    {"insecure", CT_OPT_FLAG, F(insecure), C_NET | C_SERVE, 0, NULL, NULL, 0, 0, NULL,
      "plaintext, no authentication (tests and demos)"},
     {"window", CT_OPT_INT, F(window), C_RUN, 0, "W", "4096", 1, 1 << 20, NULL, "events in flight"},
     {"batch", CT_OPT_INT, F(batch), C_RUN, 0, "B", "256", 1, CT_WIRE_MAX_EVENTS, NULL,
@@ -148,6 +158,24 @@ static const ct_opt opts[] = {
      "how long status waits for the handshake"},
     {"reason", CT_OPT_STR, F(reason), C_REQUEUE, 0, "NAME", NULL, 0, 0, NULL,
      "only events rejected for this reason (see `rejected`)"},
+    {"role", CT_OPT_STR, F(role), C_USERS, 0, "R", NULL, 0, 0, NULL,
+     "staff (records for its --agent only) or lead (for anyone of the office)"},
+    {"http", CT_OPT_STR, F(http), C_SERVE, 0, "ADDR:PORT", NULL, 0, 0, NULL,
+     "where the screen listens (PORT alone: 127.0.0.1); another address than loopback needs "
+     "--tls-cert/--tls-key"},
+    {"tls-cert", CT_OPT_STR, F(tls_cert), C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
+     "TLS certificate (PEM): serve HTTPS"},
+    {"tls-key", CT_OPT_STR, F(tls_key), C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
+     "TLS private key (PEM)"},
+    {"plain-http", CT_OPT_FLAG, F(no_tls), C_SERVE, 0, NULL, NULL, 0, 0, NULL,
+     "serve plain HTTP off loopback (a trusted network only: passwords and national IDs in "
+     "clear)"},
+    {"session-ttl", CT_OPT_INT, F(session_ttl_s), C_SERVE, 0, "SEC", "1800", 1, 43200, NULL,
+     "a login unused this long is logged out"},
+    {"probe-interval", CT_OPT_INT, F(probe_interval_s), C_SERVE, 0, "SEC", "5", 1, 3600, NULL,
+     "with --server: how often the screen checks that headquarters answers"},
+    {"now", CT_OPT_STR, F(now), C_SERVE, 0, "ISO", NULL, 0, 0, NULL,
+     "the screen's clock starts at ISO (rehearsals and demos of a past campaign)"},
     {0},
 };
 #undef F
@@ -186,6 +214,10 @@ static ct_err dispatch(unsigned cmd, ct_collector *s, const ct_collector_cfg *c)
         return ct_collector_cmd_requeue(s, c);
     case C_REISSUE:
         return ct_collector_cmd_reissue(s, c);
+    case C_USERS:
+        return ct_collector_cmd_users(s, c);
+    case C_SERVE:
+        return ct_collector_cmd_serve(s, c);
     default:
         return CT_ERR_INTERNAL;
     }
@@ -199,7 +231,12 @@ int main(int argc, char **argv)
     ct_err e = ct_opt_parse(&spec, argc, argv, &c, &r);
     if (e != CT_OK) return e == CT_ERR_USAGE ? 2 : 1;
     if (r.exit_now) return 0;
-    if (r.npos > 0) c.file = r.pos[0];
+    if (r.cmd->bit == C_USERS) {
+        c.users_sub = r.pos[0];
+        c.users_name = r.npos > 1 ? r.pos[1] : NULL;
+    } else if (r.npos > 0) {
+        c.file = r.pos[0];
+    }
     if (c.log_level >= 0) ct_log_set_level((ct_log_level)c.log_level);
     if (ct_crypto_init() != CT_OK) {
         fprintf(stderr, PROG ": cannot initialise libsodium\n");

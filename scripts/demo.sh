@@ -19,7 +19,8 @@
 #   --reuse         run again on existing data (no new sign-ups are simulated)
 #   --no-build      skip install and build; use build/bin (or $CT_BIN)
 #   --short         10 days in ~10 s, reports every 2 s (used by the test)
-#   --port P        first of three TCP ports on 127.0.0.1 (default 7701)
+#   --port P        first of four TCP ports on 127.0.0.1 (default 7701; the fourth is the
+#                   Đà Lạt office screen)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -119,6 +120,26 @@ for d in "${offices[@]}"; do
   fi
 done
 
+# The Đà Lạt office's own screen (chitieu-collector serve): a newcomer logs in and records a
+# sign-up by hand; the office's `run` above delivers it. Its clock starts inside the campaign.
+screen_port=$(( ${CT_DEMO_PORT:-7701} + 3 ))
+ob672="$data/outbox/672"
+screen_pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | cut -c1-12)
+if "$bin/chitieu-collector" users list --outbox "$ob672" | grep -q '^dalat	'; then
+  echo "$screen_pw" | "$bin/chitieu-collector" users passwd dalat --outbox "$ob672" >/dev/null
+else
+  echo "$screen_pw" | "$bin/chitieu-collector" users add dalat --outbox "$ob672" --role lead >/dev/null
+fi
+"$bin/chitieu-collector" serve --outbox "$ob672" --person-key "$k/person.key" \
+  --http "127.0.0.1:$screen_port" --now 2023-07-27T09:00:00+07:00 --server "$ingest" \
+  --keys "$k/collector-672.key" "${secure_client[@]}" \
+  > "$data/logs/office-672.out" 2> "$data/logs/office-672.log" &
+pids+=($!)
+for _ in $(seq 50); do grep -q 'msg="office screen ready"' "$data/logs/office-672.log" && break; sleep 0.1; done
+grep -q 'msg="office screen ready"' "$data/logs/office-672.log" || { echo "demo: the office screen did not start:"; tail "$data/logs/office-672.log"; exit 1; }
+screen_msg="office screen of Đà Lạt (district 672): http://127.0.0.1:$screen_port/  login: dalat  password: $screen_pw"
+echo "== $screen_msg"
+
 if ((reuse == 0)); then
   # A district office imports its paper forms: a few rows are bad and are refused with reasons;
   # the good ones are queued and the import exits 1 (some rows bad).
@@ -156,6 +177,8 @@ echo "== final report"
 
 if ((keep)); then
   echo "== processes keep running (Ctrl-C stops them); logs in $data/logs"
+  echo "== $screen_msg"
+  echo "   (record a sign-up there by hand: it is queued in the outbox, delivered to HQ and counted)"
   wait
 fi
 cleanup
@@ -169,5 +192,6 @@ Data is in $data. Try:
   $bin/chitieu-audit verify --data $data/store --campaign $campaign
   $bin/chitieu-audit replay --data $data/store --campaign $campaign --seq 1000 --now 2023-07-27T12:00:00+07:00
   $bin/chitieu-audit trace  --data $data/store --campaign $campaign --district 674
-  scripts/demo.sh --reuse --keep-running     (restart the processes on this data)
+  scripts/demo.sh --reuse --keep-running     (restart the processes on this data, with the
+                                             Đà Lạt office screen to record sign-ups by hand)
 MSG

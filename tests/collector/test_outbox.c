@@ -286,6 +286,73 @@ static void test_settle_delete_and_reject(void **state)
     ct_outbox_close(ob);
 }
 
+typedef struct {
+    uint64_t seq[8];
+    char note[8][16];
+    ct_outbox_state st[8];
+    uint16_t code[8];
+    size_t n;
+} note_acc;
+
+static ct_err note_cb(void *ctx, uint64_t seq, const uint8_t *note, size_t len, ct_outbox_state st,
+                      uint16_t code)
+{
+    note_acc *a = ctx;
+    assert_true(a->n < 8 && len < 16);
+    a->seq[a->n] = seq;
+    memcpy(a->note[a->n], note, len);
+    a->note[a->n][len] = 0;
+    a->st[a->n] = st;
+    a->code[a->n++] = code;
+    return CT_OK;
+}
+
+/* A note is stored with its event (commit) or not at all (abort), and follows
+ * the event's state: queued, rejected with its code, settled after an ack. */
+static void test_notes_follow_events(void **state)
+{
+    fixture *f = *state;
+    ct_outbox *ob = open_init(f);
+    ct_outbox_txn *t;
+    ct_event ev;
+    uint64_t seq;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ct_outbox_begin(ob, &t), CT_OK);
+        make_event(&ev, i);
+        assert_int_equal(ct_outbox_queue(t, &ev, NULL, NULL, &seq), CT_OK);
+        char n[16];
+        snprintf(n, sizeof n, "by-%d", i);
+        assert_int_equal(ct_outbox_note_put(t, seq, n, strlen(n)), CT_OK);
+        assert_int_equal(ct_outbox_note_put(t, seq, n, 0), CT_ERR_BAD_VALUE);
+        if (i == 2)
+            ct_outbox_abort(t);
+        else
+            assert_int_equal(ct_outbox_commit(t), CT_OK);
+    }
+    queue_n(ob, 3, 1); /* seq 3: no note */
+    ct_outbox_settle_item items[] = {{1, CT_OK}, {2, CT_ERR_FORBIDDEN}};
+    size_t nd, nr;
+    assert_int_equal(ct_outbox_settle(ob, items, 2, 1690000000000, &nd, &nr), CT_OK);
+    ct_outbox_close(ob);
+    ob = open_ob(f);
+    note_acc a = {0};
+    assert_int_equal(ct_outbox_notes_each(ob, note_cb, &a), CT_OK);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.seq[0], 1);
+    assert_string_equal(a.note[0], "by-0");
+    assert_int_equal(a.st[0], CT_OUTBOX_SETTLED);
+    assert_int_equal(a.seq[1], 2);
+    assert_string_equal(a.note[1], "by-1");
+    assert_int_equal(a.st[1], CT_OUTBOX_REJECTED);
+    assert_int_equal(a.code[1], CT_ERR_FORBIDDEN);
+    size_t n, nc;
+    assert_int_equal(ct_outbox_requeue(ob, -1, &n, &nc), CT_OK);
+    memset(&a, 0, sizeof a);
+    assert_int_equal(ct_outbox_notes_each(ob, note_cb, &a), CT_OK);
+    assert_int_equal(a.st[1], CT_OUTBOX_QUEUED);
+    ct_outbox_close(ob);
+}
+
 static void test_requeue_rejected(void **state)
 {
     fixture *f = *state;
@@ -869,6 +936,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abort_queues_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_delete_and_reject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notes_follow_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requeue_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_fields, setup, teardown),

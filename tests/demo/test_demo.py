@@ -9,12 +9,15 @@ aggregator, a reporter) and checks its final figures against the audit:
   - the bad rows of the sample import were refused with their line numbers,
     both imports exited 1 (some rows bad) and the second import of the same
     file queued nothing;
+  - the Đà Lạt office screen started and the demo printed its URL and a
+    login that logs in;
   - every office's outbox drained (0 queued) and nothing was rejected by the
     aggregator except what the import refused locally.
 """
 import json
 import os
 import re
+import sys
 
 from ctharness import SRC, BIN, Workdir, check, free_port, main, run
 
@@ -44,6 +47,25 @@ def test_demo_short():
         check("import exit code 1 (1: some rows are bad, the good ones are queued)\n" in out,
               "first import exit code")
         check("second import exit code 1\n" in out, "second import exit code")
+
+        # the office screen: its URL and a login were printed, it started, and the login is
+        # in the office's password file (checked by logging in against a fresh screen)
+        ms = re.search(r"^== office screen of Đà Lạt \(district 672\): http://127\.0\.0\.1:"
+                       r"(\d+)/  login: dalat  password: (\S{8,})$", out, re.M)
+        check(ms is not None and int(ms.group(1)) == port + 3, "office screen line:\n" + out[-3000:])
+        with open(os.path.join(data, "logs", "office-672.log"), encoding="utf-8") as f:
+            check('msg="office screen ready"' in f.read(), "office screen log")
+        ob672 = os.path.join(data, "outbox", "672")
+        sv = w.start([os.path.join(BIN, "chitieu-collector"), "serve", "--outbox", ob672,
+                      "--person-key", os.path.join(data, "keys", "person.key"),
+                      "--http", f"127.0.0.1:{free_port()}"], name="screen")
+        m2 = sv.wait_log(r'msg="office screen ready" url=(\S+)')
+        sys.path.insert(0, os.path.join(SRC, "tests", "collector"))
+        import office_common  # noqa: E402
+        c = office_common.Client(m2.group(1).rstrip("/"))
+        st, j = c.login("dalat", ms.group(2))
+        check(st == 200 and j["role"] == "lead" and j["office"] == "Thành phố Đà Lạt", f"{st} {j}")
+        sv.stop()
 
         v = run([os.path.join(BIN, "chitieu-audit"), "verify", "--data", os.path.join(data, "store"),
                  "--campaign", CAMPAIGN])

@@ -1,0 +1,355 @@
+// office.js — the office screen's behaviour (chitieu-collector serve).
+// Every value from the server is put into the page with textContent or as an
+// option's text/value: never as HTML. Forms go as urlencoded POSTs with the
+// session's CSRF token and a fresh nonce per form ("form"), so a form sent
+// twice records once. Vietnamese by default, English on the switch (kept in
+// localStorage).
+"use strict";
+
+const T = {
+  vi: {
+    title: "Màn hình văn phòng", lang: "English", logout: "Đăng xuất", login: "Đăng nhập",
+    user: "Tên đăng nhập", password: "Mật khẩu", record: "Ghi nhận người tham gia",
+    staff: "Cán bộ", search: "Tìm…", program: "Chương trình", national_id: "Số CCCD (12 chữ số)",
+    commune: "Xã / phường", months: "Số tháng", amount: "Số tiền (đồng)", group: "Nhóm hỗ trợ",
+    time: "Thời gian", save: "Lưu", cancel_title: "Huỷ đăng ký", reason: "Lý do",
+    confirm_cancel: "Xác nhận huỷ", back: "Quay lại", list: "Đã ghi nhận", today: "Hôm nay",
+    campaign: "Cả chiến dịch", none_group: "(không)", queued: "Đã xếp hàng", delivered: "Đã gửi HQ",
+    rejected: "Bị từ chối", cancelled: "đã huỷ", cancel: "Huỷ", resend: "Gửi lại",
+    connected: "Đã kết nối HQ", not_connected: "Không kết nối HQ", unknown: "HQ: chưa rõ",
+    waiting: "đang chờ gửi", last_answer: "lần trả lời cuối", never: "chưa bao giờ",
+    no_run: "Chưa có tiến trình gửi (run)!", id_typing: "Còn thiếu chữ số", id_bad: "Chỉ được nhập chữ số",
+    id_ok: "Đủ 12 chữ số", saved: "Đã xếp hàng", already: "Đã ghi nhận trước đó", by: "ghi bởi",
+    entries: "bản ghi", cancel_of: "Huỷ", requeued: "Đã gửi lại",
+    err_login: "Sai tên đăng nhập hoặc mật khẩu", not_safe: "chưa sao lưu ở HQ",
+  },
+  en: {
+    title: "Office screen", lang: "Tiếng Việt", logout: "Log out", login: "Log in",
+    user: "Login", password: "Password", record: "Record a sign-up", staff: "Staff member",
+    search: "Search…", program: "Program", national_id: "National ID (12 digits)",
+    commune: "Commune / ward", months: "Months", amount: "Amount (VND)", group: "Subsidy group",
+    time: "Time", save: "Save", cancel_title: "Cancel a sign-up", reason: "Reason",
+    confirm_cancel: "Confirm cancel", back: "Back", list: "Recorded", today: "Today",
+    campaign: "This campaign", none_group: "(none)", queued: "Queued", delivered: "Delivered to HQ",
+    rejected: "Rejected", cancelled: "cancelled", cancel: "Cancel", resend: "Re-send",
+    connected: "connected to HQ", not_connected: "not connected", unknown: "HQ: unknown",
+    waiting: "waiting", last_answer: "last answer", never: "never",
+    no_run: "No delivery process (run) is running!", id_typing: "Digits missing",
+    id_bad: "Digits only", id_ok: "12 digits", saved: "Queued", already: "Recorded before",
+    by: "recorded by", entries: "entries", cancel_of: "Cancel", requeued: "Re-sent",
+    err_login: "Wrong login or password", not_safe: "not yet safe at HQ",
+  },
+};
+
+let lang = localStorage.getItem("ct-lang") === "en" ? "en" : "vi";
+let S = null;          // the session (GET /api/session)
+let loginToken = "";
+let formNonce = "";
+let cancelSeq = 0, cancelNonce = "";
+let lastList = null, lastStatus = null;
+
+const $ = (id) => document.getElementById(id);
+const t = (k) => T[lang][k] || k;
+
+function nonce() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function applyLang() {
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
+  document.querySelectorAll("[data-tp]").forEach((e) => { e.placeholder = t(e.dataset.tp); });
+  fillGroups();
+  if (lastList) renderList(lastList);
+  if (lastStatus) renderStatus(lastStatus);
+  checkId();
+}
+
+async function api(method, path, fields) {
+  const opt = { method, credentials: "same-origin", headers: {} };
+  if (fields) {
+    opt.headers["Content-Type"] = "application/x-www-form-urlencoded";
+    opt.body = new URLSearchParams(fields).toString();
+  }
+  const r = await fetch(path, opt);
+  let j;
+  try { j = await r.json(); } catch (e) { j = { ok: false, error: "HTTP " + r.status }; }
+  j.status = r.status;
+  return j;
+}
+
+function show(logged) {
+  $("login-box").hidden = logged;
+  $("app").hidden = !logged;
+  $("logout").hidden = !logged;
+  $("conn").hidden = !logged;
+}
+
+async function loadSession() {
+  const j = await api("GET", "/api/session");
+  if (!j.ok) {
+    S = null;
+    loginToken = j.login_token || "";
+    $("who").textContent = "";
+    $("office").textContent = "";
+    show(false);
+    return;
+  }
+  startApp(j);
+}
+
+function startApp(j) {
+  S = j;
+  show(true);
+  $("office").textContent = "— " + j.office + " (" + j.district + ")";
+  $("who").textContent = j.user + " · " + j.role;
+  fillAgents("");
+  const p = $("program");
+  p.replaceChildren();
+  j.programs.forEach((x) => { const o = el("option", x.name); o.value = x.id; p.append(o); });
+  fillGroups();
+  resetRecord();
+  refresh();
+}
+
+function fillAgents(filter) {
+  const sel = $("agent");
+  const keep = sel.value;
+  sel.replaceChildren();
+  const f = filter.trim().toLowerCase();
+  S.roster.filter((a) => !f || a.id.toLowerCase().includes(f) || a.name.toLowerCase().includes(f))
+    .forEach((a) => { const o = el("option", a.name + " (" + a.id + ")"); o.value = a.id; sel.append(o); });
+  if (keep) sel.value = keep;
+  if (!sel.value && S.agent) sel.value = S.agent;
+}
+
+function fillGroups() {
+  if (!S) return;
+  const g = $("group");
+  const keep = g.value;
+  g.replaceChildren();
+  const none = el("option", t("none_group")); none.value = ""; g.append(none);
+  S.groups.forEach((x) => { const o = el("option", x.name + " (" + x.id + ")"); o.value = x.id; g.append(o); });
+  g.value = keep;
+}
+
+function localInput(iso) {
+  // "2023-07-24T09:30:00+07:00" -> "2023-07-24T09:30:00" (campaign time)
+  return iso ? iso.slice(0, 19) : "";
+}
+
+function resetRecord() {
+  formNonce = nonce();
+  $("national_id").value = "";
+  $("time").value = localInput(S.now);
+  clearErrors();
+  checkId();
+}
+
+function clearErrors() {
+  document.querySelectorAll("#record-form .err").forEach((e) => { e.textContent = ""; });
+}
+
+function checkId() {
+  const v = $("national_id").value, m = $("err-national_id");
+  if (!v) { m.textContent = ""; return; }
+  if (!/^[0-9]*$/.test(v)) m.textContent = t("id_bad");
+  else if (v.length < 12) m.textContent = t("id_typing") + " (" + v.length + "/12)";
+  else m.textContent = "";
+  $("national_id").dataset.ok = /^[0-9]{12}$/.test(v) ? "yes" : "no";
+}
+
+async function record(ev) {
+  ev.preventDefault();
+  clearErrors();
+  $("record-result").textContent = "";
+  $("record-submit").disabled = true;
+  const f = {
+    csrf: S.csrf, form: formNonce, agent: $("agent").value, program: $("program").value,
+    national_id: $("national_id").value, commune: $("commune").value, months: $("months").value,
+    amount: $("amount").value, group: $("group").value, time: $("time").value,
+  };
+  try {
+    const j = await api("POST", "/api/record", f);
+    if (j.ok) {
+      const r = $("record-result");
+      r.textContent = (j.already ? t("already") : t("saved")) + ": " + j.id;
+      r.dataset.id = j.id;
+      r.dataset.seq = j.seq;
+      resetRecord();
+      refresh();
+    } else if (j.status === 401) {
+      loadSession();
+    } else {
+      const box = j.field && $("err-" + j.field);
+      (box || $("record-error")).textContent = j.error;
+    }
+  } finally {
+    $("record-submit").disabled = false;
+  }
+}
+
+function askCancel(e) {
+  cancelSeq = e.seq;
+  cancelNonce = nonce();
+  $("cancel-what").textContent = e.agent_name + " · " + e.program + " · " + e.time + " · " + e.id;
+  $("cancel-reason").value = "";
+  $("cancel-error").textContent = "";
+  $("cancel-box").hidden = false;
+  $("cancel-box").dataset.seq = e.seq;
+  $("cancel-reason").focus();
+}
+
+async function confirmCancel(ev) {
+  ev.preventDefault();
+  const j = await api("POST", "/api/cancel", {
+    csrf: S.csrf, form: cancelNonce, seq: String(cancelSeq), reason: $("cancel-reason").value,
+    confirm: "yes",
+  });
+  if (j.ok) {
+    $("cancel-box").hidden = true;
+    refresh();
+  } else {
+    $("cancel-error").textContent = j.error;
+  }
+}
+
+async function resend(code) {
+  const j = await api("POST", "/api/resend", { csrf: S.csrf, code });
+  if (j.ok) refresh();
+}
+
+function stateText(e) {
+  return t(e.state);
+}
+
+function renderList(j) {
+  lastList = j;
+  const all = $("scope").value === "all";
+  const rows = j.entries.filter((e) => all || e.day === j.today);
+  const by = new Map();
+  rows.forEach((e) => {
+    if (!by.has(e.agent)) by.set(e.agent, { name: e.agent_name, items: [] });
+    by.get(e.agent).items.push(e);
+  });
+  const list = $("list");
+  list.replaceChildren();
+  const counts = { queued: 0, delivered: 0, rejected: 0 };
+  rows.forEach((e) => { counts[e.state]++; });
+  $("list-summary").textContent = rows.length + " " + t("entries") + " · " + t("queued") + " " +
+    counts.queued + " · " + t("delivered") + " " + counts.delivered + " · " + t("rejected") + " " +
+    counts.rejected;
+  $("list-summary").dataset.queued = counts.queued;
+  $("list-summary").dataset.delivered = counts.delivered;
+  $("list-summary").dataset.rejected = counts.rejected;
+  $("list-summary").dataset.total = rows.length;
+  for (const [agent, g] of by) {
+    const sec = el("div", null, "staff");
+    sec.dataset.agent = agent;
+    sec.append(el("h3", g.name + " (" + agent + ") — " + g.items.length));
+    const tb = el("table");
+    g.items.forEach((e) => {
+      const tr = el("tr");
+      tr.dataset.seq = e.seq;
+      tr.dataset.state = e.state;
+      tr.append(el("td", e.time.replace("T", " ").slice(0, 16)));
+      tr.append(el("td", (e.action === "cancel" ? t("cancel_of") + " · " : "") + e.program));
+      tr.append(el("td", e.commune));
+      const st = el("td", stateText(e), "state " + e.state);
+      if (e.safe === false) st.append(el("span", " · " + t("not_safe"), "unsafe"));
+      if (e.cancelled_by) st.append(el("span", " · " + t("cancelled"), "cancelled"));
+      tr.append(st);
+      const act = el("td");
+      if (e.state === "rejected") {
+        act.append(el("div", e.reason + " (" + e.reason_code + ")", "reason"));
+        const b = el("button", t("resend"), "resend");
+        b.type = "button";
+        b.addEventListener("click", () => resend(e.reason_code));
+        act.append(b);
+      }
+      if (e.kind === "record" && !e.cancelled_by &&
+          (S.role === "lead" || e.agent === S.agent)) {
+        const b = el("button", t("cancel"), "cancel");
+        b.type = "button";
+        b.addEventListener("click", () => askCancel(e));
+        act.append(b);
+      }
+      if (e.cancel_reason) act.append(el("div", e.cancel_reason, "why"));
+      act.append(el("div", t("by") + " " + e.recorded_by, "by"));
+      tr.append(act);
+      tb.append(tr);
+    });
+    sec.append(tb);
+    list.append(sec);
+  }
+}
+
+function renderStatus(j) {
+  lastStatus = j;
+  const c = $("conn");
+  const state = j.connected === null ? "unknown" : j.connected ? "connected" : "disconnected";
+  c.dataset.state = state;
+  c.dataset.waiting = j.waiting;
+  const head = state === "unknown" ? t("unknown") : state === "connected" ? t("connected") : t("not_connected");
+  let s = head + ", " + j.waiting + " " + t("waiting") + " · " + t("last_answer") + ": " +
+    (j.last_answer ? j.last_answer.replace("T", " ").slice(0, 19) : t("never"));
+  if (!j.deliverer_running) s += " · " + t("no_run");
+  c.textContent = s;
+}
+
+async function refresh() {
+  if (!S) return;
+  const [l, st] = await Promise.all([api("GET", "/api/list"), api("GET", "/api/status")]);
+  if (l.status === 401 || st.status === 401) { loadSession(); return; }
+  if (l.ok) renderList(l);
+  if (st.ok) renderStatus(st);
+  document.body.dataset.refreshed = String(Date.now());
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  const j = await api("POST", "/api/login", {
+    csrf: loginToken, user: $("login-user").value, password: $("login-password").value,
+  });
+  $("login-password").value = "";
+  if (j.ok) startApp(j);
+  else {
+    $("login-error").textContent = j.status === 401 ? t("err_login") : j.error;
+    if (j.status === 403) loadSession();
+  }
+}
+
+async function logout() {
+  await api("POST", "/api/logout", { csrf: S.csrf });
+  S = null;
+  loadSession();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("lang").addEventListener("click", () => {
+    lang = lang === "vi" ? "en" : "vi";
+    localStorage.setItem("ct-lang", lang);
+    applyLang();
+  });
+  $("login-form").addEventListener("submit", login);
+  $("logout").addEventListener("click", logout);
+  $("record-form").addEventListener("submit", record);
+  $("agent-search").addEventListener("input", (e) => fillAgents(e.target.value));
+  $("national_id").addEventListener("input", checkId);
+  $("cancel-form").addEventListener("submit", confirmCancel);
+  $("cancel-back").addEventListener("click", () => { $("cancel-box").hidden = true; });
+  $("scope").addEventListener("change", () => { if (lastList) renderList(lastList); });
+  applyLang();
+  loadSession();
+  setInterval(refresh, 3000);
+});

@@ -1,0 +1,275 @@
+"""test_office_http — `chitieu-collector serve` at the HTTP level, with the
+real binary, a real outbox and real logins: the login (login token,
+rate limit, cookies), the roles, recording and cancelling with the CLI's
+messages next to the field, and the hostile-input list — each case asserts
+the exact reply and that nothing was queued. Also: the clear national ID is
+written nowhere (outbox files, users file, log), TLS, and the refusal to
+serve plain HTTP off loopback.
+"""
+import glob
+import os
+import subprocess
+import threading
+import time
+
+import office_common as oc
+from office_common import h
+
+GOOD = {"agent": "LD672-001", "program": "bhxh_tn", "national_id": "012345678901",
+        "commune": "Phường 1", "months": "12", "amount": "1500000", "group": "",
+        "time": "2023-07-24T09:30"}
+
+
+def queued(ob):
+    return int(oc.outbox_status(ob)["queued"])
+
+
+def test_login_and_record():
+    with h.Workdir("office-http") as wd:
+        ob, pk = oc.make_office(wd)
+        sv, base = oc.serve(wd, ob, pk)
+        c = oc.Client(base)
+        st, j = c.session()
+        h.check(st == 401 and j["error"] == "login required" and len(j["login_token"]) == 64, j)
+        cookie = c.last_headers.get_all("Set-Cookie")
+        h.check(cookie == [f"ct_login={j['login_token']}; Path=/; HttpOnly; SameSite=Strict"], cookie)
+        st, j = c.login("lan", "wrong-password")
+        h.check((st, j) == (401, {"ok": False, "code": "unauthenticated", "field": "password",
+                                  "error": "wrong login or password"}), (st, j))
+        st, j = c.login("lan", "mat-khau-lan")
+        h.check(st == 200 and j["user"] == "lan" and j["role"] == "staff" and
+                j["agent"] == "LD672-001" and j["office"] == "Thành phố Đà Lạt", j)
+        h.check(j["roster"] == [{"id": "LD672-001", "name": "Trương Thanh Trung"}], j["roster"])
+        h.check(j["now"].startswith("2023-07-24T10:00:0"), j["now"])
+        sc = c.last_headers.get_all("Set-Cookie")
+        h.check(len(sc) == 2 and sc[0].startswith("ct_session=") and
+                sc[0].endswith("; Path=/; HttpOnly; SameSite=Strict"), sc)
+        h.check(c.last_headers["Content-Security-Policy"].startswith("default-src 'none'"), "csp")
+        # the CLI's messages, next to the field
+        for fields, status, code, field, msg in [
+            ({"national_id": "01234567890"}, 422, "bad_national_id", "national_id",
+             "national ID must be exactly 12 digits (got 11 characters)"),
+            ({"national_id": ""}, 422, "missing_field", "national_id", "national ID is missing"),
+            ({"program": "bhxh"}, 422, "unknown_program", "program",
+             "unknown program 'bhxh' (expected bhxh_tn or bhyt_hgd)"),
+            ({"months": "601"}, 422, "bad_value", "months",
+             "months must be a whole number from 1 to 600 (got '601')"),
+            ({"amount": "1.500.000"}, 422, "bad_value", "amount",
+             "amount must be a whole number of VND (got '1.500.000')"),
+            ({"group": "vip"}, 422, "unknown_group", "group", "unknown subsidy group 'vip'"),
+            ({"time": "2023-08-02T09:30"}, 422, "outside_window", "time",
+             "time 2023-08-02T09:30:00+07:00 is outside the campaign window: accepted from "
+             "2023-07-22T07:50:00+07:00 up to (not including) 2023-08-01T00:10:00+07:00 (the "
+             "window 2023-07-22T08:00:00+07:00 to 2023-08-01T00:00:00+07:00 with its 600 s "
+             "tolerance)"),
+            ({"time": "24/07/2023"}, 422, "bad_value", "time",
+             "bad time '24/07/2023' (expected e.g. 2023-07-24T09:30:00+07:00)"),
+            ({"agent": "LD672-002"}, 403, "forbidden", "agent",
+             "login lan records for LD672-001 only (a lead records for anyone)"),
+        ]:
+            st, j = c.record(**{**GOOD, **fields})
+            h.check((st, j) == (status, {"ok": False, "code": code, "field": field, "error": msg}),
+                    f"{fields}: {st} {j}")
+        h.check(queued(ob) == 0, "a refused sign-up was queued")
+        # the same message on the command line
+        r = oc.collector("add", "--outbox", ob, "--agent", "LD672-001", "--program", "bhxh_tn",
+                         "--national-id", "01234567890", "--person-key", pk, check=False)
+        h.check("national ID must be exactly 12 digits (got 11 characters)" in r.stderr, r.stderr)
+        st, j = c.record(**GOOD)
+        h.check(st == 200 and j["state"] == "queued" and j["seq"] == 1 and not j["already"], j)
+        h.check(queued(ob) == 1, "queued")
+        # a lead records for anyone of the office, not for another district
+        lead = oc.Client(base)
+        lead.login("truong", "mat-khau-truong")
+        st, j = lead.record(**{**GOOD, "agent": "LD672-002", "national_id": "012345678902"})
+        h.check(st == 200 and j["seq"] == 2, j)
+        st, j = lead.record(**{**GOOD, "agent": "LD673-001"})
+        h.check((st, j["field"], j["error"]) ==
+                (422, "agent", "agent 'LD673-001' belongs to district 673, not to this office's 672"),
+                j)
+        ents = c.list()
+        h.check([(e["seq"], e["agent"], e["recorded_by"], e["state"]) for e in ents] ==
+                [(1, "LD672-001", "lan", "queued"), (2, "LD672-002", "truong", "queued")], ents)
+        # cancel: confirmation, reason, own sign-ups only for staff
+        st, j = c.cancel(2, "sai người")
+        h.check((st, j["error"]) == (403, "login lan cancels sign-ups of LD672-001 only"), j)
+        st, j = c.cancel(1, "sai người", confirm="no")
+        h.check((st, j["error"]) == (400, "confirm: a cancel must be confirmed (yes)"), j)
+        st, j = c.cancel(1, "")
+        h.check((st, j["error"]) == (400, "reason: is missing"), j)
+        st, j = c.cancel(1, "ghi nhầm người")
+        h.check(st == 200 and j["seq"] == 3, j)
+        st, j = c.cancel(1, "again")
+        h.check((st, j["error"]) == (409, "this sign-up is cancelled already"), j)
+        ents = c.list()
+        h.check(ents[0]["cancelled_by"] == 3 and ents[2]["action"] == "cancel" and
+                ents[2]["cancels"] == 1 and ents[2]["cancel_reason"] == "ghi nhầm người", ents)
+        h.check(queued(ob) == 3, "3 queued")
+        # status: no --server given
+        s = c.status()
+        h.check(s == {"ok": True, "connected": None, "checked_at": None, "last_answer": None,
+                      "detail": "", "waiting": 3, "committed_not_safe": 0, "rejected": 0, "delivered": 0,
+                      "deliverer_running": False}, s)
+        # logout; the cookie replayed afterwards is dead
+        old = list(c.jar)
+        st, j = c.req("POST", "/api/logout", {"csrf": c.csrf})
+        h.check(st == 200, j)
+        c2 = oc.Client(base)
+        for ck in old:
+            c2.jar.set_cookie(ck)
+        st, j = c2.record(**GOOD)
+        h.check((st, j) == (401, {"ok": False, "code": "unauthenticated",
+                                  "error": "login required"}), j)
+        # a removed login is locked out at once
+        oc.collector("users", "remove", "truong", "--outbox", ob)
+        st, j = lead.record(**{**GOOD, "national_id": "012345678909", "agent": "LD672-003"})
+        h.check(st == 401, j)
+        h.check(queued(ob) == 3, "nothing more queued")
+        sv.stop()
+        # the clear national IDs are nowhere on disk or in the log
+        for f in glob.glob(os.path.join(wd.path, "**", "*"), recursive=True):
+            if os.path.isfile(f):
+                data = open(f, "rb").read()
+                for nid in (b"012345678901", b"012345678902", b"01234567890"):
+                    h.check(nid not in data, f"{nid} in {f}")
+        h.check(not any("01234567890" in ln for ln in sv.lines), "national ID in the log")
+
+
+def test_hostile():
+    with h.Workdir("office-hostile") as wd:
+        ob, pk = oc.make_office(wd)
+        sv, base = oc.serve(wd, ob, pk, "--session-ttl", "2")
+        c = oc.Client(base)
+        c.login("truong", "mat-khau-truong")
+
+        def refused(st_want, j_want, **kw):
+            before = queued(ob)
+            st, j = c.record(**{**GOOD, **kw}) if "raw" not in kw else c.req(
+                "POST", "/api/record", raw=kw["raw"], ctype=kw.get("ctype",
+                                                                   "application/x-www-form-urlencoded"))
+            h.check((st, j) == (st_want, j_want), f"{list(kw)}: {st} {j}")
+            h.check(queued(ob) == before, f"{list(kw)} queued something")
+
+        def form(raw=None, **kw):
+            """The urlencoded form; raw: fields written as given (not encoded)."""
+            import urllib.parse
+            f = {"csrf": c.csrf, "form": os.urandom(16).hex(), **GOOD, **kw}
+            for k in raw or {}:
+                f.pop(k, None)
+            return "&".join([urllib.parse.urlencode(f)] + [f"{k}={v}" for k, v in (raw or {}).items()])
+
+        script = "<script>alert(1)</script>"
+        refused(422, {"ok": False, "code": "unknown_agent", "field": "agent",
+                      "error": f"agent '{script}' is not on the roster"}, agent=script)
+        refused(422, {"ok": False, "code": "unknown_group", "field": "group",
+                      "error": f"unknown subsidy group '<img src=x onerror=alert(1)>'"},
+                group="<img src=x onerror=alert(1)>")
+        refused(422, {"ok": False, "code": "string_too_long", "field": "commune",
+                      "error": "commune is too long (97 bytes, at most 96)"}, commune="x" * 97)
+        refused(400, {"ok": False, "code": "bad_value", "field": "commune",
+                      "error": "commune: too long (300 bytes, at most 256)"}, commune="x" * 300)
+        refused(413, {"ok": False, "code": "frame_too_large", "error": "the request is too large"},
+                raw=form(commune="x" * 9000))
+        refused(400, {"ok": False, "code": "bad_value", "field": "commune",
+                      "error": "commune: is not valid UTF-8"}, raw=form({"commune": "%C3%28"}))
+        refused(400, {"ok": False, "code": "bad_value", "field": "national_id",
+                      "error": "national_id: holds a NUL byte"},
+                raw=form({"national_id": "0123%0045678901"}))
+        refused(400, {"ok": False, "code": "bad_value", "field": "commune",
+                      "error": "commune: holds a control character"}, commune="a\nb")
+        refused(400, {"ok": False, "code": "bad_value", "field": "commune",
+                      "error": "commune: given twice"}, raw=form() + "&commune=x")
+        refused(400, {"ok": False, "code": "bad_value", "field": "admin",
+                      "error": "admin: unknown field"}, raw=form() + "&admin=1")
+        refused(400, {"ok": False, "code": "bad_value", "field": "commune",
+                      "error": "commune: malformed %-escape"}, raw=form({"commune": "%G1"}))
+        refused(400, {"ok": False, "code": "bad_value", "field": "commune",
+                      "error": "commune: malformed %-escape"}, raw=form({"commune": "ab%4"}))
+        refused(415, {"ok": False, "code": "bad_value",
+                      "error": "expected an application/x-www-form-urlencoded form"},
+                raw='{"agent":"LD672-001"}', ctype="application/json")
+        # CSRF: forged, missing, another session's
+        refused(403, {"ok": False, "code": "forbidden", "field": "csrf",
+                      "error": "the form's security token is wrong or expired: reload the page"},
+                raw=form(csrf="0" * 64))
+        refused(403, {"ok": False, "code": "bad_value", "field": "csrf",
+                      "error": "csrf: is missing"}, raw=form(csrf=""))
+        other = oc.Client(base)
+        other.login("lan", "mat-khau-lan")
+        refused(403, {"ok": False, "code": "forbidden", "field": "csrf",
+                      "error": "the form's security token is wrong or expired: reload the page"},
+                raw=form(csrf=other.csrf))
+        # login without its token (a cross-site login form)
+        st, j = oc.Client(base).req("POST", "/api/login", {"user": "lan", "password": "mat-khau-lan"})
+        h.check((st, j) == (403, {"ok": False, "code": "bad_value", "field": "csrf",
+                                  "error": "csrf: is missing"}), j)
+        # concurrent double submit of one form: exactly one event
+        before = queued(ob)
+        nonce = os.urandom(16).hex()
+        results = []
+
+        def submit():
+            results.append(c.record(form=nonce, **{**GOOD, "national_id": "098765432109"}))
+        ts = [threading.Thread(target=submit) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        h.check(all(st == 200 for st, _ in results), results)
+        h.check(len({j["id"] for _, j in results}) == 1, results)
+        h.check(sorted(j["already"] for _, j in results) == [False, True, True, True], results)
+        h.check(queued(ob) == before + 1, "double submit queued twice")
+        # a commune with markup is only data: stored as typed, returned as JSON text
+        st, j = c.record(**{**GOOD, "national_id": "098765432100", "commune": script})
+        h.check(st == 200, j)
+        h.check(c.list()[-1]["commune"] == script, "commune round trip")
+        h.check(c.last_headers["Content-Type"] == "application/json; charset=utf-8" and
+                c.last_headers["X-Content-Type-Options"] == "nosniff", "json headers")
+        # an expired session (--session-ttl 2): the cookie no longer works
+        before = queued(ob)
+        time.sleep(3)
+        st, j = c.record(**{**GOOD, "national_id": "098765432101"})
+        h.check((st, j) == (401, {"ok": False, "code": "unauthenticated",
+                                  "error": "login required"}), j)
+        h.check(queued(ob) == before, "expired session queued")
+        # login rate limit: 5 failures, then even the right password waits
+        rl = oc.Client(base)
+        for _ in range(5):
+            st, _ = rl.login("hoa", "not-her-password")
+            h.check(st == 401, st)
+        st, j = rl.login("hoa", "mat-khau-hoa")
+        h.check(st == 429 and j["error"].startswith("too many failed logins: try again in "), j)
+        sv.stop()
+
+
+def test_binding_and_tls():
+    with h.Workdir("office-tls") as wd:
+        ob, pk = oc.make_office(wd, logins={"lan": oc.LOGINS["lan"]})
+        r = h.run([h.binary(oc.COLLECTOR), "serve", "--outbox", ob, "--person-key", pk,
+                   "--http", "192.0.2.1:8443"], check=False)
+        h.check(r.returncode == 2 and "refusing to serve 192.0.2.1:8443 without TLS: passwords "
+                "and national IDs would cross the network in clear" in r.stderr, r.stderr)
+        r = h.run([h.binary(oc.COLLECTOR), "serve", "--outbox", ob, "--http", "127.0.0.1:1"],
+                  check=False)
+        h.check(r.returncode == 2 and "serve needs --person-key FILE" in r.stderr, r.stderr)
+        cert, key = wd.sub("cert.pem"), wd.sub("key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"], check=True,
+                       capture_output=True)
+        port = h.free_port()
+        sv = wd.start([h.binary(oc.COLLECTOR), "serve", "--outbox", ob, "--person-key", pk,
+                       "--http", f"127.0.0.1:{port}", "--tls-cert", cert, "--tls-key", key,
+                       "--now", oc.NOW], name="serve-tls")
+        sv.wait_log(r'msg="office screen ready" url=https://127.0.0.1:')
+        c = oc.Client(f"https://127.0.0.1:{port}", context=oc.unverified_tls())
+        st, j = c.login("lan", "mat-khau-lan")
+        h.check(st == 200, j)
+        sc = c.last_headers.get_all("Set-Cookie")
+        h.check(sc[0].endswith("; Path=/; HttpOnly; SameSite=Strict; Secure"), sc)
+        st, j = c.record(**GOOD)
+        h.check(st == 200 and j["seq"] == 1, j)
+        sv.stop()
+
+
+if __name__ == "__main__":
+    h.main([test_login_and_record, test_hostile, test_binding_and_tls])
