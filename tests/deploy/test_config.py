@@ -208,6 +208,22 @@ def main():
     r = run("collector", ["status"], clean_env({"CHITIEU_CONFIG": path}))
     check(r.returncode == 0 and "672" in r.stdout, "collector status from CHITIEU_CONFIG: %s %s" % (r.stdout, r.stderr))
 
+    # bash completion generated from the same tables
+    def complete(prog, words):
+        script = run(prog, ["--bash-completion"]).stdout
+        fn = "_chitieu_" + prog
+        words_s = " ".join("'%s'" % w for w in words)
+        cmd = script + "\nCOMP_WORDS=(chitieu-%s %s); COMP_CWORD=%d; %s; printf '%%s\\n' \"${COMPREPLY[@]}\"\n" % (
+            prog, words_s, len(words), fn)
+        r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=tmp)
+        return sorted(x for x in r.stdout.split("\n") if x)
+    check(complete("collector", ["re"]) == sorted(["rejected", "requeue", "reissue"]),
+          "completion of collector commands: %s" % complete("collector", ["re"]))
+    check(complete("collector", ["run", "--win"]) == ["--window"], "completion of run's options")
+    check(complete("collector", ["status", "--win"]) == [], "status takes no --window")
+    check(complete("aggregator", ["--log-level", "w"]) == ["warn"], "completion of a choice")
+    check(complete("aggregator", ["--batch"]) == ["--batch-max"], "completion of aggregator options")
+
     print("%d options checked over %d binaries" % (total, len(BINARIES)))
     if failures:
         print("%d failures" % len(failures), file=sys.stderr)
