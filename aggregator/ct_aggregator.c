@@ -24,6 +24,7 @@
 #include "ct_ingest.h"
 #include "ct_log.h"
 #include "ct_logrec.h"
+#include "ct_notify.h"
 #include "ct_repl.h"
 #include "ct_server.h"
 #include "ct_time.h"
@@ -290,9 +291,12 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
             while (read(o->wake_fd, buf, sizeof buf) > 0) {
             }
         }
+        ct_notify_watchdog();
         if (*o->reload) {
             *o->reload = 0;
+            ct_notify_reloading();
             reload_auth(o, &r->ss[S_FEED]);
+            ct_notify_ready("reloaded");
         }
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
             ct_ingest_set_safe(r->ing, ct_repl_safe(r->repl));
@@ -420,7 +424,9 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
                "until safe covers them",
                "sync_followers=%zu replicate=%s", o->sync_followers,
                o->n_replicate ? o->replicate[0] : "none");
+    ct_notify_ready(o->follow ? "following the primary" : "accepting events");
     e = loop(&r, err, errlen);
+    ct_notify_stopping();
     const ct_ingest_stats *s = ct_ingest_get_stats(r.ing);
     ct_log(CT_LOG_INFO, "stopping", "accepted=%llu duplicates=%llu rejected=%llu head_seq=%llu",
            (unsigned long long)s->accepted, (unsigned long long)s->duplicates,

@@ -1,9 +1,20 @@
-/* ct_log.c — structured stderr logging (see ct_log.h). */
+/* ct_log.c — structured stderr logging (see ct_log.h).
+ *
+ * Under systemd, stderr is a stream to journald and JOURNAL_STREAM names it
+ * ("DEVICE:INODE"); each line then starts with the syslog priority "<N>"
+ * (sd-daemon(3)), which journald strips and records as PRIORITY. Decided
+ * once per process by comparing JOURNAL_STREAM with fstat(2) of stderr, so a
+ * variable inherited by a process whose stderr went elsewhere changes
+ * nothing. */
 #include "ct_log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,17 +31,38 @@ void ct_log_set_component(const char *comp)
     ct_log_comp = comp;
 }
 
+static bool stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* "<N>" before each line: 0 not known yet, 1 no, 2 yes */
+static atomic_int ct_log_journal;
+
 void ct_log(ct_log_level l, const char *msg, const char *fmt, ...)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
+    static const int prio[] = {7, 6, 4, 3}; /* LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR */
     if (l < ct_log_min) return;
+    int j = atomic_load(&ct_log_journal);
+    if (j == 0) {
+        j = stderr_is_journal() ? 2 : 1;
+        atomic_store(&ct_log_journal, j);
+    }
     char line[2048];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
+    char pfx[8] = "";
+    if (j == 2) snprintf(pfx, sizeof pfx, "<%d>", prio[l]);
     int n = snprintf(line, sizeof line,
-                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s msg=\"%s\"",
+                     "%s%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s msg=\"%s\"", pfx,
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      ts.tv_nsec / 1000000, names[l], ct_log_comp, msg);
     if (n < 0) return;

@@ -27,10 +27,19 @@
  *     command's options only. An option whose .cmds mask does not include the
  *     command is refused by name.
  *   - Every option is a long option; -h is --help.
+ *   - Every option is also a key of the configuration file and an environment
+ *     variable CHITIEU_<NAME> (ct_conf.h); precedence flag > environment >
+ *     file > default. Built in to every binary: --config FILE,
+ *     --print-config (prints every effective setting and its source, exit 0)
+ *     and the hidden --options-table, --scdoc and --bash-completion that the
+ *     build turns into man pages and completions.
  *
  * Value kinds and the settings field each writes (at .off):
- *   CT_OPT_FLAG   bool          present = true
- *   CT_OPT_STR    const char *  points into argv or .def (never copied)
+ *   CT_OPT_FLAG   bool          present = true; in a file or the environment
+ *                               true/false, yes/no, on/off, 1/0
+ *   CT_OPT_STR    const char *  points into argv, .def or the environment, or
+ *                               to a copy of a file's value that lives until
+ *                               the process exits
  *   CT_OPT_INT    int64_t       decimal, .min <= v <= .max
  *   CT_OPT_DOUBLE double        decimal, .min <= v <= .max
  *   CT_OPT_SIZE   size_t        bytes with optional K/M/G/T suffix, >= .min
@@ -107,26 +116,54 @@ typedef struct {
     int npos_min, npos_max; /* positional arguments, binaries without commands */
 } ct_opt_spec;
 
+/* Where an option's effective value came from. */
+typedef enum {
+    CT_OPT_SRC_DEFAULT = 0, /* .def, or unset */
+    CT_OPT_SRC_FILE,        /* the configuration file, at .line */
+    CT_OPT_SRC_ENV,         /* CHITIEU_<NAME> */
+    CT_OPT_SRC_FLAG,        /* the command line */
+} ct_opt_src;
+
 typedef struct {
     const ct_opt_cmd *cmd; /* the command given, NULL for a binary without commands */
     char **pos;            /* positional arguments (into argv) */
     int npos;
-    bool exit_now;          /* --help or --version was printed */
-    bool given[CT_OPT_MAX]; /* given[i]: opts[i] came from the command line */
+    bool exit_now;          /* --help, --version, --print-config, ... was printed */
+    bool given[CT_OPT_MAX]; /* given[i]: opts[i] was set by flag, environment or file */
+    ct_opt_src src[CT_OPT_MAX];
+    unsigned line[CT_OPT_MAX];    /* CT_OPT_SRC_FILE: the (last) line that set it */
+    const char *text[CT_OPT_MAX]; /* the effective value as text (not for lists and flags) */
+    const char *config;           /* the configuration file read; NULL = none */
 } ct_opt_result;
 
-/* Applies every default, then argv. See the conventions above. */
+/* Applies every default, then the configuration file, the environment and
+ * argv, in that order (ct_conf.h). See the conventions above. */
 ct_err ct_opt_parse(const ct_opt_spec *spec, int argc, char **argv, void *settings,
                     ct_opt_result *res);
 
 /* Sets one option from text (also for configuration sources other than
  * argv). CT_ERR_USAGE with a message in err ("--window: 'x' is not a whole
- * number from 1 to 65536") when the value does not fit the option. */
+ * number from 1 to 65536") when the value does not fit the option. A
+ * CT_OPT_FLAG takes value NULL (true) or a truth word (true/false, yes/no,
+ * on/off, 1/0). */
 ct_err ct_opt_set(const ct_opt *o, const char *value, void *settings, bool first_of_list, char *err,
                   size_t errlen);
 
 /* Prints the help of the binary (cmd NULL) or of one command. */
 void ct_opt_help(const ct_opt_spec *spec, const ct_opt_cmd *cmd, FILE *f);
+
+/* Whether option o is taken by command cmd (cmd NULL: a binary without
+ * commands, every option). */
+bool ct_opt_applies(const ct_opt *o, const ct_opt_cmd *cmd);
+
+/* ct_opt_set() on spec->opts[i] that also records the source in res (src,
+ * line, text, given). The message in err is ct_opt_set()'s. */
+ct_err ct_opt_assign(const ct_opt_spec *spec, size_t i, const char *value, ct_opt_src src,
+                     unsigned line, bool first_of_list, void *settings, ct_opt_result *res,
+                     char *err, size_t errlen);
+
+/* The binary's short name: "aggregator" for "chitieu-aggregator". */
+const char *ct_opt_short_name(const ct_opt_spec *spec);
 
 /* Prints "PROG: <message>\n(see PROG --help)\n" on stderr; returns 2, the
  * usage exit code, for `return ct_opt_usage_error(...)` in mains. */

@@ -14,6 +14,7 @@
 #include "ct_commands.h"
 #include "ct_deliver.h"
 #include "ct_log.h"
+#include "ct_notify.h"
 #include "ct_time.h"
 
 ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_deliver_opts *o)
@@ -115,7 +116,9 @@ ct_err ct_collector_cmd_run(ct_collector *s, const ct_collector_cfg *c)
     }
     ct_deliver_stats st;
     char msg[512];
+    if (!o.once) ct_notify_ready("delivering the outbox");
     e = ct_deliver_run(s->ob, zctx, &o, &st, msg, sizeof msg);
+    if (!o.once) ct_notify_stopping();
     sodium_memzero(o.secret_key, sizeof o.secret_key);
     zmq_ctx_term(zctx);
     close(lfd);

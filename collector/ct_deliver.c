@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "ct_log.h"
+#include "ct_notify.h"
 #include "ct_time.h"
 #include "ct_wire.h"
 #include "ct_zmon.h"
@@ -872,6 +873,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         if (next_resend - now < wait) wait = next_resend - now;
         if (wait < 0) wait = 0;
         if (wait > RESEND_CHECK_MS) wait = RESEND_CHECK_MS;
+        ct_notify_watchdog();
         zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
         int rc = zmq_poll(items, mon ? 2 : 1, (long)wait);
         if (rc < 0 && errno != EINTR) {

@@ -12,6 +12,7 @@
 #include "ct_log.h"
 #include "ct_logrec.h"
 #include "ct_metrics.h"
+#include "ct_notify.h"
 #include "ct_text.h"
 #include "ct_time.h"
 
@@ -220,6 +221,7 @@ static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
     int64_t last_publish = 0;
     bool dirty = false;
     while (!*stop) {
+        ct_notify_watchdog();
         int64_t now = ct_monotonic_ms();
         int timeout = POLL_MS;
         if (next_report && next_report - now < timeout)
@@ -271,7 +273,9 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
     assert(cfg && c && v && stop);
     assert(cfg->interval_s > 0 && (cfg->clock != CT_CLOCK_SIM || cfg->sim_factor > 0));
     run_st r = {.cfg = cfg, .c = c, .v = v, .http = http, .mono_start = ct_monotonic_ms()};
+    if (!cfg->once) ct_notify_ready("following the feed");
     ct_err e = loop(&r, stop);
+    if (!cfg->once) ct_notify_stopping();
     ct_buf_free(&r.out);
     ct_buf_free(&r.json);
     ct_buf_free(&r.metrics);
