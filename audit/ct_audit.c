@@ -176,6 +176,7 @@ static struct ct_audit_pool *pool_new(const ct_audit_opts *o)
         pool_free(p);
         return NULL;
     }
+    p->b[0].state = B_FILLING; /* before the workers start: they read states */
     for (unsigned i = 0; i < n_workers; i++) {
         if (pthread_create(&p->thr[i], NULL, worker, p) != 0) break;
         p->n_thr++;
@@ -184,7 +185,6 @@ static struct ct_audit_pool *pool_new(const ct_audit_opts *o)
         pool_free(p);
         return NULL;
     }
-    p->b[0].state = B_FILLING;
     return p;
 }
 
