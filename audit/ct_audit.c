@@ -352,6 +352,10 @@ static int stage2(ct_audit *a, ct_audit_item *it)
                          "seq %" PRIu64 ": hash mismatch (record altered or reordered)", rec->seq);
         return 1;
     }
+    if (it->dec == CT_ERR_NOMEM) { /* the decoder's memory, not the record: a runtime error */
+        a->err = CT_ERR_NOMEM;
+        return 1;
+    }
     if (it->dec) {
         ct_audit_diverge(a, rec->seq, "seq %" PRIu64 ": event does not decode (%s: %s)", rec->seq,
                          ct_err_name(it->dec), ct_err_str(it->dec));
