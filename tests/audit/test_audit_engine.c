@@ -271,7 +271,7 @@ static void test_recount_threads(void **state)
 {
     (void)state;
     char *d = mktmp();
-    ct_testgen_opts go = {.events = 9000, .seed = 5, .batch = 500};
+    ct_testgen_opts go = {.events = 4500, .seed = 5, .batch = 500};
     assert_int_equal(ct_testgen_make_store(d, &camp, &go), CT_OK);
     ct_store *s;
     char err[256];
@@ -282,7 +282,7 @@ static void test_recount_threads(void **state)
     uint64_t hs;
     uint8_t hh[32];
     assert_int_equal(ct_store_read_counts(s, &stored, &hs, hh), CT_OK);
-    assert_int_equal(hs, 9000);
+    assert_int_equal(hs, 4500);
     static const uint8_t zero[32];
     for (unsigned threads = 1; threads <= 3; threads++) {
         ct_audit_opts ao = {.campaign = &camp, .ids_store = s, .threads = threads};
@@ -294,8 +294,8 @@ static void test_recount_threads(void **state)
         ct_audit_finish(&a);
         assert_int_equal(ct_audit_check_ids(&a, s), CT_OK);
         assert_false(a.diverged);
-        assert_int_equal(a.last_seq, 9000);
-        assert_int_equal(a.n_records, 9000);
+        assert_int_equal(a.last_seq, 4500);
+        assert_int_equal(a.n_records, 4500);
         assert_memory_equal(a.head, hh, 32);
         char finding[512] = "";
         assert_true(ct_audit_compare_counts(&stored, &a.counts, finding, sizeof finding));
