@@ -264,7 +264,8 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
     int64_t next_stats =
         o->stats_interval > 0 ? ct_monotonic_ms() + (int64_t)(o->stats_interval * 1000) : INT64_MAX;
     int64_t next_rc = ct_monotonic_ms() + o->reader_check_s * 1000;
-    while (!*o->stop) {
+    while (!__atomic_load_n(o->stop,
+                            __ATOMIC_ACQUIRE)) { /* a signal handler or another thread sets it */
         int ni = 0;
         items[ni++] = (zmq_pollitem_t){NULL, o->wake_fd, o->wake_fd >= 0 ? ZMQ_POLLIN : 0, 0};
         items[ni++] = (zmq_pollitem_t){r->ss[S_INGEST].sock, 0, ZMQ_POLLIN, 0};

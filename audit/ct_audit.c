@@ -176,6 +176,7 @@ static struct ct_audit_pool *pool_new(const ct_audit_opts *o)
         pool_free(p);
         return NULL;
     }
+    p->b[0].state = B_FILLING; /* before the workers start: they read states */
     for (unsigned i = 0; i < n_workers; i++) {
         if (pthread_create(&p->thr[i], NULL, worker, p) != 0) break;
         p->n_thr++;
@@ -184,7 +185,6 @@ static struct ct_audit_pool *pool_new(const ct_audit_opts *o)
         pool_free(p);
         return NULL;
     }
-    p->b[0].state = B_FILLING;
     return p;
 }
 
@@ -350,6 +350,10 @@ static int stage2(ct_audit *a, ct_audit_item *it)
     if (it->chain) {
         ct_audit_diverge(a, rec->seq,
                          "seq %" PRIu64 ": hash mismatch (record altered or reordered)", rec->seq);
+        return 1;
+    }
+    if (it->dec == CT_ERR_NOMEM) { /* the decoder's memory, not the record: a runtime error */
+        a->err = CT_ERR_NOMEM;
         return 1;
     }
     if (it->dec) {

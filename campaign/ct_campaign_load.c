@@ -796,7 +796,10 @@ static void phase_roster(lctx *c, const char *rname, const char *roster, size_t 
             break;
         }
         if (csv_parse(&p, s, n, csv_field_cb, csv_record_cb, c) != n) {
-            fail(c, rname, c->rline, "malformed CSV (%s)", csv_strerror(csv_error(&p)));
+            if (csv_error(&p) == CSV_ENOMEM)
+                fail_nomem(c);
+            else
+                fail(c, rname, c->rline, "malformed CSV (%s)", csv_strerror(csv_error(&p)));
             break;
         }
         s = lend;

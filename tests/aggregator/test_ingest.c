@@ -470,7 +470,7 @@ static void test_aggregator_run(void **st)
     assert_int_equal(seq, 2);
     assert_int_equal(it[1].seq, 2);
     zmq_close(d);
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE); /* the loop runs in another thread */
     assert_int_equal(write(pfd[1], "x", 1), 1);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(ra.rc, CT_OK);

@@ -2,7 +2,8 @@
  *   - person map and the bounded MessagePack walk;
  *   - ctlog header/trailer round trip and hostile files;
  *   - recount of a store built through ct_store_apply_batch equals the
- *     stored counts and head;
+ *     stored counts and head, single-threaded and with 1, 2 and 3 checking
+ *     threads (the pipeline; the ThreadSanitizer build runs it);
  *   - chitieu-audit replay --seq N (run as a process) reproduces byte for byte
  *     the report ct_status_render gave for the store's own counts when the
  *     log was at N, in every format, after the log has grown past N.
@@ -265,6 +266,47 @@ static void test_recount_equals_store(void **state)
     free(d);
 }
 
+/* The pipeline (threads checking batches) gives the single-threaded result. */
+static void test_recount_threads(void **state)
+{
+    (void)state;
+    char *d = mktmp();
+    ct_testgen_opts go = {.events = 4500, .seed = 5, .batch = 500};
+    assert_int_equal(ct_testgen_make_store(d, &camp, &go), CT_OK);
+    ct_store *s;
+    char err[256];
+    ct_store_opts so = {.dir = d, .campaign_id = camp.id, .read_only = true};
+    assert_int_equal(ct_store_open(&so, &s, err, sizeof err), CT_OK);
+    ct_counts stored;
+    ct_counts_init(&stored);
+    uint64_t hs;
+    uint8_t hh[32];
+    assert_int_equal(ct_store_read_counts(s, &stored, &hs, hh), CT_OK);
+    assert_int_equal(hs, 4500);
+    static const uint8_t zero[32];
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        ct_audit_opts ao = {.campaign = &camp, .ids_store = s, .threads = threads};
+        ct_audit a;
+        ct_audit_init(&a, &ao, 1, zero);
+        assert_int_equal(a.o.threads, threads);
+        uint64_t bad;
+        assert_int_equal(ct_store_log_scan(s, 1, 0, ct_audit_record, &a, &bad), CT_OK);
+        ct_audit_finish(&a);
+        assert_int_equal(ct_audit_check_ids(&a, s), CT_OK);
+        assert_false(a.diverged);
+        assert_int_equal(a.last_seq, 4500);
+        assert_int_equal(a.n_records, 4500);
+        assert_memory_equal(a.head, hh, 32);
+        char finding[512] = "";
+        assert_true(ct_audit_compare_counts(&stored, &a.counts, finding, sizeof finding));
+        ct_audit_free(&a);
+    }
+    ct_counts_free(&stored);
+    ct_store_close(s);
+    rmrf(d);
+    free(d);
+}
+
 static char *run_capture(const char *cmd, int *rc)
 {
     FILE *p = popen(cmd, "r");
@@ -349,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_object_len),
         cmocka_unit_test(test_ctlog_header_trailer),
         cmocka_unit_test(test_recount_equals_store),
+        cmocka_unit_test(test_recount_threads),
         cmocka_unit_test(test_replay_reproduces_live),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -40,6 +40,8 @@ static int teardown(void **state)
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
+    free(f->out);
+    free(f->err);
     free(f);
     return 0;
 }
