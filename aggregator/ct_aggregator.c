@@ -28,6 +28,7 @@
 #include "ct_repl.h"
 #include "ct_server.h"
 #include "ct_time.h"
+#include "ct_wire.h"
 
 enum { S_INGEST = 0, S_FEED = 1, S_SNAP = 2, S_REPL = 3, S_N = 4 };
 
@@ -159,6 +160,7 @@ typedef struct {
     uint8_t head[CT_LOGREC_HASH_LEN];
     bool store_failing;
     int64_t last_fail_log;
+    uint64_t refused_submits; /* a follower's "err" not_primary answers */
 } run_state;
 
 static void ingest_round(run_state *r)
@@ -188,6 +190,40 @@ static void ingest_round(run_state *r)
     }
 }
 
+/* A follower refuses submits: "err" not_primary, with the token when it
+ * can be read; nothing is stored. */
+static void refuse_submits(run_state *r)
+{
+    void *sock = r->ss[S_INGEST].sock;
+    ct_buf out = CT_BUF_INIT;
+    for (int n = 0; n < 1024; n++) {
+        zmq_msg_t rid, body;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            break;
+        }
+        zmq_msg_init(&body);
+        bool ok = zmq_msg_more(&rid) && zmq_msg_recv(&body, sock, 0) >= 0;
+        while (ok && zmq_msg_more(&body)) { /* the last frame is the message */
+            zmq_msg_close(&body);
+            zmq_msg_init(&body);
+            if (zmq_msg_recv(&body, sock, 0) < 0) ok = false;
+        }
+        uint64_t tok = 0;
+        bool has = ok && ct_wire_submit_peek_token(zmq_msg_data(&body), zmq_msg_size(&body),
+                                                   &tok) == CT_OK;
+        ct_buf_reset(&out);
+        if (ok && ct_wire_error_encode(has, tok, CT_ERR_NOT_PRIMARY, &out) == CT_OK &&
+            zmq_send(sock, zmq_msg_data(&rid), zmq_msg_size(&rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+            zmq_send(sock, out.data, out.len, ZMQ_DONTWAIT);
+        r->refused_submits++;
+        zmq_msg_close(&body);
+        zmq_msg_close(&rid);
+    }
+    ct_buf_free(&out);
+}
+
 /* A follower: batches from the primary, appended and published like
  * commits. CT_ERR_CHAIN ends the run. */
 static ct_err follow_round(run_state *r, char *err, size_t errlen)
@@ -215,12 +251,13 @@ static void log_repl_stats(run_state *r, int64_t now)
         ct_log(CT_LOG_INFO, "replication",
                "role=follower primary=%s connected=%s head_seq=%llu primary_committed=%llu "
                "primary_safe=%llu lag_records=%llu batches=%llu records=%llu empty_batches=%llu "
-               "stale_batches=%llu store_failures=%llu",
+               "stale_batches=%llu store_failures=%llu epoch=%llu refused_submits=%llu",
                o->follow, fs->connected ? "yes" : "no", (unsigned long long)fs->head_seq,
                (unsigned long long)fs->primary_committed, (unsigned long long)fs->primary_safe,
                (unsigned long long)lag, (unsigned long long)fs->batches,
                (unsigned long long)fs->records, (unsigned long long)fs->empty_batches,
-               (unsigned long long)fs->stale_batches, (unsigned long long)fs->store_failures);
+               (unsigned long long)fs->stale_batches, (unsigned long long)fs->store_failures,
+               (unsigned long long)fs->epoch, (unsigned long long)r->refused_submits);
         return;
     }
     if (!o->n_replicate) return;
@@ -300,8 +337,12 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
             ct_notify_ready("reloaded");
         }
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
-            ct_ingest_set_safe(r->ing, ct_repl_safe(r->repl));
-            ingest_round(r);
+            if (r->follow) {
+                refuse_submits(r);
+            } else {
+                ct_ingest_set_safe(r->ing, ct_repl_safe(r->repl));
+                ingest_round(r);
+            }
         }
         if (n > 0 && (items[2].revents & ZMQ_POLLIN)) ct_feed_serve_snapshots(r->feed);
         if (n > 0 && (items[3].revents & ZMQ_POLLIN)) ct_repl_serve(r->repl, ct_monotonic_ms());
@@ -349,9 +390,10 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
     const char *const domains[S_N] = {CT_ZAP_DOMAIN_INGEST, CT_ZAP_DOMAIN_READ, CT_ZAP_DOMAIN_READ,
                                       CT_ZAP_DOMAIN_REPLICATE};
     const char *const *eps[S_N] = {o->ingest, o->feed, o->snapshot, o->replicate};
-    /* a follower takes no events: its ingest socket is never bound */
-    const size_t neps[S_N] = {o->follow ? 0 : o->n_ingest, o->n_feed, o->n_snapshot,
-                              o->n_replicate};
+    /* a follower takes no events: its ingest socket answers every submit
+     * with "err" not_primary, so a collector given a list of endpoints moves
+     * on at once */
+    const size_t neps[S_N] = {o->n_ingest, o->n_feed, o->n_snapshot, o->n_replicate};
     for (int k = 0; k < S_N; k++) {
         ct_server_opts so = {.type = types[k],
                              .what = what[k],
@@ -367,8 +409,18 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
         int one = 1; /* a follower that reconnects under its routing id takes over */
         zmq_setsockopt(r.ss[S_REPL].sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     }
-    ct_ingest_opts io = {o->campaign,  o->store,           o->auth,
-                         o->batch_max, o->no_future_check, o->sync_followers};
+    uint64_t epoch = 1;
+    if ((e = ct_store_epoch(o->store, &epoch))) {
+        snprintf(err, errlen, "cannot read the store's epoch: %s", ct_err_str(e));
+        goto out;
+    }
+    ct_ingest_opts io = {.campaign = o->campaign,
+                         .store = o->store,
+                         .auth = o->auth,
+                         .batch_max = o->batch_max,
+                         .no_future_check = o->no_future_check,
+                         .sync_followers = o->sync_followers,
+                         .epoch = epoch};
     if ((e = ct_ingest_create(&io, &r.ing))) {
         snprintf(err, errlen, "ingest: %s", ct_err_str(e));
         goto out;
@@ -407,10 +459,10 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
     ct_hash_hex(r.head, hh);
     ct_log(CT_LOG_INFO, "ready",
            "campaign=%s data=%s ingest=%s feed=%s snapshot=%s security=%s head_seq=%llu "
-           "head=%s batch_max=%zu max_connections=%ld pid=%ld",
+           "head=%s batch_max=%zu max_connections=%ld epoch=%llu pid=%ld",
            o->campaign->id, o->data, o->ingest[0], o->feed[0], o->snapshot[0],
            o->auth ? "curve" : "INSECURE", (unsigned long long)r.head_seq, hh, o->batch_max,
-           o->max_connections, (long)getpid());
+           o->max_connections, (unsigned long long)epoch, (long)getpid());
     if (o->follow)
         ct_log(CT_LOG_INFO, "replication: follower; takes no events, serves the feed and snapshots",
                "primary=%s head_seq=%llu", o->follow, (unsigned long long)r.head_seq);

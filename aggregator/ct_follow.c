@@ -33,6 +33,7 @@ struct ct_follow {
     ct_follow_stats st;
     ct_bytes recs[CT_WIRE_MAX_RECORDS];
     ct_logrec dec[CT_WIRE_MAX_RECORDS];
+    ct_wire_origin org[CT_WIRE_MAX_RECORDS];
     ct_buf out;
 };
 
@@ -49,7 +50,7 @@ const ct_follow_stats *ct_follow_get_stats(const ct_follow *f)
 static void ask(ct_follow *f)
 {
     ct_buf_reset(&f->out);
-    if (ct_wire_repl_req_encode(f->head_seq, f->head, &f->out) == CT_OK)
+    if (ct_wire_repl_req_encode_ep(f->head_seq, f->head, f->st.epoch, &f->out) == CT_OK)
         zmq_send(f->sock, f->out.data, f->out.len, ZMQ_DONTWAIT);
     f->asked_ms = ct_monotonic_ms();
 }
@@ -63,6 +64,10 @@ ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, siz
     ct_err e = ct_store_head(o->store, &f->head_seq, f->head);
     if (e) {
         snprintf(err, errlen, "cannot read the store's head: %s", ct_err_str(e));
+        goto fail;
+    }
+    if ((e = ct_store_epoch(o->store, &f->st.epoch))) {
+        snprintf(err, errlen, "cannot read the store's epoch: %s", ct_err_str(e));
         goto fail;
     }
     f->sock = zmq_socket(o->zctx, ZMQ_DEALER);
@@ -105,7 +110,7 @@ ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, siz
         goto fail;
     }
     f->st.head_seq = f->head_seq;
-    ask(f);
+    if (!o->probe_only) ask(f);
     *out = f;
     return CT_OK;
 fail:
@@ -196,6 +201,21 @@ static ct_err apply_batch(ct_follow *f, const ct_wire_repl_batch *b, ct_store_co
             return CT_ERR_CHAIN;
         }
     }
+    for (size_t i = 0; i < b->n_origins && !e; i++) {
+        e = ct_store_import_origin(f->o.store, b->origins[i].origin, b->origins[i].key,
+                                   b->origins[i].key_len);
+        if (e == CT_ERR_CONFLICT) {
+            char oh[2 * CT_ORIGIN_LEN + 1];
+            for (size_t k = 0; k < CT_ORIGIN_LEN; k++)
+                snprintf(oh + 2 * k, 3, "%02x", b->origins[i].origin[k]);
+            snprintf(err, errlen,
+                     "the primary binds origin %s to another key than this store does: the "
+                     "stores diverge; refusing the batch after seq %llu; nothing of it applied",
+                     oh, (unsigned long long)b->prev_seq);
+            ct_store_import_abort(f->o.store);
+            return CT_ERR_CHAIN;
+        }
+    }
     if (e) {
         ct_store_import_abort(f->o.store);
         return e;
@@ -221,12 +241,22 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
                      (unsigned long long)f->head_seq, (unsigned long long)f->head_seq);
             return CT_ERR_CHAIN;
         }
+        if (code == CT_ERR_STALE_EPOCH) {
+            snprintf(err, errlen,
+                     "the primary at %s runs an epoch older than this store's epoch %llu: it is "
+                     "a former primary (a follower was promoted since); refusing it, nothing "
+                     "applied. Follow the current primary instead",
+                     f->o.endpoint, (unsigned long long)f->st.epoch);
+            return CT_ERR_STALE_EPOCH;
+        }
         ct_log(CT_LOG_ERROR, "replication: the primary refused our request",
                "reason=%s detail=\"%s\"", ct_err_name(code), ct_err_str(code));
         return CT_OK;
     }
     ct_wire_repl_batch b;
-    if (!e) e = ct_wire_repl_batch_decode(buf, len, &b, f->recs, CT_WIRE_MAX_RECORDS);
+    if (!e)
+        e = ct_wire_repl_batch_decode_o(buf, len, &b, f->recs, CT_WIRE_MAX_RECORDS, f->org,
+                                        CT_WIRE_MAX_RECORDS);
     if (e) {
         ct_log(CT_LOG_WARN, "replication: undecodable message from the primary", "err=%s len=%zu",
                ct_err_name(e), len);
@@ -236,6 +266,27 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
         ct_log(CT_LOG_INFO, "replication: following", "primary=%s head_seq=%llu committed=%llu",
                f->o.endpoint, (unsigned long long)f->head_seq, (unsigned long long)b.committed);
     f->st.connected = true;
+    uint64_t ep = b.epoch ? b.epoch : 1;
+    if (ep < f->st.epoch) {
+        snprintf(err, errlen,
+                 "the primary at %s runs epoch %llu, older than this store's epoch %llu: it is "
+                 "a former primary (a follower was promoted since); refusing its records, "
+                 "nothing applied. Follow the current primary instead",
+                 f->o.endpoint, (unsigned long long)ep, (unsigned long long)f->st.epoch);
+        return CT_ERR_STALE_EPOCH;
+    }
+    if (ep > f->st.epoch) {
+        if ((e = ct_store_adopt_epoch(f->o.store, ep))) {
+            ct_log(CT_LOG_ERROR, "replication: cannot record the primary's epoch; will ask again",
+                   "err=%s epoch=%llu", ct_err_name(e), (unsigned long long)ep);
+            f->asked_ms = ct_monotonic_ms() - CT_FOLLOW_RETRY_MS + 1000;
+            return CT_OK;
+        }
+        ct_log(CT_LOG_INFO, "replication: the primary runs a newer epoch; adopted",
+               "primary=%s epoch=%llu previous_epoch=%llu", f->o.endpoint, (unsigned long long)ep,
+               (unsigned long long)f->st.epoch);
+        f->st.epoch = ep;
+    }
     if (b.prev_seq != f->head_seq) { /* the answer to an older request */
         f->st.stale_batches++;
         return CT_OK;
@@ -284,5 +335,49 @@ ct_err ct_follow_on_readable(ct_follow *f, ct_store_commit *commit, char *err, s
     }
     zmq_msg_close(&m);
     if (!appended) commit->seq_before = commit->seq_after = 0;
+    return e;
+}
+
+ct_err ct_follow_probe(ct_follow *f, uint64_t seq, const uint8_t hash[32], int timeout_ms,
+                       bool *on_log, uint64_t *epoch)
+{
+    *on_log = false;
+    ct_buf_reset(&f->out);
+    ct_err e = ct_wire_repl_req_encode_ep(seq, hash, f->st.epoch, &f->out);
+    if (e) return e;
+    if (zmq_send(f->sock, f->out.data, f->out.len, 0) < 0) return CT_ERR_ZMQ;
+    int64_t deadline = ct_monotonic_ms() + timeout_ms;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    e = CT_ERR_TIMEOUT;
+    for (;;) {
+        int64_t left = deadline - ct_monotonic_ms();
+        if (left <= 0) break;
+        zmq_pollitem_t it = {f->sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, (long)left) <= 0) continue;
+        if (zmq_msg_recv(&m, f->sock, ZMQ_DONTWAIT) < 0 || zmq_msg_more(&m)) continue;
+        const uint8_t *buf = zmq_msg_data(&m);
+        size_t len = zmq_msg_size(&m);
+        ct_msg_kind kind;
+        if (ct_wire_peek_kind(buf, len, &kind) != CT_OK) continue;
+        if (kind == CT_MSG_ERROR) {
+            bool has;
+            uint64_t tok;
+            uint16_t code;
+            if (ct_wire_error_decode(buf, len, &has, &tok, &code) != CT_OK) continue;
+            e = code == CT_ERR_CHAIN ? CT_OK : (ct_err)code;
+            break;
+        }
+        ct_wire_repl_batch b;
+        if (ct_wire_repl_batch_decode_o(buf, len, &b, f->recs, CT_WIRE_MAX_RECORDS, f->org,
+                                        CT_WIRE_MAX_RECORDS) != CT_OK ||
+            b.prev_seq != seq)
+            continue; /* an answer to an earlier probe */
+        *on_log = true;
+        *epoch = b.epoch ? b.epoch : 1;
+        e = CT_OK;
+        break;
+    }
+    zmq_msg_close(&m);
     return e;
 }

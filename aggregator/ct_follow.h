@@ -15,6 +15,12 @@
  * returns CT_ERR_CHAIN with err naming the first seq it cannot accept
  * (nothing of that batch is written; it never repairs anything). The same
  * for an "err" chain_broken from the primary (our head is not on its log).
+ * Epochs: an "rb" from a lower epoch than this store's (a former primary)
+ * stops the follower too (CT_ERR_STALE_EPOCH, err says so; nothing
+ * applied); a higher one is adopted (stored) before the batch is applied.
+ * Origin bindings shipped with a batch ("o") are written in the batch's
+ * transaction; one that contradicts a stored binding refuses the batch
+ * (CT_ERR_CHAIN).
  * A store write failure (disk or map full, I/O) aborts the batch and the
  * request is repeated later. No answer within CT_FOLLOW_RETRY_MS: ask again.
  *
@@ -45,6 +51,7 @@ typedef struct {
     const char *data;            /* for the routing id */
     const ct_keypair *kp;        /* own key pair; NULL = insecure */
     const char *primary_key_z85; /* the primary's public key; NULL = insecure */
+    bool probe_only;             /* no request at creation: ct_follow_probe only */
 } ct_follow_opts;
 
 typedef struct {
@@ -53,6 +60,7 @@ typedef struct {
     uint64_t primary_safe;
     uint64_t batches, records, empty_batches, stale_batches, store_failures;
     int64_t last_batch_ms; /* monotonic; 0 = none yet */
+    uint64_t epoch;        /* this store's epoch (raised to the primary's) */
     bool connected;
 } ct_follow_stats;
 
@@ -66,10 +74,20 @@ void *ct_follow_socket(const ct_follow *f);
  * appends records; *commit describes that commit (seq_after > seq_before
  * when something was appended, else both 0; commit->changed receives the
  * changed counters' absolute values when given). CT_OK, or CT_ERR_CHAIN (the
- * logs diverge: stop) with err saying where. */
+ * logs diverge: stop) or CT_ERR_STALE_EPOCH (the primary is a former one:
+ * stop) with err saying where. */
 ct_err ct_follow_on_readable(ct_follow *f, ct_store_commit *commit, char *err, size_t errlen);
 /* Repeats the request when the primary has been silent for too long. */
 void ct_follow_tick(ct_follow *f, int64_t now_ms);
 const ct_follow_stats *ct_follow_get_stats(const ct_follow *f);
+/* Asks the primary whether (seq, hash) is on its log (one "rq", then waits
+ * up to timeout_ms): *on_log true and *epoch = the primary's epoch when it
+ * answers with records after seq; *on_log false when it answers
+ * chain_broken. CT_ERR_TIMEOUT without an answer; another "err" is returned
+ * as its code. For a store created with probe_only (chitieu-aggregator
+ * --rejoin); the primary counts an accepted seq as durable on this node,
+ * which it is. */
+ct_err ct_follow_probe(ct_follow *f, uint64_t seq, const uint8_t hash[32], int timeout_ms,
+                       bool *on_log, uint64_t *epoch);
 
 #endif

@@ -32,6 +32,7 @@ typedef struct {
     bool ok; /* decoded as a submit */
     bool has_token;
     bool want_safe; /* the submit carried "w" */
+    uint64_t epoch; /* the submit's "ep" (0 = absent) */
     uint16_t err;   /* when !ok */
     size_t sock;
     uint64_t token;
@@ -66,6 +67,7 @@ ct_err ct_ingest_create(const ct_ingest_opts *o, ct_ingest **out)
     if (!g) return CT_ERR_NOMEM;
     g->o = *o;
     if (g->o.batch_max == 0) g->o.batch_max = 8192;
+    if (g->o.epoch == 0) g->o.epoch = 1;
     g->cap_items = g->o.batch_max + CT_WIRE_MAX_EVENTS;
     g->cap_msgs = g->o.batch_max;
     g->msgs = calloc(g->cap_msgs, sizeof *g->msgs);
@@ -130,6 +132,7 @@ static int recv_one(void *sock, in_msg *m)
     m->ok = false;
     m->has_token = false;
     m->want_safe = false;
+    m->epoch = 0;
     m->err = CT_OK;
     m->n = 0;
     zmq_msg_init(&m->body);
@@ -274,11 +277,25 @@ static size_t drain(ct_ingest *g, void **socks, size_t nsock, size_t *nev)
             size_t len = zmq_msg_size(&m->body);
             bytes += len;
             size_t n = 0;
-            ct_err e = ct_wire_submit_decode_wm(body, len, &m->token, &m->want_safe, g->raw + ni,
-                                                g->cap_items - ni, &n);
+            ct_err e = ct_wire_submit_decode_ep(body, len, &m->token, &m->want_safe, &m->epoch,
+                                                g->raw + ni, g->cap_items - ni, &n);
             if (e) {
                 m->err = (uint16_t)e;
                 m->has_token = ct_wire_submit_peek_token(body, len, &m->token) == CT_OK;
+                continue;
+            }
+            if (m->epoch > g->o.epoch) { /* fencing: a newer primary exists */
+                m->err = CT_ERR_STALE_EPOCH;
+                m->has_token = true;
+                g->st.stale_epoch++;
+                if (g->st.stale_epoch == 1 || g->st.stale_epoch % 1000 == 0)
+                    ct_log(CT_LOG_ERROR,
+                           "a collector has seen a newer epoch: this aggregator is a former "
+                           "primary; its submits are refused (stale_epoch), nothing is stored. "
+                           "Stop it and rejoin it as a follower (docs/replication.md)",
+                           "our_epoch=%llu collector_epoch=%llu refused=%llu",
+                           (unsigned long long)g->o.epoch, (unsigned long long)m->epoch,
+                           (unsigned long long)g->st.stale_epoch);
                 continue;
             }
             m->ok = true;
@@ -405,8 +422,9 @@ static void send_acks(ct_ingest *g, void **socks, size_t nm, uint64_t head_seq)
                        m->user && m->user[0] ? m->user : "-", ohex, hijack);
             }
             uint64_t safe = g->o.sync_followers == 0 || g->safe > head_seq ? head_seq : g->safe;
-            e = ct_wire_ack_encode_wm(m->token, head_seq, m->want_safe, safe, g->acks + m->first,
-                                      m->n, &g->out);
+            uint64_t ep = m->want_safe || m->epoch ? g->o.epoch : 0;
+            e = ct_wire_ack_encode_ep(m->token, head_seq, m->want_safe, safe, ep,
+                                      g->acks + m->first, m->n, &g->out);
         }
         if (e == CT_OK) send_reply(g, socks[m->sock], m);
         zmq_msg_close(&m->rid);

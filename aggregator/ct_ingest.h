@@ -66,8 +66,9 @@ typedef struct {
     uint64_t batch_max_seen;     /* largest batch, in events */
     uint64_t acks_undeliverable; /* peer gone or its queue full */
     uint64_t forbidden;
-    uint64_t commit_ns; /* time spent in ct_store_apply_batch */
-    uint64_t round_ns;  /* time spent in whole rounds (decode..ack) */
+    uint64_t stale_epoch; /* submits refused: the sender has seen a newer epoch */
+    uint64_t commit_ns;   /* time spent in ct_store_apply_batch */
+    uint64_t round_ns;    /* time spent in whole rounds (decode..ack) */
     uint64_t rejects_by_code[CT_INGEST_MAX_CODES];
 } ct_ingest_stats;
 
@@ -80,6 +81,9 @@ typedef struct {
     /* followers that must confirm a record before it is safe; 0 = safe is
      * the head after the round's commit (see ct_ingest_set_safe) */
     size_t sync_followers;
+    /* the store's epoch (0 = 1): acks to submits with "w" or "ep" carry it; a
+     * submit whose "ep" is higher is refused with "err" stale_epoch */
+    uint64_t epoch;
 } ct_ingest_opts;
 
 typedef struct ct_ingest ct_ingest;

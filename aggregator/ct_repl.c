@@ -6,7 +6,10 @@
  * committed and safe never decreases; an "rb" carries records p+1, p+2, ...
  * read from the store in one scan, exactly as stored (only the TEST ONLY
  * flip alters a byte, once); commit times are kept for the last
- * CT_REPL_RING commits only (older lags are reported from the oldest kept).
+ * CT_REPL_RING commits only (older lags are reported from the oldest kept);
+ * every "rb" carries this store's epoch and, for each distinct origin of
+ * its records, the binding when that origin is bound to the collector of a
+ * record in the batch (so a follower binds exactly what this store bound).
  */
 #include "ct_repl.h"
 
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "ct_event.h"
 #include "ct_log.h"
 #include "ct_logrec.h"
 #include "ct_time.h"
@@ -56,6 +60,12 @@ struct ct_repl {
     size_t offs[CT_WIRE_MAX_RECORDS + 1];
     ct_bytes recs[CT_WIRE_MAX_RECORDS];
     size_t nrec;
+    uint64_t epoch; /* this store's epoch, carried by every "rb" */
+    /* origin bindings of the batch: origin -> key when the record's
+     * collector is the key its origin is bound to (deduplicated) */
+    ct_wire_origin org[CT_WIRE_MAX_RECORDS];
+    char org_key[CT_WIRE_MAX_RECORDS][CT_COLLECTOR_ID_MAX + 1];
+    size_t norg;
     ct_buf out;
 };
 
@@ -66,6 +76,7 @@ ct_err ct_repl_create(const ct_repl_opts *o, ct_repl **out)
     if (!r) return CT_ERR_NOMEM;
     r->o = *o;
     ct_err e = ct_store_head(o->store, &r->committed, r->head);
+    if (!e) e = ct_store_epoch(o->store, &r->epoch);
     if (e) {
         free(r);
         return e;
@@ -164,16 +175,50 @@ static void send_err(ct_repl *r, const uint8_t *rid, size_t rid_len, ct_err code
     if (ct_wire_error_encode(false, 0, code, &r->out) == CT_OK) send_to(r, rid, rid_len);
 }
 
+/* The event id's origin: canonical events begin with the map header and
+ * "v" 1, "id" bin 16 (§2); anything else is decoded. */
+static bool event_origin(const ct_logrec *rec, uint8_t origin[CT_ORIGIN_LEN])
+{
+    static const uint8_t pre[] = {0xa1, 'v', 0x01, 0xa2, 'i', 'd', 0xc4, 0x10};
+    if (rec->event_len > 1 + sizeof pre + CT_ORIGIN_LEN && (rec->event[0] & 0xf0) == 0x80 &&
+        memcmp(rec->event + 1, pre, sizeof pre) == 0) {
+        memcpy(origin, rec->event + 1 + sizeof pre, CT_ORIGIN_LEN);
+        return true;
+    }
+    ct_event ev;
+    if (ct_event_decode(rec->event, rec->event_len, &ev, NULL) != CT_OK) return false;
+    memcpy(origin, ev.id, CT_ORIGIN_LEN);
+    return true;
+}
+
+/* Adds the binding of rec's origin when it is bound to rec's collector. */
+static ct_err stage_origin(ct_repl *r, const ct_logrec *rec)
+{
+    uint8_t o[CT_ORIGIN_LEN];
+    if (!rec->collector[0] || !event_origin(rec, o)) return CT_OK;
+    for (size_t i = r->norg; i-- > 0;)
+        if (memcmp(r->org[i].origin, o, CT_ORIGIN_LEN) == 0) return CT_OK;
+    char *key = r->org_key[r->norg];
+    bool found = false;
+    ct_err e = ct_store_origin_get(r->o.store, o, key, CT_COLLECTOR_ID_MAX + 1, &found);
+    if (e) return e;
+    if (!found || strcmp(key, rec->collector) != 0) return CT_OK;
+    ct_wire_origin *w = &r->org[r->norg++];
+    memcpy(w->origin, o, CT_ORIGIN_LEN);
+    w->key = key;
+    w->key_len = strlen(key);
+    return CT_OK;
+}
+
 static ct_err stage_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
 {
     ct_repl *r = arg;
-    (void)rec;
     if (r->nrec == CT_WIRE_MAX_RECORDS ||
         (r->nrec > 0 && r->stage.len + raw_len > CT_REPL_BATCH_BYTES))
         return CT_STOP;
     if (ct_buf_append(&r->stage, raw, raw_len)) return CT_ERR_NOMEM;
     r->offs[++r->nrec] = r->stage.len;
-    return CT_OK;
+    return stage_origin(r, rec);
 }
 
 /* One "rb" with the records after seq (our hash at seq is head_at). */
@@ -181,6 +226,7 @@ static void send_batch(ct_repl *r, follower *f, uint64_t seq, const uint8_t *hea
 {
     ct_buf_reset(&r->stage);
     r->nrec = 0;
+    r->norg = 0;
     r->offs[0] = 0;
     if (seq < r->committed) {
         ct_err e = ct_store_log_scan(r->o.store, seq + 1, r->committed, stage_cb, r, NULL);
@@ -205,7 +251,10 @@ static void send_batch(ct_repl *r, follower *f, uint64_t seq, const uint8_t *hea
                             .safe = r->safe,
                             .time_ms = ct_now_ms(),
                             .recs = r->recs,
-                            .n = r->nrec};
+                            .n = r->nrec,
+                            .epoch = r->epoch,
+                            .origins = r->org,
+                            .n_origins = r->norg};
     memcpy(b.prev_head, head_at, CT_LOGREC_HASH_LEN);
     ct_buf_reset(&r->out);
     if (ct_wire_repl_batch_encode(&b, &r->out) != CT_OK) return;
@@ -289,11 +338,20 @@ static void handle_rq(ct_repl *r, const uint8_t *rid, size_t rid_len, zmq_msg_t 
         send_err(r, rid, rid_len, CT_ERR_FORBIDDEN);
         return;
     }
-    uint64_t s;
+    uint64_t s, fep;
     uint8_t h[CT_LOGREC_HASH_LEN];
-    ct_err e = ct_wire_repl_req_decode(zmq_msg_data(body), zmq_msg_size(body), &s, h);
+    ct_err e = ct_wire_repl_req_decode_ep(zmq_msg_data(body), zmq_msg_size(body), &s, h, &fep);
     if (e) {
         send_err(r, rid, rid_len, e);
+        return;
+    }
+    if (fep > r->epoch) { /* fencing: that follower has seen a newer primary */
+        ct_log(CT_LOG_ERROR,
+               "replication: a follower has seen a newer epoch: this aggregator is a former "
+               "primary; refused (stale_epoch)",
+               "follower=%s follower_epoch=%llu our_epoch=%llu", id, (unsigned long long)fep,
+               (unsigned long long)r->epoch);
+        send_err(r, rid, rid_len, CT_ERR_STALE_EPOCH);
         return;
     }
     follower *f = find_follower(r, id);

@@ -27,6 +27,7 @@
 #include "ct_keys.h"
 #include "ct_log.h"
 #include "ct_opt.h"
+#include "ct_rejoin.h"
 #include "ct_store.h"
 
 typedef struct {
@@ -37,7 +38,7 @@ typedef struct {
     int64_t sync_followers, test_flip_shipped;
     double stats_interval;
     int log_level;
-    bool insecure, no_future_check, test_no_zap, accept_campaign_change;
+    bool insecure, no_future_check, test_no_zap, accept_campaign_change, promote, rejoin;
 } opts_t;
 
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
@@ -65,6 +66,13 @@ static const ct_opt opts[] = {
      "append the primary's log, serve the feed and snapshots"},
     {"primary-key", CT_OPT_STR, O(primary_key), 0, 0, "FILE", NULL, 0, 0, NULL,
      "the primary's public key (.pub) for --follow in secure mode (own key pair: --keys)"},
+    {"promote", CT_OPT_FLAG, O(promote), 0, 0, NULL, NULL, 0, 0, NULL,
+     "make this (stopped) follower's store a primary: a new epoch from its head; then exit. "
+     "Start it again with --replicate and without --follow"},
+    {"rejoin", CT_OPT_FLAG, O(rejoin), 0, 0, NULL, NULL, 0, 0, NULL,
+     "with --follow EP: make this (stopped) former primary's store a follower of EP: find the "
+     "fork point on EP's log by chain hash, keep the records up to it, move the old directory "
+     "aside as DIR.discarded-*; then exit"},
     {"test-flip-shipped", CT_OPT_INT, O(test_flip_shipped), 0, CT_OPT_HIDDEN, "SEQ", "0", 0, 0,
      NULL, "TEST ONLY: flip one byte of the log record SEQ the first time it is shipped"},
     {"map-size", CT_OPT_SIZE, O(map_size), 0, 0, "SIZE", "16G", 1, 0, NULL,
@@ -171,6 +179,28 @@ static void set_heap_policy(void)
     mallopt(M_ARENA_MAX, 2);
 }
 
+/* --promote and --rejoin: one change to a stopped node's store, then exit. */
+static int failover(const opts_t *o, ct_store *store, const ct_campaign *camp, const ct_keypair *kp,
+                    const char *primary_pub)
+{
+    char msg[1024] = "";
+    ct_rejoin_opts ro = {.store = store,
+                         .campaign = camp,
+                         .data = o->data,
+                         .map_size = o->map_size,
+                         .follow = {.store = store,
+                                    .campaign = camp,
+                                    .endpoint = o->follow,
+                                    .data = o->data,
+                                    .kp = kp,
+                                    .primary_key_z85 = kp ? primary_pub : NULL}};
+    ct_err e = o->promote ? ct_rejoin_promote(store, msg, sizeof msg)
+                          : ct_rejoin_run(&ro, msg, sizeof msg);
+    ct_log(e ? CT_LOG_ERROR : CT_LOG_INFO, o->promote ? "promote" : "rejoin",
+           "err=%s detail=\"%s\"", ct_err_name(e), msg);
+    return e ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     ct_log_set_component("aggregator");
@@ -190,6 +220,8 @@ int main(int argc, char **argv)
         return ct_opt_usage_error(&spec, "--sync-followers needs --replicate (and a primary)");
     if (o.follow && !o.insecure && !o.primary_key)
         return ct_opt_usage_error(&spec, "--follow needs --primary-key FILE (or --insecure)");
+    if ((o.promote && (o.rejoin || o.follow)) || (o.rejoin && !o.follow))
+        return ct_opt_usage_error(&spec, "--promote takes no --follow; --rejoin needs --follow EP");
 
     char err[512] = "";
     int exit_code = 1;
@@ -242,6 +274,10 @@ int main(int argc, char **argv)
     if (e) {
         ct_log(CT_LOG_ERROR, "cannot open store", "err=%s detail=\"%s\"", ct_err_name(e), err);
         exit_code = e == CT_ERR_CAMPAIGN_MISMATCH ? 2 : 1;
+        goto out;
+    }
+    if (o.promote || o.rejoin) {
+        exit_code = failover(&o, store, &camp, o.insecure ? NULL : &kp, primary_pub);
         goto out;
     }
     int stale = ct_store_reader_check(store);

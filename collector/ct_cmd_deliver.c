@@ -27,7 +27,7 @@ ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_d
     if (c->insecure) {
         o->secure = false;
         ct_log(CT_LOG_WARN, "INSECURE: plaintext connection, no authentication (--insecure)",
-               "server=%s", c->server);
+               "server=%s", c->servers.n ? c->servers.v[0] : "-");
         return CT_OK;
     }
     char msg[512];
@@ -84,10 +84,14 @@ ct_err ct_collector_cmd_run(ct_collector *s, const ct_collector_cfg *c)
     if (!s->info.initialised)
         return ct_collector_fail(s, CT_ERR_CONFIG, "outbox %s is not initialised (run init first)",
                                  s->dir);
-    if (!c->server) return ct_collector_usage(s, "run needs --server ENDPOINT");
+    if (!c->servers.n) return ct_collector_usage(s, "run needs --server ENDPOINT");
     ct_deliver_opts o;
     ct_deliver_opts_default(&o);
-    o.endpoint = c->server;
+    o.endpoint = c->servers.v[0];
+    if (c->servers.n > 1) {
+        o.endpoints = c->servers.v;
+        o.n_endpoints = c->servers.n;
+    }
     o.once = c->once;
     o.stop = c->stop;
     o.window = (size_t)c->window;
@@ -165,10 +169,11 @@ ct_err ct_collector_cmd_status(ct_collector *s, const ct_collector_cfg *c)
                                        : "no `run` active");
     ct_err e = ct_collector_conflicts_status(s);
     if (e != CT_OK) return e;
-    if (!c->server) return CT_OK;
+    if (!c->servers.n) return CT_OK;
+    const char *server = c->servers.v[0];
     ct_deliver_opts o;
     ct_deliver_opts_default(&o);
-    o.endpoint = c->server;
+    o.endpoint = server;
     if ((e = ct_collector_client_keys(s, c, &o)) != CT_OK) return e;
     void *zctx = zmq_ctx_new();
     if (!zctx) {
@@ -180,8 +185,7 @@ ct_err ct_collector_cmd_status(ct_collector *s, const ct_collector_cfg *c)
     e = ct_deliver_probe(zctx, &o, (int)c->timeout_ms, &ok, detail, sizeof detail);
     sodium_memzero(o.secret_key, sizeof o.secret_key);
     zmq_ctx_term(zctx);
-    if (e == CT_ERR_USAGE) return ct_collector_fail(s, CT_ERR_USAGE, "%s: %s", c->server, detail);
-    fprintf(s->out, "server:     %s %s (%s)\n", c->server, ok ? "reachable" : "UNREACHABLE",
-            detail);
+    if (e == CT_ERR_USAGE) return ct_collector_fail(s, CT_ERR_USAGE, "%s: %s", server, detail);
+    fprintf(s->out, "server:     %s %s (%s)\n", server, ok ? "reachable" : "UNREACHABLE", detail);
     return ok ? CT_OK : CT_ERR_TIMEOUT;
 }

@@ -89,10 +89,10 @@ ct_err ct_collector_cmd_serve(ct_collector *s, const ct_collector_cfg *c)
                "hint=\"%s users add NAME --outbox %s --role staff --agent ID\"", s->prog, s->dir);
 
     prober p = {.interval_ms = c->probe_interval_s * 1000, .stop = c->stop};
-    bool probing = c->server != NULL;
+    bool probing = c->servers.n > 0;
     if (probing) {
         ct_deliver_opts_default(&p.o);
-        p.o.endpoint = c->server;
+        p.o.endpoint = c->servers.v[0];
         if ((e = ct_collector_client_keys(s, c, &p.o)) != CT_OK) return e;
     } else if (c->keys || c->server_key || c->insecure) {
         return ct_collector_usage(s, "--keys/--server-key/--insecure go with --server");

@@ -21,6 +21,7 @@
 #include "ct_collector.h"
 #include "ct_deliver.h"
 #include "ct_event.h"
+#include "ct_opt.h"
 
 typedef struct {
     /* every command */
@@ -46,7 +47,8 @@ typedef struct {
     double realtime_factor;
     bool district_defaults;
     /* run, status */
-    const char *server, *keys, *server_key;
+    ct_opt_list servers; /* --server, repeatable: the primary and its followers */
+    const char *keys, *server_key;
     bool insecure, once;
     int64_t window, batch, give_up_s, resend_ms, stats_interval_s, timeout_ms;
     /* requeue */

@@ -32,6 +32,8 @@
 #define LAT_STEP_US 50
 #define LAT_BUCKETS 4000 /* 50 us steps up to 200 ms, then one overflow bucket */
 #define SAFE_POLL_MS 1000
+#define FAILOVER_MS 3000    /* silence that moves a deliverer to its next endpoint */
+#define REFUSED_HOLD_MS 500 /* at most one move per this, when endpoints refuse */
 
 typedef struct {
     uint64_t seq; /* 0 = free */
@@ -97,6 +99,14 @@ typedef struct {
     uint64_t safe, swept_safe;
     int64_t last_safe_ms;
     bool safe_seen; /* the aggregator answers with "f" */
+    /* endpoints and epochs: the endpoint in use (index into o's list); the
+     * highest epoch seen (durable in the outbox); a move to the next
+     * endpoint requested for this time (0 = none); the last move */
+    size_t ep;
+    uint64_t epoch;
+    int64_t move_at, moved_ms;
+    bool epoch_raised; /* an ack carried a higher epoch: reset and resend */
+    uint64_t epoch_to;
     ct_buf out;
     void *sock; /* the DEALER (owned by ct_deliver_run) */
     /* rates, ack latency histogram (LAT_STEP_US buckets) */
@@ -303,7 +313,7 @@ static ct_err send_batch(dstate *d, void *sock, int64_t now, const size_t *idxs,
     }
     uint64_t token = ++d->next_token;
     ct_buf_reset(&d->out);
-    ct_err e = ct_wire_submit_encode_wm(token, d->evs, n, true, &d->out);
+    ct_err e = ct_wire_submit_encode_ep(token, d->evs, n, true, d->epoch, &d->out);
     if (e != CT_OK) {
         ct_log(CT_LOG_ERROR, "cannot encode submit", "err=%s", ct_err_name(e));
         return e;
@@ -417,6 +427,18 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it, bool has_sa
     }
 }
 
+static const char *cur_ep(const dstate *d)
+{
+    return d->o->n_endpoints ? d->o->endpoints[d->ep] : d->o->endpoint;
+}
+
+/* Asks for a move to the next endpoint (at most one per REFUSED_HOLD_MS). */
+static void want_move(dstate *d, int64_t now)
+{
+    if (d->o->n_endpoints < 2 || d->move_at) return;
+    d->move_at = d->moved_ms + REFUSED_HOLD_MS > now ? d->moved_ms + REFUSED_HOLD_MS : now;
+}
+
 static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
 {
     ct_msg_kind kind;
@@ -427,14 +449,39 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
         return;
     }
     if (kind == CT_MSG_ACK) {
-        uint64_t token, seq, safe;
+        uint64_t token, seq, safe, x;
         bool has_safe;
         size_t n;
-        e = ct_wire_ack_decode_wm(buf, len, &token, &seq, &has_safe, &safe, d->items,
+        e = ct_wire_ack_decode_ep(buf, len, &token, &seq, &has_safe, &safe, &x, d->items,
                                   CT_WIRE_MAX_EVENTS, &n);
         if (e != CT_OK) {
             ct_log(CT_LOG_WARN, "bad ack", "err=%s", ct_err_name(e));
             return;
+        }
+        if (x == 0) x = 1; /* an aggregator that predates epochs */
+        if (x < d->epoch) {
+            d->st->stale_acks++;
+            if (d->st->stale_acks == 1 || d->st->stale_acks % 1000 == 0)
+                ct_log(CT_LOG_ERROR,
+                       "refusing an ack from a former primary: its epoch is older than one "
+                       "this outbox has seen; nothing of it counts, the events stay queued",
+                       "server=%s its_epoch=%" PRIu64 " our_epoch=%" PRIu64
+                       " refused_acks=%" PRIu64,
+                       cur_ep(d), x, d->epoch, d->st->stale_acks);
+            want_move(d, ct_monotonic_ms());
+            return;
+        }
+        if (x > d->epoch && d->epoch != 0) {
+            /* a promotion happened: seqs and safe of the old epoch mean
+             * nothing on this log. Settle what the old primary confirmed
+             * safe, then start over on this one (the caller resets) */
+            d->epoch_raised = true;
+            d->epoch_to = x;
+            return;
+        }
+        if (x > d->epoch) {
+            if (ct_outbox_raise_epoch(d->ob, x) != CT_OK) return; /* asked again later */
+            d->epoch = x;
         }
         if (has_safe) {
             d->safe_seen = true;
@@ -464,6 +511,18 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
             return;
         }
         d->st->errors++;
+        if (code == CT_ERR_NOT_PRIMARY || code == CT_ERR_STALE_EPOCH) {
+            if (d->st->refusals++ % 1000 == 0)
+                ct_log(CT_LOG_WARN,
+                       code == CT_ERR_NOT_PRIMARY
+                           ? "this endpoint is a follower, not the primary; trying the next one"
+                           : "this endpoint is a former primary (older epoch); trying the next "
+                             "one",
+                       "server=%s reason=%s endpoints=%zu", cur_ep(d), ct_err_name(code),
+                       d->o->n_endpoints ? d->o->n_endpoints : 1);
+            want_move(d, ct_monotonic_ms());
+            return;
+        }
         ct_log(CT_LOG_WARN, "aggregator refused a submit (will resend later)",
                "reason=%s detail=\"%s\"", ct_err_name(code), ct_err_str(code));
     } else {
@@ -614,7 +673,7 @@ static ct_err poll_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
     (void)seq;
     ct_bytes one = {ev, len};
     ct_buf_reset(&d->out);
-    ct_err e = ct_wire_submit_encode_wm(++d->next_token, &one, 1, true, &d->out);
+    ct_err e = ct_wire_submit_encode_ep(++d->next_token, &one, 1, true, d->epoch, &d->out);
     if (e == CT_OK) zmq_send(d->sock, d->out.data, d->out.len, ZMQ_DONTWAIT);
     return CT_OK;
 }
@@ -629,6 +688,51 @@ static void poll_safe(dstate *d, int64_t now)
     if (ct_outbox_get_info(d->ob, &in) != CT_OK || in.committed == 0) return;
     d->last_safe_ms = now;
     ct_outbox_committed_first(d->ob, poll_cb, d);
+}
+
+/* ---- endpoints and epochs ---- */
+
+/* Moves the DEALER to the next endpoint: whatever went out may be lost
+ * with the old connection, so everything in flight is sent again. */
+static void move_endpoint(dstate *d, void *sock, int64_t now, const char *why)
+{
+    const char *from = cur_ep(d);
+    zmq_disconnect(sock, from);
+    d->ep = (d->ep + 1) % d->o->n_endpoints;
+    if (zmq_connect(sock, cur_ep(d)) != 0)
+        ct_log(CT_LOG_ERROR, "cannot connect", "server=%s err=\"%s\"", cur_ep(d),
+               zmq_strerror(errno));
+    d->st->moves++;
+    ct_log(CT_LOG_INFO, "trying the next aggregator endpoint", "from=%s to=%s reason=%s", from,
+           cur_ep(d), why);
+    d->connected = false;
+    d->move_at = 0;
+    d->moved_ms = now;
+    d->last_heard = now;
+    resend_all(d);
+}
+
+/* An ack carried a higher epoch than the one the outbox knew: a follower
+ * was promoted. What the old primary called safe was settled; from here its
+ * seqs and safe watermark mean nothing, so the events it had committed but
+ * not made safe are sent again to this primary. */
+static void start_epoch(dstate *d, int64_t now)
+{
+    settle_now(d, now);
+    if (ct_outbox_raise_epoch(d->ob, d->epoch_to) != CT_OK) return; /* tried again */
+    size_t unmarked = 0;
+    if (ct_outbox_unmark_all(d->ob, &unmarked) != CT_OK) return;
+    ct_log(CT_LOG_WARN,
+           "a newer epoch: a follower was promoted; resending the events the old primary had "
+           "committed but not made safe",
+           "server=%s epoch=%" PRIu64 " previous_epoch=%" PRIu64 " resending=%zu", cur_ep(d),
+           d->epoch_to, d->epoch, unmarked);
+    d->epoch = d->epoch_to;
+    d->epoch_raised = false;
+    d->safe = d->swept_safe = 0;
+    d->safe_seen = false;
+    d->next_load = 1;
+    resend_all(d);
 }
 
 /* ---- main loop ---- */
@@ -737,8 +841,9 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
                      &mon) != CT_OK)
         mon = NULL;
-    if (zmq_connect(sock, o->endpoint) != 0) {
-        snprintf(err, errlen, "cannot connect to %s: %s", o->endpoint, zmq_strerror(errno));
+    if (ct_outbox_epoch(ob, &d.epoch) != CT_OK) d.epoch = 0;
+    if (zmq_connect(sock, cur_ep(&d)) != 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", cur_ep(&d), zmq_strerror(errno));
         ct_zmon_close(sock, mon);
         zmq_close(sock);
         dstate_free(&d);
@@ -754,8 +859,11 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             ct_log(CT_LOG_INFO, "resending events committed at HQ but not yet confirmed safe",
                    "count=%zu", unmarked);
     }
-    ct_log(CT_LOG_INFO, "delivering", "server=%s secure=%s window=%zu batch=%zu queued=%" PRIu64,
-           o->endpoint, o->secure ? "curve" : "NO", o->window, batch, info.queued);
+    ct_log(CT_LOG_INFO, "delivering",
+           "server=%s endpoints=%zu secure=%s window=%zu batch=%zu queued=%" PRIu64
+           " epoch=%" PRIu64,
+           cur_ep(&d), o->n_endpoints ? o->n_endpoints : 1, o->secure ? "curve" : "NO", o->window,
+           batch, info.queued, d.epoch);
 
     int64_t start = ct_monotonic_ms();
     d.last_heard = start;
@@ -827,8 +935,18 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         /* acks drained last round: one durable transaction, after the sends
          * above so the aggregator works while the outbox fsyncs. A failure
          * keeps the events in the window; they are resent and acked again. */
+        if (d.epoch_raised) start_epoch(&d, now);
         if (d.nsettle || d.safe > d.swept_safe) settle_now(&d, now);
         if (!stopping) poll_safe(&d, now);
+        if (o->n_endpoints > 1 && !d.move_at && now - d.last_heard > FAILOVER_MS) {
+            ct_outbox_info in;
+            if (d.used > 0 || (ct_outbox_get_info(ob, &in) == CT_OK && in.committed > 0))
+                want_move(&d, now);
+            else
+                d.last_heard = now; /* nothing waits for an answer */
+        }
+        if (d.move_at && now >= d.move_at)
+            move_endpoint(&d, sock, now, now - d.last_heard > FAILOVER_MS ? "silent" : "refused");
         if (now >= next_resend) {
             resend_check(&d, now);
             next_resend = now + RESEND_CHECK_MS;
@@ -837,7 +955,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             snprintf(err, errlen,
                      "aggregator %s unreachable: no reply for %d s (%s; %zu events in the "
                      "window, all kept in the outbox)",
-                     o->endpoint, o->give_up_s,
+                     cur_ep(&d), o->give_up_s,
                      d.connected ? "connected but not answering"
                                  : "no connection: down, wrong endpoint, or keys refused",
                      d.used);
@@ -853,11 +971,13 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                        "queued=%" PRIu64 " inflight=%zu acked_per_s=%.0f sent=%" PRIu64
                        " resent=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
                        " rejected=%" PRIu64 " ack_p50_ms=%.2f ack_p99_ms=%.2f connected=%s"
-                       " committed_not_safe=%" PRIu64 " safe=%" PRIu64,
+                       " committed_not_safe=%" PRIu64 " safe=%" PRIu64 " server=%s epoch=%" PRIu64
+                       " moves=%" PRIu64 " stale_acks=%" PRIu64,
                        in.queued, d.used,
                        secs > 0 ? (double)(acked - d.acked_at_last_stats) / secs : 0, st->sent,
                        st->resent, st->accepted, st->duplicates, st->rejected, lat_pct(&d, 0.5),
-                       lat_pct(&d, 0.99), d.connected ? "yes" : "no", in.committed, d.safe);
+                       lat_pct(&d, 0.99), d.connected ? "yes" : "no", in.committed, d.safe,
+                       cur_ep(&d), d.epoch, st->moves, st->stale_acks);
             d.acked_at_last_stats = acked;
             last_stats = now;
             next_stats = now + (int64_t)o->stats_interval_s * 1000;
@@ -882,7 +1002,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             break;
         }
         now = ct_monotonic_ms();
-        if (mon && rc > 0 && (items[1].revents & ZMQ_POLLIN)) handle_monitor(&d, mon, o->endpoint);
+        if (mon && rc > 0 && (items[1].revents & ZMQ_POLLIN)) handle_monitor(&d, mon, cur_ep(&d));
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
             drain(&d, sock, now);
         }

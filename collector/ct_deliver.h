@@ -44,7 +44,13 @@
 #include "ct_outbox.h"
 
 typedef struct {
-    const char *endpoint;
+    const char *endpoint; /* used when n_endpoints is 0 */
+    /* several aggregators (a primary and its followers): the deliverer uses
+     * one at a time and moves to the next when it refuses submits (a
+     * follower: not_primary; a former primary: stale_epoch or acks of an
+     * older epoch) or has been silent for FAILOVER_MS with events waiting */
+    const char *const *endpoints;
+    size_t n_endpoints;
     bool secure;
     char server_key[CT_Z85_KEY_LEN + 1];
     char public_key[CT_Z85_KEY_LEN + 1];
@@ -70,8 +76,11 @@ typedef struct {
     uint64_t errors;     /* "err" replies */
     double ack_p50_ms;   /* send -> ack latency over the run (50 us resolution) */
     double ack_p99_ms;
-    uint64_t settles; /* durable ack transactions in the outbox */
-    double settle_ms; /* time spent in them */
+    uint64_t settles;    /* durable ack transactions in the outbox */
+    double settle_ms;    /* time spent in them */
+    uint64_t moves;      /* moves to the next endpoint */
+    uint64_t refusals;   /* "err" not_primary / stale_epoch */
+    uint64_t stale_acks; /* acks refused: from an epoch older than the outbox's */
 } ct_deliver_stats;
 
 void ct_deliver_opts_default(ct_deliver_opts *o);

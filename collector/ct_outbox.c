@@ -951,3 +951,31 @@ ct_err ct_outbox_notes_each(ct_outbox *ob, ct_outbox_note_fn fn, void *ctx)
     if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(ob, rc, "reading notes");
     return CT_OK;
 }
+
+ct_err ct_outbox_epoch(ct_outbox *ob, uint64_t *epoch)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
+    rc = meta_get_u64(txn, ob, "epoch", epoch);
+    mdb_txn_abort(txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "reading epoch");
+    return CT_OK;
+}
+
+ct_err ct_outbox_raise_epoch(ct_outbox *ob, uint64_t epoch)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "write transaction");
+    uint64_t cur = 0;
+    rc = meta_get_u64(txn, ob, "epoch", &cur);
+    if (rc == 0 && epoch > cur) rc = meta_put_u64(txn, ob, "epoch", epoch);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return lmdb_fail(ob, rc, "recording the epoch");
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    return CT_OK;
+}

@@ -9,7 +9,7 @@
  *             "origins_old" (first seq u64, origin) pairs of earlier origins,
  *             "district" u32, "campaign" id, "campaign_path", "next_seq" u64,
  *             "delivered" u64, "rejected" u64, "reissued" u64, "last_ack" i64,
- *             "requeue_gen" u64 (all integers big-endian)
+ *             "requeue_gen" u64, "epoch" u64 (all integers big-endian)
  *   outbox    seq (u64 BE) -> canonical event bytes (ct_event_encode)
  *   rejected  seq (u64 BE) -> code (u16 BE) || event bytes
  *   imports   idempotency key (16 bytes) -> seq (u64 BE)
@@ -174,6 +174,12 @@ void ct_outbox_event_id(const ct_outbox_info *info, uint64_t seq, uint8_t id[CT_
 /* Sign-ups recorded: next_seq - 1 - reissued (a reissued event counts once). */
 uint64_t ct_outbox_recorded(const ct_outbox_info *info);
 ct_err ct_outbox_requeue_gen(ct_outbox *ob, uint64_t *gen);
+/* The highest aggregator epoch this outbox has seen (meta "epoch", 0 =
+ * none yet), and raising it (durably; never lowered). A deliverer sends it
+ * with every submit and refuses acks from a lower epoch (docs/PROTOCOL.md
+ * §3.5), so a former primary is refused even after a restart. */
+ct_err ct_outbox_epoch(ct_outbox *ob, uint64_t *epoch);
+ct_err ct_outbox_raise_epoch(ct_outbox *ob, uint64_t epoch);
 
 /* The idempotency key of an event: BLAKE2b-128 over its canonical encoding
  * with the id zeroed (so it depends on the content only: agent, program,

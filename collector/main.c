@@ -135,8 +135,9 @@ static const ct_opt opts[] = {
      "queue progressively, campaign clock = F x real time (0: all at once)"},
     {"district-defaults", CT_OPT_FLAG, F(district_defaults), C_SIM, 0, NULL, NULL, 0, 0, NULL,
      "the district's own staff and quotas (the default behaviour)"},
-    {"server", CT_OPT_STR, F(server), C_NET | C_SERVE, 0, "EP", NULL, 0, 0, NULL,
-     "the aggregator's ingest endpoint, e.g. tcp://hq.example:7701"},
+    {"server", CT_OPT_LIST, F(servers), C_NET | C_SERVE, 0, "EP", NULL, 0, 0, NULL,
+     "the aggregator's ingest endpoint, e.g. tcp://hq.example:7701; repeat it for a primary "
+     "and its followers: run uses whichever answers as primary"},
     {"keys", CT_OPT_STR, F(keys), C_NET | C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
      "this office's .key"},
     {"server-key", CT_OPT_STR, F(server_key), C_NET | C_SERVE, 0, "FILE", NULL, 0, 0, NULL,

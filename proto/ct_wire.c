@@ -38,10 +38,10 @@ static const char *ct_kind_name(ct_msg_kind k)
 }
 
 /* Key tables: index 0 and 1 are always "v" and "k". */
-static const char *const ct_keys_sub[] = {"v", "k", "n", "e", "w", NULL};
-static const char *const ct_keys_ack[] = {"v", "k", "n", "s", "r", "f", NULL};
-static const char *const ct_keys_rq[] = {"v", "k", "s", "h", NULL};
-static const char *const ct_keys_rb[] = {"v", "k", "p", "ph", "c", "f", "t", "r", NULL};
+static const char *const ct_keys_sub[] = {"v", "k", "n", "e", "w", "ep", NULL};
+static const char *const ct_keys_ack[] = {"v", "k", "n", "s", "r", "f", "ep", NULL};
+static const char *const ct_keys_rq[] = {"v", "k", "s", "h", "ep", NULL};
+static const char *const ct_keys_rb[] = {"v", "k", "p", "ph", "c", "f", "t", "r", "ep", "o", NULL};
 static const char *const ct_keys_err[] = {"v", "k", "n", "c", NULL};
 static const char *const ct_keys_upd[] = {"v", "k", "s", "p", "ph", "h", "t", "c", NULL};
 static const char *const ct_keys_hb[] = {"v", "k", "s", "h", "t", NULL};
@@ -54,7 +54,7 @@ static const ct_prescan_limits ct_lim_ack = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_EVE
                                              5 * CT_WIRE_MAX_EVENTS + 64};
 static const ct_prescan_limits ct_lim_small = {CT_CODEC_MAX_DEPTH, 64, 256};
 static const ct_prescan_limits ct_lim_rb = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_RECORDS,
-                                            CT_WIRE_MAX_RECORDS + 64};
+                                            4 * CT_WIRE_MAX_RECORDS + 64};
 static const ct_prescan_limits ct_lim_state = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_COUNTERS,
                                                3 * CT_WIRE_MAX_COUNTERS + 64};
 /* peek accepts anything a decoder could accept */
@@ -166,12 +166,19 @@ ct_err ct_wire_submit_decode(const uint8_t *buf, size_t len, uint64_t *token, ct
 ct_err ct_wire_submit_decode_wm(const uint8_t *buf, size_t len, uint64_t *token, bool *want_safe,
                                 ct_bytes *events, size_t max, size_t *n)
 {
+    uint64_t epoch;
+    return ct_wire_submit_decode_ep(buf, len, token, want_safe, &epoch, events, max, n);
+}
+
+ct_err ct_wire_submit_decode_ep(const uint8_t *buf, size_t len, uint64_t *token, bool *want_safe,
+                                uint64_t *epoch, ct_bytes *events, size_t max, size_t *n)
+{
     if (n) *n = 0;
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_lim_sub, CT_MSG_SUBMIT, &root);
     if (e) return e;
-    const msgpack_object *f[5];
-    if ((e = ct_wire_fields(&root, ct_keys_sub, f, 5))) return e;
+    const msgpack_object *f[6];
+    if ((e = ct_wire_fields(&root, ct_keys_sub, f, 6))) return e;
     /* values in table order */
     uint64_t tok = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &tok))) return e;
@@ -188,9 +195,15 @@ ct_err ct_wire_submit_decode_wm(const uint8_t *buf, size_t len, uint64_t *token,
         if ((e = ct_codec_uint(f[4], UINT64_MAX, &w))) return e;
         if (w != 1) return CT_ERR_BAD_VALUE;
     }
+    uint64_t x = 0;
+    if (f[5]) {
+        if ((e = ct_codec_uint(f[5], UINT64_MAX, &x))) return e;
+        if (x == 0) return CT_ERR_BAD_VALUE;
+    }
     if (!f[2] || !f[3]) return CT_ERR_MISSING_FIELD;
-    if (!events || !n || !token || !want_safe) return CT_ERR_ARG;
+    if (!events || !n || !token || !want_safe || !epoch) return CT_ERR_ARG;
     *want_safe = w == 1;
+    *epoch = x;
     const msgpack_object_array *a = &f[3]->via.array;
     for (uint32_t i = 0; i < a->size; i++) {
         events[i].data = (const uint8_t *)a->ptr[i].via.bin.ptr;
@@ -264,12 +277,20 @@ ct_err ct_wire_ack_decode_wm(const uint8_t *buf, size_t len, uint64_t *token, ui
                              bool *has_safe, uint64_t *safe, ct_ack_item *items, size_t max,
                              size_t *n)
 {
+    uint64_t epoch;
+    return ct_wire_ack_decode_ep(buf, len, token, seq, has_safe, safe, &epoch, items, max, n);
+}
+
+ct_err ct_wire_ack_decode_ep(const uint8_t *buf, size_t len, uint64_t *token, uint64_t *seq,
+                             bool *has_safe, uint64_t *safe, uint64_t *epoch, ct_ack_item *items,
+                             size_t max, size_t *n)
+{
     if (n) *n = 0;
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_lim_ack, CT_MSG_ACK, &root);
     if (e) return e;
-    const msgpack_object *f[6];
-    if ((e = ct_wire_fields(&root, ct_keys_ack, f, 6))) return e;
+    const msgpack_object *f[7];
+    if ((e = ct_wire_fields(&root, ct_keys_ack, f, 7))) return e;
     uint64_t tok = 0, s = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &tok))) return e;
     if (f[3] && (e = ct_codec_uint(f[3], UINT64_MAX, &s))) return e;
@@ -283,10 +304,16 @@ ct_err ct_wire_ack_decode_wm(const uint8_t *buf, size_t len, uint64_t *token, ui
     }
     uint64_t fs = 0;
     if (f[5] && (e = ct_codec_uint(f[5], UINT64_MAX, &fs))) return e;
+    uint64_t x = 0;
+    if (f[6]) {
+        if ((e = ct_codec_uint(f[6], UINT64_MAX, &x))) return e;
+        if (x == 0) return CT_ERR_BAD_VALUE;
+    }
     if (!f[2] || !f[3] || !f[4]) return CT_ERR_MISSING_FIELD;
     if (f[5] && fs > s) return CT_ERR_BAD_VALUE;
-    if (!token || !seq || !n || !has_safe || !safe) return CT_ERR_ARG;
+    if (!token || !seq || !n || !has_safe || !safe || !epoch) return CT_ERR_ARG;
     *has_safe = f[5] != NULL;
+    *epoch = x;
     *safe = fs;
     *token = tok;
     *seq = s;
@@ -474,6 +501,12 @@ ct_err ct_wire_submit_encode(uint64_t token, const ct_bytes *events, size_t n, c
 ct_err ct_wire_submit_encode_wm(uint64_t token, const ct_bytes *events, size_t n, bool want_safe,
                                 ct_buf *out)
 {
+    return ct_wire_submit_encode_ep(token, events, n, want_safe, 0, out);
+}
+
+ct_err ct_wire_submit_encode_ep(uint64_t token, const ct_bytes *events, size_t n, bool want_safe,
+                                uint64_t epoch, ct_buf *out)
+{
     if (!out || (n && !events)) return CT_ERR_ARG;
     if (n == 0) return CT_ERR_BAD_VALUE;
     if (n > CT_WIRE_MAX_EVENTS) return CT_ERR_TOO_MANY;
@@ -488,7 +521,7 @@ ct_err ct_wire_submit_encode_wm(uint64_t token, const ct_bytes *events, size_t n
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, want_safe ? 5 : 4, CT_MSG_SUBMIT);
+    ct_pk_head(&pk, 4 + (want_safe ? 1u : 0u) + (epoch ? 1u : 0u), CT_MSG_SUBMIT);
     ct_pk_str(&pk, "n");
     bad |= msgpack_pack_uint64(&pk, token);
     ct_pk_str(&pk, "e");
@@ -500,6 +533,10 @@ ct_err ct_wire_submit_encode_wm(uint64_t token, const ct_bytes *events, size_t n
     if (want_safe) {
         ct_pk_str(&pk, "w");
         bad |= msgpack_pack_uint64(&pk, 1);
+    }
+    if (epoch) {
+        ct_pk_str(&pk, "ep");
+        bad |= msgpack_pack_uint64(&pk, epoch);
     }
     return ct_pk_finish(out, start, bad);
 }
@@ -513,6 +550,12 @@ ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items
 ct_err ct_wire_ack_encode_wm(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
                              const ct_ack_item *items, size_t n, ct_buf *out)
 {
+    return ct_wire_ack_encode_ep(token, seq, has_safe, safe, 0, items, n, out);
+}
+
+ct_err ct_wire_ack_encode_ep(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
+                             uint64_t epoch, const ct_ack_item *items, size_t n, ct_buf *out)
+{
     if (!out || (n && !items)) return CT_ERR_ARG;
     if (has_safe && safe > seq) return CT_ERR_BAD_VALUE;
     if (n > CT_WIRE_MAX_EVENTS) return CT_ERR_TOO_MANY;
@@ -523,7 +566,7 @@ ct_err ct_wire_ack_encode_wm(uint64_t token, uint64_t seq, bool has_safe, uint64
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, has_safe ? 6 : 5, CT_MSG_ACK);
+    ct_pk_head(&pk, 5 + (has_safe ? 1u : 0u) + (epoch ? 1u : 0u), CT_MSG_ACK);
     ct_pk_str(&pk, "n");
     bad |= msgpack_pack_uint64(&pk, token);
     ct_pk_str(&pk, "s");
@@ -545,6 +588,10 @@ ct_err ct_wire_ack_encode_wm(uint64_t token, uint64_t seq, bool has_safe, uint64
     if (has_safe) {
         ct_pk_str(&pk, "f");
         bad |= msgpack_pack_uint64(&pk, safe);
+    }
+    if (epoch) {
+        ct_pk_str(&pk, "ep");
+        bad |= msgpack_pack_uint64(&pk, epoch);
     }
     return ct_pk_finish(out, start, bad);
 }
@@ -648,35 +695,57 @@ ct_err ct_wire_snapreq_encode(ct_buf *out)
 
 ct_err ct_wire_repl_req_encode(uint64_t seq, const uint8_t head[CT_HASH_LEN], ct_buf *out)
 {
+    return ct_wire_repl_req_encode_ep(seq, head, 0, out);
+}
+
+ct_err ct_wire_repl_req_encode_ep(uint64_t seq, const uint8_t head[CT_HASH_LEN], uint64_t epoch,
+                                  ct_buf *out)
+{
     if (!out || !head) return CT_ERR_ARG;
     const size_t start = out->len;
     if (ct_buf_reserve(out, 64)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, 4, CT_MSG_REPL_REQ);
+    ct_pk_head(&pk, epoch ? 5 : 4, CT_MSG_REPL_REQ);
     ct_pk_str(&pk, "s");
     bad |= msgpack_pack_uint64(&pk, seq);
     ct_pk_str(&pk, "h");
     bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);
     bad |= msgpack_pack_bin_body(&pk, head, CT_HASH_LEN);
+    if (epoch) {
+        ct_pk_str(&pk, "ep");
+        bad |= msgpack_pack_uint64(&pk, epoch);
+    }
     return ct_pk_finish(out, start, bad);
 }
 
 ct_err ct_wire_repl_req_decode(const uint8_t *buf, size_t len, uint64_t *seq,
                                uint8_t head[CT_HASH_LEN])
 {
+    uint64_t epoch;
+    return ct_wire_repl_req_decode_ep(buf, len, seq, head, &epoch);
+}
+
+ct_err ct_wire_repl_req_decode_ep(const uint8_t *buf, size_t len, uint64_t *seq,
+                                  uint8_t head[CT_HASH_LEN], uint64_t *epoch)
+{
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_lim_small, CT_MSG_REPL_REQ, &root);
     if (e) return e;
-    const msgpack_object *f[4];
-    if ((e = ct_wire_fields(&root, ct_keys_rq, f, 4))) return e;
-    uint64_t s = 0;
+    const msgpack_object *f[5];
+    if ((e = ct_wire_fields(&root, ct_keys_rq, f, 5))) return e;
+    uint64_t s = 0, x = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &s))) return e;
     if (f[3] && (e = ct_get_bin(f[3], CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
+    if (f[4]) {
+        if ((e = ct_codec_uint(f[4], UINT64_MAX, &x))) return e;
+        if (x == 0) return CT_ERR_BAD_VALUE;
+    }
     if (!f[2] || !f[3]) return CT_ERR_MISSING_FIELD;
-    if (!seq || !head) return CT_ERR_ARG;
+    if (!seq || !head || !epoch) return CT_ERR_ARG;
     *seq = s;
+    *epoch = x;
     memcpy(head, f[3]->via.bin.ptr, CT_HASH_LEN);
     return CT_OK;
 }
@@ -694,12 +763,20 @@ ct_err ct_wire_repl_batch_encode(const ct_wire_repl_batch *b, ct_buf *out)
             return CT_ERR_BAD_VALUE;
         total += b->recs[i].len + 3;
     }
+    if (b->n_origins > CT_WIRE_MAX_RECORDS || (b->n_origins && !b->origins))
+        return CT_ERR_BAD_VALUE;
+    for (size_t i = 0; i < b->n_origins; i++) {
+        if (b->origins[i].key_len == 0 || b->origins[i].key_len > CT_WIRE_MAX_ORIGIN_KEY ||
+            !b->origins[i].key)
+            return CT_ERR_BAD_VALUE;
+        total += 16 + b->origins[i].key_len;
+    }
     const size_t start = out->len;
     if (ct_buf_reserve(out, total)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, 8, CT_MSG_REPL_BATCH);
+    ct_pk_head(&pk, 8 + (b->epoch ? 1u : 0u) + (b->n_origins ? 1u : 0u), CT_MSG_REPL_BATCH);
     ct_pk_str(&pk, "p");
     bad |= msgpack_pack_uint64(&pk, b->prev_seq);
     ct_pk_str(&pk, "ph");
@@ -717,19 +794,55 @@ ct_err ct_wire_repl_batch_encode(const ct_wire_repl_batch *b, ct_buf *out)
         bad |= msgpack_pack_bin(&pk, b->recs[i].len);
         bad |= msgpack_pack_bin_body(&pk, b->recs[i].data, b->recs[i].len);
     }
+    if (b->epoch) {
+        ct_pk_str(&pk, "ep");
+        bad |= msgpack_pack_uint64(&pk, b->epoch);
+    }
+    if (b->n_origins) {
+        ct_pk_str(&pk, "o");
+        bad |= msgpack_pack_array(&pk, b->n_origins);
+        for (size_t i = 0; i < b->n_origins; i++) {
+            bad |= msgpack_pack_array(&pk, 2);
+            bad |= msgpack_pack_bin(&pk, CT_ORIGIN_LEN);
+            bad |= msgpack_pack_bin_body(&pk, b->origins[i].origin, CT_ORIGIN_LEN);
+            bad |= msgpack_pack_str(&pk, b->origins[i].key_len);
+            bad |= msgpack_pack_str_body(&pk, b->origins[i].key, b->origins[i].key_len);
+        }
+    }
     return ct_pk_finish(out, start, bad);
 }
 
 ct_err ct_wire_repl_batch_decode(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
                                  ct_bytes *recs, size_t max)
 {
+    return ct_wire_repl_batch_decode_o(buf, len, b, recs, max, NULL, 0);
+}
+
+/* One "o" item: [origin bin 8, key str 1..CT_WIRE_MAX_ORIGIN_KEY]. */
+static ct_err ct_origin_item_check(const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
+    if (o->via.array.size != 2) return CT_ERR_BAD_VALUE;
+    const msgpack_object *x = o->via.array.ptr;
+    ct_err e = ct_get_bin(&x[0], CT_ORIGIN_LEN, CT_ERR_BAD_VALUE);
+    if (e) return e;
+    if (x[1].type != MSGPACK_OBJECT_STR) return CT_ERR_WRONG_TYPE;
+    if (x[1].via.str.size == 0) return CT_ERR_BAD_VALUE;
+    if (x[1].via.str.size > CT_WIRE_MAX_ORIGIN_KEY) return CT_ERR_STRING_TOO_LONG;
+    return CT_OK;
+}
+
+ct_err ct_wire_repl_batch_decode_o(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
+                                   ct_bytes *recs, size_t max, ct_wire_origin *origins,
+                                   size_t max_origins)
+{
     if (!b) return CT_ERR_ARG;
     memset(b, 0, sizeof *b);
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_lim_rb, CT_MSG_REPL_BATCH, &root);
     if (e) return e;
-    const msgpack_object *f[8];
-    if ((e = ct_wire_fields(&root, ct_keys_rb, f, 8))) return e;
+    const msgpack_object *f[10];
+    if ((e = ct_wire_fields(&root, ct_keys_rb, f, 10))) return e;
     uint64_t u = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &b->prev_seq))) return e;
     if (f[3]) {
@@ -753,8 +866,31 @@ ct_err ct_wire_repl_batch_decode(const uint8_t *buf, size_t len, ct_wire_repl_ba
             if (r->via.bin.size > CT_WIRE_MAX_RECORD) return CT_ERR_STRING_TOO_LONG;
         }
     }
+    if (f[8]) {
+        if ((e = ct_codec_uint(f[8], UINT64_MAX, &b->epoch))) return e;
+        if (b->epoch == 0) return CT_ERR_BAD_VALUE;
+    }
+    if (f[9]) {
+        if (f[9]->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
+        const msgpack_object_array *a = &f[9]->via.array;
+        if (a->size > CT_WIRE_MAX_RECORDS || a->size > max_origins) return CT_ERR_TOO_MANY;
+        for (uint32_t i = 0; i < a->size; i++)
+            if ((e = ct_origin_item_check(&a->ptr[i]))) return e;
+    }
     for (unsigned i = 2; i < 8; i++)
         if (!f[i]) return CT_ERR_MISSING_FIELD;
+    if (f[9]) {
+        const msgpack_object_array *oa = &f[9]->via.array;
+        if (oa->size && !origins) return CT_ERR_ARG;
+        for (uint32_t i = 0; i < oa->size; i++) {
+            const msgpack_object *x = oa->ptr[i].via.array.ptr;
+            memcpy(origins[i].origin, x[0].via.bin.ptr, CT_ORIGIN_LEN);
+            origins[i].key = x[1].via.str.ptr;
+            origins[i].key_len = x[1].via.str.size;
+        }
+        b->origins = origins;
+        b->n_origins = oa->size;
+    }
     const msgpack_object_array *a = &f[7]->via.array;
     if (b->safe > b->committed || b->prev_seq > b->committed ||
         b->committed - b->prev_seq < a->size)

@@ -36,13 +36,21 @@
  *                                   uint committed head, "f" uint safe seq,
  *                                   "t" uint primary clock ms, "r" array of
  *                                   0..4096 bin: stored log records p+1,
- *                                   p+2, ... exactly as in the primary's log
+ *                                   p+2, ... exactly as in the primary's log;
+ *                                   optional "ep" uint epoch, "o" array of
+ *                                   [origin bin8, key str] bindings
  *
  * Watermarks: a "sub" may carry "w": 1 (after "e"): the sender asks for the
  * safe watermark, and the "ack" then carries "f" (after "r"), the highest
  * seq fsynced by the primary AND the followers it waits for (f <= s). An
  * ack to a "sub" without "w" has no "f" (clients that predate it decode
  * it as before).
+ *
+ * Epochs (docs/PROTOCOL.md §3.5): a "sub" may end with "ep" (after "w"),
+ * the highest epoch the sender has seen; the "ack" to a "sub" with "w" or
+ * "ep" ends with "ep" (after "f"), the aggregator's epoch. An aggregator
+ * whose epoch is lower than a "sub"'s "ep" answers "err" stale_epoch and stores
+ * nothing; a follower answers every "sub" with "err" not_primary.
  *
  * Counter values are absolute (not increments). A feed subscriber at seq S
  * applies "upd" only if p == S AND ph == its head H (then S := s, H := h);
@@ -155,10 +163,42 @@ ct_err ct_wire_ack_decode_wm(const uint8_t *buf, size_t len, uint64_t *token, ui
                              bool *has_safe, uint64_t *safe, ct_ack_item *items, size_t max,
                              size_t *n);
 
+/* The epoch forms (docs/PROTOCOL.md §3.5): a "sub" may end with "ep" = the
+ * highest epoch the sender has seen (epoch 0 = omitted), and an "ack" with
+ * "ep" = the aggregator's epoch (0 = omitted). "ep" must be >= 1 (bad_value);
+ * decoders give 0 when it is absent. The _wm functions are these with
+ * epoch 0. */
+ct_err ct_wire_submit_encode_ep(uint64_t token, const ct_bytes *events, size_t n, bool want_safe,
+                                uint64_t epoch, ct_buf *out);
+ct_err ct_wire_submit_decode_ep(const uint8_t *buf, size_t len, uint64_t *token, bool *want_safe,
+                                uint64_t *epoch, ct_bytes *events, size_t max, size_t *n);
+ct_err ct_wire_ack_encode_ep(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
+                             uint64_t epoch, const ct_ack_item *items, size_t n, ct_buf *out);
+ct_err ct_wire_ack_decode_ep(const uint8_t *buf, size_t len, uint64_t *token, uint64_t *seq,
+                             bool *has_safe, uint64_t *safe, uint64_t *epoch, ct_ack_item *items,
+                             size_t max, size_t *n);
+
 /* Replication (docs/PROTOCOL.md §3.4). */
 ct_err ct_wire_repl_req_encode(uint64_t seq, const uint8_t head[CT_HASH_LEN], ct_buf *out);
 ct_err ct_wire_repl_req_decode(const uint8_t *buf, size_t len, uint64_t *seq,
                                uint8_t head[CT_HASH_LEN]);
+/* "rq" with "ep" (after "h"): the follower's epoch (0 = omitted; decoded 0
+ * when absent; 0 on the wire bad_value). A primary of a lower epoch answers
+ * "err" stale_epoch. */
+ct_err ct_wire_repl_req_encode_ep(uint64_t seq, const uint8_t head[CT_HASH_LEN], uint64_t epoch,
+                                  ct_buf *out);
+ct_err ct_wire_repl_req_decode_ep(const uint8_t *buf, size_t len, uint64_t *seq,
+                                  uint8_t head[CT_HASH_LEN], uint64_t *epoch);
+
+#define CT_WIRE_MAX_ORIGIN_KEY 64 /* bytes of a collector identity (CT_COLLECTOR_ID_MAX) */
+
+/* One origin binding carried by "rb" ("o"): origin -> the key it is bound
+ * to on the primary. key points into the decoded buffer (not terminated). */
+typedef struct {
+    uint8_t origin[CT_ORIGIN_LEN];
+    const char *key;
+    size_t key_len;
+} ct_wire_origin;
 
 typedef struct {
     uint64_t prev_seq;              /* "p" */
@@ -169,6 +209,9 @@ typedef struct {
     const ct_bytes *recs;           /* "r": n records (encode: given; decode:
                                        points into the caller's array) */
     size_t n;
+    uint64_t epoch;                /* "ep": the primary's epoch; 0 = absent */
+    const ct_wire_origin *origins; /* "o": bindings of these records' origins */
+    size_t n_origins;
 } ct_wire_repl_batch;
 
 /* Records must be 1..CT_WIRE_MAX_RECORD bytes (encode: CT_ERR_BAD_VALUE;
@@ -178,6 +221,14 @@ typedef struct {
 ct_err ct_wire_repl_batch_encode(const ct_wire_repl_batch *b, ct_buf *out);
 ct_err ct_wire_repl_batch_decode(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
                                  ct_bytes *recs, size_t max);
+/* The same, also reading "o" into origins[max_origins] (too_many beyond);
+ * ct_wire_repl_batch_decode takes no origins (an "rb" with "o" items is then
+ * too_many). "o" items: not an array wrong_type, not 2 elements or origin
+ * not bin 8 or empty key bad_value, key not str wrong_type, longer than
+ * CT_WIRE_MAX_ORIGIN_KEY string_too_long. */
+ct_err ct_wire_repl_batch_decode_o(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
+                                   ct_bytes *recs, size_t max, ct_wire_origin *origins,
+                                   size_t max_origins);
 
 ct_err ct_wire_error_encode(bool has_token, uint64_t token, ct_err code, ct_buf *out);
 ct_err ct_wire_error_decode(const uint8_t *buf, size_t len, bool *has_token, uint64_t *token,

@@ -7,7 +7,11 @@
  *            see ct_store_opts.accept_campaign_change), "fingerprint@<seq>" ->
  *            32 bytes (history: the fingerprint accepted at head seq <seq>),
  *            "head" -> seq(8 BE) || hash(32),
- *            "format" -> "chitieu-store-1"
+ *            "format" -> "chitieu-store-1",
+ *            "epoch" -> 8 BE (absent = 1; raised by a promotion, or by a
+ *            follower that receives a higher one), "epoch@<E>" -> seq(8 BE)
+ *            || hash(32): the head at which this store became primary of
+ *            epoch E (ct_store_epoch.c)
  *   log      seq (8 bytes BE) -> ct_logrec stored encoding (append only)
  *   ids      event id (16) -> seq (8 BE) || BLAKE2b-128 of the event bytes (16)
  *   persons  program(1) || person hash(32) -> ct_person_state encoding
@@ -246,5 +250,27 @@ void ct_store_import_abort(ct_store *s);
  * ct_store_apply_batch does (seq_before/after, heads, and the absolute values
  * of the changed counters in out->changed when given). Same errors. */
 ct_err ct_store_import_commit_ex(ct_store *s, ct_store_commit *out);
+
+/* Epochs (docs/PROTOCOL.md §3.5, ct_store_epoch.c). ct_store_epoch: the
+ * store's epoch (1 when never set). ct_store_promote (a writer, no import
+ * open): epoch := epoch + 1 and "epoch@<new>" := the head, in one durable
+ * transaction; *epoch receives the new epoch. ct_store_adopt_epoch: raises
+ * the epoch to epoch if it is higher (a follower that hears a promoted
+ * primary); never lowers it. ct_store_epoch_start: where this store began
+ * epoch as primary (CT_ERR_NOT_FOUND when it did not). */
+ct_err ct_store_epoch(ct_store *s, uint64_t *epoch);
+ct_err ct_store_promote(ct_store *s, uint64_t *epoch);
+ct_err ct_store_adopt_epoch(ct_store *s, uint64_t epoch);
+ct_err ct_store_epoch_start(ct_store *s, uint64_t epoch, uint64_t *seq,
+                            uint8_t head[CT_LOGREC_HASH_LEN]);
+/* Origin bindings for replication: ct_store_origin_get reads the key an
+ * origin is bound to (NUL-terminated into key[keylen]; *found false when
+ * unbound); ct_store_import_origin binds one inside an open import (between
+ * ct_store_import_begin and _commit): CT_OK when unbound or bound to the
+ * same key, CT_ERR_CONFLICT when bound to another. */
+ct_err ct_store_origin_get(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], char *key,
+                           size_t keylen, bool *found);
+ct_err ct_store_import_origin(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], const char *key,
+                              size_t key_len);
 
 #endif

@@ -7,7 +7,9 @@
  *   ct_store_persons.c  person states: the overlay and pending maps, the
  *                       checkpoint, the replay from the log;
  *   ct_store_scan.c     readers and scans;
- *   ct_store_import.c   import of verified records (chitieu-audit rebuild).
+ *   ct_store_import.c   import of verified records (chitieu-audit rebuild,
+ *                       followers);
+ *   ct_store_epoch.c    the epoch and shipped origin bindings (replication).
  *
  * Invariants of struct ct_store (asserted where they matter):
  *   - read_only stores never hold a write transaction, an overlay or

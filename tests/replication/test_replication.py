@@ -4,8 +4,8 @@ safe covers it. Real processes on ipc endpoints, real LMDB, real signals.
 
   (a) primary + follower in CURVE mode (role follower) under load from three
       collectors: every event ends safe (outboxes empty), the follower's
-      counts and head equal the primary's, chitieu-audit verify OK on both
-      with the same seq and head;
+      counts, head and origin bindings equal the primary's, chitieu-audit
+      verify OK on both with the same seq and head;
   (b) the follower stopped under load: acks continue (committed), safe
       stalls, the alert shows, the collectors keep exactly the new events
       (status "unsafe:"); the follower back: it catches up, outboxes drain,
@@ -39,6 +39,17 @@ def counts(data):
     st = O.Store(data)
     try:
         return st.counts(), len(st.log())
+    finally:
+        st.close()
+
+
+def origins(data):
+    """{origin: key} of a store's origins database."""
+    st = O.Store(data)
+    try:
+        db = st.env.open_db(b"origins", create=False)
+        with st.env.begin(db=db) as t:
+            return {bytes(k): bytes(v) for k, v in t.cursor()}
     finally:
         st.close()
 
@@ -110,6 +121,9 @@ def test_follower_curve_under_load():
         n = 3 * PER
         O.wait_until(lambda: verify(fol.data)[0] == n, 30 * O.SLOW, "follower at the head")
         seq, head = same_store(p, fol, n)
+        # the follower holds the primary's origin bindings (a promoted one needs them)
+        op, of = origins(p.data), origins(fol.data)
+        H.check(len(op) == 3 and op == of, f"origins: primary {len(op)}, follower {len(of)}")
         p.proc.wait_log(rf'role=primary committed={n} safe={n} unsafe_records=0 '
                         r'sync_followers=1 followers=1 ')
         # the follower's key may not submit events: its ZAP domain is replicate only

@@ -1,0 +1,142 @@
+/* ct_store_epoch.c — what replication and failover keep in the store beside
+ * the log: the epoch (meta "epoch", meta "epoch@<E>") and the origin
+ * bindings a follower receives with the records they belong to.
+ *
+ * Invariants: a store's epoch never decreases (absent = 1: a store that was
+ * never promoted); ct_store_promote writes epoch + 1 and "epoch@<E>" = the
+ * head (seq || hash) at which epoch E began, in one durable transaction; an
+ * origin binding is written once and never changed (a shipped binding that
+ * differs from the stored one is refused, CT_ERR_CONFLICT).
+ */
+#include "ct_store_int.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+static int epoch_read(MDB_txn *t, MDB_dbi meta, uint64_t *epoch)
+{
+    MDB_val v;
+    int rc = meta_get(t, meta, "epoch", &v);
+    if (rc == MDB_NOTFOUND) {
+        *epoch = 1;
+        return 0;
+    }
+    if (rc) return rc;
+    if (v.mv_size != 8) return MDB_CORRUPTED;
+    *epoch = ct_be64_get(v.mv_data);
+    return *epoch ? 0 : MDB_CORRUPTED;
+}
+
+ct_err ct_store_epoch(ct_store *s, uint64_t *epoch)
+{
+    if (!s || !epoch) return CT_ERR_ARG;
+    MDB_txn *t;
+    ct_err r = ct_store_txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    int rc = epoch_read(t, s->meta, epoch);
+    mdb_txn_abort(t);
+    return map_rc(rc);
+}
+
+ct_err ct_store_epoch_start(ct_store *s, uint64_t epoch, uint64_t *seq,
+                            uint8_t head[CT_LOGREC_HASH_LEN])
+{
+    if (!s || !seq || !head) return CT_ERR_ARG;
+    MDB_txn *t;
+    ct_err r = ct_store_txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    char key[32];
+    snprintf(key, sizeof key, "epoch@%llu", (unsigned long long)epoch);
+    MDB_val v;
+    int rc = meta_get(t, s->meta, key, &v);
+    if (!rc && v.mv_size != 8 + CT_LOGREC_HASH_LEN) rc = MDB_CORRUPTED;
+    if (!rc) {
+        *seq = ct_be64_get(v.mv_data);
+        memcpy(head, (const uint8_t *)v.mv_data + 8, CT_LOGREC_HASH_LEN);
+    }
+    mdb_txn_abort(t);
+    return map_rc(rc);
+}
+
+/* Writes epoch (and, when start is true, "epoch@<epoch>" = the head) in t. */
+static int epoch_write(ct_store *s, MDB_txn *t, uint64_t epoch, bool start)
+{
+    uint8_t b[8];
+    ct_be64_put(b, epoch);
+    int rc = meta_put(t, s->meta, "epoch", b, sizeof b);
+    if (rc || !start) return rc;
+    uint64_t seq;
+    uint8_t hb[8 + CT_LOGREC_HASH_LEN];
+    if ((rc = head_read(t, s->meta, &seq, hb + 8))) return rc;
+    ct_be64_put(hb, seq);
+    char key[32];
+    snprintf(key, sizeof key, "epoch@%llu", (unsigned long long)epoch);
+    return meta_put(t, s->meta, key, hb, sizeof hb);
+}
+
+/* Sets the epoch to want (start: a promotion, recording where it began). */
+static ct_err epoch_set(ct_store *s, uint64_t want, bool start, uint64_t *out)
+{
+    if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
+    MDB_txn *t;
+    ct_err r = ct_store_txn_begin(s, 0, &t);
+    if (r) return r;
+    uint64_t cur;
+    int rc = epoch_read(t, s->meta, &cur);
+    if (!rc && start) want = cur + 1;
+    if (!rc && want > cur) rc = epoch_write(s, t, want, start);
+    if (rc) {
+        mdb_txn_abort(t);
+    } else {
+        rc = mdb_txn_commit(t);
+        if (rc == MDB_PANIC) s->need_reopen = true;
+    }
+    if (!rc && out) *out = want > cur ? want : cur;
+    assert(rc || !start || want == cur + 1);
+    return map_rc(rc);
+}
+
+ct_err ct_store_promote(ct_store *s, uint64_t *epoch)
+{
+    return epoch_set(s, 0, true, epoch);
+}
+
+ct_err ct_store_adopt_epoch(ct_store *s, uint64_t epoch)
+{
+    return epoch_set(s, epoch, false, NULL);
+}
+
+ct_err ct_store_origin_get(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], char *key,
+                           size_t keylen, bool *found)
+{
+    if (!s || !key || keylen == 0 || !found) return CT_ERR_ARG;
+    *found = false;
+    if (!s->has_origins) return CT_OK;
+    MDB_txn *t;
+    ct_err r = ct_store_txn_begin(s, MDB_RDONLY, &t);
+    if (r) return r;
+    MDB_val k = {CT_ORIGIN_LEN, (void *)origin}, v;
+    int rc = mdb_get(t, s->origins, &k, &v);
+    if (rc == 0 && v.mv_size < keylen) {
+        memcpy(key, v.mv_data, v.mv_size);
+        key[v.mv_size] = '\0';
+        *found = true;
+    } else if (rc == 0) {
+        rc = MDB_CORRUPTED;
+    }
+    mdb_txn_abort(t);
+    return rc == MDB_NOTFOUND ? CT_OK : map_rc(rc);
+}
+
+ct_err ct_store_import_origin(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], const char *key,
+                              size_t key_len)
+{
+    if (!s || !s->imp_txn || !key || key_len == 0) return CT_ERR_ARG;
+    MDB_val k = {CT_ORIGIN_LEN, (void *)origin}, v = {key_len, (void *)key};
+    int rc = mdb_put(s->imp_txn, s->origins, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+        return v.mv_size == key_len && memcmp(v.mv_data, key, key_len) == 0 ? CT_OK
+                                                                            : CT_ERR_CONFLICT;
+    return map_rc(rc);
+}
