@@ -6,7 +6,8 @@
 #
 #   scripts/faults-long.sh [--quick] [--no-valgrind] [--valgrind-only] [--fuzz SECONDS]
 #
-#   (default)        200 kill -9 cycles, crash sweep over 12 rounds x 8 events,
+#   (default)        200 kill -9 cycles (also 200 kill-and-promote failover
+#                    cycles of tests/replication), crash sweep over 12 rounds x 8 events,
 #                    40 collector kills, aggregator down 180 s, 1,000,000 random
 #                    hostile frames, 20k-event disk/map full, reader churn 1000;
 #                    then every Python integration test of the tree once with
@@ -76,6 +77,7 @@ if ((long)); then
   run disk CT_DISK_EVENTS=$E -- tests/integration/test_fault_disk.py
   run readers CT_READER_CHURN=$CH CT_RATE_EVENTS=$N -- tests/integration/test_fault_readers.py
   run hostile CT_HOSTILE_RANDOM=$R -- tests/integration/test_fault_hostile.py
+  run failover CT_FAILOVER_CYCLES=$C -- tests/replication/test_failover.py
 fi
 
 if ((valgrind)); then
