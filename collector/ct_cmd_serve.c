@@ -19,6 +19,7 @@
 
 #include "ct_commands.h"
 #include "ct_log.h"
+#include "ct_notify.h"
 #include "ct_office.h"
 #include "ct_serve.h"
 #include "ct_time.h"
@@ -130,10 +131,13 @@ ct_err ct_collector_cmd_serve(ct_collector *s, const ct_collector_cfg *c)
     fprintf(s->out, "office screen for district %u (%s): %s\n", s->info.district, d ? d->name : "?",
             url);
     fflush(s->out);
+    ct_notify_ready("serving the office screen");
     while (!(c->stop && *c->stop)) {
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
+        ct_notify_watchdog();
     }
+    ct_notify_stopping();
     ct_log(CT_LOG_INFO, "office screen stopping", "url=%s", url);
 out:
     p.done = 1;

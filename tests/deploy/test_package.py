@@ -113,12 +113,14 @@ def main():
         # units
         units = ["/lib/systemd/system/chitieu-aggregator.service",
                  "/lib/systemd/system/chitieu-reporter.service"]
-        inst = os.path.join(tmp, "chitieu-collector@672.service")
-        shutil.copy("/lib/systemd/system/chitieu-collector@.service", inst)
-        r = sh(["systemd-analyze", "verify"] + units + [inst], check_rc=False)
+        insts = []
+        for t in ("chitieu-collector@", "chitieu-office@"):
+            insts.append(os.path.join(tmp, t + "672.service"))
+            shutil.copy("/lib/systemd/system/%s.service" % t, insts[-1])
+        r = sh(["systemd-analyze", "verify"] + units + insts, check_rc=False)
         check(r.returncode == 0 and r.stdout + r.stderr == "",
               "systemd-analyze verify: %s" % (r.stdout + r.stderr))
-        for u in units + [inst]:
+        for u in units + insts:
             r = sh(["systemd-analyze", "security", "--offline=yes", u], check_rc=False)
             m = re.search(r"Overall exposure level for \S+: ([\d.]+) (\w+)", r.stdout)
             check(m is not None, "security score of %s" % os.path.basename(u))
