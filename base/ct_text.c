@@ -1,4 +1,4 @@
-/* ct_text.c — JSON strings, CSV fields, display width, hex (rules in
+/* ct_text.c — JSON strings, CSV fields, display width, hex both ways (rules in
  * ct_text.h). Writers copy runs of bytes that need no escaping in one append,
  * so a long plain string costs one ct_buf_append. */
 #include "ct_text.h"
@@ -153,4 +153,23 @@ void ct_text_hex(const uint8_t *p, size_t n, char *out)
         out[2 * i + 1] = HEX[p[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+ct_err ct_text_unhex(const char *s, size_t n, uint8_t *out)
+{
+    assert(s || n == 0);
+    if (n % 2) return CT_ERR_BAD_VALUE;
+    for (size_t i = 0; i < n; i++)
+        if (hex_digit(s[i]) < 0) return CT_ERR_BAD_VALUE;
+    for (size_t i = 0; i < n / 2; i++)
+        out[i] = (uint8_t)(hex_digit(s[2 * i]) << 4 | hex_digit(s[2 * i + 1]));
+    return CT_OK;
 }
