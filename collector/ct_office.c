@@ -647,6 +647,24 @@ out:
     ct_form_free(&f);
 }
 
+/* Counts the rejected events with reason code that are not agent's (an
+ * event that does not decode counts as another's). */
+typedef struct {
+    int code;
+    const char *agent;
+    size_t others;
+} others_ctx;
+
+static ct_err others_cb(void *ctx, uint64_t seq, uint16_t code, const uint8_t *p, size_t len)
+{
+    (void)seq;
+    others_ctx *x = ctx;
+    if (code != x->code || code == CT_ERR_CONFLICT) return CT_OK; /* conflicts are never moved */
+    ct_event ev;
+    if (ct_event_decode(p, len, &ev, NULL) != CT_OK || strcmp(ev.agent, x->agent) != 0) x->others++;
+    return CT_OK;
+}
+
 static const ct_form_field RESEND_FORM[] = {
     {"csrf", 64, true}, {"code", 40, true}, {NULL, 0, false}};
 
@@ -664,6 +682,25 @@ static void do_resend(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     if (code < 0) {
         fail(r, 400, CT_ERR_BAD_VALUE, "code", "code: not a rejection reason");
         goto out;
+    }
+    if (u.role == CT_ROLE_STAFF) {
+        /* staff re-send their own agent's sign-ups only: refused while any
+         * other one is rejected with this reason (a lead re-sends those) */
+        others_ctx oc = {.code = code, .agent = u.agent};
+        ct_err ce = ct_outbox_rejected_each(o->opt.s->ob, others_cb, &oc);
+        if (ce != CT_OK) {
+            fail(r, 503, ce, "", "cannot read the outbox");
+            goto out;
+        }
+        if (oc.others) {
+            char why[200];
+            snprintf(why, sizeof why,
+                     "login %s re-sends sign-ups of %s only: %zu other sign-up%s rejected as %s "
+                     "(a lead re-sends them)",
+                     u.name, u.agent, oc.others, oc.others == 1 ? " is" : "s are", name);
+            fail(r, 403, CT_ERR_FORBIDDEN, "code", why);
+            goto out;
+        }
     }
     size_t n = 0, nc = 0;
     ct_err e = ct_outbox_requeue(o->opt.s->ob, code, &n, &nc);
