@@ -12,7 +12,7 @@ static const char HEX[] = "0123456789abcdef";
 
 /* The escape for byte c, or NULL when c is copied verbatim. esc holds the
  * \u00XX form. */
-static const char *json_escape(uint8_t c, char esc[7])
+const char *ct_text_json_escape(uint8_t c, char esc[7])
 {
     switch (c) {
     case '"':
@@ -46,7 +46,7 @@ ct_err ct_text_json_str(ct_buf *b, const char *s)
     const char *run = s;
     for (const char *p = s; !e && *p; p++) {
         char esc[7];
-        const char *x = json_escape((uint8_t)*p, esc);
+        const char *x = ct_text_json_escape((uint8_t)*p, esc);
         if (!x) continue;
         e = ct_buf_append(b, run, (size_t)(p - run));
         if (!e) e = ct_buf_append(b, x, strlen(x));

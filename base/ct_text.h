@@ -39,6 +39,11 @@
 /* Appends s as a JSON string literal, quotes included. */
 ct_err ct_text_json_str(ct_buf *b, const char *s);
 
+/* The JSON escape of byte c ("\\\"", "\\n", "\\u001f", ...), or NULL when c
+ * is copied verbatim; esc holds the \\u00XX form. For writers into fixed
+ * buffers (ct_log_quote). */
+const char *ct_text_json_escape(uint8_t c, char esc[7]);
+
 /* Appends s as one CSV field (no separator). */
 ct_err ct_text_csv_field(ct_buf *b, const char *s);
 

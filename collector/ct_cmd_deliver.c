@@ -28,7 +28,7 @@ ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_d
     if (c->insecure) {
         o->secure = false;
         ct_log(CT_LOG_WARN, "INSECURE: plaintext connection, no authentication (--insecure)",
-               "server=%s", c->servers.n ? c->servers.v[0] : "-");
+               "server=%s", CT_LOG_Q(c->servers.n ? c->servers.v[0] : "-"));
         return CT_OK;
     }
     char msg[512];
@@ -53,7 +53,7 @@ ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_d
 static ct_err wait_drained(ct_collector *s, const ct_collector_cfg *c)
 {
     ct_log(CT_LOG_INFO, "another run is delivering this outbox; waiting for it to drain",
-           "outbox=%s", s->dir);
+           "outbox=%s", CT_LOG_Q(s->dir));
     int64_t last_change = ct_monotonic_ms();
     uint64_t last_queued = UINT64_MAX;
     int64_t last_ack = -1;

@@ -172,6 +172,7 @@ ct_err ct_collector_cmd_reissue(ct_collector *s, const ct_collector_cfg *c)
     fprintf(s->out, "reissued %zu event%s under new ids (%sorigin %s); deliver them with `run`\n",
             n, n == 1 ? "" : "s", fresh ? "fresh " : "", hex);
     ct_log(CT_LOG_INFO, "conflict-rejected events queued again under new ids",
-           "outbox=%s events=%zu origin=%s fresh_origin=%s", s->dir, n, hex, fresh ? "yes" : "no");
+           "outbox=%s events=%zu origin=%s fresh_origin=%s", CT_LOG_Q(s->dir), n, hex,
+           fresh ? "yes" : "no");
     return CT_OK;
 }

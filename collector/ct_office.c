@@ -231,7 +231,7 @@ static bool session_user(ct_office *o, const session *ss, ct_user *out)
     ct_users_path(o->opt.s->dir, path, sizeof path);
     ct_users u;
     if (ct_users_load(path, &u, err, sizeof err) != CT_OK) {
-        ct_log(CT_LOG_ERROR, "cannot read the password file", "detail=\"%s\"", err);
+        ct_log(CT_LOG_ERROR, "cannot read the password file", "detail=%s", CT_LOG_Q(err));
         return false;
     }
     ct_user *x = ct_users_find(&u, ss->user);
@@ -421,8 +421,8 @@ static void queue_event(ct_office *o, ct_office_resp *r, ct_event *ev, note *n,
     char hex[2 * CT_EVENT_ID_LEN + 1];
     ct_collector_id_hex(s, seq, hex);
     if (queued)
-        ct_log(CT_LOG_INFO, "queued", "id=%s seq=%" PRIu64 " by=%s action=%s", hex, seq, n->user,
-               ct_action_name(ev->action));
+        ct_log(CT_LOG_INFO, "queued", "id=%s seq=%" PRIu64 " by=%s action=%s", hex, seq,
+               CT_LOG_Q(n->user), ct_action_name(ev->action));
     begin(r, 200, true);
     jstr(&r->body, "id", hex);
     jnum(&r->body, "seq", (int64_t)seq);
@@ -708,7 +708,7 @@ static void do_resend(ct_office *o, const ct_office_req *q, ct_office_resp *r)
         fail(r, 503, e, "", "cannot requeue");
         goto out;
     }
-    ct_log(CT_LOG_INFO, "requeued", "n=%zu code=%s by=%s", n, name, u.name);
+    ct_log(CT_LOG_INFO, "requeued", "n=%zu code=%s by=%s", n, name, CT_LOG_Q(u.name));
     begin(r, 200, true);
     jnum(&r->body, "requeued", (int64_t)n);
     jnum(&r->body, "conflicts", (int64_t)nc);
@@ -810,8 +810,8 @@ static void do_login(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     if (wait > 0) {
         char why[160];
         snprintf(why, sizeof why, "too many failed logins: try again in %" PRId64 " s", wait);
-        ct_log(CT_LOG_WARN, "login refused: rate limit", "user=%s peer=%s", name,
-               q->peer ? q->peer : "?");
+        ct_log(CT_LOG_WARN, "login refused: rate limit", "user=%s peer=%s", CT_LOG_Q(name),
+               CT_LOG_Q(q->peer ? q->peer : "?"));
         fail(r, 429, CT_ERR_FORBIDDEN, "", why);
         goto out;
     }
@@ -819,7 +819,7 @@ static void do_login(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     ct_users_path(o->opt.s->dir, path, sizeof path);
     ct_users us;
     if (ct_users_load(path, &us, err, sizeof err) != CT_OK) {
-        ct_log(CT_LOG_ERROR, "cannot read the password file", "detail=\"%s\"", err);
+        ct_log(CT_LOG_ERROR, "cannot read the password file", "detail=%s", CT_LOG_Q(err));
         fail(r, 500, CT_ERR_CONFIG, "", "the password file cannot be read (see the server log)");
         goto out;
     }
@@ -836,7 +836,7 @@ static void do_login(ct_office *o, const ct_office_req *q, ct_office_resp *r)
         rate_fail(o, ukey);
         rate_fail(o, akey);
         ct_log(CT_LOG_WARN, "login failed", "user=%s peer=%s",
-               ct_user_name_valid(name) ? name : "?", q->peer ? q->peer : "?");
+               ct_user_name_valid(name) ? name : "?", CT_LOG_Q(q->peer ? q->peer : "?"));
         fail(r, 401, CT_ERR_UNAUTHENTICATED, "password", "wrong login or password");
         goto out;
     }
@@ -845,8 +845,8 @@ static void do_login(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     session *ss = new_session(o, u.name);
     add_cookie(o, r, "ct_session", ss->token, false);
     add_cookie(o, r, "ct_login", "", true);
-    ct_log(CT_LOG_INFO, "login", "user=%s role=%s peer=%s", u.name, ct_role_name(u.role),
-           q->peer ? q->peer : "?");
+    ct_log(CT_LOG_INFO, "login", "user=%s role=%s peer=%s", CT_LOG_Q(u.name), ct_role_name(u.role),
+           CT_LOG_Q(q->peer ? q->peer : "?"));
     session_reply(o, r, ss, &u);
 out:
     ct_form_free(&f);

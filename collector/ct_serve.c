@@ -241,7 +241,7 @@ ct_err ct_serve_start(const ct_serve_opts *so, ct_office *o, ct_serve **out, cha
         ct_log(CT_LOG_WARN,
                "PLAIN HTTP off loopback (--plain-http): passwords and national IDs cross the "
                "network in clear",
-               "addr=%s", so->addr);
+               "addr=%s", CT_LOG_Q(so->addr));
     ct_log(CT_LOG_INFO, "office screen ready", "url=%s tls=%s", url, tls ? "yes" : "no");
     *out = sv;
     sv = NULL;

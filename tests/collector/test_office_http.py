@@ -330,5 +330,23 @@ def test_resend_own():
         sv.stop()
 
 
+def test_log_fields():
+    """A login name from the client is one quoted value in the log: spaces,
+    quotes and '=' cannot end its field or forge another key."""
+    with h.Workdir("office-log") as wd:
+        ob, pk = oc.make_office(wd)
+        sv, base = oc.serve(wd, ob, pk)
+        c = oc.Client(base)
+        for _ in range(6):  # the sixth is refused by the rate limit, which logs the name
+            st, j = c.login('lan" x=y', "wrong-password")
+        h.check(st == 429, (st, j))
+        sv.wait_log(r'msg="login refused: rate limit"')
+        lines = [ln for ln in sv.lines if 'msg="login refused: rate limit"' in ln]
+        h.check(len(lines) == 1 and lines[0].endswith(' user="lan\\" x=y" peer=127.0.0.1'),
+                lines)
+        sv.stop()
+
+
 if __name__ == "__main__":
-    h.main([test_login_and_record, test_hostile, test_binding_and_tls, test_resend_own])
+    h.main([test_login_and_record, test_hostile, test_binding_and_tls, test_resend_own,
+            test_log_fields])
