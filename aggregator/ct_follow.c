@@ -21,6 +21,7 @@
 #include "ct_log.h"
 #include "ct_logrec.h"
 #include "ct_server.h"
+#include "ct_text.h"
 #include "ct_time.h"
 #include "ct_wire.h"
 
@@ -82,8 +83,7 @@ ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, siz
     crypto_generichash(h, sizeof h, (const uint8_t *)dir, strlen(dir), NULL, 0);
     char rid[9 + 2 * sizeof h + 1];
     memcpy(rid, "follower-", 9);
-    for (size_t i = 0; i < sizeof h; i++)
-        snprintf(rid + 9 + 2 * i, 3, "%02x", h[i]);
+    ct_text_hex(h, sizeof h, rid + 9);
     int zero = 0, ivl = 100, ivl_max = 2000, hs = 10000;
     int64_t maxmsg = CT_SERVER_MAX_MSG;
     if (zmq_setsockopt(f->sock, ZMQ_ROUTING_ID, rid, strlen(rid)) ||

@@ -17,14 +17,6 @@ typedef struct {
     ct_buf row; /* one rendered jsonl line */
 } trace_st;
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
 ct_err ct_trace_set_person(ct_trace_filter *t, const char *hex, char *err, size_t errlen)
 {
     size_t n = strlen(hex);
@@ -32,14 +24,15 @@ ct_err ct_trace_set_person(ct_trace_filter *t, const char *hex, char *err, size_
         snprintf(err, errlen, "--person: give 8 to 64 hex digits");
         return CT_ERR_USAGE;
     }
+    /* an odd count of digits: the last byte's low nibble is 0 (matches
+     * compare person_nibbles digits) */
+    char even[2 * CT_PERSON_LEN + 1];
+    memcpy(even, hex, n);
+    even[n] = '0';
     memset(t->person, 0, sizeof t->person);
-    for (size_t i = 0; i < n; i++) {
-        int v = hexval(hex[i]);
-        if (v < 0) {
-            snprintf(err, errlen, "--person: not hex: '%s'", hex);
-            return CT_ERR_USAGE;
-        }
-        t->person[i / 2] = (uint8_t)(i % 2 ? t->person[i / 2] | v : v << 4);
+    if (ct_text_unhex(even, n + n % 2, t->person) != CT_OK) {
+        snprintf(err, errlen, "--person: not hex: '%s'", hex);
+        return CT_ERR_USAGE;
     }
     t->person_nibbles = n;
     return CT_OK;

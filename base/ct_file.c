@@ -85,6 +85,11 @@ static void release(ct_file *o)
 
 ct_err ct_file_open(ct_file *o, const char *path, char *err, size_t errlen)
 {
+    return ct_file_open_mode(o, path, 0644, err, errlen);
+}
+
+ct_err ct_file_open_mode(ct_file *o, const char *path, mode_t mode, char *err, size_t errlen)
+{
     memset(o, 0, sizeof *o);
     if (strcmp(path, "-") == 0) {
         o->f = stdout;
@@ -110,7 +115,7 @@ ct_err ct_file_open(ct_file *o, const char *path, char *err, size_t errlen)
         e = CT_ERR_IO;
         goto fail;
     }
-    if (fchmod(fd, 0644) != 0 || (o->f = fdopen(fd, "wb")) == NULL) {
+    if (fchmod(fd, mode) != 0 || (o->f = fdopen(fd, "wb")) == NULL) {
         snprintf(err, errlen, "%s: %s", o->tmp, strerror(errno));
         close(fd);
         unlink(o->tmp);

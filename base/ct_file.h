@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "ct_error.h"
 
@@ -39,6 +40,11 @@ typedef struct {
  * and opens it for writing (1 MiB buffer). CT_ERR_IO or CT_ERR_NOMEM with a
  * message; on error *o holds nothing. */
 ct_err ct_file_open(ct_file *o, const char *path, char *err, size_t errlen);
+
+/* ct_file_open with the file's mode (e.g. 0600 for secrets): the temporary
+ * is created 0600 (mkstemp) and set to mode before anything is written, and
+ * PATH gets it by the rename. */
+ct_err ct_file_open_mode(ct_file *o, const char *path, mode_t mode, char *err, size_t errlen);
 
 /* Flushes, fsyncs, closes, renames into place and fsyncs the directory.
  * Releases o in every case; on error the temporary is removed and PATH is

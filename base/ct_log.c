@@ -8,6 +8,7 @@
  * nothing. */
 #include "ct_log.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -17,6 +18,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ct_text.h"
 
 static ct_log_level ct_log_min = CT_LOG_INFO;
 static const char *ct_log_comp = "chitieu";
@@ -39,6 +42,44 @@ static bool stderr_is_journal(void)
     if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
         return false;
     return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+const char *ct_log_quote(ct_log_val *b, const char *s)
+{
+    assert(b && s);
+    bool bare = s[0] != 0;
+    for (const char *p = s; bare && *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        bare = c > ' ' && c != '"' && c != '=' && c != '\\' && c != 0x7F;
+    }
+    size_t n = 0, cap = sizeof b->s;
+    if (bare && strlen(s) < cap) {
+        memcpy(b->s, s, strlen(s) + 1);
+        return b->s;
+    }
+    /* quoted; room kept for the closing quote, "..." and the NUL */
+    const size_t room = cap - 5;
+    b->s[n++] = '"';
+    const char *p = s;
+    for (; *p; p++) {
+        char esc[7];
+        const char *x = ct_text_json_escape((uint8_t)*p, esc);
+        size_t k = x ? strlen(x) : 1;
+        if (n + k > room) break;
+        if (x)
+            memcpy(b->s + n, x, k);
+        else
+            b->s[n] = *p;
+        n += k;
+    }
+    if (*p) {
+        memcpy(b->s + n, "...", 3);
+        n += 3;
+    }
+    b->s[n++] = '"';
+    b->s[n] = 0;
+    assert(n < cap);
+    return b->s;
 }
 
 /* "<N>" before each line: 0 not known yet, 1 no, 2 yes */

@@ -3,7 +3,8 @@
  * The caller writes key=value pairs in fmt; msg is the first argument.
  * Thread-safe (one write(2) per line). ct_log_set_level() filters. When
  * stderr is journald's stream (JOURNAL_STREAM), each line starts with its
- * syslog priority "<N>" (debug 7, info 6, warn 4, error 3). */
+ * syslog priority "<N>" (debug 7, info 6, warn 4, error 3). Values from
+ * outside go through ct_log_quote (CT_LOG_Q). */
 #ifndef CT_LOG_H
 #define CT_LOG_H
 
@@ -13,5 +14,21 @@ void ct_log_set_level(ct_log_level l);
 void ct_log_set_component(const char *comp); /* e.g. "aggregator"; default "chitieu" */
 void ct_log(ct_log_level l, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A value that comes from outside (a login name, a path, a file name, a
+ * peer's name) as ONE field value, for "key=%s": written bare when it is
+ * non-empty and every byte is above ' ' and none of '"', '=', '\\' or DEL;
+ * otherwise as a JSON string literal (ct_text.h's rule), quotes included.
+ * So a value can never end its field or forge another key. At most
+ * CT_LOG_VAL_MAX - 1 bytes: a longer value is cut (between escapes) and
+ * ends in "..." inside its quotes. Returns b->s. */
+#define CT_LOG_VAL_MAX 320
+typedef struct {
+    char s[CT_LOG_VAL_MAX];
+} ct_log_val;
+const char *ct_log_quote(ct_log_val *b, const char *s);
+/* ct_log_quote into a buffer that lives until the end of the full
+ * expression's block: ct_log(..., "user=%s", CT_LOG_Q(name)). */
+#define CT_LOG_Q(s) ct_log_quote(&(ct_log_val){{0}}, (s))
 
 #endif

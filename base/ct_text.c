@@ -1,4 +1,4 @@
-/* ct_text.c — JSON strings, CSV fields, display width, hex (rules in
+/* ct_text.c — JSON strings, CSV fields, display width, hex both ways (rules in
  * ct_text.h). Writers copy runs of bytes that need no escaping in one append,
  * so a long plain string costs one ct_buf_append. */
 #include "ct_text.h"
@@ -12,7 +12,7 @@ static const char HEX[] = "0123456789abcdef";
 
 /* The escape for byte c, or NULL when c is copied verbatim. esc holds the
  * \u00XX form. */
-static const char *json_escape(uint8_t c, char esc[7])
+const char *ct_text_json_escape(uint8_t c, char esc[7])
 {
     switch (c) {
     case '"':
@@ -46,7 +46,7 @@ ct_err ct_text_json_str(ct_buf *b, const char *s)
     const char *run = s;
     for (const char *p = s; !e && *p; p++) {
         char esc[7];
-        const char *x = json_escape((uint8_t)*p, esc);
+        const char *x = ct_text_json_escape((uint8_t)*p, esc);
         if (!x) continue;
         e = ct_buf_append(b, run, (size_t)(p - run));
         if (!e) e = ct_buf_append(b, x, strlen(x));
@@ -153,4 +153,23 @@ void ct_text_hex(const uint8_t *p, size_t n, char *out)
         out[2 * i + 1] = HEX[p[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+ct_err ct_text_unhex(const char *s, size_t n, uint8_t *out)
+{
+    assert(s || n == 0);
+    if (n % 2) return CT_ERR_BAD_VALUE;
+    for (size_t i = 0; i < n; i++)
+        if (hex_digit(s[i]) < 0) return CT_ERR_BAD_VALUE;
+    for (size_t i = 0; i < n / 2; i++)
+        out[i] = (uint8_t)(hex_digit(s[2 * i]) << 4 | hex_digit(s[2 * i + 1]));
+    return CT_OK;
 }

@@ -1,6 +1,6 @@
 /* ct_text.h — text output rules shared by every rendering (status report,
  * export, trace): JSON string literals, CSV fields, terminal display width,
- * lowercase hex. ONE rule for each, stated here; callers never escape or
+ * lowercase hex (and hex read back). ONE rule for each, stated here; callers never escape or
  * quote by hand.
  *
  * Every writer appends to a ct_buf (the one output type); a caller that
@@ -39,6 +39,11 @@
 /* Appends s as a JSON string literal, quotes included. */
 ct_err ct_text_json_str(ct_buf *b, const char *s);
 
+/* The JSON escape of byte c ("\\\"", "\\n", "\\u001f", ...), or NULL when c
+ * is copied verbatim; esc holds the \\u00XX form. For writers into fixed
+ * buffers (ct_log_quote). */
+const char *ct_text_json_escape(uint8_t c, char esc[7]);
+
 /* Appends s as one CSV field (no separator). */
 ct_err ct_text_csv_field(ct_buf *b, const char *s);
 
@@ -48,5 +53,11 @@ size_t ct_text_display_width(const char *s, size_t n);
 /* Writes the n bytes at p as 2n lowercase hex digits and a NUL into out
  * (2n + 1 bytes). */
 void ct_text_hex(const uint8_t *p, size_t n, char *out);
+
+/* Reads the n characters at s (n even) as n / 2 bytes into out: every
+ * character a hex digit (0-9, a-f, A-F), nothing else (no "0x", no spaces,
+ * no sign). CT_ERR_BAD_VALUE, out untouched, when n is odd or a character
+ * is not a hex digit. */
+ct_err ct_text_unhex(const char *s, size_t n, uint8_t *out);
 
 #endif

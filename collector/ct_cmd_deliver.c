@@ -15,6 +15,7 @@
 #include "ct_deliver.h"
 #include "ct_log.h"
 #include "ct_notify.h"
+#include "ct_text.h"
 #include "ct_time.h"
 
 ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_deliver_opts *o)
@@ -27,7 +28,7 @@ ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_d
     if (c->insecure) {
         o->secure = false;
         ct_log(CT_LOG_WARN, "INSECURE: plaintext connection, no authentication (--insecure)",
-               "server=%s", c->servers.n ? c->servers.v[0] : "-");
+               "server=%s", CT_LOG_Q(c->servers.n ? c->servers.v[0] : "-"));
         return CT_OK;
     }
     char msg[512];
@@ -52,7 +53,7 @@ ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_d
 static ct_err wait_drained(ct_collector *s, const ct_collector_cfg *c)
 {
     ct_log(CT_LOG_INFO, "another run is delivering this outbox; waiting for it to drain",
-           "outbox=%s", s->dir);
+           "outbox=%s", CT_LOG_Q(s->dir));
     int64_t last_change = ct_monotonic_ms();
     uint64_t last_queued = UINT64_MAX;
     int64_t last_ack = -1;
@@ -144,8 +145,7 @@ ct_err ct_collector_cmd_status(ct_collector *s, const ct_collector_cfg *c)
         if (d) dname = d->name;
     }
     char hex[2 * CT_ORIGIN_LEN + 1];
-    for (int i = 0; i < CT_ORIGIN_LEN; i++)
-        snprintf(hex + 2 * i, 3, "%02x", in->origin[i]);
+    ct_text_hex(in->origin, CT_ORIGIN_LEN, hex);
     fprintf(s->out, "district:   %u %s\n", in->district, dname);
     fprintf(s->out, "campaign:   %s\n", in->campaign_id);
     fprintf(s->out, "origin:     %s\n", hex);

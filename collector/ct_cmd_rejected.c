@@ -16,6 +16,7 @@
 #include "ct_commands.h"
 #include "ct_deliver.h"
 #include "ct_log.h"
+#include "ct_text.h"
 #include "ct_time.h"
 
 static ct_err count_cb(void *ctx, uint64_t seq, uint16_t code, const uint8_t *b, size_t len)
@@ -167,11 +168,11 @@ ct_err ct_collector_cmd_reissue(ct_collector *s, const ct_collector_cfg *c)
         return CT_OK;
     }
     char hex[2 * CT_ORIGIN_LEN + 1];
-    for (int i = 0; i < CT_ORIGIN_LEN; i++)
-        snprintf(hex + 2 * i, 3, "%02x", s->info.origin[i]);
+    ct_text_hex(s->info.origin, CT_ORIGIN_LEN, hex);
     fprintf(s->out, "reissued %zu event%s under new ids (%sorigin %s); deliver them with `run`\n",
             n, n == 1 ? "" : "s", fresh ? "fresh " : "", hex);
     ct_log(CT_LOG_INFO, "conflict-rejected events queued again under new ids",
-           "outbox=%s events=%zu origin=%s fresh_origin=%s", s->dir, n, hex, fresh ? "yes" : "no");
+           "outbox=%s events=%zu origin=%s fresh_origin=%s", CT_LOG_Q(s->dir), n, hex,
+           fresh ? "yes" : "no");
     return CT_OK;
 }

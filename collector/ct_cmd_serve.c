@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <zmq.h>
@@ -30,12 +31,12 @@ typedef struct {
     ct_deliver_opts o;
     int64_t interval_ms;
     volatile sig_atomic_t *stop;
-    volatile int done;
+    atomic_int done; /* set by the main thread, read by the prober */
 } prober;
 
 static bool stopping(const prober *p)
 {
-    return p->done || (p->stop && *p->stop);
+    return atomic_load(&p->done) || (p->stop && *p->stop);
 }
 
 static void *probe_main(void *arg)
@@ -140,7 +141,7 @@ ct_err ct_collector_cmd_serve(ct_collector *s, const ct_collector_cfg *c)
     ct_notify_stopping();
     ct_log(CT_LOG_INFO, "office screen stopping", "url=%s", url);
 out:
-    p.done = 1;
+    atomic_store(&p.done, 1);
     if (th_started) pthread_join(th, NULL);
     sodium_memzero(p.o.secret_key, sizeof p.o.secret_key);
     ct_serve_stop(sv);

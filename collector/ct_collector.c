@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "ct_campaign_default.h"
+#include "ct_text.h"
 
 ct_err ct_collector_usage(const ct_collector *s, const char *fmt, ...)
 {
@@ -122,12 +123,6 @@ void ct_collector_id_hex(const ct_collector *s, uint64_t seq, char out[2 * CT_EV
     ct_event_id_hex(id, out);
 }
 
-static void origin_hex(const uint8_t origin[CT_ORIGIN_LEN], char out[2 * CT_ORIGIN_LEN + 1])
-{
-    for (int i = 0; i < CT_ORIGIN_LEN; i++)
-        snprintf(out + 2 * i, 3, "%02x", origin[i]);
-}
-
 ct_err ct_collector_init(ct_collector *s, const ct_collector_bind_opts *b, bool explicit_cmd)
 {
     if (b->district < 0) {
@@ -169,7 +164,7 @@ ct_err ct_collector_init(ct_collector *s, const ct_collector_bind_opts *b, bool 
         return ct_collector_fail(s, e, "%s", ct_outbox_errmsg(s->ob));
     if (explicit_cmd || !was) {
         char hex[2 * CT_ORIGIN_LEN + 1];
-        origin_hex(s->info.origin, hex);
+        ct_text_hex(s->info.origin, CT_ORIGIN_LEN, hex);
         fprintf(s->out, "%s %s: district %u (%s), campaign %s, origin %s\n",
                 was ? "outbox" : "initialised outbox", s->dir, district, d->name, s->camp.id, hex);
     }

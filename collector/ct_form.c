@@ -11,14 +11,7 @@
 #include <string.h>
 
 #include "ct_event.h"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+#include "ct_text.h"
 
 /* Decodes s[0..n) into out (at least n + 1 bytes); returns the length or -1
  * for a malformed escape. */
@@ -30,9 +23,9 @@ static long decode(const char *s, size_t n, char *out)
             out[o++] = ' ';
         } else if (s[i] == '%') {
             if (i + 2 >= n) return -1;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0) return -1;
-            out[o++] = (char)(hi << 4 | lo);
+            uint8_t byte;
+            if (ct_text_unhex(s + i + 1, 2, &byte) != CT_OK) return -1;
+            out[o++] = (char)byte;
             i += 2;
         } else {
             out[o++] = s[i];

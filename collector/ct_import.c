@@ -22,31 +22,12 @@
 
 #include "ct_csvsniff.h"
 #include "ct_num.h"
+#include "ct_text.h"
 #include "ct_time.h"
 
 static bool empty(const char *s)
 {
     return s == NULL || s[0] == 0;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* ISO 8601 as ct_time_parse, also with a space instead of the 'T' (as
- * spreadsheets write it). */
-static ct_err parse_time(const char *s, int32_t offset_min, int64_t *ms)
-{
-    char tmp[64];
-    size_t n = strlen(s);
-    if (n >= sizeof tmp) return CT_ERR_BAD_VALUE;
-    memcpy(tmp, s, n + 1);
-    if (n > 10 && tmp[10] == ' ') tmp[10] = 'T';
-    return ct_time_parse(tmp, offset_min, ms);
 }
 
 static ct_err set_str(char *dst, size_t cap, const char *src, const char *what, char *why,
@@ -125,13 +106,9 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
             snprintf(why, whylen, "person hash must be %d hex characters", 2 * CT_PERSON_LEN);
             return CT_ERR_BAD_PERSON;
         }
-        for (int i = 0; i < CT_PERSON_LEN; i++) {
-            int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
-            if (hi < 0 || lo < 0) {
-                snprintf(why, whylen, "person hash is not hexadecimal");
-                return CT_ERR_BAD_PERSON;
-            }
-            ev->person[i] = (uint8_t)(hi << 4 | lo);
+        if (ct_text_unhex(h, 2 * CT_PERSON_LEN, ev->person) != CT_OK) {
+            snprintf(why, whylen, "person hash is not hexadecimal");
+            return CT_ERR_BAD_PERSON;
         }
     } else {
         snprintf(why, whylen, "national ID is missing");
@@ -148,8 +125,7 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
         if ((e = ct_sheet_time(f->occurred_at, c->sheet, cp->tz_offset_min, &ev->occurred_ms, why,
                                whylen)) != CT_OK)
             return e;
-    } else if (parse_time(f->occurred_at, cp->tz_offset_min, &ev->occurred_ms) != CT_OK ||
-               ev->occurred_ms < 0) {
+    } else if (ct_sheet_time_iso(f->occurred_at, cp->tz_offset_min, &ev->occurred_ms) != CT_OK) {
         snprintf(why, whylen, "bad time '%.40s' (expected e.g. 2023-07-24T09:30:00+07:00)",
                  f->occurred_at);
         return CT_ERR_BAD_VALUE;

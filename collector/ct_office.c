@@ -231,7 +231,7 @@ static bool session_user(ct_office *o, const session *ss, ct_user *out)
     ct_users_path(o->opt.s->dir, path, sizeof path);
     ct_users u;
     if (ct_users_load(path, &u, err, sizeof err) != CT_OK) {
-        ct_log(CT_LOG_ERROR, "cannot read the password file", "detail=\"%s\"", err);
+        ct_log(CT_LOG_ERROR, "cannot read the password file", "detail=%s", CT_LOG_Q(err));
         return false;
     }
     ct_user *x = ct_users_find(&u, ss->user);
@@ -421,8 +421,8 @@ static void queue_event(ct_office *o, ct_office_resp *r, ct_event *ev, note *n,
     char hex[2 * CT_EVENT_ID_LEN + 1];
     ct_collector_id_hex(s, seq, hex);
     if (queued)
-        ct_log(CT_LOG_INFO, "queued", "id=%s seq=%" PRIu64 " by=%s action=%s", hex, seq, n->user,
-               ct_action_name(ev->action));
+        ct_log(CT_LOG_INFO, "queued", "id=%s seq=%" PRIu64 " by=%s action=%s", hex, seq,
+               CT_LOG_Q(n->user), ct_action_name(ev->action));
     begin(r, 200, true);
     jstr(&r->body, "id", hex);
     jnum(&r->body, "seq", (int64_t)seq);
@@ -647,6 +647,24 @@ out:
     ct_form_free(&f);
 }
 
+/* Counts the rejected events with reason code that are not agent's (an
+ * event that does not decode counts as another's). */
+typedef struct {
+    int code;
+    const char *agent;
+    size_t others;
+} others_ctx;
+
+static ct_err others_cb(void *ctx, uint64_t seq, uint16_t code, const uint8_t *p, size_t len)
+{
+    (void)seq;
+    others_ctx *x = ctx;
+    if (code != x->code || code == CT_ERR_CONFLICT) return CT_OK; /* conflicts are never moved */
+    ct_event ev;
+    if (ct_event_decode(p, len, &ev, NULL) != CT_OK || strcmp(ev.agent, x->agent) != 0) x->others++;
+    return CT_OK;
+}
+
 static const ct_form_field RESEND_FORM[] = {
     {"csrf", 64, true}, {"code", 40, true}, {NULL, 0, false}};
 
@@ -665,13 +683,32 @@ static void do_resend(ct_office *o, const ct_office_req *q, ct_office_resp *r)
         fail(r, 400, CT_ERR_BAD_VALUE, "code", "code: not a rejection reason");
         goto out;
     }
+    if (u.role == CT_ROLE_STAFF) {
+        /* staff re-send their own agent's sign-ups only: refused while any
+         * other one is rejected with this reason (a lead re-sends those) */
+        others_ctx oc = {.code = code, .agent = u.agent};
+        ct_err ce = ct_outbox_rejected_each(o->opt.s->ob, others_cb, &oc);
+        if (ce != CT_OK) {
+            fail(r, 503, ce, "", "cannot read the outbox");
+            goto out;
+        }
+        if (oc.others) {
+            char why[200];
+            snprintf(why, sizeof why,
+                     "login %s re-sends sign-ups of %s only: %zu other sign-up%s rejected as %s "
+                     "(a lead re-sends them)",
+                     u.name, u.agent, oc.others, oc.others == 1 ? " is" : "s are", name);
+            fail(r, 403, CT_ERR_FORBIDDEN, "code", why);
+            goto out;
+        }
+    }
     size_t n = 0, nc = 0;
     ct_err e = ct_outbox_requeue(o->opt.s->ob, code, &n, &nc);
     if (e != CT_OK) {
         fail(r, 503, e, "", "cannot requeue");
         goto out;
     }
-    ct_log(CT_LOG_INFO, "requeued", "n=%zu code=%s by=%s", n, name, u.name);
+    ct_log(CT_LOG_INFO, "requeued", "n=%zu code=%s by=%s", n, name, CT_LOG_Q(u.name));
     begin(r, 200, true);
     jnum(&r->body, "requeued", (int64_t)n);
     jnum(&r->body, "conflicts", (int64_t)nc);
@@ -773,8 +810,8 @@ static void do_login(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     if (wait > 0) {
         char why[160];
         snprintf(why, sizeof why, "too many failed logins: try again in %" PRId64 " s", wait);
-        ct_log(CT_LOG_WARN, "login refused: rate limit", "user=%s peer=%s", name,
-               q->peer ? q->peer : "?");
+        ct_log(CT_LOG_WARN, "login refused: rate limit", "user=%s peer=%s", CT_LOG_Q(name),
+               CT_LOG_Q(q->peer ? q->peer : "?"));
         fail(r, 429, CT_ERR_FORBIDDEN, "", why);
         goto out;
     }
@@ -782,7 +819,7 @@ static void do_login(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     ct_users_path(o->opt.s->dir, path, sizeof path);
     ct_users us;
     if (ct_users_load(path, &us, err, sizeof err) != CT_OK) {
-        ct_log(CT_LOG_ERROR, "cannot read the password file", "detail=\"%s\"", err);
+        ct_log(CT_LOG_ERROR, "cannot read the password file", "detail=%s", CT_LOG_Q(err));
         fail(r, 500, CT_ERR_CONFIG, "", "the password file cannot be read (see the server log)");
         goto out;
     }
@@ -799,7 +836,7 @@ static void do_login(ct_office *o, const ct_office_req *q, ct_office_resp *r)
         rate_fail(o, ukey);
         rate_fail(o, akey);
         ct_log(CT_LOG_WARN, "login failed", "user=%s peer=%s",
-               ct_user_name_valid(name) ? name : "?", q->peer ? q->peer : "?");
+               ct_user_name_valid(name) ? name : "?", CT_LOG_Q(q->peer ? q->peer : "?"));
         fail(r, 401, CT_ERR_UNAUTHENTICATED, "password", "wrong login or password");
         goto out;
     }
@@ -808,8 +845,8 @@ static void do_login(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     session *ss = new_session(o, u.name);
     add_cookie(o, r, "ct_session", ss->token, false);
     add_cookie(o, r, "ct_login", "", true);
-    ct_log(CT_LOG_INFO, "login", "user=%s role=%s peer=%s", u.name, ct_role_name(u.role),
-           q->peer ? q->peer : "?");
+    ct_log(CT_LOG_INFO, "login", "user=%s role=%s peer=%s", CT_LOG_Q(u.name), ct_role_name(u.role),
+           CT_LOG_Q(q->peer ? q->peer : "?"));
     session_reply(o, r, ss, &u);
 out:
     ct_form_free(&f);

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "ct_addr.h"
 #include "ct_buf.h"
 #include "ct_form.h"
 #include "ct_log.h"
@@ -138,37 +139,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return ret;
 }
 
-static ct_err parse_addr(const char *s, struct sockaddr_in *sa, char *err, size_t errlen)
-{
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    char host[64] = "127.0.0.1";
-    const char *colon = strrchr(s, ':');
-    const char *port = colon ? colon + 1 : s;
-    if (colon && colon != s) {
-        size_t hl = (size_t)(colon - s);
-        if (hl >= sizeof host) {
-            snprintf(err, errlen, "address too long: %s", s);
-            return CT_ERR_USAGE;
-        }
-        memcpy(host, s, hl);
-        host[hl] = '\0';
-    }
-    if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 0 || p > 65535) {
-        snprintf(err, errlen, "bad port in %s (want ADDR:PORT, e.g. 127.0.0.1:8080)", s);
-        return CT_ERR_USAGE;
-    }
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
-        snprintf(err, errlen, "bad IPv4 address in %s", s);
-        return CT_ERR_USAGE;
-    }
-    sa->sin_port = htons((uint16_t)p);
-    return CT_OK;
-}
-
 /* Reads a whole PEM file (NUL-terminated) into b. */
 static ct_err read_pem(const char *path, ct_buf *b, char *err, size_t errlen)
 {
@@ -207,7 +177,7 @@ ct_err ct_serve_start(const ct_serve_opts *so, ct_office *o, ct_serve **out, cha
 {
     *out = NULL;
     struct sockaddr_in sa;
-    ct_err e = parse_addr(so->addr, &sa, err, errlen);
+    ct_err e = ct_addr_parse(so->addr, &sa, err, errlen);
     if (e) return e;
     bool loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     bool tls = so->tls_cert || so->tls_key;
@@ -271,7 +241,7 @@ ct_err ct_serve_start(const ct_serve_opts *so, ct_office *o, ct_serve **out, cha
         ct_log(CT_LOG_WARN,
                "PLAIN HTTP off loopback (--plain-http): passwords and national IDs cross the "
                "network in clear",
-               "addr=%s", so->addr);
+               "addr=%s", CT_LOG_Q(so->addr));
     ct_log(CT_LOG_INFO, "office screen ready", "url=%s tls=%s", url, tls ? "yes" : "no");
     *out = sv;
     sv = NULL;

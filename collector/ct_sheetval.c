@@ -48,19 +48,25 @@ static const char *const month_names[12] = {"January",   "February", "March",   
                                             "May",       "June",     "July",     "August",
                                             "September", "October",  "November", "December"};
 
+ct_err ct_sheet_time_iso(const char *s, int32_t offset_min, int64_t *ms)
+{
+    char tmp[64];
+    size_t n = strlen(s);
+    if (n >= sizeof tmp) return CT_ERR_BAD_VALUE;
+    memcpy(tmp, s, n + 1);
+    if (n > 10 && tmp[10] == ' ') tmp[10] = 'T';
+    int64_t t;
+    if (ct_time_parse(tmp, offset_min, &t) != CT_OK || t < 0) return CT_ERR_BAD_VALUE;
+    *ms = t;
+    return CT_OK;
+}
+
 ct_err ct_sheet_time(const char *s, const ct_sheet_conv *cv, int32_t offset_min, int64_t *ms,
                      char *why, size_t whylen)
 {
     why[0] = 0;
     if (!strchr(s, '/')) {
-        /* ISO 8601, also with a space instead of the 'T' (as spreadsheets write it) */
-        char tmp[64];
-        size_t n = strlen(s);
-        if (n < sizeof tmp) {
-            memcpy(tmp, s, n + 1);
-            if (n > 10 && tmp[10] == ' ') tmp[10] = 'T';
-            if (ct_time_parse(tmp, offset_min, ms) == CT_OK && *ms >= 0) return CT_OK;
-        }
+        if (ct_sheet_time_iso(s, offset_min, ms) == CT_OK) return CT_OK;
         snprintf(why, whylen, "bad time '%.40s' (" TIME_FORMS ")", s);
         return CT_ERR_BAD_VALUE;
     }

@@ -31,6 +31,11 @@ typedef struct {
     bool vi_locale; /* the file is ';'-separated: Vietnamese conventions */
 } ct_sheet_conv;
 
+/* An ISO 8601 time (ct_time_parse, also with a space for the 'T') at or
+ * after 1970-01-01T00:00Z; CT_ERR_BAD_VALUE otherwise. The one ISO rule of
+ * ct_sheet_time and of the strict forms (`add`, the office screen). */
+ct_err ct_sheet_time_iso(const char *s, int32_t offset_min, int64_t *ms);
+
 /* CT_ERR_BAD_VALUE with why = "bad time '...' (expected ...)" or
  * "ambiguous date '...' (...)". */
 ct_err ct_sheet_time(const char *s, const ct_sheet_conv *cv, int32_t offset_min, int64_t *ms,

@@ -1,23 +1,22 @@
 /* ct_users.c — the office screen's password file (see ct_users.h).
  *
- * Invariants: the file is only ever replaced whole (a temporary created 0600
- * with O_EXCL in the same directory, fsynced, renamed, the directory
- * fsynced); a loaded list owns its array; the clear password is never copied
+ * Invariants: the file is only ever replaced whole, mode 0600, through
+ * ct_file (a temporary 0600 from creation, every write checked, fsynced,
+ * renamed, the directory fsynced; a killed writer's temporary is removed by
+ * the next save); a loaded list owns its array; the clear password is never copied
  * here beyond libsodium's own work.
  */
 #include "ct_users.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "ct_file.h"
 
 #define LINE_MAX_BYTES 512
 
@@ -182,47 +181,16 @@ out:
 
 ct_err ct_users_save(const char *path, const ct_users *u, char *err, size_t errlen)
 {
-    char tmp[PATH_MAX], dirbuf[PATH_MAX];
-    ct_err e = CT_OK;
-    int fd = -1;
-    FILE *f = NULL;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return CT_ERR_CONFIG;
-    }
-    unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) goto io;
-    f = fdopen(fd, "w");
-    if (!f) goto io;
-    fd = -1;
-    fputs(HEADER, f);
+    ct_file o;
+    ct_err e = ct_file_open_mode(&o, path, 0600, err, errlen);
+    if (e != CT_OK) return e;
+    fputs(HEADER, o.f);
     for (size_t i = 0; i < u->n; i++) {
         const ct_user *x = &u->v[i];
-        fprintf(f, "%s:%s:%s:%s\n", x->name, ct_role_name(x->role), x->agent[0] ? x->agent : "-",
+        fprintf(o.f, "%s:%s:%s:%s\n", x->name, ct_role_name(x->role), x->agent[0] ? x->agent : "-",
                 x->hash);
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) goto io;
-    if (fclose(f) != 0) {
-        f = NULL;
-        goto io;
-    }
-    f = NULL;
-    if (rename(tmp, path) != 0) goto io;
-    snprintf(dirbuf, sizeof dirbuf, "%s", path);
-    int dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return CT_OK;
-io:
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    e = CT_ERR_IO;
-    if (f) fclose(f);
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return e;
+    return ct_file_commit(&o, err, errlen); /* checks every write (ferror) and fsyncs */
 }
 
 ct_err ct_password_check(const char *pw, char *err, size_t errlen)

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "ct_addr.h"
 #include "ct_buf.h"
 #include "ct_log.h"
 #include "ct_time.h"
@@ -400,37 +401,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     ct_log(CT_LOG_WARN, "http server", "detail=\"%s\"", m);
 }
 
-static ct_err parse_addr(const char *s, struct sockaddr_in *sa, char *err, size_t errlen)
-{
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    char host[64] = "127.0.0.1";
-    const char *colon = strrchr(s, ':');
-    const char *port = colon ? colon + 1 : s;
-    if (colon && colon != s) {
-        size_t hl = (size_t)(colon - s);
-        if (hl >= sizeof host) {
-            snprintf(err, errlen, "address too long: %s", s);
-            return CT_ERR_USAGE;
-        }
-        memcpy(host, s, hl);
-        host[hl] = '\0';
-    }
-    if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 0 || p > 65535) {
-        snprintf(err, errlen, "bad port in %s (want ADDR:PORT, e.g. 127.0.0.1:8080)", s);
-        return CT_ERR_USAGE;
-    }
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
-        snprintf(err, errlen, "bad IPv4 address in %s", s);
-        return CT_ERR_USAGE;
-    }
-    sa->sin_port = htons((uint16_t)p);
-    return CT_OK;
-}
-
 /* The open-file limit raised (soft up to hard) to fit want clients; returns
  * how many clients fit. */
 static unsigned fit_fd_limit(unsigned want)
@@ -458,7 +428,7 @@ ct_err ct_http_start(const ct_http_config *cfg, ct_http **out, char *err, size_t
     *out = NULL;
     struct sockaddr_in sa;
     const char *token = cfg->token;
-    ct_err e = parse_addr(cfg->addr_port, &sa, err, errlen);
+    ct_err e = ct_addr_parse(cfg->addr_port, &sa, err, errlen);
     if (e) return e;
     bool loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     if (!loopback && (!token || !*token)) {

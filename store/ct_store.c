@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "ct_log.h"
+#include "ct_text.h"
 
 void ct_store_errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -86,12 +87,6 @@ static int mkdir_p(const char *dir)
     return 0;
 }
 
-static void hex16(const uint8_t *b, char out[17])
-{
-    for (int i = 0; i < 8; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 /* An LMDB failure while opening, as the ct_err open returns. */
 static ct_err open_rc(int rc)
 {
@@ -114,8 +109,8 @@ static ct_err fingerprint_check(ct_store *s, MDB_txn *t, const uint8_t *fp, bool
     if (rc) goto lmdb_fail;
     if (v.mv_size == 32 && memcmp(v.mv_data, fp, 32) == 0) return CT_OK;
     char have[17] = "(malformed)", want[17];
-    if (v.mv_size == 32) hex16(v.mv_data, have);
-    hex16(fp, want);
+    if (v.mv_size == 32) ct_text_hex(v.mv_data, 8, have);
+    ct_text_hex(fp, 8, want);
     if (!accept) {
         ct_store_errf(err, errlen,
                       "%s: the campaign file (or roster) differs from the one this store runs "

@@ -118,6 +118,29 @@ static void test_replace_and_abort(void **state)
     assert_non_null(strstr(err, "No such file or directory"));
 }
 
+/* A secret's file: its temporary is 0600 while the content is written, and
+ * the file keeps 0600 after the rename, also over a 0644 one. */
+static void test_mode(void **state)
+{
+    (void)state;
+    char p[512], err[256] = "";
+    path_of(p, sizeof p, "users");
+    assert_int_equal(ct_file_replace(p, "old\n", 4, err, sizeof err), CT_OK);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    ct_file o;
+    assert_int_equal(ct_file_open_mode(&o, p, 0600, err, sizeof err), CT_OK);
+    assert_int_equal(fstat(fileno(o.f), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    fputs("secret\n", o.f);
+    assert_int_equal(ct_file_commit(&o, err, sizeof err), CT_OK);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_string_equal(slurp(p), "secret\n");
+    assert_int_equal(count_temps(), 0);
+}
+
 /* A child opens the file, writes half a report, flushes it to the
  * temporary and is killed with SIGKILL: its temporary stays behind until the
  * next open of the same path. */
@@ -215,6 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replace_and_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_writer_cleaned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_error_named, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

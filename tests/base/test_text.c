@@ -112,12 +112,44 @@ static void test_hex(void **state)
     assert_string_equal(out, "");
 }
 
+static void test_unhex(void **state)
+{
+    (void)state;
+    uint8_t out[8];
+    assert_int_equal(ct_text_unhex("00017f80abFF", 12, out), CT_OK);
+    const uint8_t want[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
+    assert_memory_equal(out, want, sizeof want);
+    assert_int_equal(ct_text_unhex("", 0, out), CT_OK);
+    assert_int_equal(ct_text_unhex("12345", 4, out), CT_OK); /* n digits, not up to the NUL */
+    assert_int_equal(out[0], 0x12);
+    assert_int_equal(out[1], 0x34);
+    /* round trip of every byte */
+    uint8_t all[256], back[256];
+    char hex[513];
+    for (int i = 0; i < 256; i++)
+        all[i] = (uint8_t)i;
+    ct_text_hex(all, sizeof all, hex);
+    assert_int_equal(ct_text_unhex(hex, 512, back), CT_OK);
+    assert_memory_equal(back, all, sizeof all);
+    /* refusals leave out untouched */
+    const char *bad[] = {"abc",  "0x12", " 12a", "12 a",     "+1ab",
+                         "-1ab", "g0",   "0g",   "\xc3\xa1", NULL};
+    for (int i = 0; bad[i]; i++) {
+        memset(out, 0x5a, sizeof out);
+        if (ct_text_unhex(bad[i], strlen(bad[i]), out) != CT_ERR_BAD_VALUE)
+            fail_msg("accepted \"%s\"", bad[i]);
+        for (size_t j = 0; j < sizeof out; j++)
+            assert_int_equal(out[j], 0x5a);
+    }
+    assert_int_equal(ct_text_unhex("1\0", 2, out), CT_ERR_BAD_VALUE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_plain), cmocka_unit_test(test_json_control),
         cmocka_unit_test(test_csv),        cmocka_unit_test(test_display_width),
-        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_hex),        cmocka_unit_test(test_unhex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

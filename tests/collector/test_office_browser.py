@@ -100,7 +100,7 @@ def summary(b):
 
 def test_browser():
     if not os.path.exists(cdp.CHROMIUM):
-        print(f"SKIP test_browser: {cdp.CHROMIUM} is not installed")
+        h.skip(f"test_browser: {cdp.CHROMIUM} is not installed")
         return
     with h.Workdir("office-browser") as wd:
         pub = {}

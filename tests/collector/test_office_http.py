@@ -271,5 +271,82 @@ def test_binding_and_tls():
         sv.stop()
 
 
+def reject(ob, seqs, code):
+    """Moves the queued events seqs to "rejected" with code, in the outbox's
+    own layout (ct_outbox.h), as a settle of rejections does."""
+    import lmdb
+    env = lmdb.open(ob, max_dbs=8, subdir=True)
+    with env.begin(write=True) as t:
+        outbox, rejected, meta = (env.open_db(n, txn=t) for n in (b"outbox", b"rejected", b"meta"))
+        for seq in seqs:
+            k = seq.to_bytes(8, "big")
+            ev = t.get(k, db=outbox)
+            h.check(ev is not None, f"seq {seq} queued")
+            t.put(k, code.to_bytes(2, "big") + ev, db=rejected)
+            t.delete(k, db=outbox)
+        n = int.from_bytes(t.get(b"rejected", db=meta) or bytes(8), "big")
+        t.put(b"rejected", (n + len(seqs)).to_bytes(8, "big"), db=meta)
+    env.close()
+
+
+def test_resend_own():
+    """Staff re-send rejections of their own agent's sign-ups only (as they
+    cancel only theirs); a lead re-sends the whole office's."""
+    unknown_agent = 42  # proto/ct_error.h
+    with h.Workdir("office-resend") as wd:
+        ob, pk = oc.make_office(wd)
+        sv, base = oc.serve(wd, ob, pk)
+        lan, minh, lead = oc.Client(base), oc.Client(base), oc.Client(base)
+        lan.login("lan", "mat-khau-lan")
+        minh.login("minh", "mat-khau-minh")
+        lead.login("truong", "mat-khau-truong")
+        for i, (c, agent) in enumerate([(lan, "LD672-001"), (minh, "LD672-002"),
+                                        (lan, "LD672-001")]):
+            st, j = c.record(**{**GOOD, "agent": agent, "national_id": f"01234567890{i}"})
+            h.check(st == 200 and j["seq"] == i + 1, j)
+        reject(ob, [1, 2, 3], unknown_agent)
+        h.check(lan.status()["rejected"] == 3, "3 rejected")
+
+        def resend(c):
+            return c.req("POST", "/api/resend", {"csrf": c.csrf, "code": "unknown_agent"})
+
+        st, j = resend(lan)
+        h.check((st, j) == (403, {"ok": False, "code": "forbidden", "field": "code",
+                                  "error": "login lan re-sends sign-ups of LD672-001 only: 1 other "
+                                           "sign-up is rejected as unknown_agent (a lead re-sends "
+                                           "them)"}), (st, j))
+        h.check(queued(ob) == 0 and lan.status()["rejected"] == 3, "a refused resend moved events")
+        st, j = resend(minh)
+        h.check(st == 403 and "2 other sign-ups are rejected" in j["error"], (st, j))
+        # the lead re-sends the whole office's
+        st, j = resend(lead)
+        h.check((st, j) == (200, {"ok": True, "requeued": 3, "conflicts": 0}), (st, j))
+        h.check(queued(ob) == 3, "3 queued again")
+        # only lan's own rejected: lan re-sends them
+        reject(ob, [1, 3], unknown_agent)
+        st, j = resend(lan)
+        h.check((st, j) == (200, {"ok": True, "requeued": 2, "conflicts": 0}), (st, j))
+        h.check(queued(ob) == 3 and lan.status()["rejected"] == 0, "lan's 2 queued again")
+        sv.stop()
+
+
+def test_log_fields():
+    """A login name from the client is one quoted value in the log: spaces,
+    quotes and '=' cannot end its field or forge another key."""
+    with h.Workdir("office-log") as wd:
+        ob, pk = oc.make_office(wd)
+        sv, base = oc.serve(wd, ob, pk)
+        c = oc.Client(base)
+        for _ in range(6):  # the sixth is refused by the rate limit, which logs the name
+            st, j = c.login('lan" x=y', "wrong-password")
+        h.check(st == 429, (st, j))
+        sv.wait_log(r'msg="login refused: rate limit"')
+        lines = [ln for ln in sv.lines if 'msg="login refused: rate limit"' in ln]
+        h.check(len(lines) == 1 and lines[0].endswith(' user="lan\\" x=y" peer=127.0.0.1'),
+                lines)
+        sv.stop()
+
+
 if __name__ == "__main__":
-    h.main([test_login_and_record, test_hostile, test_binding_and_tls])
+    h.main([test_login_and_record, test_hostile, test_binding_and_tls, test_resend_own,
+            test_log_fields])

@@ -6,6 +6,7 @@ message and exit code 2, leaving the file unchanged.
 """
 import os
 import stat
+import subprocess
 
 import office_common as oc
 from office_common import h
@@ -72,6 +73,18 @@ def test_users():
         h.check(r.stdout == "removed truong\n", repr(r.stdout))
         r = oc.collector("users", "list", "--outbox", ob)
         h.check(r.stdout == "lan\tstaff\tLD672-001\tTrương Thanh Trung\n", repr(r.stdout))
+        # a writer killed between open and commit leaves .users.tmp.PID.XXXXXX
+        # (the hashes in it): the next save removes it; the file stays 0600
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        stale = os.path.join(ob, f".users.tmp.{dead.pid}.Ab12_z")
+        with open(stale, "w") as f:
+            f.write(open(users, encoding="utf-8").read())
+        os.chmod(stale, 0o600)
+        oc.collector("users", "passwd", "lan", "--outbox", ob, input="mat-khau-moi-2\n")
+        h.check(not os.path.exists(stale), "the killed writer's temporary is removed")
+        h.check([n for n in os.listdir(ob) if "tmp" in n] == [], os.listdir(ob))
+        h.check(stat.S_IMODE(os.stat(users).st_mode) == 0o600, oct(os.stat(users).st_mode))
         # a file others can read is refused, by users and by serve
         os.chmod(users, 0o644)
         r = oc.collector("users", "list", "--outbox", ob, check=False)

@@ -15,6 +15,7 @@ unless CHITIEU_PURGE_DATA=yes.
 Needs root; skipped (exit 77, loudly) otherwise, or when chitieu is already
 installed here (it never touches an existing installation). Removes
 everything it made, whatever happens."""
+import fcntl
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
@@ -40,10 +42,26 @@ def check(cond, what):
         print("ok:", what)
 
 
+# dpkg's and apt's words when another process (an apt run elsewhere on the
+# machine) holds the package database: the call is tried again, up to LOCK_WAIT_S
+LOCKED = re.compile(r"dpkg frontend lock was locked by another process|"
+                    r"dpkg status database is locked by another process|"
+                    r"Could not get lock /var/lib/dpkg/lock")
+LOCK_WAIT_S = 120
+
+
 def sh(args, env=None, check_rc=True, **kw):
     e = {k: v for k, v in os.environ.items() if not k.startswith("CHITIEU_")}
     e.update(env or {})
-    r = subprocess.run(args, capture_output=True, text=True, env=e, timeout=600, **kw)
+    end = time.time() + LOCK_WAIT_S
+    while True:
+        r = subprocess.run(args, capture_output=True, text=True, env=e, timeout=600, **kw)
+        locked = os.path.basename(args[0]) in ("dpkg", "apt", "apt-get") and r.returncode != 0 \
+            and LOCKED.search(r.stdout + r.stderr)
+        if not locked or time.time() >= end:
+            break
+        print("dpkg database locked by another process: trying again", file=sys.stderr)
+        time.sleep(1)
     if check_rc and r.returncode != 0:
         raise RuntimeError("%s: exit %d\n%s%s" % (args, r.returncode, r.stdout, r.stderr))
     return r
@@ -199,7 +217,13 @@ def main():
         # an edited conffile survives a reinstall
         with open(ETC + "/aggregator.conf", "a") as f:
             f.write("# edited by the administrator\n")
-        sh(["dpkg", "-i", deb], env={"DEBIAN_FRONTEND": "noninteractive"})
+        # ... while another process holds dpkg's frontend lock for 3 s: sh waits for it
+        with open("/var/lib/dpkg/lock-frontend", "w") as lk:
+            fcntl.lockf(lk, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            threading.Timer(3.0, fcntl.lockf, (lk, fcntl.LOCK_UN)).start()
+            t0 = time.time()
+            sh(["dpkg", "-i", deb], env={"DEBIAN_FRONTEND": "noninteractive"})
+            check(time.time() - t0 >= 2.5, "dpkg -i waited for the lock to go")
         with open(ETC + "/aggregator.conf") as f:
             check(f.read().endswith("# edited by the administrator\n"), "edited conffile kept")
 

@@ -176,8 +176,20 @@ def check(cond, msg):
         raise AssertionError(msg)
 
 
+_skipped = []
+
+
+def skip(why):
+    """Records that part of a test could not run (a tool is missing): main then
+    exits 77, which ctest reports as skipped (SKIP_RETURN_CODE 77), unless a
+    test failed. The caller goes on with the parts that can run."""
+    _skipped.append(why)
+    print(f"SKIP {why}", flush=True)
+
+
 def main(tests):
-    """Runs test functions in order; prints 'N passed, N failed'; exits 1 on failure."""
+    """Runs test functions in order; prints 'N passed, N failed'; exits 1 on
+    failure, 77 when none failed and some part was skipped (skip())."""
     passed = failed = 0
     only = os.environ.get("CT_ONLY")
     for t in tests:
@@ -193,5 +205,5 @@ def main(tests):
             import traceback
             traceback.print_exc()
             print(f"FAIL {t.__name__}: {e}", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    print(f"{passed} passed, {failed} failed" + (f", {len(_skipped)} skipped" if _skipped else ""))
+    sys.exit(1 if failed else 77 if _skipped else 0)

@@ -209,7 +209,7 @@ def test_live_page():
         rp = reporter(wd, ep, port, "--insecure")
         br = browser(wd, base + "/")
         if not br:
-            print("SKIP browser parts: chromium is not installed")
+            h.skip("browser parts: chromium is not installed")
         try:
             if br:
                 br.wait("document.body.dataset.seq === '800'", 30, "page at seq 800")
