@@ -25,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ct_ini.h"
+
 #define MAX_ENTRIES 1024
 
 /* ---- storage that lives until exit --------------------------------------- */
@@ -87,8 +89,7 @@ typedef struct {
     const ct_opt_spec *spec;
     const ct_opt_cmd *cmd;
     const char *path;
-    const char *p, *end; /* unread text */
-    unsigned line;
+    ct_ini_src src;      /* unread text and the current line number */
     int section;         /* -1 none yet; 0 the running command's; 1 another command's */
     const char *sec_cmd; /* command of the current section */
     entry *e;
@@ -110,7 +111,7 @@ static void fail(fctx *c, ct_err rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(c->err, c->errlen, "%s:%u: %s", c->path, c->line, msg);
+    snprintf(c->err, c->errlen, "%s:%u: %s", c->path, c->src.line, msg);
 }
 
 static void begin_section(fctx *c, const char *name)
@@ -141,21 +142,15 @@ static void begin_section(fctx *c, const char *name)
 static char *line_reader(char *str, int num, void *stream)
 {
     fctx *c = stream;
-    if (c->failed || c->p >= c->end || num < 4) return NULL;
-    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
-    const char *s = c->p, *lend = nl ? nl : c->end;
-    c->p = nl ? nl + 1 : c->end;
-    c->line++;
-    if (c->line == 1 && lend - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3;
-    size_t len = (size_t)(lend - s);
-    if (len && s[len - 1] == '\r') len--;
+    if (c->failed || num < 4) return NULL;
+    const char *s;
+    size_t len;
+    char msg[64];
+    ct_ini_result r = ct_ini_next_line(&c->src, (size_t)num - 3, &s, &len, msg, sizeof msg);
+    if (r == CT_INI_END) return NULL;
     strcpy(str, "\n");
-    if (memchr(s, '\0', len)) {
-        fail(c, CT_ERR_USAGE, "NUL byte in line");
-        return str;
-    }
-    if (len + 3 > (size_t)num) {
-        fail(c, CT_ERR_USAGE, "line too long (max %d bytes)", num - 3);
+    if (r == CT_INI_BAD) {
+        fail(c, CT_ERR_USAGE, "%s", msg);
         return str;
     }
     /* a comment after a value: " #" or " ;" */
@@ -249,7 +244,7 @@ static int key_handler(void *user, const char *section, const char *name, const 
         fail(c, CT_ERR_NOMEM, "out of memory");
         return 0;
     }
-    c->e[c->n++] = (entry){.opt = i, .value = v, .line = c->line, .layer = layer};
+    c->e[c->n++] = (entry){.opt = i, .value = v, .line = c->src.line, .layer = layer};
     return 1;
 }
 
@@ -299,8 +294,7 @@ ct_err ct_conf_apply_file(const ct_opt_spec *spec, const ct_opt_cmd *cmd, const 
     fctx c = {.spec = spec,
               .cmd = cmd,
               .path = path,
-              .p = text,
-              .end = text + len,
+              .src = {.p = text, .end = text + len, .line = 0},
               .section = -1,
               .rc = CT_OK,
               .err = err,
@@ -313,7 +307,7 @@ ct_err ct_conf_apply_file(const ct_opt_spec *spec, const ct_opt_cmd *cmd, const 
     }
     int r = ini_parse_stream(line_reader, &c, key_handler, &c);
     if (!c.failed && r != 0) {
-        c.line = r > 0 ? (unsigned)r : c.line;
+        c.src.line = r > 0 ? (unsigned)r : c.src.line;
         fail(&c, r == -2 ? CT_ERR_NOMEM : CT_ERR_USAGE,
              "syntax error (expected 'key = value' or '[section]')");
     }

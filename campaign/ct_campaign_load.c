@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ct_ini.h"
 #include "ct_num.h"
 #include "ct_time.h"
 
@@ -85,8 +86,7 @@ typedef struct {
     size_t errlen;
     /* INI reader */
     const char *ini_name;
-    const char *p, *end;
-    unsigned line;
+    ct_ini_src src; /* the INI text: unread part and the current line number */
     /* current section */
     sec_kind sec;
     size_t sec_idx;
@@ -202,7 +202,7 @@ static xdistrict *find_xdistrict(lctx *c, uint32_t code)
 static void begin_section(lctx *c, const char *hdr)
 {
     const char *name = c->ini_name;
-    unsigned line = c->line;
+    unsigned line = c->src.line;
     char kind[32];
     const char *sp = hdr;
     while (*sp && *sp != ' ' && *sp != '\t')
@@ -303,22 +303,15 @@ static void begin_section(lctx *c, const char *hdr)
 static char *line_reader(char *str, int num, void *stream)
 {
     lctx *c = stream;
-    if (c->failed || c->p >= c->end || num < 4) return NULL;
-    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
-    const char *lend = nl ? nl : c->end;
-    const char *s = c->p;
-    c->p = nl ? nl + 1 : c->end;
-    c->line++;
-    if (c->line == 1 && lend - s >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3;
-    size_t len = (size_t)(lend - s);
-    if (len && s[len - 1] == '\r') len--;
+    if (c->failed || num < 4) return NULL;
+    const char *s;
+    size_t len;
+    char msg[64];
+    ct_ini_result r = ct_ini_next_line(&c->src, (size_t)num - 3, &s, &len, msg, sizeof msg);
+    if (r == CT_INI_END) return NULL;
     strcpy(str, "\n");
-    if (memchr(s, '\0', len)) {
-        fail(c, c->ini_name, c->line, "NUL byte in line");
-        return str;
-    }
-    if (len > (size_t)num - 3) {
-        fail(c, c->ini_name, c->line, "line too long (max %d bytes)", num - 3);
+    if (r == CT_INI_BAD) {
+        fail(c, c->ini_name, c->src.line, "%s", msg);
         return str;
     }
     /* trim trailing whitespace; blank lines pass as "\n" */
@@ -326,7 +319,7 @@ static char *line_reader(char *str, int num, void *stream)
         len--;
     if (len == 0) return str;
     if (s[0] == ' ' || s[0] == '\t') {
-        fail(c, c->ini_name, c->line,
+        fail(c, c->ini_name, c->src.line,
              "indented line (continuation lines are not supported; remove the leading spaces)");
         return str;
     }
@@ -334,14 +327,14 @@ static char *line_reader(char *str, int num, void *stream)
     if (s[0] == '[') {
         const char *close = memchr(s, ']', len);
         if (!close) {
-            fail(c, c->ini_name, c->line, "section header without closing ']'");
+            fail(c, c->ini_name, c->src.line, "section header without closing ']'");
             return str;
         }
         const char *rest = close + 1;
         while (rest < s + len && (*rest == ' ' || *rest == '\t'))
             rest++;
         if (rest < s + len && *rest != ';' && *rest != '#') {
-            fail(c, c->ini_name, c->line, "text after section header");
+            fail(c, c->ini_name, c->src.line, "text after section header");
             return str;
         }
         char hdr[CT_VALUE_MAX];
@@ -355,14 +348,14 @@ static char *line_reader(char *str, int num, void *stream)
         memcpy(hdr, h, hl);
         hdr[hl] = '\0';
         if (!utf8_text_ok(hdr, hl)) {
-            fail(c, c->ini_name, c->line, "section header is not valid UTF-8 text");
+            fail(c, c->ini_name, c->src.line, "section header is not valid UTF-8 text");
             return str;
         }
         begin_section(c, hdr);
         return str; /* inih sees a blank line; the section state is ours */
     }
     if (!memchr(s, '=', len) && !memchr(s, ':', len)) {
-        fail(c, c->ini_name, c->line, "syntax error (expected 'key = value' or '[section]')");
+        fail(c, c->ini_name, c->src.line, "syntax error (expected 'key = value' or '[section]')");
         return str;
     }
     memcpy(str, s, len);
@@ -396,15 +389,15 @@ static bool take_text(lctx *c, const char *key, const char *value, char *dst, si
 {
     size_t n = strlen(value);
     if (n == 0) {
-        fail(c, c->ini_name, c->line, "'%s' is empty", key);
+        fail(c, c->ini_name, c->src.line, "'%s' is empty", key);
         return false;
     }
     if (n >= cap) {
-        fail(c, c->ini_name, c->line, "'%s' is too long (max %zu bytes)", key, cap - 1);
+        fail(c, c->ini_name, c->src.line, "'%s' is too long (max %zu bytes)", key, cap - 1);
         return false;
     }
     if (!utf8_text_ok(value, n)) {
-        fail(c, c->ini_name, c->line, "'%s' is not valid UTF-8 text", key);
+        fail(c, c->ini_name, c->src.line, "'%s' is not valid UTF-8 text", key);
         return false;
     }
     memcpy(dst, value, n + 1);
@@ -418,7 +411,7 @@ static int key_handler(void *user, const char *section, const char *key, const c
     if (!key) return 1; /* new-section callback, if inih was built with it */
     if (c->failed) return 0;
     const char *name = c->ini_name;
-    unsigned line = c->line;
+    unsigned line = c->src.line;
     char lbl[64];
     switch (c->sec) {
     case SEC_NONE:
@@ -539,9 +532,9 @@ static void phase_ini(lctx *c, const char *name, const char *ini, size_t len)
         fail(c, name, 1, "campaign file too large (max %u bytes)", CT_INI_MAX_BYTES);
         return;
     }
-    c->p = ini;
-    c->end = ini + len;
-    c->line = 0;
+    c->src.p = ini;
+    c->src.end = ini + len;
+    c->src.line = 0;
     int r = ini_parse_stream(line_reader, c, key_handler, c);
     if (r == -2) {
         fail_nomem(c);
@@ -558,7 +551,7 @@ static void phase_ini(lctx *c, const char *name, const char *ini, size_t len)
 static void check_ini(lctx *c, ct_campaign *cp)
 {
     const char *name = c->ini_name;
-    unsigned eof = c->line ? c->line : 1;
+    unsigned eof = c->src.line ? c->src.line : 1;
     if (c->failed) return;
     if (!c->campaign_line) {
         fail(c, name, eof, "missing [campaign] section");
@@ -881,7 +874,7 @@ static void finish(lctx *c, ct_campaign *cp, const char *ini, size_t ini_len, co
     }
     for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
         if (prov[p] > UINT32_MAX) {
-            fail(c, c->ini_name, c->line ? c->line : 1, "province target of %s exceeds %u",
+            fail(c, c->ini_name, c->src.line ? c->src.line : 1, "province target of %s exceeds %u",
                  ct_program_name((ct_program)p), (unsigned)UINT32_MAX);
             return;
         }
