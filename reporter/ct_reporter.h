@@ -29,7 +29,8 @@ typedef struct {
     double interval_s;    /* between reports, > 0 */
     bool once;            /* one report after the first snapshot, then return */
     double timeout_s;     /* with once: CT_ERR_TIMEOUT when no snapshot by then */
-    ct_status_format fmt; /* of the printed report */
+    ct_status_format fmt; /* of the printed report (unless xlsx) */
+    bool xlsx;            /* the report is a workbook (report/ct_status_xlsx); needs output */
     unsigned flags;       /* CT_STATUS_STAFF */
     const char *output;   /* NULL: stdout */
     ct_reporter_clock clock;

@@ -30,7 +30,9 @@ typedef struct {
     int64_t feed_hwm, http_max_clients;
 } settings;
 
-static const char *const FORMATS[] = {"table", "json", "csv", NULL}; /* CT_FMT_* order */
+/* CT_FMT_* order, then the workbook */
+static const char *const FORMATS[] = {"table", "json", "csv", "staff-csv", "xlsx", NULL};
+#define FORMAT_XLSX 4
 static const char *const LEVELS[] = {"debug", "info", "warn", "error", NULL};
 
 #define S(f) offsetof(settings, f)
@@ -91,7 +93,8 @@ static const ct_opt OPTS[] = {
      .off = S(format),
      .choices = FORMATS,
      .def = "table",
-     .help = "table, json (one line per report) or csv"},
+     .help = "table, json (one line per report), csv (districts), staff-csv (every staff "
+             "member) or xlsx (a workbook: province, districts, staff sheets; needs --output)"},
     {.name = "output",
      .kind = CT_OPT_STR,
      .off = S(output),
@@ -205,7 +208,10 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
     cfg->interval_s = s->interval;
     cfg->once = s->once;
     cfg->timeout_s = s->timeout;
-    cfg->fmt = (ct_status_format)s->format;
+    cfg->xlsx = s->format == FORMAT_XLSX;
+    cfg->fmt = cfg->xlsx ? CT_FMT_CSV : (ct_status_format)s->format;
+    if (cfg->xlsx && !s->output)
+        return ct_opt_usage_error(&SPEC, "--format xlsx writes a file: give --output FILE");
     cfg->flags = s->staff ? CT_STATUS_STAFF : 0;
     cfg->output = s->output;
     vc->feed_ep = s->feed;
