@@ -429,6 +429,7 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
         snprintf(err, errlen, "feed: %s", ct_err_str(e));
         goto out;
     }
+    ct_feed_set_campaign(r.feed, o->campaign->id, o->campaign->fingerprint);
     ct_repl_opts ro = {.store = o->store,
                        .auth = o->auth,
                        .sock = r.ss[S_REPL].sock,

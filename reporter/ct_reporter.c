@@ -45,6 +45,9 @@ typedef struct {
     uint8_t pub_head[CT_HASH_LEN];
     char pub_feed[16], pub_link[20], pub_reason[200];
     int64_t pub_report_mono;
+    /* the campaign change accepted and said (--accept-campaign-change) */
+    bool campaign_warned;
+    uint8_t campaign_warned_fp[CT_HASH_LEN];
     /* the no-data warning */
     int64_t nodata_since, nodata_logged;
 } run_st;
@@ -256,6 +259,38 @@ static void warn_nodata(run_st *r, int64_t now)
            v->cfg.feed_ep, v->cfg.snapshot_ep, reason);
 }
 
+/* The aggregator's campaign (named on its snapshots and updates) against
+ * ours: equal, or not named (an aggregator that predates the fields), is
+ * fine; another one is CT_ERR_CAMPAIGN_MISMATCH with both named, unless the
+ * change is accepted (then said once per fingerprint). */
+static ct_err check_campaign(run_st *r)
+{
+    const ct_view *v = r->v;
+    if (!v->has_campaign) return CT_OK;
+    if (memcmp(v->campaign_fp, r->c->fingerprint, CT_HASH_LEN) == 0 &&
+        strcmp(v->campaign_id, r->c->id) == 0)
+        return CT_OK;
+    char ours[65], theirs[65];
+    ct_hash_hex(r->c->fingerprint, ours);
+    ct_hash_hex(v->campaign_fp, theirs);
+    if (r->cfg->accept_campaign_change) {
+        if (r->campaign_warned && memcmp(r->campaign_warned_fp, v->campaign_fp, CT_HASH_LEN) == 0)
+            return CT_OK;
+        r->campaign_warned = true;
+        memcpy(r->campaign_warned_fp, v->campaign_fp, CT_HASH_LEN);
+        ct_log(CT_LOG_WARN, "reporting with another campaign file than the aggregator's (accepted)",
+               "campaign=%s fingerprint=%s aggregator_campaign=%s aggregator_fingerprint=%s",
+               r->c->id, ours, v->campaign_id, theirs);
+        return CT_OK;
+    }
+    ct_log(CT_LOG_ERROR,
+           "the aggregator runs another campaign file than ours: refusing to report "
+           "(--accept-campaign-change to report anyway)",
+           "campaign=%s fingerprint=%s aggregator_campaign=%s aggregator_fingerprint=%s", r->c->id,
+           ours, v->campaign_id, theirs);
+    return CT_ERR_CAMPAIGN_MISMATCH;
+}
+
 /* The loop; returns as ct_reporter_run() says. */
 static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
 {
@@ -278,6 +313,7 @@ static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
             ct_log(CT_LOG_ERROR, "feed failure", "err=%s", ct_err_name((int)e));
             return e;
         }
+        if ((e = check_campaign(r))) return e;
         dirty = dirty || changed;
         now = ct_monotonic_ms();
         warn_nodata(r, now);
