@@ -32,6 +32,9 @@
 
 enum { S_INGEST = 0, S_FEED = 1, S_SNAP = 2, S_REPL = 3, S_N = 4 };
 
+/* The /metrics figures are handed over this often. */
+#define METRICS_PUBLISH_MS 250
+
 /* An alert when safe has not moved for this long while committed is ahead. */
 #define SAFE_STALL_ALERT_MS 5000
 
@@ -160,8 +163,49 @@ typedef struct {
     uint8_t head[CT_LOGREC_HASH_LEN];
     bool store_failing;
     int64_t last_fail_log;
-    uint64_t refused_submits; /* a follower's "err" not_primary answers */
+    uint64_t refused_submits;                  /* a follower's "err" not_primary answers */
+    uint64_t m_events, m_commits, m_commit_ns; /* ingest stats at the last round */
 } run_state;
+
+/* One round into the /metrics histograms: its events and its commit. */
+static void metrics_round(run_state *r)
+{
+    const ct_ingest_stats *s = ct_ingest_get_stats(r->ing);
+    uint64_t commit_ns = s->commits > r->m_commits ? s->commit_ns - r->m_commit_ns : 0;
+    ct_metrics_http_observe(r->o->metrics, s->events - r->m_events, commit_ns);
+    r->m_events = s->events;
+    r->m_commits = s->commits;
+    r->m_commit_ns = s->commit_ns;
+}
+
+/* Everything else /metrics shows, handed over as a whole. */
+static void metrics_publish(run_state *r, int64_t now)
+{
+    ct_metrics_http_state st;
+    memset(&st, 0, sizeof st);
+    st.ingest = *ct_ingest_get_stats(r->ing);
+    st.open_connections = r->cs.open;
+    st.connections_refused = r->cs.refused;
+    st.log_seq = r->head_seq;
+    const ct_feed_stats *fs = ct_feed_get_stats(r->feed);
+    st.feed_updates = fs->updates;
+    st.snapshots = fs->snapshots;
+    if (r->follow) {
+        const ct_follow_stats *ws = ct_follow_get_stats(r->follow);
+        st.follower = true;
+        st.replication_lag_records =
+            ws->primary_committed > ws->head_seq ? ws->primary_committed - ws->head_seq : 0;
+        st.primary_connected = ws->connected;
+    } else if (r->o->n_replicate) {
+        st.primary = true;
+        st.committed = ct_repl_committed_seq(r->repl);
+        st.safe = ct_repl_safe(r->repl);
+        st.safe_stalled_ms = ct_repl_safe_stalled_ms(r->repl, now);
+        st.n_followers = ct_repl_followers(r->repl, now, st.followers, CT_REPL_MAX_FOLLOWERS);
+        if (st.n_followers > CT_REPL_MAX_FOLLOWERS) st.n_followers = CT_REPL_MAX_FOLLOWERS;
+    }
+    ct_metrics_http_set(r->o->metrics, &st);
+}
 
 static void ingest_round(run_state *r)
 {
@@ -170,6 +214,7 @@ static void ingest_round(run_state *r)
     size_t got = 0;
     void *socks[1] = {r->ss[S_INGEST].sock};
     ct_ingest_batch(r->ing, socks, 1, &cm, &cerr, &got);
+    if (r->o->metrics) metrics_round(r);
     if (cerr) {
         int64_t t = ct_monotonic_ms();
         if (!r->store_failing || t - r->last_fail_log >= 1000) {
@@ -301,6 +346,7 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
     int64_t next_stats =
         o->stats_interval > 0 ? ct_monotonic_ms() + (int64_t)(o->stats_interval * 1000) : INT64_MAX;
     int64_t next_rc = ct_monotonic_ms() + o->reader_check_s * 1000;
+    int64_t next_metrics = 0;
     while (!__atomic_load_n(o->stop,
                             __ATOMIC_ACQUIRE)) { /* a signal handler or another thread sets it */
         int ni = 0;
@@ -359,6 +405,10 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
         if (now >= next_hb) {
             ct_feed_heartbeat(r->feed, r->head_seq, r->head, ct_now_ms());
             next_hb = now + 1000;
+        }
+        if (o->metrics && now >= next_metrics) {
+            metrics_publish(r, now);
+            next_metrics = now + METRICS_PUBLISH_MS;
         }
         if (now >= next_rc) {
             reader_check(o->store);
@@ -429,6 +479,7 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
         snprintf(err, errlen, "feed: %s", ct_err_str(e));
         goto out;
     }
+    ct_feed_set_campaign(r.feed, o->campaign->id, o->campaign->fingerprint);
     ct_repl_opts ro = {.store = o->store,
                        .auth = o->auth,
                        .sock = r.ss[S_REPL].sock,

@@ -35,6 +35,7 @@
 #include "ct_campaign.h"
 #include "ct_error.h"
 #include "ct_keys.h"
+#include "ct_metrics_http.h"
 #include "ct_store.h"
 
 typedef struct {
@@ -63,6 +64,10 @@ typedef struct {
     const char *follow;
     const char *primary_key_z85;
     uint64_t test_flip_seq; /* TEST ONLY: see ct_repl_opts */
+    /* the /metrics server (started and stopped by the caller) that the loop
+     * keeps current: every round observed, the figures handed over every
+     * METRICS_PUBLISH_MS; NULL = none */
+    ct_metrics_http *metrics;
 } ct_aggregator_opts;
 
 /* Runs until *o->stop. CT_OK after a clean stop; otherwise err says what

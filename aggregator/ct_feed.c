@@ -6,7 +6,9 @@
  */
 #include "ct_feed.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -25,6 +27,9 @@ struct ct_feed {
     size_t ent_cap;
     ct_counts snapc;
     ct_feed_stats st;
+    bool has_campaign; /* name it on every "upd" and "snp" */
+    char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
+    uint8_t campaign_fp[CT_HASH_LEN];
 };
 
 ct_err ct_feed_create(ct_store *store, ct_auth *auth, void *pub, void *snap, ct_feed **out)
@@ -47,6 +52,22 @@ void ct_feed_free(ct_feed *f)
     free(f->ent);
     ct_counts_free(&f->snapc);
     free(f);
+}
+
+void ct_feed_set_campaign(ct_feed *f, const char *id, const uint8_t fingerprint[32])
+{
+    assert(f && id && fingerprint && strlen(id) <= CT_CAMPAIGN_ID_MAX);
+    snprintf(f->campaign_id, sizeof f->campaign_id, "%s", id);
+    memcpy(f->campaign_fp, fingerprint, CT_HASH_LEN);
+    f->has_campaign = id[0] != '\0';
+}
+
+/* The campaign fields of a state message. */
+static void name_campaign(const ct_feed *f, ct_wire_state *st)
+{
+    st->has_campaign = f->has_campaign;
+    memcpy(st->campaign_id, f->campaign_id, sizeof st->campaign_id);
+    memcpy(st->campaign_fp, f->campaign_fp, CT_HASH_LEN);
 }
 
 const ct_feed_stats *ct_feed_get_stats(const ct_feed *f)
@@ -85,6 +106,7 @@ ct_err ct_feed_update(ct_feed *f, const ct_store_commit *c, int64_t time_ms)
     memcpy(st.prev_head, c->head_before, CT_HASH_LEN);
     memcpy(st.head, c->head, CT_HASH_LEN);
     st.time_ms = time_ms;
+    name_campaign(f, &st);
     if (c->changed) {
         ct_err e = fill_entries(f, c->changed, &st.n_entries);
         if (e) return e;
@@ -157,6 +179,7 @@ static void serve_one(ct_feed *f, zmq_msg_t *rid, zmq_msg_t *body, bool delim, b
     ct_wire_state st;
     memset(&st, 0, sizeof st);
     st.kind = CT_MSG_SNAPSHOT;
+    name_campaign(f, &st);
     e = ct_store_read_counts(f->store, &f->snapc, &st.seq, st.head);
     if (!e) e = fill_entries(f, &f->snapc, &st.n_entries);
     if (!e) {

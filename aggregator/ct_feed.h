@@ -12,6 +12,10 @@
  * counts and head are consistent). In secure mode the requester's CURRENT
  * authorization is checked per request (reporter or admin), else "err"
  * CT_ERR_FORBIDDEN. Buffers are reused between calls.
+ *
+ * After ct_feed_set_campaign() every "upd" and "snp" names the campaign (id
+ * and fingerprint) the aggregator runs, so a reporter can refuse to report
+ * a campaign other than its own (docs/PROTOCOL.md §3.2).
  */
 #ifndef CT_FEED_H
 #define CT_FEED_H
@@ -34,6 +38,8 @@ typedef struct {
 ct_err ct_feed_create(ct_store *store, ct_auth *auth, void *pub, void *snap, ct_feed **out);
 void ct_feed_free(ct_feed *f);
 
+/* id: 1..32 bytes (an empty id names none); fingerprint: 32 bytes. */
+void ct_feed_set_campaign(ct_feed *f, const char *id, const uint8_t fingerprint[32]);
 ct_err ct_feed_update(ct_feed *f, const ct_store_commit *c, int64_t time_ms);
 ct_err ct_feed_heartbeat(ct_feed *f, uint64_t seq, const uint8_t head[32], int64_t time_ms);
 /* Handles every request waiting on the snapshot socket (non-blocking). */

@@ -31,7 +31,7 @@
 #include "ct_store.h"
 
 typedef struct {
-    const char *campaign, *data, *keys, *auth, *follow, *primary_key;
+    const char *campaign, *data, *keys, *auth, *follow, *primary_key, *metrics;
     ct_opt_list ingest, feed, snapshot, replicate;
     size_t map_size;
     int64_t batch_max, max_connections, handshake_ivl, feed_hwm, reader_check, persons_ckpt;
@@ -85,6 +85,8 @@ static const ct_opt opts[] = {
      "authorization file (key role [district] [name]); reloaded on SIGHUP"},
     {"insecure", CT_OPT_FLAG, O(insecure), 0, 0, NULL, NULL, 0, 0, NULL,
      "no CurveZMQ, no authorization (warns loudly)"},
+    {"metrics", CT_OPT_STR, O(metrics), 0, 0, "ADDR:PORT", NULL, 0, 0, NULL,
+     "serve Prometheus /metrics over HTTP (':PORT' binds 127.0.0.1)"},
     {"stats-interval", CT_OPT_DOUBLE, O(stats_interval), 0, 0, "SEC", "10", 0, 0, NULL,
      "stats log line period, 0 = off"},
     {"max-connections", CT_OPT_INT, O(max_connections), 0, 0, "N", "1000", 1, 1000000, NULL,
@@ -334,7 +336,13 @@ int main(int argc, char **argv)
                              .follow = o.follow,
                              .primary_key_z85 = o.insecure ? NULL : primary_pub,
                              .test_flip_seq = (uint64_t)o.test_flip_shipped};
+    if (o.metrics && (e = ct_metrics_http_start(o.metrics, &ao.metrics, err, sizeof err))) {
+        ct_log(CT_LOG_ERROR, "--metrics", "err=%s detail=\"%s\"", ct_err_name(e), err);
+        exit_code = e == CT_ERR_USAGE ? 2 : 1;
+        goto out;
+    }
     e = ct_aggregator_run(&ao, err, sizeof err);
+    ct_metrics_http_stop(ao.metrics);
     if (e) {
         ct_log(CT_LOG_ERROR, "aggregator failed", "err=%s detail=\"%s\"", ct_err_name(e), err);
         goto out;

@@ -43,9 +43,10 @@ static const char *const ct_keys_ack[] = {"v", "k", "n", "s", "r", "f", "ep", NU
 static const char *const ct_keys_rq[] = {"v", "k", "s", "h", "ep", NULL};
 static const char *const ct_keys_rb[] = {"v", "k", "p", "ph", "c", "f", "t", "r", "ep", "o", NULL};
 static const char *const ct_keys_err[] = {"v", "k", "n", "c", NULL};
-static const char *const ct_keys_upd[] = {"v", "k", "s", "p", "ph", "h", "t", "c", NULL};
+static const char *const ct_keys_upd[] = {"v", "k", "s",  "p",  "ph", "h",
+                                          "t", "c", "ci", "cf", NULL};
 static const char *const ct_keys_hb[] = {"v", "k", "s", "h", "t", NULL};
-static const char *const ct_keys_snp[] = {"v", "k", "s", "h", "t", "c", NULL};
+static const char *const ct_keys_snp[] = {"v", "k", "s", "h", "t", "c", "ci", "cf", NULL};
 static const char *const ct_keys_snq[] = {"v", "k", NULL};
 
 static const ct_prescan_limits ct_lim_sub = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_EVENTS,
@@ -414,15 +415,32 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
     if (e) return e;
     const char *const *keys = state_keys(kind);
     if (!keys) return CT_ERR_BAD_KIND;
-    const msgpack_object *f[8];
-    if ((e = ct_wire_fields(&root, keys, f, 8))) return e;
+    const msgpack_object *f[10];
+    if ((e = ct_wire_fields(&root, keys, f, 10))) return e;
     out->kind = kind;
     const msgpack_object *c = NULL;
     bool have_s = false, have_p = false, have_ph = false, have_h = false, have_t = false;
+    bool have_ci = false, have_cf = false;
     for (unsigned i = 2; keys[i]; i++) {
         const msgpack_object *o = f[i];
         if (!o) continue;
         uint64_t u;
+        if (strcmp(keys[i], "ci") == 0) { /* campaign id */
+            if (o->type != MSGPACK_OBJECT_STR) return CT_ERR_WRONG_TYPE;
+            if (o->via.str.size == 0) return CT_ERR_BAD_VALUE;
+            if (o->via.str.size > CT_CAMPAIGN_ID_MAX) return CT_ERR_STRING_TOO_LONG;
+            if (memchr(o->via.str.ptr, '\0', o->via.str.size)) return CT_ERR_BAD_VALUE;
+            memcpy(out->campaign_id, o->via.str.ptr, o->via.str.size);
+            out->campaign_id[o->via.str.size] = '\0';
+            have_ci = true;
+            continue;
+        }
+        if (strcmp(keys[i], "cf") == 0) { /* campaign fingerprint */
+            if ((e = ct_get_bin(o, CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
+            memcpy(out->campaign_fp, o->via.bin.ptr, CT_HASH_LEN);
+            have_cf = true;
+            continue;
+        }
         switch (keys[i][0]) {
         case 's':
             if ((e = ct_codec_uint(o, UINT64_MAX, &out->seq))) return e;
@@ -457,8 +475,9 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
         }
     }
     if (!have_s || !have_h || !have_t || (kind == CT_MSG_UPDATE && (!have_p || !have_ph)) ||
-        (kind != CT_MSG_HEARTBEAT && !c))
+        (kind != CT_MSG_HEARTBEAT && !c) || have_ci != have_cf)
         return CT_ERR_MISSING_FIELD;
+    out->has_campaign = have_ci;
     if (kind == CT_MSG_UPDATE && out->prev_seq >= out->seq) return CT_ERR_BAD_VALUE;
     if (c && (e = ct_entries_decode(c, out))) return e;
     return CT_OK;
@@ -629,16 +648,36 @@ ct_err ct_wire_state_encode(const ct_wire_state *st, ct_buf *out)
     for (size_t i = 0; i < ne; i++)
         if (st->entries[i].key.len == 0 || st->entries[i].key.len > CT_COUNT_KEY_MAX)
             return CT_ERR_BAD_VALUE;
-    size_t nkeys = 0;
+    size_t ci_len = 0;
+    if (st->has_campaign) {
+        ci_len = strnlen(st->campaign_id, sizeof st->campaign_id);
+        if (ci_len == 0 || ci_len > CT_CAMPAIGN_ID_MAX) return CT_ERR_BAD_VALUE;
+    }
+    /* the table's keys, less "ci"/"cf" (the last two of upd/snp) without a campaign */
+    size_t nkeys = 0, nsend = 0;
     while (keys[nkeys])
         nkeys++;
+    for (size_t i = 0; i < nkeys; i++)
+        if (st->has_campaign || (strcmp(keys[i], "ci") != 0 && strcmp(keys[i], "cf") != 0)) nsend++;
     const size_t start = out->len;
-    if (ct_buf_reserve(out, 96 + ne * (CT_COUNT_KEY_MAX + 12))) return CT_ERR_NOMEM;
+    if (ct_buf_reserve(out, 160 + ne * (CT_COUNT_KEY_MAX + 12))) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, nkeys, st->kind);
+    ct_pk_head(&pk, nsend, st->kind);
     for (size_t i = 2; i < nkeys; i++) {
+        if (strcmp(keys[i], "ci") == 0 || strcmp(keys[i], "cf") == 0) {
+            if (!st->has_campaign) continue;
+            ct_pk_str(&pk, keys[i]);
+            if (keys[i][1] == 'i') {
+                bad |= msgpack_pack_str(&pk, ci_len);
+                bad |= msgpack_pack_str_body(&pk, st->campaign_id, ci_len);
+            } else {
+                bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);
+                bad |= msgpack_pack_bin_body(&pk, st->campaign_fp, CT_HASH_LEN);
+            }
+            continue;
+        }
         ct_pk_str(&pk, keys[i]);
         switch (keys[i][0]) {
         case 's':

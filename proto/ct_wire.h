@@ -27,6 +27,10 @@
  *   "hb"  aggregator PUB            "s", "h", "t" (heartbeat, once a second)
  *   "snq" reporter -> aggregator    (snapshot request, no other field)
  *   "snp" aggregator -> reporter    "s", "h", "t", "c": the full state
+ *                                   "upd" and "snp" may end with "ci" str
+ *                                   campaign id (1..32 bytes) and "cf" bin32
+ *                                   campaign fingerprint, both or neither:
+ *                                   the campaign the counts were made under
  *   "rq"  follower -> primary       "s" uint, "h" bin32: the follower's
  *                                   durable head (seq, chain hash); asks for
  *                                   the records after s and confirms that
@@ -127,6 +131,10 @@ typedef struct {
     ct_count_entry *entries;
     size_t n_entries;
     uint8_t prev_head[CT_HASH_LEN]; /* "upd" only ("ph"): head at prev_seq */
+    /* "upd"/"snp" "ci" + "cf": the sender's campaign (never on "hb") */
+    bool has_campaign;
+    char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
+    uint8_t campaign_fp[CT_HASH_LEN];
 } ct_wire_state;
 
 /* Reads "v" and "k" only (after a full pre-scan). */

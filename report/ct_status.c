@@ -317,6 +317,9 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
             ct_count_key k =
                 ct_count_key_make(CT_COUNT_AGENT, (ct_program)p, a->district, a->id, strlen(a->id));
             st.count[p] = ct_counts_get(counts, &k);
+            st.pct_x10[p] = c->agent_target[p] > 0
+                                ? muldiv_round(st.count[p], 1000, (int64_t)c->agent_target[p])
+                                : 1000;
             if (st.count[p] >= (int64_t)c->agent_target[p]) {
                 u->prog[p].staff_met++;
                 prov->prog[p].staff_met++;

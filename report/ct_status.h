@@ -32,7 +32,16 @@
 #include "ct_counts.h"
 #include "ct_error.h"
 
-typedef enum { CT_FMT_TABLE = 0, CT_FMT_JSON = 1, CT_FMT_CSV = 2 } ct_status_format;
+/* CSV: one row per district and program, then the province's rows.
+ * STAFF_CSV: one row per staff member (roster order within campaign district
+ * order) with both programs' counts, targets, attainment and whether met.
+ * Both end every row with the position (as_of, seq, head, feed). */
+typedef enum {
+    CT_FMT_TABLE = 0,
+    CT_FMT_JSON = 1,
+    CT_FMT_CSV = 2,
+    CT_FMT_STAFF_CSV = 3
+} ct_status_format;
 
 enum {
     CT_STATUS_STAFF = 1 << 0, /* list staff below quota, per district (long) */
@@ -87,8 +96,9 @@ typedef struct {
 } ct_status_prog;
 
 typedef struct {
-    const ct_agent *agent;           /* points into the campaign */
-    int64_t count[CT_PROGRAM_COUNT]; /* AGENT counters */
+    const ct_agent *agent;             /* points into the campaign */
+    int64_t count[CT_PROGRAM_COUNT];   /* AGENT counters */
+    int64_t pct_x10[CT_PROGRAM_COUNT]; /* count * 100 / agent_target (100.0 when 0) */
 } ct_status_staff;
 
 typedef struct {

@@ -269,6 +269,47 @@ static ct_err render_csv(const ct_campaign *c, const ct_status_figures *f,
     return e;
 }
 
+/* One row per staff member: who, per program net/target/pct/met, both met,
+ * then the position. */
+static ct_err render_staff_csv(const ct_campaign *c, const ct_status_figures *f,
+                               const ct_status_position *pos, ct_buf *b)
+{
+    char t_now[40], hx[65];
+    ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
+    ct_hash_hex(pos->head, hx);
+    ct_err e = put(b, "district_code,district_name,agent_id,agent_name");
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
+        const char *pn = ct_program_name((ct_program)p);
+        e = ct_buf_printf(b, ",%s_net,%s_target,%s_pct,%s_met", pn, pn, pn, pn);
+    }
+    if (!e) e = put(b, ",met_both,as_of,seq,head,feed\r\n");
+    for (size_t i = 0; !e && i < f->n_districts; i++) {
+        const ct_status_unit *u = &f->districts[i];
+        for (size_t j = 0; !e && j < u->n_members; j++) {
+            const ct_status_staff *s = &u->members[j];
+            int both = 1;
+            e = ct_buf_printf(b, "%u", u->code);
+            if (!e) e = csv_field(b, u->name, 0);
+            if (!e) e = csv_field(b, s->agent->id, 0);
+            if (!e) e = csv_field(b, s->agent->name, 0);
+            for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
+                char pct[32];
+                int met = s->count[p] >= (int64_t)c->agent_target[p];
+                both = both && met;
+                ct_status_fmt_x10(s->pct_x10[p], pct, sizeof pct);
+                e = ct_buf_printf(b, ",%lld,%u,%s,%d", (long long)s->count[p], c->agent_target[p],
+                                  pct, met);
+            }
+            if (!e)
+                e = ct_buf_printf(b, ",%d,%s,%llu,%s,", both, t_now, (unsigned long long)pos->seq,
+                                  hx);
+            if (!e) e = ct_text_csv_field(b, feed_label(pos));
+            if (!e) e = put(b, "\r\n");
+        }
+    }
+    return e;
+}
+
 /* ---------------------------------------------------------------- table */
 
 #define TBL_MAXCOL 16
@@ -573,6 +614,8 @@ ct_err ct_status_render_figures(const ct_campaign *c, const ct_status_figures *f
         return render_json(c, f, pos, flags, out);
     case CT_FMT_CSV:
         return render_csv(c, f, pos, out);
+    case CT_FMT_STAFF_CSV:
+        return render_staff_csv(c, f, pos, out);
     }
     return CT_ERR_ARG;
 }

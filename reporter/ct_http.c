@@ -48,7 +48,7 @@ typedef struct {
 
 typedef struct sse_stream sse_stream;
 
-enum { D_REPORT, D_REPORT_EV, D_FEED, D_FEED_EV, D_CSV, D_COUNT };
+enum { D_REPORT, D_REPORT_EV, D_FEED, D_FEED_EV, D_CSV, D_STAFF_CSV, D_XLSX, D_COUNT };
 
 struct ct_http {
     struct MHD_Daemon *d;
@@ -382,6 +382,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     static const char NOT_YET[] = "no snapshot from the aggregator yet\n";
     if (strcmp(url, "/report.csv") == 0)
         return reply_doc(h, c, D_CSV, "text/csv; charset=utf-8", "chitieu-report.csv", NOT_YET);
+    if (strcmp(url, "/report-staff.csv") == 0)
+        return reply_doc(h, c, D_STAFF_CSV, "text/csv; charset=utf-8", "chitieu-staff.csv",
+                         NOT_YET);
+    if (strcmp(url, "/report.xlsx") == 0)
+        return reply_doc(h, c, D_XLSX,
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         "chitieu-report.xlsx", NOT_YET);
     return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
@@ -483,6 +490,8 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc *feed = doc_new("", d->feed, d->feed_len, "");
     doc *feed_ev = doc_new("event: feed\ndata: ", d->feed, d->feed_len, "\n\n");
     doc *csv = d->csv ? doc_new("", d->csv, d->csv_len, "") : NULL;
+    doc *staff_csv = d->staff_csv ? doc_new("", d->staff_csv, d->staff_csv_len, "") : NULL;
+    doc *xlsx = d->xlsx ? doc_new("", d->xlsx, d->xlsx_len, "") : NULL;
     int64_t now = ct_monotonic_ms();
     pthread_mutex_lock(&h->mu);
     bool wake = false;
@@ -498,6 +507,8 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc_set(h, D_FEED, feed);
     doc_set(h, D_FEED_EV, feed_ev);
     doc_set(h, D_CSV, csv);
+    doc_set(h, D_STAFF_CSV, staff_csv);
+    doc_set(h, D_XLSX, xlsx);
     if (d->feed_changed) {
         h->feed_ver++;
         wake = true;

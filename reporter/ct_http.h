@@ -15,6 +15,10 @@
  *   GET /metrics      Prometheus text format (ct_metrics)
  *   GET /report.csv   the report as CSV for Excel (UTF-8 with a BOM), made from
  *                     the same log position and chain head as /status.json
+ *   GET /report-staff.csv  every staff member, both programs (UTF-8 with a BOM)
+ *   GET /report.xlsx  the workbook (report/ct_status_xlsx: province, districts,
+ *                     staff sheets); made at most every few seconds, so it may
+ *                     trail /status.json briefly; its rows name their position
  *
  * Threads: libmicrohttpd runs a small pool of polling threads (epoll), so an
  * idle /events stream costs a descriptor and a few KB, not a thread: a stream
@@ -64,6 +68,10 @@ typedef struct {
     ct_metrics_input mi; /* for the age gauges at scrape time */
     const void *csv;     /* /report.csv; NULL leaves the previous one */
     size_t csv_len;
+    const void *staff_csv; /* /report-staff.csv; NULL leaves the previous one */
+    size_t staff_csv_len;
+    const void *xlsx; /* /report.xlsx; NULL leaves the previous one */
+    size_t xlsx_len;
 } ct_http_docs;
 
 void ct_http_publish(ct_http *h, const ct_http_docs *d);

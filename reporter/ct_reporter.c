@@ -13,6 +13,7 @@
 #include "ct_logrec.h"
 #include "ct_metrics.h"
 #include "ct_notify.h"
+#include "ct_status_xlsx.h"
 #include "ct_text.h"
 #include "ct_time.h"
 
@@ -24,6 +25,7 @@
                                   (its clock-derived figures move) */
 #define NODATA_FIRST_MS 3000   /* no data for this long: say so ... */
 #define NODATA_REPEAT_MS 30000 /* ... and again this often while it lasts */
+#define XLSX_MIN_MS 2000       /* the page's workbook is remade at most this often */
 
 typedef struct {
     const ct_reporter_config *cfg;
@@ -31,13 +33,21 @@ typedef struct {
     ct_view *v;
     ct_http *http;
     int64_t mono_start;
-    ct_buf out, json, metrics, feed, csv;
+    ct_buf out, json, metrics, feed, csv, staff_csv, xlsx;
+    /* the page's workbook: position it was made from, when */
+    bool xlsx_made;
+    uint64_t xlsx_seq;
+    uint8_t xlsx_head[CT_HASH_LEN];
+    int64_t xlsx_mono;
     /* what the pages were last given */
     bool pub_report;
     uint64_t pub_seq;
     uint8_t pub_head[CT_HASH_LEN];
     char pub_feed[16], pub_link[20], pub_reason[200];
     int64_t pub_report_mono;
+    /* the campaign change accepted and said (--accept-campaign-change) */
+    bool campaign_warned;
+    uint8_t campaign_warned_fp[CT_HASH_LEN];
     /* the no-data warning */
     int64_t nodata_since, nodata_logged;
 } run_st;
@@ -61,14 +71,23 @@ static ct_err write_report(run_st *r, const ct_status_figures *f, const ct_statu
     const ct_reporter_config *cfg = r->cfg;
     ct_buf_reset(&r->out);
     ct_err e = CT_OK;
+    char err[512] = "";
+    bool csv = cfg->fmt == CT_FMT_CSV || cfg->fmt == CT_FMT_STAFF_CSV;
     /* a CSV file is a document Excel opens: UTF-8 says so with a BOM */
-    if (cfg->fmt == CT_FMT_CSV && cfg->output) e = ct_buf_append(&r->out, "\xEF\xBB\xBF", 3);
-    if (!e) e = ct_status_render_figures(r->c, f, pos, cfg->fmt, cfg->flags, &r->out);
+    if (!cfg->xlsx && csv && cfg->output) e = ct_buf_append(&r->out, "\xEF\xBB\xBF", 3);
+    if (!e && cfg->xlsx) {
+        e = ct_status_xlsx(r->c, f, pos, &r->out, err, sizeof err);
+        if (e) {
+            ct_log(CT_LOG_ERROR, "cannot make the workbook", "err=\"%s\"", err);
+            return e;
+        }
+    } else if (!e) {
+        e = ct_status_render_figures(r->c, f, pos, cfg->fmt, cfg->flags, &r->out);
+    }
     /* periodic tables on a terminal: a blank line between reports */
     if (!e && cfg->fmt == CT_FMT_TABLE && !cfg->output && !cfg->once)
         e = ct_buf_append(&r->out, "\n", 1);
     if (e) return e;
-    char err[512] = "";
     e = ct_file_replace(cfg->output ? cfg->output : "-", r->out.data, r->out.len, err, sizeof err);
     if (e)
         ct_log(CT_LOG_ERROR, "cannot write the report", "output=%s err=\"%s\"",
@@ -106,6 +125,30 @@ static ct_err render_feed(run_st *r, const char *state, const char *reason, int6
     return e;
 }
 
+/* The page's workbook into d when the position moved since the last one and
+ * XLSX_MIN_MS passed (making one costs a temporary file and a zip). A failure
+ * is logged and leaves the previous workbook served. */
+static void publish_xlsx(run_st *r, const ct_status_figures *f, const ct_status_position *pos,
+                         int64_t mono, ct_http_docs *d)
+{
+    if (r->xlsx_made && r->xlsx_seq == pos->seq &&
+        memcmp(r->xlsx_head, pos->head, CT_HASH_LEN) == 0)
+        return;
+    if (r->xlsx_made && mono - r->xlsx_mono < XLSX_MIN_MS) return;
+    char err[512] = "";
+    ct_buf_reset(&r->xlsx);
+    r->xlsx_mono = mono;
+    if (ct_status_xlsx(r->c, f, pos, &r->xlsx, err, sizeof err)) {
+        ct_log(CT_LOG_WARN, "cannot make the page's workbook", "err=\"%s\"", err);
+        return;
+    }
+    r->xlsx_made = true;
+    r->xlsx_seq = pos->seq;
+    memcpy(r->xlsx_head, pos->head, CT_HASH_LEN);
+    d->xlsx = r->xlsx.data;
+    d->xlsx_len = r->xlsx.len;
+}
+
 /* Hands the HTTP documents to the server: the feed document and metrics
  * always, the report (f != NULL) only when it changed for a page. */
 static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_position *pos)
@@ -129,15 +172,21 @@ static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_pos
         ct_buf_reset(&r->csv);
         if (!e) e = ct_buf_append(&r->csv, "\xEF\xBB\xBF", 3); /* UTF-8 for Excel */
         if (!e) e = ct_status_render_figures(r->c, f, pos, CT_FMT_CSV, 0, &r->csv);
+        ct_buf_reset(&r->staff_csv);
+        if (!e) e = ct_buf_append(&r->staff_csv, "\xEF\xBB\xBF", 3);
+        if (!e) e = ct_status_render_figures(r->c, f, pos, CT_FMT_STAFF_CSV, 0, &r->staff_csv);
         if (!e) {
             d.csv = r->csv.data;
             d.csv_len = r->csv.len;
+            d.staff_csv = r->staff_csv.data;
+            d.staff_csv_len = r->staff_csv.len;
             d.report = (const char *)r->json.data;
             d.report_len = r->json.len;
             r->pub_report = true;
             r->pub_report_mono = mono;
         }
     }
+    if (!e && f) publish_xlsx(r, f, pos, mono, &d);
     r->pub_seq = v->seq;
     memcpy(r->pub_head, v->head, CT_HASH_LEN);
     d.mi = (ct_metrics_input){.seq = v->seq,
@@ -210,6 +259,38 @@ static void warn_nodata(run_st *r, int64_t now)
            v->cfg.feed_ep, v->cfg.snapshot_ep, reason);
 }
 
+/* The aggregator's campaign (named on its snapshots and updates) against
+ * ours: equal, or not named (an aggregator that predates the fields), is
+ * fine; another one is CT_ERR_CAMPAIGN_MISMATCH with both named, unless the
+ * change is accepted (then said once per fingerprint). */
+static ct_err check_campaign(run_st *r)
+{
+    const ct_view *v = r->v;
+    if (!v->has_campaign) return CT_OK;
+    if (memcmp(v->campaign_fp, r->c->fingerprint, CT_HASH_LEN) == 0 &&
+        strcmp(v->campaign_id, r->c->id) == 0)
+        return CT_OK;
+    char ours[65], theirs[65];
+    ct_hash_hex(r->c->fingerprint, ours);
+    ct_hash_hex(v->campaign_fp, theirs);
+    if (r->cfg->accept_campaign_change) {
+        if (r->campaign_warned && memcmp(r->campaign_warned_fp, v->campaign_fp, CT_HASH_LEN) == 0)
+            return CT_OK;
+        r->campaign_warned = true;
+        memcpy(r->campaign_warned_fp, v->campaign_fp, CT_HASH_LEN);
+        ct_log(CT_LOG_WARN, "reporting with another campaign file than the aggregator's (accepted)",
+               "campaign=%s fingerprint=%s aggregator_campaign=%s aggregator_fingerprint=%s",
+               r->c->id, ours, v->campaign_id, theirs);
+        return CT_OK;
+    }
+    ct_log(CT_LOG_ERROR,
+           "the aggregator runs another campaign file than ours: refusing to report "
+           "(--accept-campaign-change to report anyway)",
+           "campaign=%s fingerprint=%s aggregator_campaign=%s aggregator_fingerprint=%s", r->c->id,
+           ours, v->campaign_id, theirs);
+    return CT_ERR_CAMPAIGN_MISMATCH;
+}
+
 /* The loop; returns as ct_reporter_run() says. */
 static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
 {
@@ -232,6 +313,7 @@ static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
             ct_log(CT_LOG_ERROR, "feed failure", "err=%s", ct_err_name((int)e));
             return e;
         }
+        if ((e = check_campaign(r))) return e;
         dirty = dirty || changed;
         now = ct_monotonic_ms();
         warn_nodata(r, now);
@@ -281,5 +363,7 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
     ct_buf_free(&r.metrics);
     ct_buf_free(&r.feed);
     ct_buf_free(&r.csv);
+    ct_buf_free(&r.staff_csv);
+    ct_buf_free(&r.xlsx);
     return e;
 }

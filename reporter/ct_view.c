@@ -126,6 +126,11 @@ static ct_err apply_entries(ct_view *v, const ct_wire_state *st)
     v->seq = st->seq;
     memcpy(v->head, st->head, CT_HASH_LEN);
     v->commit_ms = st->time_ms;
+    if (st->has_campaign) {
+        v->has_campaign = true;
+        memcpy(v->campaign_id, st->campaign_id, sizeof v->campaign_id);
+        memcpy(v->campaign_fp, st->campaign_fp, CT_HASH_LEN);
+    }
     v->last_apply_mono = ct_monotonic_ms();
     v->last_apply_real = ct_now_ms();
     v->last_lag_ms = v->last_apply_real - st->time_ms;

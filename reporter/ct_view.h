@@ -76,6 +76,12 @@ typedef struct {
     int64_t last_apply_real; /* same, real clock (for the lag figure) */
     int64_t last_lag_ms;     /* real receive time - commit time of that change */
 
+    /* the campaign the aggregator named on the last applied "snp"/"upd" that
+     * named one (an aggregator that names none leaves has_campaign false) */
+    bool has_campaign;
+    char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
+    uint8_t campaign_fp[CT_HASH_LEN];
+
     uint16_t snap_refused; /* error code of the last refused snapshot request, 0 = none */
 
     uint64_t n_updates, n_snapshots, n_gaps, n_ignored;

@@ -4,7 +4,8 @@
  * the live page over HTTP (ct_http).
  *
  * Exit: 0 ok (signal, or --once printed), 1 runtime failure, 2 usage or
- * configuration (bad option, campaign, keys, --http address).
+ * configuration (bad option, campaign, keys, --http address, or the
+ * aggregator runs another campaign file without --accept-campaign-change).
  */
 #include <signal.h>
 #include <stddef.h>
@@ -23,14 +24,16 @@
 
 typedef struct {
     const char *campaign, *feed, *snapshot, *keys, *server_key;
-    bool insecure, once, staff;
+    bool insecure, once, staff, accept_campaign_change;
     double interval, timeout;
     int format, log_level;
     const char *output, *now, *sim_clock, *http, *http_token;
     int64_t feed_hwm, http_max_clients;
 } settings;
 
-static const char *const FORMATS[] = {"table", "json", "csv", NULL}; /* CT_FMT_* order */
+/* CT_FMT_* order, then the workbook */
+static const char *const FORMATS[] = {"table", "json", "csv", "staff-csv", "xlsx", NULL};
+#define FORMAT_XLSX 4
 static const char *const LEVELS[] = {"debug", "info", "warn", "error", NULL};
 
 #define S(f) offsetof(settings, f)
@@ -91,7 +94,8 @@ static const ct_opt OPTS[] = {
      .off = S(format),
      .choices = FORMATS,
      .def = "table",
-     .help = "table, json (one line per report) or csv"},
+     .help = "table, json (one line per report), csv (districts), staff-csv (every staff "
+             "member) or xlsx (a workbook: province, districts, staff sheets; needs --output)"},
     {.name = "output",
      .kind = CT_OPT_STR,
      .off = S(output),
@@ -138,6 +142,11 @@ static const ct_opt OPTS[] = {
      .max = 1000000,
      .help = "feed messages queued before ZeroMQ drops (default 1000; a drop is a gap, "
              "resolved by a snapshot)"},
+    {.name = "accept-campaign-change",
+     .kind = CT_OPT_FLAG,
+     .off = S(accept_campaign_change),
+     .help = "report although the aggregator runs another campaign file (its fingerprint "
+             "differs; logged); without it the reporter exits 2"},
     {.name = "log-level",
      .kind = CT_OPT_CHOICE,
      .off = S(log_level),
@@ -152,7 +161,7 @@ static const ct_opt_spec SPEC = {
     .about = "Follows the aggregator's live feed and prints the campaign's quota status.",
     .opts = OPTS,
     .epilog = "SIGINT/SIGTERM stop. Exit status: 0 ok, 1 runtime failure, 2 usage or "
-              "configuration.",
+              "configuration (also: the aggregator runs another campaign file).",
 };
 
 static volatile sig_atomic_t g_stop;
@@ -205,9 +214,13 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
     cfg->interval_s = s->interval;
     cfg->once = s->once;
     cfg->timeout_s = s->timeout;
-    cfg->fmt = (ct_status_format)s->format;
+    cfg->xlsx = s->format == FORMAT_XLSX;
+    cfg->fmt = cfg->xlsx ? CT_FMT_CSV : (ct_status_format)s->format;
+    if (cfg->xlsx && !s->output)
+        return ct_opt_usage_error(&SPEC, "--format xlsx writes a file: give --output FILE");
     cfg->flags = s->staff ? CT_STATUS_STAFF : 0;
     cfg->output = s->output;
+    cfg->accept_campaign_change = s->accept_campaign_change;
     vc->feed_ep = s->feed;
     vc->snapshot_ep = s->snapshot;
     vc->feed_hwm = (int)s->feed_hwm;
@@ -269,7 +282,8 @@ int main(int argc, char **argv)
     }
     ct_log(CT_LOG_INFO, "ready", "feed=%s snapshot=%s format=%d interval=%.3g secure=%d", s.feed,
            s.snapshot, s.format, s.interval, (int)vc.secure);
-    rc = ct_reporter_run(&cfg, &camp, &view, http, &g_stop) == CT_OK ? 0 : 1;
+    e = ct_reporter_run(&cfg, &camp, &view, http, &g_stop);
+    rc = e == CT_OK ? 0 : e == CT_ERR_CAMPAIGN_MISMATCH ? 2 : 1;
 out:
     if (http) ct_http_stop(http);
     ct_view_close(&view);

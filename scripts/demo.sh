@@ -19,8 +19,8 @@
 #   --reuse         run again on existing data (no new sign-ups are simulated)
 #   --no-build      skip install and build; use build/bin (or $CT_BIN)
 #   --short         10 days in ~10 s, reports every 2 s (used by the test)
-#   --port P        first of four TCP ports on 127.0.0.1 (default 7701; the fourth is the
-#                   Đà Lạt office screen)
+#   --port P        first of five TCP ports on 127.0.0.1 (default 7701; the fourth is the
+#                   Đà Lạt office screen, the fifth the headquarters' live page)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -96,11 +96,16 @@ for _ in $(seq 100); do grep -q 'msg="ready"' "$data/logs/aggregator.log" 2>/dev
 grep -q 'msg="ready"' "$data/logs/aggregator.log" || { echo "demo: aggregator did not start:"; tail "$data/logs/aggregator.log"; exit 1; }
 
 secure_client=(--server-key "$k/aggregator.pub")
+hq_url="http://127.0.0.1:$(( ${CT_DEMO_PORT:-7701} + 4 ))/"
 echo "== starting the reporter (live table every ${interval}s, campaign clock x$speed)"
 "$bin/chitieu-reporter" --campaign "$campaign" --feed "$feed" --snapshot "$snap" \
   --keys "$k/reporter.key" "${secure_client[@]}" --interval "$interval" \
-  --sim-clock "$start_iso,$speed" 2> "$data/logs/reporter.log" &
+  --sim-clock "$start_iso,$speed" --http "127.0.0.1:$(( ${CT_DEMO_PORT:-7701} + 4 ))" \
+  2> "$data/logs/reporter.log" &
 pids+=($!)
+for _ in $(seq 50); do grep -q 'msg="http ready"' "$data/logs/reporter.log" 2>/dev/null && break; sleep 0.1; done
+grep -q 'msg="http ready"' "$data/logs/reporter.log" || { echo "demo: the reporter's page did not start:"; tail "$data/logs/reporter.log"; exit 1; }
+echo "== headquarters' live page: $hq_url  (open it in a browser now)"
 
 echo "== starting 13 collectors (one per office), replaying the campaign"
 sim_pids=()
@@ -179,6 +184,7 @@ if ((keep)); then
   echo "== processes keep running (Ctrl-C stops them); logs in $data/logs"
   echo "== $screen_msg"
   echo "   (record a sign-up there by hand: it is queued in the outbox, delivered to HQ and counted)"
+  echo "== headquarters' live page: $hq_url"
   wait
 fi
 cleanup
@@ -193,5 +199,6 @@ Data is in $data. Try:
   $bin/chitieu-audit replay --data $data/store --campaign $campaign --seq 1000 --now 2023-07-27T12:00:00+07:00
   $bin/chitieu-audit trace  --data $data/store --campaign $campaign --district 674
   scripts/demo.sh --reuse --keep-running     (restart the processes on this data, with the
-                                             Đà Lạt office screen to record sign-ups by hand)
+                                             Đà Lạt office screen to record sign-ups by hand
+                                             and the headquarters' live page at $hq_url)
 MSG

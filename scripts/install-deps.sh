@@ -4,10 +4,11 @@
 #   scripts/install-deps.sh --test   also what the test suite needs
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
-      libinih-dev libcsv-dev libmicrohttpd-dev libsystemd-dev scdoc)
+      libinih-dev libcsv-dev libmicrohttpd-dev libsystemd-dev scdoc
+      libxlsxwriter-dev)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(libcmocka-dev clang-format python3 python3-zmq python3-msgpack clang libclang-rt-dev lmdb-utils python3-lmdb
-         chromium lintian man-db groff-base fakeroot)
+         chromium lintian man-db groff-base fakeroot python3-openpyxl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

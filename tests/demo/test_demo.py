@@ -28,7 +28,7 @@ def test_demo_short():
     with Workdir("demo") as w:
         data = w.sub("data")
         port = free_port()
-        # three consecutive ports must be free; free_port() gives one, the next two are
+        # five consecutive ports must be free; free_port() gives one, the next four are
         # very likely free on a test machine, and the demo fails loudly otherwise.
         r = run(["bash", os.path.join(SRC, "scripts", "demo.sh"), "--no-build", "--short",
                  "--data", data, "--port", str(port)], timeout=400,
@@ -38,6 +38,17 @@ def test_demo_short():
         check(m is not None, "demo did not print the audit OK line:\n" + out[-3000:])
         seq, head = int(m.group(1)), m.group(2)
         check(seq > 500, f"expected several hundred log records, got {seq}")
+
+        # the headquarters' page was served, its address printed, and how to open it again
+        url = f"http://127.0.0.1:{port + 4}/"
+        check(f"== headquarters' live page: {url}  (open it in a browser now)\n" in out,
+              "the demo did not print the page's address")
+        with open(os.path.join(data, "logs", "reporter.log"), encoding="utf-8") as f:
+            check(f'msg="http ready" addr=127.0.0.1 port={port + 4} ' in f.read(),
+                  "the demo's reporter did not serve the page")
+        again = out.rfind("scripts/demo.sh --reuse --keep-running")
+        check(again >= 0 and url in out[again:again + 400],
+              "the closing message does not say how to open the page again")
 
         # the import step: 6 bad rows with line numbers, then nothing new the second time
         for line in (7, 8, 9, 10, 11, 12):

@@ -120,13 +120,16 @@ def key(kind, program, district, dim=b""):
     return bytes([kind, program]) + struct.pack(">H", district) + dim
 
 
-def update(s, p, ph, h, t, counts):
-    """A feed "upd" in canonical key order: v k s p ph h t c; counts is
-    {key bytes: int} or [(key, int)] in the order to send."""
+def update(s, p, ph, h, t, counts, campaign=None):
+    """A feed "upd" in canonical key order: v k s p ph h t c [ci cf]; counts is
+    {key bytes: int} or [(key, int)] in the order to send; campaign is None or
+    (id str, fingerprint 32 bytes), the campaign the counts were made under."""
     items = counts.items() if isinstance(counts, dict) else counts
-    return msgpack.packb({"v": PROTOCOL_VERSION, "k": "upd", "s": s, "p": p, "ph": bytes(ph),
-                          "h": bytes(h), "t": t, "c": [[bytes(k), v] for k, v in items]},
-                         use_bin_type=True)
+    m = {"v": PROTOCOL_VERSION, "k": "upd", "s": s, "p": p, "ph": bytes(ph), "h": bytes(h),
+         "t": t, "c": [[bytes(k), v] for k, v in items]}
+    if campaign is not None:
+        m["ci"], m["cf"] = campaign[0], bytes(campaign[1])
+    return msgpack.packb(m, use_bin_type=True)
 
 
 def decode(frame):
@@ -136,7 +139,8 @@ def decode(frame):
        err: n (or None), c
        upd: s, p, ph, h, t, c = {key bytes: value}   (ph: head at seq p)
        hb:  s, h, t
-       snp: s, h, t, c = {key bytes: value}"""
+       snp: s, h, t, c = {key bytes: value}
+       upd and snp may carry ci (campaign id str) and cf (its fingerprint, 32 bytes)"""
     m = msgpack.unpackb(frame, raw=False, strict_map_key=False)
     if not isinstance(m, dict) or m.get("v") != PROTOCOL_VERSION:
         raise ValueError(f"not a chitieu v1 message: {m!r:.200}")

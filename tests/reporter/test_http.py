@@ -56,20 +56,47 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-z_]+="[^"\\]*"(,[a-z_]+=
 
 
 def parse_metrics(text):
-    """Prometheus text format 0.0.4 -> {(name, labels-string): float}; strict."""
-    out, typed = {}, set()
+    """Prometheus text format 0.0.4 -> {(name, labels-string): float}; strict:
+    HELP and TYPE before a family's samples, gauges, counters and histograms
+    (x_bucket with le ascending and cumulative counts ending in +Inf equal to
+    x_count, then x_sum and x_count), nothing else."""
+    out, typed = {}, {}
+    hist = {}  # histogram name -> [(le, count)]
     for ln in text.splitlines():
         if ln.startswith("# HELP ") or ln.startswith("# TYPE "):
             parts = ln.split(" ", 3)
             h.check(len(parts) == 4, f"bad comment line {ln!r}")
             if parts[1] == "TYPE":
-                h.check(parts[3] in ("gauge", "counter"), f"type {ln!r}")
-                typed.add(parts[2])
+                h.check(parts[3] in ("gauge", "counter", "histogram"), f"type {ln!r}")
+                h.check(parts[2] not in typed, f"family typed twice: {ln!r}")
+                typed[parts[2]] = parts[3]
             continue
         m = SAMPLE.match(ln)
         h.check(m is not None, f"bad metrics line {ln!r}")
-        h.check(m.group(1) in typed, f"sample before its TYPE: {ln!r}")
-        out[(m.group(1), m.group(3) or "")] = float(m.group(5))
+        name, labels = m.group(1), m.group(3) or ""
+        fam = name
+        for suf in ("_bucket", "_sum", "_count"):
+            if name.endswith(suf) and typed.get(name[:-len(suf)]) == "histogram":
+                fam = name[:-len(suf)]
+        h.check(fam in typed, f"sample before its TYPE: {ln!r}")
+        if typed[fam] == "histogram":
+            h.check(fam != name, f"histogram sample without a suffix: {ln!r}")
+            if name.endswith("_bucket"):
+                lm = re.fullmatch(r'le="([^"]+)"', labels)
+                h.check(lm is not None, f"bucket without le: {ln!r}")
+                hist.setdefault(fam, []).append((float(lm.group(1)), float(m.group(5))))
+        if typed[fam] == "counter":
+            h.check(name.endswith("_total"), f"counter not named _total: {ln!r}")
+        key = (name, labels)
+        h.check(key not in out, f"sample twice: {ln!r}")
+        out[key] = float(m.group(5))
+    for fam, bs in hist.items():
+        les = [le for le, _ in bs]
+        h.check(les == sorted(les) and les[-1] == float("inf"), f"{fam}: le order {les}")
+        cs = [c for _, c in bs]
+        h.check(cs == sorted(cs), f"{fam}: buckets not cumulative {cs}")
+        h.check(out.get((fam + "_count", "")) == cs[-1] and (fam + "_sum", "") in out,
+                f"{fam}: +Inf bucket != _count or no _sum")
     return out
 
 

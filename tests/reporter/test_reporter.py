@@ -12,8 +12,12 @@ computed independently from the aggregator's own snapshot (reporter_common).
   formats          --format json/csv/table parse (json and csv modules)
   secure           CURVE on both sockets with an authorized reporter key
   usage            --help, bad options (exit 2), --once timeout (exit 1)
+  campaign         a copy of the campaign with another personal quota: exit 2
+                   naming both fingerprints, no report written; accepted with
+                   --accept-campaign-change (the copy's targets, a warning)
 """
 import csv
+import hashlib
 import io
 import json
 import os
@@ -272,6 +276,63 @@ def test_secure():
         cl.close()
 
 
+def campaign_copy(wd, bhyt_agent_target, name="campaign-copy"):
+    """examples/lamdong-2023 copied into wd with bhyt_hgd's agent_target
+    changed; returns (ini path, its fingerprint hex)."""
+    src = os.path.join(h.SRC, "examples", "lamdong-2023")
+    dst = wd.sub(name)
+    os.makedirs(dst)
+    with open(os.path.join(src, "campaign.ini"), "rb") as f:
+        ini = f.read()
+    with open(os.path.join(src, "staff.csv"), "rb") as f:
+        roster = f.read()
+    head, sep, tail = ini.partition(b"[program bhyt_hgd]\nagent_target = 2\n")
+    h.check(sep != b"", "campaign.ini layout")
+    ini = head + f"[program bhyt_hgd]\nagent_target = {bhyt_agent_target}\n".encode() + tail
+    with open(os.path.join(dst, "campaign.ini"), "wb") as f:
+        f.write(ini)
+    with open(os.path.join(dst, "staff.csv"), "wb") as f:
+        f.write(roster)
+    return os.path.join(dst, "campaign.ini"), hashlib.blake2b(ini + roster, digest_size=32).hexdigest()
+
+
+def test_campaign_mismatch():
+    with h.Workdir("rep-camp") as wd:
+        agg, ep = rc.start_aggregator(wd)
+        cl = cp.Client(ep["ingest"])
+        rc.submit_all(cl, rc.Generator(3).batch(200), per_call=100)
+        snp = rc.snapshot(ep)
+        h.check(snp["ci"] == "lamdong-2023" and len(snp["cf"]) == 32, f"snapshot names {snp.get('ci')}")
+        theirs = bytes(snp["cf"]).hex()
+        ini, ours = campaign_copy(wd, 3)
+        h.check(ours != theirs, "the copy's fingerprint differs")
+        out = wd.sub("report.json")
+        r = h.run(reporter_args(ep, "--campaign", ini, "--once", "--format", "json", "--output",
+                                out, "--now", NOW), check=False)
+        h.check(r.returncode == 2, f"exit {r.returncode}\n{r.stderr}")
+        h.check(ours in r.stderr and theirs in r.stderr, f"both fingerprints named:\n{r.stderr}")
+        h.check("--accept-campaign-change" in r.stderr, "the way out named")
+        h.check(not os.path.exists(out) and r.stdout == "", "a report was written")
+        print("  " + next(ln for ln in r.stderr.splitlines() if theirs in ln))
+        # periodic with the live page: the same refusal
+        port = h.free_port()
+        r = h.run(reporter_args(ep, "--campaign", ini, "--interval", "1", "--http",
+                                f"127.0.0.1:{port}"), check=False, timeout=30)
+        h.check(r.returncode == 2 and theirs in r.stderr, f"periodic exit {r.returncode}")
+        # accepted: the copy's targets (3 x 184 staff), said in the log
+        r = h.run(reporter_args(ep, "--campaign", ini, "--once", "--format", "json", "--now", NOW,
+                                "--accept-campaign-change"))
+        rep = json.loads(r.stdout)
+        h.check(rep["province"]["programs"]["bhyt_hgd"]["target"] == 552, "accepted: copy's target")
+        h.check("(accepted)" in r.stderr and theirs in r.stderr, "accepted change logged")
+        # an identical copy is the same campaign
+        ini2, same = campaign_copy(wd, 2, "campaign-same")
+        h.check(same == theirs, f"identical copy: {same} != {theirs}")
+        r = h.run(reporter_args(ep, "--campaign", ini2, "--once", "--format", "json", "--now", NOW))
+        h.check(json.loads(r.stdout)["province"]["programs"]["bhyt_hgd"]["target"] == 368, "368")
+        cl.close()
+
+
 def test_usage():
     rep = h.binary("chitieu-reporter")
     h.check(h.run([rep, "--help"]).returncode == 0, "--help")
@@ -289,5 +350,5 @@ def test_usage():
 
 
 if __name__ == "__main__":
-    h.main([test_usage, test_late_joiner, test_formats, test_sigstop_gap,
+    h.main([test_usage, test_campaign_mismatch, test_late_joiner, test_formats, test_sigstop_gap,
             test_aggregator_restart, test_feed_states, test_secure])

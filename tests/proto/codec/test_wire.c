@@ -395,6 +395,100 @@ static void test_error_rejections(void **state)
     assert_int_equal(ct_wire_error_decode(bigc, sizeof bigc, &has, &tok, &code), CT_ERR_BAD_VALUE);
 }
 
+/* "upd"/"snp" name the campaign ("ci" + "cf", both or neither); "hb" never. */
+static void test_state_campaign(void **state)
+{
+    (void)state;
+    ct_count_entry e[2];
+    ct_wire_state st, d;
+    ct_buf b = CT_BUF_INIT, plain = CT_BUF_INIT;
+    const ct_msg_kind kinds[] = {CT_MSG_UPDATE, CT_MSG_SNAPSHOT};
+    for (size_t k = 0; k < 2; k++) {
+        fx_state(&st, kinds[k], e, 2);
+        ct_buf_reset(&plain);
+        assert_int_equal(ct_wire_state_encode(&st, &plain), CT_OK);
+        st.has_campaign = true;
+        snprintf(st.campaign_id, sizeof st.campaign_id, "lamdong-2023");
+        memset(st.campaign_fp, 0xc7, CT_HASH_LEN);
+        ct_buf_reset(&b);
+        assert_int_equal(ct_wire_state_encode(&st, &b), CT_OK);
+        /* two more keys: "ci" (2+1) + 12 bytes, "cf" (2+1) + 2 + 32 */
+        assert_int_equal(b.len, plain.len + 3 + 1 + 12 + 3 + 2 + 32);
+        assert_int_equal(b.data[0] & 0x0f, plain.data[0] + 2 - 0x80);
+        assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_OK);
+        assert_true(d.has_campaign);
+        assert_string_equal(d.campaign_id, "lamdong-2023");
+        assert_memory_equal(d.campaign_fp, st.campaign_fp, CT_HASH_LEN);
+        ct_wire_state_free(&d);
+        /* without: decodes as before, names none */
+        assert_int_equal(ct_wire_state_decode(plain.data, plain.len, &d), CT_OK);
+        assert_false(d.has_campaign);
+        ct_wire_state_free(&d);
+        /* the encoder refuses an empty id */
+        st.campaign_id[0] = '\0';
+        ct_buf_reset(&b);
+        assert_int_equal(ct_wire_state_encode(&st, &b), CT_ERR_BAD_VALUE);
+    }
+    /* a heartbeat never carries them */
+    fx_state(&st, CT_MSG_HEARTBEAT, e, 0);
+    st.has_campaign = true;
+    snprintf(st.campaign_id, sizeof st.campaign_id, "x");
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_state_encode(&st, &b), CT_OK);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_OK);
+    assert_false(d.has_campaign);
+    /* one without the other, wrong types, lengths */
+    uint8_t head32[32] = {0}, fp[33] = {0};
+    fx_map m = {.n = 0};
+    fx_map_add(&m, (fx_field){"v", FV_UINT, 1, NULL, 0});
+    fx_map_add(&m, (fx_field){"k", FV_STR, 0, "snp", 3});
+    fx_map_add(&m, (fx_field){"s", FV_UINT, 5, NULL, 0});
+    fx_map_add(&m, (fx_field){"h", FV_BIN, 0, head32, 32});
+    fx_map_add(&m, (fx_field){"t", FV_UINT, 5, NULL, 0});
+    fx_map_add(&m, (fx_field){"c", FV_ARRAY0, 0, NULL, 0});
+    fx_map m2 = m;
+    fx_map_add(&m2, (fx_field){"ci", FV_STR, 0, "lamdong-2023", 12});
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_MISSING_FIELD);
+    fx_map_add(&m2, (fx_field){"cf", FV_BIN, 0, fp, 32});
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_OK);
+    ct_wire_state_free(&d);
+    fx_map_get(&m2, "cf")->n = 33;
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_BAD_VALUE);
+    fx_map_get(&m2, "cf")->n = 32;
+    fx_map_get(&m2, "ci")->t = FV_BIN;
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_WRONG_TYPE);
+    fx_map_get(&m2, "ci")->t = FV_STR;
+    fx_map_get(&m2, "ci")->p = "a-campaign-id-longer-than-32-bytes";
+    fx_map_get(&m2, "ci")->n = 34;
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_STRING_TOO_LONG);
+    fx_map_get(&m2, "ci")->n = 0;
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_BAD_VALUE);
+    /* not on a heartbeat */
+    m2 = m;
+    fx_map_get(&m2, "k")->p = "hb";
+    fx_map_get(&m2, "k")->n = 2;
+    fx_map_del(&m2, "c");
+    fx_map_add(&m2, (fx_field){"ci", FV_STR, 0, "x", 1});
+    fx_map_add(&m2, (fx_field){"cf", FV_BIN, 0, fp, 32});
+    ct_buf_reset(&b);
+    fx_map_pack(&m2, &b);
+    assert_int_equal(ct_wire_state_decode(b.data, b.len, &d), CT_ERR_UNKNOWN_KEY);
+    ct_buf_free(&b);
+    ct_buf_free(&plain);
+}
+
 /* State messages: a key of another state kind, bad head, bad counter entries. */
 static void test_state_rejections(void **state)
 {
@@ -648,7 +742,7 @@ int main(void)
         cmocka_unit_test(test_snapreq),           cmocka_unit_test(test_wire_header_rejections),
         cmocka_unit_test(test_ack_rejections),    cmocka_unit_test(test_error_rejections),
         cmocka_unit_test(test_state_rejections),  cmocka_unit_test(test_watermark_fields),
-        cmocka_unit_test(test_repl_messages),
+        cmocka_unit_test(test_repl_messages),     cmocka_unit_test(test_state_campaign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
