@@ -57,10 +57,10 @@ static ct_err json_staff(ct_buf *b, const ct_status_staff *s)
     return e ? e : put(b, "}");
 }
 
-/* ,"staff":[every member],"days":[{day, net per program, steady per program}] */
+/* ,"members":[every staff member],"days":[{day, net per program, steady per program}] */
 static ct_err json_detail(ct_buf *b, const ct_status_figures *f, const ct_status_unit *u)
 {
-    ct_err e = put(b, ",\"staff\":[");
+    ct_err e = put(b, ",\"members\":[");
     for (size_t i = 0; !e && i < u->n_members; i++) {
         if (i) e = put(b, ",");
         if (!e) e = json_staff(b, &u->members[i]);
