@@ -186,6 +186,8 @@ class Client:
         self.ctx = ctx or zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.linger = 0
+        # a send with no peer blocks; a test must fail (zmq.Again), not hang
+        self.sock.sndtimeo = 10000
         if identity:
             self.sock.identity = identity
         _secure(self.sock, curve)
@@ -245,10 +247,16 @@ class Reader:
         """Takes a snapshot (new DEALER each time); returns the snp dict or None."""
         d = self.ctx.socket(zmq.DEALER)
         d.linger = 0
+        # a DEALER's send blocks while it has no peer (a refused CURVE
+        # handshake can drop the only one): bound it like the receive
+        d.sndtimeo = int(timeout * 1000)
         _secure(d, self.curve)
         d.connect(self.snap_ep)
         try:
-            d.send(snapshot_request())
+            try:
+                d.send(snapshot_request())
+            except zmq.Again:
+                return None
             if not d.poll(int(timeout * 1000)):
                 return None
             m = decode(d.recv())
