@@ -320,6 +320,8 @@ static void store_free(ct_store *s)
     if (s->env) mdb_env_close(s->env);
     ct_pmap_free(&s->overlay);
     ct_pmap_free(&s->dirty);
+    ct_pmap_free(&s->frozen);
+    free(s->gen_order);
     ct_counts_free(&s->delta);
     ct_buf_free(&s->rec);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the writer lock */
@@ -371,6 +373,7 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
     ct_counts_init(&s->delta);
     ct_pmap_init(&s->overlay);
     ct_pmap_init(&s->dirty);
+    ct_pmap_init(&s->frozen);
     s->dir = strdup(o->dir);
     if (!s->dir) goto fail;
     s->read_only = o->read_only;

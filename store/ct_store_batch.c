@@ -232,8 +232,8 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
         if ((rc = apply_item(s, t, &items[i], &seq, &rx, head))) goto fail_rc;
     if ((rc = ct_store_flush_counts(s, t, out ? out->changed : NULL))) goto fail_rc;
     if (seq != seq0 && (rc = head_write(t, s->meta, seq, head))) goto fail_rc;
-    bool ckpt = ct_store_persons_due(s);
-    if (ckpt && (rc = ct_store_persons_checkpoint(s, t, seq))) goto fail_rc;
+    bool ckpt = false;
+    if ((rc = ct_store_persons_write(s, t, seq0, seq, &ckpt))) goto fail_rc;
     rc = mdb_txn_commit(t);
     t = NULL;
     if (rc) goto fail_rc;

@@ -56,11 +56,18 @@ struct ct_store {
     ct_buf rec;      /* encoded log record (reused) */
     char last_err[256];
     /* person states (ct_store_persons.c): changed by the batch in progress
-     * (overlay) and by committed batches not yet in "persons" (dirty) */
+     * (overlay), by committed batches not yet in "persons" (dirty), and the
+     * generation being written to "persons" slice by slice (frozen: states
+     * after log[1..gen_seq]; gen_order its entries in key order, of which
+     * [0, gen_done) are committed and [gen_done, gen_next) are written by
+     * the transaction in progress) */
     const ct_campaign *campaign;
     bool replay_due; /* a replay waits for the campaign */
     int lock_fd;     /* writer: flock(LOCK_EX) on DIR/writer.lock, else -1 */
-    ct_pmap overlay, dirty;
+    ct_pmap overlay, dirty, frozen;
+    const ct_pmap_entry **gen_order;
+    size_t gen_order_cap, gen_done, gen_next;
+    uint64_t gen_seq;
     size_t ckpt_max;
     int64_t ckpt_age_ms, dirty_since_ms;
     /* received_ms of the head record: the next record's is clamped to >= it
@@ -178,14 +185,22 @@ int ct_store_persons_get(ct_store *s, MDB_txn *t, const uint8_t key[CT_PERSON_KE
 /* Records a state change of the transaction in progress (overlay). */
 int ct_store_persons_set(ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN],
                          const ct_person_state *st);
+/* A full checkpoint is due (the import's policy; batches use _write). */
 bool ct_store_persons_due(const ct_store *s);
-/* Writes pending + overlay states to "persons", persons_seq := seq, in t. */
+/* Writes every pending, frozen and overlay state to "persons",
+ * persons_seq := seq, and ends a generation in progress, in t. */
 int ct_store_persons_checkpoint(ct_store *s, MDB_txn *t, uint64_t seq);
-/* After t committed: the overlay joins the pending states (or both are
- * dropped when the commit held a checkpoint). ENOMEM leaves the handle in
+/* The batch's share of person-state writes, in t (the batch commits head
+ * seq, starting from committed head seq0): with a checkpoint size of 0 a
+ * full checkpoint (*full = true); else freezes the pending states as a
+ * generation when due and writes its next slice (*full = false). */
+int ct_store_persons_write(ct_store *s, MDB_txn *t, uint64_t seq0, uint64_t seq, bool *full);
+/* After t committed: the slice written in t counts as done (a complete
+ * generation is dropped), the overlay joins the pending states (or all are
+ * dropped when the commit held a full checkpoint). ENOMEM leaves the handle in
  * need of a reopen (the log is the truth). */
 int ct_store_persons_committed(ct_store *s, bool checkpointed);
-/* After t was aborted: the overlay is gone with it. */
+/* After t was aborted: the overlay and the slice are gone with it. */
 void ct_store_persons_aborted(ct_store *s);
 /* Drops every in-memory state (before a reopen replays them). */
 void ct_store_persons_forget(ct_store *s);

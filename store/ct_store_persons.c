@@ -1,43 +1,65 @@
 /* ct_store_persons.c — a writer's person states: the batch overlay, the
- * pending (committed, not yet written) states, the checkpoint that writes
- * them to "persons", and the replay that rebuilds them from the log.
+ * pending (committed, not yet written) states, the generation being written
+ * to "persons" slice by slice, the full checkpoint, and the replay that
+ * rebuilds them from the log.
  *
  * Why: person hashes are random keys, so writing a person's state in every
  * batch dirties one random B-tree leaf per new person per commit, which
- * bounds ingest. The states are kept in memory and written in bulk.
+ * bounds ingest. The states are kept in memory and written in bulk, in key
+ * order; and so that no single commit carries tens of thousands of random
+ * leaves (stalling every ack behind it), a batch writes only a bounded
+ * slice: a key range of a frozen generation.
  *
- * The invariant. Let H = the committed meta "head" seq and P = the committed
- * meta "persons_seq" (absent: P = H, a store written before checkpoints).
- *   (1) "persons" == the person states after applying log[1..P] to the
- *       empty state with ct_tally_apply; P <= H.
- *   (2) For a writer between calls, "persons" overlaid with `dirty` == the
- *       states after log[1..H]: dirty holds the latest state of exactly the
- *       persons changed by a record with seq in (P, H].
+ * The invariant. Let H = the committed meta "head" seq, P = the committed
+ * meta "persons_seq" (absent: P = H, a store written before checkpoints) and,
+ * while a generation is partly written, (F, W) = the committed meta
+ * "persons_gen" (F: 8 BE, W: a person key); absent: F = P and no key is <= W.
+ *   (1) P <= F <= H, and for every person key k, "persons"[k] == the state
+ *       after applying log[1..F] to the empty state with ct_tally_apply if
+ *       k <= W, else the state after log[1..P].
+ *   (2) For a writer between calls, "persons" overlaid with `frozen`, then
+ *       with `dirty`, == the states after log[1..H]: frozen holds the state
+ *       after log[1..gen_seq] of exactly the persons changed by a record
+ *       with seq in (P, gen_seq] (gen_seq = F once its first slice
+ *       committed; empty when no generation is in progress), and dirty the
+ *       latest state of exactly the persons changed in (gen_seq, H] (in
+ *       (P, H] without a generation).
  *   (3) `overlay` holds the states changed by the batch or import chunk in
  *       progress (seq > H); it is empty between calls.
- * ct_store_persons_get reads overlay, then dirty, then "persons", so the
+ * ct_store_persons_get reads overlay, dirty, frozen, then "persons", so the
  * tally of record seq always sees the states after log[1..seq-1].
  *
- * Writes. "persons" is written only by ct_store_persons_checkpoint: every
- * dirty and overlay state plus persons_seq := the head the transaction
- * commits, in the SAME transaction as that batch (or import chunk, or
- * replay). Hence:
- *   - a batch commits with a checkpoint: P = H = its last seq; dirty and
- *     overlay are cleared;
- *   - a batch commits without one: H advances, P stays; overlay joins dirty;
- *   - a batch aborts (any error): nothing of it is on disk; overlay is
- *     cleared, dirty is untouched; (1)-(3) hold as before.
+ * Writes. "persons" is written only here:
+ *   - a slice (ct_store_persons_write, with a batch): the next entries of
+ *     frozen in key order, and persons_gen := (F, last key written); the
+ *     slice that completes the generation sets persons_seq := F and deletes
+ *     persons_gen instead. Every key <= W that is in frozen was written (key
+ *     order); every other key <= W had no record in (P, F], so its state
+ *     after log[1..P] is its state after log[1..F]: (1) holds. A generation
+ *     is frozen (dirty becomes frozen, gen_seq := the committed head) at the
+ *     start of a batch, when dirty is due (ckpt_max states or ckpt_age_ms
+ *     old) and no generation is in progress; memory only.
+ *   - a full checkpoint (ct_store_persons_checkpoint: with a batch when the
+ *     checkpoint size is 0, with an import chunk when due, at the end of a
+ *     replay, at close): every frozen, dirty and overlay state, persons_seq
+ *     := the head the transaction commits, persons_gen deleted.
+ * A transaction that aborts leaves nothing of its slice or its overlay on
+ * disk; gen_next falls back to gen_done and (1)-(3) hold as before.
  *
- * Crashes. A crash at any point loses only memory (overlay and dirty): LMDB
- * keeps the last committed transaction, in which (1) holds. A writer's open
+ * Crashes. A crash at any point loses only memory: LMDB keeps the last
+ * committed transaction, in which (1) holds. A writer's open
  * (ct_store_persons_replay; ct_store_set_campaign when the campaign comes
- * after the open) re-applies log(P..H] on top of "persons" and writes the
- * result with P := H in one transaction; counts are not touched (they were
- * committed with their batches). If that transaction fails (disk or map
- * full) nothing changed: the open fails naming the cause, and the next open
- * replays again. ct_store_close writes dirty as a checkpoint; if it cannot,
- * it logs what it skipped and the next open replays it. A reopen after
- * MDB_PANIC drops dirty and replays like an open.
+ * after the open) re-applies log(P..H] on top of "persons", skipping a
+ * record with seq <= F whose person key is <= W (already in "persons"), and
+ * writes the result as a full checkpoint in one transaction; counts are not
+ * touched (they were committed with their batches). H - P stays below about
+ * 1.5 generations (a slice holds at least twice the states its batch
+ * changed), so the replay's length does not grow with the store. If that
+ * transaction fails (disk or map full) nothing changed: the open fails
+ * naming the cause, and the next open replays again. ct_store_close writes a
+ * full checkpoint; if it cannot, it logs what it skipped and the next open
+ * replays it. A reopen after MDB_PANIC drops every state in memory and
+ * replays like an open.
  */
 #include "ct_store_int.h"
 
@@ -50,11 +72,16 @@
 #include "ct_tally.h"
 #include "ct_time.h"
 
+/* meta "persons_gen": F (8 BE) || W (a person key); see the top. */
+#define GEN_MARK_LEN (8 + CT_PERSON_KEY_LEN)
+
 int ct_store_persons_get(ct_store *s, MDB_txn *t, const uint8_t key[CT_PERSON_KEY_LEN],
                          ct_person_state *st, bool *found)
 {
     *found = true;
-    if (ct_pmap_get(&s->overlay, key, st) || ct_pmap_get(&s->dirty, key, st)) return 0;
+    if (ct_pmap_get(&s->overlay, key, st) || ct_pmap_get(&s->dirty, key, st) ||
+        ct_pmap_get(&s->frozen, key, st))
+        return 0;
     MDB_val k = {CT_PERSON_KEY_LEN, (void *)key}, v;
     int rc = mdb_get(t, s->persons, &k, &v);
     if (rc == 0) return ct_person_state_decode(v.mv_data, v.mv_size, st) ? MDB_CORRUPTED : 0;
@@ -69,12 +96,18 @@ int ct_store_persons_set(ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN],
     return ct_pmap_put(&s->overlay, key, st) ? ENOMEM : 0;
 }
 
-bool ct_store_persons_due(const ct_store *s)
+/* dirty holds ckpt_max states or its oldest is ckpt_age_ms old */
+static bool dirty_due(const ct_store *s, size_t extra)
 {
-    size_t pending = s->dirty.n + s->overlay.n;
+    size_t pending = s->dirty.n + extra;
     if (!pending) return false;
     if (pending >= s->ckpt_max) return true;
     return s->dirty.n && ct_monotonic_ms() - s->dirty_since_ms >= s->ckpt_age_ms;
+}
+
+bool ct_store_persons_due(const ct_store *s)
+{
+    return s->frozen.n || dirty_due(s, s->overlay.n);
 }
 
 static int by_key(const void *a, const void *b)
@@ -83,7 +116,25 @@ static int by_key(const void *a, const void *b)
                   CT_PERSON_KEY_LEN);
 }
 
-/* Writes the states of m to "persons" in key order (B-tree locality). */
+/* Writes the states order[0..n) of m (in key order) to "persons". */
+static int write_entries(ct_store *s, MDB_txn *t, const ct_pmap *m, const ct_pmap_entry **order,
+                         size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        assert(i == 0 || memcmp(order[i - 1]->key, order[i]->key, CT_PERSON_KEY_LEN) < 0);
+        ct_person_state st;
+        ct_pmap_entry_state(m, order[i], &st);
+        uint8_t enc[CT_PERSON_STATE_MAX];
+        size_t len = 0;
+        if (ct_person_state_encode(&st, enc, &len) != CT_OK) return EINVAL;
+        MDB_val key = {CT_PERSON_KEY_LEN, (void *)order[i]->key}, val = {len, enc};
+        rc = mdb_put(t, s->persons, &key, &val, 0);
+    }
+    return rc;
+}
+
+/* Writes every state of m to "persons" in key order (B-tree locality). */
 static int write_map(ct_store *s, MDB_txn *t, const ct_pmap *m)
 {
     if (!m->n) return 0;
@@ -92,34 +143,97 @@ static int write_map(ct_store *s, MDB_txn *t, const ct_pmap *m)
     for (size_t i = 0; i < m->n; i++)
         order[i] = &m->entries[i];
     qsort(order, m->n, sizeof *order, by_key);
-    int rc = 0;
-    for (size_t i = 0; i < m->n && !rc; i++) {
-        ct_person_state st;
-        ct_pmap_entry_state(m, order[i], &st);
-        uint8_t enc[CT_PERSON_STATE_MAX];
-        size_t n = 0;
-        if (ct_person_state_encode(&st, enc, &n) != CT_OK) {
-            rc = EINVAL;
-            break;
-        }
-        MDB_val key = {CT_PERSON_KEY_LEN, (void *)order[i]->key}, val = {n, enc};
-        rc = mdb_put(t, s->persons, &key, &val, 0);
-    }
+    int rc = write_entries(s, t, m, order, m->n);
     free(order);
     return rc;
 }
 
+/* persons_seq := seq, no generation in progress. */
+static int marks_done(ct_store *s, MDB_txn *t, uint64_t seq)
+{
+    uint8_t b[8];
+    ct_be64_put(b, seq);
+    int rc = meta_put(t, s->meta, "persons_seq", b, sizeof b);
+    if (rc) return rc;
+    MDB_val k = {sizeof "persons_gen" - 1, (void *)"persons_gen"};
+    rc = mdb_del(t, s->meta, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int ct_store_persons_checkpoint(ct_store *s, MDB_txn *t, uint64_t seq)
 {
-    /* dirty first: an overlay state is newer than a dirty one of the same key */
-    int rc = write_map(s, t, &s->dirty);
+    /* the generation's unwritten rest, then dirty, then overlay: each is
+     * newer than the one before for a key in both */
+    int rc = 0;
+    if (s->frozen.n)
+        rc = write_entries(s, t, &s->frozen, s->gen_order + s->gen_done, s->frozen.n - s->gen_done);
+    if (!rc) rc = write_map(s, t, &s->dirty);
     if (!rc) rc = write_map(s, t, &s->overlay);
-    if (!rc) {
-        uint8_t b[8];
-        ct_be64_put(b, seq);
-        rc = meta_put(t, s->meta, "persons_seq", b, sizeof b);
+    return rc ? rc : marks_done(s, t, seq);
+}
+
+/* dirty becomes the generation of states after log[1..seq0] (memory only). */
+static int freeze(ct_store *s, uint64_t seq0)
+{
+    assert(!s->frozen.n && s->dirty.n);
+    if (s->gen_order_cap < s->dirty.n) {
+        size_t cap = s->dirty.n + s->dirty.n / 2;
+        const ct_pmap_entry **o = realloc(s->gen_order, cap * sizeof *o);
+        if (!o) return ENOMEM;
+        s->gen_order = o;
+        s->gen_order_cap = cap;
     }
-    return rc;
+    ct_pmap tmp = s->frozen;
+    s->frozen = s->dirty;
+    s->dirty = tmp;
+    for (size_t i = 0; i < s->frozen.n; i++)
+        s->gen_order[i] = &s->frozen.entries[i];
+    qsort(s->gen_order, s->frozen.n, sizeof *s->gen_order, by_key);
+    s->gen_seq = seq0;
+    s->gen_done = s->gen_next = 0;
+    return 0;
+}
+
+/* States per slice: at least twice what the batch changed (the generation
+ * is written before the pending states are due again), at least 1/32 of a
+ * checkpoint. */
+static size_t slice_size(const ct_store *s)
+{
+    size_t k = s->ckpt_max / 32;
+    if (k < 2 * s->overlay.n) k = 2 * s->overlay.n;
+    return k ? k : 1;
+}
+
+int ct_store_persons_write(ct_store *s, MDB_txn *t, uint64_t seq0, uint64_t seq, bool *full)
+{
+    assert(s->gen_next == s->gen_done);
+    *full = s->ckpt_max == 0 ? ct_store_persons_due(s) : false;
+    if (s->ckpt_max == 0) return *full ? ct_store_persons_checkpoint(s, t, seq) : 0;
+    int rc = 0;
+    if (!s->frozen.n) {
+        if (!dirty_due(s, 0)) return 0;
+        if ((rc = freeze(s, seq0))) return rc;
+    }
+    size_t n = s->frozen.n - s->gen_done, k = slice_size(s);
+    if (n > k) n = k;
+    const ct_pmap_entry **slice = s->gen_order + s->gen_done;
+    if ((rc = write_entries(s, t, &s->frozen, slice, n))) return rc;
+    if (s->gen_done + n == s->frozen.n) {
+        if ((rc = marks_done(s, t, s->gen_seq))) return rc;
+    } else {
+        uint8_t b[GEN_MARK_LEN];
+        ct_be64_put(b, s->gen_seq);
+        memcpy(b + 8, slice[n - 1]->key, CT_PERSON_KEY_LEN);
+        if ((rc = meta_put(t, s->meta, "persons_gen", b, sizeof b))) return rc;
+    }
+    s->gen_next = s->gen_done + n;
+    return 0;
+}
+
+static void gen_clear(ct_store *s)
+{
+    ct_pmap_clear(&s->frozen);
+    s->gen_done = s->gen_next = 0;
 }
 
 int ct_store_persons_committed(ct_store *s, bool checkpointed)
@@ -127,7 +241,10 @@ int ct_store_persons_committed(ct_store *s, bool checkpointed)
     int rc = 0;
     if (checkpointed) {
         ct_pmap_clear(&s->dirty);
+        gen_clear(s);
     } else {
+        s->gen_done = s->gen_next;
+        if (s->frozen.n && s->gen_done == s->frozen.n) gen_clear(s);
         if (!s->dirty.n && s->overlay.n) s->dirty_since_ms = ct_monotonic_ms();
         for (size_t i = 0; i < s->overlay.n && !rc; i++) {
             ct_person_state st;
@@ -142,39 +259,59 @@ int ct_store_persons_committed(ct_store *s, bool checkpointed)
 void ct_store_persons_aborted(ct_store *s)
 {
     ct_pmap_clear(&s->overlay);
+    s->gen_next = s->gen_done;
 }
 
 void ct_store_persons_forget(ct_store *s)
 {
     ct_pmap_clear(&s->overlay);
     ct_pmap_clear(&s->dirty);
+    gen_clear(s);
 }
 
-/* The committed P and H (see the top); *due = P < H. */
-static int read_marks(ct_store *s, MDB_txn *t, uint64_t *p, uint64_t *h, bool *due)
+/* The committed marks (see the top): P, H, and F, W (f = p, has_w = false
+ * without a generation in progress); *due = P < H. */
+typedef struct {
+    uint64_t p, h, f;
+    bool has_w;
+    uint8_t w[CT_PERSON_KEY_LEN];
+} marks;
+
+static int read_marks(ct_store *s, MDB_txn *t, marks *m, bool *due)
 {
     uint8_t head[CT_LOGREC_HASH_LEN];
     MDB_val v;
-    int rc = head_read(t, s->meta, h, head);
-    if (!rc) rc = meta_get(t, s->meta, "persons_seq", &v);
+    memset(m, 0, sizeof *m);
     *due = false;
-    if (rc == MDB_NOTFOUND) { /* a store from before checkpoints: P = H */
-        *p = *h;
+    int rc = head_read(t, s->meta, &m->h, head);
+    if (!rc) rc = meta_get(t, s->meta, "persons_seq", &v);
+    if (rc == MDB_NOTFOUND || (!rc && v.mv_size != 8)) {
+        /* a store from before checkpoints: P = H; a malformed one is left
+         * to audit verify, as a store without it */
+        m->p = m->f = m->h;
         return 0;
     }
     if (rc) return rc;
-    if (v.mv_size != 8) { /* left to audit verify, as a store without it */
-        *p = *h;
-        return 0;
+    m->p = m->f = ct_be64_get(v.mv_data);
+    rc = meta_get(t, s->meta, "persons_gen", &v);
+    if (rc == 0) {
+        if (v.mv_size != GEN_MARK_LEN) return MDB_CORRUPTED;
+        m->f = ct_be64_get(v.mv_data);
+        memcpy(m->w, (const uint8_t *)v.mv_data + 8, CT_PERSON_KEY_LEN);
+        m->has_w = true;
+        if (m->f < m->p || m->f > m->h) return MDB_CORRUPTED;
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
     }
-    *p = ct_be64_get(v.mv_data);
-    *due = *p < *h;
+    *due = m->p < m->h;
     return 0;
 }
 
-/* Re-applies log[from..] into the overlay inside t. */
-static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t *n, int *lmdb_rc)
+/* Re-applies log(m->p..] into the overlay inside t, skipping the records
+ * already in "persons" (seq <= F, person key <= W). */
+static ct_err replay_records(ct_store *s, MDB_txn *t, const marks *m, uint64_t *n, int *lmdb_rc)
 {
+    uint64_t from = m->p + 1;
     MDB_cursor *c = NULL;
     int rc = mdb_cursor_open(t, s->log, &c);
     if (rc) {
@@ -195,6 +332,11 @@ static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t *n
             r = CT_ERR_STORE_CORRUPT;
             break;
         }
+        if (m->has_w && rec.seq <= m->f) {
+            uint8_t pk[CT_PERSON_KEY_LEN];
+            ct_person_key(ev.program, ev.person, pk);
+            if (memcmp(pk, m->w, CT_PERSON_KEY_LEN) <= 0) continue;
+        }
         rc = ct_store_tally_one(s, t, &ev, ct_campaign_local_day(s->campaign, ev.occurred_ms),
                                 rec.seq);
         if (rc) break;
@@ -210,8 +352,10 @@ static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t *n
 ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen)
 {
     assert(!s->read_only && s->env && !s->imp_txn && s->overlay.n == 0);
+    assert(s->dirty.n == 0 && s->frozen.n == 0);
     MDB_txn *t = NULL;
-    uint64_t p = 0, h = 0, n = 0;
+    marks m;
+    uint64_t n = 0;
     bool due;
     ct_err r = CT_OK;
     const char *what = "mdb_txn_begin";
@@ -221,27 +365,28 @@ ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen)
         goto lmdb_fail;
     }
     what = "reading meta";
-    if ((rc = read_marks(s, t, &p, &h, &due))) goto lmdb_fail;
+    if ((rc = read_marks(s, t, &m, &due))) goto lmdb_fail;
     if (!due) goto leave;
     if (!s->campaign) { /* done by ct_store_set_campaign() */
         s->replay_due = true;
         goto leave;
     }
     ct_counts_clear(&s->delta);
-    r = replay_records(s, t, p + 1, &n, &rc);
+    r = replay_records(s, t, &m, &n, &rc);
     ct_counts_clear(&s->delta); /* counts were committed with their batches */
     if (r == CT_ERR_STORE_CORRUPT) {
         ct_store_errf(err, errlen, "%s: undecodable log record during replay", s->dir);
         goto leave;
     }
     what = "person-state replay";
-    if (rc || (rc = ct_store_persons_checkpoint(s, t, h))) goto write_fail;
+    if (rc || (rc = ct_store_persons_checkpoint(s, t, m.h))) goto write_fail;
     what = "person-state replay commit";
     rc = mdb_txn_commit(t);
     t = NULL;
     if (rc) goto write_fail;
-    ct_log(CT_LOG_INFO, "person states replayed from the log", "records=%llu from_seq=%llu",
-           (unsigned long long)n, (unsigned long long)(p + 1));
+    ct_log(CT_LOG_INFO, "person states replayed from the log",
+           "records=%llu from_seq=%llu generation_seq=%llu", (unsigned long long)n,
+           (unsigned long long)(m.p + 1), (unsigned long long)m.f);
     goto leave;
 write_fail : {
     char cause[256];
@@ -250,7 +395,7 @@ write_fail : {
     ct_store_errf(err, errlen,
                   "%s: %s of seq %llu..%llu failed: %s; nothing is lost (the log holds every "
                   "record): the replay runs again at the next start",
-                  s->dir, what, (unsigned long long)(p + 1), (unsigned long long)h, cause);
+                  s->dir, what, (unsigned long long)(m.p + 1), (unsigned long long)m.h, cause);
     goto leave;
 }
 lmdb_fail:
@@ -264,14 +409,14 @@ leave:
 
 void ct_store_persons_close(ct_store *s)
 {
-    if (!s->env || s->need_reopen || !s->dirty.n) return;
+    if (!s->env || s->need_reopen || (!s->dirty.n && !s->frozen.n)) return;
     MDB_txn *t = NULL;
-    uint64_t p = 0, h = 0;
+    marks m = {0};
     bool due;
     int rc = mdb_txn_begin(s->env, NULL, 0, &t);
     if (rc) t = NULL;
-    if (!rc) rc = read_marks(s, t, &p, &h, &due);
-    if (!rc) rc = ct_store_persons_checkpoint(s, t, h);
+    if (!rc) rc = read_marks(s, t, &m, &due);
+    if (!rc) rc = ct_store_persons_checkpoint(s, t, m.h);
     if (!rc) {
         rc = mdb_txn_commit(t);
         t = NULL;
@@ -279,6 +424,7 @@ void ct_store_persons_close(ct_store *s)
     if (t) mdb_txn_abort(t);
     if (!rc) {
         ct_pmap_clear(&s->dirty);
+        gen_clear(s);
         return;
     }
     char cause[256];
@@ -288,5 +434,6 @@ void ct_store_persons_close(ct_store *s)
            "person-state checkpoint skipped at close; the next start replays these states "
            "from the log",
            "err=%s cause=\"%s\" states=%zu from_seq=%llu to_seq=%llu data=%s", ct_err_name(e),
-           cause, s->dirty.n, (unsigned long long)(p + 1), (unsigned long long)h, s->dir);
+           cause, s->dirty.n + s->frozen.n - s->gen_done, (unsigned long long)(m.p + 1),
+           (unsigned long long)m.h, s->dir);
 }
