@@ -11,12 +11,15 @@ Sections (--only a,b,...; default all):
              events/s, ack p50/p99/p999, aggregator CPU us/event, VmHWM, batch, commits/s
   windows    4x250 and 4x500 (ack latency vs window at the same concurrency)
   curve      4x1000 with CurveZMQ (keys + auth file, loadgen key = admin)
+  proto      the prototype pipeline of ../shared/bench (--proto-dir) alternated with
+             the 4x1000 fresh-store point: median of the pairwise ratios chitieu/prototype
   feed       commit -> subscriber lag p50/p99 during 4x1000 load, with a real
              chitieu-reporter subscribed as well
   collector  real chitieu-collector, pre-queued outbox (simulate), run --once:
              full window (4096) and window 1 events/s
-  growth     one store filled to 100k, 1M (and 10M with --big): at each size the
-             4x1000 ingest rate (fresh events) and the aggregator's memory
+  growth     one store, empty then filled to 100k, 1M (and 10M with --big; --sizes):
+             at each size the 4x1000 ingest rate (fresh events), its ratio to the empty
+             store's, ack p50/p99/p999 and the aggregator's memory
   audit      on the growth store at 1M (and 10M): verify and replay events/s, and
              the snq->snp snapshot round trip (while the aggregator runs)
 
@@ -267,6 +270,35 @@ class Bench:
             res[f"4x{w}"] = self.ingest_point(4, w, m, self.reps(False))
         self.results["windows"] = res
 
+    def sec_proto(self):
+        """The pipeline's limit: ../shared/bench's prototype (ZeroMQ, msgpack, one durable
+        LMDB transaction per batch, ordered keys, no validation), alternated with the
+        4x1000 fresh-store point; the ratio is the median of the pairwise ratios."""
+        script = os.path.join(self.a.proto_dir, "run-prototype.sh")
+        if not os.path.exists(script):
+            self.results["proto"] = {"note": f"prototype not found ({script}); skipped"}
+            return
+        m = 20000 if self.a.quick else 200000
+        runs, ratios = [], []
+        for i in range(self.reps(True)):
+            r = subprocess.run([script, "4", str(m // 4), "1000"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+            mo = re.search(r"events_per_s=(\d+)", r.stdout)
+            if r.returncode != 0 or not mo:
+                log(r.stderr[-2000:])
+                sys.exit("bench: prototype failed")
+            pe = float(mo.group(1))
+            c = self.ingest_point(4, 1000, m, 1, label="4x1000-vs-proto")
+            ce = c["events_per_s"]["median"]
+            runs.append({"proto_eps": pe, "chitieu_eps": ce, "ratio": ce / pe,
+                         "lat_p99_ms": c["lat_p99_ms"]["median"]})
+            ratios.append(ce / pe)
+            log(f"  proto run {i + 1}: prototype {pe:.0f} ev/s, chitieu {ce:.0f} ev/s, "
+                f"ratio {ce / pe:.2f}")
+        self.results["proto"] = {k: self.agg(runs, k) for k in
+                                 ("proto_eps", "chitieu_eps", "ratio", "lat_p99_ms")}
+        self.results["proto"]["events"] = m
+
     def sec_curve(self):
         kd = os.path.join(self.tmp, "keys")
         os.makedirs(kd, exist_ok=True)
@@ -405,9 +437,11 @@ class Bench:
         return res
 
     def sec_growth_audit(self, do_growth, do_audit):
-        targets = [100000, 1000000] + ([10000000] if self.a.big else [])
+        targets = [0, 100000, 1000000] + ([10000000] if self.a.big else [])
+        if self.a.sizes:
+            targets = [0] + [int(x) for x in self.a.sizes.split(",")]
         if self.a.quick:
-            targets = [20000, 100000]
+            targets = [0, 20000, 100000]
         data = os.path.join(self.tmp, "grow-data")
         p, eps, _ = self.start_agg("grow", data=data)
         growth, audit = {}, {}
@@ -438,10 +472,11 @@ class Bench:
                     r.update({"rss_anon_kb": st.get("RssAnon"), "rss_file_kb": st.get("RssFile"),
                               "vm_hwm_kb": st.get("VmHWM")})
                     runs.append(r)
-                    log(f"  at {tgt}: {r['events_per_s']:.0f} ev/s, p99 {r['lat_p99_ms']:.1f} ms, "
+                    log(f"  at {tgt}: {r['events_per_s']:.0f} ev/s, p50 {r['lat_p50_ms']:.1f} "
+                        f"p99 {r['lat_p99_ms']:.1f} ms, "
                         f"RssAnon {st.get('RssAnon')} kB RssFile {st.get('RssFile')} kB")
                 growth[str(tgt)] = {k: self.agg(runs, k) for k in
-                                    ("events_per_s", "lat_p50_ms", "lat_p99_ms",
+                                    ("events_per_s", "lat_p50_ms", "lat_p99_ms", "lat_p999_ms",
                                      "agg_cpu_us_per_event", "rss_anon_kb", "rss_file_kb",
                                      "vm_hwm_kb", "batch_avg", "agg_write_bytes_per_event")}
                 growth[str(tgt)]["store_events_after"] = seq
@@ -504,14 +539,29 @@ class Bench:
                 lines.append(f"COLLECTOR (real chitieu-collector, pre-queued outbox, {k}, "
                              f"{v['events']} events): {f(v['events_per_s'])} ev/s, mean per event "
                              f"{f(v['mean_ack_ms'])} ms, collector HWM {f(v['collector_hwm_kb'])} kB")
+        pr = self.results.get("proto")
+        if pr:
+            lines.append("")
+            if "ratio" in pr:
+                lines.append(f"PROTOTYPE (../shared/bench, 4x1000, {pr['events']} events, fresh "
+                             f"store, alternated): prototype {f(pr['proto_eps'])} ev/s, chitieu "
+                             f"{f(pr['chitieu_eps'])} ev/s (ack p99 {f(pr['lat_p99_ms'])} ms), "
+                             f"ratio chitieu/prototype {f(pr['ratio'])}")
+            else:
+                lines.append("PROTOTYPE: " + pr["note"])
         gr = self.results.get("growth")
         if gr:
             lines.append("")
-            lines.append("COST GROWTH (one store; 4x1000 fresh events at each size)")
+            lines.append("COST GROWTH (one store; 4x1000 fresh events at each size; "
+                         "x empty = median events/s over the empty store's)")
+            e0 = (gr.get("0") or {}).get("events_per_s")
             for k, v in gr.items():
                 if isinstance(v, dict) and "events_per_s" in v:
-                    lines.append(f"  store {int(k):>9,} events: {f(v['events_per_s'])} ev/s, "
-                                 f"ack p99 {f(v['lat_p99_ms'])} ms, agg us/ev "
+                    rel = (f" (x empty {v['events_per_s']['median'] / e0['median']:.2f})"
+                           if e0 else "")
+                    lines.append(f"  store {int(k):>10,} events: {f(v['events_per_s'])} ev/s{rel}, "
+                                 f"ack p50 {f(v['lat_p50_ms'])} p99 {f(v['lat_p99_ms'])} p999 "
+                                 f"{f(v.get('lat_p999_ms'))} ms, agg us/ev "
                                  f"{f(v['agg_cpu_us_per_event'])}, RssAnon {f(v['rss_anon_kb'])}"
                                  f" kB, RssFile {f(v['rss_file_kb'])} kB, written/ev "
                                  f"{f(v.get('agg_write_bytes_per_event'))} B")
@@ -556,9 +606,14 @@ class Bench:
                                 "reporter_p99": med(fd.get("reporter_lag_p99_ms"))}
         for k, v in self.results.get("collector", {}).items():
             s[f"collector_{k}_eps"] = med(v["events_per_s"])
+        pr = self.results.get("proto", {})
+        if "ratio" in pr:
+            s["proto"] = {"proto_eps": med(pr["proto_eps"]), "chitieu_eps": med(pr["chitieu_eps"]),
+                          "ratio": med(pr["ratio"])}
         for k, v in self.results.get("growth", {}).items():
             if isinstance(v, dict) and "events_per_s" in v:
-                s[f"growth_{k}"] = {"eps": med(v["events_per_s"]),
+                s[f"growth_{k}"] = {"eps": med(v["events_per_s"]), "p50": med(v["lat_p50_ms"]),
+                                    "p99": med(v["lat_p99_ms"]),
                                     "rss_anon_kb": med(v["rss_anon_kb"]),
                                     "write_b_per_ev": med(v.get("agg_write_bytes_per_event"))}
         for k, v in self.results.get("audit", {}).items():
@@ -571,7 +626,12 @@ class Bench:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(SRC, "build-bench", "bin"))
-    ap.add_argument("--only", default="ingest,windows,curve,feed,collector,growth,audit")
+    ap.add_argument("--only", default="ingest,windows,curve,proto,feed,collector,growth,audit")
+    ap.add_argument("--proto-dir", default=os.environ.get(
+        "CT_BENCH_PROTO", os.path.join(SRC, "..", "shared", "bench")),
+        help="directory of the prototype pipeline (run-prototype.sh)")
+    ap.add_argument("--sizes", default=None,
+                    help="growth store sizes, comma-separated (default 100000,1000000[,10000000])")
     ap.add_argument("--reps", type=int, default=0, help="repetitions (default 5 cheap / 3)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--big", action="store_true", help="also the 10M-event store")
@@ -589,7 +649,7 @@ def main():
     b = Bench(a)
     try:
         for name, fn in (("ingest", b.sec_ingest), ("windows", b.sec_windows),
-                         ("curve", b.sec_curve), ("feed", b.sec_feed),
+                         ("curve", b.sec_curve), ("proto", b.sec_proto), ("feed", b.sec_feed),
                          ("collector", b.sec_collector)):
             if name in only:
                 l0 = load()
