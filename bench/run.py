@@ -19,7 +19,8 @@ Sections (--only a,b,...; default all):
              full window (4096) and window 1 events/s
   growth     one store, empty then filled to 100k, 1M (and 10M with --big; --sizes):
              at each size the 4x1000 ingest rate (fresh events), its ratio to the empty
-             store's, ack p50/p99/p999 and the aggregator's memory
+             store's, ack p50/p99/p999 and the aggregator's memory; from 1M on, the
+             time a start takes after a SIGKILL under load (person-state replay)
   audit      on the growth store at 1M (and 10M): verify and replay events/s, and
              the snq->snp snapshot round trip (while the aggregator runs)
 
@@ -480,6 +481,23 @@ class Bench:
                                      "agg_cpu_us_per_event", "rss_anon_kb", "rss_file_kb",
                                      "vm_hwm_kb", "batch_avg", "agg_write_bytes_per_event")}
                 growth[str(tgt)]["store_events_after"] = seq
+                if tgt >= (100000 if self.a.quick else 1000000):
+                    # a crash under load: SIGKILL right after a loaded run (pending
+                    # person states lost), then time the start to "ready", which
+                    # includes the person-state replay from the log
+                    p.kill()
+                    p.wait()
+                    self.procs.remove(p)
+                    t0 = time.monotonic()
+                    p, eps, _ = self.start_agg("grow", data=data)
+                    secs = time.monotonic() - t0
+                    with open(self.lastlog["grow"]) as f:
+                        mo = re.findall(r'person states replayed from the log" records=(\d+)',
+                                        f.read())
+                    growth[str(tgt)]["restart"] = {"secs": round(secs, 3),
+                                                   "replayed": int(mo[-1]) if mo else 0}
+                    log(f"  restart after SIGKILL at {tgt}: ready in {secs:.2f} s, "
+                        f"{mo[-1] if mo else 0} records replayed")
         self.stop(p)
         du = subprocess.run(["du", "-sk", data], stdout=subprocess.PIPE, text=True).stdout.split()
         growth["store_kb_final"] = int(du[0]) if du else None
@@ -565,6 +583,11 @@ class Bench:
                                  f"{f(v['agg_cpu_us_per_event'])}, RssAnon {f(v['rss_anon_kb'])}"
                                  f" kB, RssFile {f(v['rss_file_kb'])} kB, written/ev "
                                  f"{f(v.get('agg_write_bytes_per_event'))} B")
+            for k, v in gr.items():
+                if isinstance(v, dict) and "restart" in v:
+                    lines.append(f"  restart after SIGKILL at {int(k):,} events: ready in "
+                                 f"{v['restart']['secs']:.2f} s ({v['restart']['replayed']:,} "
+                                 "log records replayed into person states)")
             for fl in gr.get("fills", []):
                 lines.append(f"  fill to {fl['to']:,}: {fl['events_per_s']:.0f} ev/s "
                              f"(p99 {fl['lat_p99_ms']:.1f} ms, {fl['secs']} s)")
