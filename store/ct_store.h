@@ -38,9 +38,12 @@
  * Person-state checkpoints: person hashes are random keys, so writing
  * a person's state in every batch dirties one random B-tree leaf (4 KiB) per
  * new person per commit, which bounds ingest. Instead, changed states are kept
- * in memory (bounded) and written to "persons" every ct_store_set_checkpoint()
- * entries/ms, in the same transaction as a batch, together with
- * meta "persons_seq" -> seq (8 BE): "persons" reflects the log up to that seq.
+ * in memory (bounded); every ct_store_set_checkpoint() entries/ms they are
+ * frozen as a generation, which the following batches write to "persons" a
+ * key range each, in their own transactions, so that no commit carries more
+ * than a bounded share; the last slice sets meta "persons_seq" -> seq (8 BE):
+ * "persons" reflects the log up to that seq (while a generation is partly
+ * written, meta "persons_gen" says up to which key it reflects a later seq).
  * Counts, log and ids are still written by every batch. Opening a writer
  * replays the log after persons_seq (a crash lost only the in-memory part),
  * which needs the campaign: a writer calls ct_store_set_campaign() after
@@ -124,9 +127,10 @@ void ct_store_close(ct_store *s);
  * (CT_ERR_MAP_FULL, CT_ERR_DISK_FULL, CT_ERR_STORE_CORRUPT, CT_ERR_LMDB;
  * CT_ERR_ARG for a NULL argument); batches stay refused until it succeeds. */
 ct_err ct_store_set_campaign(ct_store *s, const ct_campaign *c, char *err, size_t errlen);
-/* Person-state checkpoint policy: write pending states when at least
- * max_dirty are pending, or when the oldest is max_age_ms old (checked at each
- * batch). max_dirty 0 = write them in every batch. Default 32768 / 5000 ms. */
+/* Person-state checkpoint policy: freeze pending states as a generation
+ * (written a slice per batch) when at least max_dirty are pending, or when
+ * the oldest is max_age_ms old (checked at each batch). max_dirty 0 = write
+ * them all in every batch. Default 32768 / 5000 ms. */
 void ct_store_set_checkpoint(ct_store *s, size_t max_dirty, int64_t max_age_ms);
 /* For tests: closes WITHOUT writing pending person states, which is what a
  * crash leaves behind. */

@@ -37,29 +37,37 @@
  *     order); every other key <= W had no record in (P, F], so its state
  *     after log[1..P] is its state after log[1..F]: (1) holds. A generation
  *     is frozen (dirty becomes frozen, gen_seq := the committed head) at the
- *     start of a batch, when dirty is due (ckpt_max states or ckpt_age_ms
- *     old) and no generation is in progress; memory only.
+ *     start of a batch, when dirty is due and no generation is in progress;
+ *     memory only. Due: gen_target() states (1/16 of the stored persons,
+ *     within [ckpt_max, 4 x ckpt_max], so that a generation puts several
+ *     states on each leaf it rewrites however large the store) or
+ *     ckpt_age_ms old. A slice holds 1.5 x the states its batch changed (at
+ *     least ckpt_max / 32), so a generation is written before the next one
+ *     is due: memory stays within about 2 generations of states.
  *   - a full checkpoint (ct_store_persons_checkpoint: with a batch when the
- *     checkpoint size is 0, with an import chunk when due, at the end of a
- *     replay, at close): every frozen, dirty and overlay state, persons_seq
- *     := the head the transaction commits, persons_gen deleted.
+ *     checkpoint size is 0, with an import chunk when due, at close): every
+ *     frozen, dirty and overlay state, persons_seq := the head the
+ *     transaction commits, persons_gen deleted.
  * A transaction that aborts leaves nothing of its slice or its overlay on
  * disk; gen_next falls back to gen_done and (1)-(3) hold as before.
  *
  * Crashes. A crash at any point loses only memory: LMDB keeps the last
  * committed transaction, in which (1) holds. A writer's open
  * (ct_store_persons_replay; ct_store_set_campaign when the campaign comes
- * after the open) re-applies log(P..H] on top of "persons", skipping a
- * record with seq <= F whose person key is <= W (already in "persons"), and
- * writes the result as a full checkpoint in one transaction; counts are not
- * touched (they were committed with their batches). H - P stays below about
- * 1.5 generations (a slice holds at least twice the states its batch
- * changed), so the replay's length does not grow with the store. If that
- * transaction fails (disk or map full) nothing changed: the open fails
- * naming the cause, and the next open replays again. ct_store_close writes a
- * full checkpoint; if it cannot, it logs what it skipped and the next open
- * replays it. A reopen after MDB_PANIC drops every state in memory and
- * replays like an open.
+ * after the open) first completes a partly written generation: log(P..F]
+ * re-applied on top of "persons" for the keys above W only, written as the
+ * rest of generation F (persons_seq := F); then log(F..H] as a generation of
+ * its own (persons_seq := H). Both are written in key order, at most
+ * replay_chunk() states per transaction, each commit a slice under (1), so
+ * a crash or a full disk in the middle leaves a store the next open
+ * completes, and no transaction holds more than a bounded number of dirty
+ * pages. Counts are not touched (they were committed with their batches).
+ * H - P stays within about 2 generations, so the replay's length does not
+ * grow with the store beyond 4 x ckpt_max. If a commit fails (disk or map
+ * full) the open fails naming the cause, and the next open replays what is
+ * left. ct_store_close writes a full checkpoint; if it cannot, it logs what
+ * it skipped and the next open replays it. A reopen after MDB_PANIC drops
+ * every state in memory and replays like an open.
  */
 #include "ct_store_int.h"
 
@@ -96,18 +104,30 @@ int ct_store_persons_set(ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN],
     return ct_pmap_put(&s->overlay, key, st) ? ENOMEM : 0;
 }
 
-/* dirty holds ckpt_max states or its oldest is ckpt_age_ms old */
-static bool dirty_due(const ct_store *s, size_t extra)
+/* dirty holds `target` states or its oldest is ckpt_age_ms old */
+static bool dirty_due(const ct_store *s, size_t extra, size_t target)
 {
     size_t pending = s->dirty.n + extra;
     if (!pending) return false;
-    if (pending >= s->ckpt_max) return true;
+    if (pending >= target) return true;
     return s->dirty.n && ct_monotonic_ms() - s->dirty_since_ms >= s->ckpt_age_ms;
 }
 
 bool ct_store_persons_due(const ct_store *s)
 {
-    return s->frozen.n || dirty_due(s, s->overlay.n);
+    return s->frozen.n || dirty_due(s, s->overlay.n, s->ckpt_max);
+}
+
+/* The size of a generation: 1/16 of the stored persons (so that a
+ * generation puts several states on each leaf it rewrites, whatever the
+ * store's size), at least ckpt_max, at most 4 x ckpt_max (memory, and the
+ * length of a replay). */
+static size_t gen_target(ct_store *s, MDB_txn *t)
+{
+    MDB_stat st;
+    size_t g = s->ckpt_max;
+    if (mdb_stat(t, s->persons, &st) == 0 && st.ms_entries / 16 > g) g = st.ms_entries / 16;
+    return g < 4 * s->ckpt_max ? g : 4 * s->ckpt_max;
 }
 
 static int by_key(const void *a, const void *b)
@@ -172,52 +192,49 @@ int ct_store_persons_checkpoint(ct_store *s, MDB_txn *t, uint64_t seq)
     return rc ? rc : marks_done(s, t, seq);
 }
 
-/* dirty becomes the generation of states after log[1..seq0] (memory only). */
-static int freeze(ct_store *s, uint64_t seq0)
+/* The states of *m become the generation of states after log[1..seq], in
+ * key order (memory only); *m is left empty. */
+static int freeze(ct_store *s, ct_pmap *m, uint64_t seq)
 {
-    assert(!s->frozen.n && s->dirty.n);
-    if (s->gen_order_cap < s->dirty.n) {
-        size_t cap = s->dirty.n + s->dirty.n / 2;
+    assert(!s->frozen.n && m->n);
+    if (s->gen_order_cap < m->n) {
+        size_t cap = m->n + m->n / 2;
         const ct_pmap_entry **o = realloc(s->gen_order, cap * sizeof *o);
         if (!o) return ENOMEM;
         s->gen_order = o;
         s->gen_order_cap = cap;
     }
     ct_pmap tmp = s->frozen;
-    s->frozen = s->dirty;
-    s->dirty = tmp;
+    s->frozen = *m;
+    *m = tmp;
     for (size_t i = 0; i < s->frozen.n; i++)
         s->gen_order[i] = &s->frozen.entries[i];
     qsort(s->gen_order, s->frozen.n, sizeof *s->gen_order, by_key);
-    s->gen_seq = seq0;
+    s->gen_seq = seq;
     s->gen_done = s->gen_next = 0;
     return 0;
 }
 
-/* States per slice: at least twice what the batch changed (the generation
+/* States per slice: at least 1.5 x what the batch changed (the generation
  * is written before the pending states are due again), at least 1/32 of a
  * checkpoint. */
 static size_t slice_size(const ct_store *s)
 {
-    size_t k = s->ckpt_max / 32;
-    if (k < 2 * s->overlay.n) k = 2 * s->overlay.n;
+    size_t k = s->ckpt_max / 32, b = s->overlay.n + s->overlay.n / 2;
+    if (k < b) k = b;
     return k ? k : 1;
 }
 
-int ct_store_persons_write(ct_store *s, MDB_txn *t, uint64_t seq0, uint64_t seq, bool *full)
+/* Writes the generation's next (at most k) states in t, and the marks: the
+ * slice that completes it sets persons_seq := gen_seq; gen_next = its end. */
+static int write_slice(ct_store *s, MDB_txn *t, size_t k)
 {
-    assert(s->gen_next == s->gen_done);
-    *full = s->ckpt_max == 0 ? ct_store_persons_due(s) : false;
-    if (s->ckpt_max == 0) return *full ? ct_store_persons_checkpoint(s, t, seq) : 0;
-    int rc = 0;
-    if (!s->frozen.n) {
-        if (!dirty_due(s, 0)) return 0;
-        if ((rc = freeze(s, seq0))) return rc;
-    }
-    size_t n = s->frozen.n - s->gen_done, k = slice_size(s);
+    assert(s->frozen.n > s->gen_done && k > 0);
+    size_t n = s->frozen.n - s->gen_done;
     if (n > k) n = k;
     const ct_pmap_entry **slice = s->gen_order + s->gen_done;
-    if ((rc = write_entries(s, t, &s->frozen, slice, n))) return rc;
+    int rc = write_entries(s, t, &s->frozen, slice, n);
+    if (rc) return rc;
     if (s->gen_done + n == s->frozen.n) {
         if ((rc = marks_done(s, t, s->gen_seq))) return rc;
     } else {
@@ -228,6 +245,19 @@ int ct_store_persons_write(ct_store *s, MDB_txn *t, uint64_t seq0, uint64_t seq,
     }
     s->gen_next = s->gen_done + n;
     return 0;
+}
+
+int ct_store_persons_write(ct_store *s, MDB_txn *t, uint64_t seq0, uint64_t seq, bool *full)
+{
+    assert(s->gen_next == s->gen_done);
+    *full = s->ckpt_max == 0 ? ct_store_persons_due(s) : false;
+    if (s->ckpt_max == 0) return *full ? ct_store_persons_checkpoint(s, t, seq) : 0;
+    int rc = 0;
+    if (!s->frozen.n) {
+        if (!dirty_due(s, 0, gen_target(s, t))) return 0;
+        if ((rc = freeze(s, &s->dirty, seq0))) return rc;
+    }
+    return write_slice(s, t, slice_size(s));
 }
 
 static void gen_clear(ct_store *s)
@@ -307,11 +337,11 @@ static int read_marks(ct_store *s, MDB_txn *t, marks *m, bool *due)
     return 0;
 }
 
-/* Re-applies log(m->p..] into the overlay inside t, skipping the records
- * already in "persons" (seq <= F, person key <= W). */
-static ct_err replay_records(ct_store *s, MDB_txn *t, const marks *m, uint64_t *n, int *lmdb_rc)
+/* Re-applies log[from..to] into the overlay inside t, skipping the records
+ * whose person key is <= *w (when w is given: those are in "persons"). */
+static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t to, const uint8_t *w,
+                             uint64_t *n, int *lmdb_rc)
 {
-    uint64_t from = m->p + 1;
     MDB_cursor *c = NULL;
     int rc = mdb_cursor_open(t, s->log, &c);
     if (rc) {
@@ -332,21 +362,65 @@ static ct_err replay_records(ct_store *s, MDB_txn *t, const marks *m, uint64_t *
             r = CT_ERR_STORE_CORRUPT;
             break;
         }
-        if (m->has_w && rec.seq <= m->f) {
+        if (rec.seq > to) break;
+        if (w) {
             uint8_t pk[CT_PERSON_KEY_LEN];
             ct_person_key(ev.program, ev.person, pk);
-            if (memcmp(pk, m->w, CT_PERSON_KEY_LEN) <= 0) continue;
+            if (memcmp(pk, w, CT_PERSON_KEY_LEN) <= 0) continue;
         }
         rc = ct_store_tally_one(s, t, &ev, ct_campaign_local_day(s->campaign, ev.occurred_ms),
                                 rec.seq);
         if (rc) break;
         (*n)++;
     }
-    if (!rc && !r && g != MDB_NOTFOUND) rc = g;
+    if (!rc && !r && g != 0 && g != MDB_NOTFOUND) rc = g;
     if (rc && !r) r = CT_ERR_LMDB;
     *lmdb_rc = rc;
     mdb_cursor_close(c);
     return r;
+}
+
+/* States per transaction of a replay: a bounded number of dirty pages. */
+static size_t replay_chunk(const ct_store *s)
+{
+    return s->ckpt_max ? s->ckpt_max / 4 + 1 : SIZE_MAX;
+}
+
+/* One step of the replay: log[from..to] re-applied on top of "persons"
+ * (skipping keys <= *w, see replay_records), inside *tp, then written as the
+ * generation of states after log[1..to], replay_chunk() states per
+ * transaction (the first is *tp; each is committed here; the last sets
+ * persons_seq := to). On return *tp is NULL; on failure *rc and *what say
+ * what failed and every committed chunk holds invariant (1). */
+static ct_err replay_gen(ct_store *s, MDB_txn **tp, uint64_t from, uint64_t to, const uint8_t *w,
+                         uint64_t *n, int *rc, const char **what)
+{
+    *what = "person-state replay";
+    ct_err r = replay_records(s, *tp, from, to, w, n, rc);
+    if (r) return r;
+    if (!s->overlay.n) {
+        if ((*rc = marks_done(s, *tp, to))) return CT_ERR_LMDB;
+    } else {
+        if ((*rc = freeze(s, &s->overlay, to))) return CT_ERR_LMDB;
+        if ((*rc = write_slice(s, *tp, replay_chunk(s)))) return CT_ERR_LMDB;
+    }
+    for (;;) {
+        *what = "person-state replay commit";
+        *rc = mdb_txn_commit(*tp);
+        *tp = NULL;
+        if (*rc) return CT_ERR_LMDB;
+        s->gen_done = s->gen_next;
+        if (s->gen_done == s->frozen.n) break;
+        *what = "mdb_txn_begin";
+        if ((*rc = mdb_txn_begin(s->env, NULL, 0, tp))) {
+            *tp = NULL;
+            return CT_ERR_LMDB;
+        }
+        *what = "person-state replay";
+        if ((*rc = write_slice(s, *tp, replay_chunk(s)))) return CT_ERR_LMDB;
+    }
+    gen_clear(s);
+    return CT_OK;
 }
 
 ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen)
@@ -372,18 +446,21 @@ ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen)
         goto leave;
     }
     ct_counts_clear(&s->delta);
-    r = replay_records(s, t, &m, &n, &rc);
+    /* first the generation a crash left partly written: the keys above W,
+     * as of F; then log(F..H] as a generation of its own */
+    if (m.has_w) r = replay_gen(s, &t, m.p + 1, m.f, m.w, &n, &rc, &what);
+    if (!r && !t && (rc = mdb_txn_begin(s->env, NULL, 0, &t))) {
+        t = NULL;
+        what = "mdb_txn_begin";
+        r = CT_ERR_LMDB;
+    }
+    if (!r) r = replay_gen(s, &t, m.f + 1, m.h, NULL, &n, &rc, &what);
     ct_counts_clear(&s->delta); /* counts were committed with their batches */
     if (r == CT_ERR_STORE_CORRUPT) {
         ct_store_errf(err, errlen, "%s: undecodable log record during replay", s->dir);
         goto leave;
     }
-    what = "person-state replay";
-    if (rc || (rc = ct_store_persons_checkpoint(s, t, m.h))) goto write_fail;
-    what = "person-state replay commit";
-    rc = mdb_txn_commit(t);
-    t = NULL;
-    if (rc) goto write_fail;
+    if (r) goto write_fail;
     ct_log(CT_LOG_INFO, "person states replayed from the log",
            "records=%llu from_seq=%llu generation_seq=%llu", (unsigned long long)n,
            (unsigned long long)(m.p + 1), (unsigned long long)m.f);
@@ -404,6 +481,7 @@ lmdb_fail:
 leave:
     if (t) mdb_txn_abort(t);
     ct_pmap_clear(&s->overlay);
+    gen_clear(s);
     return r;
 }
 

@@ -16,6 +16,7 @@
 #include <lmdb.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 
 #include "ct_campaign.h"
 #include "ct_campaign_default.h"
+#include "ct_counts.h"
 #include "ct_event.h"
 #include "ct_store.h"
 #include "ct_wire.h"
@@ -38,7 +40,7 @@ static ct_campaign g_camp;
 
 /* ---- one-shot failures (0 = pass through) ---- */
 static int g_fail_mapsize, g_fail_maxdbs, g_fail_maxreaders, g_fail_reader_check,
-    g_fail_cursor_open, g_panic_commit, g_fail_commit;
+    g_fail_cursor_open, g_panic_commit, g_fail_commit, g_fail_commit_skip;
 
 static void *real(const char *name)
 {
@@ -96,7 +98,9 @@ int mdb_txn_commit(MDB_txn *txn)
         mdb_txn_abort(txn);
         return MDB_PANIC;
     }
-    if (g_fail_commit) { /* a failed page flush: ENOSPC, or EIO for a short write */
+    if (g_fail_commit && g_fail_commit_skip) { /* fail a later commit */
+        g_fail_commit_skip--;
+    } else if (g_fail_commit) { /* a failed page flush: ENOSPC, or EIO for a short write */
         mdb_txn_abort(txn);
         return take(&g_fail_commit);
     }
@@ -329,6 +333,96 @@ static void test_replay_commit_disk_full(void **state)
     tmp_remove(&td);
 }
 
+/* meta "persons_gen" is present: a generation of person states is partly
+ * written (read with LMDB directly, the store closed). */
+static bool gen_mark_present(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi meta;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), 0);
+    assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    MDB_val k = {sizeof "persons_gen" - 1, (void *)"persons_gen"}, v;
+    bool present = mdb_get(t, meta, &k, &v) == 0;
+    mdb_txn_abort(t);
+    mdb_env_close(env);
+    return present;
+}
+
+static int64_t repeats(ct_store *s)
+{
+    ct_counts c;
+    ct_counts_init(&c);
+    uint64_t seq;
+    uint8_t h[CT_LOGREC_HASH_LEN];
+    assert_int_equal(ct_store_read_counts(s, &c, &seq, h), CT_OK);
+    ct_count_key key = ct_count_key_make(CT_COUNT_REPEAT, CT_PROGRAM_BHXH_TN, 672, NULL, 0);
+    int64_t v = ct_counts_get(&c, &key);
+    ct_counts_free(&c);
+    return v;
+}
+
+/* The replay writes its states a bounded chunk per transaction; the disk
+ * fills after the first chunk committed: the open fails naming the cause,
+ * the committed chunk left a partly written generation, and the next replay
+ * completes it: every replayed person is known (a second enroll is a
+ * repeat, a resend a duplicate). */
+static void test_replay_chunk_commit_disk_full(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    char err[1024] = "";
+    ct_err e;
+    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    ct_store_set_checkpoint(s, 1000000, 1000000);
+    enum { N = 12 };
+    tev a[N];
+    for (int i = 0; i < N; i++) {
+        tev_make(&a[i], (uint64_t)i + 1, 400u + (uint32_t)i);
+        assert_int_equal(ct_store_apply_batch(s, &a[i].it, 1, NULL), CT_OK);
+    }
+    ct_store_abandon(s); /* crash: 12 pending states lost */
+    assert_false(gen_mark_present(td.dir));
+    s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    ct_store_set_checkpoint(s, 16, 1000000); /* replay chunks of 16 / 4 + 1 = 5 states */
+    g_fail_commit = ENOSPC;
+    g_fail_commit_skip = 1;
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_ERR_DISK_FULL);
+    assert_int_equal(g_fail_commit, 0);
+    assert_non_null(strstr(err, "person-state replay commit of seq 1..12 failed: no space left "
+                                "on device"));
+    ct_store_abandon(s);
+    assert_true(gen_mark_present(td.dir)); /* the first chunk is on disk */
+    s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    ct_store_set_checkpoint(s, 16, 1000000);
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    assert_int_equal(head_seq(s), N);
+    assert_int_equal(repeats(s), 0);
+    for (int i = 0; i < N; i++) { /* each person again, new ids: all repeats */
+        tev b;
+        tev_make(&b, 100 + (uint64_t)i, 400u + (uint32_t)i);
+        assert_int_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_OK);
+        assert_int_equal(b.it.status, CT_ACK_ACCEPTED);
+        assert_int_equal(ct_store_apply_batch(s, &a[i].it, 1, NULL), CT_OK);
+        assert_int_equal(a[i].it.status, CT_ACK_DUPLICATE);
+        ct_buf_free(&b.raw);
+    }
+    assert_int_equal(repeats(s), N);
+    ct_store_close(s);
+    assert_false(gen_mark_present(td.dir));
+    for (int i = 0; i < N; i++)
+        ct_buf_free(&a[i].raw);
+    tmp_remove(&td);
+}
+
 /* Runs ct_store_close(s) with stderr captured into out[len]. */
 static void close_capturing_stderr(ct_store *s, char *out, size_t len)
 {
@@ -406,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_replay_due_after_reopen),
         cmocka_unit_test(test_replay_cursor_failure),
         cmocka_unit_test(test_replay_commit_disk_full),
+        cmocka_unit_test(test_replay_chunk_commit_disk_full),
         cmocka_unit_test(test_close_checkpoint_disk_full),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
