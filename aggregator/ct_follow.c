@@ -223,6 +223,29 @@ static ct_err apply_batch(ct_follow *f, const ct_wire_repl_batch *b, ct_store_co
     return ct_store_import_commit_ex(f->o.store, commit);
 }
 
+/* CT_ERR_CAMPAIGN_MISMATCH (err names both) when the primary counts with
+ * another campaign than ours: the follower would count the same records
+ * differently. */
+static ct_err check_campaign(const ct_follow *f, const ct_wire_repl_batch *b, char *err,
+                             size_t errlen)
+{
+    const ct_campaign *c = f->o.campaign;
+    if (!b->campaign_id || !c) return CT_OK;
+    bool same_id = b->campaign_id_len == strlen(c->id) &&
+                   memcmp(b->campaign_id, c->id, b->campaign_id_len) == 0;
+    if (same_id && memcmp(b->fingerprint, c->fingerprint, sizeof b->fingerprint) == 0) return CT_OK;
+    char ours[2 * CT_LOGREC_HASH_LEN + 1], theirs[2 * CT_LOGREC_HASH_LEN + 1];
+    ct_hash_hex(c->fingerprint, ours);
+    ct_hash_hex(b->fingerprint, theirs);
+    snprintf(err, errlen,
+             "the primary at %s counts with campaign %.*s fingerprint %s; this follower was "
+             "started with campaign %s fingerprint %s: it would count the same records "
+             "differently; refusing the primary's records, nothing applied. Start the follower "
+             "with the primary's campaign file and roster",
+             f->o.endpoint, (int)b->campaign_id_len, b->campaign_id, theirs, c->id, ours);
+    return CT_ERR_CAMPAIGN_MISMATCH;
+}
+
 /* One message; *appended when a batch with records was committed. */
 static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_commit *commit,
                      bool *appended, char *err, size_t errlen)
@@ -262,6 +285,7 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
                ct_err_name(e), len);
         return CT_OK;
     }
+    if ((e = check_campaign(f, &b, err, errlen))) return e;
     if (!f->st.connected)
         ct_log(CT_LOG_INFO, "replication: following", "primary=%s head_seq=%llu committed=%llu",
                f->o.endpoint, (unsigned long long)f->head_seq, (unsigned long long)b.committed);

@@ -15,9 +15,14 @@ safe covers it. Real processes on ipc endpoints, real LMDB, real signals.
       again it catches up; a follower whose own log differs is refused;
   (d) SIGKILL of the primary after commits no follower confirmed: those
       events are still in the collectors' outboxes; after the restart
-      everything ends safe, counted once.
+      everything ends safe, counted once;
+  (e) a follower started with another campaign (a copy with agent_target =
+      3) refuses the primary's records: exit 1 naming both fingerprints, its
+      store stays empty.
 """
+import os
 import re
+import shutil
 import signal
 import time
 
@@ -276,6 +281,37 @@ def test_sigkill_primary_unconfirmed():
         rss.close()
 
 
+def test_campaign_mismatch_refused():
+    with H.Workdir("repl-e") as wd:
+        rss = O.RssSampler()
+        src = os.path.dirname(H.CAMPAIGN)
+        other = wd.sub("other-campaign")
+        shutil.copytree(src, other)
+        ini = os.path.join(other, "campaign.ini")
+        text = open(ini).read()
+        H.check("agent_target = 1\n" in text, "campaign copy: agent_target = 1 not found")
+        with open(ini, "w") as f:
+            f.write(text.replace("agent_target = 1\n", "agent_target = 3\n", 1))
+        p = primary(wd, rss, k=0)
+        p.start()
+        c = P.Client(p.eps["ingest"])
+        H.check(c.call(O.mixed_events(b"campfp01", 1, 20))["s"] == 20, "primary ack")
+        c.close()
+        fol = O.Agg(wd, rss, "fol", campaign=ini, extra=["--follow", wd.ipc("rep")])
+        fol.start(wait=False)
+        rc = fol.proc.wait(30 * O.SLOW)
+        H.check(rc == 1, f"follower with another campaign: exit {rc}")
+        m = fol.proc.wait_log(r"counts with campaign (\S+) fingerprint ([0-9a-f]{64}); this "
+                              r"follower was started with campaign (\S+) fingerprint "
+                              r"([0-9a-f]{64})")
+        H.check(m.group(2) != m.group(4), f"fingerprints: {m.group(0)}")
+        print(m.group(0)[:200], flush=True)
+        H.check(counts(fol.data)[1] == 0, "the follower stored records of another campaign")
+        p.stop()
+        rss.close()
+
+
 if __name__ == "__main__":
     H.main([test_follower_curve_under_load, test_follower_down_under_load,
-            test_tampered_record_refused, test_sigkill_primary_unconfirmed])
+            test_tampered_record_refused, test_sigkill_primary_unconfirmed,
+            test_campaign_mismatch_refused])

@@ -734,6 +734,48 @@ static void test_repl_messages(void **state)
     ct_buf_free(&b);
 }
 
+/* "rb" with "ci"/"cf": the primary's campaign travels with its records. */
+static void test_repl_batch_campaign(void **state)
+{
+    (void)state;
+    ct_buf b = {0};
+    uint8_t r1[] = {0x95, 0x01};
+    ct_bytes recs[1] = {{r1, sizeof r1}}, got[2];
+    ct_wire_repl_batch rb = {.prev_seq = 1,
+                             .committed = 2,
+                             .safe = 1,
+                             .recs = recs,
+                             .n = 1,
+                             .campaign_id = "lamdong-2023",
+                             .campaign_id_len = 12};
+    memset(rb.fingerprint, 0x5a, CT_HASH_LEN);
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_OK);
+    ct_wire_repl_batch d;
+    assert_int_equal(ct_wire_repl_batch_decode(b.data, b.len, &d, got, 2), CT_OK);
+    assert_int_equal(d.campaign_id_len, 12);
+    assert_memory_equal(d.campaign_id, "lamdong-2023", 12);
+    assert_memory_equal(d.fingerprint, rb.fingerprint, CT_HASH_LEN);
+    /* "ci" without "cf": the frame ends with "cf" bin 32 (2 + 1 + 2 + 32 bytes);
+     * drop it and lower the map count */
+    ct_buf c = {0};
+    ct_buf_append(&c, b.data, b.len - 37);
+    assert_int_equal(c.data[0], 0x8a);
+    c.data[0] = 0x89;
+    assert_int_equal(ct_wire_repl_batch_decode(c.data, c.len, &d, got, 2), CT_ERR_MISSING_FIELD);
+    /* absent: decoded as NULL */
+    rb.campaign_id = NULL;
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_OK);
+    assert_int_equal(ct_wire_repl_batch_decode(b.data, b.len, &d, got, 2), CT_OK);
+    assert_null(d.campaign_id);
+    /* an id longer than a campaign id */
+    rb.campaign_id = "0123456789012345678901234567890123";
+    rb.campaign_id_len = 34;
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_ERR_BAD_VALUE);
+    ct_buf_free(&c);
+    ct_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_ack_rejections),    cmocka_unit_test(test_error_rejections),
         cmocka_unit_test(test_state_rejections),  cmocka_unit_test(test_watermark_fields),
         cmocka_unit_test(test_repl_messages),     cmocka_unit_test(test_state_campaign),
+        cmocka_unit_test(test_repl_batch_campaign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
