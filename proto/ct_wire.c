@@ -573,8 +573,28 @@ ct_err ct_wire_ack_encode_wm(uint64_t token, uint64_t seq, bool has_safe, uint64
     return ct_wire_ack_encode_ep(token, seq, has_safe, safe, 0, items, n, out);
 }
 
+static ct_err ct_ack_encode(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
+                            uint64_t epoch, bool with_q, const ct_ack_item *items, size_t n,
+                            ct_buf *out);
+
 ct_err ct_wire_ack_encode_ep(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
                              uint64_t epoch, const ct_ack_item *items, size_t n, ct_buf *out)
+{
+    return ct_ack_encode(token, seq, has_safe, safe, epoch, true, items, n, out);
+}
+
+ct_err ct_wire_ack_encode_reply(uint64_t token, uint64_t seq, bool want_safe, uint64_t safe,
+                                uint64_t epoch, const ct_ack_item *items, size_t n, ct_buf *out)
+{
+    if (!want_safe) return ct_ack_encode(token, seq, false, 0, 0, false, items, n, out);
+    return ct_ack_encode(token, seq, true, safe, epoch, true, items, n, out);
+}
+
+/* with_q false: 3-element items [id, status, code] (the form a client that
+ * did not send "w" decodes). */
+static ct_err ct_ack_encode(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
+                            uint64_t epoch, bool with_q, const ct_ack_item *items, size_t n,
+                            ct_buf *out)
 {
     if (!out || (n && !items)) return CT_ERR_ARG;
     if (has_safe && safe > seq) return CT_ERR_BAD_VALUE;
@@ -594,7 +614,7 @@ ct_err ct_wire_ack_encode_ep(uint64_t token, uint64_t seq, bool has_safe, uint64
     ct_pk_str(&pk, "r");
     bad |= msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++) {
-        bad |= msgpack_pack_array(&pk, 4);
+        bad |= msgpack_pack_array(&pk, with_q ? 4 : 3);
         if (items[i].has_id) {
             bad |= msgpack_pack_bin(&pk, CT_EVENT_ID_LEN);
             bad |= msgpack_pack_bin_body(&pk, items[i].id, CT_EVENT_ID_LEN);
@@ -603,7 +623,7 @@ ct_err ct_wire_ack_encode_ep(uint64_t token, uint64_t seq, bool has_safe, uint64
         }
         bad |= msgpack_pack_uint64(&pk, items[i].status);
         bad |= msgpack_pack_uint64(&pk, items[i].code);
-        bad |= msgpack_pack_uint64(&pk, items[i].seq);
+        if (with_q) bad |= msgpack_pack_uint64(&pk, items[i].seq);
     }
     if (has_safe) {
         ct_pk_str(&pk, "f");

@@ -186,6 +186,14 @@ ct_err ct_wire_ack_decode_ep(const uint8_t *buf, size_t len, uint64_t *token, ui
                              bool *has_safe, uint64_t *safe, uint64_t *epoch, ct_ack_item *items,
                              size_t max, size_t *n);
 
+/* The ack an aggregator sends to a "sub" (docs/PROTOCOL.md §3.2): when the
+ * sub carried "w" (want_safe), 4-element items with "q", then "f" = safe
+ * and "ep" = epoch (0 = omitted); without "w", 3-element items [id, status,
+ * code] and neither "f" nor "ep": the form every client of protocol v1
+ * decodes. */
+ct_err ct_wire_ack_encode_reply(uint64_t token, uint64_t seq, bool want_safe, uint64_t safe,
+                                uint64_t epoch, const ct_ack_item *items, size_t n, ct_buf *out);
+
 /* Replication (docs/PROTOCOL.md §3.4). */
 ct_err ct_wire_repl_req_encode(uint64_t seq, const uint8_t head[CT_HASH_LEN], ct_buf *out);
 ct_err ct_wire_repl_req_decode(const uint8_t *buf, size_t len, uint64_t *seq,

@@ -93,7 +93,8 @@ static void mk_event(ct_buf *out, uint8_t o, uint64_t seq, uint32_t district, co
     assert_int_equal(ct_event_encode(&ev, out), CT_OK);
 }
 
-/* Sends one submit of n events (origin o, seqs first..first+n-1). */
+/* Sends one submit of n events (origin o, seqs first..first+n-1), with "w"
+ * so that the ack carries each item's q. */
 static void submit(void *d, uint64_t token, uint8_t o, uint64_t first, size_t n, ct_program p)
 {
     ct_buf evb[8];
@@ -105,7 +106,7 @@ static void submit(void *d, uint64_t token, uint8_t o, uint64_t first, size_t n,
         b[i] = (ct_bytes){evb[i].data, evb[i].len};
     }
     ct_buf sub = CT_BUF_INIT;
-    assert_int_equal(ct_wire_submit_encode(token, b, n, &sub), CT_OK);
+    assert_int_equal(ct_wire_submit_encode_wm(token, b, n, true, &sub), CT_OK);
     assert_int_equal(zmq_send(d, sub.data, sub.len, 0), (int)sub.len);
     ct_buf_free(&sub);
     for (size_t i = 0; i < n; i++)

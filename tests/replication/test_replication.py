@@ -26,6 +26,8 @@ import shutil
 import signal
 import time
 
+import msgpack
+
 import ctharness as H
 import ctproto as P
 import oracle as O
@@ -207,6 +209,14 @@ def test_tampered_record_refused():
         evs = O.mixed_events(b"tamper01", 1, 300)
         r = c.call(evs[:100])
         H.check(r and r["s"] == 100 and "f" not in r, f"ack {r}")
+        # the ack to a sub without "w" is the form of the release before the
+        # watermark: 3-element items, no "f", no "ep" (raw bytes: fixarray 3)
+        c.sock.send(P.submit(901, evs[:2]))
+        raw = msgpack.unpackb(c.sock.recv(), raw=False)
+        H.check(raw["n"] == 901 and [len(x) for x in raw["r"]] == [3, 3] and
+                "f" not in raw and "ep" not in raw, f"plain ack {raw}")
+        r = c.call(evs[:2], w=True)
+        H.check(r["q"] == [1, 2] and r["f"] == 100 and r["ep"] == 1, f"ack to w {r}")
         fol = follower(wd, rss)
         fol.start()
         O.wait_until(lambda: verify(fol.data)[0] == 100, 20 * O.SLOW, "follower at 100")
