@@ -18,7 +18,9 @@ safe covers it. Real processes on ipc endpoints, real LMDB, real signals.
       everything ends safe, counted once;
   (e) a follower started with another campaign (a copy with agent_target =
       3) refuses the primary's records: exit 1 naming both fingerprints, its
-      store stays empty.
+      store stays empty;
+  (f) --sync-followers 2 with two insecure followers: each has its own
+      routing id (drawn and kept in its store), and safe reaches the head.
 """
 import os
 import re
@@ -321,7 +323,34 @@ def test_campaign_mismatch_refused():
         rss.close()
 
 
+def test_two_followers_k2():
+    with H.Workdir("repl-f") as wd:
+        rss = O.RssSampler()
+        p = primary(wd, rss, k=2)
+        p.start()
+        f1 = follower(wd, rss, name="fol1")
+        f2 = follower(wd, rss, name="fol2")
+        f1.start()
+        f2.start()
+        c = P.Client(p.eps["ingest"])
+        r = c.call(O.mixed_events(b"twofol01", 1, 40), w=True)
+        H.check(r and r["s"] == 40, f"ack {r}")
+        c.close()
+        m = p.proc.wait_log(r'role=primary committed=40 safe=40 unsafe_records=0 '
+                            r'sync_followers=2 followers=2 safe_stalled_ms=0 detail="([^"]*)"',
+                            timeout=20 * O.SLOW)
+        ids = [d.split(":acked=")[0] for d in m.group(1).split(",")]
+        H.check(len(ids) == 2 and ids[0] != ids[1] and all("follower-" in i for i in ids),
+                f"follower ids {ids}")
+        for f in (f1, f2):
+            O.wait_until(lambda f=f: verify(f.data)[0] == 40, 20 * O.SLOW, "follower at 40")
+        f1.stop()
+        f2.stop()
+        p.stop()
+        rss.close()
+
+
 if __name__ == "__main__":
     H.main([test_follower_curve_under_load, test_follower_down_under_load,
             test_tampered_record_refused, test_sigkill_primary_unconfirmed,
-            test_campaign_mismatch_refused])
+            test_campaign_mismatch_refused, test_two_followers_k2])
