@@ -98,7 +98,8 @@ typedef struct {
      * outbox was last swept with; when an ack last carried one */
     uint64_t safe, swept_safe;
     int64_t last_safe_ms;
-    bool safe_seen; /* the aggregator answers with "f" */
+    int64_t safe_moved_ms; /* when safe last advanced, or nothing waited for it */
+    bool safe_seen;        /* the aggregator answers with "f" */
     /* endpoints and epochs: the endpoint in use (index into o's list); the
      * highest epoch seen (durable in the outbox); a move to the next
      * endpoint requested for this time (0 = none); the last move */
@@ -486,7 +487,10 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
         if (has_safe) {
             d->safe_seen = true;
             d->last_safe_ms = ct_monotonic_ms();
-            if (safe > d->safe) d->safe = safe;
+            if (safe > d->safe) {
+                d->safe = safe;
+                d->safe_moved_ms = d->last_safe_ms;
+            }
         }
         token_rec *tr = token_find(d, token);
         for (size_t i = 0; i < n; i++) {
@@ -730,6 +734,7 @@ static void start_epoch(dstate *d, int64_t now)
     d->epoch = d->epoch_to;
     d->epoch_raised = false;
     d->safe = d->swept_safe = 0;
+    d->safe_moved_ms = now;
     d->safe_seen = false;
     d->next_load = 1;
     resend_all(d);
@@ -874,7 +879,8 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
     ct_err result = CT_OK;
     bool outbox_empty_seen = false;
     uint64_t requeue_gen = 0;
-    int64_t next_gen_check = start + 1000;
+    int64_t next_gen_check = start + 1000, next_safe_check = start;
+    d.safe_moved_ms = start;
     if (ct_outbox_requeue_gen(ob, &requeue_gen) != CT_OK) requeue_gen = 0;
 
     for (;;) {
@@ -950,6 +956,24 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         if (now >= next_resend) {
             resend_check(&d, now);
             next_resend = now + RESEND_CHECK_MS;
+        }
+        if (o->give_up_s > 0 && now >= next_safe_check) {
+            /* events committed at HQ wait for safe: give up when it has not
+             * moved for give_up_s (a follower down), keeping them */
+            ct_outbox_info in;
+            next_safe_check = now + 1000;
+            bool got = ct_outbox_get_info(ob, &in) == CT_OK;
+            if (got && in.committed == 0)
+                d.safe_moved_ms = now;
+            else if (got && now - d.safe_moved_ms > (int64_t)o->give_up_s * 1000) {
+                snprintf(err, errlen,
+                         "the safe watermark of %s has not advanced for %d s (safe=%" PRIu64
+                         "; a follower down?): %" PRIu64 " events committed at HQ but not "
+                         "confirmed safe, all kept in the outbox",
+                         cur_ep(&d), o->give_up_s, d.safe, in.committed);
+                result = CT_ERR_TIMEOUT;
+                break;
+            }
         }
         if (o->give_up_s > 0 && d.used > 0 && now - d.last_heard > (int64_t)o->give_up_s * 1000) {
             snprintf(err, errlen,

@@ -20,7 +20,9 @@ safe covers it. Real processes on ipc endpoints, real LMDB, real signals.
       3) refuses the primary's records: exit 1 naming both fingerprints, its
       store stays empty;
   (f) --sync-followers 2 with two insecure followers: each has its own
-      routing id (drawn and kept in its store), and safe reaches the head.
+      routing id (drawn and kept in its store), and safe reaches the head;
+  (g) the follower down: `run --once --give-up 3` ends (exit 1) naming the
+      events kept, which stay in the outbox.
 """
 import os
 import re
@@ -350,7 +352,32 @@ def test_two_followers_k2():
         rss.close()
 
 
+def test_once_give_up_follower_down():
+    with H.Workdir("repl-g") as wd:
+        rss = O.RssSampler()
+        p = primary(wd, rss, k=1)  # its follower never comes
+        p.start()
+        c = O.Collector(wd, rss, "c672", 672)
+        c.simulate(700, 30)
+        t0 = time.time()
+        c.start(p.eps["ingest"], ["--once", "--give-up", "3"])
+        rc = c.proc.wait(30 * O.SLOW)
+        took = time.time() - t0
+        H.check(rc == 1, f"run --once --give-up 3 exit {rc}")
+        m = c.proc.wait_log(r"the safe watermark of \S+ has not advanced for 3 s \(safe=0; a "
+                            r"follower down\?\): 30 events committed at HQ but not confirmed "
+                            r"safe, all kept in the outbox")
+        print(m.group(0), f"after {took:.1f}s", flush=True)
+        H.check(took < 15 * O.SLOW, f"gave up after {took:.1f} s")
+        st = status(c.outbox)
+        H.check(st["queued"] == "30" and st["unsafe"] == "30", f"status {st}")
+        H.check(len(O.read_log(p.data)) == 30, "not committed at HQ")
+        p.stop()
+        rss.close()
+
+
 if __name__ == "__main__":
     H.main([test_follower_curve_under_load, test_follower_down_under_load,
             test_tampered_record_refused, test_sigkill_primary_unconfirmed,
-            test_campaign_mismatch_refused, test_two_followers_k2])
+            test_campaign_mismatch_refused, test_two_followers_k2,
+            test_once_give_up_follower_down])
