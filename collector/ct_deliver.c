@@ -6,8 +6,12 @@
  * in creation order (requeued events are appended after the ones held); a
  * slot is freed only after its ack was
  * settled durably in the outbox (or, for a settle failure, never: it is resent
- * and acked as duplicate later). One DEALER socket and one monitor PAIR socket,
- * both closed on every return path.
+ * and acked as duplicate later). The safe watermark is that of one aggregator
+ * log: it is forgotten (and the committed marks cleared, those events sent
+ * again) on every new connection, endpoint move and epoch change, so an "f"
+ * of one store never deletes an event another store committed; an accepted
+ * or duplicate item without q beside an "f" is kept. One DEALER socket and
+ * one monitor PAIR socket, both closed on every return path.
  */
 #include "ct_deliver.h"
 
@@ -32,8 +36,9 @@
 #define LAT_STEP_US 50
 #define LAT_BUCKETS 4000 /* 50 us steps up to 200 ms, then one overflow bucket */
 #define SAFE_POLL_MS 1000
-#define FAILOVER_MS 3000    /* silence that moves a deliverer to its next endpoint */
-#define REFUSED_HOLD_MS 500 /* at most one move per this, when endpoints refuse */
+#define UNKNOWN_Q UINT64_MAX /* a committed mark that no safe watermark reaches */
+#define FAILOVER_MS 3000     /* silence that moves a deliverer to its next endpoint */
+#define REFUSED_HOLD_MS 500  /* at most one move per this, when endpoints refuse */
 
 typedef struct {
     uint64_t seq; /* 0 = free */
@@ -396,8 +401,15 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it, bool has_sa
         s->settling = true;
         d->settle[d->nsettle].seq = seq;
         d->settle[d->nsettle].code = CT_OK;
-        /* committed at HQ but not yet on the followers' disks: keep it */
-        d->settle_q[d->nsettle] = has_safe && it->seq > d->safe ? it->seq : 0;
+        /* committed at HQ but not yet on the followers' disks: keep it. An
+         * item without q (0) beside an "f" says nothing about where the
+         * event is: kept, marked at a seq no watermark reaches */
+        if (!has_safe)
+            d->settle_q[d->nsettle] = 0;
+        else if (it->seq == 0)
+            d->settle_q[d->nsettle] = UNKNOWN_Q;
+        else
+            d->settle_q[d->nsettle] = it->seq > d->safe ? it->seq : 0;
         d->nsettle++;
         break;
     case CT_ACK_REJECTED: {
@@ -626,6 +638,25 @@ static double lat_pct(const dstate *d, double q)
 
 /* ---- monitor ---- */
 
+/* A safe watermark belongs to one aggregator log: on a new connection (the
+ * endpoint may now be served by another store) what was learnt on the old
+ * one is settled, then forgotten, and the events marked committed there
+ * are sent again, to be marked with this log's seqs. */
+static void forget_safe(dstate *d, int64_t now, const char *why)
+{
+    settle_now(d, now);
+    size_t unmarked = 0;
+    if (ct_outbox_unmark_all(d->ob, &unmarked) != CT_OK) return; /* the sweep is then 0 */
+    if (unmarked)
+        ct_log(CT_LOG_INFO,
+               "resending events committed but not yet safe on the previous connection",
+               "server=%s reason=%s count=%zu", cur_ep(d), why, unmarked);
+    d->safe = d->swept_safe = 0;
+    d->safe_moved_ms = now;
+    d->safe_seen = false;
+    d->next_load = 1;
+}
+
 static void handle_monitor(dstate *d, void *mon, const char *ep)
 {
     ct_zmon_event ev;
@@ -636,6 +667,7 @@ static void handle_monitor(dstate *d, void *mon, const char *ep)
         int64_t now = ct_monotonic_ms();
         switch (ev.event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            forget_safe(d, now, "connected");
             d->connected = true;
             d->blocked_until = 0;
             ct_log(CT_LOG_INFO, "connected", "server=%s window=%zu", ep, d->used);
@@ -707,6 +739,7 @@ static void move_endpoint(dstate *d, void *sock, int64_t now, const char *why)
         ct_log(CT_LOG_ERROR, "cannot connect", "server=%s err=\"%s\"", cur_ep(d),
                zmq_strerror(errno));
     d->st->moves++;
+    forget_safe(d, now, "endpoint");
     ct_log(CT_LOG_INFO, "trying the next aggregator endpoint", "from=%s to=%s reason=%s", from,
            cur_ep(d), why);
     d->connected = false;

@@ -22,7 +22,10 @@ safe covers it. Real processes on ipc endpoints, real LMDB, real signals.
   (f) --sync-followers 2 with two insecure followers: each has its own
       routing id (drawn and kept in its store), and safe reaches the head;
   (g) the follower down: `run --once --give-up 3` ends (exit 1) naming the
-      events kept, which stay in the outbox.
+      events kept, which stay in the outbox;
+  (h) a safe watermark belongs to one log: the collector's endpoint served
+      by another store (safe 0, its follower absent) after the first one
+      made 50 events safe: the events it commits at seqs 1..20 stay kept.
 """
 import os
 import re
@@ -376,8 +379,34 @@ def test_once_give_up_follower_down():
         rss.close()
 
 
+def test_safe_belongs_to_one_log():
+    with H.Workdir("repl-h") as wd:
+        rss = O.RssSampler()
+        a = O.Agg(wd, rss, "agg", extra=["--no-future-check"])  # safe = committed
+        a.start()
+        c = O.Collector(wd, rss, "c672", 672)
+        c.simulate(800, 50)
+        c.start(a.eps["ingest"], ["--resend-ms", "300"])
+        O.wait_until(lambda: O.outbox_empty(c), 30 * O.SLOW, "50 events safe on the first store")
+        a.stop()
+        # the same endpoint, served by another store whose follower is absent
+        b = O.Agg(wd, rss, "agg", data=wd.sub("other-data"),
+                  extra=["--no-future-check", "--replicate", wd.ipc("rep"),
+                         "--sync-followers", "1"])
+        b.start()
+        c.simulate(801, 20)
+        O.wait_until(lambda: len(O.read_log(b.data)) == 20, 30 * O.SLOW, "20 committed there")
+        time.sleep(1.5)
+        st = status(c.outbox)
+        H.check(st["queued"] == "20" and st["unsafe"] == "20",
+                f"events deleted on another log's safe watermark: {st}")
+        c.stop()
+        b.stop()
+        rss.close()
+
+
 if __name__ == "__main__":
     H.main([test_follower_curve_under_load, test_follower_down_under_load,
             test_tampered_record_refused, test_sigkill_primary_unconfirmed,
             test_campaign_mismatch_refused, test_two_followers_k2,
-            test_once_give_up_follower_down])
+            test_once_give_up_follower_down, test_safe_belongs_to_one_log])
