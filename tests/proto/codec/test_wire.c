@@ -830,13 +830,20 @@ static void test_ack_reply_forms(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_submit_round_trip), cmocka_unit_test(test_ack_round_trip),
-        cmocka_unit_test(test_error_round_trip),  cmocka_unit_test(test_state_round_trip),
-        cmocka_unit_test(test_snapreq),           cmocka_unit_test(test_wire_header_rejections),
-        cmocka_unit_test(test_ack_rejections),    cmocka_unit_test(test_error_rejections),
-        cmocka_unit_test(test_state_rejections),  cmocka_unit_test(test_watermark_fields),
-        cmocka_unit_test(test_repl_messages),     cmocka_unit_test(test_state_campaign),
-        cmocka_unit_test(test_repl_batch_campaign), cmocka_unit_test(test_ack_reply_forms),
+        cmocka_unit_test(test_submit_round_trip),
+        cmocka_unit_test(test_ack_round_trip),
+        cmocka_unit_test(test_error_round_trip),
+        cmocka_unit_test(test_state_round_trip),
+        cmocka_unit_test(test_snapreq),
+        cmocka_unit_test(test_wire_header_rejections),
+        cmocka_unit_test(test_ack_rejections),
+        cmocka_unit_test(test_error_rejections),
+        cmocka_unit_test(test_state_rejections),
+        cmocka_unit_test(test_watermark_fields),
+        cmocka_unit_test(test_repl_messages),
+        cmocka_unit_test(test_state_campaign),
+        cmocka_unit_test(test_repl_batch_campaign),
+        cmocka_unit_test(test_ack_reply_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
