@@ -11,8 +11,6 @@
 #include "ct_follow.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +34,24 @@ struct ct_follow {
     ct_logrec dec[CT_WIRE_MAX_RECORDS];
     ct_wire_origin org[CT_WIRE_MAX_RECORDS];
     ct_buf out;
+    char rid[CT_FOLLOW_RID_LEN + 1]; /* insecure mode only; "" with CURVE */
 };
+
+ct_err ct_follow_routing_id(ct_store *store, char *out, size_t outlen)
+{
+    if (outlen < CT_FOLLOW_RID_LEN + 1) return CT_ERR_ARG;
+    uint8_t id[8];
+    ct_err e = ct_store_follower_id(store, id);
+    if (e) return e;
+    memcpy(out, "follower-", 9);
+    ct_text_hex(id, sizeof id, out + 9);
+    return CT_OK;
+}
+
+const char *ct_follow_rid(const ct_follow *f)
+{
+    return f->rid;
+}
 
 void *ct_follow_socket(const ct_follow *f)
 {
@@ -77,17 +92,19 @@ ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, siz
         snprintf(err, errlen, "follow socket: %s", zmq_strerror(errno));
         goto fail;
     }
-    char rp[PATH_MAX];
-    const char *dir = realpath(o->data, rp) ? rp : o->data;
-    uint8_t h[8];
-    crypto_generichash(h, sizeof h, (const uint8_t *)dir, strlen(dir), NULL, 0);
-    char rid[9 + 2 * sizeof h + 1];
-    memcpy(rid, "follower-", 9);
-    ct_text_hex(h, sizeof h, rid + 9);
+    if (!o->kp && (e = ct_follow_routing_id(o->store, f->rid, sizeof f->rid))) {
+        snprintf(err, errlen, "cannot read or draw the follower id in the store: %s",
+                 ct_err_str(e));
+        goto fail;
+    }
+    if (!o->kp && zmq_setsockopt(f->sock, ZMQ_ROUTING_ID, f->rid, strlen(f->rid))) {
+        e = CT_ERR_ZMQ;
+        snprintf(err, errlen, "follow socket routing id: %s", zmq_strerror(errno));
+        goto fail;
+    }
     int zero = 0, ivl = 100, ivl_max = 2000, hs = 10000;
     int64_t maxmsg = CT_SERVER_MAX_MSG;
-    if (zmq_setsockopt(f->sock, ZMQ_ROUTING_ID, rid, strlen(rid)) ||
-        zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof zero) ||
+    if (zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof zero) ||
         zmq_setsockopt(f->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) ||
         zmq_setsockopt(f->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) ||
         zmq_setsockopt(f->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) ||
@@ -223,6 +240,29 @@ static ct_err apply_batch(ct_follow *f, const ct_wire_repl_batch *b, ct_store_co
     return ct_store_import_commit_ex(f->o.store, commit);
 }
 
+/* CT_ERR_CAMPAIGN_MISMATCH (err names both) when the primary counts with
+ * another campaign than ours: the follower would count the same records
+ * differently. */
+static ct_err check_campaign(const ct_follow *f, const ct_wire_repl_batch *b, char *err,
+                             size_t errlen)
+{
+    const ct_campaign *c = f->o.campaign;
+    if (!b->campaign_id || !c) return CT_OK;
+    bool same_id = b->campaign_id_len == strlen(c->id) &&
+                   memcmp(b->campaign_id, c->id, b->campaign_id_len) == 0;
+    if (same_id && memcmp(b->fingerprint, c->fingerprint, sizeof b->fingerprint) == 0) return CT_OK;
+    char ours[2 * CT_LOGREC_HASH_LEN + 1], theirs[2 * CT_LOGREC_HASH_LEN + 1];
+    ct_hash_hex(c->fingerprint, ours);
+    ct_hash_hex(b->fingerprint, theirs);
+    snprintf(err, errlen,
+             "the primary at %s counts with campaign %.*s fingerprint %s; this follower was "
+             "started with campaign %s fingerprint %s: it would count the same records "
+             "differently; refusing the primary's records, nothing applied. Start the follower "
+             "with the primary's campaign file and roster",
+             f->o.endpoint, (int)b->campaign_id_len, b->campaign_id, theirs, c->id, ours);
+    return CT_ERR_CAMPAIGN_MISMATCH;
+}
+
 /* One message; *appended when a batch with records was committed. */
 static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_commit *commit,
                      bool *appended, char *err, size_t errlen)
@@ -262,6 +302,7 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
                ct_err_name(e), len);
         return CT_OK;
     }
+    if ((e = check_campaign(f, &b, err, errlen))) return e;
     if (!f->st.connected)
         ct_log(CT_LOG_INFO, "replication: following", "primary=%s head_seq=%llu committed=%llu",
                f->o.endpoint, (unsigned long long)f->head_seq, (unsigned long long)b.committed);

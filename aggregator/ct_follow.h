@@ -24,9 +24,12 @@
  * A store write failure (disk or map full, I/O) aborts the batch and the
  * request is repeated later. No answer within CT_FOLLOW_RETRY_MS: ask again.
  *
- * The DEALER's routing id is "follower-" + 16 hex digits of BLAKE2b of the
- * data directory's real path, stable across restarts, so a primary running
- * with --insecure knows a restarted follower as the same one.
+ * In CURVE mode the DEALER sets no routing id: the primary knows a follower
+ * by its ZAP User-Id (its public key). With --insecure its routing id is
+ * "follower-" + 16 hex digits of 8 random bytes drawn once and kept in the
+ * store's meta (ct_store_follower_id): stable across restarts, so the
+ * primary knows a restarted follower as the same one, and distinct for two
+ * followers even when their data directories have the same path.
  * Single owner: the aggregator's loop thread.
  */
 #ifndef CT_FOLLOW_H
@@ -42,13 +45,14 @@
 #include "ct_store.h"
 
 #define CT_FOLLOW_RETRY_MS 3000
+#define CT_FOLLOW_RID_LEN 25 /* "follower-" + 16 hex digits */
 
 typedef struct {
     ct_store *store;
     const ct_campaign *campaign;
     void *zctx;
     const char *endpoint;
-    const char *data;            /* for the routing id */
+    const char *data;            /* the store's directory (messages) */
     const ct_keypair *kp;        /* own key pair; NULL = insecure */
     const char *primary_key_z85; /* the primary's public key; NULL = insecure */
     bool probe_only;             /* no request at creation: ct_follow_probe only */
@@ -68,6 +72,12 @@ typedef struct ct_follow ct_follow;
 
 ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, size_t errlen);
 void ct_follow_free(ct_follow *f);
+/* The insecure-mode routing id of the follower of store (drawn and stored
+ * the first time): out receives "follower-" + 16 hex digits (outlen >
+ * CT_FOLLOW_RID_LEN). */
+ct_err ct_follow_routing_id(ct_store *store, char *out, size_t outlen);
+/* The routing id this follower set ("" in CURVE mode: none). */
+const char *ct_follow_rid(const ct_follow *f);
 /* The socket to poll for ZMQ_POLLIN. */
 void *ct_follow_socket(const ct_follow *f);
 /* Handles waiting messages up to and including the first batch that

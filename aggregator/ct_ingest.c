@@ -422,9 +422,8 @@ static void send_acks(ct_ingest *g, void **socks, size_t nm, uint64_t head_seq)
                        m->user && m->user[0] ? m->user : "-", ohex, hijack);
             }
             uint64_t safe = g->o.sync_followers == 0 || g->safe > head_seq ? head_seq : g->safe;
-            uint64_t ep = m->want_safe || m->epoch ? g->o.epoch : 0;
-            e = ct_wire_ack_encode_ep(m->token, head_seq, m->want_safe, safe, ep,
-                                      g->acks + m->first, m->n, &g->out);
+            e = ct_wire_ack_encode_reply(m->token, head_seq, m->want_safe, safe, g->o.epoch,
+                                         g->acks + m->first, m->n, &g->out);
         }
         if (e == CT_OK) send_reply(g, socks[m->sock], m);
         zmq_msg_close(&m->rid);

@@ -256,6 +256,11 @@ static void send_batch(ct_repl *r, follower *f, uint64_t seq, const uint8_t *hea
                             .origins = r->org,
                             .n_origins = r->norg};
     memcpy(b.prev_head, head_at, CT_LOGREC_HASH_LEN);
+    if (r->o.campaign) {
+        b.campaign_id = r->o.campaign->id;
+        b.campaign_id_len = strlen(r->o.campaign->id);
+        memcpy(b.fingerprint, r->o.campaign->fingerprint, sizeof b.fingerprint);
+    }
     ct_buf_reset(&r->out);
     if (ct_wire_repl_batch_encode(&b, &r->out) != CT_OK) return;
     send_to(r, f->rid, f->rid_len);

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "ct_auth.h"
+#include "ct_campaign.h"
 #include "ct_error.h"
 #include "ct_store.h"
 
@@ -41,6 +42,9 @@ typedef struct {
     ct_auth *auth; /* NULL = insecure */
     void *sock;    /* the replication ROUTER (owned by the caller) */
     size_t sync_k; /* --sync-followers */
+    /* the campaign this store counts with: every "rb" carries its id and
+     * fingerprint, so a follower counting with another one refuses it */
+    const ct_campaign *campaign;
     /* TEST ONLY (--test-flip-shipped): flip one byte of the record with this
      * seq the first time it is shipped; 0 = never */
     uint64_t test_flip_seq;

@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "ct_aggregator.h"
+#include "ct_aggregator_args.h"
 #include "ct_auth.h"
 #include "ct_campaign.h"
 #include "ct_campaign_default.h"
@@ -27,19 +28,9 @@
 #include "ct_keys.h"
 #include "ct_log.h"
 #include "ct_opt.h"
-#include "ct_rejoin.h"
 #include "ct_store.h"
 
-typedef struct {
-    const char *campaign, *data, *keys, *auth, *follow, *primary_key, *metrics;
-    ct_opt_list ingest, feed, snapshot, replicate;
-    size_t map_size;
-    int64_t batch_max, max_connections, handshake_ivl, feed_hwm, reader_check, persons_ckpt;
-    int64_t sync_followers, test_flip_shipped;
-    double stats_interval;
-    int log_level;
-    bool insecure, no_future_check, test_no_zap, accept_campaign_change, promote, rejoin;
-} opts_t;
+typedef ct_aggregator_args opts_t;
 
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 
@@ -181,28 +172,6 @@ static void set_heap_policy(void)
     mallopt(M_ARENA_MAX, 2);
 }
 
-/* --promote and --rejoin: one change to a stopped node's store, then exit. */
-static int failover(const opts_t *o, ct_store *store, const ct_campaign *camp, const ct_keypair *kp,
-                    const char *primary_pub)
-{
-    char msg[1024] = "";
-    ct_rejoin_opts ro = {.store = store,
-                         .campaign = camp,
-                         .data = o->data,
-                         .map_size = o->map_size,
-                         .follow = {.store = store,
-                                    .campaign = camp,
-                                    .endpoint = o->follow,
-                                    .data = o->data,
-                                    .kp = kp,
-                                    .primary_key_z85 = kp ? primary_pub : NULL}};
-    ct_err e = o->promote ? ct_rejoin_promote(store, msg, sizeof msg)
-                          : ct_rejoin_run(&ro, msg, sizeof msg);
-    ct_log(e ? CT_LOG_ERROR : CT_LOG_INFO, o->promote ? "promote" : "rejoin",
-           "err=%s detail=\"%s\"", ct_err_name(e), msg);
-    return e ? 1 : 0;
-}
-
 int main(int argc, char **argv)
 {
     ct_log_set_component("aggregator");
@@ -213,17 +182,8 @@ int main(int argc, char **argv)
     if (ct_opt_parse(&spec, argc, argv, &o, &res) != CT_OK) return 2;
     if (res.exit_now) return 0;
     ct_cli_set_log_level(levels[o.log_level]);
-    if (o.insecure && (o.keys || o.auth))
-        return ct_opt_usage_error(&spec, "--insecure excludes --keys/--auth");
-    if (!o.insecure && (!o.keys || !o.auth))
-        return ct_opt_usage_error(&spec, "give --keys FILE and --auth FILE (CurveZMQ), or "
-                                         "--insecure for plaintext");
-    if (o.sync_followers > 0 && (o.replicate.n == 0 || o.follow))
-        return ct_opt_usage_error(&spec, "--sync-followers needs --replicate (and a primary)");
-    if (o.follow && !o.insecure && !o.primary_key)
-        return ct_opt_usage_error(&spec, "--follow needs --primary-key FILE (or --insecure)");
-    if ((o.promote && (o.rejoin || o.follow)) || (o.rejoin && !o.follow))
-        return ct_opt_usage_error(&spec, "--promote takes no --follow; --rejoin needs --follow EP");
+    const char *bad = ct_aggregator_args_check(&o);
+    if (bad) return ct_opt_usage_error(&spec, "%s", bad);
 
     char err[512] = "";
     int exit_code = 1;
@@ -245,24 +205,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    if (!o.insecure) {
-        e = ct_keypair_load(o.keys, &kp, err, sizeof err);
-        if (e) {
-            fprintf(stderr, "%s\n", err[0] ? err : ct_err_str(e));
-            exit_code = 2;
-            goto out;
-        }
-        e = ct_auth_load(o.auth, &camp, &auth, err, sizeof err);
-        if (e) {
-            fprintf(stderr, "%s\n", err);
-            exit_code = 2;
-            goto out;
-        }
-        if (o.follow && (e = ct_public_key_load(o.primary_key, primary_pub, err, sizeof err))) {
-            fprintf(stderr, "%s\n", err[0] ? err : ct_err_str(e));
-            exit_code = 2;
-            goto out;
-        }
+    if (!o.insecure &&
+        ct_aggregator_args_load_keys(&o, &camp, &kp, &auth, primary_pub, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        exit_code = 2;
+        goto out;
     }
     raise_nofile();
     ct_store_opts so = {.dir = o.data,
@@ -279,7 +226,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (o.promote || o.rejoin) {
-        exit_code = failover(&o, store, &camp, o.insecure ? NULL : &kp, primary_pub);
+        exit_code = ct_aggregator_failover(&o, store, &camp, o.insecure ? NULL : &kp, primary_pub);
         goto out;
     }
     int stale = ct_store_reader_check(store);
@@ -313,29 +260,10 @@ int main(int argc, char **argv)
                              .auth = auth,
                              .kp = o.insecure ? NULL : &kp,
                              .zctx = ctx,
-                             .data = o.data,
-                             .ingest = o.ingest.v,
-                             .feed = o.feed.v,
-                             .snapshot = o.snapshot.v,
-                             .n_ingest = o.ingest.n,
-                             .n_feed = o.feed.n,
-                             .n_snapshot = o.snapshot.n,
-                             .batch_max = (size_t)o.batch_max,
-                             .no_future_check = o.no_future_check,
-                             .stats_interval = o.stats_interval,
-                             .max_connections = (long)o.max_connections,
-                             .handshake_ivl_ms = (long)o.handshake_ivl,
-                             .feed_hwm = (long)o.feed_hwm,
-                             .reader_check_s = (long)o.reader_check,
                              .stop = &g_stop,
                              .reload = &g_reload,
-                             .wake_fd = g_sigpipe[0],
-                             .replicate = o.replicate.v,
-                             .n_replicate = o.replicate.n,
-                             .sync_followers = (size_t)o.sync_followers,
-                             .follow = o.follow,
-                             .primary_key_z85 = o.insecure ? NULL : primary_pub,
-                             .test_flip_seq = (uint64_t)o.test_flip_shipped};
+                             .wake_fd = g_sigpipe[0]};
+    ct_aggregator_args_wire(&o, primary_pub, &ao);
     if (o.metrics && (e = ct_metrics_http_start(o.metrics, &ao.metrics, err, sizeof err))) {
         ct_log(CT_LOG_ERROR, "--metrics", "err=%s detail=\"%s\"", ct_err_name(e), err);
         exit_code = e == CT_ERR_USAGE ? 2 : 1;

@@ -6,8 +6,12 @@
  * in creation order (requeued events are appended after the ones held); a
  * slot is freed only after its ack was
  * settled durably in the outbox (or, for a settle failure, never: it is resent
- * and acked as duplicate later). One DEALER socket and one monitor PAIR socket,
- * both closed on every return path.
+ * and acked as duplicate later). The safe watermark is that of one aggregator
+ * log: it is forgotten (and the committed marks cleared, those events sent
+ * again) on every new connection, endpoint move and epoch change, so an "f"
+ * of one store never deletes an event another store committed; an accepted
+ * or duplicate item without q beside an "f" is kept. One DEALER socket and
+ * one monitor PAIR socket, both closed on every return path.
  */
 #include "ct_deliver.h"
 
@@ -32,8 +36,9 @@
 #define LAT_STEP_US 50
 #define LAT_BUCKETS 4000 /* 50 us steps up to 200 ms, then one overflow bucket */
 #define SAFE_POLL_MS 1000
-#define FAILOVER_MS 3000    /* silence that moves a deliverer to its next endpoint */
-#define REFUSED_HOLD_MS 500 /* at most one move per this, when endpoints refuse */
+#define UNKNOWN_Q UINT64_MAX /* a committed mark that no safe watermark reaches */
+#define FAILOVER_MS 3000     /* silence that moves a deliverer to its next endpoint */
+#define REFUSED_HOLD_MS 500  /* at most one move per this, when endpoints refuse */
 
 typedef struct {
     uint64_t seq; /* 0 = free */
@@ -98,7 +103,8 @@ typedef struct {
      * outbox was last swept with; when an ack last carried one */
     uint64_t safe, swept_safe;
     int64_t last_safe_ms;
-    bool safe_seen; /* the aggregator answers with "f" */
+    int64_t safe_moved_ms; /* when safe last advanced, or nothing waited for it */
+    bool safe_seen;        /* the aggregator answers with "f" */
     /* endpoints and epochs: the endpoint in use (index into o's list); the
      * highest epoch seen (durable in the outbox); a move to the next
      * endpoint requested for this time (0 = none); the last move */
@@ -395,8 +401,15 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it, bool has_sa
         s->settling = true;
         d->settle[d->nsettle].seq = seq;
         d->settle[d->nsettle].code = CT_OK;
-        /* committed at HQ but not yet on the followers' disks: keep it */
-        d->settle_q[d->nsettle] = has_safe && it->seq > d->safe ? it->seq : 0;
+        /* committed at HQ but not yet on the followers' disks: keep it. An
+         * item without q (0) beside an "f" says nothing about where the
+         * event is: kept, marked at a seq no watermark reaches */
+        if (!has_safe)
+            d->settle_q[d->nsettle] = 0;
+        else if (it->seq == 0)
+            d->settle_q[d->nsettle] = UNKNOWN_Q;
+        else
+            d->settle_q[d->nsettle] = it->seq > d->safe ? it->seq : 0;
         d->nsettle++;
         break;
     case CT_ACK_REJECTED: {
@@ -486,7 +499,10 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
         if (has_safe) {
             d->safe_seen = true;
             d->last_safe_ms = ct_monotonic_ms();
-            if (safe > d->safe) d->safe = safe;
+            if (safe > d->safe) {
+                d->safe = safe;
+                d->safe_moved_ms = d->last_safe_ms;
+            }
         }
         token_rec *tr = token_find(d, token);
         for (size_t i = 0; i < n; i++) {
@@ -622,6 +638,25 @@ static double lat_pct(const dstate *d, double q)
 
 /* ---- monitor ---- */
 
+/* A safe watermark belongs to one aggregator log: on a new connection (the
+ * endpoint may now be served by another store) what was learnt on the old
+ * one is settled, then forgotten, and the events marked committed there
+ * are sent again, to be marked with this log's seqs. */
+static void forget_safe(dstate *d, int64_t now, const char *why)
+{
+    settle_now(d, now);
+    size_t unmarked = 0;
+    if (ct_outbox_unmark_all(d->ob, &unmarked) != CT_OK) return; /* the sweep is then 0 */
+    if (unmarked)
+        ct_log(CT_LOG_INFO,
+               "resending events committed but not yet safe on the previous connection",
+               "server=%s reason=%s count=%zu", cur_ep(d), why, unmarked);
+    d->safe = d->swept_safe = 0;
+    d->safe_moved_ms = now;
+    d->safe_seen = false;
+    d->next_load = 1;
+}
+
 static void handle_monitor(dstate *d, void *mon, const char *ep)
 {
     ct_zmon_event ev;
@@ -632,6 +667,7 @@ static void handle_monitor(dstate *d, void *mon, const char *ep)
         int64_t now = ct_monotonic_ms();
         switch (ev.event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            forget_safe(d, now, "connected");
             d->connected = true;
             d->blocked_until = 0;
             ct_log(CT_LOG_INFO, "connected", "server=%s window=%zu", ep, d->used);
@@ -703,6 +739,7 @@ static void move_endpoint(dstate *d, void *sock, int64_t now, const char *why)
         ct_log(CT_LOG_ERROR, "cannot connect", "server=%s err=\"%s\"", cur_ep(d),
                zmq_strerror(errno));
     d->st->moves++;
+    forget_safe(d, now, "endpoint");
     ct_log(CT_LOG_INFO, "trying the next aggregator endpoint", "from=%s to=%s reason=%s", from,
            cur_ep(d), why);
     d->connected = false;
@@ -730,6 +767,7 @@ static void start_epoch(dstate *d, int64_t now)
     d->epoch = d->epoch_to;
     d->epoch_raised = false;
     d->safe = d->swept_safe = 0;
+    d->safe_moved_ms = now;
     d->safe_seen = false;
     d->next_load = 1;
     resend_all(d);
@@ -874,7 +912,8 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
     ct_err result = CT_OK;
     bool outbox_empty_seen = false;
     uint64_t requeue_gen = 0;
-    int64_t next_gen_check = start + 1000;
+    int64_t next_gen_check = start + 1000, next_safe_check = start;
+    d.safe_moved_ms = start;
     if (ct_outbox_requeue_gen(ob, &requeue_gen) != CT_OK) requeue_gen = 0;
 
     for (;;) {
@@ -950,6 +989,24 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         if (now >= next_resend) {
             resend_check(&d, now);
             next_resend = now + RESEND_CHECK_MS;
+        }
+        if (o->give_up_s > 0 && now >= next_safe_check) {
+            /* events committed at HQ wait for safe: give up when it has not
+             * moved for give_up_s (a follower down), keeping them */
+            ct_outbox_info in;
+            next_safe_check = now + 1000;
+            bool got = ct_outbox_get_info(ob, &in) == CT_OK;
+            if (got && in.committed == 0)
+                d.safe_moved_ms = now;
+            else if (got && now - d.safe_moved_ms > (int64_t)o->give_up_s * 1000) {
+                snprintf(err, errlen,
+                         "the safe watermark of %s has not advanced for %d s (safe=%" PRIu64
+                         "; a follower down?): %" PRIu64 " events committed at HQ but not "
+                         "confirmed safe, all kept in the outbox",
+                         cur_ep(&d), o->give_up_s, d.safe, in.committed);
+                result = CT_ERR_TIMEOUT;
+                break;
+            }
         }
         if (o->give_up_s > 0 && d.used > 0 && now - d.last_heard > (int64_t)o->give_up_s * 1000) {
             snprintf(err, errlen,

@@ -150,7 +150,8 @@ static const ct_opt opts[] = {
     {"once", CT_OPT_FLAG, F(once), C_RUN, 0, NULL, NULL, 0, 0, NULL,
      "return when the outbox is empty"},
     {"give-up", CT_OPT_INT, F(give_up_s), C_RUN, 0, "SEC", "0", 0, 86400 * 365, NULL,
-     "fail when the server has been silent this long (0: never)"},
+     "fail when the server has been silent this long, or its safe watermark has not advanced "
+     "this long while events wait for it (they stay in the outbox; 0: never)"},
     {"resend-ms", CT_OPT_INT, F(resend_ms), C_RUN, 0, "MS", "2000", 10, 3600000, NULL,
      "first resend timeout"},
     {"stats-interval", CT_OPT_INT, F(stats_interval_s), C_RUN, 0, "SEC", "10", 0, 86400, NULL,

@@ -41,7 +41,8 @@ static const char *ct_kind_name(ct_msg_kind k)
 static const char *const ct_keys_sub[] = {"v", "k", "n", "e", "w", "ep", NULL};
 static const char *const ct_keys_ack[] = {"v", "k", "n", "s", "r", "f", "ep", NULL};
 static const char *const ct_keys_rq[] = {"v", "k", "s", "h", "ep", NULL};
-static const char *const ct_keys_rb[] = {"v", "k", "p", "ph", "c", "f", "t", "r", "ep", "o", NULL};
+static const char *const ct_keys_rb[] = {"v", "k",  "p", "ph", "c",  "f", "t",
+                                         "r", "ep", "o", "ci", "cf", NULL};
 static const char *const ct_keys_err[] = {"v", "k", "n", "c", NULL};
 static const char *const ct_keys_upd[] = {"v", "k", "s",  "p",  "ph", "h",
                                           "t", "c", "ci", "cf", NULL};
@@ -572,8 +573,28 @@ ct_err ct_wire_ack_encode_wm(uint64_t token, uint64_t seq, bool has_safe, uint64
     return ct_wire_ack_encode_ep(token, seq, has_safe, safe, 0, items, n, out);
 }
 
+static ct_err ct_ack_encode(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
+                            uint64_t epoch, bool with_q, const ct_ack_item *items, size_t n,
+                            ct_buf *out);
+
 ct_err ct_wire_ack_encode_ep(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
                              uint64_t epoch, const ct_ack_item *items, size_t n, ct_buf *out)
+{
+    return ct_ack_encode(token, seq, has_safe, safe, epoch, true, items, n, out);
+}
+
+ct_err ct_wire_ack_encode_reply(uint64_t token, uint64_t seq, bool want_safe, uint64_t safe,
+                                uint64_t epoch, const ct_ack_item *items, size_t n, ct_buf *out)
+{
+    if (!want_safe) return ct_ack_encode(token, seq, false, 0, 0, false, items, n, out);
+    return ct_ack_encode(token, seq, true, safe, epoch, true, items, n, out);
+}
+
+/* with_q false: 3-element items [id, status, code] (the form a client that
+ * did not send "w" decodes). */
+static ct_err ct_ack_encode(uint64_t token, uint64_t seq, bool has_safe, uint64_t safe,
+                            uint64_t epoch, bool with_q, const ct_ack_item *items, size_t n,
+                            ct_buf *out)
 {
     if (!out || (n && !items)) return CT_ERR_ARG;
     if (has_safe && safe > seq) return CT_ERR_BAD_VALUE;
@@ -593,7 +614,7 @@ ct_err ct_wire_ack_encode_ep(uint64_t token, uint64_t seq, bool has_safe, uint64
     ct_pk_str(&pk, "r");
     bad |= msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++) {
-        bad |= msgpack_pack_array(&pk, 4);
+        bad |= msgpack_pack_array(&pk, with_q ? 4 : 3);
         if (items[i].has_id) {
             bad |= msgpack_pack_bin(&pk, CT_EVENT_ID_LEN);
             bad |= msgpack_pack_bin_body(&pk, items[i].id, CT_EVENT_ID_LEN);
@@ -602,7 +623,7 @@ ct_err ct_wire_ack_encode_ep(uint64_t token, uint64_t seq, bool has_safe, uint64
         }
         bad |= msgpack_pack_uint64(&pk, items[i].status);
         bad |= msgpack_pack_uint64(&pk, items[i].code);
-        bad |= msgpack_pack_uint64(&pk, items[i].seq);
+        if (with_q) bad |= msgpack_pack_uint64(&pk, items[i].seq);
     }
     if (has_safe) {
         ct_pk_str(&pk, "f");
@@ -810,12 +831,17 @@ ct_err ct_wire_repl_batch_encode(const ct_wire_repl_batch *b, ct_buf *out)
             return CT_ERR_BAD_VALUE;
         total += 16 + b->origins[i].key_len;
     }
+    if (b->campaign_id && (b->campaign_id_len == 0 || b->campaign_id_len > CT_CAMPAIGN_ID_MAX))
+        return CT_ERR_BAD_VALUE;
+    total += b->campaign_id ? 48 + b->campaign_id_len : 0;
     const size_t start = out->len;
     if (ct_buf_reserve(out, total)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, 8 + (b->epoch ? 1u : 0u) + (b->n_origins ? 1u : 0u), CT_MSG_REPL_BATCH);
+    ct_pk_head(&pk,
+               8 + (b->epoch ? 1u : 0u) + (b->n_origins ? 1u : 0u) + (b->campaign_id ? 2u : 0u),
+               CT_MSG_REPL_BATCH);
     ct_pk_str(&pk, "p");
     bad |= msgpack_pack_uint64(&pk, b->prev_seq);
     ct_pk_str(&pk, "ph");
@@ -847,6 +873,14 @@ ct_err ct_wire_repl_batch_encode(const ct_wire_repl_batch *b, ct_buf *out)
             bad |= msgpack_pack_str(&pk, b->origins[i].key_len);
             bad |= msgpack_pack_str_body(&pk, b->origins[i].key, b->origins[i].key_len);
         }
+    }
+    if (b->campaign_id) {
+        ct_pk_str(&pk, "ci");
+        bad |= msgpack_pack_str(&pk, b->campaign_id_len);
+        bad |= msgpack_pack_str_body(&pk, b->campaign_id, b->campaign_id_len);
+        ct_pk_str(&pk, "cf");
+        bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);
+        bad |= msgpack_pack_bin_body(&pk, b->fingerprint, CT_HASH_LEN);
     }
     return ct_pk_finish(out, start, bad);
 }
@@ -880,8 +914,8 @@ ct_err ct_wire_repl_batch_decode_o(const uint8_t *buf, size_t len, ct_wire_repl_
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_lim_rb, CT_MSG_REPL_BATCH, &root);
     if (e) return e;
-    const msgpack_object *f[10];
-    if ((e = ct_wire_fields(&root, ct_keys_rb, f, 10))) return e;
+    const msgpack_object *f[12];
+    if ((e = ct_wire_fields(&root, ct_keys_rb, f, 12))) return e;
     uint64_t u = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &b->prev_seq))) return e;
     if (f[3]) {
@@ -916,8 +950,20 @@ ct_err ct_wire_repl_batch_decode_o(const uint8_t *buf, size_t len, ct_wire_repl_
         for (uint32_t i = 0; i < a->size; i++)
             if ((e = ct_origin_item_check(&a->ptr[i]))) return e;
     }
+    if (f[10]) {
+        if (f[10]->type != MSGPACK_OBJECT_STR) return CT_ERR_WRONG_TYPE;
+        if (f[10]->via.str.size == 0) return CT_ERR_BAD_VALUE;
+        if (f[10]->via.str.size > CT_CAMPAIGN_ID_MAX) return CT_ERR_STRING_TOO_LONG;
+    }
+    if (f[11] && (e = ct_get_bin(f[11], CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
     for (unsigned i = 2; i < 8; i++)
         if (!f[i]) return CT_ERR_MISSING_FIELD;
+    if (!f[10] != !f[11]) return CT_ERR_MISSING_FIELD;
+    if (f[10]) {
+        b->campaign_id = f[10]->via.str.ptr;
+        b->campaign_id_len = f[10]->via.str.size;
+        memcpy(b->fingerprint, f[11]->via.bin.ptr, CT_HASH_LEN);
+    }
     if (f[9]) {
         const msgpack_object_array *oa = &f[9]->via.array;
         if (oa->size && !origins) return CT_ERR_ARG;

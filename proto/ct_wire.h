@@ -186,6 +186,14 @@ ct_err ct_wire_ack_decode_ep(const uint8_t *buf, size_t len, uint64_t *token, ui
                              bool *has_safe, uint64_t *safe, uint64_t *epoch, ct_ack_item *items,
                              size_t max, size_t *n);
 
+/* The ack an aggregator sends to a "sub" (docs/PROTOCOL.md §3.2): when the
+ * sub carried "w" (want_safe), 4-element items with "q", then "f" = safe
+ * and "ep" = epoch (0 = omitted); without "w", 3-element items [id, status,
+ * code] and neither "f" nor "ep": the form every client of protocol v1
+ * decodes. */
+ct_err ct_wire_ack_encode_reply(uint64_t token, uint64_t seq, bool want_safe, uint64_t safe,
+                                uint64_t epoch, const ct_ack_item *items, size_t n, ct_buf *out);
+
 /* Replication (docs/PROTOCOL.md §3.4). */
 ct_err ct_wire_repl_req_encode(uint64_t seq, const uint8_t head[CT_HASH_LEN], ct_buf *out);
 ct_err ct_wire_repl_req_decode(const uint8_t *buf, size_t len, uint64_t *seq,
@@ -220,6 +228,12 @@ typedef struct {
     uint64_t epoch;                /* "ep": the primary's epoch; 0 = absent */
     const ct_wire_origin *origins; /* "o": bindings of these records' origins */
     size_t n_origins;
+    /* "ci" str 1..CT_CAMPAIGN_ID_MAX and "cf" bin 32, sent together: the
+     * primary's campaign id and fingerprint (ct_campaign.fingerprint);
+     * campaign_id NULL = absent (decode: points into buf, not terminated) */
+    const char *campaign_id;
+    size_t campaign_id_len;
+    uint8_t fingerprint[CT_HASH_LEN];
 } ct_wire_repl_batch;
 
 /* Records must be 1..CT_WIRE_MAX_RECORD bytes (encode: CT_ERR_BAD_VALUE;
@@ -233,7 +247,9 @@ ct_err ct_wire_repl_batch_decode(const uint8_t *buf, size_t len, ct_wire_repl_ba
  * ct_wire_repl_batch_decode takes no origins (an "rb" with "o" items is then
  * too_many). "o" items: not an array wrong_type, not 2 elements or origin
  * not bin 8 or empty key bad_value, key not str wrong_type, longer than
- * CT_WIRE_MAX_ORIGIN_KEY string_too_long. */
+ * CT_WIRE_MAX_ORIGIN_KEY string_too_long. "ci" not str wrong_type, empty
+ * bad_value, longer than CT_CAMPAIGN_ID_MAX string_too_long; "cf" not 32
+ * bytes bad_value; one of "ci"/"cf" without the other missing_field. */
 ct_err ct_wire_repl_batch_decode_o(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
                                    ct_bytes *recs, size_t max, ct_wire_origin *origins,
                                    size_t max_origins);

@@ -11,7 +11,9 @@
  *            "epoch" -> 8 BE (absent = 1; raised by a promotion, or by a
  *            follower that receives a higher one), "epoch@<E>" -> seq(8 BE)
  *            || hash(32): the head at which this store became primary of
- *            epoch E (ct_store_epoch.c)
+ *            epoch E (ct_store_epoch.c),
+ *            "follower_id" -> 8 random bytes: this store's identity as an
+ *            insecure-mode follower (drawn once, ct_store_follower_id)
  *   log      seq (8 bytes BE) -> ct_logrec stored encoding (append only)
  *   ids      event id (16) -> seq (8 BE) || BLAKE2b-128 of the event bytes (16)
  *   persons  program(1) || person hash(32) -> ct_person_state encoding
@@ -265,6 +267,11 @@ ct_err ct_store_import_commit_ex(ct_store *s, ct_store_commit *out);
 ct_err ct_store_epoch(ct_store *s, uint64_t *epoch);
 ct_err ct_store_promote(ct_store *s, uint64_t *epoch);
 ct_err ct_store_adopt_epoch(ct_store *s, uint64_t epoch);
+/* This store's follower identity (meta "follower_id"): 8 random bytes drawn
+ * and written durably the first time a writer asks, the same ever after
+ * (a copy of the directory keeps it; two stores never share one by
+ * chance). CT_ERR_ARG on a read-only store that has none. */
+ct_err ct_store_follower_id(ct_store *s, uint8_t id[8]);
 ct_err ct_store_epoch_start(ct_store *s, uint64_t epoch, uint64_t *seq,
                             uint8_t head[CT_LOGREC_HASH_LEN]);
 /* Origin bindings for replication: ct_store_origin_get reads the key an

@@ -1,16 +1,19 @@
 /* ct_store_epoch.c — what replication and failover keep in the store beside
- * the log: the epoch (meta "epoch", meta "epoch@<E>") and the origin
- * bindings a follower receives with the records they belong to.
+ * the log: the epoch (meta "epoch", meta "epoch@<E>"), the follower
+ * identity (meta "follower_id") and the origin bindings a follower receives
+ * with the records they belong to.
  *
  * Invariants: a store's epoch never decreases (absent = 1: a store that was
  * never promoted); ct_store_promote writes epoch + 1 and "epoch@<E>" = the
  * head (seq || hash) at which epoch E began, in one durable transaction; an
  * origin binding is written once and never changed (a shipped binding that
- * differs from the stored one is refused, CT_ERR_CONFLICT).
+ * differs from the stored one is refused, CT_ERR_CONFLICT); "follower_id"
+ * is written once and never changed.
  */
 #include "ct_store_int.h"
 
 #include <assert.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -105,6 +108,36 @@ ct_err ct_store_promote(ct_store *s, uint64_t *epoch)
 ct_err ct_store_adopt_epoch(ct_store *s, uint64_t epoch)
 {
     return epoch_set(s, epoch, false, NULL);
+}
+
+ct_err ct_store_follower_id(ct_store *s, uint8_t id[8])
+{
+    if (!s || !id) return CT_ERR_ARG;
+    MDB_txn *t;
+    ct_err r = ct_store_txn_begin(s, s->read_only ? MDB_RDONLY : 0, &t);
+    if (r) return r;
+    MDB_val v;
+    int rc = meta_get(t, s->meta, "follower_id", &v);
+    if (rc == 0) {
+        if (v.mv_size == 8)
+            memcpy(id, v.mv_data, 8);
+        else
+            rc = MDB_CORRUPTED;
+        mdb_txn_abort(t);
+        return map_rc(rc);
+    }
+    if (rc != MDB_NOTFOUND || s->read_only) {
+        mdb_txn_abort(t);
+        return rc == MDB_NOTFOUND ? CT_ERR_ARG : map_rc(rc);
+    }
+    randombytes_buf(id, 8);
+    if ((rc = meta_put(t, s->meta, "follower_id", id, 8))) {
+        mdb_txn_abort(t);
+    } else {
+        rc = mdb_txn_commit(t);
+        if (rc == MDB_PANIC) s->need_reopen = true;
+    }
+    return map_rc(rc);
 }
 
 ct_err ct_store_origin_get(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], char *key,

@@ -23,6 +23,7 @@
 #include "ct_campaign.h"
 #include "ct_campaign_default.h"
 #include "ct_event.h"
+#include "ct_follow.h"
 #include "ct_ingest.h"
 #include "ct_logrec.h"
 #include "ct_server.h"
@@ -93,7 +94,8 @@ static void mk_event(ct_buf *out, uint8_t o, uint64_t seq, uint32_t district, co
     assert_int_equal(ct_event_encode(&ev, out), CT_OK);
 }
 
-/* Sends one submit of n events (origin o, seqs first..first+n-1). */
+/* Sends one submit of n events (origin o, seqs first..first+n-1), with "w"
+ * so that the ack carries each item's q. */
 static void submit(void *d, uint64_t token, uint8_t o, uint64_t first, size_t n, ct_program p)
 {
     ct_buf evb[8];
@@ -105,7 +107,7 @@ static void submit(void *d, uint64_t token, uint8_t o, uint64_t first, size_t n,
         b[i] = (ct_bytes){evb[i].data, evb[i].len};
     }
     ct_buf sub = CT_BUF_INIT;
-    assert_int_equal(ct_wire_submit_encode(token, b, n, &sub), CT_OK);
+    assert_int_equal(ct_wire_submit_encode_wm(token, b, n, true, &sub), CT_OK);
     assert_int_equal(zmq_send(d, sub.data, sub.len, 0), (int)sub.len);
     ct_buf_free(&sub);
     for (size_t i = 0; i < n; i++)
@@ -482,6 +484,75 @@ static void test_aggregator_run(void **st)
     assert_int_equal(ct_tmpdir_remove(&f.td), 0);
 }
 
+/* Opens (creating) the store at dir/name. */
+static ct_store *open_at(const char *dir, const char *name)
+{
+    char err[256], path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ct_store_opts so = {.dir = path, .map_size = 16u << 20, .campaign_id = g_camp.id};
+    ct_store *s = NULL;
+    assert_int_equal(ct_store_open(&so, &s, err, sizeof err), CT_OK);
+    return s;
+}
+
+/* An insecure follower's routing id: drawn once per store and kept, not
+ * derived from the data path (two followers with the same data path on two
+ * machines must not share one: here two stores made one after the other at
+ * one path); a CURVE follower sets none. */
+static void test_follower_routing_id(void **state)
+{
+    (void)state;
+    ct_tmpdir a;
+    assert_int_equal(ct_tmpdir_make(&a, "ct-fol-a"), 0);
+    void *ctx = zmq_ctx_new();
+    char err[256], ra[CT_FOLLOW_RID_LEN + 1], rb[CT_FOLLOW_RID_LEN + 1];
+    char p1[4096], p2[4096];
+    snprintf(p1, sizeof p1, "%s/fol", a.dir);
+    snprintf(p2, sizeof p2, "%s/fol-moved", a.dir);
+    ct_store *sa = open_at(a.dir, "fol");
+    ct_follow_opts fo = {.store = sa,
+                         .campaign = &g_camp,
+                         .zctx = ctx,
+                         .endpoint = "inproc://ct-fol-none",
+                         .data = p1,
+                         .probe_only = true};
+    ct_follow *fa = NULL, *fb = NULL;
+    assert_int_equal(ct_follow_create(&fo, &fa, err, sizeof err), CT_OK);
+    snprintf(ra, sizeof ra, "%s", ct_follow_rid(fa));
+    ct_follow_free(fa);
+    ct_store_close(sa);
+    /* another follower's store at the same path */
+    assert_int_equal(rename(p1, p2), 0);
+    ct_store *sb = open_at(a.dir, "fol");
+    fo.store = sb;
+    assert_int_equal(ct_follow_create(&fo, &fb, err, sizeof err), CT_OK);
+    snprintf(rb, sizeof rb, "%s", ct_follow_rid(fb));
+    assert_int_equal(strlen(ra), CT_FOLLOW_RID_LEN);
+    assert_int_equal(strncmp(ra, "follower-", 9), 0);
+    assert_string_not_equal(ra, rb);
+    ct_follow_free(fb);
+    /* a store keeps its id across restarts (and moves) */
+    sa = open_at(a.dir, "fol-moved");
+    fo.store = sa;
+    fo.data = p2;
+    assert_int_equal(ct_follow_create(&fo, &fa, err, sizeof err), CT_OK);
+    assert_string_equal(ct_follow_rid(fa), ra);
+    ct_follow_free(fa);
+    /* CURVE: no routing id of ours */
+    ct_keypair kp;
+    memset(&kp, 0, sizeof kp);
+    assert_int_equal(zmq_curve_keypair(kp.public_z85, kp.secret_z85), 0);
+    fo.kp = &kp;
+    fo.primary_key_z85 = kp.public_z85;
+    assert_int_equal(ct_follow_create(&fo, &fa, err, sizeof err), CT_OK);
+    assert_string_equal(ct_follow_rid(fa), "");
+    ct_follow_free(fa);
+    ct_store_close(sa);
+    ct_store_close(sb);
+    zmq_ctx_term(ctx);
+    assert_int_equal(ct_tmpdir_remove(&a), 0);
+}
+
 int main(void)
 {
     char err[256];
@@ -493,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_group_commit),          cmocka_unit_test(test_duplicate_and_conflict),
         cmocka_unit_test(test_oversized_frame),       cmocka_unit_test(test_forbidden_district),
         cmocka_unit_test(test_auth_file_bom_and_nul), cmocka_unit_test(test_aggregator_run),
+        cmocka_unit_test(test_follower_routing_id),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ct_campaign_free(&g_camp);

@@ -286,6 +286,69 @@ static void test_settle_delete_and_reject(void **state)
     ct_outbox_close(ob);
 }
 
+/* The safe-watermark delete rule (ct_outbox_settle_ex): an acked event
+ * whose log seq q is above safe is kept, marked; a later sweep with safe >=
+ * q deletes it; an event with q <= safe is deleted at once; unmark clears
+ * every mark (the events are queued again, nothing deleted). */
+static void test_settle_safe_marks(void **state)
+{
+    fixture *f = *state;
+    ct_outbox *ob = open_init(f);
+    queue_n(ob, 0, 5);
+    ct_outbox_settle_item items[] = {{1, CT_OK}, {2, CT_OK}, {3, CT_OK}};
+    uint64_t q[] = {10, 11, 12};
+    size_t nd, nr;
+    /* safe 10: q 10 deleted directly, 11 and 12 kept and marked */
+    assert_int_equal(ct_outbox_settle_ex(ob, items, q, 3, 10, 1690000000000, &nd, &nr), CT_OK);
+    assert_int_equal(nd, 1);
+    ct_outbox_info in;
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.queued, 4);
+    assert_int_equal(in.committed, 2);
+    assert_int_equal(in.delivered, 1);
+    /* marked events are not sent again */
+    scan_acc acc = {0};
+    uint64_t next = 0;
+    assert_int_equal(ct_outbox_scan_unsent(ob, 1, 100, scan_cb, &acc, &next), CT_OK);
+    assert_int_equal(acc.n, 2);
+    assert_int_equal(acc.seqs[0], 4);
+    assert_int_equal(acc.seqs[1], 5);
+    /* a sweep with safe 11 deletes the mark at 11, keeps the one at 12 */
+    assert_int_equal(ct_outbox_settle_ex(ob, NULL, NULL, 0, 11, 1690000000001, &nd, &nr), CT_OK);
+    assert_int_equal(nd, 1);
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.queued, 3);
+    assert_int_equal(in.committed, 1);
+    /* safe 0 sweeps nothing */
+    assert_int_equal(ct_outbox_settle_ex(ob, NULL, NULL, 0, 0, 1690000000002, &nd, &nr), CT_OK);
+    assert_int_equal(nd, 0);
+    /* a mark no watermark reaches (q unknown) stays */
+    ct_outbox_settle_item it4[] = {{4, CT_OK}};
+    uint64_t q4[] = {UINT64_MAX};
+    assert_int_equal(ct_outbox_settle_ex(ob, it4, q4, 1, 11, 1690000000003, &nd, &nr), CT_OK);
+    assert_int_equal(nd, 0);
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.committed, 2);
+    /* unmark: every mark cleared, nothing deleted, the events unsent again */
+    size_t un = 0;
+    assert_int_equal(ct_outbox_unmark_all(ob, &un), CT_OK);
+    assert_int_equal(un, 2);
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.committed, 0);
+    assert_int_equal(in.queued, 3);
+    assert_int_equal(in.delivered, 2);
+    memset(&acc, 0, sizeof acc);
+    assert_int_equal(ct_outbox_scan_unsent(ob, 1, 100, scan_cb, &acc, &next), CT_OK);
+    assert_int_equal(acc.n, 3);
+    assert_int_equal(acc.seqs[0], 3);
+    assert_int_equal(acc.seqs[1], 4);
+    assert_int_equal(acc.seqs[2], 5);
+    /* a later sweep finds no marks: nothing deleted */
+    assert_int_equal(ct_outbox_settle_ex(ob, NULL, NULL, 0, 1000, 1690000000004, &nd, &nr), CT_OK);
+    assert_int_equal(nd, 0);
+    ct_outbox_close(ob);
+}
+
 typedef struct {
     uint64_t seq[8];
     char note[8][16];
@@ -936,6 +999,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abort_queues_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_delete_and_reject, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_safe_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notes_follow_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requeue_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_idempotent, setup, teardown),

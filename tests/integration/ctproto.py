@@ -96,9 +96,13 @@ def decode_event(b):
 
 # ---- messages -------------------------------------------------------------
 
-def submit(token, events):
-    return msgpack.packb({"v": PROTOCOL_VERSION, "k": "sub", "n": token, "e": list(events)},
-                         use_bin_type=True)
+def submit(token, events, w=False):
+    """A "sub"; w=True asks for the watermark form of the ack (items with q,
+    then f and ep)."""
+    m = {"v": PROTOCOL_VERSION, "k": "sub", "n": token, "e": list(events)}
+    if w:
+        m["w"] = 1
+    return msgpack.packb(m, use_bin_type=True)
 
 
 def snapshot_request():
@@ -194,12 +198,12 @@ class Client:
         self.sock.connect(endpoint)
         self.token = 0
 
-    def send(self, events, token=None):
+    def send(self, events, token=None, w=False):
         """Sends one submit, returns its token."""
         if token is None:
             self.token += 1
             token = self.token
-        self.sock.send(submit(token, events))
+        self.sock.send(submit(token, events, w))
         return token
 
     def send_raw(self, frame):
@@ -211,9 +215,9 @@ class Client:
             return decode(self.sock.recv())
         return None
 
-    def call(self, events, timeout=10.0):
+    def call(self, events, timeout=10.0, w=False):
         """Submit and wait for the reply with that token."""
-        tok = self.send(events)
+        tok = self.send(events, w=w)
         deadline = time.time() + timeout
         while time.time() < deadline:
             r = self.recv(max(0.01, deadline - time.time()))

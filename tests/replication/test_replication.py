@@ -15,11 +15,25 @@ safe covers it. Real processes on ipc endpoints, real LMDB, real signals.
       again it catches up; a follower whose own log differs is refused;
   (d) SIGKILL of the primary after commits no follower confirmed: those
       events are still in the collectors' outboxes; after the restart
-      everything ends safe, counted once.
+      everything ends safe, counted once;
+  (e) a follower started with another campaign (a copy with agent_target =
+      3) refuses the primary's records: exit 1 naming both fingerprints, its
+      store stays empty;
+  (f) --sync-followers 2 with two insecure followers: each has its own
+      routing id (drawn and kept in its store), and safe reaches the head;
+  (g) the follower down: `run --once --give-up 3` ends (exit 1) naming the
+      events kept, which stay in the outbox;
+  (h) a safe watermark belongs to one log: the collector's endpoint served
+      by another store (safe 0, its follower absent) after the first one
+      made 50 events safe: the events it commits at seqs 1..20 stay kept.
 """
+import os
 import re
+import shutil
 import signal
 import time
+
+import msgpack
 
 import ctharness as H
 import ctproto as P
@@ -202,6 +216,14 @@ def test_tampered_record_refused():
         evs = O.mixed_events(b"tamper01", 1, 300)
         r = c.call(evs[:100])
         H.check(r and r["s"] == 100 and "f" not in r, f"ack {r}")
+        # the ack to a sub without "w" is the form of the release before the
+        # watermark: 3-element items, no "f", no "ep" (raw bytes: fixarray 3)
+        c.sock.send(P.submit(901, evs[:2]))
+        raw = msgpack.unpackb(c.sock.recv(), raw=False)
+        H.check(raw["n"] == 901 and [len(x) for x in raw["r"]] == [3, 3] and
+                "f" not in raw and "ep" not in raw, f"plain ack {raw}")
+        r = c.call(evs[:2], w=True)
+        H.check(r["q"] == [1, 2] and r["f"] == 100 and r["ep"] == 1, f"ack to w {r}")
         fol = follower(wd, rss)
         fol.start()
         O.wait_until(lambda: verify(fol.data)[0] == 100, 20 * O.SLOW, "follower at 100")
@@ -276,6 +298,115 @@ def test_sigkill_primary_unconfirmed():
         rss.close()
 
 
+def test_campaign_mismatch_refused():
+    with H.Workdir("repl-e") as wd:
+        rss = O.RssSampler()
+        src = os.path.dirname(H.CAMPAIGN)
+        other = wd.sub("other-campaign")
+        shutil.copytree(src, other)
+        ini = os.path.join(other, "campaign.ini")
+        text = open(ini).read()
+        H.check("agent_target = 1\n" in text, "campaign copy: agent_target = 1 not found")
+        with open(ini, "w") as f:
+            f.write(text.replace("agent_target = 1\n", "agent_target = 3\n", 1))
+        p = primary(wd, rss, k=0)
+        p.start()
+        c = P.Client(p.eps["ingest"])
+        H.check(c.call(O.mixed_events(b"campfp01", 1, 20))["s"] == 20, "primary ack")
+        c.close()
+        fol = O.Agg(wd, rss, "fol", campaign=ini, extra=["--follow", wd.ipc("rep")])
+        fol.start(wait=False)
+        rc = fol.proc.wait(30 * O.SLOW)
+        H.check(rc == 1, f"follower with another campaign: exit {rc}")
+        m = fol.proc.wait_log(r"counts with campaign (\S+) fingerprint ([0-9a-f]{64}); this "
+                              r"follower was started with campaign (\S+) fingerprint "
+                              r"([0-9a-f]{64})")
+        H.check(m.group(2) != m.group(4), f"fingerprints: {m.group(0)}")
+        print(m.group(0)[:200], flush=True)
+        H.check(counts(fol.data)[1] == 0, "the follower stored records of another campaign")
+        p.stop()
+        rss.close()
+
+
+def test_two_followers_k2():
+    with H.Workdir("repl-f") as wd:
+        rss = O.RssSampler()
+        p = primary(wd, rss, k=2)
+        p.start()
+        f1 = follower(wd, rss, name="fol1")
+        f2 = follower(wd, rss, name="fol2")
+        f1.start()
+        f2.start()
+        c = P.Client(p.eps["ingest"])
+        r = c.call(O.mixed_events(b"twofol01", 1, 40), w=True)
+        H.check(r and r["s"] == 40, f"ack {r}")
+        c.close()
+        m = p.proc.wait_log(r'role=primary committed=40 safe=40 unsafe_records=0 '
+                            r'sync_followers=2 followers=2 safe_stalled_ms=0 detail="([^"]*)"',
+                            timeout=20 * O.SLOW)
+        ids = [d.split(":acked=")[0] for d in m.group(1).split(",")]
+        H.check(len(ids) == 2 and ids[0] != ids[1] and all("follower-" in i for i in ids),
+                f"follower ids {ids}")
+        for f in (f1, f2):
+            O.wait_until(lambda f=f: verify(f.data)[0] == 40, 20 * O.SLOW, "follower at 40")
+        f1.stop()
+        f2.stop()
+        p.stop()
+        rss.close()
+
+
+def test_once_give_up_follower_down():
+    with H.Workdir("repl-g") as wd:
+        rss = O.RssSampler()
+        p = primary(wd, rss, k=1)  # its follower never comes
+        p.start()
+        c = O.Collector(wd, rss, "c672", 672)
+        c.simulate(700, 30)
+        t0 = time.time()
+        c.start(p.eps["ingest"], ["--once", "--give-up", "3"])
+        rc = c.proc.wait(30 * O.SLOW)
+        took = time.time() - t0
+        H.check(rc == 1, f"run --once --give-up 3 exit {rc}")
+        m = c.proc.wait_log(r"the safe watermark of \S+ has not advanced for 3 s \(safe=0; a "
+                            r"follower down\?\): 30 events committed at HQ but not confirmed "
+                            r"safe, all kept in the outbox")
+        print(m.group(0), f"after {took:.1f}s", flush=True)
+        H.check(took < 15 * O.SLOW, f"gave up after {took:.1f} s")
+        st = status(c.outbox)
+        H.check(st["queued"] == "30" and st["unsafe"] == "30", f"status {st}")
+        H.check(len(O.read_log(p.data)) == 30, "not committed at HQ")
+        p.stop()
+        rss.close()
+
+
+def test_safe_belongs_to_one_log():
+    with H.Workdir("repl-h") as wd:
+        rss = O.RssSampler()
+        a = O.Agg(wd, rss, "agg", extra=["--no-future-check"])  # safe = committed
+        a.start()
+        c = O.Collector(wd, rss, "c672", 672)
+        c.simulate(800, 50)
+        c.start(a.eps["ingest"], ["--resend-ms", "300"])
+        O.wait_until(lambda: O.outbox_empty(c), 30 * O.SLOW, "50 events safe on the first store")
+        a.stop()
+        # the same endpoint, served by another store whose follower is absent
+        b = O.Agg(wd, rss, "agg", data=wd.sub("other-data"),
+                  extra=["--no-future-check", "--replicate", wd.ipc("rep"),
+                         "--sync-followers", "1"])
+        b.start()
+        c.simulate(801, 20)
+        O.wait_until(lambda: len(O.read_log(b.data)) == 20, 30 * O.SLOW, "20 committed there")
+        time.sleep(1.5)
+        st = status(c.outbox)
+        H.check(st["queued"] == "20" and st["unsafe"] == "20",
+                f"events deleted on another log's safe watermark: {st}")
+        c.stop()
+        b.stop()
+        rss.close()
+
+
 if __name__ == "__main__":
     H.main([test_follower_curve_under_load, test_follower_down_under_load,
-            test_tampered_record_refused, test_sigkill_primary_unconfirmed])
+            test_tampered_record_refused, test_sigkill_primary_unconfirmed,
+            test_campaign_mismatch_refused, test_two_followers_k2,
+            test_once_give_up_follower_down, test_safe_belongs_to_one_log])

@@ -734,15 +734,116 @@ static void test_repl_messages(void **state)
     ct_buf_free(&b);
 }
 
+/* "rb" with "ci"/"cf": the primary's campaign travels with its records. */
+static void test_repl_batch_campaign(void **state)
+{
+    (void)state;
+    ct_buf b = {0};
+    uint8_t r1[] = {0x95, 0x01};
+    ct_bytes recs[1] = {{r1, sizeof r1}}, got[2];
+    ct_wire_repl_batch rb = {.prev_seq = 1,
+                             .committed = 2,
+                             .safe = 1,
+                             .recs = recs,
+                             .n = 1,
+                             .campaign_id = "lamdong-2023",
+                             .campaign_id_len = 12};
+    memset(rb.fingerprint, 0x5a, CT_HASH_LEN);
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_OK);
+    ct_wire_repl_batch d;
+    assert_int_equal(ct_wire_repl_batch_decode(b.data, b.len, &d, got, 2), CT_OK);
+    assert_int_equal(d.campaign_id_len, 12);
+    assert_memory_equal(d.campaign_id, "lamdong-2023", 12);
+    assert_memory_equal(d.fingerprint, rb.fingerprint, CT_HASH_LEN);
+    /* "ci" without "cf": the frame ends with "cf" bin 32 (2 + 1 + 2 + 32 bytes);
+     * drop it and lower the map count */
+    ct_buf c = {0};
+    ct_buf_append(&c, b.data, b.len - 37);
+    assert_int_equal(c.data[0], 0x8a);
+    c.data[0] = 0x89;
+    assert_int_equal(ct_wire_repl_batch_decode(c.data, c.len, &d, got, 2), CT_ERR_MISSING_FIELD);
+    /* absent: decoded as NULL */
+    rb.campaign_id = NULL;
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_OK);
+    assert_int_equal(ct_wire_repl_batch_decode(b.data, b.len, &d, got, 2), CT_OK);
+    assert_null(d.campaign_id);
+    /* an id longer than a campaign id */
+    rb.campaign_id = "0123456789012345678901234567890123";
+    rb.campaign_id_len = 34;
+    assert_int_equal(ct_wire_repl_batch_encode(&rb, &b), CT_ERR_BAD_VALUE);
+    ct_buf_free(&c);
+    ct_buf_free(&b);
+}
+
+/* First occurrence of needle in hay, or NULL. */
+static const uint8_t *find_bytes(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(hay + i, needle, m) == 0) return hay + i;
+    return NULL;
+}
+
+/* The ack to a sub without "w": 3-element items, no "f", no "ep" (the bytes
+ * a client of the release before the watermark decodes); with "w": q, f, ep. */
+static void test_ack_reply_forms(void **state)
+{
+    (void)state;
+    ct_buf b = {0};
+    ct_ack_item it[2] = {{.has_id = true, .status = CT_ACK_ACCEPTED, .seq = 9},
+                         {.has_id = false, .status = CT_ACK_REJECTED, .code = 3}};
+    memset(it[0].id, 0x11, CT_EVENT_ID_LEN);
+    assert_int_equal(ct_wire_ack_encode_reply(5, 9, false, 7, 2, it, 2, &b), CT_OK);
+    /* map of 5: v k n s r */
+    assert_int_equal(b.data[0], 0x85);
+    static const uint8_t r_key[] = {0xa1, 'r', 0x92, 0x93, 0xc4, CT_EVENT_ID_LEN};
+    const uint8_t *r = find_bytes(b.data, b.len, r_key, sizeof r_key);
+    assert_non_null(r);
+    size_t item1 = (size_t)(r - b.data) + sizeof r_key + CT_EVENT_ID_LEN + 2; /* status, code */
+    static const uint8_t second[] = {0x93, 0xc0, 0x02, 0x03};
+    assert_int_equal(b.len, item1 + sizeof second);
+    assert_memory_equal(b.data + item1, second, sizeof second);
+    uint64_t tok, seq, safe, ep;
+    bool has_safe;
+    ct_ack_item got[2];
+    size_t n;
+    assert_int_equal(
+        ct_wire_ack_decode_ep(b.data, b.len, &tok, &seq, &has_safe, &safe, &ep, got, 2, &n), CT_OK);
+    assert_false(has_safe);
+    assert_int_equal(ep, 0);
+    assert_int_equal(got[0].seq, 0);
+    /* with "w": fixarray 4, f and ep */
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_ack_encode_reply(5, 9, true, 7, 2, it, 2, &b), CT_OK);
+    assert_int_equal(b.data[0], 0x87);
+    static const uint8_t r4[] = {0xa1, 'r', 0x92, 0x94};
+    assert_non_null(find_bytes(b.data, b.len, r4, sizeof r4));
+    assert_int_equal(
+        ct_wire_ack_decode_ep(b.data, b.len, &tok, &seq, &has_safe, &safe, &ep, got, 2, &n), CT_OK);
+    assert_true(has_safe);
+    assert_int_equal(safe, 7);
+    assert_int_equal(ep, 2);
+    assert_int_equal(got[0].seq, 9);
+    ct_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_submit_round_trip), cmocka_unit_test(test_ack_round_trip),
-        cmocka_unit_test(test_error_round_trip),  cmocka_unit_test(test_state_round_trip),
-        cmocka_unit_test(test_snapreq),           cmocka_unit_test(test_wire_header_rejections),
-        cmocka_unit_test(test_ack_rejections),    cmocka_unit_test(test_error_rejections),
-        cmocka_unit_test(test_state_rejections),  cmocka_unit_test(test_watermark_fields),
-        cmocka_unit_test(test_repl_messages),     cmocka_unit_test(test_state_campaign),
+        cmocka_unit_test(test_submit_round_trip),
+        cmocka_unit_test(test_ack_round_trip),
+        cmocka_unit_test(test_error_round_trip),
+        cmocka_unit_test(test_state_round_trip),
+        cmocka_unit_test(test_snapreq),
+        cmocka_unit_test(test_wire_header_rejections),
+        cmocka_unit_test(test_ack_rejections),
+        cmocka_unit_test(test_error_rejections),
+        cmocka_unit_test(test_state_rejections),
+        cmocka_unit_test(test_watermark_fields),
+        cmocka_unit_test(test_repl_messages),
+        cmocka_unit_test(test_state_campaign),
+        cmocka_unit_test(test_repl_batch_campaign),
+        cmocka_unit_test(test_ack_reply_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
