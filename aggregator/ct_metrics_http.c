@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ct_buf.h"
+#include "ct_addr.h"
 #include "ct_log.h"
 
 static const double BATCH_LE[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
@@ -243,66 +244,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return r;
 }
 
-/* libmicrohttpd's own messages, in the project's log format. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char msg[400];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (msg[i] == '"' || msg[i] == '\\' || (unsigned char)msg[i] < 0x20) msg[i] = '\'';
-    ct_log(CT_LOG_WARN, "metrics http server", "detail=\"%s\"", msg);
-}
-
-static ct_err parse_addr(const char *s, struct sockaddr_in *sa, char *err, size_t errlen)
-{
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    char host[64] = "127.0.0.1";
-    const char *colon = strrchr(s, ':');
-    const char *port = colon ? colon + 1 : s;
-    if (colon && colon != s) {
-        size_t hl = (size_t)(colon - s);
-        if (hl >= sizeof host) {
-            snprintf(err, errlen, "address too long: %s", s);
-            return CT_ERR_USAGE;
-        }
-        memcpy(host, s, hl);
-        host[hl] = '\0';
-    }
-    if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 0 || p > 65535) {
-        snprintf(err, errlen, "bad port in %s (want ADDR:PORT, e.g. 127.0.0.1:9102)", s);
-        return CT_ERR_USAGE;
-    }
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
-        snprintf(err, errlen, "bad IPv4 address in %s", s);
-        return CT_ERR_USAGE;
-    }
-    sa->sin_port = htons((uint16_t)p);
-    return CT_OK;
-}
-
 ct_err ct_metrics_http_start(const char *addr_port, ct_metrics_http **out, char *err, size_t errlen)
 {
     assert(addr_port && out);
     *out = NULL;
     struct sockaddr_in sa;
-    ct_err e = parse_addr(addr_port, &sa, err, errlen);
+    ct_err e = ct_addr_parse(addr_port, &sa, err, errlen);
     if (e) return e;
     ct_metrics_http *m = calloc(1, sizeof *m);
     if (!m) return CT_ERR_NOMEM;
     pthread_mutex_init(&m->mu, NULL);
-    m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
-                            NULL, NULL, handler, m, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    m->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handler,
+        m, MHD_OPTION_EXTERNAL_LOGGER, ct_log_external, (void *)"metrics http server",
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, 64u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!m->d) {
         snprintf(err, errlen, "cannot listen on %s: %s", addr_port, strerror(errno));
         pthread_mutex_destroy(&m->mu);

@@ -25,34 +25,6 @@
 #define CHUNK 4096
 
 typedef struct {
-    uint8_t hash[CT_LOGREC_HASH_LEN];
-    bool found;
-} hash_at;
-
-static ct_err hash_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
-{
-    hash_at *h = arg;
-    (void)raw;
-    (void)raw_len;
-    memcpy(h->hash, rec->hash, CT_LOGREC_HASH_LEN);
-    h->found = true;
-    return CT_STOP;
-}
-
-static ct_err hash_of(ct_store *s, uint64_t seq, uint8_t out[CT_LOGREC_HASH_LEN])
-{
-    if (seq == 0) {
-        memset(out, 0, CT_LOGREC_HASH_LEN);
-        return CT_OK;
-    }
-    hash_at h = {.found = false};
-    ct_err e = ct_store_log_scan(s, seq, seq, hash_cb, &h, NULL);
-    if (!e && !h.found) e = CT_ERR_NOT_FOUND;
-    if (!e) memcpy(out, h.hash, CT_LOGREC_HASH_LEN);
-    return e;
-}
-
-typedef struct {
     ct_store *from, *to;
     const ct_campaign *campaign;
     size_t in_chunk;
@@ -97,7 +69,7 @@ static ct_err find_fork(const ct_rejoin_opts *o, ct_follow *fl, uint64_t head, u
     uint64_t lo = 0, hi = head, ep = 0;
     ct_err e = ct_follow_probe(fl, 0, (const uint8_t[CT_LOGREC_HASH_LEN]){0}, PROBE_MS, &on, &ep);
     if (!e && !on) e = CT_ERR_CHAIN;
-    if (!e && (e = hash_of(o->store, head, h)) == CT_OK)
+    if (!e && (e = ct_store_hash_at(o->store, head, h)) == CT_OK)
         e = ct_follow_probe(fl, head, h, PROBE_MS, &on, &ep);
     if (e) {
         snprintf(msg, msglen, "asking the primary at %s: %s", o->follow.endpoint,
@@ -113,7 +85,7 @@ static ct_err find_fork(const ct_rejoin_opts *o, ct_follow *fl, uint64_t head, u
     while (hi - lo > 1) { /* lo on its log, hi not */
         uint64_t mid = lo + (hi - lo) / 2;
         uint64_t ep2 = 0;
-        if ((e = hash_of(o->store, mid, h)) ||
+        if ((e = ct_store_hash_at(o->store, mid, h)) ||
             (e = ct_follow_probe(fl, mid, h, PROBE_MS, &on, &ep2))) {
             snprintf(msg, msglen, "probing seq %llu on the primary: %s", (unsigned long long)mid,
                      ct_err_str(e));
@@ -195,7 +167,7 @@ ct_err ct_rejoin_run(const ct_rejoin_opts *o, char *msg, size_t msglen)
     }
     char fh[2 * CT_LOGREC_HASH_LEN + 1] = "";
     uint8_t fb[CT_LOGREC_HASH_LEN];
-    if ((e = hash_of(o->store, fork, fb))) {
+    if ((e = ct_store_hash_at(o->store, fork, fb))) {
         snprintf(msg, msglen, "reading seq %llu: %s", (unsigned long long)fork, ct_err_str(e));
         return e;
     }

@@ -267,38 +267,14 @@ static void send_batch(ct_repl *r, follower *f, uint64_t seq, const uint8_t *hea
     f->parked = false;
 }
 
-typedef struct {
-    uint8_t hash[CT_LOGREC_HASH_LEN];
-    bool found;
-} hash_at;
-
-static ct_err hash_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
-{
-    hash_at *h = arg;
-    (void)raw;
-    (void)raw_len;
-    memcpy(h->hash, rec->hash, CT_LOGREC_HASH_LEN);
-    h->found = true;
-    return CT_STOP;
-}
-
 /* Our chain hash at seq (seq <= committed). */
 static ct_err our_hash(ct_repl *r, uint64_t seq, uint8_t out[CT_LOGREC_HASH_LEN])
 {
-    if (seq == 0) {
-        memset(out, 0, CT_LOGREC_HASH_LEN);
-        return CT_OK;
-    }
     if (seq == r->committed) {
         memcpy(out, r->head, CT_LOGREC_HASH_LEN);
         return CT_OK;
     }
-    hash_at h = {.found = false};
-    ct_err e = ct_store_log_scan(r->o.store, seq, seq, hash_cb, &h, NULL);
-    if (e) return e;
-    if (!h.found) return CT_ERR_NOT_FOUND;
-    memcpy(out, h.hash, CT_LOGREC_HASH_LEN);
-    return CT_OK;
+    return ct_store_hash_at(r->o.store, seq, out);
 }
 
 static follower *find_follower(ct_repl *r, const char *id)

@@ -121,3 +121,13 @@ void ct_log(ct_log_level l, const char *msg, const char *fmt, ...)
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
 }
+
+void ct_log_external(void *what, const char *fmt, va_list ap)
+{
+    char m[CT_LOG_VAL_MAX];
+    vsnprintf(m, sizeof m, fmt, ap);
+    size_t n = strlen(m);
+    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == '\r'))
+        m[--n] = '\0';
+    ct_log(CT_LOG_WARN, what ? (const char *)what : "library", "detail=%s", CT_LOG_Q(m));
+}

@@ -8,6 +8,8 @@
 #ifndef CT_LOG_H
 #define CT_LOG_H
 
+#include <stdarg.h>
+
 typedef enum { CT_LOG_DEBUG = 0, CT_LOG_INFO, CT_LOG_WARN, CT_LOG_ERROR } ct_log_level;
 
 void ct_log_set_level(ct_log_level l);
@@ -30,5 +32,11 @@ const char *ct_log_quote(ct_log_val *b, const char *s);
 /* ct_log_quote into a buffer that lives until the end of the full
  * expression's block: ct_log(..., "user=%s", CT_LOG_Q(name)). */
 #define CT_LOG_Q(s) ct_log_quote(&(ct_log_val){{0}}, (s))
+
+/* A library's own message in this format: one warn line with msg = what (a
+ * const char *, passed as void * to fit libmicrohttpd's
+ * MHD_OPTION_EXTERNAL_LOGGER) and the text, trailing newline dropped, as
+ * detail=CT_LOG_Q(text). */
+void ct_log_external(void *what, const char *fmt, va_list ap);
 
 #endif

@@ -214,17 +214,19 @@ ct_err ct_serve_start(const ct_serve_opts *so, ct_office *o, ct_serve **out, cha
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (tls) {
         flags |= MHD_USE_TLS;
-        sv->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, sv, MHD_OPTION_SOCK_ADDR,
-                                 (const struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
-                                 (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                                 MHD_OPTION_NOTIFY_COMPLETED, completed, sv,
-                                 MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert.data,
+        sv->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, sv, MHD_OPTION_EXTERNAL_LOGGER,
+                                 ct_log_external, (void *)"office http server",
+                                 MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_NOTIFY_COMPLETED,
+                                 completed, sv, MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert.data,
                                  MHD_OPTION_HTTPS_MEM_KEY, (const char *)key.data, MHD_OPTION_END);
     } else {
-        sv->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, sv, MHD_OPTION_SOCK_ADDR,
-                                 (const struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
-                                 (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                                 MHD_OPTION_NOTIFY_COMPLETED, completed, sv, MHD_OPTION_END);
+        sv->d = MHD_start_daemon(
+            flags, 0, NULL, NULL, handler, sv, MHD_OPTION_EXTERNAL_LOGGER, ct_log_external,
+            (void *)"office http server", MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+            30u, MHD_OPTION_NOTIFY_COMPLETED, completed, sv, MHD_OPTION_END);
     }
     if (!sv->d) {
         snprintf(err, errlen, "cannot listen on %s%s: %s", so->addr,

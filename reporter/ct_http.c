@@ -394,20 +394,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 /* ---------------------------------------------------------------- daemon */
 
-/* libmicrohttpd's own messages, in the project's log format. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char m[400];
-    vsnprintf(m, sizeof m, fmt, ap);
-    size_t n = strlen(m);
-    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == '\r'))
-        m[--n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (m[i] == '"' || m[i] == '\\' || (unsigned char)m[i] < 0x20) m[i] = '\'';
-    ct_log(CT_LOG_WARN, "http server", "detail=\"%s\"", m);
-}
-
 /* The open-file limit raised (soft up to hard) to fit want clients; returns
  * how many clients fit. */
 static unsigned fit_fd_limit(unsigned want)
@@ -456,12 +442,12 @@ ct_err ct_http_start(const ct_http_config *cfg, ct_http **out, char *err, size_t
     unsigned clients = fit_fd_limit(cfg->max_clients ? cfg->max_clients : CT_HTTP_DEFAULT_CLIENTS);
     h->d = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,
-        MHD_OPTION_CONNECTION_LIMIT, clients, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_END);
+        handler, h, MHD_OPTION_EXTERNAL_LOGGER, ct_log_external, (void *)"http server",
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)POOL_THREADS, MHD_OPTION_CONNECTION_LIMIT, clients,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONN_TIMEOUT_S, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "cannot listen on %s: %s", cfg->addr_port, strerror(errno));
         pthread_mutex_destroy(&h->mu);

@@ -215,6 +215,11 @@ typedef ct_err (*ct_store_log_cb)(const ct_logrec *rec, const uint8_t *raw, size
                                   void *arg);
 ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_log_cb cb,
                          void *arg, uint64_t *bad_seq);
+
+/* The chain hash after record seq: all zero for seq 0 (the chain's start).
+ * CT_ERR_NOT_FOUND when there is no record seq; the scan's errors
+ * otherwise. */
+ct_err ct_store_hash_at(ct_store *s, uint64_t seq, uint8_t out[CT_LOGREC_HASH_LEN]);
 /* Looks up the log seq of an event id (0 if absent). */
 ct_err ct_store_find_id(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], uint64_t *seq);
 /* Looks up an event by id AND exact bytes: *seq = its log seq if the

@@ -230,3 +230,31 @@ ct_err ct_store_find_event(ct_store *s, const uint8_t id[CT_EVENT_ID_LEN], const
     mdb_txn_abort(t);
     return map_rc(rc);
 }
+
+typedef struct {
+    uint8_t hash[CT_LOGREC_HASH_LEN];
+    bool found;
+} hash_at;
+
+static ct_err hash_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
+{
+    hash_at *h = arg;
+    (void)raw;
+    (void)raw_len;
+    memcpy(h->hash, rec->hash, CT_LOGREC_HASH_LEN);
+    h->found = true;
+    return CT_STOP;
+}
+
+ct_err ct_store_hash_at(ct_store *s, uint64_t seq, uint8_t out[CT_LOGREC_HASH_LEN])
+{
+    if (seq == 0) {
+        memset(out, 0, CT_LOGREC_HASH_LEN);
+        return CT_OK;
+    }
+    hash_at h = {.found = false};
+    ct_err e = ct_store_log_scan(s, seq, seq, hash_cb, &h, NULL);
+    if (!e && !h.found) e = CT_ERR_NOT_FOUND;
+    if (!e) memcpy(out, h.hash, CT_LOGREC_HASH_LEN);
+    return e;
+}

@@ -617,6 +617,18 @@ static void test_scan_ranges(void **state)
     memset(&r, 0, sizeof r);
     assert_int_equal(ct_store_log_scan(s, N + 1, 0, range_cb, &r, &bad), CT_OK);
     assert_int_equal(r.n, 0);
+    /* the chain hash at a seq: zero before the first record, the head at the
+     * last, the record's own in between, nothing past the head */
+    uint8_t h[CT_LOGREC_HASH_LEN], head[CT_LOGREC_HASH_LEN], zero[CT_LOGREC_HASH_LEN] = {0};
+    uint64_t hs;
+    assert_int_equal(ct_store_head(s, &hs, head), CT_OK);
+    assert_int_equal(ct_store_hash_at(s, 0, h), CT_OK);
+    assert_memory_equal(h, zero, sizeof h);
+    assert_int_equal(ct_store_hash_at(s, N, h), CT_OK);
+    assert_memory_equal(h, head, sizeof h);
+    assert_int_equal(ct_store_hash_at(s, 4000, h), CT_OK);
+    assert_memory_not_equal(h, head, sizeof h);
+    assert_int_equal(ct_store_hash_at(s, N + 1, h), CT_ERR_NOT_FOUND);
     ct_store_close(s);
     tevs_free(e, N);
     free(e);
