@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ct_codec.h"
+#include "ct_wire_int.h"
 
 #define CT_WIRE_MAX_COUNTERS (1u << 20) /* entries in one "upd"/"snp" */
 
@@ -40,9 +41,6 @@ static const char *ct_kind_name(ct_msg_kind k)
 /* Key tables: index 0 and 1 are always "v" and "k". */
 static const char *const ct_keys_sub[] = {"v", "k", "n", "e", "w", "ep", NULL};
 static const char *const ct_keys_ack[] = {"v", "k", "n", "s", "r", "f", "ep", NULL};
-static const char *const ct_keys_rq[] = {"v", "k", "s", "h", "ep", NULL};
-static const char *const ct_keys_rb[] = {"v", "k",  "p", "ph", "c",  "f", "t",
-                                         "r", "ep", "o", "ci", "cf", NULL};
 static const char *const ct_keys_err[] = {"v", "k", "n", "c", NULL};
 static const char *const ct_keys_upd[] = {"v", "k", "s",  "p",  "ph", "h",
                                           "t", "c", "ci", "cf", NULL};
@@ -54,9 +52,7 @@ static const ct_prescan_limits ct_lim_sub = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_EVE
                                              CT_WIRE_MAX_EVENTS + 64};
 static const ct_prescan_limits ct_lim_ack = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_EVENTS,
                                              5 * CT_WIRE_MAX_EVENTS + 64};
-static const ct_prescan_limits ct_lim_small = {CT_CODEC_MAX_DEPTH, 64, 256};
-static const ct_prescan_limits ct_lim_rb = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_RECORDS,
-                                            4 * CT_WIRE_MAX_RECORDS + 64};
+const ct_prescan_limits ct_wire_lim_small = {CT_CODEC_MAX_DEPTH, 64, 256};
 static const ct_prescan_limits ct_lim_state = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_COUNTERS,
                                                3 * CT_WIRE_MAX_COUNTERS + 64};
 /* peek accepts anything a decoder could accept */
@@ -104,8 +100,8 @@ static ct_err ct_wire_open(const uint8_t *buf, size_t len, const ct_prescan_limi
 
 /* Opens a message that must be of kind want (or one of the state kinds when
  * want == 0). */
-static ct_err ct_wire_open_kind(const uint8_t *buf, size_t len, const ct_prescan_limits *lim,
-                                ct_msg_kind want, msgpack_object *root)
+ct_err ct_wire_open_kind(const uint8_t *buf, size_t len, const ct_prescan_limits *lim,
+                         ct_msg_kind want, msgpack_object *root)
 {
     ct_msg_kind kind;
     ct_err e = ct_wire_open(buf, len, lim, root, &kind);
@@ -116,8 +112,8 @@ static ct_err ct_wire_open_kind(const uint8_t *buf, size_t len, const ct_prescan
 
 /* Walks the map once: unknown -> UNKNOWN_KEY, repeated -> DUP_KEY. Fills
  * vals[i] with the value of keys[i]. */
-static ct_err ct_wire_fields(const msgpack_object *root, const char *const *keys,
-                             const msgpack_object **vals, unsigned nkeys)
+ct_err ct_wire_fields(const msgpack_object *root, const char *const *keys,
+                      const msgpack_object **vals, unsigned nkeys)
 {
     unsigned seen = 0;
     for (unsigned i = 0; i < nkeys; i++)
@@ -132,7 +128,7 @@ static ct_err ct_wire_fields(const msgpack_object *root, const char *const *keys
     return CT_OK;
 }
 
-static ct_err ct_get_bin(const msgpack_object *o, size_t want, ct_err bad_len)
+ct_err ct_wire_get_bin(const msgpack_object *o, size_t want, ct_err bad_len)
 {
     if (o->type != MSGPACK_OBJECT_BIN) return CT_ERR_WRONG_TYPE;
     if (o->via.bin.size != want) return bad_len;
@@ -237,7 +233,7 @@ ct_err ct_wire_submit_peek_token(const uint8_t *buf, size_t len, uint64_t *token
 ct_err ct_wire_snapreq_decode(const uint8_t *buf, size_t len)
 {
     msgpack_object root;
-    ct_err e = ct_wire_open_kind(buf, len, &ct_lim_small, CT_MSG_SNAP_REQ, &root);
+    ct_err e = ct_wire_open_kind(buf, len, &ct_wire_lim_small, CT_MSG_SNAP_REQ, &root);
     if (e) return e;
     const msgpack_object *f[2];
     return ct_wire_fields(&root, ct_keys_snq, f, 2);
@@ -253,7 +249,7 @@ static ct_err ct_ack_item_decode(const msgpack_object *o, ct_ack_item *it)
         it->has_id = false;
         memset(it->id, 0, sizeof it->id);
     } else {
-        if ((e = ct_get_bin(&x[0], CT_EVENT_ID_LEN, CT_ERR_BAD_ID))) return e;
+        if ((e = ct_wire_get_bin(&x[0], CT_EVENT_ID_LEN, CT_ERR_BAD_ID))) return e;
         it->has_id = true;
         memcpy(it->id, x[0].via.bin.ptr, CT_EVENT_ID_LEN);
     }
@@ -327,7 +323,7 @@ ct_err ct_wire_error_decode(const uint8_t *buf, size_t len, bool *has_token, uin
                             uint16_t *code)
 {
     msgpack_object root;
-    ct_err e = ct_wire_open_kind(buf, len, &ct_lim_small, CT_MSG_ERROR, &root);
+    ct_err e = ct_wire_open_kind(buf, len, &ct_wire_lim_small, CT_MSG_ERROR, &root);
     if (e) return e;
     const msgpack_object *f[4];
     if ((e = ct_wire_fields(&root, ct_keys_err, f, 4))) return e;
@@ -437,7 +433,7 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
             continue;
         }
         if (strcmp(keys[i], "cf") == 0) { /* campaign fingerprint */
-            if ((e = ct_get_bin(o, CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
+            if ((e = ct_wire_get_bin(o, CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
             memcpy(out->campaign_fp, o->via.bin.ptr, CT_HASH_LEN);
             have_cf = true;
             continue;
@@ -449,7 +445,7 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
             break;
         case 'p':
             if (keys[i][1] == 'h') { /* "ph": chain head at seq "p" */
-                if ((e = ct_get_bin(o, CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
+                if ((e = ct_wire_get_bin(o, CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
                 memcpy(out->prev_head, o->via.bin.ptr, CT_HASH_LEN);
                 have_ph = true;
                 break;
@@ -458,7 +454,7 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
             have_p = true;
             break;
         case 'h':
-            if ((e = ct_get_bin(o, CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
+            if ((e = ct_wire_get_bin(o, CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
             memcpy(out->head, o->via.bin.ptr, CT_HASH_LEN);
             have_h = true;
             break;
@@ -486,7 +482,7 @@ ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out)
 
 /* ---- encoding ------------------------------------------------------------ */
 
-static void ct_pk_str(msgpack_packer *pk, const char *s)
+void ct_wire_pk_str(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);
     msgpack_pack_str(pk, n);
@@ -494,17 +490,17 @@ static void ct_pk_str(msgpack_packer *pk, const char *s)
 }
 
 /* Starts a message: map header with n keys, then "v":1, "k":kind. */
-static void ct_pk_head(msgpack_packer *pk, size_t nkeys, ct_msg_kind kind)
+void ct_wire_pk_head(msgpack_packer *pk, size_t nkeys, ct_msg_kind kind)
 {
     msgpack_pack_map(pk, nkeys);
-    ct_pk_str(pk, "v");
+    ct_wire_pk_str(pk, "v");
     msgpack_pack_uint64(pk, CT_WIRE_VERSION);
-    ct_pk_str(pk, "k");
-    ct_pk_str(pk, ct_kind_name(kind));
+    ct_wire_pk_str(pk, "k");
+    ct_wire_pk_str(pk, ct_kind_name(kind));
 }
 
 /* Any failed write (ENOMEM) leaves the buffer as it was. */
-static ct_err ct_pk_finish(ct_buf *out, size_t start, int failed)
+ct_err ct_wire_pk_finish(ct_buf *out, size_t start, int failed)
 {
     if (failed) {
         out->len = start;
@@ -541,24 +537,24 @@ ct_err ct_wire_submit_encode_ep(uint64_t token, const ct_bytes *events, size_t n
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, 4 + (want_safe ? 1u : 0u) + (epoch ? 1u : 0u), CT_MSG_SUBMIT);
-    ct_pk_str(&pk, "n");
+    ct_wire_pk_head(&pk, 4 + (want_safe ? 1u : 0u) + (epoch ? 1u : 0u), CT_MSG_SUBMIT);
+    ct_wire_pk_str(&pk, "n");
     bad |= msgpack_pack_uint64(&pk, token);
-    ct_pk_str(&pk, "e");
+    ct_wire_pk_str(&pk, "e");
     bad |= msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++) {
         bad |= msgpack_pack_bin(&pk, events[i].len);
         bad |= msgpack_pack_bin_body(&pk, events[i].data, events[i].len);
     }
     if (want_safe) {
-        ct_pk_str(&pk, "w");
+        ct_wire_pk_str(&pk, "w");
         bad |= msgpack_pack_uint64(&pk, 1);
     }
     if (epoch) {
-        ct_pk_str(&pk, "ep");
+        ct_wire_pk_str(&pk, "ep");
         bad |= msgpack_pack_uint64(&pk, epoch);
     }
-    return ct_pk_finish(out, start, bad);
+    return ct_wire_pk_finish(out, start, bad);
 }
 
 ct_err ct_wire_ack_encode(uint64_t token, uint64_t seq, const ct_ack_item *items, size_t n,
@@ -606,12 +602,12 @@ static ct_err ct_ack_encode(uint64_t token, uint64_t seq, bool has_safe, uint64_
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, 5 + (has_safe ? 1u : 0u) + (epoch ? 1u : 0u), CT_MSG_ACK);
-    ct_pk_str(&pk, "n");
+    ct_wire_pk_head(&pk, 5 + (has_safe ? 1u : 0u) + (epoch ? 1u : 0u), CT_MSG_ACK);
+    ct_wire_pk_str(&pk, "n");
     bad |= msgpack_pack_uint64(&pk, token);
-    ct_pk_str(&pk, "s");
+    ct_wire_pk_str(&pk, "s");
     bad |= msgpack_pack_uint64(&pk, seq);
-    ct_pk_str(&pk, "r");
+    ct_wire_pk_str(&pk, "r");
     bad |= msgpack_pack_array(&pk, n);
     for (size_t i = 0; i < n; i++) {
         bad |= msgpack_pack_array(&pk, with_q ? 4 : 3);
@@ -626,14 +622,14 @@ static ct_err ct_ack_encode(uint64_t token, uint64_t seq, bool has_safe, uint64_
         if (with_q) bad |= msgpack_pack_uint64(&pk, items[i].seq);
     }
     if (has_safe) {
-        ct_pk_str(&pk, "f");
+        ct_wire_pk_str(&pk, "f");
         bad |= msgpack_pack_uint64(&pk, safe);
     }
     if (epoch) {
-        ct_pk_str(&pk, "ep");
+        ct_wire_pk_str(&pk, "ep");
         bad |= msgpack_pack_uint64(&pk, epoch);
     }
-    return ct_pk_finish(out, start, bad);
+    return ct_wire_pk_finish(out, start, bad);
 }
 
 ct_err ct_wire_error_encode(bool has_token, uint64_t token, ct_err code, ct_buf *out)
@@ -645,15 +641,15 @@ ct_err ct_wire_error_encode(bool has_token, uint64_t token, ct_err code, ct_buf 
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, 4, CT_MSG_ERROR);
-    ct_pk_str(&pk, "n");
+    ct_wire_pk_head(&pk, 4, CT_MSG_ERROR);
+    ct_wire_pk_str(&pk, "n");
     if (has_token)
         bad |= msgpack_pack_uint64(&pk, token);
     else
         bad |= msgpack_pack_nil(&pk);
-    ct_pk_str(&pk, "c");
+    ct_wire_pk_str(&pk, "c");
     bad |= msgpack_pack_uint64(&pk, (uint64_t)code);
-    return ct_pk_finish(out, start, bad);
+    return ct_wire_pk_finish(out, start, bad);
 }
 
 ct_err ct_wire_state_encode(const ct_wire_state *st, ct_buf *out)
@@ -685,11 +681,11 @@ ct_err ct_wire_state_encode(const ct_wire_state *st, ct_buf *out)
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_pk_head(&pk, nsend, st->kind);
+    ct_wire_pk_head(&pk, nsend, st->kind);
     for (size_t i = 2; i < nkeys; i++) {
         if (strcmp(keys[i], "ci") == 0 || strcmp(keys[i], "cf") == 0) {
             if (!st->has_campaign) continue;
-            ct_pk_str(&pk, keys[i]);
+            ct_wire_pk_str(&pk, keys[i]);
             if (keys[i][1] == 'i') {
                 bad |= msgpack_pack_str(&pk, ci_len);
                 bad |= msgpack_pack_str_body(&pk, st->campaign_id, ci_len);
@@ -699,7 +695,7 @@ ct_err ct_wire_state_encode(const ct_wire_state *st, ct_buf *out)
             }
             continue;
         }
-        ct_pk_str(&pk, keys[i]);
+        ct_wire_pk_str(&pk, keys[i]);
         switch (keys[i][0]) {
         case 's':
             bad |= msgpack_pack_uint64(&pk, st->seq);
@@ -732,7 +728,7 @@ ct_err ct_wire_state_encode(const ct_wire_state *st, ct_buf *out)
             break;
         }
     }
-    return ct_pk_finish(out, start, bad);
+    return ct_wire_pk_finish(out, start, bad);
 }
 
 ct_err ct_wire_snapreq_encode(ct_buf *out)
@@ -744,248 +740,9 @@ ct_err ct_wire_snapreq_encode(ct_buf *out)
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
     bad |= msgpack_pack_map(&pk, 2);
-    ct_pk_str(&pk, "v");
+    ct_wire_pk_str(&pk, "v");
     bad |= msgpack_pack_uint64(&pk, CT_WIRE_VERSION);
-    ct_pk_str(&pk, "k");
-    ct_pk_str(&pk, "snq");
-    return ct_pk_finish(out, start, bad);
-}
-
-/* ---- replication --------------------------------------------------------- */
-
-ct_err ct_wire_repl_req_encode(uint64_t seq, const uint8_t head[CT_HASH_LEN], ct_buf *out)
-{
-    return ct_wire_repl_req_encode_ep(seq, head, 0, out);
-}
-
-ct_err ct_wire_repl_req_encode_ep(uint64_t seq, const uint8_t head[CT_HASH_LEN], uint64_t epoch,
-                                  ct_buf *out)
-{
-    if (!out || !head) return CT_ERR_ARG;
-    const size_t start = out->len;
-    if (ct_buf_reserve(out, 64)) return CT_ERR_NOMEM;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
-    int bad = 0;
-    ct_pk_head(&pk, epoch ? 5 : 4, CT_MSG_REPL_REQ);
-    ct_pk_str(&pk, "s");
-    bad |= msgpack_pack_uint64(&pk, seq);
-    ct_pk_str(&pk, "h");
-    bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);
-    bad |= msgpack_pack_bin_body(&pk, head, CT_HASH_LEN);
-    if (epoch) {
-        ct_pk_str(&pk, "ep");
-        bad |= msgpack_pack_uint64(&pk, epoch);
-    }
-    return ct_pk_finish(out, start, bad);
-}
-
-ct_err ct_wire_repl_req_decode(const uint8_t *buf, size_t len, uint64_t *seq,
-                               uint8_t head[CT_HASH_LEN])
-{
-    uint64_t epoch;
-    return ct_wire_repl_req_decode_ep(buf, len, seq, head, &epoch);
-}
-
-ct_err ct_wire_repl_req_decode_ep(const uint8_t *buf, size_t len, uint64_t *seq,
-                                  uint8_t head[CT_HASH_LEN], uint64_t *epoch)
-{
-    msgpack_object root;
-    ct_err e = ct_wire_open_kind(buf, len, &ct_lim_small, CT_MSG_REPL_REQ, &root);
-    if (e) return e;
-    const msgpack_object *f[5];
-    if ((e = ct_wire_fields(&root, ct_keys_rq, f, 5))) return e;
-    uint64_t s = 0, x = 0;
-    if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &s))) return e;
-    if (f[3] && (e = ct_get_bin(f[3], CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
-    if (f[4]) {
-        if ((e = ct_codec_uint(f[4], UINT64_MAX, &x))) return e;
-        if (x == 0) return CT_ERR_BAD_VALUE;
-    }
-    if (!f[2] || !f[3]) return CT_ERR_MISSING_FIELD;
-    if (!seq || !head || !epoch) return CT_ERR_ARG;
-    *seq = s;
-    *epoch = x;
-    memcpy(head, f[3]->via.bin.ptr, CT_HASH_LEN);
-    return CT_OK;
-}
-
-ct_err ct_wire_repl_batch_encode(const ct_wire_repl_batch *b, ct_buf *out)
-{
-    if (!b || !out || (b->n && !b->recs)) return CT_ERR_ARG;
-    if (b->n > CT_WIRE_MAX_RECORDS) return CT_ERR_TOO_MANY;
-    if (b->time_ms < 0 || b->safe > b->committed || b->prev_seq > b->committed ||
-        b->committed - b->prev_seq < b->n)
-        return CT_ERR_BAD_VALUE;
-    size_t total = 160;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->recs[i].len == 0 || b->recs[i].len > CT_WIRE_MAX_RECORD || !b->recs[i].data)
-            return CT_ERR_BAD_VALUE;
-        total += b->recs[i].len + 3;
-    }
-    if (b->n_origins > CT_WIRE_MAX_RECORDS || (b->n_origins && !b->origins))
-        return CT_ERR_BAD_VALUE;
-    for (size_t i = 0; i < b->n_origins; i++) {
-        if (b->origins[i].key_len == 0 || b->origins[i].key_len > CT_WIRE_MAX_ORIGIN_KEY ||
-            !b->origins[i].key)
-            return CT_ERR_BAD_VALUE;
-        total += 16 + b->origins[i].key_len;
-    }
-    if (b->campaign_id && (b->campaign_id_len == 0 || b->campaign_id_len > CT_CAMPAIGN_ID_MAX))
-        return CT_ERR_BAD_VALUE;
-    total += b->campaign_id ? 48 + b->campaign_id_len : 0;
-    const size_t start = out->len;
-    if (ct_buf_reserve(out, total)) return CT_ERR_NOMEM;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
-    int bad = 0;
-    ct_pk_head(&pk,
-               8 + (b->epoch ? 1u : 0u) + (b->n_origins ? 1u : 0u) + (b->campaign_id ? 2u : 0u),
-               CT_MSG_REPL_BATCH);
-    ct_pk_str(&pk, "p");
-    bad |= msgpack_pack_uint64(&pk, b->prev_seq);
-    ct_pk_str(&pk, "ph");
-    bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);
-    bad |= msgpack_pack_bin_body(&pk, b->prev_head, CT_HASH_LEN);
-    ct_pk_str(&pk, "c");
-    bad |= msgpack_pack_uint64(&pk, b->committed);
-    ct_pk_str(&pk, "f");
-    bad |= msgpack_pack_uint64(&pk, b->safe);
-    ct_pk_str(&pk, "t");
-    bad |= msgpack_pack_uint64(&pk, (uint64_t)b->time_ms);
-    ct_pk_str(&pk, "r");
-    bad |= msgpack_pack_array(&pk, b->n);
-    for (size_t i = 0; i < b->n; i++) {
-        bad |= msgpack_pack_bin(&pk, b->recs[i].len);
-        bad |= msgpack_pack_bin_body(&pk, b->recs[i].data, b->recs[i].len);
-    }
-    if (b->epoch) {
-        ct_pk_str(&pk, "ep");
-        bad |= msgpack_pack_uint64(&pk, b->epoch);
-    }
-    if (b->n_origins) {
-        ct_pk_str(&pk, "o");
-        bad |= msgpack_pack_array(&pk, b->n_origins);
-        for (size_t i = 0; i < b->n_origins; i++) {
-            bad |= msgpack_pack_array(&pk, 2);
-            bad |= msgpack_pack_bin(&pk, CT_ORIGIN_LEN);
-            bad |= msgpack_pack_bin_body(&pk, b->origins[i].origin, CT_ORIGIN_LEN);
-            bad |= msgpack_pack_str(&pk, b->origins[i].key_len);
-            bad |= msgpack_pack_str_body(&pk, b->origins[i].key, b->origins[i].key_len);
-        }
-    }
-    if (b->campaign_id) {
-        ct_pk_str(&pk, "ci");
-        bad |= msgpack_pack_str(&pk, b->campaign_id_len);
-        bad |= msgpack_pack_str_body(&pk, b->campaign_id, b->campaign_id_len);
-        ct_pk_str(&pk, "cf");
-        bad |= msgpack_pack_bin(&pk, CT_HASH_LEN);
-        bad |= msgpack_pack_bin_body(&pk, b->fingerprint, CT_HASH_LEN);
-    }
-    return ct_pk_finish(out, start, bad);
-}
-
-ct_err ct_wire_repl_batch_decode(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
-                                 ct_bytes *recs, size_t max)
-{
-    return ct_wire_repl_batch_decode_o(buf, len, b, recs, max, NULL, 0);
-}
-
-/* One "o" item: [origin bin 8, key str 1..CT_WIRE_MAX_ORIGIN_KEY]. */
-static ct_err ct_origin_item_check(const msgpack_object *o)
-{
-    if (o->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
-    if (o->via.array.size != 2) return CT_ERR_BAD_VALUE;
-    const msgpack_object *x = o->via.array.ptr;
-    ct_err e = ct_get_bin(&x[0], CT_ORIGIN_LEN, CT_ERR_BAD_VALUE);
-    if (e) return e;
-    if (x[1].type != MSGPACK_OBJECT_STR) return CT_ERR_WRONG_TYPE;
-    if (x[1].via.str.size == 0) return CT_ERR_BAD_VALUE;
-    if (x[1].via.str.size > CT_WIRE_MAX_ORIGIN_KEY) return CT_ERR_STRING_TOO_LONG;
-    return CT_OK;
-}
-
-ct_err ct_wire_repl_batch_decode_o(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
-                                   ct_bytes *recs, size_t max, ct_wire_origin *origins,
-                                   size_t max_origins)
-{
-    if (!b) return CT_ERR_ARG;
-    memset(b, 0, sizeof *b);
-    msgpack_object root;
-    ct_err e = ct_wire_open_kind(buf, len, &ct_lim_rb, CT_MSG_REPL_BATCH, &root);
-    if (e) return e;
-    const msgpack_object *f[12];
-    if ((e = ct_wire_fields(&root, ct_keys_rb, f, 12))) return e;
-    uint64_t u = 0;
-    if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &b->prev_seq))) return e;
-    if (f[3]) {
-        if ((e = ct_get_bin(f[3], CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
-        memcpy(b->prev_head, f[3]->via.bin.ptr, CT_HASH_LEN);
-    }
-    if (f[4] && (e = ct_codec_uint(f[4], UINT64_MAX, &b->committed))) return e;
-    if (f[5] && (e = ct_codec_uint(f[5], UINT64_MAX, &b->safe))) return e;
-    if (f[6]) {
-        if ((e = ct_codec_uint(f[6], INT64_MAX, &u))) return e;
-        b->time_ms = (int64_t)u;
-    }
-    if (f[7]) {
-        if (f[7]->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
-        const msgpack_object_array *a = &f[7]->via.array;
-        if (a->size > CT_WIRE_MAX_RECORDS || a->size > max) return CT_ERR_TOO_MANY;
-        for (uint32_t i = 0; i < a->size; i++) {
-            const msgpack_object *r = &a->ptr[i];
-            if (r->type != MSGPACK_OBJECT_BIN) return CT_ERR_WRONG_TYPE;
-            if (r->via.bin.size == 0) return CT_ERR_BAD_VALUE;
-            if (r->via.bin.size > CT_WIRE_MAX_RECORD) return CT_ERR_STRING_TOO_LONG;
-        }
-    }
-    if (f[8]) {
-        if ((e = ct_codec_uint(f[8], UINT64_MAX, &b->epoch))) return e;
-        if (b->epoch == 0) return CT_ERR_BAD_VALUE;
-    }
-    if (f[9]) {
-        if (f[9]->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
-        const msgpack_object_array *a = &f[9]->via.array;
-        if (a->size > CT_WIRE_MAX_RECORDS || a->size > max_origins) return CT_ERR_TOO_MANY;
-        for (uint32_t i = 0; i < a->size; i++)
-            if ((e = ct_origin_item_check(&a->ptr[i]))) return e;
-    }
-    if (f[10]) {
-        if (f[10]->type != MSGPACK_OBJECT_STR) return CT_ERR_WRONG_TYPE;
-        if (f[10]->via.str.size == 0) return CT_ERR_BAD_VALUE;
-        if (f[10]->via.str.size > CT_CAMPAIGN_ID_MAX) return CT_ERR_STRING_TOO_LONG;
-    }
-    if (f[11] && (e = ct_get_bin(f[11], CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
-    for (unsigned i = 2; i < 8; i++)
-        if (!f[i]) return CT_ERR_MISSING_FIELD;
-    if (!f[10] != !f[11]) return CT_ERR_MISSING_FIELD;
-    if (f[10]) {
-        b->campaign_id = f[10]->via.str.ptr;
-        b->campaign_id_len = f[10]->via.str.size;
-        memcpy(b->fingerprint, f[11]->via.bin.ptr, CT_HASH_LEN);
-    }
-    if (f[9]) {
-        const msgpack_object_array *oa = &f[9]->via.array;
-        if (oa->size && !origins) return CT_ERR_ARG;
-        for (uint32_t i = 0; i < oa->size; i++) {
-            const msgpack_object *x = oa->ptr[i].via.array.ptr;
-            memcpy(origins[i].origin, x[0].via.bin.ptr, CT_ORIGIN_LEN);
-            origins[i].key = x[1].via.str.ptr;
-            origins[i].key_len = x[1].via.str.size;
-        }
-        b->origins = origins;
-        b->n_origins = oa->size;
-    }
-    const msgpack_object_array *a = &f[7]->via.array;
-    if (b->safe > b->committed || b->prev_seq > b->committed ||
-        b->committed - b->prev_seq < a->size)
-        return CT_ERR_BAD_VALUE;
-    if (a->size && !recs) return CT_ERR_ARG;
-    for (uint32_t i = 0; i < a->size; i++) {
-        recs[i].data = (const uint8_t *)a->ptr[i].via.bin.ptr;
-        recs[i].len = a->ptr[i].via.bin.size;
-    }
-    b->recs = recs;
-    b->n = a->size;
-    return CT_OK;
+    ct_wire_pk_str(&pk, "k");
+    ct_wire_pk_str(&pk, "snq");
+    return ct_wire_pk_finish(out, start, bad);
 }
