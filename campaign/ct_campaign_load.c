@@ -7,9 +7,8 @@
  * headers itself (so empty sections and their lines are seen) and rejects
  * over-long, indented (continuation) and NUL-containing lines (so no value
  * is ever cut short at a NUL when it becomes a C string); inih calls the
- * key handler synchronously for the line just read. The CSV is fed to libcsv
- * one physical line at a time, so callbacks know the current line; a line
- * holding a NUL byte is refused before libcsv sees it.
+ * key handler synchronously for the line just read. The roster is read by
+ * ct_roster_load.c into the same load context.
  *
  * Invariants: the first error wins and is reported as "name:line: message";
  * after it nothing else is parsed. ct_campaign_load_mem() never touches the
@@ -19,7 +18,6 @@
 #include "ct_campaign_load.h"
 
 #include <assert.h>
-#include <csv.h>
 #include <errno.h>
 #include <ini.h>
 #include <sodium.h>
@@ -29,98 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ct_campaign_load_int.h"
 #include "ct_ini.h"
 #include "ct_num.h"
 #include "ct_time.h"
 
-#define CT_MAX_DISTRICTS 1024
-#define CT_MAX_GROUPS 256
-#define CT_MAX_AGENTS 100000
-#define CT_MAX_AGENT_TARGET 10000
-#define CT_MAX_DISTRICT_TARGET 1000000000u
-#define CT_MAX_TOLERANCE_S (30 * 86400)
-#define CT_INI_MAX_BYTES (1u << 20)
-#define CT_ROSTER_MAX_BYTES (64u << 20)
-#define CT_VALUE_MAX 256
-
-typedef enum { SEC_NONE, SEC_CAMPAIGN, SEC_PROGRAM, SEC_DISTRICT, SEC_GROUP } sec_kind;
-
-/* One key of [campaign]: raw value and the line it came from. */
-typedef struct {
-    const char *name;
-    char value[CT_VALUE_MAX];
-    unsigned line;
-} ckey;
-
-enum {
-    CK_ID,
-    CK_NAME,
-    CK_START,
-    CK_END,
-    CK_TIMEZONE,
-    CK_TOLERANCE,
-    CK_MAX_FUTURE,
-    CK_ROSTER,
-    CK_N
-};
-
-typedef struct {
-    ct_district d;
-    unsigned line;
-    unsigned name_line;
-    unsigned target_line[CT_PROGRAM_COUNT]; /* 0 = default */
-} xdistrict;
-
-typedef struct {
-    ct_group g;
-    unsigned line;
-    unsigned name_line;
-} xgroup;
-
-typedef struct {
-    /* error state */
-    bool failed;
-    unsigned fail_line;
-    ct_err err;
-    char *errbuf;
-    size_t errlen;
-    /* INI reader */
-    const char *ini_name;
-    ct_ini_src src; /* the INI text: unread part and the current line number */
-    /* current section */
-    sec_kind sec;
-    size_t sec_idx;
-    /* [campaign] */
-    unsigned campaign_line;
-    ckey ck[CK_N];
-    /* [program X] */
-    unsigned prog_line[CT_PROGRAM_COUNT];
-    unsigned agent_target_line[CT_PROGRAM_COUNT];
-    uint32_t agent_target[CT_PROGRAM_COUNT];
-    /* [district N], [group X] */
-    xdistrict *districts;
-    size_t n_districts, cap_districts;
-    xgroup *groups;
-    size_t n_groups, cap_groups;
-    /* roster */
-    const char *roster_name;
-    unsigned rline;    /* current CSV line */
-    unsigned rec_line; /* line of the current record */
-    size_t nfields;
-    bool header_seen;
-    char field[4][CT_VALUE_MAX];
-    size_t field_len[4];
-    ct_agent *agents;
-    size_t n_agents, cap_agents;
-    /* a row error, held back until duplicates among earlier rows are checked */
-    bool row_failed;
-    unsigned row_err_line;
-    char row_err[CT_VALUE_MAX * 2];
-} lctx;
-
-static void fail(lctx *c, const char *file, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void fail(lctx *c, const char *file, unsigned line, const char *fmt, ...)
+void ct_cload_fail(lctx *c, const char *file, unsigned line, const char *fmt, ...)
 {
     if (c->failed) return;
     c->failed = true;
@@ -135,7 +47,7 @@ static void fail(lctx *c, const char *file, unsigned line, const char *fmt, ...)
     snprintf(c->errbuf, c->errlen, "%s:%u: %s", file, line, msg);
 }
 
-static void fail_nomem(lctx *c)
+void ct_cload_fail_nomem(lctx *c)
 {
     if (c->failed) return;
     c->failed = true;
@@ -143,7 +55,7 @@ static void fail_nomem(lctx *c)
     if (c->errbuf && c->errlen) snprintf(c->errbuf, c->errlen, "out of memory");
 }
 
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+int ct_cload_grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
     if (n < *cap) return 1;
     size_t ncap = *cap ? *cap * 2 : 16;
@@ -156,7 +68,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 
 /* ---------- small validators ---------- */
 
-static bool utf8_text_ok(const char *s, size_t n)
+bool ct_cload_utf8_ok(const char *s, size_t n)
 {
     /* valid UTF-8 and no control characters */
     if (!ct_utf8_valid((const uint8_t *)s, n)) return false;
@@ -182,7 +94,7 @@ static bool ident_ok(const char *s, size_t max)
 }
 
 /* Agent ids: 1..32 printable ASCII characters, no space. */
-static bool agent_id_ok(const char *s, size_t n)
+bool ct_cload_agent_id_ok(const char *s, size_t n)
 {
     if (n < 1 || n > CT_AGENT_ID_MAX) return false;
     for (size_t i = 0; i < n; i++)
@@ -192,7 +104,7 @@ static bool agent_id_ok(const char *s, size_t n)
 
 /* ---------- INI: sections (seen by our reader) ---------- */
 
-static xdistrict *find_xdistrict(lctx *c, uint32_t code)
+xdistrict *ct_cload_district(lctx *c, uint32_t code)
 {
     for (size_t i = 0; i < c->n_districts; i++)
         if (c->districts[i].d.code == code) return &c->districts[i];
@@ -212,17 +124,17 @@ static void begin_section(lctx *c, const char *hdr)
     while (*arg == ' ' || *arg == '\t')
         arg++;
     if (kl == 0 || kl >= sizeof kind) {
-        fail(c, name, line, "unknown section [%s]", hdr);
+        ct_cload_fail(c, name, line, "unknown section [%s]", hdr);
         return;
     }
     memcpy(kind, hdr, kl);
     kind[kl] = '\0';
     if (strcmp(kind, "campaign") == 0) {
         if (*arg) {
-            fail(c, name, line, "section [campaign] takes no argument");
+            ct_cload_fail(c, name, line, "section [campaign] takes no argument");
         } else if (c->campaign_line) {
-            fail(c, name, line, "duplicate section [campaign] (first at line %u)",
-                 c->campaign_line);
+            ct_cload_fail(c, name, line, "duplicate section [campaign] (first at line %u)",
+                          c->campaign_line);
         } else {
             c->campaign_line = line;
             c->sec = SEC_CAMPAIGN;
@@ -230,12 +142,14 @@ static void begin_section(lctx *c, const char *hdr)
     } else if (strcmp(kind, "program") == 0) {
         ct_program p;
         if (!*arg) {
-            fail(c, name, line, "section [program] needs a program id, e.g. [program bhxh_tn]");
+            ct_cload_fail(c, name, line,
+                          "section [program] needs a program id, e.g. [program bhxh_tn]");
         } else if (ct_program_parse(arg, &p) != CT_OK) {
-            fail(c, name, line, "unknown program '%s' (expected bhxh_tn or bhyt_hgd)", arg);
+            ct_cload_fail(c, name, line, "unknown program '%s' (expected bhxh_tn or bhyt_hgd)",
+                          arg);
         } else if (c->prog_line[p]) {
-            fail(c, name, line, "duplicate section [program %s] (first at line %u)", arg,
-                 c->prog_line[p]);
+            ct_cload_fail(c, name, line, "duplicate section [program %s] (first at line %u)", arg,
+                          c->prog_line[p]);
         } else {
             c->prog_line[p] = line;
             c->sec = SEC_PROGRAM;
@@ -244,17 +158,18 @@ static void begin_section(lctx *c, const char *hdr)
     } else if (strcmp(kind, "district") == 0) {
         uint64_t code;
         if (!*arg) {
-            fail(c, name, line, "section [district] needs a code, e.g. [district 672]");
+            ct_cload_fail(c, name, line, "section [district] needs a code, e.g. [district 672]");
         } else if (!ct_num_parse_u64(arg, 65535, &code) || code == 0) {
-            fail(c, name, line, "bad district code '%s' (expected a number 1..65535)", arg);
-        } else if (find_xdistrict(c, (uint32_t)code)) {
-            fail(c, name, line, "duplicate district %s (first at line %u)", arg,
-                 find_xdistrict(c, (uint32_t)code)->line);
+            ct_cload_fail(c, name, line, "bad district code '%s' (expected a number 1..65535)",
+                          arg);
+        } else if (ct_cload_district(c, (uint32_t)code)) {
+            ct_cload_fail(c, name, line, "duplicate district %s (first at line %u)", arg,
+                          ct_cload_district(c, (uint32_t)code)->line);
         } else if (c->n_districts >= CT_MAX_DISTRICTS) {
-            fail(c, name, line, "too many districts (max %d)", CT_MAX_DISTRICTS);
-        } else if (!grow((void **)&c->districts, &c->cap_districts, c->n_districts,
-                         sizeof *c->districts)) {
-            fail_nomem(c);
+            ct_cload_fail(c, name, line, "too many districts (max %d)", CT_MAX_DISTRICTS);
+        } else if (!ct_cload_grow((void **)&c->districts, &c->cap_districts, c->n_districts,
+                                  sizeof *c->districts)) {
+            ct_cload_fail_nomem(c);
         } else {
             xdistrict *x = &c->districts[c->n_districts++];
             memset(x, 0, sizeof *x);
@@ -265,25 +180,27 @@ static void begin_section(lctx *c, const char *hdr)
         }
     } else if (strcmp(kind, "group") == 0) {
         if (!*arg) {
-            fail(c, name, line, "section [group] needs an id, e.g. [group nq143]");
+            ct_cload_fail(c, name, line, "section [group] needs an id, e.g. [group nq143]");
             return;
         }
         if (!ident_ok(arg, CT_GROUP_MAX)) {
-            fail(c, name, line, "bad group id '%s' (1..%d characters of A-Z a-z 0-9 _ - .)", arg,
-                 CT_GROUP_MAX);
+            ct_cload_fail(c, name, line,
+                          "bad group id '%s' (1..%d characters of A-Z a-z 0-9 _ - .)", arg,
+                          CT_GROUP_MAX);
             return;
         }
         for (size_t i = 0; i < c->n_groups; i++) {
             if (strcmp(c->groups[i].g.id, arg) == 0) {
-                fail(c, name, line, "duplicate group %s (first at line %u)", arg,
-                     c->groups[i].line);
+                ct_cload_fail(c, name, line, "duplicate group %s (first at line %u)", arg,
+                              c->groups[i].line);
                 return;
             }
         }
         if (c->n_groups >= CT_MAX_GROUPS) {
-            fail(c, name, line, "too many groups (max %d)", CT_MAX_GROUPS);
-        } else if (!grow((void **)&c->groups, &c->cap_groups, c->n_groups, sizeof *c->groups)) {
-            fail_nomem(c);
+            ct_cload_fail(c, name, line, "too many groups (max %d)", CT_MAX_GROUPS);
+        } else if (!ct_cload_grow((void **)&c->groups, &c->cap_groups, c->n_groups,
+                                  sizeof *c->groups)) {
+            ct_cload_fail_nomem(c);
         } else {
             xgroup *x = &c->groups[c->n_groups++];
             memset(x, 0, sizeof *x);
@@ -293,8 +210,8 @@ static void begin_section(lctx *c, const char *hdr)
             c->sec_idx = c->n_groups - 1;
         }
     } else {
-        fail(c, name, line, "unknown section [%s] (expected campaign, program, district or group)",
-             hdr);
+        ct_cload_fail(c, name, line,
+                      "unknown section [%s] (expected campaign, program, district or group)", hdr);
     }
 }
 
@@ -311,7 +228,7 @@ static char *line_reader(char *str, int num, void *stream)
     if (r == CT_INI_END) return NULL;
     strcpy(str, "\n");
     if (r == CT_INI_BAD) {
-        fail(c, c->ini_name, c->src.line, "%s", msg);
+        ct_cload_fail(c, c->ini_name, c->src.line, "%s", msg);
         return str;
     }
     /* trim trailing whitespace; blank lines pass as "\n" */
@@ -319,22 +236,23 @@ static char *line_reader(char *str, int num, void *stream)
         len--;
     if (len == 0) return str;
     if (s[0] == ' ' || s[0] == '\t') {
-        fail(c, c->ini_name, c->src.line,
-             "indented line (continuation lines are not supported; remove the leading spaces)");
+        ct_cload_fail(
+            c, c->ini_name, c->src.line,
+            "indented line (continuation lines are not supported; remove the leading spaces)");
         return str;
     }
     if (s[0] == ';' || s[0] == '#') return str;
     if (s[0] == '[') {
         const char *close = memchr(s, ']', len);
         if (!close) {
-            fail(c, c->ini_name, c->src.line, "section header without closing ']'");
+            ct_cload_fail(c, c->ini_name, c->src.line, "section header without closing ']'");
             return str;
         }
         const char *rest = close + 1;
         while (rest < s + len && (*rest == ' ' || *rest == '\t'))
             rest++;
         if (rest < s + len && *rest != ';' && *rest != '#') {
-            fail(c, c->ini_name, c->src.line, "text after section header");
+            ct_cload_fail(c, c->ini_name, c->src.line, "text after section header");
             return str;
         }
         char hdr[CT_VALUE_MAX];
@@ -347,15 +265,16 @@ static char *line_reader(char *str, int num, void *stream)
         if (hl >= sizeof hdr) hl = sizeof hdr - 1;
         memcpy(hdr, h, hl);
         hdr[hl] = '\0';
-        if (!utf8_text_ok(hdr, hl)) {
-            fail(c, c->ini_name, c->src.line, "section header is not valid UTF-8 text");
+        if (!ct_cload_utf8_ok(hdr, hl)) {
+            ct_cload_fail(c, c->ini_name, c->src.line, "section header is not valid UTF-8 text");
             return str;
         }
         begin_section(c, hdr);
         return str; /* inih sees a blank line; the section state is ours */
     }
     if (!memchr(s, '=', len) && !memchr(s, ':', len)) {
-        fail(c, c->ini_name, c->src.line, "syntax error (expected 'key = value' or '[section]')");
+        ct_cload_fail(c, c->ini_name, c->src.line,
+                      "syntax error (expected 'key = value' or '[section]')");
         return str;
     }
     memcpy(str, s, len);
@@ -389,15 +308,16 @@ static bool take_text(lctx *c, const char *key, const char *value, char *dst, si
 {
     size_t n = strlen(value);
     if (n == 0) {
-        fail(c, c->ini_name, c->src.line, "'%s' is empty", key);
+        ct_cload_fail(c, c->ini_name, c->src.line, "'%s' is empty", key);
         return false;
     }
     if (n >= cap) {
-        fail(c, c->ini_name, c->src.line, "'%s' is too long (max %zu bytes)", key, cap - 1);
+        ct_cload_fail(c, c->ini_name, c->src.line, "'%s' is too long (max %zu bytes)", key,
+                      cap - 1);
         return false;
     }
-    if (!utf8_text_ok(value, n)) {
-        fail(c, c->ini_name, c->src.line, "'%s' is not valid UTF-8 text", key);
+    if (!ct_cload_utf8_ok(value, n)) {
+        ct_cload_fail(c, c->ini_name, c->src.line, "'%s' is not valid UTF-8 text", key);
         return false;
     }
     memcpy(dst, value, n + 1);
@@ -415,15 +335,15 @@ static int key_handler(void *user, const char *section, const char *key, const c
     char lbl[64];
     switch (c->sec) {
     case SEC_NONE:
-        fail(c, name, line, "key '%s' outside of any section", key);
+        ct_cload_fail(c, name, line, "key '%s' outside of any section", key);
         return 0;
     case SEC_CAMPAIGN:
         for (int i = 0; i < CK_N; i++) {
             ckey *k = &c->ck[i];
             if (strcmp(k->name, key) != 0) continue;
             if (k->line) {
-                fail(c, name, line, "duplicate key '%s' in [campaign] (first at line %u)", key,
-                     k->line);
+                ct_cload_fail(c, name, line, "duplicate key '%s' in [campaign] (first at line %u)",
+                              key, k->line);
                 return 0;
             }
             if (!take_text(c, key, value, k->value, sizeof k->value)) return 0;
@@ -436,13 +356,13 @@ static int key_handler(void *user, const char *section, const char *key, const c
         if (strcmp(key, "agent_target") != 0) break;
         uint64_t v;
         if (c->agent_target_line[p]) {
-            fail(c, name, line, "duplicate key 'agent_target' in %s (first at line %u)",
-                 sec_label(c, lbl, sizeof lbl), c->agent_target_line[p]);
+            ct_cload_fail(c, name, line, "duplicate key 'agent_target' in %s (first at line %u)",
+                          sec_label(c, lbl, sizeof lbl), c->agent_target_line[p]);
             return 0;
         }
         if (!ct_num_parse_u64(value, CT_MAX_AGENT_TARGET, &v)) {
-            fail(c, name, line, "bad agent_target '%s' (expected a number 0..%d)", value,
-                 CT_MAX_AGENT_TARGET);
+            ct_cload_fail(c, name, line, "bad agent_target '%s' (expected a number 0..%d)", value,
+                          CT_MAX_AGENT_TARGET);
             return 0;
         }
         c->agent_target[p] = (uint32_t)v;
@@ -453,8 +373,8 @@ static int key_handler(void *user, const char *section, const char *key, const c
         xdistrict *x = &c->districts[c->sec_idx];
         if (strcmp(key, "name") == 0) {
             if (x->name_line) {
-                fail(c, name, line, "duplicate key 'name' in %s (first at line %u)",
-                     sec_label(c, lbl, sizeof lbl), x->name_line);
+                ct_cload_fail(c, name, line, "duplicate key 'name' in %s (first at line %u)",
+                              sec_label(c, lbl, sizeof lbl), x->name_line);
                 return 0;
             }
             if (!take_text(c, key, value, x->d.name, sizeof x->d.name)) return 0;
@@ -464,18 +384,18 @@ static int key_handler(void *user, const char *section, const char *key, const c
         if (strncmp(key, "target.", 7) == 0) {
             ct_program p;
             if (ct_program_parse(key + 7, &p) != CT_OK) {
-                fail(c, name, line, "unknown program '%s' in key '%s'", key + 7, key);
+                ct_cload_fail(c, name, line, "unknown program '%s' in key '%s'", key + 7, key);
                 return 0;
             }
             if (x->target_line[p]) {
-                fail(c, name, line, "duplicate key '%s' in %s (first at line %u)", key,
-                     sec_label(c, lbl, sizeof lbl), x->target_line[p]);
+                ct_cload_fail(c, name, line, "duplicate key '%s' in %s (first at line %u)", key,
+                              sec_label(c, lbl, sizeof lbl), x->target_line[p]);
                 return 0;
             }
             uint64_t v;
             if (!ct_num_parse_u64(value, CT_MAX_DISTRICT_TARGET, &v)) {
-                fail(c, name, line, "bad %s '%s' (expected a number 0..%u)", key, value,
-                     CT_MAX_DISTRICT_TARGET);
+                ct_cload_fail(c, name, line, "bad %s '%s' (expected a number 0..%u)", key, value,
+                              CT_MAX_DISTRICT_TARGET);
                 return 0;
             }
             x->d.target[p] = (uint32_t)v;
@@ -488,8 +408,8 @@ static int key_handler(void *user, const char *section, const char *key, const c
         xgroup *x = &c->groups[c->sec_idx];
         if (strcmp(key, "name") != 0) break;
         if (x->name_line) {
-            fail(c, name, line, "duplicate key 'name' in %s (first at line %u)",
-                 sec_label(c, lbl, sizeof lbl), x->name_line);
+            ct_cload_fail(c, name, line, "duplicate key 'name' in %s (first at line %u)",
+                          sec_label(c, lbl, sizeof lbl), x->name_line);
             return 0;
         }
         if (!take_text(c, key, value, x->g.name, sizeof x->g.name)) return 0;
@@ -497,7 +417,7 @@ static int key_handler(void *user, const char *section, const char *key, const c
         return 1;
     }
     }
-    fail(c, name, line, "unknown key '%s' in %s", key, sec_label(c, lbl, sizeof lbl));
+    ct_cload_fail(c, name, line, "unknown key '%s' in %s", key, sec_label(c, lbl, sizeof lbl));
     return 0;
 }
 
@@ -529,7 +449,7 @@ static void phase_ini(lctx *c, const char *name, const char *ini, size_t len)
 {
     c->ini_name = name;
     if (len > CT_INI_MAX_BYTES) {
-        fail(c, name, 1, "campaign file too large (max %u bytes)", CT_INI_MAX_BYTES);
+        ct_cload_fail(c, name, 1, "campaign file too large (max %u bytes)", CT_INI_MAX_BYTES);
         return;
     }
     c->src.p = ini;
@@ -537,13 +457,13 @@ static void phase_ini(lctx *c, const char *name, const char *ini, size_t len)
     c->src.line = 0;
     int r = ini_parse_stream(line_reader, c, key_handler, c);
     if (r == -2) {
-        fail_nomem(c);
+        ct_cload_fail_nomem(c);
     } else if (r > 0 && (!c->failed || (unsigned)r < c->fail_line)) {
         /* a line inih could not parse, before any error of ours */
         c->failed = false;
-        fail(c, name, (unsigned)r, "syntax error (expected 'key = value' or '[section]')");
+        ct_cload_fail(c, name, (unsigned)r, "syntax error (expected 'key = value' or '[section]')");
     } else if (r < 0 && !c->failed) {
-        fail(c, name, 1, "cannot parse campaign file");
+        ct_cload_fail(c, name, 1, "cannot parse campaign file");
     }
 }
 
@@ -554,27 +474,29 @@ static void check_ini(lctx *c, ct_campaign *cp)
     unsigned eof = c->src.line ? c->src.line : 1;
     if (c->failed) return;
     if (!c->campaign_line) {
-        fail(c, name, eof, "missing [campaign] section");
+        ct_cload_fail(c, name, eof, "missing [campaign] section");
         return;
     }
     static const int required[] = {CK_ID, CK_START, CK_END, CK_TIMEZONE, CK_ROSTER};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
         if (!c->ck[required[i]].line) {
-            fail(c, name, c->campaign_line, "[campaign] has no '%s' key", c->ck[required[i]].name);
+            ct_cload_fail(c, name, c->campaign_line, "[campaign] has no '%s' key",
+                          c->ck[required[i]].name);
             return;
         }
     }
     ckey *k = &c->ck[CK_ID];
     if (!ident_ok(k->value, CT_CAMPAIGN_ID_MAX)) {
-        fail(c, name, k->line, "bad campaign id '%s' (1..%d characters of A-Z a-z 0-9 _ - .)",
-             k->value, CT_CAMPAIGN_ID_MAX);
+        ct_cload_fail(c, name, k->line,
+                      "bad campaign id '%s' (1..%d characters of A-Z a-z 0-9 _ - .)", k->value,
+                      CT_CAMPAIGN_ID_MAX);
         return;
     }
     strcpy(cp->id, k->value);
     k = &c->ck[CK_NAME];
     if (k->line) {
         if (strlen(k->value) > CT_NAME_MAX) {
-            fail(c, name, k->line, "'name' is too long (max %d bytes)", CT_NAME_MAX);
+            ct_cload_fail(c, name, k->line, "'name' is too long (max %d bytes)", CT_NAME_MAX);
             return;
         }
         strcpy(cp->name, k->value);
@@ -583,24 +505,25 @@ static void check_ini(lctx *c, ct_campaign *cp)
     }
     k = &c->ck[CK_TIMEZONE];
     if (ct_tz_parse(k->value, &cp->tz_offset_min) != CT_OK) {
-        fail(c, name, k->line, "bad timezone '%s' (expected +HH:MM, -HH:MM or Z)", k->value);
+        ct_cload_fail(c, name, k->line, "bad timezone '%s' (expected +HH:MM, -HH:MM or Z)",
+                      k->value);
         return;
     }
     k = &c->ck[CK_START];
     if (ct_time_parse(k->value, cp->tz_offset_min, &cp->start_ms) != CT_OK) {
-        fail(c, name, k->line, "bad start time '%s' (expected YYYY-MM-DDTHH:MM[:SS][+HH:MM])",
-             k->value);
+        ct_cload_fail(c, name, k->line,
+                      "bad start time '%s' (expected YYYY-MM-DDTHH:MM[:SS][+HH:MM])", k->value);
         return;
     }
     k = &c->ck[CK_END];
     if (ct_time_parse(k->value, cp->tz_offset_min, &cp->end_ms) != CT_OK) {
-        fail(c, name, k->line, "bad end time '%s' (expected YYYY-MM-DDTHH:MM[:SS][+HH:MM])",
-             k->value);
+        ct_cload_fail(c, name, k->line,
+                      "bad end time '%s' (expected YYYY-MM-DDTHH:MM[:SS][+HH:MM])", k->value);
         return;
     }
     if (cp->end_ms <= cp->start_ms) {
-        fail(c, name, k->line, "end (%s) must be after start (%s)", c->ck[CK_END].value,
-             c->ck[CK_START].value);
+        ct_cload_fail(c, name, k->line, "end (%s) must be after start (%s)", c->ck[CK_END].value,
+                      c->ck[CK_START].value);
         return;
     }
     uint64_t v;
@@ -608,8 +531,8 @@ static void check_ini(lctx *c, ct_campaign *cp)
     k = &c->ck[CK_TOLERANCE];
     if (k->line) {
         if (!ct_num_parse_u64(k->value, CT_MAX_TOLERANCE_S, &v)) {
-            fail(c, name, k->line, "bad tolerance '%s' (expected seconds, 0..%d)", k->value,
-                 CT_MAX_TOLERANCE_S);
+            ct_cload_fail(c, name, k->line, "bad tolerance '%s' (expected seconds, 0..%d)",
+                          k->value, CT_MAX_TOLERANCE_S);
             return;
         }
         cp->tolerance_ms = (int64_t)v * 1000;
@@ -618,191 +541,38 @@ static void check_ini(lctx *c, ct_campaign *cp)
     k = &c->ck[CK_MAX_FUTURE];
     if (k->line) {
         if (!ct_num_parse_u64(k->value, CT_MAX_TOLERANCE_S, &v)) {
-            fail(c, name, k->line, "bad max_future '%s' (expected seconds, 0..%d)", k->value,
-                 CT_MAX_TOLERANCE_S);
+            ct_cload_fail(c, name, k->line, "bad max_future '%s' (expected seconds, 0..%d)",
+                          k->value, CT_MAX_TOLERANCE_S);
             return;
         }
         cp->max_future_ms = (int64_t)v * 1000;
     }
     for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
         if (!c->prog_line[p]) {
-            fail(c, name, eof, "missing [program %s] section", ct_program_name((ct_program)p));
+            ct_cload_fail(c, name, eof, "missing [program %s] section",
+                          ct_program_name((ct_program)p));
             return;
         }
         if (!c->agent_target_line[p]) {
-            fail(c, name, c->prog_line[p], "[program %s] has no 'agent_target' key",
-                 ct_program_name((ct_program)p));
+            ct_cload_fail(c, name, c->prog_line[p], "[program %s] has no 'agent_target' key",
+                          ct_program_name((ct_program)p));
             return;
         }
         cp->agent_target[p] = c->agent_target[p];
     }
     if (c->n_districts == 0) {
-        fail(c, name, eof, "no [district N] section");
+        ct_cload_fail(c, name, eof, "no [district N] section");
         return;
     }
     for (size_t i = 0; i < c->n_districts; i++) {
         if (!c->districts[i].name_line) {
-            fail(c, name, c->districts[i].line, "[district %u] has no 'name' key",
-                 c->districts[i].d.code);
+            ct_cload_fail(c, name, c->districts[i].line, "[district %u] has no 'name' key",
+                          c->districts[i].d.code);
             return;
         }
     }
     for (size_t i = 0; i < c->n_groups; i++)
         if (!c->groups[i].name_line) strcpy(c->groups[i].g.name, c->groups[i].g.id);
-}
-
-/* ---------- roster CSV ---------- */
-
-static void row_fail(lctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void row_fail(lctx *c, const char *fmt, ...)
-{
-    if (c->row_failed) return;
-    c->row_failed = true;
-    c->row_err_line = c->rec_line;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->row_err, sizeof c->row_err, fmt, ap);
-    va_end(ap);
-}
-
-static void csv_field_cb(void *s, size_t len, void *data)
-{
-    lctx *c = data;
-    assert(len == 0 || memchr(s, '\0', len) == NULL); /* lines holding NUL never reach libcsv */
-    if (c->failed || c->row_failed) return;
-    if (c->nfields == 0) c->rec_line = c->rline;
-    if (c->nfields < 4) {
-        size_t n = len < CT_VALUE_MAX - 1 ? len : CT_VALUE_MAX - 1;
-        if (n) memcpy(c->field[c->nfields], s, n);
-        c->field[c->nfields][n] = '\0';
-        c->field_len[c->nfields] = len;
-    }
-    c->nfields++;
-}
-
-static void roster_row(lctx *c)
-{
-    const char *id = c->field[0], *nm = c->field[1], *dist = c->field[2], *org = c->field[3];
-    if (c->nfields != 4) {
-        row_fail(c, "expected 4 fields (agent_id,name,district,org), got %zu", c->nfields);
-        return;
-    }
-    if (c->field_len[0] > CT_AGENT_ID_MAX) {
-        row_fail(c, "agent id is longer than %d characters", CT_AGENT_ID_MAX);
-        return;
-    }
-    if (!agent_id_ok(id, c->field_len[0]) || strlen(id) != c->field_len[0]) {
-        row_fail(c, "bad agent id '%s' (1..%d printable ASCII characters, no spaces)", id,
-                 CT_AGENT_ID_MAX);
-        return;
-    }
-    if (c->field_len[1] == 0) {
-        row_fail(c, "agent '%s': empty name", id);
-        return;
-    }
-    if (c->field_len[1] > CT_NAME_MAX) {
-        row_fail(c, "agent '%s': name is longer than %d bytes", id, CT_NAME_MAX);
-        return;
-    }
-    if (!utf8_text_ok(nm, c->field_len[1])) {
-        row_fail(c, "agent '%s': name is not valid UTF-8 text", id);
-        return;
-    }
-    uint64_t code;
-    if (!ct_num_parse_u64(dist, 65535, &code) || code == 0 || strlen(dist) != c->field_len[2]) {
-        row_fail(c, "agent '%s': bad district '%s' (expected a district code)", id, dist);
-        return;
-    }
-    if (!find_xdistrict(c, (uint32_t)code)) {
-        row_fail(c, "agent '%s': district %u is not declared in %s", id, (unsigned)code,
-                 c->ini_name);
-        return;
-    }
-    ct_org o;
-    if (strcmp(org, "bhxh") == 0 && c->field_len[3] == 4) {
-        o = CT_ORG_BHXH;
-    } else if (strcmp(org, "buudien") == 0 && c->field_len[3] == 7) {
-        o = CT_ORG_BUUDIEN;
-    } else {
-        row_fail(c, "agent '%s': bad org '%s' (expected bhxh or buudien)", id, org);
-        return;
-    }
-    if (c->n_agents >= CT_MAX_AGENTS) {
-        row_fail(c, "too many staff (max %d)", CT_MAX_AGENTS);
-        return;
-    }
-    if (!grow((void **)&c->agents, &c->cap_agents, c->n_agents, sizeof *c->agents)) {
-        fail_nomem(c);
-        return;
-    }
-    ct_agent *a = &c->agents[c->n_agents++];
-    memset(a, 0, sizeof *a);
-    memcpy(a->id, id, c->field_len[0]);
-    memcpy(a->name, nm, c->field_len[1]);
-    a->district = (uint32_t)code;
-    a->org = o;
-    a->roster_line = c->rec_line;
-}
-
-static void csv_record_cb(int term, void *data)
-{
-    lctx *c = data;
-    (void)term;
-    if (c->failed || c->row_failed) return;
-    if (c->nfields == 0) return;
-    if (!c->header_seen) {
-        static const char *const hdr[4] = {"agent_id", "name", "district", "org"};
-        bool ok = c->nfields == 4;
-        for (size_t i = 0; ok && i < 4; i++)
-            ok = strcmp(c->field[i], hdr[i]) == 0;
-        if (!ok) row_fail(c, "the first line must be the header agent_id,name,district,org");
-        c->header_seen = true;
-    } else {
-        roster_row(c);
-    }
-    c->nfields = 0;
-}
-
-static void phase_roster(lctx *c, const char *rname, const char *roster, size_t len)
-{
-    if (c->failed) return;
-    c->roster_name = rname;
-    if (len > CT_ROSTER_MAX_BYTES) {
-        fail(c, rname, 1, "roster too large (max %u bytes)", CT_ROSTER_MAX_BYTES);
-        return;
-    }
-    struct csv_parser p;
-    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0) {
-        fail_nomem(c);
-        return;
-    }
-    const char *s = roster, *end = roster + len;
-    if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3;
-    c->rline = 0;
-    while (s < end && !c->failed && !c->row_failed) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        const char *lend = nl ? nl + 1 : end;
-        c->rline++;
-        size_t n = (size_t)(lend - s);
-        if (memchr(s, '\0', n)) {
-            fail(c, rname, c->rline, "NUL byte in line");
-            break;
-        }
-        if (csv_parse(&p, s, n, csv_field_cb, csv_record_cb, c) != n) {
-            if (csv_error(&p) == CSV_ENOMEM)
-                fail_nomem(c);
-            else
-                fail(c, rname, c->rline, "malformed CSV (%s)", csv_strerror(csv_error(&p)));
-            break;
-        }
-        s = lend;
-    }
-    if (!c->failed && !c->row_failed) {
-        if (c->rline == 0) c->rline = 1;
-        if (csv_fini(&p, csv_field_cb, csv_record_cb, c) != 0)
-            fail(c, rname, c->rline, "malformed CSV (unterminated quoted field at end of file)");
-    }
-    csv_free(&p);
 }
 
 static int cmp_agent(const void *a, const void *b)
@@ -844,25 +614,27 @@ static void finish(lctx *c, ct_campaign *cp, const char *ini, size_t ini_len, co
         }
     }
     if (dup != SIZE_MAX) {
-        fail(c, rname, c->agents[dup].roster_line, "duplicate agent id '%s' (first at line %u)",
-             c->agents[dup].id, c->agents[first].roster_line);
+        ct_cload_fail(c, rname, c->agents[dup].roster_line,
+                      "duplicate agent id '%s' (first at line %u)", c->agents[dup].id,
+                      c->agents[first].roster_line);
         return;
     }
     if (c->row_failed) {
-        fail(c, rname, c->row_err_line, "%s", c->row_err);
+        ct_cload_fail(c, rname, c->row_err_line, "%s", c->row_err);
         return;
     }
     if (!c->header_seen) {
-        fail(c, rname, 1, "empty roster (the header agent_id,name,district,org is required)");
+        ct_cload_fail(c, rname, 1,
+                      "empty roster (the header agent_id,name,district,org is required)");
         return;
     }
     if (c->n_agents == 0) {
-        fail(c, rname, c->rline, "the roster lists no staff");
+        ct_cload_fail(c, rname, c->rline, "the roster lists no staff");
         return;
     }
     /* per-district staff and targets */
     for (size_t i = 0; i < c->n_agents; i++)
-        find_xdistrict(c, c->agents[i].district)->d.n_agents++;
+        ct_cload_district(c, c->agents[i].district)->d.n_agents++;
     uint64_t prov[CT_PROGRAM_COUNT] = {0};
     for (size_t i = 0; i < c->n_districts; i++) {
         ct_district *d = &c->districts[i].d;
@@ -874,8 +646,9 @@ static void finish(lctx *c, ct_campaign *cp, const char *ini, size_t ini_len, co
     }
     for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
         if (prov[p] > UINT32_MAX) {
-            fail(c, c->ini_name, c->src.line ? c->src.line : 1, "province target of %s exceeds %u",
-                 ct_program_name((ct_program)p), (unsigned)UINT32_MAX);
+            ct_cload_fail(c, c->ini_name, c->src.line ? c->src.line : 1,
+                          "province target of %s exceeds %u", ct_program_name((ct_program)p),
+                          (unsigned)UINT32_MAX);
             return;
         }
         cp->province_target[p] = (uint32_t)prov[p];
@@ -884,7 +657,7 @@ static void finish(lctx *c, ct_campaign *cp, const char *ini, size_t ini_len, co
     cp->districts = calloc(c->n_districts, sizeof *cp->districts);
     cp->groups = calloc(c->n_groups ? c->n_groups : 1, sizeof *cp->groups);
     if (!cp->districts || !cp->groups) {
-        fail_nomem(c);
+        ct_cload_fail_nomem(c);
         return;
     }
     for (size_t i = 0; i < c->n_districts; i++)
@@ -926,7 +699,7 @@ ct_err ct_campaign_load_mem(const char *name, const char *ini, size_t ini_len,
     ctx_init(&c, errbuf, errlen);
     phase_ini(&c, name, ini, ini_len);
     check_ini(&c, out);
-    phase_roster(&c, roster_name, roster, roster_len);
+    ct_cload_roster(&c, roster_name, roster, roster_len);
     finish(&c, out, ini, ini_len, roster, roster_len);
     return conclude(&c, out);
 }
@@ -1005,21 +778,22 @@ ct_err ct_campaign_load(const char *path, ct_campaign *out, char *errbuf, size_t
         size_t dl = (k->value[0] == '/' || !slash) ? 0 : (size_t)(slash - path) + 1;
         rpath = malloc(dl + strlen(k->value) + 1);
         if (!rpath) {
-            fail_nomem(&c);
+            ct_cload_fail_nomem(&c);
         } else {
             memcpy(rpath, path, dl);
             strcpy(rpath + dl, k->value);
             ct_err re = read_all(rpath, CT_ROSTER_MAX_BYTES, &roster, &roster_len, &en);
             if (re == CT_ERR_NOMEM) {
-                fail_nomem(&c);
+                ct_cload_fail_nomem(&c);
             } else if (re != CT_OK) {
-                fail(&c, path, k->line, "cannot read roster '%s': %s", rpath, strerror(en));
+                ct_cload_fail(&c, path, k->line, "cannot read roster '%s': %s", rpath,
+                              strerror(en));
                 c.err = CT_ERR_IO;
             }
         }
     }
     if (!c.failed) {
-        phase_roster(&c, rpath, roster, roster_len);
+        ct_cload_roster(&c, rpath, roster, roster_len);
         finish(&c, out, ini, ini_len, roster, roster_len);
     }
     e = conclude(&c, out);
