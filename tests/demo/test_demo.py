@@ -19,7 +19,7 @@ import os
 import re
 import sys
 
-from ctharness import SRC, BIN, Workdir, check, free_port, main, run
+from ctharness import SRC, BIN, Workdir, check, free_port, free_port_block, main, run
 
 CAMPAIGN = os.path.join(SRC, "examples", "lamdong-2023", "campaign.ini")
 
@@ -27,9 +27,8 @@ CAMPAIGN = os.path.join(SRC, "examples", "lamdong-2023", "campaign.ini")
 def test_demo_short():
     with Workdir("demo") as w:
         data = w.sub("data")
-        port = free_port()
-        # five consecutive ports must be free; free_port() gives one, the next four are
-        # very likely free on a test machine, and the demo fails loudly otherwise.
+        # the demo uses five consecutive ports from --port
+        port = free_port_block(5)
         r = run(["bash", os.path.join(SRC, "scripts", "demo.sh"), "--no-build", "--short",
                  "--data", data, "--port", str(port)], timeout=400,
                 env={"CT_BIN": BIN})

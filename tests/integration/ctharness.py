@@ -41,6 +41,35 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_port_block(n):
+    """The first of n consecutive ports that are free now, below the kernel's
+    ephemeral range (ports from bind(0) and outgoing connections, which other
+    tests running at the same time hold, come from that range)."""
+    import random
+    lo, hi = 20000, 32000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            hi = min(hi, int(f.read().split()[0]))
+    except (OSError, ValueError):
+        pass
+    rnd = random.Random()
+    for _ in range(200):
+        base = rnd.randrange(lo, hi - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no %d consecutive free ports in %d..%d" % (n, lo, hi))
+
+
 class Proc:
     """A running binary; stderr collected in a background thread."""
 
