@@ -138,7 +138,9 @@ def test_login_and_record():
 def test_hostile():
     with h.Workdir("office-hostile") as wd:
         ob, pk = oc.make_office(wd)
-        sv, base = oc.serve(wd, ob, pk, "--session-ttl", "2")
+        # an idle time long enough for a loaded machine (an Argon2id login blocks
+        # the request thread for a while) and short enough to expire below
+        sv, base = oc.serve(wd, ob, pk, "--session-ttl", "10")
         c = oc.Client(base)
         c.login("truong", "mat-khau-truong")
 
@@ -225,9 +227,9 @@ def test_hostile():
         h.check(c.list()[-1]["commune"] == script, "commune round trip")
         h.check(c.last_headers["Content-Type"] == "application/json; charset=utf-8" and
                 c.last_headers["X-Content-Type-Options"] == "nosniff", "json headers")
-        # an expired session (--session-ttl 2): the cookie no longer works
+        # an expired session (--session-ttl 10): the cookie no longer works
         before = queued(ob)
-        time.sleep(3)
+        time.sleep(11)
         st, j = c.record(**{**GOOD, "national_id": "098765432101"})
         h.check((st, j) == (401, {"ok": False, "code": "unauthenticated",
                                   "error": "login required"}), j)
