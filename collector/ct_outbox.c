@@ -889,15 +889,25 @@ ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
     return CT_OK;
 }
 
-ct_err ct_outbox_requeue_gen(ct_outbox *ob, uint64_t *gen)
+/* One meta counter, read in its own short read transaction. */
+static ct_err meta_read_u64(ct_outbox *ob, const char *key, uint64_t *v)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
-    rc = meta_get_u64(txn, ob, "requeue_gen", gen);
+    rc = meta_get_u64(txn, ob, key, v);
     mdb_txn_abort(txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "reading requeue_gen");
+    if (rc != 0) {
+        char what[64];
+        snprintf(what, sizeof what, "reading %s", key);
+        return lmdb_fail(ob, rc, what);
+    }
     return CT_OK;
+}
+
+ct_err ct_outbox_requeue_gen(ct_outbox *ob, uint64_t *gen)
+{
+    return meta_read_u64(ob, "requeue_gen", gen);
 }
 
 ct_err ct_outbox_note_put(ct_outbox_txn *t, uint64_t seq, const void *note, size_t len)
@@ -954,13 +964,7 @@ ct_err ct_outbox_notes_each(ct_outbox *ob, ct_outbox_note_fn fn, void *ctx)
 
 ct_err ct_outbox_epoch(ct_outbox *ob, uint64_t *epoch)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
-    rc = meta_get_u64(txn, ob, "epoch", epoch);
-    mdb_txn_abort(txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "reading epoch");
-    return CT_OK;
+    return meta_read_u64(ob, "epoch", epoch);
 }
 
 ct_err ct_outbox_raise_epoch(ct_outbox *ob, uint64_t epoch)
