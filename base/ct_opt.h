@@ -78,6 +78,7 @@ typedef enum {
 enum {
     CT_OPT_REQUIRED = 1u << 0, /* must be given (for the commands in .cmds) */
     CT_OPT_HIDDEN = 1u << 1,   /* parsed, but not shown by --help (test-only switches) */
+    CT_OPT_SECRET = 1u << 2,   /* a credential: --print-config shows "(hidden)", never the value */
 };
 
 typedef struct {
@@ -90,7 +91,7 @@ typedef struct {
     ct_opt_kind kind;
     size_t off;                 /* offsetof(settings struct, field) */
     unsigned cmds;              /* mask of ct_opt_cmd.bit accepting it; 0 = every command */
-    unsigned flags;             /* CT_OPT_REQUIRED | CT_OPT_HIDDEN */
+    unsigned flags;             /* CT_OPT_REQUIRED | CT_OPT_HIDDEN | CT_OPT_SECRET */
     const char *arg;            /* value placeholder in --help, e.g. "DIR" */
     const char *def;            /* default as it would be typed; NULL = none */
     double min, max;            /* CT_OPT_INT, CT_OPT_DOUBLE (max 0 = no upper bound); SIZE: min */

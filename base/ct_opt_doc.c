@@ -87,7 +87,8 @@ void ct_opt_doc_print_config(const ct_opt_spec *spec, const ct_opt_result *res,
         } else if (!res->text[i]) {
             fprintf(f, "# %s: not set\n", o->name);
         } else {
-            fprintf(f, "%s = %s ; %s\n", o->name, res->text[i], src);
+            fprintf(f, "%s = %s ; %s\n", o->name,
+                    o->flags & CT_OPT_SECRET ? "(hidden)" : res->text[i], src);
         }
     }
 }
@@ -123,12 +124,18 @@ void ct_opt_doc_table(const ct_opt_spec *spec, FILE *f)
         }
         ct_conf_env_name(o, env, sizeof env);
         fprintf(f, "\t%s\t%s\t", env, o->arg ? o->arg : "-");
-        if (!(o->flags & (CT_OPT_REQUIRED | CT_OPT_HIDDEN)))
-            fputc('-', f);
-        else
-            fprintf(f, "%s%s%s", o->flags & CT_OPT_REQUIRED ? "required" : "",
-                    (o->flags & CT_OPT_REQUIRED) && (o->flags & CT_OPT_HIDDEN) ? "," : "",
-                    o->flags & CT_OPT_HIDDEN ? "hidden" : "");
+        static const struct {
+            unsigned bit;
+            const char *name;
+        } fl[] = {
+            {CT_OPT_REQUIRED, "required"}, {CT_OPT_HIDDEN, "hidden"}, {CT_OPT_SECRET, "secret"}};
+        bool any = false;
+        for (size_t k = 0; k < sizeof fl / sizeof fl[0]; k++) {
+            if (!(o->flags & fl[k].bit)) continue;
+            fprintf(f, "%s%s", any ? "," : "", fl[k].name);
+            any = true;
+        }
+        if (!any) fputc('-', f);
         fputc('\n', f);
     }
 }

@@ -124,6 +124,7 @@ static const ct_opt OPTS[] = {
     {.name = "http-token",
      .kind = CT_OPT_STR,
      .off = S(http_token),
+     .flags = CT_OPT_SECRET,
      .arg = "T",
      .help = "require ?token=T or 'Authorization: Bearer T'"},
     {.name = "http-max-clients",

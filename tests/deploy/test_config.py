@@ -87,6 +87,8 @@ def effective(stdout, name):
 
 
 def shown(o, v):
+    if "secret" in o["flags"].split(","):
+        return "(hidden)"
     if o["kind"] == "flag":
         return "true" if v is None else ("true" if v in ("true", "yes", "on", "1") else "false")
     return v
@@ -130,6 +132,8 @@ def main():
                   "%s %s: env over file: %s != %s" % (prog, name, effective(r.stdout, name), want))
 
             r = run(prog, base + flag, clean_env({env: envv}))
+            if "secret" in o["flags"].split(","):
+                check(vg not in r.stdout, "%s %s: a secret printed in clear" % (prog, name))
             want = [(shown(o, vg), "flag --" + name)]
             check(effective(r.stdout, name) == want,
                   "%s %s: flag over env: %s != %s" % (prog, name, effective(r.stdout, name), want))
