@@ -25,6 +25,7 @@
 #include "ct_log.h"
 #include "ct_logrec.h"
 #include "ct_notify.h"
+#include "ct_offices.h"
 #include "ct_repl.h"
 #include "ct_server.h"
 #include "ct_time.h"
@@ -158,6 +159,9 @@ typedef struct {
     ct_feed *feed;
     ct_repl *repl;
     ct_follow *follow; /* a follower's client; NULL for a primary */
+    ct_offices *offices;
+    uint64_t epoch;
+    ct_wire_follower sta_fl[CT_REPL_MAX_FOLLOWERS]; /* the last "sta"'s followers */
     ct_counts changed;
     uint64_t head_seq;
     uint8_t head[CT_LOGREC_HASH_LEN];
@@ -205,6 +209,49 @@ static void metrics_publish(run_state *r, int64_t now)
         if (st.n_followers > CT_REPL_MAX_FOLLOWERS) st.n_followers = CT_REPL_MAX_FOLLOWERS;
     }
     ct_metrics_http_set(r->o->metrics, &st);
+}
+
+/* The "sta" a reporter asks for (PROTOCOL.md §3.6): replication state as
+ * the stats line and /metrics show it, and the offices' telemetry. */
+static void fill_status(void *ctx, ct_wire_status *st)
+{
+    run_state *r = ctx;
+    int64_t now = ct_monotonic_ms();
+    st->time_ms = ct_now_ms();
+    st->epoch = r->epoch;
+    st->committed = st->safe = r->head_seq;
+    if (r->follow) {
+        const ct_follow_stats *ws = ct_follow_get_stats(r->follow);
+        st->follower = true;
+        if (ws->epoch) st->epoch = ws->epoch;
+        st->safe = ws->primary_safe < r->head_seq ? ws->primary_safe : r->head_seq;
+    } else if (r->o->n_replicate) {
+        ct_repl_follower_view v[CT_REPL_MAX_FOLLOWERS];
+        size_t n = ct_repl_followers(r->repl, now, v, CT_REPL_MAX_FOLLOWERS);
+        if (n > CT_REPL_MAX_FOLLOWERS) n = CT_REPL_MAX_FOLLOWERS;
+        st->committed = ct_repl_committed_seq(r->repl);
+        st->safe = ct_repl_safe(r->repl);
+        if (st->safe > st->committed) st->safe = st->committed;
+        st->sync_k = r->o->sync_followers;
+        st->stalled_ms = ct_repl_safe_stalled_ms(r->repl, now);
+        if (st->stalled_ms < 0) st->stalled_ms = 0;
+        st->alert = r->o->sync_followers > 0 && st->stalled_ms >= SAFE_STALL_ALERT_MS;
+        for (size_t i = 0; i < n; i++) {
+            ct_wire_follower *w = &r->sta_fl[i];
+            size_t idl = strnlen(v[i].id, sizeof v[i].id);
+            if (idl > CT_STATUS_FOLLOWER_ID_MAX) idl = CT_STATUS_FOLLOWER_ID_MAX;
+            memcpy(w->id, v[i].id, idl);
+            w->id[idl] = '\0';
+            if (idl == 0) snprintf(w->id, sizeof w->id, "-");
+            w->acked = v[i].acked;
+            w->lag_records = v[i].lag_records;
+            w->lag_ms = v[i].lag_ms > 0 ? v[i].lag_ms : 0;
+            w->silent_ms = v[i].silent_ms > 0 ? v[i].silent_ms : 0;
+        }
+        st->followers = r->sta_fl;
+        st->n_followers = n;
+    }
+    st->offices = ct_offices_list(r->offices, &st->n_offices);
 }
 
 static void ingest_round(run_state *r)
@@ -460,6 +507,10 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
         zmq_setsockopt(r.ss[S_REPL].sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     }
     uint64_t epoch = 1;
+    if ((e = ct_offices_create(&r.offices))) {
+        snprintf(err, errlen, "office table: %s", ct_err_str(e));
+        goto out;
+    }
     if ((e = ct_store_epoch(o->store, &epoch))) {
         snprintf(err, errlen, "cannot read the store's epoch: %s", ct_err_str(e));
         goto out;
@@ -470,7 +521,9 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
                          .batch_max = o->batch_max,
                          .no_future_check = o->no_future_check,
                          .sync_followers = o->sync_followers,
-                         .epoch = epoch};
+                         .epoch = epoch,
+                         .offices = r.offices};
+    r.epoch = epoch ? epoch : 1;
     if ((e = ct_ingest_create(&io, &r.ing))) {
         snprintf(err, errlen, "ingest: %s", ct_err_str(e));
         goto out;
@@ -480,6 +533,7 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
         goto out;
     }
     ct_feed_set_campaign(r.feed, o->campaign->id, o->campaign->fingerprint);
+    ct_feed_set_status(r.feed, fill_status, &r);
     ct_repl_opts ro = {.store = o->store,
                        .auth = o->auth,
                        .sock = r.ss[S_REPL].sock,
@@ -544,6 +598,7 @@ out:
     ct_repl_free(r.repl);
     ct_feed_free(r.feed);
     ct_ingest_free(r.ing);
+    ct_offices_free(r.offices);
     ct_counts_free(&r.changed);
     return e;
 }

@@ -30,7 +30,15 @@ struct ct_feed {
     bool has_campaign; /* name it on every "upd" and "snp" */
     char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
     uint8_t campaign_fp[CT_HASH_LEN];
+    ct_feed_status_fn status_fn; /* "stq" answered with what it fills */
+    void *status_ctx;
 };
+
+void ct_feed_set_status(ct_feed *f, ct_feed_status_fn fn, void *ctx)
+{
+    f->status_fn = fn;
+    f->status_ctx = ctx;
+}
 
 ct_err ct_feed_create(ct_store *store, ct_auth *auth, void *pub, void *snap, ct_feed **out)
 {
@@ -163,7 +171,9 @@ static void serve_one(ct_feed *f, zmq_msg_t *rid, zmq_msg_t *body, bool delim, b
     ct_msg_kind kind;
     ct_err e = bad_frames ? CT_ERR_MALFORMED
                           : ct_wire_peek_kind(zmq_msg_data(body), zmq_msg_size(body), &kind);
-    if (!e && kind != CT_MSG_SNAP_REQ) e = CT_ERR_BAD_KIND;
+    bool status = !e && kind == CT_MSG_STATUS_REQ && f->status_fn;
+    if (status) e = ct_wire_statusreq_decode(zmq_msg_data(body), zmq_msg_size(body));
+    if (!e && kind != CT_MSG_SNAP_REQ && !status) e = CT_ERR_BAD_KIND;
     if (e) {
         f->st.bad_requests++;
         if (ct_wire_error_encode(false, 0, e, &f->out) == CT_OK) reply(f, rid, delim);
@@ -174,6 +184,21 @@ static void serve_one(ct_feed *f, zmq_msg_t *rid, zmq_msg_t *body, bool delim, b
         ct_log(CT_LOG_WARN, "security", "event=snapshot_denied key=%s", user);
         if (ct_wire_error_encode(false, 0, CT_ERR_FORBIDDEN, &f->out) == CT_OK)
             reply(f, rid, delim);
+        return;
+    }
+    if (status) {
+        ct_wire_status sta;
+        memset(&sta, 0, sizeof sta);
+        f->status_fn(f->status_ctx, &sta);
+        e = ct_wire_status_encode(&sta, &f->out);
+        if (e) {
+            ct_log(CT_LOG_ERROR, "status reply failed", "err=%s", ct_err_name(e));
+            ct_buf_reset(&f->out);
+            if (ct_wire_error_encode(false, 0, e, &f->out) != CT_OK) return;
+        } else {
+            f->st.status_replies++;
+        }
+        reply(f, rid, delim);
         return;
     }
     ct_wire_state st;

@@ -29,7 +29,8 @@ typedef struct {
     zmq_msg_t rid;
     zmq_msg_t body;
     bool delim;
-    bool ok; /* decoded as a submit */
+    bool ok;  /* decoded as a submit */
+    bool tel; /* an office's telemetry: err is the answer's code (0 = recorded) */
     bool has_token;
     bool want_safe; /* the submit carried "w" */
     uint64_t epoch; /* the submit's "ep" (0 = absent) */
@@ -130,6 +131,7 @@ static int recv_one(void *sock, in_msg *m)
     }
     m->delim = false;
     m->ok = false;
+    m->tel = false;
     m->has_token = false;
     m->want_safe = false;
     m->epoch = 0;
@@ -253,6 +255,38 @@ static void ack_from_store(ct_ingest *g, ct_ack_item *a, const ct_store_item *si
     }
 }
 
+/* ---- office telemetry (never the store) ----------------------------------- */
+
+/* A "tel": decoded, authorized and recorded; m->err is the answer's code. */
+static void telemetry(ct_ingest *g, in_msg *m, const uint8_t *body, size_t len)
+{
+    ct_wire_telemetry tel;
+    m->tel = true;
+    ct_err e = ct_wire_telemetry_decode(body, len, &tel);
+    m->has_token = e == CT_OK || ct_wire_submit_peek_token(body, len, &m->token) == CT_OK;
+    if (!e) m->token = tel.token;
+    const char *user = "";
+    ct_role role = CT_ROLE_NONE;
+    uint32_t district = 0;
+    if (!e && !ct_campaign_district(g->o.campaign, tel.district)) e = CT_ERR_UNKNOWN_DISTRICT;
+    if (!e) {
+        bool may = msg_identity(g, m, &user, &role, &district);
+        if (!may || (role == CT_ROLE_COLLECTOR && tel.district != district)) {
+            e = CT_ERR_FORBIDDEN;
+            ct_log(CT_LOG_WARN, "security",
+                   "event=telemetry_forbidden key=%s role=%s key_district=%u telemetry_district=%u",
+                   user[0] ? user : "-", may ? ct_role_name(role) : "revoked_or_unknown", district,
+                   tel.district);
+        }
+    }
+    if (!e) e = ct_offices_record(g->o.offices, &tel, ct_now_ms());
+    m->err = (uint16_t)e;
+    if (e)
+        g->st.telemetry_refused++;
+    else
+        g->st.telemetry++;
+}
+
 /* ---- phase 1: drain ------------------------------------------------------ */
 
 /* Receives, round robin and without blocking, until batch_max events, the
@@ -279,6 +313,12 @@ static size_t drain(ct_ingest *g, void **socks, size_t nsock, size_t *nev)
             size_t n = 0;
             ct_err e = ct_wire_submit_decode_ep(body, len, &m->token, &m->want_safe, &m->epoch,
                                                 g->raw + ni, g->cap_items - ni, &n);
+            ct_msg_kind kind;
+            if (e == CT_ERR_BAD_KIND && g->o.offices &&
+                ct_wire_peek_kind(body, len, &kind) == CT_OK && kind == CT_MSG_TELEMETRY) {
+                telemetry(g, m, body, len);
+                continue;
+            }
             if (e) {
                 m->err = (uint16_t)e;
                 m->has_token = ct_wire_submit_peek_token(body, len, &m->token) == CT_OK;
@@ -401,7 +441,9 @@ static void send_acks(ct_ingest *g, void **socks, size_t nm, uint64_t head_seq)
         in_msg *m = &g->msgs[i];
         ct_buf_reset(&g->out);
         ct_err e;
-        if (!m->ok) {
+        if (m->tel) {
+            e = ct_wire_error_encode(m->has_token, m->token, (ct_err)m->err, &g->out);
+        } else if (!m->ok) {
             g->st.bad_messages++;
             e = ct_wire_error_encode(m->has_token, m->token, (ct_err)m->err, &g->out);
         } else {

@@ -46,6 +46,7 @@
 #include "ct_campaign.h"
 #include "ct_counts.h"
 #include "ct_error.h"
+#include "ct_offices.h"
 #include "ct_store.h"
 
 #define CT_INGEST_MAX_CODES 128
@@ -66,9 +67,11 @@ typedef struct {
     uint64_t batch_max_seen;     /* largest batch, in events */
     uint64_t acks_undeliverable; /* peer gone or its queue full */
     uint64_t forbidden;
-    uint64_t stale_epoch; /* submits refused: the sender has seen a newer epoch */
-    uint64_t commit_ns;   /* time spent in ct_store_apply_batch */
-    uint64_t round_ns;    /* time spent in whole rounds (decode..ack) */
+    uint64_t stale_epoch;       /* submits refused: the sender has seen a newer epoch */
+    uint64_t telemetry;         /* "tel" messages recorded */
+    uint64_t telemetry_refused; /* "tel" messages refused (answered with the code) */
+    uint64_t commit_ns;         /* time spent in ct_store_apply_batch */
+    uint64_t round_ns;          /* time spent in whole rounds (decode..ack) */
     uint64_t rejects_by_code[CT_INGEST_MAX_CODES];
 } ct_ingest_stats;
 
@@ -84,6 +87,9 @@ typedef struct {
     /* the store's epoch (0 = 1): acks to submits with "w" or "ep" carry it; a
      * submit whose "ep" is higher is refused with "err" stale_epoch */
     uint64_t epoch;
+    /* where office telemetry ("tel", PROTOCOL.md §3.6) goes; NULL = a "tel"
+     * is answered bad_message_kind like any other kind */
+    ct_offices *offices;
 } ct_ingest_opts;
 
 typedef struct ct_ingest ct_ingest;

@@ -101,6 +101,7 @@ ct_err ct_collector_cmd_run(ct_collector *s, const ct_collector_cfg *c)
     o.resend_ms = c->resend_ms;
     if (o.resend_max_ms < o.resend_ms) o.resend_max_ms = o.resend_ms;
     o.stats_interval_s = (int)c->stats_interval_s;
+    o.telemetry_s = (int)c->telemetry_s;
     ct_err e = ct_collector_client_keys(s, c, &o);
     if (e != CT_OK) return e;
     ct_collector_conflicts_log(s); /* conflicts left from earlier runs */

@@ -50,7 +50,7 @@ typedef struct {
     ct_opt_list servers; /* --server, repeatable: the primary and its followers */
     const char *keys, *server_key;
     bool insecure, once;
-    int64_t window, batch, give_up_s, resend_ms, stats_interval_s, timeout_ms;
+    int64_t window, batch, give_up_s, resend_ms, stats_interval_s, timeout_ms, telemetry_s;
     /* requeue */
     const char *reason;
     /* users: ACTION [NAME] (positional), --role */

@@ -18,6 +18,10 @@
  * when a connection drops, every in-flight event is resent as soon as a new
  * one is up.
  *
+ * Telemetry (ct_telemetry.h) goes out on the same socket every telemetry_s
+ * and on every new connection; an aggregator that predates it (answers
+ * bad_message_kind) is not sent any more in this run.
+ *
  * A "conflict" rejection means HQ already holds a different sign-up under
  * this event's id: the outbox's origin has been used by another copy of the
  * outbox (copied or restored onto a second machine). The first one of a run
@@ -55,14 +59,16 @@ typedef struct {
     char server_key[CT_Z85_KEY_LEN + 1];
     char public_key[CT_Z85_KEY_LEN + 1];
     char secret_key[CT_Z85_KEY_LEN + 1];
-    size_t window;               /* max events in flight (default 4096) */
-    size_t batch;                /* max events per "sub" (default 256) */
-    bool once;                   /* return when the outbox is empty and nothing is in flight */
-    int give_up_s;               /* >0: fail when nothing heard from the server for this long */
-    int64_t resend_ms;           /* first resend timeout (default 2000) */
-    int64_t resend_max_ms;       /* cap (default 30000) */
-    int stats_interval_s;        /* periodic stats line (default 10; 0 = off) */
-    int64_t poll_ms;             /* outbox polling period when the window has room (default 50) */
+    size_t window;         /* max events in flight (default 4096) */
+    size_t batch;          /* max events per "sub" (default 256) */
+    bool once;             /* return when the outbox is empty and nothing is in flight */
+    int give_up_s;         /* >0: fail when nothing heard from the server for this long */
+    int64_t resend_ms;     /* first resend timeout (default 2000) */
+    int64_t resend_max_ms; /* cap (default 30000) */
+    int stats_interval_s;  /* periodic stats line (default 10; 0 = off) */
+    int64_t poll_ms;       /* outbox polling period when the window has room (default 50) */
+    int telemetry_s;       /* the office's telemetry ("tel") this often and on every connection
+                              (default 30; 0: never) */
     volatile sig_atomic_t *stop; /* set by a signal handler: finish and return */
 } ct_deliver_opts;
 
@@ -81,6 +87,7 @@ typedef struct {
     uint64_t moves;      /* moves to the next endpoint */
     uint64_t refusals;   /* "err" not_primary / stale_epoch */
     uint64_t stale_acks; /* acks refused: from an epoch older than the outbox's */
+    uint64_t telemetry;  /* telemetry messages the aggregator recorded */
 } ct_deliver_stats;
 
 void ct_deliver_opts_default(ct_deliver_opts *o);

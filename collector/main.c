@@ -156,6 +156,9 @@ static const ct_opt opts[] = {
      "first resend timeout"},
     {"stats-interval", CT_OPT_INT, F(stats_interval_s), C_RUN, 0, "SEC", "10", 0, 86400, NULL,
      "stats line period (0: off)"},
+    {"telemetry-interval", CT_OPT_INT, F(telemetry_s), C_RUN, 0, "SEC", "30", 0, 86400, NULL,
+     "send this office's outbox telemetry to the aggregator this often and on every connection "
+     "(0: never)"},
     {"timeout", CT_OPT_INT, F(timeout_ms), C_STATUS, 0, "MS", "2000", 0, 600000, NULL,
      "how long status waits for the handshake"},
     {"reason", CT_OPT_STR, F(reason), C_REQUEUE, 0, "NAME", NULL, 0, 0, NULL,

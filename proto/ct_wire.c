@@ -26,12 +26,13 @@ typedef struct {
 } ct_kind_row;
 
 static const ct_kind_row ct_kinds[] = {
-    {"sub", CT_MSG_SUBMIT},   {"ack", CT_MSG_ACK},      {"err", CT_MSG_ERROR},
-    {"upd", CT_MSG_UPDATE},   {"hb", CT_MSG_HEARTBEAT}, {"snq", CT_MSG_SNAP_REQ},
-    {"snp", CT_MSG_SNAPSHOT}, {"rq", CT_MSG_REPL_REQ},  {"rb", CT_MSG_REPL_BATCH},
+    {"sub", CT_MSG_SUBMIT},    {"ack", CT_MSG_ACK},        {"err", CT_MSG_ERROR},
+    {"upd", CT_MSG_UPDATE},    {"hb", CT_MSG_HEARTBEAT},   {"snq", CT_MSG_SNAP_REQ},
+    {"snp", CT_MSG_SNAPSHOT},  {"rq", CT_MSG_REPL_REQ},    {"rb", CT_MSG_REPL_BATCH},
+    {"tel", CT_MSG_TELEMETRY}, {"stq", CT_MSG_STATUS_REQ}, {"sta", CT_MSG_STATUS},
 };
 
-static const char *ct_kind_name(ct_msg_kind k)
+const char *ct_wire_kind_name(ct_msg_kind k)
 {
     for (size_t i = 0; i < sizeof ct_kinds / sizeof ct_kinds[0]; i++)
         if (ct_kinds[i].kind == k) return ct_kinds[i].name;
@@ -496,7 +497,7 @@ void ct_wire_pk_head(msgpack_packer *pk, size_t nkeys, ct_msg_kind kind)
     ct_wire_pk_str(pk, "v");
     msgpack_pack_uint64(pk, CT_WIRE_VERSION);
     ct_wire_pk_str(pk, "k");
-    ct_wire_pk_str(pk, ct_kind_name(kind));
+    ct_wire_pk_str(pk, ct_wire_kind_name(kind));
 }
 
 /* Any failed write (ENOMEM) leaves the buffer as it was. */

@@ -43,6 +43,17 @@
  *                                   p+2, ... exactly as in the primary's log;
  *                                   optional "ep" uint epoch, "o" array of
  *                                   [origin bin8, key str] bindings
+ *   "tel" collector -> aggregator   office telemetry (docs/PROTOCOL.md §3.6):
+ *                                   "n" token, "d" district, "o" origin,
+ *                                   "t" collector clock, "q" waiting, "u"
+ *                                   committed not safe, "rj" rejected, "sv"
+ *                                   version, optional "ot" oldest waiting
+ *                                   event's occurred-at; answered by "err"
+ *                                   with "c" 0 (recorded) or the refusal;
+ *                                   never written to the log
+ *   "stq" reporter -> aggregator    status request (no other field)
+ *   "sta" aggregator -> reporter    the aggregator's status: replication
+ *                                   state and the latest telemetry per office
  *
  * Watermarks: a "sub" may carry "w": 1 (after "e"): the sender asks for the
  * safe watermark, and the "ack" then carries "f" (after "r"), the highest
@@ -95,7 +106,10 @@ typedef enum {
     CT_MSG_SNAP_REQ,
     CT_MSG_SNAPSHOT,
     CT_MSG_REPL_REQ,
-    CT_MSG_REPL_BATCH
+    CT_MSG_REPL_BATCH,
+    CT_MSG_TELEMETRY,
+    CT_MSG_STATUS_REQ,
+    CT_MSG_STATUS
 } ct_msg_kind;
 
 typedef enum {
@@ -262,6 +276,65 @@ ct_err ct_wire_error_decode(const uint8_t *buf, size_t len, bool *has_token, uin
 ct_err ct_wire_state_encode(const ct_wire_state *st, ct_buf *out);
 ct_err ct_wire_state_decode(const uint8_t *buf, size_t len, ct_wire_state *out);
 void ct_wire_state_free(ct_wire_state *st);
+
+/* ---- office telemetry and the aggregator's status (§3.6) ---- */
+
+#define CT_TEL_MAX_FRAME 256       /* bytes of one "tel" (frame_too_large above) */
+#define CT_TEL_VERSION_MAX 32      /* bytes of "sv" */
+#define CT_STATUS_MAX_OFFICES 4096 /* items of "of" */
+#define CT_STATUS_MAX_FOLLOWERS 32 /* items of "fl" */
+#define CT_STATUS_FOLLOWER_ID_MAX 71
+
+/* One office's telemetry ("tel"; token unused inside "sta"). */
+typedef struct {
+    uint64_t token;
+    uint32_t district; /* 1..65535 */
+    uint8_t origin[CT_ORIGIN_LEN];
+    int64_t clock_ms;  /* the collector's clock when sent */
+    uint64_t waiting;  /* events in the outbox ("q") */
+    uint64_t unsafe;   /* of them committed at HQ, not yet safe ("u" <= "q") */
+    uint64_t rejected; /* events kept aside as rejected ("rj") */
+    int64_t oldest_ms; /* occurred-at of the oldest waiting event ("ot"); 0 = absent */
+    char version[CT_TEL_VERSION_MAX + 1];
+} ct_wire_telemetry;
+
+/* Encode: CT_ERR_BAD_VALUE for a field out of range (district 0 or above
+ * 65535, unsafe > waiting, oldest_ms with waiting 0, empty or long version).
+ * Decode: size (> CT_TEL_MAX_FRAME frame_too_large), pre-scan, "v", "k",
+ * keys, then the rules of docs/PROTOCOL.md §3.6. */
+ct_err ct_wire_telemetry_encode(const ct_wire_telemetry *t, ct_buf *out);
+ct_err ct_wire_telemetry_decode(const uint8_t *buf, size_t len, ct_wire_telemetry *t);
+
+typedef struct {
+    char id[CT_STATUS_FOLLOWER_ID_MAX + 1];
+    uint64_t acked, lag_records;
+    int64_t lag_ms, silent_ms;
+} ct_wire_follower;
+
+typedef struct {
+    ct_wire_telemetry tel;
+    int64_t seen_ms; /* aggregator clock when it arrived */
+} ct_wire_office;
+
+/* Decoded "sta": followers and offices are malloc'ed by the decoder (NULL
+ * when empty); release with ct_wire_status_free(). */
+typedef struct {
+    int64_t time_ms; /* aggregator clock */
+    bool follower;   /* "ro": "follower" (else "primary") */
+    uint64_t epoch, committed, safe, sync_k;
+    bool alert;         /* safe stalled while committed moves */
+    int64_t stalled_ms; /* since safe last moved while behind committed */
+    const ct_wire_follower *followers;
+    size_t n_followers;
+    const ct_wire_office *offices;
+    size_t n_offices;
+} ct_wire_status;
+
+ct_err ct_wire_status_encode(const ct_wire_status *s, ct_buf *out);
+ct_err ct_wire_status_decode(const uint8_t *buf, size_t len, ct_wire_status *out);
+void ct_wire_status_free(ct_wire_status *s);
+ct_err ct_wire_statusreq_encode(ct_buf *out);
+ct_err ct_wire_statusreq_decode(const uint8_t *buf, size_t len);
 
 ct_err ct_wire_snapreq_encode(ct_buf *out);
 /* Strict check of a "snq" (the aggregator validates it like any request). */

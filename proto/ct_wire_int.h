@@ -14,6 +14,8 @@
 /* a small message: "rq", "snq", "err" */
 extern const ct_prescan_limits ct_wire_lim_small;
 
+/* The kind's name on the wire (NULL for none). */
+const char *ct_wire_kind_name(ct_msg_kind k);
 /* Opens a message that must be of kind want. */
 ct_err ct_wire_open_kind(const uint8_t *buf, size_t len, const ct_prescan_limits *lim,
                          ct_msg_kind want, msgpack_object *root);

@@ -48,13 +48,24 @@ typedef struct {
 
 typedef struct sse_stream sse_stream;
 
-enum { D_REPORT, D_REPORT_EV, D_FEED, D_FEED_EV, D_CSV, D_STAFF_CSV, D_XLSX, D_COUNT };
+enum {
+    D_REPORT,
+    D_REPORT_EV,
+    D_FEED,
+    D_FEED_EV,
+    D_CSV,
+    D_STAFF_CSV,
+    D_XLSX,
+    D_HQ,
+    D_HQ_EV,
+    D_COUNT
+};
 
 struct ct_http {
     struct MHD_Daemon *d;
     pthread_mutex_t mu;
     bool stopping;
-    uint64_t report_ver, feed_ver, hb_gen;
+    uint64_t report_ver, feed_ver, hb_gen, hq_ver;
     int64_t last_hb_mono;
     doc *docs[D_COUNT];
     ct_buf metrics;
@@ -67,7 +78,7 @@ struct ct_http {
 struct sse_stream {
     ct_http *h;
     struct MHD_Connection *conn;
-    uint64_t report_ver, feed_ver, hb_gen;
+    uint64_t report_ver, feed_ver, hb_gen, hq_ver;
     doc *cur;        /* being sent (a reference) */
     const char *lit; /* or a literal */
     size_t lit_len, off;
@@ -245,6 +256,9 @@ static bool next_chunk(ct_http *h, sse_stream *s)
         d = h->docs[D_REPORT_EV];
         s->report_ver = h->report_ver;
         s->hb_gen = h->hb_gen;
+    } else if (h->docs[D_HQ_EV] && s->hq_ver != h->hq_ver) {
+        d = h->docs[D_HQ_EV];
+        s->hq_ver = h->hq_ver;
     } else if (h->docs[D_FEED_EV] && (s->feed_ver != h->feed_ver || s->hb_gen != h->hb_gen)) {
         d = h->docs[D_FEED_EV];
         s->feed_ver = h->feed_ver;
@@ -342,7 +356,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         bool have = h->docs[D_REPORT] != NULL;
         ct_buf b = CT_BUF_INIT;
         ct_err e = CT_OK;
-        if (!have) {
+        const doc *rep = h->docs[D_REPORT], *hq = h->docs[D_HQ];
+        if (have && hq && rep->len > 1 && rep->data[rep->len - 1] == '}') {
+            /* the report with "hq" as its last member */
+            e = ct_buf_append(&b, rep->data, rep->len - 1);
+            if (!e) e = ct_buf_printf(&b, ",\"hq\":");
+            if (!e) e = ct_buf_append(&b, hq->data, hq->len);
+            if (!e) e = ct_buf_printf(&b, "}");
+        } else if (!have) {
             e = ct_buf_printf(&b, "{\"error\":\"no snapshot from the aggregator yet\",\"feed\":");
             if (!e && h->docs[D_FEED])
                 e = ct_buf_append(&b, h->docs[D_FEED]->data, h->docs[D_FEED]->len);
@@ -352,7 +373,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         pthread_mutex_unlock(&h->mu);
         enum MHD_Result r;
-        if (have)
+        if (have && b.len && !e)
+            r = reply(c, MHD_HTTP_OK, "application/json; charset=utf-8", b.data, b.len);
+        else if (have)
             r = reply_doc(h, c, D_REPORT, "application/json; charset=utf-8", NULL,
                           "no snapshot from the aggregator yet\n");
         else if (e)
@@ -363,6 +386,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         ct_buf_free(&b);
         return r;
     }
+    if (strcmp(url, "/hq.json") == 0)
+        return reply_doc(h, c, D_HQ, "application/json; charset=utf-8", NULL, "starting\n");
     if (strcmp(url, "/feed.json") == 0)
         return reply_doc(h, c, D_FEED, "application/json; charset=utf-8", NULL, "starting\n");
     if (strcmp(url, "/metrics") == 0) {
@@ -478,6 +503,9 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc *csv = d->csv ? doc_new("", d->csv, d->csv_len, "") : NULL;
     doc *staff_csv = d->staff_csv ? doc_new("", d->staff_csv, d->staff_csv_len, "") : NULL;
     doc *xlsx = d->xlsx ? doc_new("", d->xlsx, d->xlsx_len, "") : NULL;
+    doc *hq = d->hq ? doc_new("", d->hq, d->hq_len, "") : NULL;
+    doc *hq_ev =
+        d->hq && d->hq_changed ? doc_new("event: hq\ndata: ", d->hq, d->hq_len, "\n\n") : NULL;
     int64_t now = ct_monotonic_ms();
     pthread_mutex_lock(&h->mu);
     bool wake = false;
@@ -495,6 +523,12 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc_set(h, D_CSV, csv);
     doc_set(h, D_STAFF_CSV, staff_csv);
     doc_set(h, D_XLSX, xlsx);
+    doc_set(h, D_HQ, hq);
+    if (hq_ev) {
+        doc_set(h, D_HQ_EV, hq_ev);
+        h->hq_ver++;
+        wake = true;
+    }
     if (d->feed_changed) {
         h->feed_ver++;
         wake = true;

@@ -2,17 +2,15 @@
  *
  *   GET /             the live page (reporter/page.html, embedded at build time)
  *   GET /status.json  the latest JSON report (every staff member, per-district
- *                     days); 503 with the feed document before the first
- *                     snapshot
- *   GET /feed.json    the feed document: state, link, reason, seq, ages
- *   GET /events       Server-Sent Events: "status" carries the JSON report, sent
- *                     at once and again only when the report changed (log
- *                     position, feed state, or the periodic refresh of the
- *                     clock-derived figures); "feed" carries the feed
- *                     document, sent at once, when the state or reason
- *                     changes, and as a heartbeat every 5 s; "retry: 2000" so
- *                     browsers reconnect after a restart
- *   GET /metrics      Prometheus text format (ct_metrics)
+ *                     days) with the "hq" document as its last member; 503 with the feed document
+ * before the first snapshot GET /feed.json    the feed document: state, link, reason, seq, ages GET
+ * /events       Server-Sent Events: "status" carries the JSON report, sent at once and again only
+ * when the report changed (log position, feed state, or the periodic refresh of the clock-derived
+ * figures); "feed" carries the feed document, sent at once, when the state or reason changes, and
+ * as a heartbeat every 5 s; "retry: 2000" so browsers reconnect after a restart "hq" carries the
+ * offices and replication document (ct_hq.h), sent at once and again when its stable form changed
+ *   GET /hq.json      the offices and replication document, current ages
+ *   GET /metrics      Prometheus text format (ct_metrics, ct_hq)
  *   GET /report.csv   the report as CSV for Excel (UTF-8 with a BOM), made from
  *                     the same log position and chain head as /status.json
  *   GET /report-staff.csv  every staff member, both programs (UTF-8 with a BOM)
@@ -72,6 +70,9 @@ typedef struct {
     size_t staff_csv_len;
     const void *xlsx; /* /report.xlsx; NULL leaves the previous one */
     size_t xlsx_len;
+    const char *hq; /* the offices and replication document (JSON object); NULL: none */
+    size_t hq_len;
+    bool hq_changed; /* its stable form differs from the last one: pages get it */
 } ct_http_docs;
 
 void ct_http_publish(ct_http *h, const ct_http_docs *d);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ct_file.h"
+#include "ct_hq.h"
 #include "ct_log.h"
 #include "ct_logrec.h"
 #include "ct_metrics.h"
@@ -33,7 +34,7 @@ typedef struct {
     ct_view *v;
     ct_http *http;
     int64_t mono_start;
-    ct_buf out, json, metrics, feed, csv, staff_csv, xlsx;
+    ct_buf out, json, metrics, feed, csv, staff_csv, xlsx, hq, hq_stable, hq_pub;
     /* the page's workbook: position it was made from, when */
     bool xlsx_made;
     uint64_t xlsx_seq;
@@ -149,6 +150,28 @@ static void publish_xlsx(run_st *r, const ct_status_figures *f, const ct_status_
     d->xlsx_len = r->xlsx.len;
 }
 
+/* The offices and replication document (ct_hq.h) into d, flagged changed
+ * when its stable form moved; its series appended to r->metrics. */
+static ct_err publish_hq(run_st *r, int64_t mono, ct_http_docs *d)
+{
+    int64_t sa = r->cfg->silent_after_ms > 0 ? r->cfg->silent_after_ms : 900000;
+    ct_buf_reset(&r->hq);
+    ct_buf_reset(&r->hq_stable);
+    ct_err e = ct_hq_json(r->v, r->c, sa, mono, true, &r->hq);
+    if (!e) e = ct_hq_json(r->v, r->c, sa, mono, false, &r->hq_stable);
+    if (!e) e = ct_hq_metrics(r->v, r->c, sa, mono, &r->metrics);
+    if (e) return e;
+    d->hq = (const char *)r->hq.data;
+    d->hq_len = r->hq.len;
+    d->hq_changed = r->hq_stable.len != r->hq_pub.len ||
+                    memcmp(r->hq_stable.data, r->hq_pub.data, r->hq_stable.len) != 0;
+    if (d->hq_changed) {
+        ct_buf_reset(&r->hq_pub);
+        e = ct_buf_append(&r->hq_pub, r->hq_stable.data, r->hq_stable.len);
+    }
+    return e;
+}
+
 /* Hands the HTTP documents to the server: the feed document and metrics
  * always, the report (f != NULL) only when it changed for a page. */
 static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_position *pos)
@@ -201,6 +224,7 @@ static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_pos
                               .gaps = v->n_gaps};
     ct_buf_reset(&r->metrics);
     if (!e) e = ct_metrics_render(f, &d.mi, &r->metrics);
+    if (!e) e = publish_hq(r, mono, &d);
     if (e) return e;
     d.feed = (const char *)r->feed.data;
     d.feed_len = r->feed.len;
@@ -365,5 +389,8 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
     ct_buf_free(&r.csv);
     ct_buf_free(&r.staff_csv);
     ct_buf_free(&r.xlsx);
+    ct_buf_free(&r.hq);
+    ct_buf_free(&r.hq_stable);
+    ct_buf_free(&r.hq_pub);
     return e;
 }

@@ -38,6 +38,7 @@ typedef struct {
     int64_t sim_start_ms;        /* CT_CLOCK_SIM */
     double sim_factor;           /* CT_CLOCK_SIM, > 0 */
     bool accept_campaign_change; /* report although the aggregator names another campaign */
+    int64_t silent_after_ms;     /* an office unheard of this long is silent (ct_hq.h) */
 } ct_reporter_config;
 
 /* Polls v (opened by the caller) and reports until *stop is set (CT_OK), the

@@ -16,6 +16,8 @@
  *     3 s (heartbeats absent) -> snapshot. ZeroMQ reconnects both sockets by
  *     itself; a snapshot request unanswered for 3 s is retried on a fresh
  *     DEALER socket (stale replies can never be mistaken for new ones).
+ *   - status: while synced and no snapshot is pending, "stq" every
+ *     status_ms on the same DEALER; the "sta" replaces `hq`.
  * Invariant: when synced, counts == the aggregator's counts at log seq `seq`
  * (chain head `head`).
  *
@@ -45,6 +47,7 @@ typedef struct {
     int silence_ms;          /* default 3000: no message -> resync */
     size_t max_buffered;     /* default 20000 updates while snapshotting */
     int feed_hwm;            /* ZMQ_RCVHWM of the SUB socket (0: libzmq default 1000) */
+    int status_ms;           /* "stq" period while synced (0: default 2000; < 0: never) */
 } ct_view_config;
 
 typedef struct {
@@ -85,6 +88,16 @@ typedef struct {
     uint16_t snap_refused; /* error code of the last refused snapshot request, 0 = none */
 
     uint64_t n_updates, n_snapshots, n_gaps, n_ignored;
+
+    /* the aggregator's status ("stq" -> "sta" on the snapshot DEALER, asked
+     * every status_ms while synced; PROTOCOL.md §3.6): the last one, when it
+     * arrived, how many so far; the code of the last refused request
+     * (bad_message_kind: the aggregator predates it, asked every 30 s) */
+    ct_wire_status hq;
+    bool has_hq, hq_pending;
+    int64_t hq_mono, hq_sent_mono;
+    uint16_t hq_refused;
+    uint64_t n_hq;
 } ct_view;
 
 /* Opens both sockets on zctx (owned by the caller) and sends the first

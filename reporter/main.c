@@ -28,7 +28,7 @@ typedef struct {
     double interval, timeout;
     int format, log_level;
     const char *output, *now, *sim_clock, *http, *http_token;
-    int64_t feed_hwm, http_max_clients;
+    int64_t feed_hwm, http_max_clients, silent_after;
 } settings;
 
 /* CT_FMT_* order, then the workbook */
@@ -148,6 +148,8 @@ static const ct_opt OPTS[] = {
      .off = S(accept_campaign_change),
      .help = "report although the aggregator runs another campaign file (its fingerprint "
              "differs; logged); without it the reporter exits 2"},
+    {"silent-after", CT_OPT_INT, S(silent_after), 0, 0, "SEC", "900", 1, 86400 * 365, NULL,
+     "an office the aggregator has not heard from this long is shown silent"},
     {.name = "log-level",
      .kind = CT_OPT_CHOICE,
      .off = S(log_level),
@@ -222,6 +224,7 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
     cfg->flags = s->staff ? CT_STATUS_STAFF : 0;
     cfg->output = s->output;
     cfg->accept_campaign_change = s->accept_campaign_change;
+    cfg->silent_after_ms = s->silent_after * 1000;
     vc->feed_ep = s->feed;
     vc->snapshot_ep = s->snapshot;
     vc->feed_hwm = (int)s->feed_hwm;

@@ -52,7 +52,7 @@ static void fx_open(fixture *f, ct_auth *auth, const char *ep)
     if (!f->ctx) f->ctx = zmq_ctx_new();
     f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
     assert_int_equal(zmq_bind(f->router, ep), 0);
-    ct_ingest_opts io = {&g_camp, f->store, auth, 8192, true, 0, 1};
+    ct_ingest_opts io = {&g_camp, f->store, auth, 8192, true, 0, 1, NULL};
     assert_int_equal(ct_ingest_create(&io, &f->ing), CT_OK);
 }
 
@@ -322,7 +322,7 @@ static void test_forbidden_district(void **st)
     ct_store_opts sto = {.dir = f.td.dir, .map_size = 64u << 20, .campaign_id = g_camp.id};
     assert_int_equal(ct_store_open(&sto, &f.store, err, sizeof err), CT_OK);
     assert_int_equal(ct_store_set_campaign(f.store, &g_camp, err, sizeof err), CT_OK);
-    ct_ingest_opts io = {&g_camp, f.store, auth, 8192, true, 0, 1};
+    ct_ingest_opts io = {&g_camp, f.store, auth, 8192, true, 0, 1, NULL};
     assert_int_equal(ct_ingest_create(&io, &f.ing), CT_OK);
 
     void *d = zmq_socket(f.ctx, ZMQ_DEALER);

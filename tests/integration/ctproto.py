@@ -109,6 +109,22 @@ def snapshot_request():
     return msgpack.packb({"v": PROTOCOL_VERSION, "k": "snq"}, use_bin_type=True)
 
 
+def telemetry(token, district, origin, clock_ms, waiting, unsafe, rejected, version,
+              oldest_ms=None):
+    """An office's "tel" (PROTOCOL.md §3.6), keys in canonical order:
+    v k n d o t q u rj sv [ot]; the aggregator answers "err" with c = 0
+    when it recorded it, and never logs or counts it."""
+    m = {"v": PROTOCOL_VERSION, "k": "tel", "n": token, "d": district, "o": bytes(origin),
+         "t": clock_ms, "q": waiting, "u": unsafe, "rj": rejected, "sv": version}
+    if oldest_ms is not None:
+        m["ot"] = oldest_ms
+    return msgpack.packb(m, use_bin_type=True)
+
+
+def status_request():
+    return msgpack.packb({"v": PROTOCOL_VERSION, "k": "stq"}, use_bin_type=True)
+
+
 def parse_key(b):
     """Counter key bytes -> (kind, program, district, dim bytes)."""
     kind, prog = b[0], b[1]
@@ -144,7 +160,9 @@ def decode(frame):
        upd: s, p, ph, h, t, c = {key bytes: value}   (ph: head at seq p)
        hb:  s, h, t
        snp: s, h, t, c = {key bytes: value}
-       upd and snp may carry ci (campaign id str) and cf (its fingerprint, 32 bytes)"""
+       upd and snp may carry ci (campaign id str) and cf (its fingerprint, 32 bytes)
+       sta: t ro ep c f sk al sm, fl = [dict id acked lag_records lag_ms silent_ms],
+            of = [dict d o seen t q u rj ot sv]"""
     m = msgpack.unpackb(frame, raw=False, strict_map_key=False)
     if not isinstance(m, dict) or m.get("v") != PROTOCOL_VERSION:
         raise ValueError(f"not a chitieu v1 message: {m!r:.200}")
@@ -154,6 +172,11 @@ def decode(frame):
         m["r"] = [(bytes(x[0]) if x[0] is not None else None, x[1], x[2]) for x in m["r"]]
     elif k in ("upd", "snp"):
         m["c"] = {bytes(kv[0]): kv[1] for kv in m["c"]}
+    elif k == "sta":
+        m["fl"] = [dict(zip(("id", "acked", "lag_records", "lag_ms", "silent_ms"), x))
+                   for x in m["fl"]]
+        m["of"] = [dict(zip(("d", "o", "seen", "t", "q", "u", "rj", "ot", "sv"), x))
+                   for x in m["of"]]
     return m
 
 
@@ -270,6 +293,25 @@ class Reader:
             self.seq, self.head, self.counts = m["s"], m["h"], dict(m["c"])
             self.snapshots += 1
         return m
+
+    def status(self, timeout=10.0):
+        """Asks for the aggregator's status ("stq"); the decoded "sta" (or
+        "err"), None on timeout."""
+        d = self.ctx.socket(zmq.DEALER)
+        d.linger = 0
+        d.sndtimeo = int(timeout * 1000)
+        _secure(d, self.curve)
+        d.connect(self.snap_ep)
+        try:
+            try:
+                d.send(status_request())
+            except zmq.Again:
+                return None
+            if not d.poll(int(timeout * 1000)):
+                return None
+            return decode(d.recv())
+        finally:
+            d.close(0)
 
     def apply(self, m):
         """Applies one feed message; returns 'applied'/'ignored'/'gap'."""
