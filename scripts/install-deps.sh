@@ -8,7 +8,7 @@ pkgs=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev liblmdb-dev li
       libxlsxwriter-dev)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(libcmocka-dev clang-format python3 python3-zmq python3-msgpack clang libclang-rt-dev lmdb-utils python3-lmdb
-         chromium lintian man-db groff-base fakeroot python3-openpyxl)
+         chromium lintian man-db groff-base fakeroot python3-openpyxl prometheus)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
