@@ -146,6 +146,12 @@ static ct_err render(const ct_metrics_http *m, ct_buf *b)
                (unsigned long long)in->rejects_by_code[c]);
     one(&o, "chitieu_aggregator_bad_messages_total", "counter",
         "messages refused as a whole (answered err)", (double)in->bad_messages);
+    family(&o, "chitieu_aggregator_telemetry_total", "counter",
+           "office telemetry messages, by result (never logged or counted)");
+    pf(&o, "chitieu_aggregator_telemetry_total{result=\"recorded\"} %llu\n",
+       (unsigned long long)in->telemetry);
+    pf(&o, "chitieu_aggregator_telemetry_total{result=\"refused\"} %llu\n",
+       (unsigned long long)in->telemetry_refused);
     one(&o, "chitieu_aggregator_batches_total", "counter", "ingest rounds that received something",
         (double)in->batches);
     one(&o, "chitieu_aggregator_commits_total", "counter", "successful store commits",

@@ -4,6 +4,7 @@
  *   chitieu_aggregator_events_received_total            counter (ingest rate: rate())
  *   chitieu_aggregator_events_total{result}             counter accepted|duplicate|rejected|retry
  *   chitieu_aggregator_rejects_total{reason}            counter, per error name seen
+ *   chitieu_aggregator_telemetry_total{result}          counter recorded|refused (office telemetry)
  *   chitieu_aggregator_bad_messages_total, _batches_total, _commits_total,
  *   _commit_failures_total, _acks_undeliverable_total   counters
  *   chitieu_aggregator_batch_events                     histogram, events per round

@@ -252,13 +252,13 @@ static bool next_chunk(ct_http *h, sse_stream *s)
         return true;
     }
     doc *d = NULL;
-    if (h->docs[D_REPORT_EV] && s->report_ver != h->report_ver) {
+    if (h->docs[D_HQ_EV] && s->hq_ver != h->hq_ver) { /* small: before the report */
+        d = h->docs[D_HQ_EV];
+        s->hq_ver = h->hq_ver;
+    } else if (h->docs[D_REPORT_EV] && s->report_ver != h->report_ver) {
         d = h->docs[D_REPORT_EV];
         s->report_ver = h->report_ver;
         s->hb_gen = h->hb_gen;
-    } else if (h->docs[D_HQ_EV] && s->hq_ver != h->hq_ver) {
-        d = h->docs[D_HQ_EV];
-        s->hq_ver = h->hq_ver;
     } else if (h->docs[D_FEED_EV] && (s->feed_ver != h->feed_ver || s->hb_gen != h->hb_gen)) {
         d = h->docs[D_FEED_EV];
         s->feed_ver = h->feed_ver;

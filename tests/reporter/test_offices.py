@@ -192,6 +192,13 @@ def test_offices():
         promtool(body, "the reporter's /metrics")
         st, abody = get(f"http://127.0.0.1:{mport}/metrics")
         h.check(st == 200, "aggregator /metrics")
+        am = {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1]) for ln in abody.decode().splitlines()
+              if ln and not ln.startswith("#")}
+        h.check(am['chitieu_aggregator_telemetry_total{result="refused"}'] == 4 and
+                am['chitieu_aggregator_bad_messages_total'] == 1 and
+                am['chitieu_aggregator_telemetry_total{result="recorded"}'] >= 2 and
+                am['chitieu_aggregator_events_total{result="accepted"}'] == 8,
+                "aggregator telemetry counters")
         promtool(abody, "the aggregator's /metrics")
 
         br = None
