@@ -8,7 +8,9 @@ delivered events stay committed-but-not-safe in the outboxes) -> real reporter
   "never reported";
 - a collector stopped with SIGSTOP shows as silent within --silent-after on the
   page and in /metrics, with its exact waiting count; SIGCONT: reporting again;
-- the HQ panel shows committed, safe 0 and the safe-stalled alert;
+- the HQ panel shows committed, safe 0 and the safe-stalled alert; a follower
+  started later shows with its confirmed seq and lag 0, the alert clears and
+  the offices' outboxes drain to 0 (page, /hq.json, /metrics);
 - a district key reporting telemetry for another district is refused
   (forbidden) and changes nothing; malformed and oversized ones get their codes;
 - telemetry never changes the log: the exact seq and `chitieu-audit verify`'s
@@ -77,13 +79,13 @@ def test_offices():
     with h.Workdir("offices") as wd:
         kb = wd.sub
         pub = {}
-        for n in ("agg", "c672", "c673", "rep"):
+        for n in ("agg", "c672", "c673", "rep", "fol"):
             h.run([h.binary("chitieu-keys"), "gen", kb(n)])
             pub[n] = h.run([h.binary("chitieu-keys"), "show", kb(n) + ".pub"]).stdout.strip()
         auth = kb("authorized.txt")
         with open(auth, "w") as f:
             f.write(f"{pub['c672']} collector 672 office-672\n{pub['c673']} collector 673 "
-                    f"office-673\n{pub['rep']} reporter hq\n")
+                    f"office-673\n{pub['rep']} reporter hq\n{pub['fol']} follower fol\n")
         ep = {"ingest": wd.ipc("in"), "feed": wd.ipc("feed"), "snapshot": wd.ipc("snap"),
               "repl": wd.ipc("repl"), "data": wd.sub("data")}
         mport = h.free_port_block(2)
@@ -247,6 +249,36 @@ def test_offices():
             runs[673].signal(signal.SIGCONT)
         rc.wait_until(lambda: metrics(base)[0].get(f"chitieu_office_silent{lab(673, o673)}") == 0,
                       20, "673 reporting again after SIGCONT")
+
+        # a follower: safe catches up, the alert clears, the outboxes drain
+        fol = wd.start([h.binary("chitieu-aggregator"), "--campaign", h.CAMPAIGN, "--data",
+                        wd.sub("fol-data"), "--follow", ep["repl"], "--keys", kb("fol.key"),
+                        "--auth", auth, "--primary-key", kb("agg.pub"), "--ingest",
+                        wd.ipc("fol-in"), "--feed", wd.ipc("fol-feed"), "--snapshot",
+                        wd.ipc("fol-snap"), "--stats-interval", "0"], name="fol")
+
+        def caught_up():
+            st, body = get(base + "/hq.json")
+            d = json.loads(body)
+            offs = {o["district"]: o for o in d["offices"] if o["reported"]}
+            ok = d["safe"] == 8 and not d["alert"] and len(d["followers"]) == 1 and \
+                d["followers"][0]["acked"] == 8 and d["followers"][0]["lag_records"] == 0 and \
+                offs[672]["waiting"] == 0 and offs[673]["waiting"] == 0
+            return d if ok else None
+        hq = rc.wait_until(caught_up, 40, "follower caught up, outboxes drained")
+        h.check(hq["followers"][0]["id"] == pub["fol"], f"follower id {hq['followers']}")
+        mm, body = metrics(base)
+        h.check(mm[f'chitieu_hq_follower_lag_records{{follower="{pub["fol"]}"}}'] == 0 and
+                mm["chitieu_hq_safe_seq"] == 8 and mm["chitieu_hq_safe_stalled"] == 0,
+                "follower series")
+        h.check(mm[f"chitieu_office_outbox_events{lab(673, o673)}"] == 0, "673 drained")
+        promtool(body, "the reporter's /metrics with a follower")
+        if br:
+            br.wait("document.getElementById('hq-alert').dataset.alert === 'false' && "
+                    "document.querySelectorAll('#followers tbody tr').length === 1 && "
+                    "document.querySelector('#offices tr[data-district=\"673\"]').dataset.waiting"
+                    " === '0'", 20, "page: follower, alert cleared, 673 drained")
+        h.check(fol.stop() == 0, "follower exit")
 
         # telemetry changed nothing in the log
         h.check(at(8) is not None, "the log is still exactly 8 records")
