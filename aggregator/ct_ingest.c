@@ -255,38 +255,6 @@ static void ack_from_store(ct_ingest *g, ct_ack_item *a, const ct_store_item *si
     }
 }
 
-/* ---- office telemetry (never the store) ----------------------------------- */
-
-/* A "tel": decoded, authorized and recorded; m->err is the answer's code. */
-static void telemetry(ct_ingest *g, in_msg *m, const uint8_t *body, size_t len)
-{
-    ct_wire_telemetry tel;
-    m->tel = true;
-    ct_err e = ct_wire_telemetry_decode(body, len, &tel);
-    m->has_token = e == CT_OK || ct_wire_submit_peek_token(body, len, &m->token) == CT_OK;
-    if (!e) m->token = tel.token;
-    const char *user = "";
-    ct_role role = CT_ROLE_NONE;
-    uint32_t district = 0;
-    if (!e && !ct_campaign_district(g->o.campaign, tel.district)) e = CT_ERR_UNKNOWN_DISTRICT;
-    if (!e) {
-        bool may = msg_identity(g, m, &user, &role, &district);
-        if (!may || (role == CT_ROLE_COLLECTOR && tel.district != district)) {
-            e = CT_ERR_FORBIDDEN;
-            ct_log(CT_LOG_WARN, "security",
-                   "event=telemetry_forbidden key=%s role=%s key_district=%u telemetry_district=%u",
-                   user[0] ? user : "-", may ? ct_role_name(role) : "revoked_or_unknown", district,
-                   tel.district);
-        }
-    }
-    if (!e) e = ct_offices_record(g->o.offices, &tel, ct_now_ms());
-    m->err = (uint16_t)e;
-    if (e)
-        g->st.telemetry_refused++;
-    else
-        g->st.telemetry++;
-}
-
 /* ---- phase 1: drain ------------------------------------------------------ */
 
 /* Receives, round robin and without blocking, until batch_max events, the
@@ -316,7 +284,14 @@ static size_t drain(ct_ingest *g, void **socks, size_t nsock, size_t *nev)
             ct_msg_kind kind;
             if (e == CT_ERR_BAD_KIND && g->o.offices &&
                 ct_wire_peek_kind(body, len, &kind) == CT_OK && kind == CT_MSG_TELEMETRY) {
-                telemetry(g, m, body, len);
+                /* an office's telemetry: answered, never the store */
+                m->tel = true;
+                m->err = (uint16_t)ct_offices_take(g->o.offices, g->o.campaign, g->o.auth, &m->body,
+                                                   &m->has_token, &m->token);
+                if (m->err)
+                    g->st.telemetry_refused++;
+                else
+                    g->st.telemetry++;
                 continue;
             }
             if (e) {

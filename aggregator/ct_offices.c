@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ct_log.h"
+#include "ct_time.h"
+
 struct ct_offices {
     ct_wire_office *e;
     size_t n;
@@ -70,6 +73,35 @@ ct_err ct_offices_record(ct_offices *t, const ct_wire_telemetry *tel, int64_t se
     t->e[i].seen_ms = seen_ms;
     t->n++;
     return CT_OK;
+}
+
+ct_err ct_offices_take(ct_offices *t, const ct_campaign *c, ct_auth *auth, zmq_msg_t *body,
+                       bool *has_token, uint64_t *token)
+{
+    const uint8_t *buf = zmq_msg_data(body);
+    size_t len = zmq_msg_size(body);
+    ct_wire_telemetry tel;
+    ct_err e = ct_wire_telemetry_decode(buf, len, &tel);
+    *has_token = e == CT_OK || ct_wire_submit_peek_token(buf, len, token) == CT_OK;
+    if (!e) *token = tel.token;
+    if (!e && !ct_campaign_district(c, tel.district)) e = CT_ERR_UNKNOWN_DISTRICT;
+    if (!e && auth) {
+        const char *user = zmq_msg_gets(body, "User-Id");
+        ct_role role = CT_ROLE_NONE;
+        uint32_t district = 0;
+        bool known = user && ct_auth_lookup(auth, user, &role, &district);
+        bool may = known && (role == CT_ROLE_ADMIN ||
+                             (role == CT_ROLE_COLLECTOR && district == tel.district));
+        if (!may) {
+            e = CT_ERR_FORBIDDEN;
+            ct_log(CT_LOG_WARN, "security",
+                   "event=telemetry_forbidden key=%s role=%s key_district=%u telemetry_district=%u",
+                   user && user[0] ? user : "-", known ? ct_role_name(role) : "revoked_or_unknown",
+                   district, tel.district);
+        }
+    }
+    if (!e) e = ct_offices_record(t, &tel, ct_now_ms());
+    return e;
 }
 
 const ct_wire_office *ct_offices_list(const ct_offices *t, size_t *n)
