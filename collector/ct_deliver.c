@@ -121,12 +121,7 @@ typedef struct {
     uint64_t lat[LAT_BUCKETS + 1];
     uint64_t lat_n;
     uint64_t recv_ns;
-    /* telemetry: the next one is due at (0 = not before a connection); the
-     * token of the last one; the aggregator does not take it */
-    int64_t tel_at;
-    uint64_t tel_token;
-    bool tel_off;
-    uint16_t tel_refused; /* code of the last refusal said, 0 = none */
+    ct_telemetry tel; /* the office's telemetry (ct_telemetry.h) */
 } dstate;
 
 void ct_deliver_opts_default(ct_deliver_opts *o)
@@ -460,44 +455,6 @@ static void want_move(dstate *d, int64_t now)
     d->move_at = d->moved_ms + REFUSED_HOLD_MS > now ? d->moved_ms + REFUSED_HOLD_MS : now;
 }
 
-/* ---- telemetry ---- */
-
-static void tel_answer(dstate *d, uint16_t code)
-{
-    if (code == CT_OK) {
-        d->st->telemetry++;
-        d->tel_refused = 0;
-        return;
-    }
-    if (code == CT_ERR_BAD_KIND) {
-        d->tel_off = true;
-        ct_log(CT_LOG_INFO,
-               "the aggregator does not take office telemetry (older version); "
-               "not sending it in this run",
-               "server=%s", cur_ep(d));
-        return;
-    }
-    if (code != d->tel_refused)
-        ct_log(CT_LOG_WARN, "the aggregator refused this office's telemetry",
-               "server=%s reason=%s detail=\"%s\"", cur_ep(d), ct_err_name(code), ct_err_str(code));
-    d->tel_refused = code;
-}
-
-/* Sends the office's telemetry when due (never blocks; a full queue or no
- * connection waits for the next period). */
-static void tel_send(dstate *d, int64_t now)
-{
-    if (d->o->telemetry_s <= 0 || d->tel_off || !d->connected || !d->tel_at || now < d->tel_at)
-        return;
-    d->tel_at = now + (int64_t)d->o->telemetry_s * 1000;
-    ct_wire_telemetry t;
-    uint64_t token = ++d->next_token;
-    if (ct_telemetry_fill(d->ob, token, ct_now_ms(), &t) != CT_OK) return;
-    ct_buf_reset(&d->out);
-    if (ct_wire_telemetry_encode(&t, &d->out) != CT_OK) return;
-    if (zmq_send(d->sock, d->out.data, d->out.len, ZMQ_DONTWAIT) >= 0) d->tel_token = token;
-}
-
 static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
 {
     ct_msg_kind kind;
@@ -572,11 +529,8 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
             ct_log(CT_LOG_WARN, "bad err reply", "err=%s", ct_err_name(e));
             return;
         }
-        if (has_token && token == d->tel_token && d->tel_token && code != CT_ERR_NOT_PRIMARY &&
-            code != CT_ERR_STALE_EPOCH) {
-            tel_answer(d, code);
+        if (has_token && ct_telemetry_answer(&d->tel, token, code, cur_ep(d), &d->st->telemetry))
             return;
-        }
         d->st->errors++;
         if (code == CT_ERR_NOT_PRIMARY || code == CT_ERR_STALE_EPOCH) {
             if (d->st->refusals++ % 1000 == 0)
@@ -720,7 +674,7 @@ static void handle_monitor(dstate *d, void *mon, const char *ep)
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             forget_safe(d, now, "connected");
             d->connected = true;
-            d->tel_at = now; /* telemetry on every connection */
+            d->tel.at = now; /* telemetry on every connection */
             d->blocked_until = 0;
             ct_log(CT_LOG_INFO, "connected", "server=%s window=%zu", ep, d->used);
             break;
@@ -1029,7 +983,8 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
         if (d.epoch_raised) start_epoch(&d, now);
         if (d.nsettle || d.safe > d.swept_safe) settle_now(&d, now);
         if (!stopping) poll_safe(&d, now);
-        if (!stopping) tel_send(&d, now);
+        if (!stopping && d.connected)
+            ct_telemetry_send(&d.tel, ob, sock, o->telemetry_s, now, &d.next_token, &d.out);
         if (o->n_endpoints > 1 && !d.move_at && now - d.last_heard > FAILOVER_MS) {
             ct_outbox_info in;
             if (d.used > 0 || (ct_outbox_get_info(ob, &in) == CT_OK && in.committed > 0))

@@ -1,11 +1,16 @@
-/* ct_telemetry.c — filling an office's "tel" from its outbox (see
- * ct_telemetry.h). Reads only; never changes the outbox. */
+/* ct_telemetry.c — an office's "tel": filled from its outbox, sent when due,
+ * its answer handled (see ct_telemetry.h). Reads only; never changes the
+ * outbox. */
 #include "ct_telemetry.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include <zmq.h>
+
 #include "ct_event.h"
+#include "ct_log.h"
+#include "ct_time.h"
 
 static ct_err first_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
 {
@@ -34,4 +39,41 @@ ct_err ct_telemetry_fill(ct_outbox *ob, uint64_t token, int64_t clock_ms, ct_wir
     snprintf(t->version, sizeof t->version, "%s", CT_VERSION);
     if (t->waiting > 0 && (e = ct_outbox_scan(ob, 1, 1, first_cb, &t->oldest_ms))) return e;
     return CT_OK;
+}
+
+void ct_telemetry_send(ct_telemetry *t, ct_outbox *ob, void *sock, int interval_s, int64_t now,
+                       uint64_t *next_token, ct_buf *out)
+{
+    if (interval_s <= 0 || t->off || !t->at || now < t->at) return;
+    t->at = now + (int64_t)interval_s * 1000;
+    ct_wire_telemetry m;
+    uint64_t token = ++*next_token;
+    if (ct_telemetry_fill(ob, token, ct_now_ms(), &m) != CT_OK) return;
+    ct_buf_reset(out);
+    if (ct_wire_telemetry_encode(&m, out) != CT_OK) return;
+    if (zmq_send(sock, out->data, out->len, ZMQ_DONTWAIT) >= 0) t->token = token;
+}
+
+bool ct_telemetry_answer(ct_telemetry *t, uint64_t token, uint16_t code, const char *server,
+                         uint64_t *recorded)
+{
+    if (!t->token || token != t->token || code == CT_ERR_NOT_PRIMARY || code == CT_ERR_STALE_EPOCH)
+        return false;
+    if (code == CT_OK) {
+        (*recorded)++;
+        t->refused = 0;
+    } else if (code == CT_ERR_BAD_KIND) {
+        t->off = true;
+        ct_log(CT_LOG_INFO,
+               "the aggregator does not take office telemetry (older version); not sending it "
+               "in this run",
+               "server=%s", server);
+    } else {
+        if (code != t->refused)
+            ct_log(CT_LOG_WARN, "the aggregator refused this office's telemetry",
+                   "server=%s reason=%s detail=\"%s\"", server, ct_err_name(code),
+                   ct_err_str(code));
+        t->refused = code;
+    }
+    return true;
 }
