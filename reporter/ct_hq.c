@@ -1,7 +1,11 @@
-/* ct_hq.c — the offices and replication document and series (see ct_hq.h).
+/* ct_hq.c — the aggregator's status for the reporter (see ct_hq.h): asking
+ * for it on the view's snapshot DEALER, and the offices and replication
+ * document and series made from it.
  *
- * Invariants: pure renderings of the view's last "sta" and the campaign at
- * the given monotonic time; every district of the campaign appears once in
+ * Invariants: a "stq" is sent only while the view is synced (no snapshot
+ * request pending on that DEALER), so the next "err" on it answers the
+ * "stq"; the renderings are pure functions of the view's last "sta" and the
+ * campaign at the given monotonic time; every district of the campaign appears once in
  * "offices" (reported or not), each reporting office once; the stable form
  * (with_times false) leaves out exactly the fields that move with the clock.
  */
@@ -9,8 +13,65 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <zmq.h>
 
+#include "ct_log.h"
 #include "ct_text.h"
+#include "ct_time.h"
+
+/* ---- asking (the view's snapshot DEALER) ---- */
+
+/* A "sta", or the "err" answering our "stq" (replies come in order, and a
+ * "stq" is sent only while no snapshot request is pending). */
+void ct_hq_on_reply(ct_view *v, const uint8_t *buf, size_t len, ct_msg_kind kind)
+{
+    v->hq_pending = false;
+    if (kind == CT_MSG_ERROR) {
+        bool ht;
+        uint64_t tok;
+        uint16_t code = CT_ERR_INTERNAL;
+        ct_wire_error_decode(buf, len, &ht, &tok, &code);
+        if (code != v->hq_refused)
+            ct_log(code == CT_ERR_BAD_KIND ? CT_LOG_INFO : CT_LOG_WARN,
+                   code == CT_ERR_BAD_KIND
+                       ? "the aggregator publishes no status (older version): no office or "
+                         "replication panel"
+                       : "status request refused by the aggregator",
+                   "err=%s", ct_err_name(code));
+        v->hq_refused = code ? code : (uint16_t)CT_ERR_INTERNAL;
+        return;
+    }
+    ct_wire_status st;
+    ct_err e = ct_wire_status_decode(buf, len, &st);
+    if (e) {
+        ct_log(CT_LOG_WARN, "bad status reply ignored", "err=%s len=%zu", ct_err_name((int)e), len);
+        return;
+    }
+    ct_wire_status_free(&v->hq);
+    v->hq = st;
+    v->has_hq = true;
+    v->hq_refused = 0;
+    v->hq_mono = ct_monotonic_ms();
+    v->n_hq++;
+}
+
+/* Asks for the aggregator's status when due (see ct_view.h). */
+void ct_hq_ask(ct_view *v, int64_t now)
+{
+    int64_t period = v->hq_refused == CT_ERR_BAD_KIND ? 30000 : v->cfg.status_ms;
+    if (v->cfg.status_ms < 0 || !v->synced || !v->dealer) return;
+    if (v->hq_pending && now - v->hq_sent_mono < v->cfg.snapshot_timeout_ms) return;
+    if (!v->hq_pending && v->hq_sent_mono && now - v->hq_sent_mono < period) return;
+    ct_buf b = CT_BUF_INIT;
+    if (ct_wire_statusreq_encode(&b) == CT_OK &&
+        zmq_send(v->dealer, b.data, b.len, ZMQ_DONTWAIT) >= 0) {
+        v->hq_pending = true;
+        v->hq_sent_mono = now;
+    }
+    ct_buf_free(&b);
+}
+
+/* ---- rendering ---- */
 
 /* ms since the office was last heard from, on the aggregator's clock as of
  * now (its status time plus the time since that status arrived). */

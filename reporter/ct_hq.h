@@ -25,6 +25,13 @@
 #include "ct_error.h"
 #include "ct_view.h"
 
+/* The view's side of "stq" -> "sta" (ct_view.c calls these): asks when
+ * due (synced, no snapshot pending, every status_ms; every 30 s while the
+ * aggregator answers bad_message_kind), and takes a reply off the DEALER: a
+ * "sta" replaces v->hq, an "err" is the refusal of our "stq". */
+void ct_hq_ask(ct_view *v, int64_t mono_now);
+void ct_hq_on_reply(ct_view *v, const uint8_t *buf, size_t len, ct_msg_kind kind);
+
 ct_err ct_hq_json(const ct_view *v, const ct_campaign *c, int64_t silent_after_ms, int64_t mono_now,
                   bool with_times, ct_buf *out);
 /* chitieu_hq_* (replication) and chitieu_office_* series, base units. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "ct_hq.h"
 #include "ct_log.h"
 #include "ct_time.h"
 
@@ -321,57 +322,6 @@ static ct_err drain_feed(ct_view *v, ct_buf *b, bool *changed)
     return CT_OK;
 }
 
-/* A "sta", or the "err" answering our "stq" (replies come in order, and a
- * "stq" is sent only while no snapshot request is pending). */
-static void on_status(ct_view *v, const ct_buf *b, ct_msg_kind kind)
-{
-    v->hq_pending = false;
-    if (kind == CT_MSG_ERROR) {
-        bool ht;
-        uint64_t tok;
-        uint16_t code = CT_ERR_INTERNAL;
-        ct_wire_error_decode(b->data, b->len, &ht, &tok, &code);
-        if (code != v->hq_refused)
-            ct_log(code == CT_ERR_BAD_KIND ? CT_LOG_INFO : CT_LOG_WARN,
-                   code == CT_ERR_BAD_KIND
-                       ? "the aggregator publishes no status (older version): no office or "
-                         "replication panel"
-                       : "status request refused by the aggregator",
-                   "err=%s", ct_err_name(code));
-        v->hq_refused = code ? code : (uint16_t)CT_ERR_INTERNAL;
-        return;
-    }
-    ct_wire_status st;
-    ct_err e = ct_wire_status_decode(b->data, b->len, &st);
-    if (e) {
-        ct_log(CT_LOG_WARN, "bad status reply ignored", "err=%s len=%zu", ct_err_name((int)e),
-               b->len);
-        return;
-    }
-    ct_wire_status_free(&v->hq);
-    v->hq = st;
-    v->has_hq = true;
-    v->hq_refused = 0;
-    v->hq_mono = ct_monotonic_ms();
-    v->n_hq++;
-}
-
-/* Asks for the aggregator's status when due (see ct_view.h). */
-static void ask_status(ct_view *v, int64_t now)
-{
-    int64_t period = v->hq_refused == CT_ERR_BAD_KIND ? 30000 : v->cfg.status_ms;
-    if (v->cfg.status_ms < 0 || !v->synced || !v->dealer) return;
-    if (v->hq_pending && now - v->hq_sent_mono < v->cfg.snapshot_timeout_ms) return;
-    if (!v->hq_pending && v->hq_sent_mono && now - v->hq_sent_mono < period) return;
-    ct_buf b = CT_BUF_INIT;
-    if (ct_wire_statusreq_encode(&b) == CT_OK &&
-        zmq_send(v->dealer, b.data, b.len, ZMQ_DONTWAIT) >= 0) {
-        v->hq_pending = true;
-        v->hq_sent_mono = now;
-    }
-    ct_buf_free(&b);
-}
-
 static ct_err drain_dealer(ct_view *v, ct_buf *b, bool *changed)
 {
     for (int n = 0; n < 16 && v->dealer; n++) {
@@ -381,7 +331,7 @@ static ct_err drain_dealer(ct_view *v, ct_buf *b, bool *changed)
         ct_msg_kind kind;
         e = ct_wire_peek_kind(b->data, b->len, &kind);
         if (!e && (kind == CT_MSG_STATUS || (kind == CT_MSG_ERROR && v->hq_pending))) {
-            on_status(v, b, kind);
+            ct_hq_on_reply(v, b->data, b->len, kind);
             continue;
         }
         if (!e && kind == CT_MSG_ERROR) {
@@ -421,7 +371,7 @@ static ct_err timers(ct_view *v)
         }
         return CT_OK;
     }
-    ask_status(v, now);
+    ct_hq_ask(v, now);
     int64_t last = v->last_rx_mono > v->synced_mono ? v->last_rx_mono : v->synced_mono;
     if (now - last >= v->cfg.silence_ms) {
         open_gap(v, "feed_silent", 0, 0);
