@@ -83,6 +83,23 @@ int main(void)
     if (ct_wire_state_encode(&us, &upd)) return 1;
     dump("upd (seq 1 after 0, ph = zero head, h = that record's hash, 2 counters)", &upd);
 
+    /* office telemetry (PROTOCOL.md §3.6) */
+    ct_wire_telemetry tel = {.token = 9,
+                             .district = 672,
+                             .origin = {0x4c, 0x44, 0x36, 0x37, 0x32, 0x00, 0x01, 0x02},
+                             .clock_ms = 1690000000000,
+                             .waiting = 12,
+                             .unsafe = 2,
+                             .rejected = 1,
+                             .oldest_ms = 1689990000000,
+                             .version = "0.9.0"};
+    ct_buf telb = CT_BUF_INIT;
+    if (ct_wire_telemetry_encode(&tel, &telb)) rc = 1;
+    dump("tel (token 9, office 672, 12 waiting of which 2 not yet safe, 1 rejected)", &telb);
+    ct_wire_telemetry teld;
+    if (ct_wire_telemetry_decode(telb.data, telb.len, &teld) || teld.waiting != 12) rc = 1;
+    ct_buf_free(&telb);
+
     /* self-check */
     ct_event d;
     ct_bytes out[4];

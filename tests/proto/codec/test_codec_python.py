@@ -54,8 +54,11 @@ agent_key = bytes([4, 0]) + (672).to_bytes(2, "big") + b"LD672-007"
 upd = pack({"v": 1, "k": "upd", "s": 1, "p": 0, "ph": bytes(32), "h": h, "t": 1690000000600,
             "c": [[net_key, 1], [agent_key, 1]]})
 
+tel = msgpack.packb({"v": 1, "k": "tel", "n": 9, "d": 672, "o": origin, "t": 1690000000000,
+                     "q": 12, "u": 2, "rj": 1, "sv": "0.9.0", "ot": 1689990000000},
+                    use_bin_type=True)
 checks = [("event", ev1), ("event", ev2), ("sub", sub), ("ack", ack), ("log record", rec),
-          ("upd", upd)]
+          ("upd", upd), ("tel", tel)]
 fails = 0
 for key, mine in checks:
     theirs = [v for k, v in dumps.items() if k.startswith(key)]
@@ -65,5 +68,5 @@ for key, mine in checks:
 ok = h.hex() == head
 print(f"chain hash   {'identical' if ok else 'DIFFERENT'} {h.hex()}")
 fails += not ok
-assert len(dumps) == 6, dumps.keys()
+assert len(dumps) == 7, dumps.keys()
 sys.exit(1 if fails else 0)
