@@ -21,6 +21,8 @@
 
 /* ---- asking (the view's snapshot DEALER) ---- */
 
+#define HQ_FOLLOW_MS 300 /* after the log moved, ask again this soon */
+
 /* A "sta", or the "err" answering our "stq" (replies come in order, and a
  * "stq" is sent only while no snapshot request is pending). */
 void ct_hq_on_reply(ct_view *v, const uint8_t *buf, size_t len, ct_msg_kind kind)
@@ -59,6 +61,9 @@ void ct_hq_on_reply(ct_view *v, const uint8_t *buf, size_t len, ct_msg_kind kind
 void ct_hq_ask(ct_view *v, int64_t now)
 {
     int64_t period = v->hq_refused == CT_ERR_BAD_KIND ? 30000 : v->cfg.status_ms;
+    /* the log moved: ask soon, so committed and safe follow the report */
+    if (v->seq != v->hq_seq && v->hq_refused != CT_ERR_BAD_KIND && period > HQ_FOLLOW_MS)
+        period = HQ_FOLLOW_MS;
     if (v->cfg.status_ms < 0 || !v->synced || !v->dealer) return;
     if (v->hq_pending && now - v->hq_sent_mono < v->cfg.snapshot_timeout_ms) return;
     if (!v->hq_pending && v->hq_sent_mono && now - v->hq_sent_mono < period) return;
@@ -67,6 +72,7 @@ void ct_hq_ask(ct_view *v, int64_t now)
         zmq_send(v->dealer, b.data, b.len, ZMQ_DONTWAIT) >= 0) {
         v->hq_pending = true;
         v->hq_sent_mono = now;
+        v->hq_seq = v->seq;
     }
     ct_buf_free(&b);
 }
@@ -155,14 +161,20 @@ ct_err ct_hq_json(const ct_view *v, const ct_campaign *c, int64_t silent_after_m
     if (!e && v->has_hq && with_times)
         e = ct_buf_printf(b, ",\"age_ms\":%lld,\"time_ms\":%lld",
                           (long long)(mono_now - v->hq_mono), (long long)h->time_ms);
+    /* without replication committed = safe = the report's seq: the stable
+     * form leaves them out (the report's own push carries the seq) */
+    bool repl = h->follower || h->sync_k > 0 || h->n_followers > 0;
     if (!e && v->has_hq) {
-        e = ct_buf_printf(b,
-                          ",\"role\":\"%s\",\"epoch\":%llu,\"committed\":%llu,\"safe\":%llu,"
-                          "\"unsafe_records\":%llu,\"sync_followers\":%llu,\"alert\":%s",
+        e = ct_buf_printf(b, ",\"role\":\"%s\",\"epoch\":%llu,\"replication\":%s",
                           h->follower ? "follower" : "primary", (unsigned long long)h->epoch,
-                          (unsigned long long)h->committed, (unsigned long long)h->safe,
-                          (unsigned long long)(h->committed - h->safe),
-                          (unsigned long long)h->sync_k, h->alert ? "true" : "false");
+                          repl ? "true" : "false");
+        if (!e && (repl || with_times))
+            e = ct_buf_printf(b, ",\"committed\":%llu,\"safe\":%llu,\"unsafe_records\":%llu",
+                              (unsigned long long)h->committed, (unsigned long long)h->safe,
+                              (unsigned long long)(h->committed - h->safe));
+        if (!e)
+            e = ct_buf_printf(b, ",\"sync_followers\":%llu,\"alert\":%s",
+                              (unsigned long long)h->sync_k, h->alert ? "true" : "false");
         if (!e && with_times)
             e = ct_buf_printf(b, ",\"safe_stalled_ms\":%lld", (long long)h->stalled_ms);
         if (!e) e = ct_buf_printf(b, ",\"followers\":[");

@@ -356,13 +356,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         bool have = h->docs[D_REPORT] != NULL;
         ct_buf b = CT_BUF_INIT;
         ct_err e = CT_OK;
-        const doc *rep = h->docs[D_REPORT], *hq = h->docs[D_HQ];
-        if (have && hq && rep->len > 1 && rep->data[rep->len - 1] == '}') {
-            /* the report with "hq" as its last member */
-            e = ct_buf_append(&b, rep->data, rep->len - 1);
+        /* the report with "hq" as its last member, built outside the lock
+         * from references */
+        doc *rep = h->docs[D_REPORT], *hq = h->docs[D_HQ];
+        bool splice = have && hq && rep->len > 1 && rep->data[rep->len - 1] == '}';
+        if (splice) {
+            rep->refs++;
+            hq->refs++;
+            pthread_mutex_unlock(&h->mu);
+            e = ct_buf_reserve(&b, rep->len + hq->len + 8);
+            if (!e) e = ct_buf_append(&b, rep->data, rep->len - 1);
             if (!e) e = ct_buf_printf(&b, ",\"hq\":");
             if (!e) e = ct_buf_append(&b, hq->data, hq->len);
             if (!e) e = ct_buf_printf(&b, "}");
+            pthread_mutex_lock(&h->mu);
+            doc_unref(rep);
+            doc_unref(hq);
         } else if (!have) {
             e = ct_buf_printf(&b, "{\"error\":\"no snapshot from the aggregator yet\",\"feed\":");
             if (!e && h->docs[D_FEED])
@@ -373,9 +382,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         pthread_mutex_unlock(&h->mu);
         enum MHD_Result r;
-        if (have && b.len && !e)
-            r = reply(c, MHD_HTTP_OK, "application/json; charset=utf-8", b.data, b.len);
-        else if (have)
+        if (splice && !e) {
+            struct MHD_Response *resp =
+                MHD_create_response_from_buffer_with_free_callback(b.len, b.data, free);
+            if (!resp) {
+                ct_buf_free(&b);
+                return MHD_NO;
+            }
+            return queue(c, MHD_HTTP_OK, "application/json; charset=utf-8", resp, NULL);
+        }
+        if (have)
             r = reply_doc(h, c, D_REPORT, "application/json; charset=utf-8", NULL,
                           "no snapshot from the aggregator yet\n");
         else if (e)

@@ -96,6 +96,7 @@ typedef struct {
     ct_wire_status hq;
     bool has_hq, hq_pending;
     int64_t hq_mono, hq_sent_mono;
+    uint64_t hq_seq; /* the view's seq when the last "stq" left */
     uint16_t hq_refused;
     uint64_t n_hq;
 } ct_view;
