@@ -17,8 +17,15 @@
  *   POST /api/record   csrf, form, agent, program, national_id, commune,
  *                      months, amount, group, time
  *   POST /api/cancel   csrf, form, seq, reason, confirm=yes
- *   POST /api/resend   csrf, code (a rejection reason name)
- *   GET  /api/list     what the office recorded on the screen, with states
+ *   POST /api/resend   csrf, code (a rejection reason name) and/or seq; a
+ *                      staff member's covers their own agent's events only
+ *   GET  /api/list     ?after=SEQ&limit=N: one page (seq order) of what the
+ *                      office recorded (screen, command line, imports), with
+ *                      states and the outbox's totals
+ *   POST /api/import   ?mode=preview|queue, a raw text/csv body (at most
+ *                      CT_OFFICE_UPLOAD_MAX bytes), the CSRF token in the
+ *                      X-CSRF-Token header: the import of ct_import.h, its
+ *                      per-row report, queued (mode=queue) in one commit
  *   GET  /api/status   the connection: reachable, last answer, waiting
  *
  * Who recorded an event: a note beside it in the outbox (ct_outbox_note_put,
@@ -71,7 +78,20 @@ typedef struct {
     const char *body;
     size_t body_len;
     const char *peer; /* the client's address, for the login rate limit */
+    /* a query argument (CT_OFFICE_ARG) or a request header
+     * (CT_OFFICE_HEADER) by name, NULL when absent; lookup may be NULL */
+    const char *(*lookup)(const void *ctx, int kind, const char *name);
+    const void *lookup_ctx;
 } ct_office_req;
+
+enum { CT_OFFICE_ARG = 0, CT_OFFICE_HEADER = 1 };
+
+/* The largest CSV upload (POST /api/import); other bodies are bounded by
+ * CT_FORM_BODY_MAX. */
+#define CT_OFFICE_UPLOAD_MAX ((size_t)5 << 20)
+/* Entries per page of GET /api/list (the default and the most). */
+#define CT_OFFICE_PAGE_DEFAULT 200
+#define CT_OFFICE_PAGE_MAX 500
 
 typedef struct {
     unsigned status;

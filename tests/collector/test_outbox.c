@@ -462,6 +462,54 @@ static void test_requeue_rejected(void **state)
     ct_outbox_close(ob);
 }
 
+/* A requeue by agent and by seq moves exactly the matching rejected events
+ * (a staff member re-sends their own), in one transaction, with exact
+ * counters. */
+static void test_requeue_where(void **state)
+{
+    fixture *f = *state;
+    ct_outbox *ob = open_init(f);
+    queue_n(ob, 0, 3);  /* seqs 1, 2, 3: agents LD672-001, -002, -003 */
+    queue_n(ob, 20, 2); /* seqs 4, 5: agents LD672-001, -002 */
+    ct_outbox_settle_item items[] = {{1, CT_ERR_FORBIDDEN},
+                                     {2, CT_ERR_FORBIDDEN},
+                                     {3, CT_ERR_FORBIDDEN},
+                                     {4, CT_ERR_FORBIDDEN},
+                                     {5, CT_ERR_UNKNOWN_AGENT}};
+    assert_int_equal(ct_outbox_settle(ob, items, 5, 5, NULL, NULL), CT_OK);
+    size_t n, nc;
+    ct_outbox_requeue_filter w = {.code = CT_ERR_FORBIDDEN, .agent = "LD672-001"};
+    assert_int_equal(ct_outbox_requeue_where(ob, &w, &n, &nc), CT_OK);
+    assert_int_equal(n, 2); /* 1 and 4 */
+    assert_int_equal(nc, 0);
+    scan_acc acc = {0};
+    assert_int_equal(ct_outbox_scan(ob, 0, 100, scan_cb, &acc), CT_OK);
+    assert_int_equal(acc.n, 2);
+    assert_int_equal(acc.seqs[0], 1);
+    assert_int_equal(acc.seqs[1], 4);
+    /* seq 5 is not LD672-001's; nor is LD672-002's rejected as unknown_agent */
+    w = (ct_outbox_requeue_filter){.code = -1, .agent = "LD672-001", .seq = 5};
+    assert_int_equal(ct_outbox_requeue_where(ob, &w, &n, NULL), CT_OK);
+    assert_int_equal(n, 0);
+    w = (ct_outbox_requeue_filter){.code = CT_ERR_UNKNOWN_AGENT, .agent = "LD672-003"};
+    assert_int_equal(ct_outbox_requeue_where(ob, &w, &n, NULL), CT_OK);
+    assert_int_equal(n, 0);
+    w = (ct_outbox_requeue_filter){.code = -1, .agent = "LD672-002", .seq = 5};
+    assert_int_equal(ct_outbox_requeue_where(ob, &w, &n, NULL), CT_OK);
+    assert_int_equal(n, 1);
+    ct_outbox_info in;
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.queued, 3);           /* 1, 4, 5 */
+    assert_int_equal(in.rejected_entries, 2); /* 2, 3 */
+    assert_int_equal(in.rejected, 2);
+    rej_acc r = {0};
+    assert_int_equal(ct_outbox_rejected_each(ob, rej_cb, &r), CT_OK);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.seq[0], 2);
+    assert_int_equal(r.seq[1], 3);
+    ct_outbox_close(ob);
+}
+
 /* A conflict rejection (the id is taken at HQ by another sign-up) is never
  * requeued unchanged; reissue queues the same content under new ids, under a
  * fresh origin, and the history keeps every earlier event's id. */
@@ -1008,6 +1056,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_bad_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_nul_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflict_reissue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_where, setup, teardown),
         cmocka_unit_test(test_signup_build_rules),
         cmocka_unit_test(test_simulate_plan),
         cmocka_unit_test_setup_teardown(test_simulate_run_idempotent, setup, teardown),
