@@ -10,7 +10,10 @@ aggregator on loopback (CurveZMQ, an authorization file):
     3 waiting"; it comes back: everything is delivered exactly once;
   - the office's key is authorized for another district: a sign-up is
     rejected, shown with its reason in words; the file is fixed and the page's
-    re-send delivers it.
+    re-send delivers it;
+  - an Excel file is uploaded: the preview shows every row's outcome with the
+    command line's messages and queues nothing; the confirm queues the 5 good
+    rows (noted as the lead's), and HQ counts exactly them.
 Screenshots (phone and desktop) are kept under the build directory
 (test-artifacts/office-*.png).
 """
@@ -221,7 +224,46 @@ def test_browser():
                     counts(m, "bhxh_tn"))
             h.check(summary(b) == {"total": 25, "queued": 0, "delivered": 25, "rejected": 0},
                     summary(b))
-            for name in ("office-desktop.png", "office-phone.png", "office-rejected-phone.png"):
+            # the Excel file through the page: a preview with the command line's
+            # per-row messages, then the good rows queued and counted at HQ
+            import test_import_cli as tic
+            b.set_file("#import-file", tic.VI)
+            b.js("document.getElementById('import-preview').click()")
+            b.wait("document.getElementById('import-box').dataset.state === 'previewed'",
+                   what="import preview")
+            rows = b.js("Array.from(document.querySelectorAll('#import-report li'))"
+                        ".map(li => [+li.dataset.line, li.className, li.textContent])")
+            want_rows = sorted([(int(x.split(":")[0]), "good", f"excel-vi.csv:{x}")
+                                for x in tic.VI_PLAN] +
+                               [(int(x.split(":")[0]), "bad", f"excel-vi.csv:{x}")
+                                for x in tic.VI_BAD])
+            h.check([tuple(r) for r in rows] == want_rows, rows)
+            h.check(b.js("document.getElementById('import-summary').textContent") ==
+                    "excel-vi.csv: 12 rows: 5 would be queued, 0 already queued, 7 bad (dry run: "
+                    "nothing queued)", "preview summary")
+            h.check(int(oc.outbox_status(ob)["recorded"]) == 25, "the preview queued something")
+            b.screenshot(os.path.join(ARTIFACTS, "office-import-desktop.png"), 1280, 900, False)
+            b.js("document.getElementById('import-queue').click()")
+            b.wait("document.getElementById('import-box').dataset.state === 'queued'",
+                   what="import queued")
+            h.check(b.js("document.getElementById('import-summary').textContent") ==
+                    "excel-vi.csv: 12 rows: 5 queued, 0 already queued, 7 bad", "queue summary")
+            h.check(b.js("document.getElementById('import-queue').disabled"), "queue twice")
+            b.wait("+document.getElementById('list-summary').dataset.delivered === 30", timeout=60,
+                   what="30 delivered")
+            by = b.js("Array.from(document.querySelectorAll('#list tr'))"
+                      ".filter(tr => +tr.dataset.seq > 25)"
+                      ".map(tr => tr.querySelector('.by').textContent)")
+            h.check(by == ["recorded by truong"] * 5, by)
+            m = snapshot(eps, curve)
+            h.check(m["s"] == 30, f"log seq {m['s']}")
+            # rows 2 and 5 enroll bhxh_tn; rows 3 and 4 bhyt_hgd, row 13 cancels row 3
+            h.check(counts(m, "bhxh_tn") == (want["bhxh_tn"] + 2, want["bhxh_tn"] + 3, 1),
+                    counts(m, "bhxh_tn"))
+            h.check(counts(m, "bhyt_hgd") == (want["bhyt_hgd"] + 4, want["bhyt_hgd"] + 5, 1),
+                    counts(m, "bhyt_hgd"))
+            for name in ("office-desktop.png", "office-phone.png", "office-rejected-phone.png",
+                         "office-import-desktop.png"):
                 p = os.path.join(ARTIFACTS, name)
                 h.check(os.path.getsize(p) > 10000, f"screenshot {p}")
                 print(f"  screenshot: {p}")

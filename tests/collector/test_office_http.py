@@ -436,6 +436,73 @@ def test_import_upload():
                 h.check(b"068190004521" not in open(f, "rb").read(), f"a national ID in {f}")
 
 
+def test_list_pages():
+    """The list covers everything the outbox knows (events from `simulate`
+    and `add` too, "recorded_by" null) one bounded page at a time after a
+    cursor, with the outbox's totals; a page's reply has exactly its entries
+    whatever the outbox holds."""
+    import lmdb
+    n_sim = 5000
+    with h.Workdir("office-pages") as wd:
+        ob, pk = oc.make_office(wd)
+        oc.collector("simulate", "--outbox", ob, "--count", str(n_sim), "--seed", "3")
+        env = lmdb.open(ob, max_dbs=8, subdir=True, readonly=True)
+        with env.begin() as t:
+            origin = t.get(b"origin", db=env.open_db(b"meta", txn=t)).hex()
+        env.close()
+        sv, base = oc.serve(wd, ob, pk)
+        c = oc.Client(base)
+        c.login("lan", "mat-khau-lan")
+        st, j = c.record(**GOOD)
+        h.check(st == 200 and j["seq"] == n_sim + 1, j)
+        st, j = c.req("GET", "/api/list?limit=100")
+        h.check(st == 200 and j["after"] == 0 and j["limit"] == 100 and j["next"] == 100, j)
+        h.check(j["totals"] == {"recorded": n_sim + 1, "waiting": n_sim + 1,
+                                "committed_not_safe": 0, "rejected": 0, "delivered": 0},
+                j["totals"])
+        e = j["entries"]
+        h.check([x["seq"] for x in e] == list(range(1, 101)), [x["seq"] for x in e])
+        h.check(all(x["recorded_by"] is None and x["state"] == "queued" and
+                    x["id"] == origin + x["seq"].to_bytes(8, "big").hex() and
+                    x["agent"].startswith("LD672-") for x in e), e[:3])
+        # the default page and the bound
+        st, j = c.req("GET", "/api/list")
+        h.check(len(j["entries"]) == 200 and j["next"] == 200, (len(j["entries"]), j["next"]))
+        st, j = c.req("GET", "/api/list?limit=501")
+        h.check((st, j) == (400, {"ok": False, "code": "bad_value", "field": "limit",
+                                  "error": "limit: a whole number from 1 to 500"}), j)
+        st, j = c.req("GET", "/api/list?after=-1")
+        h.check((st, j["error"]) == (400, "after: not a whole number"), j)
+        # walking every page visits every seq once; the last page ends with the screen's
+        seqs, after, pages = [], 0, 0
+        while after is not None:
+            st, j = c.req("GET", f"/api/list?after={after}&limit=500")
+            h.check(st == 200 and len(j["entries"]) <= 500, st)
+            seqs += [x["seq"] for x in j["entries"]]
+            after, pages = j["next"], pages + 1
+        h.check(seqs == list(range(1, n_sim + 2)) and pages == 11, (len(seqs), pages))
+        last = j["entries"][-1]
+        h.check((last["seq"], last["recorded_by"], last["agent"]) ==
+                (n_sim + 1, "lan", "LD672-001"), last)
+        # a command-line sign-up appears too, and is cancelled from the screen
+        oc.collector("add", "--outbox", ob, "--agent", "LD672-001", "--program", "bhyt_hgd",
+                     "--national-id", "012345678955", "--person-key", pk, "--time",
+                     "2023-07-24T09:00:00+07:00")
+        st, j = c.req("GET", f"/api/list?after={n_sim + 1}")
+        h.check([(x["seq"], x["recorded_by"], x["kind"]) for x in j["entries"]] ==
+                [(n_sim + 2, None, "record")] and j["next"] is None, j)
+        st, j = c.cancel(n_sim + 2, "nhập trùng")
+        h.check(st == 200 and j["seq"] == n_sim + 3, j)
+        st, j = c.cancel(n_sim + 2, "again")
+        h.check((st, j["error"]) == (409, "this sign-up is cancelled already"), j)
+        st, j = c.req("GET", f"/api/list?after={n_sim + 1}")
+        h.check([(x["seq"], x["recorded_by"], x.get("cancelled_by"), x.get("cancels"))
+                 for x in j["entries"]] ==
+                [(n_sim + 2, None, n_sim + 3, None), (n_sim + 3, "lan", None, n_sim + 2)], j)
+        h.check(j["totals"]["recorded"] == n_sim + 3, j["totals"])
+        sv.stop()
+
+
 def test_log_fields():
     """A login name from the client is one quoted value in the log: spaces,
     quotes and '=' cannot end its field or forge another key."""
@@ -455,4 +522,4 @@ def test_log_fields():
 
 if __name__ == "__main__":
     h.main([test_login_and_record, test_hostile, test_binding_and_tls, test_resend_own,
-            test_import_upload, test_log_fields])
+            test_import_upload, test_list_pages, test_log_fields])
