@@ -177,6 +177,13 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
     case CT_ERR_UNKNOWN_GROUP:
         snprintf(why, whylen, "unknown subsidy group '%s'", ev->group);
         break;
+    case CT_ERR_UNKNOWN_COMMUNE: {
+        const ct_district *d = ct_campaign_district(cp, ev->district);
+        snprintf(why, whylen,
+                 "commune '%s' is not one of the %zu communes the campaign lists for %s",
+                 ev->commune, d ? d->n_communes : 0, d ? d->name : "this unit");
+        break;
+    }
     case CT_ERR_OUTSIDE_WINDOW: {
         /* say the range the check accepts: the window widened by the tolerance */
         char t[40], s[40], en[40], lo[40], hi[40];

@@ -239,6 +239,13 @@ static void session_reply(ct_office *o, ct_office_resp *r, const ct_office_sessi
         ct_text_json_str(b, c->groups[i].name);
         ct_buf_append(b, "}", 1);
     }
+    /* the unit's communes: the page offers them in a searchable select
+     * (empty: the commune is free text) */
+    ct_buf_printf(b, "],\"communes\":[");
+    for (size_t i = 0; d && i < d->n_communes; i++) {
+        if (i) ct_buf_append(b, ",", 1);
+        ct_text_json_str(b, d->communes[i]);
+    }
     ct_buf_append(b, "]", 1);
     end(r);
 }

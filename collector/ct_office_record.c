@@ -207,6 +207,8 @@ static const char *field_of(ct_err e, const char *why)
         return "national_id";
     case CT_ERR_UNKNOWN_GROUP:
         return "group";
+    case CT_ERR_UNKNOWN_COMMUNE:
+        return "commune";
     case CT_ERR_OUTSIDE_WINDOW:
     case CT_ERR_IN_FUTURE:
         return "time";

@@ -83,6 +83,7 @@ function applyLang() {
   document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
   document.querySelectorAll("[data-tp]").forEach((e) => { e.placeholder = t(e.dataset.tp); });
   fillGroups();
+  if (S) fillCommunes($("commune-search").value);
   if (lastList) renderList(lastList);
   if (lastStatus) renderStatus(lastStatus);
   checkId();
@@ -127,6 +128,7 @@ function startApp(j) {
   $("office").textContent = "— " + j.office + " (" + j.district + ")";
   $("who").textContent = j.user + " · " + j.role;
   fillAgents("");
+  fillCommunes("");
   const p = $("program");
   p.replaceChildren();
   j.programs.forEach((x) => { const o = el("option", x.name); o.value = x.id; p.append(o); });
@@ -144,6 +146,26 @@ function fillAgents(filter) {
     .forEach((a) => { const o = el("option", a.name + " (" + a.id + ")"); o.value = a.id; sel.append(o); });
   if (keep) sel.value = keep;
   if (!sel.value && S.agent) sel.value = S.agent;
+}
+
+// The unit's communes when the campaign lists them: a searchable select
+// instead of free text (the server refuses a commune outside the list).
+function fillCommunes(filter) {
+  const listed = S.communes.length > 0;
+  $("commune").hidden = listed;
+  $("commune-search").hidden = !listed;
+  $("commune-select").hidden = !listed;
+  if (!listed) return;
+  const sel = $("commune-select");
+  const keep = sel.value;
+  sel.replaceChildren();
+  const none = el("option", t("choose")); none.value = ""; sel.append(none);
+  const f = filter.trim().toLowerCase();
+  S.communes.filter((c) => !f || c.toLowerCase().includes(f))
+    .forEach((c) => { const o = el("option", c); o.value = c; sel.append(o); });
+  sel.value = keep;
+  // the one match of a search is picked; else the choice stays, or none
+  if (sel.value !== keep || sel.value === "") sel.selectedIndex = sel.options.length === 2 ? 1 : 0;
 }
 
 function fillGroups() {
@@ -189,7 +211,8 @@ async function record(ev) {
   $("record-submit").disabled = true;
   const f = {
     csrf: S.csrf, form: formNonce, agent: $("agent").value, program: $("program").value,
-    national_id: $("national_id").value, commune: $("commune").value, months: $("months").value,
+    national_id: $("national_id").value,
+    commune: S.communes.length ? $("commune-select").value : $("commune").value, months: $("months").value,
     amount: $("amount").value, group: $("group").value, time: $("time").value,
   };
   try {
@@ -412,6 +435,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("logout").addEventListener("click", logout);
   $("record-form").addEventListener("submit", record);
   $("agent-search").addEventListener("input", (e) => fillAgents(e.target.value));
+  $("commune-search").addEventListener("input", (e) => fillCommunes(e.target.value));
   $("national_id").addEventListener("input", checkId);
   $("cancel-form").addEventListener("submit", confirmCancel);
   $("cancel-back").addEventListener("click", () => { $("cancel-box").hidden = true; });

@@ -272,5 +272,45 @@ def test_browser():
             shutil.rmtree(prof, ignore_errors=True)
 
 
+def test_communes_select():
+    """A campaign that lists the unit's communes: the page offers them in a
+    searchable select (no free text), and the sign-up carries the chosen one."""
+    if not os.path.exists(cdp.CHROMIUM):
+        h.skip(f"test_communes_select: {cdp.CHROMIUM} is not installed")
+        return
+    with h.Workdir("office-communes-page") as wd:
+        ob, pk = oc.make_office(wd, logins={"lan": oc.LOGINS["lan"]},
+                                campaign=oc.commune_campaign(wd))
+        sv, base = oc.serve(wd, ob, pk)
+        prof = wd.sub("profile")
+        b = cdp.Browser(prof)
+        try:
+            b.goto(base + "/")
+            b.wait("!document.getElementById('login-box').hidden", what="login form")
+            b.js("document.getElementById('login-user').value = 'lan';"
+                 "document.getElementById('login-password').value = 'mat-khau-lan';"
+                 "document.getElementById('login-submit').click()")
+            b.wait("!document.getElementById('app').hidden", what="logged in")
+            h.check(b.js("[document.getElementById('commune').hidden,"
+                         " document.getElementById('commune-select').hidden,"
+                         " document.getElementById('commune-select').options.length]") ==
+                    [True, False, 13], "the commune select")
+            b.js("const s = document.getElementById('commune-search'); s.value = '12';"
+                 "s.dispatchEvent(new Event('input', {bubbles: true}))")
+            h.check(b.js("Array.from(document.getElementById('commune-select').options)"
+                         ".map(o => o.value)") == ["", "Phường 12"], "search")
+            h.check(b.js("document.getElementById('commune-select').value") == "Phường 12",
+                    "the one match is picked")
+            r = record(b, "LD672-001", "bhxh_tn", "079100000077", commune="ignored")
+            h.check(r["ok"] and r["seq"] == 1, r)
+            b.wait("document.querySelector('tr[data-seq=\"1\"]') !== null", what="listed")
+            h.check(b.js("document.querySelector('tr[data-seq=\"1\"] td:nth-child(3)')"
+                         ".textContent") == "Phường 12", "the chosen commune")
+        finally:
+            b.close()
+            shutil.rmtree(prof, ignore_errors=True)
+        sv.stop()
+
+
 if __name__ == "__main__":
-    h.main([test_browser])
+    h.main([test_browser, test_communes_select])

@@ -503,6 +503,48 @@ def test_list_pages():
         sv.stop()
 
 
+def test_communes():
+    """With a campaign that lists the unit's communes, the session offers the
+    list and a commune outside it is refused by the one event check, with the
+    same message on the page and on the command line; nothing is queued."""
+    with h.Workdir("office-communes") as wd:
+        camp = oc.commune_campaign(wd)
+        ob, pk = oc.make_office(wd, campaign=camp)
+        sv, base = oc.serve(wd, ob, pk)
+        c = oc.Client(base)
+        st, j = c.login("lan", "mat-khau-lan")
+        want = sorted(oc.COMMUNES_672, key=lambda x: x.encode())
+        h.check(st == 200 and j["communes"] == want, j.get("communes"))
+        msg = ("commune 'Xã Tà Nung' is not one of the 12 communes the campaign lists for "
+               "Thành phố Đà Lạt")
+        st, j = c.record(**{**GOOD, "commune": "Xã Tà Nung"})
+        h.check((st, j) == (422, {"ok": False, "code": "unknown_commune", "field": "commune",
+                                  "error": msg}), (st, j))
+        st, j = c.record(**{**GOOD, "commune": "phường 1"})
+        h.check((st, j["code"]) == (422, "unknown_commune"), j)
+        h.check(queued(ob) == 0, "a refused commune was queued")
+        r = oc.collector("add", "--outbox", ob, "--agent", "LD672-001", "--program", "bhxh_tn",
+                         "--national-id", "012345678901", "--commune", "Xã Tà Nung",
+                         "--person-key", pk, "--time", "2023-07-24T09:00:00+07:00", check=False)
+        h.check(r.returncode != 0 and msg in r.stderr, r.stderr)
+        st, j = c.record(**{**GOOD, "commune": "Phường 12"})
+        h.check(st == 200 and j["seq"] == 1, j)
+        st, j = c.record(**{**GOOD, "commune": "", "national_id": "012345678902"})
+        h.check(st == 200 and j["seq"] == 2, j)
+        h.check(queued(ob) == 2, "2 queued")
+        sv.stop()
+    # without a list the commune stays free text (the shipped campaign)
+    with h.Workdir("office-nocommunes") as wd:
+        ob, pk = oc.make_office(wd, logins={"lan": oc.LOGINS["lan"]})
+        sv, base = oc.serve(wd, ob, pk)
+        c = oc.Client(base)
+        st, j = c.login("lan", "mat-khau-lan")
+        h.check(j["communes"] == [], j["communes"])
+        st, j = c.record(**{**GOOD, "commune": "Xã Tà Nung"})
+        h.check(st == 200, j)
+        sv.stop()
+
+
 def test_log_fields():
     """A login name from the client is one quoted value in the log: spaces,
     quotes and '=' cannot end its field or forge another key."""
@@ -522,4 +564,4 @@ def test_log_fields():
 
 if __name__ == "__main__":
     h.main([test_login_and_record, test_hostile, test_binding_and_tls, test_resend_own,
-            test_import_upload, test_list_pages, test_log_fields])
+            test_import_upload, test_list_pages, test_communes, test_log_fields])
