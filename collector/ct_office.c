@@ -35,7 +35,7 @@ int64_t ct_office_clock_ms(const ct_office *o)
     return ct_now_ms() + o->opt.clock_offset_ms;
 }
 
-static void random_hex(char out[CT_OFFICE_TOKEN_HEX + 1])
+void ct_office_random_hex(char out[CT_OFFICE_TOKEN_HEX + 1])
 {
     uint8_t b[CT_OFFICE_TOKEN_HEX / 2];
     randombytes_buf(b, sizeof b);
@@ -59,42 +59,6 @@ static void add_cookie(const ct_office *o, ct_office_resp *r, const char *name, 
 }
 
 /* ---- sessions and logins ---- */
-
-static ct_office_session *find_session(ct_office *o, const char *token)
-{
-    if (!token) return NULL;
-    int64_t now = ct_now_ms();
-    for (int i = 0; i < CT_OFFICE_SESSIONS_MAX; i++) {
-        ct_office_session *s = &o->sess[i];
-        if (!s->token[0]) continue;
-        if (now - s->used_ms > o->opt.session_idle_ms ||
-            now - s->created_ms > CT_OFFICE_SESSION_MAX_MS) {
-            sodium_memzero(s, sizeof *s);
-            continue;
-        }
-        if (ct_office_token_eq(s->token, token)) return s;
-    }
-    return NULL;
-}
-
-static ct_office_session *new_session(ct_office *o, const char *user)
-{
-    ct_office_session *slot = NULL;
-    for (int i = 0; i < CT_OFFICE_SESSIONS_MAX; i++) {
-        ct_office_session *s = &o->sess[i];
-        if (!s->token[0]) {
-            slot = s;
-            break;
-        }
-        if (!slot || s->used_ms < slot->used_ms) slot = s; /* else: the least recently used */
-    }
-    sodium_memzero(slot, sizeof *slot);
-    random_hex(slot->token);
-    random_hex(slot->csrf);
-    snprintf(slot->user, sizeof slot->user, "%s", user);
-    slot->created_ms = slot->used_ms = ct_now_ms();
-    return slot;
-}
 
 static ct_office_rate_slot *rate_find(ct_office *o, const char *key, bool create)
 {
@@ -147,13 +111,13 @@ static bool session_user(ct_office *o, const ct_office_session *ss, ct_user *out
 ct_office_session *ct_office_need_session(ct_office *o, const ct_office_req *q, ct_office_resp *r,
                                           ct_user *u)
 {
-    ct_office_session *ss = find_session(o, q->cookie_session);
+    ct_office_session *ss = ct_office_session_find(o, q->cookie_session);
     if (!ss || !session_user(o, ss, u)) {
-        if (ss) sodium_memzero(ss, sizeof *ss);
+        if (ss) ct_office_session_end(o, ss);
         fail(r, 401, CT_ERR_UNAUTHENTICATED, "", "login required");
         return NULL;
     }
-    ss->used_ms = ct_now_ms();
+    ct_office_session_touch(o, ss);
     return ss;
 }
 
@@ -253,14 +217,14 @@ static void session_reply(ct_office *o, ct_office_resp *r, const ct_office_sessi
 static void do_session(ct_office *o, const ct_office_req *q, ct_office_resp *r)
 {
     ct_user u;
-    ct_office_session *ss = find_session(o, q->cookie_session);
+    ct_office_session *ss = ct_office_session_find(o, q->cookie_session);
     if (ss && session_user(o, ss, &u)) {
-        ss->used_ms = ct_now_ms();
+        ct_office_session_touch(o, ss);
         session_reply(o, r, ss, &u);
         return;
     }
     char tok[CT_OFFICE_TOKEN_HEX + 1];
-    random_hex(tok);
+    ct_office_random_hex(tok);
     add_cookie(o, r, "ct_login", tok, false);
     begin(r, 401, false);
     jstr(&r->body, "code", "unauthenticated");
@@ -320,8 +284,10 @@ static void do_login(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     }
     ct_user u = *x;
     ct_users_free(&us);
-    ct_office_session *ss = new_session(o, u.name);
-    add_cookie(o, r, "ct_session", ss->token, false);
+    char token[CT_OFFICE_TOKEN_HEX + 1];
+    ct_office_session *ss = ct_office_session_new(o, u.name, token);
+    add_cookie(o, r, "ct_session", token, false);
+    sodium_memzero(token, sizeof token);
     add_cookie(o, r, "ct_login", "", true);
     ct_log(CT_LOG_INFO, "login", "user=%s role=%s peer=%s", CT_LOG_Q(u.name), ct_role_name(u.role),
            CT_LOG_Q(q->peer ? q->peer : "?"));
@@ -340,7 +306,7 @@ static void do_logout(ct_office *o, const ct_office_req *q, ct_office_resp *r)
     ct_form f;
     if (!ct_office_need_form(q, r, LOGOUT_FORM, &f, ss->csrf)) return;
     ct_form_free(&f);
-    sodium_memzero(ss, sizeof *ss);
+    ct_office_session_end(o, ss);
     add_cookie(o, r, "ct_session", "", true);
     begin(r, 200, true);
     end(r);
@@ -416,6 +382,7 @@ ct_err ct_office_new(const ct_office_opts *opt, ct_office **out)
     if (!o) return CT_ERR_NOMEM;
     o->opt = *opt;
     pthread_mutex_init(&o->mu, NULL);
+    ct_office_sessions_load(o);
     *out = o;
     return CT_OK;
 }

@@ -26,11 +26,15 @@
 #define CT_OFFICE_TOKEN_HEX 64
 #define CT_OFFICE_RATE_SLOTS 256
 
+#define CT_OFFICE_TOKEN_HASH 32
+#define CT_OFFICE_SESSION_SAVE_MS 30000 /* a session's last use is saved this often */
+
+/* A session (ct_office_session.c): live iff user[0] != 0. */
 typedef struct {
-    char token[CT_OFFICE_TOKEN_HEX + 1];
+    uint8_t hash[CT_OFFICE_TOKEN_HASH]; /* of the cookie's token (never kept) */
     char csrf[CT_OFFICE_TOKEN_HEX + 1];
     char user[CT_USER_NAME_MAX + 1];
-    int64_t created_ms, used_ms;
+    int64_t created_ms, used_ms, saved_used_ms;
 } ct_office_session;
 
 typedef struct {
@@ -135,6 +139,23 @@ bool ct_office_need_form(const ct_office_req *q, ct_office_resp *r, const ct_for
                          ct_form *f, const char *want);
 /* Whether a is the CSRF token want (constant time). */
 bool ct_office_token_eq(const char *a, const char *b);
+
+/* 32 random bytes in hex. */
+void ct_office_random_hex(char out[CT_OFFICE_TOKEN_HEX + 1]);
+
+/* ---- sessions (ct_office_session.c) ---- */
+
+/* Reads the session file of the outbox (missing: none). */
+void ct_office_sessions_load(ct_office *o);
+/* The live session of a cookie's token (expired ones are ended on the way). */
+ct_office_session *ct_office_session_find(ct_office *o, const char *token);
+/* A new session for user (the least recently used one makes room); its
+ * token, for the cookie, in token. */
+ct_office_session *ct_office_session_new(ct_office *o, const char *user,
+                                         char token[CT_OFFICE_TOKEN_HEX + 1]);
+/* Marks s used now. */
+void ct_office_session_touch(ct_office *o, ct_office_session *s);
+void ct_office_session_end(ct_office *o, ct_office_session *s);
 
 /* ---- notes (ct_office_record.c) ---- */
 

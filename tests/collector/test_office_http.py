@@ -545,6 +545,45 @@ def test_communes():
         sv.stop()
 
 
+def test_sessions_restart():
+    """Sessions survive a restart of `serve` (the outbox's office-sessions
+    file, 0600, holding token hashes, never the cookie's token); a logout
+    survives it too; a damaged file logs everyone out, nothing else."""
+    import stat
+    with h.Workdir("office-restart") as wd:
+        ob, pk = oc.make_office(wd)
+        port = h.free_port()
+        sv, base = oc.serve(wd, ob, pk, port=port)
+        lan, minh = oc.Client(base), oc.Client(base)
+        lan.login("lan", "mat-khau-lan")
+        minh.login("minh", "mat-khau-minh")
+        st, j = lan.record(**GOOD)
+        h.check(st == 200 and j["seq"] == 1, j)
+        st, _ = minh.req("POST", "/api/logout", {"csrf": minh.csrf})
+        h.check(st == 200, st)
+        path = os.path.join(ob, "office-sessions")
+        h.check(stat.S_IMODE(os.stat(path).st_mode) == 0o600, oct(os.stat(path).st_mode))
+        data = open(path, "rb").read()
+        tokens = [ck.value for ck in lan.jar if ck.name == "ct_session"]
+        h.check(len(tokens) == 1 and tokens[0].encode() not in data, "the token is stored")
+        h.check(data.count(b"\n") == 1 and b" lan " in data, data)
+        sv.stop()
+        sv, base = oc.serve(wd, ob, pk, port=port, name="serve2")
+        h.check(any('msg="sessions restored" n=1' in ln for ln in sv.lines), sv.lines[-3:])
+        st, j = lan.record(**{**GOOD, "national_id": "012345678902"})
+        h.check(st == 200 and j["seq"] == 2, j)
+        st, j = minh.record(**{**GOOD, "agent": "LD672-002", "national_id": "012345678903"})
+        h.check(st == 401, j)
+        sv.stop()
+        with open(path, "wb") as f:
+            f.write(b"s1 zz\n")
+        sv, base = oc.serve(wd, ob, pk, port=port, name="serve3")
+        h.check(any('msg="session file: lines ignored"' in ln for ln in sv.lines), sv.lines[-3:])
+        st, j = lan.record(**{**GOOD, "national_id": "012345678904"})
+        h.check(st == 401 and queued(ob) == 2, j)
+        sv.stop()
+
+
 def test_log_fields():
     """A login name from the client is one quoted value in the log: spaces,
     quotes and '=' cannot end its field or forge another key."""
@@ -564,4 +603,5 @@ def test_log_fields():
 
 if __name__ == "__main__":
     h.main([test_login_and_record, test_hostile, test_binding_and_tls, test_resend_own,
-            test_import_upload, test_list_pages, test_communes, test_log_fields])
+            test_import_upload, test_list_pages, test_communes,
+            test_sessions_restart, test_log_fields])
