@@ -8,10 +8,11 @@
  * is JSON, {"ok":true,...} or {"ok":false,"code":NAME,"field":F,"error":TEXT}
  * where TEXT is, for a refused sign-up, the CLI's own message (the one
  * builder and event check of ct_import.h). POST bodies are urlencoded forms
- * (ct_form.h).
+ * (ct_form.h), except the CSV upload.
  *   GET  /api/session  who is logged in, the office, its roster, programs,
- *                      groups and CSRF token; when nobody is: 401 and a
- *                      login token (cookie ct_login, double-submitted)
+ *                      groups, the unit's communes and the CSRF token;
+ *                      when nobody is: 401 and a login token (cookie
+ *                      ct_login, double-submitted)
  *   POST /api/login    user, password, csrf (the login token)
  *   POST /api/logout   csrf
  *   POST /api/record   csrf, form, agent, program, national_id, commune,

@@ -21,6 +21,8 @@
  *   notes     seq (u64 BE) -> bytes kept beside the event by the one who
  *             queued it (the office screen: who recorded it), never sent
  *             and never removed; written in the event's own transaction
+ *             (and rewritten by the office screen in a later cancel's
+ *             transaction to link the sign-up to its cancel)
  *
  * Invariants:
  *   - an event gets its id (origin || seq) when it is queued, from the
