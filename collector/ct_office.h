@@ -118,4 +118,10 @@ void ct_office_handle(ct_office *o, const ct_office_req *q, ct_office_resp *r);
 
 void ct_office_set_link(ct_office *o, const ct_office_link *l);
 
+/* Whether a request with this session cookie and X-CSRF-Token header may
+ * send an upload body (checked on the headers, before the body is read: the
+ * server keeps no upload body of anyone else). The request itself is still
+ * answered by ct_office_handle, which checks both again. */
+bool ct_office_upload_allowed(ct_office *o, const char *cookie_session, const char *csrf);
+
 #endif

@@ -79,6 +79,12 @@ static void lines_json(ct_buf *b, const char *k, const char *text, size_t len)
     ct_buf_append(b, "]", 1);
 }
 
+bool ct_office_upload_allowed(ct_office *o, const char *cookie_session, const char *csrf)
+{
+    ct_office_session *ss = ct_office_session_find(o, cookie_session);
+    return ss && ct_office_token_eq(csrf, ss->csrf);
+}
+
 void ct_office_do_import(ct_office *o, const ct_office_req *q, ct_office_resp *r)
 {
     ct_user u;

@@ -39,6 +39,7 @@ struct ct_serve {
 typedef struct {
     ct_buf body;
     bool too_large;
+    bool discard; /* an upload without a session and its CSRF token: not kept */
 } upload;
 
 static const char CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -96,6 +97,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         u = calloc(1, sizeof *u);
         if (!u) return MHD_NO;
         *con_cls = u;
+        if (strcmp(url, "/api/import") == 0)
+            u->discard = !ct_office_upload_allowed(
+                sv->o, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "ct_session"),
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token"));
+        return MHD_YES;
+    }
+    if (*upload_data_size && u->discard) {
+        *upload_data_size = 0; /* answered 401/403 below, from the headers */
         return MHD_YES;
     }
     if (*upload_data_size) {

@@ -419,6 +419,26 @@ def test_import_upload():
             h.check(queued(ob) == before, f"{kw}: queued something")
         st, j = upload(lead, vi, "now")
         h.check((st, j["error"]) == (400, "mode: preview or queue"), j)
+        # no session: refused from the headers, the body is not kept
+        anon = oc.Client(base)
+        anon.csrf = "0" * 64
+        st, j = upload(anon, vi + b"x" * (4 << 20), "queue")
+        h.check((st, j) == (401, {"ok": False, "code": "unauthenticated",
+                                  "error": "login required"}), (st, j))
+        h.check(queued(ob) == 5, "an anonymous upload queued something")
+        # a file whose one row holds a NUL byte: confirmed, it queues nothing
+        hdr = "agent_id;program;national_id;occurred_at;amount\r\n"
+        st, j = upload(lead, (hdr + "LD672-005;bhxh_tn;068190004599;29/07/2023 10:00;1.782\x00.000"
+                              "\r\n").encode(), "queue", name="nul.csv")
+        h.check((st, j["queued"], j["bad"], j["report"]) ==
+                (200, 0, 1, ["nul.csv:2: field 'amount' contains a NUL byte (damaged file?)"]), j)
+        # a lead imports for anyone of the office, not for another district
+        st, j = upload(lead, (hdr + "LD673-001;bhxh_tn;068190004599;29/07/2023 10:00;1.782.000"
+                              "\r\n").encode(), "queue", name="bl.csv")
+        h.check((st, j["queued"], j["report"]) ==
+                (200, 0, ["bl.csv:2: agent 'LD673-001' belongs to district 673, not to this "
+                          "office's 672"]), j)
+        h.check(queued(ob) == 5, "a refused row was queued")
         # a NUL byte: that row is bad, with its line; in a preview nothing is queued
         nul = open(os.path.join(os.path.dirname(tic.VI), "excel-nul.csv"), "rb").read()
         st, j = upload(lead, nul, "preview", name="excel-nul.csv")
