@@ -18,12 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ct_be.h"
-#include "ct_deliver.h"
 #include "ct_form.h"
-#include "ct_import.h"
 #include "ct_log.h"
-#include "ct_num.h"
 #include "ct_text.h"
 #include "ct_time.h"
 #include "ct_users.h"
