@@ -160,7 +160,7 @@ static int meta_put(MDB_txn *txn, ct_outbox *ob, const char *key, const void *va
     return mdb_put(txn, ob->meta, &k, &v, 0);
 }
 
-static int meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *out)
+int ct_outbox_meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *out)
 {
     MDB_val v;
     int rc = meta_get(txn, ob, key, &v);
@@ -174,7 +174,7 @@ static int meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *
     return 0;
 }
 
-static int meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t val)
+int ct_outbox_meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t val)
 {
     uint8_t b[8];
     ct_be64_put(b, val);
@@ -213,7 +213,7 @@ static int read_origins(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
         return rc;
     }
     uint64_t from = 0;
-    if ((rc = meta_get_u64(txn, ob, "origin_from", &from)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "origin_from", &from)) != 0) return rc;
     info->origins[info->n_origins].first_seq = from ? from : 1;
     memcpy(info->origins[info->n_origins].origin, info->origin, CT_ORIGIN_LEN);
     info->n_origins++;
@@ -241,14 +241,14 @@ static int read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
     if (meta_get(txn, ob, "campaign_path", &v) == 0 &&
         (rc = copy_str(info->campaign_path, sizeof info->campaign_path, &v)) != 0)
         return rc;
-    if ((rc = meta_get_u64(txn, ob, "next_seq", &info->next_seq)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "next_seq", &info->next_seq)) != 0) return rc;
     if (info->next_seq == 0) info->next_seq = 1;
     if ((rc = read_origins(txn, ob, info)) != 0) return rc;
-    if ((rc = meta_get_u64(txn, ob, "reissued", &info->reissued)) != 0) return rc;
-    if ((rc = meta_get_u64(txn, ob, "delivered", &info->delivered)) != 0) return rc;
-    if ((rc = meta_get_u64(txn, ob, "rejected", &info->rejected)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "reissued", &info->reissued)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "delivered", &info->delivered)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "rejected", &info->rejected)) != 0) return rc;
     uint64_t la = 0;
-    if ((rc = meta_get_u64(txn, ob, "last_ack", &la)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "last_ack", &la)) != 0) return rc;
     info->last_ack_ms = (int64_t)la;
     MDB_stat st;
     if ((rc = mdb_stat(txn, ob->outbox, &st)) != 0) return rc;
@@ -321,7 +321,7 @@ ct_err ct_outbox_init(ct_outbox *ob, uint32_t district, const char *campaign_id,
         if (rc == 0) rc = meta_put(txn, ob, "campaign", campaign_id, strlen(campaign_id));
         if (rc == 0 && campaign_path)
             rc = meta_put(txn, ob, "campaign_path", campaign_path, strlen(campaign_path));
-        if (rc == 0) rc = meta_put_u64(txn, ob, "next_seq", 1);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "next_seq", 1);
     }
     if (rc != 0) {
         mdb_txn_abort(txn);
@@ -358,7 +358,7 @@ ct_err ct_outbox_begin(ct_outbox *ob, ct_outbox_txn **out)
         return CT_ERR_CONFIG;
     }
     memcpy(t->origin, v.mv_data, CT_ORIGIN_LEN);
-    rc = meta_get_u64(t->txn, ob, "next_seq", &t->next_seq);
+    rc = ct_outbox_meta_get_u64(t->txn, ob, "next_seq", &t->next_seq);
     if (rc != 0) {
         mdb_txn_abort(t->txn);
         free(t);
@@ -424,7 +424,8 @@ ct_err ct_outbox_commit(ct_outbox_txn *t)
 {
     ct_outbox *ob = t->ob;
     int rc = 0;
-    if (t->next_seq != t->first_seq) rc = meta_put_u64(t->txn, ob, "next_seq", t->next_seq);
+    if (t->next_seq != t->first_seq)
+        rc = ct_outbox_meta_put_u64(t->txn, ob, "next_seq", t->next_seq);
     if (rc != 0) {
         mdb_txn_abort(t->txn);
     } else {
@@ -599,14 +600,14 @@ ct_err ct_outbox_settle_ex(ct_outbox *ob, const ct_outbox_settle_item *items,
     if (rc == 0 && safe) rc = sweep_safe(txn, ob, safe, &nd);
     uint64_t cnt;
     if (rc == 0 && nd) {
-        rc = meta_get_u64(txn, ob, "delivered", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "delivered", cnt + nd);
+        rc = ct_outbox_meta_get_u64(txn, ob, "delivered", &cnt);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "delivered", cnt + nd);
     }
     if (rc == 0 && nr) {
-        rc = meta_get_u64(txn, ob, "rejected", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt + nr);
+        rc = ct_outbox_meta_get_u64(txn, ob, "rejected", &cnt);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "rejected", cnt + nr);
     }
-    if (rc == 0 && n) rc = meta_put_u64(txn, ob, "last_ack", (uint64_t)now_ms);
+    if (rc == 0 && n) rc = ct_outbox_meta_put_u64(txn, ob, "last_ack", (uint64_t)now_ms);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return ct_outbox_lmdb_fail(ob, rc, "settling acks");
@@ -698,78 +699,6 @@ ct_err ct_outbox_idem_key(const ct_event *ev, uint8_t key[CT_OUTBOX_IDEM_LEN])
     return e;
 }
 
-ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out, size_t *n_conflict)
-{
-    ct_outbox_requeue_filter f = {.code = code};
-    return ct_outbox_requeue_where(ob, &f, n_out, n_conflict);
-}
-
-/* Whether the rejected entry (seq, code c, event bytes ev) is one f asks for. */
-static bool requeue_match(const ct_outbox_requeue_filter *f, uint64_t seq, int c, const uint8_t *ev,
-                          size_t len)
-{
-    if (f->code >= 0 && c != f->code) return false;
-    if (f->seq && seq != f->seq) return false;
-    if (!f->agent) return true;
-    ct_event e;
-    return ct_event_decode(ev, len, &e, NULL) == CT_OK && strcmp(e.agent, f->agent) == 0;
-}
-
-ct_err ct_outbox_requeue_where(ct_outbox *ob, const ct_outbox_requeue_filter *f, size_t *n_out,
-                               size_t *n_conflict)
-{
-    size_t n = 0, kept = 0;
-    if (n_out) *n_out = 0;
-    if (n_conflict) *n_conflict = 0;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    ct_err e0 = ct_outbox_txn_cursor(ob, 0, ob->rejected, &txn, &cur);
-    if (e0) return e0;
-    int rc;
-    MDB_val k, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        if (k.mv_size != 8 || v.mv_size < 2) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        const uint8_t *p = v.mv_data;
-        int c = ct_be16_get(p);
-        bool match = requeue_match(f, ct_be64_get(k.mv_data), c, p + 2, v.mv_size - 2);
-        if (match && c == CT_ERR_CONFLICT) {
-            kept++; /* its id is taken at HQ: resending it unchanged cannot succeed */
-        } else if (match) {
-            MDB_val ev = {v.mv_size - 2, (void *)(p + 2)};
-            rc = mdb_put(txn, ob->outbox, &k, &ev, MDB_NOOVERWRITE);
-            if (rc == 0) rc = mdb_cursor_del(cur, 0);
-            if (rc != 0) break;
-            n++;
-            /* after mdb_cursor_del, MDB_NEXT yields the entry that followed */
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-            continue;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND) rc = 0;
-    uint64_t cnt = 0, gen = 0;
-    if (rc == 0 && n) {
-        rc = meta_get_u64(txn, ob, "rejected", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt >= n ? cnt - n : 0);
-        if (rc == 0) rc = meta_get_u64(txn, ob, "requeue_gen", &gen);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "requeue_gen", gen + 1);
-    }
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return ct_outbox_lmdb_fail(ob, rc, "requeueing");
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "commit");
-    if (n_out) *n_out = n;
-    if (n_conflict) *n_conflict = kept;
-    return CT_OK;
-}
-
 void ct_outbox_event_id(const ct_outbox_info *info, uint64_t seq, uint8_t id[CT_EVENT_ID_LEN])
 {
     size_t i = info->n_origins;
@@ -853,7 +782,7 @@ ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
         } while (memcmp(origin, info.origin, CT_ORIGIN_LEN) == 0);
         rc = meta_put(txn, ob, "origins_old", hist, info.n_origins * ORIGIN_REC);
         if (rc == 0) rc = meta_put(txn, ob, "origin", origin, CT_ORIGIN_LEN);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "origin_from", info.next_seq);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "origin_from", info.next_seq);
     }
     uint64_t next = info.next_seq;
     size_t n = 0;
@@ -876,13 +805,13 @@ ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
     if (rc == MDB_NOTFOUND) rc = 0;
     uint64_t cnt = 0, gen = 0;
     if (rc == 0 && n) {
-        rc = meta_put_u64(txn, ob, "next_seq", next);
-        if (rc == 0) rc = meta_get_u64(txn, ob, "rejected", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt >= n ? cnt - n : 0);
-        if (rc == 0) rc = meta_get_u64(txn, ob, "reissued", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "reissued", cnt + n);
-        if (rc == 0) rc = meta_get_u64(txn, ob, "requeue_gen", &gen);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "requeue_gen", gen + 1);
+        rc = ct_outbox_meta_put_u64(txn, ob, "next_seq", next);
+        if (rc == 0) rc = ct_outbox_meta_get_u64(txn, ob, "rejected", &cnt);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "rejected", cnt >= n ? cnt - n : 0);
+        if (rc == 0) rc = ct_outbox_meta_get_u64(txn, ob, "reissued", &cnt);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "reissued", cnt + n);
+        if (rc == 0) rc = ct_outbox_meta_get_u64(txn, ob, "requeue_gen", &gen);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "requeue_gen", gen + 1);
     }
     if (rc != 0 || n == 0) {
         mdb_txn_abort(txn);
@@ -902,7 +831,7 @@ static ct_err meta_read_u64(ct_outbox *ob, const char *key, uint64_t *v)
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "read transaction");
-    rc = meta_get_u64(txn, ob, key, v);
+    rc = ct_outbox_meta_get_u64(txn, ob, key, v);
     mdb_txn_abort(txn);
     if (rc != 0) {
         char what[64];
@@ -928,8 +857,8 @@ ct_err ct_outbox_raise_epoch(ct_outbox *ob, uint64_t epoch)
     int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
     if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "write transaction");
     uint64_t cur = 0;
-    rc = meta_get_u64(txn, ob, "epoch", &cur);
-    if (rc == 0 && epoch > cur) rc = meta_put_u64(txn, ob, "epoch", epoch);
+    rc = ct_outbox_meta_get_u64(txn, ob, "epoch", &cur);
+    if (rc == 0 && epoch > cur) rc = ct_outbox_meta_put_u64(txn, ob, "epoch", epoch);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return ct_outbox_lmdb_fail(ob, rc, "recording the epoch");

@@ -1,6 +1,7 @@
 /* ct_outbox_int.h — the outbox's handle and transaction, shared by
- * ct_outbox.c (queueing, delivery, requeue) and ct_outbox_notes.c (notes and
- * the paged reading of entries). Private to collector/.
+ * ct_outbox.c (queueing, delivery, reissue), ct_outbox_requeue.c and
+ * ct_outbox_notes.c (notes and the paged reading of entries). Private to
+ * collector/.
  */
 #ifndef CT_OUTBOX_INT_H
 #define CT_OUTBOX_INT_H
@@ -31,5 +32,9 @@ ct_err ct_outbox_lmdb_fail(ct_outbox *ob, int rc, const char *what);
  * failure nothing is left open. */
 ct_err ct_outbox_txn_cursor(ct_outbox *ob, unsigned flags, MDB_dbi dbi, MDB_txn **txn,
                             MDB_cursor **cur);
+
+/* A u64 (big-endian) meta value inside txn (absent: 0), and its write. */
+int ct_outbox_meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *out);
+int ct_outbox_meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t val);
 
 #endif
