@@ -274,7 +274,8 @@ def test_browser():
 
 def test_communes_select():
     """A campaign that lists the unit's communes: the page offers them in a
-    searchable select (no free text), and the sign-up carries the chosen one."""
+    searchable select (no free text), and the sign-up carries the chosen one;
+    a sign-up added on the command line shows as recorded by the command line."""
     if not os.path.exists(cdp.CHROMIUM):
         h.skip(f"test_communes_select: {cdp.CHROMIUM} is not installed")
         return
@@ -306,6 +307,13 @@ def test_communes_select():
             b.wait("document.querySelector('tr[data-seq=\"1\"]') !== null", what="listed")
             h.check(b.js("document.querySelector('tr[data-seq=\"1\"] td:nth-child(3)')"
                          ".textContent") == "Phường 12", "the chosen commune")
+            # a sign-up from the command line is on the list too
+            oc.collector("add", "--outbox", ob, "--agent", "LD672-001", "--program", "bhyt_hgd",
+                         "--national-id", "079100000078", "--person-key", pk, "--commune",
+                         "Phường 3", "--time", "2023-07-24T09:45:00+07:00")
+            b.wait("document.querySelector('tr[data-seq=\"2\"] .by') !== null", what="CLI entry")
+            h.check([b.js(f"document.querySelector('tr[data-seq=\"{i}\"] .by').textContent")
+                     for i in (1, 2)] == ["ghi bởi lan", "ghi bởi dòng lệnh"], "recorded by")
         finally:
             b.close()
             shutil.rmtree(prof, ignore_errors=True)
