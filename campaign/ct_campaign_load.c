@@ -324,6 +324,32 @@ static bool take_text(lctx *c, const char *key, const char *value, char *dst, si
     return true;
 }
 
+/* One `commune = NAME` line of a [district N] section (repeatable). */
+static int take_commune(lctx *c, xdistrict *x, const char *value)
+{
+    char v[CT_COMMUNE_MAX + 1], lbl[40];
+    if (!take_text(c, "commune", value, v, sizeof v)) return 0;
+    for (size_t i = 0; i < x->d.n_communes; i++) {
+        if (strcmp(x->d.communes[i], v) == 0) {
+            ct_cload_fail(c, c->ini_name, c->src.line, "commune '%s' given twice in %s", v,
+                          sec_label(c, lbl, sizeof lbl));
+            return 0;
+        }
+    }
+    if (x->d.n_communes >= CT_COMMUNES_MAX) {
+        ct_cload_fail(c, c->ini_name, c->src.line, "too many communes in %s (max %d)",
+                      sec_label(c, lbl, sizeof lbl), CT_COMMUNES_MAX);
+        return 0;
+    }
+    if (!ct_cload_grow((void **)&x->d.communes, &x->cap_communes, x->d.n_communes,
+                       sizeof *x->d.communes)) {
+        ct_cload_fail_nomem(c);
+        return 0;
+    }
+    memcpy(x->d.communes[x->d.n_communes++], v, sizeof v);
+    return 1;
+}
+
 static int key_handler(void *user, const char *section, const char *key, const char *value)
 {
     lctx *c = user;
@@ -402,6 +428,7 @@ static int key_handler(void *user, const char *section, const char *key, const c
             x->target_line[p] = line;
             return 1;
         }
+        if (strcmp(key, "commune") == 0) return take_commune(c, x, value);
         break;
     }
     case SEC_GROUP: {
@@ -436,6 +463,8 @@ static void ctx_init(lctx *c, char *errbuf, size_t errlen)
 
 static void ctx_free(lctx *c)
 {
+    for (size_t i = 0; c->districts && i < c->n_districts; i++)
+        free(c->districts[i].d.communes);
     free(c->districts);
     free(c->groups);
     free(c->agents);
@@ -583,6 +612,11 @@ static int cmp_agent(const void *a, const void *b)
     return (x->roster_line > y->roster_line) - (x->roster_line < y->roster_line);
 }
 
+static int cmp_commune(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 static int cmp_district(const void *a, const void *b)
 {
     const ct_district *x = a, *y = b;
@@ -660,8 +694,13 @@ static void finish(lctx *c, ct_campaign *cp, const char *ini, size_t ini_len, co
         ct_cload_fail_nomem(c);
         return;
     }
-    for (size_t i = 0; i < c->n_districts; i++)
-        cp->districts[i] = c->districts[i].d;
+    for (size_t i = 0; i < c->n_districts; i++) {
+        ct_district *d = &c->districts[i].d;
+        if (d->n_communes) qsort(d->communes, d->n_communes, sizeof *d->communes, cmp_commune);
+        cp->districts[i] = *d;
+        d->communes = NULL; /* cp owns them now */
+        d->n_communes = 0;
+    }
     cp->n_districts = c->n_districts;
     qsort(cp->districts, cp->n_districts, sizeof *cp->districts, cmp_district);
     for (size_t i = 0; i < c->n_groups; i++)

@@ -50,6 +50,7 @@ typedef struct {
     unsigned line;
     unsigned name_line;
     unsigned target_line[CT_PROGRAM_COUNT]; /* 0 = default */
+    size_t cap_communes;                    /* of d.communes, owned until output */
 } xdistrict;
 
 typedef struct {

@@ -117,14 +117,9 @@ ct_err ct_collector_cmd_import(ct_collector *s, const ct_collector_cfg *c)
         .dry_run = c->dry_run,
     };
     e = ct_import_csv(s->ob, c->file, &ctx, &o, &st, msg, sizeof msg);
-    if (c->dry_run)
-        fprintf(s->out,
-                "%s: %zu rows: %zu would be queued, %zu already queued, %zu bad (dry run: "
-                "nothing queued)\n",
-                c->file, st.rows, st.queued, st.already, st.bad);
-    else
-        fprintf(s->out, "%s: %zu rows: %zu queued, %zu already queued, %zu bad\n", c->file, st.rows,
-                st.queued, st.already, st.bad);
+    char sum[CT_OUTBOX_PATH_MAX + 200];
+    ct_import_summary(c->file, &st, c->dry_run, sum, sizeof sum);
+    fprintf(s->out, "%s\n", sum);
     /* a file refused as a whole (not UTF-8, bad header) is the caller's to
      * fix: exit 2, like a bad option */
     if (e != CT_OK)

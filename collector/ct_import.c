@@ -177,6 +177,13 @@ ct_err ct_signup_build(const ct_signup_fields *f, const ct_signup_ctx *c, ct_eve
     case CT_ERR_UNKNOWN_GROUP:
         snprintf(why, whylen, "unknown subsidy group '%s'", ev->group);
         break;
+    case CT_ERR_UNKNOWN_COMMUNE: {
+        const ct_district *d = ct_campaign_district(cp, ev->district);
+        snprintf(why, whylen,
+                 "commune '%s' is not one of the %zu communes the campaign lists for %s",
+                 ev->commune, d ? d->n_communes : 0, d ? d->name : "this unit");
+        break;
+    }
     case CT_ERR_OUTSIDE_WINDOW: {
         /* say the range the check accepts: the window widened by the tolerance */
         char t[40], s[40], en[40], lo[40], hi[40];
@@ -399,6 +406,14 @@ static void handle_row(import_state *is)
         bad_row(is, why);
         return;
     }
+    if (is->o->only_agent && strcmp(ev.agent, is->o->only_agent) != 0) {
+        snprintf(why, sizeof why,
+                 "agent '%s': login %s imports rows for %s only (a lead imports for anyone of "
+                 "the office)",
+                 ev.agent, is->o->login ? is->o->login : "?", is->o->only_agent);
+        bad_row(is, why);
+        return;
+    }
     uint8_t key[CT_OUTBOX_IDEM_LEN];
     if ((e = ct_outbox_idem_key(&ev, key)) != CT_OK) {
         snprintf(why, sizeof why, "cannot encode the event: %s", ct_err_str(e));
@@ -411,7 +426,8 @@ static void handle_row(import_state *is)
         return;
     }
     bool queued = false;
-    if ((e = ct_outbox_queue(is->txn, &ev, key, &queued, NULL)) != CT_OK) {
+    uint64_t seq = 0;
+    if ((e = ct_outbox_queue(is->txn, &ev, key, &queued, &seq)) != CT_OK) {
         snprintf(is->err, is->errlen, "%s:%lu: cannot queue: %s", is->path, is->row_line,
                  ct_outbox_errmsg(is->ob));
         is->fatal = e;
@@ -423,8 +439,15 @@ static void handle_row(import_state *is)
     } else {
         is->st->already++;
     }
+    if (queued && is->o->on_queued &&
+        (e = is->o->on_queued(is->o->on_queued_ctx, is->txn, seq, &ev)) != CT_OK) {
+        snprintf(is->err, is->errlen, "%s:%lu: cannot queue: %s", is->path, is->row_line,
+                 ct_outbox_errmsg(is->ob));
+        is->fatal = e;
+        return;
+    }
     if (is->o->plan) plan_row(is, &ev, queued);
-    if (!is->o->dry_run && is->in_txn >= CT_IMPORT_CHUNK) {
+    if (!is->o->dry_run && is->in_txn >= (is->o->chunk ? is->o->chunk : CT_IMPORT_CHUNK)) {
         if ((e = flush_txn(is)) != CT_OK) {
             snprintf(is->err, is->errlen, "commit failed: %s", ct_outbox_errmsg(is->ob));
             is->fatal = e;
@@ -464,17 +487,40 @@ ct_err ct_import_csv(ct_outbox *ob, const char *path, const ct_signup_ctx *c,
 {
     memset(st, 0, sizeof *st);
     err[0] = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return CT_ERR_IO;
+    }
+    ct_err e = ct_import_stream(ob, fp, path, c, o, st, err, errlen);
+    fclose(fp);
+    return e;
+}
+
+void ct_import_summary(const char *path, const ct_import_stats *st, bool dry_run, char *out,
+                       size_t outlen)
+{
+    if (dry_run)
+        snprintf(out, outlen,
+                 "%s: %zu rows: %zu would be queued, %zu already queued, %zu bad (dry run: "
+                 "nothing queued)",
+                 path, st->rows, st->queued, st->already, st->bad);
+    else
+        snprintf(out, outlen, "%s: %zu rows: %zu queued, %zu already queued, %zu bad", path,
+                 st->rows, st->queued, st->already, st->bad);
+}
+
+ct_err ct_import_stream(ct_outbox *ob, FILE *fp, const char *path, const ct_signup_ctx *c,
+                        const ct_import_opts *o, ct_import_stats *st, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    err[0] = 0;
     ct_err result = CT_OK;
     import_state *is = NULL;
     char *line = NULL;
     size_t cap = 0;
     bool parser = false;
     struct csv_parser p;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return CT_ERR_IO;
-    }
     ct_csvsniff sn;
     if ((result = ct_csvsniff_file(fp, path, &sn, err, errlen)) != CT_OK) goto out;
     st->bom = sn.bom;
@@ -545,6 +591,5 @@ out:
     if (parser) csv_free(&p);
     if (is) sodium_memzero(is, sizeof *is);
     free(is);
-    fclose(fp);
     return result;
 }

@@ -87,6 +87,15 @@ typedef struct {
                      * queue" in a dry run) or "path:LINE: already queued:
                      * ..." (may be NULL) */
     bool dry_run;   /* queue nothing: the transaction is aborted */
+    size_t chunk;   /* rows per durable transaction (0: CT_IMPORT_CHUNK;
+                     * SIZE_MAX: the whole file in one commit) */
+    /* when set, a row for another agent is a bad row naming login */
+    const char *only_agent;
+    const char *login;
+    /* called for each row queued, inside its transaction (e.g. to keep a
+     * note beside it; ev carries its id); an error stops the import */
+    ct_err (*on_queued)(void *ctx, ct_outbox_txn *t, uint64_t seq, const ct_event *ev);
+    void *on_queued_ctx;
 } ct_import_opts;
 
 /* Imports path into ob. Returns CT_OK when the file was processed (even with
@@ -95,6 +104,17 @@ typedef struct {
  * already committed stay queued; re-running the import is safe). */
 ct_err ct_import_csv(ct_outbox *ob, const char *path, const ct_signup_ctx *c,
                      const ct_import_opts *o, ct_import_stats *st, char *err, size_t errlen);
+
+/* ct_import_csv over an open stream (a file, or an upload in memory);
+ * path names it in every message. fp stays open. */
+ct_err ct_import_stream(ct_outbox *ob, FILE *fp, const char *path, const ct_signup_ctx *c,
+                        const ct_import_opts *o, ct_import_stats *st, char *err, size_t errlen);
+
+/* The one-line summary of an import, as `import` prints it and the page
+ * shows it: "PATH: R rows: Q queued, A already queued, B bad" (a dry run:
+ * "would be queued" and "(dry run: nothing queued)"). */
+void ct_import_summary(const char *path, const ct_import_stats *st, bool dry_run, char *out,
+                       size_t outlen);
 
 /* Rows per durable transaction during import. */
 #define CT_IMPORT_CHUNK 2000

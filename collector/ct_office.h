@@ -8,17 +8,25 @@
  * is JSON, {"ok":true,...} or {"ok":false,"code":NAME,"field":F,"error":TEXT}
  * where TEXT is, for a refused sign-up, the CLI's own message (the one
  * builder and event check of ct_import.h). POST bodies are urlencoded forms
- * (ct_form.h).
+ * (ct_form.h), except the CSV upload.
  *   GET  /api/session  who is logged in, the office, its roster, programs,
- *                      groups and CSRF token; when nobody is: 401 and a
- *                      login token (cookie ct_login, double-submitted)
+ *                      groups, the unit's communes and the CSRF token;
+ *                      when nobody is: 401 and a login token (cookie
+ *                      ct_login, double-submitted)
  *   POST /api/login    user, password, csrf (the login token)
  *   POST /api/logout   csrf
  *   POST /api/record   csrf, form, agent, program, national_id, commune,
  *                      months, amount, group, time
  *   POST /api/cancel   csrf, form, seq, reason, confirm=yes
- *   POST /api/resend   csrf, code (a rejection reason name)
- *   GET  /api/list     what the office recorded on the screen, with states
+ *   POST /api/resend   csrf, code (a rejection reason name) and/or seq; a
+ *                      staff member's covers their own agent's events only
+ *   GET  /api/list     ?after=SEQ&limit=N: one page (seq order) of what the
+ *                      office recorded (screen, command line, imports), with
+ *                      states and the outbox's totals
+ *   POST /api/import   ?mode=preview|queue, a raw text/csv body (at most
+ *                      CT_OFFICE_UPLOAD_MAX bytes), the CSRF token in the
+ *                      X-CSRF-Token header: the import of ct_import.h, its
+ *                      per-row report, queued (mode=queue) in one commit
  *   GET  /api/status   the connection: reachable, last answer, waiting
  *
  * Who recorded an event: a note beside it in the outbox (ct_outbox_note_put,
@@ -71,7 +79,20 @@ typedef struct {
     const char *body;
     size_t body_len;
     const char *peer; /* the client's address, for the login rate limit */
+    /* a query argument (CT_OFFICE_ARG) or a request header
+     * (CT_OFFICE_HEADER) by name, NULL when absent; lookup may be NULL */
+    const char *(*lookup)(const void *ctx, int kind, const char *name);
+    const void *lookup_ctx;
 } ct_office_req;
+
+enum { CT_OFFICE_ARG = 0, CT_OFFICE_HEADER = 1 };
+
+/* The largest CSV upload (POST /api/import); other bodies are bounded by
+ * CT_FORM_BODY_MAX. */
+#define CT_OFFICE_UPLOAD_MAX ((size_t)5 << 20)
+/* Entries per page of GET /api/list (the default and the most). */
+#define CT_OFFICE_PAGE_DEFAULT 200
+#define CT_OFFICE_PAGE_MAX 500
 
 typedef struct {
     unsigned status;
@@ -96,5 +117,11 @@ void ct_office_free(ct_office *o);
 void ct_office_handle(ct_office *o, const ct_office_req *q, ct_office_resp *r);
 
 void ct_office_set_link(ct_office *o, const ct_office_link *l);
+
+/* Whether a request with this session cookie and X-CSRF-Token header may
+ * send an upload body (checked on the headers, before the body is read: the
+ * server keeps no upload body of anyone else). The request itself is still
+ * answered by ct_office_handle, which checks both again. */
+bool ct_office_upload_allowed(ct_office *o, const char *cookie_session, const char *csrf);
 
 #endif

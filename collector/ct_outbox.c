@@ -6,6 +6,7 @@
  * entries they count. A ct_outbox_txn owns its MDB_txn until commit/abort.
  */
 #include "ct_outbox.h"
+#include "ct_outbox_int.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -23,22 +24,7 @@
 #define CT_OUTBOX_VERSION 1
 #define ORIGIN_REC (8 + CT_ORIGIN_LEN) /* one "origins_old" entry */
 
-struct ct_outbox {
-    MDB_env *env;
-    MDB_dbi meta, outbox, rejected, imports, committed, notes;
-    char errmsg[256];
-};
-
-struct ct_outbox_txn {
-    ct_outbox *ob;
-    MDB_txn *txn;
-    uint8_t origin[CT_ORIGIN_LEN];
-    uint64_t next_seq;
-    uint64_t first_seq;
-    ct_buf buf;
-};
-
-static ct_err lmdb_fail(ct_outbox *ob, int rc, const char *what)
+ct_err ct_outbox_lmdb_fail(ct_outbox *ob, int rc, const char *what)
 {
     snprintf(ob->errmsg, sizeof ob->errmsg, "%s: %s", what, mdb_strerror(rc));
     if (rc == MDB_MAP_FULL) return CT_ERR_MAP_FULL;
@@ -49,16 +35,17 @@ static ct_err lmdb_fail(ct_outbox *ob, int rc, const char *what)
 
 /* Begins a transaction (flags 0 or MDB_RDONLY) and opens a cursor on dbi. On
  * failure nothing is left open. */
-static ct_err txn_cursor(ct_outbox *ob, unsigned flags, MDB_dbi dbi, MDB_txn **txn,
-                         MDB_cursor **cur)
+ct_err ct_outbox_txn_cursor(ct_outbox *ob, unsigned flags, MDB_dbi dbi, MDB_txn **txn,
+                            MDB_cursor **cur)
 {
     int rc = mdb_txn_begin(ob->env, NULL, flags, txn);
     if (rc != 0)
-        return lmdb_fail(ob, rc, flags & MDB_RDONLY ? "read transaction" : "write transaction");
+        return ct_outbox_lmdb_fail(ob, rc,
+                                   flags & MDB_RDONLY ? "read transaction" : "write transaction");
     rc = mdb_cursor_open(*txn, dbi, cur);
     if (rc != 0) {
         mdb_txn_abort(*txn);
-        return lmdb_fail(ob, rc, "cursor");
+        return ct_outbox_lmdb_fail(ob, rc, "cursor");
     }
     return CT_OK;
 }
@@ -173,7 +160,7 @@ static int meta_put(MDB_txn *txn, ct_outbox *ob, const char *key, const void *va
     return mdb_put(txn, ob->meta, &k, &v, 0);
 }
 
-static int meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *out)
+int ct_outbox_meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *out)
 {
     MDB_val v;
     int rc = meta_get(txn, ob, key, &v);
@@ -187,7 +174,7 @@ static int meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *
     return 0;
 }
 
-static int meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t val)
+int ct_outbox_meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t val)
 {
     uint8_t b[8];
     ct_be64_put(b, val);
@@ -226,7 +213,7 @@ static int read_origins(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
         return rc;
     }
     uint64_t from = 0;
-    if ((rc = meta_get_u64(txn, ob, "origin_from", &from)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "origin_from", &from)) != 0) return rc;
     info->origins[info->n_origins].first_seq = from ? from : 1;
     memcpy(info->origins[info->n_origins].origin, info->origin, CT_ORIGIN_LEN);
     info->n_origins++;
@@ -254,14 +241,14 @@ static int read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info)
     if (meta_get(txn, ob, "campaign_path", &v) == 0 &&
         (rc = copy_str(info->campaign_path, sizeof info->campaign_path, &v)) != 0)
         return rc;
-    if ((rc = meta_get_u64(txn, ob, "next_seq", &info->next_seq)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "next_seq", &info->next_seq)) != 0) return rc;
     if (info->next_seq == 0) info->next_seq = 1;
     if ((rc = read_origins(txn, ob, info)) != 0) return rc;
-    if ((rc = meta_get_u64(txn, ob, "reissued", &info->reissued)) != 0) return rc;
-    if ((rc = meta_get_u64(txn, ob, "delivered", &info->delivered)) != 0) return rc;
-    if ((rc = meta_get_u64(txn, ob, "rejected", &info->rejected)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "reissued", &info->reissued)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "delivered", &info->delivered)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "rejected", &info->rejected)) != 0) return rc;
     uint64_t la = 0;
-    if ((rc = meta_get_u64(txn, ob, "last_ack", &la)) != 0) return rc;
+    if ((rc = ct_outbox_meta_get_u64(txn, ob, "last_ack", &la)) != 0) return rc;
     info->last_ack_ms = (int64_t)la;
     MDB_stat st;
     if ((rc = mdb_stat(txn, ob->outbox, &st)) != 0) return rc;
@@ -279,10 +266,10 @@ ct_err ct_outbox_get_info(ct_outbox *ob, ct_outbox_info *info)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "read transaction");
     rc = read_info(txn, ob, info);
     mdb_txn_abort(txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "reading outbox meta");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "reading outbox meta");
     return CT_OK;
 }
 
@@ -302,7 +289,7 @@ ct_err ct_outbox_init(ct_outbox *ob, uint32_t district, const char *campaign_id,
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
     if (rc != 0) {
-        ct_err e = lmdb_fail(ob, rc, "write transaction");
+        ct_err e = ct_outbox_lmdb_fail(ob, rc, "write transaction");
         snprintf(err, errlen, "%s", ob->errmsg);
         return e;
     }
@@ -334,17 +321,17 @@ ct_err ct_outbox_init(ct_outbox *ob, uint32_t district, const char *campaign_id,
         if (rc == 0) rc = meta_put(txn, ob, "campaign", campaign_id, strlen(campaign_id));
         if (rc == 0 && campaign_path)
             rc = meta_put(txn, ob, "campaign_path", campaign_path, strlen(campaign_path));
-        if (rc == 0) rc = meta_put_u64(txn, ob, "next_seq", 1);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "next_seq", 1);
     }
     if (rc != 0) {
         mdb_txn_abort(txn);
-        ct_err e = lmdb_fail(ob, rc, "initialising outbox");
+        ct_err e = ct_outbox_lmdb_fail(ob, rc, "initialising outbox");
         snprintf(err, errlen, "%s", ob->errmsg);
         return e;
     }
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
-        ct_err e = lmdb_fail(ob, rc, "commit");
+        ct_err e = ct_outbox_lmdb_fail(ob, rc, "commit");
         snprintf(err, errlen, "%s", ob->errmsg);
         return e;
     }
@@ -360,7 +347,7 @@ ct_err ct_outbox_begin(ct_outbox *ob, ct_outbox_txn **out)
     int rc = mdb_txn_begin(ob->env, NULL, 0, &t->txn);
     if (rc != 0) {
         free(t);
-        return lmdb_fail(ob, rc, "write transaction");
+        return ct_outbox_lmdb_fail(ob, rc, "write transaction");
     }
     MDB_val v;
     rc = meta_get(t->txn, ob, "origin", &v);
@@ -371,11 +358,11 @@ ct_err ct_outbox_begin(ct_outbox *ob, ct_outbox_txn **out)
         return CT_ERR_CONFIG;
     }
     memcpy(t->origin, v.mv_data, CT_ORIGIN_LEN);
-    rc = meta_get_u64(t->txn, ob, "next_seq", &t->next_seq);
+    rc = ct_outbox_meta_get_u64(t->txn, ob, "next_seq", &t->next_seq);
     if (rc != 0) {
         mdb_txn_abort(t->txn);
         free(t);
-        return lmdb_fail(ob, rc, "reading next_seq");
+        return ct_outbox_lmdb_fail(ob, rc, "reading next_seq");
     }
     if (t->next_seq == 0) t->next_seq = 1;
     t->first_seq = t->next_seq;
@@ -391,7 +378,7 @@ ct_err ct_outbox_idem_seen(ct_outbox_txn *t, const uint8_t *idem, bool *seen, ui
         *seen = false;
         return CT_OK;
     }
-    if (rc != 0) return lmdb_fail(t->ob, rc, "reading imports");
+    if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "reading imports");
     *seen = true;
     if (seq) *seq = v.mv_size == 8 ? ct_be64_get(v.mv_data) : 0;
     return CT_OK;
@@ -421,11 +408,11 @@ ct_err ct_outbox_queue(ct_outbox_txn *t, ct_event *ev, const uint8_t *idem, bool
     MDB_val k = {8, kb}, v = {t->buf.len, t->buf.data};
     int rc = mdb_put(t->txn, t->ob->outbox, &k, &v, MDB_APPEND);
     if (rc == MDB_KEYEXIST) rc = mdb_put(t->txn, t->ob->outbox, &k, &v, MDB_NOOVERWRITE);
-    if (rc != 0) return lmdb_fail(t->ob, rc, "storing event");
+    if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "storing event");
     if (idem) {
         MDB_val ik = {CT_OUTBOX_IDEM_LEN, (void *)idem}, iv = {8, kb};
         rc = mdb_put(t->txn, t->ob->imports, &ik, &iv, 0);
-        if (rc != 0) return lmdb_fail(t->ob, rc, "storing import key");
+        if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "storing import key");
     }
     t->next_seq = s + 1;
     if (queued) *queued = true;
@@ -437,7 +424,8 @@ ct_err ct_outbox_commit(ct_outbox_txn *t)
 {
     ct_outbox *ob = t->ob;
     int rc = 0;
-    if (t->next_seq != t->first_seq) rc = meta_put_u64(t->txn, ob, "next_seq", t->next_seq);
+    if (t->next_seq != t->first_seq)
+        rc = ct_outbox_meta_put_u64(t->txn, ob, "next_seq", t->next_seq);
     if (rc != 0) {
         mdb_txn_abort(t->txn);
     } else {
@@ -445,7 +433,7 @@ ct_err ct_outbox_commit(ct_outbox_txn *t)
     }
     ct_buf_free(&t->buf);
     free(t);
-    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "commit");
     return CT_OK;
 }
 
@@ -464,7 +452,7 @@ static ct_err scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn f
     if (max == 0) return CT_OK;
     MDB_txn *txn;
     MDB_cursor *cur;
-    ct_err e0 = txn_cursor(ob, MDB_RDONLY, ob->outbox, &txn, &cur);
+    ct_err e0 = ct_outbox_txn_cursor(ob, MDB_RDONLY, ob->outbox, &txn, &cur);
     if (e0) return e0;
     int rc;
     uint8_t kb[8];
@@ -495,7 +483,7 @@ static ct_err scan(ct_outbox *ob, uint64_t from, size_t max, ct_outbox_scan_fn f
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     if (e != CT_OK) return e;
-    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(ob, rc, "scanning outbox");
+    if (rc != 0 && rc != MDB_NOTFOUND) return ct_outbox_lmdb_fail(ob, rc, "scanning outbox");
     return CT_OK;
 }
 
@@ -566,7 +554,7 @@ ct_err ct_outbox_settle_ex(ct_outbox *ob, const ct_outbox_settle_item *items,
     if (n_rejected) *n_rejected = 0;
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "write transaction");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "write transaction");
     ct_buf rb = CT_BUF_INIT;
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint8_t kb[8];
@@ -612,20 +600,20 @@ ct_err ct_outbox_settle_ex(ct_outbox *ob, const ct_outbox_settle_item *items,
     if (rc == 0 && safe) rc = sweep_safe(txn, ob, safe, &nd);
     uint64_t cnt;
     if (rc == 0 && nd) {
-        rc = meta_get_u64(txn, ob, "delivered", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "delivered", cnt + nd);
+        rc = ct_outbox_meta_get_u64(txn, ob, "delivered", &cnt);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "delivered", cnt + nd);
     }
     if (rc == 0 && nr) {
-        rc = meta_get_u64(txn, ob, "rejected", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt + nr);
+        rc = ct_outbox_meta_get_u64(txn, ob, "rejected", &cnt);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "rejected", cnt + nr);
     }
-    if (rc == 0 && n) rc = meta_put_u64(txn, ob, "last_ack", (uint64_t)now_ms);
+    if (rc == 0 && n) rc = ct_outbox_meta_put_u64(txn, ob, "last_ack", (uint64_t)now_ms);
     if (rc != 0) {
         mdb_txn_abort(txn);
-        return lmdb_fail(ob, rc, "settling acks");
+        return ct_outbox_lmdb_fail(ob, rc, "settling acks");
     }
     rc = mdb_txn_commit(txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "commit");
     if (n_delivered) *n_delivered = nd;
     if (n_rejected) *n_rejected = nr;
     return CT_OK;
@@ -636,20 +624,20 @@ ct_err ct_outbox_unmark_all(ct_outbox *ob, size_t *n)
     if (n) *n = 0;
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "write transaction");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "write transaction");
     MDB_stat st;
     rc = mdb_stat(txn, ob->committed, &st);
     if (rc == 0 && st.ms_entries) rc = mdb_drop(txn, ob->committed, 0);
     if (rc != 0) {
         mdb_txn_abort(txn);
-        return lmdb_fail(ob, rc, "clearing committed marks");
+        return ct_outbox_lmdb_fail(ob, rc, "clearing committed marks");
     }
     if (!st.ms_entries) {
         mdb_txn_abort(txn);
         return CT_OK;
     }
     rc = mdb_txn_commit(txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "commit");
     if (n) *n = st.ms_entries;
     return CT_OK;
 }
@@ -658,7 +646,7 @@ ct_err ct_outbox_committed_first(ct_outbox *ob, ct_outbox_scan_fn fn, void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    ct_err e = txn_cursor(ob, MDB_RDONLY, ob->committed, &txn, &cur);
+    ct_err e = ct_outbox_txn_cursor(ob, MDB_RDONLY, ob->committed, &txn, &cur);
     if (e) return e;
     MDB_val k, v, ev;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -668,7 +656,8 @@ ct_err ct_outbox_committed_first(ct_outbox *ob, ct_outbox_scan_fn fn, void *ctx)
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     if (e) return e;
-    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(ob, rc, "reading committed marks");
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return ct_outbox_lmdb_fail(ob, rc, "reading committed marks");
     return CT_OK;
 }
 
@@ -676,7 +665,7 @@ ct_err ct_outbox_rejected_each(ct_outbox *ob, ct_outbox_rej_fn fn, void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    ct_err e0 = txn_cursor(ob, MDB_RDONLY, ob->rejected, &txn, &cur);
+    ct_err e0 = ct_outbox_txn_cursor(ob, MDB_RDONLY, ob->rejected, &txn, &cur);
     if (e0) return e0;
     int rc;
     MDB_val k, v;
@@ -695,7 +684,7 @@ ct_err ct_outbox_rejected_each(ct_outbox *ob, ct_outbox_rej_fn fn, void *ctx)
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     if (e != CT_OK) return e;
-    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(ob, rc, "reading rejected");
+    if (rc != 0 && rc != MDB_NOTFOUND) return ct_outbox_lmdb_fail(ob, rc, "reading rejected");
     return CT_OK;
 }
 
@@ -708,59 +697,6 @@ ct_err ct_outbox_idem_key(const ct_event *ev, uint8_t key[CT_OUTBOX_IDEM_LEN])
     if (e == CT_OK) crypto_generichash(key, CT_OUTBOX_IDEM_LEN, b.data, b.len, NULL, 0);
     ct_buf_free(&b);
     return e;
-}
-
-ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out, size_t *n_conflict)
-{
-    size_t n = 0, kept = 0;
-    if (n_out) *n_out = 0;
-    if (n_conflict) *n_conflict = 0;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    ct_err e0 = txn_cursor(ob, 0, ob->rejected, &txn, &cur);
-    if (e0) return e0;
-    int rc;
-    MDB_val k, v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        if (k.mv_size != 8 || v.mv_size < 2) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        const uint8_t *p = v.mv_data;
-        int c = ct_be16_get(p);
-        if (c == CT_ERR_CONFLICT && (code < 0 || c == code)) {
-            kept++; /* its id is taken at HQ: resending it unchanged cannot succeed */
-        } else if (code < 0 || c == code) {
-            MDB_val ev = {v.mv_size - 2, (void *)(p + 2)};
-            rc = mdb_put(txn, ob->outbox, &k, &ev, MDB_NOOVERWRITE);
-            if (rc == 0) rc = mdb_cursor_del(cur, 0);
-            if (rc != 0) break;
-            n++;
-            /* after mdb_cursor_del, MDB_NEXT yields the entry that followed */
-            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-            continue;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    if (rc == MDB_NOTFOUND) rc = 0;
-    uint64_t cnt = 0, gen = 0;
-    if (rc == 0 && n) {
-        rc = meta_get_u64(txn, ob, "rejected", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt >= n ? cnt - n : 0);
-        if (rc == 0) rc = meta_get_u64(txn, ob, "requeue_gen", &gen);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "requeue_gen", gen + 1);
-    }
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return lmdb_fail(ob, rc, "requeueing");
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "commit");
-    if (n_out) *n_out = n;
-    if (n_conflict) *n_conflict = kept;
-    return CT_OK;
 }
 
 void ct_outbox_event_id(const ct_outbox_info *info, uint64_t seq, uint8_t id[CT_EVENT_ID_LEN])
@@ -804,7 +740,7 @@ ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
     *new_origin = false;
     MDB_txn *txn;
     MDB_cursor *cur;
-    ct_err e0 = txn_cursor(ob, 0, ob->rejected, &txn, &cur);
+    ct_err e0 = ct_outbox_txn_cursor(ob, 0, ob->rejected, &txn, &cur);
     if (e0) return e0;
     ct_outbox_info info;
     int rc = read_info(txn, ob, &info);
@@ -846,7 +782,7 @@ ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
         } while (memcmp(origin, info.origin, CT_ORIGIN_LEN) == 0);
         rc = meta_put(txn, ob, "origins_old", hist, info.n_origins * ORIGIN_REC);
         if (rc == 0) rc = meta_put(txn, ob, "origin", origin, CT_ORIGIN_LEN);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "origin_from", info.next_seq);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "origin_from", info.next_seq);
     }
     uint64_t next = info.next_seq;
     size_t n = 0;
@@ -869,21 +805,21 @@ ct_err ct_outbox_reissue(ct_outbox *ob, size_t *n_out, bool *new_origin)
     if (rc == MDB_NOTFOUND) rc = 0;
     uint64_t cnt = 0, gen = 0;
     if (rc == 0 && n) {
-        rc = meta_put_u64(txn, ob, "next_seq", next);
-        if (rc == 0) rc = meta_get_u64(txn, ob, "rejected", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "rejected", cnt >= n ? cnt - n : 0);
-        if (rc == 0) rc = meta_get_u64(txn, ob, "reissued", &cnt);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "reissued", cnt + n);
-        if (rc == 0) rc = meta_get_u64(txn, ob, "requeue_gen", &gen);
-        if (rc == 0) rc = meta_put_u64(txn, ob, "requeue_gen", gen + 1);
+        rc = ct_outbox_meta_put_u64(txn, ob, "next_seq", next);
+        if (rc == 0) rc = ct_outbox_meta_get_u64(txn, ob, "rejected", &cnt);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "rejected", cnt >= n ? cnt - n : 0);
+        if (rc == 0) rc = ct_outbox_meta_get_u64(txn, ob, "reissued", &cnt);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "reissued", cnt + n);
+        if (rc == 0) rc = ct_outbox_meta_get_u64(txn, ob, "requeue_gen", &gen);
+        if (rc == 0) rc = ct_outbox_meta_put_u64(txn, ob, "requeue_gen", gen + 1);
     }
     if (rc != 0 || n == 0) {
         mdb_txn_abort(txn);
         if (rc == 0) return CT_OK; /* nothing to reissue: no new origin either */
-        return lmdb_fail(ob, rc, "reissuing");
+        return ct_outbox_lmdb_fail(ob, rc, "reissuing");
     }
     rc = mdb_txn_commit(txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "commit");
     *n_out = n;
     *new_origin = fresh;
     return CT_OK;
@@ -894,13 +830,13 @@ static ct_err meta_read_u64(ct_outbox *ob, const char *key, uint64_t *v)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "read transaction");
-    rc = meta_get_u64(txn, ob, key, v);
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "read transaction");
+    rc = ct_outbox_meta_get_u64(txn, ob, key, v);
     mdb_txn_abort(txn);
     if (rc != 0) {
         char what[64];
         snprintf(what, sizeof what, "reading %s", key);
-        return lmdb_fail(ob, rc, what);
+        return ct_outbox_lmdb_fail(ob, rc, what);
     }
     return CT_OK;
 }
@@ -908,58 +844,6 @@ static ct_err meta_read_u64(ct_outbox *ob, const char *key, uint64_t *v)
 ct_err ct_outbox_requeue_gen(ct_outbox *ob, uint64_t *gen)
 {
     return meta_read_u64(ob, "requeue_gen", gen);
-}
-
-ct_err ct_outbox_note_put(ct_outbox_txn *t, uint64_t seq, const void *note, size_t len)
-{
-    if (len == 0 || len > CT_OUTBOX_NOTE_MAX) return CT_ERR_BAD_VALUE;
-    uint8_t kb[8];
-    ct_be64_put(kb, seq);
-    MDB_val k = {8, kb}, v = {len, (void *)note};
-    int rc = mdb_put(t->txn, t->ob->notes, &k, &v, 0);
-    if (rc != 0) return lmdb_fail(t->ob, rc, "storing note");
-    return CT_OK;
-}
-
-/* Where seq is now (inside txn). */
-static int note_state(ct_outbox *ob, MDB_txn *txn, const uint8_t kb[8], uint16_t *code)
-{
-    MDB_val k = {8, (void *)kb}, v;
-    *code = 0;
-    if (mdb_get(txn, ob->outbox, &k, &v) == 0)
-        return mdb_get(txn, ob->committed, &k, &v) == 0 ? CT_OUTBOX_COMMITTED : CT_OUTBOX_QUEUED;
-    if (mdb_get(txn, ob->rejected, &k, &v) == 0 && v.mv_size >= 2) {
-        *code = ct_be16_get(v.mv_data);
-        return CT_OUTBOX_REJECTED;
-    }
-    return CT_OUTBOX_SETTLED;
-}
-
-ct_err ct_outbox_notes_each(ct_outbox *ob, ct_outbox_note_fn fn, void *ctx)
-{
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    ct_err e0 = txn_cursor(ob, MDB_RDONLY, ob->notes, &txn, &cur);
-    if (e0) return e0;
-    MDB_val k, v;
-    ct_err e = CT_OK;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        if (k.mv_size != 8) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        uint16_t code;
-        int st = note_state(ob, txn, k.mv_data, &code);
-        e = fn(ctx, ct_be64_get(k.mv_data), v.mv_data, v.mv_size, (ct_outbox_state)st, code);
-        if (e != CT_OK) break;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    if (e != CT_OK) return e;
-    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_fail(ob, rc, "reading notes");
-    return CT_OK;
 }
 
 ct_err ct_outbox_epoch(ct_outbox *ob, uint64_t *epoch)
@@ -971,15 +855,15 @@ ct_err ct_outbox_raise_epoch(ct_outbox *ob, uint64_t epoch)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "write transaction");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "write transaction");
     uint64_t cur = 0;
-    rc = meta_get_u64(txn, ob, "epoch", &cur);
-    if (rc == 0 && epoch > cur) rc = meta_put_u64(txn, ob, "epoch", epoch);
+    rc = ct_outbox_meta_get_u64(txn, ob, "epoch", &cur);
+    if (rc == 0 && epoch > cur) rc = ct_outbox_meta_put_u64(txn, ob, "epoch", epoch);
     if (rc != 0) {
         mdb_txn_abort(txn);
-        return lmdb_fail(ob, rc, "recording the epoch");
+        return ct_outbox_lmdb_fail(ob, rc, "recording the epoch");
     }
     rc = mdb_txn_commit(txn);
-    if (rc != 0) return lmdb_fail(ob, rc, "commit");
+    if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "commit");
     return CT_OK;
 }

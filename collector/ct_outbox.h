@@ -21,6 +21,8 @@
  *   notes     seq (u64 BE) -> bytes kept beside the event by the one who
  *             queued it (the office screen: who recorded it), never sent
  *             and never removed; written in the event's own transaction
+ *             (and rewritten by the office screen in a later cancel's
+ *             transaction to link the sign-up to its cancel)
  *
  * Invariants:
  *   - an event gets its id (origin || seq) when it is queued, from the
@@ -50,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ct_buf.h"
 #include "ct_error.h"
 #include "ct_event.h"
 
@@ -160,6 +163,17 @@ ct_err ct_outbox_rejected_each(ct_outbox *ob, ct_outbox_rej_fn fn, void *ctx);
  * *n_conflict (may be NULL) says how many of those the request matched. */
 ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n, size_t *n_conflict);
 
+/* ct_outbox_requeue of the rejected events matching every given part of f:
+ * reason code (< 0: any), agent (NULL: any; an event that does not decode
+ * matches no agent), seq (0: any). One durable transaction. */
+typedef struct {
+    int code;
+    const char *agent;
+    uint64_t seq;
+} ct_outbox_requeue_filter;
+ct_err ct_outbox_requeue_where(ct_outbox *ob, const ct_outbox_requeue_filter *f, size_t *n,
+                               size_t *n_conflict);
+
 /* Gives every event rejected as conflict a new id and queues it again, in
  * one durable transaction: same content, the next seqs, and a freshly drawn
  * origin if any of them was under the current origin (*new_origin; the
@@ -208,5 +222,30 @@ typedef ct_err (*ct_outbox_note_fn)(void *ctx, uint64_t seq, const uint8_t *note
 /* Calls fn for every note in seq order with its event's state, in one read
  * transaction (note points into the map, valid during the call only). */
 ct_err ct_outbox_notes_each(ct_outbox *ob, ct_outbox_note_fn fn, void *ctx);
+/* The note of seq inside t (copied into out; *found false: none). */
+ct_err ct_outbox_note_get(ct_outbox_txn *t, uint64_t seq, ct_buf *out, bool *found);
+
+/* One seq as the outbox knows it: its note (NULL: none), its event's bytes
+ * while it is queued or rejected (NULL once delivered and safe), its state
+ * and (rejected) code. Pointers into the map, valid during the call only. */
+typedef struct {
+    uint64_t seq;
+    const uint8_t *note;
+    size_t note_len;
+    const uint8_t *ev;
+    size_t ev_len;
+    ct_outbox_state state;
+    uint16_t code;
+} ct_outbox_entry;
+typedef ct_err (*ct_outbox_entry_fn)(void *ctx, const ct_outbox_entry *en);
+/* A page: fn for each of the first max seqs > after that have a note, are
+ * queued or are rejected, in seq order, in one read transaction; *last = the
+ * last seq visited (0: none), *more = further seqs exist. The cost is
+ * O(max log n): nothing is gathered beyond the page. */
+ct_err ct_outbox_entries(ct_outbox *ob, uint64_t after, size_t max, ct_outbox_entry_fn fn,
+                         void *ctx, uint64_t *last, bool *more);
+/* fn for the entry of seq alone (*found false: the outbox knows nothing of it). */
+ct_err ct_outbox_entry_get(ct_outbox *ob, uint64_t seq, ct_outbox_entry_fn fn, void *ctx,
+                           bool *found);
 
 #endif

@@ -1,9 +1,9 @@
 /* ct_serve.c — the office screen's HTTP layer (see ct_serve.h).
  *
  * Invariants: each connection owns one `upload` (its body, at most
- * CT_FORM_BODY_MAX bytes kept) from its first callback until MHD's
- * completion callback, which wipes and frees it; the TLS key file's bytes
- * are wiped once the daemon has them.
+ * CT_FORM_BODY_MAX bytes kept, CT_OFFICE_UPLOAD_MAX for /api/import) from its first callback until
+ * MHD's completion callback, which wipes and frees it; the TLS key file's bytes are wiped once the
+ * daemon has them.
  */
 #include "ct_serve.h"
 
@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct ct_serve {
 typedef struct {
     ct_buf body;
     bool too_large;
+    bool discard; /* an upload without a session and its CSRF token: not kept */
 } upload;
 
 static const char CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -77,6 +79,13 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+static const char *lookup(const void *ctx, int kind, const char *name)
+{
+    struct MHD_Connection *c = (struct MHD_Connection *)(uintptr_t)ctx;
+    return MHD_lookup_connection_value(
+        c, kind == CT_OFFICE_HEADER ? MHD_HEADER_KIND : MHD_GET_ARGUMENT_KIND, name);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls)
@@ -88,10 +97,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         u = calloc(1, sizeof *u);
         if (!u) return MHD_NO;
         *con_cls = u;
+        if (strcmp(url, "/api/import") == 0)
+            u->discard = !ct_office_upload_allowed(
+                sv->o, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "ct_session"),
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token"));
+        return MHD_YES;
+    }
+    if (*upload_data_size && u->discard) {
+        *upload_data_size = 0; /* answered 401/403 below, from the headers */
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!u->too_large && u->body.len + *upload_data_size <= CT_FORM_BODY_MAX) {
+        size_t max = strcmp(url, "/api/import") == 0 ? CT_OFFICE_UPLOAD_MAX : CT_FORM_BODY_MAX;
+        if (!u->too_large && u->body.len + *upload_data_size <= max) {
             if (ct_buf_append(&u->body, upload_data, *upload_data_size) != CT_OK)
                 u->too_large = true;
         } else {
@@ -99,6 +117,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (u->too_large && strcmp(url, "/api/import") == 0) {
+        static const char msg[] =
+            "{\"ok\":false,\"code\":\"frame_too_large\",\"error\":\"the file is larger than "
+            "5 MiB: split it into smaller files (nothing was imported)\"}\n";
+        return send_reply(c, 413, "application/json; charset=utf-8", msg, sizeof msg - 1, NULL);
     }
     if (u->too_large) {
         static const char msg[] =
@@ -130,6 +154,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         .body = u->body.data ? (const char *)u->body.data : "",
         .body_len = u->body.len,
         .peer = peer,
+        .lookup = lookup,
+        .lookup_ctx = c,
     };
     ct_office_resp r;
     ct_office_handle(sv->o, &q, &r);

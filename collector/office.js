@@ -22,6 +22,12 @@ const T = {
     id_ok: "Đủ 12 chữ số", saved: "Đã xếp hàng", already: "Đã ghi nhận trước đó", by: "ghi bởi",
     entries: "bản ghi", cancel_of: "Huỷ", requeued: "Đã gửi lại",
     err_login: "Sai tên đăng nhập hoặc mật khẩu", not_safe: "chưa sao lưu ở HQ",
+    cli: "dòng lệnh", import_title: "Nhập tệp CSV từ Excel",
+    import_hint: "Tệp \"CSV UTF-8\" từ Excel, tối đa 5 MiB. Xem trước trước khi xếp hàng.",
+    import_preview: "Xem trước", import_queue: "Xếp hàng các dòng hợp lệ",
+    import_none: "Chọn một tệp", import_big: "Tệp lớn hơn 5 MiB: hãy chia thành các tệp nhỏ hơn",
+    page_first: "Trang đầu", page_next: "Trang sau", totals: "Toàn bộ hộp thư",
+    recorded: "đã ghi", choose: "(chọn)",
   },
   en: {
     title: "Office screen", lang: "Tiếng Việt", logout: "Log out", login: "Log in",
@@ -38,6 +44,12 @@ const T = {
     id_bad: "Digits only", id_ok: "12 digits", saved: "Queued", already: "Recorded before",
     by: "recorded by", entries: "entries", cancel_of: "Cancel", requeued: "Re-sent",
     err_login: "Wrong login or password", not_safe: "not yet safe at HQ",
+    cli: "command line", import_title: "Import a CSV file from Excel",
+    import_hint: "A \"CSV UTF-8\" file from Excel, at most 5 MiB. Preview it before queueing.",
+    import_preview: "Preview", import_queue: "Queue the good rows",
+    import_none: "Choose a file", import_big: "The file is larger than 5 MiB: split it into smaller files",
+    page_first: "First page", page_next: "Next page", totals: "Whole outbox",
+    recorded: "recorded", choose: "(choose)",
   },
 };
 
@@ -47,6 +59,8 @@ let loginToken = "";
 let formNonce = "";
 let cancelSeq = 0, cancelNonce = "";
 let lastList = null, lastStatus = null;
+let pageAfter = 0;     // the list's cursor: entries after this seq
+const UPLOAD_MAX = 5 * 1024 * 1024;
 
 const $ = (id) => document.getElementById(id);
 const t = (k) => T[lang][k] || k;
@@ -69,6 +83,7 @@ function applyLang() {
   document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
   document.querySelectorAll("[data-tp]").forEach((e) => { e.placeholder = t(e.dataset.tp); });
   fillGroups();
+  if (S) fillCommunes($("commune-search").value);
   if (lastList) renderList(lastList);
   if (lastStatus) renderStatus(lastStatus);
   checkId();
@@ -113,6 +128,7 @@ function startApp(j) {
   $("office").textContent = "— " + j.office + " (" + j.district + ")";
   $("who").textContent = j.user + " · " + j.role;
   fillAgents("");
+  fillCommunes("");
   const p = $("program");
   p.replaceChildren();
   j.programs.forEach((x) => { const o = el("option", x.name); o.value = x.id; p.append(o); });
@@ -130,6 +146,26 @@ function fillAgents(filter) {
     .forEach((a) => { const o = el("option", a.name + " (" + a.id + ")"); o.value = a.id; sel.append(o); });
   if (keep) sel.value = keep;
   if (!sel.value && S.agent) sel.value = S.agent;
+}
+
+// The unit's communes when the campaign lists them: a searchable select
+// instead of free text (the server refuses a commune outside the list).
+function fillCommunes(filter) {
+  const listed = S.communes.length > 0;
+  $("commune").hidden = listed;
+  $("commune-search").hidden = !listed;
+  $("commune-select").hidden = !listed;
+  if (!listed) return;
+  const sel = $("commune-select");
+  const keep = sel.value;
+  sel.replaceChildren();
+  const none = el("option", t("choose")); none.value = ""; sel.append(none);
+  const f = filter.trim().toLowerCase();
+  S.communes.filter((c) => !f || c.toLowerCase().includes(f))
+    .forEach((c) => { const o = el("option", c); o.value = c; sel.append(o); });
+  sel.value = keep;
+  // the one match of a search is picked; else the choice stays, or none
+  if (sel.value !== keep || sel.value === "") sel.selectedIndex = sel.options.length === 2 ? 1 : 0;
 }
 
 function fillGroups() {
@@ -175,7 +211,8 @@ async function record(ev) {
   $("record-submit").disabled = true;
   const f = {
     csrf: S.csrf, form: formNonce, agent: $("agent").value, program: $("program").value,
-    national_id: $("national_id").value, commune: $("commune").value, months: $("months").value,
+    national_id: $("national_id").value,
+    commune: S.communes.length ? $("commune-select").value : $("commune").value, months: $("months").value,
     amount: $("amount").value, group: $("group").value, time: $("time").value,
   };
   try {
@@ -223,8 +260,8 @@ async function confirmCancel(ev) {
   }
 }
 
-async function resend(code) {
-  const j = await api("POST", "/api/resend", { csrf: S.csrf, code });
+async function resend(seq) {
+  const j = await api("POST", "/api/resend", { csrf: S.csrf, seq: String(seq) });
   if (j.ok) refresh();
 }
 
@@ -252,6 +289,13 @@ function renderList(j) {
   $("list-summary").dataset.delivered = counts.delivered;
   $("list-summary").dataset.rejected = counts.rejected;
   $("list-summary").dataset.total = rows.length;
+  const tt = j.totals;
+  $("list-totals").textContent = t("totals") + ": " + tt.recorded + " " + t("recorded") + " · " +
+    t("waiting") + " " + tt.waiting + " · " + t("delivered") + " " + (tt.delivered + tt.committed_not_safe) +
+    " · " + t("rejected") + " " + tt.rejected;
+  $("page-first").hidden = j.after === 0;
+  $("page-next").hidden = j.next === null;
+  $("page-next").dataset.next = j.next === null ? "" : j.next;
   for (const [agent, g] of by) {
     const sec = el("div", null, "staff");
     sec.dataset.agent = agent;
@@ -273,7 +317,7 @@ function renderList(j) {
         act.append(el("div", e.reason + " (" + e.reason_code + ")", "reason"));
         const b = el("button", t("resend"), "resend");
         b.type = "button";
-        b.addEventListener("click", () => resend(e.reason_code));
+        b.addEventListener("click", () => resend(e.seq));
         act.append(b);
       }
       if (e.kind === "record" && !e.cancelled_by &&
@@ -284,7 +328,7 @@ function renderList(j) {
         act.append(b);
       }
       if (e.cancel_reason) act.append(el("div", e.cancel_reason, "why"));
-      act.append(el("div", t("by") + " " + e.recorded_by, "by"));
+      act.append(el("div", t("by") + " " + (e.recorded_by === null ? t("cli") : e.recorded_by), "by"));
       tr.append(act);
       tb.append(tr);
     });
@@ -308,11 +352,57 @@ function renderStatus(j) {
 
 async function refresh() {
   if (!S) return;
-  const [l, st] = await Promise.all([api("GET", "/api/list"), api("GET", "/api/status")]);
+  const [l, st] = await Promise.all([api("GET", "/api/list?after=" + pageAfter),
+    api("GET", "/api/status")]);
   if (l.status === 401 || st.status === 401) { loadSession(); return; }
   if (l.ok) renderList(l);
   if (st.ok) renderStatus(st);
   document.body.dataset.refreshed = String(Date.now());
+}
+
+// The upload: the file's own bytes as a text/csv body, the CSRF token in a
+// header; the server runs the command line's import on them and answers
+// with its per-row report (preview: nothing queued).
+async function sendImport(mode) {
+  const f = $("import-file").files[0];
+  $("import-error").textContent = "";
+  if (!f) { $("import-error").textContent = t("import_none"); return null; }
+  if (f.size > UPLOAD_MAX) { $("import-error").textContent = t("import_big"); return null; }
+  const q = new URLSearchParams({ mode, name: f.name }).toString();
+  const r = await fetch("/api/import?" + q, {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "text/csv", "X-CSRF-Token": S.csrf }, body: await f.arrayBuffer(),
+  });
+  let j;
+  try { j = await r.json(); } catch (e) { j = { ok: false, error: "HTTP " + r.status }; }
+  j.status = r.status;
+  if (j.status === 401) { loadSession(); return null; }
+  const rep = $("import-report");
+  rep.replaceChildren();
+  (j.report || []).forEach((line) => {
+    const m = /:(\d+): (.*)$/.exec(line);
+    const li = el("li", line, /: (would queue|queued|already queued): /.test(line) ? "good" : "bad");
+    if (m) li.dataset.line = m[1];
+    rep.append(li);
+  });
+  $("import-summary").textContent = j.summary || "";
+  if (!j.ok) $("import-error").textContent = j.error;
+  return j;
+}
+
+async function previewImport(ev) {
+  ev.preventDefault();
+  $("import-queue").disabled = true;
+  const j = await sendImport("preview");
+  $("import-queue").disabled = !(j && j.ok && j.would_queue > 0);
+  $("import-box").dataset.state = j ? (j.ok ? "previewed" : "refused") : "";
+}
+
+async function queueImport() {
+  $("import-queue").disabled = true;
+  const j = await sendImport("queue");
+  $("import-box").dataset.state = j ? (j.ok ? "queued" : "refused") : "";
+  if (j && j.ok) refresh();
 }
 
 async function login(ev) {
@@ -345,10 +435,21 @@ document.addEventListener("DOMContentLoaded", () => {
   $("logout").addEventListener("click", logout);
   $("record-form").addEventListener("submit", record);
   $("agent-search").addEventListener("input", (e) => fillAgents(e.target.value));
+  $("commune-search").addEventListener("input", (e) => fillCommunes(e.target.value));
   $("national_id").addEventListener("input", checkId);
   $("cancel-form").addEventListener("submit", confirmCancel);
   $("cancel-back").addEventListener("click", () => { $("cancel-box").hidden = true; });
   $("scope").addEventListener("change", () => { if (lastList) renderList(lastList); });
+  $("import-form").addEventListener("submit", previewImport);
+  $("import-queue").addEventListener("click", queueImport);
+  $("import-file").addEventListener("change", () => {
+    $("import-queue").disabled = true;
+    $("import-report").replaceChildren();
+    $("import-summary").textContent = "";
+    $("import-box").dataset.state = "";
+  });
+  $("page-next").addEventListener("click", () => { pageAfter = +$("page-next").dataset.next || 0; refresh(); });
+  $("page-first").addEventListener("click", () => { pageAfter = 0; refresh(); });
   applyLang();
   loadSession();
   setInterval(refresh, 3000);

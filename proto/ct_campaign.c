@@ -17,6 +17,8 @@
 void ct_campaign_free(ct_campaign *c)
 {
     if (!c) return;
+    for (size_t i = 0; c->districts && i < c->n_districts; i++)
+        free(c->districts[i].communes);
     free(c->districts);
     free(c->agents);
     free(c->groups);
@@ -78,8 +80,24 @@ static ct_err check_roster(const ct_campaign *c, const char *campaign, uint32_t 
     return CT_OK;
 }
 
+static int cmp_commune(const void *key, const void *elem)
+{
+    return strcmp(key, elem);
+}
+
+bool ct_campaign_commune_listed(const ct_district *d, const char *commune)
+{
+    return d && d->n_communes &&
+           bsearch(commune, d->communes, d->n_communes, sizeof *d->communes, cmp_commune);
+}
+
 static ct_err check_rest(const ct_campaign *c, const ct_event *ev, int64_t now_ms)
 {
+    if (ev->commune[0]) {
+        const ct_district *d = ct_campaign_district(c, ev->district);
+        if (d && d->n_communes && !ct_campaign_commune_listed(d, ev->commune))
+            return CT_ERR_UNKNOWN_COMMUNE;
+    }
     /* [start - tolerance, end + tolerance), computed without overflow */
     if (ev->occurred_ms < c->start_ms - c->tolerance_ms ||
         ev->occurred_ms >= c->end_ms + c->tolerance_ms)

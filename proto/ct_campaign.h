@@ -13,6 +13,7 @@
 #ifndef CT_CAMPAIGN_H
 #define CT_CAMPAIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,11 +32,16 @@ typedef struct {
     unsigned roster_line; /* line in the CSV, for messages */
 } ct_agent;
 
+#define CT_COMMUNES_MAX 1024 /* communes one unit may list */
+
 typedef struct {
     uint32_t code;
     char name[CT_NAME_MAX + 1];
     uint32_t target[CT_PROGRAM_COUNT];
     uint32_t n_agents; /* staff on the roster in this district */
+    /* the unit's communes (sorted bytewise, unique); none: any commune */
+    char (*communes)[CT_COMMUNE_MAX + 1];
+    size_t n_communes;
 } ct_district;
 
 typedef struct {
@@ -68,11 +74,14 @@ void ct_campaign_free(ct_campaign *c);
 const ct_district *ct_campaign_district(const ct_campaign *c, uint32_t code);
 const ct_agent *ct_campaign_agent(const ct_campaign *c, const char *id);
 const ct_group *ct_campaign_group(const ct_campaign *c, const char *id);
+/* Whether commune is one of d's communes (false when d lists none). */
+bool ct_campaign_commune_listed(const ct_district *d, const char *commune);
 
 /* Validation of a decoded event against the campaign. now_ms is the
  * receiver's clock (for CT_ERR_IN_FUTURE); pass INT64_MAX to skip that check.
  * Checks, in order: campaign id, district, agent on roster, agent's district,
- * group known, occurred-at in [start - tolerance, end + tolerance),
+ * group known, commune (when present and the unit lists communes) listed,
+ * occurred-at in [start - tolerance, end + tolerance),
  * occurred-at <= now + max_future. */
 ct_err ct_campaign_check_event(const ct_campaign *c, const ct_event *ev, int64_t now_ms);
 

@@ -80,7 +80,8 @@
     X(CT_ERR_CHAIN, 68, "chain_broken", "hash chain or recount does not match")            \
     X(CT_ERR_STORE_CORRUPT, 69, "store_corrupt", "stored record cannot be decoded")        \
     X(CT_ERR_STALE_EPOCH, 70, "stale_epoch", "the aggregator runs an older epoch")         \
-    X(CT_ERR_NOT_PRIMARY, 71, "not_primary", "this aggregator is a follower")
+    X(CT_ERR_NOT_PRIMARY, 71, "not_primary", "this aggregator is a follower")              \
+    X(CT_ERR_UNKNOWN_COMMUNE, 75, "unknown_commune", "commune is not in the unit's list")
 
 /* clang-format on */
 

@@ -81,6 +81,12 @@ class Browser:
             time.sleep(0.1)
         raise AssertionError(f"timeout waiting for {what or expr}")
 
+    def set_file(self, selector, path):
+        """Puts the file at path into the file input selector (as a user's pick)."""
+        doc = self.call("DOM.getDocument")
+        n = self.call("DOM.querySelector", {"nodeId": doc["root"]["nodeId"], "selector": selector})
+        self.call("DOM.setFileInputFiles", {"files": [path], "nodeId": n["nodeId"]})
+
     def screenshot(self, path, width, height, mobile):
         self.call("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})

@@ -28,10 +28,30 @@ def collector(*args, input=None, check=True):
     return h.run([h.binary(COLLECTOR), *args], input=input, check=check)
 
 
-def make_office(wd, district=672, logins=LOGINS):
+# test data, not real place names: Đà Lạt's units are numbered wards here
+COMMUNES_672 = [f"Phường {i}" for i in range(1, 13)]
+
+
+def commune_campaign(wd):
+    """The shipped campaign with a commune list for Đà Lạt (672): a test
+    fixture written into wd (the roster stays the shipped one)."""
+    src = open(h.CAMPAIGN, encoding="utf-8").read()
+    roster = os.path.join(os.path.dirname(h.CAMPAIGN), "staff.csv")
+    head = "name = Thành phố Đà Lạt\n"
+    h.check(head in src and "roster = staff.csv\n" in src, "the shipped campaign changed")
+    src = src.replace(head, head + "".join(f"commune = {c}\n" for c in reversed(COMMUNES_672)))
+    src = src.replace("roster = staff.csv\n", f"roster = {roster}\n")
+    path = wd.sub("campaign-communes.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(src)
+    return path
+
+
+def make_office(wd, district=672, logins=LOGINS, campaign=None):
     """An outbox bound to district, a person key, the logins; returns paths."""
     ob, pk = wd.sub("outbox"), wd.sub("person.key")
-    collector("init", "--outbox", ob, "--district", str(district))
+    collector("init", "--outbox", ob, "--district", str(district),
+              *(["--campaign", campaign] if campaign else []))
     h.run([h.binary("chitieu-keys"), "person-key", pk])
     for name, (role, agent, pw) in logins.items():
         args = ["users", "add", name, "--outbox", ob, "--role", role]

@@ -10,7 +10,10 @@ aggregator on loopback (CurveZMQ, an authorization file):
     3 waiting"; it comes back: everything is delivered exactly once;
   - the office's key is authorized for another district: a sign-up is
     rejected, shown with its reason in words; the file is fixed and the page's
-    re-send delivers it.
+    re-send delivers it;
+  - an Excel file is uploaded: the preview shows every row's outcome with the
+    command line's messages and queues nothing; the confirm queues the 5 good
+    rows (noted as the lead's), and HQ counts exactly them.
 Screenshots (phone and desktop) are kept under the build directory
 (test-artifacts/office-*.png).
 """
@@ -221,7 +224,46 @@ def test_browser():
                     counts(m, "bhxh_tn"))
             h.check(summary(b) == {"total": 25, "queued": 0, "delivered": 25, "rejected": 0},
                     summary(b))
-            for name in ("office-desktop.png", "office-phone.png", "office-rejected-phone.png"):
+            # the Excel file through the page: a preview with the command line's
+            # per-row messages, then the good rows queued and counted at HQ
+            import test_import_cli as tic
+            b.set_file("#import-file", tic.VI)
+            b.js("document.getElementById('import-preview').click()")
+            b.wait("document.getElementById('import-box').dataset.state === 'previewed'",
+                   what="import preview")
+            rows = b.js("Array.from(document.querySelectorAll('#import-report li'))"
+                        ".map(li => [+li.dataset.line, li.className, li.textContent])")
+            want_rows = sorted([(int(x.split(":")[0]), "good", f"excel-vi.csv:{x}")
+                                for x in tic.VI_PLAN] +
+                               [(int(x.split(":")[0]), "bad", f"excel-vi.csv:{x}")
+                                for x in tic.VI_BAD])
+            h.check([tuple(r) for r in rows] == want_rows, rows)
+            h.check(b.js("document.getElementById('import-summary').textContent") ==
+                    "excel-vi.csv: 12 rows: 5 would be queued, 0 already queued, 7 bad (dry run: "
+                    "nothing queued)", "preview summary")
+            h.check(int(oc.outbox_status(ob)["recorded"]) == 25, "the preview queued something")
+            b.screenshot(os.path.join(ARTIFACTS, "office-import-desktop.png"), 1280, 900, False)
+            b.js("document.getElementById('import-queue').click()")
+            b.wait("document.getElementById('import-box').dataset.state === 'queued'",
+                   what="import queued")
+            h.check(b.js("document.getElementById('import-summary').textContent") ==
+                    "excel-vi.csv: 12 rows: 5 queued, 0 already queued, 7 bad", "queue summary")
+            h.check(b.js("document.getElementById('import-queue').disabled"), "queue twice")
+            b.wait("+document.getElementById('list-summary').dataset.delivered === 30", timeout=60,
+                   what="30 delivered")
+            by = b.js("Array.from(document.querySelectorAll('#list tr'))"
+                      ".filter(tr => +tr.dataset.seq > 25)"
+                      ".map(tr => tr.querySelector('.by').textContent)")
+            h.check(by == ["recorded by truong"] * 5, by)
+            m = snapshot(eps, curve)
+            h.check(m["s"] == 30, f"log seq {m['s']}")
+            # rows 2 and 5 enroll bhxh_tn; rows 3 and 4 bhyt_hgd, row 13 cancels row 3
+            h.check(counts(m, "bhxh_tn") == (want["bhxh_tn"] + 2, want["bhxh_tn"] + 3, 1),
+                    counts(m, "bhxh_tn"))
+            h.check(counts(m, "bhyt_hgd") == (want["bhyt_hgd"] + 4, want["bhyt_hgd"] + 5, 1),
+                    counts(m, "bhyt_hgd"))
+            for name in ("office-desktop.png", "office-phone.png", "office-rejected-phone.png",
+                         "office-import-desktop.png"):
                 p = os.path.join(ARTIFACTS, name)
                 h.check(os.path.getsize(p) > 10000, f"screenshot {p}")
                 print(f"  screenshot: {p}")
@@ -230,5 +272,53 @@ def test_browser():
             shutil.rmtree(prof, ignore_errors=True)
 
 
+def test_communes_select():
+    """A campaign that lists the unit's communes: the page offers them in a
+    searchable select (no free text), and the sign-up carries the chosen one;
+    a sign-up added on the command line shows as recorded by the command line."""
+    if not os.path.exists(cdp.CHROMIUM):
+        h.skip(f"test_communes_select: {cdp.CHROMIUM} is not installed")
+        return
+    with h.Workdir("office-communes-page") as wd:
+        ob, pk = oc.make_office(wd, logins={"lan": oc.LOGINS["lan"]},
+                                campaign=oc.commune_campaign(wd))
+        sv, base = oc.serve(wd, ob, pk)
+        prof = wd.sub("profile")
+        b = cdp.Browser(prof)
+        try:
+            b.goto(base + "/")
+            b.wait("!document.getElementById('login-box').hidden", what="login form")
+            b.js("document.getElementById('login-user').value = 'lan';"
+                 "document.getElementById('login-password').value = 'mat-khau-lan';"
+                 "document.getElementById('login-submit').click()")
+            b.wait("!document.getElementById('app').hidden", what="logged in")
+            h.check(b.js("[document.getElementById('commune').hidden,"
+                         " document.getElementById('commune-select').hidden,"
+                         " document.getElementById('commune-select').options.length]") ==
+                    [True, False, 13], "the commune select")
+            b.js("const s = document.getElementById('commune-search'); s.value = '12';"
+                 "s.dispatchEvent(new Event('input', {bubbles: true}))")
+            h.check(b.js("Array.from(document.getElementById('commune-select').options)"
+                         ".map(o => o.value)") == ["", "Phường 12"], "search")
+            h.check(b.js("document.getElementById('commune-select').value") == "Phường 12",
+                    "the one match is picked")
+            r = record(b, "LD672-001", "bhxh_tn", "079100000077", commune="ignored")
+            h.check(r["ok"] and r["seq"] == 1, r)
+            b.wait("document.querySelector('tr[data-seq=\"1\"]') !== null", what="listed")
+            h.check(b.js("document.querySelector('tr[data-seq=\"1\"] td:nth-child(3)')"
+                         ".textContent") == "Phường 12", "the chosen commune")
+            # a sign-up from the command line is on the list too
+            oc.collector("add", "--outbox", ob, "--agent", "LD672-001", "--program", "bhyt_hgd",
+                         "--national-id", "079100000078", "--person-key", pk, "--commune",
+                         "Phường 3", "--time", "2023-07-24T09:45:00+07:00")
+            b.wait("document.querySelector('tr[data-seq=\"2\"] .by') !== null", what="CLI entry")
+            h.check([b.js(f"document.querySelector('tr[data-seq=\"{i}\"] .by').textContent")
+                     for i in (1, 2)] == ["ghi bởi lan", "ghi bởi dòng lệnh"], "recorded by")
+        finally:
+            b.close()
+            shutil.rmtree(prof, ignore_errors=True)
+        sv.stop()
+
+
 if __name__ == "__main__":
-    h.main([test_browser])
+    h.main([test_browser, test_communes_select])

@@ -462,6 +462,152 @@ static void test_requeue_rejected(void **state)
     ct_outbox_close(ob);
 }
 
+/* A page of entries: the union of notes, queued and rejected seqs, in seq
+ * order after the cursor, each with its state, note and event bytes; a
+ * delivered event without a note is in no page; *last and *more page on. */
+typedef struct {
+    uint64_t seq[16];
+    int st[16];
+    uint16_t code[16];
+    bool note[16], ev[16];
+    size_t n;
+} ent_acc;
+
+static ct_err ent_cb(void *ctx, const ct_outbox_entry *en)
+{
+    ent_acc *a = ctx;
+    assert_true(a->n < 16);
+    a->seq[a->n] = en->seq;
+    a->st[a->n] = en->state;
+    a->code[a->n] = en->code;
+    a->note[a->n] = en->note != NULL;
+    a->ev[a->n] = en->ev != NULL;
+    if (en->ev) {
+        ct_event ev;
+        assert_int_equal(ct_event_decode(en->ev, en->ev_len, &ev, NULL), CT_OK);
+    }
+    a->n++;
+    return CT_OK;
+}
+
+static void test_entries_pages(void **state)
+{
+    fixture *f = *state;
+    ct_outbox *ob = open_init(f);
+    queue_n(ob, 0, 6); /* seqs 1..6 */
+    ct_outbox_txn *t;
+    assert_int_equal(ct_outbox_begin(ob, &t), CT_OK);
+    assert_int_equal(ct_outbox_note_put(t, 2, "n2", 2), CT_OK);
+    assert_int_equal(ct_outbox_note_put(t, 3, "n3", 2), CT_OK);
+    assert_int_equal(ct_outbox_commit(t), CT_OK);
+    /* 1 delivered (no note: gone), 2 delivered (note stays), 3 rejected,
+     * 4 committed at HQ not yet safe, 5 and 6 queued */
+    ct_outbox_settle_item items[] = {{1, CT_OK}, {2, CT_OK}, {3, CT_ERR_FORBIDDEN}, {4, CT_OK}};
+    uint64_t q[] = {0, 0, 0, 20};
+    assert_int_equal(ct_outbox_settle_ex(ob, items, q, 4, 10, 5, NULL, NULL), CT_OK);
+    ent_acc a = {0};
+    uint64_t last;
+    bool more;
+    assert_int_equal(ct_outbox_entries(ob, 0, 3, ent_cb, &a, &last, &more), CT_OK);
+    assert_int_equal(a.n, 3);
+    assert_int_equal(a.seq[0], 2);
+    assert_int_equal(a.st[0], CT_OUTBOX_SETTLED);
+    assert_true(a.note[0] && !a.ev[0]);
+    assert_int_equal(a.seq[1], 3);
+    assert_int_equal(a.st[1], CT_OUTBOX_REJECTED);
+    assert_int_equal(a.code[1], CT_ERR_FORBIDDEN);
+    assert_true(a.note[1] && a.ev[1]);
+    assert_int_equal(a.seq[2], 4);
+    assert_int_equal(a.st[2], CT_OUTBOX_COMMITTED);
+    assert_true(!a.note[2] && a.ev[2]);
+    assert_int_equal(last, 4);
+    assert_true(more);
+    memset(&a, 0, sizeof a);
+    assert_int_equal(ct_outbox_entries(ob, last, 3, ent_cb, &a, &last, &more), CT_OK);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.seq[0], 5);
+    assert_int_equal(a.st[0], CT_OUTBOX_QUEUED);
+    assert_int_equal(a.seq[1], 6);
+    assert_int_equal(last, 6);
+    assert_false(more);
+    memset(&a, 0, sizeof a);
+    assert_int_equal(ct_outbox_entries(ob, 6, 3, ent_cb, &a, &last, &more), CT_OK);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(last, 0);
+    assert_false(more);
+    /* one entry */
+    bool found;
+    memset(&a, 0, sizeof a);
+    assert_int_equal(ct_outbox_entry_get(ob, 3, ent_cb, &a, &found), CT_OK);
+    assert_true(found);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.seq[0], 3);
+    memset(&a, 0, sizeof a);
+    assert_int_equal(ct_outbox_entry_get(ob, 1, ent_cb, &a, &found), CT_OK);
+    assert_false(found); /* delivered without a note: gone */
+    assert_int_equal(a.n, 0);
+    /* a note read back inside a transaction */
+    ct_buf nb = CT_BUF_INIT;
+    assert_int_equal(ct_outbox_begin(ob, &t), CT_OK);
+    assert_int_equal(ct_outbox_note_get(t, 3, &nb, &found), CT_OK);
+    assert_true(found);
+    assert_int_equal(nb.len, 2);
+    assert_memory_equal(nb.data, "n3", 2);
+    assert_int_equal(ct_outbox_note_get(t, 5, &nb, &found), CT_OK);
+    assert_false(found);
+    ct_outbox_abort(t);
+    ct_buf_free(&nb);
+    ct_outbox_close(ob);
+}
+
+/* A requeue by agent and by seq moves exactly the matching rejected events
+ * (a staff member re-sends their own), in one transaction, with exact
+ * counters. */
+static void test_requeue_where(void **state)
+{
+    fixture *f = *state;
+    ct_outbox *ob = open_init(f);
+    queue_n(ob, 0, 3);  /* seqs 1, 2, 3: agents LD672-001, -002, -003 */
+    queue_n(ob, 20, 2); /* seqs 4, 5: agents LD672-001, -002 */
+    ct_outbox_settle_item items[] = {{1, CT_ERR_FORBIDDEN},
+                                     {2, CT_ERR_FORBIDDEN},
+                                     {3, CT_ERR_FORBIDDEN},
+                                     {4, CT_ERR_FORBIDDEN},
+                                     {5, CT_ERR_UNKNOWN_AGENT}};
+    assert_int_equal(ct_outbox_settle(ob, items, 5, 5, NULL, NULL), CT_OK);
+    size_t n, nc;
+    ct_outbox_requeue_filter w = {.code = CT_ERR_FORBIDDEN, .agent = "LD672-001"};
+    assert_int_equal(ct_outbox_requeue_where(ob, &w, &n, &nc), CT_OK);
+    assert_int_equal(n, 2); /* 1 and 4 */
+    assert_int_equal(nc, 0);
+    scan_acc acc = {0};
+    assert_int_equal(ct_outbox_scan(ob, 0, 100, scan_cb, &acc), CT_OK);
+    assert_int_equal(acc.n, 2);
+    assert_int_equal(acc.seqs[0], 1);
+    assert_int_equal(acc.seqs[1], 4);
+    /* seq 5 is not LD672-001's; nor is LD672-002's rejected as unknown_agent */
+    w = (ct_outbox_requeue_filter){.code = -1, .agent = "LD672-001", .seq = 5};
+    assert_int_equal(ct_outbox_requeue_where(ob, &w, &n, NULL), CT_OK);
+    assert_int_equal(n, 0);
+    w = (ct_outbox_requeue_filter){.code = CT_ERR_UNKNOWN_AGENT, .agent = "LD672-003"};
+    assert_int_equal(ct_outbox_requeue_where(ob, &w, &n, NULL), CT_OK);
+    assert_int_equal(n, 0);
+    w = (ct_outbox_requeue_filter){.code = -1, .agent = "LD672-002", .seq = 5};
+    assert_int_equal(ct_outbox_requeue_where(ob, &w, &n, NULL), CT_OK);
+    assert_int_equal(n, 1);
+    ct_outbox_info in;
+    assert_int_equal(ct_outbox_get_info(ob, &in), CT_OK);
+    assert_int_equal(in.queued, 3);           /* 1, 4, 5 */
+    assert_int_equal(in.rejected_entries, 2); /* 2, 3 */
+    assert_int_equal(in.rejected, 2);
+    rej_acc r = {0};
+    assert_int_equal(ct_outbox_rejected_each(ob, rej_cb, &r), CT_OK);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.seq[0], 2);
+    assert_int_equal(r.seq[1], 3);
+    ct_outbox_close(ob);
+}
+
 /* A conflict rejection (the id is taken at HQ by another sign-up) is never
  * requeued unchanged; reissue queues the same content under new ids, under a
  * fresh origin, and the history keeps every earlier event's id. */
@@ -1008,6 +1154,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_bad_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_nul_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflict_reissue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requeue_where, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entries_pages, setup, teardown),
         cmocka_unit_test(test_signup_build_rules),
         cmocka_unit_test(test_simulate_plan),
         cmocka_unit_test_setup_teardown(test_simulate_run_idempotent, setup, teardown),

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "ct_buf.h"
 #include "ct_campaign_load.h"
 #include "ct_campaign_default.h"
 #include "ct_time.h"
@@ -597,6 +598,128 @@ static void test_nul_bytes(void **state)
     free(ini);
 }
 
+/* ---------- communes ---------- */
+
+/* base_ini with lines appended (they land in its last section, [district 673]);
+ * *first = the line number of the first appended line. */
+static char *with_lines(const char *lines, size_t *len, int *first)
+{
+    int nl = 0;
+    for (size_t i = 0; i < base_ini_len; i++)
+        nl += base_ini[i] == '\n';
+    *first = nl + 1;
+    size_t ll = strlen(lines);
+    char *b = malloc(base_ini_len + ll + 1);
+    assert_non_null(b);
+    memcpy(b, base_ini, base_ini_len);
+    memcpy(b + base_ini_len, lines, ll + 1);
+    *len = base_ini_len + ll;
+    return b;
+}
+
+static void test_communes(void **state)
+{
+    (void)state;
+    load_bases();
+    size_t len;
+    int first;
+    char *ini = with_lines("commune = Phường 2\ncommune = Phường 1\n", &len, &first);
+    ct_campaign c, plain;
+    char err[512];
+    assert_int_equal(ct_campaign_load_mem("t.ini", ini, len, "r.csv", base_roster, base_roster_len,
+                                          &c, err, sizeof err),
+                     CT_OK);
+    assert_int_equal(ct_campaign_load_mem("t.ini", base_ini, base_ini_len, "r.csv", base_roster,
+                                          base_roster_len, &plain, err, sizeof err),
+                     CT_OK);
+    /* the fingerprint covers the list */
+    assert_memory_not_equal(c.fingerprint, plain.fingerprint, sizeof c.fingerprint);
+    const ct_district *d = ct_campaign_district(&c, 673);
+    assert_int_equal(d->n_communes, 2);
+    assert_string_equal(d->communes[0], "Phường 1");
+    assert_string_equal(d->communes[1], "Phường 2");
+    assert_int_equal(ct_campaign_district(&c, 672)->n_communes, 0);
+    ct_event ok;
+    memset(&ok, 0, sizeof ok);
+    strcpy(ok.campaign, "test-2023");
+    ok.district = 673;
+    strcpy(ok.agent, "LD673-001");
+    ok.occurred_ms = c.start_ms + 3600000;
+    ct_campaign_checker *k;
+    assert_int_equal(ct_campaign_checker_new(&c, &k), CT_OK);
+    const struct {
+        uint32_t district;
+        const char *agent, *commune;
+        ct_err want;
+    } cases[] = {
+        {673, "LD673-001", "", CT_OK}, /* no commune: nothing to check */
+        {673, "LD673-001", "Phường 1", CT_OK},
+        {673, "LD673-001", "Phường 2", CT_OK},
+        {673, "LD673-001", "Phường 3", CT_ERR_UNKNOWN_COMMUNE},
+        {673, "LD673-001", "phường 1", CT_ERR_UNKNOWN_COMMUNE}, /* bytes, not a fuzzy match */
+        {673, "LD673-001", "Phường 1 ", CT_ERR_UNKNOWN_COMMUNE},
+        {672, "LD672-001", "Phường 3", CT_OK}, /* 672 lists none: free text */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ct_event e = ok;
+        e.district = cases[i].district;
+        strcpy(e.agent, cases[i].agent);
+        strcpy(e.commune, cases[i].commune);
+        assert_int_equal(ct_campaign_check_event(&c, &e, INT64_MAX), cases[i].want);
+        /* twice through the checker: a remembered roster pass never skips it */
+        assert_int_equal(ct_campaign_checker_check(k, &e, INT64_MAX), cases[i].want);
+        assert_int_equal(ct_campaign_checker_check(k, &e, INT64_MAX), cases[i].want);
+        assert_int_equal(ct_campaign_check_event(&plain, &e, INT64_MAX), CT_OK);
+    }
+    /* an unknown commune is checked before the window */
+    ct_event e = ok;
+    strcpy(e.commune, "Phường 3");
+    e.occurred_ms = c.end_ms + 3600000;
+    assert_int_equal(ct_campaign_check_event(&c, &e, INT64_MAX), CT_ERR_UNKNOWN_COMMUNE);
+    ct_campaign_checker_free(k);
+    ct_campaign_free(&c);
+    ct_campaign_free(&plain);
+    free(ini);
+
+    char want[200], line[200];
+    char long_name[CT_COMMUNE_MAX + 2];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = 0;
+    const struct {
+        const char *lines;
+        int at; /* the failing line, from the first appended */
+        const char *msg;
+    } bad[] = {
+        {"commune = Phường 1\ncommune = Phường 1\n", 1,
+         "commune 'Phường 1' given twice in [district 673]"},
+        {"commune =\n", 0, "'commune' is empty"},
+        {"commune = \x01x\n", 0, "'commune' is not valid UTF-8 text"},
+        {NULL, 0, "'commune' is too long (max 96 bytes)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *lines = bad[i].lines;
+        if (!lines) {
+            snprintf(line, sizeof line, "commune = %s\n", long_name);
+            lines = line;
+        }
+        ini = with_lines(lines, &len, &first);
+        snprintf(want, sizeof want, "t.ini:%d: %s", first + bad[i].at, bad[i].msg);
+        expect_mem(ini, len, base_roster, base_roster_len, want, 0);
+        free(ini);
+    }
+    /* the bound: CT_COMMUNES_MAX names, one more refused */
+    ct_buf many = CT_BUF_INIT;
+    for (int i = 0; i <= CT_COMMUNES_MAX; i++)
+        assert_int_equal(ct_buf_printf(&many, "commune = Thôn %d\n", i), CT_OK);
+    ct_buf_append(&many, "", 1);
+    ini = with_lines((const char *)many.data, &len, &first);
+    snprintf(want, sizeof want, "t.ini:%d: too many communes in [district 673] (max %d)",
+             first + CT_COMMUNES_MAX, CT_COMMUNES_MAX);
+    expect_mem(ini, len, base_roster, base_roster_len, want, 0);
+    free(ini);
+    ct_buf_free(&many);
+}
+
 /* ---------- check_event ---------- */
 
 static void test_check_event(void **state)
@@ -782,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_fixture_errors),   cmocka_unit_test(test_ini_errors),
         cmocka_unit_test(test_roster_errors),    cmocka_unit_test(test_check_event),
         cmocka_unit_test(test_checker),          cmocka_unit_test(test_nul_bytes),
+        cmocka_unit_test(test_communes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

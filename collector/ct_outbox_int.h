@@ -1,0 +1,40 @@
+/* ct_outbox_int.h — the outbox's handle and transaction, shared by
+ * ct_outbox.c (queueing, delivery, reissue), ct_outbox_requeue.c and
+ * ct_outbox_notes.c (notes and the paged reading of entries). Private to
+ * collector/.
+ */
+#ifndef CT_OUTBOX_INT_H
+#define CT_OUTBOX_INT_H
+
+#include <lmdb.h>
+
+#include "ct_buf.h"
+#include "ct_outbox.h"
+
+struct ct_outbox {
+    MDB_env *env;
+    MDB_dbi meta, outbox, rejected, imports, committed, notes;
+    char errmsg[256];
+};
+
+struct ct_outbox_txn {
+    ct_outbox *ob;
+    MDB_txn *txn;
+    uint8_t origin[CT_ORIGIN_LEN];
+    uint64_t next_seq;
+    uint64_t first_seq;
+    ct_buf buf;
+};
+
+/* Records LMDB's message for rc in ob's errmsg and maps rc to a ct_err. */
+ct_err ct_outbox_lmdb_fail(ct_outbox *ob, int rc, const char *what);
+/* Begins a transaction (flags 0 or MDB_RDONLY) and opens a cursor on dbi. On
+ * failure nothing is left open. */
+ct_err ct_outbox_txn_cursor(ct_outbox *ob, unsigned flags, MDB_dbi dbi, MDB_txn **txn,
+                            MDB_cursor **cur);
+
+/* A u64 (big-endian) meta value inside txn (absent: 0), and its write. */
+int ct_outbox_meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *out);
+int ct_outbox_meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t val);
+
+#endif
