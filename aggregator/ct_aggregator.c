@@ -169,6 +169,16 @@ typedef struct {
     int64_t last_fail_log;
     uint64_t refused_submits;                  /* a follower's "err" not_primary answers */
     uint64_t m_events, m_commits, m_commit_ns; /* ingest stats at the last round */
+    /* group mode: the store's epoch, whether this member takes events now,
+     * the endpoint it follows, the last election view, and a leader epoch
+     * whose endpoint answered stale_epoch (not followed again) */
+    uint64_t epoch;
+    bool accepting;
+    char follow_ep[CT_ETCD_VALUE_MAX + 1];
+    ct_elect_view gv;
+    uint64_t bad_leader_epoch;
+    int64_t readonly_log_ms; /* last "not accepting" line, 0 = accepting */
+    uint64_t promotions, demotions;
 } run_state;
 
 /* One round into the /metrics histograms: its events and its commit. */
@@ -194,13 +204,25 @@ static void metrics_publish(run_state *r, int64_t now)
     const ct_feed_stats *fs = ct_feed_get_stats(r->feed);
     st.feed_updates = fs->updates;
     st.snapshots = fs->snapshots;
+    if (r->o->elect) {
+        const ct_elect_view *v = &r->gv;
+        st.group = true;
+        st.group_role = (int)v->role;
+        st.group_accepting = r->accepting;
+        st.group_epoch = v->epoch;
+        st.group_since_ms = v->since_ms;
+        st.group_lease_left_ms = v->lease_ok_until_ms > now ? v->lease_ok_until_ms - now : 0;
+        st.group_etcd_ok = v->etcd_ok;
+        st.group_leader_changes = v->leader_changes;
+        snprintf(st.group_leader, sizeof st.group_leader, "%s", v->leader);
+    }
     if (r->follow) {
         const ct_follow_stats *ws = ct_follow_get_stats(r->follow);
         st.follower = true;
         st.replication_lag_records =
             ws->primary_committed > ws->head_seq ? ws->primary_committed - ws->head_seq : 0;
         st.primary_connected = ws->connected;
-    } else if (r->o->n_replicate) {
+    } else if (r->o->n_replicate && (!r->o->elect || r->accepting)) {
         st.primary = true;
         st.committed = ct_repl_committed_seq(r->repl);
         st.safe = ct_repl_safe(r->repl);
@@ -327,9 +349,34 @@ static ct_err follow_round(run_state *r, char *err, size_t errlen)
         r->head_seq = cm.seq_after;
         memcpy(r->head, cm.head, sizeof r->head);
         ct_feed_update(r->feed, &cm, ct_now_ms());
-        ct_repl_committed(r->repl, cm.seq_after, cm.head, ct_monotonic_ms());
+        if (!r->o->elect) ct_repl_committed(r->repl, cm.seq_after, cm.head, ct_monotonic_ms());
     }
     return CT_OK;
+}
+
+/* The lease as words: sure (may lead), unsure (held, past the margin), none. */
+static const char *lease_state(const ct_elect_view *v, int64_t now)
+{
+    if (ct_elect_may_lead(v, now)) return "sure";
+    return v->role == CT_ELECT_LEADER ? "unsure" : v->lease_ok_until_ms ? "held" : "none";
+}
+
+/* Group mode: the election's part of the stats line. */
+static void log_group_stats(run_state *r, int64_t now)
+{
+    const ct_elect_view *v = &r->gv;
+    char since[40] = "-";
+    if (v->since_ms) ct_time_format(v->since_ms, 0, since, sizeof since);
+    ct_log(r->accepting || r->follow ? CT_LOG_INFO : CT_LOG_WARN, "group",
+           "role=%s accepting=%s leader=%s epoch=%llu since=%s lease=%s lease_left_ms=%lld "
+           "etcd=%s etcd_silent_ms=%lld leader_changes=%llu promotions=%llu demotions=%llu%s",
+           ct_elect_role_name(v->role), r->accepting ? "yes" : "no", v->leader[0] ? v->leader : "-",
+           (unsigned long long)v->epoch, since, lease_state(v, now),
+           (long long)(v->lease_ok_until_ms > now ? v->lease_ok_until_ms - now : 0),
+           v->etcd_ok ? "ok" : "unreachable", (long long)v->etcd_silent_ms,
+           (unsigned long long)v->leader_changes, (unsigned long long)r->promotions,
+           (unsigned long long)r->demotions,
+           r->accepting || r->follow ? "" : " READ-ONLY=1 (not taking events)");
 }
 
 /* The replication part of the stats line (and the stall alert). */
@@ -344,7 +391,7 @@ static void log_repl_stats(run_state *r, int64_t now)
                "role=follower primary=%s connected=%s head_seq=%llu primary_committed=%llu "
                "primary_safe=%llu lag_records=%llu batches=%llu records=%llu empty_batches=%llu "
                "stale_batches=%llu store_failures=%llu epoch=%llu refused_submits=%llu",
-               o->follow, fs->connected ? "yes" : "no", (unsigned long long)fs->head_seq,
+               r->follow_ep, fs->connected ? "yes" : "no", (unsigned long long)fs->head_seq,
                (unsigned long long)fs->primary_committed, (unsigned long long)fs->primary_safe,
                (unsigned long long)lag, (unsigned long long)fs->batches,
                (unsigned long long)fs->records, (unsigned long long)fs->empty_batches,
@@ -352,7 +399,7 @@ static void log_repl_stats(run_state *r, int64_t now)
                (unsigned long long)fs->epoch, (unsigned long long)r->refused_submits);
         return;
     }
-    if (!o->n_replicate) return;
+    if (!o->n_replicate || (o->elect && !r->accepting)) return;
     ct_repl_follower_view v[CT_REPL_MAX_FOLLOWERS];
     size_t n = ct_repl_followers(r->repl, now, v, CT_REPL_MAX_FOLLOWERS);
     char det[4096] = "";
@@ -380,6 +427,145 @@ static void log_repl_stats(run_state *r, int64_t now)
                "collectors' outboxes until it catches up\"",
                (unsigned long long)c, (unsigned long long)sf, (long long)stalled, o->sync_followers,
                n);
+}
+
+/* A follower's client towards endpoint. */
+static ct_err start_follow(run_state *r, const char *endpoint, char *err, size_t errlen)
+{
+    const ct_aggregator_opts *o = r->o;
+    ct_follow_opts fo = {.store = o->store,
+                         .campaign = o->campaign,
+                         .zctx = o->zctx,
+                         .endpoint = endpoint,
+                         .data = o->data,
+                         .kp = o->kp,
+                         .primary_key_z85 = o->primary_key_z85};
+    snprintf(r->follow_ep, sizeof r->follow_ep, "%s", endpoint);
+    return ct_follow_create(&fo, &r->follow, err, errlen);
+}
+
+/* Group mode: the member wins. Every record already received is applied
+ * first, then the group's epoch is written in the store, and only then
+ * does it take events and serve followers. */
+static void become_primary(run_state *r, uint64_t epoch)
+{
+    const ct_aggregator_opts *o = r->o;
+    char err[512] = "";
+    if (r->follow) { /* what is already in the socket is applied first */
+        for (int i = 0; i < 64; i++) {
+            zmq_pollitem_t it = {ct_follow_socket(r->follow), 0, ZMQ_POLLIN, 0};
+            if (zmq_poll(&it, 1, 0) <= 0) break;
+            uint64_t before = r->head_seq;
+            if (follow_round(r, err, sizeof err) != CT_OK || r->head_seq == before) break;
+        }
+        ct_follow_free(r->follow);
+        r->follow = NULL;
+        r->follow_ep[0] = 0;
+    }
+    ct_err e = ct_store_promote_to(o->store, epoch);
+    if (e) {
+        ct_log(CT_LOG_ERROR, "group: cannot write the group's epoch; not taking events",
+               "err=%s epoch=%llu store_epoch=%llu", ct_err_name(e), (unsigned long long)epoch,
+               (unsigned long long)r->epoch);
+        return;
+    }
+    ct_repl *nr = NULL;
+    ct_repl_opts ro = {.store = o->store,
+                       .auth = o->auth,
+                       .sock = r->ss[S_REPL].sock,
+                       .sync_k = o->sync_followers,
+                       .campaign = o->campaign,
+                       .test_flip_seq = o->test_flip_seq};
+    if ((e = ct_repl_create(&ro, &nr))) {
+        ct_log(CT_LOG_ERROR, "group: replication state", "err=%s", ct_err_name(e));
+        return;
+    }
+    ct_repl_free(r->repl);
+    r->repl = nr;
+    r->epoch = epoch;
+    ct_ingest_set_epoch(r->ing, epoch);
+    r->accepting = true;
+    r->readonly_log_ms = 0;
+    r->promotions++;
+    char hh[2 * CT_LOGREC_HASH_LEN + 1];
+    ct_hash_hex(r->head, hh);
+    ct_log(CT_LOG_INFO, "group: primary: taking events", "group_epoch=%llu head_seq=%llu head=%s",
+           (unsigned long long)epoch, (unsigned long long)r->head_seq, hh);
+    ct_notify_ready("primary (group leader)");
+}
+
+/* Group mode: the role the election says, at most one change per call. */
+static ct_err group_tick(run_state *r, int64_t now, char *err, size_t errlen)
+{
+    const ct_aggregator_opts *o = r->o;
+    ct_elect_set_store(o->elect, r->head_seq, r->epoch);
+    ct_elect_get(o->elect, &r->gv);
+    const ct_elect_view *v = &r->gv;
+    if (ct_elect_may_lead(v, now)) {
+        if (v->epoch != r->epoch || !r->accepting) {
+            if (v->epoch == r->epoch) { /* the same leadership: the lease is sure again */
+                r->accepting = true;
+                r->readonly_log_ms = 0;
+                ct_log(CT_LOG_INFO, "group: lease sure again; taking events", "group_epoch=%llu",
+                       (unsigned long long)r->epoch);
+            } else {
+                become_primary(r, v->epoch);
+            }
+        }
+        return CT_OK;
+    }
+    if (r->accepting) {
+        r->accepting = false;
+        r->demotions++;
+        ct_log(CT_LOG_WARN,
+               "group: not taking events and not shipping: this member's leadership lease is "
+               "not sure (etcd unreachable, lease lost, or another leader)",
+               "group_epoch=%llu role=%s etcd=%s detail=\"%s\"", (unsigned long long)r->epoch,
+               ct_elect_role_name(v->role), v->etcd_ok ? "ok" : "unreachable", v->etcd_err);
+        r->readonly_log_ms = now;
+    }
+    if (v->role == CT_ELECT_FOLLOWER && v->leader[0] && v->epoch != r->bad_leader_epoch &&
+        !(o->advertise && strcmp(v->leader, o->advertise) == 0) &&
+        (!r->follow || strcmp(r->follow_ep, v->leader) != 0)) {
+        ct_follow_free(r->follow);
+        r->follow = NULL;
+        ct_err e = start_follow(r, v->leader, err, errlen);
+        if (e) return e;
+        ct_log(CT_LOG_INFO, "group: following the leader", "leader=%s group_epoch=%llu", v->leader,
+               (unsigned long long)v->epoch);
+        ct_notify_ready("following the group leader");
+    }
+    if (!r->follow && r->readonly_log_ms && now - r->readonly_log_ms >= 5000) {
+        ct_log(CT_LOG_WARN, "group: read-only: no leader to follow and not leading",
+               "role=%s etcd=%s etcd_silent_ms=%lld detail=\"%s\"", ct_elect_role_name(v->role),
+               v->etcd_ok ? "ok" : "unreachable", (long long)v->etcd_silent_ms, v->etcd_err);
+        r->readonly_log_ms = now;
+    }
+    return CT_OK;
+}
+
+/* Group mode: what a follow error means. CT_OK to go on. */
+static ct_err group_follow_error(run_state *r, ct_err fe, const char *err)
+{
+    const ct_aggregator_opts *o = r->o;
+    if (fe == CT_ERR_STALE_EPOCH) { /* that endpoint is not the leader any more */
+        ct_log(CT_LOG_WARN, "group: the endpoint followed runs an older epoch; waiting for etcd",
+               "endpoint=%s detail=\"%s\"", r->follow_ep, err);
+        r->bad_leader_epoch = r->gv.epoch;
+        ct_follow_free(r->follow);
+        r->follow = NULL;
+        r->follow_ep[0] = 0;
+        return CT_OK;
+    }
+    if (fe == CT_ERR_CHAIN && o->rejoin_to) {
+        snprintf(o->rejoin_to, o->rejoin_to_len, "%s", r->follow_ep);
+        ct_log(CT_LOG_WARN,
+               "group: the leader's log does not extend ours (an unsafe tail from a former "
+               "leadership): rejoining",
+               "leader=%s head_seq=%llu detail=\"%s\"", r->follow_ep,
+               (unsigned long long)r->head_seq, err);
+    }
+    return fe;
 }
 
 static ct_err loop(run_state *r, char *err, size_t errlen)
@@ -429,8 +615,13 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
             reload_auth(o, &r->ss[S_FEED]);
             ct_notify_ready("reloaded");
         }
+        if (o->elect) {
+            ct_err ge = group_tick(r, ct_monotonic_ms(), err, errlen);
+            if (ge) return ge;
+        }
+        bool may_act = !o->elect || r->accepting;
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
-            if (r->follow) {
+            if (r->follow || !may_act) {
                 refuse_submits(r);
             } else {
                 ct_ingest_set_safe(r->ing, ct_repl_safe(r->repl));
@@ -438,16 +629,22 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
             }
         }
         if (n > 0 && (items[2].revents & ZMQ_POLLIN)) ct_feed_serve_snapshots(r->feed);
-        if (n > 0 && (items[3].revents & ZMQ_POLLIN)) ct_repl_serve(r->repl, ct_monotonic_ms());
+        if (n > 0 && (items[3].revents & ZMQ_POLLIN)) {
+            if (may_act)
+                ct_repl_serve(r->repl, ct_monotonic_ms());
+            else
+                ct_repl_refuse(r->repl, CT_ERR_NOT_PRIMARY);
+        }
         if (n > 0 && r->follow && (items[4].revents & ZMQ_POLLIN)) {
             ct_err fe = follow_round(r, err, errlen);
+            if (fe && o->elect) fe = group_follow_error(r, fe, err);
             if (fe) return fe;
         }
         for (int i = mon0; i < ni; i++)
             if (n > 0 && (items[i].revents & ZMQ_POLLIN))
                 ct_server_drain_monitor(&r->ss[i - mon0], &r->cs);
         now = ct_monotonic_ms();
-        ct_repl_tick(r->repl, now);
+        if (may_act) ct_repl_tick(r->repl, now);
         if (r->follow) ct_follow_tick(r->follow, now);
         if (now >= next_hb) {
             ct_feed_heartbeat(r->feed, r->head_seq, r->head, ct_now_ms());
@@ -464,6 +661,7 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
         if (now >= next_stats) {
             log_stats(ct_ingest_get_stats(r->ing), &mark, &r->cs, r->head_seq, o->auth == NULL,
                       o->auth, ct_feed_get_stats(r->feed));
+            if (o->elect) log_group_stats(r, now);
             log_repl_stats(r, now);
             next_stats = now + (int64_t)(o->stats_interval * 1000);
         }
@@ -544,16 +742,9 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
         snprintf(err, errlen, "replication: %s", ct_err_str(e));
         goto out;
     }
-    if (o->follow) {
-        ct_follow_opts fo = {.store = o->store,
-                             .campaign = o->campaign,
-                             .zctx = o->zctx,
-                             .endpoint = o->follow,
-                             .data = o->data,
-                             .kp = o->kp,
-                             .primary_key_z85 = o->primary_key_z85};
-        if ((e = ct_follow_create(&fo, &r.follow, err, errlen))) goto out;
-    }
+    if (o->follow && (e = start_follow(&r, o->follow, err, errlen))) goto out;
+    r.epoch = epoch;
+    if (o->rejoin_to && o->rejoin_to_len) o->rejoin_to[0] = 0;
     ct_store_head(o->store, &r.head_seq, r.head);
     for (int i = 0; !o->auth && i < 3; i++)
         ct_log(CT_LOG_WARN,
@@ -569,7 +760,13 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
            o->campaign->id, o->data, o->ingest[0], o->feed[0], o->snapshot[0],
            o->auth ? "curve" : "INSECURE", (unsigned long long)r.head_seq, hh, o->batch_max,
            o->max_connections, (unsigned long long)epoch, (long)getpid());
-    if (o->follow)
+    if (o->elect)
+        ct_log(CT_LOG_INFO,
+               "group: takes no events until the election (etcd) makes it the leader; follows "
+               "the leader meanwhile",
+               "advertise=%s head_seq=%llu epoch=%llu", o->advertise,
+               (unsigned long long)r.head_seq, (unsigned long long)epoch);
+    else if (o->follow)
         ct_log(CT_LOG_INFO, "replication: follower; takes no events, serves the feed and snapshots",
                "primary=%s head_seq=%llu", o->follow, (unsigned long long)r.head_seq);
     else if (o->sync_followers == 0)
@@ -583,7 +780,9 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
                "until safe covers them",
                "sync_followers=%zu replicate=%s", o->sync_followers,
                o->n_replicate ? o->replicate[0] : "none");
-    ct_notify_ready(o->follow ? "following the primary" : "accepting events");
+    ct_notify_ready(o->elect    ? "group member: waiting for the election"
+                    : o->follow ? "following the primary"
+                                : "accepting events");
     e = loop(&r, err, errlen);
     ct_notify_stopping();
     const ct_ingest_stats *s = ct_ingest_get_stats(r.ing);

@@ -19,6 +19,15 @@
  * appended (ct_follow) and published on the feed like commits; a divergence
  * ends the run with CT_ERR_CHAIN and err naming the seq.
  *
+ * Group mode (elect set): the process starts taking no events; while the
+ * election says it leads with a sure lease it is the primary, with the
+ * group's epoch written in its store (after applying every record already
+ * received as a follower); while another member leads it follows that
+ * member's endpoint; otherwise (no leader, lease no longer sure, etcd
+ * unreachable) it answers submits and replication requests with
+ * not_primary, ships nothing and says so in its log. A member whose log
+ * the leader refuses (an unsafe tail) ends the run for a rejoin (rejoin_to).
+ *
  * The flags are written by signal handlers or another thread; whoever sets
  * one writes a byte to the write end of wake_fd's pipe so the poll returns.
  * The caller owns the ZeroMQ context, the store, the campaign and the auth
@@ -33,6 +42,7 @@
 
 #include "ct_auth.h"
 #include "ct_campaign.h"
+#include "ct_elect.h"
 #include "ct_error.h"
 #include "ct_keys.h"
 #include "ct_metrics_http.h"
@@ -68,6 +78,16 @@ typedef struct {
      * keeps current: every round observed, the figures handed over every
      * METRICS_PUBLISH_MS; NULL = none */
     ct_metrics_http *metrics;
+    /* group mode (ct_elect.h; started and stopped by the caller): the role
+     * follows the election at runtime. NULL = the role is the command
+     * line's. With it, follow is NULL and replicate is given. */
+    ct_elect *elect;
+    const char *advertise; /* our replication endpoint in the leader key */
+    /* group mode: when this member must rejoin (its log is not a prefix of
+     * the leader's), the run ends with CT_ERR_CHAIN and the leader's
+     * replication endpoint in rejoin_to (else rejoin_to[0] = 0) */
+    char *rejoin_to;
+    size_t rejoin_to_len;
 } ct_aggregator_opts;
 
 /* Runs until *o->stop. CT_OK after a clean stop; otherwise err says what

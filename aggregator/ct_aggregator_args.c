@@ -24,6 +24,12 @@ const char *ct_aggregator_args_check(const ct_aggregator_args *a)
         return "--follow needs --primary-key FILE (or --insecure)";
     if ((a->promote && (a->rejoin || a->follow)) || (a->rejoin && !a->follow))
         return "--promote takes no --follow; --rejoin needs --follow EP";
+    if (a->etcd.n && (a->follow || a->promote || a->rejoin || !a->group || !a->replicate.n))
+        return "--etcd needs --group NAME and --replicate EP, and takes no --follow, --promote "
+               "or --rejoin (the election decides the role)";
+    if (!a->etcd.n && (a->group || a->advertise))
+        return "--group and --advertise need --etcd ENDPOINT";
+    if (a->etcd.n > CT_ETCD_MAX_ENDPOINTS) return "at most 8 --etcd endpoints";
     return NULL;
 }
 
@@ -49,6 +55,7 @@ void ct_aggregator_args_wire(const ct_aggregator_args *a, const char *primary_pu
     o->n_replicate = a->replicate.n;
     o->sync_followers = (size_t)a->sync_followers;
     o->follow = a->follow;
+    o->advertise = a->advertise ? a->advertise : a->replicate.n ? a->replicate.v[0] : NULL;
     o->primary_key_z85 = a->insecure ? NULL : primary_pub;
     o->test_flip_seq = (uint64_t)a->test_flip_shipped;
 }
@@ -61,9 +68,26 @@ ct_err ct_aggregator_args_load_keys(const ct_aggregator_args *a, const ct_campai
     err[0] = 0;
     ct_err e = ct_keypair_load(a->keys, kp, err, errlen);
     if (!e) e = ct_auth_load(a->auth, camp, auth, err, errlen);
-    if (!e && a->follow) e = ct_public_key_load(a->primary_key, primary_pub, err, errlen);
+    if (!e && (a->follow || (a->etcd.n && a->primary_key)))
+        e = ct_public_key_load(a->primary_key, primary_pub, err, errlen);
+    else if (!e && a->etcd.n) /* a group shares one server key pair */
+        snprintf(primary_pub, CT_Z85_KEY_LEN + 1, "%s", kp->public_z85);
     if (e && !err[0]) snprintf(err, errlen, "%s", ct_err_str(e));
     return e;
+}
+
+void ct_aggregator_args_elect(const ct_aggregator_args *a, ct_elect_opts *eo)
+{
+    assert(a->etcd.n > 0);
+    eo->etcd.endpoints = a->etcd.v;
+    eo->etcd.n_endpoints = a->etcd.n;
+    eo->etcd.cacert = a->etcd_cacert;
+    eo->etcd.cert = a->etcd_cert;
+    eo->etcd.key = a->etcd_key;
+    eo->etcd.timeout_ms = 1000;
+    eo->group = a->group;
+    eo->advertise = a->advertise ? a->advertise : a->replicate.v[0];
+    eo->ttl_s = a->lease_ttl;
 }
 
 int ct_aggregator_failover(const ct_aggregator_args *a, ct_store *store, const ct_campaign *camp,

@@ -14,6 +14,7 @@
 #include "ct_aggregator.h"
 #include "ct_auth.h"
 #include "ct_campaign.h"
+#include "ct_elect.h"
 #include "ct_keys.h"
 #include "ct_opt.h"
 #include "ct_store.h"
@@ -21,6 +22,9 @@
 typedef struct {
     const char *campaign, *data, *keys, *auth, *follow, *primary_key, *metrics;
     ct_opt_list ingest, feed, snapshot, replicate;
+    ct_opt_list etcd; /* group mode: etcd endpoints */
+    const char *group, *advertise, *etcd_cacert, *etcd_cert, *etcd_key;
+    int64_t lease_ttl;
     size_t map_size;
     int64_t batch_max, max_connections, handshake_ivl, feed_hwm, reader_check, persons_ckpt;
     int64_t sync_followers, test_flip_shipped;
@@ -38,6 +42,10 @@ const char *ct_aggregator_args_check(const ct_aggregator_args *a);
  * reload and wake_fd. primary_pub: the primary's public key (secure mode). */
 void ct_aggregator_args_wire(const ct_aggregator_args *a, const char *primary_pub,
                              ct_aggregator_opts *o);
+
+/* Group mode (--etcd): the election's options (endpoints, TLS files,
+ * group, advertised endpoint: --advertise or the first --replicate). */
+void ct_aggregator_args_elect(const ct_aggregator_args *a, ct_elect_opts *eo);
 
 /* Secure mode: loads the server key pair (--keys), the authorization file
  * (--auth, checked against camp) and, for --follow, the primary's public

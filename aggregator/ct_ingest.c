@@ -471,3 +471,8 @@ void ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit *
     g->st.round_ns += ct_monotonic_ns() - r0;
     release_heap(g);
 }
+
+void ct_ingest_set_epoch(ct_ingest *g, uint64_t epoch)
+{
+    g->o.epoch = epoch ? epoch : 1;
+}

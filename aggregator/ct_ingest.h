@@ -111,4 +111,7 @@ const ct_ingest_stats *ct_ingest_get_stats(const ct_ingest *g);
  * (acks carry min(safe, head)); ignored with sync_followers 0. */
 void ct_ingest_set_safe(ct_ingest *g, uint64_t safe);
 
+/* The epoch the next acks carry (a promotion at runtime, group mode). */
+void ct_ingest_set_epoch(ct_ingest *g, uint64_t epoch);
+
 #endif

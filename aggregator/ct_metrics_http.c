@@ -208,6 +208,36 @@ static ct_err render(const ct_metrics_http *m, ct_buf *b)
         one(&o, "chitieu_aggregator_primary_connected", "gauge", "1 when connected to the primary",
             s->primary_connected ? 1 : 0);
     }
+    if (s->group) {
+        static const char *const roles[] = {"unknown", "leader", "follower"};
+        char id[2 * CT_ETCD_VALUE_MAX + 8];
+        label_value(s->group_leader[0] ? s->group_leader : "-", id, sizeof id);
+        family(&o, "chitieu_aggregator_group_leader", "gauge",
+               "1 for the leader's replication endpoint, as etcd names it");
+        pf(&o, "chitieu_aggregator_group_leader{leader=\"%s\"} 1\n", id);
+        family(&o, "chitieu_aggregator_group_role", "gauge",
+               "1 for this member's role in the election");
+        for (int i = 0; i < 3; i++)
+            pf(&o, "chitieu_aggregator_group_role{role=\"%s\"} %d\n", roles[i],
+               s->group_role == i ? 1 : 0);
+        one(&o, "chitieu_aggregator_group_accepting", "gauge",
+            "1 while this member takes events (leader with a sure lease)",
+            s->group_accepting ? 1 : 0);
+        one(&o, "chitieu_aggregator_group_epoch", "gauge",
+            "the group's epoch: the leader key's etcd create revision", (double)s->group_epoch);
+        one(&o, "chitieu_aggregator_group_leader_since_seconds", "gauge",
+            "unix time when this member first saw the current leader",
+            (double)s->group_since_ms / 1000.0);
+        one(&o, "chitieu_aggregator_group_lease_seconds_left", "gauge",
+            "how long this member's lease is still sure (0 = not sure: a leader stops acking)",
+            (double)s->group_lease_left_ms / 1000.0);
+        one(&o, "chitieu_aggregator_group_etcd_up", "gauge",
+            "1 when etcd answered the last request", s->group_etcd_ok ? 1 : 0);
+        family(&o, "chitieu_aggregator_group_leader_changes_total", "counter",
+               "leaders this process has seen");
+        pf(&o, "chitieu_aggregator_group_leader_changes_total %llu\n",
+           (unsigned long long)s->group_leader_changes);
+    }
     return o.e;
 }
 

@@ -18,6 +18,11 @@
  *   chitieu_aggregator_follower_lag_records{follower}, _follower_lag_seconds{follower}
  *   replication, follower:
  *   chitieu_aggregator_replication_lag_records, _primary_connected  gauges
+ *   group mode (etcd election):
+ *   chitieu_aggregator_group_leader{leader}, _group_role{role}, _group_accepting,
+ *   _group_epoch, _group_leader_since_seconds, _group_lease_seconds_left,
+ *   _group_etcd_up                                      gauges
+ *   chitieu_aggregator_group_leader_changes_total       counter
  *
  * Threads: libmicrohttpd's one internal thread answers scrapes from a copy
  * of the figures the aggregator's loop hands over (ct_metrics_http_set,
@@ -33,6 +38,7 @@
 
 #include "ct_error.h"
 #include "ct_ingest.h"
+#include "ct_etcd.h"
 #include "ct_repl.h"
 
 typedef struct ct_metrics_http ct_metrics_http;
@@ -52,6 +58,12 @@ typedef struct {
     bool follower; /* this process follows a primary */
     uint64_t replication_lag_records;
     bool primary_connected;
+    bool group;     /* group mode (etcd election): the fields below */
+    int group_role; /* ct_elect_role: 0 unknown, 1 leader, 2 follower */
+    bool group_accepting, group_etcd_ok;
+    uint64_t group_epoch, group_leader_changes;
+    int64_t group_since_ms, group_lease_left_ms;
+    char group_leader[CT_ETCD_VALUE_MAX + 1];
 } ct_metrics_http_state;
 
 /* Serves ADDR:PORT (":PORT" or "PORT" alone: 127.0.0.1; port 0: any free

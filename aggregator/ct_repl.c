@@ -401,6 +401,29 @@ void ct_repl_serve(ct_repl *r, int64_t now_ms)
     }
 }
 
+void ct_repl_refuse(ct_repl *r, ct_err code)
+{
+    for (int n = 0; n < 256; n++) {
+        zmq_msg_t rid, body;
+        zmq_msg_init(&rid);
+        if (zmq_msg_recv(&rid, r->o.sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&rid);
+            return;
+        }
+        zmq_msg_init(&body);
+        bool ok = zmq_msg_more(&rid) && zmq_msg_recv(&body, r->o.sock, 0) >= 0;
+        while (ok && zmq_msg_more(&body)) {
+            zmq_msg_close(&body);
+            zmq_msg_init(&body);
+            if (zmq_msg_recv(&body, r->o.sock, 0) < 0) ok = false;
+        }
+        if (ok && zmq_msg_size(&rid) <= CT_REPL_RID_MAX)
+            send_err(r, zmq_msg_data(&rid), zmq_msg_size(&rid), code);
+        zmq_msg_close(&body);
+        zmq_msg_close(&rid);
+    }
+}
+
 void ct_repl_committed(ct_repl *r, uint64_t seq, const uint8_t head[32], int64_t now_ms)
 {
     if (seq <= r->committed) return;

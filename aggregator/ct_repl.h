@@ -67,6 +67,9 @@ void ct_repl_free(ct_repl *r);
 void ct_repl_serve(ct_repl *r, int64_t now_ms);
 /* After a commit that moved the head to seq: answers parked requests. */
 void ct_repl_committed(ct_repl *r, uint64_t seq, const uint8_t head[32], int64_t now_ms);
+/* Answers every waiting request with "err" code and records nothing (a
+ * group member that may not lead now: it ships nothing). */
+void ct_repl_refuse(ct_repl *r, ct_err code);
 /* Heartbeats for requests parked longer than CT_REPL_IDLE_MS. */
 void ct_repl_tick(ct_repl *r, int64_t now_ms);
 

@@ -64,6 +64,23 @@ static const ct_opt opts[] = {
      "with --follow EP: make this (stopped) former primary's store a follower of EP: find the "
      "fork point on EP's log by chain hash, keep the records up to it, move the old directory "
      "aside as DIR.discarded-*; then exit"},
+    {"etcd", CT_OPT_LIST, O(etcd), 0, 0, "URL", NULL, 0, 0, NULL,
+     "automatic failover: an etcd v3 endpoint (http:// or https://, repeat for each member); the "
+     "group's members elect the primary there (docs/replication.md)"},
+    {"group", CT_OPT_STR, O(group), 0, 0, "NAME", NULL, 0, 0, NULL,
+     "with --etcd: the group's name (its keys live under /chitieu/NAME/ in etcd)"},
+    {"advertise", CT_OPT_STR, O(advertise), 0, 0, "EP", NULL, 0, 0, NULL,
+     "with --etcd: the replication endpoint the other members connect to when this one leads "
+     "(default: the first --replicate)"},
+    {"lease-ttl", CT_OPT_INT, O(lease_ttl), 0, 0, "SEC", "5", 2, 60, NULL,
+     "with --etcd: the leadership lease's TTL; a leader stops acking SEC/2 after its last "
+     "successful renewal"},
+    {"etcd-cacert", CT_OPT_STR, O(etcd_cacert), 0, 0, "FILE", NULL, 0, 0, NULL,
+     "CA certificate (PEM) that signed the etcd members' certificates (https:// endpoints)"},
+    {"etcd-cert", CT_OPT_STR, O(etcd_cert), 0, 0, "FILE", NULL, 0, 0, NULL,
+     "client certificate (PEM) for etcd's client-cert-auth"},
+    {"etcd-key", CT_OPT_STR, O(etcd_key), 0, 0, "FILE", NULL, 0, 0, NULL,
+     "the client certificate's private key (PEM)"},
     {"test-flip-shipped", CT_OPT_INT, O(test_flip_shipped), 0, CT_OPT_HIDDEN, "SEQ", "0", 0, 0,
      NULL, "TEST ONLY: flip one byte of the log record SEQ the first time it is shipped"},
     {"map-size", CT_OPT_SIZE, O(map_size), 0, 0, "SIZE", "16G", 1, 0, NULL,
@@ -151,6 +168,43 @@ static bool install_signals(void)
     return sigaction(SIGHUP, &sa, NULL) == 0;
 }
 
+/* Opens the store at o->data for camp (exit code in *code on failure). */
+static ct_store *open_store(const opts_t *o, const ct_campaign *camp, int *code)
+{
+    char err[512] = "";
+    ct_store *store = NULL;
+    ct_store_opts so = {.dir = o->data,
+                        .map_size = o->map_size,
+                        .campaign_id = camp->id,
+                        .fingerprint = camp->fingerprint,
+                        .accept_campaign_change = o->accept_campaign_change};
+    ct_err e = ct_store_open(&so, &store, err, sizeof err);
+    if (!e) e = ct_store_set_campaign(store, camp, err, sizeof err);
+    if (!e) ct_store_set_checkpoint(store, (size_t)o->persons_ckpt, 5000);
+    if (e) {
+        ct_log(CT_LOG_ERROR, "cannot open store", "err=%s detail=\"%s\"", ct_err_name(e), err);
+        *code = e == CT_ERR_CAMPAIGN_MISMATCH ? 2 : 1;
+        ct_store_close(store);
+        return NULL;
+    }
+    return store;
+}
+
+/* Group mode: the member's log has an unsafe tail the leader at leader
+ * refuses; discard it (kept aside) as --rejoin does and reopen the store.
+ * NULL when that fails (logged). */
+static ct_store *rejoin_group(const opts_t *o, ct_store *store, const ct_campaign *camp,
+                              const ct_keypair *kp, const char *primary_pub, const char *leader)
+{
+    opts_t r = *o;
+    r.follow = leader;
+    r.rejoin = true;
+    int code = ct_aggregator_failover(&r, store, camp, kp, primary_pub);
+    ct_store_close(store);
+    if (code != 0) return NULL;
+    return open_store(o, camp, &code);
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -212,19 +266,7 @@ int main(int argc, char **argv)
         goto out;
     }
     raise_nofile();
-    ct_store_opts so = {.dir = o.data,
-                        .map_size = o.map_size,
-                        .campaign_id = camp.id,
-                        .fingerprint = camp.fingerprint,
-                        .accept_campaign_change = o.accept_campaign_change};
-    e = ct_store_open(&so, &store, err, sizeof err);
-    if (!e) e = ct_store_set_campaign(store, &camp, err, sizeof err);
-    if (!e) ct_store_set_checkpoint(store, (size_t)o.persons_ckpt, 5000);
-    if (e) {
-        ct_log(CT_LOG_ERROR, "cannot open store", "err=%s detail=\"%s\"", ct_err_name(e), err);
-        exit_code = e == CT_ERR_CAMPAIGN_MISMATCH ? 2 : 1;
-        goto out;
-    }
+    if (!(store = open_store(&o, &camp, &exit_code))) goto out;
     if (o.promote || o.rejoin) {
         exit_code = ct_aggregator_failover(&o, store, &camp, o.insecure ? NULL : &kp, primary_pub);
         goto out;
@@ -269,8 +311,34 @@ int main(int argc, char **argv)
         exit_code = e == CT_ERR_USAGE ? 2 : 1;
         goto out;
     }
-    e = ct_aggregator_run(&ao, err, sizeof err);
+    char rejoin_to[512] = "";
+    ct_elect *elect = NULL;
+    if (o.etcd.n) {
+        ct_elect_opts eo;
+        memset(&eo, 0, sizeof eo);
+        ct_aggregator_args_elect(&o, &eo);
+        if ((e = ct_elect_start(&eo, &elect, err, sizeof err))) {
+            ct_log(CT_LOG_ERROR, "--etcd", "err=%s detail=\"%s\"", ct_err_name(e), err);
+            exit_code = e == CT_ERR_ARG ? 2 : 1;
+            ct_metrics_http_stop(ao.metrics);
+            goto out;
+        }
+        ao.elect = elect;
+        ao.rejoin_to = rejoin_to;
+        ao.rejoin_to_len = sizeof rejoin_to;
+    }
+    for (;;) {
+        e = ct_aggregator_run(&ao, err, sizeof err);
+        if (!(e == CT_ERR_CHAIN && elect && rejoin_to[0] && !g_stop)) break;
+        /* a former leader's unsafe tail: discarded (kept aside), then the
+         * member runs again as a follower */
+        store = rejoin_group(&o, store, &camp, o.insecure ? NULL : &kp, primary_pub, rejoin_to);
+        if (!store) break;
+        ao.store = store;
+    }
+    ct_elect_stop(elect);
     ct_metrics_http_stop(ao.metrics);
+    if (!store) goto out;
     if (e) {
         ct_log(CT_LOG_ERROR, "aggregator failed", "err=%s detail=\"%s\"", ct_err_name(e), err);
         goto out;

@@ -81,7 +81,9 @@
     X(CT_ERR_STORE_CORRUPT, 69, "store_corrupt", "stored record cannot be decoded")        \
     X(CT_ERR_STALE_EPOCH, 70, "stale_epoch", "the aggregator runs an older epoch")         \
     X(CT_ERR_NOT_PRIMARY, 71, "not_primary", "this aggregator is a follower")              \
-    X(CT_ERR_UNKNOWN_COMMUNE, 75, "unknown_commune", "commune is not in the unit's list")
+    X(CT_ERR_UNKNOWN_COMMUNE, 75, "unknown_commune", "commune is not in the unit's list") \
+    /* coordination (81..85) */                                                            \
+    X(CT_ERR_ETCD, 81, "etcd", "the coordination service (etcd) cannot be reached or refused")
 
 /* clang-format on */
 

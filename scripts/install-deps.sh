@@ -5,10 +5,10 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libzmq3-dev libmsgpack-dev liblmdb-dev libsodium-dev
       libinih-dev libcsv-dev libmicrohttpd-dev libsystemd-dev scdoc
-      libxlsxwriter-dev)
+      libxlsxwriter-dev libcurl4-gnutls-dev libjson-c-dev)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(libcmocka-dev clang-format python3 python3-zmq python3-msgpack clang libclang-rt-dev lmdb-utils python3-lmdb
-         chromium lintian man-db groff-base fakeroot python3-openpyxl prometheus)
+         chromium lintian man-db groff-base fakeroot python3-openpyxl prometheus etcd-server)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -272,6 +272,11 @@ ct_err ct_store_import_commit_ex(ct_store *s, ct_store_commit *out);
 ct_err ct_store_epoch(ct_store *s, uint64_t *epoch);
 ct_err ct_store_promote(ct_store *s, uint64_t *epoch);
 ct_err ct_store_adopt_epoch(ct_store *s, uint64_t epoch);
+/* A promotion to a given epoch (the group's, from etcd): epoch := want and
+ * "epoch@<want>" := the head, in one durable transaction.
+ * CT_ERR_STALE_EPOCH when want is not above the store's epoch (nothing
+ * written). */
+ct_err ct_store_promote_to(ct_store *s, uint64_t want);
 /* This store's follower identity (meta "follower_id"): 8 random bytes drawn
  * and written durably the first time a writer asks, the same ever after
  * (a copy of the directory keeps it; two stores never share one by

@@ -4,7 +4,8 @@
  * with the records they belong to.
  *
  * Invariants: a store's epoch never decreases (absent = 1: a store that was
- * never promoted); ct_store_promote writes epoch + 1 and "epoch@<E>" = the
+ * never promoted); ct_store_promote writes epoch + 1 (ct_store_promote_to a
+ * given higher epoch) and "epoch@<E>" = the
  * head (seq || hash) at which epoch E began, in one durable transaction; an
  * origin binding is written once and never changed (a shipped binding that
  * differs from the stored one is refused, CT_ERR_CONFLICT); "follower_id"
@@ -108,6 +109,28 @@ ct_err ct_store_promote(ct_store *s, uint64_t *epoch)
 ct_err ct_store_adopt_epoch(ct_store *s, uint64_t epoch)
 {
     return epoch_set(s, epoch, false, NULL);
+}
+
+ct_err ct_store_promote_to(ct_store *s, uint64_t want)
+{
+    if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
+    MDB_txn *t;
+    ct_err r = ct_store_txn_begin(s, 0, &t);
+    if (r) return r;
+    uint64_t cur;
+    int rc = epoch_read(t, s->meta, &cur);
+    if (!rc && want <= cur) {
+        mdb_txn_abort(t);
+        return CT_ERR_STALE_EPOCH;
+    }
+    if (!rc) rc = epoch_write(s, t, want, true);
+    if (rc) {
+        mdb_txn_abort(t);
+    } else {
+        rc = mdb_txn_commit(t);
+        if (rc == MDB_PANIC) s->need_reopen = true;
+    }
+    return map_rc(rc);
 }
 
 ct_err ct_store_follower_id(ct_store *s, uint8_t id[8])

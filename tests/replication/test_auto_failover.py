@@ -1,0 +1,322 @@
+"""Automatic failover (docs/replication.md "Automatic failover"): a real etcd
+cluster of 3 members on loopback elects the primary of a group of
+aggregators (--etcd, --group); epochs are the leader key's etcd revision.
+Real processes, real signals, real LMDB; exact counts through the fault
+suite's oracle (0 lost, 0 duplicated, 0 fabricated).
+
+  (1) SIGKILL of the primary under load from 13 collectors, 3 aggregators,
+      the default lease (5 s): another member is primary by itself, the
+      collectors move by themselves; the killed one, restarted, follows (after
+      discarding an unsafe tail if it had one). The failover time is printed.
+  (2) SIGSTOP of the primary beyond its lease: the follower takes over; on
+      SIGCONT the old primary answers the submits queued meanwhile with
+      not_primary (none of them reaches any log), steps down and follows.
+  (3) one etcd member killed: nothing changes (same epoch, acks go on); a
+      majority killed: the primary stops taking events and says so, nothing
+      is lost; members back: it takes events again.
+  (5) failover cycles (SIGKILL of whoever is primary, restart) under 13
+      collectors: CT_AUTO_FAILOVER_CYCLES (20; 200 with CT_LONG=1).
+Skipped (exit 77) only when the etcd binary is absent.
+"""
+import os
+import re
+import signal
+import sys
+import time
+
+import ctharness as H
+import ctproto as P
+import oracle as O
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import etcdcluster as E  # noqa: E402
+
+LONG = os.environ.get("CT_LONG") == "1"
+CYCLES = O.env_int("CT_AUTO_FAILOVER_CYCLES", 200 if LONG else 20)
+DISTRICTS = [68, 672, 673, 674, 675, 676, 677, 678, 679, 680, 681, 682, 683]
+PRIMARY_RX = re.compile(r'msg="group: primary: taking events" group_epoch=(\d+)')
+
+
+def verify(data):
+    r = H.run([H.binary("chitieu-audit"), "verify", "--data", data], check=False)
+    m = re.search(r"OK seq=(\d+) head=([0-9a-f]{64})", r.stdout)
+    H.check(r.returncode == 0 and m, f"verify {data}: {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return int(m.group(1)), m.group(2)
+
+
+def log_ids(data):
+    return [O.eid_of(raw) for _, _, raw in O.read_log(data)]
+
+
+def member(node, etcd, k=1, ttl=None):
+    node.extra = ["--replicate", node.wd.ipc(node.name + "-rep"), "--sync-followers", str(k),
+                  "--no-future-check", "--group", "g", *etcd.args()]
+    if ttl:
+        node.extra += ["--lease-ttl", str(ttl)]
+
+
+def marks(nodes):
+    return {n.name: len(n.proc.lines) for n in nodes}
+
+
+def wait_primary(nodes, since, timeout):
+    """The node that logs it became primary after its mark in since: (node, epoch)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for n in nodes:
+            for line in n.proc.lines[since.get(n.name, 0):]:
+                m = PRIMARY_RX.search(line)
+                if m:
+                    return n, int(m.group(1))
+        time.sleep(0.05)
+    raise AssertionError("no member became primary within %ss:\n%s" % (
+        timeout, "\n".join(n.name + ":\n" + n.proc.tail(15) for n in nodes)))
+
+
+def start_cols(cols, nodes):
+    for c in cols:
+        c.start(nodes[0].eps["ingest"],
+                ["--window", "128", "--batch", "16", "--resend-ms", "500",
+                 *[a for n in nodes[1:] for a in ("--server", n.eps["ingest"])]])
+
+
+def burst(orc, cols, nodes, seed, count=30):
+    """More load: each collector stopped, given count events (read by the
+    oracle before any can leave the outbox) and started again."""
+    for c in cols:
+        c.stop()
+        c.simulate(seed, count)
+        seed += 1
+        orc.read_outboxes()
+        start_cols([c], nodes)
+    return seed
+
+
+def setup(wd, names, k=1, ttl=None, n_etcd=3):
+    etcd = E.Etcd(wd, n_etcd)
+    etcd.start_all()
+    rss = O.RssSampler()
+    nodes = [O.Agg(wd, rss, n) for n in names]
+    for n in nodes:
+        member(n, etcd, k, ttl)
+        n.start()
+    p, ep = wait_primary(nodes, {}, 60 * O.SLOW)
+    return etcd, rss, nodes, p, ep
+
+
+def test_sigkill_primary_13_collectors():
+    with H.Workdir("afo-1") as wd:
+        etcd, rss, nodes, p, ep0 = setup(wd, ("a", "b", "c"))
+        orc = O.Oracle("automatic failover: SIGKILL of the primary, 13 collectors, 3 members, "
+                       "lease 5 s")
+        cols = [orc.add_collector(O.Collector(wd, rss, f"c{d}", d)) for d in DISTRICTS]
+        for i, c in enumerate(cols):
+            c.simulate(3000 + i, 60)
+        orc.read_outboxes()
+        start_cols(cols, nodes)
+        O.wait_until(lambda: len(O.read_log(p.data)) >= 300, 60 * O.SLOW, "load on the primary")
+        since = marks(nodes)
+        t0 = time.time()
+        p.kill9()
+        others = [n for n in nodes if n is not p]
+        q, ep1 = wait_primary(others, since, 60 * O.SLOW)
+        took = time.time() - t0
+        H.check(ep1 > ep0, f"epoch {ep1} after {ep0}")
+        burst(orc, cols[:3], others, 5000)
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 120 * O.SLOW,
+                     "every event safe on the new primary")
+        for c in cols:  # every collector moved by itself to the new epoch
+            H.check(any(f"epoch={ep1}" in line for line in c.proc.lines),
+                    f"{c.name} never saw epoch {ep1}")
+        # the killed primary comes back: it follows (after a rejoin if it had an unsafe tail)
+        since = marks([q])
+        p.start()
+        p.proc.wait_log(r'msg="group: following the leader"', timeout=60 * O.SLOW)
+        rejoined = any("rejoined:" in line for line in p.proc.lines)
+        O.wait_until(lambda: all(len(O.read_log(n.data)) == len(O.read_log(q.data))
+                                 for n in nodes), 60 * O.SLOW, "every member at the head")
+        for c in cols:
+            c.stop()
+        orc.extra["failover s (kill -9 to new primary)"] = f"{took:.1f}"
+        orc.extra["epochs (etcd revisions)"] = f"{ep0} -> {ep1}"
+        orc.extra["old primary rejoined with a tail cut"] = "yes" if rejoined else "no"
+        print(f"failover took {took:.1f} s (lease 5 s); epoch {ep0} -> {ep1}", flush=True)
+        orc.check(q, rss, reporter=True)
+        heads = {verify(n.data) for n in nodes}
+        H.check(len(heads) == 1, f"members differ: {heads}")
+        H.check(not any(PRIMARY_RX.search(line) for line in q.proc.lines[since[q.name]:]),
+                "the leader changed again while the old primary came back")
+        for n in nodes:
+            n.stop()
+        etcd.stop_all()
+        rss.close()
+
+
+def late_events(n):
+    origin = b"\x5a\x5a\x5a\x5a\x00\x00\x00\x01"
+    return [O.ev(origin, s, 672) for s in range(1, n + 1)]
+
+
+def test_sigstop_primary():
+    with H.Workdir("afo-2") as wd:
+        etcd, rss, nodes, p, ep0 = setup(wd, ("a", "b"), ttl=2)
+        f = nodes[1] if p is nodes[0] else nodes[0]
+        cols = [O.Collector(wd, rss, f"c{d}", d) for d in (672, 673, 674)]
+        for i, c in enumerate(cols):
+            c.simulate(100 + i, 50)
+        start_cols(cols, [p, f])
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 60 * O.SLOW, "first drain")
+        cl = P.Client(p.eps["ingest"])
+        r = cl.call([O.ev(b"\x5a\x5a\x5a\x5a\x00\x00\x00\x02", 1, 672)], timeout=10)
+        H.check(r and r["k"] == "ack" and r["r"][0][1] == 0, f"warm-up submit: {r}")
+        O.wait_until(lambda: len(O.read_log(f.data)) == len(O.read_log(p.data)), 30 * O.SLOW,
+                     "the follower has the warm-up event")
+        since = marks(nodes)
+        p.signal(signal.SIGSTOP)
+        late = late_events(20)
+        tok = cl.send(late)  # queued for the paused primary
+        q, ep1 = wait_primary([f], since, 30 * O.SLOW)
+        H.check(ep1 > ep0, f"epoch {ep1} after {ep0}")
+        for i, c in enumerate(cols):  # the collectors go on with the new primary
+            c.stop()
+            c.simulate(200 + i, 30)
+            start_cols([c], [p, f])
+        # committed on the new primary (safe needs the old one back as its follower)
+        O.wait_until(lambda: len(O.read_log(f.data)) == 3 * 80 + 1, 60 * O.SLOW,
+                     "every event committed on the new primary")
+        before = len(O.read_log(p.data))
+        p.signal(signal.SIGCONT)
+        r = cl.recv(15)
+        H.check(r is not None and r["k"] == "err" and r["c"] == 71 and r["n"] == tok,
+                f"the old primary answered the submit queued in its pause with {r}")
+        p.proc.wait_log(r'msg="group: not taking events and not shipping', start=since[p.name],
+                        timeout=30 * O.SLOW)
+        p.proc.wait_log(r'msg="group: following the leader"', start=since[p.name],
+                        timeout=30 * O.SLOW)
+        O.wait_until(lambda: len(O.read_log(p.data)) == len(O.read_log(f.data)), 60 * O.SLOW,
+                     "the old primary follows the new one")
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 60 * O.SLOW,
+                     "every event safe (the old primary confirms as follower)")
+        ids = set(log_ids(f.data)) | set(log_ids(p.data))
+        H.check(not ({O.eid_of(x) for x in late} & ids), "an event sent in the pause was stored")
+        if not any("rejoined:" in x for x in p.proc.lines):
+            H.check(len(O.read_log(p.data)) >= before, "log shrank without a rejoin")
+        H.check(verify(p.data) == verify(f.data), "heads differ after the old primary stepped down")
+        all_ids = log_ids(f.data)
+        H.check(len(all_ids) == len(set(all_ids)) == 3 * 80 + 1,
+                f"{len(all_ids)} records, {len(set(all_ids))} distinct, want {3 * 80 + 1}")
+        cl.close()
+        for c in cols:
+            c.stop()
+        for n in nodes:
+            n.stop()
+        etcd.stop_all()
+        rss.close()
+
+
+def test_etcd_member_and_majority_down():
+    with H.Workdir("afo-3") as wd:
+        etcd, rss, nodes, p, ep0 = setup(wd, ("a", "b"), ttl=2)
+        orc = O.Oracle("automatic failover: etcd members down")
+        cols = [orc.add_collector(O.Collector(wd, rss, f"c{d}", d)) for d in (672, 673, 674)]
+        for i, c in enumerate(cols):
+            c.simulate(300 + i, 40)
+        orc.read_outboxes()
+        start_cols(cols, nodes)
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 60 * O.SLOW, "first drain")
+        since = marks(nodes)
+        etcd.kill(2)
+        time.sleep(3)  # beyond the lease: nothing changes
+        seed = burst(orc, cols[:1], nodes, 400, 20)
+        O.wait_until(lambda: O.outbox_empty(cols[0]), 30 * O.SLOW, "drain with one member down")
+        for n in nodes:
+            H.check(not any('msg="group: not taking events' in x or PRIMARY_RX.search(x)
+                            for x in n.proc.lines[since[n.name]:]),
+                    f"{n.name} changed role with one etcd member down")
+        # a majority down: the group stops accepting and says so
+        etcd.kill(1)
+        p.proc.wait_log(r'msg="group: not taking events and not shipping', start=since[p.name],
+                        timeout=30 * O.SLOW)
+        p.proc.wait_log(r'READ-ONLY=1', start=since[p.name], timeout=30 * O.SLOW)
+        held = len(O.read_log(p.data))
+        seed = burst(orc, cols[:2], nodes, seed, 20)
+        time.sleep(3)
+        H.check(len(O.read_log(p.data)) == held, "the primary stored events without etcd")
+        H.check(all(len(c.read()[1]) == 20 for c in cols[:2]), "events left the outboxes")
+        # etcd back: the group takes events again, nothing lost
+        since = marks(nodes)
+        etcd.start(1)
+        etcd.start(2)
+        etcd.wait_healthy()
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 90 * O.SLOW,
+                     "drain after etcd came back")
+        leader = None
+        for n in nodes:
+            if any('taking events' in x for x in n.proc.lines[since[n.name]:]):
+                leader = n
+        H.check(leader is not None, "nobody took events again")
+        O.wait_until(lambda: all(len(O.read_log(n.data)) == len(O.read_log(leader.data))
+                                 for n in nodes), 60 * O.SLOW, "every member at the head")
+        for c in cols:
+            c.stop()
+        orc.check(leader, rss, reporter=False)
+        for n in nodes:
+            n.stop()
+        etcd.stop_all()
+        rss.close()
+
+
+def test_failover_cycles():
+    with H.Workdir("afo-5") as wd:
+        etcd, rss, nodes, p, ep = setup(wd, ("x", "y"), ttl=2)
+        orc = O.Oracle(f"automatic failover: {CYCLES} SIGKILL cycles, 13 collectors, lease 2 s")
+        cols = [orc.add_collector(O.Collector(wd, rss, f"c{d}", d)) for d in DISTRICTS]
+        for i, c in enumerate(cols):
+            c.simulate(1000 + i, 40)
+        orc.read_outboxes()
+        start_cols(cols, nodes)
+        t0 = time.time()
+        seed = 2000
+        took = []
+        epochs = [ep]
+        for cyc in range(CYCLES):
+            seed = burst(orc, [cols[cyc % 13]], nodes, seed, 30)
+            time.sleep(0.3)
+            since = marks(nodes)
+            t1 = time.time()
+            p.kill9()
+            q, ep = wait_primary([n for n in nodes if n is not p], since, 60 * O.SLOW)
+            took.append(time.time() - t1)
+            H.check(ep > epochs[-1], f"cycle {cyc}: epoch {ep} after {epochs[-1]}")
+            epochs.append(ep)
+            p.start()
+            p.proc.wait_log(r'msg="group: following the leader"', timeout=60 * O.SLOW)
+            p = q
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 120 * O.SLOW,
+                     "every event safe after the last failover")
+        O.wait_until(lambda: all(len(O.read_log(n.data)) == len(O.read_log(p.data))
+                                 for n in nodes), 60 * O.SLOW, "the follower at the head")
+        for c in cols:
+            c.stop()
+        took.sort()
+        orc.extra["cycles (kill -9, election, rejoin)"] = CYCLES
+        orc.extra["seconds for the cycles"] = f"{time.time() - t0:.1f}"
+        orc.extra["failover s (median/max)"] = f"{took[len(took) // 2]:.1f}/{took[-1]:.1f}"
+        orc.extra["epochs"] = f"{epochs[0]} .. {epochs[-1]}"
+        orc.extra["restarts that cut an unsafe tail"] = sum(
+            any("discarded the unsafe tail" in x for x in life.lines)
+            for n in nodes for life in n.lives)
+        orc.check(p, rss, reporter=False)
+        H.check(len({verify(n.data) for n in nodes}) == 1, "follower and primary differ")
+        for n in nodes:
+            n.stop()
+        etcd.stop_all()
+        rss.close()
+
+
+if __name__ == "__main__":
+    if not E.Etcd.available():
+        print("SKIP etcd is not installed (Debian: etcd-server)", flush=True)
+        sys.exit(77)
+    H.main([test_sigkill_primary_13_collectors, test_sigstop_primary,
+            test_etcd_member_and_majority_down, test_failover_cycles])
