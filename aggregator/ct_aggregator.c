@@ -464,9 +464,11 @@ static void become_primary(run_state *r, uint64_t epoch)
     }
     ct_err e = ct_store_promote_to(o->store, epoch);
     if (e) {
-        ct_log(CT_LOG_ERROR, "group: cannot write the group's epoch; not taking events",
+        ct_log(CT_LOG_ERROR,
+               "group: cannot write the group's epoch; not taking events, giving the leadership up",
                "err=%s epoch=%llu store_epoch=%llu", ct_err_name(e), (unsigned long long)epoch,
                (unsigned long long)r->epoch);
+        ct_elect_resign(o->elect);
         return;
     }
     ct_repl *nr = NULL;

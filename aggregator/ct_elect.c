@@ -29,16 +29,18 @@ struct ct_elect {
     pthread_t th;
     bool started;
     pthread_mutex_t mu;
-    ct_elect_view v;    /* under mu */
-    uint64_t head_seq;  /* under mu */
-    uint64_t store_ep;  /* under mu */
-    bool have_store;    /* under mu */
-    int stop;           /* atomic */
-    int64_t lease;      /* thread only */
-    uint64_t put_head;  /* thread only: the head last written to our member key */
-    bool put_done;      /* thread only */
-    bool refused_local; /* thread only */
-    int64_t last_ok_ms; /* thread only */
+    ct_elect_view v;     /* under mu */
+    uint64_t head_seq;   /* under mu */
+    uint64_t store_ep;   /* under mu */
+    bool have_store;     /* under mu */
+    int stop;            /* atomic */
+    int resign;          /* atomic: set by ct_elect_resign */
+    int64_t quiet_until; /* thread only: no campaign before (monotonic ms) */
+    int64_t lease;       /* thread only */
+    uint64_t put_head;   /* thread only: the head last written to our member key */
+    bool put_done;       /* thread only */
+    bool refused_local;  /* thread only */
+    int64_t last_ok_ms;  /* thread only */
     ct_etcd_kv kvs[MAX_MEMBERS];
     char keys[MAX_MEMBERS][256];
 };
@@ -185,8 +187,24 @@ static void publish_leader(ct_elect *e, const ct_etcd_kv *kv)
                e->o.group, ct_elect_role_name(role), kv->value, kv->create_revision);
 }
 
+void ct_elect_resign(ct_elect *e)
+{
+    __atomic_store_n(&e->resign, 1, __ATOMIC_RELEASE);
+}
+
 static void step(ct_elect *e)
 {
+    if (__atomic_exchange_n(&e->resign, 0, __ATOMIC_ACQ_REL) && e->lease) {
+        pthread_mutex_lock(&e->mu);
+        e->v.role = CT_ELECT_UNKNOWN;
+        e->v.lease_ok_until_ms = 0;
+        pthread_mutex_unlock(&e->mu);
+        etcd_state(e, ct_etcd_lease_revoke(e->etcd, e->lease));
+        e->lease = 0;
+        e->quiet_until = ct_monotonic_ms() + 10 * e->o.ttl_s * 1000;
+        ct_log(CT_LOG_WARN, "group: gave the leadership up (this member cannot lead now)",
+               "group=%s quiet_s=%lld", e->o.group, (long long)(10 * e->o.ttl_s));
+    }
     keep_lease(e);
     if (!e->lease) return;
     publish_head(e);
@@ -206,7 +224,8 @@ static void step(ct_elect *e)
                e->o.group, e->v.leader, e->v.epoch);
     e->v.role = CT_ELECT_UNKNOWN;
     pthread_mutex_unlock(&e->mu);
-    if (!have || e->refused_local || !eligible(e, head)) return;
+    if (!have || e->refused_local || ct_monotonic_ms() < e->quiet_until || !eligible(e, head))
+        return;
     bool created = false;
     r = ct_etcd_create_if_absent(e->etcd, e->key_leader, e->o.advertise, e->lease, &created, &kv);
     etcd_state(e, r);

@@ -72,6 +72,10 @@ void ct_elect_get(ct_elect *e, ct_elect_view *v);
 /* The loop publishes its store's head and epoch (before that, this member
  * never campaigns). */
 void ct_elect_set_store(ct_elect *e, uint64_t head_seq, uint64_t epoch);
+/* The loop cannot lead (its store refused the group's epoch): the thread
+ * gives the leader key up (revokes the lease) and does not campaign for
+ * 10 lease TTLs, so another member can lead. */
+void ct_elect_resign(ct_elect *e);
 /* True while this member is leader with a lease good at now_ms. */
 bool ct_elect_may_lead(const ct_elect_view *v, int64_t now_ms);
 const char *ct_elect_role_name(ct_elect_role r);
