@@ -19,8 +19,10 @@ def binary():
 
 
 class Etcd:
-    def __init__(self, wd, n=3, name="etcd"):
-        self.wd, self.n = wd, n
+    def __init__(self, wd, n=3, name="etcd", extra_client_ip=None):
+        """extra_client_ip: members also serve clients there (a veth address
+        for the partition test); peers stay on loopback."""
+        self.wd, self.n, self.extra_ip = wd, n, extra_client_ip
         base = H.free_port_block(2 * n)
         self.client = [base + 2 * i for i in range(n)]
         self.peer = [base + 2 * i + 1 for i in range(n)]
@@ -43,7 +45,8 @@ class Etcd:
 
     def start(self, i):
         a = [binary(), "--name", self.names[i], "--data-dir", self.wd.sub(self.names[i] + ".etcd"),
-             "--listen-client-urls", f"http://127.0.0.1:{self.client[i]}",
+             "--listen-client-urls", f"http://127.0.0.1:{self.client[i]}"
+             + (f",http://{self.extra_ip}:{self.client[i]}" if self.extra_ip else ""),
              "--advertise-client-urls", f"http://127.0.0.1:{self.client[i]}",
              "--listen-peer-urls", f"http://127.0.0.1:{self.peer[i]}",
              "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer[i]}",

@@ -14,13 +14,20 @@ suite's oracle (0 lost, 0 duplicated, 0 fabricated).
   (3) one etcd member killed: nothing changes (same epoch, acks go on); a
       majority killed: the primary stops taking events and says so, nothing
       is lost; members back: it takes events again.
+  (4) the primary in its own network namespace, joined by a veth pair: the
+      link set down partitions it from etcd, the follower and the collectors;
+      the follower takes over, the old primary stops taking events by itself;
+      link up: it steps down and follows (needs root and `ip`; else skipped);
   (5) failover cycles (SIGKILL of whoever is primary, restart) under 13
       collectors: CT_AUTO_FAILOVER_CYCLES (20; 200 with CT_LONG=1).
 Skipped (exit 77) only when the etcd binary is absent.
 """
 import os
+import random
 import re
+import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -266,6 +273,99 @@ def test_etcd_member_and_majority_down():
         rss.close()
 
 
+class NsAgg(O.Agg):
+    """An aggregator run inside a network namespace (ip netns exec keeps the pid)."""
+
+    def __init__(self, wd, rss, name, ns, ip):
+        super().__init__(wd, rss, name)
+        self.ns = ns
+        base = H.free_port_block(4)
+        self.eps = {"ingest": f"tcp://{ip}:{base}", "feed": f"tcp://{ip}:{base + 1}",
+                    "snapshot": f"tcp://{ip}:{base + 2}"}
+        self.rep = f"tcp://{ip}:{base + 3}"
+
+    def args(self, extra=()):
+        return ["ip", "netns", "exec", self.ns] + super().args(extra)
+
+
+def sh(*a):
+    subprocess.run(list(a), check=True, capture_output=True, timeout=30)
+
+
+def test_partition_netns():
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        H.skip("partition test: needs root and ip(8)")
+        return
+    ns = f"ctp{os.getpid()}"
+    net = f"10.213.{random.randrange(1, 250)}"
+    host_ip, ns_ip = net + ".1", net + ".2"
+    vh, vn = f"cth{os.getpid() % 100000}", f"ctn{os.getpid() % 100000}"
+    try:
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "add", vh, "type", "veth", "peer", "name", vn)
+        sh("ip", "link", "set", vn, "netns", ns)
+        sh("ip", "addr", "add", host_ip + "/30", "dev", vh)
+        sh("ip", "link", "set", vh, "up")
+        sh("ip", "netns", "exec", ns, "ip", "addr", "add", ns_ip + "/30", "dev", vn)
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", vn, "up")
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+        with H.Workdir("afo-4") as wd:
+            etcd = E.Etcd(wd, 3, extra_client_ip=host_ip)
+            etcd.start_all()
+            rss = O.RssSampler()
+            a = NsAgg(wd, rss, "a", ns, ns_ip)
+            b = O.Agg(wd, rss, "b")
+            b_rep = f"tcp://{host_ip}:{H.free_port_block(1)}"
+            a.extra = ["--replicate", a.rep, "--sync-followers", "1", "--no-future-check",
+                       "--group", "g", "--lease-ttl", "2",
+                       *[x for p in etcd.client for x in ("--etcd", f"http://{host_ip}:{p}")]]
+            b.extra = ["--replicate", b_rep, "--sync-followers", "1", "--no-future-check",
+                       "--group", "g", "--lease-ttl", "2", *etcd.args()]
+            a.start()
+            p, ep0 = wait_primary([a], {}, 30 * O.SLOW)
+            b.start()
+            b.proc.wait_log(r'msg="replication: following"', timeout=30 * O.SLOW)
+            orc = O.Oracle("automatic failover: the primary partitioned (netns, veth down)")
+            cols = [orc.add_collector(O.Collector(wd, rss, f"c{d}", d))
+                    for d in (672, 673, 674, 675)]
+            for i, c in enumerate(cols):
+                c.simulate(600 + i, 60)
+            orc.read_outboxes()
+            start_cols(cols, [a, b])
+            O.wait_until(lambda: len(O.read_log(a.data)) >= 60, 60 * O.SLOW, "load on a")
+            since = marks([a, b])
+            sh("ip", "link", "set", vh, "down")  # a is cut off from etcd, b and the collectors
+            a.proc.wait_log(r'msg="group: not taking events and not shipping', start=since["a"],
+                            timeout=30 * O.SLOW)
+            q, ep1 = wait_primary([b], since, 30 * O.SLOW)
+            H.check(ep1 > ep0, f"epoch {ep1} after {ep0}")
+            burst(orc, cols[:2], [a, b], 700, 20)
+            O.wait_until(lambda: len(O.read_log(b.data)) >= 4 * 60, 60 * O.SLOW,
+                         "the collectors moved to b")
+            held = len(O.read_log(a.data))
+            sh("ip", "link", "set", vh, "up")
+            a.proc.wait_log(r'msg="group: following the leader"', start=since["a"],
+                            timeout=60 * O.SLOW)
+            O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 90 * O.SLOW,
+                         "every event safe after the partition healed")
+            O.wait_until(lambda: len(O.read_log(a.data)) == len(O.read_log(b.data)), 60 * O.SLOW,
+                         "a follows b")
+            for c in cols:
+                c.stop()
+            cut = any("discarded the unsafe tail" in x for x in a.proc.lines)
+            orc.extra["old primary's log when cut off / after"] = \
+                f"{held} / {len(O.read_log(a.data))} (tail cut: {'yes' if cut else 'no'})"
+            orc.check(b, rss, reporter=False)
+            H.check(verify(a.data) == verify(b.data), "heads differ after the partition")
+            a.stop()
+            b.stop()
+            etcd.stop_all()
+            rss.close()
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", vh], capture_output=True)
+
+
 def test_failover_cycles():
     with H.Workdir("afo-5") as wd:
         etcd, rss, nodes, p, ep = setup(wd, ("x", "y"), ttl=2)
@@ -319,4 +419,4 @@ if __name__ == "__main__":
         print("SKIP etcd is not installed (Debian: etcd-server)", flush=True)
         sys.exit(77)
     H.main([test_sigkill_primary_13_collectors, test_sigstop_primary,
-            test_etcd_member_and_majority_down, test_failover_cycles])
+            test_etcd_member_and_majority_down, test_partition_netns, test_failover_cycles])
