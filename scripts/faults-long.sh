@@ -7,7 +7,8 @@
 #   scripts/faults-long.sh [--quick] [--no-valgrind] [--valgrind-only] [--fuzz SECONDS]
 #
 #   (default)        200 kill -9 cycles (also 200 kill-and-promote failover
-#                    cycles of tests/replication), crash sweep over 12 rounds x 8 events,
+#                    cycles of tests/replication, and 200 automatic failover
+#                    cycles with a 3-member etcd), crash sweep over 12 rounds x 8 events,
 #                    40 collector kills, aggregator down 180 s, 1,000,000 random
 #                    hostile frames, 20k-event disk/map full, reader churn 1000;
 #                    then every Python integration test of the tree once with
@@ -78,6 +79,7 @@ if ((long)); then
   run readers CT_READER_CHURN=$CH CT_RATE_EVENTS=$N -- tests/integration/test_fault_readers.py
   run hostile CT_HOSTILE_RANDOM=$R -- tests/integration/test_fault_hostile.py
   run failover CT_FAILOVER_CYCLES=$C -- tests/replication/test_failover.py
+  run auto_failover CT_LONG=1 CT_AUTO_FAILOVER_CYCLES=$C -- tests/replication/test_auto_failover.py
 fi
 
 if ((valgrind)); then
@@ -103,7 +105,7 @@ EOF
     n=valgrind-$(basename "$t" .py)
     CT_VALGRIND=1 CT_BIN=$PWD/$vbin run "$n" CT_VALGRIND=1 CT_BIN=$PWD/$vbin \
       CT_FAULT_CYCLES=5 CT_DOWN_SECONDS=10 CT_HOSTILE_RANDOM=5000 CT_COLKILL_CYCLES=3 \
-      CT_RATE_EVENTS=5000 -- "$t"
+      CT_RATE_EVENTS=5000 CT_AUTO_FAILOVER_CYCLES=3 -- "$t"
   done
   nlogs=$(ls "$vlog" | wc -l)
   nsum=$(grep -l 'ERROR SUMMARY:' "$vlog"/*.log 2>/dev/null | wc -l)
