@@ -369,11 +369,12 @@ static void log_group_stats(run_state *r, int64_t now)
     if (v->since_ms) ct_time_format(v->since_ms, 0, since, sizeof since);
     ct_log(r->accepting || r->follow ? CT_LOG_INFO : CT_LOG_WARN, "group",
            "role=%s accepting=%s leader=%s epoch=%llu since=%s lease=%s lease_left_ms=%lld "
-           "etcd=%s etcd_silent_ms=%lld leader_changes=%llu promotions=%llu demotions=%llu%s",
+           "etcd=%s etcd_silent_ms=%lld etcd_error=\"%s\" leader_changes=%llu promotions=%llu "
+           "demotions=%llu%s",
            ct_elect_role_name(v->role), r->accepting ? "yes" : "no", v->leader[0] ? v->leader : "-",
            (unsigned long long)v->epoch, since, lease_state(v, now),
            (long long)(v->lease_ok_until_ms > now ? v->lease_ok_until_ms - now : 0),
-           v->etcd_ok ? "ok" : "unreachable", (long long)v->etcd_silent_ms,
+           v->etcd_ok ? "ok" : "unreachable", (long long)v->etcd_silent_ms, v->etcd_err,
            (unsigned long long)v->leader_changes, (unsigned long long)r->promotions,
            (unsigned long long)r->demotions,
            r->accepting || r->follow ? "" : " READ-ONLY=1 (not taking events)");

@@ -40,6 +40,7 @@ struct ct_elect {
     uint64_t put_head;   /* thread only: the head last written to our member key */
     bool put_done;       /* thread only */
     bool refused_local;  /* thread only */
+    bool reported;       /* under mu: etcd's state was logged once */
     int64_t last_ok_ms;  /* thread only */
     ct_etcd_kv kvs[MAX_MEMBERS];
     char keys[MAX_MEMBERS][256];
@@ -77,7 +78,8 @@ static void etcd_state(ct_elect *e, ct_err r)
 {
     bool ok = r == CT_OK;
     pthread_mutex_lock(&e->mu);
-    bool was = e->v.etcd_ok;
+    bool was = e->reported ? e->v.etcd_ok : !ok; /* the first answer or failure is logged */
+    e->reported = true;
     e->v.etcd_ok = ok;
     if (ok) {
         e->v.etcd_err[0] = 0;

@@ -19,10 +19,11 @@ def binary():
 
 
 class Etcd:
-    def __init__(self, wd, n=3, name="etcd", extra_client_ip=None):
+    def __init__(self, wd, n=3, name="etcd", extra_client_ip=None, tls=None):
         """extra_client_ip: members also serve clients there (a veth address
-        for the partition test); peers stay on loopback."""
-        self.wd, self.n, self.extra_ip = wd, n, extra_client_ip
+        for the partition test); peers stay on loopback. tls: (ca, cert, key)
+        files: clients over https with client-cert-auth."""
+        self.wd, self.n, self.extra_ip, self.tls = wd, n, extra_client_ip, tls
         base = H.free_port_block(2 * n)
         self.client = [base + 2 * i for i in range(n)]
         self.peer = [base + 2 * i + 1 for i in range(n)]
@@ -37,21 +38,26 @@ class Etcd:
         return binary() is not None
 
     def endpoints(self):
-        return [f"http://127.0.0.1:{p}" for p in self.client]
+        scheme = "https" if self.tls else "http"
+        return [f"{scheme}://127.0.0.1:{p}" for p in self.client]
 
     def args(self):
         """The aggregator options naming every member."""
         return [a for ep in self.endpoints() for a in ("--etcd", ep)]
 
     def start(self, i):
+        scheme = "https" if self.tls else "http"
         a = [binary(), "--name", self.names[i], "--data-dir", self.wd.sub(self.names[i] + ".etcd"),
-             "--listen-client-urls", f"http://127.0.0.1:{self.client[i]}"
-             + (f",http://{self.extra_ip}:{self.client[i]}" if self.extra_ip else ""),
-             "--advertise-client-urls", f"http://127.0.0.1:{self.client[i]}",
+             "--listen-client-urls", f"{scheme}://127.0.0.1:{self.client[i]}"
+             + (f",{scheme}://{self.extra_ip}:{self.client[i]}" if self.extra_ip else ""),
+             "--advertise-client-urls", f"{scheme}://127.0.0.1:{self.client[i]}",
              "--listen-peer-urls", f"http://127.0.0.1:{self.peer[i]}",
              "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer[i]}",
              "--initial-cluster", self.cluster, "--initial-cluster-token", self.token,
              "--initial-cluster-state", "new", "--log-level", "warn"]
+        if self.tls:
+            a += ["--client-cert-auth", "--trusted-ca-file", self.tls[0], "--cert-file",
+                  self.tls[1], "--key-file", self.tls[2]]
         self.procs[i] = self.wd.start(a, name=self.names[i])
 
     def start_all(self):
@@ -70,8 +76,14 @@ class Etcd:
             return json.loads(r.read())
 
     def healthy(self, i):
+        ctx = None
+        if self.tls:
+            import ssl
+            ctx = ssl.create_default_context(cafile=self.tls[0])
+            ctx.load_cert_chain(self.tls[1], self.tls[2])
         try:
-            with urllib.request.urlopen(self.endpoints()[i] + "/health", timeout=2) as r:
+            with urllib.request.urlopen(self.endpoints()[i] + "/health", timeout=2,
+                                        context=ctx) as r:
                 return json.loads(r.read()).get("health") == "true"
         except (OSError, ValueError):
             return False
@@ -90,3 +102,32 @@ class Etcd:
             if p is not None and p.p.poll() is None:
                 p.kill9()
                 p.p.wait()
+
+
+def make_tls(wd):
+    """A CA, a certificate for 127.0.0.1 (server and client use) and a client
+    certificate, with openssl(1): (ca, server cert, server key, client cert,
+    client key); None when openssl is absent."""
+    import subprocess
+    if not shutil.which("openssl"):
+        return None
+    d = wd.sub("tls")
+    os.makedirs(d, exist_ok=True)
+    f = {n: os.path.join(d, n) for n in ("ca.pem", "ca-key.pem", "srv.pem", "srv-key.pem",
+                                         "cli.pem", "cli-key.pem", "srv.csr", "cli.csr",
+                                         "srv.ext", "cli.ext")}
+    with open(f["srv.ext"], "w") as x:
+        x.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+    with open(f["cli.ext"], "w") as x:
+        x.write("extendedKeyUsage=clientAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+
+    def ossl(*a):
+        subprocess.run(["openssl", *a], check=True, capture_output=True, timeout=30)
+    ossl("req", "-x509", *ec, "-keyout", f["ca-key.pem"], "-out", f["ca.pem"], "-days", "2",
+         "-subj", "/CN=chitieu-test-ca")
+    for n, cn in (("srv", "/CN=127.0.0.1"), ("cli", "/CN=chitieu-aggregator")):
+        ossl("req", *ec, "-keyout", f[n + "-key.pem"], "-out", f[n + ".csr"], "-subj", cn)
+        ossl("x509", "-req", "-in", f[n + ".csr"], "-CA", f["ca.pem"], "-CAkey", f["ca-key.pem"],
+             "-CAcreateserial", "-out", f[n + ".pem"], "-days", "2", "-extfile", f[n + ".ext"])
+    return f["ca.pem"], f["srv.pem"], f["srv-key.pem"], f["cli.pem"], f["cli-key.pem"]

@@ -18,6 +18,9 @@ suite's oracle (0 lost, 0 duplicated, 0 fabricated).
       link set down partitions it from etcd, the follower and the collectors;
       the follower takes over, the old primary stops taking events by itself;
       link up: it steps down and follows (needs root and `ip`; else skipped);
+  (6) etcd over TLS with client certificates: a member with the client
+      certificate leads; one without it cannot reach etcd, says so and stays
+      read-only (needs openssl; else skipped);
   (5) failover cycles (SIGKILL of whoever is primary, restart) under 13
       collectors: CT_AUTO_FAILOVER_CYCLES (20; 200 with CT_LONG=1).
 Skipped (exit 77) only when the etcd binary is absent.
@@ -366,6 +369,39 @@ def test_partition_netns():
         subprocess.run(["ip", "link", "del", vh], capture_output=True)
 
 
+def test_etcd_tls_client_cert():
+    with H.Workdir("afo-6") as wd:
+        tls = E.make_tls(wd)
+        if tls is None:
+            H.skip("TLS test: needs openssl(1)")
+            return
+        ca, srv, srv_key, cli, cli_key = tls
+        etcd = E.Etcd(wd, 1, tls=(ca, srv, srv_key))
+        # the members' own health probe uses the server pair as a client (clientAuth usage)
+        etcd.start_all()
+        rss = O.RssSampler()
+        a, b = O.Agg(wd, rss, "a"), O.Agg(wd, rss, "b")
+        member(a, etcd, k=0, ttl=2)
+        a.extra += ["--etcd-cacert", ca, "--etcd-cert", cli, "--etcd-key", cli_key]
+        member(b, etcd, k=0, ttl=2)
+        b.extra += ["--etcd-cacert", ca]  # no client certificate: etcd refuses the handshake
+        a.start()
+        wait_primary([a], {}, 30 * O.SLOW)
+        cl = P.Client(a.eps["ingest"])
+        r = cl.call([O.ev(b"\x5a\x5a\x5a\x5a\x00\x00\x00\x06", 1, 672)], timeout=10)
+        H.check(r and r["k"] == "ack" and r["r"][0][1] == 0, f"submit over the TLS-elected leader: {r}")
+        cl.close()
+        b.start()
+        b.proc.wait_log(r'msg="group: etcd cannot be reached', timeout=30 * O.SLOW)
+        b.proc.wait_log(r'msg="group" role=unknown accepting=no .*etcd=unreachable.*READ-ONLY=1',
+                        timeout=30 * O.SLOW)
+        H.check(len(O.read_log(b.data)) == 0, "a member without etcd stored records")
+        a.stop()
+        b.stop()
+        etcd.stop_all()
+        rss.close()
+
+
 def test_failover_cycles():
     with H.Workdir("afo-5") as wd:
         etcd, rss, nodes, p, ep = setup(wd, ("x", "y"), ttl=2)
@@ -419,4 +455,4 @@ if __name__ == "__main__":
         print("SKIP etcd is not installed (Debian: etcd-server)", flush=True)
         sys.exit(77)
     H.main([test_sigkill_primary_13_collectors, test_sigstop_primary,
-            test_etcd_member_and_majority_down, test_partition_netns, test_failover_cycles])
+            test_etcd_member_and_majority_down, test_partition_netns, test_etcd_tls_client_cert, test_failover_cycles])
