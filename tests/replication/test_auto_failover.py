@@ -21,6 +21,9 @@ suite's oracle (0 lost, 0 duplicated, 0 fabricated).
   (6) etcd over TLS with client certificates: a member with the client
       certificate leads; one without it cannot reach etcd, says so and stays
       read-only (needs openssl; else skipped);
+  (7) CurveZMQ: the members share the server key pair (listed with the role
+      follower), collectors with their own keys; SIGKILL of the primary, the
+      other member takes over, the killed one follows again: every event once;
   (5) failover cycles (SIGKILL of whoever is primary, restart) under 13
       collectors: CT_AUTO_FAILOVER_CYCLES (20; 200 with CT_LONG=1).
 Skipped (exit 77) only when the etcd binary is absent.
@@ -402,6 +405,58 @@ def test_etcd_tls_client_cert():
         rss.close()
 
 
+def test_secure_group():
+    with H.Workdir("afo-7") as wd:
+        keys = O.secure_setup(wd, collectors=[("c672", 672), ("c673", 673)])
+        with open(keys["auth"], "a") as f:
+            f.write(f"{keys['server'][0]} follower hq-members\n")
+        etcd = E.Etcd(wd, 3)
+        etcd.start_all()
+        rss = O.RssSampler()
+        nodes = [O.Agg(wd, rss, n, secure=(keys["server_key"], keys["auth"])) for n in "ab"]
+        for n in nodes:
+            member(n, etcd, k=1, ttl=2)
+            n.start()
+        p, ep0 = wait_primary(nodes, {}, 60 * O.SLOW)
+        f = nodes[1] if p is nodes[0] else nodes[0]
+        f.proc.wait_log(r'msg="replication: following"', timeout=30 * O.SLOW)
+        cols = [O.Collector(wd, rss, n, d) for n, d in (("c672", 672), ("c673", 673))]
+        gen = set()
+        for i, c in enumerate(cols):
+            c.simulate(800 + i, 100)
+            gen |= set(c.read()[1])
+        for c in cols:
+            c.start(p.eps["ingest"], ["--resend-ms", "500", "--server", f.eps["ingest"]],
+                    curve_files=(keys[c.name + "_key"], keys["server_pub"]))
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 60 * O.SLOW, "safe drain")
+        for i, c in enumerate(cols):
+            c.stop()
+            c.simulate(900 + i, 50)
+            gen |= set(c.read()[1])
+            c.start(p.eps["ingest"], ["--resend-ms", "500", "--server", f.eps["ingest"]],
+                    curve_files=(keys[c.name + "_key"], keys["server_pub"]))
+        since = marks(nodes)
+        p.kill9()
+        q, ep1 = wait_primary([f], since, 30 * O.SLOW)
+        H.check(ep1 > ep0, f"epoch {ep1} after {ep0}")
+        p.start()
+        p.proc.wait_log(r'msg="group: following the leader"', timeout=60 * O.SLOW)
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 60 * O.SLOW,
+                     "every event safe after the failover")
+        O.wait_until(lambda: len(O.read_log(p.data)) == len(O.read_log(f.data)), 60 * O.SLOW,
+                     "the old primary follows")
+        ids = log_ids(f.data)
+        H.check(len(ids) == len(set(ids)) == len(gen) == 300 and set(ids) == gen,
+                f"{len(ids)} records, {len(set(ids))} distinct, {len(gen)} generated")
+        H.check(verify(p.data) == verify(f.data), "heads differ")
+        for c in cols:
+            c.stop()
+        for n in nodes:
+            n.stop()
+        etcd.stop_all()
+        rss.close()
+
+
 def test_failover_cycles():
     with H.Workdir("afo-5") as wd:
         etcd, rss, nodes, p, ep = setup(wd, ("x", "y"), ttl=2)
@@ -455,4 +510,5 @@ if __name__ == "__main__":
         print("SKIP etcd is not installed (Debian: etcd-server)", flush=True)
         sys.exit(77)
     H.main([test_sigkill_primary_13_collectors, test_sigstop_primary,
-            test_etcd_member_and_majority_down, test_partition_netns, test_etcd_tls_client_cert, test_failover_cycles])
+            test_etcd_member_and_majority_down, test_partition_netns, test_etcd_tls_client_cert, test_secure_group,
+            test_failover_cycles])
