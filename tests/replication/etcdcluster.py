@@ -75,6 +75,19 @@ class Etcd:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.loads(r.read())
 
+    def leader_index(self):
+        """The index of the member that is raft leader now (None if unknown)."""
+        for i in range(self.n):
+            if self.procs[i] is None or self.procs[i].p.poll() is not None:
+                continue
+            try:
+                st = self.post(i, "/v3/maintenance/status", {})
+            except (OSError, ValueError):
+                continue
+            if st.get("leader") and st.get("leader") == st.get("header", {}).get("member_id"):
+                return i
+        return None
+
     def healthy(self, i):
         ctx = None
         if self.tls:
