@@ -501,6 +501,8 @@ static void become_primary(run_state *r, uint64_t epoch)
 static ct_err group_tick(run_state *r, int64_t now, char *err, size_t errlen)
 {
     const ct_aggregator_opts *o = r->o;
+    if (r->follow && ct_follow_get_stats(r->follow)->epoch > r->epoch)
+        r->epoch = ct_follow_get_stats(r->follow)->epoch; /* adopted from the leader */
     ct_elect_set_store(o->elect, r->head_seq, r->epoch);
     ct_elect_get(o->elect, &r->gv);
     const ct_elect_view *v = &r->gv;

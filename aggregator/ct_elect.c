@@ -29,19 +29,19 @@ struct ct_elect {
     pthread_t th;
     bool started;
     pthread_mutex_t mu;
-    ct_elect_view v;     /* under mu */
-    uint64_t head_seq;   /* under mu */
-    uint64_t store_ep;   /* under mu */
-    bool have_store;     /* under mu */
-    int stop;            /* atomic */
-    int resign;          /* atomic: set by ct_elect_resign */
-    int64_t quiet_until; /* thread only: no campaign before (monotonic ms) */
-    int64_t lease;       /* thread only */
-    uint64_t put_head;   /* thread only: the head last written to our member key */
-    bool put_done;       /* thread only */
-    bool refused_local;  /* thread only */
-    bool reported;       /* under mu: etcd's state was logged once */
-    int64_t last_ok_ms;  /* thread only */
+    ct_elect_view v;           /* under mu */
+    uint64_t head_seq;         /* under mu */
+    uint64_t store_ep;         /* under mu */
+    bool have_store;           /* under mu */
+    int stop;                  /* atomic */
+    int resign;                /* atomic: set by ct_elect_resign */
+    int64_t quiet_until;       /* thread only: no campaign before (monotonic ms) */
+    int64_t lease;             /* thread only */
+    uint64_t put_head, put_ep; /* thread only: the head last written to our member key */
+    bool put_done;             /* thread only */
+    bool refused_local;        /* thread only */
+    bool reported;             /* under mu: etcd's state was logged once */
+    int64_t last_ok_ms;        /* thread only */
     ct_etcd_kv kvs[MAX_MEMBERS];
     char keys[MAX_MEMBERS][256];
 };
@@ -133,26 +133,31 @@ static void keep_lease(ct_elect *e)
     }
 }
 
-/* Our head in our member key (when it changed). */
+/* Our store's epoch and head in our member key (when they changed). */
 static void publish_head(ct_elect *e)
 {
     pthread_mutex_lock(&e->mu);
-    uint64_t head = e->head_seq;
+    uint64_t head = e->head_seq, ep = e->store_ep;
     bool have = e->have_store;
     pthread_mutex_unlock(&e->mu);
-    if (!have || (e->put_done && head == e->put_head)) return;
-    char val[32];
-    snprintf(val, sizeof val, "%" PRIu64, head);
+    if (!have || (e->put_done && head == e->put_head && ep == e->put_ep)) return;
+    char val[48];
+    snprintf(val, sizeof val, "%" PRIu64 " %" PRIu64, ep, head);
     ct_err r = ct_etcd_put(e->etcd, e->key_me, val, e->lease);
     etcd_state(e, r);
     if (!r) {
         e->put_head = head;
+        e->put_ep = ep;
         e->put_done = true;
     }
 }
 
-/* No other live member has a longer log than ours. */
-static bool eligible(ct_elect *e, uint64_t head)
+/* No other live member has a later log than ours: a higher store epoch, or
+ * the same epoch and a higher head (a store of epoch E holds a prefix of the
+ * log of E's leader, so among the members of the latest epoch the highest
+ * head has every record any of them has; a longer log of an older epoch may
+ * be a former leader's unsafe tail). */
+static bool eligible(ct_elect *e, uint64_t ep, uint64_t head)
 {
     size_t n = 0;
     ct_err r = ct_etcd_list(e->etcd, e->key_members, e->kvs, e->keys, MAX_MEMBERS, &n);
@@ -160,11 +165,14 @@ static bool eligible(ct_elect *e, uint64_t head)
     if (r) return false;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(e->keys[i], e->key_me) == 0) continue;
-        uint64_t h = strtoull(e->kvs[i].value, NULL, 10);
-        if (h > head) {
-            ct_log(CT_LOG_INFO, "group: not campaigning: a member has a longer log",
-                   "group=%s member=\"%s\" its_head=%" PRIu64 " our_head=%" PRIu64, e->o.group,
-                   e->keys[i] + strlen(e->key_members), h, head);
+        char *end = NULL;
+        uint64_t oep = strtoull(e->kvs[i].value, &end, 10);
+        uint64_t h = end ? strtoull(end, NULL, 10) : 0;
+        if (oep > ep || (oep == ep && h > head)) {
+            ct_log(CT_LOG_INFO, "group: not campaigning: a member has a later log",
+                   "group=%s member=\"%s\" its_epoch=%" PRIu64 " its_head=%" PRIu64
+                   " our_epoch=%" PRIu64 " our_head=%" PRIu64,
+                   e->o.group, e->keys[i] + strlen(e->key_members), oep, h, ep, head);
             return false;
         }
     }
@@ -226,7 +234,7 @@ static void step(ct_elect *e)
                e->o.group, e->v.leader, e->v.epoch);
     e->v.role = CT_ELECT_UNKNOWN;
     pthread_mutex_unlock(&e->mu);
-    if (!have || e->refused_local || ct_monotonic_ms() < e->quiet_until || !eligible(e, head))
+    if (!have || e->refused_local || ct_monotonic_ms() < e->quiet_until || !eligible(e, sep, head))
         return;
     bool created = false;
     r = ct_etcd_create_if_absent(e->etcd, e->key_leader, e->o.advertise, e->lease, &created, &kv);

@@ -11,10 +11,14 @@
  *                     creator's lease: it disappears when that lease
  *                     expires or is revoked. Its create_revision is the
  *                     group's epoch (the fencing token of §3.5).
- *   members/<adv>   = "<head seq>" of each live member, bound to its lease.
+ *   members/<adv>   = "<store epoch> <head seq>" of each live member, bound
+ *                     to its lease.
  * A member campaigns (creates "leader") only when the key is absent and no
- * other live member publishes a higher head: the node with the longest log
- * holds every event acked safe (safe <= the K-th highest follower head).
+ * other live member publishes a later log: a higher store epoch, or the
+ * same and a higher head (as Raft compares the last entry's term, then its
+ * index). A store of epoch E holds a prefix of the log of E's leader, so the
+ * winner holds every record a live member of the latest epoch holds: every
+ * event acked safe when one of the K followers that confirmed it is alive.
  *
  * Lease and clock: the lease has TTL T (--lease-ttl). A keepalive is sent
  * every T/6; the instant t0 just before a keepalive (or the grant) that
@@ -69,8 +73,8 @@ ct_err ct_elect_start(const ct_elect_opts *o, ct_elect **out, char *err, size_t 
  * once). NULL is a no-op. */
 void ct_elect_stop(ct_elect *e);
 void ct_elect_get(ct_elect *e, ct_elect_view *v);
-/* The loop publishes its store's head and epoch (before that, this member
- * never campaigns). */
+/* The loop publishes its store's head and epoch, the highest it adopted or
+ * led (before that, this member never campaigns). */
 void ct_elect_set_store(ct_elect *e, uint64_t head_seq, uint64_t epoch);
 /* The loop cannot lead (its store refused the group's epoch): the thread
  * gives the leader key up (revokes the lease) and does not campaign for

@@ -24,6 +24,11 @@ suite's oracle (0 lost, 0 duplicated, 0 fabricated).
   (7) CurveZMQ: the members share the server key pair (listed with the role
       follower), collectors with their own keys; SIGKILL of the primary, the
       other member takes over, the killed one follows again: every event once;
+  (8) the election prefers the latest epoch over the longest log: a former
+      primary restarted with a long unsafe tail (acked committed to a client
+      that never resends) does not win against a follower of a later epoch
+      holding fewer records, among them events acked safe (deleted from the
+      outbox): those stay on the group's log;
   (5) failover cycles (SIGKILL of whoever is primary, restart) under 13
       collectors: CT_AUTO_FAILOVER_CYCLES (20; 200 with CT_LONG=1).
 Skipped (exit 77) only when the etcd binary is absent.
@@ -472,6 +477,59 @@ def test_secure_group():
         rss.close()
 
 
+def test_latest_epoch_wins_over_longest_log():
+    with H.Workdir("afo-8") as wd:
+        etcd, rss, nodes, p, ep0 = setup(wd, ("a", "b", "c"), ttl=2)
+        fs = [n for n in nodes if n is not p]
+        for n in fs:
+            n.proc.wait_log(r'msg="replication: following"', timeout=30 * O.SLOW)
+        for n in fs:  # they confirm nothing from now on
+            n.signal(signal.SIGSTOP)
+        cl = P.Client(p.eps["ingest"])
+        origin = b"\x5a\x5a\x5a\x5a\x00\x00\x00\x08"
+        for k in range(3):
+            r = cl.call([O.ev(origin, s, 672) for s in range(100 * k + 1, 100 * k + 101)],
+                        timeout=20)
+            H.check(r and r["k"] == "ack" and all(i[1] == 0 for i in r["r"]), f"ack {r}")
+        cl.close()
+        tail = len(O.read_log(p.data))
+        H.check(tail == 300, f"{tail} records on the primary")
+        p.kill9()
+        since = marks(fs)
+        for n in fs:
+            n.signal(signal.SIGCONT)
+        q, ep1 = wait_primary(fs, since, 30 * O.SLOW)
+        f = fs[1] if q is fs[0] else fs[0]
+        col = O.Collector(wd, rss, "c672", 672)
+        col.simulate(4242, 50)
+        safe_ids = set(col.read()[1])
+        start_cols([col], [q, f])
+        O.wait_until(lambda: O.outbox_empty(col), 60 * O.SLOW, "50 events safe on the new primary")
+        col.stop()
+        H.check(safe_ids <= set(log_ids(f.data)), "the follower lacks a safe event")
+        H.check(len(O.read_log(f.data)) < tail, "the follower's log is not the shorter one")
+        # the new primary dies; the old one comes back with its longer log of an older epoch
+        since = marks([f])
+        q.kill9()
+        p.start()
+        w, ep2 = wait_primary([f, p], since, 30 * O.SLOW)
+        H.check(w is f, f"{w.name} (epoch {ep0}, {tail} records) won against the follower of "
+                f"epoch {ep1}")
+        p.proc.wait_log(r'msg="group: following the leader"', timeout=30 * O.SLOW)
+        O.wait_until(lambda: len(O.read_log(p.data)) == len(O.read_log(f.data)), 60 * O.SLOW,
+                     "the old primary follows")
+        ids = log_ids(f.data)
+        H.check(safe_ids <= set(ids), "an event acked safe is missing on the group's log")
+        H.check(len(ids) == len(set(ids)), "duplicates on the group's log")
+        H.check(verify(p.data) == verify(f.data), "heads differ")
+        H.check(any("discarded the unsafe tail" in x for x in p.proc.lines),
+                "the old primary did not cut its tail")
+        for n in (f, p):
+            n.stop()
+        etcd.stop_all()
+        rss.close()
+
+
 def test_failover_cycles():
     with H.Workdir("afo-5") as wd:
         etcd, rss, nodes, p, ep = setup(wd, ("x", "y"), ttl=2)
@@ -526,4 +584,4 @@ if __name__ == "__main__":
         sys.exit(77)
     H.main([test_sigkill_primary_13_collectors, test_sigstop_primary,
             test_etcd_member_and_majority_down, test_partition_netns, test_etcd_tls_client_cert, test_secure_group,
-            test_failover_cycles])
+            test_latest_epoch_wins_over_longest_log, test_failover_cycles])
