@@ -27,6 +27,9 @@ const char *ct_aggregator_args_check(const ct_aggregator_args *a)
     if (a->etcd.n && (a->follow || a->promote || a->rejoin || !a->group || !a->replicate.n))
         return "--etcd needs --group NAME and --replicate EP, and takes no --follow, --promote "
                "or --rejoin (the election decides the role)";
+    if (a->etcd.n && a->sync_followers < 1)
+        return "--etcd needs --sync-followers K >= 1: with 0 an ack means one disk, and an "
+               "automatic failover would lose what only the dead primary had";
     if (!a->etcd.n && (a->group || a->advertise))
         return "--group and --advertise need --etcd ENDPOINT";
     if (a->etcd.n > CT_ETCD_MAX_ENDPOINTS) return "at most 8 --etcd endpoints";

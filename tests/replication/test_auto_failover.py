@@ -404,16 +404,38 @@ def test_etcd_tls_client_cert():
         etcd.start_all()
         rss = O.RssSampler()
         a, b = O.Agg(wd, rss, "a"), O.Agg(wd, rss, "b")
-        member(a, etcd, k=0, ttl=2)
-        a.extra += ["--etcd-cacert", ca, "--etcd-cert", cli, "--etcd-key", cli_key]
-        member(b, etcd, k=0, ttl=2)
+        mport = H.free_port_block(1)
+        member(a, etcd, k=1, ttl=2)
+        a.extra += ["--etcd-cacert", ca, "--etcd-cert", cli, "--etcd-key", cli_key,
+                    "--metrics", f"127.0.0.1:{mport}"]
+        member(b, etcd, k=1, ttl=2)
         b.extra += ["--etcd-cacert", ca]  # no client certificate: etcd refuses the handshake
         a.start()
-        wait_primary([a], {}, 30 * O.SLOW)
+        _, ep = wait_primary([a], {}, 30 * O.SLOW)
         cl = P.Client(a.eps["ingest"])
         r = cl.call([O.ev(b"\x5a\x5a\x5a\x5a\x00\x00\x00\x06", 1, 672)], timeout=10)
         H.check(r and r["k"] == "ack" and r["r"][0][1] == 0, f"submit over the TLS-elected leader: {r}")
         cl.close()
+        # /metrics shows the group (and promtool accepts the exposition)
+        import urllib.request
+        deadline = time.time() + 10 * O.SLOW
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=5) as m:
+                text = m.read().decode()
+            if "chitieu_aggregator_group_accepting 1" in text or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        for want in ("chitieu_aggregator_group_accepting 1",
+                     'chitieu_aggregator_group_role{role="leader"} 1',
+                     'chitieu_aggregator_group_role{role="follower"} 0',
+                     f'chitieu_aggregator_group_leader{{leader="{a.wd.ipc("a-rep")}"}} 1',
+                     "chitieu_aggregator_group_etcd_up 1",
+                     f"chitieu_aggregator_group_epoch {ep}"):
+            H.check(want in text, f"/metrics lacks {want!r}:\n{text[-1500:]}")
+        if shutil.which("promtool"):
+            r = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
+                               capture_output=True, timeout=30)
+            H.check(r.returncode == 0, f"promtool: {r.stdout}{r.stderr}")
         b.start()
         b.proc.wait_log(r'msg="group: etcd cannot be reached', timeout=30 * O.SLOW)
         b.proc.wait_log(r'msg="group" role=unknown accepting=no .*etcd=unreachable.*READ-ONLY=1',
