@@ -30,6 +30,8 @@ const char *ct_aggregator_args_check(const ct_aggregator_args *a)
     if (a->etcd.n && a->sync_followers < 1)
         return "--etcd needs --sync-followers K >= 1: with 0 an ack means one disk, and an "
                "automatic failover would lose what only the dead primary had";
+    if (a->etcd.n && a->group_size && a->sync_followers >= a->group_size)
+        return "--sync-followers K must be below --group-size N (K followers besides the leader)";
     if (!a->etcd.n && (a->group || a->advertise))
         return "--group and --advertise need --etcd ENDPOINT";
     if (a->etcd.n > CT_ETCD_MAX_ENDPOINTS) return "at most 8 --etcd endpoints";
@@ -91,6 +93,8 @@ void ct_aggregator_args_elect(const ct_aggregator_args *a, ct_elect_opts *eo)
     eo->group = a->group;
     eo->advertise = a->advertise ? a->advertise : a->replicate.v[0];
     eo->ttl_s = a->lease_ttl;
+    eo->group_size = (size_t)a->group_size;
+    eo->sync_k = (size_t)a->sync_followers;
 }
 
 int ct_aggregator_failover(const ct_aggregator_args *a, ct_store *store, const ct_campaign *camp,

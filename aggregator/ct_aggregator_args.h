@@ -24,7 +24,7 @@ typedef struct {
     ct_opt_list ingest, feed, snapshot, replicate;
     ct_opt_list etcd; /* group mode: etcd endpoints */
     const char *group, *advertise, *etcd_cacert, *etcd_cert, *etcd_key;
-    int64_t lease_ttl;
+    int64_t lease_ttl, group_size;
     size_t map_size;
     int64_t batch_max, max_connections, handshake_ivl, feed_hwm, reader_check, persons_ckpt;
     int64_t sync_followers, test_flip_shipped;

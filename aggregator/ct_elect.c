@@ -42,6 +42,7 @@ struct ct_elect {
     bool refused_local;        /* thread only */
     bool reported;             /* under mu: etcd's state was logged once */
     int64_t last_ok_ms;        /* thread only */
+    int64_t few_log_ms;        /* thread only: the last "too few members" line */
     ct_etcd_kv kvs[MAX_MEMBERS];
     char keys[MAX_MEMBERS][256];
 };
@@ -163,6 +164,22 @@ static bool eligible(ct_elect *e, uint64_t ep, uint64_t head)
     ct_err r = ct_etcd_list(e->etcd, e->key_members, e->kvs, e->keys, MAX_MEMBERS, &n);
     etcd_state(e, r);
     if (r) return false;
+    size_t seen = 1; /* ourselves */
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e->keys[i], e->key_me) != 0) seen++;
+    size_t need = e->o.group_size > e->o.sync_k ? e->o.group_size - e->o.sync_k : 1;
+    if (e->o.group_size && seen < need) {
+        int64_t now = ct_monotonic_ms();
+        if (now - e->few_log_ms >= 5000) {
+            ct_log(CT_LOG_WARN,
+                   "group: not campaigning: too few members seen to be sure of holding every "
+                   "event acked safe (waiting for them)",
+                   "group=%s members_seen=%zu needed=%zu group_size=%zu sync_followers=%zu",
+                   e->o.group, seen, need, e->o.group_size, e->o.sync_k);
+            e->few_log_ms = now;
+        }
+        return false;
+    }
     for (size_t i = 0; i < n; i++) {
         if (strcmp(e->keys[i], e->key_me) == 0) continue;
         char *end = NULL;

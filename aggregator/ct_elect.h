@@ -17,8 +17,10 @@
  * other live member publishes a later log: a higher store epoch, or the
  * same and a higher head (as Raft compares the last entry's term, then its
  * index). A store of epoch E holds a prefix of the log of E's leader, so the
- * winner holds every record a live member of the latest epoch holds: every
- * event acked safe when one of the K followers that confirmed it is alive.
+ * winner holds every record a live member of the latest epoch holds. With
+ * the group's size N (--group-size), a member campaigns only when it sees
+ * at least N - K live members: an event acked safe is on K + 1 members, so
+ * at least one of them is among those seen, and the winner has it.
  *
  * Lease and clock: the lease has TTL T (--lease-ttl). A keepalive is sent
  * every T/6; the instant t0 just before a keepalive (or the grant) that
@@ -63,6 +65,10 @@ typedef struct {
     const char *group;     /* key prefix /chitieu/<group>/ */
     const char *advertise; /* our replication endpoint as others reach it */
     int64_t ttl_s;         /* lease TTL, seconds (>= 2) */
+    /* the group's size N and --sync-followers K: a member campaigns only
+     * when it sees at least N - K live members (itself included); 0 = no
+     * such check */
+    size_t group_size, sync_k;
 } ct_elect_opts;
 
 typedef struct ct_elect ct_elect;

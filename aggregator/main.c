@@ -72,6 +72,10 @@ static const ct_opt opts[] = {
     {"advertise", CT_OPT_STR, O(advertise), 0, 0, "EP", NULL, 0, 0, NULL,
      "with --etcd: the replication endpoint the other members connect to when this one leads "
      "(default: the first --replicate)"},
+    {"group-size", CT_OPT_INT, O(group_size), 0, 0, "N", "0", 0, 32, NULL,
+     "with --etcd: the number of aggregators in the group; a member campaigns only when it "
+     "sees N - K of them alive (K = --sync-followers), so the winner holds every event acked "
+     "safe; 0 = no such check"},
     {"lease-ttl", CT_OPT_INT, O(lease_ttl), 0, 0, "SEC", "5", 2, 60, NULL,
      "with --etcd: the leadership lease's TTL; a leader stops acking SEC/2 after its last "
      "successful renewal"},
