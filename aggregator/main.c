@@ -133,7 +133,9 @@ static const ct_opt_spec spec = {
     .opts = opts,
     .epilog = "Replication (docs/replication.md): a primary with --replicate EP "
               "[--sync-followers K]; a follower with --follow EP (exits 1 naming the first seq "
-              "where its log and the primary's diverge). "
+              "where its log and the primary's diverge); or, for automatic failover, every "
+              "member with --etcd URL... --group NAME --group-size N --replicate EP "
+              "--sync-followers K (etcd elects the primary; docs/replication.md). "
               "Signals: SIGINT/SIGTERM finish the batch in flight, ack it and exit 0; SIGHUP "
               "reloads --auth (revocations apply to open connections; an invalid file keeps "
               "the previous table and says so). Exit: 0 ok, 1 runtime failure, 2 usage or "
