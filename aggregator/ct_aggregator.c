@@ -169,10 +169,9 @@ typedef struct {
     int64_t last_fail_log;
     uint64_t refused_submits;                  /* a follower's "err" not_primary answers */
     uint64_t m_events, m_commits, m_commit_ns; /* ingest stats at the last round */
-    /* group mode: the store's epoch, whether this member takes events now,
-     * the endpoint it follows, the last election view, and a leader epoch
-     * whose endpoint answered stale_epoch (not followed again) */
-    uint64_t epoch;
+    /* group mode: whether this member takes events now, the endpoint it
+     * follows, the last election view, and a leader epoch whose endpoint
+     * answered stale_epoch (not followed again) */
     bool accepting;
     char follow_ep[CT_ETCD_VALUE_MAX + 1];
     ct_elect_view gv;
@@ -247,7 +246,7 @@ static void fill_status(void *ctx, ct_wire_status *st)
         st->follower = true;
         if (ws->epoch) st->epoch = ws->epoch;
         st->safe = ws->primary_safe < r->head_seq ? ws->primary_safe : r->head_seq;
-    } else if (r->o->n_replicate) {
+    } else if (r->o->n_replicate && (!r->o->elect || r->accepting)) {
         ct_repl_follower_view v[CT_REPL_MAX_FOLLOWERS];
         size_t n = ct_repl_followers(r->repl, now, v, CT_REPL_MAX_FOLLOWERS);
         if (n > CT_REPL_MAX_FOLLOWERS) n = CT_REPL_MAX_FOLLOWERS;
@@ -748,7 +747,6 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
         goto out;
     }
     if (o->follow && (e = start_follow(&r, o->follow, err, errlen))) goto out;
-    r.epoch = epoch;
     if (o->rejoin_to && o->rejoin_to_len) o->rejoin_to[0] = 0;
     ct_store_head(o->store, &r.head_seq, r.head);
     for (int i = 0; !o->auth && i < 3; i++)
