@@ -40,6 +40,13 @@
 #define UNKNOWN_Q UINT64_MAX /* a committed mark that no safe watermark reaches */
 #define FAILOVER_MS 3000     /* silence that moves a deliverer to its next endpoint */
 #define REFUSED_HOLD_MS 500  /* at most one move per this, when endpoints refuse */
+/* Acks are settled in the outbox in groups: one durable transaction for
+ * all the acks (and the safe sweep) that waited at most SETTLE_DELAY_MS,
+ * at once when SETTLE_GROUP are waiting, no slot is free, nothing else is
+ * in flight, or the run stops. An ack that is not settled yet only costs a
+ * resend after a crash, which the aggregator answers "duplicate". */
+#define SETTLE_DELAY_MS 20
+#define SETTLE_GROUP 256
 
 typedef struct {
     uint64_t seq; /* 0 = free */
@@ -72,7 +79,7 @@ typedef struct {
     ct_deliver_stats *st;
     /* window */
     slot_t *slots;
-    size_t cap, used; /* cap = 2 x window */
+    size_t cap, used; /* cap = window + max(window, SETTLE_GROUP) */
     size_t window;
     size_t *freelist;
     size_t nfree;
@@ -100,6 +107,7 @@ typedef struct {
     ct_outbox_settle_item *settle;
     uint64_t *settle_q; /* per settle item: its log seq when committed but not yet safe, else 0 */
     size_t nsettle;
+    int64_t settle_since; /* monotonic ms since settles or a sweep wait; 0 = none */
     /* watermarks: the highest safe seq any ack carried; the safe seq the
      * outbox was last swept with; when an ack last carried one */
     uint64_t safe, swept_safe;
@@ -551,8 +559,21 @@ static void handle_msg(dstate *d, const uint8_t *buf, size_t len)
     }
 }
 
+/* A group of settles (or a sweep) is due: see SETTLE_DELAY_MS. */
+static bool settle_due(dstate *d, int64_t now, bool stopping)
+{
+    if (d->nsettle == 0 && d->safe <= d->swept_safe) {
+        d->settle_since = 0;
+        return false;
+    }
+    if (!d->settle_since) d->settle_since = now;
+    return stopping || d->nsettle >= SETTLE_GROUP || d->nfree == 0 || d->used == d->nsettle ||
+           now - d->settle_since >= SETTLE_DELAY_MS;
+}
+
 static ct_err settle_now(dstate *d, int64_t now)
 {
+    d->settle_since = 0;
     if (d->nsettle == 0 && d->safe <= d->swept_safe) return CT_OK;
     size_t nd = 0, nr = 0;
     uint64_t t0 = ct_monotonic_ns();
@@ -594,7 +615,7 @@ static void drain(dstate *d, void *sock, int64_t now)
         d->recv_ns = ct_monotonic_ns();
         /* tolerate a multipart reply: the payload is the last frame */
         if (zmq_msg_more(&m)) continue;
-        handle_msg(d, zmq_msg_data(&m), zmq_msg_size(&m)); /* nsettle <= window */
+        handle_msg(d, zmq_msg_data(&m), zmq_msg_size(&m)); /* nsettle <= used <= cap */
     }
     zmq_msg_close(&m);
 }
@@ -803,11 +824,11 @@ static void dstate_free(dstate *d)
 
 /* Slots: the window of unacked events plus as many acked-but-not-yet-settled
  * ones (settled after the next sends, so the outbox fsync overlaps the
- * aggregator's work on them). */
+ * aggregator's work on them), at least SETTLE_GROUP of those. */
 static ct_err dstate_init(dstate *d, size_t window, size_t batch)
 {
     d->window = window;
-    window *= 2;
+    window += window > SETTLE_GROUP ? window : SETTLE_GROUP;
     d->cap = window;
     size_t hsz = 16;
     while (hsz < 2 * window)
@@ -821,8 +842,8 @@ static ct_err dstate_init(dstate *d, size_t window, size_t batch)
     d->tokens = calloc(d->ntok, sizeof *d->tokens);
     d->evs = calloc(batch, sizeof *d->evs);
     d->items = calloc(CT_WIRE_MAX_EVENTS, sizeof *d->items);
-    d->settle = calloc(window + CT_WIRE_MAX_EVENTS, sizeof *d->settle);
-    d->settle_q = calloc(window + CT_WIRE_MAX_EVENTS, sizeof *d->settle_q);
+    d->settle = calloc(window, sizeof *d->settle); /* one per held slot at most */
+    d->settle_q = calloc(window, sizeof *d->settle_q);
     if (!d->slots || !d->freelist || !d->hash || !d->ring || !d->tokens || !d->evs || !d->items ||
         !d->settle || !d->settle_q)
         return CT_ERR_NOMEM;
@@ -977,11 +998,12 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                 break;
             }
         }
-        /* acks drained last round: one durable transaction, after the sends
-         * above so the aggregator works while the outbox fsyncs. A failure
-         * keeps the events in the window; they are resent and acked again. */
+        /* acks drained in the last rounds: one durable transaction, after the
+         * sends above so the aggregator works while the outbox fsyncs, when a
+         * group is due (settle_due). A failure keeps the events in the
+         * window; they are resent and acked again. */
         if (d.epoch_raised) start_epoch(&d, now);
-        if (d.nsettle || d.safe > d.swept_safe) settle_now(&d, now);
+        if (settle_due(&d, now, stopping)) settle_now(&d, now);
         if (!stopping) poll_safe(&d, now);
         if (!stopping && d.connected)
             ct_telemetry_send(&d.tel, ob, sock, o->telemetry_s, now, &d.next_token, &d.out);
@@ -1056,6 +1078,8 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             if (w2 < wait) wait = w2;
         }
         if (next_resend - now < wait) wait = next_resend - now;
+        if (d.settle_since && d.settle_since + SETTLE_DELAY_MS - now < wait)
+            wait = d.settle_since + SETTLE_DELAY_MS - now;
         if (wait < 0) wait = 0;
         if (wait > RESEND_CHECK_MS) wait = RESEND_CHECK_MS;
         ct_notify_watchdog();
