@@ -18,6 +18,14 @@
  * peak RSS (VmHWM), and the feed lag (SUB thread: wall clock at arrival of an
  * "upd" minus its "t" commit time, 1 ms resolution).
  *
+ * --safe (a primary with followers): submits ask for the safe watermark
+ * ("w": 1) and, as a collector does, a committed ack frees the window while
+ * the event waits in a FIFO until an ack's "f" covers its seq ("q"); the
+ * safe latency is from the send of its submit to the receipt of that ack,
+ * the safe rate counts to the moment the last event became safe. At the end
+ * an event already acked (the warm-up one) is resent every millisecond as a
+ * probe until "f" covers everything (its duplicate acks are not counted).
+ *
  * Invariants: a thread never has more than W events in flight; every event
  * id is sent once (no resend: a timeout is a failure of the run, reported);
  * one JSON line on stdout, human-readable lines on stderr.
@@ -201,6 +209,7 @@ typedef struct {
     int timeout_s;
     double seconds; /* > 0: stop sending after this long (events = upper bound) */
     const char *label;
+    bool safe; /* --safe: wait for the safe watermark too */
 } opts_t;
 
 /* ---- one collector thread ---- */
@@ -235,6 +244,9 @@ typedef struct {
     uint64_t *seqs;
     size_t nseqs, capseqs;
     uint64_t t_end_ns;
+    /* --safe */
+    hist hs;
+    uint64_t safe_events, probes, t_safe_end_ns;
     char err[256];
     int failed;
 } worker;
@@ -364,6 +376,13 @@ typedef struct {
     size_t fl_cap;
     uint64_t next_token;
     ct_ack_item *items;
+    /* --safe: submits committed, not yet safe (FIFO ring) */
+    struct pend {
+        uint64_t q, t_ns;
+        uint32_t n;
+    } * pend;
+    size_t pcap, phead, pcount;
+    uint64_t probe_token; /* a probe in flight (0 = none) */
 } wstate;
 
 /* Builds event k (1-based) into slot i of the scratch area. */
@@ -395,7 +414,7 @@ static int send_sub(worker *w, wstate *s, uint64_t k0, size_t n)
         build_event(w, s, k0 + i, i);
     uint64_t token = ++s->next_token;
     ct_buf_reset(&s->out);
-    ct_err e = ct_wire_submit_encode(token, s->evs, n, &s->out);
+    ct_err e = ct_wire_submit_encode_wm(token, s->evs, n, w->o->safe, &s->out);
     if (e) {
         snprintf(w->err, sizeof w->err, "submit encode: %s", ct_err_str(e));
         return -1;
@@ -430,12 +449,29 @@ static long handle_reply(worker *w, wstate *s, const uint8_t *buf, size_t len, b
                  ct_err_str((ct_err)code));
         return -1;
     }
-    uint64_t token = 0, seq = 0;
+    uint64_t token = 0, seq = 0, safe = 0;
+    bool has_safe = false;
     size_t n = 0;
-    e = ct_wire_ack_decode(buf, len, &token, &seq, s->items, CT_WIRE_MAX_EVENTS, &n);
+    e = ct_wire_ack_decode_wm(buf, len, &token, &seq, &has_safe, &safe, s->items,
+                              CT_WIRE_MAX_EVENTS, &n);
     if (e) {
         snprintf(w->err, sizeof w->err, "ack decode: %s", ct_err_str(e));
         return -1;
+    }
+    if (w->o->safe) {
+        uint64_t t = now_ns();
+        while (has_safe && s->pcount && s->pend[s->phead].q <= safe) {
+            struct pend *pe = &s->pend[s->phead];
+            hist_add(&w->hs, (t - pe->t_ns) / 1000u, pe->n);
+            w->safe_events += pe->n;
+            w->t_safe_end_ns = t;
+            s->phead = (s->phead + 1) % s->pcap;
+            s->pcount--;
+        }
+        if (token == s->probe_token) { /* a probe: not an event of the run */
+            s->probe_token = 0;
+            return 0;
+        }
     }
     flight *f = &s->fl[token % s->fl_cap];
     if (f->token != token || f->n != n) {
@@ -444,6 +480,24 @@ static long handle_reply(worker *w, wstate *s, const uint8_t *buf, size_t len, b
     }
     uint64_t t = now_ns();
     f->token = 0;
+    if (w->o->safe && record) { /* wait for "f" to cover the highest "q" */
+        uint64_t q = 0;
+        for (size_t i = 0; i < n; i++)
+            if (s->items[i].seq > q) q = s->items[i].seq;
+        if (has_safe && q <= safe) {
+            hist_add(&w->hs, (t - f->t_ns) / 1000u, n);
+            w->safe_events += n;
+            w->t_safe_end_ns = t;
+        } else {
+            if (s->pcount == s->pcap) {
+                snprintf(w->err, sizeof w->err, "safe FIFO full");
+                return -1;
+            }
+            s->pend[(s->phead + s->pcount) % s->pcap] =
+                (struct pend){.q = q, .t_ns = f->t_ns, .n = f->n};
+            s->pcount++;
+        }
+    }
     if (record) {
         hist_add(&w->h, (t - f->t_ns) / 1000u, n);
         w->acks++;
@@ -510,6 +564,29 @@ static long recv_some(worker *w, wstate *s, bool record)
     return settled;
 }
 
+/* --safe, at the end: resends the warm-up event (acked long ago: a
+ * duplicate) so that acks bring "f" until every event is safe. */
+static int probe_safe(worker *w, wstate *s)
+{
+    while (s->pcount) {
+        if (!s->probe_token) {
+            build_event(w, s, 1, 0);
+            uint64_t token = ++s->next_token;
+            ct_buf_reset(&s->out);
+            if (ct_wire_submit_encode_wm(token, s->evs, 1, true, &s->out) != CT_OK ||
+                zmq_send(s->sock, s->out.data, s->out.len, 0) < 0) {
+                snprintf(w->err, sizeof w->err, "probe send failed");
+                return -1;
+            }
+            s->probe_token = token;
+            w->probes++;
+        }
+        if (recv_some(w, s, false) < 0) return -1;
+        if (s->pcount && !s->probe_token) usleep(1000);
+    }
+    return 0;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -527,8 +604,10 @@ static void *worker_main(void *arg)
     s.fl_cap = o->window + 2;
     s.fl = calloc(s.fl_cap, sizeof *s.fl);
     s.items = calloc(CT_WIRE_MAX_EVENTS, sizeof *s.items);
+    s.pcap = (size_t)(w->m / (batch ? batch : 1)) + o->window + 16;
+    s.pend = calloc(s.pcap, sizeof *s.pend);
     bool at_barrier = false;
-    if (!s.enr || !s.can || !s.scratch || !s.evs || !s.fl || !s.items) {
+    if (!s.enr || !s.can || !s.scratch || !s.evs || !s.fl || !s.items || !s.pend) {
         snprintf(w->err, sizeof w->err, "out of memory");
         goto fail;
     }
@@ -566,6 +645,7 @@ static void *worker_main(void *arg)
         if (r < 0) goto fail;
         inflight -= (uint64_t)r;
     }
+    if (o->safe && probe_safe(w, &s) != 0) goto fail;
     goto done;
 fail:
     w->failed = 1;
@@ -578,6 +658,7 @@ done:
     free(s.evs);
     free(s.fl);
     free(s.items);
+    free(s.pend);
     ct_buf_free(&s.out);
     return NULL;
 }
@@ -684,6 +765,8 @@ static void usage(FILE *f)
                "  --seed S             template seed (default 1); origins are fresh per run\n"
                "  --timeout SEC        fail if no ack for SEC (default 60)\n"
                "  --label TEXT         copied into the JSON\n"
+               "  --safe               ask for the safe watermark (\"w\"); also measure when each\n"
+               "                       event became safe (a primary with --sync-followers)\n"
                "  --person-seq         EXPERIMENT: person refs in key order instead of hashes\n"
                "                       (shows what the random person index costs)\n");
 }
@@ -705,13 +788,25 @@ int main(int argc, char **argv)
     o.seed = 1;
     o.timeout_s = 60;
     o.label = "";
-    static const struct option lo[] = {
-        {"server", 1, 0, 's'},   {"collectors", 1, 0, 'n'}, {"window", 1, 0, 'w'},
-        {"batch", 1, 0, 'b'},    {"events", 1, 0, 'm'},     {"cancel-pct", 1, 0, 'c'},
-        {"campaign", 1, 0, 'C'}, {"server-key", 1, 0, 'K'}, {"keys", 1, 0, 'k'},
-        {"agg-pid", 1, 0, 'p'},  {"feed", 1, 0, 'f'},       {"seed", 1, 0, 'S'},
-        {"timeout", 1, 0, 't'},  {"label", 1, 0, 'l'},      {"help", 0, 0, 'h'},
-        {"seconds", 1, 0, 'T'},  {"person-seq", 0, 0, 'P'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"server", 1, 0, 's'},
+                                       {"collectors", 1, 0, 'n'},
+                                       {"window", 1, 0, 'w'},
+                                       {"batch", 1, 0, 'b'},
+                                       {"events", 1, 0, 'm'},
+                                       {"cancel-pct", 1, 0, 'c'},
+                                       {"campaign", 1, 0, 'C'},
+                                       {"server-key", 1, 0, 'K'},
+                                       {"keys", 1, 0, 'k'},
+                                       {"agg-pid", 1, 0, 'p'},
+                                       {"feed", 1, 0, 'f'},
+                                       {"seed", 1, 0, 'S'},
+                                       {"timeout", 1, 0, 't'},
+                                       {"label", 1, 0, 'l'},
+                                       {"help", 0, 0, 'h'},
+                                       {"seconds", 1, 0, 'T'},
+                                       {"person-seq", 0, 0, 'P'},
+                                       {"safe", 0, 0, 'W'},
+                                       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -762,6 +857,9 @@ int main(int argc, char **argv)
             break;
         case 'P':
             g_person_seq = true;
+            break;
+        case 'W':
+            o.safe = true;
             break;
         case 'h':
             usage(stdout);
@@ -848,14 +946,20 @@ int main(int argc, char **argv)
         pthread_join(fth, NULL);
     }
 
-    hist h;
+    hist h, hs;
     memset(&h, 0, sizeof h);
-    uint64_t acc = 0, dup = 0, rej = 0, retry = 0, acks = 0, sent = 0;
+    memset(&hs, 0, sizeof hs);
+    uint64_t acc = 0, dup = 0, rej = 0, retry = 0, acks = 0, sent = 0, safe_ev = 0, probes = 0;
+    uint64_t t_safe = t0;
     int failed = 0;
     size_t nseq = 0;
     for (size_t i = 0; i < o.collectors; i++) {
         worker *w = &ws[i];
         hist_merge(&h, &w->h);
+        hist_merge(&hs, &w->hs);
+        safe_ev += w->safe_events;
+        probes += w->probes;
+        if (w->t_safe_end_ns > t_safe) t_safe = w->t_safe_end_ns;
         acc += w->accepted;
         dup += w->duplicates;
         rej += w->rejected;
@@ -913,6 +1017,14 @@ int main(int argc, char **argv)
                fd->updates, fd->gaps, hist_q_ms(&fd->h, 0.5), hist_q_ms(&fd->h, 0.99),
                (double)fd->h.max_us / 1000.0, fd->err[0] ? ",\"feed_error\":\"" : "", fd->err,
                fd->err[0] ? "\"" : "");
+    if (o.safe) {
+        double ss = (double)(t_safe - t0) / 1e9;
+        printf(
+            ",\"safe_events\":%" PRIu64 ",\"safe_secs\":%.4f,\"safe_events_per_s\":%.1f,"
+            "\"safe_p50_ms\":%.3f,\"safe_p99_ms\":%.3f,\"safe_p999_ms\":%.3f,\"probes\":%" PRIu64,
+            safe_ev, ss, ss > 0 ? (double)safe_ev / ss : 0.0, hist_q_ms(&hs, 0.5),
+            hist_q_ms(&hs, 0.99), hist_q_ms(&hs, 0.999), probes);
+    }
     printf("}\n");
     fprintf(stderr,
             "ct_loadgen: %zux%zu %" PRIu64 " events in %.3f s = %.0f ev/s; ack p50 %.3f p99 %.3f "
@@ -927,6 +1039,6 @@ int main(int argc, char **argv)
     pthread_barrier_destroy(&bar);
     zmq_ctx_term(zctx);
     ct_campaign_free(&camp);
-    int bad = failed || rej || retry || done != sent;
+    int bad = failed || rej || retry || done != sent || (o.safe && safe_ev != done);
     return bad ? 1 : 0;
 }

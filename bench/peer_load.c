@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef PEER_NO_REDIS /* -DPEER_NO_REDIS: PostgreSQL only (no libhiredis-dev) */
 #include <hiredis/hiredis.h>
+#endif
 #include <libpq-fe.h>
 
 typedef struct {
@@ -296,6 +298,7 @@ fail:
 
 /* ---- Redis ---- */
 
+#ifndef PEER_NO_REDIS
 static const char *LUA = "if redis.call('SET', KEYS[1], ARGV[1], 'NX') then "
                          "redis.call('HINCRBY', 'cnt:district', ARGV[2], 1) "
                          "redis.call('HINCRBY', 'cnt:agent', ARGV[3], 1) "
@@ -370,6 +373,7 @@ fail:
     redisFree(c);
     return NULL;
 }
+#endif
 
 /* ---- main ---- */
 
@@ -434,6 +438,9 @@ int main(int argc, char **argv)
             goto usage;
         i++;
     }
+#ifdef PEER_NO_REDIS
+    if (o.redis_host) goto usage;
+#endif
     if ((!o.pg == !o.redis_host) || !roster || o.clients < 1 || o.clients > 256 || o.seconds < 1)
         goto usage;
     if (load_roster(roster) != 0) {
@@ -448,7 +455,11 @@ int main(int argc, char **argv)
         ws[i].o = &o;
         ws[i].idx = i;
         ws[i].origin = splitmix(&seed);
+#ifdef PEER_NO_REDIS
+        pthread_create(&th[i], NULL, pg_main, &ws[i]);
+#else
         pthread_create(&th[i], NULL, o.pg ? pg_main : redis_main, &ws[i]);
+#endif
     }
     uint64_t ev = 0, ins = 0, dup = 0;
     size_t nl = 0;

@@ -23,6 +23,14 @@ Sections (--only a,b,...; default all):
              time a start takes after a SIGKILL under load (person-state replay)
   audit      on the growth store at 1M (and 10M): verify and replay events/s, and
              the snq->snp snapshot round trip (while the aggregator runs)
+  repl       replication, alternated with the single-node 4x1000 point (fresh stores):
+             a primary (--replicate, --sync-followers 1) and one follower (--follow) on
+             this machine, ct_loadgen --safe: safe events/s and its ratio to the
+             single-node rate, safe-ack p99 against the single-node ack p99, follower
+             lag (records, ms) from the primary's /metrics; then PostgreSQL (if
+             installed and run as root) alone and with a synchronous standby
+             (pg_basebackup, synchronous_commit=on), alternated, with the peer
+             benchmark's work (bench/peer_load.c, PostgreSQL only)
 
 Each fresh-store point uses a new data dir; the machine's load (os.getloadavg) is
 recorded before and after every section. Figures are medians of the repetitions.
@@ -105,6 +113,128 @@ class LagSampler(threading.Thread):
         self.join(5)
 
 
+def proc_cpu_s(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+class FollowerLagSampler(threading.Thread):
+    """Polls a primary's /metrics every 50 ms (the aggregator refreshes it every
+    250 ms) and keeps (chitieu_aggregator_follower_lag_records, _seconds in ms) of
+    the first follower."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url, self.samples, self._stop_ev = url, [], threading.Event()
+
+    def run(self):
+        import urllib.request
+        while not self._stop_ev.wait(0.05):
+            try:
+                body = urllib.request.urlopen(self.url, timeout=1).read().decode()
+            except OSError:
+                continue
+            rec = ms = None
+            for line in body.splitlines():
+                if line.startswith("chitieu_aggregator_follower_lag_records{"):
+                    rec = int(float(line.split()[-1]))
+                elif line.startswith("chitieu_aggregator_follower_lag_seconds{"):
+                    ms = float(line.split()[-1]) * 1000
+            if rec is not None and ms is not None:
+                self.samples.append((rec, ms))
+
+    def stop(self):
+        self._stop_ev.set()
+        self.join(5)
+
+
+class PgPair:
+    """A throwaway PostgreSQL primary on 127.0.0.1 and a standby made with
+    pg_basebackup, as the 'postgres' user in a temp dir (default fsync and
+    synchronous_commit=on). mode('single'): the standby is stopped and
+    synchronous_standby_names is empty; mode('sync'): the standby runs and is the
+    synchronous one (a commit returns after the standby flushed its WAL)."""
+
+    def __init__(self, bindir, tmp):
+        self.bin, self.dir = bindir, os.path.join(tmp, "pg")
+        self.pdata, self.sdata = os.path.join(self.dir, "primary"), os.path.join(self.dir, "standby")
+        self.pport, self.sport = free_port(), free_port()
+        self.conninfo = f"host=127.0.0.1 port={self.pport} user=postgres dbname=postgres"
+        self.running = {"primary": False, "standby": False}
+        self.version = ""
+
+    def pgu(self, *args, check=True):
+        return subprocess.run(["runuser", "-u", "postgres", "--"] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              check=check)
+
+    def ctl(self, which, action):
+        data = self.pdata if which == "primary" else self.sdata
+        port = self.pport if which == "primary" else self.sport
+        if action == "start":
+            self.pgu(os.path.join(self.bin, "pg_ctl"), "-D", data, "-l",
+                     os.path.join(self.dir, which + ".log"), "-w", "-o",
+                     f"-p {port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                     "-c max_connections=100", "start")
+        else:
+            self.pgu(os.path.join(self.bin, "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop",
+                     check=False)
+        self.running[which] = action == "start"
+
+    def sql(self, q):
+        return self.pgu(os.path.join(self.bin, "psql"), "-tA", "-v", "ON_ERROR_STOP=1",
+                        self.conninfo, "-c", q).stdout.strip()
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o777)
+        shutil.chown(self.dir, "postgres")
+        os.chmod(os.path.dirname(self.dir), 0o755)
+        self.pgu(os.path.join(self.bin, "initdb"), "-D", self.pdata, "-A", "trust", "-U",
+                 "postgres")
+        with open(os.path.join(self.pdata, "pg_hba.conf"), "a") as f:
+            f.write("host replication postgres 127.0.0.1/32 trust\n")
+        self.ctl("primary", "start")
+        self.sql("CREATE TABLE ev (id bytea PRIMARY KEY, district int NOT NULL, agent text NOT "
+                 "NULL, program smallint NOT NULL, body bytea NOT NULL); CREATE TABLE cnt_district"
+                 " (district int, program smallint, n bigint NOT NULL, PRIMARY KEY (district, "
+                 "program)); CREATE TABLE cnt_agent (agent text, program smallint, n bigint NOT "
+                 "NULL, PRIMARY KEY (agent, program));")
+        self.pgu(os.path.join(self.bin, "pg_basebackup"), "-D", self.sdata, "-h", "127.0.0.1",
+                 "-p", str(self.pport), "-U", "postgres", "-R", "-X", "stream")
+        self.version = self.sql("show server_version")
+        log(f"  PostgreSQL {self.version}: primary 127.0.0.1:{self.pport}, standby "
+            f"127.0.0.1:{self.sport} (pg_basebackup -R), synchronous_commit="
+            f"{self.sql('show synchronous_commit')}, fsync={self.sql('show fsync')}")
+
+    def mode(self, m):
+        if m == "single":
+            if self.running["standby"]:
+                self.ctl("standby", "stop")
+            self.sql("ALTER SYSTEM SET synchronous_standby_names = ''")
+            self.sql("SELECT pg_reload_conf()")
+            return
+        if not self.running["standby"]:
+            self.ctl("standby", "start")
+        self.sql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        self.sql("SELECT pg_reload_conf()")
+        for _ in range(200):
+            if self.sql("SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") \
+                    == "1":
+                return
+            time.sleep(0.05)
+        sys.exit("bench: the PostgreSQL standby did not become synchronous")
+
+    def stop(self):
+        for w in ("standby", "primary"):
+            if self.running[w]:
+                self.ctl(w, "stop")
+
+
 class Bench:
     def __init__(self, args):
         self.a = args
@@ -163,10 +293,13 @@ class Bench:
             self.procs.remove(p)
 
     def loadgen(self, eps, n, w, m, agg=None, feed=False, secure=None, label="", batch=256,
-                cancel=3, timeout=120):
-        args = [self.b("ct_loadgen"), "--server", eps["ingest"], "--collectors", str(n),
+                cancel=3, timeout=120, safe=False):
+        args = [self.a.loadgen or self.b("ct_loadgen"), "--server", eps["ingest"],
+                "--collectors", str(n),
                 "--window", str(w), "--events", str(m), "--batch", str(batch),
                 "--cancel-pct", str(cancel), "--label", label, "--timeout", str(timeout)]
+        if safe:
+            args += ["--safe"]
         if agg:
             args += ["--agg-pid", str(agg.pid)]
         if feed:
@@ -256,6 +389,8 @@ class Bench:
         matrix = [(1, 1, 300 if q else 3000), (16, 1, 2000 if q else 24000),
                   (1, 1000, 20000 if q else 200000), (4, 1000, 20000 if q else 200000),
                   (16, 100, 20000 if q else 200000)]
+        if self.a.points:
+            matrix = [x for x in matrix if f"{x[0]}x{x[1]}" in self.a.points.split(",")]
         res = {}
         for n, w, m in matrix:
             log(f"ingest {n}x{w}, {m} events")
@@ -375,6 +510,112 @@ class Bench:
                                        "agg_hwm_kb", "collector_hwm_kb")}
             res[f"window{window}"]["events"] = count
         self.results["collector"] = res
+
+    # ---- replication --------------------------------------------------------
+    def repl_point(self, m, i):
+        """One replicated run: fresh primary + follower, 4x1000 --safe, lag sampled."""
+        rep_ep = f"tcp://127.0.0.1:{free_port()}"
+        mport = free_port()
+        p, eps, data = self.start_agg(f"repl-p-{i}", extra=["--replicate", rep_ep,
+                                                           "--sync-followers", "1",
+                                                           "--metrics", f"127.0.0.1:{mport}"])
+        f, _, fdata = self.start_agg(f"repl-f-{i}", extra=["--follow", rep_ep])
+        sampler = FollowerLagSampler(f"http://127.0.0.1:{mport}/metrics")
+        sampler.start()
+        r = self.loadgen(eps, 4, 1000, m, agg=p, label="repl-4x1000", safe=True)
+        sampler.stop()
+        lr = sorted(x[0] for x in sampler.samples)
+        lm = sorted(x[1] for x in sampler.samples)
+        if lr:
+            r["lag_records_p99"] = lr[min(len(lr) - 1, int(len(lr) * 0.99))]
+            r["lag_ms_p99"] = lm[min(len(lm) - 1, int(len(lm) * 0.99))]
+            r["lag_ms_p50"] = lm[len(lm) // 2]
+            r["lag_samples"] = len(lr)
+        r["follower_cpu_s"] = proc_cpu_s(f.pid)
+        self.stop(f)
+        self.stop(p)
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(fdata, ignore_errors=True)
+        return r
+
+    def sec_repl(self):
+        m = 20000 if self.a.quick else 200000
+        runs = []
+        for i in range(self.reps(False)):
+            log(f"repl round {i + 1}: single node 4x1000, then primary + follower (safe)")
+            c = self.ingest_point(4, 1000, m, 1, label="4x1000-vs-repl")
+            r = self.repl_point(m, i)
+            se, sp = c["events_per_s"]["median"], c["lat_p99_ms"]["median"]
+            run = {"single_eps": se, "single_p99_ms": sp, "safe_eps": r["safe_events_per_s"],
+                   "safe_p50_ms": r["safe_p50_ms"], "safe_p99_ms": r["safe_p99_ms"],
+                   "committed_p99_ms": r["lat_p99_ms"], "ratio": r["safe_events_per_s"] / se,
+                   "p99_ratio": r["safe_p99_ms"] / sp if sp else None,
+                   "lag_records_p99": r.get("lag_records_p99"), "lag_ms_p99": r.get("lag_ms_p99"),
+                   "lag_ms_p50": r.get("lag_ms_p50"), "lag_samples": r.get("lag_samples"),
+                   "primary_cpu_us": r["agg_cpu_us_per_event"],
+                   "follower_cpu_us": r["follower_cpu_s"] * 1e6 / max(r["safe_events"], 1)}
+            runs.append(run)
+            log(f"  single {se:.0f} ev/s p99 {sp:.1f} ms | replicated safe "
+                f"{run['safe_eps']:.0f} ev/s (x{run['ratio']:.2f}), safe p50 "
+                f"{run['safe_p50_ms']:.1f} p99 {run['safe_p99_ms']:.1f} ms, lag p99 "
+                f"{run['lag_records_p99']} records / {run['lag_ms_p99']} ms")
+        keys = ("single_eps", "single_p99_ms", "safe_eps", "safe_p50_ms", "safe_p99_ms",
+                "committed_p99_ms", "ratio", "p99_ratio", "lag_records_p99", "lag_ms_p99",
+                "lag_ms_p50", "lag_samples", "primary_cpu_us", "follower_cpu_us")
+        res = {k: self.agg(runs, k) for k in keys}
+        res["events"] = m
+        res["pg"] = self.pg_pair()
+        self.results["repl"] = res
+
+    def pg_pair(self):
+        """PostgreSQL alone vs with a synchronous standby, alternated (bench/peer_load.c's
+        work; PostgreSQL only, built here without Redis)."""
+        bins = sorted(d for d in (os.path.join("/usr/lib/postgresql", v, "bin") for v in
+                                  (os.listdir("/usr/lib/postgresql")
+                                   if os.path.isdir("/usr/lib/postgresql") else []))
+                      if os.path.exists(os.path.join(d, "pg_basebackup")))
+        if not bins or os.getuid() != 0 or not shutil.which("pg_config"):
+            return {"note": "PostgreSQL point skipped (needs postgresql, libpq-dev, root)"}
+        pg = PgPair(bins[-1], self.tmp)
+        try:
+            pl = os.path.join(self.tmp, "peer_load")
+            inc = subprocess.run(["pg_config", "--includedir"], stdout=subprocess.PIPE,
+                                 text=True, check=True).stdout.strip()
+            subprocess.run(["cc", "-O2", "-std=c11", "-D_POSIX_C_SOURCE=200809L",
+                            "-DPEER_NO_REDIS", f"-I{inc}", os.path.join(HERE, "peer_load.c"),
+                            "-o", pl, "-lpq", "-lpthread"], check=True)
+            pg.start()
+            roster = os.path.join(SRC, "examples", "lamdong-2023", "staff.csv")
+            secs = 2 if self.a.quick else 4
+            points = [("8 clients, 1 per txn", 8, 1), ("32 clients x 100 per txn", 32, 100)]
+            out = {"version": pg.version, "points": {}}
+            for name, n, batch in points:
+                runs = []
+                for i in range(self.reps(False)):
+                    row = {}
+                    for mode in ("single", "sync"):
+                        pg.mode(mode)
+                        r = subprocess.run([pl, "--pg", pg.conninfo, "--roster", roster,
+                                            "--clients", str(n), "--seconds", str(secs),
+                                            "--batch", str(batch)], stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)
+                        if r.returncode != 0:
+                            log(r.stderr[-2000:])
+                            sys.exit("bench: peer_load failed")
+                        j = json.loads(r.stdout.strip().splitlines()[-1])
+                        row[f"{mode}_eps"] = j["events_per_s"]
+                        row[f"{mode}_p99_ms"] = j["lat_p99_ms"]
+                        row[f"{mode}_p50_ms"] = j["lat_p50_ms"]
+                    row["ratio"] = row["sync_eps"] / row["single_eps"]
+                    row["p99_ratio"] = row["sync_p99_ms"] / row["single_p99_ms"]
+                    runs.append(row)
+                    log(f"  PostgreSQL {name} round {i + 1}: alone {row['single_eps']:.0f} ev/s "
+                        f"p99 {row['single_p99_ms']:.1f} ms | sync standby {row['sync_eps']:.0f} "
+                        f"ev/s p99 {row['sync_p99_ms']:.1f} ms (x{row['ratio']:.2f})")
+                out["points"][name] = {k: self.agg(runs, k) for k in runs[0]}
+            return out
+        finally:
+            pg.stop()
 
     # growth + audit share one store
     def head_seq(self, name):
@@ -567,6 +808,33 @@ class Bench:
                              f"ratio chitieu/prototype {f(pr['ratio'])}")
             else:
                 lines.append("PROTOTYPE: " + pr["note"])
+        rp = self.results.get("repl")
+        if rp:
+            lines.append("")
+            lines.append(f"REPLICATION (4x1000, {rp['events']} events, fresh stores, alternated "
+                         "with the single-node point; primary + 1 follower on this machine, "
+                         "--sync-followers 1, ct_loadgen --safe)")
+            lines.append(f"  single node: {f(rp['single_eps'])} ev/s, ack p99 "
+                         f"{f(rp['single_p99_ms'])} ms")
+            lines.append(f"  replicated:  safe {f(rp['safe_eps'])} ev/s (x single "
+                         f"{f(rp['ratio'])}), safe-ack p50 {f(rp['safe_p50_ms'])} p99 "
+                         f"{f(rp['safe_p99_ms'])} ms (x single p99 {f(rp['p99_ratio'])}), "
+                         f"committed-ack p99 {f(rp['committed_p99_ms'])} ms")
+            lines.append(f"  follower lag (primary /metrics every 50 ms, "
+                         f"{f(rp['lag_samples'])} samples): p99 {f(rp['lag_records_p99'])} "
+                         f"records, p50 {f(rp['lag_ms_p50'])} ms, p99 {f(rp['lag_ms_p99'])} ms;"
+                         f" CPU us/event primary {f(rp['primary_cpu_us'])}, follower "
+                         f"{f(rp['follower_cpu_us'])}")
+            pgr = rp.get("pg") or {}
+            if "points" in pgr:
+                for name, v in pgr["points"].items():
+                    lines.append(f"  PostgreSQL {pgr['version']} {name}: alone "
+                                 f"{f(v['single_eps'])} ev/s p99 {f(v['single_p99_ms'])} ms | "
+                                 f"synchronous standby {f(v['sync_eps'])} ev/s p99 "
+                                 f"{f(v['sync_p99_ms'])} ms (x alone {f(v['ratio'])}, p99 x "
+                                 f"{f(v['p99_ratio'])})")
+            elif pgr.get("note"):
+                lines.append("  " + pgr["note"])
         gr = self.results.get("growth")
         if gr:
             lines.append("")
@@ -639,6 +907,15 @@ class Bench:
                                     "p99": med(v["lat_p99_ms"]),
                                     "rss_anon_kb": med(v["rss_anon_kb"]),
                                     "write_b_per_ev": med(v.get("agg_write_bytes_per_event"))}
+        rp = self.results.get("repl")
+        if rp:
+            s["repl"] = {k: med(rp.get(k)) for k in ("single_eps", "single_p99_ms", "safe_eps",
+                                                     "safe_p99_ms", "ratio", "p99_ratio",
+                                                     "lag_records_p99", "lag_ms_p99")}
+            for name, v in (rp.get("pg") or {}).get("points", {}).items():
+                s["repl"]["pg " + name] = {k: med(v.get(k)) for k in
+                                           ("single_eps", "sync_eps", "ratio", "single_p99_ms",
+                                            "sync_p99_ms")}
         for k, v in self.results.get("audit", {}).items():
             s[f"audit_{k}"] = {"verify_eps": med(v["verify"]["events_per_s"]),
                                "replay_eps": med(v["replay"]["events_per_s"]),
@@ -649,13 +926,18 @@ class Bench:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(SRC, "build-bench", "bin"))
-    ap.add_argument("--only", default="ingest,windows,curve,proto,feed,collector,growth,audit")
+    ap.add_argument("--only",
+                    default="ingest,windows,curve,proto,repl,feed,collector,growth,audit")
     ap.add_argument("--proto-dir", default=os.environ.get(
         "CT_BENCH_PROTO", os.path.join(SRC, "..", "shared", "bench")),
         help="directory of the prototype pipeline (run-prototype.sh)")
     ap.add_argument("--sizes", default=None,
                     help="growth store sizes, comma-separated (default 100000,1000000[,10000000])")
     ap.add_argument("--reps", type=int, default=0, help="repetitions (default 5 cheap / 3)")
+    ap.add_argument("--points", default=None,
+                    help="ingest matrix points to run, e.g. 1x1,4x1000 (default all)")
+    ap.add_argument("--loadgen", default=None,
+                    help="ct_loadgen to use (default BIN/ct_loadgen; one for every build in A/B)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--big", action="store_true", help="also the 10M-event store")
     ap.add_argument("--transport", choices=("tcp", "ipc"), default="tcp")
@@ -672,8 +954,8 @@ def main():
     b = Bench(a)
     try:
         for name, fn in (("ingest", b.sec_ingest), ("windows", b.sec_windows),
-                         ("curve", b.sec_curve), ("proto", b.sec_proto), ("feed", b.sec_feed),
-                         ("collector", b.sec_collector)):
+                         ("curve", b.sec_curve), ("proto", b.sec_proto), ("repl", b.sec_repl),
+                         ("feed", b.sec_feed), ("collector", b.sec_collector)):
             if name in only:
                 l0 = load()
                 fn()
