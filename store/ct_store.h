@@ -255,8 +255,8 @@ ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campai
 ct_err ct_store_import_commit(ct_store *s);
 void ct_store_import_abort(ct_store *s);
 /* ct_store_import_commit for a follower applying shipped records chunk by
- * chunk: person states are checkpointed only when the checkpoint policy says
- * so (ct_store_set_checkpoint, as for batches; the log replays the rest
+ * chunk: person states are written as for batches (a slice of a generation
+ * per chunk under ct_store_set_checkpoint's policy; the log replays the rest
  * after a crash), and *out (may be NULL) describes the commit as
  * ct_store_apply_batch does (seq_before/after, heads, and the absolute values
  * of the changed counters in out->changed when given). Same errors. */

@@ -7,7 +7,9 @@
  * imp_seq + 1 and chains onto imp_head (checked, never assumed); imp_seq0 /
  * imp_head0 are the head the chunk started from; ct_store_import_commit
  * checkpoints the person states with the chunk (persons_seq = the new head),
- * ct_store_import_commit_ex only when the checkpoint policy says so.
+ * ct_store_import_commit_ex writes its share of them as a batch does (a
+ * slice of a generation, ct_store_persons_write), so that no follower
+ * commit carries a whole checkpoint.
  */
 #include "ct_store_int.h"
 
@@ -74,10 +76,11 @@ static ct_err import_commit(ct_store *s, bool always_ckpt, ct_store_commit *out)
     if (!s || !s->imp_txn) return CT_ERR_ARG;
     MDB_txn *t = s->imp_txn;
     s->imp_txn = NULL;
-    bool ckpt = always_ckpt || ct_store_persons_due(s);
+    bool ckpt = always_ckpt;
     int rc = ct_store_flush_counts(s, t, out ? out->changed : NULL);
     if (!rc) rc = head_write(t, s->meta, s->imp_seq, s->imp_head);
     if (!rc && ckpt) rc = ct_store_persons_checkpoint(s, t, s->imp_seq);
+    if (!rc && !ckpt) rc = ct_store_persons_write(s, t, s->imp_seq0, s->imp_seq, &ckpt);
     if (rc) {
         mdb_txn_abort(t);
     } else {

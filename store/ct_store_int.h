@@ -185,7 +185,7 @@ int ct_store_persons_get(ct_store *s, MDB_txn *t, const uint8_t key[CT_PERSON_KE
 /* Records a state change of the transaction in progress (overlay). */
 int ct_store_persons_set(ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN],
                          const ct_person_state *st);
-/* A full checkpoint is due (the import's policy; batches use _write). */
+/* A full checkpoint is due (ct_store_persons_write with checkpoint size 0). */
 bool ct_store_persons_due(const ct_store *s);
 /* Writes every pending, frozen and overlay state to "persons",
  * persons_seq := seq, and ends a generation in progress, in t. */

@@ -30,7 +30,8 @@
  * tally of record seq always sees the states after log[1..seq-1].
  *
  * Writes. "persons" is written only here:
- *   - a slice (ct_store_persons_write, with a batch): the next entries of
+ *   - a slice (ct_store_persons_write, with a batch or a follower's import
+ *     chunk): the next entries of
  *     frozen in key order, and persons_gen := (F, last key written); the
  *     slice that completes the generation sets persons_seq := F and deletes
  *     persons_gen instead. Every key <= W that is in frozen was written (key
@@ -45,7 +46,7 @@
  *     least ckpt_max / 32), so a generation is written before the next one
  *     is due: memory stays within about 2 generations of states.
  *   - a full checkpoint (ct_store_persons_checkpoint: with a batch when the
- *     checkpoint size is 0, with an import chunk when due, at close): every
+ *     checkpoint size is 0, with every rebuild import chunk, at close): every
  *     frozen, dirty and overlay state, persons_seq := the head the
  *     transaction commits, persons_gen deleted.
  * A transaction that aborts leaves nothing of its slice or its overlay on

@@ -843,6 +843,92 @@ static void test_sliced_checkpoint_crash_sweep(void **state)
     tmp_remove(&ck);
 }
 
+/* A follower's import chunks (ct_store_import_commit_ex) write person states
+ * as batches do, a slice per chunk: crashes between chunks, each followed by
+ * an open's replay, leave counts, chain, head and the "persons" table
+ * identical to the source store's, and no chunk wrote a full checkpoint
+ * (a generation was seen partly written). */
+static void test_import_slices_crash_sweep(void **state)
+{
+    (void)state;
+    tmpdir src_d, fol_d;
+    tmp_make(&src_d);
+    tmp_make(&fol_d);
+    enum { N = 3000, B = 10, CHUNK = 40 };
+    tev *e = calloc(N, sizeof *e);
+    ct_store_item *it = calloc(B, sizeof *it);
+    srand(13);
+    for (int i = 0; i < N; i++) {
+        uint32_t person = (uint32_t)(rand() % 400); /* repeats and cancels */
+        ct_program p = (rand() % 2) ? CT_PROGRAM_BHYT_HGD : CT_PROGRAM_BHXH_TN;
+        ct_action a = (rand() % 3) ? CT_ACTION_ENROLL : CT_ACTION_CANCEL;
+        tev_make(&e[i], (uint64_t)i + 1, person, p, a, (rand() % 5) ? NULL : "nq143",
+                 T0 + (int64_t)(rand() % 8) * 86400000 + i);
+    }
+    ct_store *src = open_ok(src_d.dir, 64u << 20);
+    ct_store_set_checkpoint(src, 0, 0);
+    run_mixed(src, e, 0, N, B, it);
+
+    ct_store *f = open_ok(fol_d.dir, 64u << 20);
+    ct_store_set_checkpoint(f, 30, 1000000);
+    int at = 0, crashes = 0, mid_gen = 0, gap = 2;
+    while (at < N) {
+        for (int k = 0; k < gap && at < N; k++) {
+            int to = at + CHUNK < N ? at + CHUNK : N;
+            assert_int_equal(ct_store_import_begin(f), CT_OK);
+            import_ctx x = {f, 0, CT_OK};
+            uint64_t bad;
+            assert_int_equal(
+                ct_store_log_scan(src, (uint64_t)at + 1, (uint64_t)to, import_cb, &x, &bad), CT_OK);
+            ct_store_commit cm = {.changed = NULL};
+            assert_int_equal(ct_store_import_commit_ex(f, &cm), CT_OK);
+            assert_int_equal(cm.seq_after, (uint64_t)to);
+            at = to;
+        }
+        ct_store_abandon(f); /* crash */
+        raw_persons rp;
+        raw_persons_read(fol_d.dir, &rp);
+        mid_gen += rp.gen;
+        crashes++;
+        free(rp.kv);
+        f = open_ok(fol_d.dir, 64u << 20); /* replays */
+        ct_store_set_checkpoint(f, 30, 1000000);
+        assert_store_consistent(f, (uint64_t)at);
+        gap = gap % 7 + 1;
+    }
+    ct_counts c1, c2;
+    ct_counts_init(&c1);
+    ct_counts_init(&c2);
+    uint64_t s1, s2;
+    uint8_t h1[32], h2[32];
+    assert_int_equal(ct_store_read_counts(src, &c1, &s1, h1), CT_OK);
+    assert_int_equal(ct_store_read_counts(f, &c2, &s2, h2), CT_OK);
+    assert_int_equal(s1, s2);
+    assert_memory_equal(h1, h2, 32);
+    assert_int_equal(ct_counts_equal(&c1, &c2, NULL), 1);
+    ct_counts_free(&c1);
+    ct_counts_free(&c2);
+    ct_store_close(src);
+    ct_store_close(f);
+    assert_true(crashes > 10);
+    assert_true(mid_gen >= 3); /* chunks wrote slices, not whole checkpoints */
+
+    raw_persons a, b;
+    raw_persons_read(src_d.dir, &a);
+    raw_persons_read(fol_d.dir, &b);
+    assert_false(a.gen);
+    assert_false(b.gen);
+    assert_int_equal(a.n, b.n);
+    assert_memory_equal(a.kv, b.kv, a.n * RAW_REC);
+    free(a.kv);
+    free(b.kv);
+    tevs_free(e, N);
+    free(e);
+    free(it);
+    tmp_remove(&src_d);
+    tmp_remove(&fol_d);
+}
+
 static ct_err rx_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
 {
     (void)raw;
@@ -1037,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_scan_ranges),
         cmocka_unit_test(test_checkpoint_crash_replay),
         cmocka_unit_test(test_sliced_checkpoint_crash_sweep),
+        cmocka_unit_test(test_import_slices_crash_sweep),
         cmocka_unit_test(test_received_ms_monotonic),
         cmocka_unit_test(test_scan_stop),
         cmocka_unit_test(test_pmap_clear_reuse),
