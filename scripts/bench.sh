@@ -4,16 +4,20 @@
 # no tests), then runs bench/run.py: ingest matrix, CURVE point, the prototype
 # pipeline of ../shared/bench alternated with the 4x1000 point (ratio printed;
 # skipped if absent), feed lag, the real collector end to end, cost growth
-# from the empty store (ratio to the empty point, ack p50/p99/p999 per size)
-# and audit/snapshot speed. Prints a table (median [min-max] of the
-# repetitions) and a final JSON line.
+# from the empty store (ratio to the empty point, ack p50/p99/p999 per size),
+# audit/snapshot speed, and replication (primary + follower on this machine,
+# safe rate and safe-ack latency against the single-node point, follower lag;
+# PostgreSQL alone vs with a synchronous standby). Prints a table (median
+# [min-max] of the repetitions) and a final JSON line.
 #   scripts/bench.sh                  full run (~5-10 min on 2 cores)
 #   scripts/bench.sh --quick          smoke run (~1 min)
 #   scripts/bench.sh --big            also the 10M-event store (adds ~10 min, ~6 GB disk)
 #   scripts/bench.sh --only growth --sizes 1000000,2000000
 #   scripts/bench.sh --only proto --proto-dir /work/shared/bench
 #   scripts/bench.sh --only ingest,feed --reps 3 --json-out /tmp/bench.json
-# Two or more builds in the same run: bench/ab.sh (see its top).
+#   scripts/bench.sh --only repl --reps 3   replicated point + PostgreSQL standby
+# Two or more builds in the same run: bench/ab.sh (whole passes) and
+# bench/abpoint.py (one point, finely alternated; see their tops).
 # Peers (PostgreSQL, Redis) side by side: scripts/bench-peers.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
