@@ -101,7 +101,7 @@ ct_err ct_status_format_parse(const char *s, ct_status_format *out)
 
 /* ---------------------------------------------------------------- figures */
 
-static void prog_figures(ct_status_prog *pr, const ct_status_figures *f)
+void ct_status_pace(ct_status_prog *pr, const ct_status_figures *f)
 {
     pr->remaining = pr->target > pr->net ? pr->target - pr->net : 0;
     pr->pct_x10 = pr->target > 0 ? muldiv_round(pr->net, 1000, pr->target) : 1000;
@@ -197,6 +197,22 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+void ct_status_set_clock(ct_status_figures *f, int64_t start_ms, int64_t end_ms, int64_t now_ms)
+{
+    assert(end_ms > start_ms);
+    f->now_ms = now_ms;
+    f->span_ms = end_ms - start_ms;
+    int64_t clamped = clamp64(now_ms, start_ms, end_ms);
+    f->elapsed_ms = clamped - start_ms;
+    f->left_ms = end_ms - clamped;
+    f->phase = now_ms <= start_ms ? CT_PHASE_NOT_STARTED
+               : now_ms >= end_ms ? CT_PHASE_FINAL
+                                  : CT_PHASE_RUNNING;
+    f->elapsed_days_x10 = muldiv_round(f->elapsed_ms, 10, DAY_MS);
+    f->days_left_x10 = muldiv_round(f->left_ms, 10, DAY_MS);
+    f->span_days_x10 = muldiv_round(f->span_ms, 10, DAY_MS);
+}
+
 void ct_status_figures_free(ct_status_figures *f)
 {
     if (!f) return;
@@ -255,17 +271,7 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
     ct_err e = CT_OK;
     memset(f, 0, sizeof *f);
     if (!c || !counts || c->end_ms <= c->start_ms) return CT_ERR_ARG;
-    f->now_ms = now_ms;
-    f->span_ms = c->end_ms - c->start_ms;
-    int64_t clamped = clamp64(now_ms, c->start_ms, c->end_ms);
-    f->elapsed_ms = clamped - c->start_ms;
-    f->left_ms = c->end_ms - clamped;
-    f->phase = now_ms <= c->start_ms ? CT_PHASE_NOT_STARTED
-               : now_ms >= c->end_ms ? CT_PHASE_FINAL
-                                     : CT_PHASE_RUNNING;
-    f->elapsed_days_x10 = muldiv_round(f->elapsed_ms, 10, DAY_MS);
-    f->days_left_x10 = muldiv_round(f->left_ms, 10, DAY_MS);
-    f->span_days_x10 = muldiv_round(f->span_ms, 10, DAY_MS);
+    ct_status_set_clock(f, c->start_ms, c->end_ms, now_ms);
 
     /* Districts and the province. */
     f->n_districts = c->n_districts;
@@ -344,9 +350,9 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
 
     for (size_t i = 0; i < c->n_districts; i++)
         for (int p = 0; p < CT_PROGRAM_COUNT; p++)
-            prog_figures(&f->districts[i].prog[p], f);
+            ct_status_pace(&f->districts[i].prog[p], f);
     for (int p = 0; p < CT_PROGRAM_COUNT; p++)
-        prog_figures(&prov->prog[p], f);
+        ct_status_pace(&prov->prog[p], f);
 
     /* Groups (campaign's, sorted by id) and days (the window's local days). */
     size_t gcap = 0, dcap = 0;

@@ -149,6 +149,12 @@ typedef struct {
 ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t now_ms,
                          ct_status_figures *out);
 void ct_status_figures_free(ct_status_figures *f);
+/* The clock part of f (now, phase, span, elapsed, left, and their days) for
+ * the window [start_ms, end_ms) at now_ms; end_ms > start_ms. */
+void ct_status_set_clock(ct_status_figures *f, int64_t start_ms, int64_t end_ms, int64_t now_ms);
+/* One program's pace from its net and target under f's clock: remaining,
+ * pct, expected, required_daily, projection, verdict (the rules above). */
+void ct_status_pace(ct_status_prog *pr, const ct_status_figures *f);
 /* Renders precomputed figures (same output as ct_status_render). */
 ct_err ct_status_render_figures(const ct_campaign *c, const ct_status_figures *f,
                                 const ct_status_position *pos, ct_status_format fmt, unsigned flags,

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ct_logrec.h"
+#include "ct_table.h"
 #include "ct_text.h"
 #include "ct_time.h"
 
@@ -312,131 +313,13 @@ static ct_err render_staff_csv(const ct_campaign *c, const ct_status_figures *f,
 
 /* ---------------------------------------------------------------- table */
 
-#define TBL_MAXCOL 16
-
-/* A table of UTF-8 cells; cells live in one arena, rows hold offsets.
- * A row with ncol == 0 is a rule (dashes across the table's width). */
-typedef struct {
-    size_t ncol;
-    char align[TBL_MAXCOL]; /* 'l' or 'r' */
-    ct_buf arena;
-    size_t *cells; /* nrows * ncol offsets into arena; SIZE_MAX for a rule row */
-    size_t nrows;
-    size_t cap;
-    ct_err err;
-} tbl;
-
-static void tbl_init(tbl *t, const char *align)
-{
-    memset(t, 0, sizeof *t);
-    t->ncol = strlen(align);
-    memcpy(t->align, align, t->ncol);
-}
-
-static void tbl_free(tbl *t)
-{
-    ct_buf_free(&t->arena);
-    free(t->cells);
-}
-
-static size_t *tbl_newrow(tbl *t)
-{
-    if (t->err) return NULL;
-    if (t->nrows == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 32;
-        size_t *p = realloc(t->cells, nc * t->ncol * sizeof *p);
-        if (!p) {
-            t->err = CT_ERR_NOMEM;
-            return NULL;
-        }
-        t->cells = p;
-        t->cap = nc;
-    }
-    return &t->cells[t->nrows++ * t->ncol];
-}
-
-/* Adds a row of ncol strings (varargs const char *). */
-static void tbl_row(tbl *t, ...)
-{
-    size_t *row = tbl_newrow(t);
-    if (!row) return;
-    va_list ap;
-    va_start(ap, t);
-    for (size_t i = 0; i < t->ncol; i++) {
-        const char *s = va_arg(ap, const char *);
-        row[i] = t->arena.len;
-        if (!t->err) t->err = ct_buf_append(&t->arena, s, strlen(s) + 1);
-    }
-    va_end(ap);
-}
-
-static void tbl_rule(tbl *t)
-{
-    size_t *row = tbl_newrow(t);
-    if (!row) return;
-    for (size_t i = 0; i < t->ncol; i++)
-        row[i] = SIZE_MAX;
-}
-
-static ct_err pad(ct_buf *b, size_t n)
-{
-    static const char sp[] = "                                ";
-    ct_err e = CT_OK;
-    while (!e && n > 0) {
-        size_t k = n < sizeof sp - 1 ? n : sizeof sp - 1;
-        e = ct_buf_append(b, sp, k);
-        n -= k;
-    }
-    return e;
-}
-
-/* Columns separated by two spaces; left-aligned text padded, right-aligned
- * numbers; no trailing spaces (the last column, if left-aligned, is not
- * padded). Widths are display widths. */
-static ct_err tbl_render(tbl *t, ct_buf *b)
-{
-    if (t->err) return t->err;
-    size_t w[TBL_MAXCOL] = {0};
-    const char *base = (const char *)t->arena.data;
-    for (size_t r = 0; r < t->nrows; r++) {
-        size_t *row = &t->cells[r * t->ncol];
-        if (row[0] == SIZE_MAX) continue;
-        for (size_t i = 0; i < t->ncol; i++) {
-            size_t dw = ct_text_display_width(base + row[i], strlen(base + row[i]));
-            if (dw > w[i]) w[i] = dw;
-        }
-    }
-    size_t total = 0;
-    for (size_t i = 0; i < t->ncol; i++)
-        total += w[i] + (i ? 2 : 0);
-    ct_err e = CT_OK;
-    for (size_t r = 0; !e && r < t->nrows; r++) {
-        size_t *row = &t->cells[r * t->ncol];
-        if (row[0] == SIZE_MAX) {
-            for (size_t i = 0; !e && i < total; i++)
-                e = put(b, "-");
-            if (!e) e = put(b, "\n");
-            continue;
-        }
-        for (size_t i = 0; !e && i < t->ncol; i++) {
-            const char *s = base + row[i];
-            size_t dw = ct_text_display_width(s, strlen(s));
-            if (i) e = put(b, "  ");
-            if (!e && t->align[i] == 'r') e = pad(b, w[i] - dw);
-            if (!e) e = put(b, s);
-            if (!e && t->align[i] == 'l' && i + 1 < t->ncol) e = pad(b, w[i] - dw);
-        }
-        if (!e) e = put(b, "\n");
-    }
-    return e;
-}
-
 static void x10s(int64_t v, char *buf)
 {
     ct_status_fmt_x10(v, buf, 24);
 }
 
-static void prog_row(tbl *t, const char *code, const char *name, const ct_status_unit *u, int p)
+static void prog_row(ct_table *t, const char *code, const char *name, const ct_status_unit *u,
+                     int p)
 {
     const ct_status_prog *pr = &u->prog[p];
     char n[12][24];
@@ -451,8 +334,8 @@ static void prog_row(tbl *t, const char *code, const char *name, const ct_status
     x10s(pr->required_daily_x10, n[8]);
     x10s(pr->projection_x10, n[9]);
     snprintf(n[10], 24, "%u/%u", pr->staff_met, u->staff);
-    tbl_row(t, code, name, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9],
-            ct_status_verdict_name(pr->verdict), n[10]);
+    ct_table_row(t, code, name, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9],
+                 ct_status_verdict_name(pr->verdict), n[10]);
 }
 
 static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
@@ -485,70 +368,70 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
                           ct_program_label((ct_program)p), ct_program_name((ct_program)p),
                           c->agent_target[p]);
         if (e) break;
-        tbl t;
-        tbl_init(&t, "llrrrrrrrrrrlr");
-        tbl_row(&t, "Code", "District", "Net", "Target", "%", "Left", "Gross", "Canc.", "Rep.",
-                "Expected", "Need/day", "Proj.", "Verdict", "Staff met");
-        tbl_rule(&t);
+        ct_table t;
+        ct_table_init(&t, "llrrrrrrrrrrlr");
+        ct_table_row(&t, "Code", "District", "Net", "Target", "%", "Left", "Gross", "Canc.", "Rep.",
+                     "Expected", "Need/day", "Proj.", "Verdict", "Staff met");
+        ct_table_rule(&t);
         for (size_t i = 0; i < f->n_districts; i++) {
             char code[16];
             snprintf(code, sizeof code, "%u", f->districts[i].code);
             prog_row(&t, code, f->districts[i].name, &f->districts[i], p);
         }
-        tbl_rule(&t);
+        ct_table_rule(&t);
         prog_row(&t, "", f->province.name, &f->province, p);
-        e = tbl_render(&t, b);
-        tbl_free(&t);
+        e = ct_table_render(&t, b);
+        ct_table_free(&t);
     }
 
     if (!e) {
         e = put(b, "\nStaff who met their personal quota\n");
-        tbl t;
-        tbl_init(&t, "llrrrr");
+        ct_table t;
+        ct_table_init(&t, "llrrrr");
         char h[CT_PROGRAM_COUNT][40];
         for (int p = 0; p < CT_PROGRAM_COUNT; p++)
             snprintf(h[p], sizeof h[p], "%s>=%u", ct_program_name((ct_program)p),
                      c->agent_target[p]);
-        tbl_row(&t, "Code", "District", "Staff", h[0], h[1], "Both");
-        tbl_rule(&t);
+        ct_table_row(&t, "Code", "District", "Staff", h[0], h[1], "Both");
+        ct_table_rule(&t);
         for (size_t i = 0; i <= f->n_districts; i++) {
             const ct_status_unit *u = i < f->n_districts ? &f->districts[i] : &f->province;
             char code[16] = "", n[4][24];
             if (i < f->n_districts)
                 snprintf(code, sizeof code, "%u", u->code);
             else
-                tbl_rule(&t);
+                ct_table_rule(&t);
             snprintf(n[0], 24, "%u", u->staff);
             snprintf(n[1], 24, "%u", u->prog[0].staff_met);
             snprintf(n[2], 24, "%u", u->prog[1].staff_met);
             snprintf(n[3], 24, "%u", u->staff_met_both);
-            tbl_row(&t, code, u->name, n[0], n[1], n[2], n[3]);
+            ct_table_row(&t, code, u->name, n[0], n[1], n[2], n[3]);
         }
-        if (!e) e = tbl_render(&t, b);
-        tbl_free(&t);
+        if (!e) e = ct_table_render(&t, b);
+        ct_table_free(&t);
     }
 
     if (!e && f->n_groups) {
         e = put(b, "\nSubsidy groups (net participants)\n");
-        tbl t;
-        tbl_init(&t, "llrr");
-        tbl_row(&t, "Group", "Name", ct_program_name(CT_PROGRAM_BHXH_TN),
-                ct_program_name(CT_PROGRAM_BHYT_HGD));
-        tbl_rule(&t);
+        ct_table t;
+        ct_table_init(&t, "llrr");
+        ct_table_row(&t, "Group", "Name", ct_program_name(CT_PROGRAM_BHXH_TN),
+                     ct_program_name(CT_PROGRAM_BHYT_HGD));
+        ct_table_rule(&t);
         for (size_t i = 0; i < f->n_groups; i++) {
             char n[2][24];
             snprintf(n[0], 24, "%lld", (long long)f->groups[i].net[0]);
             snprintf(n[1], 24, "%lld", (long long)f->groups[i].net[1]);
-            tbl_row(&t, f->groups[i].id, f->groups[i].name, n[0], n[1]);
+            ct_table_row(&t, f->groups[i].id, f->groups[i].name, n[0], n[1]);
         }
-        if (!e) e = tbl_render(&t, b);
-        tbl_free(&t);
+        if (!e) e = ct_table_render(&t, b);
+        ct_table_free(&t);
     }
 
     if (!e) {
         e = put(b, "\nSign-ups per campaign day (province, net; cumulative vs steady pace)\n");
-        tbl t;
-        tbl_init(&t, "lrrrrrr");
+        ct_table t;
+        ct_table_init(&t, "lrrrrrr");
         char h[6][48];
         for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
             const char *pn = ct_program_name((ct_program)p);
@@ -556,8 +439,8 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
             snprintf(h[3 * p + 1], sizeof h[0], "cum.");
             snprintf(h[3 * p + 2], sizeof h[0], "steady");
         }
-        tbl_row(&t, "Day", h[0], h[1], h[2], h[3], h[4], h[5]);
-        tbl_rule(&t);
+        ct_table_row(&t, "Day", h[0], h[1], h[2], h[3], h[4], h[5]);
+        ct_table_rule(&t);
         for (size_t i = 0; i < f->n_days; i++) {
             const ct_status_day *d = &f->days[i];
             char ds[16], n[6][24];
@@ -567,10 +450,10 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
                 snprintf(n[3 * p + 1], 24, "%lld", (long long)d->cum[p]);
                 x10s(d->steady_x10[p], n[3 * p + 2]);
             }
-            tbl_row(&t, ds, n[0], n[1], n[2], n[3], n[4], n[5]);
+            ct_table_row(&t, ds, n[0], n[1], n[2], n[3], n[4], n[5]);
         }
-        if (!e) e = tbl_render(&t, b);
-        tbl_free(&t);
+        if (!e) e = ct_table_render(&t, b);
+        ct_table_free(&t);
     }
 
     if (!e && (flags & CT_STATUS_STAFF)) {
@@ -578,11 +461,11 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
         for (size_t i = 0; i < f->n_districts; i++)
             total += f->districts[i].n_below;
         e = ct_buf_printf(b, "\nStaff below their personal quota: %zu\n", total);
-        tbl t;
-        tbl_init(&t, "lllrr");
-        tbl_row(&t, "Code", "Agent", "Name", ct_program_name(CT_PROGRAM_BHXH_TN),
-                ct_program_name(CT_PROGRAM_BHYT_HGD));
-        tbl_rule(&t);
+        ct_table t;
+        ct_table_init(&t, "lllrr");
+        ct_table_row(&t, "Code", "Agent", "Name", ct_program_name(CT_PROGRAM_BHXH_TN),
+                     ct_program_name(CT_PROGRAM_BHYT_HGD));
+        ct_table_rule(&t);
         for (size_t i = 0; i < f->n_districts; i++) {
             const ct_status_unit *u = &f->districts[i];
             char code[16];
@@ -591,11 +474,11 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
                 char n[2][24];
                 snprintf(n[0], 24, "%lld", (long long)u->below[j].count[0]);
                 snprintf(n[1], 24, "%lld", (long long)u->below[j].count[1]);
-                tbl_row(&t, code, u->below[j].agent->id, u->below[j].agent->name, n[0], n[1]);
+                ct_table_row(&t, code, u->below[j].agent->id, u->below[j].agent->name, n[0], n[1]);
             }
         }
-        if (!e) e = tbl_render(&t, b);
-        tbl_free(&t);
+        if (!e) e = ct_table_render(&t, b);
+        ct_table_free(&t);
     }
     return e;
 }
