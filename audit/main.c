@@ -1,8 +1,8 @@
-/* main.c — chitieu-audit: verify | replay | export | rebuild | trace.
+/* main.c — chitieu-audit: verify | replay | national-replay | export | rebuild | trace.
  *
  * Options (one ct_opt table), wiring and exit codes only; the auditor's rules
  * are the library (ct_verify.h, ct_replay.h, ct_export.h, ct_rebuild.h,
- * ct_trace.h over the engine ct_audit.h). Exit codes: 0 OK; 1 divergence
+ * ct_trace.h, ct_natreplay.h over the engine ct_audit.h). Exit codes: 0 OK; 1 divergence
  * found or runtime failure (the finding or error is printed); 2 usage or
  * configuration error. Every command opens the store read-only (safe on a
  * live aggregator), except rebuild, which creates a fresh store. docs/audit.md.
@@ -17,6 +17,7 @@
 #include "ct_export.h"
 #include "ct_file.h"
 #include "ct_keys.h"
+#include "ct_natreplay.h"
 #include "ct_opt.h"
 #include "ct_rebuild.h"
 #include "ct_replay.h"
@@ -26,11 +27,11 @@
 #include "ct_verify.h"
 
 enum { EXIT_DIVERGED = 1, EXIT_USAGE = 2 };
-enum { VERIFY = 1, REPLAY = 2, EXPORT = 4, REBUILD = 8, TRACE = 16 };
+enum { VERIFY = 1, REPLAY = 2, EXPORT = 4, REBUILD = 8, TRACE = 16, NATREPLAY = 32 };
 
 typedef struct {
     const char *data, *file, *campaign, *output, *input, *format, *now, *feed, *time;
-    const char *from_time, *to_time, *agent, *person, *day;
+    const char *from_time, *to_time, *agent, *person, *day, *national, *sources, *pins;
     int64_t seq, from_seq, to_seq, district, threads;
     bool staff, no_ids, quiet;
 } cfg;
@@ -48,9 +49,9 @@ static const ct_opt OPTS[] = {
       "(default: CPUs, at most 4; 1 = single-threaded)"),
     O("quiet", CT_OPT_FLAG, quiet, 0, NULL, "no progress lines on stderr"),
     O("no-ids", CT_OPT_FLAG, no_ids, VERIFY, NULL, "skip the ids index check"),
-    O("format", CT_OPT_STR, format, REPLAY | EXPORT | TRACE, "FMT",
-      "replay: table|json|csv; export: ctlog|jsonl|csv; trace: table|jsonl"),
-    O("output", CT_OPT_STR, output, REPLAY | EXPORT, "FILE", "written atomically; '-' = stdout"),
+    O("format", CT_OPT_STR, format, REPLAY | EXPORT | TRACE | NATREPLAY, "FMT",
+      "replay, national-replay: table|json|csv; export: ctlog|jsonl|csv; trace: table|jsonl"),
+    O("output", CT_OPT_STR, output, REPLAY | EXPORT | NATREPLAY, "FILE", "written atomically; '-' = stdout"),
     I("seq", seq, REPLAY, "N", 0, 0, "replay up to seq N"),
     O("time", CT_OPT_STR, time, REPLAY, "ISO", "replay up to the last record received at or before ISO"),
     O("now", CT_OPT_STR, now, REPLAY, "ISO", "report clock (default: record N's receive time, or --time)"),
@@ -66,6 +67,11 @@ static const ct_opt OPTS[] = {
     I("district", district, TRACE, "CODE", 1, 4294967295.0, "events of this district"),
     O("person", CT_OPT_STR, person, TRACE, "HEX", "person hash or a prefix of it (8 to 64 hex digits)"),
     O("day", CT_OPT_STR, day, TRACE, "YYYY-MM-DD", "events of this campaign-local day"),
+    O("national", CT_OPT_STR, national, NATREPLAY, "FILE", "the national campaign file"),
+    O("sources", CT_OPT_STR, sources, NATREPLAY, "CODE=PATH,...", "each province's store "
+      "directory or .ctlog export"),
+    O("pins", CT_OPT_STR, pins, NATREPLAY, "PINS", "the national report's pins (its \"pins\" "
+      "field or Pins: line): now_ms/code:seq:feed:age_ms,..."),
     {0}};
 /* clang-format on */
 
@@ -79,6 +85,8 @@ static const ct_opt_cmd CMDS[] = {
      "the log (or a seq or receive-time range) as ctlog (self-verifying), jsonl or csv"},
     {"rebuild", REBUILD, "--input F.ctlog --data NEWDIR [options]", 0, 0,
      "verify a ctlog export and import it into a fresh data directory, then check it"},
+    {"national-replay", NATREPLAY, "--national FILE --sources CODE=PATH,... --pins PINS [options]",
+     0, 0, "the national report exactly as chitieu-reporter --national rendered it at its pins"},
     {"trace", TRACE, "(--data DIR | --file F.ctlog) (--agent|--district|--person|--day)...", 0, 0,
      "list the events of an agent, district, person hash or day, with the tally outcome"},
     {0}};
@@ -230,6 +238,26 @@ static int cmd_trace(const cfg *o, const ct_audit_src *src, ct_audit_opts *ao, c
     return fflush(stdout) != 0 ? EXIT_DIVERGED : rc;
 }
 
+static int cmd_natreplay(const cfg *o, unsigned threads)
+{
+    char err[1536] = "";
+    ct_national n;
+    if (ct_national_load(o->national, &n, err, sizeof err)) return fail(EXIT_USAGE, err);
+    ct_natreplay_opts no = {.sources = o->sources ? o->sources : "",
+                            .pins = o->pins,
+                            .fmt = CT_NAT_TABLE,
+                            .threads = threads,
+                            .quiet = o->quiet};
+    if (o->format) (void)ct_natstatus_format_parse(o->format, &no.fmt); /* checked in check_args */
+    ct_buf out = CT_BUF_INIT;
+    ct_err e = ct_audit_national_replay(&n, &no, &out, err, sizeof err);
+    if (!e) e = ct_file_replace(o->output ? o->output : "-", out.data, out.len, err, sizeof err);
+    int rc = !e ? 0 : fail(e == CT_ERR_USAGE ? EXIT_USAGE : EXIT_DIVERGED, err);
+    ct_buf_free(&out);
+    ct_national_free(&n);
+    return rc;
+}
+
 /* The checks that need no file: usage errors before anything is opened. */
 static const char *check_args(unsigned cmd, const cfg *o, const ct_opt_result *res)
 {
@@ -252,6 +280,12 @@ static const char *check_args(unsigned cmd, const cfg *o, const ct_opt_result *r
     case REBUILD:
         return (o->input || o->file) && o->data ? NULL
                                                 : "--input F.ctlog and --data NEWDIR are required";
+    case NATREPLAY:
+        if (!o->national || !o->pins) return "--national FILE and --pins PINS are required";
+        if (o->format && strcmp(o->format, "table") && strcmp(o->format, "json") &&
+            strcmp(o->format, "csv"))
+            return "--format: expected table, json or csv";
+        return NULL;
     case TRACE:
         if (!o->agent && !o->district && !o->person && !o->day)
             return "give at least one of --agent, --district, --person, --day";
@@ -273,6 +307,8 @@ int main(int argc, char **argv)
     const char *bad = check_args(cmd, &o, &res);
     if (bad) return usage(bad);
     if (ct_crypto_init() != CT_OK) return fail(EXIT_DIVERGED, "libsodium initialisation failed");
+    if (cmd == NATREPLAY)
+        return cmd_natreplay(&o, o.threads ? (unsigned)o.threads : ct_audit_default_threads());
     char err[1024] = "";
     ct_campaign c;
     ct_err e = ct_campaign_load_arg(o.campaign, &c, err, sizeof err);

@@ -73,6 +73,8 @@ struct ct_http {
     sse_stream *waiting; /* doubly linked, suspended streams */
     char token[256];
     bool has_token;
+    const char *page; /* GET / (static, not owned) */
+    size_t page_len;
 };
 
 struct sse_stream {
@@ -347,10 +349,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                           "token required (?token=... or "
                           "Authorization: Bearer ...)\n");
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
-        return queue(c, MHD_HTTP_OK, "text/html; charset=utf-8",
-                     MHD_create_response_from_buffer(ct_page_html_len, (void *)ct_page_html,
-                                                     MHD_RESPMEM_PERSISTENT),
-                     NULL);
+        return queue(
+            c, MHD_HTTP_OK, "text/html; charset=utf-8",
+            MHD_create_response_from_buffer(h->page_len, (void *)h->page, MHD_RESPMEM_PERSISTENT),
+            NULL);
     if (strcmp(url, "/status.json") == 0) {
         pthread_mutex_lock(&h->mu);
         bool have = h->docs[D_REPORT] != NULL;
@@ -476,6 +478,8 @@ ct_err ct_http_start(const ct_http_config *cfg, ct_http **out, char *err, size_t
     ct_http *h = calloc(1, sizeof *h);
     if (!h) return CT_ERR_NOMEM;
     pthread_mutex_init(&h->mu, NULL);
+    h->page = cfg->page ? cfg->page : ct_page_html;
+    h->page_len = cfg->page ? cfg->page_len : ct_page_html_len;
     if (token && *token) {
         snprintf(h->token, sizeof h->token, "%s", token);
         h->has_token = true;

@@ -45,6 +45,8 @@ typedef struct {
     const char *addr_port;
     const char *token;    /* NULL or "": none */
     unsigned max_clients; /* simultaneous connections; 0: CT_HTTP_DEFAULT_CLIENTS */
+    const char *page;     /* GET /: NULL serves the provincial page.html */
+    size_t page_len;
 } ct_http_config;
 
 #define CT_HTTP_DEFAULT_CLIENTS 4096

@@ -18,6 +18,7 @@
 #include "ct_cli.h"
 #include "ct_keys.h"
 #include "ct_log.h"
+#include "ct_nat_reporter.h"
 #include "ct_opt.h"
 #include "ct_reporter.h"
 #include "ct_time.h"
@@ -27,7 +28,7 @@ typedef struct {
     bool insecure, once, staff, accept_campaign_change;
     double interval, timeout;
     int format, log_level;
-    const char *output, *now, *sim_clock, *http, *http_token;
+    const char *output, *now, *sim_clock, *http, *http_token, *national;
     int64_t feed_hwm, http_max_clients, silent_after;
 } settings;
 
@@ -43,6 +44,12 @@ static const ct_opt OPTS[] = {
      .off = S(campaign),
      .arg = "FILE",
      .help = "campaign .ini (default: the built-in Lam Dong 2023 one)"},
+    {.name = "national",
+     .kind = CT_OPT_STR,
+     .off = S(national),
+     .arg = "FILE",
+     .help = "national mode: follow every province of this national campaign file "
+             "(docs/national.md); --format table, json or csv"},
     {.name = "feed",
      .kind = CT_OPT_STR,
      .off = S(feed),
@@ -169,6 +176,9 @@ static const ct_opt_spec SPEC = {
 
 static volatile sig_atomic_t g_stop;
 
+extern const char ct_page_national_html[];
+extern const size_t ct_page_national_html_len;
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -232,6 +242,60 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
     return parse_clock(s, cfg);
 }
 
+static void on_signal(int sig);
+
+/* --national: the national mode (ct_nat_reporter); the exit code. */
+static int run_national(const settings *s, const ct_reporter_config *cfg, ct_view_config *vc)
+{
+    if (s->campaign || s->staff || s->format > (int)CT_FMT_CSV || s->accept_campaign_change)
+        return ct_opt_usage_error(&SPEC, "--national excludes --campaign, --staff, "
+                                         "--accept-campaign-change and --format staff-csv/xlsx");
+    ct_nat_reporter_config nc = {.interval_s = cfg->interval_s,
+                                 .once = cfg->once,
+                                 .timeout_s = cfg->timeout_s,
+                                 .fmt = (ct_natstatus_format)cfg->fmt,
+                                 .output = cfg->output,
+                                 .clock = cfg->clock,
+                                 .fixed_ms = cfg->fixed_ms,
+                                 .sim_start_ms = cfg->sim_start_ms,
+                                 .sim_factor = cfg->sim_factor,
+                                 .secure = vc->secure,
+                                 .feed_hwm = vc->feed_hwm};
+    ct_national nat;
+    ct_http *http = NULL;
+    void *zctx = NULL;
+    char err[1536] = "";
+    int rc = 2;
+    if (ct_crypto_init() || ct_national_load(s->national, &nat, err, sizeof err)) {
+        fprintf(stderr, "chitieu-reporter: %s\n", err[0] ? err : "cannot initialise libsodium");
+        return 2;
+    }
+    if (vc->secure && ct_keypair_load(s->keys, &nc.client, err, sizeof err)) {
+        fprintf(stderr, "chitieu-reporter: %s\n", err);
+        goto out;
+    }
+    ct_cli_on_stop_signals(on_signal);
+    ct_http_config hc = {.addr_port = s->http,
+                         .token = s->http_token,
+                         .max_clients = (unsigned)s->http_max_clients,
+                         .page = ct_page_national_html,
+                         .page_len = ct_page_national_html_len};
+    if (s->http && ct_http_start(&hc, &http, err, sizeof err)) {
+        fprintf(stderr, "chitieu-reporter: --http: %s\n", err);
+        goto out;
+    }
+    rc = 1;
+    zctx = zmq_ctx_new();
+    if (!zctx) goto out;
+    ct_err e = ct_nat_reporter_run(&nc, &nat, zctx, http, &g_stop);
+    rc = e == CT_OK ? 0 : e == CT_ERR_CONFIG ? 2 : 1;
+out:
+    if (http) ct_http_stop(http);
+    if (zctx) zmq_ctx_term(zctx);
+    ct_national_free(&nat);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     ct_log_set_component("reporter");
@@ -244,6 +308,7 @@ int main(int argc, char **argv)
     ct_view_config vc;
     int rc = configure(&s, &cfg, &vc);
     if (rc) return rc;
+    if (s.national) return run_national(&s, &cfg, &vc);
 
     ct_campaign camp = {0};
     ct_view view = {0};

@@ -1,0 +1,319 @@
+"""National mode: three provinces (Lâm Đồng and the two GENERATED test
+provinces of examples/national-demo), each with its own real aggregator and
+real collectors (chitieu-collector run --once) on ipc sockets, followed by one
+chitieu-reporter --national.
+
+  exact        every province's row equals chitieu-audit replay of that
+               province's store at the seq the report pins (all program
+               figures, units, head); the national totals are the sums;
+               chitieu-audit national-replay reproduces the report byte for
+               byte from the three stores and the report's pins
+  stale/live   one aggregator SIGKILLed: that province turns stale (the age of
+               its figures shown), its last figures stay in the totals, the
+               others stay live; restarted and fed: live again, totals exact
+  other store  one aggregator restarted on an empty data directory: the
+               national reporter resyncs that province only (the others'
+               views take no snapshot), figures exact
+  page         headless Chromium: the national table, a province's units and
+               a unit's staff show the figures /status.json has
+"""
+import json
+import os
+import shutil
+import time
+import urllib.request
+
+import reporter_common as rc
+from reporter_common import h
+
+NOW = "2023-07-27T12:00:00+07:00"
+EX = os.path.join(h.SRC, "examples")
+PROVS = [  # code, campaign, districts the collectors serve
+    (68, os.path.join(EX, "lamdong-2023", "campaign.ini"), (672, 68)),
+    (901, os.path.join(EX, "national-demo", "gen-a", "campaign.ini"), (9011, 9013)),
+    (902, os.path.join(EX, "national-demo", "gen-b", "campaign.ini"), (9021, 9022)),
+]
+PROG_KEYS = ("net", "target", "pct", "remaining", "gross", "cancelled", "repeats", "expected",
+             "required_daily", "projection", "verdict", "staff_met")
+
+
+class Province:
+    def __init__(self, wd, code, campaign, districts):
+        self.wd, self.code, self.campaign, self.districts = wd, code, campaign, districts
+        self.ep = {k: wd.ipc(f"{k}{code}") for k in ("ingest", "feed", "snap")}
+        self.data = wd.sub(f"data{code}")
+        self.agg = None
+        self.outboxes = {}
+
+    def start(self, data=None):
+        self.data = data or self.data
+        self.agg = self.wd.start(
+            [h.binary("chitieu-aggregator"), "--data", self.data, "--insecure", "--campaign",
+             self.campaign, "--ingest", self.ep["ingest"], "--feed", self.ep["feed"],
+             "--snapshot", self.ep["snap"], "--stats-interval", "0"], name=f"agg{self.code}")
+        self.agg.wait_log(r'msg="ready"')
+
+    def deliver(self, seed, count, tag=""):
+        """count simulated events per district, through real collectors."""
+        for d in self.districts:
+            ob = self.wd.sub(f"outbox{self.code}-{d}{tag}")
+            if ob not in self.outboxes:
+                h.run([h.binary("chitieu-collector"), "init", "--outbox", ob, "--district", str(d),
+                       "--campaign", self.campaign])
+                self.outboxes[ob] = True
+            h.run([h.binary("chitieu-collector"), "simulate", "--outbox", ob, "--seed",
+                   str(seed * 1000 + d), "--count", str(count)])
+            h.run([h.binary("chitieu-collector"), "run", "--once", "--outbox", ob, "--server",
+                   self.ep["ingest"], "--insecure", "--stats-interval", "0", "--give-up", "30"],
+                  timeout=60)
+
+    def snapshot(self):
+        return rc.snapshot({"feed": self.ep["feed"], "snapshot": self.ep["snap"]})
+
+
+def national_ini(wd, provs):
+    lines = ["[national]", "id = test-national", "name = Toàn quốc (kiểm thử)",
+             "target.bhxh_tn = 250", "target.bhyt_hgd = 450", ""]
+    for p in provs:
+        lines += [f"[province {p.code}]", f"name = Tỉnh {p.code}", f"campaign = {p.campaign}",
+                  f"feed = {p.ep['feed']}", f"snapshot = {p.ep['snap']}", ""]
+    path = wd.sub("national.ini")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    return path
+
+
+def read_report(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    return raw, json.loads(raw)
+
+
+def wait_for(fn, timeout, what):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out: {what} (last {last!r:.300})")
+
+
+def prov_of(rep, code):
+    return next(p for p in rep["provinces"] if p["code"] == code)
+
+
+def replay(p, seq, feed):
+    r = h.run([h.binary("chitieu-audit"), "replay", "--data", p.data, "--campaign", p.campaign,
+               "--seq", str(seq), "--now", NOW, "--format", "json", "--feed-label", feed,
+               "--quiet"])
+    return json.loads(r.stdout)
+
+
+def check_exact(rep, provs):
+    """Each province's row = its replay at the pinned seq; totals = sums."""
+    tot = {q: {"net": 0, "gross": 0, "cancelled": 0, "repeats": 0, "staff_met": 0}
+           for q in rc.PROGS}
+    h.check(rep["provinces_included"] == len(provs), f"included {rep['provinces_included']}")
+    for p in provs:
+        row = prov_of(rep, p.code)
+        h.check(row["figures"], f"{p.code} has figures")
+        rp = replay(p, row["seq"], row["feed"])
+        h.check(rp["head"] == row["head"], f"{p.code}: head {row['head']} != replay {rp['head']}")
+        for q in rc.PROGS:
+            got = {k: row["programs"][q][k] for k in PROG_KEYS}
+            want = {k: rp["province"]["programs"][q][k] for k in PROG_KEYS}
+            h.check(got == want, f"{p.code} {q}: {got} != replay {want}")
+            for k in tot[q]:
+                tot[q][k] += want[k]
+        h.check([(d["code"], {q: d["programs"][q]["net"] for q in rc.PROGS})
+                 for d in row["districts"]] ==
+                [(d["code"], {q: d["programs"][q]["net"] for q in rc.PROGS})
+                 for d in rp["districts"]], f"{p.code}: units")
+    for q in rc.PROGS:
+        t = rep["totals"]["programs"][q]
+        h.check({k: t[k] for k in tot[q]} == tot[q], f"national {q}: {t} != sum {tot[q]}")
+    return tot
+
+
+def check_national_replay(wd, ini, raw, rep, provs):
+    out = wd.sub("replayed.json")
+    src = ",".join(f"{p.code}={p.data}" for p in provs)
+    h.run([h.binary("chitieu-audit"), "national-replay", "--national", ini, "--sources", src,
+           "--pins", rep["pins"], "--format", "json", "--output", out, "--quiet"])
+    with open(out, "rb") as f:
+        again = f.read()
+    h.check(again == raw, f"national-replay differs:\n{again[:400]!r}\n{raw[:400]!r}")
+
+
+def feed_doc(base):
+    with urllib.request.urlopen(base + "/feed.json", timeout=10) as r:
+        return {p["code"]: p for p in json.loads(r.read())["provinces"]}
+
+
+def settled(out, provs):
+    """The report once every province is live at its aggregator's seq."""
+    want = {p.code: p.snapshot() for p in provs}
+
+    def ok():
+        if not os.path.exists(out):
+            return None
+        raw, rep = read_report(out)
+        for code, snp in want.items():
+            row = prov_of(rep, code)
+            if row["feed"] != "live" or row["seq"] != snp["s"] or row["head"] != bytes(snp["h"]).hex():
+                return None
+        return raw, rep
+    return wait_for(ok, 20, "every province live at its aggregator's position")
+
+
+def status(base):
+    with urllib.request.urlopen(base + "/status.json", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def page_read(br, base, expr, what):
+    """(report, value of expr) read from the page while it shows the report
+    /status.json has (the documents move on with the ages: retried)."""
+    for _ in range(20):
+        rep = status(base)
+        got = br.js(f"({{pins: document.body.dataset.seqs, v: ({expr})}})")
+        if got["pins"] == rep["pins"] and got["v"] is not None:
+            return rep, got["v"]
+        time.sleep(0.3)
+    raise AssertionError(f"page never showed /status.json's report: {what}")
+
+
+def check_page(wd, base):
+    import cdp
+    if not os.path.exists(cdp.CHROMIUM):
+        h.skip("chromium missing: page not checked")
+        return
+    br = cdp.Browser(base + "/", wd.sub("chromium-profile"), size="1400,1000")
+    try:
+        br.wait("!!document.body.dataset.seqs && document.querySelectorAll('tr.prov').length > 0",
+                20, "page shows a report")
+        for q in rc.PROGS:
+            rep, (rows, tot) = page_read(br, base, f"""[Array.from(document.querySelectorAll('#nat-{q} tr.prov')).map(tr => ({{
+                code: Number(tr.dataset.code), rank: tr.children[0].dataset.v,
+                net: Number(tr.children[3].dataset.v), target: Number(tr.children[4].dataset.v),
+                feed: tr.dataset.feed }})), (() => {{ const tr = document.querySelector('#nat-{q} tr.total');
+                return [Number(tr.children[3].dataset.v), Number(tr.children[4].dataset.v)]; }})()]""",
+                                         f"national table {q}")
+            want = [{"code": c, "rank": str(prov_of(rep, c)["programs"][q]["rank"]),
+                     "net": prov_of(rep, c)["programs"][q]["net"],
+                     "target": prov_of(rep, c)["programs"][q]["target"],
+                     "feed": prov_of(rep, c)["feed"]} for c in rep["rankings"][q]]
+            h.check(len(want) == 3 and rows == want, f"national table {q}: {rows} != {want}")
+            t = rep["totals"]["programs"][q]
+            h.check(tot == [t["net"], t["target"]], f"total row {q}: {tot}")
+        for code in (68, 901, 902):
+            br.js(f"location.hash = '#/p/{code}'")
+            br.wait(f"document.body.dataset.view === 'province' && "
+                    f"document.getElementById('view-province').dataset.province === '{code}' && "
+                    f"document.querySelectorAll('#prov-table tr.dist').length > 0", 10,
+                    f"province view {code}")
+            rep, got = page_read(br, base, """Array.from(document.querySelectorAll('#prov-table tr.dist')).map(tr =>
+                [Number(tr.dataset.code), Number(tr.children[3].dataset.v), Number(tr.children[6].dataset.v)])""",
+                                 f"province {code}")
+            want = [[d["code"], d["programs"]["bhxh_tn"]["net"], d["programs"]["bhyt_hgd"]["net"]]
+                    for d in prov_of(rep, code)["report"]["districts"]]
+            h.check(got == want, f"province {code} units: {got} != {want}")
+        dcode = PROVS[1][2][0]
+        br.js(f"location.hash = '#/p/901/d/{dcode}'")
+        br.wait("document.body.dataset.view === 'district' && "
+                "document.querySelectorAll('#staff-table tr.staff').length > 0", 10, "unit's staff")
+        rep, got = page_read(br, base, """Array.from(document.querySelectorAll('#staff-table tr.staff')).map(tr =>
+            [tr.dataset.id, Number(tr.children[2].dataset.v), Number(tr.children[3].dataset.v)])""",
+                             "staff")
+        d = next(x for x in prov_of(rep, 901)["report"]["districts"] if x["code"] == dcode)
+        want = [[m["id"], m["bhxh_tn"], m["bhyt_hgd"]] for m in d["members"]]
+        h.check(got == want and len(want) == d["staff"], f"staff of {dcode}: {got} != {want}")
+    finally:
+        br.close()
+
+
+def test_national():
+    with h.Workdir("national") as wd:
+        provs = [Province(wd, *x) for x in PROVS]
+        for p in provs:
+            p.start()
+        for i, p in enumerate(provs):
+            p.deliver(i + 1, 60)
+        ini = national_ini(wd, provs)
+        out = wd.sub("national.json")
+        port = h.free_port()
+        base = f"http://127.0.0.1:{port}"
+        rp = wd.start([h.binary("chitieu-reporter"), "--insecure", "--national", ini,
+                       "--interval", "0.3", "--format", "json", "--output", out, "--now", NOW,
+                       "--http", f"127.0.0.1:{port}"], name="national")
+        rp.wait_log(r'msg="http ready"')
+
+        # exact figures, and national-replay byte for byte
+        raw, rep = settled(out, provs)
+        check_exact(rep, provs)
+        check_national_replay(wd, ini, raw, rep, provs)
+        check_page(wd, base)
+
+        # one province killed: stale (with its age), the others live, totals exact
+        a = provs[1]
+        a.agg.kill9()
+        raw, rep = wait_for(lambda: (lambda r: r if prov_of(r[1], 901)["feed"] == "stale" else None)(
+            read_report(out)), 25, "province 901 stale")
+        h.check(prov_of(rep, 901)["age_ms"] > 10000, f"age {prov_of(rep, 901)['age_ms']}")
+        h.check(all(prov_of(rep, c)["feed"] == "live" for c in (68, 902)), "others live")
+        check_exact(rep, provs)
+        check_national_replay(wd, ini, raw, rep, provs)
+        a.start()
+        a.deliver(7, 15)
+        raw, rep = settled(out, provs)
+        check_exact(rep, provs)
+
+        # one province restarted on an empty store: only that one resyncs
+        before = feed_doc(base)
+        b = provs[2]
+        h.check(b.agg.stop() == 0, "aggregator 902 exit code")
+        b.start(data=wd.sub("data902-fresh"))
+        b.deliver(9, 10, tag="-fresh")
+        raw, rep = settled(out, provs)
+        after = feed_doc(base)
+        for c in (68, 901):
+            h.check(after[c]["snapshots"] == before[c]["snapshots"],
+                    f"{c} took a snapshot: {before[c]} -> {after[c]}")
+        h.check(after[902]["snapshots"] > before[902]["snapshots"], "902 resynced")
+        check_exact(rep, provs)
+        check_national_replay(wd, ini, raw, rep, provs)
+        h.check(rp.stop() == 0, "reporter exit code")
+        for p in provs:
+            h.check(p.agg.stop() == 0, f"aggregator {p.code} exit code")
+
+
+def test_national_file_errors():
+    with h.Workdir("national-bad") as wd:
+        bad = wd.sub("bad.ini")
+        camp = PROVS[1][1]
+        for text, want in [
+            ("[national]\nid = x\n[province 901]\nname = A\ncampaign = " + camp +
+             "\nfeed = ipc://a\n", "bad.ini:3: [province 901] has no 'snapshot' key"),
+            ("[national]\nid = x\ncolour = red\n", "bad.ini:3: unknown key 'colour' in [national]"),
+            ("[national]\nid = x\n[province 901]\nname = A\ncampaign = " + camp +
+             "\nfeed = ipc://a, tcp://b:1\nsnapshot = ipc://s\n",
+             "bad.ini:7: [province 901]: 'snapshot' lists 1 endpoints, 'feed' 2"),
+            ("[national]\nid = x\n[province 901]\nname = A\ncampaign = " + camp +
+             "\nfeed = ipc://a\nsnapshot = ipc://s\nfingerprint = " + "00" * 32 + "\n",
+             "bad.ini:8: province 901: the fingerprint pinned here differs"),
+            ("[national]\nid = x\n[province 901]\nname = A\ncampaign = nope.ini\n"
+             "feed = ipc://a\nsnapshot = ipc://s\n", "bad.ini:5: province 901: "),
+        ]:
+            with open(bad, "w", encoding="utf-8") as f:
+                f.write(text)
+            r = h.run([h.binary("chitieu-reporter"), "--insecure", "--national", bad, "--once"],
+                      check=False, timeout=30)
+            h.check(r.returncode == 2, f"exit {r.returncode} for {want}")
+            h.check(want in r.stderr, f"want {want!r} in {r.stderr!r}")
+        shutil.rmtree(wd.sub("x"), ignore_errors=True)
+
+
+if __name__ == "__main__":
+    h.main([test_national_file_errors, test_national])
