@@ -315,5 +315,32 @@ def test_national_file_errors():
         shutil.rmtree(wd.sub("x"), ignore_errors=True)
 
 
+def test_campaign_mismatch():
+    """A province whose aggregator runs another campaign file than the national
+    file names: campaign_mismatch, no figures, the others reported."""
+    with h.Workdir("national-mismatch") as wd:
+        good = Province(wd, 902, PROVS[2][1], PROVS[2][2])
+        other = wd.sub("gen-a-copy")
+        shutil.copytree(os.path.dirname(PROVS[1][1]), other)
+        with open(os.path.join(other, "campaign.ini"), "a", encoding="utf-8") as f:
+            f.write("; another file, the same id\n")
+        bad = Province(wd, 901, os.path.join(other, "campaign.ini"), PROVS[1][2])
+        good.start()
+        bad.campaign = PROVS[1][1]  # the aggregator runs the original
+        bad.start()
+        bad.campaign = os.path.join(other, "campaign.ini")  # the national file names the copy
+        good.deliver(1, 5)
+        ini = national_ini(wd, [bad, good])
+        r = h.run([h.binary("chitieu-reporter"), "--insecure", "--national", ini, "--once",
+                   "--timeout", "3", "--format", "json", "--now", NOW], check=False, timeout=60)
+        h.check(r.returncode == 1, f"exit {r.returncode}: {r.stderr[-500:]}")
+        rep = json.loads(r.stdout)
+        h.check(prov_of(rep, 901)["feed"] == "campaign_mismatch" and
+                not prov_of(rep, 901)["figures"], f"901: {prov_of(rep, 901)}")
+        h.check(prov_of(rep, 902)["feed"] == "live" and prov_of(rep, 902)["figures"], "902 live")
+        h.check(rep["provinces_included"] == 1 and rep["rankings"]["bhxh_tn"] == [902], "totals")
+        h.check("aggregator_campaign=gen-a-2023" in r.stderr, "both campaigns named in the log")
+
+
 if __name__ == "__main__":
-    h.main([test_national_file_errors, test_national])
+    h.main([test_national_file_errors, test_campaign_mismatch, test_national])
