@@ -221,9 +221,13 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
     memset(vc, 0, sizeof *vc);
     if (s->insecure && (s->keys || s->server_key))
         return ct_opt_usage_error(&SPEC, "--insecure excludes --keys/--server-key");
-    if (!s->insecure && (!s->keys || !s->server_key))
+    if (!s->insecure && (!s->keys || (!s->server_key && !s->national)))
         return ct_opt_usage_error(
-            &SPEC, "give --keys FILE and --server-key FILE (CurveZMQ), or --insecure");
+            &SPEC, "give --keys FILE and --server-key FILE (CurveZMQ; with --national the server "
+                   "keys are the national file's), or --insecure");
+    if (s->national && s->server_key)
+        return ct_opt_usage_error(&SPEC, "--national takes each province's server_key from the "
+                                         "national file, not --server-key");
     cfg->interval_s = s->interval;
     cfg->once = s->once;
     cfg->timeout_s = s->timeout;

@@ -45,10 +45,10 @@ class Province:
         self.agg = None
         self.outboxes = {}
 
-    def start(self, data=None):
+    def start(self, data=None, security=("--insecure",)):
         self.data = data or self.data
         self.agg = self.wd.start(
-            [h.binary("chitieu-aggregator"), "--data", self.data, "--insecure", "--campaign",
+            [h.binary("chitieu-aggregator"), "--data", self.data, *security, "--campaign",
              self.campaign, "--ingest", self.ep["ingest"], "--feed", self.ep["feed"],
              "--snapshot", self.ep["snap"], "--stats-interval", "0"], name=f"agg{self.code}")
         self.agg.wait_log(r'msg="ready"')
@@ -71,12 +71,15 @@ class Province:
         return rc.snapshot({"feed": self.ep["feed"], "snapshot": self.ep["snap"]})
 
 
-def national_ini(wd, provs):
+def national_ini(wd, provs, server_keys=None):
     lines = ["[national]", "id = test-national", "name = Toàn quốc (kiểm thử)",
              "target.bhxh_tn = 250", "target.bhyt_hgd = 450", ""]
     for p in provs:
         lines += [f"[province {p.code}]", f"name = Tỉnh {p.code}", f"campaign = {p.campaign}",
-                  f"feed = {p.ep['feed']}", f"snapshot = {p.ep['snap']}", ""]
+                  f"feed = {p.ep['feed']}", f"snapshot = {p.ep['snap']}"]
+        if server_keys:
+            lines.append(f"server_key = {server_keys[p.code]}")
+        lines.append("")
     path = wd.sub("national.ini")
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
@@ -342,5 +345,45 @@ def test_campaign_mismatch():
         h.check("aggregator_campaign=gen-a-2023" in r.stderr, "both campaigns named in the log")
 
 
+def test_curve():
+    """CurveZMQ: each province's aggregator has its own key and authorizes the
+    national reporter's key; a province whose server_key is wrong is
+    not_connected with the handshake named, the other live with the figures
+    its aggregator had in plaintext."""
+    with h.Workdir("national-curve") as wd:
+        rpub, rsec = rc.cp.curve_keypair()
+        rc.cp.write_keyfiles(wd.sub("national"), rpub, rsec)
+        provs = [Province(wd, *PROVS[1]), Province(wd, *PROVS[2])]
+        pubs = {}
+        for p in provs:
+            p.start()
+            p.deliver(p.code, 8)
+            plain = p.snapshot()
+            h.check(p.agg.stop() == 0, "aggregator exit")
+            spub, ssec = rc.cp.curve_keypair()
+            rc.cp.write_keyfiles(wd.sub(f"server{p.code}"), spub, ssec)
+            with open(wd.sub(f"auth{p.code}.txt"), "w") as f:
+                f.write(f"{rpub} reporter national\n")
+            p.start(security=("--keys", wd.sub(f"server{p.code}.key"), "--auth",
+                              wd.sub(f"auth{p.code}.txt")))
+            pubs[p.code] = wd.sub(f"server{p.code}.pub")
+            p.plain = plain
+        pubs[902] = pubs[901]  # the wrong key for 902
+        ini = national_ini(wd, provs, pubs)
+        r = h.run([h.binary("chitieu-reporter"), "--keys", wd.sub("national.key"), "--national",
+                   ini, "--once", "--timeout", "4", "--format", "json", "--now", NOW],
+                  check=False, timeout=60)
+        h.check(r.returncode == 1, f"exit {r.returncode}: {r.stderr[-500:]}")
+        rep = json.loads(r.stdout)
+        a, b = prov_of(rep, 901), prov_of(rep, 902)
+        h.check(a["feed"] == "live" and a["seq"] == provs[0].plain["s"] and
+                a["head"] == bytes(provs[0].plain["h"]).hex(), f"901: {a}")
+        h.check(b["feed"] == "not_connected" and not b["figures"], f"902: {b}")
+        h.check('province=902 feed=not_connected' in r.stderr and "handshake" in r.stderr,
+                "the handshake failure is named")
+        for p in provs:
+            h.check(p.agg.stop() == 0, "aggregator exit")
+
+
 if __name__ == "__main__":
-    h.main([test_national_file_errors, test_campaign_mismatch, test_national])
+    h.main([test_national_file_errors, test_campaign_mismatch, test_curve, test_national])
