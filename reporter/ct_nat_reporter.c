@@ -15,6 +15,7 @@
 #include "ct_file.h"
 #include "ct_log.h"
 #include "ct_logrec.h"
+#include "ct_natstatus_xlsx.h"
 #include "ct_notify.h"
 #include "ct_text.h"
 #include "ct_time.h"
@@ -22,6 +23,7 @@
 #define POLL_MS 200
 #define PUBLISH_MS 1000         /* page documents at most this often ... */
 #define PUBLISH_REFRESH_MS 5000 /* ... and at least this often (the ages move) */
+#define XLSX_MIN_MS 5000        /* the page's workbook is remade at most this often */
 
 typedef struct {
     const ct_nat_province *p;
@@ -38,9 +40,11 @@ typedef struct {
     int64_t mono_start;
     prov_st *ps;
     ct_natstatus_input *in;
-    ct_buf out, json, csv, feed, metrics, key;
+    ct_buf out, json, csv, feed, metrics, key, xlsx;
     char *pub_key; /* positions and states of the last published report */
     int64_t pub_mono;
+    char *xlsx_key; /* ... of the page's workbook */
+    int64_t xlsx_mono;
 } run_st;
 
 static int64_t clock_now(const run_st *r)
@@ -121,12 +125,20 @@ static ct_err write_report(run_st *r, const ct_natstatus *s)
     const ct_nat_reporter_config *cfg = r->cfg;
     ct_buf_reset(&r->out);
     ct_err e = CT_OK;
-    if (cfg->fmt == CT_NAT_CSV && cfg->output) e = ct_buf_append(&r->out, "\xEF\xBB\xBF", 3);
-    if (!e) e = ct_natstatus_render(r->n, s, cfg->fmt, 0, &r->out);
+    char err[512] = "";
+    if (cfg->xlsx) {
+        e = ct_natstatus_xlsx(r->n, s, &r->out, err, sizeof err);
+        if (e) {
+            ct_log(CT_LOG_ERROR, "cannot make the workbook", "err=\"%s\"", err);
+            return e;
+        }
+    } else if (cfg->fmt == CT_NAT_CSV && cfg->output) {
+        e = ct_buf_append(&r->out, "\xEF\xBB\xBF", 3);
+    }
+    if (!e && !cfg->xlsx) e = ct_natstatus_render(r->n, s, cfg->fmt, 0, &r->out);
     if (!e && cfg->fmt == CT_NAT_TABLE && !cfg->output && !cfg->once)
         e = ct_buf_append(&r->out, "\n", 1);
     if (e) return e;
-    char err[512] = "";
     e = ct_file_replace(cfg->output ? cfg->output : "-", r->out.data, r->out.len, err, sizeof err);
     if (e)
         ct_log(CT_LOG_ERROR, "cannot write the national report", "output=%s err=\"%s\"",
@@ -239,6 +251,20 @@ static ct_err publish(run_st *r, const ct_natstatus *s, int64_t mono, bool force
         r->pub_key = strdup((const char *)r->key.data);
         r->pub_mono = mono;
         d.feed_changed = true;
+    }
+    if (!e && (!r->xlsx_key || (strcmp(r->xlsx_key, (const char *)r->key.data) != 0 &&
+                                mono - r->xlsx_mono >= XLSX_MIN_MS))) {
+        char err[512] = "";
+        ct_buf_reset(&r->xlsx);
+        r->xlsx_mono = mono;
+        if (ct_natstatus_xlsx(r->n, s, &r->xlsx, err, sizeof err)) {
+            ct_log(CT_LOG_WARN, "cannot make the page's workbook", "err=\"%s\"", err);
+        } else {
+            free(r->xlsx_key);
+            r->xlsx_key = strdup((const char *)r->key.data);
+            d.xlsx = r->xlsx.data;
+            d.xlsx_len = r->xlsx.len;
+        }
     }
     if (!e) e = render_feed(r, s, mono);
     if (!e) e = render_metrics(r, s);
@@ -403,6 +429,8 @@ ct_err ct_nat_reporter_run(const ct_nat_reporter_config *cfg, const ct_national 
     free(r.ps);
     free(r.in);
     free(r.pub_key);
+    free(r.xlsx_key);
+    ct_buf_free(&r.xlsx);
     ct_buf_free(&r.out);
     ct_buf_free(&r.json);
     ct_buf_free(&r.csv);

@@ -35,6 +35,7 @@ typedef struct {
     double timeout_s;  /* with once: the report is printed then, and CT_ERR_TIMEOUT returned
                           when a province has no figures */
     ct_natstatus_format fmt;
+    bool xlsx;          /* the report is a workbook (report/ct_natstatus_xlsx); needs output */
     const char *output; /* NULL: stdout; a CSV file gets a UTF-8 BOM */
     ct_reporter_clock clock;
     int64_t fixed_ms, sim_start_ms;

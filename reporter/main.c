@@ -49,7 +49,7 @@ static const ct_opt OPTS[] = {
      .off = S(national),
      .arg = "FILE",
      .help = "national mode: follow every province of this national campaign file "
-             "(docs/national.md); --format table, json or csv"},
+             "(docs/national.md); --format table, json, csv or xlsx"},
     {.name = "feed",
      .kind = CT_OPT_STR,
      .off = S(feed),
@@ -251,13 +251,14 @@ static void on_signal(int sig);
 /* --national: the national mode (ct_nat_reporter); the exit code. */
 static int run_national(const settings *s, const ct_reporter_config *cfg, ct_view_config *vc)
 {
-    if (s->campaign || s->staff || s->format > (int)CT_FMT_CSV || s->accept_campaign_change)
+    if (s->campaign || s->staff || s->format == (int)CT_FMT_STAFF_CSV || s->accept_campaign_change)
         return ct_opt_usage_error(&SPEC, "--national excludes --campaign, --staff, "
-                                         "--accept-campaign-change and --format staff-csv/xlsx");
+                                         "--accept-campaign-change and --format staff-csv");
     ct_nat_reporter_config nc = {.interval_s = cfg->interval_s,
                                  .once = cfg->once,
                                  .timeout_s = cfg->timeout_s,
                                  .fmt = (ct_natstatus_format)cfg->fmt,
+                                 .xlsx = cfg->xlsx,
                                  .output = cfg->output,
                                  .clock = cfg->clock,
                                  .fixed_ms = cfg->fixed_ms,

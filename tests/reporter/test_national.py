@@ -237,6 +237,42 @@ def check_page(wd, base):
         br.close()
 
 
+def check_downloads(base, rep):
+    """/report.xlsx (openpyxl) and /report.csv (csv module, BOM) hold the
+    report's figures once they are made at its positions."""
+    import csv
+    import io
+    import openpyxl
+    seqs = {p["code"]: p["seq"] for p in rep["provinces"]}
+
+    def xlsx():
+        with urllib.request.urlopen(base + "/report.xlsx", timeout=10) as r:
+            wb = openpyxl.load_workbook(io.BytesIO(r.read()), read_only=True)
+        rows = list(wb["provinces"].iter_rows(values_only=True))
+        head = rows[0]
+        recs = [dict(zip(head, x)) for x in rows[1:] if x[0] in ("province", "national")]
+        units = [dict(zip(head, x)) for x in list(wb["units"].iter_rows(values_only=True))[1:]]
+        ok = all(int(x["seq"]) == seqs[int(x["province_code"])]
+                 for x in recs if x["level"] == "province")
+        return (recs, units) if ok else None
+    recs, units = wait_for(xlsx, 15, "the workbook at the report's positions")
+    for x in recs:
+        if x["level"] == "province":
+            g = prov_of(rep, int(x["province_code"]))["programs"][x["program"]]
+            h.check((x["net"], x["target"], x["rank"]) == (g["net"], g["target"], g["rank"]),
+                    f"xlsx row {x}")
+        else:
+            t = rep["totals"]["programs"][x["program"]]
+            h.check((x["net"], x["target"]) == (t["net"], t["target"]), f"xlsx national {x}")
+    h.check(len(units) == 2 * sum(len(p["districts"]) for p in rep["provinces"]), "xlsx units")
+    with urllib.request.urlopen(base + "/report.csv", timeout=10) as r:
+        body = r.read()
+    h.check(body.startswith(b"\xef\xbb\xbf"), "CSV with a BOM")
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    nat = {x["program"]: int(x["net"]) for x in rows if x["level"] == "national"}
+    h.check(set(nat) == set(rc.PROGS), f"CSV national rows {nat}")
+
+
 def test_national():
     with h.Workdir("national") as wd:
         provs = [Province(wd, *x) for x in PROVS]
@@ -258,6 +294,7 @@ def test_national():
         check_exact(rep, provs)
         check_national_replay(wd, ini, raw, rep, provs)
         check_page(wd, base)
+        check_downloads(base, rep)
 
         # one province killed: stale (with its age), the others live, totals exact
         a = provs[1]
