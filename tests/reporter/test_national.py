@@ -7,19 +7,25 @@ chitieu-reporter --national.
                province's store at the seq the report pins (all program
                figures, units, head); the national totals are the sums;
                chitieu-audit national-replay reproduces the report byte for
-               byte from the three stores and the report's pins
+               byte from the three stores (or a .ctlog export for one) and the
+               report's pins; /metrics per province (promtool check metrics)
   stale/live   one aggregator SIGKILLed: that province turns stale (the age of
-               its figures shown), its last figures stay in the totals, the
-               others stay live; restarted and fed: live again, totals exact
+               its figures shown; dimmed on the page and named in its banner),
+               its last figures stay in the totals, the others stay live;
+               restarted and fed: live again, totals exact
   other store  one aggregator restarted on an empty data directory: the
                national reporter resyncs that province only (the others'
                views take no snapshot), figures exact
   page         headless Chromium: the national table, a province's units and
-               a unit's staff show the figures /status.json has
+               a unit's staff show the figures /status.json has; /report.xlsx
+               (openpyxl) and /report.csv (BOM) hold the report's figures
+  mismatch     a province whose aggregator runs another campaign file
+  curve        CurveZMQ with per-province server keys, one of them wrong
 """
 import json
 import os
 import shutil
+import subprocess
 import time
 import urllib.request
 
@@ -140,9 +146,18 @@ def check_exact(rep, provs):
     return tot
 
 
-def check_national_replay(wd, ini, raw, rep, provs):
+def check_national_replay(wd, ini, raw, rep, provs, ctlog=None):
+    """ctlog: the code of a province replayed from a .ctlog export of its
+    store (to its pinned seq) instead of the store."""
     out = wd.sub("replayed.json")
-    src = ",".join(f"{p.code}={p.data}" for p in provs)
+    srcs = {p.code: p.data for p in provs}
+    if ctlog:
+        p = next(x for x in provs if x.code == ctlog)
+        srcs[ctlog] = wd.sub(f"export{ctlog}.ctlog")
+        h.run([h.binary("chitieu-audit"), "export", "--data", p.data, "--campaign", p.campaign,
+               "--format", "ctlog", "--to-seq", str(prov_of(rep, ctlog)["seq"]), "--output",
+               srcs[ctlog], "--quiet"])
+    src = ",".join(f"{c}={d}" for c, d in srcs.items())
     h.run([h.binary("chitieu-audit"), "national-replay", "--national", ini, "--sources", src,
            "--pins", rep["pins"], "--format", "json", "--output", out, "--quiet"])
     with open(out, "rb") as f:
@@ -237,6 +252,46 @@ def check_page(wd, base):
         br.close()
 
 
+def check_page_stale(wd, base):
+    """The stale province is dimmed on the page, named in the banner with the
+    age of its figures; the others are not."""
+    import cdp
+    if not os.path.exists(cdp.CHROMIUM):
+        return
+    br = cdp.Browser(base + "/", wd.sub("chromium-profile-stale"), size="1400,1000")
+    try:
+        br.wait("document.querySelectorAll('#nat-bhxh_tn tr.prov').length === 3 && "
+                "document.querySelector('#nat-bhxh_tn tr.prov[data-code=\"901\"]').dataset.feed "
+                "=== 'stale'", 20, "page: 901 stale")
+        got = br.js("""(() => { const o = {};
+            for (const tr of document.querySelectorAll('#nat-bhxh_tn tr.prov'))
+              o[tr.dataset.code] = getComputedStyle(tr.children[3]).opacity;
+            const b = document.getElementById('banner');
+            return { op: o, banner: b.hidden ? '' : b.textContent,
+                     badge: document.getElementById('feed').dataset.state }; })()""")
+        h.check(float(got["op"]["901"]) < 1 and got["op"]["68"] == "1" and got["op"]["902"] == "1",
+                f"dimmed: {got}")
+        h.check("Tỉnh 901: cũ, số liệu cách đây" in got["banner"] and "902" not in got["banner"],
+                f"banner: {got}")
+        h.check(got["badge"] == "partial", f"badge: {got}")
+    finally:
+        br.close()
+
+
+def check_metrics(wd, base, rep):
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        body = r.read().decode()
+    for p in rep["provinces"]:
+        h.check(f'chitieu_national_province_feed_state{{province="{p["code"]}",state="live"}} 1'
+                in body, f"metrics: {p['code']} live")
+    t = rep["totals"]["programs"]["bhxh_tn"]["net"]
+    h.check(f'chitieu_national_net{{program="bhxh_tn"}} {t}' in body, "metrics: national net")
+    if shutil.which("promtool"):
+        r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                           text=True, timeout=30)
+        h.check(r.returncode == 0, f"promtool: {r.stdout} {r.stderr}")
+
+
 def check_downloads(base, rep):
     """/report.xlsx (openpyxl) and /report.csv (csv module, BOM) hold the
     report's figures once they are made at its positions."""
@@ -293,7 +348,9 @@ def test_national():
         raw, rep = settled(out, provs)
         check_exact(rep, provs)
         check_national_replay(wd, ini, raw, rep, provs)
+        check_national_replay(wd, ini, raw, rep, provs, ctlog=901)
         check_page(wd, base)
+        check_metrics(wd, base, rep)
         check_downloads(base, rep)
 
         # one province killed: stale (with its age), the others live, totals exact
@@ -305,6 +362,7 @@ def test_national():
         h.check(all(prov_of(rep, c)["feed"] == "live" for c in (68, 902)), "others live")
         check_exact(rep, provs)
         check_national_replay(wd, ini, raw, rep, provs)
+        check_page_stale(wd, base)
         a.start()
         a.deliver(7, 15)
         raw, rep = settled(out, provs)
