@@ -160,6 +160,9 @@ ct_err ct_natstatus_pins_parse(const ct_national *n, const char *pins, int64_t *
         }
         memcpy(item, p, len);
         item[len] = '\0';
+        size_t colons = 0;
+        for (size_t k = 0; k < len; k++)
+            colons += item[k] == ':';
         char *f[4];
         size_t nf = 0;
         for (char *t = item; nf < 4; nf++) {
@@ -178,7 +181,7 @@ ct_err ct_natstatus_pins_parse(const ct_national *n, const char *pins, int64_t *
         if (nf == 4)
             for (int k = 0; FEEDS[k]; k++)
                 if (strcmp(f[2], FEEDS[k]) == 0) fi = k;
-        if (nf != 4 || !ct_num_parse_u64(f[0], 65535, &code) ||
+        if (nf != 4 || colons != 3 || !ct_num_parse_u64(f[0], 65535, &code) ||
             !ct_num_parse_u64(f[1], UINT64_MAX, &seq) || fi < 0 ||
             !parse_i64(f[3], strlen(f[3]), &age)) {
             snprintf(err, errlen, "pins: bad item '%.100s' (expected code:seq:feed:age_ms)", p);

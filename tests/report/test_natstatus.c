@@ -208,6 +208,14 @@ static void test_figures(void **state)
         ct_natstatus_pins_parse(&n, "1/10:7:live:1,30:0:live:1", &now2, back, perr, sizeof perr),
         CT_ERR_ARG);
     assert_string_equal(perr, "pins: item 2 names province 30, expected 20");
+    assert_int_equal(ct_natstatus_pins_parse(&n, "1/10:7:live:1:9,20:0:live:1,30:0:live:1", &now2,
+                                             back, perr, sizeof perr),
+                     CT_ERR_ARG);
+    assert_int_equal(ct_natstatus_pins_parse(&n,
+                                             "1/10:7:live:1,20:0:live:1,30:0:live:1,40:0:live:1",
+                                             &now2, back, perr, sizeof perr),
+                     CT_ERR_ARG);
+    assert_string_equal(perr, "pins: more items than provinces (3)");
 
     ct_natstatus_free(&s);
     ct_natstatus_free(&s2);

@@ -307,8 +307,9 @@ def check_downloads(base, rep):
         head = rows[0]
         recs = [dict(zip(head, x)) for x in rows[1:] if x[0] in ("province", "national")]
         units = [dict(zip(head, x)) for x in list(wb["units"].iter_rows(values_only=True))[1:]]
-        ok = all(int(x["seq"]) == seqs[int(x["province_code"])]
-                 for x in recs if x["level"] == "province")
+        got = {(int(x["province_code"]), x["program"]): int(x["seq"])
+               for x in recs if x["level"] == "province"}
+        ok = got == {(c, q): seq for c, seq in seqs.items() for q in rc.PROGS}
         return (recs, units) if ok else None
     recs, units = wait_for(xlsx, 15, "the workbook at the report's positions")
     for x in recs:
