@@ -8,7 +8,8 @@ chitieu-aggregator per province (ipc, durable LMDB) and one national reporter
 following all of them (--http, JSON report every second, the page's documents
 with every province's drill-down), then:
 
-  idle   --idle-s seconds of heartbeats only: reporter CPU %, RSS
+  idle   --idle-s seconds of heartbeats only: reporter CPU %, RSS, and the bytes
+         a live page's /events stream receives per minute
   load   --load-s seconds with ct_loadgen (1 collector, window --window) on
          every aggregator at once: reporter CPU % and CPU ms per 1000 applied
          updates (sum of the provinces' seq advances), VmHWM, /status.json size,
@@ -77,6 +78,29 @@ def gen_province(d, i, staff):
     return code, os.path.join(d, "campaign.ini")
 
 
+def sse_bytes(port, seconds):
+    """Bytes one live page's /events stream receives in seconds (after the
+    first report it is sent on connecting)."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=seconds + 5)
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(0.5)
+    first = time.time() + 2
+    n = 0
+    end = time.time() + seconds + 2
+    while time.time() < end:
+        try:
+            b = s.recv(1 << 20)
+        except socket.timeout:
+            continue
+        if not b:
+            break
+        if time.time() >= first:
+            n += len(b)
+    s.close()
+    return n * 60 / seconds
+
+
 def status(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/status.json", timeout=30) as r:
         body = r.read()
@@ -132,7 +156,7 @@ def main():
         else:
             raise SystemExit("the national reporter never had every province")
         t0, c0 = time.time(), cpu_s(rep.pid)
-        time.sleep(a.idle_s)
+        idle_bytes = sse_bytes(port, a.idle_s)
         idle_pct = 100 * (cpu_s(rep.pid) - c0) / (time.time() - t0)
         idle_mem = mem_kb(rep.pid)
         _, r0 = status(port)
@@ -157,15 +181,17 @@ def main():
         res = {"provinces": a.provinces, "staff_per_province": a.staff,
                "staff_total": a.provinces * a.staff, "units_total": a.provinces * 13,
                "idle_cpu_pct": round(idle_pct, 2), "idle_rss_kb": idle_mem["VmRSS"],
+               "idle_page_bytes_per_min": round(idle_bytes),
                "load_s": round(wall, 1), "events_applied": upd,
                "events_per_s": round(upd / wall), "load_cpu_pct": round(100 * (c1 - c0) / wall, 1),
                "cpu_ms_per_1000_events": round(1000 * (c1 - c0) / max(upd, 1) * 1000, 2),
                "vm_hwm_kb": load_mem["VmHWM"], "status_json_bytes": size,
                "included_after": r1["provinces_included"]}
-        print(f"| provinces | staff | idle CPU | idle RSS | events applied/s | load CPU | "
-              f"CPU ms/1000 ev | VmHWM | /status.json |")
+        print(f"| provinces | staff | idle CPU | idle RSS | idle page | events applied/s | "
+              f"load CPU | CPU ms/1000 ev | VmHWM | /status.json |")
         print(f"| {a.provinces} | {a.provinces * a.staff} | {res['idle_cpu_pct']} % | "
-              f"{res['idle_rss_kb'] // 1024} MB | {res['events_per_s']} | {res['load_cpu_pct']} % | "
+              f"{res['idle_rss_kb'] // 1024} MB | {round(idle_bytes / 1024)} KB/min | "
+              f"{res['events_per_s']} | {res['load_cpu_pct']} % | "
               f"{res['cpu_ms_per_1000_events']} | {res['vm_hwm_kb'] // 1024} MB | "
               f"{size // 1024} KB |")
         print(json.dumps(res))

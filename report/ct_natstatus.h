@@ -74,7 +74,8 @@ void ct_natstatus_free(ct_natstatus *s);
 
 typedef enum { CT_NAT_TABLE = 0, CT_NAT_JSON = 1, CT_NAT_CSV = 2 } ct_natstatus_format;
 /* JSON: each province also carries its provincial report ("report": the
- * provincial JSON with every staff member and day) for the page. */
+ * provincial JSON with CT_STATUS_DETAIL: every staff member and day per
+ * unit) for the page. */
 #define CT_NAT_DETAIL 1u
 
 ct_err ct_natstatus_render(const ct_national *n, const ct_natstatus *s, ct_natstatus_format fmt,

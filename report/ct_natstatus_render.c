@@ -93,14 +93,13 @@ static ct_err json_province(ct_buf *b, const ct_national *n, const ct_natstatus 
         }
         if (!e) e = put(b, "]");
         if (!e && (flags & CT_NAT_DETAIL)) {
-            /* the provincial report, as the provincial reporter renders it */
+            /* the provincial report as the provincial page's (every staff member
+             * and day per unit) */
             ct_status_position pos = {.seq = pv->seq, .now_ms = s->clock.now_ms, .feed = pv->feed};
             memcpy(pos.head, pv->head, sizeof pos.head);
             e = put(b, ",\"report\":");
             size_t at = b->len;
-            if (!e)
-                e = ct_status_render_figures(c, &pv->f, &pos, CT_FMT_JSON,
-                                             CT_STATUS_STAFF | CT_STATUS_DETAIL, b);
+            if (!e) e = ct_status_render_figures(c, &pv->f, &pos, CT_FMT_JSON, CT_STATUS_DETAIL, b);
             if (!e && b->len > at && b->data[b->len - 1] == '\n') b->len--;
         }
     }

@@ -21,9 +21,13 @@
 #include "ct_time.h"
 
 #define POLL_MS 200
-#define PUBLISH_MS 1000         /* page documents at most this often ... */
-#define PUBLISH_REFRESH_MS 5000 /* ... and at least this often (the ages move) */
-#define XLSX_MIN_MS 5000        /* the page's workbook is remade at most this often */
+#define PUBLISH_MS 1000 /* the page's report at most this often when a position moved ... */
+#define PUBLISH_REFRESH_MS                                                                         \
+    60000 /* ... and at least this often (its clock-derived figures move; the ages of the          \
+             provinces' figures travel in the small feed document, every 5 s) */
+#define PUBLISH_DIRTY_MS 200 /* the page's documents follow a change after this long ... */
+#define PUBLISH_IDLE_MS 1000 /* ... and are remade this often without one (states, ages) */
+#define XLSX_MIN_MS 5000     /* the page's workbook is remade at most this often */
 
 typedef struct {
     const ct_nat_province *p;
@@ -223,7 +227,8 @@ static ct_err render_metrics(run_st *r, const ct_natstatus *s)
 }
 
 /* The page's documents: the report when a position or state moved (at most
- * every PUBLISH_MS) or PUBLISH_REFRESH_MS passed; feed and metrics always. */
+ * every PUBLISH_MS) or PUBLISH_REFRESH_MS passed; feed and metrics always (the
+ * feed document marked changed with the report or a province's state). */
 static ct_err publish(run_st *r, const ct_natstatus *s, int64_t mono, bool force)
 {
     ct_http_docs d;
@@ -235,6 +240,7 @@ static ct_err publish(run_st *r, const ct_natstatus *s, int64_t mono, bool force
                           (unsigned long long)s->provs[i].seq, s->provs[i].feed);
     if (e) return e;
     bool moved = !r->pub_key || strcmp(r->pub_key, (const char *)r->key.data) != 0;
+    d.feed_changed = moved;
     if (force || (moved && mono - r->pub_mono >= PUBLISH_MS) ||
         mono - r->pub_mono >= PUBLISH_REFRESH_MS) {
         ct_buf_reset(&r->json);
@@ -304,8 +310,9 @@ static bool all_synced(const run_st *r)
     return true;
 }
 
-/* Waits for any province's socket, then lets every view handle what came. */
-static ct_err poll_views(run_st *r, int timeout_ms)
+/* Waits for any province's socket, then lets every view handle what came;
+ * *changed when a view's counts or position changed. */
+static ct_err poll_views(run_st *r, int timeout_ms, bool *changed)
 {
     size_t np = r->n->n_provinces;
     zmq_pollitem_t items[2 * CT_NAT_MAX_PROVINCES];
@@ -315,8 +322,9 @@ static ct_err poll_views(run_st *r, int timeout_ms)
     }
     if (zmq_poll(items, (int)(2 * np), timeout_ms) < 0 && zmq_errno() != EINTR) return CT_ERR_ZMQ;
     for (size_t i = 0; i < np; i++) {
-        bool changed;
-        ct_err e = ct_view_poll(&r->ps[i].v, 0, &changed);
+        bool ch = false;
+        ct_err e = ct_view_poll(&r->ps[i].v, 0, &ch);
+        *changed = *changed || ch;
         if (e) {
             ct_log(CT_LOG_ERROR, "feed failure", "province=%u err=%s", r->ps[i].p->code,
                    ct_err_name((int)e));
@@ -335,13 +343,14 @@ static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
     int64_t deadline = r->mono_start + (int64_t)(cfg->timeout_s * 1000.0);
     int64_t next_report = 0;
     int64_t last_publish = 0;
+    bool dirty = false;
     while (!*stop) {
         ct_notify_watchdog();
         int64_t now = ct_monotonic_ms();
         int timeout = POLL_MS;
         if (next_report && next_report - now < timeout)
             timeout = next_report > now ? (int)(next_report - now) : 0;
-        ct_err e = poll_views(r, timeout);
+        ct_err e = poll_views(r, timeout, &dirty);
         if (e) return e;
         now = ct_monotonic_ms();
         say_states(r, now);
@@ -361,9 +370,12 @@ static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
             next_report = (next_report == 0 ? now : next_report) + interval_ms;
             if (next_report < now) next_report = now + interval_ms;
             last_publish = now;
-        } else if (r->http && now - last_publish >= 200) {
+            dirty = false;
+        } else if (r->http && ((dirty && now - last_publish >= PUBLISH_DIRTY_MS) ||
+                               now - last_publish >= PUBLISH_IDLE_MS)) {
             (void)emit(r, false, false);
             last_publish = now;
+            dirty = false;
         }
     }
     ct_log(CT_LOG_INFO, "stopping on signal", "provinces=%zu", r->n->n_provinces);
