@@ -250,7 +250,11 @@ static int cmd_natreplay(const cfg *o, unsigned threads)
                             .quiet = o->quiet};
     if (o->format) (void)ct_natstatus_format_parse(o->format, &no.fmt); /* checked in check_args */
     ct_buf out = CT_BUF_INIT;
-    ct_err e = ct_audit_national_replay(&n, &no, &out, err, sizeof err);
+    ct_err e = CT_OK;
+    /* a CSV file is a document Excel opens: the reporter's carries a BOM */
+    if (no.fmt == CT_NAT_CSV && o->output && strcmp(o->output, "-") != 0)
+        e = ct_buf_append(&out, "\xEF\xBB\xBF", 3);
+    if (!e) e = ct_audit_national_replay(&n, &no, &out, err, sizeof err);
     if (!e) e = ct_file_replace(o->output ? o->output : "-", out.data, out.len, err, sizeof err);
     int rc = !e ? 0 : fail(e == CT_ERR_USAGE ? EXIT_USAGE : EXIT_DIVERGED, err);
     ct_buf_free(&out);

@@ -227,6 +227,10 @@ static ct_err render_csv(const ct_national *n, const ct_natstatus *s, ct_buf *b)
     snprintf(label, sizeof label, "%zu/%zu provinces", s->n_included, s->n_provs);
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
         e = csv_row(b, "national", NULL, NULL, p, &s->total[p], s->staff, t_now, label);
+    /* the pins (no comma in them), the other columns empty */
+    if (!e) e = put(b, "pins,,");
+    if (!e) e = ct_natstatus_pins(s, b);
+    if (!e) e = put(b, ",,,,,,,,,,,,,,,,,,,\r\n");
     return e;
 }
 

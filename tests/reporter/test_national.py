@@ -252,6 +252,27 @@ def check_page(wd, base):
         br.close()
 
 
+def check_csv_replay(wd, ini, provs):
+    """A --once CSV report (UTF-8 BOM, its pins in its last row) reproduced by
+    national-replay --format csv byte for byte."""
+    import csv
+    import io
+    out = wd.sub("once.csv")
+    h.run([h.binary("chitieu-reporter"), "--insecure", "--national", ini, "--once", "--format",
+           "csv", "--output", out, "--now", NOW], timeout=60)
+    with open(out, "rb") as f:
+        raw = f.read()
+    h.check(raw.startswith(b"\xef\xbb\xbf"), "BOM")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    h.check(rows[-1][0] == "pins" and len(rows[-1]) == len(rows[0]), f"pins row {rows[-1]}")
+    again = wd.sub("again.csv")
+    h.run([h.binary("chitieu-audit"), "national-replay", "--national", ini, "--sources",
+           ",".join(f"{p.code}={p.data}" for p in provs), "--pins", rows[-1][2], "--format", "csv",
+           "--output", again, "--quiet"])
+    with open(again, "rb") as f:
+        h.check(f.read() == raw, "national-replay --format csv differs")
+
+
 def check_page_stale(wd, base):
     """The stale province is dimmed on the page, named in the banner with the
     age of its figures; the others are not."""
