@@ -1,7 +1,8 @@
 /* main.c — chitieu-reporter: options, wiring, exit code. Follows the
  * aggregator's feed (ct_view, Clone pattern) and emits the quota status
  * report every --interval seconds or once (ct_reporter), optionally serving
- * the live page over HTTP (ct_http).
+ * the live page over HTTP (ct_http); with --national, every province of a
+ * national campaign file at once (ct_nat_reporter).
  *
  * Exit: 0 ok (signal, or --once printed), 1 runtime failure, 2 usage or
  * configuration (bad option, campaign, keys, --http address, or the
@@ -246,8 +247,6 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
     return parse_clock(s, cfg);
 }
 
-static void on_signal(int sig);
-
 /* --national: the national mode (ct_nat_reporter); the exit code. */
 static int run_national(const settings *s, const ct_reporter_config *cfg, ct_view_config *vc)
 {
@@ -291,7 +290,11 @@ static int run_national(const settings *s, const ct_reporter_config *cfg, ct_vie
     }
     rc = 1;
     zctx = zmq_ctx_new();
-    if (!zctx) goto out;
+    if (!zctx) {
+        ct_log(CT_LOG_ERROR, "cannot create the ZeroMQ context", "err=\"%s\"",
+               zmq_strerror(zmq_errno()));
+        goto out;
+    }
     ct_err e = ct_nat_reporter_run(&nc, &nat, zctx, http, &g_stop);
     rc = e == CT_OK ? 0 : e == CT_ERR_CONFIG ? 2 : 1;
 out:
