@@ -9,7 +9,9 @@
  *   ct_store_scan.c     readers and scans;
  *   ct_store_import.c   import of verified records (chitieu-audit rebuild,
  *                       followers);
- *   ct_store_epoch.c    the epoch and shipped origin bindings (replication).
+ *   ct_store_epoch.c    the epoch and shipped origin bindings (replication);
+ *   ct_store_copy.c     a consistent copy of the environment (a follower's
+ *                       bootstrap).
  *
  * Invariants of struct ct_store (asserted where they matter):
  *   - read_only stores never hold a write transaction, an overlay or

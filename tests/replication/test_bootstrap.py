@@ -1,0 +1,115 @@
+"""Bootstrap of a follower from a consistent copy of the primary's store
+(docs/replication.md "Bootstrap a large follower"). Real processes on ipc
+endpoints, real LMDB, real signals; exact counts.
+
+  A primary with CT_BOOT_EVENTS events (20,000 by default) under load from
+  four collectors; while it runs and takes more, `--copy-store DEST` makes a
+  hot copy with its manifest. A new follower started with `--from-copy DEST`
+  checks it, installs it and follows the log tail from the copy's head;
+  more events come; the follower's `chitieu-audit verify` head equals the
+  primary's at the same seq and both stores' counts are equal. A copy with
+  one byte flipped is refused (exit 1, nothing installed); started again on
+  its existing store the follower ignores --from-copy and resumes.
+"""
+import os
+import re
+import shutil
+
+import ctharness as H
+import oracle as O
+
+N = O.env_int("CT_BOOT_EVENTS", 20000)
+DISTRICTS = (672, 673, 674, 675)
+
+
+def verify(data):
+    r = H.run([H.binary("chitieu-audit"), "verify", "--data", data], check=False,
+              timeout=120 * O.SLOW)
+    m = re.search(r"OK seq=(\d+) head=([0-9a-f]{64})", r.stdout)
+    H.check(r.returncode == 0 and m, f"verify {data}: {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return int(m.group(1)), m.group(2)
+
+
+def counts(data):
+    st = O.Store(data)
+    try:
+        return st.counts(), len(st.log())
+    finally:
+        st.close()
+
+
+def test_bootstrap_from_copy():
+    with H.Workdir("repl-boot") as wd:
+        rss = O.RssSampler()
+        p = O.Agg(wd, rss, "prim", extra=["--replicate", wd.ipc("rep"), "--no-future-check"])
+        p.start()
+        cols = [O.Collector(wd, rss, f"c{d}", d) for d in DISTRICTS]
+        per = N // len(cols)
+        for i, c in enumerate(cols):
+            c.simulate(500 + i, per)
+            c.start(p.eps["ingest"], ["--window", "2048", "--batch", "256"])
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 180 * O.SLOW,
+                     f"{N} events in the primary")
+        # more load while the copy is taken: the copy is of one committed state
+        for i, c in enumerate(cols[:2]):
+            c.simulate(600 + i, 1000)
+        copy = wd.sub("copy")
+        r = H.run(p.args(["--copy-store", copy]), check=False, timeout=120 * O.SLOW)
+        m = re.search(r'copied seq=(\d+) head=([0-9a-f]{64}) epoch=1 bytes=\d+ digest=[0-9a-f]{64}',
+                      r.stderr)
+        H.check(r.returncode == 0 and m, f"--copy-store: {r.returncode}\n{r.stderr}")
+        cseq = int(m.group(1))
+        H.check(cseq >= N, f"copy at seq {cseq} < {N}")
+        H.check(verify(copy) == (cseq, m.group(2)), "the copy does not verify at its manifest")
+        # a damaged copy is refused and installs nothing
+        bad = wd.sub("copy-bad")
+        shutil.copytree(copy, bad)
+        with open(os.path.join(bad, "data.mdb"), "r+b") as f:
+            f.seek(os.path.getsize(os.path.join(bad, "data.mdb")) // 2)
+            b = f.read(1)
+            f.seek(-1, 1)
+            f.write(bytes([b[0] ^ 0x40]))
+        fol = O.Agg(wd, rss, "fol", extra=["--follow", wd.ipc("rep"), "--from-copy", bad])
+        r = H.run(fol.args(), check=False, timeout=60 * O.SLOW)
+        H.check(r.returncode == 1 and "damaged or changed after the copy" in r.stderr,
+                f"damaged copy: exit {r.returncode}\n{r.stderr}")
+        H.check(not os.path.exists(os.path.join(fol.data, "data.mdb")) and
+                not [x for x in os.listdir(wd.path) if x.startswith("fol-data.copy-")],
+                "a damaged copy left something behind")
+        # the follower from the good copy
+        fol.extra = ["--follow", wd.ipc("rep"), "--from-copy", copy]
+        fol.start()
+        fol.proc.wait_log(rf'msg="bootstrap: started from a copy" detail="installed a copy from '
+                          rf'\S+: seq={cseq} head={m.group(2)} epoch=1')
+        fol.proc.wait_log(r'msg="replication: following"')
+        for c in cols[2:]:
+            c.stop()
+            c.simulate(700, 500)
+            c.start(p.eps["ingest"], ["--window", "2048", "--batch", "256"])
+        total = N + 2 * 1000 + 2 * 500
+        O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 120 * O.SLOW,
+                     "every event in the primary")
+        O.wait_until(lambda: verify(fol.data)[0] == total, 60 * O.SLOW, "follower at the head")
+        sp, sf = verify(p.data), verify(fol.data)
+        H.check(sp == sf and sp[0] == total, f"primary {sp} follower {sf}, want seq {total}")
+        cp, lp = counts(p.data)
+        cf, lf = counts(fol.data)
+        H.check(lp == lf == total and cp == cf, f"counts differ: {O.diff_counts(cp, cf)}")
+        # only the tail was shipped: the follower's first request was from the copy's head
+        fol.proc.wait_log(rf'role=follower .* head_seq={total} .* records={total - cseq} ',
+                          timeout=30 * O.SLOW)
+        fol.stop()
+        fol.start()
+        fol.proc.wait_log(r'msg="bootstrap: the data directory holds a store; following from '
+                          r'its head"')
+        fol.stop()
+        for c in cols:
+            c.stop()
+        p.stop()
+        print(f"copy at seq {cseq}; follower and primary at seq {total} head {sp[1][:16]}",
+              flush=True)
+        rss.close()
+
+
+if __name__ == "__main__":
+    H.main([test_bootstrap_from_copy])
