@@ -20,8 +20,10 @@ const char *ct_aggregator_args_check(const ct_aggregator_args *a)
         return a->follow || a->promote || a->rejoin || a->from_copy
                    ? "--copy-store DEST takes only --data (and --campaign, --map-size)"
                    : NULL;
-    if (a->from_copy && (!a->follow || a->rejoin))
-        return "--from-copy SRC goes with --follow EP (a follower started from a copy)";
+    if ((a->from_copy || a->bootstrap) && (!a->follow || a->rejoin))
+        return "--from-copy SRC and --bootstrap go with --follow EP (a follower started from a "
+               "copy)";
+    if (a->from_copy && a->bootstrap) return "--from-copy SRC or --bootstrap, not both";
     if (a->insecure && (a->keys || a->auth)) return "--insecure excludes --keys/--auth";
     if (!a->insecure && (!a->keys || !a->auth))
         return "give --keys FILE and --auth FILE (CurveZMQ), or --insecure for plaintext";
@@ -114,13 +116,22 @@ int ct_aggregator_copy_store(const ct_aggregator_args *a, const ct_campaign *cam
     return e ? 1 : 0;
 }
 
-int ct_aggregator_from_copy(const ct_aggregator_args *a, const ct_campaign *camp)
+int ct_aggregator_from_copy(const ct_aggregator_args *a, const ct_campaign *camp,
+                            const ct_keypair *kp, const char *primary_pub)
 {
-    assert(a->from_copy && a->follow);
+    if (!a->from_copy && !a->bootstrap) return 0;
+    assert(a->follow);
     char msg[1024] = "";
     bool installed = false;
-    ct_err e =
-        ct_bootstrap_install(a->from_copy, a->data, a->map_size, camp, &installed, msg, sizeof msg);
+    ct_bootstrap_fetch_opts fo = {.data = a->data,
+                                  .map_size = a->map_size,
+                                  .campaign = camp,
+                                  .endpoint = a->follow,
+                                  .kp = kp,
+                                  .primary_key_z85 = primary_pub};
+    ct_err e = a->bootstrap ? ct_bootstrap_fetch(&fo, &installed, msg, sizeof msg)
+                            : ct_bootstrap_install(a->from_copy, a->data, a->map_size, camp,
+                                                   &installed, msg, sizeof msg);
     if (e)
         ct_log(CT_LOG_ERROR, "cannot start from the copy", "err=%s detail=\"%s\"", ct_err_name(e),
                msg);

@@ -32,6 +32,7 @@ typedef struct {
     double stats_interval;
     int log_level;
     bool insecure, no_future_check, test_no_zap, accept_campaign_change, promote, rejoin;
+    bool bootstrap;
 } ct_aggregator_args;
 
 /* The rules between options (security, replication, promotion, rejoin):
@@ -59,10 +60,12 @@ ct_err ct_aggregator_args_load_keys(const ct_aggregator_args *a, const ct_campai
 /* --copy-store DEST: the copy of --data (read-only, beside its running
  * writer), logged; returns the exit code (0 done, 1 failed). */
 int ct_aggregator_copy_store(const ct_aggregator_args *a, const ct_campaign *camp);
-/* --from-copy SRC (with --follow): installs the copy when --data holds no
- * store yet (before the store is opened); logged. The exit code to stop
- * with (1 failed, 2 another campaign), or 0 to go on. */
-int ct_aggregator_from_copy(const ct_aggregator_args *a, const ct_campaign *camp);
+/* --from-copy SRC or --bootstrap (with --follow): installs a copy when
+ * --data holds no store yet (before the store is opened); logged. The exit
+ * code to stop with (1 failed, 2 another campaign), or 0 to go on (also
+ * without either option). kp NULL = insecure. */
+int ct_aggregator_from_copy(const ct_aggregator_args *a, const ct_campaign *camp,
+                            const ct_keypair *kp, const char *primary_pub);
 
 /* --promote or --rejoin on the opened store: one change, logged, then the
  * process exits with the returned code (0 done, 1 failed). kp NULL =

@@ -25,11 +25,7 @@
 #define MANIFEST_MAGIC "chitieu-store-copy 1"
 #define CHUNK ((size_t)1 << 20)
 
-typedef struct {
-    uint64_t seq, epoch, bytes;
-    uint8_t head[32], fingerprint[32], digest[32];
-    char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
-} manifest;
+typedef ct_bootstrap_manifest manifest;
 
 static void join(char *out, size_t outlen, const char *dir, const char *name)
 {
@@ -86,7 +82,7 @@ out:
     return e;
 }
 
-static ct_err manifest_write(const char *dest, const manifest *m, char *msg, size_t msglen)
+ct_err ct_bootstrap_manifest_write(const char *dest, const manifest *m, char *msg, size_t msglen)
 {
     char head[65], fp[65], dg[65], path[4096], text[512];
     ct_text_hex(m->head, 32, head);
@@ -162,32 +158,42 @@ static ct_err manifest_read(const char *src, manifest *m, char *msg, size_t msgl
     return CT_OK;
 }
 
+ct_err ct_bootstrap_describe(const char *dest, size_t map_size, const ct_campaign *camp,
+                             manifest *m, char *msg, size_t msglen)
+{
+    ct_store *copy = NULL;
+    char path[4096];
+    memset(m, 0, sizeof *m);
+    /* what the copy holds: its own head, read from it (the copy's read
+     * transaction may be later than any head read before) */
+    ct_store_opts so = {
+        .dir = dest, .map_size = map_size, .campaign_id = camp->id, .read_only = true};
+    ct_err e = ct_store_open(&so, &copy, msg, msglen);
+    if (e) return e;
+    if ((e = ct_store_head(copy, &m->seq, m->head)) || (e = ct_store_epoch(copy, &m->epoch)) ||
+        (e = ct_store_fingerprint(copy, m->fingerprint)))
+        snprintf(msg, msglen, "cannot read the copy's head: %s", ct_err_str(e));
+    ct_store_close(copy);
+    if (e) return e;
+    snprintf(m->campaign_id, sizeof m->campaign_id, "%s", camp->id);
+    join(path, sizeof path, dest, "data.mdb");
+    return hash_file(path, -1, &m->bytes, m->digest, msg, msglen);
+}
+
 ct_err ct_bootstrap_copy(const char *data, const char *dest, size_t map_size,
                          const ct_campaign *camp, char *msg, size_t msglen)
 {
-    ct_store *from = NULL, *copy = NULL;
+    ct_store *from = NULL;
     manifest m;
-    memset(&m, 0, sizeof m);
-    char path[4096], head[65], dg[65];
+    char head[65], dg[65];
     ct_store_opts so = {
         .dir = data, .map_size = map_size, .campaign_id = camp->id, .read_only = true};
     ct_err e = ct_store_open(&so, &from, msg, msglen);
     if (!e) e = ct_store_copy(from, dest, msg, msglen);
     ct_store_close(from);
     if (e) return e;
-    /* what the copy holds: its own head, read from it (the copy's read
-     * transaction may be later than any head read before) */
-    so.dir = dest;
-    if ((e = ct_store_open(&so, &copy, msg, msglen))) return e;
-    if ((e = ct_store_head(copy, &m.seq, m.head)) || (e = ct_store_epoch(copy, &m.epoch)) ||
-        (e = ct_store_fingerprint(copy, m.fingerprint)))
-        snprintf(msg, msglen, "cannot read the copy's head: %s", ct_err_str(e));
-    ct_store_close(copy);
-    if (e) return e;
-    snprintf(m.campaign_id, sizeof m.campaign_id, "%s", camp->id);
-    join(path, sizeof path, dest, "data.mdb");
-    if ((e = hash_file(path, -1, &m.bytes, m.digest, msg, msglen)) ||
-        (e = manifest_write(dest, &m, msg, msglen)))
+    if ((e = ct_bootstrap_describe(dest, map_size, camp, &m, msg, msglen)) ||
+        (e = ct_bootstrap_manifest_write(dest, &m, msg, msglen)))
         return e;
     ct_text_hex(m.head, 32, head);
     ct_text_hex(m.digest, 32, dg);

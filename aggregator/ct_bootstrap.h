@@ -23,6 +23,10 @@
  *     only if it is on its own log (else chain_broken, and the follower
  *     stops).
  *
+ *   chitieu-aggregator --follow EP --bootstrap --data DIR2
+ *     (ct_bootstrap_fetch) the same, with the copy made by the primary on
+ *     request and fetched over its replication socket.
+ *
  * Invariants: nothing is written to DIR2 unless every check passed; DIR2
  * never holds a partly copied store (the temporary directory is removed on
  * failure); a store taken from a primary keeps its epoch and epoch history
@@ -34,11 +38,29 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ct_campaign.h"
 #include "ct_error.h"
+#include "ct_keys.h"
 
 #define CT_BOOTSTRAP_MANIFEST "copy.txt"
+
+/* What copy.txt says. */
+typedef struct {
+    uint64_t seq, epoch, bytes;
+    uint8_t head[32], fingerprint[32], digest[32];
+    char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
+} ct_bootstrap_manifest;
+
+/* The manifest of the copy in dest (its data.mdb made by ct_store_copy):
+ * head, epoch and fingerprint read from the copy, size and digest of the
+ * file. */
+ct_err ct_bootstrap_describe(const char *dest, size_t map_size, const ct_campaign *camp,
+                             ct_bootstrap_manifest *m, char *msg, size_t msglen);
+/* Writes dest/copy.txt (atomically). */
+ct_err ct_bootstrap_manifest_write(const char *dest, const ct_bootstrap_manifest *m, char *msg,
+                                   size_t msglen);
 
 /* The copy (see above); msg says what was copied, or why not. */
 ct_err ct_bootstrap_copy(const char *data, const char *dest, size_t map_size,
@@ -51,5 +73,25 @@ ct_err ct_bootstrap_copy(const char *data, const char *dest, size_t map_size,
  * codes; msg says which. */
 ct_err ct_bootstrap_install(const char *src, const char *data, size_t map_size,
                             const ct_campaign *camp, bool *installed, char *msg, size_t msglen);
+
+/* --follow EP --bootstrap when data holds no store yet (*installed false
+ * and CT_OK otherwise): fetches a copy of the primary's store over its
+ * replication socket ("cq"/"cc", docs/PROTOCOL.md §3.4) into a temporary
+ * directory beside data and installs it with ct_bootstrap_install (the
+ * same checks); the temporary directory is removed after. Errors: those
+ * of ct_bootstrap_install, the primary's "err" code (forbidden,
+ * stale_epoch ...), CT_ERR_TIMEOUT (no answer for a minute), CT_ERR_IO;
+ * msg says which. (ct_bootstrap_fetch.c) */
+typedef struct {
+    const char *data;
+    size_t map_size;
+    const ct_campaign *campaign;
+    const char *endpoint;        /* the primary's --replicate endpoint */
+    const ct_keypair *kp;        /* own key pair; NULL = insecure */
+    const char *primary_key_z85; /* the primary's public key (secure) */
+} ct_bootstrap_fetch_opts;
+
+ct_err ct_bootstrap_fetch(const ct_bootstrap_fetch_opts *o, bool *installed, char *msg,
+                          size_t msglen);
 
 #endif

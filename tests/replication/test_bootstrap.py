@@ -9,7 +9,11 @@ endpoints, real LMDB, real signals; exact counts.
   more events come; the follower's `chitieu-audit verify` head equals the
   primary's at the same seq and both stores' counts are equal. A copy with
   one byte flipped is refused (exit 1, nothing installed); started again on
-  its existing store the follower ignores --from-copy and resumes.
+  its existing store the follower ignores --from-copy and resumes. A
+  follower started with `--bootstrap` fetches a copy the primary makes for
+  it over the replication socket ("cq"/"cc"), installs it after the same
+  checks and follows the tail: same head, same counts, only the tail
+  shipped as records.
 """
 import os
 import re
@@ -103,6 +107,31 @@ def test_bootstrap_from_copy():
         fol.proc.wait_log(r'msg="bootstrap: the data directory holds a store; following from '
                           r'its head"')
         fol.stop()
+        # over the wire: a follower with --bootstrap fetches a copy the primary makes for it
+        wire = O.Agg(wd, rss, "wire", extra=["--follow", wd.ipc("rep"), "--bootstrap"])
+        wire.start()
+        m2 = wire.proc.wait_log(r'msg="bootstrap: started from a copy" detail="installed a copy '
+                                r'from \S+: seq=(\d+) head=([0-9a-f]{64}) epoch=1 ',
+                                timeout=120 * O.SLOW)
+        p.proc.wait_log(r'msg="replication: a copy of the store is ready for a follower" '
+                        rf'copy_id=\d+ seq={m2.group(1)} ')
+        wseq = int(m2.group(1))
+        H.check(wseq == total, f"wire copy at seq {wseq}, want {total}")
+        c = cols[0]
+        c.stop()
+        c.simulate(800, 300)
+        c.start(p.eps["ingest"], ["--window", "2048", "--batch", "256"])
+        total2 = total + 300
+        O.wait_until(lambda: verify(wire.data)[0] == total2, 60 * O.SLOW, "wire follower at head")
+        H.check(verify(wire.data) == verify(p.data), "wire follower and primary differ")
+        cw, lw = counts(wire.data)
+        cp, lp = counts(p.data)
+        H.check(lw == lp == total2 and cw == cp, f"counts differ: {O.diff_counts(cp, cw)}")
+        wire.proc.wait_log(rf'role=follower .* head_seq={total2} .* records=300 ',
+                           timeout=30 * O.SLOW)
+        H.check(not [x for x in os.listdir(wd.path) if ".fetch-" in x],
+                "the fetched copy was left behind")
+        wire.stop()
         for c in cols:
             c.stop()
         p.stop()
