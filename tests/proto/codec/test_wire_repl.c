@@ -1,5 +1,6 @@
-/* test_wire_repl.c — the epoch ("ep") and origin-binding ("o") fields and
- * the replication messages "rq" and "rb" (docs/PROTOCOL.md §3.2, §3.4, §3.5):
+/* test_wire_repl.c — the epoch ("ep") and origin-binding ("o") fields, the
+ * replication messages "rq" and "rb" and the store-copy messages "cq" and
+ * "cc" (docs/PROTOCOL.md §3.2, §3.4, §3.5):
  * round trips with canonical re-encoding, every strict prefix of every valid
  * frame (the truncation codes), and each wrong type or value with its exact
  * code. Frames with wrong values are packed by hand with msgpack-c.
@@ -394,15 +395,217 @@ static void rb_wrong_values(void **state)
     }
 }
 
+static ct_wire_copy_chunk full_chunk(void)
+{
+    ct_wire_copy_chunk c = {.copy_id = 0x1234567890abcdefull & INT64_MAX,
+                            .size = 3 * CT_WIRE_MAX_CHUNK + 5,
+                            .offset = CT_WIRE_MAX_CHUNK,
+                            .data = g_rec2,
+                            .len = sizeof g_rec2,
+                            .seq = 20256,
+                            .epoch = 2,
+                            .campaign_id = "lamdong-2023",
+                            .campaign_id_len = 12};
+    memcpy(c.head, g_hash, CT_HASH_LEN);
+    memset(c.digest, 0xd9, CT_HASH_LEN);
+    memset(c.fingerprint, 0x5a, CT_HASH_LEN);
+    return c;
+}
+
+static void copy_messages(void **state)
+{
+    (void)state;
+    ct_buf b = CT_BUF_INIT, again = CT_BUF_INIT;
+    uint64_t i = 1, o = 1;
+    assert_int_equal(ct_wire_copy_req_encode(0, 0, &b), CT_OK);
+    static const uint8_t cq0[] = {0x84, 0xa1, 'v', 0x01, 0xa1, 'k', 0xa2, 'c',
+                                  'q',  0xa1, 'i', 0x00, 0xa1, 'o', 0x00};
+    assert_int_equal(b.len, sizeof cq0);
+    assert_memory_equal(b.data, cq0, sizeof cq0);
+    assert_int_equal(ct_wire_copy_req_decode(b.data, b.len, &i, &o), CT_OK);
+    assert_int_equal(i, 0);
+    assert_int_equal(o, 0);
+    ct_msg_kind k;
+    assert_int_equal(ct_wire_peek_kind(b.data, b.len, &k), CT_OK);
+    assert_int_equal(k, CT_MSG_COPY_REQ);
+    b.data[b.len - 1] = 0xa0; /* "o" a str */
+    assert_int_equal(ct_wire_copy_req_decode(b.data, b.len, &i, &o), CT_ERR_WRONG_TYPE);
+    b.data[0] = 0x83; /* "o" missing */
+    assert_int_equal(ct_wire_copy_req_decode(b.data, b.len - 3, &i, &o), CT_ERR_MISSING_FIELD);
+
+    ct_wire_copy_chunk c = full_chunk(), d;
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_copy_chunk_encode(&c, &b), CT_OK);
+    assert_int_equal(ct_wire_copy_chunk_decode(b.data, b.len, &d), CT_OK);
+    assert_int_equal(d.copy_id, c.copy_id);
+    assert_int_equal(d.size, c.size);
+    assert_int_equal(d.offset, c.offset);
+    assert_int_equal(d.len, c.len);
+    assert_memory_equal(d.data, g_rec2, c.len);
+    assert_int_equal(d.seq, 20256);
+    assert_int_equal(d.epoch, 2);
+    assert_memory_equal(d.head, g_hash, CT_HASH_LEN);
+    assert_memory_equal(d.digest, c.digest, CT_HASH_LEN);
+    assert_memory_equal(d.fingerprint, c.fingerprint, CT_HASH_LEN);
+    assert_int_equal(d.campaign_id_len, 12);
+    assert_int_equal(ct_wire_copy_chunk_encode(&d, &again), CT_OK);
+    assert_int_equal(again.len, b.len);
+    assert_memory_equal(again.data, b.data, b.len);
+    assert_int_equal(ct_wire_copy_req_decode(b.data, b.len, &i, &o), CT_ERR_BAD_KIND);
+    /* "being made": z = 0 and no data */
+    ct_wire_copy_chunk z = full_chunk();
+    z.size = z.offset = z.len = 0;
+    z.data = NULL;
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_copy_chunk_encode(&z, &b), CT_OK);
+    assert_int_equal(ct_wire_copy_chunk_decode(b.data, b.len, &d), CT_OK);
+    assert_int_equal(d.size, 0);
+    assert_int_equal(d.len, 0);
+    /* the encoder's refusals: id 0, ep 0, data with z = 0, past the end */
+    ct_wire_copy_chunk bad = full_chunk();
+    bad.copy_id = 0;
+    assert_int_equal(ct_wire_copy_chunk_encode(&bad, &b), CT_ERR_BAD_VALUE);
+    bad = full_chunk();
+    bad.epoch = 0;
+    assert_int_equal(ct_wire_copy_chunk_encode(&bad, &b), CT_ERR_BAD_VALUE);
+    bad = full_chunk();
+    bad.size = 0;
+    assert_int_equal(ct_wire_copy_chunk_encode(&bad, &b), CT_ERR_BAD_VALUE);
+    bad = full_chunk();
+    bad.offset = bad.size - 10;
+    assert_int_equal(ct_wire_copy_chunk_encode(&bad, &b), CT_ERR_BAD_VALUE);
+    /* every strict prefix of both */
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_copy_chunk_encode(&c, &b), CT_OK);
+    for (size_t n = 0; n < b.len; n += (n < 64 || n + 64 > b.len) ? 1 : 997) {
+        uint8_t *p = malloc(n ? n : 1);
+        memcpy(p, b.data, n);
+        ct_err e = ct_wire_copy_chunk_decode(p, n, &d);
+        assert_true(n == 0 ? e == CT_ERR_FRAME_EMPTY
+                           : e == CT_ERR_MALFORMED || e == CT_ERR_DECLARED_SIZE);
+        free(p);
+    }
+    for (size_t n = 0; n < sizeof cq0; n++) {
+        uint8_t p[sizeof cq0];
+        memcpy(p, cq0, n);
+        ct_err e = ct_wire_copy_req_decode(p, n, &i, &o);
+        assert_true(n == 0 ? e == CT_ERR_FRAME_EMPTY
+                           : e == CT_ERR_MALFORMED || e == CT_ERR_DECLARED_SIZE);
+    }
+    ct_buf_free(&again);
+    ct_buf_free(&b);
+}
+
+/* A "cc" packed by hand with one value replaced. */
+static void pack_cc(ct_buf *out, const char *key, val_fn fn)
+{
+    static const char *const keys[] = {"i", "z", "o", "d", "s", "h", "ep", "dg", "ci", "cf"};
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
+    msgpack_pack_map(&pk, 12);
+    pk_str(&pk, "v");
+    msgpack_pack_uint64(&pk, 1);
+    pk_str(&pk, "k");
+    pk_str(&pk, "cc");
+    for (size_t i = 0; i < 10; i++) {
+        pk_str(&pk, keys[i]);
+        if (strcmp(keys[i], key) == 0) {
+            fn(&pk);
+        } else if (i < 3 || i == 4 || i == 6) { /* i z o s ep */
+            msgpack_pack_uint64(&pk, i == 2 ? 0 : 9);
+        } else if (i == 3) {
+            pk_bin(&pk, g_rec1, sizeof g_rec1);
+        } else if (i == 8) {
+            pk_str(&pk, "lamdong-2023");
+        } else {
+            pk_bin(&pk, g_hash, CT_HASH_LEN);
+        }
+    }
+}
+
+static void v_zero(msgpack_packer *pk)
+{
+    msgpack_pack_uint64(pk, 0);
+}
+static void v_nine(msgpack_packer *pk)
+{
+    msgpack_pack_uint64(pk, 9);
+}
+static void v_two(msgpack_packer *pk)
+{
+    msgpack_pack_uint64(pk, 2);
+}
+static void v_str(msgpack_packer *pk)
+{
+    pk_str(pk, "x");
+}
+static void v_bin31(msgpack_packer *pk)
+{
+    pk_bin(pk, g_hash, CT_HASH_LEN - 1);
+}
+static void v_chunk_long(msgpack_packer *pk)
+{
+    static uint8_t big[CT_WIRE_MAX_CHUNK + 1];
+    pk_bin(pk, big, sizeof big);
+}
+static void v_ci_long(msgpack_packer *pk)
+{
+    pk_str(pk, "0123456789012345678901234567890123");
+}
+static void v_ci_empty(msgpack_packer *pk)
+{
+    pk_str(pk, "");
+}
+
+static void copy_wrong_values(void **state)
+{
+    (void)state;
+    const struct {
+        const char *key;
+        val_fn fn;
+        ct_err want;
+    } cases[] = {
+        {"i", v_nine, CT_OK},
+        {"i", v_zero, CT_ERR_BAD_VALUE},
+        {"i", v_str, CT_ERR_WRONG_TYPE},
+        {"z", v_zero, CT_ERR_BAD_VALUE}, /* z 0 with data */
+        {"z", v_two, CT_ERR_BAD_VALUE},  /* o 0 + 3 bytes > 2 */
+        {"o", v_nine, CT_ERR_BAD_VALUE}, /* 9 + 3 > 9 */
+        {"d", v_str, CT_ERR_WRONG_TYPE},
+        {"d", v_chunk_long, CT_ERR_STRING_TOO_LONG},
+        {"s", v_str, CT_ERR_WRONG_TYPE},
+        {"h", v_bin31, CT_ERR_BAD_VALUE},
+        {"h", v_str, CT_ERR_WRONG_TYPE},
+        {"ep", v_zero, CT_ERR_BAD_VALUE},
+        {"dg", v_bin31, CT_ERR_BAD_VALUE},
+        {"ci", v_ci_long, CT_ERR_STRING_TOO_LONG},
+        {"ci", v_ci_empty, CT_ERR_BAD_VALUE},
+        {"ci", v_nine, CT_ERR_WRONG_TYPE},
+        {"cf", v_bin31, CT_ERR_BAD_VALUE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ct_buf b = CT_BUF_INIT;
+        pack_cc(&b, cases[i].key, cases[i].fn);
+        ct_wire_copy_chunk d;
+        ct_err e = ct_wire_copy_chunk_decode(b.data, b.len, &d);
+        if (e != cases[i].want)
+            print_error("%s: %s, want %s\n", cases[i].key, ct_err_name(e),
+                        ct_err_name(cases[i].want));
+        assert_int_equal(e, cases[i].want);
+        ct_buf_free(&b);
+    }
+}
+
 int main(void)
 {
     for (int i = 0; i < CT_HASH_LEN; i++)
         g_hash[i] = (uint8_t)(0x10 + i);
     memset(g_rec2, 0xaa, sizeof g_rec2);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rb_round_trip),   cmocka_unit_test(rq_round_trip),
-        cmocka_unit_test(sub_ack_epoch),   cmocka_unit_test(truncations),
-        cmocka_unit_test(rb_wrong_values),
+        cmocka_unit_test(rb_round_trip),     cmocka_unit_test(rq_round_trip),
+        cmocka_unit_test(sub_ack_epoch),     cmocka_unit_test(truncations),
+        cmocka_unit_test(rb_wrong_values),   cmocka_unit_test(copy_messages),
+        cmocka_unit_test(copy_wrong_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
