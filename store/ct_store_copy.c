@@ -6,7 +6,10 @@
  * log, ids, persons, counts, origins and meta of one committed state; it
  * works on a read-only open while the store's writer runs (a hot copy);
  * the destination is a new directory (created 0700, or an existing empty
- * one), never a store being replaced. "follower_id" is an identity, not
+ * one), never a store being replaced. It may run in another thread than
+ * the store's owner (the environment is MDB_NOTLS): it holds s->env_mu
+ * meanwhile, and the owner's reopen after MDB_PANIC only trylocks it (its
+ * next transaction tries again). "follower_id" is an identity, not
  * state: a copy that becomes another follower drops it
  * (ct_store_forget_follower_id) and draws its own.
  */
@@ -52,7 +55,9 @@ ct_err ct_store_copy(ct_store *s, const char *dest_dir, char *err, size_t errlen
     if (!s || !dest_dir) return CT_ERR_ARG;
     ct_err e = empty_dir(dest_dir, err, errlen);
     if (e) return e;
-    int rc = mdb_env_copy2(s->env, dest_dir, MDB_CP_COMPACT);
+    pthread_mutex_lock(&s->env_mu);
+    int rc = s->env ? mdb_env_copy2(s->env, dest_dir, MDB_CP_COMPACT) : EINVAL;
+    pthread_mutex_unlock(&s->env_mu);
     if (rc) {
         snprintf(err, errlen, "copy to %s: %s", dest_dir, mdb_strerror(rc));
         return rc == ENOSPC ? CT_ERR_DISK_FULL : CT_ERR_LMDB;

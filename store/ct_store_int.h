@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -51,6 +52,10 @@ struct ct_store {
     bool has_origins; /* false: a read-only open of a store without it */
     bool read_only;
     bool need_reopen; /* MDB_PANIC seen: reopen before the next transaction */
+    /* held by ct_store_copy (possibly in another thread) while it reads the
+     * environment; a reopen after MDB_PANIC only takes it with trylock and
+     * waits for the next transaction otherwise (ct_store_copy.c) */
+    pthread_mutex_t env_mu;
     char *dir;
     size_t map_size;
     char campaign_id[CT_CAMPAIGN_ID_MAX + 1];

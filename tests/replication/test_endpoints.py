@@ -14,7 +14,9 @@ endpoints, real LMDB, real signals; exact counts.
       reporter moves to the primary, resyncs from its snapshot, and reports
       the exact counts of the new head (events committed after the kill);
   (c) a reporter whose key for the follower is wrong moves on to the
-      primary and reports exactly.
+      primary and reports exactly;
+  (d) a second follower bootstraps over the wire (--bootstrap) with its
+      CURVE key, to the primary's head.
 """
 import json
 import os
@@ -85,8 +87,9 @@ def report_at(out, data, n):
 def test_endpoint_lists_with_keys():
     with H.Workdir("repl-eps") as wd:
         rss = O.RssSampler()
-        pk = {n: keypair(wd, n) for n in ("server", "fol", "c672", "c673", "rep", "rep2", "bogus")}
-        lines = [f"{pk['fol']} follower fol", f"{pk['c672']} collector 672 c672",
+        pk = {n: keypair(wd, n) for n in ("server", "fol", "fol2", "c672", "c673", "rep", "rep2",
+                                          "bogus")}
+        lines = [f"{pk['fol']} follower fol", f"{pk['fol2']} follower fol2", f"{pk['c672']} collector 672 c672",
                  f"{pk['c673']} collector 673 c673", f"{pk['rep']} reporter rep",
                  f"{pk['rep2']} reporter rep2"]
         with open(wd.sub("auth.txt"), "w") as f:
@@ -120,6 +123,15 @@ def test_endpoint_lists_with_keys():
                 "a collector with a wrong key for the follower was answered by it")
         n = 2 * PER
         O.wait_until(lambda: head(fol.data)[0] == n, 30 * O.SLOW, "follower at the head")
+        # a second follower bootstraps over the wire in CURVE mode (its key: role follower)
+        fol2 = O.Agg(wd, rss, "fol2", secure=(wd.sub("fol2.key"), wd.sub("auth.txt")),
+                     extra=["--follow", wd.ipc("rep"), "--primary-key", wd.sub("server.pub"),
+                            "--bootstrap"])
+        fol2.start()
+        fol2.proc.wait_log(rf'msg="bootstrap: started from a copy" detail="installed a copy '
+                           rf'from \S+: seq={n} ', timeout=60 * O.SLOW)
+        O.wait_until(lambda: head(fol2.data) == head(p.data), 30 * O.SLOW, "fol2 at the head")
+        fol2.stop()
         # (b) reporter: [dead, follower, primary]
         dead = (wd.ipc("nobody-feed"), wd.ipc("nobody-snap"))
         r1, out1 = reporter(wd, "rep", [dead, (fol.eps["feed"], fol.eps["snapshot"]),
