@@ -13,11 +13,17 @@ endpoints, real LMDB, real signals; exact counts.
   follower started with `--bootstrap` fetches a copy the primary makes for
   it over the replication socket ("cq"/"cc"), installs it after the same
   checks and follows the tail: same head, same counts, only the tail
-  shipped as records.
+  shipped as records. A client of cq/cc written in Python from PROTOCOL.md
+  alone fetches the same copy: its digest, head and chain check.
 """
+import hashlib
 import os
 import re
 import shutil
+import time
+
+import msgpack
+import zmq
 
 import ctharness as H
 import oracle as O
@@ -40,6 +46,45 @@ def counts(data):
         return st.counts(), len(st.log())
     finally:
         st.close()
+
+
+def fetch_copy_py(endpoint, dest):
+    """A follower's side of "cq"/"cc" written from PROTOCOL.md §3.4 alone (pyzmq + msgpack):
+    returns the last chunk's fields after writing the copy to dest/data.mdb."""
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.ROUTING_ID, b"py-bootstrap")
+    s.connect(endpoint)
+    os.makedirs(dest)
+    cid, off, data, last = 0, 0, bytearray(), None
+    try:
+        s.send(msgpack.packb({"v": 1, "k": "cq", "i": 0, "o": 0}))
+        while True:
+            H.check(s.poll(20000 * O.SLOW), "no cc from the primary")
+            m = msgpack.unpackb(s.recv(), raw=False)
+            H.check(m["k"] == "cc" and list(m) == ["v", "k", "i", "z", "o", "d", "s", "h", "ep",
+                                                   "dg", "ci", "cf"], f"not a cc: {list(m)}")
+            if m["z"] == 0:
+                time.sleep(1)
+                s.send(msgpack.packb({"v": 1, "k": "cq", "i": 0, "o": 0}))
+                continue
+            if m["i"] != cid:
+                cid, off, data = m["i"], 0, bytearray()
+            H.check(m["o"] == off, f"chunk at {m['o']}, asked {off}")
+            data += m["d"]
+            off += len(m["d"])
+            last = m
+            if off == m["z"]:
+                break
+            s.send(msgpack.packb({"v": 1, "k": "cq", "i": cid, "o": off}))
+    finally:
+        s.close()
+    H.check(hashlib.blake2b(bytes(data), digest_size=32).digest() == last["dg"],
+            "the copy's bytes do not have the digest the chunks announce")
+    with open(os.path.join(dest, "data.mdb"), "wb") as f:
+        f.write(data)
+    return last
 
 
 def test_bootstrap_from_copy():
@@ -132,6 +177,10 @@ def test_bootstrap_from_copy():
         H.check(not [x for x in os.listdir(wd.path) if ".fetch-" in x],
                 "the fetched copy was left behind")
         wire.stop()
+        # an independent client of cq/cc (Python, from the spec): digest, head and chain match
+        last = fetch_copy_py(wd.ipc("rep"), wd.sub("pycopy"))
+        H.check(verify(wd.sub("pycopy")) == (last["s"], last["h"].hex()) and last["ep"] == 1,
+                f"the Python-fetched copy: {verify(wd.sub('pycopy'))} vs s={last['s']}")
         for c in cols:
             c.stop()
         p.stop()
