@@ -34,6 +34,7 @@
 #define ASK_AGAIN_MS 1000
 #define ANSWER_MS 10000
 #define TRIES 6
+#define PROGRESS_BYTES ((uint64_t)256 << 20) /* a progress line every 256 MiB */
 
 static ct_err open_socket(void *zctx, const ct_bootstrap_fetch_opts *o, void **out)
 {
@@ -150,6 +151,10 @@ static ct_err on_chunk(fetch *f, const ct_wire_copy_chunk *c, bool *done, char *
         }
         w += (size_t)n;
     }
+    if ((f->off + c->len) / PROGRESS_BYTES != f->off / PROGRESS_BYTES)
+        ct_log(CT_LOG_INFO, "bootstrap: fetching",
+               "copy_id=%" PRIu64 " bytes=%" PRIu64 " of=%" PRIu64, f->id, f->off + c->len,
+               c->size);
     f->off += c->len;
     *done = f->off == c->size;
     return *done ? CT_OK : ask(f->sock, f->id, f->off, &f->b);
