@@ -741,6 +741,7 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
                        .sock = r.ss[S_REPL].sock,
                        .sync_k = o->sync_followers,
                        .campaign = o->campaign,
+                       .data = o->data,
                        .test_flip_seq = o->test_flip_seq};
     if ((e = ct_repl_create(&ro, &r.repl))) {
         snprintf(err, errlen, "replication: %s", ct_err_str(e));

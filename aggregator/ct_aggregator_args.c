@@ -10,11 +10,20 @@
 #include <assert.h>
 #include <stdio.h>
 
+#include "ct_bootstrap.h"
 #include "ct_log.h"
 #include "ct_rejoin.h"
 
 const char *ct_aggregator_args_check(const ct_aggregator_args *a)
 {
+    if (a->copy_store)
+        return a->follow || a->promote || a->rejoin || a->from_copy
+                   ? "--copy-store DEST takes only --data (and --campaign, --map-size)"
+                   : NULL;
+    if ((a->from_copy || a->bootstrap) && (!a->follow || a->rejoin))
+        return "--from-copy SRC and --bootstrap go with --follow EP (a follower started from a "
+               "copy)";
+    if (a->from_copy && a->bootstrap) return "--from-copy SRC or --bootstrap, not both";
     if (a->insecure && (a->keys || a->auth)) return "--insecure excludes --keys/--auth";
     if (!a->insecure && (!a->keys || !a->auth))
         return "give --keys FILE and --auth FILE (CurveZMQ), or --insecure for plaintext";
@@ -95,6 +104,43 @@ void ct_aggregator_args_elect(const ct_aggregator_args *a, ct_elect_opts *eo)
     eo->ttl_s = a->lease_ttl;
     eo->group_size = (size_t)a->group_size;
     eo->sync_k = (size_t)a->sync_followers;
+}
+
+int ct_aggregator_copy_store(const ct_aggregator_args *a, const ct_campaign *camp)
+{
+    assert(a->copy_store);
+    char msg[1024] = "";
+    ct_err e = ct_bootstrap_copy(a->data, a->copy_store, a->map_size, camp, msg, sizeof msg);
+    ct_log(e ? CT_LOG_ERROR : CT_LOG_INFO, "copy-store", "err=%s detail=\"%s\"", ct_err_name(e),
+           msg);
+    return e ? 1 : 0;
+}
+
+int ct_aggregator_from_copy(const ct_aggregator_args *a, const ct_campaign *camp,
+                            const ct_keypair *kp, const char *primary_pub)
+{
+    if (!a->from_copy && !a->bootstrap) return 0;
+    assert(a->follow);
+    char msg[1024] = "";
+    bool installed = false;
+    ct_bootstrap_fetch_opts fo = {.data = a->data,
+                                  .map_size = a->map_size,
+                                  .campaign = camp,
+                                  .endpoint = a->follow,
+                                  .kp = kp,
+                                  .primary_key_z85 = primary_pub};
+    ct_err e = a->bootstrap ? ct_bootstrap_fetch(&fo, &installed, msg, sizeof msg)
+                            : ct_bootstrap_install(a->from_copy, a->data, a->map_size, camp,
+                                                   &installed, msg, sizeof msg);
+    if (e)
+        ct_log(CT_LOG_ERROR, "cannot start from the copy", "err=%s detail=\"%s\"", ct_err_name(e),
+               msg);
+    else if (installed)
+        ct_log(CT_LOG_INFO, "bootstrap: started from a copy", "detail=\"%s\"", msg);
+    else
+        ct_log(CT_LOG_INFO, "bootstrap: the data directory holds a store; following from its head",
+               "from_copy=%s", a->from_copy);
+    return !e ? 0 : e == CT_ERR_CAMPAIGN_MISMATCH ? 2 : 1;
 }
 
 int ct_aggregator_failover(const ct_aggregator_args *a, ct_store *store, const ct_campaign *camp,

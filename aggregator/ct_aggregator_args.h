@@ -21,6 +21,7 @@
 
 typedef struct {
     const char *campaign, *data, *keys, *auth, *follow, *primary_key, *metrics;
+    const char *copy_store, *from_copy; /* ct_bootstrap.h */
     ct_opt_list ingest, feed, snapshot, replicate;
     ct_opt_list etcd; /* group mode: etcd endpoints */
     const char *group, *advertise, *etcd_cacert, *etcd_cert, *etcd_key;
@@ -31,6 +32,7 @@ typedef struct {
     double stats_interval;
     int log_level;
     bool insecure, no_future_check, test_no_zap, accept_campaign_change, promote, rejoin;
+    bool bootstrap;
 } ct_aggregator_args;
 
 /* The rules between options (security, replication, promotion, rejoin):
@@ -54,6 +56,16 @@ void ct_aggregator_args_elect(const ct_aggregator_args *a, ct_elect_opts *eo);
 ct_err ct_aggregator_args_load_keys(const ct_aggregator_args *a, const ct_campaign *camp,
                                     ct_keypair *kp, ct_auth **auth, char *primary_pub, char *err,
                                     size_t errlen);
+
+/* --copy-store DEST: the copy of --data (read-only, beside its running
+ * writer), logged; returns the exit code (0 done, 1 failed). */
+int ct_aggregator_copy_store(const ct_aggregator_args *a, const ct_campaign *camp);
+/* --from-copy SRC or --bootstrap (with --follow): installs a copy when
+ * --data holds no store yet (before the store is opened); logged. The exit
+ * code to stop with (1 failed, 2 another campaign), or 0 to go on (also
+ * without either option). kp NULL = insecure. */
+int ct_aggregator_from_copy(const ct_aggregator_args *a, const ct_campaign *camp,
+                            const ct_keypair *kp, const char *primary_pub);
 
 /* --promote or --rejoin on the opened store: one change, logged, then the
  * process exits with the returned code (0 done, 1 failed). kp NULL =

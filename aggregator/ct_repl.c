@@ -23,6 +23,7 @@
 #include "ct_event.h"
 #include "ct_log.h"
 #include "ct_logrec.h"
+#include "ct_repl_copy.h"
 #include "ct_time.h"
 #include "ct_wire.h"
 
@@ -67,6 +68,7 @@ struct ct_repl {
     char org_key[CT_WIRE_MAX_RECORDS][CT_COLLECTOR_ID_MAX + 1];
     size_t norg;
     ct_buf out;
+    ct_repl_copy *copy; /* made on the first "cq" */
 };
 
 ct_err ct_repl_create(const ct_repl_opts *o, ct_repl **out)
@@ -90,6 +92,7 @@ ct_err ct_repl_create(const ct_repl_opts *o, ct_repl **out)
 void ct_repl_free(ct_repl *r)
 {
     if (!r) return;
+    ct_repl_copy_free(r->copy);
     ct_buf_free(&r->stage);
     ct_buf_free(&r->out);
     free(r);
@@ -373,6 +376,28 @@ static void handle_rq(ct_repl *r, const uint8_t *rid, size_t rid_len, zmq_msg_t 
     }
 }
 
+/* A bootstrapping follower's "cq": one chunk of the copy (ct_repl_copy.h). */
+static void handle_cq(ct_repl *r, const uint8_t *rid, size_t rid_len, zmq_msg_t *body,
+                      int64_t now_ms)
+{
+    char id[CT_REPL_ID_MAX];
+    if (!identity(r, body, rid, rid_len, id, sizeof id)) {
+        ct_log(CT_LOG_WARN, "security", "event=replication_forbidden");
+        send_err(r, rid, rid_len, CT_ERR_FORBIDDEN);
+        return;
+    }
+    uint64_t copy_id, offset;
+    ct_err e = ct_wire_copy_req_decode(zmq_msg_data(body), zmq_msg_size(body), &copy_id, &offset);
+    if (!e && !r->copy && (!r->o.data || !r->o.campaign)) e = CT_ERR_NOT_FOUND;
+    if (!e && !r->copy) e = ct_repl_copy_create(r->o.store, r->o.data, r->o.campaign, &r->copy);
+    ct_buf_reset(&r->out);
+    if (!e) e = ct_repl_copy_answer(r->copy, copy_id, offset, r->epoch, now_ms, &r->out);
+    if (e)
+        send_err(r, rid, rid_len, e);
+    else
+        send_to(r, rid, rid_len);
+}
+
 void ct_repl_serve(ct_repl *r, int64_t now_ms)
 {
     for (int n = 0; n < 256; n++) {
@@ -385,6 +410,7 @@ void ct_repl_serve(ct_repl *r, int64_t now_ms)
         zmq_msg_init(&body);
         bool ok = zmq_msg_more(&rid) && zmq_msg_recv(&body, r->o.sock, 0) >= 0;
         bool extra = ok && zmq_msg_more(&body);
+        ct_msg_kind kind;
         while (ok && zmq_msg_more(&body)) { /* drop extra frames */
             zmq_msg_close(&body);
             zmq_msg_init(&body);
@@ -393,6 +419,9 @@ void ct_repl_serve(ct_repl *r, int64_t now_ms)
         if (ok && zmq_msg_size(&rid) <= CT_REPL_RID_MAX) {
             if (extra)
                 send_err(r, zmq_msg_data(&rid), zmq_msg_size(&rid), CT_ERR_MALFORMED);
+            else if (ct_wire_peek_kind(zmq_msg_data(&body), zmq_msg_size(&body), &kind) == CT_OK &&
+                     kind == CT_MSG_COPY_REQ)
+                handle_cq(r, zmq_msg_data(&rid), zmq_msg_size(&rid), &body, now_ms);
             else
                 handle_rq(r, zmq_msg_data(&rid), zmq_msg_size(&rid), &body, now_ms);
         }
@@ -443,6 +472,7 @@ void ct_repl_committed(ct_repl *r, uint64_t seq, const uint8_t head[32], int64_t
 
 void ct_repl_tick(ct_repl *r, int64_t now_ms)
 {
+    ct_repl_copy_tick(r->copy, now_ms);
     for (size_t i = 0; i < r->nf; i++) {
         follower *f = &r->f[i];
         if (!f->parked || now_ms - f->parked_since_ms < CT_REPL_IDLE_MS) continue;

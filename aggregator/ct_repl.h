@@ -18,6 +18,9 @@
  * follower sets a stable one). Followers are never forgotten while the
  * process runs: what one confirmed is on its disk even when it is down.
  *
+ * A follower that bootstraps asks with "cq" for the chunks of a copy of
+ * this store (ct_repl_copy.h), under the same authorization.
+ *
  * Single owner: the aggregator's loop thread.
  */
 #ifndef CT_REPL_H
@@ -45,6 +48,9 @@ typedef struct {
     /* the campaign this store counts with: every "rb" carries its id and
      * fingerprint, so a follower counting with another one refuses it */
     const ct_campaign *campaign;
+    /* the store's directory: a copy for a bootstrapping follower ("cq",
+     * ct_repl_copy.h) is made in DATA/serve-copy */
+    const char *data;
     /* TEST ONLY (--test-flip-shipped): flip one byte of the record with this
      * seq the first time it is shipped; 0 = never */
     uint64_t test_flip_seq;

@@ -85,6 +85,12 @@ static const ct_opt opts[] = {
      "client certificate (PEM) for etcd's client-cert-auth"},
     {"etcd-key", CT_OPT_STR, O(etcd_key), 0, 0, "FILE", NULL, 0, 0, NULL,
      "the client certificate's private key (PEM)"},
+    {"copy-store", CT_OPT_STR, O(copy_store), 0, 0, "DEST", NULL, 0, 0, NULL,
+     "copy --data consistently (also while it runs) into the new DEST, with DEST/copy.txt; exit"},
+    {"from-copy", CT_OPT_STR, O(from_copy), 0, 0, "SRC", NULL, 0, 0, NULL,
+     "with --follow and no store in --data yet: start from the checked --copy-store copy SRC"},
+    {"bootstrap", CT_OPT_FLAG, O(bootstrap), 0, 0, NULL, NULL, 0, 0, NULL,
+     "with --follow and no store in --data yet: fetch a copy from the primary, check it, follow"},
     {"test-flip-shipped", CT_OPT_INT, O(test_flip_shipped), 0, CT_OPT_HIDDEN, "SEQ", "0", 0, 0,
      NULL, "TEST ONLY: flip one byte of the log record SEQ the first time it is shipped"},
     {"map-size", CT_OPT_SIZE, O(map_size), 0, 0, "SIZE", "16G", 1, 0, NULL,
@@ -265,12 +271,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    if (!o.insecure &&
-        ct_aggregator_args_load_keys(&o, &camp, &kp, &auth, primary_pub, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        exit_code = 2;
+    if (o.copy_store || (!o.insecure && ct_aggregator_args_load_keys(
+                                            &o, &camp, &kp, &auth, primary_pub, err, sizeof err))) {
+        if (!o.copy_store) fprintf(stderr, "%s\n", err); /* --copy-store needs no keys */
+        exit_code = o.copy_store ? ct_aggregator_copy_store(&o, &camp) : 2;
         goto out;
     }
+    if ((exit_code = ct_aggregator_from_copy(&o, &camp, o.insecure ? NULL : &kp, primary_pub)))
+        goto out;
+    exit_code = 1;
     raise_nofile();
     if (!(store = open_store(&o, &camp, &exit_code))) goto out;
     if (o.promote || o.rejoin) {

@@ -18,13 +18,20 @@
 #include "ct_text.h"
 #include "ct_time.h"
 
+_Static_assert(CT_DELIVER_MAX_ENDPOINTS >= CT_OPT_LIST_MAX, "one server key per --server");
+
 ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_deliver_opts *o)
 {
-    if (c->insecure && (c->keys || c->server_key))
+    if (c->insecure && (c->keys || c->server_keys.n))
         return ct_collector_usage(s, "--insecure cannot be combined with --keys/--server-key");
-    if (!c->insecure && (!c->keys || !c->server_key))
+    if (!c->insecure && (!c->keys || !c->server_keys.n))
         return ct_collector_usage(s, "CurveZMQ needs --keys FILE (this office's .key) and "
                                      "--server-key FILE (the aggregator's .pub); or --insecure");
+    if (c->server_keys.n > 1 && c->server_keys.n != c->servers.n)
+        return ct_collector_usage(s,
+                                  "give one --server-key for every --server, or one per --server "
+                                  "in the same order (%zu keys for %zu servers)",
+                                  c->server_keys.n, c->servers.n);
     if (c->insecure) {
         o->secure = false;
         ct_log(CT_LOG_WARN, "INSECURE: plaintext connection, no authentication (--insecure)",
@@ -38,8 +45,11 @@ ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_d
         sodium_memzero(&kp, sizeof kp);
         return ct_collector_fail(s, CT_ERR_CONFIG, "%s", msg[0] ? msg : ct_err_str(e));
     }
-    e = ct_public_key_load(c->server_key, o->server_key, msg, sizeof msg);
+    e = ct_public_key_load(c->server_keys.v[0], o->server_key, msg, sizeof msg);
+    for (size_t i = 0; e == CT_OK && c->server_keys.n > 1 && i < c->server_keys.n; i++)
+        e = ct_public_key_load(c->server_keys.v[i], o->server_keys[i], msg, sizeof msg);
     if (e == CT_OK) {
+        o->n_server_keys = c->server_keys.n > 1 ? c->server_keys.n : 0;
         memcpy(o->public_key, kp.public_z85, sizeof o->public_key);
         memcpy(o->secret_key, kp.secret_z85, sizeof o->secret_key);
         o->secure = true;

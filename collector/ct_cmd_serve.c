@@ -96,7 +96,7 @@ ct_err ct_collector_cmd_serve(ct_collector *s, const ct_collector_cfg *c)
         ct_deliver_opts_default(&p.o);
         p.o.endpoint = c->servers.v[0];
         if ((e = ct_collector_client_keys(s, c, &p.o)) != CT_OK) return e;
-    } else if (c->keys || c->server_key || c->insecure) {
+    } else if (c->keys || c->server_keys.n || c->insecure) {
         return ct_collector_usage(s, "--keys/--server-key/--insecure go with --server");
     }
     ct_office *office = NULL;

@@ -48,7 +48,8 @@ typedef struct {
     bool district_defaults;
     /* run, status */
     ct_opt_list servers; /* --server, repeatable: the primary and its followers */
-    const char *keys, *server_key;
+    const char *keys;
+    ct_opt_list server_keys; /* --server-key: one for every --server, or one each, in order */
     bool insecure, once;
     int64_t window, batch, give_up_s, resend_ms, stats_interval_s, timeout_ms, telemetry_s;
     /* requeue */

@@ -144,6 +144,12 @@ void ct_deliver_opts_default(ct_deliver_opts *o)
     o->telemetry_s = 30;
 }
 
+const char *ct_deliver_server_key(const ct_deliver_opts *o, size_t i)
+{
+    assert(o->n_server_keys <= 1 || i < o->n_server_keys);
+    return o->n_server_keys > 1 ? o->server_keys[i] : o->server_key;
+}
+
 ct_err ct_deliver_socket_setup(void *sock, const ct_deliver_opts *o)
 {
     int zero = 0, one = 1, ivl = 100, ivl_max = 2000, hs = 10000;
@@ -762,6 +768,11 @@ static void move_endpoint(dstate *d, void *sock, int64_t now, const char *why)
     const char *from = cur_ep(d);
     zmq_disconnect(sock, from);
     d->ep = (d->ep + 1) % d->o->n_endpoints;
+    /* the CURVE server key applies to the connections made after it is set */
+    if (d->o->secure && zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY,
+                                       ct_deliver_server_key(d->o, d->ep), CT_Z85_KEY_LEN + 1) != 0)
+        ct_log(CT_LOG_ERROR, "cannot set the server key", "server=%s err=\"%s\"", cur_ep(d),
+               zmq_strerror(errno));
     if (zmq_connect(sock, cur_ep(d)) != 0)
         ct_log(CT_LOG_ERROR, "cannot connect", "server=%s err=\"%s\"", cur_ep(d),
                zmq_strerror(errno));

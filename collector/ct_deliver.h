@@ -47,6 +47,8 @@
 #include "ct_keys.h"
 #include "ct_outbox.h"
 
+#define CT_DELIVER_MAX_ENDPOINTS 16
+
 typedef struct {
     const char *endpoint; /* used when n_endpoints is 0 */
     /* several aggregators (a primary and its followers): the deliverer uses
@@ -56,7 +58,12 @@ typedef struct {
     const char *const *endpoints;
     size_t n_endpoints;
     bool secure;
+    /* the aggregator's public key: server_key for every endpoint, or, when
+     * n_server_keys > 1, server_keys[i] for endpoint i (n_server_keys ==
+     * n_endpoints); see ct_deliver_server_key */
     char server_key[CT_Z85_KEY_LEN + 1];
+    char server_keys[CT_DELIVER_MAX_ENDPOINTS][CT_Z85_KEY_LEN + 1];
+    size_t n_server_keys;
     char public_key[CT_Z85_KEY_LEN + 1];
     char secret_key[CT_Z85_KEY_LEN + 1];
     size_t window;         /* max events in flight (default 4096) */
@@ -95,6 +102,10 @@ void ct_deliver_opts_default(ct_deliver_opts *o);
 /* Sets the socket options shared by run and the status probe (linger,
  * ZMQ_IMMEDIATE, ZMQ_MAXMSGSIZE, reconnect intervals, CURVE client keys). */
 ct_err ct_deliver_socket_setup(void *sock, const ct_deliver_opts *o);
+
+/* The public key that authenticates endpoint i (server_keys[i] when one
+ * is given per endpoint, else server_key). */
+const char *ct_deliver_server_key(const ct_deliver_opts *o, size_t i);
 
 /* Delivers until *stop (CT_OK), until the outbox is drained with once
  * (CT_OK), or until give_up_s passed without a word from the server

@@ -140,8 +140,9 @@ static const ct_opt opts[] = {
      "and its followers: run uses whichever answers as primary"},
     {"keys", CT_OPT_STR, F(keys), C_NET | C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
      "this office's .key"},
-    {"server-key", CT_OPT_STR, F(server_key), C_NET | C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
-     "the aggregator's .pub"},
+    {"server-key", CT_OPT_LIST, F(server_keys), C_NET | C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
+     "the aggregator's .pub; one for every --server, or repeated once per --server in the same "
+     "order (each aggregator its own key)"},
     {"insecure", CT_OPT_FLAG, F(insecure), C_NET | C_SERVE, 0, NULL, NULL, 0, 0, NULL,
      "plaintext, no authentication (tests and demos)"},
     {"window", CT_OPT_INT, F(window), C_RUN, 0, "W", "4096", 1, 1 << 20, NULL, "events in flight"},

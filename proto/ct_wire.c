@@ -30,6 +30,7 @@ static const ct_kind_row ct_kinds[] = {
     {"upd", CT_MSG_UPDATE},    {"hb", CT_MSG_HEARTBEAT},   {"snq", CT_MSG_SNAP_REQ},
     {"snp", CT_MSG_SNAPSHOT},  {"rq", CT_MSG_REPL_REQ},    {"rb", CT_MSG_REPL_BATCH},
     {"tel", CT_MSG_TELEMETRY}, {"stq", CT_MSG_STATUS_REQ}, {"sta", CT_MSG_STATUS},
+    {"cq", CT_MSG_COPY_REQ},   {"cc", CT_MSG_COPY_CHUNK},
 };
 
 const char *ct_wire_kind_name(ct_msg_kind k)

@@ -54,6 +54,14 @@
  *   "stq" reporter -> aggregator    status request (no other field)
  *   "sta" aggregator -> reporter    the aggregator's status: replication
  *                                   state and the latest telemetry per office
+ *   "cq"  follower -> primary       "i" uint copy id (0: any), "o" uint
+ *                                   offset: asks for a chunk of a
+ *                                   consistent copy of the primary's store
+ *   "cc"  primary -> follower       "i" copy id, "z" size (0: being made),
+ *                                   "o" offset, "d" bin chunk, "s" + "h"
+ *                                   the copy's head, "ep" its epoch, "dg"
+ *                                   BLAKE2b-256 of the whole copy, "ci" +
+ *                                   "cf" the campaign
  *
  * Watermarks: a "sub" may carry "w": 1 (after "e"): the sender asks for the
  * safe watermark, and the "ack" then carries "f" (after "r"), the highest
@@ -109,7 +117,9 @@ typedef enum {
     CT_MSG_REPL_BATCH,
     CT_MSG_TELEMETRY,
     CT_MSG_STATUS_REQ,
-    CT_MSG_STATUS
+    CT_MSG_STATUS,
+    CT_MSG_COPY_REQ,
+    CT_MSG_COPY_CHUNK
 } ct_msg_kind;
 
 typedef enum {
@@ -267,6 +277,35 @@ ct_err ct_wire_repl_batch_decode(const uint8_t *buf, size_t len, ct_wire_repl_ba
 ct_err ct_wire_repl_batch_decode_o(const uint8_t *buf, size_t len, ct_wire_repl_batch *b,
                                    ct_bytes *recs, size_t max, ct_wire_origin *origins,
                                    size_t max_origins);
+
+/* Store copies for a follower's bootstrap (docs/PROTOCOL.md §3.4,
+ * ct_wire_copy.c). "cq": copy_id 0 asks for the copy the primary serves
+ * (made on demand); offset = the first byte wanted. "cc": one chunk. */
+#define CT_WIRE_MAX_CHUNK ((size_t)1 << 20) /* bytes of "d" */
+
+typedef struct {
+    uint64_t copy_id;            /* "i" >= 1 */
+    uint64_t size;               /* "z": bytes of the copy; 0 = being made, ask again */
+    uint64_t offset;             /* "o": where "d" starts; o + len <= z */
+    const uint8_t *data;         /* "d": 0..CT_WIRE_MAX_CHUNK bytes (decode: into buf) */
+    size_t len;                  /* (z = 0: none) */
+    uint64_t seq;                /* "s": the copy's head seq */
+    uint8_t head[CT_HASH_LEN];   /* "h": its chain hash */
+    uint64_t epoch;              /* "ep" >= 1: the copy's epoch */
+    uint8_t digest[CT_HASH_LEN]; /* "dg": BLAKE2b-256 of the z bytes */
+    const char *campaign_id;     /* "ci" 1..CT_CAMPAIGN_ID_MAX (decode: into buf) */
+    size_t campaign_id_len;
+    uint8_t fingerprint[CT_HASH_LEN]; /* "cf" */
+} ct_wire_copy_chunk;
+
+ct_err ct_wire_copy_req_encode(uint64_t copy_id, uint64_t offset, ct_buf *out);
+ct_err ct_wire_copy_req_decode(const uint8_t *buf, size_t len, uint64_t *copy_id, uint64_t *offset);
+/* Every key required. i = 0, ep = 0, z = 0 with d not empty, o + len(d) >
+ * z, h/dg/cf not 32 bytes, ci empty: bad_value; d longer than
+ * CT_WIRE_MAX_CHUNK or ci longer than CT_CAMPAIGN_ID_MAX: string_too_long;
+ * a value of another type: wrong_type. */
+ct_err ct_wire_copy_chunk_encode(const ct_wire_copy_chunk *c, ct_buf *out);
+ct_err ct_wire_copy_chunk_decode(const uint8_t *buf, size_t len, ct_wire_copy_chunk *c);
 
 ct_err ct_wire_error_encode(bool has_token, uint64_t token, ct_err code, ct_buf *out);
 ct_err ct_wire_error_decode(const uint8_t *buf, size_t len, bool *has_token, uint64_t *token,

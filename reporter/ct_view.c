@@ -80,31 +80,103 @@ static void open_gap(ct_view *v, const char *why, uint64_t p, uint64_t s)
     }
 }
 
-ct_err ct_view_open(ct_view *v, void *zctx, const ct_view_config *cfg)
+const char *ct_view_config_endpoints(ct_view_config *vc, const ct_opt_list *feeds,
+                                     const ct_opt_list *snapshots, const ct_opt_list *keys)
 {
-    memset(v, 0, sizeof *v);
-    v->cfg = *cfg;
-    if (v->cfg.snapshot_timeout_ms <= 0) v->cfg.snapshot_timeout_ms = 3000;
-    if (v->cfg.silence_ms <= 0) v->cfg.silence_ms = 3000;
-    if (v->cfg.max_buffered == 0) v->cfg.max_buffered = 20000;
-    if (v->cfg.status_ms == 0) v->cfg.status_ms = 2000;
-    v->zctx = zctx;
-    ct_counts_init(&v->counts);
+    _Static_assert(CT_VIEW_MAX_ENDPOINTS >= CT_OPT_LIST_MAX, "one aggregator per --feed");
+    if (feeds->n == 0 || feeds->n != snapshots->n || (keys->n > 1 && keys->n != feeds->n))
+        return "give one --snapshot per --feed, and one --server-key for all or one per --feed, "
+               "in the same order";
+    for (size_t i = 0; i < feeds->n; i++) {
+        vc->feed_eps[i] = feeds->v[i];
+        vc->snapshot_eps[i] = snapshots->v[i];
+    }
+    vc->n_eps = feeds->n;
+    vc->feed_ep = feeds->v[0];
+    vc->snapshot_ep = snapshots->v[0];
+    return NULL;
+}
+
+ct_err ct_view_config_keys(ct_view_config *vc, const ct_opt_list *keys, char *err, size_t errlen)
+{
+    assert(keys->n >= 1);
+    ct_err e = ct_public_key_load(keys->v[0], vc->server_public, err, errlen);
+    for (size_t i = 0; !e && keys->n > 1 && i < keys->n; i++)
+        e = ct_public_key_load(keys->v[i], vc->server_publics[i], err, errlen);
+    vc->n_publics = keys->n > 1 ? keys->n : 0;
+    return e;
+}
+
+/* The configuration's fields for aggregator i of the lists. */
+static void select_endpoint(ct_view *v, size_t i)
+{
+    v->ep = i;
+    if (v->cfg.n_eps == 0) return;
+    assert(i < v->cfg.n_eps);
+    v->cfg.feed_ep = v->cfg.feed_eps[i];
+    v->cfg.snapshot_ep = v->cfg.snapshot_eps[i];
+    if (v->cfg.n_publics > 1) {
+        assert(v->cfg.n_publics == v->cfg.n_eps);
+        memcpy(v->cfg.server_public, v->cfg.server_publics[i], sizeof v->cfg.server_public);
+    }
+}
+
+static ct_err open_sub(ct_view *v)
+{
     int zero = 0;
     int64_t maxsz = CT_WIRE_MAX_FRAME;
-    v->sub = zmq_socket(zctx, ZMQ_SUB);
+    v->sub = zmq_socket(v->zctx, ZMQ_SUB);
     if (!v->sub) return CT_ERR_ZMQ;
     if (zmq_setsockopt(v->sub, ZMQ_LINGER, &zero, sizeof zero) ||
         zmq_setsockopt(v->sub, ZMQ_MAXMSGSIZE, &maxsz, sizeof maxsz) ||
         (v->cfg.feed_hwm > 0 &&
          zmq_setsockopt(v->sub, ZMQ_RCVHWM, &v->cfg.feed_hwm, sizeof v->cfg.feed_hwm)) ||
         set_curve(v->sub, &v->cfg) || zmq_setsockopt(v->sub, ZMQ_SUBSCRIBE, "", 0) ||
-        ct_link_open(&v->link, zctx, v->sub) || zmq_connect(v->sub, v->cfg.feed_ep)) {
+        ct_link_open(&v->link, v->zctx, v->sub) || zmq_connect(v->sub, v->cfg.feed_ep)) {
         ct_log(CT_LOG_ERROR, "cannot open feed socket", "endpoint=%s err=\"%s\"", v->cfg.feed_ep,
                zmq_strerror(zmq_errno()));
         return CT_ERR_ZMQ;
     }
-    return request_snapshot(v);
+    return CT_OK;
+}
+
+/* Follows the next aggregator of the list: both sockets anew, buffered
+ * updates dropped (they extend the previous aggregator's store), and a
+ * snapshot that replaces the counts whole. Without a list: a new snapshot
+ * from the same one. */
+static ct_err move_endpoint(ct_view *v, const char *why)
+{
+    if (v->cfg.n_eps < 2) return request_snapshot(v);
+    const char *from = v->cfg.feed_ep;
+    ct_link_close(&v->link, v->sub);
+    if (v->sub) zmq_close(v->sub);
+    v->sub = NULL;
+    free_buffered(v);
+    ct_wire_status_free(&v->hq); /* the previous aggregator's status */
+    v->has_hq = false;
+    v->hq_refused = 0;
+    select_endpoint(v, (v->ep + 1) % v->cfg.n_eps);
+    v->n_moves++;
+    v->snap_refused = 0;
+    ct_log(CT_LOG_WARN, "trying the next aggregator", "from=%s to=%s snapshot=%s reason=%s", from,
+           v->cfg.feed_ep, v->cfg.snapshot_ep, why);
+    ct_err e = open_sub(v);
+    return e ? e : request_snapshot(v);
+}
+
+ct_err ct_view_open(ct_view *v, void *zctx, const ct_view_config *cfg)
+{
+    memset(v, 0, sizeof *v);
+    v->cfg = *cfg;
+    select_endpoint(v, 0);
+    if (v->cfg.snapshot_timeout_ms <= 0) v->cfg.snapshot_timeout_ms = 3000;
+    if (v->cfg.silence_ms <= 0) v->cfg.silence_ms = 3000;
+    if (v->cfg.max_buffered == 0) v->cfg.max_buffered = 20000;
+    if (v->cfg.status_ms == 0) v->cfg.status_ms = 2000;
+    v->zctx = zctx;
+    ct_counts_init(&v->counts);
+    ct_err e = open_sub(v);
+    return e ? e : request_snapshot(v);
 }
 
 void ct_view_close(ct_view *v)
@@ -341,6 +413,7 @@ static ct_err drain_dealer(ct_view *v, ct_buf *b, bool *changed)
             ct_wire_error_decode(b->data, b->len, &ht, &tok, &code);
             ct_log(CT_LOG_ERROR, "snapshot refused by the aggregator", "err=%s", ct_err_name(code));
             v->snap_refused = code ? code : (uint16_t)CT_ERR_INTERNAL;
+            if (v->cfg.n_eps > 1 && !v->synced) return move_endpoint(v, "snapshot_refused");
             continue;
         }
         ct_wire_state st;
@@ -367,7 +440,7 @@ static ct_err timers(ct_view *v)
         if (now - v->snap_sent_mono >= v->cfg.snapshot_timeout_ms) {
             ct_log(CT_LOG_DEBUG, "snapshot request timed out, retrying", "endpoint=%s",
                    v->cfg.snapshot_ep);
-            return request_snapshot(v);
+            return move_endpoint(v, "snapshot_unanswered");
         }
         return CT_OK;
     }
@@ -375,7 +448,7 @@ static ct_err timers(ct_view *v)
     int64_t last = v->last_rx_mono > v->synced_mono ? v->last_rx_mono : v->synced_mono;
     if (now - last >= v->cfg.silence_ms) {
         open_gap(v, "feed_silent", 0, 0);
-        return request_snapshot(v);
+        return move_endpoint(v, "feed_silent");
     }
     return CT_OK;
 }

@@ -18,8 +18,16 @@
  *     DEALER socket (stale replies can never be mistaken for new ones).
  *   - status: while synced and no snapshot is pending, "stq" every
  *     status_ms on the same DEALER; the "sta" replaces `hq`.
- * Invariant: when synced, counts == the aggregator's counts at log seq `seq`
- * (chain head `head`).
+ * Several aggregators (a primary and its followers, each serving the feed
+ * and snapshots of its own store): the view follows one at a time and
+ * moves to the next when its snapshot request goes unanswered for
+ * snapshot_timeout_ms, is refused, or its feed is silent for silence_ms.
+ * A move closes both sockets, drops the buffered updates and takes a
+ * snapshot from the new aggregator, which replaces the counts whole: an
+ * update is only ever applied onto a snapshot of the store that sent it,
+ * and `hq` is only ever the status of the aggregator followed.
+ * Invariant: when synced, counts == the counts of the aggregator at
+ * cfg.feed_ep at log seq `seq` (chain head `head`).
  *
  * Single-threaded: one owner calls ct_view_poll(); everything else reads the
  * fields between polls.
@@ -35,14 +43,25 @@
 #include "ct_error.h"
 #include "ct_keys.h"
 #include "ct_link.h"
+#include "ct_opt.h"
 #include "ct_wire.h"
 
+#define CT_VIEW_MAX_ENDPOINTS 16
+
 typedef struct {
-    const char *feed_ep;
+    const char *feed_ep; /* the aggregator followed (set by the view from the lists) */
     const char *snapshot_ep;
     bool secure;       /* CURVE client on both sockets */
     ct_keypair client; /* when secure */
     char server_public[CT_Z85_KEY_LEN + 1];
+    /* n_eps > 0: aggregator i is feed_eps[i] + snapshot_eps[i], with the
+     * key server_publics[i] when n_publics > 1 (else server_public for
+     * all); the view starts with aggregator 0 */
+    const char *feed_eps[CT_VIEW_MAX_ENDPOINTS];
+    const char *snapshot_eps[CT_VIEW_MAX_ENDPOINTS];
+    size_t n_eps;
+    char server_publics[CT_VIEW_MAX_ENDPOINTS][CT_Z85_KEY_LEN + 1];
+    size_t n_publics;
     int snapshot_timeout_ms; /* default 3000 */
     int silence_ms;          /* default 3000: no message -> resync */
     size_t max_buffered;     /* default 20000 updates while snapshotting */
@@ -99,7 +118,19 @@ typedef struct {
     uint64_t hq_seq; /* the view's seq when the last "stq" left */
     uint16_t hq_refused;
     uint64_t n_hq;
+
+    size_t ep;        /* index of the aggregator followed (0 without lists) */
+    uint64_t n_moves; /* moves to the next aggregator */
 } ct_view;
+
+/* The aggregators from the command line: feeds[i] and snapshots[i] are
+ * aggregator i; keys holds one public-key file for all or one per feed, in
+ * order. NULL when the lists fit together, else the usage message. */
+const char *ct_view_config_endpoints(ct_view_config *vc, const ct_opt_list *feeds,
+                                     const ct_opt_list *snapshots, const ct_opt_list *keys);
+/* Loads the public-key files of ct_view_config_endpoints' keys (secure
+ * mode); err names the file that fails. */
+ct_err ct_view_config_keys(ct_view_config *vc, const ct_opt_list *keys, char *err, size_t errlen);
 
 /* Opens both sockets on zctx (owned by the caller) and sends the first
  * snapshot request. */

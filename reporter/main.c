@@ -25,7 +25,8 @@
 #include "ct_time.h"
 
 typedef struct {
-    const char *campaign, *feed, *snapshot, *keys, *server_key;
+    const char *campaign, *keys;
+    ct_opt_list feed, snapshot, server_key; /* aggregator i: feed[i], snapshot[i], its key */
     bool insecure, once, staff, accept_campaign_change;
     double interval, timeout;
     int format, log_level;
@@ -46,27 +47,28 @@ static const ct_opt OPTS[] = {
      .arg = "FILE",
      .help = "campaign .ini (default: the built-in Lam Dong 2023 one)"},
     {.name = "feed",
-     .kind = CT_OPT_STR,
+     .kind = CT_OPT_LIST,
      .off = S(feed),
      .arg = "EP",
      .def = "tcp://127.0.0.1:7702",
-     .help = "aggregator feed (PUB)"},
+     .help = "aggregator feed (PUB); repeat it (with one --snapshot each, same order) for a "
+             "primary and its followers: the reporter follows whichever answers"},
     {.name = "snapshot",
-     .kind = CT_OPT_STR,
+     .kind = CT_OPT_LIST,
      .off = S(snapshot),
      .arg = "EP",
      .def = "tcp://127.0.0.1:7703",
-     .help = "aggregator snapshot service"},
+     .help = "aggregator snapshot service (one per --feed)"},
     {.name = "keys",
      .kind = CT_OPT_STR,
      .off = S(keys),
      .arg = "FILE",
      .help = "this reporter's CURVE key pair (.key, mode 0600)"},
     {.name = "server-key",
-     .kind = CT_OPT_STR,
+     .kind = CT_OPT_LIST,
      .off = S(server_key),
      .arg = "FILE",
-     .help = "the aggregator's public key (.pub)"},
+     .help = "the aggregator's public key (.pub); one for all, or one per --feed in order"},
     {.name = "insecure",
      .kind = CT_OPT_FLAG,
      .off = S(insecure),
@@ -220,15 +222,19 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
 {
     memset(cfg, 0, sizeof *cfg);
     memset(vc, 0, sizeof *vc);
-    if (s->insecure && (s->keys || s->server_key))
+    if (s->insecure && (s->keys || s->server_key.n))
         return ct_opt_usage_error(&SPEC, "--insecure excludes --keys/--server-key");
-    if (!s->insecure && (!s->keys || (!s->server_key && !s->national)))
+    if (!s->insecure && (!s->keys || (!s->server_key.n && !s->national)))
         return ct_opt_usage_error(
             &SPEC, "give --keys FILE and --server-key FILE (CurveZMQ; with --national the server "
                    "keys are the national file's), or --insecure");
-    if (s->national && s->server_key)
+    if (s->national && s->server_key.n)
         return ct_opt_usage_error(&SPEC, "--national takes each province's server_key from the "
                                          "national file, not --server-key");
+    if (!s->national) {
+        const char *bad = ct_view_config_endpoints(vc, &s->feed, &s->snapshot, &s->server_key);
+        if (bad) return ct_opt_usage_error(&SPEC, "%s", bad);
+    }
     cfg->interval_s = s->interval;
     cfg->once = s->once;
     cfg->timeout_s = s->timeout;
@@ -240,8 +246,6 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
     cfg->output = s->output;
     cfg->accept_campaign_change = s->accept_campaign_change;
     cfg->silent_after_ms = s->silent_after * 1000;
-    vc->feed_ep = s->feed;
-    vc->snapshot_ep = s->snapshot;
     vc->feed_hwm = (int)s->feed_hwm;
     vc->secure = !s->insecure;
     return parse_clock(s, cfg);
@@ -330,9 +334,9 @@ int main(int argc, char **argv)
     }
     if (s.insecure) {
         ct_log(CT_LOG_WARN, "INSECURE: plaintext ZeroMQ, the aggregator cannot authenticate us",
-               "feed=%s snapshot=%s", s.feed, s.snapshot);
+               "feed=%s snapshot=%s", s.feed.v[0], s.snapshot.v[0]);
     } else if (ct_crypto_init() || ct_keypair_load(s.keys, &vc.client, err, sizeof err) ||
-               ct_public_key_load(s.server_key, vc.server_public, err, sizeof err)) {
+               ct_view_config_keys(&vc, &s.server_key, err, sizeof err)) {
         fprintf(stderr, "chitieu-reporter: %s\n", err[0] ? err : "cannot load keys");
         goto out;
     }
@@ -353,12 +357,12 @@ int main(int argc, char **argv)
     }
     ct_err e = ct_view_open(&view, zctx, &vc);
     if (e) {
-        ct_log(CT_LOG_ERROR, "cannot open the feed", "feed=%s snapshot=%s err=%s", s.feed,
-               s.snapshot, ct_err_name((int)e));
+        ct_log(CT_LOG_ERROR, "cannot open the feed", "feed=%s err=%s", s.feed.v[0],
+               ct_err_name((int)e));
         goto out;
     }
-    ct_log(CT_LOG_INFO, "ready", "feed=%s snapshot=%s format=%d interval=%.3g secure=%d", s.feed,
-           s.snapshot, s.format, s.interval, (int)vc.secure);
+    ct_log(CT_LOG_INFO, "ready", "feed=%s snapshot=%s aggregators=%zu format=%d secure=%d",
+           s.feed.v[0], s.snapshot.v[0], s.feed.n, s.format, (int)vc.secure);
     e = ct_reporter_run(&cfg, &camp, &view, http, &g_stop);
     rc = e == CT_OK ? 0 : e == CT_ERR_CAMPAIGN_MISMATCH ? 2 : 1;
 out:

@@ -326,6 +326,7 @@ static void store_free(ct_store *s)
     ct_buf_free(&s->rec);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the writer lock */
     free(s->dir);
+    pthread_mutex_destroy(&s->env_mu);
     free(s);
 }
 
@@ -370,6 +371,7 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
     if (!s) return CT_ERR_NOMEM;
     ct_err r = CT_ERR_NOMEM;
     s->lock_fd = -1;
+    pthread_mutex_init(&s->env_mu, NULL);
     ct_counts_init(&s->delta);
     ct_pmap_init(&s->overlay);
     ct_pmap_init(&s->dirty);
@@ -449,6 +451,7 @@ const char *ct_store_last_error(const ct_store *s)
 static ct_err store_reopen(ct_store *s)
 {
     assert(!s->imp_txn);
+    if (pthread_mutex_trylock(&s->env_mu) != 0) return CT_ERR_STORE_UNAVAILABLE; /* a copy */
     if (s->env) mdb_env_close(s->env);
     s->env = NULL;
     /* the log is the truth: pending states are replayed from it on open */
@@ -456,6 +459,7 @@ static ct_err store_reopen(ct_store *s)
     char err[256];
     ct_err r = ct_store_env_open(s, NULL, false, err, sizeof err);
     if (r == CT_OK) s->need_reopen = false;
+    pthread_mutex_unlock(&s->env_mu);
     return r;
 }
 

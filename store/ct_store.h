@@ -294,4 +294,15 @@ ct_err ct_store_origin_get(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], cha
 ct_err ct_store_import_origin(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], const char *key,
                               size_t key_len);
 
+/* A consistent copy of the whole environment into dest_dir (callable from
+ * another thread than the store's owner while it writes) (created 0700,
+ * or an existing empty directory; anything else is refused, CT_ERR_IO):
+ * one read transaction, compacted (mdb_env_copy2, MDB_CP_COMPACT). Works on
+ * a read-only open while the writer runs. CT_ERR_DISK_FULL, CT_ERR_LMDB
+ * otherwise; err says why. (ct_store_copy.c) */
+ct_err ct_store_copy(ct_store *s, const char *dest_dir, char *err, size_t errlen);
+/* Removes meta "follower_id" (a writer): a copy that becomes another
+ * follower draws its own identity. */
+ct_err ct_store_forget_follower_id(ct_store *s);
+
 #endif

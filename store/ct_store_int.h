@@ -9,7 +9,9 @@
  *   ct_store_scan.c     readers and scans;
  *   ct_store_import.c   import of verified records (chitieu-audit rebuild,
  *                       followers);
- *   ct_store_epoch.c    the epoch and shipped origin bindings (replication).
+ *   ct_store_epoch.c    the epoch and shipped origin bindings (replication);
+ *   ct_store_copy.c     a consistent copy of the environment (a follower's
+ *                       bootstrap).
  *
  * Invariants of struct ct_store (asserted where they matter):
  *   - read_only stores never hold a write transaction, an overlay or
@@ -24,6 +26,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -49,6 +52,10 @@ struct ct_store {
     bool has_origins; /* false: a read-only open of a store without it */
     bool read_only;
     bool need_reopen; /* MDB_PANIC seen: reopen before the next transaction */
+    /* held by ct_store_copy (possibly in another thread) while it reads the
+     * environment; a reopen after MDB_PANIC only takes it with trylock and
+     * waits for the next transaction otherwise (ct_store_copy.c) */
+    pthread_mutex_t env_mu;
     char *dir;
     size_t map_size;
     char campaign_id[CT_CAMPAIGN_ID_MAX + 1];

@@ -13,7 +13,7 @@ endpoints, real LMDB, real signals; exact counts.
         primary before the loss is reproduced byte for byte;
   (6)   kill-and-promote cycles under load from 13 collectors: the oracle
         reads 0 lost, 0 duplicated, 0 fabricated (CT_FAILOVER_CYCLES, 20 by
-        default).
+        default; 200 with CT_LONG=1, the long run, not in CI).
 """
 import os
 import re
@@ -26,7 +26,7 @@ import ctproto as P
 import oracle as O
 
 PER = O.env_int("CT_REPL_EVENTS", 300)
-CYCLES = O.env_int("CT_FAILOVER_CYCLES", 20)
+CYCLES = O.env_int("CT_FAILOVER_CYCLES", 200 if os.environ.get("CT_LONG") == "1" else 20)
 DISTRICTS = [68, 672, 673, 674, 675, 676, 677, 678, 679, 680, 681, 682, 683]
 NOW = "2023-07-27T12:00:00+07:00"
 
