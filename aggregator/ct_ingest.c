@@ -371,6 +371,7 @@ static size_t validate(ct_ingest *g, size_t nm, int64_t now)
             si->check_origin = g->o.auth && role == CT_ROLE_COLLECTOR;
             si->received_ms = now;
             si->local_day = ct_campaign_local_day(g->o.campaign, ev->occurred_ms);
+            si->commune = ct_campaign_commune_code(g->o.campaign, ev->district, ev->commune);
             g->sidx[j] = (int32_t)ns;
             ns++;
         }

@@ -24,6 +24,7 @@ typedef struct {
     ct_logrec rec;
     ct_event ev;
     uint32_t day;
+    uint16_t commune;
     ct_err chain;                    /* ct_logrec_check against the previous record in scan order */
     ct_err dec;                      /* ct_event_decode */
     ct_err camp;                     /* ct_campaign_check_event */
@@ -94,6 +95,7 @@ static void stage1(const ct_campaign *c, ct_campaign_checker *checker, ct_store 
         it->idfp = id_fingerprint(it->ev.id, h);
     }
     it->day = it->dec ? 0 : ct_campaign_local_day(c, it->ev.occurred_ms);
+    it->commune = it->dec ? 0 : ct_campaign_commune_code(c, it->ev.district, it->ev.commune);
     if (!it->dec) ct_person_key(it->ev.program, it->ev.person, it->pkey);
 }
 
@@ -386,7 +388,7 @@ static int stage2(ct_audit *a, ct_audit_item *it)
     ct_pmap_entry *pe = ct_pmap_find(&a->persons, pkey);
     if (pe) ct_pmap_entry_state(&a->persons, pe, &prior);
     ct_tally_result res;
-    ct_tally_apply(ev, it->day, rec->seq, pe ? &prior : NULL, &next, &res);
+    ct_tally_apply(ev, it->day, it->commune, rec->seq, pe ? &prior : NULL, &next, &res);
     for (size_t i = 0; i < res.n; i++) {
         ct_err e = ct_counts_add(&a->counts, &res.changes[i].key, res.changes[i].delta);
         if (e) {

@@ -8,6 +8,8 @@
  */
 #include "ct_campaign.h"
 
+#include <assert.h>
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,18 @@ bool ct_campaign_commune_listed(const ct_district *d, const char *commune)
 {
     return d && d->n_communes &&
            bsearch(commune, d->communes, d->n_communes, sizeof *d->communes, cmp_commune);
+}
+
+uint16_t ct_campaign_commune_code(const ct_campaign *c, uint32_t district, const char *commune)
+{
+    if (!c || !commune || !commune[0]) return 0;
+    const ct_district *d = ct_campaign_district(c, district);
+    if (!d || !d->n_communes) return 0;
+    const char(*hit)[CT_COMMUNE_MAX + 1] =
+        bsearch(commune, d->communes, d->n_communes, sizeof *d->communes, cmp_commune);
+    if (!hit) return 0;
+    assert(d->n_communes <= CT_COMMUNES_MAX);
+    return (uint16_t)(hit - d->communes + 1);
 }
 
 static ct_err check_rest(const ct_campaign *c, const ct_event *ev, int64_t now_ms)

@@ -76,6 +76,10 @@ const ct_agent *ct_campaign_agent(const ct_campaign *c, const char *id);
 const ct_group *ct_campaign_group(const ct_campaign *c, const char *id);
 /* Whether commune is one of d's communes (false when d lists none). */
 bool ct_campaign_commune_listed(const ct_district *d, const char *commune);
+/* The commune code (docs/PROTOCOL.md §4.4) of commune in unit district: its
+ * 1-based index in the unit's commune list sorted bytewise; 0 when commune
+ * is empty, the unit lists no communes or does not list this one. */
+uint16_t ct_campaign_commune_code(const ct_campaign *c, uint32_t district, const char *commune);
 
 /* Validation of a decoded event against the campaign. now_ms is the
  * receiver's clock (for CT_ERR_IN_FUTURE); pass INT64_MAX to skip that check.

@@ -6,15 +6,18 @@
  * enroll credited (taken from the stored person state), so per district and
  * program NET == sum(AGENT) == sum(DAY) after any sequence of events.
  *
- * Person state encoding (version 1, big-endian, 20..84 bytes):
- *   0      u8   version = 1
+ * Person state encoding (big-endian; version 1 20..84 bytes, version 2
+ * 22..86 bytes):
+ *   0      u8   version: 1 when the commune code is 0, else 2
  *   1      u8   flags: bit0 = enrolled; other bits 0
  *   2..5   u32  district of the crediting enroll
  *   6..9   u32  day (YYYYMMDD) of the crediting enroll
  *   10..17 u64  log seq of the crediting enroll
- *   18     u8   agent id length A (0..32), then A bytes
+ *   18..19 u16  version 2 only: commune code of the crediting enroll,
+ *               1..CT_COMMUNES_MAX (0 is written as version 1)
+ *   ..     u8   agent id length A (0..32), then A bytes
  *   ..     u8   group id length G (0..32), then G bytes
- * Nothing may follow.
+ * Nothing may follow. One state has one encoding.
  */
 #include "ct_tally.h"
 
@@ -22,6 +25,7 @@
 #include <string.h>
 
 #include "ct_be.h"
+#include "ct_campaign.h"
 
 #define CT_DIM_MAX 32
 
@@ -44,7 +48,7 @@ ct_err ct_count_key_parse(const uint8_t *b, size_t len, ct_count_key *out)
 {
     if (!b || !out || len < 4 || len > CT_COUNT_KEY_MAX) return CT_ERR_BAD_VALUE;
     uint8_t kind = b[0];
-    if (kind < CT_COUNT_NET || kind > CT_COUNT_CANCEL_NOOP) return CT_ERR_BAD_VALUE;
+    if (kind < CT_COUNT_NET || kind > CT_COUNT_COMMUNE) return CT_ERR_BAD_VALUE;
     if (b[1] >= CT_PROGRAM_COUNT) return CT_ERR_BAD_VALUE;
     size_t dim = len - 4;
     switch ((ct_count_kind)kind) {
@@ -55,6 +59,12 @@ ct_err ct_count_key_parse(const uint8_t *b, size_t len, ct_count_key *out)
     case CT_COUNT_DAY:
         if (dim != 4) return CT_ERR_BAD_VALUE;
         break;
+    case CT_COUNT_COMMUNE: {
+        if (dim != 2) return CT_ERR_BAD_VALUE;
+        unsigned code = (unsigned)b[4] << 8 | b[5];
+        if (code < 1 || code > CT_COMMUNES_MAX) return CT_ERR_BAD_VALUE;
+        break;
+    }
     default:
         if (dim != 0) return CT_ERR_BAD_VALUE;
     }
@@ -106,9 +116,10 @@ ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_ST
     if (!s || !out || !len) return CT_ERR_ARG;
     size_t al = strnlen(s->agent, sizeof s->agent);
     size_t gl = strnlen(s->group, sizeof s->group);
-    if (al > CT_AGENT_ID_MAX || gl > CT_GROUP_MAX) return CT_ERR_BAD_VALUE;
+    if (al > CT_AGENT_ID_MAX || gl > CT_GROUP_MAX || s->commune > CT_COMMUNES_MAX)
+        return CT_ERR_BAD_VALUE;
     size_t n = 0;
-    out[n++] = 1;
+    out[n++] = s->commune ? 2 : 1;
     out[n++] = s->enrolled ? 1 : 0;
     ct_be32_put(out + n, s->district);
     n += 4;
@@ -117,6 +128,10 @@ ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_ST
     ct_be32_put(out + n, (uint32_t)(s->seq >> 32));
     ct_be32_put(out + n + 4, (uint32_t)s->seq);
     n += 8;
+    if (s->commune) {
+        out[n++] = (uint8_t)(s->commune >> 8);
+        out[n++] = (uint8_t)s->commune;
+    }
     out[n++] = (uint8_t)al;
     memcpy(out + n, s->agent, al);
     n += al;
@@ -130,7 +145,7 @@ ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_ST
 ct_err ct_person_state_decode(const uint8_t *b, size_t len, ct_person_state *out)
 {
     if (!b || !out) return CT_ERR_ARG;
-    if (len < 20 || b[0] != 1 || (b[1] & ~1u) != 0) return CT_ERR_STORE_CORRUPT;
+    if (len < 20 || (b[0] != 1 && b[0] != 2) || (b[1] & ~1u) != 0) return CT_ERR_STORE_CORRUPT;
     ct_person_state s;
     memset(&s, 0, sizeof s);
     s.enrolled = b[1] & 1;
@@ -138,6 +153,13 @@ ct_err ct_person_state_decode(const uint8_t *b, size_t len, ct_person_state *out
     s.day = ct_be32_get(b + 6);
     s.seq = (uint64_t)ct_be32_get(b + 10) << 32 | ct_be32_get(b + 14);
     size_t n = 18;
+    if (b[0] == 2) {
+        if (len < 22) return CT_ERR_STORE_CORRUPT;
+        unsigned code = (unsigned)b[18] << 8 | b[19];
+        if (code < 1 || code > CT_COMMUNES_MAX) return CT_ERR_STORE_CORRUPT;
+        s.commune = (uint16_t)code;
+        n = 20;
+    }
     size_t al = b[n++];
     if (al > CT_AGENT_ID_MAX || n + al + 1 > len) return CT_ERR_STORE_CORRUPT;
     if (memchr(b + n, 0, al)) return CT_ERR_STORE_CORRUPT;
@@ -159,6 +181,14 @@ static void add_change(ct_tally_result *res, ct_count_kind kind, ct_program p, u
     c->delta = delta;
 }
 
+static void add_commune(ct_tally_result *res, ct_program p, uint32_t district, uint16_t code,
+                        int64_t delta)
+{
+    if (!code) return;
+    uint8_t d[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    add_change(res, CT_COUNT_COMMUNE, p, district, d, 2, delta);
+}
+
 static void add_day(ct_tally_result *res, ct_program p, uint32_t district, uint32_t day,
                     int64_t delta)
 {
@@ -167,7 +197,7 @@ static void add_day(ct_tally_result *res, ct_program p, uint32_t district, uint3
     add_change(res, CT_COUNT_DAY, p, district, d, 4, delta);
 }
 
-void ct_tally_apply(const ct_event *ev, uint32_t local_day, uint64_t seq,
+void ct_tally_apply(const ct_event *ev, uint32_t local_day, uint16_t commune, uint64_t seq,
                     const ct_person_state *prior, ct_person_state *next, ct_tally_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -186,6 +216,7 @@ void ct_tally_apply(const ct_event *ev, uint32_t local_day, uint64_t seq,
         next->district = ev->district;
         next->day = local_day;
         next->seq = seq;
+        next->commune = commune;
         size_t al = strnlen(ev->agent, CT_AGENT_ID_MAX);
         size_t gl = strnlen(ev->group, CT_GROUP_MAX);
         memcpy(next->agent, ev->agent, al);
@@ -195,6 +226,7 @@ void ct_tally_apply(const ct_event *ev, uint32_t local_day, uint64_t seq,
         add_change(res, CT_COUNT_AGENT, p, ev->district, next->agent, al, 1);
         add_day(res, p, ev->district, local_day, 1);
         if (gl) add_change(res, CT_COUNT_GROUP, p, ev->district, next->group, gl, 1);
+        add_commune(res, p, ev->district, commune, 1);
         return;
     }
     /* cancel */
@@ -219,6 +251,7 @@ void ct_tally_apply(const ct_event *ev, uint32_t local_day, uint64_t seq,
     add_change(res, CT_COUNT_AGENT, p, d, prior->agent, al, -1);
     add_day(res, p, d, prior->day, -1);
     if (gl) add_change(res, CT_COUNT_GROUP, p, d, prior->group, gl, -1);
+    add_commune(res, p, d, prior->commune, -1);
     add_change(res, CT_COUNT_CANCELLED, p, d, NULL, 0, 1);
 }
 
@@ -258,6 +291,8 @@ const char *ct_count_kind_name(ct_count_kind k)
         return "repeat";
     case CT_COUNT_CANCEL_NOOP:
         return "cancel_noop";
+    case CT_COUNT_COMMUNE:
+        return "commune";
     }
     return "unknown";
 }
@@ -276,6 +311,8 @@ void ct_count_key_str(const ct_count_key *k, char *out, size_t len)
     char dim[80] = "";
     if (kind == CT_COUNT_DAY && dl == 4) {
         snprintf(dim, sizeof dim, " dim=%u", (unsigned)ct_be32_get(d));
+    } else if (kind == CT_COUNT_COMMUNE && dl == 2) {
+        snprintf(dim, sizeof dim, " dim=%u", (unsigned)d[0] << 8 | d[1]);
     } else if (dl) {
         size_t o = (size_t)snprintf(dim, sizeof dim, " dim=");
         for (size_t i = 0; i < dl && o + 5 < sizeof dim; i++) {

@@ -10,25 +10,30 @@
  * first enroll in that program. The rule (docs/PROTOCOL.md §5):
  *
  *   event   prior state            outcome          counters
- *   enroll  absent / not enrolled  COUNTED          +1 NET, GROSS, AGENT, DAY, GROUP*
+ *   enroll  absent / not enrolled  COUNTED          +1 NET, GROSS, AGENT, DAY, GROUP*,
+ *                                                   COMMUNE**
  *   enroll  enrolled               REPEAT           +1 REPEAT (recorded, not counted)
- *   cancel  enrolled, same distr.  CANCELLED        -1 NET, AGENT, DAY, GROUP* of the
+ *   cancel  enrolled, same distr.  CANCELLED        -1 NET, AGENT, DAY, GROUP*, COMMUNE** of the
  *                                                   crediting enroll; +1 CANCELLED
  *   cancel  enrolled, other distr. CANCEL_FOREIGN   +1 CANCEL_NOOP (no effect)
  *   cancel  absent / not enrolled  CANCEL_NOOP      +1 CANCEL_NOOP (no effect)
- *   (* GROUP only when the enroll named a subsidy group)
+ *   (* GROUP only when the enroll named a subsidy group;
+ *   ** COMMUNE only when the enroll's commune code is not 0)
  *
  * A re-enroll after a cancel counts again, credited to the new event. The
  * counters of a COUNTED enroll are keyed by the event's district, agent and
  * campaign-local day (YYYYMMDD, computed by the caller from the campaign's
- * time zone) and group; a cancel debits exactly the keys the crediting enroll
- * credited (stored in the person state), so NET == sum over agents == sum
- * over days, always.
+ * time zone), group and commune code (computed by the caller with
+ * ct_campaign_commune_code: 1-based index of the event's commune in its
+ * unit's sorted commune list, 0 for none or a unit without a list); a cancel debits exactly the
+ * keys the crediting enroll credited (stored in the person state), so NET == sum over agents == sum
+ * over days >= sum over communes, always.
  *
  * Counter keys are short byte strings (<= CT_COUNT_KEY_MAX):
  *   kind(1) | program(1) | district(2, BE) | dim (0..32 bytes)
  * dim: AGENT -> agent id bytes; DAY -> YYYYMMDD as uint32 BE; GROUP -> group
- * id bytes; other kinds -> empty. Keys compare as bytes (memcmp, then length).
+ * id bytes; COMMUNE -> commune code as uint16 BE; other kinds -> empty. Keys compare as bytes
+ * (memcmp, then length).
  */
 #ifndef CT_TALLY_H
 #define CT_TALLY_H
@@ -41,15 +46,20 @@
 #include "ct_event.h"
 
 typedef enum {
-    CT_COUNT_NET = 1,        /* participants currently counted */
-    CT_COUNT_GROSS = 2,      /* counted enrollments ever (before cancels) */
-    CT_COUNT_CANCELLED = 3,  /* cancels that undid an enrollment */
-    CT_COUNT_AGENT = 4,      /* NET per agent */
-    CT_COUNT_DAY = 5,        /* NET per campaign-local day of the enrollment */
-    CT_COUNT_GROUP = 6,      /* NET per subsidy group */
-    CT_COUNT_REPEAT = 7,     /* enrolls of an already-enrolled person */
-    CT_COUNT_CANCEL_NOOP = 8 /* cancels with no effect (unknown or foreign) */
+    CT_COUNT_NET = 1,         /* participants currently counted */
+    CT_COUNT_GROSS = 2,       /* counted enrollments ever (before cancels) */
+    CT_COUNT_CANCELLED = 3,   /* cancels that undid an enrollment */
+    CT_COUNT_AGENT = 4,       /* NET per agent */
+    CT_COUNT_DAY = 5,         /* NET per campaign-local day of the enrollment */
+    CT_COUNT_GROUP = 6,       /* NET per subsidy group */
+    CT_COUNT_REPEAT = 7,      /* enrolls of an already-enrolled person */
+    CT_COUNT_CANCEL_NOOP = 8, /* cancels with no effect (unknown or foreign) */
+    CT_COUNT_COMMUNE = 9      /* NET per commune code (1..1024) of the enrollment */
 } ct_count_kind;
+
+/* The version of the tally rule this code implements; a store records the
+ * version its counters were computed with (docs/PROTOCOL.md §5.2). */
+#define CT_TALLY_VERSION 2
 
 #define CT_COUNT_KEY_MAX 36
 
@@ -83,6 +93,7 @@ typedef struct {
     char agent[CT_AGENT_ID_MAX + 1]; /* of the crediting enroll */
     char group[CT_GROUP_MAX + 1];    /* of the crediting enroll, "" if none */
     uint64_t seq;                    /* log seq of the crediting enroll */
+    uint16_t commune;                /* commune code of the crediting enroll, 0 = none */
 } ct_person_state;
 
 #define CT_PERSON_KEY_LEN (1 + CT_PERSON_LEN) /* program(1) || person hash(32) */
@@ -118,10 +129,11 @@ typedef struct {
 } ct_tally_result;
 
 /* The rule. ev must be valid (decoded and checked against the campaign);
- * local_day is the campaign-local YYYYMMDD of ev->occurred_ms; seq is the log
+ * local_day is the campaign-local YYYYMMDD of ev->occurred_ms; commune is
+ * ct_campaign_commune_code(campaign, ev) (0: none); seq is the log
  * sequence number the event got; prior is NULL if the person has no state for
  * ev->program. Fills *next (when res->state_changed) and *res. */
-void ct_tally_apply(const ct_event *ev, uint32_t local_day, uint64_t seq,
+void ct_tally_apply(const ct_event *ev, uint32_t local_day, uint16_t commune, uint64_t seq,
                     const ct_person_state *prior, ct_person_state *next, ct_tally_result *res);
 
 const char *ct_tally_outcome_name(ct_tally_outcome o);

@@ -179,6 +179,7 @@ void ct_pmap_entry_state(const ct_pmap *m, const ct_pmap_entry *e, ct_person_sta
     st->district = e->district;
     st->day = e->day;
     st->seq = e->seq;
+    st->commune = e->commune;
     const char *a = str_at(m, e->agent), *g = str_at(m, e->group);
     memcpy(st->agent, a, strnlen(a, CT_AGENT_ID_MAX));
     memcpy(st->group, g, strnlen(g, CT_GROUP_MAX));
@@ -216,6 +217,7 @@ ct_err ct_pmap_entry_set(ct_pmap *m, ct_pmap_entry *e, const ct_person_state *st
     e->agent = a;
     e->group = g;
     e->enrolled = st->enrolled ? 1 : 0;
+    e->commune = st->commune;
     return CT_OK;
 }
 

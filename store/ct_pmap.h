@@ -37,7 +37,8 @@ typedef struct {
     uint32_t group; /* offset of the group in the string arena (0 = "") */
     uint8_t key[CT_PERSON_KEY_LEN];
     uint8_t enrolled;
-    uint8_t pad[6];
+    uint16_t commune; /* commune code of the crediting enroll */
+    uint8_t pad[4];
 } ct_pmap_entry;
 
 typedef struct {

@@ -197,6 +197,77 @@ static ct_err dbis_open(ct_store *s, MDB_txn *t, char *err, size_t errlen)
     return CT_OK;
 }
 
+static int tally_version_put(MDB_txn *t, MDB_dbi meta)
+{
+    uint8_t b[4];
+    ct_be32_put(b, CT_TALLY_VERSION);
+    return meta_put(t, meta, "tally_version", b, sizeof b);
+}
+
+/* A writer's counters must come from this tally rule (meta "tally_version",
+ * absent = 1). Version 1 counts differ from version 2 only by the COMMUNE
+ * counters, which exist only for units that list communes: a version-1
+ * store is stamped 2 when its log is empty or its campaign lists no commune,
+ * and refused otherwise (its counters are recomputed by chitieu-audit
+ * rebuild). A store of a later version is refused. */
+static ct_err tally_version_check(ct_store *s, const ct_campaign *c, char *err, size_t errlen)
+{
+    MDB_txn *t = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+    if (rc) {
+        ct_store_errf(err, errlen, "%s: mdb_txn_begin: %s", s->dir, mdb_strerror(rc));
+        return open_rc(rc);
+    }
+    ct_err r = CT_OK;
+    MDB_val v;
+    uint32_t have = 1;
+    rc = meta_get(t, s->meta, "tally_version", &v);
+    if (rc == 0 && v.mv_size == 4) {
+        have = ct_be32_get(v.mv_data);
+    } else if (rc != MDB_NOTFOUND) {
+        ct_store_errf(err, errlen, "%s: meta tally_version unreadable", s->dir);
+        r = rc ? open_rc(rc) : CT_ERR_STORE_CORRUPT;
+        goto leave;
+    }
+    if (have == CT_TALLY_VERSION) goto leave;
+    if (have > CT_TALLY_VERSION) {
+        ct_store_errf(err, errlen, "%s: counters of tally version %u, this build knows %u", s->dir,
+                      (unsigned)have, (unsigned)CT_TALLY_VERSION);
+        r = CT_ERR_BAD_VERSION;
+        goto leave;
+    }
+    bool lists = false;
+    for (size_t i = 0; i < c->n_districts; i++)
+        lists = lists || c->districts[i].n_communes > 0;
+    uint64_t head = 0;
+    uint8_t hh[CT_LOGREC_HASH_LEN];
+    if ((rc = head_read(t, s->meta, &head, hh))) {
+        ct_store_errf(err, errlen, "%s: reading head: %s", s->dir, mdb_strerror(rc));
+        r = open_rc(rc);
+        goto leave;
+    }
+    if (lists && head > 0) {
+        ct_store_errf(err, errlen,
+                      "%s: counters of tally version %u lack the per-commune counters of version "
+                      "%u and the campaign lists communes; recount them: chitieu-audit export, "
+                      "then chitieu-audit rebuild into a fresh directory",
+                      s->dir, (unsigned)have, (unsigned)CT_TALLY_VERSION);
+        r = CT_ERR_BAD_VERSION;
+        goto leave;
+    }
+    if (!(rc = tally_version_put(t, s->meta))) {
+        rc = mdb_txn_commit(t);
+        t = NULL;
+    }
+    if (rc) {
+        ct_store_errf(err, errlen, "%s: writing tally_version: %s", s->dir, mdb_strerror(rc));
+        r = open_rc(rc);
+    }
+leave:
+    if (t) mdb_txn_abort(t);
+    return r;
+}
+
 /* A store without meta "campaign_id": initialise it (writers only). */
 static ct_err meta_init(ct_store *s, MDB_txn *t, const uint8_t *fingerprint, char *err,
                         size_t errlen)
@@ -215,7 +286,8 @@ static ct_err meta_init(ct_store *s, MDB_txn *t, const uint8_t *fingerprint, cha
         (rc = meta_put(t, s->meta, "campaign_id", s->campaign_id, strlen(s->campaign_id))) ||
         (fingerprint && (rc = meta_put(t, s->meta, "fingerprint", fingerprint, 32))) ||
         (rc = head_write(t, s->meta, 0, zero)) ||
-        (rc = meta_put(t, s->meta, "persons_seq", zero, 8))) {
+        (rc = meta_put(t, s->meta, "persons_seq", zero, 8)) ||
+        (rc = tally_version_put(t, s->meta))) {
         ct_store_errf(err, errlen, "%s: cannot initialise store: %s", s->dir, mdb_strerror(rc));
         return open_rc(rc);
     }
@@ -415,6 +487,10 @@ ct_err ct_store_set_campaign(ct_store *s, const ct_campaign *c, char *err, size_
 {
     if (!s || !c) return CT_ERR_ARG;
     s->campaign = c;
+    if (s->env && !s->read_only) {
+        ct_err tv = tally_version_check(s, c, err, errlen);
+        if (tv) return tv;
+    }
     if (!s->replay_due || !s->env) return CT_OK;
     s->replay_due = false;
     ct_err r = ct_store_persons_replay(s, err, errlen);

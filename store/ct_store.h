@@ -13,7 +13,11 @@
  *            || hash(32): the head at which this store became primary of
  *            epoch E (ct_store_epoch.c),
  *            "follower_id" -> 8 random bytes: this store's identity as an
- *            insecure-mode follower (drawn once, ct_store_follower_id)
+ *            insecure-mode follower (drawn once, ct_store_follower_id),
+ *            "tally_version" -> u32 BE (absent = 1): the tally rule the
+ *            counters were computed with (docs/PROTOCOL.md §5.2; checked by
+ *            ct_store_set_campaign, which refuses a version-1 store with
+ *            records whose campaign lists communes)
  *   log      seq (8 bytes BE) -> ct_logrec stored encoding (append only)
  *   ids      event id (16) -> seq (8 BE) || BLAKE2b-128 of the event bytes (16)
  *   persons  program(1) || person hash(32) -> ct_person_state encoding
@@ -127,7 +131,9 @@ void ct_store_close(ct_store *s);
  * replays person states from the log if a crash left them behind. Call once
  * after ct_store_open(); returns the replay's error as ct_store_open does
  * (CT_ERR_MAP_FULL, CT_ERR_DISK_FULL, CT_ERR_STORE_CORRUPT, CT_ERR_LMDB;
- * CT_ERR_ARG for a NULL argument); batches stay refused until it succeeds. */
+ * CT_ERR_ARG for a NULL argument; CT_ERR_BAD_VERSION for counters of another
+ * tally version, see meta "tally_version"); batches stay refused until it
+ * succeeds. */
 ct_err ct_store_set_campaign(ct_store *s, const ct_campaign *c, char *err, size_t errlen);
 /* Person-state checkpoint policy: freeze pending states as a generation
  * (written a slice per batch) when at least max_dirty are pending, or when
@@ -153,6 +159,7 @@ typedef struct {
     int64_t received_ms;   /* the log record gets max(this, the previous
                               record's): non-decreasing along the log */
     uint32_t local_day;    /* ct_campaign_local_day(ev->occurred_ms) */
+    uint16_t commune;      /* ct_campaign_commune_code(ev->district, ev->commune) */
     /* out */
     uint8_t status;
     uint16_t code;

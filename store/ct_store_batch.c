@@ -32,7 +32,7 @@ void ct_store_idhash(const uint8_t *raw, size_t len, uint8_t out[CT_IDHASH_LEN])
 }
 
 int ct_store_tally_one(ct_store *s, MDB_txn *t, const ct_event *ev, uint32_t local_day,
-                       uint64_t seq)
+                       uint16_t commune, uint64_t seq)
 {
     uint8_t pk[CT_PERSON_KEY_LEN];
     ct_person_key(ev->program, ev->person, pk);
@@ -42,7 +42,7 @@ int ct_store_tally_one(ct_store *s, MDB_txn *t, const ct_event *ev, uint32_t loc
     if (rc) return rc;
     ct_tally_result res;
     memset(&next, 0, sizeof next);
-    ct_tally_apply(ev, local_day, seq, found ? &prior : NULL, &next, &res);
+    ct_tally_apply(ev, local_day, commune, seq, found ? &prior : NULL, &next, &res);
     if (res.state_changed && (rc = ct_store_persons_set(s, pk, &next))) return rc;
     for (size_t i = 0; i < res.n; i++)
         if (ct_counts_add(&s->delta, &res.changes[i].key, res.changes[i].delta) != CT_OK)
@@ -191,7 +191,7 @@ static int apply_item(ct_store *s, MDB_txn *t, ct_store_item *it, uint64_t *seq,
     lr.event = it->raw;
     lr.event_len = it->raw_len;
     if ((rc = ct_store_append_one(s, t, &lr, head))) return rc;
-    if ((rc = ct_store_tally_one(s, t, ev, it->local_day, lr.seq))) return rc;
+    if ((rc = ct_store_tally_one(s, t, ev, it->local_day, it->commune, lr.seq))) return rc;
     if (bind && (rc = origin_bind(s, t, ev->id, it->collector))) return rc;
     *seq = lr.seq;
     *rx = lr.received_ms;

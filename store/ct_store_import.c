@@ -63,7 +63,8 @@ ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campai
     rc = ct_store_append_one(s, t, &copy, head);
     if (rc) return map_rc(rc);
     if (memcmp(copy.hash, rec->hash, CT_LOGREC_HASH_LEN) != 0) return CT_ERR_CHAIN;
-    rc = ct_store_tally_one(s, t, &ev, ct_campaign_local_day(c, ev.occurred_ms), rec->seq);
+    rc = ct_store_tally_one(s, t, &ev, ct_campaign_local_day(c, ev.occurred_ms),
+                            ct_campaign_commune_code(c, ev.district, ev.commune), rec->seq);
     if (rc) return map_rc(rc);
     s->imp_seq = rec->seq;
     memcpy(s->imp_head, head, sizeof head);

@@ -178,7 +178,7 @@ void ct_store_idhash(const uint8_t *raw, size_t len, uint8_t out[CT_IDHASH_LEN])
  * id (MDB_KEYEXIST with *existing = the stored value if already there);
  * writing s->delta as absolute counters. LMDB / errno codes. */
 int ct_store_tally_one(ct_store *s, MDB_txn *t, const ct_event *ev, uint32_t local_day,
-                       uint64_t seq);
+                       uint16_t commune, uint64_t seq);
 int ct_store_append_one(ct_store *s, MDB_txn *t, ct_logrec *r, uint8_t head[CT_LOGREC_HASH_LEN]);
 int ct_store_ids_put(ct_store *s, MDB_txn *t, const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq,
                      const uint8_t idhash[CT_IDHASH_LEN], MDB_val *existing);

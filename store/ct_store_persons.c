@@ -370,6 +370,7 @@ static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t to
             if (memcmp(pk, w, CT_PERSON_KEY_LEN) <= 0) continue;
         }
         rc = ct_store_tally_one(s, t, &ev, ct_campaign_local_day(s->campaign, ev.occurred_ms),
+                                ct_campaign_commune_code(s->campaign, ev.district, ev.commune),
                                 rec.seq);
         if (rc) break;
         (*n)++;

@@ -1,6 +1,7 @@
 /* ct_audit_mkstore.c — test/bench helper: creates (or extends) a store with
  * N synthetic events through the real store API.
- *   ct_audit_mkstore DIR N [SEED] [BATCH]
+ *   ct_audit_mkstore DIR N [SEED] [BATCH] [CAMPAIGN-FILE]
+ * (default campaign: the built-in lamdong-2023).
  * Prints "seq=<head> head=<hex>" on success. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +13,12 @@
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: ct_audit_mkstore DIR N [SEED] [BATCH]\n");
+        fprintf(stderr, "usage: ct_audit_mkstore DIR N [SEED] [BATCH] [CAMPAIGN-FILE]\n");
         return 2;
     }
     ct_campaign c;
     char err[512];
-    if (ct_crypto_init() || ct_campaign_load_default(&c, err, sizeof err)) {
+    if (ct_crypto_init() || ct_campaign_load_arg(argc > 5 ? argv[5] : NULL, &c, err, sizeof err)) {
         fprintf(stderr, "campaign: %s\n", err);
         return 2;
     }

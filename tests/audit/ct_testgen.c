@@ -99,7 +99,13 @@ ct_err ct_testgen_fill(ct_store *s, const ct_campaign *c, const ct_testgen_opts 
                     ev->has_amount = true;
                     ev->amount_vnd = 1188000;
                 }
-                if ((r >> 9) % 4 == 0) strcpy(ev->commune, "Phường 1, \"Đà Lạt\"");
+                const ct_district *dd = ct_campaign_district(c, ev->district);
+                if (dd && dd->n_communes) { /* one of the unit's communes, or none */
+                    size_t w = (size_t)((r >> 9) % (dd->n_communes + 1));
+                    if (w < dd->n_communes) strcpy(ev->commune, dd->communes[w]);
+                } else if ((r >> 9) % 4 == 0) {
+                    strcpy(ev->commune, "Phường 1, \"Đà Lạt\"");
+                }
             }
             offs[i] = raw.len;
             err = ct_event_encode(ev, &raw);
@@ -114,6 +120,7 @@ ct_err ct_testgen_fill(ct_store *s, const ct_campaign *c, const ct_testgen_opts 
             it->collector = collector;
             it->received_ms = evs[i].occurred_ms + 1500;
             it->local_day = ct_campaign_local_day(c, evs[i].occurred_ms);
+            it->commune = ct_campaign_commune_code(c, evs[i].district, evs[i].commune);
         }
         if (!err) {
             ct_store_commit cm = {0};

@@ -243,6 +243,70 @@ def test_change_agent_count():
     check(r.stdout == want, r.stdout)
 
 
+COMMUNES_672 = ["Xã Tà Nung", "Phường 2", "Phường 1"]  # codes by byte order: P1 1, P2 2, Xã 3
+
+
+def commune_campaign():
+    """The Lâm Đồng campaign with Đà Lạt (672) listing three communes."""
+    d = W.sub("communes-campaign")
+    if not os.path.isdir(d):
+        src = os.path.join(os.environ["CT_SOURCE_DIR"], "examples", "lamdong-2023")
+        os.makedirs(d)
+        shutil.copy(os.path.join(src, "staff.csv"), d)
+        with open(os.path.join(src, "campaign.ini"), encoding="utf-8") as f:
+            ini = f.read()
+        lines = "".join(f"commune = {c}\n" for c in COMMUNES_672)
+        ini = ini.replace("name = Thành phố Đà Lạt\n", "name = Thành phố Đà Lạt\n" + lines, 1)
+        with open(os.path.join(d, "campaign.ini"), "w", encoding="utf-8") as f:
+            f.write(ini)
+    return os.path.join(d, "campaign.ini")
+
+
+def test_commune_counts():
+    """COMMUNE counters (kind 9) of a store whose campaign lists communes: equal
+    to the Python recount from the spec, verified, and a tampered one found."""
+    import oracle
+    ini = commune_campaign()
+    d = W.sub("communes")
+    r = run([MKSTORE, d, str(N), "11", "500", ini])
+    s = Store(d)
+    counts = s.all(s.counts)
+    raws = [event_of_raw(v) for _, v in sorted(s.all(s.log).items())]
+    s.close()
+    stored = {k: struct.unpack(">q", v)[0] for k, v in counts.items()}
+    want = oracle.recount(raws, communes={672: COMMUNES_672})
+    check(not oracle.diff_counts(stored, want), f"store vs spec: {oracle.diff_counts(stored, want)}")
+    kind9 = sorted(k for k in stored if k[0] == 9)
+    check({k[4:] for k in kind9} == {b"\x00\x01", b"\x00\x02", b"\x00\x03"}, kind9)
+    check(all(k[2:4] == b"\x02\xa0" for k in kind9), "COMMUNE counters outside 672")
+    for p in (0, 1):
+        net = stored.get(bytes([1, p, 2, 0xA0]), 0)
+        per = sum(v for k, v in stored.items() if k[0] == 9 and k[1] == p)
+        check(0 < per < net, f"program {p}: communes {per} net {net}")
+    r = verify("--data", d, "--campaign", ini, check_rc=0)
+    check(r.stdout.startswith("OK seq="), r.stdout)
+    # the built-in campaign (no lists) recounts no COMMUNE counter: divergence
+    r = audit("verify", "--data", d, check_rc=1)
+    check("FAIL count kind=commune" in r.stdout, r.stdout)
+    # a tampered COMMUNE counter
+    key = kind9[1]
+    s = Store(d)
+    with s.env.begin(write=True, db=s.counts) as t:
+        v = struct.unpack(">q", t.get(key))[0]
+        t.put(key, struct.pack(">q", v + 3))
+    s.close()
+    prog = ["bhxh_tn", "bhyt_hgd"][key[1]]
+    code = struct.unpack(">H", key[4:6])[0]
+    r = verify("--data", d, "--campaign", ini, check_rc=1)
+    want = (f"FAIL count kind=commune program={prog} district=672 dim={code}: "
+            f"stored {v + 3}, recount {v}\n")
+    check(r.stdout == want, r.stdout)
+
+
+def event_of_raw(rec):
+    return msgpack.unpackb(rec, raw=True)[3]
+
+
 def test_delete_ids_entry():
     d = fresh(W, "ids")
     s = Store(d)
@@ -539,6 +603,7 @@ if __name__ == "__main__":
               test_delete_record, test_delete_last_record, test_record_beyond_head,
               test_swap_records,
               test_swap_records_with_rewritten_seq, test_change_count, test_change_agent_count,
+              test_commune_counts,
               test_delete_ids_entry, test_ids_tamper, test_export_verify_rebuild, test_ctlog_file_tamper,
               test_partial_export, test_jsonl_csv_export, test_replay_time_equals_seq,
               test_trace, test_usage, test_export_write_error])

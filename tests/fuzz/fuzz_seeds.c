@@ -88,6 +88,23 @@ int main(int argc, char **argv)
     putb("state", "snp", &b);
     fx_encode_state(CT_MSG_SNAPSHOT, 0, &b);
     putb("state", "snp-empty", &b);
+    { /* a snapshot with COMMUNE counters (codes 1 and 1024) beside a NET */
+        ct_count_entry ents[3];
+        ct_wire_state st;
+        fx_state(&st, CT_MSG_SNAPSHOT, ents, 0);
+        const uint8_t c1[2] = {0, 1}, cmax[2] = {4, 0};
+        ents[0].key = ct_count_key_make(CT_COUNT_NET, CT_PROGRAM_BHXH_TN, 672, NULL, 0);
+        ents[0].value = 5;
+        ents[1].key = ct_count_key_make(CT_COUNT_COMMUNE, CT_PROGRAM_BHXH_TN, 672, c1, 2);
+        ents[1].value = 3;
+        ents[2].key = ct_count_key_make(CT_COUNT_COMMUNE, CT_PROGRAM_BHXH_TN, 672, cmax, 2);
+        ents[2].value = 2;
+        st.entries = ents;
+        st.n_entries = 3;
+        ct_buf_reset(&b);
+        if (ct_wire_state_encode(&st, &b)) abort();
+        putb("state", "snp-commune", &b);
+    }
     PUTS("wire", "hostile-sub-hugearray",
          "\x84\xa1v\x01\xa1k\xa3sub\xa1n\x01\xa1"
          "e\xdd\x00\xff\xff\xff");

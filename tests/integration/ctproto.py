@@ -32,7 +32,63 @@ STATUS_NAMES = {0: "accepted", 1: "duplicate", 2: "rejected", 3: "retry"}
 
 PROGRAMS = {"bhxh_tn": 0, "bhyt_hgd": 1}
 COUNT_NET, COUNT_GROSS, COUNT_CANCELLED, COUNT_AGENT, COUNT_DAY, COUNT_GROUP, \
-    COUNT_REPEAT, COUNT_CANCEL_NOOP = range(1, 9)
+    COUNT_REPEAT, COUNT_CANCEL_NOOP, COUNT_COMMUNE = range(1, 10)
+TALLY_VERSION = 2
+COMMUNES_MAX = 1024
+
+
+def commune_code(communes, name):
+    """The commune code (docs/PROTOCOL.md §4.4): 1-based index of name in the
+    unit's commune list sorted bytewise; 0 for no name, no list or not listed."""
+    if not name or not communes:
+        return 0
+    ordered = sorted(communes, key=lambda c: c.encode())
+    return ordered.index(name) + 1 if name in ordered else 0
+
+
+def commune_dim(code):
+    return struct.pack(">H", code)
+
+
+def person_state_encode(enrolled, district, day, seq, agent, group="", commune=0):
+    """The person state (docs/PROTOCOL.md §7): version 1 when commune is 0,
+    version 2 (commune code u16 after seq) otherwise."""
+    a, g = agent.encode(), (group or "").encode()
+    assert len(a) <= 32 and len(g) <= 32 and 0 <= commune <= COMMUNES_MAX
+    out = bytes([2 if commune else 1, 1 if enrolled else 0])
+    out += struct.pack(">IIQ", district, day, seq)
+    if commune:
+        out += struct.pack(">H", commune)
+    return out + bytes([len(a)]) + a + bytes([len(g)]) + g
+
+
+def person_state_decode(b):
+    """Inverse of person_state_encode; ValueError ("store_corrupt") otherwise."""
+    def bad():
+        return ValueError("store_corrupt")
+    if len(b) < 20 or b[0] not in (1, 2) or b[1] & ~1:
+        raise bad()
+    district, day, seq = struct.unpack(">IIQ", b[2:18])
+    n, commune = 18, 0
+    if b[0] == 2:
+        if len(b) < 22:
+            raise bad()
+        commune = struct.unpack(">H", b[18:20])[0]
+        if not 1 <= commune <= COMMUNES_MAX:
+            raise bad()
+        n = 20
+    al = b[n]
+    n += 1
+    if al > 32 or n + al + 1 > len(b) or 0 in b[n:n + al]:
+        raise bad()
+    agent = b[n:n + al].decode()
+    n += al
+    gl = b[n]
+    n += 1
+    if gl > 32 or n + gl != len(b) or 0 in b[n:n + gl]:
+        raise bad()
+    return {"enrolled": bool(b[1] & 1), "district": district, "day": day, "seq": seq,
+            "agent": agent, "group": b[n:].decode(), "commune": commune}
 
 
 def _load_errors():

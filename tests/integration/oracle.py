@@ -490,8 +490,10 @@ def local_day(t_ms):
     return d.tm_year * 10000 + d.tm_mon * 100 + d.tm_mday
 
 
-def recount(raws):
-    """The tally rule (docs/PROTOCOL.md §5), written again in Python from the spec."""
+def recount(raws, communes=None):
+    """The tally rule (docs/PROTOCOL.md §5), written again in Python from the spec.
+    communes: unit code -> its commune list (units absent list none)."""
+    communes = communes or {}
     c = Counter()
     state = {}
     for raw in raws:
@@ -509,7 +511,11 @@ def recount(raws):
                 c[P.key(P.COUNT_DAY, prog, d, struct.pack(">I", day))] += 1
                 if e.get("g"):
                     c[P.key(P.COUNT_GROUP, prog, d, e["g"])] += 1
-                state[k] = {"on": True, "d": d, "a": e["a"], "day": day, "g": e.get("g")}
+                code = P.commune_code(communes.get(d), e.get("w"))
+                if code:
+                    c[P.key(P.COUNT_COMMUNE, prog, d, P.commune_dim(code))] += 1
+                state[k] = {"on": True, "d": d, "a": e["a"], "day": day, "g": e.get("g"),
+                            "w": code}
             else:
                 c[P.key(P.COUNT_REPEAT, prog, d)] += 1
         else:
@@ -519,6 +525,8 @@ def recount(raws):
                 c[P.key(P.COUNT_DAY, prog, d, struct.pack(">I", s["day"]))] -= 1
                 if s["g"]:
                     c[P.key(P.COUNT_GROUP, prog, d, s["g"])] -= 1
+                if s["w"]:
+                    c[P.key(P.COUNT_COMMUNE, prog, d, P.commune_dim(s["w"]))] -= 1
                 c[P.key(P.COUNT_CANCELLED, prog, d)] += 1
                 s["on"] = False
             else:

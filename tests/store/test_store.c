@@ -157,7 +157,8 @@ static ct_err recount_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_le
     ct_person_state next;
     ct_tally_result res;
     memset(&next, 0, sizeof next);
-    ct_tally_apply(&ev, ct_campaign_local_day(&g_camp, ev.occurred_ms), rec->seq,
+    ct_tally_apply(&ev, ct_campaign_local_day(&g_camp, ev.occurred_ms),
+                   ct_campaign_commune_code(&g_camp, ev.district, ev.commune), rec->seq,
                    slot ? &slot->st : NULL, &next, &res);
     if (res.state_changed) {
         if (!slot) {

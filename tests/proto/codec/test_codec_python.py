@@ -69,4 +69,28 @@ ok = h.hex() == head
 print(f"chain hash   {'identical' if ok else 'DIFFERENT'} {h.hex()}")
 fails += not ok
 assert len(dumps) == 7, dumps.keys()
+
+# the person state (§7), versions 1 and 2, against the bytes test_tally.c asserts
+import ctproto as P  # noqa: E402
+ps_v1 = bytes.fromhex("01010000 02a00134 b2420102 03040506 0708") + b"\x09LD672-007\x05nq143"
+ps_v2 = bytes.fromhex("02010000 02a00134 b2420102 03040506 07080102") + b"\x09LD672-007\x05nq143"
+for want, code in ((ps_v1, 0), (ps_v2, 0x0102)):
+    mine = P.person_state_encode(True, 672, 20230722, 0x0102030405060708, "LD672-007", "nq143",
+                                 commune=code)
+    st = P.person_state_decode(want)
+    ok = mine == want and st["commune"] == code and st["agent"] == "LD672-007"
+    bad = 0
+    for i in range(len(want)):  # every truncation
+        try:
+            P.person_state_decode(want[:i])
+        except ValueError:
+            bad += 1
+    for v in (0, 3, 255):  # other versions
+        try:
+            P.person_state_decode(bytes([v]) + want[1:])
+        except ValueError:
+            bad += 1
+    ok = ok and bad == len(want) + 3
+    print(f"person v{want[0]}  {len(want):4d} bytes  {'identical' if ok else 'DIFFERENT'}")
+    fails += not ok
 sys.exit(1 if fails else 0)

@@ -639,6 +639,13 @@ static void test_communes(void **state)
     assert_string_equal(d->communes[0], "Phường 1");
     assert_string_equal(d->communes[1], "Phường 2");
     assert_int_equal(ct_campaign_district(&c, 672)->n_communes, 0);
+    /* commune codes: 1-based in the sorted list, whatever the file order */
+    assert_int_equal(ct_campaign_commune_code(&c, 673, "Phường 1"), 1);
+    assert_int_equal(ct_campaign_commune_code(&c, 673, "Phường 2"), 2);
+    assert_int_equal(ct_campaign_commune_code(&c, 673, "Phường 3"), 0);
+    assert_int_equal(ct_campaign_commune_code(&c, 673, ""), 0);
+    assert_int_equal(ct_campaign_commune_code(&c, 672, "Phường 1"), 0); /* no list */
+    assert_int_equal(ct_campaign_commune_code(&c, 999, "Phường 1"), 0); /* no unit */
     ct_event ok;
     memset(&ok, 0, sizeof ok);
     strcpy(ok.campaign, "test-2023");

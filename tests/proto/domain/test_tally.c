@@ -1,8 +1,9 @@
 /* test_tally.c — the tally rule (ct_tally.h table), counter keys and the
  * person-state encoding. The long random sequence (fixed seed) is replayed
- * through a ct_counts and the invariants NET == sum(AGENT) == sum(DAY) and
- * GROSS - CANCELLED == NET are checked per district and program, and NET is
- * checked against an independent model (the set of enrolled persons). */
+ * through a ct_counts and the invariants NET == sum(AGENT) == sum(DAY) >=
+ * sum(COMMUNE) and GROSS - CANCELLED == NET are checked per district and
+ * program, and NET and every COMMUNE counter are checked against an
+ * independent model (the set of enrolled persons and their communes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,7 +63,7 @@ static void test_enroll_and_repeat(void **state)
     ct_event e = mk(CT_ACTION_ENROLL, P, 672, "LD672-001", 1, "nq143");
     ct_person_state next;
     ct_tally_result r;
-    ct_tally_apply(&e, 20230722, 17, NULL, &next, &r);
+    ct_tally_apply(&e, 20230722, 0, 17, NULL, &next, &r);
     assert_int_equal(r.outcome, CT_TALLY_COUNTED);
     assert_true(r.state_changed);
     assert_int_equal(r.n, 5);
@@ -82,7 +83,7 @@ static void test_enroll_and_repeat(void **state)
     ct_person_state prior = next, next2;
     memset(&next2, 0xAB, sizeof next2);
     ct_event e2 = mk(CT_ACTION_ENROLL, P, 672, "LD672-002", 1, NULL);
-    ct_tally_apply(&e2, 20230723, 18, &prior, &next2, &r);
+    ct_tally_apply(&e2, 20230723, 0, 18, &prior, &next2, &r);
     assert_int_equal(r.outcome, CT_TALLY_REPEAT);
     assert_false(r.state_changed);
     assert_int_equal(r.n, 1);
@@ -91,7 +92,7 @@ static void test_enroll_and_repeat(void **state)
 
     /* enroll without a group: no GROUP change */
     ct_event e3 = mk(CT_ACTION_ENROLL, CT_PROGRAM_BHXH_TN, 673, "LD673-001", 2, NULL);
-    ct_tally_apply(&e3, 20230724, 19, NULL, &next, &r);
+    ct_tally_apply(&e3, 20230724, 0, 19, NULL, &next, &r);
     assert_int_equal(r.outcome, CT_TALLY_COUNTED);
     assert_int_equal(r.n, 4);
     assert_string_equal(next.group, "");
@@ -109,12 +110,12 @@ static void test_cancel_paths(void **state)
     ct_person_state st, next;
     ct_tally_result r;
     ct_event en = mk(CT_ACTION_ENROLL, P, 672, "LD672-003", 7, "nq143");
-    ct_tally_apply(&en, 20230722, 100, NULL, &st, &r);
+    ct_tally_apply(&en, 20230722, 0, 100, NULL, &st, &r);
     assert_int_equal(r.outcome, CT_TALLY_COUNTED);
 
     /* cancel of an unknown person */
     ct_event cu = mk(CT_ACTION_CANCEL, P, 672, "LD672-003", 8, NULL);
-    ct_tally_apply(&cu, 20230725, 101, NULL, &next, &r);
+    ct_tally_apply(&cu, 20230725, 0, 101, NULL, &next, &r);
     assert_int_equal(r.outcome, CT_TALLY_CANCEL_NOOP);
     assert_false(r.state_changed);
     assert_int_equal(r.n, 1);
@@ -122,7 +123,7 @@ static void test_cancel_paths(void **state)
 
     /* cancel from another district: no effect */
     ct_event cf = mk(CT_ACTION_CANCEL, P, 673, "LD673-001", 7, NULL);
-    ct_tally_apply(&cf, 20230725, 102, &st, &next, &r);
+    ct_tally_apply(&cf, 20230725, 0, 102, &st, &next, &r);
     assert_int_equal(r.outcome, CT_TALLY_CANCEL_FOREIGN);
     assert_false(r.state_changed);
     assert_int_equal(r.n, 1);
@@ -131,7 +132,7 @@ static void test_cancel_paths(void **state)
     /* cancel in the same district, by another agent on another day: debits the
      * crediting enroll's agent, day and group */
     ct_event cs = mk(CT_ACTION_CANCEL, P, 672, "LD672-009", 7, NULL);
-    ct_tally_apply(&cs, 20230726, 103, &st, &next, &r);
+    ct_tally_apply(&cs, 20230726, 0, 103, &st, &next, &r);
     assert_int_equal(r.outcome, CT_TALLY_CANCELLED);
     assert_true(r.state_changed);
     assert_int_equal(r.n, 5);
@@ -147,13 +148,13 @@ static void test_cancel_paths(void **state)
 
     /* a second cancel: the person is no longer enrolled */
     ct_person_state cancelled = next;
-    ct_tally_apply(&cs, 20230726, 104, &cancelled, &next, &r);
+    ct_tally_apply(&cs, 20230726, 0, 104, &cancelled, &next, &r);
     assert_int_equal(r.outcome, CT_TALLY_CANCEL_NOOP);
     assert_int_equal(delta_of(&r, K(CT_COUNT_CANCEL_NOOP, P, 672, NULL)), 1);
 
     /* re-enroll after the cancel: counted again, credited to the new agent and day */
     ct_event re = mk(CT_ACTION_ENROLL, P, 672, "LD672-005", 7, NULL);
-    ct_tally_apply(&re, 20230728, 105, &cancelled, &next, &r);
+    ct_tally_apply(&re, 20230728, 0, 105, &cancelled, &next, &r);
     assert_int_equal(r.outcome, CT_TALLY_COUNTED);
     assert_int_equal(r.n, 4);
     assert_int_equal(delta_of(&r, K(CT_COUNT_AGENT, P, 672, "LD672-005")), 1);
@@ -325,12 +326,176 @@ static void test_person_state_encoding(void **state)
         assert_int_equal(ct_person_state_decode(b, i, &d), CT_ERR_STORE_CORRUPT);
 }
 
+static ct_count_key KCOM(ct_program p, uint32_t d, uint16_t code)
+{
+    uint8_t b[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    return ct_count_key_make(CT_COUNT_COMMUNE, p, d, b, 2);
+}
+
+/* Hand-computed: an enroll in commune 2 credits COMMUNE(2); its cancel, sent
+ * from another commune and day, takes it back from commune 2; a unit without
+ * a list (code 0) has no COMMUNE counter at all. */
+static void test_commune(void **state)
+{
+    (void)state;
+    const ct_program P = CT_PROGRAM_BHYT_HGD;
+    ct_event en = mk(CT_ACTION_ENROLL, P, 672, "LD672-001", 7, NULL);
+    ct_person_state st, next;
+    ct_tally_result r;
+    ct_tally_apply(&en, 20230722, 2, 50, NULL, &st, &r);
+    assert_int_equal(r.outcome, CT_TALLY_COUNTED);
+    assert_int_equal(r.n, 5); /* NET GROSS AGENT DAY COMMUNE */
+    assert_int_equal(delta_of(&r, KCOM(P, 672, 2)), 1);
+    assert_int_equal(delta_of(&r, KCOM(P, 672, 1)), 0);
+    assert_int_equal(st.commune, 2);
+    ct_counts c;
+    ct_counts_init(&c);
+    for (size_t i = 0; i < r.n; i++)
+        assert_int_equal(ct_counts_add(&c, &r.changes[i].key, r.changes[i].delta), CT_OK);
+    ct_count_key k2 = KCOM(P, 672, 2);
+    assert_int_equal(ct_counts_get(&c, &k2), 1);
+    /* the state goes through its version-2 encoding */
+    uint8_t b[CT_PERSON_STATE_MAX];
+    size_t n = 0;
+    ct_person_state back;
+    assert_int_equal(ct_person_state_encode(&st, b, &n), CT_OK);
+    assert_int_equal(b[0], 2);
+    assert_int_equal(ct_person_state_decode(b, n, &back), CT_OK);
+    assert_int_equal(back.commune, 2);
+    ct_event cu = mk(CT_ACTION_CANCEL, P, 672, "LD672-002", 7, NULL);
+    ct_tally_apply(&cu, 20230725, 3, 51, &back, &next, &r);
+    assert_int_equal(r.outcome, CT_TALLY_CANCELLED);
+    assert_int_equal(delta_of(&r, KCOM(P, 672, 2)), -1);
+    assert_int_equal(delta_of(&r, KCOM(P, 672, 3)), 0);
+    assert_int_equal(next.commune, 2); /* kept with enrolled = 0 */
+    for (size_t i = 0; i < r.n; i++)
+        assert_int_equal(ct_counts_add(&c, &r.changes[i].key, r.changes[i].delta), CT_OK);
+    assert_int_equal(ct_counts_get(&c, &k2), 0);
+    assert_int_equal(ct_counts_sum(&c, CT_COUNT_COMMUNE, P, 672), 0);
+    /* a repeat enroll in another commune changes nothing */
+    ct_tally_apply(&en, 20230722, 2, 52, NULL, &st, &r);
+    ct_tally_apply(&en, 20230723, 1, 53, &st, &next, &r);
+    assert_int_equal(r.outcome, CT_TALLY_REPEAT);
+    assert_int_equal(delta_of(&r, KCOM(P, 672, 1)), 0);
+    /* a unit without a list: code 0, no COMMUNE change, a version-1 state */
+    ct_event e0 = mk(CT_ACTION_ENROLL, P, 683, "LD683-001", 8, "nq143");
+    ct_tally_apply(&e0, 20230722, 0, 54, NULL, &st, &r);
+    assert_int_equal(r.n, 5); /* NET GROSS AGENT DAY GROUP */
+    for (size_t i = 0; i < r.n; i++)
+        assert_int_not_equal(ct_count_key_kind(&r.changes[i].key), CT_COUNT_COMMUNE);
+    assert_int_equal(st.commune, 0);
+    assert_int_equal(ct_person_state_encode(&st, b, &n), CT_OK);
+    assert_int_equal(b[0], 1);
+    ct_tally_apply(&cu, 20230725, 0, 55, &st, &next, &r); /* foreign: 672 vs 683 */
+    assert_int_equal(r.outcome, CT_TALLY_CANCEL_FOREIGN);
+    ct_event c0 = mk(CT_ACTION_CANCEL, P, 683, "LD683-001", 8, NULL);
+    ct_tally_apply(&c0, 20230725, 0, 56, &st, &next, &r);
+    assert_int_equal(r.outcome, CT_TALLY_CANCELLED);
+    assert_int_equal(r.n, 5); /* NET AGENT DAY GROUP CANCELLED */
+    ct_counts_free(&c);
+}
+
+static void test_commune_key(void **state)
+{
+    (void)state;
+    ct_count_key k = KCOM(CT_PROGRAM_BHXH_TN, 672, 2), p;
+    static const uint8_t want[] = {9, 0, 0x02, 0xa0, 0x00, 0x02};
+    assert_int_equal(k.len, sizeof want);
+    assert_memory_equal(k.b, want, sizeof want);
+    assert_int_equal(ct_count_key_parse(k.b, k.len, &p), CT_OK);
+    assert_int_equal(ct_count_key_kind(&p), CT_COUNT_COMMUNE);
+    char out[128];
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=commune program=bhxh_tn district=672 dim=2");
+    assert_string_equal(ct_count_kind_name(CT_COUNT_COMMUNE), "commune");
+    uint8_t b[8];
+    memcpy(b, want, sizeof want);
+    assert_int_equal(ct_count_key_parse(b, 4, &p), CT_ERR_BAD_VALUE); /* no dim */
+    assert_int_equal(ct_count_key_parse(b, 5, &p), CT_ERR_BAD_VALUE); /* 1-byte dim */
+    b[6] = 0;
+    assert_int_equal(ct_count_key_parse(b, 7, &p), CT_ERR_BAD_VALUE); /* 3-byte dim */
+    b[4] = 0, b[5] = 0;
+    assert_int_equal(ct_count_key_parse(b, 6, &p), CT_ERR_BAD_VALUE); /* code 0 */
+    b[4] = 0x04, b[5] = 0x00;
+    assert_int_equal(ct_count_key_parse(b, 6, &p), CT_OK); /* code 1024 */
+    b[5] = 0x01;
+    assert_int_equal(ct_count_key_parse(b, 6, &p), CT_ERR_BAD_VALUE); /* code 1025 */
+    b[0] = 10;
+    assert_int_equal(ct_count_key_parse(b, 6, &p), CT_ERR_BAD_VALUE); /* kind 10 */
+}
+
+static void test_person_state_v2(void **state)
+{
+    (void)state;
+    ct_person_state s, d;
+    memset(&s, 0, sizeof s);
+    s.enrolled = true;
+    s.district = 672;
+    s.day = 20230722;
+    s.seq = UINT64_C(0x0102030405060708);
+    s.commune = 0x0102;
+    strcpy(s.agent, "LD672-007");
+    strcpy(s.group, "nq143");
+    uint8_t b[CT_PERSON_STATE_MAX];
+    size_t n = 0;
+    assert_int_equal(ct_person_state_encode(&s, b, &n), CT_OK);
+    static const uint8_t want[] = {2,    1,    0,    0,    0x02, 0xA0, 0x01, 0x34, 0xB2,
+                                   0x42, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                                   0x01, 0x02, 9,    'L',  'D',  '6',  '7',  '2',  '-',
+                                   '0',  '0',  '7',  5,    'n',  'q',  '1',  '4',  '3'};
+    assert_int_equal(n, sizeof want);
+    assert_memory_equal(b, want, sizeof want);
+    assert_int_equal(ct_person_state_decode(b, n, &d), CT_OK);
+    assert_int_equal(d.commune, 0x0102);
+    assert_int_equal(d.district, 672);
+    assert_int_equal(d.seq, s.seq);
+    assert_string_equal(d.agent, "LD672-007");
+    assert_string_equal(d.group, "nq143");
+    for (size_t i = 0; i < n; i++) /* every truncation */
+        assert_int_equal(ct_person_state_decode(b, i, &d), CT_ERR_STORE_CORRUPT);
+    uint8_t c[CT_PERSON_STATE_MAX + 1];
+    memcpy(c, b, n);
+    c[n] = 0;
+    assert_int_equal(ct_person_state_decode(c, n + 1, &d), CT_ERR_STORE_CORRUPT); /* trailing */
+    for (unsigned v = 0; v < 256; v++) { /* every other version */
+        if (v == 1 || v == 2) continue;
+        memcpy(c, b, n);
+        c[0] = (uint8_t)v;
+        assert_int_equal(ct_person_state_decode(c, n, &d), CT_ERR_STORE_CORRUPT);
+    }
+    memcpy(c, b, n);
+    c[18] = 0, c[19] = 0; /* code 0 is written as version 1: one encoding per state */
+    assert_int_equal(ct_person_state_decode(c, n, &d), CT_ERR_STORE_CORRUPT);
+    c[18] = 0x04, c[19] = 0x01; /* 1025 */
+    assert_int_equal(ct_person_state_decode(c, n, &d), CT_ERR_STORE_CORRUPT);
+    c[19] = 0x00; /* 1024 */
+    assert_int_equal(ct_person_state_decode(c, n, &d), CT_OK);
+    assert_int_equal(d.commune, 1024);
+    memcpy(c, b, n);
+    c[0] = 1; /* the version-2 bytes read as version 1: the lengths no longer fit */
+    assert_int_equal(ct_person_state_decode(c, n, &d), CT_ERR_STORE_CORRUPT);
+    s.commune = 1025;
+    assert_int_equal(ct_person_state_encode(&s, b, &n), CT_ERR_BAD_VALUE);
+    /* maximum size */
+    s.commune = 1024;
+    memset(s.agent, 'a', CT_AGENT_ID_MAX);
+    s.agent[CT_AGENT_ID_MAX] = 0;
+    memset(s.group, 'g', CT_GROUP_MAX);
+    s.group[CT_GROUP_MAX] = 0;
+    assert_int_equal(ct_person_state_encode(&s, b, &n), CT_OK);
+    assert_int_equal(n, 86);
+    assert_true(n <= CT_PERSON_STATE_MAX);
+}
+
 /* ---- the long random sequence ---- */
 
 #define NPERSON 300
 #define NDIST 3
 static const uint32_t dists[NDIST] = {68, 672, 683};
 static const char *const groups[3] = {"", "nq143", "nongdan"};
+/* units 68 and 672 list 3 communes (codes 1..3; 0 = the event names none),
+ * 683 lists none (always 0) */
+#define NCOMMUNE 3
 
 typedef struct {
     bool present;
@@ -354,7 +519,9 @@ static void test_random_invariants(void **state)
     int outcomes[5] = {0};
     /* independent model: who is enrolled, in which district */
     static int model[CT_PROGRAM_COUNT][NPERSON]; /* 0 = not enrolled, else district */
+    static uint16_t model_commune[CT_PROGRAM_COUNT][NPERSON];
     memset(model, 0, sizeof model);
+    memset(model_commune, 0, sizeof model_commune);
     for (uint64_t seq = 1; seq <= 200000; seq++) {
         ct_program p = (ct_program)rnd(CT_PROGRAM_COUNT);
         int person = (int)rnd(NPERSON);
@@ -365,6 +532,7 @@ static void test_random_invariants(void **state)
         ct_event e = mk(a, p, d, agent, person, groups[rnd(3)]);
         e.occurred_ms = T0 + (int64_t)rnd(10) * DAY_MS + rnd(1000) * 1000;
         uint32_t day = ct_time_yyyymmdd(e.occurred_ms, 420);
+        uint16_t commune = d == 683 ? 0 : (uint16_t)rnd(NCOMMUNE + 1);
         slot *s = &store[p][person];
         /* the stored state goes through the encoding, as in the real store */
         ct_person_state prior;
@@ -376,7 +544,7 @@ static void test_random_invariants(void **state)
         }
         ct_person_state next;
         ct_tally_result r;
-        ct_tally_apply(&e, day, seq, s->present ? &prior : NULL, &next, &r);
+        ct_tally_apply(&e, day, commune, seq, s->present ? &prior : NULL, &next, &r);
         outcomes[r.outcome]++;
         for (size_t i = 0; i < r.n; i++)
             assert_int_equal(ct_counts_add(&c, &r.changes[i].key, r.changes[i].delta), CT_OK);
@@ -388,7 +556,10 @@ static void test_random_invariants(void **state)
         int *m = &model[p][person];
         if (a == CT_ACTION_ENROLL) {
             assert_int_equal(r.outcome, *m ? CT_TALLY_REPEAT : CT_TALLY_COUNTED);
-            if (!*m) *m = (int)d;
+            if (!*m) {
+                *m = (int)d;
+                model_commune[p][person] = commune;
+            }
         } else if (*m == (int)d) {
             assert_int_equal(r.outcome, CT_TALLY_CANCELLED);
             *m = 0;
@@ -410,6 +581,21 @@ static void test_random_invariants(void **state)
             assert_int_equal(ct_counts_sum(&c, CT_COUNT_AGENT, p, d), net);
             assert_int_equal(ct_counts_sum(&c, CT_COUNT_DAY, p, d), net);
             assert_true(ct_counts_sum(&c, CT_COUNT_GROUP, p, d) <= net);
+            int64_t in_communes = 0;
+            for (uint16_t code = 1; code <= NCOMMUNE; code++) {
+                int64_t wc = 0;
+                for (int q = 0; q < NPERSON; q++)
+                    wc += model[p][q] == (int)d && model_commune[p][q] == code;
+                ct_count_key kc = KCOM((ct_program)p, d, code);
+                assert_int_equal(ct_counts_get(&c, &kc), wc);
+                in_communes += wc;
+            }
+            assert_int_equal(ct_counts_sum(&c, CT_COUNT_COMMUNE, p, d), in_communes);
+            assert_true(in_communes <= net);
+            if (d == 683)
+                assert_int_equal(in_communes, 0);
+            else
+                assert_true(in_communes > 0 && in_communes < net);
             ct_count_key gk = K(CT_COUNT_GROSS, (ct_program)p, d, NULL);
             ct_count_key ck = K(CT_COUNT_CANCELLED, (ct_program)p, d, NULL);
             assert_int_equal(ct_counts_get(&c, &gk) - ct_counts_get(&c, &ck), net);
@@ -433,6 +619,9 @@ int main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_key_str),
         cmocka_unit_test(test_person_state_encoding),
+        cmocka_unit_test(test_commune),
+        cmocka_unit_test(test_commune_key),
+        cmocka_unit_test(test_person_state_v2),
         cmocka_unit_test(test_random_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

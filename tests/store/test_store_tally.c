@@ -1,0 +1,244 @@
+/* test_store_tally.c — the store and the commune level of the tally rule, on
+ * real LMDB files: COMMUNE counters written by batches, a cancel after a
+ * reopen (person states replayed from the log) debiting the crediting
+ * commune, and meta "tally_version": a store without it is stamped when its
+ * counters cannot differ (empty log or a campaign without commune lists) and
+ * refused, naming the rebuild, when they can; a later version is refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "ct_testkit.h"
+
+#include "ct_be.h"
+#include "ct_campaign.h"
+#include "ct_campaign_default.h"
+#include "ct_counts.h"
+#include "ct_store.h"
+#include "ct_tally.h"
+#include "ct_wire.h"
+
+static ct_campaign g_plain;   /* the built-in campaign: no commune lists */
+static ct_campaign g_listing; /* the same, 672 listing two communes */
+static char g_communes[2][CT_COMMUNE_MAX + 1] = {"Phường 1", "Phường 2"};
+static ct_district *g_districts;
+
+#define T0 ((int64_t)1690246800000) /* 2023-07-25T08:00:00+07:00 */
+
+static ct_store *open_with(const char *dir, const ct_campaign *c, ct_err *rc, char *err,
+                           size_t errlen)
+{
+    ct_store_opts o = {.dir = dir, .map_size = (size_t)64 << 20, .campaign_id = c->id};
+    ct_store *s = NULL;
+    err[0] = 0;
+    *rc = ct_store_open(&o, &s, err, errlen);
+    if (*rc == CT_OK) *rc = ct_store_set_campaign(s, c, err, errlen);
+    if (*rc != CT_OK && s) {
+        ct_store_close(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static void one(ct_store *s, const ct_campaign *c, uint64_t idseq, ct_action a, const char *commune)
+{
+    static const uint8_t origin[CT_ORIGIN_LEN] = {9, 2, 3, 4, 5, 6, 7, 8};
+    ct_event ev;
+    memset(&ev, 0, sizeof ev);
+    ct_event_id_make(ev.id, origin, idseq);
+    ev.occurred_ms = T0;
+    snprintf(ev.campaign, sizeof ev.campaign, "%s", c->id);
+    ev.district = 672;
+    snprintf(ev.agent, sizeof ev.agent, "LD672-00%u", (unsigned)(idseq % 3) + 1);
+    ev.program = CT_PROGRAM_BHYT_HGD;
+    ev.action = a;
+    ev.person[0] = 42;
+    snprintf(ev.commune, sizeof ev.commune, "%s", commune);
+    assert_int_equal(ct_campaign_check_event(c, &ev, INT64_MAX), CT_OK);
+    ct_buf raw;
+    memset(&raw, 0, sizeof raw);
+    assert_int_equal(ct_event_encode(&ev, &raw), CT_OK);
+    ct_store_item it;
+    memset(&it, 0, sizeof it);
+    it.ev = &ev;
+    it.raw = raw.data;
+    it.raw_len = raw.len;
+    it.collector = "insecure";
+    it.received_ms = T0 + 1000;
+    it.local_day = ct_campaign_local_day(c, ev.occurred_ms);
+    it.commune = ct_campaign_commune_code(c, ev.district, ev.commune);
+    ct_store_commit cm = {.changed = NULL};
+    assert_int_equal(ct_store_apply_batch(s, &it, 1, &cm), CT_OK);
+    assert_int_equal(it.status, CT_ACK_ACCEPTED);
+    ct_buf_free(&raw);
+}
+
+static int64_t commune_count(ct_store *s, uint16_t code)
+{
+    ct_counts c;
+    ct_counts_init(&c);
+    uint64_t seq;
+    uint8_t h[32];
+    assert_int_equal(ct_store_read_counts(s, &c, &seq, h), CT_OK);
+    uint8_t d[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    ct_count_key k = ct_count_key_make(CT_COUNT_COMMUNE, CT_PROGRAM_BHYT_HGD, 672, d, 2);
+    int64_t v = ct_counts_get(&c, &k);
+    ct_counts_free(&c);
+    return v;
+}
+
+/* Reads (get) or rewrites (put, or delete when v is NULL) meta
+ * "tally_version" directly in the LMDB file of a closed store. */
+static int meta_version(const char *dir, bool write, const uint32_t *v, uint32_t *out)
+{
+    MDB_env *env = NULL;
+    MDB_txn *t = NULL;
+    MDB_dbi dbi;
+    int rc = mdb_env_create(&env);
+    if (!rc) rc = mdb_env_set_maxdbs(env, 8);
+    if (!rc) rc = mdb_env_set_mapsize(env, (size_t)64 << 20);
+    if (!rc) rc = mdb_env_open(env, dir, MDB_NOTLS, 0600);
+    if (!rc) rc = mdb_txn_begin(env, NULL, 0, &t);
+    if (!rc) rc = mdb_dbi_open(t, "meta", 0, &dbi);
+    MDB_val k = {strlen("tally_version"), (void *)"tally_version"}, val;
+    uint8_t b[4];
+    if (!rc && !write) {
+        rc = mdb_get(t, dbi, &k, &val);
+        if (!rc) *out = val.mv_size == 4 ? ct_be32_get(val.mv_data) : 0;
+    } else if (!rc && v) {
+        ct_be32_put(b, *v);
+        val.mv_size = 4;
+        val.mv_data = b;
+        rc = mdb_put(t, dbi, &k, &val, 0);
+    } else if (!rc) {
+        rc = mdb_del(t, dbi, &k, NULL);
+    }
+    if (t) {
+        if (!rc)
+            rc = mdb_txn_commit(t);
+        else
+            mdb_txn_abort(t);
+    }
+    if (env) mdb_env_close(env);
+    return rc;
+}
+
+static void test_commune_counts_and_reopen(void **state)
+{
+    (void)state;
+    ct_tmpdir td;
+    assert_int_equal(ct_tmpdir_make(&td, "ct-store-tally"), 0);
+    char err[512];
+    ct_err rc;
+    ct_store *s = open_with(td.dir, &g_listing, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
+    one(s, &g_listing, 1, CT_ACTION_ENROLL, "Phường 2");
+    assert_int_equal(commune_count(s, 2), 1);
+    assert_int_equal(commune_count(s, 1), 0);
+    one(s, &g_listing, 2, CT_ACTION_ENROLL, "Phường 1"); /* repeat: nothing moves */
+    assert_int_equal(commune_count(s, 2), 1);
+    assert_int_equal(commune_count(s, 1), 0);
+    ct_store_close(s);
+    uint32_t have = 0;
+    assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
+    assert_int_equal(have, CT_TALLY_VERSION);
+    /* reopened: the person state (version 2) says commune 2 */
+    s = open_with(td.dir, &g_listing, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
+    one(s, &g_listing, 3, CT_ACTION_CANCEL, "Phường 1");
+    assert_int_equal(commune_count(s, 2), 0);
+    assert_int_equal(commune_count(s, 1), 0);
+    one(s, &g_listing, 4, CT_ACTION_ENROLL, ""); /* no commune named: code 0 */
+    assert_int_equal(commune_count(s, 1) + commune_count(s, 2), 0);
+    ct_store_close(s);
+    assert_int_equal(ct_tmpdir_remove(&td), 0);
+}
+
+static void test_tally_version(void **state)
+{
+    (void)state;
+    ct_tmpdir td;
+    assert_int_equal(ct_tmpdir_make(&td, "ct-store-tally"), 0);
+    char err[512];
+    ct_err rc;
+    /* a store whose meta lacks the version and whose log is empty: stamped */
+    ct_store *s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
+    ct_store_close(s);
+    assert_int_equal(meta_version(td.dir, true, NULL, NULL), 0);
+    s = open_with(td.dir, &g_listing, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
+    ct_store_close(s);
+    uint32_t have = 0;
+    assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
+    assert_int_equal(have, CT_TALLY_VERSION);
+    /* with records and without the version: refused under a listing campaign */
+    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
+    one(s, &g_plain, 1, CT_ACTION_ENROLL, "Phường 2");
+    ct_store_close(s);
+    assert_int_equal(meta_version(td.dir, true, NULL, NULL), 0);
+    s = open_with(td.dir, &g_listing, &rc, err, sizeof err);
+    assert_null(s);
+    assert_int_equal(rc, CT_ERR_BAD_VERSION);
+    assert_non_null(strstr(err, "tally version 1"));
+    assert_non_null(strstr(err, "chitieu-audit rebuild"));
+    assert_int_equal(meta_version(td.dir, false, NULL, &have), MDB_NOTFOUND);
+    /* ... stamped under a campaign without lists (the counters are the same) */
+    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
+    ct_store_close(s);
+    assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
+    assert_int_equal(have, CT_TALLY_VERSION);
+    /* a later version: refused by every writer */
+    uint32_t later = CT_TALLY_VERSION + 1;
+    assert_int_equal(meta_version(td.dir, true, &later, NULL), 0);
+    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    assert_null(s);
+    assert_int_equal(rc, CT_ERR_BAD_VERSION);
+    assert_non_null(strstr(err, "this build knows 2"));
+    assert_int_equal(ct_tmpdir_remove(&td), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    char err[256];
+    if (ct_campaign_load_default(&g_plain, err, sizeof err) != CT_OK) return -1;
+    g_listing = g_plain;
+    g_districts = calloc(g_plain.n_districts, sizeof *g_districts);
+    if (!g_districts) return -1;
+    memcpy(g_districts, g_plain.districts, g_plain.n_districts * sizeof *g_districts);
+    g_listing.districts = g_districts;
+    for (size_t i = 0; i < g_listing.n_districts; i++) {
+        if (g_districts[i].code != 672) continue;
+        g_districts[i].communes = g_communes;
+        g_districts[i].n_communes = 2;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(g_districts);
+    ct_campaign_free(&g_plain);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_commune_counts_and_reopen),
+        cmocka_unit_test(test_tally_version),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
