@@ -50,7 +50,7 @@ static const ct_opt OPTS[] = {
     O("quiet", CT_OPT_FLAG, quiet, 0, NULL, "no progress lines on stderr"),
     O("no-ids", CT_OPT_FLAG, no_ids, VERIFY, NULL, "skip the ids index check"),
     O("format", CT_OPT_STR, format, REPLAY | EXPORT | TRACE | NATREPLAY, "FMT",
-      "replay, national-replay: table|json|csv; export: ctlog|jsonl|csv; trace: table|jsonl"),
+      "replay: table|json|csv|commune-csv; national-replay: table|json|csv; export: ctlog|jsonl|csv; trace: table|jsonl"),
     O("output", CT_OPT_STR, output, REPLAY | EXPORT | NATREPLAY, "FILE", "written atomically; '-' = stdout"),
     I("seq", seq, REPLAY, "N", 0, 0, "replay up to seq N"),
     O("time", CT_OPT_STR, time, REPLAY, "ISO", "replay up to the last record received at or before ISO"),
@@ -270,7 +270,7 @@ static const char *check_args(unsigned cmd, const cfg *o, const ct_opt_result *r
     case REPLAY:
         if (res->given[O_SEQ] == !!o->time) return "give exactly one of --seq N or --time ISO";
         if (o->format && ct_status_format_parse(o->format, &f))
-            return "--format: expected table, json or csv";
+            return "--format: expected table, json, csv or commune-csv";
         return NULL;
     case EXPORT:
         if (!o->data) return "--data DIR is required";

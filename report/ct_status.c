@@ -94,6 +94,8 @@ ct_err ct_status_format_parse(const char *s, ct_status_format *out)
         *out = CT_FMT_JSON;
     else if (strcmp(s, "csv") == 0)
         *out = CT_FMT_CSV;
+    else if (strcmp(s, "commune-csv") == 0)
+        *out = CT_FMT_COMMUNE_CSV;
     else
         return CT_ERR_ARG;
     return CT_OK;
@@ -221,6 +223,7 @@ void ct_status_figures_free(ct_status_figures *f)
         free(f->districts[i].members);
         free(f->districts[i].day_net);
         free(f->districts[i].day_steady_x10);
+        free(f->districts[i].communes);
     }
     free(f->districts);
     free(f->groups);
@@ -261,6 +264,36 @@ static ct_err district_days(const ct_campaign *c, const ct_counts *counts, ct_st
         const ct_status_day *dd = bsearch(&day, f->days, f->n_days, sizeof *f->days, cmp_day_key);
         assert(dd); /* every counted day is one of f->days */
         f->districts[d - c->districts].day_net[dd - f->days][p] += s->value;
+    }
+    return CT_OK;
+}
+
+/* Each listing district's commune rows: the COMMUNE counters by code, and
+ * the rest of its net. */
+static ct_err district_communes(const ct_campaign *c, const ct_counts *counts, ct_status_figures *f)
+{
+    for (size_t i = 0; i < f->n_districts; i++) {
+        const ct_district *d = &c->districts[i];
+        ct_status_unit *u = &f->districts[i];
+        if (!d->n_communes) continue;
+        assert(d->n_communes <= CT_COMMUNES_MAX);
+        u->communes = calloc(d->n_communes, sizeof *u->communes);
+        if (!u->communes) return CT_ERR_NOMEM;
+        u->n_communes = d->n_communes;
+        for (int p = 0; p < CT_PROGRAM_COUNT; p++)
+            u->commune_none[p] = u->prog[p].net;
+        for (size_t j = 0; j < d->n_communes; j++) {
+            ct_status_commune *m = &u->communes[j];
+            m->code = (uint16_t)(j + 1);
+            m->name = d->communes[j];
+            uint8_t dim[2] = {(uint8_t)(m->code >> 8), (uint8_t)m->code};
+            for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
+                ct_count_key k =
+                    ct_count_key_make(CT_COUNT_COMMUNE, (ct_program)p, d->code, dim, sizeof dim);
+                m->net[p] = ct_counts_get(counts, &k);
+                u->commune_none[p] -= m->net[p];
+            }
+        }
     }
     return CT_OK;
 }
@@ -426,6 +459,7 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
         }
     }
     e = district_days(c, counts, f);
+    if (!e) e = district_communes(c, counts, f);
     if (e) goto fail;
     return CT_OK;
 fail:

@@ -35,12 +35,16 @@
 /* CSV: one row per district and program, then the province's rows.
  * STAFF_CSV: one row per staff member (roster order within campaign district
  * order) with both programs' counts, targets, attainment and whether met.
- * Both end every row with the position (as_of, seq, head, feed). */
+ * COMMUNE_CSV: per unit that lists communes, one row per commune (code
+ * order) with both programs' net, then a row of code 0 and no name: the
+ * unit's enrollments that named no listed commune.
+ * All end every row with the position (as_of, seq, head, feed). */
 typedef enum {
     CT_FMT_TABLE = 0,
     CT_FMT_JSON = 1,
     CT_FMT_CSV = 2,
-    CT_FMT_STAFF_CSV = 3
+    CT_FMT_STAFF_CSV = 3,
+    CT_FMT_COMMUNE_CSV = 4
 } ct_status_format;
 
 enum {
@@ -75,8 +79,10 @@ ct_err ct_status_render(const ct_campaign *c, const ct_counts *counts,
  *   staff_met[p]   = staff whose AGENT count for p >= agent_target[p]
  *   staff_met_both = staff meeting every program's agent_target
  * Per district, day_net sums the district's DAY counters (so the districts'
- * rows add up to the province's days); the counts carry no commune, so there
- * is no figure below the staff member.
+ * rows add up to the province's days). A district whose unit lists communes
+ * has one row per commune (code order, docs/PROTOCOL.md §4.4) with its
+ * COMMUNE counters, and commune_none = net - the communes' sum (enrollments
+ * that named no listed commune); a unit without a list has none of these.
  */
 typedef enum { CT_PHASE_NOT_STARTED = 0, CT_PHASE_RUNNING = 1, CT_PHASE_FINAL = 2 } ct_status_phase;
 
@@ -102,6 +108,12 @@ typedef struct {
 } ct_status_staff;
 
 typedef struct {
+    uint16_t code;                 /* commune code, 1-based */
+    const char *name;              /* points into the campaign */
+    int64_t net[CT_PROGRAM_COUNT]; /* COMMUNE counters */
+} ct_status_commune;
+
+typedef struct {
     uint32_t code;    /* 0 for the province row */
     const char *name; /* campaign's name; "Toàn tỉnh" for the province */
     uint32_t staff;
@@ -115,6 +127,10 @@ typedef struct {
      * ct_status_figures.days; steady pace to the district's target (x10) */
     int64_t (*day_net)[CT_PROGRAM_COUNT];
     int64_t (*day_steady_x10)[CT_PROGRAM_COUNT];
+    /* districts listing communes only (else NULL, 0) */
+    ct_status_commune *communes;
+    size_t n_communes;
+    int64_t commune_none[CT_PROGRAM_COUNT];
 } ct_status_unit;
 
 typedef struct {
@@ -163,7 +179,7 @@ const char *ct_status_phase_name(ct_status_phase p);     /* "not_started"|"runni
 const char *ct_status_verdict_name(ct_status_verdict v); /* "reached"|"on_track"|... */
 /* "12.5", "-0.5", "0.0" — one decimal of an _x10 value. buf >= 24. */
 void ct_status_fmt_x10(int64_t v, char *buf, size_t len);
-/* Parses "table" | "json" | "csv". */
+/* Parses "table" | "json" | "csv" | "commune-csv". */
 ct_err ct_status_format_parse(const char *s, ct_status_format *out);
 
 #endif

@@ -85,6 +85,32 @@ static ct_err json_detail(ct_buf *b, const ct_status_figures *f, const ct_status
     return e ? e : put(b, "]");
 }
 
+static ct_err json_programs(ct_buf *b, const int64_t net[CT_PROGRAM_COUNT])
+{
+    ct_err e = CT_OK;
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+        e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p), (long long)net[p]);
+    return e;
+}
+
+/* ,"communes":[{code, name, net per program}],"commune_none":{net per program} */
+static ct_err json_communes(ct_buf *b, const ct_status_unit *u)
+{
+    ct_err e = put(b, ",\"communes\":[");
+    for (size_t i = 0; !e && i < u->n_communes; i++) {
+        const ct_status_commune *m = &u->communes[i];
+        e = ct_buf_printf(b, "%s{\"code\":%u,\"name\":", i ? "," : "", (unsigned)m->code);
+        if (!e) e = ct_text_json_str(b, m->name);
+        if (!e) e = json_programs(b, m->net);
+        if (!e) e = put(b, "}");
+    }
+    if (!e) e = put(b, "],\"commune_none\":{");
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+        e = ct_buf_printf(b, "%s\"%s\":%lld", p ? "," : "", ct_program_name((ct_program)p),
+                          (long long)u->commune_none[p]);
+    return e ? e : put(b, "}");
+}
+
 static ct_err json_unit(ct_buf *b, const ct_status_figures *f, const ct_status_unit *u,
                         int is_province, unsigned flags)
 {
@@ -118,6 +144,7 @@ static ct_err json_unit(ct_buf *b, const ct_status_figures *f, const ct_status_u
                               ct_status_verdict_name(pr->verdict), pr->staff_met);
     }
     if (!e) e = put(b, "}");
+    if (!e && u->n_communes) e = json_communes(b, u);
     if (!e && !is_province && (flags & CT_STATUS_STAFF)) {
         e = put(b, ",\"below_quota\":[");
         for (size_t i = 0; !e && i < u->n_below; i++) {
@@ -311,6 +338,48 @@ static ct_err render_staff_csv(const ct_campaign *c, const ct_status_figures *f,
     return e;
 }
 
+/* One row per commune of each listing unit (and its code-0 row): both
+ * programs' net, then the position. */
+static ct_err commune_csv_row(ct_buf *b, const ct_status_unit *u, unsigned code, const char *name,
+                              const int64_t net[CT_PROGRAM_COUNT], const char *tail)
+{
+    ct_err e = ct_buf_printf(b, "%u", u->code);
+    if (!e) e = csv_field(b, u->name, 0);
+    if (!e) e = ct_buf_printf(b, ",%u", code);
+    if (!e) e = csv_field(b, name, 0);
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+        e = ct_buf_printf(b, ",%lld", (long long)net[p]);
+    if (!e) e = put(b, tail);
+    return e ? e : put(b, "\r\n");
+}
+
+static ct_err render_commune_csv(const ct_campaign *c, const ct_status_figures *f,
+                                 const ct_status_position *pos, ct_buf *b)
+{
+    char t_now[40], hx[65], tail[256];
+    ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
+    ct_hash_hex(pos->head, hx);
+    ct_buf fb = CT_BUF_INIT;
+    ct_err e = csv_field(&fb, feed_label(pos), 1);
+    if (!e) e = ct_buf_append(&fb, "", 1);
+    if (!e)
+        snprintf(tail, sizeof tail, ",%s,%llu,%s,%s", t_now, (unsigned long long)pos->seq, hx,
+                 (const char *)fb.data);
+    ct_buf_free(&fb);
+    if (!e) e = put(b, "district_code,district_name,commune_code,commune_name");
+    for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
+        e = ct_buf_printf(b, ",%s_net", ct_program_name((ct_program)p));
+    if (!e) e = put(b, ",as_of,seq,head,feed\r\n");
+    for (size_t i = 0; !e && i < f->n_districts; i++) {
+        const ct_status_unit *u = &f->districts[i];
+        for (size_t j = 0; !e && j < u->n_communes; j++)
+            e = commune_csv_row(b, u, u->communes[j].code, u->communes[j].name, u->communes[j].net,
+                                tail);
+        if (!e && u->n_communes) e = commune_csv_row(b, u, 0, "", u->commune_none, tail);
+    }
+    return e;
+}
+
 /* ---------------------------------------------------------------- table */
 
 static void x10s(int64_t v, char *buf)
@@ -499,6 +568,8 @@ ct_err ct_status_render_figures(const ct_campaign *c, const ct_status_figures *f
         return render_csv(c, f, pos, out);
     case CT_FMT_STAFF_CSV:
         return render_staff_csv(c, f, pos, out);
+    case CT_FMT_COMMUNE_CSV:
+        return render_commune_csv(c, f, pos, out);
     }
     return CT_ERR_ARG;
 }

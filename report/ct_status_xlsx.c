@@ -129,6 +129,36 @@ static void staff_sheet(ct_xlsx_sheet *s, const ct_campaign *c, const ct_status_
     }
 }
 
+/* One row per commune of each listing unit, then its code-0 row (the
+ * commune CSV's rows). */
+static void commune_sheet(ct_xlsx_sheet *s, const ct_status_figures *f, const position_cells *pc)
+{
+    char h[48];
+    ct_xlsx_hdr(s, "district_code");
+    ct_xlsx_hdr(s, "district_name");
+    ct_xlsx_hdr(s, "commune_code");
+    ct_xlsx_hdr(s, "commune_name");
+    for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
+        snprintf(h, sizeof h, "%s_net", ct_program_name((ct_program)p));
+        ct_xlsx_hdr(s, h);
+    }
+    hdr_position(s);
+    for (size_t i = 0; i < f->n_districts; i++) {
+        const ct_status_unit *u = &f->districts[i];
+        for (size_t j = 0; j <= u->n_communes && u->n_communes; j++) {
+            const ct_status_commune *m = j < u->n_communes ? &u->communes[j] : NULL;
+            ct_xlsx_next_row(s);
+            ct_xlsx_num(s, u->code);
+            ct_xlsx_str(s, u->name);
+            ct_xlsx_num(s, m ? m->code : 0);
+            ct_xlsx_str(s, m ? m->name : "");
+            for (int p = 0; p < CT_PROGRAM_COUNT; p++)
+                ct_xlsx_num(s, (double)(m ? m->net[p] : u->commune_none[p]));
+            cells_position(s, pc);
+        }
+    }
+}
+
 /* The workbook into path; the first error's text into err. */
 typedef struct {
     const ct_campaign *c;
@@ -147,9 +177,12 @@ static lxw_error fill(lxw_workbook *wb, lxw_format *pct, lxw_format *head, void 
     ct_hash_hex(pos->head, pc.head);
     pc.seq = pos->seq;
     pc.feed = pos->feed ? pos->feed : "unknown";
-    static const char *const NAMES[3] = {"province", "districts", "staff"};
+    static const char *const NAMES[4] = {"province", "districts", "staff", "communes"};
+    int sheets = 3;
+    for (size_t i = 0; i < f->n_districts; i++)
+        if (f->districts[i].n_communes) sheets = 4;
     lxw_error first = LXW_NO_ERROR;
-    for (int k = 0; k < 3 && !first; k++) {
+    for (int k = 0; k < sheets && !first; k++) {
         ct_xlsx_sheet s = {.ws = workbook_add_worksheet(wb, NAMES[k]), .pct = pct, .head = head};
         if (!s.ws) {
             first = LXW_ERROR_MEMORY_MALLOC_FAILED;
@@ -162,8 +195,10 @@ static lxw_error fill(lxw_workbook *wb, lxw_format *pct, lxw_format *head, void 
             unit_header(&s, 1);
             for (size_t i = 0; i < f->n_districts; i++)
                 unit_rows(&s, f, &f->districts[i], 1, &pc);
-        } else {
+        } else if (k == 2) {
             staff_sheet(&s, c, f, &pc);
+        } else {
+            commune_sheet(&s, f, &pc);
         }
         first = s.err;
     }

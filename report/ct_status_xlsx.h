@@ -4,6 +4,7 @@
  *   "province"   one row per program (the CSV's province rows)
  *   "districts"  one row per district and program (the CSV's district rows)
  *   "staff"      one row per staff member (the staff CSV's rows)
+ *   "communes"   when a unit lists communes: the commune CSV's rows
  *
  * Every row ends with the position it was made from (as_of, seq, head,
  * feed), so an auditor reproduces it with chitieu-audit replay. Counts and

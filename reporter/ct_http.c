@@ -55,6 +55,7 @@ enum {
     D_FEED_EV,
     D_CSV,
     D_STAFF_CSV,
+    D_COMMUNE_CSV,
     D_XLSX,
     D_HQ,
     D_HQ_EV,
@@ -428,6 +429,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strcmp(url, "/report-staff.csv") == 0)
         return reply_doc(h, c, D_STAFF_CSV, "text/csv; charset=utf-8", "chitieu-staff.csv",
                          NOT_YET);
+    if (strcmp(url, "/report-communes.csv") == 0)
+        return reply_doc(h, c, D_COMMUNE_CSV, "text/csv; charset=utf-8", "chitieu-communes.csv",
+                         NOT_YET);
     if (strcmp(url, "/report.xlsx") == 0)
         return reply_doc(h, c, D_XLSX,
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -522,6 +526,7 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc *feed_ev = doc_new("event: feed\ndata: ", d->feed, d->feed_len, "\n\n");
     doc *csv = d->csv ? doc_new("", d->csv, d->csv_len, "") : NULL;
     doc *staff_csv = d->staff_csv ? doc_new("", d->staff_csv, d->staff_csv_len, "") : NULL;
+    doc *commune_csv = d->commune_csv ? doc_new("", d->commune_csv, d->commune_csv_len, "") : NULL;
     doc *xlsx = d->xlsx ? doc_new("", d->xlsx, d->xlsx_len, "") : NULL;
     doc *hq = d->hq ? doc_new("", d->hq, d->hq_len, "") : NULL;
     doc *hq_ev =
@@ -542,6 +547,7 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc_set(h, D_FEED_EV, feed_ev);
     doc_set(h, D_CSV, csv);
     doc_set(h, D_STAFF_CSV, staff_csv);
+    doc_set(h, D_COMMUNE_CSV, commune_csv);
     doc_set(h, D_XLSX, xlsx);
     doc_set(h, D_HQ, hq);
     if (hq_ev) {

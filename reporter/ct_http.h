@@ -70,6 +70,8 @@ typedef struct {
     size_t csv_len;
     const void *staff_csv; /* /report-staff.csv; NULL leaves the previous one */
     size_t staff_csv_len;
+    const void *commune_csv; /* /report-communes.csv; NULL leaves the previous one */
+    size_t commune_csv_len;
     const void *xlsx; /* /report.xlsx; NULL leaves the previous one */
     size_t xlsx_len;
     const char *hq; /* the offices and replication document (JSON object); NULL: none */

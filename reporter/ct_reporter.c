@@ -34,7 +34,7 @@ typedef struct {
     ct_view *v;
     ct_http *http;
     int64_t mono_start;
-    ct_buf out, json, metrics, feed, csv, staff_csv, xlsx, hq, hq_stable, hq_pub;
+    ct_buf out, json, metrics, feed, csv, staff_csv, commune_csv, xlsx, hq, hq_stable, hq_pub;
     /* the page's workbook: position it was made from, when */
     bool xlsx_made;
     uint64_t xlsx_seq;
@@ -73,7 +73,8 @@ static ct_err write_report(run_st *r, const ct_status_figures *f, const ct_statu
     ct_buf_reset(&r->out);
     ct_err e = CT_OK;
     char err[512] = "";
-    bool csv = cfg->fmt == CT_FMT_CSV || cfg->fmt == CT_FMT_STAFF_CSV;
+    bool csv =
+        cfg->fmt == CT_FMT_CSV || cfg->fmt == CT_FMT_STAFF_CSV || cfg->fmt == CT_FMT_COMMUNE_CSV;
     /* a CSV file is a document Excel opens: UTF-8 says so with a BOM */
     if (!cfg->xlsx && csv && cfg->output) e = ct_buf_append(&r->out, "\xEF\xBB\xBF", 3);
     if (!e && cfg->xlsx) {
@@ -198,11 +199,16 @@ static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_pos
         ct_buf_reset(&r->staff_csv);
         if (!e) e = ct_buf_append(&r->staff_csv, "\xEF\xBB\xBF", 3);
         if (!e) e = ct_status_render_figures(r->c, f, pos, CT_FMT_STAFF_CSV, 0, &r->staff_csv);
+        ct_buf_reset(&r->commune_csv);
+        if (!e) e = ct_buf_append(&r->commune_csv, "\xEF\xBB\xBF", 3);
+        if (!e) e = ct_status_render_figures(r->c, f, pos, CT_FMT_COMMUNE_CSV, 0, &r->commune_csv);
         if (!e) {
             d.csv = r->csv.data;
             d.csv_len = r->csv.len;
             d.staff_csv = r->staff_csv.data;
             d.staff_csv_len = r->staff_csv.len;
+            d.commune_csv = r->commune_csv.data;
+            d.commune_csv_len = r->commune_csv.len;
             d.report = (const char *)r->json.data;
             d.report_len = r->json.len;
             r->pub_report = true;
@@ -388,6 +394,7 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
     ct_buf_free(&r.feed);
     ct_buf_free(&r.csv);
     ct_buf_free(&r.staff_csv);
+    ct_buf_free(&r.commune_csv);
     ct_buf_free(&r.xlsx);
     ct_buf_free(&r.hq);
     ct_buf_free(&r.hq_stable);

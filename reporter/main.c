@@ -35,8 +35,9 @@ typedef struct {
 } settings;
 
 /* CT_FMT_* order, then the workbook */
-static const char *const FORMATS[] = {"table", "json", "csv", "staff-csv", "xlsx", NULL};
-#define FORMAT_XLSX 4
+static const char *const FORMATS[] = {"table",       "json", "csv", "staff-csv",
+                                      "commune-csv", "xlsx", NULL};
+#define FORMAT_XLSX 5
 static const char *const LEVELS[] = {"debug", "info", "warn", "error", NULL};
 
 #define S(f) offsetof(settings, f)
@@ -99,7 +100,8 @@ static const ct_opt OPTS[] = {
      .choices = FORMATS,
      .def = "table",
      .help = "table, json (one line per report), csv (districts), staff-csv (every staff "
-             "member) or xlsx (a workbook: province, districts, staff sheets; needs --output)"},
+             "member), commune-csv (every commune of the units that list them) or xlsx (a "
+             "workbook: province, districts, staff, communes sheets; needs --output)"},
     {.name = "output",
      .kind = CT_OPT_STR,
      .off = S(output),

@@ -364,6 +364,7 @@ static void test_json_exact(void **state)
     assert_memory_equal(b2.data, b3.data, b2.len);
     assert_int_equal(ct_buf_append(&b2, "", 1), CT_OK);
     assert_null(strstr((char *)b2.data, "below_quota"));
+    assert_null(strstr((char *)b2.data, "commune")); /* no unit lists communes */
     ct_buf_free(&b);
     ct_buf_free(&b2);
     ct_buf_free(&b3);
@@ -452,6 +453,75 @@ static void test_csv(void **state)
     ct_buf_free(&b);
 }
 
+/* A unit listing communes: figures per commune (code order, whatever the
+ * file order), the rest of the net under code 0, in JSON and the commune CSV;
+ * the unit without a list has no commune figure. */
+static void test_communes(void **state)
+{
+    (void)state;
+    static const char LIST[] = "commune = Phường 2\ncommune = Phường 1\n";
+    char ini[sizeof INI + sizeof LIST];
+    snprintf(ini, sizeof ini, "%s%s", INI, LIST);
+    ct_campaign c;
+    char err[256];
+    assert_int_equal(ct_campaign_load_mem("t1.ini", ini, strlen(ini), "staff.csv", ROSTER,
+                                          sizeof ROSTER - 1, &c, err, sizeof err),
+                     CT_OK);
+    ct_counts k;
+    ct_counts_init(&k);
+    fill(&k);
+    const uint8_t c1[2] = {0, 1}, c2[2] = {0, 2};
+    ct_count_key k1 = ct_count_key_make(CT_COUNT_COMMUNE, CT_PROGRAM_BHYT_HGD, 672, c1, 2);
+    ct_count_key k2 = ct_count_key_make(CT_COUNT_COMMUNE, CT_PROGRAM_BHYT_HGD, 672, c2, 2);
+    assert_int_equal(ct_counts_set(&k, &k1, 2), CT_OK);
+    assert_int_equal(ct_counts_set(&k, &k2, 0), CT_OK);
+    ct_status_figures f;
+    assert_int_equal(ct_status_compute(&c, &k, at("2023-07-26T20:00+07:00"), &f), CT_OK);
+    assert_int_equal(f.districts[0].n_communes, 0);
+    assert_null(f.districts[0].communes);
+    const ct_status_unit *u = &f.districts[1];
+    assert_int_equal(u->n_communes, 2);
+    assert_int_equal(u->communes[0].code, 1);
+    assert_string_equal(u->communes[0].name, "Phường 1");
+    assert_int_equal(u->communes[0].net[CT_PROGRAM_BHYT_HGD], 2);
+    assert_int_equal(u->communes[1].code, 2);
+    assert_string_equal(u->communes[1].name, "Phường 2");
+    assert_int_equal(u->communes[1].net[CT_PROGRAM_BHYT_HGD], 0);
+    assert_int_equal(u->commune_none[CT_PROGRAM_BHYT_HGD], 1);
+    assert_int_equal(u->commune_none[CT_PROGRAM_BHXH_TN], 0);
+    ct_status_position pos = {.seq = 42, .now_ms = f.now_ms, .feed = "live"};
+    ct_buf b = CT_BUF_INIT;
+    assert_int_equal(ct_status_render_figures(&c, &f, &pos, CT_FMT_JSON, 0, &b), CT_OK);
+    assert_int_equal(ct_buf_append(&b, "", 1), CT_OK);
+    const char *want_json = "\"communes\":[{\"code\":1,\"name\":\"Phường 1\",\"bhxh_tn\":0,"
+                            "\"bhyt_hgd\":2},{\"code\":2,\"name\":\"Phường 2\",\"bhxh_tn\":0,"
+                            "\"bhyt_hgd\":0}],\"commune_none\":{\"bhxh_tn\":0,\"bhyt_hgd\":1}}";
+    const char *hit = strstr((char *)b.data, want_json);
+    assert_non_null(hit);
+    assert_null(strstr(hit + 1, "\"communes\"")); /* only 672 */
+    ct_buf_reset(&b);
+    assert_int_equal(ct_status_render_figures(&c, &f, &pos, CT_FMT_COMMUNE_CSV, 0, &b), CT_OK);
+    assert_int_equal(ct_buf_append(&b, "", 1), CT_OK);
+    const char *tail = ",2023-07-26T20:00:00+07:00,42,"
+                       "0000000000000000000000000000000000000000000000000000000000000000,live\r\n";
+    char want_csv[1024];
+    snprintf(want_csv, sizeof want_csv,
+             "district_code,district_name,commune_code,commune_name,bhxh_tn_net,bhyt_hgd_net,"
+             "as_of,seq,head,feed\r\n"
+             "672,\"Thành phố \"\"Đà Lạt\"\", Lâm Đồng\",1,Phường 1,0,2%s"
+             "672,\"Thành phố \"\"Đà Lạt\"\", Lâm Đồng\",2,Phường 2,0,0%s"
+             "672,\"Thành phố \"\"Đà Lạt\"\", Lâm Đồng\",0,,0,1%s",
+             tail, tail, tail);
+    assert_string_equal((char *)b.data, want_csv);
+    ct_status_format fmt;
+    assert_int_equal(ct_status_format_parse("commune-csv", &fmt), CT_OK);
+    assert_int_equal(fmt, CT_FMT_COMMUNE_CSV);
+    ct_buf_free(&b);
+    ct_status_figures_free(&f);
+    ct_counts_free(&k);
+    ct_campaign_free(&c);
+}
+
 static void test_display_width(void **state)
 {
     (void)state;
@@ -515,6 +585,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_phase_edges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv, setup, teardown),
+        cmocka_unit_test(test_communes),
         cmocka_unit_test(test_display_width),
         cmocka_unit_test_setup_teardown(test_table_alignment, setup, teardown),
     };
