@@ -10,6 +10,9 @@ run as a real process:
   - export ctlog -> verify --file -> rebuild into a fresh dir -> identical log,
     counts and head; export jsonl/csv parse and hold no national ID;
   - replay --time equals replay --seq at the same position;
+  - a campaign listing communes: COMMUNE counters equal the Python tally from
+    the spec, a tampered one is named; a store without meta tally_version is
+    refused by the aggregator and accepted after export + rebuild;
   - trace filters; usage errors exit 2.
 """
 import csv
@@ -301,6 +304,36 @@ def test_commune_counts():
     want = (f"FAIL count kind=commune program={prog} district=672 dim={code}: "
             f"stored {v + 3}, recount {v}\n")
     check(r.stdout == want, r.stdout)
+
+
+def test_tally_version_rebuild():
+    """A store whose counters predate the COMMUNE counters (meta tally_version
+    absent) under a campaign that lists communes: the aggregator refuses it,
+    naming the recount; export + rebuild give a store it accepts."""
+    ini = commune_campaign()
+    d = W.sub("tally-v1")
+    run([MKSTORE, d, "400", "13", "100", ini])
+    s = Store(d)
+    meta = s.env.open_db(b"meta", create=False)
+    with s.env.begin(write=True, db=meta) as t:
+        check(t.get(b"tally_version") == b"\x00\x00\x00\x02", "fresh store stamped 2")
+        t.delete(b"tally_version")
+    s.close()
+    agg = [os.path.join(BIN, "chitieu-aggregator"), "--campaign", ini, "--insecure", "--ingest",
+           "ipc://" + W.sub("tv-i"), "--feed", "ipc://" + W.sub("tv-f"), "--snapshot",
+           "ipc://" + W.sub("tv-s"), "--stats-interval", "0"]
+    r = run(agg + ["--data", d], check=False, timeout=30)
+    check(r.returncode == 1 and "err=bad_version" in r.stderr and
+          "chitieu-audit rebuild" in r.stderr and "tally version 1" in r.stderr, r.stderr)
+    f = export(d, "ctlog", W.sub("tally-v1.ctlog"), "--campaign", ini)
+    nd = W.sub("tally-v2")
+    audit("rebuild", "--input", f, "--data", nd, "--campaign", ini, check_rc=0)
+    verify("--data", nd, "--campaign", ini, check_rc=0)
+    s = Store(nd)
+    with s.env.begin(db=s.env.open_db(b"meta", create=False)) as t:
+        check(t.get(b"tally_version") == b"\x00\x00\x00\x02", "rebuilt store stamped 2")
+    check(any(k[0] == 9 for k in s.all(s.counts)), "rebuilt store has COMMUNE counters")
+    s.close()
 
 
 def event_of_raw(rec):
@@ -603,7 +636,7 @@ if __name__ == "__main__":
               test_delete_record, test_delete_last_record, test_record_beyond_head,
               test_swap_records,
               test_swap_records_with_rewritten_seq, test_change_count, test_change_agent_count,
-              test_commune_counts,
+              test_commune_counts, test_tally_version_rebuild,
               test_delete_ids_entry, test_ids_tamper, test_export_verify_rebuild, test_ctlog_file_tamper,
               test_partial_export, test_jsonl_csv_export, test_replay_time_equals_seq,
               test_trace, test_usage, test_export_write_error])
