@@ -21,6 +21,7 @@
 #include "ct_counts.h"
 #include "ct_feed.h"
 #include "ct_follow.h"
+#include "ct_group_status.h"
 #include "ct_ingest.h"
 #include "ct_log.h"
 #include "ct_logrec.h"
@@ -273,6 +274,10 @@ static void fill_status(void *ctx, ct_wire_status *st)
         st->n_followers = n;
     }
     st->offices = ct_offices_list(r->offices, &st->n_offices);
+    if (r->o->elect)
+        ct_group_status_fill(&r->gv, ct_elect_group(r->o->elect), r->o->advertise, r->head_seq,
+                             r->accepting, r->accepting && !r->follow ? r->repl : NULL, now,
+                             &st->group);
 }
 
 static void ingest_round(run_state *r)

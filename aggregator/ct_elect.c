@@ -20,7 +20,7 @@
 #include "ct_log.h"
 #include "ct_time.h"
 
-#define MAX_MEMBERS 16
+#define MAX_MEMBERS CT_ELECT_MAX_MEMBERS
 
 struct ct_elect {
     ct_elect_opts o;
@@ -55,6 +55,11 @@ const char *ct_elect_role_name(ct_elect_role r)
 bool ct_elect_may_lead(const ct_elect_view *v, int64_t now_ms)
 {
     return v->role == CT_ELECT_LEADER && !v->refused && now_ms < v->lease_ok_until_ms;
+}
+
+const char *ct_elect_group(const ct_elect *e)
+{
+    return e->o.group;
 }
 
 void ct_elect_get(ct_elect *e, ct_elect_view *v)
@@ -153,6 +158,31 @@ static void publish_head(ct_elect *e)
     }
 }
 
+/* The live members' keys into the view (what the status shows). */
+static void list_members(ct_elect *e)
+{
+    size_t n = 0;
+    ct_err r = ct_etcd_list(e->etcd, e->key_members, e->kvs, e->keys, MAX_MEMBERS, &n);
+    etcd_state(e, r);
+    if (r) return;
+    if (n > MAX_MEMBERS) n = MAX_MEMBERS;
+    ct_elect_member m[MAX_MEMBERS];
+    size_t plen = strlen(e->key_members), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(e->keys[i], e->key_members, plen) != 0 || !e->keys[i][plen]) continue;
+        snprintf(m[k].endpoint, sizeof m[k].endpoint, "%.*s", CT_ELECT_ENDPOINT_MAX,
+                 e->keys[i] + plen);
+        char *end = NULL;
+        m[k].epoch = strtoull(e->kvs[i].value, &end, 10);
+        m[k].head = end ? strtoull(end, NULL, 10) : 0;
+        k++;
+    }
+    pthread_mutex_lock(&e->mu);
+    memcpy(e->v.members, m, k * sizeof m[0]);
+    e->v.n_members = k;
+    pthread_mutex_unlock(&e->mu);
+}
+
 /* No other live member has a later log than ours: a higher store epoch, or
  * the same epoch and a higher head (a store of epoch E holds a prefix of the
  * log of E's leader, so among the members of the latest epoch the highest
@@ -235,6 +265,7 @@ static void step(ct_elect *e)
     keep_lease(e);
     if (!e->lease) return;
     publish_head(e);
+    list_members(e);
     ct_etcd_kv kv;
     ct_err r = ct_etcd_get(e->etcd, e->key_leader, &kv);
     etcd_state(e, r);

@@ -47,6 +47,15 @@ typedef enum {
     CT_ELECT_FOLLOWER     /* another member holds the leader key */
 } ct_elect_role;
 
+#define CT_ELECT_MAX_MEMBERS 16
+#define CT_ELECT_ENDPOINT_MAX 120 /* bytes of --advertise */
+
+/* A live member as its member key says. */
+typedef struct {
+    char endpoint[CT_ELECT_ENDPOINT_MAX + 1];
+    uint64_t epoch, head;
+} ct_elect_member;
+
 typedef struct {
     ct_elect_role role;
     uint64_t epoch;                     /* the leader key's create revision */
@@ -58,6 +67,10 @@ typedef struct {
     int64_t since_ms;                   /* wall clock: the current leader seen first */
     uint64_t leader_changes;            /* leaders seen by this process */
     bool refused;                       /* won with a revision not above the store's epoch */
+    /* the live members' keys as last listed (sorted by endpoint; every
+     * lease period / 6 while this member holds a lease) */
+    size_t n_members;
+    ct_elect_member members[CT_ELECT_MAX_MEMBERS];
 } ct_elect_view;
 
 typedef struct {
@@ -89,5 +102,7 @@ void ct_elect_resign(ct_elect *e);
 /* True while this member is leader with a lease good at now_ms. */
 bool ct_elect_may_lead(const ct_elect_view *v, int64_t now_ms);
 const char *ct_elect_role_name(ct_elect_role r);
+/* --group as started. */
+const char *ct_elect_group(const ct_elect *e);
 
 #endif

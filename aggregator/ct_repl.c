@@ -152,6 +152,11 @@ static int64_t commit_time_after(const ct_repl *r, uint64_t seq, int64_t now_ms)
     return t;
 }
 
+int64_t ct_repl_lag_ms(const ct_repl *r, uint64_t seq, int64_t now_ms)
+{
+    return r->committed > seq ? now_ms - commit_time_after(r, seq, now_ms) : 0;
+}
+
 size_t ct_repl_followers(const ct_repl *r, int64_t now_ms, ct_repl_follower_view *out, size_t max)
 {
     for (size_t i = 0; i < r->nf && i < max; i++) {

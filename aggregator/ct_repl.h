@@ -85,6 +85,9 @@ uint64_t ct_repl_safe(const ct_repl *r);
  * committed. */
 int64_t ct_repl_safe_stalled_ms(const ct_repl *r, int64_t now_ms);
 /* Fills up to max views; returns the number of followers known. */
+/* How long the oldest record after seq has been committed (0 when seq is
+ * the committed head or beyond). */
+int64_t ct_repl_lag_ms(const ct_repl *r, uint64_t seq, int64_t now_ms);
 size_t ct_repl_followers(const ct_repl *r, int64_t now_ms, ct_repl_follower_view *out, size_t max);
 
 #endif

@@ -355,6 +355,36 @@ typedef struct {
     int64_t seen_ms; /* aggregator clock when it arrived */
 } ct_wire_office;
 
+#define CT_GROUP_NAME_MAX 64      /* bytes of a group's name */
+#define CT_GROUP_ENDPOINT_MAX 120 /* bytes of an advertised endpoint */
+#define CT_GROUP_MAX_MEMBERS 16   /* items of "gr"'s members */
+
+/* One member of an aggregator group as etcd shows it (its member key) and,
+ * on the leader, as replication measures it. */
+typedef struct {
+    char endpoint[CT_GROUP_ENDPOINT_MAX + 1]; /* its advertised endpoint */
+    uint64_t epoch, head;                     /* its store's epoch and head seq */
+    uint64_t lag_records;                     /* leader's head - its head (0 for the leader) */
+    int64_t lag_ms; /* how long the oldest record it lacks has been committed */
+} ct_wire_member;
+
+typedef enum { CT_GROUP_UNKNOWN = 0, CT_GROUP_LEADER, CT_GROUP_FOLLOWER } ct_wire_group_role;
+
+/* "gr" of a "sta": the aggregator group (automatic failover, etcd). */
+typedef struct {
+    bool present;                           /* false: no "gr" (manual mode) */
+    char name[CT_GROUP_NAME_MAX + 1];       /* --group */
+    char leader[CT_GROUP_ENDPOINT_MAX + 1]; /* the leader's endpoint; "" = none */
+    ct_wire_group_role role;                /* this member's */
+    uint64_t epoch;                         /* the group's epoch; 0 = no leader seen */
+    int64_t since_ms;                       /* wall clock: this leader first seen; 0 = none */
+    int64_t lease_left_ms;                  /* this member's lease, sure for this long */
+    bool etcd_ok;                           /* etcd answered the last request */
+    bool accepting;                         /* this member takes events now */
+    size_t n_members;
+    ct_wire_member members[CT_GROUP_MAX_MEMBERS];
+} ct_wire_group;
+
 /* Decoded "sta": followers and offices are malloc'ed by the decoder (NULL
  * when empty); release with ct_wire_status_free(). */
 typedef struct {
@@ -367,13 +397,16 @@ typedef struct {
     size_t n_followers;
     const ct_wire_office *offices;
     size_t n_offices;
+    ct_wire_group group; /* optional "gr" */
 } ct_wire_status;
 
 ct_err ct_wire_status_encode(const ct_wire_status *s, ct_buf *out);
 ct_err ct_wire_status_decode(const uint8_t *buf, size_t len, ct_wire_status *out);
 void ct_wire_status_free(ct_wire_status *s);
-ct_err ct_wire_statusreq_encode(ct_buf *out);
-ct_err ct_wire_statusreq_decode(const uint8_t *buf, size_t len);
+/* "stq"; group: ask for "gr" (the key "gr": 1, sent only when true).
+ * Decode: *group (may be NULL) = whether "gr" was asked for. */
+ct_err ct_wire_statusreq_encode(bool group, ct_buf *out);
+ct_err ct_wire_statusreq_decode(const uint8_t *buf, size_t len, bool *group);
 
 ct_err ct_wire_snapreq_encode(ct_buf *out);
 /* Strict check of a "snq" (the aggregator validates it like any request). */

@@ -19,17 +19,23 @@
 
 static const char *const ct_keys_tel[] = {"v", "k", "n",  "d",  "o",  "t",
                                           "q", "u", "rj", "sv", "ot", NULL};
-static const char *const ct_keys_stq[] = {"v", "k", NULL};
-static const char *const ct_keys_sta[] = {"v",  "k",  "t",  "ro", "ep", "c", "f",
-                                          "sk", "al", "sm", "fl", "of", NULL};
+static const char *const ct_keys_stq[] = {"v", "k", "gr", NULL};
+static const char *const ct_keys_sta[] = {"v",  "k",  "t",  "ro", "ep", "c",  "f",
+                                          "sk", "al", "sm", "fl", "of", "gr", NULL};
 #define N_TEL 11
-#define N_STA 12
+#define N_STA 13
+#define N_STA_REQ 12 /* "gr" is optional */
 #define OFFICE_ITEM 9
 #define FOLLOWER_ITEM 5
+#define GROUP_ITEM 10
+#define MEMBER_ITEM 5
 
 static const ct_prescan_limits ct_lim_sta = {
     CT_CODEC_MAX_DEPTH, CT_STATUS_MAX_OFFICES,
-    (OFFICE_ITEM + 1) * CT_STATUS_MAX_OFFICES + (FOLLOWER_ITEM + 1) * CT_STATUS_MAX_FOLLOWERS + 64};
+    (OFFICE_ITEM + 1) * CT_STATUS_MAX_OFFICES + (FOLLOWER_ITEM + 1) * CT_STATUS_MAX_FOLLOWERS +
+        (MEMBER_ITEM + 1) * CT_GROUP_MAX_MEMBERS + GROUP_ITEM + 64};
+
+static const char *const ct_group_roles[] = {"unknown", "leader", "follower"};
 
 /* A str of 1..cap bytes, valid UTF-8, no NUL, copied into dst[cap + 1]. */
 static ct_err get_str(const msgpack_object *o, size_t cap, char *dst)
@@ -150,27 +156,153 @@ ct_err ct_wire_telemetry_decode(const uint8_t *buf, size_t len, ct_wire_telemetr
 
 /* ---- "stq" --------------------------------------------------------------- */
 
-ct_err ct_wire_statusreq_encode(ct_buf *out)
+ct_err ct_wire_statusreq_encode(bool group, ct_buf *out)
 {
     if (!out) return CT_ERR_ARG;
     const size_t start = out->len;
     if (ct_buf_reserve(out, 16)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
-    ct_wire_pk_head(&pk, 2, CT_MSG_STATUS_REQ);
-    return ct_wire_pk_finish(out, start, 0);
+    ct_wire_pk_head(&pk, group ? 3 : 2, CT_MSG_STATUS_REQ);
+    int bad = 0;
+    if (group) {
+        ct_wire_pk_str(&pk, "gr");
+        bad |= msgpack_pack_uint64(&pk, 1);
+    }
+    return ct_wire_pk_finish(out, start, bad);
 }
 
-ct_err ct_wire_statusreq_decode(const uint8_t *buf, size_t len)
+ct_err ct_wire_statusreq_decode(const uint8_t *buf, size_t len, bool *group)
 {
+    if (group) *group = false;
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_wire_lim_small, CT_MSG_STATUS_REQ, &root);
     if (e) return e;
-    const msgpack_object *f[2];
-    return ct_wire_fields(&root, ct_keys_stq, f, 2);
+    const msgpack_object *f[3];
+    if ((e = ct_wire_fields(&root, ct_keys_stq, f, 3))) return e;
+    uint64_t u = 0;
+    if (f[2] && (e = ct_codec_uint(f[2], 1, &u))) return e;
+    if (f[2] && u == 0) return CT_ERR_BAD_VALUE; /* smallest form: absent, not 0 */
+    if (group) *group = u == 1;
+    return CT_OK;
 }
 
 /* ---- "sta" --------------------------------------------------------------- */
+
+/* "gr": a present group's fields in range (the decoder's rules). */
+static ct_err group_check(const ct_wire_group *g)
+{
+    if (!g->present) return CT_OK;
+    if (g->n_members > CT_GROUP_MAX_MEMBERS) return CT_ERR_TOO_MANY;
+    size_t n = vlen(g->name, CT_GROUP_NAME_MAX);
+    size_t nl = vlen(g->leader, CT_GROUP_ENDPOINT_MAX);
+    if (n == 0 || n > CT_GROUP_NAME_MAX || nl > CT_GROUP_ENDPOINT_MAX ||
+        !ct_utf8_valid((const uint8_t *)g->name, n) ||
+        !ct_utf8_valid((const uint8_t *)g->leader, nl) || (unsigned)g->role > CT_GROUP_FOLLOWER ||
+        g->since_ms < 0 || g->lease_left_ms < 0)
+        return CT_ERR_BAD_VALUE;
+    for (size_t i = 0; i < g->n_members; i++) {
+        const ct_wire_member *m = &g->members[i];
+        size_t ne = vlen(m->endpoint, CT_GROUP_ENDPOINT_MAX);
+        if (ne == 0 || ne > CT_GROUP_ENDPOINT_MAX ||
+            !ct_utf8_valid((const uint8_t *)m->endpoint, ne) || m->lag_ms < 0)
+            return CT_ERR_BAD_VALUE;
+    }
+    return CT_OK;
+}
+
+static int group_encode(msgpack_packer *pk, const ct_wire_group *g)
+{
+    int bad = 0;
+    ct_wire_pk_str(pk, "gr");
+    bad |= msgpack_pack_array(pk, GROUP_ITEM);
+    ct_wire_pk_str(pk, g->name);
+    ct_wire_pk_str(pk, "etcd");
+    ct_wire_pk_str(pk, g->leader);
+    ct_wire_pk_str(pk, ct_group_roles[g->role]);
+    bad |= msgpack_pack_uint64(pk, g->epoch);
+    bad |= msgpack_pack_uint64(pk, (uint64_t)g->since_ms);
+    bad |= msgpack_pack_uint64(pk, (uint64_t)g->lease_left_ms);
+    bad |= msgpack_pack_uint64(pk, g->etcd_ok ? 1 : 0);
+    bad |= msgpack_pack_uint64(pk, g->accepting ? 1 : 0);
+    bad |= msgpack_pack_array(pk, g->n_members);
+    for (size_t i = 0; i < g->n_members; i++) {
+        const ct_wire_member *m = &g->members[i];
+        bad |= msgpack_pack_array(pk, MEMBER_ITEM);
+        ct_wire_pk_str(pk, m->endpoint);
+        bad |= msgpack_pack_uint64(pk, m->epoch);
+        bad |= msgpack_pack_uint64(pk, m->head);
+        bad |= msgpack_pack_uint64(pk, m->lag_records);
+        bad |= msgpack_pack_uint64(pk, (uint64_t)m->lag_ms);
+    }
+    return bad;
+}
+
+/* A str of 0..cap bytes (the leader's endpoint may be empty). */
+static ct_err get_str0(const msgpack_object *o, size_t cap, char *dst)
+{
+    if (o->type == MSGPACK_OBJECT_STR && o->via.str.size == 0) {
+        dst[0] = '\0';
+        return CT_OK;
+    }
+    return get_str(o, cap, dst);
+}
+
+/* One of a few names (a longer str is simply not one of them). */
+static ct_err get_word(const msgpack_object *o, char word[16])
+{
+    ct_err e = get_str(o, 15, word);
+    return e == CT_ERR_STRING_TOO_LONG ? CT_ERR_BAD_VALUE : e;
+}
+
+static ct_err member_decode(const msgpack_object *o, ct_wire_member *m)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
+    if (o->via.array.size != MEMBER_ITEM) return CT_ERR_BAD_VALUE;
+    const msgpack_object *x = o->via.array.ptr;
+    ct_err e = get_str(&x[0], CT_GROUP_ENDPOINT_MAX, m->endpoint);
+    if (!e) e = ct_codec_uint(&x[1], UINT64_MAX, &m->epoch);
+    if (!e) e = ct_codec_uint(&x[2], UINT64_MAX, &m->head);
+    if (!e) e = ct_codec_uint(&x[3], UINT64_MAX, &m->lag_records);
+    if (!e) e = get_i64(&x[4], &m->lag_ms);
+    return e;
+}
+
+static ct_err group_decode(const msgpack_object *o, ct_wire_group *g)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
+    if (o->via.array.size != GROUP_ITEM) return CT_ERR_BAD_VALUE;
+    const msgpack_object *x = o->via.array.ptr;
+    char word[16];
+    uint64_t u = 0;
+    ct_err e = get_str(&x[0], CT_GROUP_NAME_MAX, g->name);
+    if (!e) e = get_word(&x[1], word);
+    if (!e && strcmp(word, "etcd") != 0) e = CT_ERR_BAD_VALUE;
+    if (!e) e = get_str0(&x[2], CT_GROUP_ENDPOINT_MAX, g->leader);
+    if (!e) e = get_word(&x[3], word);
+    if (!e) {
+        e = CT_ERR_BAD_VALUE;
+        for (unsigned r = 0; r <= CT_GROUP_FOLLOWER; r++)
+            if (strcmp(word, ct_group_roles[r]) == 0) {
+                g->role = (ct_wire_group_role)r;
+                e = CT_OK;
+            }
+    }
+    if (!e) e = ct_codec_uint(&x[4], UINT64_MAX, &g->epoch);
+    if (!e) e = get_i64(&x[5], &g->since_ms);
+    if (!e) e = get_i64(&x[6], &g->lease_left_ms);
+    if (!e) e = ct_codec_uint(&x[7], 1, &u);
+    g->etcd_ok = u == 1;
+    if (!e) e = ct_codec_uint(&x[8], 1, &u);
+    g->accepting = u == 1;
+    if (!e && x[9].type != MSGPACK_OBJECT_ARRAY) e = CT_ERR_WRONG_TYPE;
+    if (!e && x[9].via.array.size > CT_GROUP_MAX_MEMBERS) e = CT_ERR_TOO_MANY;
+    for (uint32_t i = 0; !e && i < x[9].via.array.size; i++)
+        e = member_decode(&x[9].via.array.ptr[i], &g->members[i]);
+    if (!e) g->n_members = x[9].via.array.size;
+    g->present = !e;
+    return e;
+}
 
 ct_err ct_wire_status_encode(const ct_wire_status *s, ct_buf *out)
 {
@@ -191,12 +323,14 @@ ct_err ct_wire_status_encode(const ct_wire_status *s, ct_buf *out)
         if (e) return e;
         if (s->offices[i].seen_ms < 0) return CT_ERR_BAD_VALUE;
     }
+    ct_err ge = group_check(&s->group);
+    if (ge) return ge;
     const size_t start = out->len;
-    if (ct_buf_reserve(out, 128 + s->n_followers * 120 + s->n_offices * 96)) return CT_ERR_NOMEM;
+    if (ct_buf_reserve(out, 512 + s->n_followers * 120 + s->n_offices * 96)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_wire_pk_head(&pk, N_STA, CT_MSG_STATUS);
+    ct_wire_pk_head(&pk, s->group.present ? N_STA : N_STA_REQ, CT_MSG_STATUS);
     ct_wire_pk_str(&pk, "t");
     bad |= msgpack_pack_uint64(&pk, (uint64_t)s->time_ms);
     ct_wire_pk_str(&pk, "ro");
@@ -240,6 +374,7 @@ ct_err ct_wire_status_encode(const ct_wire_status *s, ct_buf *out)
         bad |= msgpack_pack_uint64(&pk, (uint64_t)o->tel.oldest_ms);
         ct_wire_pk_str(&pk, o->tel.version);
     }
+    if (s->group.present) bad |= group_encode(&pk, &s->group);
     return ct_wire_pk_finish(out, start, bad);
 }
 
@@ -324,7 +459,8 @@ static ct_err sta_values(const msgpack_object *const *f, ct_wire_status *s)
         if (f[11]->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
         if (f[11]->via.array.size > CT_STATUS_MAX_OFFICES) return CT_ERR_TOO_MANY;
     }
-    for (int i = 2; i < N_STA; i++)
+    if (f[12] && (e = group_decode(f[12], &s->group))) return e;
+    for (int i = 2; i < N_STA_REQ; i++)
         if (!f[i]) return CT_ERR_MISSING_FIELD;
     if (s->safe > s->committed) return CT_ERR_BAD_VALUE;
     return CT_OK;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "ct_hq_group.h"
 #include "ct_log.h"
 #include "ct_text.h"
 #include "ct_time.h"
@@ -33,6 +34,16 @@ void ct_hq_on_reply(ct_view *v, const uint8_t *buf, size_t len, ct_msg_kind kind
         uint64_t tok;
         uint16_t code = CT_ERR_INTERNAL;
         ct_wire_error_decode(buf, len, &ht, &tok, &code);
+        if (code == CT_ERR_UNKNOWN_KEY && !v->hq_plain) {
+            /* an aggregator that predates "gr": ask without it from now on */
+            ct_log(CT_LOG_INFO,
+                   "the aggregator does not know the group status (older version): asking "
+                   "without it",
+                   "err=%s", ct_err_name(code));
+            v->hq_plain = true;
+            v->hq_sent_mono = 0;
+            return;
+        }
         if (code != v->hq_refused)
             ct_log(code == CT_ERR_BAD_KIND ? CT_LOG_INFO : CT_LOG_WARN,
                    code == CT_ERR_BAD_KIND
@@ -68,7 +79,7 @@ void ct_hq_ask(ct_view *v, int64_t now)
     if (v->hq_pending && now - v->hq_sent_mono < v->cfg.snapshot_timeout_ms) return;
     if (!v->hq_pending && v->hq_sent_mono && now - v->hq_sent_mono < period) return;
     ct_buf b = CT_BUF_INIT;
-    if (ct_wire_statusreq_encode(&b) == CT_OK &&
+    if (ct_wire_statusreq_encode(!v->hq_plain, &b) == CT_OK &&
         zmq_send(v->dealer, b.data, b.len, ZMQ_DONTWAIT) >= 0) {
         v->hq_pending = true;
         v->hq_sent_mono = now;
@@ -190,7 +201,8 @@ ct_err ct_hq_json(const ct_view *v, const ct_campaign *c, int64_t silent_after_m
                                   (long long)f->silent_ms);
             if (!e) e = ct_buf_printf(b, "}");
         }
-        if (!e) e = ct_buf_printf(b, "]");
+        if (!e) e = ct_buf_printf(b, "],");
+        if (!e) e = ct_hq_group_json(&h->group, with_times, b);
     }
     if (!e) e = ct_buf_printf(b, ",");
     if (!e) e = offices_json(b, v, c, silent_after_ms, mono_now, with_times);
@@ -258,6 +270,7 @@ ct_err ct_hq_metrics(const ct_view *v, const ct_campaign *c, int64_t silent_afte
                 e = ct_buf_printf(b, "\"} %.3f\n", (double)h->followers[i].lag_ms / 1000.0);
         }
     }
+    if (!e) e = ct_hq_group_metrics(&h->group, b);
     static const char *const ofam[][2] = {
         {"chitieu_office_last_seen_seconds",
          "When the office last reported (Unix time, aggregator clock)"},

@@ -114,6 +114,7 @@ typedef struct {
      * (bad_message_kind: the aggregator predates it, asked every 30 s) */
     ct_wire_status hq;
     bool has_hq, hq_pending;
+    bool hq_plain; /* the aggregator refused "gr" in "stq" (older): ask without it */
     int64_t hq_mono, hq_sent_mono;
     uint64_t hq_seq; /* the view's seq when the last "stq" left */
     uint16_t hq_refused;

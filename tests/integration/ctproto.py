@@ -177,8 +177,11 @@ def telemetry(token, district, origin, clock_ms, waiting, unsafe, rejected, vers
     return msgpack.packb(m, use_bin_type=True)
 
 
-def status_request():
-    return msgpack.packb({"v": PROTOCOL_VERSION, "k": "stq"}, use_bin_type=True)
+def status_request(group=False):
+    m = {"v": PROTOCOL_VERSION, "k": "stq"}
+    if group:
+        m["gr"] = 1
+    return msgpack.packb(m, use_bin_type=True)
 
 
 def parse_key(b):
@@ -233,6 +236,12 @@ def decode(frame):
                    for x in m["fl"]]
         m["of"] = [dict(zip(("d", "o", "seen", "t", "q", "u", "rj", "ot", "sv"), x))
                    for x in m["of"]]
+        if "gr" in m:
+            g = dict(zip(("name", "mode", "leader", "role", "epoch", "since", "lease_left_ms",
+                          "etcd_ok", "accepting", "members"), m["gr"]))
+            g["members"] = [dict(zip(("endpoint", "epoch", "head", "lag_records", "lag_ms"), x))
+                            for x in g["members"]]
+            m["gr"] = g
     return m
 
 
@@ -350,7 +359,7 @@ class Reader:
             self.snapshots += 1
         return m
 
-    def status(self, timeout=10.0):
+    def status(self, timeout=10.0, group=False):
         """Asks for the aggregator's status ("stq"); the decoded "sta" (or
         "err"), None on timeout."""
         d = self.ctx.socket(zmq.DEALER)
@@ -360,7 +369,7 @@ class Reader:
         d.connect(self.snap_ep)
         try:
             try:
-                d.send(status_request())
+                d.send(status_request(group))
             except zmq.Again:
                 return None
             if not d.poll(int(timeout * 1000)):
