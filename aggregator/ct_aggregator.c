@@ -275,9 +275,9 @@ static void fill_status(void *ctx, ct_wire_status *st)
     }
     st->offices = ct_offices_list(r->offices, &st->n_offices);
     if (r->o->elect)
-        ct_group_status_fill(&r->gv, ct_elect_group(r->o->elect), r->o->advertise, r->head_seq,
-                             r->accepting, r->accepting && !r->follow ? r->repl : NULL, now,
-                             &st->group);
+        ct_group_status_fill(
+            &r->gv, ct_elect_group(r->o->elect), r->o->advertise, r->head_seq, r->accepting,
+            r->o->n_replicate && r->accepting && !r->follow ? r->repl : NULL, now, &st->group);
 }
 
 static void ingest_round(run_state *r)

@@ -35,7 +35,7 @@ void ct_hq_on_reply(ct_view *v, const uint8_t *buf, size_t len, ct_msg_kind kind
         uint16_t code = CT_ERR_INTERNAL;
         ct_wire_error_decode(buf, len, &ht, &tok, &code);
         if (code == CT_ERR_UNKNOWN_KEY && !v->hq_plain) {
-            /* an aggregator that predates "gr": ask without it from now on */
+            /* an aggregator that predates "gr": ask without it for the rest of the run */
             ct_log(CT_LOG_INFO,
                    "the aggregator does not know the group status (older version): asking "
                    "without it",
