@@ -1,7 +1,7 @@
 """The aggregator group on the reporter (PROTOCOL.md §3.6 "gr", docs/replication.md
 "What the reporter shows"): a real etcd cluster of 3 members, a group of 2
-aggregators (--etcd, --group g), a reporter on each (a reporter follows one
-aggregator: one on the primary, one on the follower, both show the group).
+aggregators (--etcd, --group g), a reporter on each and one with the endpoint
+list (primary, follower) that moves to the next aggregator when it loses one.
 
   - an "stq" without "gr" (an older reporter) gets a "sta" without it;
   - before: both reporters' /status.json name the same primary (its advertised
@@ -12,7 +12,8 @@ aggregator: one on the primary, one on the follower, both show the group).
     "Primary: <endpoint> since HH:MM, epoch <N>";
   - SIGKILL of the primary: the survivor is elected; the reporter on it names
     it as primary with the higher epoch, exactly (the survivor's log line),
-    in /status.json, /metrics and on the page.
+    in /status.json, /metrics and on the page; the endpoint-list reporter moves
+    to the survivor and names it with that epoch too.
 Skipped (exit 77) only when the etcd binary is absent.
 """
 import json
@@ -64,12 +65,14 @@ def group_of(base):
     return (sj.get("hq") or {}).get("group")
 
 
-def reporter(wd, node, port):
-    return wd.start([H.binary("chitieu-reporter"), "--campaign", H.CAMPAIGN, "--feed",
-                     node.eps["feed"], "--snapshot", node.eps["snapshot"], "--insecure",
-                     "--interval", "60", "--format", "json", "--output",
-                     wd.sub(node.name + "-rep.json"), "--http", f"127.0.0.1:{port}"],
-                    name="reporter-" + node.name)
+def reporter(wd, nodes, port):
+    """A reporter on the endpoint list of nodes (in that order)."""
+    a = [H.binary("chitieu-reporter"), "--campaign", H.CAMPAIGN, "--insecure", "--interval",
+         "60", "--format", "json", "--output", wd.sub(f"rep-{port}.json"), "--http",
+         f"127.0.0.1:{port}"]
+    for n in nodes:
+        a += ["--feed", n.eps["feed"], "--snapshot", n.eps["snapshot"]]
+    return wd.start(a, name="reporter-" + "-".join(n.name for n in nodes))
 
 
 def test_group_on_reporter():
@@ -93,9 +96,11 @@ def test_group_on_reporter():
         H.check(m["gr"]["mode"] == "etcd" and m["gr"]["role"] == "follower" and
                 m["gr"]["name"] == "g" and not m["gr"]["accepting"], f"gr: {m['gr']}")
         rd.close()
-        port = H.free_port_block(2)
+        port = H.free_port_block(3)
         base = {p.name: f"http://127.0.0.1:{port}", f.name: f"http://127.0.0.1:{port + 1}"}
-        reps = [reporter(wd, p, port), reporter(wd, f, port + 1)]
+        lst = f"http://127.0.0.1:{port + 2}"  # the list primary, follower: moves on a loss
+        reps = [reporter(wd, [p], port), reporter(wd, [f], port + 1),
+                reporter(wd, [p, f], port + 2)]
         for rp in reps:
             rp.wait_log(r'msg="http ready"')
 
@@ -157,6 +162,11 @@ def test_group_on_reporter():
                 mm[f'chitieu_hq_group_is_leader{{member="{adv[f.name]}"}}'] == 1 and
                 mm['chitieu_hq_group_role{role="leader"}'] == 1 and
                 mm["chitieu_hq_group_accepting"] == 1, "metrics after the failover")
+        # the reporter with the endpoint list moves to the survivor and says the same
+        g = O.wait_until(lambda: (lambda g: g if g and g.get("leader") == adv[f.name] and
+                                  g.get("accepting") else None)(group_of(lst)),
+                         90 * O.SLOW, "the endpoint-list reporter names the survivor primary")
+        H.check(g["epoch"] == ep1 and g["role"] == "leader", f"list reporter: {g}")
         if br:
             br.wait(f"(() => {{ const g = document.getElementById('hq-group');"
                     f" return g.dataset.epoch === '{ep1}' &&"
