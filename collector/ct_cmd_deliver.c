@@ -59,6 +59,25 @@ ct_err ct_collector_client_keys(ct_collector *s, const ct_collector_cfg *c, ct_d
     return CT_OK;
 }
 
+/* The closing line of `run --once`: what this command saw delivered
+ * (removed from the outbox as acked) and what the outbox still holds, of it
+ * committed at HQ but not yet safe. Warns when something remains. */
+static void once_closing_line(ct_collector *s, uint64_t delivered_before, const char *how)
+{
+    ct_outbox_info in;
+    if (ct_outbox_get_info(s->ob, &in) != CT_OK) {
+        ct_log(CT_LOG_WARN, "run --once finished; cannot read the outbox", "outbox=%s detail=%s",
+               CT_LOG_Q(s->dir), CT_LOG_Q(ct_outbox_errmsg(s->ob)));
+        return;
+    }
+    uint64_t delivered = in.delivered >= delivered_before ? in.delivered - delivered_before : 0;
+    ct_log(in.queued ? CT_LOG_WARN : CT_LOG_INFO,
+           in.queued ? "run --once finished with events still in the outbox"
+                     : "run --once finished: outbox empty",
+           "outbox=%s by=%s delivered=%" PRIu64 " remaining=%" PRIu64 " unsafe=%" PRIu64,
+           CT_LOG_Q(s->dir), how, delivered, in.queued, in.committed);
+}
+
 /* run --once while another run delivers this outbox: watch it drain. */
 static ct_err wait_drained(ct_collector *s, const ct_collector_cfg *c)
 {
@@ -71,7 +90,10 @@ static ct_err wait_drained(ct_collector *s, const ct_collector_cfg *c)
         ct_outbox_info in;
         ct_err e = ct_outbox_get_info(s->ob, &in);
         if (e != CT_OK) return ct_collector_fail(s, e, "%s", ct_outbox_errmsg(s->ob));
-        if (in.queued == 0) return CT_OK;
+        if (in.queued == 0) {
+            once_closing_line(s, s->info.delivered, "another-run");
+            return CT_OK;
+        }
         int64_t now = ct_monotonic_ms();
         if (in.queued != last_queued || in.last_ack_ms != last_ack) {
             last_queued = in.queued;
@@ -137,6 +159,7 @@ ct_err ct_collector_cmd_run(ct_collector *s, const ct_collector_cfg *c)
     if (!o.once) ct_notify_stopping();
     sodium_memzero(o.secret_key, sizeof o.secret_key);
     zmq_ctx_term(zctx);
+    if (o.once) once_closing_line(s, s->info.delivered, "this-run");
     close(lfd);
     if (e != CT_OK) return ct_collector_fail(s, e, "run: %s", msg[0] ? msg : ct_err_str(e));
     return CT_OK;

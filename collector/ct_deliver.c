@@ -89,6 +89,7 @@ typedef struct {
     size_t rhead, rcount;
     size_t nqueued;     /* slots with queued set */
     uint64_t next_load; /* next seq to load from the outbox */
+    size_t scan_calls;  /* events the current scan passed on, held ones included */
     uint64_t loads;     /* events loaded so far (slot generations) */
     /* tokens */
     token_rec *tokens;
@@ -289,7 +290,8 @@ static void slot_free(dstate *d, slot_t *s)
 static ct_err load_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
 {
     dstate *d = ctx;
-    if (lookup(d, seq)) { /* a rescan after a requeue meets events already held */
+    d->scan_calls++;
+    if (lookup(d, seq)) { /* a rescan (requeue, connection, epoch) meets held events */
         d->next_load = seq + 1;
         return CT_OK;
     }
@@ -948,7 +950,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
     int64_t last_stats = start;
     int64_t stop_deadline = 0;
     ct_err result = CT_OK;
-    bool outbox_empty_seen = false;
+    bool scan_at_end = false; /* the last scan reached the outbox's end */
     uint64_t requeue_gen = 0;
     int64_t next_gen_check = start + 1000, next_safe_check = start;
     d.safe_moved_ms = start;
@@ -983,6 +985,7 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             size_t before = d.used;
             size_t want = budget;
             uint64_t next_from = d.next_load;
+            d.scan_calls = 0;
             e = ct_outbox_scan_unsent(ob, d.next_load, want, load_cb, &d, &next_from);
             if (next_from > d.next_load) d.next_load = next_from; /* past marked events */
             if (e != CT_OK) {
@@ -992,13 +995,30 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
             }
             size_t got = d.used - before;
             if (before == 0 && got > 0) d.last_heard = now; /* give-up counts from here */
-            outbox_empty_seen = got < want;
-            next_scan = got < want ? now + o->poll_ms : now;
+            /* fewer calls than asked: the scan reached the outbox's end.
+             * Events already held count as calls but load nothing, so
+             * `got` alone says nothing about what is left */
+            scan_at_end = d.scan_calls < want;
+            next_scan = scan_at_end ? now + o->poll_ms : now;
         }
-        if (o->once && d.used == 0 && outbox_empty_seen) {
-            /* done when nothing waits for the safe watermark either */
+        if (o->once && d.used == 0 && d.nsettle == 0) {
+            /* done when the outbox, read now, holds nothing: nothing
+             * unsent and nothing waiting for the safe watermark (marked
+             * events are queued ones). Unsent events behind the scan
+             * position are loaded by a scan from the start */
             ct_outbox_info in;
-            if (ct_outbox_get_info(ob, &in) != CT_OK || in.committed == 0) break;
+            e = ct_outbox_get_info(ob, &in);
+            if (e != CT_OK) {
+                snprintf(err, errlen, "reading the outbox: %s", ct_outbox_errmsg(ob));
+                result = e;
+                break;
+            }
+            if (in.queued == 0) break;
+            if (in.queued > in.committed && scan_at_end && !stopping) {
+                d.next_load = 1;
+                next_scan = now;
+                scan_at_end = false;
+            }
         }
 
         if (!stopping) {

@@ -103,6 +103,8 @@ def test_kill9_while_sending_then_restart():
         s = status(ob)
         H.check((s["queued"], s["delivered"], s["rejected"], s["recorded"]) == (0, 4000, 0, 4000),
                 f"status after restart: {s}")
+        closing = f"by=this-run delivered={4000 - after_kill['delivered']} remaining=0 unsafe=0"
+        H.check(closing in r.stderr, f"no closing line {closing!r}: {r.stderr[-600:]}")
         m = snapshot(eps)
         H.check(m["s"] == 4000, f"log has {m['s']} records, want 4000 (each event once)")
 
@@ -485,11 +487,15 @@ def test_cli_errors():
                 "--give-up", "1", check=False)
         H.check(r.returncode == 1 and "unreachable" in r.stderr, r.stderr)
         H.check(status(ob)["queued"] == 1, "outbox kept")
+        H.check('msg="run --once finished with events still in the outbox"' in r.stderr
+                and "delivered=0 remaining=1 unsafe=0" in r.stderr, r.stderr)
         # an empty outbox with --once exits 0 even with no server
         ob2 = wd.sub("ob2")
         init(ob2, 675)
         r = col("run", "--outbox", ob2, "--server", wd.ipc("nobody"), "--insecure", "--once")
         H.check(r.returncode == 0, "empty --once")
+        H.check('msg="run --once finished: outbox empty"' in r.stderr
+                and "delivered=0 remaining=0 unsafe=0" in r.stderr, r.stderr)
         H.check(col("--version").stdout.startswith("chitieu-collector "), "version")
         H.check("import" in col("--help").stdout, "help")
 
