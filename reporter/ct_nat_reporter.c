@@ -51,20 +51,6 @@ typedef struct {
     int64_t xlsx_mono;
 } run_st;
 
-static int64_t clock_now(const run_st *r)
-{
-    switch (r->cfg->clock) {
-    case CT_CLOCK_FIXED:
-        return r->cfg->fixed_ms;
-    case CT_CLOCK_SIM:
-        return r->cfg->sim_start_ms +
-               (int64_t)((double)(ct_monotonic_ms() - r->mono_start) * r->cfg->sim_factor);
-    case CT_CLOCK_REAL:
-        break;
-    }
-    return ct_now_ms();
-}
-
 static const char *prov_feed(const prov_st *p, int64_t mono)
 {
     return p->mismatch ? "campaign_mismatch" : ct_view_feed_state(&p->v, mono);
@@ -295,7 +281,8 @@ static ct_err emit(run_st *r, bool to_output, bool force_publish)
     int64_t mono = ct_monotonic_ms();
     fill_inputs(r, mono);
     ct_natstatus s;
-    ct_err e = ct_natstatus_compute(r->n, r->in, clock_now(r), &s);
+    ct_err e =
+        ct_natstatus_compute(r->n, r->in, ct_report_clock_now(&r->cfg->clock, r->mono_start), &s);
     if (e) return e;
     if (to_output) e = write_report(r, &s);
     if (!e && r->http) e = publish(r, &s, mono, force_publish);

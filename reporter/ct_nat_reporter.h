@@ -37,9 +37,7 @@ typedef struct {
     ct_natstatus_format fmt;
     bool xlsx;          /* the report is a workbook (report/ct_natstatus_xlsx); needs output */
     const char *output; /* NULL: stdout; a CSV file gets a UTF-8 BOM */
-    ct_reporter_clock clock;
-    int64_t fixed_ms, sim_start_ms;
-    double sim_factor;
+    ct_report_clock clock;
     bool secure; /* CURVE with client below and each province's server_key */
     ct_keypair client;
     int feed_hwm;

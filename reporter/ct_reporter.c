@@ -53,20 +53,6 @@ typedef struct {
     int64_t nodata_since, nodata_logged;
 } run_st;
 
-static int64_t clock_now(const run_st *r)
-{
-    switch (r->cfg->clock) {
-    case CT_CLOCK_FIXED:
-        return r->cfg->fixed_ms;
-    case CT_CLOCK_SIM:
-        return r->cfg->sim_start_ms +
-               (int64_t)((double)(ct_monotonic_ms() - r->mono_start) * r->cfg->sim_factor);
-    case CT_CLOCK_REAL:
-        break;
-    }
-    return ct_now_ms();
-}
-
 static ct_err write_report(run_st *r, const ct_status_figures *f, const ct_status_position *pos)
 {
     const ct_reporter_config *cfg = r->cfg;
@@ -250,7 +236,7 @@ static ct_err emit(run_st *r, bool to_output)
     memset(&pos, 0, sizeof pos);
     pos.seq = r->v->seq;
     memcpy(pos.head, r->v->head, sizeof pos.head);
-    pos.now_ms = clock_now(r);
+    pos.now_ms = ct_report_clock_now(&r->cfg->clock, r->mono_start);
     pos.feed = ct_view_feed_state(r->v, ct_monotonic_ms());
     ct_status_figures f;
     ct_err e = ct_status_compute(r->c, &r->v->counts, pos.now_ms, &f);
@@ -383,7 +369,7 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
                        ct_http *http, const volatile sig_atomic_t *stop)
 {
     assert(cfg && c && v && stop);
-    assert(cfg->interval_s > 0 && (cfg->clock != CT_CLOCK_SIM || cfg->sim_factor > 0));
+    assert(cfg->interval_s > 0 && (cfg->clock.kind != CT_CLOCK_SIM || cfg->clock.sim_factor > 0));
     run_st r = {.cfg = cfg, .c = c, .v = v, .http = http, .mono_start = ct_monotonic_ms()};
     if (!cfg->once) ct_notify_ready("following the feed");
     ct_err e = loop(&r, stop);

@@ -20,10 +20,9 @@
 #include "ct_campaign.h"
 #include "ct_error.h"
 #include "ct_http.h"
+#include "ct_report_clock.h"
 #include "ct_status.h"
 #include "ct_view.h"
-
-typedef enum { CT_CLOCK_REAL = 0, CT_CLOCK_FIXED, CT_CLOCK_SIM } ct_reporter_clock;
 
 typedef struct {
     double interval_s;    /* between reports, > 0 */
@@ -33,10 +32,7 @@ typedef struct {
     bool xlsx;            /* the report is a workbook (report/ct_status_xlsx); needs output */
     unsigned flags;       /* CT_STATUS_STAFF */
     const char *output;   /* NULL: stdout */
-    ct_reporter_clock clock;
-    int64_t fixed_ms;            /* CT_CLOCK_FIXED */
-    int64_t sim_start_ms;        /* CT_CLOCK_SIM */
-    double sim_factor;           /* CT_CLOCK_SIM, > 0 */
+    ct_report_clock clock;
     bool accept_campaign_change; /* report although the aggregator names another campaign */
     int64_t silent_after_ms;     /* an office unheard of this long is silent (ct_hq.h) */
 } ct_reporter_config;

@@ -196,9 +196,9 @@ static int parse_clock(const settings *s, ct_reporter_config *cfg)
     if (s->now && s->sim_clock)
         return ct_opt_usage_error(&SPEC, "--now and --sim-clock are exclusive");
     if (s->now) {
-        if (ct_time_parse(s->now, 0, &cfg->fixed_ms))
+        if (ct_time_parse(s->now, 0, &cfg->clock.fixed_ms))
             return ct_opt_usage_error(&SPEC, "--now: not an ISO-8601 time: %s", s->now);
-        cfg->clock = CT_CLOCK_FIXED;
+        cfg->clock.kind = CT_CLOCK_FIXED;
     }
     if (s->sim_clock) {
         char t[128];
@@ -211,10 +211,10 @@ static int parse_clock(const settings *s, ct_reporter_config *cfg)
                 &SPEC, "--sim-clock START_ISO,FACTOR (e.g. 2023-07-22T08:00:00+07:00,14400)");
         memcpy(t, s->sim_clock, tl);
         t[tl] = '\0';
-        if (ct_time_parse(t, 0, &cfg->sim_start_ms))
+        if (ct_time_parse(t, 0, &cfg->clock.sim_start_ms))
             return ct_opt_usage_error(&SPEC, "--sim-clock: not an ISO-8601 time: %s", t);
-        cfg->sim_factor = f;
-        cfg->clock = CT_CLOCK_SIM;
+        cfg->clock.sim_factor = f;
+        cfg->clock.kind = CT_CLOCK_SIM;
     }
     return 0;
 }
@@ -266,9 +266,6 @@ static int run_national(const settings *s, const ct_reporter_config *cfg, ct_vie
                                  .xlsx = cfg->xlsx,
                                  .output = cfg->output,
                                  .clock = cfg->clock,
-                                 .fixed_ms = cfg->fixed_ms,
-                                 .sim_start_ms = cfg->sim_start_ms,
-                                 .sim_factor = cfg->sim_factor,
                                  .secure = vc->secure,
                                  .feed_hwm = vc->feed_hwm};
     ct_national nat;
