@@ -79,8 +79,7 @@ bool ct_cload_utf8_ok(const char *s, size_t n)
     return true;
 }
 
-/* Identifier for campaign and group ids: [A-Za-z0-9_.-], 1..max. */
-static bool ident_ok(const char *s, size_t max)
+bool ct_cload_ident_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
     if (n < 1 || n > max) return false;
@@ -183,7 +182,7 @@ static void begin_section(lctx *c, const char *hdr)
             ct_cload_fail(c, name, line, "section [group] needs an id, e.g. [group nq143]");
             return;
         }
-        if (!ident_ok(arg, CT_GROUP_MAX)) {
+        if (!ct_cload_ident_ok(arg, CT_GROUP_MAX)) {
             ct_cload_fail(c, name, line,
                           "bad group id '%s' (1..%d characters of A-Z a-z 0-9 _ - .)", arg,
                           CT_GROUP_MAX);
@@ -515,7 +514,7 @@ static void check_ini(lctx *c, ct_campaign *cp)
         }
     }
     ckey *k = &c->ck[CK_ID];
-    if (!ident_ok(k->value, CT_CAMPAIGN_ID_MAX)) {
+    if (!ct_cload_ident_ok(k->value, CT_CAMPAIGN_ID_MAX)) {
         ct_cload_fail(c, name, k->line,
                       "bad campaign id '%s' (1..%d characters of A-Z a-z 0-9 _ - .)", k->value,
                       CT_CAMPAIGN_ID_MAX);

@@ -107,6 +107,8 @@ void ct_cload_fail_nomem(lctx *c);
 int ct_cload_grow(void **arr, size_t *cap, size_t n, size_t elem);
 /* n bytes of valid UTF-8 with no control characters. */
 bool ct_cload_utf8_ok(const char *s, size_t n);
+/* Identifier for campaign and group ids: [A-Za-z0-9_.-], 1..max bytes. */
+bool ct_cload_ident_ok(const char *s, size_t max);
 /* 1..CT_AGENT_ID_MAX printable ASCII characters, no spaces. */
 bool ct_cload_agent_id_ok(const char *s, size_t n);
 /* The declared district with that code, or NULL. */

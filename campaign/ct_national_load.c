@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ct_campaign_load.h"
+#include "ct_campaign_load_int.h"
 #include "ct_ini.h"
 #include "ct_num.h"
 #include "ct_time.h"
@@ -66,28 +67,6 @@ static void fail(nctx *c, unsigned line, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (c->err && c->errlen) snprintf(c->err, c->errlen, "%s:%u: %s", c->path, line, msg);
-}
-
-static bool ident_ok(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > max) return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-' || ch == '.'))
-            return false;
-    }
-    return true;
-}
-
-static bool text_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (!ct_utf8_valid((const uint8_t *)s, n)) return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return false;
-    return true;
 }
 
 /* path relative to the national file's directory (unless absolute) */
@@ -211,13 +190,13 @@ static void national_key(nctx *c, const char *k, const char *v)
     *seen = c->line;
     uint64_t u;
     if (seen == &c->id_line) {
-        if (!ident_ok(v, CT_CAMPAIGN_ID_MAX))
+        if (!ct_cload_ident_ok(v, CT_CAMPAIGN_ID_MAX))
             fail(c, c->line, "bad national id '%s' (1..%d characters of A-Z a-z 0-9 _ - .)", v,
                  CT_CAMPAIGN_ID_MAX);
         else
             strcpy(n->id, v);
     } else if (seen == &c->name_line) {
-        if (!*v || strlen(v) > CT_NAME_MAX || !text_ok(v))
+        if (!*v || strlen(v) > CT_NAME_MAX || !ct_cload_utf8_ok(v, strlen(v)))
             fail(c, c->line, "'name' must be 1..%d bytes of UTF-8 text", CT_NAME_MAX);
         else
             strcpy(n->name, v);
@@ -250,7 +229,7 @@ static void province_key(nctx *c, const char *k, const char *v)
     x->kline[ki] = c->line;
     switch (ki) {
     case K_NAME:
-        if (!*v || strlen(v) > CT_NAME_MAX || !text_ok(v))
+        if (!*v || strlen(v) > CT_NAME_MAX || !ct_cload_utf8_ok(v, strlen(v)))
             fail(c, c->line, "'name' must be 1..%d bytes of UTF-8 text", CT_NAME_MAX);
         else
             strcpy(x->p.name, v);
@@ -270,7 +249,7 @@ static void province_key(nctx *c, const char *k, const char *v)
         x->n_snapshot = ep_list(c, k, v, x->p.snapshot);
         break;
     case K_CAMPAIGN_ID:
-        if (!ident_ok(v, CT_CAMPAIGN_ID_MAX))
+        if (!ct_cload_ident_ok(v, CT_CAMPAIGN_ID_MAX))
             fail(c, c->line, "bad campaign_id '%s'", v);
         else
             strcpy(x->pin_id, v);
