@@ -403,25 +403,35 @@ static void handle_cq(ct_repl *r, const uint8_t *rid, size_t rid_len, zmq_msg_t 
         send_to(r, rid, rid_len);
 }
 
+/* Receives one [rid, body] request without waiting; frames after the body
+ * are dropped (*extra: there were some). false: nothing waits. *usable: both
+ * frames arrived and the routing id fits. The caller closes both messages,
+ * whatever the result. */
+static bool recv_request(ct_repl *r, zmq_msg_t *rid, zmq_msg_t *body, bool *usable, bool *extra)
+{
+    zmq_msg_init(rid);
+    zmq_msg_init(body);
+    *usable = *extra = false;
+    if (zmq_msg_recv(rid, r->o.sock, ZMQ_DONTWAIT) < 0) return false;
+    bool ok = zmq_msg_more(rid) && zmq_msg_recv(body, r->o.sock, 0) >= 0;
+    *extra = ok && zmq_msg_more(body);
+    while (ok && zmq_msg_more(body)) {
+        zmq_msg_close(body);
+        zmq_msg_init(body);
+        if (zmq_msg_recv(body, r->o.sock, 0) < 0) ok = false;
+    }
+    *usable = ok && zmq_msg_size(rid) <= CT_REPL_RID_MAX;
+    return true;
+}
+
 void ct_repl_serve(ct_repl *r, int64_t now_ms)
 {
     for (int n = 0; n < 256; n++) {
         zmq_msg_t rid, body;
-        zmq_msg_init(&rid);
-        if (zmq_msg_recv(&rid, r->o.sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&rid);
-            return;
-        }
-        zmq_msg_init(&body);
-        bool ok = zmq_msg_more(&rid) && zmq_msg_recv(&body, r->o.sock, 0) >= 0;
-        bool extra = ok && zmq_msg_more(&body);
+        bool usable, extra;
+        bool got = recv_request(r, &rid, &body, &usable, &extra);
         ct_msg_kind kind;
-        while (ok && zmq_msg_more(&body)) { /* drop extra frames */
-            zmq_msg_close(&body);
-            zmq_msg_init(&body);
-            if (zmq_msg_recv(&body, r->o.sock, 0) < 0) ok = false;
-        }
-        if (ok && zmq_msg_size(&rid) <= CT_REPL_RID_MAX) {
+        if (usable) {
             if (extra)
                 send_err(r, zmq_msg_data(&rid), zmq_msg_size(&rid), CT_ERR_MALFORMED);
             else if (ct_wire_peek_kind(zmq_msg_data(&body), zmq_msg_size(&body), &kind) == CT_OK &&
@@ -432,6 +442,7 @@ void ct_repl_serve(ct_repl *r, int64_t now_ms)
         }
         zmq_msg_close(&body);
         zmq_msg_close(&rid);
+        if (!got) return;
     }
 }
 
@@ -439,22 +450,12 @@ void ct_repl_refuse(ct_repl *r, ct_err code)
 {
     for (int n = 0; n < 256; n++) {
         zmq_msg_t rid, body;
-        zmq_msg_init(&rid);
-        if (zmq_msg_recv(&rid, r->o.sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&rid);
-            return;
-        }
-        zmq_msg_init(&body);
-        bool ok = zmq_msg_more(&rid) && zmq_msg_recv(&body, r->o.sock, 0) >= 0;
-        while (ok && zmq_msg_more(&body)) {
-            zmq_msg_close(&body);
-            zmq_msg_init(&body);
-            if (zmq_msg_recv(&body, r->o.sock, 0) < 0) ok = false;
-        }
-        if (ok && zmq_msg_size(&rid) <= CT_REPL_RID_MAX)
-            send_err(r, zmq_msg_data(&rid), zmq_msg_size(&rid), code);
+        bool usable, extra;
+        bool got = recv_request(r, &rid, &body, &usable, &extra);
+        if (usable) send_err(r, zmq_msg_data(&rid), zmq_msg_size(&rid), code);
         zmq_msg_close(&body);
         zmq_msg_close(&rid);
+        if (!got) return;
     }
 }
 
