@@ -75,6 +75,24 @@ ct_err ct_text_csv_field(ct_buf *b, const char *s)
     return e ? e : ct_buf_append(b, "\"", 1);
 }
 
+/* ---------------------------------------------------------------- Prometheus */
+
+ct_err ct_text_prom_label(ct_buf *b, const char *s)
+{
+    assert(b && s);
+    ct_err e = CT_OK;
+    for (const char *run = s; !e && *run;) {
+        size_t n = strcspn(run, "\\\"\n");
+        e = ct_buf_append(b, run, n);
+        run += n;
+        if (!e && *run) {
+            e = ct_buf_append(b, *run == '\n' ? "\\n" : (*run == '"' ? "\\\"" : "\\\\"), 2);
+            run++;
+        }
+    }
+    return e;
+}
+
 /* ---------------------------------------------------------------- width */
 
 static int is_zero_width(uint32_t cp)

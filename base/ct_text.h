@@ -1,7 +1,7 @@
 /* ct_text.h — text output rules shared by every rendering (status report,
  * export, trace): JSON string literals, CSV fields, terminal display width,
- * lowercase hex (and hex read back). ONE rule for each, stated here; callers never escape or
- * quote by hand.
+ * lowercase hex (and hex read back), Prometheus label values. ONE rule for each, stated here;
+ * callers never escape or quote by hand.
  *
  * Every writer appends to a ct_buf (the one output type); a caller that
  * writes to a FILE renders a line into a ct_buf and writes the buffer. On
@@ -46,6 +46,11 @@ const char *ct_text_json_escape(uint8_t c, char esc[7]);
 
 /* Appends s as one CSV field (no separator). */
 ct_err ct_text_csv_field(ct_buf *b, const char *s);
+
+/* Appends s as the inside of a Prometheus label value (text exposition
+ * format): '\\' and '"' get a backslash, a newline is "\n", every other byte
+ * is copied. The quotes around it are the caller's. */
+ct_err ct_text_prom_label(ct_buf *b, const char *s);
 
 /* Terminal columns of the n bytes at s. */
 size_t ct_text_display_width(const char *s, size_t n);

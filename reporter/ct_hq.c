@@ -210,20 +210,6 @@ ct_err ct_hq_json(const ct_view *v, const ct_campaign *c, int64_t silent_after_m
     return e;
 }
 
-/* A label value: office origins are hex, follower ids Z85 or
- * "follower-<hex>"; Z85 may hold '"' and '\', escaped as the format says. */
-static ct_err label(ct_buf *b, const char *s)
-{
-    ct_err e = CT_OK;
-    for (; !e && *s; s++) {
-        if (*s == '"' || *s == '\\')
-            e = ct_buf_printf(b, "\\%c", *s);
-        else
-            e = ct_buf_printf(b, "%c", *s);
-    }
-    return e;
-}
-
 ct_err ct_hq_metrics(const ct_view *v, const ct_campaign *c, int64_t silent_after_ms,
                      int64_t mono_now, ct_buf *b)
 {
@@ -263,7 +249,7 @@ ct_err ct_hq_metrics(const ct_view *v, const ct_campaign *c, int64_t silent_afte
         e = ct_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", fam[k][0], fam[k][1], fam[k][0]);
         for (size_t i = 0; !e && i < h->n_followers; i++) {
             e = ct_buf_printf(b, "%s{follower=\"", fam[k][0]);
-            if (!e) e = label(b, h->followers[i].id);
+            if (!e) e = ct_text_prom_label(b, h->followers[i].id);
             if (!e && k == 0)
                 e = ct_buf_printf(b, "\"} %llu\n", (unsigned long long)h->followers[i].lag_records);
             if (!e && k == 1)

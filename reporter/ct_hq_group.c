@@ -52,21 +52,6 @@ ct_err ct_hq_group_json(const ct_wire_group *g, bool with_times, ct_buf *b)
     return e;
 }
 
-/* A label value, escaped as the exposition format says. */
-static ct_err label(ct_buf *b, const char *s)
-{
-    ct_err e = CT_OK;
-    for (; !e && *s; s++) {
-        if (*s == '"' || *s == '\\')
-            e = ct_buf_printf(b, "\\%c", *s);
-        else if (*s == '\n')
-            e = ct_buf_printf(b, "\\n");
-        else
-            e = ct_buf_printf(b, "%c", *s);
-    }
-    return e;
-}
-
 static ct_err gauge(ct_buf *b, const char *name, const char *help)
 {
     return ct_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
@@ -77,9 +62,9 @@ ct_err ct_hq_group_metrics(const ct_wire_group *g, ct_buf *b)
     ct_err e = gauge(b, "chitieu_hq_group_info",
                      "The aggregator group: name, mode (etcd or manual) and leader's endpoint");
     if (!e) e = ct_buf_printf(b, "chitieu_hq_group_info{group=\"");
-    if (!e) e = label(b, g->present ? g->name : "");
+    if (!e) e = ct_text_prom_label(b, g->present ? g->name : "");
     if (!e) e = ct_buf_printf(b, "\",mode=\"%s\",leader=\"", g->present ? "etcd" : "manual");
-    if (!e) e = label(b, g->present ? g->leader : "");
+    if (!e) e = ct_text_prom_label(b, g->present ? g->leader : "");
     if (!e) e = ct_buf_printf(b, "\"} 1\n");
     if (e || !g->present) return e;
     e = ct_buf_printf(
@@ -117,7 +102,7 @@ ct_err ct_hq_group_metrics(const ct_wire_group *g, ct_buf *b)
         for (size_t i = 0; !e && i < g->n_members; i++) {
             const ct_wire_member *m = &g->members[i];
             e = ct_buf_printf(b, "%s{member=\"", fam[k][0]);
-            if (!e) e = label(b, m->endpoint);
+            if (!e) e = ct_text_prom_label(b, m->endpoint);
             if (e) break;
             switch (k) {
             case 0:

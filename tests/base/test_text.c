@@ -55,6 +55,18 @@ static void test_json_control(void **state)
     }
 }
 
+static void test_prom_label(void **state)
+{
+    (void)state;
+    check(ct_text_prom_label, "", "");
+    check(ct_text_prom_label, "tcp://127.0.0.1:7701", "tcp://127.0.0.1:7701");
+    check(ct_text_prom_label, "a\"b", "a\\\"b");
+    check(ct_text_prom_label, "a\\b", "a\\\\b");
+    check(ct_text_prom_label, "line\nbreak", "line\\nbreak");
+    check(ct_text_prom_label, "\"\\\n", "\\\"\\\\\\n");
+    check(ct_text_prom_label, "Đà Lạt\t", "Đà Lạt\t"); /* other bytes as they are */
+}
+
 static void test_csv(void **state)
 {
     (void)state;
@@ -147,9 +159,10 @@ static void test_unhex(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_plain), cmocka_unit_test(test_json_control),
-        cmocka_unit_test(test_csv),        cmocka_unit_test(test_display_width),
-        cmocka_unit_test(test_hex),        cmocka_unit_test(test_unhex),
+        cmocka_unit_test(test_json_plain),    cmocka_unit_test(test_json_control),
+        cmocka_unit_test(test_csv),           cmocka_unit_test(test_prom_label),
+        cmocka_unit_test(test_display_width), cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_unhex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
