@@ -272,19 +272,30 @@ static ct_err csv_row(ct_buf *b, const ct_status_unit *u, int is_province, int p
     return e ? e : put(b, "\r\n");
 }
 
-static ct_err render_csv(const ct_campaign *c, const ct_status_figures *f,
-                         const ct_status_position *pos, ct_buf *b)
+/* The columns every CSV row ends with: [",PHASE"] ",NOW,SEQ,HEAD,FEED" (the
+ * report's clock in the campaign's zone, the log position, the feed label as
+ * a CSV field) into tail; phase NULL leaves that column out. */
+static ct_err position_tail(const ct_campaign *c, const ct_status_position *pos, const char *phase,
+                            char *tail, size_t cap)
 {
-    char t_now[40], hx[65], tail[256];
+    char t_now[40], hx[65];
     ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
     ct_hash_hex(pos->head, hx);
     ct_buf fb = CT_BUF_INIT;
     ct_err e = csv_field(&fb, feed_label(pos), 1);
     if (!e) e = ct_buf_append(&fb, "", 1);
     if (!e)
-        snprintf(tail, sizeof tail, ",%s,%s,%llu,%s,%s", ct_status_phase_name(f->phase), t_now,
+        snprintf(tail, cap, "%s%s,%s,%llu,%s,%s", phase ? "," : "", phase ? phase : "", t_now,
                  (unsigned long long)pos->seq, hx, (const char *)fb.data);
     ct_buf_free(&fb);
+    return e;
+}
+
+static ct_err render_csv(const ct_campaign *c, const ct_status_figures *f,
+                         const ct_status_position *pos, ct_buf *b)
+{
+    char tail[256];
+    ct_err e = position_tail(c, pos, ct_status_phase_name(f->phase), tail, sizeof tail);
     if (e) return e;
     e = put(b, "level,district_code,district_name,program,net,target,pct,remaining,gross,"
                "cancelled,repeats,expected,required_daily,projection,verdict,staff,staff_met,"
@@ -356,16 +367,8 @@ static ct_err commune_csv_row(ct_buf *b, const ct_status_unit *u, unsigned code,
 static ct_err render_commune_csv(const ct_campaign *c, const ct_status_figures *f,
                                  const ct_status_position *pos, ct_buf *b)
 {
-    char t_now[40], hx[65], tail[256];
-    ct_time_format(pos->now_ms, c->tz_offset_min, t_now, sizeof t_now);
-    ct_hash_hex(pos->head, hx);
-    ct_buf fb = CT_BUF_INIT;
-    ct_err e = csv_field(&fb, feed_label(pos), 1);
-    if (!e) e = ct_buf_append(&fb, "", 1);
-    if (!e)
-        snprintf(tail, sizeof tail, ",%s,%llu,%s,%s", t_now, (unsigned long long)pos->seq, hx,
-                 (const char *)fb.data);
-    ct_buf_free(&fb);
+    char tail[256];
+    ct_err e = position_tail(c, pos, NULL, tail, sizeof tail);
     if (!e) e = put(b, "district_code,district_name,commune_code,commune_name");
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
         e = ct_buf_printf(b, ",%s_net", ct_program_name((ct_program)p));
