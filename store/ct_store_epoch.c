@@ -79,8 +79,15 @@ static int epoch_write(ct_store *s, MDB_txn *t, uint64_t epoch, bool start)
     return meta_put(t, s->meta, key, hb, sizeof hb);
 }
 
-/* Sets the epoch to want (start: a promotion, recording where it began). */
-static ct_err epoch_set(ct_store *s, uint64_t want, bool start, uint64_t *out)
+typedef enum {
+    EPOCH_NEXT,  /* a promotion to the epoch after the current one */
+    EPOCH_TO,    /* a promotion to want; want <= current is CT_ERR_STALE_EPOCH */
+    EPOCH_ADOPT, /* a follower takes want when it is higher; nothing begins here */
+} epoch_mode;
+
+/* Sets the epoch as mode says; a promotion records where its epoch began.
+ * *out (may be NULL) is the epoch after the call. */
+static ct_err epoch_set(ct_store *s, uint64_t want, epoch_mode mode, uint64_t *out)
 {
     if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
     MDB_txn *t;
@@ -88,8 +95,12 @@ static ct_err epoch_set(ct_store *s, uint64_t want, bool start, uint64_t *out)
     if (r) return r;
     uint64_t cur;
     int rc = epoch_read(t, s->meta, &cur);
-    if (!rc && start) want = cur + 1;
-    if (!rc && want > cur) rc = epoch_write(s, t, want, start);
+    if (!rc && mode == EPOCH_NEXT) want = cur + 1;
+    if (!rc && mode == EPOCH_TO && want <= cur) {
+        mdb_txn_abort(t);
+        return CT_ERR_STALE_EPOCH;
+    }
+    if (!rc && want > cur) rc = epoch_write(s, t, want, mode != EPOCH_ADOPT);
     if (rc) {
         mdb_txn_abort(t);
     } else {
@@ -97,40 +108,23 @@ static ct_err epoch_set(ct_store *s, uint64_t want, bool start, uint64_t *out)
         if (rc == MDB_PANIC) s->need_reopen = true;
     }
     if (!rc && out) *out = want > cur ? want : cur;
-    assert(rc || !start || want == cur + 1);
+    assert(rc || mode == EPOCH_ADOPT || want > cur);
     return map_rc(rc);
 }
 
 ct_err ct_store_promote(ct_store *s, uint64_t *epoch)
 {
-    return epoch_set(s, 0, true, epoch);
+    return epoch_set(s, 0, EPOCH_NEXT, epoch);
 }
 
 ct_err ct_store_adopt_epoch(ct_store *s, uint64_t epoch)
 {
-    return epoch_set(s, epoch, false, NULL);
+    return epoch_set(s, epoch, EPOCH_ADOPT, NULL);
 }
 
 ct_err ct_store_promote_to(ct_store *s, uint64_t want)
 {
-    if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
-    MDB_txn *t;
-    ct_err r = ct_store_txn_begin(s, 0, &t);
-    if (r) return r;
-    uint64_t cur;
-    int rc = epoch_read(t, s->meta, &cur);
-    if (!rc && want <= cur) {
-        mdb_txn_abort(t);
-        return CT_ERR_STALE_EPOCH;
-    }
-    if (!rc) rc = epoch_write(s, t, want, true);
-    if (rc) {
-        mdb_txn_abort(t);
-    } else {
-        rc = mdb_txn_commit(t);
-        if (rc == MDB_PANIC) s->need_reopen = true;
-    }
-    return map_rc(rc);
+    return epoch_set(s, want, EPOCH_TO, NULL);
 }
 
 ct_err ct_store_follower_id(ct_store *s, uint8_t id[8])
