@@ -208,6 +208,10 @@ def check_page(wd, base):
     if not os.path.exists(cdp.CHROMIUM):
         h.skip("chromium missing: page not checked")
         return
+    # the page's documents follow the output file at most once a second: wait
+    # until they have every province live, so the page is read in that state
+    wait_for(lambda: all(p["feed"] == "live" for p in status(base)["provinces"]) or None, 20,
+             "/status.json with every province live")
     br = cdp.Browser(base + "/", wd.sub("chromium-profile"), size="1400,1000")
     try:
         br.wait("!!document.body.dataset.seqs && document.querySelectorAll('tr.prov').length > 0",
