@@ -205,6 +205,29 @@ def check(cond, msg):
         raise AssertionError(msg)
 
 
+def promtool_check(body, what):
+    """`promtool check metrics` accepts body (the text exposition format, str
+    or bytes); promtool comes with Debian's prometheus package
+    (scripts/install-deps.sh --test), and its absence fails the check."""
+    tool = shutil.which("promtool") or "/usr/bin/promtool"
+    check(os.path.exists(tool), f"promtool missing: {what} not checked "
+          "(scripts/install-deps.sh --test installs prometheus)")
+    data = body.encode() if isinstance(body, str) else body
+    r = subprocess.run([tool, "check", "metrics"], input=data, capture_output=True, timeout=60)
+    check(r.returncode == 0, f"promtool on {what}: {r.stdout!r} {r.stderr!r}")
+
+
+def prom_samples(body):
+    """{series with labels: value} of a text exposition (str or bytes)."""
+    text = body.decode() if isinstance(body, bytes) else body
+    out = {}
+    for ln in text.splitlines():
+        if ln and not ln.startswith("#"):
+            k, v = ln.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
 _skipped = []
 
 

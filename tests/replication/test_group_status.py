@@ -18,8 +18,6 @@ Skipped (exit 77) only when the etcd binary is absent.
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -35,7 +33,6 @@ import cdp  # noqa: E402
 import etcdcluster as E  # noqa: E402
 import test_auto_failover as A  # noqa: E402
 
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 
 def get(url):
@@ -45,16 +42,8 @@ def get(url):
 
 def metrics(base):
     body = get(base + "/metrics")
-    out = {}
-    for ln in body.decode().splitlines():
-        if ln and not ln.startswith("#"):
-            k, v = ln.rsplit(" ", 1)
-            out[k] = float(v)
-    if os.path.exists(PROMTOOL):
-        r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
-                           timeout=60)
-        H.check(r.returncode == 0, f"promtool: {r.stdout!r} {r.stderr!r}")
-    return out
+    H.promtool_check(body, "the reporter's /metrics")
+    return H.prom_samples(body)
 
 
 def group_of(base):

@@ -25,7 +25,6 @@ chitieu-reporter --national.
 import json
 import os
 import shutil
-import subprocess
 import time
 import urllib.request
 
@@ -311,10 +310,7 @@ def check_metrics(wd, base, rep):
                 in body, f"metrics: {p['code']} live")
     t = rep["totals"]["programs"]["bhxh_tn"]["net"]
     h.check(f'chitieu_national_net{{program="bhxh_tn"}} {t}' in body, "metrics: national net")
-    if shutil.which("promtool"):
-        r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
-                           text=True, timeout=30)
-        h.check(r.returncode == 0, f"promtool: {r.stdout} {r.stderr}")
+    h.promtool_check(body, "the national /metrics")
 
 
 def check_downloads(base, rep):

@@ -19,9 +19,7 @@ delivered events stay committed-but-not-safe in the outboxes) -> real reporter
 """
 import json
 import os
-import shutil
 import signal
-import subprocess
 import time
 import urllib.request
 
@@ -29,7 +27,6 @@ import cdp
 import reporter_common as rc
 from reporter_common import cp, h
 
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 SILENT_S = 4
 
 
@@ -44,21 +41,7 @@ def get(url, timeout=10):
 def metrics(base):
     st, body = get(base + "/metrics")
     h.check(st == 200, f"/metrics {st}")
-    out = {}
-    for ln in body.decode().splitlines():
-        if ln and not ln.startswith("#"):
-            k, v = ln.rsplit(" ", 1)
-            out[k] = float(v)
-    return out, body
-
-
-def promtool(body, what):
-    if not os.path.exists(PROMTOOL):
-        print(f"  promtool missing: {what} not checked (scripts/install-deps.sh --test)")
-        return
-    r = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
-                       timeout=60)
-    h.check(r.returncode == 0, f"promtool on {what}: {r.stdout!r} {r.stderr!r}")
+    return h.prom_samples(body), body
 
 
 def secret(path):
@@ -191,7 +174,7 @@ def test_offices():
         h.check(mm['chitieu_office_never_reported{district="68"}'] == 1, "68 never reported")
         h.check(mm["chitieu_hq_committed_seq"] == 8 and mm["chitieu_hq_safe_seq"] == 0 and
                 mm["chitieu_hq_safe_stalled"] == 1, "hq metrics")
-        promtool(body, "the reporter's /metrics")
+        h.promtool_check(body, "the reporter's /metrics")
         st, abody = get(f"http://127.0.0.1:{mport}/metrics")
         h.check(st == 200, "aggregator /metrics")
         am = {ln.rsplit(" ", 1)[0]: float(ln.rsplit(" ", 1)[1]) for ln in abody.decode().splitlines()
@@ -201,7 +184,7 @@ def test_offices():
                 am['chitieu_aggregator_telemetry_total{result="recorded"}'] >= 2 and
                 am['chitieu_aggregator_events_total{result="accepted"}'] == 8,
                 "aggregator telemetry counters")
-        promtool(abody, "the aggregator's /metrics")
+        h.promtool_check(abody, "the aggregator's /metrics")
 
         br = None
         if os.path.exists(cdp.CHROMIUM):
@@ -272,7 +255,7 @@ def test_offices():
                 mm["chitieu_hq_safe_seq"] == 8 and mm["chitieu_hq_safe_stalled"] == 0,
                 "follower series")
         h.check(mm[f"chitieu_office_outbox_events{lab(673, o673)}"] == 0, "673 drained")
-        promtool(body, "the reporter's /metrics with a follower")
+        h.promtool_check(body, "the reporter's /metrics with a follower")
         if br:
             br.wait("document.getElementById('hq-alert').dataset.alert === 'false' && "
                     "document.querySelectorAll('#followers tbody tr').length === 1 && "

@@ -44,12 +44,7 @@ def get(url, timeout=10):
 def metrics(base):
     st, body = get(base + "/metrics")
     h.check(st == 200, f"/metrics {st}")
-    out = {}
-    for ln in body.decode().splitlines():
-        if ln and not ln.startswith("#"):
-            k, v = ln.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
+    return h.prom_samples(body)
 
 
 def reporter(wd, ep, port, *extra, name="reporter"):
