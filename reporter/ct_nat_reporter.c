@@ -21,7 +21,8 @@
 #include "ct_time.h"
 
 #define POLL_MS 200
-#define PUBLISH_MS 1000 /* the page's report at most this often when a position moved ... */
+#define SAY_AGAIN_MS 30000 /* a province without live figures is named again this often */
+#define PUBLISH_MS 1000    /* the page's report at most this often when a position moved ... */
 #define PUBLISH_REFRESH_MS                                                                         \
     60000 /* ... and at least this often (its clock-derived figures move; the ages of the          \
              provinces' figures travel in the small feed document, every 5 s) */
@@ -35,6 +36,8 @@ typedef struct {
     bool opened;
     bool mismatch;              /* the aggregator names another campaign */
     char said[CT_NAT_FEED_MAX]; /* the state last logged */
+    char said_reason[200];      /* ... with this reason */
+    int64_t said_mono;          /* ... at this time */
 } prov_st;
 
 typedef struct {
@@ -83,13 +86,21 @@ static void say_states(run_st *r, int64_t mono)
     for (size_t i = 0; i < r->n->n_provinces; i++) {
         prov_st *p = &r->ps[i];
         const char *st = prov_feed(p, mono);
-        if (strcmp(st, p->said) == 0) continue;
-        char reason[200];
+        char reason[sizeof p->said_reason];
         ct_view_problem(&p->v, mono, reason, sizeof reason);
+        bool same = strcmp(st, p->said) == 0;
+        /* a changed state at once; a province without live figures again when
+         * its reason changed (connecting → handshake failed) or, unchanged,
+         * every SAY_AGAIN_MS */
+        if (same && (strcmp(st, "live") == 0 ||
+                     (strcmp(reason, p->said_reason) == 0 && mono - p->said_mono < SAY_AGAIN_MS)))
+            continue;
         ct_log(strcmp(st, "live") == 0 ? CT_LOG_INFO : CT_LOG_WARN, "province feed state",
                "province=%u feed=%s seq=%llu reason=\"%s\"", p->p->code, st,
                (unsigned long long)p->v.seq, reason);
         snprintf(p->said, sizeof p->said, "%s", st);
+        snprintf(p->said_reason, sizeof p->said_reason, "%s", reason);
+        p->said_mono = mono;
     }
 }
 

@@ -497,7 +497,7 @@ def test_curve():
                 a["head"] == bytes(provs[0].plain["h"]).hex(), f"901: {a}")
         h.check(b["feed"] == "not_connected" and not b["figures"], f"902: {b}")
         h.check('province=902 feed=not_connected' in r.stderr and "handshake" in r.stderr,
-                "the handshake failure is named")
+                f"the handshake failure is named: {r.stderr[-1500:]}")
         for p in provs:
             h.check(p.agg.stop() == 0, "aggregator exit")
 
