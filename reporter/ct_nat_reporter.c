@@ -235,6 +235,7 @@ static ct_err publish(run_st *r, const ct_natstatus *s, int64_t mono, bool force
     for (size_t i = 0; !e && i < s->n_provs; i++)
         e = ct_buf_printf(&r->key, "%u:%llu:%s,", s->provs[i].p->code,
                           (unsigned long long)s->provs[i].seq, s->provs[i].feed);
+    if (!e) e = ct_buf_append(&r->key, "", 1); /* a C string: compared and kept below */
     if (e) return e;
     bool moved = !r->pub_key || strcmp(r->pub_key, (const char *)r->key.data) != 0;
     d.feed_changed = moved;
@@ -250,11 +251,14 @@ static ct_err publish(run_st *r, const ct_natstatus *s, int64_t mono, bool force
         d.report_len = r->json.len;
         d.csv = r->csv.data;
         d.csv_len = r->csv.len;
+        char *k = strdup((const char *)r->key.data);
+        if (!k) return CT_ERR_NOMEM;
         free(r->pub_key);
-        r->pub_key = strdup((const char *)r->key.data);
+        r->pub_key = k;
         r->pub_mono = mono;
         d.feed_changed = true;
     }
+    char *xk;
     if (!e && (!r->xlsx_key || (strcmp(r->xlsx_key, (const char *)r->key.data) != 0 &&
                                 mono - r->xlsx_mono >= XLSX_MIN_MS))) {
         char err[512] = "";
@@ -262,9 +266,9 @@ static ct_err publish(run_st *r, const ct_natstatus *s, int64_t mono, bool force
         r->xlsx_mono = mono;
         if (ct_natstatus_xlsx(r->n, s, &r->xlsx, err, sizeof err)) {
             ct_log(CT_LOG_WARN, "cannot make the page's workbook", "err=\"%s\"", err);
-        } else {
+        } else if ((xk = strdup((const char *)r->key.data)) != NULL) {
             free(r->xlsx_key);
-            r->xlsx_key = strdup((const char *)r->key.data);
+            r->xlsx_key = xk;
             d.xlsx = r->xlsx.data;
             d.xlsx_len = r->xlsx.len;
         }
