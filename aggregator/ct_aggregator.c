@@ -482,7 +482,8 @@ static void become_primary(run_state *r, uint64_t epoch)
                        .sock = r->ss[S_REPL].sock,
                        .sync_k = o->sync_followers,
                        .campaign = o->campaign,
-                       .test_flip_seq = o->test_flip_seq};
+                       .test_flip_seq = o->test_flip_seq,
+                       .test_no_ahead = o->test_no_ahead};
     if ((e = ct_repl_create(&ro, &nr))) {
         ct_log(CT_LOG_ERROR, "group: replication state", "err=%s", ct_err_name(e));
         return;
@@ -747,7 +748,8 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
                        .sync_k = o->sync_followers,
                        .campaign = o->campaign,
                        .data = o->data,
-                       .test_flip_seq = o->test_flip_seq};
+                       .test_flip_seq = o->test_flip_seq,
+                       .test_no_ahead = o->test_no_ahead};
     if ((e = ct_repl_create(&ro, &r.repl))) {
         snprintf(err, errlen, "replication: %s", ct_err_str(e));
         goto out;
