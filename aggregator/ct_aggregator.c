@@ -630,6 +630,11 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
             if (ge) return ge;
         }
         bool may_act = !o->elect || r->accepting;
+        /* followers' requests and reports first (the acks of this round carry
+         * the safe watermark they move), and again after the round's commit:
+         * one that came in during it is answered without waiting a round */
+        bool serve_repl = o->n_replicate && may_act && !r->follow;
+        if (serve_repl) ct_repl_serve(r->repl, ct_monotonic_ms());
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
             if (r->follow || !may_act) {
                 refuse_submits(r);
@@ -639,7 +644,9 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
             }
         }
         if (n > 0 && (items[2].revents & ZMQ_POLLIN)) ct_feed_serve_snapshots(r->feed);
-        if (n > 0 && (items[3].revents & ZMQ_POLLIN)) {
+        if (serve_repl) {
+            ct_repl_serve(r->repl, ct_monotonic_ms());
+        } else if (n > 0 && (items[3].revents & ZMQ_POLLIN)) {
             if (may_act)
                 ct_repl_serve(r->repl, ct_monotonic_ms());
             else
