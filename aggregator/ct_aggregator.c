@@ -482,7 +482,8 @@ static void become_primary(run_state *r, uint64_t epoch)
                        .sock = r->ss[S_REPL].sock,
                        .sync_k = o->sync_followers,
                        .campaign = o->campaign,
-                       .test_flip_seq = o->test_flip_seq};
+                       .test_flip_seq = o->test_flip_seq,
+                       .test_no_ahead = o->test_no_ahead};
     if ((e = ct_repl_create(&ro, &nr))) {
         ct_log(CT_LOG_ERROR, "group: replication state", "err=%s", ct_err_name(e));
         return;
@@ -629,6 +630,11 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
             if (ge) return ge;
         }
         bool may_act = !o->elect || r->accepting;
+        /* followers' requests and reports first (the acks of this round carry
+         * the safe watermark they move), and again after the round's commit:
+         * one that came in during it is answered without waiting a round */
+        bool serve_repl = o->n_replicate && may_act && !r->follow;
+        if (serve_repl) ct_repl_serve(r->repl, ct_monotonic_ms());
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
             if (r->follow || !may_act) {
                 refuse_submits(r);
@@ -638,7 +644,9 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
             }
         }
         if (n > 0 && (items[2].revents & ZMQ_POLLIN)) ct_feed_serve_snapshots(r->feed);
-        if (n > 0 && (items[3].revents & ZMQ_POLLIN)) {
+        if (serve_repl) {
+            ct_repl_serve(r->repl, ct_monotonic_ms());
+        } else if (n > 0 && (items[3].revents & ZMQ_POLLIN)) {
             if (may_act)
                 ct_repl_serve(r->repl, ct_monotonic_ms());
             else
@@ -747,7 +755,8 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
                        .sync_k = o->sync_followers,
                        .campaign = o->campaign,
                        .data = o->data,
-                       .test_flip_seq = o->test_flip_seq};
+                       .test_flip_seq = o->test_flip_seq,
+                       .test_no_ahead = o->test_no_ahead};
     if ((e = ct_repl_create(&ro, &r.repl))) {
         snprintf(err, errlen, "replication: %s", ct_err_str(e));
         goto out;

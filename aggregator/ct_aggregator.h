@@ -74,6 +74,7 @@ typedef struct {
     const char *follow;
     const char *primary_key_z85;
     uint64_t test_flip_seq; /* TEST ONLY: see ct_repl_opts */
+    bool test_no_ahead;     /* TEST ONLY: see ct_repl_opts */
     /* the /metrics server (started and stopped by the caller) that the loop
      * keeps current: every round observed, the figures handed over every
      * METRICS_PUBLISH_MS; NULL = none */

@@ -72,6 +72,7 @@ void ct_aggregator_args_wire(const ct_aggregator_args *a, const char *primary_pu
     o->advertise = a->advertise ? a->advertise : a->replicate.n ? a->replicate.v[0] : NULL;
     o->primary_key_z85 = a->insecure ? NULL : primary_pub;
     o->test_flip_seq = (uint64_t)a->test_flip_shipped;
+    o->test_no_ahead = a->test_no_read_ahead;
 }
 
 ct_err ct_aggregator_args_load_keys(const ct_aggregator_args *a, const ct_campaign *camp,

@@ -32,7 +32,7 @@ typedef struct {
     double stats_interval;
     int log_level;
     bool insecure, no_future_check, test_no_zap, accept_campaign_change, promote, rejoin;
-    bool bootstrap;
+    bool bootstrap, test_no_read_ahead;
 } ct_aggregator_args;
 
 /* The rules between options (security, replication, promotion, rejoin):

@@ -30,8 +30,8 @@ typedef ct_bootstrap_manifest manifest;
 static void join(char *out, size_t outlen, const char *dir, const char *name)
 {
     int n = snprintf(out, outlen, "%s/%s", dir, name);
-    assert(n > 0 && (size_t)n < outlen); /* paths are shorter than PATH_MAX */
-    (void)n;
+    assert(n > 0 && (size_t)n < outlen);             /* paths are shorter than PATH_MAX */
+    if (n < 0 || (size_t)n >= outlen) out[0] = '\0'; /* an unusable path names no file */
 }
 
 /* Copies (when to_fd >= 0) and hashes the file at path: *bytes, digest. */

@@ -3,13 +3,19 @@
  *
  * Invariants: at most one request is outstanding (a repeat after
  * CT_FOLLOW_RETRY_MS replaces it; a late answer to the older one is stale
- * or identical); every record of a batch is checked (decode, seq, chain)
- * before the import transaction begins, and the import checks the chain
- * again; the request that follows a batch carries the head the store
- * committed, never more; one DEALER socket, closed by ct_follow_free.
+ * or identical). With read-ahead (ahead; off for good once the primary
+ * answers "n" with unknown_key) the request for the next batch leaves as
+ * soon as a batch passed its seq and head checks, carrying "n" = the end of
+ * that batch and "s" = the durable head; after the batch's commit a report
+ * ("s" = "n" = the new head) makes it safe. Every "s" sent is a head the
+ * store committed, never more. Every record is decoded and its seq checked
+ * before the import transaction begins; the import checks the chain on the
+ * shipped bytes and stores them unchanged, and a record that does not chain
+ * aborts the whole batch. One DEALER socket, closed by ct_follow_free.
  */
 #include "ct_follow.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +29,23 @@
 #include "ct_time.h"
 #include "ct_wire.h"
 
+/* batches already waiting are appended in one transaction up to this many
+ * records (then committed: one fsync for all of them) */
+#define CT_FOLLOW_GROUP_RECORDS (4 * CT_WIRE_MAX_RECORDS)
+
 struct ct_follow {
     ct_follow_opts o;
     void *sock;
     uint64_t head_seq;
     uint8_t head[CT_LOGREC_HASH_LEN];
     int64_t asked_ms; /* monotonic time of the outstanding request */
+    bool ahead;       /* read-ahead: "rq" with "n" (PROTOCOL.md §3.4) */
+    /* batches received and imported in the open transaction, not durable:
+     * rx_seq / rx_head is what we hold (the durable head when none open) */
+    bool open;
+    size_t open_records;
+    uint64_t rx_seq;
+    uint8_t rx_head[CT_LOGREC_HASH_LEN];
     ct_follow_stats st;
     ct_bytes recs[CT_WIRE_MAX_RECORDS];
     ct_logrec dec[CT_WIRE_MAX_RECORDS];
@@ -63,12 +80,31 @@ const ct_follow_stats *ct_follow_get_stats(const ct_follow *f)
     return &f->st;
 }
 
-static void ask(ct_follow *f)
+static void send_rq(ct_follow *f, bool has_n, uint64_t n)
 {
     ct_buf_reset(&f->out);
-    if (ct_wire_repl_req_encode_ep(f->head_seq, f->head, f->st.epoch, &f->out) == CT_OK)
+    if (ct_wire_repl_req_encode_n(f->head_seq, f->head, f->st.epoch, has_n, n, &f->out) == CT_OK)
         zmq_send(f->sock, f->out.data, f->out.len, ZMQ_DONTWAIT);
+}
+
+/* A request without read-ahead: what follows the durable head. */
+static void ask(ct_follow *f)
+{
+    send_rq(f, false, 0);
     f->asked_ms = ct_monotonic_ms();
+}
+
+/* A request for what follows seq `end` (held, not yet durable). */
+static void ask_ahead(ct_follow *f, uint64_t end)
+{
+    send_rq(f, true, end);
+    f->asked_ms = ct_monotonic_ms();
+}
+
+/* The durable head after a commit; answered by nothing. */
+static void report(ct_follow *f)
+{
+    send_rq(f, true, f->head_seq);
 }
 
 ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, size_t errlen)
@@ -127,6 +163,9 @@ ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, siz
         goto fail;
     }
     f->st.head_seq = f->head_seq;
+    f->rx_seq = f->head_seq;
+    memcpy(f->rx_head, f->head, CT_LOGREC_HASH_LEN);
+    f->ahead = true;
     if (!o->probe_only) ask(f);
     *out = f;
     return CT_OK;
@@ -138,6 +177,7 @@ fail:
 void ct_follow_free(ct_follow *f)
 {
     if (!f) return;
+    if (f->open) ct_store_import_abort(f->o.store);
     if (f->sock) zmq_close(f->sock);
     ct_buf_free(&f->out);
     free(f);
@@ -153,21 +193,25 @@ void ct_follow_tick(ct_follow *f, int64_t now_ms)
     ask(f);
 }
 
-/* Checks every record of b against our head; CT_ERR_CHAIN and err naming
- * the first seq that cannot be accepted. */
-static ct_err check_batch(ct_follow *f, const ct_wire_repl_batch *b, char *err, size_t errlen)
+/* Checks that b follows what we hold; CT_ERR_CHAIN and err otherwise. */
+static ct_err check_head(ct_follow *f, const ct_wire_repl_batch *b, char *err, size_t errlen)
 {
     char ours[2 * CT_LOGREC_HASH_LEN + 1], theirs[2 * CT_LOGREC_HASH_LEN + 1];
-    if (memcmp(b->prev_head, f->head, CT_LOGREC_HASH_LEN) != 0) {
-        ct_hash_hex(f->head, ours);
-        ct_hash_hex(b->prev_head, theirs);
-        snprintf(err, errlen,
-                 "the primary's chain hash at seq %llu (%s) differs from ours (%s): the logs "
-                 "diverge at or before seq %llu; nothing applied",
-                 (unsigned long long)b->prev_seq, theirs, ours, (unsigned long long)b->prev_seq);
-        return CT_ERR_CHAIN;
-    }
-    const uint8_t *prev = f->head;
+    if (memcmp(b->prev_head, f->rx_head, CT_LOGREC_HASH_LEN) == 0) return CT_OK;
+    ct_hash_hex(f->rx_head, ours);
+    ct_hash_hex(b->prev_head, theirs);
+    snprintf(err, errlen,
+             "the primary's chain hash at seq %llu (%s) differs from ours (%s): the logs "
+             "diverge at or before seq %llu; nothing applied",
+             (unsigned long long)b->prev_seq, theirs, ours, (unsigned long long)b->prev_seq);
+    return CT_ERR_CHAIN;
+}
+
+/* Decodes every record of b with its seq; CT_ERR_CHAIN and err naming the
+ * first seq that cannot be accepted. The chain itself is checked by the
+ * import, on the shipped bytes. */
+static ct_err decode_batch(ct_follow *f, const ct_wire_repl_batch *b, char *err, size_t errlen)
+{
     for (size_t i = 0; i < b->n; i++) {
         uint64_t want = b->prev_seq + 1 + i;
         ct_logrec *r = &f->dec[i];
@@ -186,35 +230,64 @@ static ct_err check_batch(ct_follow *f, const ct_wire_repl_batch *b, char *err, 
                      (unsigned long long)want, (unsigned long long)r->seq);
             return CT_ERR_CHAIN;
         }
-        if (ct_logrec_check(r, prev) != CT_OK) {
-            snprintf(err, errlen,
-                     "the record shipped for seq %llu does not chain onto seq %llu (its hash is "
-                     "not BLAKE2b(previous hash || body)): the logs diverge at seq %llu; "
-                     "refusing it; nothing of this batch applied",
-                     (unsigned long long)want, (unsigned long long)(want - 1),
-                     (unsigned long long)want);
-            return CT_ERR_CHAIN;
-        }
-        prev = r->hash;
     }
     return CT_OK;
 }
 
-/* Appends the checked batch in one durable transaction. */
-static ct_err apply_batch(ct_follow *f, const ct_wire_repl_batch *b, ct_store_commit *commit,
-                          char *err, size_t errlen)
+/* err for record seq that does not chain onto the one before it. */
+static void no_chain(uint64_t seq, char *err, size_t errlen)
 {
-    ct_err e = ct_store_import_begin(f->o.store);
-    if (e) return e;
+    snprintf(err, errlen,
+             "the record shipped for seq %llu does not chain onto seq %llu (its hash is not "
+             "BLAKE2b(previous hash || body)): the logs diverge at seq %llu; refusing it; nothing "
+             "of this batch applied",
+             (unsigned long long)seq, (unsigned long long)(seq - 1), (unsigned long long)seq);
+}
+
+/* Drops the open transaction: we hold the durable head again. */
+static void drop_open(ct_follow *f)
+{
+    if (f->open) ct_store_import_abort(f->o.store);
+    f->open = false;
+    f->open_records = 0;
+    f->rx_seq = f->head_seq;
+    memcpy(f->rx_head, f->head, CT_LOGREC_HASH_LEN);
+}
+
+/* A store write failed: nothing held is kept; the request is repeated in
+ * about a second. */
+static void store_failed(ct_follow *f, ct_err e, size_t records)
+{
+    f->st.store_failures++;
+    ct_log(CT_LOG_ERROR, "replication: cannot append the batch to the store; will ask again",
+           "err=%s detail=\"%s\" from_seq=%llu records=%zu", ct_err_name(e),
+           ct_store_last_error(f->o.store), (unsigned long long)(f->head_seq + 1), records);
+    drop_open(f);
+    f->asked_ms = ct_monotonic_ms() - CT_FOLLOW_RETRY_MS + 1000;
+}
+
+/* Appends the checked batch to the open import transaction (begun here
+ * when none is open); on any error nothing held is kept. */
+static ct_err apply_batch(ct_follow *f, const ct_wire_repl_batch *b, char *err, size_t errlen)
+{
+    ct_err e = CT_OK;
+    if (!f->open) {
+        if ((e = ct_store_import_begin(f->o.store))) return e;
+        f->open = true;
+    }
     for (size_t i = 0; i < b->n && !e; i++) {
-        e = ct_store_import_record(f->o.store, &f->dec[i], f->o.campaign);
+        e = ct_store_import_stored(f->o.store, &f->dec[i], b->recs[i].data, b->recs[i].len,
+                                   f->o.campaign);
         if (e == CT_ERR_CHAIN || e == CT_ERR_STORE_CORRUPT || e == CT_ERR_WRONG_CAMPAIGN ||
             e == CT_ERR_CONFLICT) {
-            snprintf(err, errlen,
-                     "the record shipped for seq %llu cannot be applied (%s): refusing it; "
-                     "nothing of this batch applied",
-                     (unsigned long long)f->dec[i].seq, ct_err_name(e));
-            ct_store_import_abort(f->o.store);
+            if (e == CT_ERR_CHAIN)
+                no_chain(f->dec[i].seq, err, errlen);
+            else
+                snprintf(err, errlen,
+                         "the record shipped for seq %llu cannot be applied (%s): refusing it; "
+                         "nothing of this batch applied",
+                         (unsigned long long)f->dec[i].seq, ct_err_name(e));
+            drop_open(f);
             return CT_ERR_CHAIN;
         }
     }
@@ -229,15 +302,43 @@ static ct_err apply_batch(ct_follow *f, const ct_wire_repl_batch *b, ct_store_co
                      "the primary binds origin %s to another key than this store does: the "
                      "stores diverge; refusing the batch after seq %llu; nothing of it applied",
                      oh, (unsigned long long)b->prev_seq);
-            ct_store_import_abort(f->o.store);
+            drop_open(f);
             return CT_ERR_CHAIN;
         }
     }
     if (e) {
-        ct_store_import_abort(f->o.store);
+        drop_open(f);
         return e;
     }
-    return ct_store_import_commit_ex(f->o.store, commit);
+    f->rx_seq = b->prev_seq + b->n;
+    memcpy(f->rx_head, f->dec[b->n - 1].hash, CT_LOGREC_HASH_LEN);
+    f->open_records += b->n;
+    return CT_OK;
+}
+
+/* Commits the open transaction (one fsync for every batch it holds), then
+ * reports the new head (read-ahead) or asks with it. */
+static void commit_open(ct_follow *f, ct_store_commit *commit, bool *appended)
+{
+    if (!f->open) return;
+    size_t n = f->open_records;
+    f->open = false;
+    f->open_records = 0;
+    ct_err e = ct_store_import_commit_ex(f->o.store, commit);
+    if (e) {
+        store_failed(f, e, n);
+        return;
+    }
+    f->head_seq = commit->seq_after;
+    memcpy(f->head, commit->head, CT_LOGREC_HASH_LEN);
+    assert(f->head_seq == f->rx_seq && memcmp(f->head, f->rx_head, CT_LOGREC_HASH_LEN) == 0);
+    f->st.head_seq = f->head_seq;
+    f->st.records += n;
+    *appended = true;
+    if (f->ahead)
+        report(f);
+    else
+        ask(f);
 }
 
 /* CT_ERR_CAMPAIGN_MISMATCH (err names both) when the primary counts with
@@ -263,7 +364,10 @@ static ct_err check_campaign(const ct_follow *f, const ct_wire_repl_batch *b, ch
     return CT_ERR_CAMPAIGN_MISMATCH;
 }
 
-/* One message; *appended when a batch with records was committed. */
+/* One message; a batch that follows what we hold goes into the open
+ * transaction (committed by the caller, or here when it is full or when
+ * another message needs the durable head first); *appended when a commit
+ * was made. */
 static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_commit *commit,
                      bool *appended, char *err, size_t errlen)
 {
@@ -280,6 +384,18 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
                      "primary's; the logs diverge at or before seq %llu",
                      (unsigned long long)f->head_seq, (unsigned long long)f->head_seq);
             return CT_ERR_CHAIN;
+        }
+        if (code == CT_ERR_UNKNOWN_KEY) { /* a primary without read-ahead */
+            if (f->ahead) {
+                commit_open(f, commit, appended);
+                ct_log(CT_LOG_WARN,
+                       "replication: the primary does not take read-ahead (an older version); "
+                       "asking for one batch at a time",
+                       "primary=%s head_seq=%llu", f->o.endpoint, (unsigned long long)f->head_seq);
+                f->ahead = false;
+                ask(f);
+            }
+            return CT_OK;
         }
         if (code == CT_ERR_STALE_EPOCH) {
             snprintf(err, errlen,
@@ -316,6 +432,14 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
                  f->o.endpoint, (unsigned long long)ep, (unsigned long long)f->st.epoch);
         return CT_ERR_STALE_EPOCH;
     }
+    if (ep > f->st.epoch && f->open) {
+        /* the epoch is stored in a transaction of its own, before any record
+         * of that epoch: commit what we hold, then ask for this batch again */
+        commit_open(f, commit, appended);
+        f->st.stale_batches++;
+        ask(f);
+        return CT_OK;
+    }
     if (ep > f->st.epoch) {
         if ((e = ct_store_adopt_epoch(f->o.store, ep))) {
             ct_log(CT_LOG_ERROR, "replication: cannot record the primary's epoch; will ask again",
@@ -328,36 +452,30 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
                (unsigned long long)f->st.epoch);
         f->st.epoch = ep;
     }
-    if (b.prev_seq != f->head_seq) { /* the answer to an older request */
+    if (b.prev_seq != f->rx_seq) { /* the answer to an older request */
         f->st.stale_batches++;
         return CT_OK;
     }
     f->st.primary_committed = b.committed;
     f->st.primary_safe = b.safe;
     f->st.last_batch_ms = ct_monotonic_ms();
-    if ((e = check_batch(f, &b, err, errlen))) return e;
+    if ((e = check_head(f, &b, err, errlen))) return e;
     f->st.batches++;
     if (b.n == 0) {
         f->st.empty_batches++;
+        commit_open(f, commit, appended);
         ask(f);
         return CT_OK;
     }
-    e = apply_batch(f, &b, commit, err, errlen);
+    if (f->ahead) ask_ahead(f, b.prev_seq + b.n);
+    if ((e = decode_batch(f, &b, err, errlen))) return e;
+    e = apply_batch(f, &b, err, errlen);
     if (e == CT_ERR_CHAIN) return e;
     if (e) {
-        f->st.store_failures++;
-        ct_log(CT_LOG_ERROR, "replication: cannot append the batch to the store; will ask again",
-               "err=%s detail=\"%s\" from_seq=%llu records=%zu", ct_err_name(e),
-               ct_store_last_error(f->o.store), (unsigned long long)(b.prev_seq + 1), b.n);
-        f->asked_ms = ct_monotonic_ms() - CT_FOLLOW_RETRY_MS + 1000; /* ask again in 1 s */
+        store_failed(f, e, b.n);
         return CT_OK;
     }
-    f->head_seq = commit->seq_after;
-    memcpy(f->head, commit->head, CT_LOGREC_HASH_LEN);
-    f->st.head_seq = f->head_seq;
-    f->st.records += b.n;
-    *appended = true;
-    ask(f);
+    if (f->open_records >= CT_FOLLOW_GROUP_RECORDS) commit_open(f, commit, appended);
     return CT_OK;
 }
 
@@ -369,12 +487,18 @@ ct_err ct_follow_on_readable(ct_follow *f, ct_store_commit *commit, char *err, s
     zmq_msg_t m;
     zmq_msg_init(&m);
     ct_err e = CT_OK;
+    /* batches already waiting join the open transaction: one commit for all */
     while (!appended && !e) {
         if (zmq_msg_recv(&m, f->sock, ZMQ_DONTWAIT) < 0) break;
         if (zmq_msg_more(&m)) continue;
         e = handle(f, zmq_msg_data(&m), zmq_msg_size(&m), commit, &appended, err, errlen);
     }
+    if (e)
+        drop_open(f);
+    else
+        commit_open(f, commit, &appended);
     zmq_msg_close(&m);
+    assert(!f->open);
     if (!appended) commit->seq_before = commit->seq_after = 0;
     return e;
 }

@@ -2,18 +2,22 @@
  *
  * A DEALER connected to the primary's replication ROUTER. The follower asks
  * with "rq" (its durable head seq and hash), and for each "rb" answering it
- * checks, before anything is written: p == its head seq (else the batch is
- * stale and dropped), ph == its head hash, and for every record in order:
- * it decodes, its seq is the previous + 1, and BLAKE2b(prev hash || body)
- * equals its hash. Then it appends the batch through the store's import
- * path (ct_store_import_*: the same chain check, ids, person states and
- * counts through the one tally rule) in ONE durable LMDB transaction, and
- * only then asks again with the new head — which tells the primary that
- * everything up to it is on this disk.
+ * checks: p == the head it holds (else the batch is stale and dropped), ph
+ * == that head's hash; then it asks for what follows the batch at once
+ * (read-ahead, "rq" "n": docs/PROTOCOL.md §3.4) and, for every record in
+ * order: it decodes, its seq is the previous + 1, and BLAKE2b(prev hash ||
+ * body) over its shipped bytes equals its hash (the store's import checks
+ * this, ct_store_import_stored, and stores those bytes unchanged, with ids,
+ * person states and counts through the one tally rule). The batches waiting
+ * join ONE LMDB transaction (up to 4 x 4096 records); only after its
+ * durable commit does the follower report the new head ("s") — which tells
+ * the primary that everything up to it is on this disk. A primary that
+ * answers "n" with unknown_key (an older release) is asked one batch at a
+ * time from then on.
  *
  * A record that fails a check stops the follower: ct_follow_on_readable
  * returns CT_ERR_CHAIN with err naming the first seq it cannot accept
- * (nothing of that batch is written; it never repairs anything). The same
+ * (nothing of the transaction is committed; it never repairs anything). The same
  * for an "err" chain_broken from the primary (our head is not on its log).
  * Epochs: an "rb" from a lower epoch than this store's (a former primary)
  * stops the follower too (CT_ERR_STALE_EPOCH, err says so; nothing
@@ -80,8 +84,9 @@ ct_err ct_follow_routing_id(ct_store *store, char *out, size_t outlen);
 const char *ct_follow_rid(const ct_follow *f);
 /* The socket to poll for ZMQ_POLLIN. */
 void *ct_follow_socket(const ct_follow *f);
-/* Handles waiting messages up to and including the first batch that
- * appends records; *commit describes that commit (seq_after > seq_before
+/* Handles the waiting messages up to the first commit: the batches among
+ * them go into one transaction, committed before it returns (no
+ * transaction outlives the call); *commit describes that commit (seq_after > seq_before
  * when something was appended, else both 0; commit->changed receives the
  * changed counters' absolute values when given). CT_OK, or CT_ERR_CHAIN (the
  * logs diverge: stop) or CT_ERR_STALE_EPOCH (the primary is a former one:

@@ -9,7 +9,10 @@
  * CT_REPL_RING commits only (older lags are reported from the oldest kept);
  * every "rb" carries this store's epoch and, for each distinct origin of
  * its records, the binding when that origin is bound to the collector of a
- * record in the batch (so a follower binds exactly what this store bound).
+ * record in the batch (so a follower binds exactly what this store bound);
+ * only an "rq"'s "s" is ever recorded as durable, never its read-ahead "n",
+ * and a request is answered once: an "rq" whose "n" names the position of
+ * the follower's last request (answered or held) is a report, not answered.
  */
 #include "ct_repl.h"
 
@@ -39,6 +42,8 @@ typedef struct {
     bool parked;
     uint64_t parked_seq;
     int64_t parked_since_ms;
+    bool asked;          /* asked_from holds the position of the last request */
+    uint64_t asked_from; /* answered (an "rb" with p = it) or held (parked) */
 } follower;
 
 typedef struct {
@@ -327,9 +332,12 @@ static void handle_rq(ct_repl *r, const uint8_t *rid, size_t rid_len, zmq_msg_t 
         send_err(r, rid, rid_len, CT_ERR_FORBIDDEN);
         return;
     }
-    uint64_t s, fep;
+    uint64_t s, fep, n;
+    bool has_n;
     uint8_t h[CT_LOGREC_HASH_LEN];
-    ct_err e = ct_wire_repl_req_decode_ep(zmq_msg_data(body), zmq_msg_size(body), &s, h, &fep);
+    ct_err e =
+        ct_wire_repl_req_decode_n(zmq_msg_data(body), zmq_msg_size(body), &s, h, &fep, &has_n, &n);
+    if (!e && has_n && r->o.test_no_ahead) e = CT_ERR_UNKNOWN_KEY;
     if (e) {
         send_err(r, rid, rid_len, e);
         return;
@@ -372,11 +380,18 @@ static void handle_rq(ct_repl *r, const uint8_t *rid, size_t rid_len, zmq_msg_t 
                (unsigned long long)r->committed);
     if (s > f->acked) f->acked = s;
     update_safe(r, now_ms);
-    if (s < r->committed) {
-        send_batch(r, f, s, h);
+    /* a report: durable s recorded above; nothing new is asked for */
+    if (has_n && (n > r->committed || (f->asked && n == f->asked_from))) return;
+    uint8_t at[CT_LOGREC_HASH_LEN];
+    memcpy(at, h, sizeof at);
+    if (n != s && our_hash(r, n, at) != CT_OK) return; /* read failed: it asks again */
+    f->asked = true;
+    f->asked_from = n;
+    if (n < r->committed) {
+        send_batch(r, f, n, at);
     } else {
         f->parked = true;
-        f->parked_seq = s;
+        f->parked_seq = n;
         f->parked_since_ms = now_ms;
     }
 }

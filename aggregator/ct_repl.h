@@ -54,6 +54,9 @@ typedef struct {
     /* TEST ONLY (--test-flip-shipped): flip one byte of the record with this
      * seq the first time it is shipped; 0 = never */
     uint64_t test_flip_seq;
+    /* TEST ONLY (--test-no-read-ahead): answer an "rq" carrying "n" with
+     * "err" unknown_key, as a primary that predates read-ahead does */
+    bool test_no_ahead;
 } ct_repl_opts;
 
 typedef struct {

@@ -93,6 +93,8 @@ static const ct_opt opts[] = {
      "with --follow and no store in --data yet: fetch a copy from the primary, check it, follow"},
     {"test-flip-shipped", CT_OPT_INT, O(test_flip_shipped), 0, CT_OPT_HIDDEN, "SEQ", "0", 0, 0,
      NULL, "TEST ONLY: flip one byte of the log record SEQ the first time it is shipped"},
+    {"test-no-read-ahead", CT_OPT_FLAG, O(test_no_read_ahead), 0, CT_OPT_HIDDEN, NULL, NULL, 0, 0,
+     NULL, "TEST ONLY: refuse a follower's read-ahead (err unknown_key), as an older primary"},
     {"map-size", CT_OPT_SIZE, O(map_size), 0, 0, "SIZE", "16G", 1, 0, NULL,
      "LMDB map size, K/M/G/T suffix"},
     {"batch-max", CT_OPT_INT, O(batch_max), 0, 0, "N", "8192", 1, 1 << 20, NULL,

@@ -574,6 +574,8 @@ class Bench:
                                   (os.listdir("/usr/lib/postgresql")
                                    if os.path.isdir("/usr/lib/postgresql") else []))
                       if os.path.exists(os.path.join(d, "pg_basebackup")))
+        if self.a.no_pg:
+            return {"note": "PostgreSQL point skipped (--no-pg)"}
         if not bins or os.getuid() != 0 or not shutil.which("pg_config"):
             return {"note": "PostgreSQL point skipped (needs postgresql, libpq-dev, root)"}
         pg = PgPair(bins[-1], self.tmp)
@@ -939,6 +941,7 @@ def main():
     ap.add_argument("--loadgen", default=None,
                     help="ct_loadgen to use (default BIN/ct_loadgen; one for every build in A/B)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--no-pg", action="store_true", help="repl: skip the PostgreSQL pair")
     ap.add_argument("--big", action="store_true", help="also the 10M-event store")
     ap.add_argument("--transport", choices=("tcp", "ipc"), default="tcp")
     ap.add_argument("--tmp", default=None, help="parent of the temp dir (default $TMPDIR)")

@@ -121,6 +121,20 @@ ct_err ct_logrec_check(const ct_logrec *r, const uint8_t prev_hash[CT_LOGREC_HAS
     return sodium_memcmp(h, r->hash, CT_LOGREC_HASH_LEN) == 0 ? CT_OK : CT_ERR_CHAIN;
 }
 
+ct_err ct_logrec_check_stored(const uint8_t *buf, size_t len,
+                              const uint8_t prev_hash[CT_LOGREC_HASH_LEN])
+{
+    if (!buf || !prev_hash) return CT_ERR_ARG;
+    const size_t tail = 2 + CT_LOGREC_HASH_LEN;
+    if (len <= 1 + tail || buf[0] != 0x95 || buf[len - tail] != 0xc4 ||
+        buf[len - tail + 1] != CT_LOGREC_HASH_LEN)
+        return CT_ERR_CHAIN;
+    uint8_t h[CT_LOGREC_HASH_LEN];
+    ct_logrec_hash(prev_hash, buf + 1, len - 1 - tail, h);
+    return sodium_memcmp(h, buf + len - CT_LOGREC_HASH_LEN, CT_LOGREC_HASH_LEN) == 0 ? CT_OK
+                                                                                     : CT_ERR_CHAIN;
+}
+
 void ct_hash_hex(const uint8_t h[CT_LOGREC_HASH_LEN], char out[2 * CT_LOGREC_HASH_LEN + 1])
 {
     ct_text_hex(h, CT_LOGREC_HASH_LEN, out);

@@ -41,6 +41,16 @@ ct_err ct_logrec_decode(const uint8_t *buf, size_t len, ct_logrec *r);
  * CT_ERR_CHAIN if not. */
 ct_err ct_logrec_check(const ct_logrec *r, const uint8_t prev_hash[CT_LOGREC_HASH_LEN]);
 
+/* Checks the stored bytes buf[0..len) of a record as they are: 0x95, the
+ * body elements, then bin 32 (c4 20) holding the hash, which must equal
+ * BLAKE2b-256(prev_hash || 0x94 || the body elements). CT_OK, or
+ * CT_ERR_CHAIN (another layout, or another hash). With a record decoded
+ * from buf, equal to ct_logrec_check for the encoding ct_logrec_encode
+ * writes, and refuses every other encoding of the same fields; it does not
+ * decode (ct_logrec_decode first). */
+ct_err ct_logrec_check_stored(const uint8_t *buf, size_t len,
+                              const uint8_t prev_hash[CT_LOGREC_HASH_LEN]);
+
 /* 64 lowercase hex chars + NUL. */
 void ct_hash_hex(const uint8_t h[CT_LOGREC_HASH_LEN], char out[2 * CT_LOGREC_HASH_LEN + 1]);
 

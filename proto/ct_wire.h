@@ -229,6 +229,15 @@ ct_err ct_wire_repl_req_encode_ep(uint64_t seq, const uint8_t head[CT_HASH_LEN],
                                   ct_buf *out);
 ct_err ct_wire_repl_req_decode_ep(const uint8_t *buf, size_t len, uint64_t *seq,
                                   uint8_t head[CT_HASH_LEN], uint64_t *epoch);
+/* "rq" with "n" (after "ep"): read-ahead, the follower also holds records
+ * seq+1..ahead, checked but not durable (has_ahead false = omitted;
+ * encoding ahead < seq is CT_ERR_ARG). Decoded: *has_ahead, and *ahead = "n"
+ * or seq when absent; "n" < "s" bad_value. */
+ct_err ct_wire_repl_req_encode_n(uint64_t seq, const uint8_t head[CT_HASH_LEN], uint64_t epoch,
+                                 bool has_ahead, uint64_t ahead, ct_buf *out);
+ct_err ct_wire_repl_req_decode_n(const uint8_t *buf, size_t len, uint64_t *seq,
+                                 uint8_t head[CT_HASH_LEN], uint64_t *epoch, bool *has_ahead,
+                                 uint64_t *ahead);
 
 #define CT_WIRE_MAX_ORIGIN_KEY 64 /* bytes of a collector identity (CT_COLLECTOR_ID_MAX) */
 

@@ -1,5 +1,6 @@
 /* ct_wire_repl.c — the replication messages "rq" and "rb" (see ct_wire.h
- * and docs/PROTOCOL.md §3.4): a follower's durable head, and the primary's
+ * and docs/PROTOCOL.md §3.4): a follower's durable head (and read-ahead
+ * position), and the primary's
  * batch of stored records with its watermarks, epoch, origin bindings and
  * campaign. The same invariants as ct_wire.c (key order, smallest encodings,
  * nothing appended on failure; strict decoding in the documented order),
@@ -13,7 +14,7 @@
 #include "ct_wire.h"
 #include "ct_wire_int.h"
 
-static const char *const ct_keys_rq[] = {"v", "k", "s", "h", "ep", NULL};
+static const char *const ct_keys_rq[] = {"v", "k", "s", "h", "ep", "n", NULL};
 static const char *const ct_keys_rb[] = {"v", "k",  "p", "ph", "c",  "f", "t",
                                          "r", "ep", "o", "ci", "cf", NULL};
 static const ct_prescan_limits ct_lim_rb = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_RECORDS,
@@ -27,13 +28,19 @@ ct_err ct_wire_repl_req_encode(uint64_t seq, const uint8_t head[CT_HASH_LEN], ct
 ct_err ct_wire_repl_req_encode_ep(uint64_t seq, const uint8_t head[CT_HASH_LEN], uint64_t epoch,
                                   ct_buf *out)
 {
-    if (!out || !head) return CT_ERR_ARG;
+    return ct_wire_repl_req_encode_n(seq, head, epoch, false, 0, out);
+}
+
+ct_err ct_wire_repl_req_encode_n(uint64_t seq, const uint8_t head[CT_HASH_LEN], uint64_t epoch,
+                                 bool has_ahead, uint64_t ahead, ct_buf *out)
+{
+    if (!out || !head || (has_ahead && ahead < seq)) return CT_ERR_ARG;
     const size_t start = out->len;
-    if (ct_buf_reserve(out, 64)) return CT_ERR_NOMEM;
+    if (ct_buf_reserve(out, 80)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_wire_pk_head(&pk, epoch ? 5 : 4, CT_MSG_REPL_REQ);
+    ct_wire_pk_head(&pk, 4 + (epoch ? 1 : 0) + (has_ahead ? 1 : 0), CT_MSG_REPL_REQ);
     ct_wire_pk_str(&pk, "s");
     bad |= msgpack_pack_uint64(&pk, seq);
     ct_wire_pk_str(&pk, "h");
@@ -42,6 +49,10 @@ ct_err ct_wire_repl_req_encode_ep(uint64_t seq, const uint8_t head[CT_HASH_LEN],
     if (epoch) {
         ct_wire_pk_str(&pk, "ep");
         bad |= msgpack_pack_uint64(&pk, epoch);
+    }
+    if (has_ahead) {
+        ct_wire_pk_str(&pk, "n");
+        bad |= msgpack_pack_uint64(&pk, ahead);
     }
     return ct_wire_pk_finish(out, start, bad);
 }
@@ -56,22 +67,35 @@ ct_err ct_wire_repl_req_decode(const uint8_t *buf, size_t len, uint64_t *seq,
 ct_err ct_wire_repl_req_decode_ep(const uint8_t *buf, size_t len, uint64_t *seq,
                                   uint8_t head[CT_HASH_LEN], uint64_t *epoch)
 {
+    bool has_ahead;
+    uint64_t ahead;
+    return ct_wire_repl_req_decode_n(buf, len, seq, head, epoch, &has_ahead, &ahead);
+}
+
+ct_err ct_wire_repl_req_decode_n(const uint8_t *buf, size_t len, uint64_t *seq,
+                                 uint8_t head[CT_HASH_LEN], uint64_t *epoch, bool *has_ahead,
+                                 uint64_t *ahead)
+{
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_wire_lim_small, CT_MSG_REPL_REQ, &root);
     if (e) return e;
-    const msgpack_object *f[5];
-    if ((e = ct_wire_fields(&root, ct_keys_rq, f, 5))) return e;
-    uint64_t s = 0, x = 0;
+    const msgpack_object *f[6];
+    if ((e = ct_wire_fields(&root, ct_keys_rq, f, 6))) return e;
+    uint64_t s = 0, x = 0, n = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &s))) return e;
     if (f[3] && (e = ct_wire_get_bin(f[3], CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
     if (f[4]) {
         if ((e = ct_codec_uint(f[4], UINT64_MAX, &x))) return e;
         if (x == 0) return CT_ERR_BAD_VALUE;
     }
+    if (f[5] && (e = ct_codec_uint(f[5], UINT64_MAX, &n))) return e;
     if (!f[2] || !f[3]) return CT_ERR_MISSING_FIELD;
-    if (!seq || !head || !epoch) return CT_ERR_ARG;
+    if (f[5] && n < s) return CT_ERR_BAD_VALUE;
+    if (!seq || !head || !epoch || !has_ahead || !ahead) return CT_ERR_ARG;
     *seq = s;
     *epoch = x;
+    *has_ahead = f[5] != NULL;
+    *ahead = f[5] ? n : s;
     memcpy(head, f[3]->via.bin.ptr, CT_HASH_LEN);
     return CT_OK;
 }

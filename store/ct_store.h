@@ -259,6 +259,12 @@ ct_err ct_store_ids_scan(ct_store *s, ct_store_ids_cb cb, void *arg);
  * record and commit: the write errors of ct_store_apply_batch. */
 ct_err ct_store_import_begin(ct_store *s);
 ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campaign *c);
+/* ct_store_import_record for a record shipped as its stored bytes (a
+ * follower): rec is ct_logrec_decode(raw, raw_len); the chain is checked on
+ * raw itself (ct_logrec_check_stored) and raw is stored as it is, neither
+ * re-encoded nor hashed again. Same errors. */
+ct_err ct_store_import_stored(ct_store *s, const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
+                              const ct_campaign *c);
 ct_err ct_store_import_commit(ct_store *s);
 void ct_store_import_abort(ct_store *s);
 /* ct_store_import_commit for a follower applying shipped records chunk by

@@ -1,10 +1,12 @@
 /* ct_store_import.c — appending records that already carry their hash
- * (chitieu-audit rebuild from a verified .ctlog).
+ * (chitieu-audit rebuild from a verified .ctlog; a follower storing the
+ * records its primary shipped, as their stored bytes).
  *
  * Invariants: between ct_store_import_begin and _commit / _abort, imp_txn is
  * the open write transaction, imp_seq / imp_head the head it has reached and
  * the overlay the chunk's person states; every imported record has seq =
- * imp_seq + 1 and chains onto imp_head (checked, never assumed); imp_seq0 /
+ * imp_seq + 1 and chains onto imp_head (checked, never assumed: a shipped
+ * record on its own bytes, which are then stored unchanged); imp_seq0 /
  * imp_head0 are the head the chunk started from; ct_store_import_commit
  * checkpoints the person states with the chunk (persons_seq = the new head),
  * ct_store_import_commit_ex writes its share of them as a batch does (a
@@ -40,12 +42,20 @@ ct_err ct_store_import_begin(ct_store *s)
     return CT_OK;
 }
 
-ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campaign *c)
+/* One record: raw (when not NULL) holds rec's stored bytes, checked and
+ * written as they are; otherwise rec is checked, encoded and hashed. */
+static ct_err import_one(ct_store *s, const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
+                         const ct_campaign *c)
 {
     if (!s || !s->imp_txn || !rec || !c) return CT_ERR_ARG;
     if (rec->seq != s->imp_seq + 1) return CT_ERR_CHAIN;
-    ct_err r = ct_logrec_check(rec, s->imp_head);
+    ct_err r =
+        raw ? ct_logrec_check_stored(raw, raw_len, s->imp_head) : ct_logrec_check(rec, s->imp_head);
     if (r) return r;
+    /* rec is the decoding of raw: its event lies inside raw, its hash ends it */
+    assert(!raw ||
+           (rec->event >= raw && rec->event + rec->event_len <= raw + raw_len &&
+            memcmp(rec->hash, raw + raw_len - CT_LOGREC_HASH_LEN, CT_LOGREC_HASH_LEN) == 0));
     ct_event ev;
     r = ct_event_decode(rec->event, rec->event_len, &ev, NULL);
     if (r) return CT_ERR_STORE_CORRUPT;
@@ -57,12 +67,21 @@ ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campai
     int rc = ct_store_ids_put(s, t, ev.id, rec->seq, h, &iv);
     if (rc == MDB_KEYEXIST) return CT_ERR_CONFLICT; /* a valid log never holds an id twice */
     if (rc) return map_rc(rc);
-    ct_logrec copy = *rec;
     uint8_t head[CT_LOGREC_HASH_LEN];
-    memcpy(head, s->imp_head, sizeof head);
-    rc = ct_store_append_one(s, t, &copy, head);
-    if (rc) return map_rc(rc);
-    if (memcmp(copy.hash, rec->hash, CT_LOGREC_HASH_LEN) != 0) return CT_ERR_CHAIN;
+    if (raw) {
+        uint8_t kb[8];
+        ct_be64_put(kb, rec->seq);
+        MDB_val k = {8, kb}, v = {raw_len, (void *)raw};
+        rc = mdb_put(t, s->log, &k, &v, MDB_APPEND);
+        if (rc) return map_rc(rc);
+        memcpy(head, rec->hash, sizeof head);
+    } else {
+        ct_logrec copy = *rec;
+        memcpy(head, s->imp_head, sizeof head);
+        rc = ct_store_append_one(s, t, &copy, head);
+        if (rc) return map_rc(rc);
+        if (memcmp(copy.hash, rec->hash, CT_LOGREC_HASH_LEN) != 0) return CT_ERR_CHAIN;
+    }
     rc = ct_store_tally_one(s, t, &ev, ct_campaign_local_day(c, ev.occurred_ms),
                             ct_campaign_commune_code(c, ev.district, ev.commune), rec->seq);
     if (rc) return map_rc(rc);
@@ -70,6 +89,18 @@ ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campai
     memcpy(s->imp_head, head, sizeof head);
     if (rec->received_ms > s->imp_last_received_ms) s->imp_last_received_ms = rec->received_ms;
     return CT_OK;
+}
+
+ct_err ct_store_import_record(ct_store *s, const ct_logrec *rec, const ct_campaign *c)
+{
+    return import_one(s, rec, NULL, 0, c);
+}
+
+ct_err ct_store_import_stored(ct_store *s, const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
+                              const ct_campaign *c)
+{
+    if (!raw) return CT_ERR_ARG;
+    return import_one(s, rec, raw, raw_len, c);
 }
 
 static ct_err import_commit(ct_store *s, bool always_ckpt, ct_store_commit *out)

@@ -103,6 +103,57 @@ static void test_logrec_chain(void **state)
     ct_buf_free(&ev);
 }
 
+/* ct_logrec_check_stored: the chain checked on the stored bytes as they
+ * are; another encoding of the same fields, or another layout, is refused. */
+static void test_logrec_check_stored(void **state)
+{
+    (void)state;
+    ct_buf ev = CT_BUF_INIT, rec = CT_BUF_INIT;
+    fx_encode_event(true, &ev);
+    uint8_t prev[32];
+    for (int i = 0; i < 32; i++)
+        prev[i] = (uint8_t)(0xa0 + i);
+    ct_logrec r;
+    memset(&r, 0, sizeof r);
+    r.seq = 7;
+    r.received_ms = 1690000000000;
+    strcpy(r.collector, "insecure");
+    r.event = ev.data;
+    r.event_len = ev.len;
+    assert_int_equal(ct_logrec_encode(&r, prev, &rec), CT_OK);
+    assert_int_equal(ct_logrec_check_stored(rec.data, rec.len, prev), CT_OK);
+    uint8_t q[32];
+    memcpy(q, prev, 32);
+    q[0] ^= 1;
+    assert_int_equal(ct_logrec_check_stored(rec.data, rec.len, q), CT_ERR_CHAIN);
+    /* one byte flipped anywhere (header, body, hash marker, hash): refused */
+    for (size_t at = 0; at < rec.len; at++) {
+        rec.data[at] ^= 0x01;
+        assert_int_equal(ct_logrec_check_stored(rec.data, rec.len, prev), CT_ERR_CHAIN);
+        rec.data[at] ^= 0x01;
+    }
+    /* cut short or too short for the layout: refused */
+    assert_int_equal(ct_logrec_check_stored(rec.data, rec.len - 1, prev), CT_ERR_CHAIN);
+    assert_int_equal(ct_logrec_check_stored(rec.data, 35, prev), CT_ERR_CHAIN);
+    assert_int_equal(ct_logrec_check_stored(rec.data, 0, prev), CT_ERR_CHAIN);
+    assert_int_equal(ct_logrec_check_stored(NULL, 10, prev), CT_ERR_ARG);
+    /* the same fields with seq as uint 8 (cc 07) instead of a fixint (07) and
+     * the hash of the canonical body: the re-encoding check passes when the
+     * decoder takes it, the check on the bytes as stored never does */
+    ct_buf wide = CT_BUF_INIT;
+    uint8_t hdr[3] = {0x95, 0xcc, 0x07};
+    assert_int_equal(rec.data[1], 0x07);
+    ct_buf_append(&wide, hdr, 3);
+    ct_buf_append(&wide, rec.data + 2, rec.len - 2);
+    assert_int_equal(ct_logrec_check_stored(wide.data, wide.len, prev), CT_ERR_CHAIN);
+    ct_logrec w;
+    if (ct_logrec_decode(wide.data, wide.len, &w) == CT_OK)
+        assert_int_equal(ct_logrec_check(&w, prev), CT_OK);
+    ct_buf_free(&wide);
+    ct_buf_free(&rec);
+    ct_buf_free(&ev);
+}
+
 static void test_logrec_rejections(void **state)
 {
     (void)state;
@@ -287,6 +338,7 @@ int main(void)
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logrec_chain),
+        cmocka_unit_test(test_logrec_check_stored),
         cmocka_unit_test(test_logrec_rejections),
         cmocka_unit_test(test_prescan),
     };

@@ -220,6 +220,52 @@ static void sub_ack_epoch(void **state)
 
 /* Every strict prefix of each valid frame with "ep"/"o": malformed or
  * declared_size (frame_empty for the empty prefix), never OK. */
+/* "rq" read-ahead "n": last after "ep", absent = s, n < s bad_value */
+static void rq_ahead(void **state)
+{
+    (void)state;
+    ct_buf b = CT_BUF_INIT;
+    uint64_t s = 0, ep = 9, n = 0;
+    bool has = false;
+    uint8_t h[CT_HASH_LEN];
+    assert_int_equal(ct_wire_repl_req_encode_n(42, g_hash, 5, true, 300, &b), CT_OK);
+    assert_int_equal(b.data[0], 0x86);
+    /* ... a1 6e cd 01 2c: "n" 300 last */
+    assert_int_equal(b.data[b.len - 5], 0xa1);
+    assert_int_equal(b.data[b.len - 4], 'n');
+    assert_int_equal(b.data[b.len - 3], 0xcd);
+    assert_int_equal(ct_wire_repl_req_decode_n(b.data, b.len, &s, h, &ep, &has, &n), CT_OK);
+    assert_int_equal(s, 42);
+    assert_int_equal(ep, 5);
+    assert_true(has);
+    assert_int_equal(n, 300);
+    assert_memory_equal(h, g_hash, CT_HASH_LEN);
+    /* n = s is a valid "n" (a report) */
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_repl_req_encode_n(42, g_hash, 0, true, 42, &b), CT_OK);
+    assert_int_equal(b.data[0], 0x85);
+    assert_int_equal(ct_wire_repl_req_decode_n(b.data, b.len, &s, h, &ep, &has, &n), CT_OK);
+    assert_true(has);
+    assert_int_equal(n, 42);
+    assert_int_equal(ep, 0);
+    /* n < s: bad_value; n a str: wrong_type */
+    b.data[b.len - 1] = 41;
+    assert_int_equal(ct_wire_repl_req_decode_n(b.data, b.len, &s, h, &ep, &has, &n),
+                     CT_ERR_BAD_VALUE);
+    b.data[b.len - 1] = 0xa0;
+    assert_int_equal(ct_wire_repl_req_decode_n(b.data, b.len, &s, h, &ep, &has, &n),
+                     CT_ERR_WRONG_TYPE);
+    /* encoding n < s is refused; without n: has false, n = s */
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_repl_req_encode_n(42, g_hash, 5, true, 41, &b), CT_ERR_ARG);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(ct_wire_repl_req_encode_n(42, g_hash, 5, false, 0, &b), CT_OK);
+    assert_int_equal(ct_wire_repl_req_decode_n(b.data, b.len, &s, h, &ep, &has, &n), CT_OK);
+    assert_false(has);
+    assert_int_equal(n, 42);
+    ct_buf_free(&b);
+}
+
 static void truncations(void **state)
 {
     (void)state;
@@ -602,10 +648,10 @@ int main(void)
         g_hash[i] = (uint8_t)(0x10 + i);
     memset(g_rec2, 0xaa, sizeof g_rec2);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rb_round_trip),     cmocka_unit_test(rq_round_trip),
-        cmocka_unit_test(sub_ack_epoch),     cmocka_unit_test(truncations),
-        cmocka_unit_test(rb_wrong_values),   cmocka_unit_test(copy_messages),
-        cmocka_unit_test(copy_wrong_values),
+        cmocka_unit_test(rb_round_trip), cmocka_unit_test(rq_round_trip),
+        cmocka_unit_test(rq_ahead),      cmocka_unit_test(sub_ack_epoch),
+        cmocka_unit_test(truncations),   cmocka_unit_test(rb_wrong_values),
+        cmocka_unit_test(copy_messages), cmocka_unit_test(copy_wrong_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
