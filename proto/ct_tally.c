@@ -268,6 +268,18 @@ const char *ct_tally_outcome_name(ct_tally_outcome o)
         return "cancel_noop";
     case CT_TALLY_CANCEL_FOREIGN:
         return "cancel_foreign";
+    case CT_TALLY_VOIDED:
+        return "voided";
+    case CT_TALLY_CORRECTED:
+        return "corrected";
+    case CT_TALLY_TARGET_SET:
+        return "target_set";
+    case CT_TALLY_CLOSED:
+        return "closed";
+    case CT_TALLY_REOPENED:
+        return "reopened";
+    case CT_TALLY_REORG_SET:
+        return "reorg_set";
     }
     return "unknown";
 }
@@ -293,6 +305,30 @@ const char *ct_count_kind_name(ct_count_kind k)
         return "cancel_noop";
     case CT_COUNT_COMMUNE:
         return "commune";
+    case CT_COUNT_VOIDED:
+        return "voided";
+    case CT_COUNT_CORRECTED:
+        return "corrected";
+    case CT_COUNT_TARGET:
+        return "target";
+    case CT_COUNT_CLOSE:
+        return "close";
+    case CT_COUNT_AFTER_CLOSE:
+        return "after_close";
+    case CT_COUNT_LATE_CLOSED:
+        return "late_closed";
+    case CT_COUNT_LATE_HIST:
+        return "late_hist";
+    case CT_COUNT_LATE_MAX:
+        return "late_max";
+    case CT_COUNT_AFTER_DAY:
+        return "after_day";
+    case CT_COUNT_RECV_DAY:
+        return "recv_day";
+    case CT_COUNT_REORG:
+        return "reorg";
+    case CT_COUNT_LIFE:
+        return "life";
     }
     return "unknown";
 }
