@@ -24,6 +24,12 @@ void ct_campaign_free(ct_campaign *c)
     free(c->districts);
     free(c->agents);
     free(c->groups);
+    for (size_t i = 0; c->reorgs && i < c->n_reorgs; i++) {
+        free(c->reorgs[i].maps);
+        free(c->reorgs[i].moves);
+        free(c->reorgs[i].renames);
+    }
+    free(c->reorgs);
     memset(c, 0, sizeof *c);
 }
 

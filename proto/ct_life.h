@@ -39,13 +39,13 @@
 #include <stdint.h>
 
 #include "ct_buf.h"
+#include "ct_campaign.h"
 #include "ct_error.h"
 #include "ct_event.h"
 
 #define CT_LIFE_VERSION 1
 #define CT_ACTOR_MAX 32
 #define CT_REASON_MAX 256
-#define CT_REORG_NAME_MAX 32
 #define CT_LIFE_TARGET_MAX 1000000u
 
 /* The numbers are the LIFE counter values (docs/PROTOCOL.md §5.3). */
@@ -58,7 +58,7 @@ typedef enum {
     CT_LIFE_REORG = 6
 } ct_life_kind;
 
-typedef struct {
+typedef struct ct_life {
     ct_life_kind kind;
     uint8_t id[CT_EVENT_ID_LEN];
     int64_t issued_ms;
