@@ -8,26 +8,34 @@
  * On the wire and in the log a life entry is ONE MessagePack map whose FIRST
  * key is the 1-byte string "k" (an event never has a "k" key):
  *
- *   key   type            kinds                        meaning
- *   "k"   str             all                          "void" "correct" "target" "close" "reopen"
- * "reorg" "v"   uint            all                          schema version, must be 1 "id"  bin 16
- * all                          entry id: origin || sequence "t"   uint            all issued-at, ms
- * since the epoch "c"   str 1..32       all                          campaign id "by"  str 1..32
- * all                          actor (staff id or admin name) "r"   str 1..256      all reason
- * (mandatory) "d"   uint 0..65535   void correct target close reopen   unit (0: per-staff quota /
- * province) "p"   str             void correct target          program "h"   bin 32          void
- * correct                 person reference of the sign-up "e"   bin 16          void correct id of
- * the enroll event "q"   uint >= 1       void correct                 log seq of that event "np"
- * str             correct (opt)                new program "a"   str 1..32       correct (opt) new
- * agent "w"   str 0..96       correct (opt)                new commune ("" = none) "g"   str 0..32
- * correct (opt)                new group ("" = none) "n"   uint 0..1e6     target new target "day"
- * uint YYYYMMDD   close reopen                 campaign-local day "n"   str 1..32       reorg
- * reorganization name (campaign file) "ef"  uint            target reorg                 effective
- * from, ms since the epoch
+ *   key    type          kinds: meaning
+ *   "k"    str           all    void correct target close reopen reorg
+ *   "v"    uint          all    schema version, must be 1
+ *   "id"   bin 16        all    entry id: origin || sequence
+ *   "t"    uint          all    issued-at, ms since the epoch
+ *   "c"    str 1..32     all    campaign id
+ *   "by"   str 1..32     all    actor (staff id or admin name)
+ *   "r"    str 1..256    all    reason (mandatory)
+ *   "d"    uint 0..65535 void correct target close reopen: unit
+ *                               (0: per-staff quota / province; void and
+ *                               correct 1..65535)
+ *   "p"    str           void correct target: program
+ *   "h"    bin 32        void correct: person reference of the sign-up
+ *   "e"    bin 16        void correct: id of the enroll event
+ *   "q"    uint >= 1     void correct: log seq of that event
+ *   "np"   str           correct (opt): new program
+ *   "a"    str 1..32     correct (opt): new agent
+ *   "w"    str 0..96     correct (opt): new commune ("" = none)
+ *   "g"    str 0..32     correct (opt): new group ("" = none)
+ *   "n"    uint 1..1e6   target: new target
+ *   "day"  uint YYYYMMDD close reopen: campaign-local day
+ *   "n"    str 1..32     reorg: reorganization name (campaign file)
+ *   "ef"   uint          target reorg: effective from, ms since the epoch
  *
- * Decoding is as strict as the event's (ct_event.h): one map, keys in the
- * order above and only those of the entry's kind, exact types, strings
- * within caps, valid UTF-8 and NUL-free; a correct needs one of np/a/w/g.
+ * Decoding is as strict as the event's (ct_event.h): one map, "k" first and
+ * "v" second, then the kind's keys in any order (the encoder writes the
+ * order above) and only those, exact types, strings within caps, valid
+ * UTF-8 and NUL-free; a correct needs one of np/a/w/g.
  * ct_life_encode() writes the canonical form, so decode(encode(l)) == l and
  * encode(decode(b)) == b for canonical b. Max 1024 bytes, like an event.
  */
@@ -96,7 +104,9 @@ typedef struct ct_life {
 ct_err ct_life_encode(const ct_life *l, ct_buf *out);
 
 /* Strictly decodes one life entry. As ct_event_decode: *id_known (may be
- * NULL) tells whether l->id holds the entry's id despite an error. */
+ * NULL) tells whether l->id holds the entry's id despite an error. A map
+ * whose first key is not "k" is CT_ERR_MISSING_FIELD here (ct_entry_decode
+ * hands it to the event decoder instead). */
 ct_err ct_life_decode(const uint8_t *buf, size_t len, ct_life *out, bool *id_known);
 
 /* "void", "correct", ...; "unknown" outside the enum. */

@@ -190,6 +190,8 @@ typedef struct {
     ct_person_state state;
 } ct_tally_person;
 
+/* outcome: an event's (counted ... cancel_foreign) or the life entry's kind's
+ * (voided ... reorg_set; also when refused). */
 typedef struct {
     ct_err refused; /* CT_OK, or why the entry does not apply (then n == n_persons == 0) */
     ct_tally_outcome outcome;
