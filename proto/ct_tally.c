@@ -388,7 +388,11 @@ void ct_count_key_str(const ct_count_key *k, char *out, size_t len)
     }
     ct_count_kind kind = ct_count_key_kind(k);
     ct_program p = ct_count_key_program(k);
-    const char *pname = (unsigned)p < CT_PROGRAM_COUNT ? ct_program_name(p) : "?";
+    const bool no_program =
+        kind == CT_COUNT_CLOSE || kind == CT_COUNT_REORG || kind == CT_COUNT_LIFE;
+    const char *pname = no_program && p == 0             ? "-"
+                        : (unsigned)p < CT_PROGRAM_COUNT ? ct_program_name(p)
+                                                         : "?";
     size_t dl = 0;
     const uint8_t *d = ct_count_key_dim(k, &dl);
     char dim[80] = "";

@@ -1,10 +1,14 @@
 /* CONTRACT (docs/PROTOCOL.md §5, §7): a change here is a change to the protocol.
  *
- * ct_tally.h — the tally rule: how one event changes the counts.
+ * ct_tally.h — the tally rule: how one log entry changes the counts.
  *
- * ONE pure function, ct_tally_apply(), used by the live aggregator, the audit
- * replay and (through the counts it produces) the reporter. It reads nothing
- * but its arguments and writes nothing but its outputs.
+ * ONE rule, ct_tally_entry() (tally version 3, docs/PROTOCOL.md §5.3), used
+ * by the live aggregator, the follower and rebuild import, the audit replay
+ * and (through the counts it produces) the reporter: it takes an event or a
+ * life entry and reads the state before it only through a ct_tally_ctx.
+ * ct_tally_apply() is its part for one enrollment event without the arrival
+ * and closed-day counters (the table below, tally version 2): pure, it
+ * reads nothing but its arguments and writes nothing but its outputs.
  *
  * State per (program, person): a ct_person_state, absent until the person's
  * first enroll in that program. The rule (docs/PROTOCOL.md §5):

@@ -692,6 +692,173 @@ static void test_reorg(void **state)
     w_free(&w);
 }
 
+/* ---- keys of kinds 10..21 and the person-state flags ------------------------- */
+
+static ct_err parse_raw(uint8_t kind, uint8_t prog, uint16_t unit, const void *dim, size_t n)
+{
+    uint8_t b[64];
+    b[0] = kind, b[1] = prog, b[2] = (uint8_t)(unit >> 8), b[3] = (uint8_t)unit;
+    memcpy(b + 4, dim, n);
+    ct_count_key k;
+    return ct_count_key_parse(b, 4 + n, &k);
+}
+
+static void test_key_parse_life_kinds(void **state)
+{
+    (void)state;
+    static const uint8_t z[40] = {0};
+    static const struct {
+        uint8_t kind, prog;
+        uint16_t unit;
+        size_t dim;
+        ct_err want;
+    } c[] = {
+        {CT_COUNT_VOIDED, 0, 672, 1, CT_OK},
+        {CT_COUNT_VOIDED, 1, 672, 32, CT_OK},
+        {CT_COUNT_VOIDED, 0, 672, 0, CT_ERR_BAD_VALUE},
+        {CT_COUNT_VOIDED, 0, 672, 33, CT_ERR_BAD_VALUE},
+        {CT_COUNT_VOIDED, 0, 0, 2, CT_ERR_BAD_VALUE},
+        {CT_COUNT_VOIDED, 2, 672, 2, CT_ERR_BAD_VALUE},
+        {CT_COUNT_CORRECTED, 1, 672, 0, CT_OK},
+        {CT_COUNT_CORRECTED, 1, 672, 1, CT_ERR_BAD_VALUE},
+        {CT_COUNT_CORRECTED, 1, 0, 0, CT_ERR_BAD_VALUE},
+        {CT_COUNT_TARGET, 1, 672, 16, CT_OK},
+        {CT_COUNT_TARGET, 1, 0, 16, CT_OK},
+        {CT_COUNT_TARGET, 1, 672, 15, CT_ERR_BAD_VALUE},
+        {CT_COUNT_TARGET, 1, 672, 17, CT_ERR_BAD_VALUE},
+        {CT_COUNT_CLOSE, 0, 0, 4, CT_OK},
+        {CT_COUNT_CLOSE, 0, 672, 4, CT_OK},
+        {CT_COUNT_CLOSE, 1, 672, 4, CT_ERR_BAD_VALUE},
+        {CT_COUNT_CLOSE, 0, 672, 5, CT_ERR_BAD_VALUE},
+        {CT_COUNT_AFTER_CLOSE, 1, 672, 12, CT_OK},
+        {CT_COUNT_AFTER_CLOSE, 1, 0, 12, CT_ERR_BAD_VALUE},
+        {CT_COUNT_AFTER_CLOSE, 1, 672, 4, CT_ERR_BAD_VALUE},
+        {CT_COUNT_LATE_CLOSED, 1, 672, 4, CT_OK},
+        {CT_COUNT_LATE_CLOSED, 1, 0, 4, CT_ERR_BAD_VALUE},
+        {CT_COUNT_LATE_CLOSED, 1, 672, 0, CT_ERR_BAD_VALUE},
+        {CT_COUNT_LATE_HIST, 1, 672, 1, CT_OK},
+        {CT_COUNT_LATE_HIST, 1, 672, 2, CT_ERR_BAD_VALUE},
+        {CT_COUNT_LATE_HIST, 1, 0, 1, CT_ERR_BAD_VALUE},
+        {CT_COUNT_LATE_MAX, 0, 672, 0, CT_OK},
+        {CT_COUNT_LATE_MAX, 0, 672, 1, CT_ERR_BAD_VALUE},
+        {CT_COUNT_LATE_MAX, 0, 0, 0, CT_ERR_BAD_VALUE},
+        {CT_COUNT_AFTER_DAY, 0, 672, 4, CT_OK},
+        {CT_COUNT_AFTER_DAY, 0, 0, 4, CT_ERR_BAD_VALUE},
+        {CT_COUNT_AFTER_DAY, 0, 672, 8, CT_ERR_BAD_VALUE},
+        {CT_COUNT_RECV_DAY, 1, 672, 4, CT_OK},
+        {CT_COUNT_RECV_DAY, 1, 0, 4, CT_ERR_BAD_VALUE},
+        {CT_COUNT_RECV_DAY, 1, 672, 3, CT_ERR_BAD_VALUE},
+        {CT_COUNT_REORG, 0, 0, 1, CT_OK},
+        {CT_COUNT_REORG, 0, 0, 32, CT_OK},
+        {CT_COUNT_REORG, 0, 0, 0, CT_ERR_BAD_VALUE},
+        {CT_COUNT_REORG, 0, 1, 5, CT_ERR_BAD_VALUE},
+        {CT_COUNT_REORG, 1, 0, 5, CT_ERR_BAD_VALUE},
+        {CT_COUNT_LIFE, 0, 0, 8, CT_OK},
+        {CT_COUNT_LIFE, 0, 672, 8, CT_OK},
+        {CT_COUNT_LIFE, 1, 672, 8, CT_ERR_BAD_VALUE},
+        {CT_COUNT_LIFE, 0, 672, 7, CT_ERR_BAD_VALUE},
+        {22, 0, 672, 0, CT_ERR_BAD_VALUE},
+        {255, 0, 672, 8, CT_ERR_BAD_VALUE},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        ct_err e = parse_raw(c[i].kind, c[i].prog, c[i].unit, z, c[i].dim);
+        if (e != c[i].want) print_error("case %zu: %s\n", i, ct_err_name(e));
+        assert_int_equal(e, c[i].want);
+    }
+    /* buckets 0..7 only */
+    for (uint8_t b = 0; b < 10; b++)
+        assert_int_equal(parse_raw(CT_COUNT_LATE_HIST, 0, 672, &b, 1),
+                         b < CT_LATE_BUCKETS ? CT_OK : CT_ERR_BAD_VALUE);
+    /* names and the printed form */
+    char out[160];
+    uint8_t d[16];
+    be64(d, 1689958800000ull);
+    be64(d + 8, 7);
+    ct_count_key k = ct_count_key_make(CT_COUNT_TARGET, HGD, 0, d, 16);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=target program=bhyt_hgd district=0 dim=1689958800000,seq=7");
+    k = KAC(TN, 672, D1, 5);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=after_close program=bhxh_tn district=672 dim=20230722,seq=5");
+    k = KLIFE(0, 9);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=life program=- district=0 dim=9");
+    k = KD(CT_COUNT_CLOSE, TN, 0, D1);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=close program=- district=0 dim=20230722");
+    k = K(CT_COUNT_REORG, TN, 0, "merge-2023");
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=reorg program=- district=0 dim=merge-2023");
+    k = KHIST(HGD, 683, 7);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=late_hist program=bhyt_hgd district=683 dim=7");
+    k = KD(CT_COUNT_RECV_DAY, TN, 683, D2);
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=recv_day program=bhxh_tn district=683 dim=20230723");
+    k = K(CT_COUNT_VOIDED, TN, 683, "B1");
+    ct_count_key_str(&k, out, sizeof out);
+    assert_string_equal(out, "kind=voided program=bhxh_tn district=683 dim=B1");
+    static const char *const names[] = {"voided",      "corrected",   "target",    "close",
+                                        "after_close", "late_closed", "late_hist", "late_max",
+                                        "after_day",   "recv_day",    "reorg",     "life"};
+    for (int i = 0; i < 12; i++)
+        assert_string_equal(ct_count_kind_name((ct_count_kind)(CT_COUNT_VOIDED + i)), names[i]);
+    assert_string_equal(ct_tally_outcome_name(CT_TALLY_VOIDED), "voided");
+    assert_string_equal(ct_tally_outcome_name(CT_TALLY_REORG_SET), "reorg_set");
+}
+
+static void test_person_state_flags(void **state)
+{
+    (void)state;
+    ct_person_state s, d;
+    memset(&s, 0, sizeof s);
+    s.district = 672;
+    s.day = 20230722;
+    s.seq = UINT64_C(0x0102030405060708);
+    strcpy(s.agent, "LD672-007");
+    strcpy(s.group, "nq143");
+    uint8_t b[CT_PERSON_STATE_MAX];
+    size_t n = 0;
+    /* the §7 example with each flag */
+    static const uint8_t want[] = {0x01, 0x02, 0x00, 0x00, 0x02, 0xa0, 0x01, 0x34, 0xb2,
+                                   0x42, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                                   0x09, 'L',  'D',  '6',  '7',  '2',  '-',  '0',  '0',
+                                   '7',  0x05, 'n',  'q',  '1',  '4',  '3'};
+    s.voided = true;
+    assert_int_equal(ct_person_state_encode(&s, b, &n), CT_OK);
+    assert_int_equal(n, sizeof want);
+    assert_memory_equal(b, want, n);
+    assert_int_equal(ct_person_state_decode(b, n, &d), CT_OK);
+    assert_true(d.voided);
+    assert_false(d.moved);
+    assert_false(d.enrolled);
+    s.voided = false;
+    s.moved = true;
+    s.commune = 3;
+    assert_int_equal(ct_person_state_encode(&s, b, &n), CT_OK);
+    assert_int_equal(b[0], 2);
+    assert_int_equal(b[1], 0x04);
+    assert_int_equal(ct_person_state_decode(b, n, &d), CT_OK);
+    assert_true(d.moved);
+    assert_false(d.voided);
+    assert_false(d.enrolled);
+    assert_int_equal(d.commune, 3);
+    /* flags are never combined; no other bits */
+    for (unsigned f = 0; f < 256; f++) {
+        b[1] = (uint8_t)f;
+        bool ok = f == 0 || f == 1 || f == 2 || f == 4;
+        assert_int_equal(ct_person_state_decode(b, n, &d), ok ? CT_OK : CT_ERR_STORE_CORRUPT);
+    }
+    s.enrolled = true; /* with moved */
+    assert_int_equal(ct_person_state_encode(&s, b, &n), CT_ERR_BAD_VALUE);
+    s.moved = false;
+    s.voided = true; /* with enrolled */
+    assert_int_equal(ct_person_state_encode(&s, b, &n), CT_ERR_BAD_VALUE);
+    s.enrolled = false;
+    s.moved = true; /* voided and moved */
+    assert_int_equal(ct_person_state_encode(&s, b, &n), CT_ERR_BAD_VALUE);
+}
+
 /* ---- random sequences ---------------------------------------------------------- */
 
 static uint64_t rng_state;
@@ -838,6 +1005,8 @@ int main(void)
         cmocka_unit_test(test_target),
         cmocka_unit_test(test_close_late_reopen),
         cmocka_unit_test(test_reorg),
+        cmocka_unit_test(test_key_parse_life_kinds),
+        cmocka_unit_test(test_person_state_flags),
         cmocka_unit_test(test_random_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
