@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ct_campaign.h"
 #include "ct_error.h"
 #include "ct_event.h"
 
@@ -210,6 +211,11 @@ struct ct_entry;
  * res->refused) or the first error of ctx. */
 ct_err ct_tally_entry(const ct_tally_ctx *ctx, const struct ct_entry *e, const ct_tally_in *in,
                       ct_tally_entry_result *res);
+/* Fills *in for the entry e recorded at seq with received_ms: the
+ * campaign-local days of t (events) and of received_ms, and the commune code
+ * (an event's, or a correction's new "w" in its unit; else 0). */
+void ct_tally_in_make(const ct_campaign *c, const struct ct_entry *e, uint64_t seq,
+                      int64_t received_ms, ct_tally_in *in);
 /* Lateness bucket 0..7 of a lateness in ms (negative counts as 0). */
 uint8_t ct_tally_late_bucket(int64_t late_ms);
 

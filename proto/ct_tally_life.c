@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ct_be.h"
+#include "ct_campaign.h"
 #include "ct_life.h"
 #include "ct_tally.h"
 
@@ -49,14 +50,14 @@ static ct_err closes(const ct_tally_ctx *ctx, uint32_t unit, uint32_t day, int64
     return e;
 }
 
-/* DAY (p, unit, day) += delta, and the same to AFTER_CLOSE for each close in force. */
+/* DAY (p, unit, day) += delta, and the same to AFTER_CLOSE for each close in
+ * force; s receives those closes (closes()). */
 static ct_err day_change(const ct_tally_ctx *ctx, ct_tally_entry_result *res, ct_program p,
-                         uint32_t unit, uint32_t day, int64_t delta)
+                         uint32_t unit, uint32_t day, int64_t delta, int64_t s[2])
 {
     uint8_t d[12];
     ct_be32_put(d, day);
     put(res, CT_COUNT_DAY, p, unit, d, 4, delta);
-    int64_t s[2];
     ct_err e = closes(ctx, unit, day, s);
     if (e) return e;
     for (int i = 0; i < 2; i++) {
@@ -89,7 +90,8 @@ static ct_err credit(const ct_tally_ctx *ctx, ct_tally_entry_result *res, ct_pro
     put(res, CT_COUNT_NET, p, u, NULL, 0, sign);
     if (gross) put(res, CT_COUNT_GROSS, p, u, NULL, 0, sign);
     put(res, CT_COUNT_AGENT, p, u, st->agent, al, sign);
-    ct_err e = day_change(ctx, res, p, u, st->day, sign);
+    int64_t s[2];
+    ct_err e = day_change(ctx, res, p, u, st->day, sign, s);
     if (e) return e;
     if (gl) put(res, CT_COUNT_GROUP, p, u, st->group, gl, sign);
     if (st->commune) {
@@ -122,13 +124,15 @@ static ct_err tally_event(const ct_tally_ctx *ctx, const ct_event *ev, const ct_
     ct_tally_result r;
     ct_tally_apply(ev, in->local_day, in->commune, in->seq, found ? &prior : NULL, &next, &r);
     res->outcome = r.outcome;
-    /* the §5 changes, each DAY one with its AFTER_CLOSE */
+    /* the §5 changes, each DAY one with its AFTER_CLOSE; a counted enroll has
+     * one, of (p, d, local_day): its closes serve LATE_CLOSED below */
+    int64_t s[2] = {0, 0};
     for (size_t i = 0; i < r.n; i++) {
         const ct_count_key *k = &r.changes[i].key;
         if (ct_count_key_kind(k) == CT_COUNT_DAY) {
             const uint8_t *d = ct_count_key_dim(k, NULL);
             e = day_change(ctx, res, ct_count_key_program(k), ct_count_key_district(k),
-                           ct_be32_get(d), r.changes[i].delta);
+                           ct_be32_get(d), r.changes[i].delta, s);
             if (e) return e;
         } else {
             assert(res->n < CT_TALLY_MAX_CHANGES);
@@ -153,8 +157,6 @@ static ct_err tally_event(const ct_tally_ctx *ctx, const ct_event *ev, const ct_
     put(res, CT_COUNT_RECV_DAY, p, u, d, 4, 1);
     ct_be32_put(d, day);
     if (in->recv_day > day) put(res, CT_COUNT_AFTER_DAY, p, u, d, 4, 1);
-    int64_t s[2];
-    if ((e = closes(ctx, u, day, s))) return e;
     if (s[0] || s[1]) put(res, CT_COUNT_LATE_CLOSED, p, u, d, 4, 1);
     return CT_OK;
 }
@@ -332,6 +334,21 @@ static ct_err tally_admin(const ct_tally_ctx *ctx, const ct_life *l, const ct_ta
 }
 
 /* ---- the rule ------------------------------------------------------------ */
+
+void ct_tally_in_make(const ct_campaign *c, const struct ct_entry *e, uint64_t seq,
+                      int64_t received_ms, ct_tally_in *in)
+{
+    memset(in, 0, sizeof *in);
+    in->seq = seq;
+    in->received_ms = received_ms;
+    in->recv_day = ct_campaign_local_day(c, received_ms);
+    if (e->type == CT_ENTRY_EVENT) {
+        in->local_day = ct_campaign_local_day(c, e->u.ev.occurred_ms);
+        in->commune = ct_campaign_commune_code(c, e->u.ev.district, e->u.ev.commune);
+    } else if (e->u.life.kind == CT_LIFE_CORRECT && e->u.life.has_new_commune) {
+        in->commune = ct_campaign_commune_code(c, e->u.life.district, e->u.life.new_commune);
+    }
+}
 
 ct_err ct_tally_entry(const ct_tally_ctx *ctx, const struct ct_entry *e, const ct_tally_in *in,
                       ct_tally_entry_result *res)

@@ -105,7 +105,9 @@ int main(int argc, char **argv)
     PUTS("entry", "hostile-k-second", "\x82\xa1v\x01\xa1k\xa4void");
     PUTS("entry", "hostile-k-twice", "\x83\xa1k\xa4void\xa1v\x01\xa1k\xa4void");
     PUTS("entry", "hostile-k-type", "\x82\xa1k\x01\xa1v\x01");
-    PUTS("entry", "hostile-map16-str8", "\xde\x00\x02\xd9\x01k\xa5" "close\xa1v\x02");
+    PUTS("entry", "hostile-map16-str8",
+         "\xde\x00\x02\xd9\x01k\xa5"
+         "close\xa1v\x02");
     PUTS("entry", "hostile-map32", "\xdf\x7f\xff\xff\xff\xa1k");
     /* wire (all kinds) and state */
     fx_encode_submit(1, 1, &b);

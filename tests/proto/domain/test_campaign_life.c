@@ -1,6 +1,7 @@
 /* test_campaign_life.c — a life entry checked against the campaign
  * (ct_campaign_check_life, docs/PROTOCOL.md §2.2 "Checked against the
- * campaign") and the reorganization lookup (ct_campaign_reorg), on a
+ * campaign"), the reorganization lookup (ct_campaign_reorg) and the
+ * campaign-derived inputs of the tally (ct_tally_in_make), on a
  * campaign built in memory with declared reorganizations (their loader is
  * campaign/ct_campaign_load.c): every code, in the documented order.
  */
@@ -15,6 +16,7 @@
 
 #include "ct_campaign.h"
 #include "ct_life.h"
+#include "ct_tally.h"
 
 static char communes_672[2][CT_COMMUNE_MAX + 1] = {"Phường 1", "Phường 2"};
 static ct_district districts[3];
@@ -198,11 +200,51 @@ static void test_check_life(void **state)
     assert_int_equal(ct_campaign_check_life(&camp, NULL), CT_ERR_ARG);
 }
 
+static void test_tally_in_make(void **state)
+{
+    (void)state;
+    build();
+    ct_entry e;
+    memset(&e, 0, sizeof e);
+    e.type = CT_ENTRY_EVENT;
+    e.u.ev.district = 672;
+    strcpy(e.u.ev.commune, "Phường 2");
+    e.u.ev.occurred_ms = INT64_C(1690045199999); /* 2023-07-22T23:59:59.999+07:00 */
+    ct_tally_in in;
+    ct_tally_in_make(&camp, &e, 12, INT64_C(1690045200000), &in);
+    assert_int_equal(in.seq, 12);
+    assert_int_equal(in.received_ms, INT64_C(1690045200000));
+    assert_int_equal(in.local_day, 20230722);
+    assert_int_equal(in.recv_day, 20230723);
+    assert_int_equal(in.commune, 2);
+    e.u.ev.district = 683; /* no list: code 0 */
+    ct_tally_in_make(&camp, &e, 12, 0, &in);
+    assert_int_equal(in.commune, 0);
+    /* a correction: the new commune's code in its unit; other life entries: 0 */
+    memset(&e, 0, sizeof e);
+    e.type = CT_ENTRY_LIFE;
+    e.u.life = entry(CT_LIFE_CORRECT);
+    e.u.life.has_new_commune = true;
+    strcpy(e.u.life.new_commune, "Phường 1");
+    ct_tally_in_make(&camp, &e, 13, INT64_C(1690045200000), &in);
+    assert_int_equal(in.commune, 1);
+    assert_int_equal(in.local_day, 0);
+    assert_int_equal(in.recv_day, 20230723);
+    e.u.life.new_commune[0] = '\0';
+    ct_tally_in_make(&camp, &e, 13, 0, &in);
+    assert_int_equal(in.commune, 0);
+    e.u.life = entry(CT_LIFE_VOID);
+    strcpy(e.u.life.new_commune, "Phường 1"); /* not a correction's "w" */
+    ct_tally_in_make(&camp, &e, 13, 0, &in);
+    assert_int_equal(in.commune, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reorg_lookup),
         cmocka_unit_test(test_check_life),
+        cmocka_unit_test(test_tally_in_make),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
