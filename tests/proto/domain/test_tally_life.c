@@ -93,6 +93,23 @@ static ct_tally_entry_result w_apply(world *w, const ct_entry *e, int64_t receiv
     if (e->type == CT_ENTRY_EVENT) in.local_day = ct_time_yyyymmdd(e->u.ev.occurred_ms, 7 * 60);
     ct_tally_entry_result r;
     assert_int_equal(ct_tally_entry(&ctx, e, &in, &r), CT_OK);
+    if (e->type == CT_ENTRY_EVENT) { /* its kinds 1..9 are exactly ct_tally_apply's */
+        person_row *row = w_find(w, e->u.ev.program, e->u.ev.person);
+        ct_person_state next;
+        ct_tally_result v2;
+        ct_tally_apply(&e->u.ev, in.local_day, commune, in.seq, row ? &row->st : NULL, &next, &v2);
+        size_t j = 0;
+        for (size_t i = 0; i < r.n; i++) {
+            if (ct_count_key_kind(&r.changes[i].key) > CT_COUNT_COMMUNE) continue;
+            assert_true(j < v2.n);
+            assert_int_equal(ct_count_key_cmp(&r.changes[i].key, &v2.changes[j].key), 0);
+            assert_int_equal(r.changes[i].delta, v2.changes[j].delta);
+            j++;
+        }
+        assert_int_equal(j, v2.n);
+        assert_int_equal(r.outcome, v2.outcome);
+        assert_int_equal(r.n_persons, v2.state_changed ? 1 : 0);
+    }
     if (r.refused) {
         assert_int_equal(r.n, 0);
         assert_int_equal(r.n_persons, 0);
