@@ -118,4 +118,30 @@ for f in (3, 5, 6, 7, 8, 0x80):
         pass
 print(f"person flags {len(ps_voided):4d} bytes  {'identical' if ok else 'DIFFERENT'}")
 fails += not ok
+# counter keys of kinds 10..21 (§5.1): the cases test_tally_life.c asserts of ct_count_key_parse
+key_cases = [(10, 0, 672, 1, True), (10, 1, 672, 32, True), (10, 0, 672, 0, False),
+             (10, 0, 672, 33, False), (10, 0, 0, 2, False), (10, 2, 672, 2, False),
+             (11, 1, 672, 0, True), (11, 1, 672, 1, False), (11, 1, 0, 0, False),
+             (12, 1, 672, 16, True), (12, 1, 0, 16, True), (12, 1, 672, 15, False),
+             (13, 0, 0, 4, True), (13, 0, 672, 4, True), (13, 1, 672, 4, False),
+             (14, 1, 672, 12, True), (14, 1, 0, 12, False), (15, 1, 672, 4, True),
+             (15, 1, 0, 4, False), (16, 1, 672, 1, True), (16, 1, 672, 2, False),
+             (17, 0, 672, 0, True), (17, 0, 0, 0, False), (18, 0, 672, 4, True),
+             (19, 1, 672, 4, True), (19, 1, 672, 3, False), (20, 0, 0, 1, True),
+             (20, 0, 0, 32, True), (20, 0, 0, 0, False), (20, 0, 1, 5, False),
+             (20, 1, 0, 5, False), (21, 0, 0, 8, True), (21, 0, 672, 8, True),
+             (21, 1, 672, 8, False), (21, 0, 672, 7, False), (22, 0, 672, 0, False)]
+ok = all(P.key_check(bytes([k, p]) + u.to_bytes(2, "big") + bytes(n)) == want
+         for k, p, u, n, want in key_cases)
+ok = ok and [P.key_check(P.key_late_hist(0, 672, b)) for b in range(9)] == [True] * 8 + [False]
+ok = ok and P.key_str(P.key_target("bhyt_hgd", 0, 1689958800000, 7)) == \
+    "kind=target program=bhyt_hgd district=0 dim=1689958800000,seq=7"
+ok = ok and P.key_str(P.key_life(0, 9)) == "kind=life program=- district=0 dim=9"
+ok = ok and P.key_str(P.key_reorg("merge-2023")) == "kind=reorg program=- district=0 dim=merge-2023"
+bounds = [(-1, 0), (0, 0), (899999, 0), (900000, 1), (3599999, 1), (3600000, 2),
+          (21600000, 3), (86400000, 4), (172800000, 5), (259200000, 6), (604799999, 6),
+          (604800000, 7)]
+ok = ok and all(P.late_bucket(ms) == b for ms, b in bounds)
+print(f"keys 10..21  {len(key_cases):4d} cases  {'identical' if ok else 'DIFFERENT'}")
+fails += not ok
 sys.exit(1 if fails else 0)
