@@ -78,6 +78,12 @@ static unsigned days_in_month(int64_t y, unsigned m)
     return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
 
+int ct_time_yyyymmdd_valid(uint32_t ymd)
+{
+    uint32_t y = ymd / 10000, m = ymd / 100 % 100, d = ymd % 100;
+    return y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
+}
+
 /* Reads exactly n decimal digits at *p. */
 static int digits(const char **p, int n, int *out)
 {

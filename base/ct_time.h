@@ -21,6 +21,8 @@ ct_err ct_tz_parse(const char *s, int32_t *offset_min);
 void ct_time_format(int64_t ms, int32_t offset_min, char *buf, size_t len);
 /* Civil date of ms at the offset, as YYYYMMDD. */
 uint32_t ct_time_yyyymmdd(int64_t ms, int32_t offset_min);
+/* 1 when ymd (YYYYMMDD) is a real date of years 1..9999, else 0. */
+int ct_time_yyyymmdd_valid(uint32_t ymd);
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
 int64_t ct_days_from_civil(int64_t y, unsigned m, unsigned d);
 

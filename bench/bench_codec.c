@@ -2,7 +2,10 @@
  * ns per operation for the typical event (encode, prescan, full strict
  * decode), a 1000-event "sub" (encode, prescan, decode, decode + every event
  * inside), an ack for 1000 events, and the log record (encode + BLAKE2b,
- * decode + chain check). Single thread; each row runs ~0.2 s after a warm-up
+ * decode + chain check), the log-entry dispatch (ct_entry_decode of the event
+ * and of a void life entry) and the tally rule of one counted enroll
+ * (ct_tally_apply; ct_tally_entry over a ct_counts of 1000 counters and no
+ * person state). Single thread; each row runs ~0.2 s after a warm-up
  * and reports the best of 3 rounds. Prints a table, then one JSON line.
  *   bench_codec [--quick]     --quick: ~10x shorter rounds
  * Not a test: the numbers depend on the machine and its load.
@@ -12,9 +15,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "ct_counts.h"
 #include "ct_event.h"
+#include "ct_life.h"
 #include "ct_logrec.h"
 #include "ct_prescan.h"
+#include "ct_tally.h"
 #include "ct_wire.h"
 
 #define N_SUB 1000
@@ -163,6 +169,73 @@ static void b_logrec_decode_check(void *c)
     sink += (uint64_t)ct_logrec_check(&r, zero_hash);
 }
 
+static ct_buf void_bytes = CT_BUF_INIT;
+static ct_life void_entry;
+static ct_counts tally_counts;
+
+static void b_entry_decode_event(void *c)
+{
+    (void)c;
+    ct_entry e;
+    sink += (uint64_t)ct_entry_decode(ev_bytes.data, ev_bytes.len, &e, NULL) + e.u.ev.district;
+}
+
+static void b_life_encode(void *c)
+{
+    (void)c;
+    ct_buf_reset(&out);
+    ct_life_encode(&void_entry, &out);
+    sink += out.len;
+}
+
+static void b_entry_decode_life(void *c)
+{
+    (void)c;
+    ct_entry e;
+    sink +=
+        (uint64_t)ct_entry_decode(void_bytes.data, void_bytes.len, &e, NULL) + e.u.life.district;
+}
+
+static void b_tally_apply(void *c)
+{
+    (void)c;
+    ct_person_state next;
+    ct_tally_result r;
+    ct_tally_apply(&typical, 20230722, 1, 7, NULL, &next, &r);
+    sink += r.n;
+}
+
+static ct_err bench_count(void *arg, const ct_count_key *k, int64_t *v)
+{
+    *v = ct_counts_get(arg, k);
+    return CT_OK;
+}
+
+static ct_err bench_person(void *arg, ct_program p, const uint8_t person[CT_PERSON_LEN],
+                           ct_person_state *st, bool *found)
+{
+    (void)arg, (void)p, (void)person, (void)st;
+    *found = false;
+    return CT_OK;
+}
+
+static void b_tally_entry(void *c)
+{
+    (void)c;
+    static ct_entry e;
+    e.type = CT_ENTRY_EVENT;
+    e.u.ev = typical;
+    ct_tally_ctx ctx = {bench_count, bench_person, &tally_counts};
+    ct_tally_in in = {.seq = 7,
+                      .received_ms = 1690000360123,
+                      .local_day = 20230722,
+                      .recv_day = 20230722,
+                      .commune = 1};
+    ct_tally_entry_result r;
+    ct_tally_entry(&ctx, &e, &in, &r);
+    sink += r.n;
+}
+
 static void setup(void)
 {
     static const uint8_t origin[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -202,6 +275,24 @@ static void setup(void)
     if (ct_wire_ack_encode(1, 12345678, items, N_SUB, &ack_bytes)) exit(1);
     b_logrec_encode(NULL);
     ct_buf_append(&rec_bytes, out.data, out.len);
+    void_entry.kind = CT_LIFE_VOID;
+    ct_event_id_make(void_entry.id, origin, 123457);
+    void_entry.issued_ms = 1690003600000;
+    strcpy(void_entry.campaign, "lamdong-2023");
+    strcpy(void_entry.actor, "LD672-001");
+    strcpy(void_entry.reason, "nhập trùng");
+    void_entry.district = 672;
+    void_entry.program = CT_PROGRAM_BHYT_HGD;
+    memcpy(void_entry.person, typical.person, CT_PERSON_LEN);
+    memcpy(void_entry.target_id, typical.id, CT_EVENT_ID_LEN);
+    void_entry.target_seq = 7;
+    if (ct_life_encode(&void_entry, &void_bytes)) exit(1);
+    ct_counts_init(&tally_counts);
+    for (uint32_t i = 0; i < 1000; i++) { /* days and staff of 50 units */
+        uint8_t d[4] = {0x01, 0x34, 0xb2, (uint8_t)(0x42 + i % 20)};
+        ct_count_key k = ct_count_key_make(CT_COUNT_DAY, CT_PROGRAM_BHYT_HGD, 600 + i / 20, d, 4);
+        if (ct_counts_add(&tally_counts, &k, 1)) exit(1);
+    }
 }
 
 int main(int argc, char **argv)
@@ -228,6 +319,13 @@ int main(int argc, char **argv)
         {"log record encode + BLAKE2b", "logrec_encode", b_logrec_encode, rec_bytes.len, 1},
         {"log record decode + chain check", "logrec_decode_check", b_logrec_decode_check,
          rec_bytes.len, 1},
+        {"entry decode (dispatch + event)", "entry_decode_event", b_entry_decode_event,
+         ev_bytes.len, 1},
+        {"life entry encode (void)", "life_encode", b_life_encode, void_bytes.len, 1},
+        {"entry decode (dispatch + void)", "entry_decode_life", b_entry_decode_life, void_bytes.len,
+         1},
+        {"tally_apply (counted enroll)", "tally_apply", b_tally_apply, 0, 1},
+        {"tally_entry (counted enroll, counts ctx)", "tally_entry", b_tally_entry, 0, 1},
     };
     const size_t nrows = sizeof rows / sizeof rows[0];
     double ns[sizeof rows / sizeof rows[0]];
@@ -246,5 +344,7 @@ int main(int argc, char **argv)
     ct_buf_free(&ack_bytes);
     ct_buf_free(&rec_bytes);
     ct_buf_free(&out);
+    ct_buf_free(&void_bytes);
+    ct_counts_free(&tally_counts);
     return (int)(sink & 0); /* keep sink alive */
 }

@@ -1,10 +1,10 @@
 /* ct_campaign.c — the campaign model: lookups, the ONE event check and its
- * memo (ct_campaign_checker), campaign-local days (see ct_campaign.h,
+ * memo (ct_campaign_checker), the life-entry check, campaign-local days (see ct_campaign.h,
  * docs/PROTOCOL.md §4). Reading campaign files is campaign/ct_campaign_load.c.
  *
  * Invariants: a ct_campaign's arrays are sorted (districts by code, agents
- * and groups by id) and never change after loading, so lookups are bsearch
- * and a checker's remembered passes stay true for the campaign's lifetime.
+ * and groups by id, reorganizations by name, their moves by agent) and never change after loading,
+ * so lookups are bsearch and a checker's remembered passes stay true for the campaign's lifetime.
  */
 #include "ct_campaign.h"
 
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ct_life.h"
 #include "ct_time.h"
 
 void ct_campaign_free(ct_campaign *c)
@@ -24,6 +25,12 @@ void ct_campaign_free(ct_campaign *c)
     free(c->districts);
     free(c->agents);
     free(c->groups);
+    for (size_t i = 0; c->reorgs && i < c->n_reorgs; i++) {
+        free(c->reorgs[i].maps);
+        free(c->reorgs[i].moves);
+        free(c->reorgs[i].renames);
+    }
+    free(c->reorgs);
     memset(c, 0, sizeof *c);
 }
 
@@ -193,4 +200,69 @@ ct_err ct_campaign_checker_check(ct_campaign_checker *k, const ct_event *ev, int
 uint32_t ct_campaign_local_day(const ct_campaign *c, int64_t ms)
 {
     return ct_time_yyyymmdd(ms, c ? c->tz_offset_min : 0);
+}
+
+/* ---- reorganizations and the life-entry check ---- */
+
+static int cmp_reorg_key(const void *key, const void *elem)
+{
+    return strcmp(key, ((const ct_reorg *)elem)->name);
+}
+
+const ct_reorg *ct_campaign_reorg(const ct_campaign *c, const char *name)
+{
+    if (!c || !name || !c->n_reorgs) return NULL;
+    return bsearch(name, c->reorgs, c->n_reorgs, sizeof *c->reorgs, cmp_reorg_key);
+}
+
+static int cmp_move_key(const void *key, const void *elem)
+{
+    return strcmp(key, ((const ct_reorg_move *)elem)->agent);
+}
+
+/* Whether a declared reorganization moves agent to unit. */
+static bool moved_to(const ct_campaign *c, const char *agent, uint32_t unit)
+{
+    for (size_t i = 0; i < c->n_reorgs; i++) {
+        const ct_reorg *r = &c->reorgs[i];
+        if (!r->n_moves) continue;
+        const ct_reorg_move *m =
+            bsearch(agent, r->moves, r->n_moves, sizeof *r->moves, cmp_move_key);
+        if (m && m->to == unit) return true;
+    }
+    return false;
+}
+
+ct_err ct_campaign_check_life(const ct_campaign *c, const ct_life *l)
+{
+    if (!c || !l) return CT_ERR_ARG;
+    if (strcmp(l->campaign, c->id) != 0) return CT_ERR_WRONG_CAMPAIGN;
+    const bool has_unit = l->kind != CT_LIFE_REORG;
+    const bool unit_zero_ok =
+        l->kind == CT_LIFE_TARGET || l->kind == CT_LIFE_CLOSE || l->kind == CT_LIFE_REOPEN;
+    const ct_district *d = NULL;
+    if (has_unit) {
+        d = ct_campaign_district(c, l->district);
+        if (!d && !(l->district == 0 && unit_zero_ok)) return CT_ERR_UNKNOWN_DISTRICT;
+    }
+    if (l->kind == CT_LIFE_CORRECT) {
+        if (l->has_new_agent) {
+            const ct_agent *a = ct_campaign_agent(c, l->new_agent);
+            if (!a) return CT_ERR_UNKNOWN_AGENT;
+            if (a->district != l->district && !moved_to(c, l->new_agent, l->district))
+                return CT_ERR_AGENT_DISTRICT;
+        }
+        if (l->has_new_commune && l->new_commune[0] && d && d->n_communes &&
+            !ct_campaign_commune_listed(d, l->new_commune))
+            return CT_ERR_UNKNOWN_COMMUNE;
+        if (l->has_new_group && l->new_group[0] && !ct_campaign_group(c, l->new_group))
+            return CT_ERR_UNKNOWN_GROUP;
+    }
+    if (l->kind == CT_LIFE_CLOSE || l->kind == CT_LIFE_REOPEN) {
+        if (l->day < ct_campaign_local_day(c, c->start_ms) ||
+            l->day > ct_campaign_local_day(c, c->end_ms - 1))
+            return CT_ERR_OUTSIDE_WINDOW;
+    }
+    if (l->kind == CT_LIFE_REORG && !ct_campaign_reorg(c, l->reorg)) return CT_ERR_UNKNOWN_REORG;
+    return CT_OK;
 }

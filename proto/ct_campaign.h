@@ -49,6 +49,37 @@ typedef struct {
     char name[CT_NAME_MAX + 1];
 } ct_group;
 
+/* A declared unit reorganization (docs/PROTOCOL.md §4.5): in force only
+ * once a "reorg" life entry names it (§2.2, §5.3). */
+typedef struct {
+    uint32_t from;                    /* an original unit */
+    char commune[CT_COMMUNE_MAX + 1]; /* one of its communes; "" = the rest of it */
+    uint32_t to;                      /* the unit it belongs to once in force */
+} ct_reorg_map;
+
+typedef struct {
+    char agent[CT_AGENT_ID_MAX + 1]; /* a staff member of the roster */
+    uint32_t to;                     /* the unit they record for once in force */
+} ct_reorg_move;
+
+typedef struct {
+    uint32_t unit;
+    char name[CT_NAME_MAX + 1]; /* the unit's name once in force */
+} ct_reorg_rename;
+
+#define CT_REORG_NAME_MAX 32
+
+typedef struct {
+    char name[CT_REORG_NAME_MAX + 1]; /* the section's NAME: what a "reorg" entry names */
+    char label[CT_NAME_MAX + 1];      /* for people */
+    ct_reorg_map *maps;               /* sorted by (from, commune) */
+    size_t n_maps;
+    ct_reorg_move *moves; /* sorted by agent */
+    size_t n_moves;
+    ct_reorg_rename *renames; /* sorted by unit */
+    size_t n_renames;
+} ct_reorg;
+
 typedef struct {
     char id[CT_CAMPAIGN_ID_MAX + 1];
     char name[CT_NAME_MAX + 1];
@@ -65,6 +96,8 @@ typedef struct {
     size_t n_agents;
     ct_group *groups; /* sorted by id */
     size_t n_groups;
+    ct_reorg *reorgs; /* sorted by name */
+    size_t n_reorgs;
     uint8_t fingerprint[32]; /* BLAKE2b-256 over campaign file bytes || roster bytes */
 } ct_campaign;
 
@@ -106,6 +139,17 @@ typedef struct ct_campaign_checker ct_campaign_checker;
 ct_err ct_campaign_checker_new(const ct_campaign *c, ct_campaign_checker **out);
 void ct_campaign_checker_free(ct_campaign_checker *k);
 ct_err ct_campaign_checker_check(ct_campaign_checker *k, const ct_event *ev, int64_t now_ms);
+
+/* The declared reorganization of that name, NULL if none. */
+const ct_reorg *ct_campaign_reorg(const ct_campaign *c, const char *name);
+
+struct ct_life;
+/* Validation of a decoded life entry against the campaign (docs/PROTOCOL.md
+ * §2.2 "Checked against the campaign"): campaign id, unit (0 where the kind
+ * allows it), new agent on the roster of the unit or moved to it by a
+ * declared reorganization, new commune listed, new group known, day within
+ * the campaign, reorganization declared. */
+ct_err ct_campaign_check_life(const ct_campaign *c, const struct ct_life *l);
 
 /* Campaign-local calendar day of ms as YYYYMMDD (uses tz_offset_min). */
 uint32_t ct_campaign_local_day(const ct_campaign *c, int64_t ms);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ct_error.h"
+#include "ct_event.h"
 #include "ct_prescan.h"
 
 /* Depth allowed by every chitieu decoder (legal messages use <= 3). */
@@ -44,6 +45,18 @@ static inline ct_err ct_codec_uint(const msgpack_object *o, uint64_t max, uint64
     *v = o->via.u64;
     return CT_OK;
 }
+
+/* Shared field readers and checks (ct_event.c), used by every decoder of an
+ * entry of the log (event, life entry) so their string rules are one code:
+ * ct_codec_str: a str of valid UTF-8, NUL-free, 1..cap bytes (0..cap with
+ * allow_empty), copied NUL-terminated into dst (cap + 1 bytes); wrong type
+ * WRONG_TYPE, empty BAD_VALUE, over cap STRING_TOO_LONG, BAD_UTF8, NUL
+ * BAD_VALUE. ct_codec_program: a str naming a program (UNKNOWN_PROGRAM).
+ * ct_codec_check_cstr: the encoder's check of a char[cap + 1] field: *len =
+ * its length; BAD_VALUE when unterminated, empty while required, or not UTF-8. */
+ct_err ct_codec_str(const msgpack_object *o, bool allow_empty, size_t cap, char *dst);
+ct_err ct_codec_program(const msgpack_object *o, ct_program *out);
+ct_err ct_codec_check_cstr(const char *s, size_t cap, bool required, size_t *len);
 
 /* ---- direct canonical packing (hot paths: event, log record) -------------
  * Each writes at p (the caller reserved enough) and returns the new end.

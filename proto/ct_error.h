@@ -65,6 +65,8 @@
       "occurred-at is outside the campaign window")                                        \
     X(CT_ERR_IN_FUTURE, 46, "in_future", "occurred-at is in the future (clock skew?)")     \
     X(CT_ERR_UNKNOWN_GROUP, 47, "unknown_group", "unknown subsidy group")                  \
+    X(CT_ERR_UNKNOWN_REORG, 48, "unknown_reorg",                                           \
+      "no such reorganization in the campaign file")                                       \
     /* ingest and security (60..79) */                                                     \
     X(CT_ERR_CONFLICT, 60, "conflict", "event id already recorded with different content") \
     X(CT_ERR_FORBIDDEN, 61, "forbidden", "this key may not write for that district")       \
@@ -81,7 +83,18 @@
     X(CT_ERR_STORE_CORRUPT, 69, "store_corrupt", "stored record cannot be decoded")        \
     X(CT_ERR_STALE_EPOCH, 70, "stale_epoch", "the aggregator runs an older epoch")         \
     X(CT_ERR_NOT_PRIMARY, 71, "not_primary", "this aggregator is a follower")              \
+    X(CT_ERR_NOT_CURRENT, 72, "not_current",                                               \
+      "that sign-up is not the person's current one (cancelled, superseded or moved)")     \
+    X(CT_ERR_ALREADY_VOIDED, 73, "already_voided", "that sign-up was already voided")      \
+    X(CT_ERR_CORRECT_CONFLICT, 74, "correct_conflict",                                     \
+      "the person is already enrolled in the program the correction moves to")             \
     X(CT_ERR_UNKNOWN_COMMUNE, 75, "unknown_commune", "commune is not in the unit's list") \
+    X(CT_ERR_ALREADY_CLOSED, 76, "already_closed", "that day is already closed for that unit") \
+    X(CT_ERR_NOT_CLOSED, 77, "not_closed", "that day is not closed for that unit")         \
+    X(CT_ERR_UNKNOWN_EVENT, 78, "unknown_event",                                           \
+      "no enroll event with that id, person and unit at that log position")                \
+    X(CT_ERR_ALREADY_APPLIED, 79, "already_applied",                                       \
+      "that reorganization is already in force")                                           \
     /* coordination (81..85) */                                                            \
     X(CT_ERR_ETCD, 81, "etcd", "the coordination service (etcd) cannot be reached or refused")
 

@@ -153,15 +153,9 @@ int ct_utf8_valid(const uint8_t *s, size_t n)
 
 /* ---- encode -------------------------------------------------------------- */
 
-/* Length of a NUL-terminated string held in a char[cap+1]; cap+1 if not terminated. */
-static size_t ct_fstrlen(const char *s, size_t cap)
+ct_err ct_codec_check_cstr(const char *s, size_t cap, bool required, size_t *len)
 {
-    return strnlen(s, cap + 1);
-}
-
-static ct_err ct_check_str(const char *s, size_t cap, bool required, size_t *len)
-{
-    size_t n = ct_fstrlen(s, cap);
+    size_t n = strnlen(s, cap + 1);
     if (n > cap) return CT_ERR_BAD_VALUE;
     if (n == 0 && required) return CT_ERR_BAD_VALUE;
     if (!ct_utf8_valid((const uint8_t *)s, n)) return CT_ERR_BAD_VALUE;
@@ -173,10 +167,10 @@ ct_err ct_event_encode(const ct_event *ev, ct_buf *out)
 {
     if (!ev || !out) return CT_ERR_ARG;
     size_t lc, lw, la, lg;
-    if (ct_check_str(ev->campaign, CT_CAMPAIGN_ID_MAX, true, &lc) ||
-        ct_check_str(ev->commune, CT_COMMUNE_MAX, false, &lw) ||
-        ct_check_str(ev->agent, CT_AGENT_ID_MAX, true, &la) ||
-        ct_check_str(ev->group, CT_GROUP_MAX, false, &lg))
+    if (ct_codec_check_cstr(ev->campaign, CT_CAMPAIGN_ID_MAX, true, &lc) ||
+        ct_codec_check_cstr(ev->commune, CT_COMMUNE_MAX, false, &lw) ||
+        ct_codec_check_cstr(ev->agent, CT_AGENT_ID_MAX, true, &la) ||
+        ct_codec_check_cstr(ev->group, CT_GROUP_MAX, false, &lg))
         return CT_ERR_BAD_VALUE;
     if (ev->occurred_ms < 0 || ev->district == 0 || ev->district > 0xffff) return CT_ERR_BAD_VALUE;
     if ((unsigned)ev->program >= CT_PROGRAM_COUNT || (unsigned)ev->action > 1)
@@ -277,18 +271,23 @@ static int ct_event_field(const msgpack_object *k)
     }
 }
 
-/* A str field with 1..cap bytes of valid UTF-8, copied NUL-terminated into dst. */
-static ct_err ct_get_str(const msgpack_object *o, size_t cap, char *dst)
+ct_err ct_codec_str(const msgpack_object *o, bool allow_empty, size_t cap, char *dst)
 {
     if (o->type != MSGPACK_OBJECT_STR) return CT_ERR_WRONG_TYPE;
     size_t n = o->via.str.size;
-    if (n == 0) return CT_ERR_BAD_VALUE;
+    if (n == 0 && !allow_empty) return CT_ERR_BAD_VALUE;
     if (n > cap) return CT_ERR_STRING_TOO_LONG;
     if (!ct_utf8_valid((const uint8_t *)o->via.str.ptr, n)) return CT_ERR_BAD_UTF8;
     if (memchr(o->via.str.ptr, 0, n)) return CT_ERR_BAD_VALUE; /* C strings end at NUL */
-    memcpy(dst, o->via.str.ptr, n);
+    if (n) memcpy(dst, o->via.str.ptr, n);
     dst[n] = '\0';
     return CT_OK;
+}
+
+ct_err ct_codec_program(const msgpack_object *o, ct_program *out)
+{
+    if (o->type != MSGPACK_OBJECT_STR) return CT_ERR_WRONG_TYPE;
+    return ct_program_from(o->via.str.ptr, o->via.str.size, out);
 }
 
 static const ct_prescan_limits ct_event_limits = {CT_CODEC_MAX_DEPTH, 64, 256};
@@ -356,7 +355,7 @@ ct_err ct_event_decode(const uint8_t *buf, size_t len, ct_event *out, bool *id_k
             out->occurred_ms = (int64_t)u;
             break;
         case F_C:
-            if ((e = ct_get_str(o, CT_CAMPAIGN_ID_MAX, out->campaign))) return e;
+            if ((e = ct_codec_str(o, false, CT_CAMPAIGN_ID_MAX, out->campaign))) return e;
             break;
         case F_D:
             if ((e = ct_codec_uint(o, 0xffff, &u))) return e;
@@ -364,14 +363,13 @@ ct_err ct_event_decode(const uint8_t *buf, size_t len, ct_event *out, bool *id_k
             out->district = (uint32_t)u;
             break;
         case F_W:
-            if ((e = ct_get_str(o, CT_COMMUNE_MAX, out->commune))) return e;
+            if ((e = ct_codec_str(o, false, CT_COMMUNE_MAX, out->commune))) return e;
             break;
         case F_A:
-            if ((e = ct_get_str(o, CT_AGENT_ID_MAX, out->agent))) return e;
+            if ((e = ct_codec_str(o, false, CT_AGENT_ID_MAX, out->agent))) return e;
             break;
         case F_P:
-            if (o->type != MSGPACK_OBJECT_STR) return CT_ERR_WRONG_TYPE;
-            if ((e = ct_program_from(o->via.str.ptr, o->via.str.size, &out->program))) return e;
+            if ((e = ct_codec_program(o, &out->program))) return e;
             break;
         case F_X:
             if (o->type != MSGPACK_OBJECT_STR) return CT_ERR_WRONG_TYPE;
@@ -394,7 +392,7 @@ ct_err ct_event_decode(const uint8_t *buf, size_t len, ct_event *out, bool *id_k
             out->amount_vnd = u;
             break;
         case F_G:
-            if ((e = ct_get_str(o, CT_GROUP_MAX, out->group))) return e;
+            if ((e = ct_codec_str(o, false, CT_GROUP_MAX, out->group))) return e;
             break;
         default:
             return CT_ERR_INTERNAL;

@@ -9,7 +9,8 @@
  * Person state encoding (big-endian; version 1 20..84 bytes, version 2
  * 22..86 bytes):
  *   0      u8   version: 1 when the commune code is 0, else 2
- *   1      u8   flags: bit0 = enrolled; other bits 0
+ *   1      u8   flags: bit0 = enrolled, bit1 = voided, bit2 = moved; at
+ *               most one of them; other bits 0
  *   2..5   u32  district of the crediting enroll
  *   6..9   u32  day (YYYYMMDD) of the crediting enroll
  *   10..17 u64  log seq of the crediting enroll
@@ -29,6 +30,11 @@
 
 #define CT_DIM_MAX 32
 
+/* person state flag bits (docs/PROTOCOL.md §7) */
+#define CT_PSF_ENROLLED 1u
+#define CT_PSF_VOIDED 2u
+#define CT_PSF_MOVED 4u
+
 ct_count_key ct_count_key_make(ct_count_kind kind, ct_program program, uint32_t district,
                                const void *dim, size_t dim_len)
 {
@@ -44,29 +50,63 @@ ct_count_key ct_count_key_make(ct_count_kind kind, ct_program program, uint32_t 
     return k;
 }
 
+/* Per kind of tally version 3 (docs/PROTOCOL.md §5.1): dim length range,
+ * whether the program byte may be nonzero, and the unit rule. */
+enum { U_ANY, U_NONZERO, U_ZERO };
+typedef struct {
+    uint8_t dim_min, dim_max;
+    bool program;
+    uint8_t unit;
+} ct_kind_rule;
+
+static const ct_kind_rule ct_life_kind_rules[] = {
+    [CT_COUNT_VOIDED] = {1, CT_DIM_MAX, true, U_NONZERO},
+    [CT_COUNT_CORRECTED] = {0, 0, true, U_NONZERO},
+    [CT_COUNT_TARGET] = {16, 16, true, U_ANY},
+    [CT_COUNT_CLOSE] = {4, 4, false, U_ANY},
+    [CT_COUNT_AFTER_CLOSE] = {12, 12, true, U_NONZERO},
+    [CT_COUNT_LATE_CLOSED] = {4, 4, true, U_NONZERO},
+    [CT_COUNT_LATE_HIST] = {1, 1, true, U_NONZERO},
+    [CT_COUNT_LATE_MAX] = {0, 0, true, U_NONZERO},
+    [CT_COUNT_AFTER_DAY] = {4, 4, true, U_NONZERO},
+    [CT_COUNT_RECV_DAY] = {4, 4, true, U_NONZERO},
+    [CT_COUNT_REORG] = {1, CT_DIM_MAX, false, U_ZERO},
+    [CT_COUNT_LIFE] = {8, 8, false, U_ANY},
+};
+
 ct_err ct_count_key_parse(const uint8_t *b, size_t len, ct_count_key *out)
 {
     if (!b || !out || len < 4 || len > CT_COUNT_KEY_MAX) return CT_ERR_BAD_VALUE;
     uint8_t kind = b[0];
-    if (kind < CT_COUNT_NET || kind > CT_COUNT_COMMUNE) return CT_ERR_BAD_VALUE;
+    if (kind < CT_COUNT_NET || kind > CT_COUNT_LIFE) return CT_ERR_BAD_VALUE;
     if (b[1] >= CT_PROGRAM_COUNT) return CT_ERR_BAD_VALUE;
     size_t dim = len - 4;
-    switch ((ct_count_kind)kind) {
-    case CT_COUNT_AGENT:
-    case CT_COUNT_GROUP:
-        if (dim < 1 || dim > CT_DIM_MAX) return CT_ERR_BAD_VALUE;
-        break;
-    case CT_COUNT_DAY:
-        if (dim != 4) return CT_ERR_BAD_VALUE;
-        break;
-    case CT_COUNT_COMMUNE: {
-        if (dim != 2) return CT_ERR_BAD_VALUE;
-        unsigned code = (unsigned)b[4] << 8 | b[5];
-        if (code < 1 || code > CT_COMMUNES_MAX) return CT_ERR_BAD_VALUE;
-        break;
-    }
-    default:
-        if (dim != 0) return CT_ERR_BAD_VALUE;
+    if (kind >= CT_COUNT_VOIDED) {
+        const ct_kind_rule *r = &ct_life_kind_rules[kind];
+        unsigned unit = (unsigned)b[2] << 8 | b[3];
+        if (dim < r->dim_min || dim > r->dim_max) return CT_ERR_BAD_VALUE;
+        if (!r->program && b[1] != 0) return CT_ERR_BAD_VALUE;
+        if ((r->unit == U_NONZERO && unit == 0) || (r->unit == U_ZERO && unit != 0))
+            return CT_ERR_BAD_VALUE;
+        if (kind == CT_COUNT_LATE_HIST && b[4] >= CT_LATE_BUCKETS) return CT_ERR_BAD_VALUE;
+    } else {
+        switch ((ct_count_kind)kind) {
+        case CT_COUNT_AGENT:
+        case CT_COUNT_GROUP:
+            if (dim < 1 || dim > CT_DIM_MAX) return CT_ERR_BAD_VALUE;
+            break;
+        case CT_COUNT_DAY:
+            if (dim != 4) return CT_ERR_BAD_VALUE;
+            break;
+        case CT_COUNT_COMMUNE: {
+            if (dim != 2) return CT_ERR_BAD_VALUE;
+            unsigned code = (unsigned)b[4] << 8 | b[5];
+            if (code < 1 || code > CT_COMMUNES_MAX) return CT_ERR_BAD_VALUE;
+            break;
+        }
+        default:
+            if (dim != 0) return CT_ERR_BAD_VALUE;
+        }
     }
     memset(out, 0, sizeof *out);
     memcpy(out->b, b, len);
@@ -118,9 +158,11 @@ ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_ST
     size_t gl = strnlen(s->group, sizeof s->group);
     if (al > CT_AGENT_ID_MAX || gl > CT_GROUP_MAX || s->commune > CT_COMMUNES_MAX)
         return CT_ERR_BAD_VALUE;
+    if ((int)s->enrolled + (int)s->voided + (int)s->moved > 1) return CT_ERR_BAD_VALUE;
     size_t n = 0;
     out[n++] = s->commune ? 2 : 1;
-    out[n++] = s->enrolled ? 1 : 0;
+    out[n++] = (uint8_t)((s->enrolled ? CT_PSF_ENROLLED : 0) | (s->voided ? CT_PSF_VOIDED : 0) |
+                         (s->moved ? CT_PSF_MOVED : 0));
     ct_be32_put(out + n, s->district);
     n += 4;
     ct_be32_put(out + n, s->day);
@@ -145,10 +187,15 @@ ct_err ct_person_state_encode(const ct_person_state *s, uint8_t out[CT_PERSON_ST
 ct_err ct_person_state_decode(const uint8_t *b, size_t len, ct_person_state *out)
 {
     if (!b || !out) return CT_ERR_ARG;
-    if (len < 20 || (b[0] != 1 && b[0] != 2) || (b[1] & ~1u) != 0) return CT_ERR_STORE_CORRUPT;
+    if (len < 20 || (b[0] != 1 && b[0] != 2)) return CT_ERR_STORE_CORRUPT;
+    /* at most one flag: 0, enrolled, voided or moved */
+    if (b[1] != 0 && b[1] != CT_PSF_ENROLLED && b[1] != CT_PSF_VOIDED && b[1] != CT_PSF_MOVED)
+        return CT_ERR_STORE_CORRUPT;
     ct_person_state s;
     memset(&s, 0, sizeof s);
-    s.enrolled = b[1] & 1;
+    s.enrolled = b[1] == CT_PSF_ENROLLED;
+    s.voided = b[1] == CT_PSF_VOIDED;
+    s.moved = b[1] == CT_PSF_MOVED;
     s.district = ct_be32_get(b + 2);
     s.day = ct_be32_get(b + 6);
     s.seq = (uint64_t)ct_be32_get(b + 10) << 32 | ct_be32_get(b + 14);
@@ -268,6 +315,18 @@ const char *ct_tally_outcome_name(ct_tally_outcome o)
         return "cancel_noop";
     case CT_TALLY_CANCEL_FOREIGN:
         return "cancel_foreign";
+    case CT_TALLY_VOIDED:
+        return "voided";
+    case CT_TALLY_CORRECTED:
+        return "corrected";
+    case CT_TALLY_TARGET_SET:
+        return "target_set";
+    case CT_TALLY_CLOSED:
+        return "closed";
+    case CT_TALLY_REOPENED:
+        return "reopened";
+    case CT_TALLY_REORG_SET:
+        return "reorg_set";
     }
     return "unknown";
 }
@@ -293,6 +352,30 @@ const char *ct_count_kind_name(ct_count_kind k)
         return "cancel_noop";
     case CT_COUNT_COMMUNE:
         return "commune";
+    case CT_COUNT_VOIDED:
+        return "voided";
+    case CT_COUNT_CORRECTED:
+        return "corrected";
+    case CT_COUNT_TARGET:
+        return "target";
+    case CT_COUNT_CLOSE:
+        return "close";
+    case CT_COUNT_AFTER_CLOSE:
+        return "after_close";
+    case CT_COUNT_LATE_CLOSED:
+        return "late_closed";
+    case CT_COUNT_LATE_HIST:
+        return "late_hist";
+    case CT_COUNT_LATE_MAX:
+        return "late_max";
+    case CT_COUNT_AFTER_DAY:
+        return "after_day";
+    case CT_COUNT_RECV_DAY:
+        return "recv_day";
+    case CT_COUNT_REORG:
+        return "reorg";
+    case CT_COUNT_LIFE:
+        return "life";
     }
     return "unknown";
 }
@@ -305,14 +388,30 @@ void ct_count_key_str(const ct_count_key *k, char *out, size_t len)
     }
     ct_count_kind kind = ct_count_key_kind(k);
     ct_program p = ct_count_key_program(k);
-    const char *pname = (unsigned)p < CT_PROGRAM_COUNT ? ct_program_name(p) : "?";
+    const bool no_program =
+        kind == CT_COUNT_CLOSE || kind == CT_COUNT_REORG || kind == CT_COUNT_LIFE;
+    const char *pname = no_program && p == 0             ? "-"
+                        : (unsigned)p < CT_PROGRAM_COUNT ? ct_program_name(p)
+                                                         : "?";
     size_t dl = 0;
     const uint8_t *d = ct_count_key_dim(k, &dl);
     char dim[80] = "";
-    if (kind == CT_COUNT_DAY && dl == 4) {
+    if ((kind == CT_COUNT_DAY || kind == CT_COUNT_CLOSE || kind == CT_COUNT_LATE_CLOSED ||
+         kind == CT_COUNT_AFTER_DAY || kind == CT_COUNT_RECV_DAY) &&
+        dl == 4) {
         snprintf(dim, sizeof dim, " dim=%u", (unsigned)ct_be32_get(d));
     } else if (kind == CT_COUNT_COMMUNE && dl == 2) {
         snprintf(dim, sizeof dim, " dim=%u", (unsigned)d[0] << 8 | d[1]);
+    } else if (kind == CT_COUNT_AFTER_CLOSE && dl == 12) {
+        snprintf(dim, sizeof dim, " dim=%u,seq=%llu", (unsigned)ct_be32_get(d),
+                 (unsigned long long)ct_be64_get(d + 4));
+    } else if (kind == CT_COUNT_TARGET && dl == 16) {
+        snprintf(dim, sizeof dim, " dim=%llu,seq=%llu", (unsigned long long)ct_be64_get(d),
+                 (unsigned long long)ct_be64_get(d + 8));
+    } else if (kind == CT_COUNT_LIFE && dl == 8) {
+        snprintf(dim, sizeof dim, " dim=%llu", (unsigned long long)ct_be64_get(d));
+    } else if (kind == CT_COUNT_LATE_HIST && dl == 1) {
+        snprintf(dim, sizeof dim, " dim=%u", (unsigned)d[0]);
     } else if (dl) {
         size_t o = (size_t)snprintf(dim, sizeof dim, " dim=");
         for (size_t i = 0; i < dl && o + 5 < sizeof dim; i++) {

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 budget=${1:-60}
 [[ "$budget" =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS]" >&2; exit 2; }
 build=${CT_FUZZ_BUILD:-build-fuzz}
-targets=(${CT_FUZZ_TARGETS:-event wire state logrec campaign})
+targets=(${CT_FUZZ_TARGETS:-event entry wire state logrec campaign})
 per=$(( budget / ${#targets[@]} ))
 (( per >= 1 )) || per=1
 

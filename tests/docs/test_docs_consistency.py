@@ -2,7 +2,10 @@
   - docs/PROTOCOL.md Appendix A lists exactly proto/ct_error.h's CT_ERROR_TABLE
     (every number, name and message, in order; the header is parsed);
   - the README's "The binaries" table names exactly the commands each binary's
-    --help lists (and, for a one-process binary, options its --help has).
+    --help lists (and, for a one-process binary, options its --help has);
+  - every hex dump PROTOCOL.md quotes from build/tests/codec_examples is, byte
+    for byte, what codec_examples prints now (the event of §2.1, the life
+    entries of §2.2 and the frames of §3.3 must be quoted).
 Needs CT_SOURCE_DIR and CT_BIN (set by ctest).
 """
 import os
@@ -113,5 +116,27 @@ def test_readme_commands_equal_help():
                   f"not in --help: {sorted(set(want) - got)})")
 
 
+def test_protocol_examples_equal_codec_examples():
+    exe = os.path.join(BIN, "..", "tests", "codec_examples")
+    out = subprocess.run([exe], check=True, capture_output=True, text=True, timeout=30).stdout
+    doc = read("docs/PROTOCOL.md")
+    blocks = [b.strip() for b in out.split("\n\n") if re.match(r".*? \(\d+ bytes\):\n", b.strip())]
+    check(len(blocks) >= 9, f"codec_examples printed {len(blocks)} dumps")
+    quoted = 0
+    for b in blocks:
+        title = b.splitlines()[0]
+        i = doc.find(title + "\n")
+        if i < 0:
+            continue
+        quoted += 1
+        check(doc[i:i + len(b) + 1] == b + "\n",
+              f"PROTOCOL.md's dump '{title}' is not what codec_examples prints:\n{b}")
+    for need in ("event (all fields)", "life void", "life close", "sub (token 7"):
+        check(any(b.startswith(need) and b.splitlines()[0] in doc for b in blocks),
+              f"PROTOCOL.md does not quote the codec_examples dump '{need}'")
+    check(quoted >= 7, f"only {quoted} dumps quoted")
+
+
 if __name__ == "__main__":
-    main([test_error_appendix_equals_table, test_readme_commands_equal_help])
+    main([test_error_appendix_equals_table, test_readme_commands_equal_help,
+          test_protocol_examples_equal_codec_examples])

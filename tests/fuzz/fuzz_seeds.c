@@ -1,5 +1,6 @@
 /* fuzz_seeds.c — writes the seed corpora committed in tests/fuzz/corpus/
- * (valid frames from the real encoders plus a few crafted hostile ones).
+ * (valid frames from the real encoders plus a few crafted hostile ones;
+ * "entry" holds events and life entries of every kind).
  * Run by hand after a protocol change:  fuzz_seeds tests/fuzz/corpus
  * The campaign corpus is made by scripts/fuzz.sh --seeds from examples/.
  */
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "codec_fixtures.h"
+#include "ct_life.h"
 
 static const char *root;
 
@@ -64,6 +66,49 @@ int main(int argc, char **argv)
     PUTS("event", "hostile-utf8",
          "\x81\xa1"
          "c\xa3\xed\xa0\x80");
+    /* entry: events and life entries of every kind */
+    fx_encode_event(true, &b);
+    putb("entry", "event-full", &b);
+    fx_encode_event(false, &b);
+    putb("entry", "event-min", &b);
+    {
+        static const char *const names[] = {"",      "void",   "correct", "target",
+                                            "close", "reopen", "reorg"};
+        for (int k = CT_LIFE_VOID; k <= CT_LIFE_REORG; k++) {
+            ct_life l;
+            memset(&l, 0, sizeof l);
+            l.kind = (ct_life_kind)k;
+            ct_event_id_make(l.id, fx_origin, 100 + (uint64_t)k);
+            l.issued_ms = 1690003600000;
+            strcpy(l.campaign, "lamdong-2023");
+            strcpy(l.actor, "LD672-001");
+            strcpy(l.reason, "nhập trùng");
+            l.district = k >= CT_LIFE_CLOSE ? 0 : 672;
+            l.program = CT_PROGRAM_BHXH_TN;
+            memset(l.person, 0xa0, CT_PERSON_LEN);
+            ct_event_id_make(l.target_id, fx_origin, 42);
+            l.target_seq = 1;
+            l.has_new_program = l.has_new_agent = l.has_new_commune = l.has_new_group = true;
+            l.new_program = CT_PROGRAM_BHYT_HGD;
+            strcpy(l.new_agent, "LD672-008");
+            strcpy(l.new_commune, "Phường 2");
+            l.target = 1500;
+            l.day = 20230722;
+            strcpy(l.reorg, "merge-672-683");
+            l.effective_ms = 1690300000000;
+            if (ct_life_encode(&l, &b)) abort();
+            char name[32];
+            snprintf(name, sizeof name, "life-%s", names[k]);
+            putb("entry", name, &b);
+        }
+    }
+    PUTS("entry", "hostile-k-second", "\x82\xa1v\x01\xa1k\xa4void");
+    PUTS("entry", "hostile-k-twice", "\x83\xa1k\xa4void\xa1v\x01\xa1k\xa4void");
+    PUTS("entry", "hostile-k-type", "\x82\xa1k\x01\xa1v\x01");
+    PUTS("entry", "hostile-map16-str8",
+         "\xde\x00\x02\xd9\x01k\xa5"
+         "close\xa1v\x02");
+    PUTS("entry", "hostile-map32", "\xdf\x7f\xff\xff\xff\xa1k");
     /* wire (all kinds) and state */
     fx_encode_submit(1, 1, &b);
     putb("wire", "sub-1", &b);

@@ -5,6 +5,8 @@ compatible collector or reporter can be written in another language. Tests
 import it to talk to the real chitieu-aggregator.
 
   event(...)                 -> bytes   canonical schema-v1 event (MessagePack map)
+  life_void/correct/target/close/reopen/reorg(...)
+                             -> bytes   canonical life entries (PROTOCOL.md §2.2)
   submit(token, [ev bytes])  -> bytes   "sub"
   snapshot_request()         -> bytes   "snq"
   update(s, p, ph, h, t, c)  -> bytes   "upd" (as the aggregator's feed publishes it)
@@ -13,7 +15,8 @@ import it to talk to the real chitieu-aggregator.
   Client(endpoint, ...)      a DEALER collector: send(events) -> ack dict
   Reader(feed, snapshot,...) a SUB + snapshot client (Clone pattern helpers)
 
-Counter keys: kind(1) | program(1) | district(2 BE) | dim; see key()/parse_key().
+Counter keys: kind(1) | program(1) | district(2 BE) | dim; see key()/parse_key(),
+key_check() and the key_* helpers of the kinds 10..21 (§5.1, tally version 3).
 """
 import hashlib
 import os
@@ -33,8 +36,19 @@ STATUS_NAMES = {0: "accepted", 1: "duplicate", 2: "rejected", 3: "retry"}
 PROGRAMS = {"bhxh_tn": 0, "bhyt_hgd": 1}
 COUNT_NET, COUNT_GROSS, COUNT_CANCELLED, COUNT_AGENT, COUNT_DAY, COUNT_GROUP, \
     COUNT_REPEAT, COUNT_CANCEL_NOOP, COUNT_COMMUNE = range(1, 10)
-TALLY_VERSION = 2
+COUNT_VOIDED, COUNT_CORRECTED, COUNT_TARGET, COUNT_CLOSE, COUNT_AFTER_CLOSE, \
+    COUNT_LATE_CLOSED, COUNT_LATE_HIST, COUNT_LATE_MAX, COUNT_AFTER_DAY, COUNT_RECV_DAY, \
+    COUNT_REORG, COUNT_LIFE = range(10, 22)
+COUNT_NAMES = ["net", "gross", "cancelled", "agent", "day", "group", "repeat", "cancel_noop",
+               "commune", "voided", "corrected", "target", "close", "after_close", "late_closed",
+               "late_hist", "late_max", "after_day", "recv_day", "reorg", "life"]
+TALLY_VERSION = 3
 COMMUNES_MAX = 1024
+LATE_BUCKETS = 8
+# the LIFE counter's values (PROTOCOL.md §5.3) and the life entries' "k"
+LIFE_KINDS = {"void": 1, "correct": 2, "target": 3, "close": 4, "reopen": 5, "reorg": 6}
+# person state flags (PROTOCOL.md §7)
+PS_ENROLLED, PS_VOIDED, PS_MOVED = 1, 2, 4
 
 
 def commune_code(communes, name):
@@ -50,12 +64,17 @@ def commune_dim(code):
     return struct.pack(">H", code)
 
 
-def person_state_encode(enrolled, district, day, seq, agent, group="", commune=0):
+def person_state_encode(enrolled, district, day, seq, agent, group="", commune=0,
+                        voided=False, moved=False):
     """The person state (docs/PROTOCOL.md §7): version 1 when commune is 0,
-    version 2 (commune code u16 after seq) otherwise."""
+    version 2 (commune code u16 after seq) otherwise; at most one of the flags
+    enrolled, voided (bit 1), moved (bit 2)."""
     a, g = agent.encode(), (group or "").encode()
     assert len(a) <= 32 and len(g) <= 32 and 0 <= commune <= COMMUNES_MAX
-    out = bytes([2 if commune else 1, 1 if enrolled else 0])
+    assert int(bool(enrolled)) + int(bool(voided)) + int(bool(moved)) <= 1
+    flags = (PS_ENROLLED if enrolled else 0) | (PS_VOIDED if voided else 0) | \
+        (PS_MOVED if moved else 0)
+    out = bytes([2 if commune else 1, flags])
     out += struct.pack(">IIQ", district, day, seq)
     if commune:
         out += struct.pack(">H", commune)
@@ -66,7 +85,7 @@ def person_state_decode(b):
     """Inverse of person_state_encode; ValueError ("store_corrupt") otherwise."""
     def bad():
         return ValueError("store_corrupt")
-    if len(b) < 20 or b[0] not in (1, 2) or b[1] & ~1:
+    if len(b) < 20 or b[0] not in (1, 2) or b[1] not in (0, PS_ENROLLED, PS_VOIDED, PS_MOVED):
         raise bad()
     district, day, seq = struct.unpack(">IIQ", b[2:18])
     n, commune = 18, 0
@@ -87,7 +106,8 @@ def person_state_decode(b):
     n += 1
     if gl > 32 or n + gl != len(b) or 0 in b[n:n + gl]:
         raise bad()
-    return {"enrolled": bool(b[1] & 1), "district": district, "day": day, "seq": seq,
+    return {"enrolled": b[1] == PS_ENROLLED, "voided": b[1] == PS_VOIDED,
+            "moved": b[1] == PS_MOVED, "district": district, "day": day, "seq": seq,
             "agent": agent, "group": b[n:].decode(), "commune": commune}
 
 
@@ -150,6 +170,83 @@ def decode_event(b):
     return msgpack.unpackb(b, raw=False)
 
 
+# ---- life entries (PROTOCOL.md §2.2) ---------------------------------------
+
+def _life(kind, eid, t_ms, by, reason, campaign, keys, extra):
+    """Canonical life entry: k v id t c by r, then the kind's keys in table
+    order (keys: [(name, value)] already in that order; None values left out)."""
+    m = {"k": kind, "v": SCHEMA_VERSION, "id": bytes(eid), "t": t_ms, "c": campaign, "by": by,
+         "r": reason}
+    for k, v in keys:
+        if v is not None:
+            m[k] = bytes(v) if isinstance(v, (bytes, bytearray)) else v
+    if extra:
+        m.update(extra)
+    return msgpack.packb(m, use_bin_type=True)
+
+
+def life_void(eid, t_ms, by, reason, district, program, person, event_id_, seq,
+              campaign="lamdong-2023", extra=None):
+    """Void of the sign-up credited by the enroll event event_id_ at log seq
+    seq (person = its 32-byte reference; program = where it counts now)."""
+    return _life("void", eid, t_ms, by, reason, campaign,
+                 [("d", district), ("p", program), ("h", person), ("e", event_id_),
+                  ("q", seq)], extra)
+
+
+def life_correct(eid, t_ms, by, reason, district, program, person, event_id_, seq,
+                 new_program=None, agent=None, commune=None, group=None,
+                 campaign="lamdong-2023", extra=None):
+    """Correction of a sign-up: at least one of new_program, agent, commune
+    ("" = none), group ("" = none)."""
+    return _life("correct", eid, t_ms, by, reason, campaign,
+                 [("d", district), ("p", program), ("h", person), ("e", event_id_),
+                  ("q", seq), ("np", new_program), ("a", agent), ("w", commune),
+                  ("g", group)], extra)
+
+
+def life_target(eid, t_ms, by, reason, district, program, n, ef,
+                campaign="lamdong-2023", extra=None):
+    """Target revision of (program, unit district; 0 = the per-staff quota)
+    to n (1..1000000) from ef (ms)."""
+    return _life("target", eid, t_ms, by, reason, campaign,
+                 [("d", district), ("p", program), ("n", n), ("ef", ef)], extra)
+
+
+def life_close(eid, t_ms, by, reason, district, day, campaign="lamdong-2023", extra=None):
+    """Close of the campaign-local day YYYYMMDD for a unit (0 = the province)."""
+    return _life("close", eid, t_ms, by, reason, campaign, [("d", district), ("day", day)],
+                 extra)
+
+
+def life_reopen(eid, t_ms, by, reason, district, day, campaign="lamdong-2023", extra=None):
+    return _life("reopen", eid, t_ms, by, reason, campaign, [("d", district), ("day", day)],
+                 extra)
+
+
+def life_reorg(eid, t_ms, by, reason, name, ef, campaign="lamdong-2023", extra=None):
+    """Puts the campaign file's [reorg NAME] in force from ef (ms, >= 1)."""
+    return _life("reorg", eid, t_ms, by, reason, campaign, [("n", name), ("ef", ef)], extra)
+
+
+def is_life(b):
+    """The entry dispatch of §2.2: a map whose first key is the string "k"."""
+    try:
+        m = msgpack.unpackb(b, raw=False, strict_map_key=False)
+    except Exception:  # noqa: BLE001 — anything unreadable is not a life entry
+        return False
+    return isinstance(m, dict) and len(m) > 0 and next(iter(m)) == "k"
+
+
+def late_bucket(late_ms):
+    """LATE_HIST bucket (0..7) of a lateness in ms (negative counts as 0)."""
+    for b, upper in enumerate((15 * 60000, 3600000, 6 * 3600000, 24 * 3600000,
+                               48 * 3600000, 72 * 3600000, 7 * 86400000)):
+        if late_ms < upper:
+            return b
+    return 7
+
+
 # ---- messages -------------------------------------------------------------
 
 def submit(token, events, w=False):
@@ -197,6 +294,112 @@ def key(kind, program, district, dim=b""):
     if isinstance(dim, str):
         dim = dim.encode()
     return bytes([kind, program]) + struct.pack(">H", district) + dim
+
+
+# keys of tally version 3 (PROTOCOL.md §5.1); program None = the kind has none (0)
+def key_voided(program, district, agent):
+    return key(COUNT_VOIDED, program, district, agent)
+
+
+def key_corrected(program, district):
+    return key(COUNT_CORRECTED, program, district)
+
+
+def key_target(program, district, ef, seq):
+    return key(COUNT_TARGET, program, district, struct.pack(">QQ", ef, seq))
+
+
+def key_close(district, day):
+    return key(COUNT_CLOSE, 0, district, struct.pack(">I", day))
+
+
+def key_after_close(program, district, day, close_seq):
+    return key(COUNT_AFTER_CLOSE, program, district, struct.pack(">IQ", day, close_seq))
+
+
+def key_late_closed(program, district, day):
+    return key(COUNT_LATE_CLOSED, program, district, struct.pack(">I", day))
+
+
+def key_late_hist(program, district, bucket):
+    return key(COUNT_LATE_HIST, program, district, bytes([bucket]))
+
+
+def key_late_max(program, district):
+    return key(COUNT_LATE_MAX, program, district)
+
+
+def key_after_day(program, district, day):
+    return key(COUNT_AFTER_DAY, program, district, struct.pack(">I", day))
+
+
+def key_recv_day(program, district, day):
+    return key(COUNT_RECV_DAY, program, district, struct.pack(">I", day))
+
+
+def key_reorg(name):
+    return key(COUNT_REORG, 0, 0, name)
+
+
+def key_life(district, seq):
+    return key(COUNT_LIFE, 0, district, struct.pack(">Q", seq))
+
+
+# kind -> (dim min, dim max, has a program, unit rule: None any, True nonzero, False zero)
+_KEY_RULES = {
+    COUNT_VOIDED: (1, 32, True, True), COUNT_CORRECTED: (0, 0, True, True),
+    COUNT_TARGET: (16, 16, True, None), COUNT_CLOSE: (4, 4, False, None),
+    COUNT_AFTER_CLOSE: (12, 12, True, True), COUNT_LATE_CLOSED: (4, 4, True, True),
+    COUNT_LATE_HIST: (1, 1, True, True), COUNT_LATE_MAX: (0, 0, True, True),
+    COUNT_AFTER_DAY: (4, 4, True, True), COUNT_RECV_DAY: (4, 4, True, True),
+    COUNT_REORG: (1, 32, False, False), COUNT_LIFE: (8, 8, False, None),
+}
+
+
+def key_check(b):
+    """ct_count_key_parse: True when b is a valid counter key of tally version 3."""
+    if not 4 <= len(b) <= 36 or not COUNT_NET <= b[0] <= COUNT_LIFE or b[1] >= len(PROGRAMS):
+        return False
+    kind, prog, district, dim = parse_key(b)
+    if kind in _KEY_RULES:
+        lo, hi, has_prog, unit = _KEY_RULES[kind]
+        return (lo <= len(dim) <= hi and (has_prog or prog == 0)
+                and (unit is None or (district != 0) == unit)
+                and (kind != COUNT_LATE_HIST or dim[0] < LATE_BUCKETS))
+    if kind in (COUNT_AGENT, COUNT_GROUP):
+        return 1 <= len(dim) <= 32
+    if kind == COUNT_DAY:
+        return len(dim) == 4
+    if kind == COUNT_COMMUNE:
+        return len(dim) == 2 and 1 <= struct.unpack(">H", dim)[0] <= COMMUNES_MAX
+    return not dim
+
+
+def key_str(b):
+    """ct_count_key_str: "kind=after_close program=bhxh_tn district=672 dim=20230722,seq=5"."""
+    kind, prog, district, dim = parse_key(b)
+    name = COUNT_NAMES[kind - 1] if COUNT_NET <= kind <= COUNT_LIFE else "unknown"
+    names = {v: k for k, v in PROGRAMS.items()}
+    pname = "-" if kind in (COUNT_CLOSE, COUNT_REORG, COUNT_LIFE) and prog == 0 \
+        else names.get(prog, "?")
+    if kind in (COUNT_DAY, COUNT_CLOSE, COUNT_LATE_CLOSED, COUNT_AFTER_DAY,
+                COUNT_RECV_DAY) and len(dim) == 4:
+        d = " dim=%d" % struct.unpack(">I", dim)
+    elif kind == COUNT_COMMUNE and len(dim) == 2:
+        d = " dim=%d" % struct.unpack(">H", dim)
+    elif kind == COUNT_AFTER_CLOSE and len(dim) == 12:
+        d = " dim=%d,seq=%d" % struct.unpack(">IQ", dim)
+    elif kind == COUNT_TARGET and len(dim) == 16:
+        d = " dim=%d,seq=%d" % struct.unpack(">QQ", dim)
+    elif kind == COUNT_LIFE and len(dim) == 8:
+        d = " dim=%d" % struct.unpack(">Q", dim)
+    elif kind == COUNT_LATE_HIST and len(dim) == 1:
+        d = " dim=%d" % dim[0]
+    elif dim:
+        d = " dim=" + "".join(chr(c) if 0x21 <= c < 0x7f else "\\x%02x" % c for c in dim)
+    else:
+        d = ""
+    return f"kind={name} program={pname} district={district}{d}"
 
 
 def update(s, p, ph, h, t, counts, campaign=None):

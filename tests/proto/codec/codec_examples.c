@@ -1,11 +1,12 @@
 /* codec_examples.c — prints hex dumps of canonical frames produced by the
  * real encoders (the typical event, a submit of two events, an ack, a log
- * record, a feed update). The output is pasted into docs/PROTOCOL.md; as a ctest
- * it also checks that each dump decodes again. Exit 0 on success.
+ * record, a feed update, a void and a close life entry). The output is pasted into
+ * docs/PROTOCOL.md; as a ctest it also checks that each dump decodes again. Exit 0 on success.
  */
 #include <stdio.h>
 
 #include "codec_fixtures.h"
+#include "ct_life.h"
 
 static void dump(const char *title, const ct_buf *b)
 {
@@ -99,6 +100,45 @@ int main(void)
     ct_wire_telemetry teld;
     if (ct_wire_telemetry_decode(telb.data, telb.len, &teld) || teld.waiting != 12) rc = 1;
     ct_buf_free(&telb);
+
+    /* life entries (PROTOCOL.md §2.2): a void of the event above (seq 1) from
+     * its office, and the close of 2023-07-22 for the province by an admin */
+    ct_life lv;
+    memset(&lv, 0, sizeof lv);
+    lv.kind = CT_LIFE_VOID;
+    ct_event_id_make(lv.id, fx_origin, 44);
+    lv.issued_ms = 1690003600000;
+    strcpy(lv.campaign, "lamdong-2023");
+    strcpy(lv.actor, "LD672-001");
+    strcpy(lv.reason, "nhập trùng");
+    lv.district = 672;
+    lv.program = CT_PROGRAM_BHXH_TN;
+    memcpy(lv.person, e.person, CT_PERSON_LEN);
+    memcpy(lv.target_id, e.id, CT_EVENT_ID_LEN);
+    lv.target_seq = 1;
+    ct_life lc;
+    memset(&lc, 0, sizeof lc);
+    lc.kind = CT_LIFE_CLOSE;
+    static const uint8_t hq_origin[CT_ORIGIN_LEN] = {0x48, 0x51, 0x36, 0x38,
+                                                     0x00, 0x00, 0x00, 0x01};
+    ct_event_id_make(lc.id, hq_origin, 1);
+    lc.issued_ms = 1690045200000;
+    strcpy(lc.campaign, "lamdong-2023");
+    strcpy(lc.actor, "admin");
+    strcpy(lc.reason, "đã báo cáo");
+    lc.district = 0;
+    lc.day = 20230722;
+    ct_buf lvb = CT_BUF_INIT, lcb = CT_BUF_INIT;
+    if (ct_life_encode(&lv, &lvb) || ct_life_encode(&lc, &lcb)) return 1;
+    dump("life void (id seq 44, of the event above at seq 1, by LD672-001)", &lvb);
+    dump("life close (province, 20230722, by admin)", &lcb);
+    ct_entry le;
+    if (ct_entry_decode(lvb.data, lvb.len, &le, NULL) || le.type != CT_ENTRY_LIFE ||
+        le.u.life.kind != CT_LIFE_VOID || ct_entry_decode(lcb.data, lcb.len, &le, NULL) ||
+        le.u.life.kind != CT_LIFE_CLOSE || le.u.life.day != 20230722)
+        rc = 1;
+    ct_buf_free(&lvb);
+    ct_buf_free(&lcb);
 
     /* self-check */
     ct_event d;

@@ -420,8 +420,10 @@ static void test_commune_key(void **state)
     assert_int_equal(ct_count_key_parse(b, 6, &p), CT_OK); /* code 1024 */
     b[5] = 0x01;
     assert_int_equal(ct_count_key_parse(b, 6, &p), CT_ERR_BAD_VALUE); /* code 1025 */
-    b[0] = 10;
-    assert_int_equal(ct_count_key_parse(b, 6, &p), CT_ERR_BAD_VALUE); /* kind 10 */
+    b[0] = 22;
+    assert_int_equal(ct_count_key_parse(b, 6, &p), CT_ERR_BAD_VALUE); /* kind 22 */
+    b[0] = 0;
+    assert_int_equal(ct_count_key_parse(b, 6, &p), CT_ERR_BAD_VALUE); /* kind 0 */
 }
 
 static void test_person_state_v2(void **state)
