@@ -413,6 +413,7 @@ static size_t validate(ct_ingest *g, size_t nm, int64_t now)
              * entries, and --insecure has one identity for everybody */
             si->check_origin = g->o.auth && role == CT_ROLE_COLLECTOR;
             si->received_ms = now;
+            si->recv_day = ct_campaign_local_day(g->o.campaign, now);
             if (g->is_life[j]) {
                 const ct_life *l = &g->lent[j].u.life;
                 si->entry = &g->lent[j];

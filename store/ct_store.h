@@ -173,9 +173,11 @@ typedef struct {
     size_t raw_len;
     const char *collector; /* identity for the log record */
     int64_t received_ms;   /* the log record gets max(this, the previous
-                              record's): non-decreasing along the log; the
-                              tally's recv_day is the campaign-local day of
-                              the record's received_ms */
+                              record's): non-decreasing along the log */
+    /* the tally's recv_day: the store computes it from the record's
+     * received_ms when it has its campaign (ct_store_set_campaign), as an
+     * audit replay does; this value only serves a store without one */
+    uint32_t recv_day;
     /* an event: ct_campaign_local_day(ev->occurred_ms) and
      * ct_campaign_commune_code(ev->district, ev->commune); a correct with a
      * new commune: commune = ct_campaign_commune_code(d, its "w"); else 0 */
@@ -211,8 +213,8 @@ typedef struct {
  * CT_ERR_DISK_FULL (ENOSPC), CT_ERR_STORE_UNAVAILABLE (any other LMDB or I/O
  * failure, a corrupt stored value; also after MDB_PANIC, the handle reopens
  * before the next call), CT_ERR_NOMEM; CT_ERR_ARG for a read-only store, an
- * import in progress, no campaign given (ct_store_set_campaign), or a
- * person-state replay still waiting for it. */
+ * import in progress, or a person-state replay still waiting for
+ * ct_store_set_campaign(). */
 ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_store_commit *out);
 
 /* A human description of the last failure of ct_store_apply_batch() or

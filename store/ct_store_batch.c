@@ -187,7 +187,8 @@ static int apply_item(ct_store *s, MDB_txn *t, ct_store_item *it, uint64_t *seq,
     ct_tally_in in = {.seq = lr.seq,
                       .received_ms = lr.received_ms,
                       .local_day = e->type == CT_ENTRY_EVENT ? it->local_day : 0,
-                      .recv_day = ct_campaign_local_day(s->campaign, lr.received_ms),
+                      .recv_day = s->campaign ? ct_campaign_local_day(s->campaign, lr.received_ms)
+                                              : it->recv_day,
                       .commune = it->commune};
     if ((rc = ct_store_tally_run(s, t, true, e, &in, res))) return rc;
     if (res->refused != CT_OK) {
@@ -215,7 +216,7 @@ static int apply_item(ct_store *s, MDB_txn *t, ct_store_item *it, uint64_t *seq,
 ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_store_commit *out)
 {
     if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
-    if (s->replay_due || !s->campaign) return CT_ERR_ARG; /* ct_store_set_campaign() first */
+    if (s->replay_due) return CT_ERR_ARG; /* ct_store_set_campaign() first */
     assert(s->overlay.n == 0);
     MDB_txn *t = NULL;
     s->last_err[0] = '\0';

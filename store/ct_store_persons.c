@@ -499,6 +499,7 @@ ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen)
         }
         m.p = m.f = 0;
         n = 0;
+        straddle = false;
     }
     if (!r && !t && (rc = mdb_txn_begin(s->env, NULL, 0, &t))) {
         t = NULL;

@@ -283,8 +283,7 @@ static void test_import_refused_is_corrupt(void **state)
     enroll(&t[0], 1, 1, LM, CT_ACTION_ENROLL, "LD672-001");
     life_vc(&t[1], 2, LM, 1, 1, 7, -1); /* names seq 7: not_current */
     uint8_t prev[CT_LOGREC_HASH_LEN] = {0};
-    ct_buf b;
-    ct_buf_init(&b);
+    ct_buf b = {0};
     assert_int_equal(ct_store_import_begin(s), CT_OK);
     for (int i = 0; i < 2; i++) {
         ct_logrec r;
