@@ -251,7 +251,6 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
     t = NULL;
     if (rc) goto fail_rc;
     s->last_received_ms = rx;
-    ct_store_tally_committed(s);
     if (ct_store_persons_committed(s, ckpt)) {
         /* out of memory merging states: the store is consistent (the log is
          * the truth) but this handle's view is not; force a replay */
@@ -273,6 +272,7 @@ fail_rc:
 fail:
     if (t) mdb_txn_abort(t);
     ct_store_persons_aborted(s); /* the batch's states are gone with it */
+    ct_store_tally_aborted(s);
     if (r != CT_OK && !s->last_err[0])
         snprintf(s->last_err, sizeof s->last_err, "%s", ct_err_str(r));
     for (size_t i = 0; i < n; i++) {

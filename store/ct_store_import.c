@@ -130,7 +130,6 @@ static ct_err import_commit(ct_store *s, bool always_ckpt, ct_store_commit *out)
         /* out of memory merging states: the log is the truth; force a
          * replay (as ct_store_apply_batch does) */
         if (ct_store_persons_committed(s, ckpt)) s->need_reopen = true;
-        ct_store_tally_committed(s);
         s->last_received_ms = s->imp_last_received_ms;
         if (out) {
             out->seq_before = s->imp_seq0;
@@ -138,8 +137,9 @@ static ct_err import_commit(ct_store *s, bool always_ckpt, ct_store_commit *out)
             memcpy(out->head, s->imp_head, CT_LOGREC_HASH_LEN);
             memcpy(out->head_before, s->imp_head0, CT_LOGREC_HASH_LEN);
         }
-    } else if (out && out->changed) {
-        ct_counts_clear(out->changed);
+    } else {
+        ct_store_tally_aborted(s);
+        if (out && out->changed) ct_counts_clear(out->changed);
     }
     ct_store_persons_aborted(s);
     ct_counts_clear(&s->delta);
@@ -162,5 +162,6 @@ void ct_store_import_abort(ct_store *s)
     mdb_txn_abort(s->imp_txn);
     s->imp_txn = NULL;
     ct_store_persons_aborted(s);
+    ct_store_tally_aborted(s);
     ct_counts_clear(&s->delta);
 }

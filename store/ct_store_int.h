@@ -64,10 +64,11 @@ struct ct_store {
     size_t map_size;
     char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
     ct_counts delta; /* per-batch counter deltas (reused) */
-    /* every committed CLOSE and LATE_MAX counter (ct_store_tally.c); valid
-     * when cache_ok */
+    /* every CLOSE and LATE_MAX counter, committed + the transaction in
+     * progress (ct_store_tally.c); valid when cache_ok; cache_has_close: it
+     * holds a CLOSE counter */
     ct_counts cache;
-    bool cache_ok;
+    bool cache_ok, cache_has_close;
     ct_tally_entry_result res; /* the tally's result for the entry in progress */
     ct_entry imp_entry;        /* the record being imported, decoded */
     ct_buf rec;                /* encoded log record (reused) */
@@ -189,14 +190,15 @@ void ct_store_idhash(const uint8_t *raw, size_t len, uint8_t out[CT_IDHASH_LEN])
  * committed counters + s->delta, person states through the overlay); counts
  * false = every counter reads 0 (a person-state replay, which keeps only
  * person states). Writes nothing but *res. ct_store_tally_keep: an applied
- * entry's result into the overlay and s->delta. ct_store_tally_committed:
- * after a successful commit, before s->delta is cleared: the cache follows.
- * ct_store_tally_forget: drops the cache (a reopen). LMDB / errno codes. */
+ * entry's result into the overlay, s->delta and the cache.
+ * ct_store_tally_aborted: the transaction was aborted (the cache is ahead of
+ * the file: the next one loads it again). ct_store_tally_forget: drops the
+ * cache (a reopen). LMDB / errno codes. */
 int ct_store_tally_prepare(ct_store *s, MDB_txn *t);
 int ct_store_tally_run(ct_store *s, MDB_txn *t, bool counts, const ct_entry *e,
                        const ct_tally_in *in, ct_tally_entry_result *res);
 int ct_store_tally_keep(ct_store *s, const ct_tally_entry_result *res);
-void ct_store_tally_committed(ct_store *s);
+void ct_store_tally_aborted(ct_store *s);
 void ct_store_tally_forget(ct_store *s);
 /* The tally inputs of entry e recorded at seq with received_ms, under c:
  * local day and commune code of an event, commune code of a correct's new

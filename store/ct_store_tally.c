@@ -5,21 +5,21 @@
  * enroll reads.
  *
  * Invariants:
- *   - count(k) = the committed value of k (LMDB "counts", or the cache for
- *     the cached kinds) + s->delta[k] (what the batch or chunk in progress
- *     changed so far), so entries inside one batch see each other exactly;
- *     person(p, h) reads through ct_store_persons_get (overlay first), so the
- *     same holds for person states;
+ *   - count(k) = the committed value of k (LMDB "counts") + s->delta[k] (what
+ *     the batch or chunk in progress changed so far), so entries inside one
+ *     batch see each other exactly; person(p, h) reads through
+ *     ct_store_persons_get (overlay first), so the same holds for person
+ *     states;
  *   - a result is kept (ct_store_tally_keep) only when the entry is applied:
  *     a refused entry leaves s->delta and the overlay untouched;
- *   - the cache (s->cache, valid when s->cache_ok) holds EVERY committed
- *     counter of the kinds CLOSE and LATE_MAX (absent = 0): loaded from
- *     "counts" in the first write transaction that needs it, and after each
- *     successful commit the committed delta of those kinds is added to it
- *     (ct_store_tally_committed). A transaction that aborts changes nothing
- *     committed, so the cache stays right; anything that could leave it
- *     behind the file (a reopen, memory) drops it (cache_ok = false) and the
- *     next transaction loads it again.
+ *   - the cache (s->cache, valid when s->cache_ok) holds, for EVERY counter
+ *     of the kinds CLOSE and LATE_MAX (absent = 0), its committed value + its
+ *     delta in the transaction in progress: loaded from "counts" by the first
+ *     write transaction that needs it, then kept with each applied entry, so
+ *     that count() of those kinds is one hash lookup (and none for CLOSE while
+ *     no CLOSE counter exists: cache_has_close). A transaction that aborts
+ *     leaves the cache ahead of the file: ct_store_tally_aborted drops it and
+ *     the next transaction loads it again (as after a reopen).
  */
 #include "ct_store_int.h"
 
@@ -45,6 +45,7 @@ static int load_kind(ct_store *s, MDB_txn *t, MDB_cursor *c, ct_count_kind kind)
         ct_count_key key;
         if (v.mv_size != 8 || ct_count_key_parse(b, k.mv_size, &key) != CT_OK) return MDB_CORRUPTED;
         if (ct_counts_set(&s->cache, &key, (int64_t)ct_be64_get(v.mv_data)) != CT_OK) return ENOMEM;
+        if (kind == CT_COUNT_CLOSE) s->cache_has_close = true;
     }
     (void)t;
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
@@ -54,6 +55,7 @@ int ct_store_tally_prepare(ct_store *s, MDB_txn *t)
 {
     if (s->cache_ok) return 0;
     ct_counts_clear(&s->cache);
+    s->cache_has_close = false;
     MDB_cursor *c = NULL;
     int rc = mdb_cursor_open(t, s->counts, &c);
     if (!rc) rc = load_kind(s, t, c, CT_COUNT_CLOSE);
@@ -63,22 +65,15 @@ int ct_store_tally_prepare(ct_store *s, MDB_txn *t)
     return rc;
 }
 
-void ct_store_tally_committed(ct_store *s)
+void ct_store_tally_aborted(ct_store *s)
 {
-    if (!s->cache_ok) return;
-    for (size_t i = 0; i < s->delta.cap; i++) {
-        const ct_counts_slot *sl = &s->delta.slots[i];
-        if (!sl->used || !cached_kind(ct_count_key_kind(&sl->key))) continue;
-        if (ct_counts_add(&s->cache, &sl->key, sl->value) != CT_OK) {
-            s->cache_ok = false; /* loaded again by the next transaction */
-            return;
-        }
-    }
+    s->cache_ok = false;
 }
 
 void ct_store_tally_forget(ct_store *s)
 {
     s->cache_ok = false;
+    s->cache_has_close = false;
     ct_counts_clear(&s->cache);
 }
 
@@ -95,22 +90,24 @@ static ct_err read_count(void *arg, const ct_count_key *k, int64_t *value)
     *value = 0;
     if (!x->counts) return CT_OK;
     ct_store *s = x->s;
+    ct_count_kind kind = ct_count_key_kind(k);
+    if (s->cache_ok && cached_kind(kind)) {
+        /* committed + delta already */
+        *value = kind == CT_COUNT_CLOSE && !s->cache_has_close ? 0 : ct_counts_get(&s->cache, k);
+        return CT_OK;
+    }
     int64_t committed = 0;
-    if (s->cache_ok && cached_kind(ct_count_key_kind(k))) {
-        committed = ct_counts_get(&s->cache, k);
-    } else {
-        MDB_val kv = {k->len, (void *)k->b}, v;
-        int rc = mdb_get(x->t, s->counts, &kv, &v);
-        if (rc == 0) {
-            if (v.mv_size != 8)
-                rc = MDB_CORRUPTED;
-            else
-                committed = (int64_t)ct_be64_get(v.mv_data);
-        }
-        if (rc && rc != MDB_NOTFOUND) {
-            x->rc = rc;
-            return map_rc(rc);
-        }
+    MDB_val kv = {k->len, (void *)k->b}, v;
+    int rc = mdb_get(x->t, s->counts, &kv, &v);
+    if (rc == 0) {
+        if (v.mv_size != 8)
+            rc = MDB_CORRUPTED;
+        else
+            committed = (int64_t)ct_be64_get(v.mv_data);
+    }
+    if (rc && rc != MDB_NOTFOUND) {
+        x->rc = rc;
+        return map_rc(rc);
     }
     *value = (int64_t)((uint64_t)committed + (uint64_t)ct_counts_get(&s->delta, k));
     return CT_OK;
@@ -150,9 +147,16 @@ int ct_store_tally_keep(ct_store *s, const ct_tally_entry_result *res)
         int rc = ct_store_persons_set(s, pk, &res->persons[i].state);
         if (rc) return rc;
     }
-    for (size_t i = 0; i < res->n; i++)
-        if (ct_counts_add(&s->delta, &res->changes[i].key, res->changes[i].delta) != CT_OK)
-            return ENOMEM;
+    for (size_t i = 0; i < res->n; i++) {
+        const ct_tally_change *c = &res->changes[i];
+        if (ct_counts_add(&s->delta, &c->key, c->delta) != CT_OK) return ENOMEM;
+        ct_count_kind kind = ct_count_key_kind(&c->key);
+        if (!s->cache_ok || !cached_kind(kind)) continue;
+        if (ct_counts_add(&s->cache, &c->key, c->delta) != CT_OK)
+            s->cache_ok = false; /* reads fall back to the file + delta */
+        else if (kind == CT_COUNT_CLOSE)
+            s->cache_has_close = true;
+    }
     return 0;
 }
 
