@@ -375,6 +375,7 @@ static ct_err check_event(ct_ingest *g, size_t j, int64_t check_now, bool may_wr
 static size_t validate(ct_ingest *g, size_t nm, int64_t now)
 {
     int64_t check_now = g->o.no_future_check ? INT64_MAX : now;
+    uint32_t recv_day = ct_campaign_local_day(g->o.campaign, now);
     size_t ns = 0;
     for (size_t i = 0; i < nm; i++) {
         in_msg *m = &g->msgs[i];
@@ -413,7 +414,7 @@ static size_t validate(ct_ingest *g, size_t nm, int64_t now)
              * entries, and --insecure has one identity for everybody */
             si->check_origin = g->o.auth && role == CT_ROLE_COLLECTOR;
             si->received_ms = now;
-            si->recv_day = ct_campaign_local_day(g->o.campaign, now);
+            si->recv_day = recv_day;
             if (g->is_life[j]) {
                 const ct_life *l = &g->lent[j].u.life;
                 si->entry = &g->lent[j];

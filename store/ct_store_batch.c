@@ -158,10 +158,29 @@ static const ct_entry *item_entry(const ct_store_item *it, ct_entry *tmp)
     return tmp;
 }
 
+/* The campaign-local day of received_ms, computed once per distinct value
+ * (the items of a round share one). */
+typedef struct {
+    int64_t ms;
+    uint32_t day;
+    bool valid;
+} day_memo;
+
+static uint32_t recv_day_of(const ct_store *s, const ct_store_item *it, int64_t ms, day_memo *m)
+{
+    if (!s->campaign) return it->recv_day;
+    if (!m->valid || m->ms != ms) {
+        m->ms = ms;
+        m->day = ct_campaign_local_day(s->campaign, ms);
+        m->valid = true;
+    }
+    return m->day;
+}
+
 /* One item inside the batch's transaction: dedup, origin, tally, append.
  * *seq and *rx advance when it is accepted; *res is scratch space. */
 static int apply_item(ct_store *s, MDB_txn *t, ct_store_item *it, uint64_t *seq, int64_t *rx,
-                      uint8_t head[CT_LOGREC_HASH_LEN], ct_tally_entry_result *res)
+                      uint8_t head[CT_LOGREC_HASH_LEN], day_memo *dm, ct_tally_entry_result *res)
 {
     ct_entry tmp;
     const ct_entry *e = item_entry(it, &tmp);
@@ -187,8 +206,7 @@ static int apply_item(ct_store *s, MDB_txn *t, ct_store_item *it, uint64_t *seq,
     ct_tally_in in = {.seq = lr.seq,
                       .received_ms = lr.received_ms,
                       .local_day = e->type == CT_ENTRY_EVENT ? it->local_day : 0,
-                      .recv_day = s->campaign ? ct_campaign_local_day(s->campaign, lr.received_ms)
-                                              : it->recv_day,
+                      .recv_day = recv_day_of(s, it, lr.received_ms, dm),
                       .commune = it->commune};
     if ((rc = ct_store_tally_run(s, t, true, e, &in, res))) return rc;
     if (res->refused != CT_OK) {
@@ -239,10 +257,11 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
     memcpy(head0, head, CT_LOGREC_HASH_LEN);
     seq = seq0;
     int64_t rx = s->last_received_ms;
+    day_memo dm = {0, 0, false};
     ct_counts_clear(&s->delta);
     if ((rc = ct_store_tally_prepare(s, t))) goto fail_rc;
     for (size_t i = 0; i < n; i++)
-        if ((rc = apply_item(s, t, &items[i], &seq, &rx, head, &s->res))) goto fail_rc;
+        if ((rc = apply_item(s, t, &items[i], &seq, &rx, head, &dm, &s->res))) goto fail_rc;
     if ((rc = ct_store_flush_counts(s, t, out ? out->changed : NULL))) goto fail_rc;
     if (seq != seq0 && (rc = head_write(t, s->meta, seq, head))) goto fail_rc;
     bool ckpt = false;
