@@ -87,7 +87,7 @@ static ct_err import_one(ct_store *s, const ct_logrec *rec, const uint8_t *raw, 
         if (memcmp(copy.hash, rec->hash, CT_LOGREC_HASH_LEN) != 0) return CT_ERR_CHAIN;
     }
     ct_tally_in in;
-    ct_store_tally_in_of(c, en, rec->received_ms, rec->seq, &in);
+    ct_tally_in_make(c, en, rec->seq, rec->received_ms, &in);
     rc = ct_store_tally_run(s, t, true, en, &in, &s->res);
     if (rc) return map_rc(rc);
     if (s->res.refused != CT_OK) return CT_ERR_STORE_CORRUPT; /* see the top */

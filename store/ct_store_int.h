@@ -200,11 +200,6 @@ int ct_store_tally_run(ct_store *s, MDB_txn *t, bool counts, const ct_entry *e,
 int ct_store_tally_keep(ct_store *s, const ct_tally_entry_result *res);
 void ct_store_tally_aborted(ct_store *s);
 void ct_store_tally_forget(ct_store *s);
-/* The tally inputs of entry e recorded at seq with received_ms, under c:
- * local day and commune code of an event, commune code of a correct's new
- * commune, the local day of received_ms. */
-void ct_store_tally_in_of(const ct_campaign *c, const ct_entry *e, int64_t received_ms,
-                          uint64_t seq, ct_tally_in *in);
 /* The person keys whose state entry e may change (0, 1 or 2). */
 size_t ct_store_entry_persons(const ct_entry *e, uint8_t keys[2][CT_PERSON_KEY_LEN]);
 /* The entry's campaign id. */

@@ -388,7 +388,7 @@ static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t to
             break;
         }
         ct_tally_in in;
-        ct_store_tally_in_of(s->campaign, e, rec.received_ms, rec.seq, &in);
+        ct_tally_in_make(s->campaign, e, rec.seq, rec.received_ms, &in);
         if ((rc = ct_store_tally_run(s, t, false, e, &in, &s->res))) break;
         if (s->res.refused != CT_OK) {
             r = CT_ERR_STORE_CORRUPT;

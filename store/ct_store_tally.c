@@ -160,21 +160,6 @@ int ct_store_tally_keep(ct_store *s, const ct_tally_entry_result *res)
     return 0;
 }
 
-void ct_store_tally_in_of(const ct_campaign *c, const ct_entry *e, int64_t received_ms,
-                          uint64_t seq, ct_tally_in *in)
-{
-    memset(in, 0, sizeof *in);
-    in->seq = seq;
-    in->received_ms = received_ms;
-    in->recv_day = ct_campaign_local_day(c, received_ms);
-    if (e->type == CT_ENTRY_EVENT) {
-        in->local_day = ct_campaign_local_day(c, e->u.ev.occurred_ms);
-        in->commune = ct_campaign_commune_code(c, e->u.ev.district, e->u.ev.commune);
-    } else if (e->u.life.kind == CT_LIFE_CORRECT && e->u.life.has_new_commune) {
-        in->commune = ct_campaign_commune_code(c, e->u.life.district, e->u.life.new_commune);
-    }
-}
-
 size_t ct_store_entry_persons(const ct_entry *e, uint8_t keys[2][CT_PERSON_KEY_LEN])
 {
     if (e->type == CT_ENTRY_EVENT) {

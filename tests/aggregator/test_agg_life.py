@@ -41,19 +41,25 @@ D0 = 20230725  # the local day of A.T0
  RECV_DAY, REORG, LIFE) = range(10, 22)
 NET, GROSS, CANCELLED, AGENT, DAY = (P.COUNT_NET, P.COUNT_GROSS, P.COUNT_CANCELLED,
                                      P.COUNT_AGENT, P.COUNT_DAY)
-LIFE_ORDER = ("d", "p", "h", "e", "q", "np", "a", "w", "g", "n", "day", "ef")
 
 
 def life(kind, eid, by="LD672-001", r="sai nhân viên", c=CAMP, t=None, **kw):
-    """A life entry in canonical form (§2.2): k v id t c by r, then the kind's
-    keys in table order."""
-    m = {"k": kind, "v": 1, "id": eid, "t": A.T0 + 10 ** 6 if t is None else t, "c": c,
-         "by": by, "r": r}
-    for k in LIFE_ORDER:
-        if k in kw:
-            m[k] = kw[k]
-    assert set(kw) <= set(LIFE_ORDER), kw
-    return msgpack.packb(m, use_bin_type=True)
+    """A life entry in canonical form (§2.2) through ctproto's encoders; the
+    kind's keys by their wire names (d p h e q np a w g n day ef)."""
+    t = A.T0 + 10 ** 6 if t is None else t
+    if kind == "void":
+        return P.life_void(eid, t, by, r, kw["d"], kw["p"], kw["h"], kw["e"], kw["q"], campaign=c)
+    if kind == "correct":
+        return P.life_correct(eid, t, by, r, kw["d"], kw["p"], kw["h"], kw["e"], kw["q"],
+                              new_program=kw.get("np"), agent=kw.get("a"), commune=kw.get("w"),
+                              group=kw.get("g"), campaign=c)
+    if kind == "target":
+        return P.life_target(eid, t, by, r, kw["d"], kw["p"], kw["n"], kw["ef"], campaign=c)
+    if kind in ("close", "reopen"):
+        f = P.life_close if kind == "close" else P.life_reopen
+        return f(eid, t, by, r, kw["d"], kw["day"], campaign=c)
+    assert kind == "reorg", kind
+    return P.life_reorg(eid, t, by, r, kw["n"], kw["ef"], campaign=c)
 
 
 def person(tag):

@@ -182,15 +182,8 @@ static ct_err recount_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_le
     r->last_seq = rec->seq;
     ct_entry e;
     assert_int_equal(ct_entry_decode(rec->event, rec->event_len, &e, NULL), CT_OK);
-    ct_tally_in in = {.seq = rec->seq,
-                      .received_ms = rec->received_ms,
-                      .recv_day = ct_campaign_local_day(&g_camp, rec->received_ms)};
-    if (e.type == CT_ENTRY_EVENT) {
-        in.local_day = ct_campaign_local_day(&g_camp, e.u.ev.occurred_ms);
-        in.commune = ct_campaign_commune_code(&g_camp, e.u.ev.district, e.u.ev.commune);
-    } else if (e.u.life.kind == CT_LIFE_CORRECT && e.u.life.has_new_commune) {
-        in.commune = ct_campaign_commune_code(&g_camp, e.u.life.district, e.u.life.new_commune);
-    }
+    ct_tally_in in;
+    ct_tally_in_make(&g_camp, &e, rec->seq, rec->received_ms, &in);
     ct_tally_ctx ctx = {recount_count, recount_person, r};
     ct_tally_entry_result res;
     assert_int_equal(ct_tally_entry(&ctx, &e, &in, &res), CT_OK);
