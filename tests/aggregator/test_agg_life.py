@@ -22,6 +22,8 @@ chitieu-aggregator: real sockets, real LMDB, real processes and signals.
                sign-up under its new program);
   follower     a primary with life entries and an insecure follower: identical
                counters, head and log.
+The reorg kind, which needs a campaign that declares reorganizations, is in
+test_agg_life_reorg.py.
 """
 import os
 import re
