@@ -99,9 +99,8 @@ ct_err ct_audit_verify_store(ct_audit *a, ct_store *s, const char *name, const c
         }
     }
     info->ids_ms = ct_monotonic_ms() - t_walk;
-    if (!a->diverged &&
-        !ct_audit_compare_counts(&stored, &a->counts, a->finding, sizeof a->finding))
-        a->diverged = true;
+    if (!a->diverged && (e = ct_audit_compare_all(a, &stored)) != CT_OK)
+        snprintf(err, errlen, "%s: comparing counts: %s", name, ct_err_str(e));
 out:
     ct_counts_free(&stored);
     return e;
