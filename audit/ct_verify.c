@@ -131,5 +131,11 @@ void ct_verify_print_summary(FILE *f, const ct_audit *a, const ct_audit_src *src
             src->file ? 0 : vi->ids_ms,
             src->file && !src->file->has_trailer ? "; file has no trailer" : "",
             src->file && src->file->from > 1 ? "; partial export: recount covers only it" : "");
+    if (r.n_life) fprintf(f, "life entries: %" PRIu64 " applied\n", r.n_life);
+    if (r.n_unapplied)
+        fprintf(f,
+                "note: %" PRIu64 " life entries name records or days before the export's first "
+                "seq %" PRIu64 "; the recount of this partial export leaves them out\n",
+                r.n_unapplied, r.first_seq);
     ct_audit_print_totals(f, r.counts);
 }
