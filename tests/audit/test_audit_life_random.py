@@ -57,6 +57,13 @@ def engine_counts(path, seqs, threads=3):
     return out
 
 
+def differ(what, d, a, b):
+    """Fails naming the first of the differing keys d (a and b: the two tables)."""
+    if d:
+        raise AssertionError(f"{what}: {len(d)} counters differ, e.g. {d[0].hex()}: "
+                             f"{a.get(d[0], 0)} vs {b.get(d[0], 0)}")
+
+
 def invariants(c, where):
     """The identities of PROTOCOL §5.3 on one counter table."""
     per = defaultdict(Counter)  # (prog, unit) -> kind -> sum
@@ -89,18 +96,17 @@ def test_generate():
     out = dict(b.outcomes)
     print(f"  {N} entries in {time.time() - t0:.1f} s; outcomes {out}; refused (not logged) "
           f"{dict(b.refused)}", flush=True)
-    for o, least in (("counted", N // 4), ("repeat", 500), ("cancelled", 500),
-                     ("cancel_noop", 500), ("cancel_foreign", 50), ("voided", N // 50),
-                     ("corrected", N // 50), ("target_set", N // 100), ("closed", 100),
-                     ("reopened", 100)):
+    for o, least in (("counted", N // 4), ("repeat", N // 10), ("cancelled", N // 40),
+                     ("cancel_noop", N // 100), ("cancel_foreign", N // 200),
+                     ("voided", N // 50), ("corrected", N // 50), ("target_set", N // 100),
+                     ("closed", N // 100), ("reopened", N // 100)):
         check(out.get(o, 0) >= least, f"outcome {o}: {out.get(o, 0)} < {least}")
     for code in ("not_current", "already_voided", "already_closed", "not_closed"):
-        check(b.refused[code] > 10, f"refusal {code} exercised {b.refused[code]} times")
+        check(b.refused[code] > N // 1000, f"refusal {code} exercised {b.refused[code]} times")
     c = b.tally.c
     check(sum(1 for k in c if k[0] == O.K_LATE_HIST) >= 8, "lateness buckets")
     moved = sum(1 for s in b.tally.state.values() if s["moved"])
-    voided_cancelled = sum(v for k, v in c.items() if k[0] == O.K_VOIDED)
-    check(moved > 100 and voided_cancelled > 100, f"moves {moved}, voided {voided_cancelled}")
+    check(moved > N // 1000, f"{moved} sign-ups moved to the other program")
     check(sum(1 for k, v in c.items() if k[0] == O.K_AFTER_CLOSE and v) > 20, "after-close")
     check(sum(1 for k, v in c.items() if k[0] == O.K_LATE_CLOSED and v) > 20, "late-closed")
 
@@ -115,13 +121,11 @@ def test_replay_equals_oracle():
     print(f"  engine: {len(got) - 1} positions in {time.time() - t0:.1f} s; {len(in_force)} "
           f"closes in force; {got['end_line']}", flush=True)
     for cp in cps:
-        d = O.diff_counts(nonzero(got[cp]), nonzero(snaps[cp]))
-        check(not d, f"seq {cp}: replay vs oracle: {len(d)} counters, e.g. {d[0].hex()} "
-              f"{got[cp].get(d[0], 0)} vs {snaps[cp].get(d[0], 0)}")
+        differ(f"seq {cp}: replay vs oracle",
+               O.diff_counts(nonzero(got[cp]), nonzero(snaps[cp])), got[cp], snaps[cp])
         invariants(got[cp], f"seq {cp}")
     end = got[N]
-    d = O.diff_counts(end, nonzero(c))
-    check(not d, f"end: replay vs oracle: {len(d)} counters, e.g. {d[0].hex()}")
+    differ("end: replay vs oracle", O.diff_counts(end, nonzero(c)), end, c)
     units = invariants(end, "end")
     check(units >= 10, f"{units} (program, unit) pairs")
     # closed figures: for every close in force at seq s, DAY - AFTER_CLOSE(s) = DAY at s - 1
@@ -157,8 +161,8 @@ def test_store_equals_oracle():
             stored = {bytes(k): struct.unpack(">q", bytes(v))[0] for k, v in t.cursor()}
     finally:
         env.close()
-    diff = O.diff_counts(stored, nonzero(STATE["b"].tally.c))
-    check(not diff, f"store vs oracle: {len(diff)} counters, e.g. {diff[0].hex()}")
+    c = STATE["b"].tally.c
+    differ("store vs oracle", O.diff_counts(stored, nonzero(c)), stored, c)
     r = run([AUDIT, "verify", "--data", d, "--quiet"], check=False, timeout=600)
     check(r.returncode == 0 and r.stdout.startswith(f"OK seq={N} "), r.stdout + r.stderr)
 
