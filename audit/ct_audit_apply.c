@@ -70,8 +70,6 @@ void ct_audit_check_record(const ct_campaign *c, ct_campaign_checker *checker, c
     it->dec = ct_entry_decode(it->rec.event, it->rec.event_len, &it->ent, NULL);
     it->camp = it->dec ? CT_OK : campaign_check(c, checker, &it->ent);
     it->idfp = it->tfp = 0;
-    it->day = it->recv_day = 0;
-    it->commune = 0;
     it->has_pkey = false;
     if (it->dec) return;
     if (ids) {
@@ -79,11 +77,9 @@ void ct_audit_check_record(const ct_campaign *c, ct_campaign_checker *checker, c
         crypto_generichash(h, sizeof h, it->rec.event, it->rec.event_len, NULL, 0);
         it->idfp = ct_audit_id_fp(ct_entry_id(&it->ent), h);
     }
-    it->recv_day = ct_campaign_local_day(c, it->rec.received_ms);
+    ct_tally_in_make(c, &it->ent, it->rec.seq, it->rec.received_ms, &it->in);
     if (it->ent.type == CT_ENTRY_EVENT) {
         const ct_event *ev = &it->ent.u.ev;
-        it->day = ct_campaign_local_day(c, ev->occurred_ms);
-        it->commune = ct_campaign_commune_code(c, ev->district, ev->commune);
         if (ev->action == CT_ACTION_ENROLL)
             it->tfp = ct_audit_target_fp(ev->id, ev->person, ev->district);
         ct_person_key(ev->program, ev->person, it->pkey);
@@ -92,8 +88,6 @@ void ct_audit_check_record(const ct_campaign *c, ct_campaign_checker *checker, c
     }
     const ct_life *l = &it->ent.u.life;
     if (l->kind == CT_LIFE_VOID || l->kind == CT_LIFE_CORRECT) {
-        if (l->kind == CT_LIFE_CORRECT && l->has_new_commune)
-            it->commune = ct_campaign_commune_code(c, l->district, l->new_commune);
         ct_person_key(l->program, l->person, it->pkey);
         it->has_pkey = true;
     }
@@ -216,13 +210,8 @@ int ct_audit_apply(ct_audit *a, ct_audit_item *it)
         return 1;
     ctx_st cs = {.a = a};
     ct_tally_ctx ctx = {.count = ctx_count, .person = ctx_person, .arg = &cs};
-    ct_tally_in in = {.seq = rec->seq,
-                      .received_ms = rec->received_ms,
-                      .local_day = it->day,
-                      .recv_day = it->recv_day,
-                      .commune = it->commune};
     ct_tally_entry_result res;
-    ct_err e = ct_tally_entry(&ctx, &it->ent, &in, &res);
+    ct_err e = ct_tally_entry(&ctx, &it->ent, &it->in, &res);
     if (e) return fail(a, e);
     bool applied = res.refused == CT_OK;
     if (!applied && a->first_seq <= 1) {
@@ -253,7 +242,7 @@ int ct_audit_apply(ct_audit *a, ct_audit_item *it)
                              .entry = &it->ent,
                              .ev = life ? NULL : &it->ent.u.ev,
                              .life = life,
-                             .local_day = it->day,
+                             .local_day = it->in.local_day,
                              .outcome = res.outcome,
                              .res = &res};
         ct_err rc = a->o.on_event(&ae, a->o.arg);

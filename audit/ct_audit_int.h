@@ -16,16 +16,14 @@
 typedef struct {
     ct_logrec rec;
     ct_entry ent;
-    uint32_t day;      /* event: campaign-local day of occurred-at; else 0 */
-    uint32_t recv_day; /* campaign-local day of received_ms */
-    uint16_t commune;  /* event: its commune code; correct with "w": the new one; else 0 */
-    ct_err chain;      /* ct_logrec_check against the previous record in scan order */
-    ct_err dec;        /* ct_entry_decode */
-    ct_err camp;       /* campaign check (event or life entry) */
-    bool is_life;      /* ct_entry_is_life: names the entry in a decoding finding */
-    bool has_pkey;     /* pkey holds the person the entry looks up */
-    uint64_t idfp;     /* fingerprint of (entry id, BLAKE2b-128 of the entry bytes) */
-    uint64_t tfp;      /* enroll event: ct_audit_target_fp of (id, person, unit); else 0 */
+    ct_tally_in in; /* ct_tally_in_make: the rule's inputs from the campaign */
+    ct_err chain;   /* ct_logrec_check against the previous record in scan order */
+    ct_err dec;     /* ct_entry_decode */
+    ct_err camp;    /* campaign check (event or life entry) */
+    bool is_life;   /* ct_entry_is_life: names the entry in a decoding finding */
+    bool has_pkey;  /* pkey holds the person the entry looks up */
+    uint64_t idfp;  /* fingerprint of (entry id, BLAKE2b-128 of the entry bytes) */
+    uint64_t tfp;   /* enroll event: ct_audit_target_fp of (id, person, unit); else 0 */
     uint8_t pkey[CT_PERSON_KEY_LEN]; /* program || person hash (the person map key) */
 } ct_audit_item;
 
