@@ -115,6 +115,47 @@ SMALL, SEQ = build_small()
 SMALL_PATH = SMALL.log.write(W.sub("small.ctlog"))
 
 
+def test_encoders_agree():
+    """lifegen's encoder and the oracle's keys, written here from the spec, give
+    the bytes of ctproto's (the protocol's python mirror): two independent
+    readings of PROTOCOL §2.2 and §5.1."""
+    import ctproto as P
+    eid, e, h = b"\xad" * 16, b"\x01" * 16, b"\x02" * 32
+    pairs = [
+        (G.life("void", eid, T, "admin", "r", d=672, p="bhxh_tn", h=h, e=e, q=7),
+         P.life_void(eid, T, "admin", "r", 672, "bhxh_tn", h, e, 7)),
+        (G.life("correct", eid, T, "LD672-001", "r", d=672, p="bhxh_tn", h=h, e=e, q=7,
+                np="bhyt_hgd", a="LD672-002", w="", g="nq143"),
+         P.life_correct(eid, T, "LD672-001", "r", 672, "bhxh_tn", h, e, 7,
+                        new_program="bhyt_hgd", agent="LD672-002", commune="", group="nq143")),
+        (G.life("target", eid, T, "admin", "r", d=0, p="bhyt_hgd", n=3, ef=T - 1),
+         P.life_target(eid, T, "admin", "r", 0, "bhyt_hgd", 3, T - 1)),
+        (G.life("close", eid, T, "admin", "r", d=0, day=DAY),
+         P.life_close(eid, T, "admin", "r", 0, DAY)),
+        (G.life("reopen", eid, T, "admin", "r", d=673, day=DAY),
+         P.life_reopen(eid, T, "admin", "r", 673, DAY)),
+        (G.life("reorg", eid, T, "admin", "r", n="merge", ef=T),
+         P.life_reorg(eid, T, "admin", "r", "merge", T)),
+    ]
+    for mine, theirs in pairs:
+        check(mine == theirs, f"{mine.hex()} != {theirs.hex()}")
+    d4, sq = struct.pack(">I", DAY), struct.pack(">Q", 9)
+    keys = [(k(O.K_VOIDED, "bhxh_tn", 672, "A"), P.key_voided("bhxh_tn", 672, "A")),
+            (k(O.K_TARGET, "bhyt_hgd", 0, struct.pack(">QQ", T, 9)),
+             P.key_target("bhyt_hgd", 0, T, 9)),
+            (k(O.K_CLOSE, 0, 672, d4), P.key_close(672, DAY)),
+            (k(O.K_AFTER_CLOSE, "bhxh_tn", 672, d4 + sq),
+             P.key_after_close("bhxh_tn", 672, DAY, 9)),
+            (k(O.K_LATE_HIST, "bhxh_tn", 672, b"\x07"), P.key_late_hist("bhxh_tn", 672, 7)),
+            (k(O.K_REORG, 0, 0, "merge"), P.key_reorg("merge")),
+            (k(O.K_LIFE, 0, 672, sq), P.key_life(672, 9))]
+    for mine, theirs in keys:
+        check(mine == theirs, f"{mine.hex()} != {theirs.hex()}")
+    for late in (0, 899999, 900000, 3599999, 6 * H, 24 * H - 1, 48 * H, 72 * H, 7 * 24 * H,
+                 -5):
+        check(O.late_bucket(late) == P.late_bucket(late), f"bucket of {late}")
+
+
 def test_hand_computed_counts():
     """Every counter of the engine = the oracle's, at every position, and the
     hand-computed figures."""
@@ -453,6 +494,6 @@ def test_export_life_rows():
 
 if __name__ == "__main__":
     with W:
-        main([test_hand_computed_counts, test_replay_reproduces, test_trace_history,
+        main([test_encoders_agree, test_hand_computed_counts, test_replay_reproduces, test_trace_history,
               test_life_listing, test_tamper_reason, test_tamper_refused_reinserted,
               test_tamper_target_check, test_store_counts_and_tamper, test_export_life_rows])
