@@ -107,6 +107,7 @@ typedef struct {
     uint64_t n_life;      /* life entries applied */
     uint64_t n_unapplied; /* partial walk (first_seq > 1): entries refused for want of
                              the log before first_seq (not a divergence there) */
+    bool any_close;       /* a CLOSE counter was ever changed (until then every one is 0) */
     ct_buf more;          /* further findings, one per line (every differing counter) */
 } ct_audit;
 

@@ -107,7 +107,12 @@ typedef struct {
 static ct_err ctx_count(void *arg, const ct_count_key *k, int64_t *value)
 {
     ctx_st *s = arg;
-    *value = ct_counts_get(&s->a->counts, k);
+    /* every counted enroll reads the closes of its day: none to find in a
+     * log that never closed one */
+    if (!s->a->any_close && ct_count_key_kind(k) == CT_COUNT_CLOSE)
+        *value = 0;
+    else
+        *value = ct_counts_get(&s->a->counts, k);
     return CT_OK;
 }
 
@@ -223,9 +228,11 @@ int ct_audit_apply(ct_audit *a, ct_audit_item *it)
         return 1;
     }
     if (applied) {
-        for (size_t i = 0; i < res.n; i++)
+        for (size_t i = 0; i < res.n; i++) {
             if ((e = ct_counts_add(&a->counts, &res.changes[i].key, res.changes[i].delta)))
                 return fail(a, e);
+            if (ct_count_key_kind(&res.changes[i].key) == CT_COUNT_CLOSE) a->any_close = true;
+        }
         for (size_t i = 0; i < res.n_persons; i++)
             if ((e = put_person(&cs, &res.persons[i]))) return fail(a, e);
         if (life) a->n_life++;
