@@ -236,6 +236,24 @@ def test_replay_reproduces():
     check(rep["seq"] == SEQ["cl"], rep["seq"])
 
 
+def test_partial_export():
+    """An export starting after the sign-ups its voids and corrections name:
+    verify recounts it, leaves those entries out and says so (not a
+    divergence: the log before the export is not in the file)."""
+    part = SMALL.log.write(W.sub("part.ctlog"), from_seq=SEQ["v1"])
+    r = audit("verify", "--file", part, rc=0)
+    check(r.stdout == f"OK seq=14 head={SMALL.log.head().hex()}\n", r.stdout)
+    check("life entries: 3 applied" in r.stderr and "note: 4 life entries name records or days "
+          f"before the export's first seq {SEQ['v1']}" in r.stderr, r.stderr)
+    got = engine_counts(part)
+    check(got["end"].get(k(O.K_CLOSE, 0, 672, struct.pack(">I", DAY)), 0) == 0 and
+          got["end"].get(k(O.K_LIFE, 0, 672, struct.pack(">Q", SEQ["cl"]))) == 4 and
+          k(O.K_LIFE, 0, 672, struct.pack(">Q", SEQ["v1"])) not in got["end"], "partial recount")
+    # trace and life need the log from seq 1
+    r = audit("life", "--file", part, rc=1)
+    check("needs the log from seq 1" in r.stderr, r.stderr)
+
+
 def test_trace_history():
     r = audit("trace", "--file", SMALL_PATH, "--seq", str(SEQ["e1"]), "--format", "jsonl", rc=0)
     rows = [json.loads(x) for x in r.stdout.splitlines()]
@@ -494,6 +512,7 @@ def test_export_life_rows():
 
 if __name__ == "__main__":
     with W:
-        main([test_encoders_agree, test_hand_computed_counts, test_replay_reproduces, test_trace_history,
+        main([test_encoders_agree, test_hand_computed_counts, test_replay_reproduces,
+              test_partial_export, test_trace_history,
               test_life_listing, test_tamper_reason, test_tamper_refused_reinserted,
               test_tamper_target_check, test_store_counts_and_tamper, test_export_life_rows])
