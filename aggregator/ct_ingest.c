@@ -20,6 +20,7 @@
 
 #include "ct_buf.h"
 #include "ct_event.h"
+#include "ct_ingest_life.h"
 #include "ct_log.h"
 #include "ct_text.h"
 #include "ct_time.h"
@@ -46,7 +47,10 @@ struct ct_ingest {
     size_t cap_items, cap_msgs;
     in_msg *msgs;
     ct_bytes *raw;
-    ct_event *ev;
+    ct_event *ev;   /* item -> the event, when it is one */
+    ct_entry *lent; /* item -> the life entry, when it is one (pages touched
+                       only by life entries: a round of events never does) */
+    bool *is_life;  /* item -> which of the two */
     ct_ack_item *acks;
     int32_t *sidx; /* item -> store item index or -1 */
     ct_store_item *sitems;
@@ -74,10 +78,13 @@ ct_err ct_ingest_create(const ct_ingest_opts *o, ct_ingest **out)
     g->msgs = calloc(g->cap_msgs, sizeof *g->msgs);
     g->raw = calloc(g->cap_items, sizeof *g->raw);
     g->ev = calloc(g->cap_items, sizeof *g->ev);
+    g->lent = calloc(g->cap_items, sizeof *g->lent);
+    g->is_life = calloc(g->cap_items, sizeof *g->is_life);
     g->acks = calloc(g->cap_items, sizeof *g->acks);
     g->sidx = calloc(g->cap_items, sizeof *g->sidx);
     g->sitems = calloc(g->cap_items, sizeof *g->sitems);
-    if (!g->msgs || !g->raw || !g->ev || !g->acks || !g->sidx || !g->sitems) {
+    if (!g->msgs || !g->raw || !g->ev || !g->lent || !g->is_life || !g->acks || !g->sidx ||
+        !g->sitems) {
         ct_ingest_free(g);
         return CT_ERR_NOMEM;
     }
@@ -91,6 +98,8 @@ void ct_ingest_free(ct_ingest *g)
     free(g->msgs);
     free(g->raw);
     free(g->ev);
+    free(g->lent);
+    free(g->is_life);
     free(g->acks);
     free(g->sidx);
     free(g->sitems);
@@ -208,17 +217,16 @@ static bool msg_identity(ct_ingest *g, in_msg *m, const char **user, ct_role *ro
 
 /* ---- the ack policy (ct_ingest.h "Ack policy"; rows 3-6 are the store's) -- */
 
-/* Rows 1-2: an event the aggregator itself refuses (code e) is a DUPLICATE
+/* Rows 1-2: an entry the aggregator itself refuses (code e) is a DUPLICATE
  * when its exact bytes are already in the log under its id (accepted before
  * a revocation or a campaign edit; its ack was lost): the resend changes
- * nothing and must not be turned into a rejection. */
+ * nothing and must not be turned into a rejection. The id is acks[j].id. */
 static bool refuse_event(ct_ingest *g, size_t j, ct_err e, bool id_known)
 {
     ct_ack_item *a = &g->acks[j];
     uint64_t old_seq = 0;
     if (id_known &&
-        ct_store_find_event(g->o.store, g->ev[j].id, g->raw[j].data, g->raw[j].len, &old_seq) ==
-            CT_OK &&
+        ct_store_find_event(g->o.store, a->id, g->raw[j].data, g->raw[j].len, &old_seq) == CT_OK &&
         old_seq > 0) {
         a->status = CT_ACK_DUPLICATE;
         a->code = CT_OK;
@@ -326,11 +334,48 @@ static size_t drain(ct_ingest *g, void **socks, size_t nsock, size_t *nev)
 
 /* ---- phase 2: decode + validate ------------------------------------------ */
 
-/* Decodes and checks every event of the well-formed submits; the valid ones
- * become store items. Returns their count. */
+/* A life entry (item j of a message from a key of role / district): decode,
+ * campaign check, authorization (§9), log check (ct_ingest_life.h). On
+ * CT_OK g->lent[j] holds it. *auth_fail: refused for authorization. */
+static ct_err check_life(ct_ingest *g, size_t j, bool may_write, ct_role role, uint32_t district,
+                         bool *id_known, bool *auth_fail)
+{
+    ct_entry *en = &g->lent[j];
+    ct_ack_item *a = &g->acks[j];
+    ct_err e = ct_entry_decode(g->raw[j].data, g->raw[j].len, en, id_known);
+    if (*id_known) memcpy(a->id, ct_entry_id(en), CT_EVENT_ID_LEN);
+    a->has_id = *id_known;
+    if (!e && en->type != CT_ENTRY_LIFE) e = CT_ERR_MALFORMED; /* ct_entry_is_life said so */
+    if (!e) e = ct_campaign_check_life(g->o.campaign, &en->u.life);
+    *auth_fail =
+        !e && (!may_write || !ct_ingest_life_may(g->o.auth != NULL, role, district, &en->u.life));
+    if (*auth_fail) e = CT_ERR_FORBIDDEN;
+    if (!e) e = ct_ingest_life_log_check(g->o.store, &en->u.life);
+    return e;
+}
+
+/* An event (item j): decode, campaign check, authorization. */
+static ct_err check_event(ct_ingest *g, size_t j, int64_t check_now, bool may_write, ct_role role,
+                          uint32_t district, bool *id_known, bool *auth_fail)
+{
+    ct_event *ev = &g->ev[j];
+    ct_ack_item *a = &g->acks[j];
+    ct_err e = ct_event_decode(g->raw[j].data, g->raw[j].len, ev, id_known);
+    a->has_id = *id_known;
+    if (*id_known) memcpy(a->id, ev->id, CT_EVENT_ID_LEN);
+    if (!e) e = ct_campaign_check_event(g->o.campaign, ev, check_now);
+    *auth_fail = !e && (!may_write || (role == CT_ROLE_COLLECTOR && ev->district != district));
+    if (*auth_fail) e = CT_ERR_FORBIDDEN;
+    return e;
+}
+
+/* Decodes and checks every entry of the well-formed submits (an event, or
+ * a life entry: a map whose first key is "k", docs/PROTOCOL.md §2.2); the
+ * valid ones become store items. Returns their count. */
 static size_t validate(ct_ingest *g, size_t nm, int64_t now)
 {
     int64_t check_now = g->o.no_future_check ? INT64_MAX : now;
+    uint32_t recv_day = ct_campaign_local_day(g->o.campaign, now);
     size_t ns = 0;
     for (size_t i = 0; i < nm; i++) {
         in_msg *m = &g->msgs[i];
@@ -342,45 +387,56 @@ static size_t validate(ct_ingest *g, size_t nm, int64_t now)
         m->user = user;
         size_t forbidden = 0;
         uint32_t forbidden_d = 0;
+        const char *forbidden_kind = "event";
         for (size_t j = m->first; j < m->first + m->n; j++) {
-            ct_ack_item *a = &g->acks[j];
-            ct_event *ev = &g->ev[j];
-            bool id_known = false;
+            bool id_known = false, auth_fail = false;
             g->sidx[j] = -1;
-            ct_err e = ct_event_decode(g->raw[j].data, g->raw[j].len, ev, &id_known);
-            a->has_id = id_known;
-            if (id_known) memcpy(a->id, ev->id, CT_EVENT_ID_LEN);
-            if (!e) e = ct_campaign_check_event(g->o.campaign, ev, check_now);
-            bool auth_fail =
-                !e && (!may_write || (role == CT_ROLE_COLLECTOR && ev->district != district));
-            if (auth_fail) e = CT_ERR_FORBIDDEN;
+            g->is_life[j] = ct_entry_is_life(g->raw[j].data, g->raw[j].len) != 0;
+            ct_err e = g->is_life[j]
+                           ? check_life(g, j, may_write, role, district, &id_known, &auth_fail)
+                           : check_event(g, j, check_now, may_write, role, district, &id_known,
+                                         &auth_fail);
             if (e) {
                 if (refuse_event(g, j, e, id_known) && auth_fail) {
                     forbidden++;
-                    forbidden_d = ev->district;
+                    forbidden_d = g->is_life[j] ? g->lent[j].u.life.district : g->ev[j].district;
+                    forbidden_kind =
+                        g->is_life[j] ? ct_life_kind_name(g->lent[j].u.life.kind) : "event";
                 }
                 continue;
             }
             ct_store_item *si = &g->sitems[ns];
-            si->ev = ev;
+            memset(si, 0, sizeof *si);
             si->raw = g->raw[j].data;
             si->raw_len = g->raw[j].len;
             si->collector = user;
             /* origin binding for collector keys; admins may resend anyone's
-             * events, and --insecure has one identity for everybody */
+             * entries, and --insecure has one identity for everybody */
             si->check_origin = g->o.auth && role == CT_ROLE_COLLECTOR;
             si->received_ms = now;
-            si->local_day = ct_campaign_local_day(g->o.campaign, ev->occurred_ms);
-            si->commune = ct_campaign_commune_code(g->o.campaign, ev->district, ev->commune);
+            si->recv_day = recv_day;
+            if (g->is_life[j]) {
+                const ct_life *l = &g->lent[j].u.life;
+                si->entry = &g->lent[j];
+                if (l->kind == CT_LIFE_CORRECT && l->has_new_commune)
+                    si->commune =
+                        ct_campaign_commune_code(g->o.campaign, l->district, l->new_commune);
+            } else {
+                const ct_event *ev = &g->ev[j];
+                si->ev = ev;
+                si->local_day = ct_campaign_local_day(g->o.campaign, ev->occurred_ms);
+                si->commune = ct_campaign_commune_code(g->o.campaign, ev->district, ev->commune);
+            }
             g->sidx[j] = (int32_t)ns;
             ns++;
         }
         if (forbidden) {
             g->st.forbidden += forbidden;
             ct_log(CT_LOG_WARN, "security",
-                   "event=forbidden key=%s role=%s key_district=%u event_district=%u events=%zu",
+                   "event=forbidden key=%s role=%s key_district=%u event_district=%u events=%zu "
+                   "kind=%s",
                    user[0] ? user : "-", may_write ? ct_role_name(role) : "revoked_or_unknown",
-                   district, forbidden_d, forbidden);
+                   district, forbidden_d, forbidden, forbidden_kind);
         }
     }
     return ns;
@@ -428,12 +484,17 @@ static void send_acks(ct_ingest *g, void **socks, size_t nm, uint64_t head_seq)
                 if (g->sidx[j] < 0) continue;
                 const ct_store_item *si = &g->sitems[g->sidx[j]];
                 ack_from_store(g, &g->acks[j], si);
+                if (g->is_life[j] && si->status == CT_ACK_ACCEPTED) {
+                    const ct_life *l = &g->lent[j].u.life;
+                    g->st.life_accepted[l->kind < CT_INGEST_LIFE_KINDS ? l->kind : 0]++;
+                    ct_ingest_life_logged(l, m->user, si->seq);
+                }
                 if (si->status == CT_ACK_REJECTED && si->code == CT_ERR_FORBIDDEN && !hijack++)
                     first_hijack = j;
             }
             if (hijack) {
                 char ohex[2 * CT_ORIGIN_LEN + 1];
-                ct_text_hex(g->ev[first_hijack].id, CT_ORIGIN_LEN, ohex);
+                ct_text_hex(g->acks[first_hijack].id, CT_ORIGIN_LEN, ohex);
                 g->st.forbidden += hijack;
                 ct_log(CT_LOG_WARN, "security",
                        "event=origin_bound_to_other_key key=%s origin=%s events=%zu",

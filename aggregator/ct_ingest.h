@@ -5,9 +5,12 @@
  *      sockets (messages [routing id][submit], or REQ-style [routing id][""]
  *      [submit]) until batch_max events, batch_max messages or
  *      CT_INGEST_ROUND_BYTES of frames; decode each submit;
- *   2. decode + validate every event: schema, campaign, and in secure mode
- *      the sender's CURRENT authorization (a collector key writes only its
- *      district, admin any, anything else nothing -> CT_ERR_FORBIDDEN);
+ *   2. decode + validate every entry: an event (schema, campaign, and in
+ *      secure mode the sender's CURRENT authorization: a collector key
+ *      writes only its district, admin any, anything else nothing ->
+ *      CT_ERR_FORBIDDEN) or a life entry (docs/PROTOCOL.md §2.2: schema,
+ *      campaign, who may issue it, and for a void / correct the record it
+ *      names: ct_ingest_life.h);
  *   3. apply the valid ones with ONE ct_store_apply_batch() (one durable
  *      LMDB transaction);
  *   4. only then send one "ack" per submit (items in submit order, "s" = the
@@ -23,9 +26,13 @@
  *      (also when its origin is bound to another key)
  *   4. (store) id in the log, other bytes  -> REJECTED conflict
  *   5. (store) origin bound to another collector key -> REJECTED forbidden
- *   6. (store) otherwise                   -> ACCEPTED, seq = its new record
- * If the commit fails, rows 3-6 become RETRY / store_unavailable and
- * nothing is acked as accepted. Rows 1-2 are refuse_event(), rows 3-6 are
+ *   6. (store) the tally rule refuses it (a life entry the state does not
+ *      allow: not_current, already_closed, ...) -> REJECTED, that code; it
+ *      left nothing (no record, no seq, its id free)
+ *   7. (store) otherwise                   -> ACCEPTED, seq = its new record
+ * An accepted life entry is logged (one info line: kind, unit, actor, seq).
+ * If the commit fails, rows 3-7 become RETRY / store_unavailable and
+ * nothing is acked as accepted. Rows 1-2 are refuse_event(), rows 3-7 are
  * decided by ct_store_apply_batch and passed on by ack_from_store().
  *
  * Memory: the item arrays are allocated once by ct_ingest_create() and
@@ -50,6 +57,7 @@
 #include "ct_store.h"
 
 #define CT_INGEST_MAX_CODES 128
+#define CT_INGEST_LIFE_KINDS 7                   /* life_accepted[ct_life_kind] (index 0 unused) */
 #define CT_INGEST_ROUND_BYTES ((size_t)64 << 20) /* frames held by one round, about */
 #define CT_INGEST_TRIM_BYTES ((size_t)4 << 20)
 
@@ -73,6 +81,7 @@ typedef struct {
     uint64_t commit_ns;         /* time spent in ct_store_apply_batch */
     uint64_t round_ns;          /* time spent in whole rounds (decode..ack) */
     uint64_t rejects_by_code[CT_INGEST_MAX_CODES];
+    uint64_t life_accepted[CT_INGEST_LIFE_KINDS]; /* accepted life entries by kind */
 } ct_ingest_stats;
 
 typedef struct {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ct_buf.h"
+#include "ct_life.h"
 #include "ct_addr.h"
 #include "ct_log.h"
 
@@ -144,6 +145,11 @@ static ct_err render(const ct_metrics_http *m, ct_buf *b)
         if (in->rejects_by_code[c])
             pf(&o, "chitieu_aggregator_rejects_total{reason=\"%s\"} %llu\n", ct_err_name(c),
                (unsigned long long)in->rejects_by_code[c]);
+    family(&o, "chitieu_aggregator_life_entries_total", "counter",
+           "campaign life entries accepted, by kind (void, correct, target, close, reopen, reorg)");
+    for (int k = 1; k < CT_INGEST_LIFE_KINDS; k++)
+        pf(&o, "chitieu_aggregator_life_entries_total{kind=\"%s\"} %llu\n",
+           ct_life_kind_name((ct_life_kind)k), (unsigned long long)in->life_accepted[k]);
     one(&o, "chitieu_aggregator_bad_messages_total", "counter",
         "messages refused as a whole (answered err)", (double)in->bad_messages);
     family(&o, "chitieu_aggregator_telemetry_total", "counter",

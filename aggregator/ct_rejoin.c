@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "ct_event.h"
+#include "ct_life.h"
 #include "ct_log.h"
 #include "ct_logrec.h"
 
@@ -41,16 +42,18 @@ static ct_err copy_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, 
     (void)raw_len;
     ct_err e = ct_store_import_record(c->to, rec, c->campaign);
     if (e) return e;
-    ct_event ev;
-    if (rec->collector[0] && ct_event_decode(rec->event, rec->event_len, &ev, NULL) == CT_OK &&
-        !(c->have_last && memcmp(c->last_origin, ev.id, CT_ORIGIN_LEN) == 0)) {
+    ct_entry en;
+    const uint8_t *id = NULL;
+    if (rec->collector[0] && ct_entry_decode(rec->event, rec->event_len, &en, NULL) == CT_OK)
+        id = ct_entry_id(&en);
+    if (id && !(c->have_last && memcmp(c->last_origin, id, CT_ORIGIN_LEN) == 0)) {
         char key[CT_COLLECTOR_ID_MAX + 1];
         bool found = false;
-        if ((e = ct_store_origin_get(c->from, ev.id, key, sizeof key, &found))) return e;
+        if ((e = ct_store_origin_get(c->from, id, key, sizeof key, &found))) return e;
         if (found && strcmp(key, rec->collector) == 0 &&
-            (e = ct_store_import_origin(c->to, ev.id, key, strlen(key))))
+            (e = ct_store_import_origin(c->to, id, key, strlen(key))))
             return e;
-        memcpy(c->last_origin, ev.id, CT_ORIGIN_LEN);
+        memcpy(c->last_origin, id, CT_ORIGIN_LEN);
         c->have_last = true;
     }
     if (++c->in_chunk == CHUNK) {

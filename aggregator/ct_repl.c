@@ -24,6 +24,7 @@
 #include <zmq.h>
 
 #include "ct_event.h"
+#include "ct_life.h"
 #include "ct_log.h"
 #include "ct_logrec.h"
 #include "ct_repl_copy.h"
@@ -188,7 +189,7 @@ static void send_err(ct_repl *r, const uint8_t *rid, size_t rid_len, ct_err code
     if (ct_wire_error_encode(false, 0, code, &r->out) == CT_OK) send_to(r, rid, rid_len);
 }
 
-/* The event id's origin: canonical events begin with the map header and
+/* The entry id's origin: canonical events begin with the map header and
  * "v" 1, "id" bin 16 (§2); anything else is decoded. */
 static bool event_origin(const ct_logrec *rec, uint8_t origin[CT_ORIGIN_LEN])
 {
@@ -198,9 +199,9 @@ static bool event_origin(const ct_logrec *rec, uint8_t origin[CT_ORIGIN_LEN])
         memcpy(origin, rec->event + 1 + sizeof pre, CT_ORIGIN_LEN);
         return true;
     }
-    ct_event ev;
-    if (ct_event_decode(rec->event, rec->event_len, &ev, NULL) != CT_OK) return false;
-    memcpy(origin, ev.id, CT_ORIGIN_LEN);
+    ct_entry en; /* a life entry (§2.2), or an event in another key order */
+    if (ct_entry_decode(rec->event, rec->event_len, &en, NULL) != CT_OK) return false;
+    memcpy(origin, ct_entry_id(&en), CT_ORIGIN_LEN);
     return true;
 }
 

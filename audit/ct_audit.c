@@ -2,11 +2,11 @@
  * map and recount table (freed by ct_audit_free); records are borrowed for
  * the duration of one ct_audit_record call. */
 #include "ct_audit.h"
+#include "ct_audit_int.h"
 
 #include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,21 +16,6 @@
 #include "ct_time.h"
 
 /* ---- the pipeline ---- */
-
-/* One record as the engine sees it: the record (event bytes copied into the
- * batch's arena in pipeline mode) plus the results of the per-record checks,
- * which are pure and run on worker threads when opts.threads > 1. */
-typedef struct {
-    ct_logrec rec;
-    ct_event ev;
-    uint32_t day;
-    uint16_t commune;
-    ct_err chain;                    /* ct_logrec_check against the previous record in scan order */
-    ct_err dec;                      /* ct_event_decode */
-    ct_err camp;                     /* ct_campaign_check_event */
-    uint64_t idfp;                   /* fingerprint of (event id, BLAKE2b-128 of the event bytes) */
-    uint8_t pkey[CT_PERSON_KEY_LEN]; /* program || person hash (the person map key) */
-} ct_audit_item;
 
 #define CT_AUDIT_BATCH 2048
 #define CT_AUDIT_NBATCH 8
@@ -59,50 +44,11 @@ struct ct_audit_pool {
     ct_store *ids;
 };
 
-static uint64_t id_fingerprint(const uint8_t id[CT_EVENT_ID_LEN], const uint8_t idhash[16])
-{
-    uint64_t a, b, c, d;
-    memcpy(&a, id, 8);
-    memcpy(&b, id + 8, 8);
-    memcpy(&c, idhash, 8);
-    memcpy(&d, idhash + 8, 8);
-    c ^= d * 0x94d049bb133111ebull;
-    uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b + 0x632be59bd9b4e019ull);
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 29;
-    return h ^ c;
-}
-
-/* The campaign check, through the thread's checker when it has one. */
-static ct_err campaign_check(const ct_campaign *c, ct_campaign_checker *k, const ct_event *ev)
-{
-    return k ? ct_campaign_checker_check(k, ev, INT64_MAX)
-             : ct_campaign_check_event(c, ev, INT64_MAX);
-}
-
-/* Stage 1: the pure per-record checks. */
-static void stage1(const ct_campaign *c, ct_campaign_checker *checker, ct_store *ids,
-                   ct_audit_item *it, const uint8_t prev[CT_LOGREC_HASH_LEN])
-{
-    it->chain = ct_logrec_check(&it->rec, prev);
-    it->dec = ct_event_decode(it->rec.event, it->rec.event_len, &it->ev, NULL);
-    it->camp = it->dec ? CT_OK : campaign_check(c, checker, &it->ev);
-    it->idfp = 0;
-    if (ids && !it->dec) {
-        uint8_t h[16];
-        crypto_generichash(h, sizeof h, it->rec.event, it->rec.event_len, NULL, 0);
-        it->idfp = id_fingerprint(it->ev.id, h);
-    }
-    it->day = it->dec ? 0 : ct_campaign_local_day(c, it->ev.occurred_ms);
-    it->commune = it->dec ? 0 : ct_campaign_commune_code(c, it->ev.district, it->ev.commune);
-    if (!it->dec) ct_person_key(it->ev.program, it->ev.person, it->pkey);
-}
-
 static void batch_stage1(struct ct_audit_pool *p, ct_audit_batch *b, ct_campaign_checker *checker)
 {
     for (size_t i = 0; i < b->n; i++)
-        stage1(p->c, checker, p->ids, &b->items[i], i ? b->items[i - 1].rec.hash : b->prev);
+        ct_audit_check_record(p->c, checker, p->ids, &b->items[i],
+                              i ? b->items[i - 1].rec.hash : b->prev);
 }
 
 static void *worker(void *arg)
@@ -228,6 +174,9 @@ void ct_audit_result_get(const ct_audit *a, ct_audit_result *out)
     out->last_received_ms = a->last_received_ms;
     out->n_records = a->n_records;
     out->n_persons = a->persons.n;
+    out->n_life = a->n_life;
+    out->n_unapplied = a->n_unapplied;
+    out->more = a->diverged && a->more.len ? (const char *)a->more.data : "";
     out->counts = &a->counts;
 }
 
@@ -266,6 +215,9 @@ void ct_audit_free(ct_audit *a)
     a->pool = NULL;
     free(a->idfp);
     a->idfp = NULL;
+    free(a->tfp);
+    a->tfp = NULL;
+    ct_buf_free(&a->more);
     ct_campaign_checker_free(a->checker);
     a->checker = NULL;
     ct_pmap_free(&a->persons);
@@ -354,75 +306,14 @@ static int stage2(ct_audit *a, ct_audit_item *it)
                          "seq %" PRIu64 ": hash mismatch (record altered or reordered)", rec->seq);
         return 1;
     }
-    if (it->dec == CT_ERR_NOMEM) { /* the decoder's memory, not the record: a runtime error */
-        a->err = CT_ERR_NOMEM;
-        return 1;
-    }
-    if (it->dec) {
-        ct_audit_diverge(a, rec->seq, "seq %" PRIu64 ": event does not decode (%s: %s)", rec->seq,
-                         ct_err_name(it->dec), ct_err_str(it->dec));
-        return 1;
-    }
-    if (it->camp) {
-        ct_audit_diverge(a, rec->seq, "seq %" PRIu64 ": event fails the campaign check (%s: %s)",
-                         rec->seq, ct_err_name(it->camp), ct_err_str(it->camp));
-        return 1;
-    }
-    const ct_event *ev = &it->ev;
-    if (a->o.ids_store) {
-        uint64_t ix = rec->seq - a->first_seq;
-        if (ix >= a->idfp_cap) {
-            size_t nc = a->idfp_cap ? a->idfp_cap * 2 : 65536;
-            uint64_t *n = realloc(a->idfp, nc * sizeof *n);
-            if (!n) {
-                a->err = CT_ERR_NOMEM;
-                return 1;
-            }
-            a->idfp = n;
-            a->idfp_cap = nc;
-        }
-        a->idfp[ix] = it->idfp;
-    }
-    const uint8_t *pkey = it->pkey;
-    ct_person_state prior, next;
-    ct_pmap_entry *pe = ct_pmap_find(&a->persons, pkey);
-    if (pe) ct_pmap_entry_state(&a->persons, pe, &prior);
-    ct_tally_result res;
-    ct_tally_apply(ev, it->day, it->commune, rec->seq, pe ? &prior : NULL, &next, &res);
-    for (size_t i = 0; i < res.n; i++) {
-        ct_err e = ct_counts_add(&a->counts, &res.changes[i].key, res.changes[i].delta);
-        if (e) {
-            a->err = e;
-            return 1;
-        }
-    }
-    if (res.state_changed) {
-        ct_err e =
-            pe ? ct_pmap_entry_set(&a->persons, pe, &next) : ct_pmap_put(&a->persons, pkey, &next);
-        if (e) {
-            a->err = e;
-            return 1;
-        }
-    }
-    memcpy(a->head, rec->hash, CT_LOGREC_HASH_LEN);
-    a->last_seq = rec->seq;
-    a->expect = rec->seq + 1;
-    a->last_received_ms = rec->received_ms;
-    a->n_records++;
-    if (a->o.on_event) {
-        ct_audit_event ae = {rec, ev, it->day, res.outcome};
-        ct_err rc = a->o.on_event(&ae, a->o.arg);
-        if (rc && rc != CT_STOP) a->err = rc;
-        if (rc) return 1;
-    }
-    return 0;
+    return ct_audit_apply(a, it);
 }
 
 /* Warms the cache for the person lookup of item i (a random access into a
  * table of millions): first its slot, a few items later its entry. */
 static void prefetch(ct_audit *a, const ct_audit_batch *b, size_t i, int level)
 {
-    if (i >= b->n || b->items[i].dec) return;
+    if (i >= b->n || !b->items[i].has_pkey) return;
     ct_pmap_prefetch(&a->persons, b->items[i].pkey, level);
 }
 
@@ -503,7 +394,7 @@ ct_err ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
     if (!a->pool) {
         ct_audit_item it;
         it.rec = *rec;
-        stage1(a->o.campaign, a->checker, a->o.ids_store, &it, a->scan_prev);
+        ct_audit_check_record(a->o.campaign, a->checker, a->o.ids_store, &it, a->scan_prev);
         memcpy(a->scan_prev, rec->hash, CT_LOGREC_HASH_LEN);
         if (stage2(a, &it)) a->halt = true;
         return a->halt ? halted(a) : CT_OK;
@@ -591,7 +482,7 @@ static ct_err ids_cb(const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq, const uint
         return CT_STOP;
     }
     uint64_t ix = seq - a->first_seq;
-    if (a->idfp[ix] != id_fingerprint(id, idhash)) {
+    if (a->idfp[ix] != ct_audit_id_fp(id, idhash)) {
         ct_event_id_hex(id, hex);
         ct_audit_diverge(a, seq,
                          "seq %" PRIu64 ": the ids index maps event id %s to it, but the record "
@@ -613,9 +504,9 @@ static ct_err id_of_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, voi
 {
     (void)raw;
     (void)len;
-    ct_event ev;
-    if (ct_event_decode(rec->event, rec->event_len, &ev, NULL) == CT_OK)
-        ct_event_id_hex(ev.id, arg);
+    ct_entry ent;
+    if (ct_entry_decode(rec->event, rec->event_len, &ent, NULL) == CT_OK)
+        ct_event_id_hex(ct_entry_id(&ent), arg);
     return CT_OK;
 }
 
@@ -667,6 +558,63 @@ bool ct_audit_compare_counts(const ct_counts *stored, const ct_counts *recount, 
     snprintf(finding, len, "count %s: stored %" PRId64 ", recount %" PRId64, ks,
              ct_counts_get(stored, &k), ct_counts_get(recount, &k));
     return false;
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+    return ct_count_key_cmp(x, y);
+}
+
+/* Appends to *keys every key of from whose value differs in other. */
+static ct_err collect_diffs(const ct_counts *from, const ct_counts *other, ct_count_key **keys,
+                            size_t *n, size_t *cap)
+{
+    for (size_t i = 0; i < from->cap; i++) {
+        const ct_counts_slot *sl = &from->slots[i];
+        if (!sl->used || ct_counts_get(other, &sl->key) == sl->value) continue;
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 64;
+            ct_count_key *nk = realloc(*keys, nc * sizeof *nk);
+            if (!nk) return CT_ERR_NOMEM;
+            *keys = nk;
+            *cap = nc;
+        }
+        (*keys)[(*n)++] = sl->key;
+    }
+    return CT_OK;
+}
+
+ct_err ct_audit_compare_all(ct_audit *a, const ct_counts *stored)
+{
+    if (a->diverged || ct_audit_compare_counts(stored, &a->counts, a->finding, sizeof a->finding))
+        return CT_OK;
+    a->diverged = true;
+    a->bad_seq = 0; /* a counter, not a record */
+    ct_count_key *keys = NULL;
+    size_t n = 0, cap = 0;
+    ct_err e = collect_diffs(stored, &a->counts, &keys, &n, &cap);
+    if (!e) e = collect_diffs(&a->counts, stored, &keys, &n, &cap);
+    if (!e && n > 1) {
+        qsort(keys, n, sizeof *keys, key_cmp); /* a key differing in both tables: twice */
+        size_t u = 1;
+        for (size_t i = 1; i < n; i++)
+            if (ct_count_key_cmp(&keys[i], &keys[u - 1]) != 0) keys[u++] = keys[i];
+        n = u;
+    }
+    if (!e && n > 1) {
+        for (size_t i = 1; !e && i < n && i <= CT_AUDIT_MAX_DIFFS; i++) {
+            char ks[160];
+            ct_count_key_str(&keys[i], ks, sizeof ks);
+            e = ct_buf_printf(&a->more, "count %s: stored %" PRId64 ", recount %" PRId64 "\n", ks,
+                              ct_counts_get(stored, &keys[i]), ct_counts_get(&a->counts, &keys[i]));
+        }
+        if (!e && n - 1 > CT_AUDIT_MAX_DIFFS)
+            e = ct_buf_printf(&a->more, "count: and %zu more counters differ\n",
+                              n - 1 - CT_AUDIT_MAX_DIFFS);
+        if (!e) e = ct_buf_append(&a->more, "", 1); /* NUL: read as a string */
+    }
+    free(keys);
+    return e;
 }
 
 void ct_audit_print_totals(FILE *f, const ct_counts *c)

@@ -1,7 +1,11 @@
 /* ct_audit.h — the audit engine: walks log records in order (from the store
  * or a .ctlog file), checks seq continuity and the hash chain, decodes each
- * event, checks it against the campaign, and recounts with the tally rule
- * (ct_tally_apply — the same code the aggregator counts with).
+ * entry (an enrollment event or a campaign life entry, ct_entry_decode),
+ * checks it against the campaign, checks that a void or correction names a
+ * record the walk has seen (an enroll event with that id, person and unit
+ * at that seq), and recounts with the tally rule (ct_tally_entry — the same
+ * code the aggregator counts with) over its own counters and person map.
+ * An entry the rule refuses is a divergence: the aggregator never logs one.
  *
  * Usage: ct_audit_init; ct_audit_run over a source (or feed every record to
  * ct_audit_record: it has the signature of ct_store_log_cb / ct_ctlog_cb,
@@ -23,21 +27,27 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ct_buf.h"
 #include "ct_campaign.h"
 #include "ct_counts.h"
 #include "ct_ctlog.h"
 #include "ct_error.h"
 #include "ct_event.h"
+#include "ct_life.h"
 #include "ct_logrec.h"
 #include "ct_pmap.h"
 #include "ct_store.h"
 #include "ct_tally.h"
 
+/* One applied log entry: exactly one of ev and life is non-NULL. */
 typedef struct {
     const ct_logrec *rec;
-    const ct_event *ev;
-    uint32_t local_day;
+    const ct_entry *entry;
+    const ct_event *ev;  /* an enrollment event, else NULL */
+    const ct_life *life; /* a life entry, else NULL */
+    uint32_t local_day;  /* event: campaign-local day of its occurred-at; else 0 */
     ct_tally_outcome outcome;
+    const ct_tally_entry_result *res; /* the counter changes and person states applied */
 } ct_audit_event;
 
 /* Called once per counted record (after the tally): CT_OK goes on, CT_STOP
@@ -91,6 +101,14 @@ typedef struct {
     uint64_t first_seq;
     uint64_t *idfp; /* [seq - first_seq]: id fingerprints (when ids_store) */
     size_t idfp_cap;
+    uint64_t *tfp; /* [seq - first_seq]: what a void/correct may name (enroll id, person,
+                      unit; 0 for other records) */
+    size_t tfp_cap;
+    uint64_t n_life;      /* life entries applied */
+    uint64_t n_unapplied; /* partial walk (first_seq > 1): entries refused for want of
+                             the log before first_seq (not a divergence there) */
+    bool any_close;       /* a CLOSE counter was ever changed (until then every one is 0) */
+    ct_buf more;          /* further findings, one per line (every differing counter) */
 } ct_audit;
 
 /* What a walk established, valid until the next call on a (pointers into it). */
@@ -103,8 +121,11 @@ typedef struct {
     uint64_t last_seq;                /* last record applied (first_seq - 1 before any) */
     uint8_t head[CT_LOGREC_HASH_LEN]; /* its hash (prev before any) */
     int64_t last_received_ms;
-    uint64_t n_records; /* records applied */
-    size_t n_persons;   /* (program, person) states */
+    uint64_t n_records;   /* records applied */
+    size_t n_persons;     /* (program, person) states */
+    uint64_t n_life;      /* life entries applied */
+    uint64_t n_unapplied; /* see ct_audit.n_unapplied */
+    const char *more;     /* further findings, one per line, "" when none */
     const ct_counts *counts;
 } ct_audit_result;
 
@@ -178,8 +199,18 @@ unsigned ct_audit_default_threads(void);
 void ct_audit_print_totals(FILE *f, const ct_counts *c);
 
 /* Compares stored counts with the recount; on a difference fills finding
- * ("count <key>: stored X, recount Y") and returns false. */
+ * ("count <key>: stored X, recount Y", the smallest differing key) and
+ * returns false. */
 bool ct_audit_compare_counts(const ct_counts *stored, const ct_counts *recount, char *finding,
                              size_t len);
+
+/* Compares stored counts with a's recount and, on a difference, makes it
+ * a's finding (the smallest differing key, worded as
+ * ct_audit_compare_counts) and lists every other differing key, in key
+ * order, in a's further findings (at most CT_AUDIT_MAX_DIFFS lines, then
+ * "count: and N more counters differ"). Does nothing when a has a finding.
+ * Returns CT_OK or CT_ERR_NOMEM (no room for the list). */
+#define CT_AUDIT_MAX_DIFFS 64
+ct_err ct_audit_compare_all(ct_audit *a, const ct_counts *stored);
 
 #endif

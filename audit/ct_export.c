@@ -83,6 +83,38 @@ ct_err ct_export_csv_row(ct_buf *out, const ct_campaign *c, const ct_logrec *rec
     return e ? e : ct_buf_append(out, "\r\n", 2);
 }
 
+ct_err ct_export_csv_life_row(ct_buf *out, const ct_campaign *c, const ct_logrec *rec,
+                              const ct_life *l)
+{
+    ct_event ev;
+    memset(&ev, 0, sizeof ev);
+    memcpy(ev.id, l->id, sizeof ev.id);
+    ev.occurred_ms = l->issued_ms;
+    memcpy(ev.campaign, l->campaign, sizeof ev.campaign);
+    ev.district = l->kind == CT_LIFE_REORG ? 0 : l->district;
+    if (l->kind == CT_LIFE_CORRECT && l->has_new_commune)
+        memcpy(ev.commune, l->new_commune, sizeof ev.commune);
+    snprintf(ev.agent, sizeof ev.agent, "%s", l->actor);
+    if (l->kind == CT_LIFE_CORRECT && l->has_new_group)
+        memcpy(ev.group, l->new_group, sizeof ev.group);
+    if (l->kind == CT_LIFE_VOID || l->kind == CT_LIFE_CORRECT)
+        memcpy(ev.person, l->person, sizeof ev.person);
+    row r;
+    make_row(&r, c, rec, &ev);
+    bool has_program =
+        l->kind == CT_LIFE_VOID || l->kind == CT_LIFE_CORRECT || l->kind == CT_LIFE_TARGET;
+    r.v[9] = l->kind == CT_LIFE_REORG ? "" : r.district;
+    r.v[12] = has_program ? ct_program_name(l->program) : "";
+    r.v[13] = ct_life_kind_name(l->kind);
+    if (l->kind != CT_LIFE_VOID && l->kind != CT_LIFE_CORRECT) r.v[14] = "";
+    ct_err e = CT_OK;
+    for (size_t i = 0; !e && i < NCOLS; i++) {
+        if (i) e = ct_buf_append(out, ",", 1);
+        if (!e) e = ct_text_csv_field(out, r.v[i]);
+    }
+    return e ? e : ct_buf_append(out, "\r\n", 2);
+}
+
 /* numeric columns are written as JSON numbers; empty optional ones as null */
 static int is_num_col(size_t i)
 {

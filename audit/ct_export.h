@@ -20,6 +20,7 @@
 #include "ct_campaign.h"
 #include "ct_error.h"
 #include "ct_event.h"
+#include "ct_life.h"
 #include "ct_logrec.h"
 #include "ct_store.h"
 
@@ -30,6 +31,14 @@ ct_err ct_export_csv_row(ct_buf *out, const ct_campaign *c, const ct_logrec *rec
                          const ct_event *ev, const char *outcome);
 ct_err ct_export_json_row(ct_buf *out, const ct_campaign *c, const ct_logrec *rec,
                           const ct_event *ev, const char *outcome);
+/* A life entry (docs/PROTOCOL.md §2.2) in the event columns of the CSV
+ * export: event_id = the entry's id, occurred = issued-at, district = its
+ * unit, commune = a correction's new commune, agent = the actor, program,
+ * action = the kind ("void", "correct", ...), person, group = a correction's
+ * new group. Its other fields (reason, target, day, ...) are in
+ * `chitieu-audit life` and in the jsonl export. */
+ct_err ct_export_csv_life_row(ct_buf *out, const ct_campaign *c, const ct_logrec *rec,
+                              const ct_life *l);
 
 typedef enum { CT_EXPORT_CTLOG = 0, CT_EXPORT_JSONL = 1, CT_EXPORT_CSV = 2 } ct_export_format;
 

@@ -9,6 +9,7 @@
 #include "ct_audit.h"
 #include "ct_ctlog.h"
 #include "ct_export.h"
+#include "ct_export_life.h"
 #include "ct_file.h"
 
 typedef struct {
@@ -18,7 +19,7 @@ typedef struct {
     uint64_t first, last, count;
     uint8_t last_hash[CT_LOGREC_HASH_LEN];
     uint64_t bad_seq;
-    ct_err bad;   /* an event that does not decode */
+    ct_err bad;   /* an entry that does not decode */
     int wr_errno; /* a write failed: its errno */
     ct_audit_progress progress;
     ct_buf row; /* one rendered jsonl/csv line */
@@ -54,17 +55,24 @@ static ct_err export_cb(const ct_logrec *rec, const uint8_t *raw, size_t len, vo
     if (s->o->format == CT_EXPORT_CTLOG) {
         fwrite(raw, 1, len, s->f);
     } else {
-        ct_event ev;
-        ct_err e = ct_event_decode(rec->event, rec->event_len, &ev, NULL);
+        ct_entry ent;
+        ct_err e = ct_entry_decode(rec->event, rec->event_len, &ent, NULL);
         if (e) {
             s->bad = e;
             s->bad_seq = rec->seq;
             return CT_STOP;
         }
         ct_buf_reset(&s->row);
-        e = s->o->format == CT_EXPORT_JSONL
-                ? ct_export_json_row(&s->row, s->o->campaign, rec, &ev, NULL)
-                : ct_export_csv_row(&s->row, s->o->campaign, rec, &ev, NULL);
+        bool json = s->o->format == CT_EXPORT_JSONL;
+        if (ent.type == CT_ENTRY_LIFE && json) {
+            e = ct_life_json_row(&s->row, s->o->campaign, rec, &ent.u.life, NULL);
+            if (!e) e = ct_buf_append(&s->row, "\n", 1);
+        } else if (ent.type == CT_ENTRY_LIFE) {
+            e = ct_export_csv_life_row(&s->row, s->o->campaign, rec, &ent.u.life);
+        } else {
+            e = json ? ct_export_json_row(&s->row, s->o->campaign, rec, &ent.u.ev, NULL)
+                     : ct_export_csv_row(&s->row, s->o->campaign, rec, &ent.u.ev, NULL);
+        }
         if (e) return e;
         fwrite(s->row.data, 1, s->row.len, s->f);
     }
@@ -146,7 +154,7 @@ ct_err ct_export_range(ct_store *st, const char *name, const ct_export_opts *o, 
         snprintf(err, errlen, "%s: write failed: %s", out_name(o), strerror(s.wr_errno));
         e = CT_ERR_IO;
     } else if (s.bad) {
-        snprintf(err, errlen, "seq %" PRIu64 ": event does not decode (%s); run verify", s.bad_seq,
+        snprintf(err, errlen, "seq %" PRIu64 ": entry does not decode (%s); run verify", s.bad_seq,
                  ct_err_name(s.bad));
         e = s.bad;
     } else if (e) {

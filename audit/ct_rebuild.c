@@ -123,8 +123,8 @@ ct_err ct_rebuild(ct_audit *a, ct_ctlog_reader *r, const char *path, const char 
                          "rebuilt head seq=%" PRIu64 " head=%s, export ends at seq=%" PRIu64
                          " head=%s",
                          info->seq, h1, a->last_seq, h2);
-    } else if (!ct_audit_compare_counts(&stored, &a->counts, a->finding, sizeof a->finding)) {
-        a->diverged = true;
+    } else if ((e = ct_audit_compare_all(a, &stored)) != CT_OK) {
+        snprintf(err, errlen, "%s: comparing counts: %s", dir, ct_err_str(e));
     }
 out:
     ct_counts_free(&stored);

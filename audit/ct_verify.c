@@ -99,9 +99,8 @@ ct_err ct_audit_verify_store(ct_audit *a, ct_store *s, const char *name, const c
         }
     }
     info->ids_ms = ct_monotonic_ms() - t_walk;
-    if (!a->diverged &&
-        !ct_audit_compare_counts(&stored, &a->counts, a->finding, sizeof a->finding))
-        a->diverged = true;
+    if (!a->diverged && (e = ct_audit_compare_all(a, &stored)) != CT_OK)
+        snprintf(err, errlen, "%s: comparing counts: %s", name, ct_err_str(e));
 out:
     ct_counts_free(&stored);
     return e;
@@ -132,5 +131,11 @@ void ct_verify_print_summary(FILE *f, const ct_audit *a, const ct_audit_src *src
             src->file ? 0 : vi->ids_ms,
             src->file && !src->file->has_trailer ? "; file has no trailer" : "",
             src->file && src->file->from > 1 ? "; partial export: recount covers only it" : "");
+    if (r.n_life) fprintf(f, "life entries: %" PRIu64 " applied\n", r.n_life);
+    if (r.n_unapplied)
+        fprintf(f,
+                "note: %" PRIu64 " life entries name records or days before the export's first "
+                "seq %" PRIu64 "; the recount of this partial export leaves them out\n",
+                r.n_unapplied, r.first_seq);
     ct_audit_print_totals(f, r.counts);
 }

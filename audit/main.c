@@ -1,11 +1,11 @@
-/* main.c — chitieu-audit: verify | replay | national-replay | export | rebuild | trace.
+/* main.c — chitieu-audit: verify | replay | national-replay | export | rebuild | trace | life.
  *
  * Options (one ct_opt table), wiring and exit codes only; the auditor's rules
  * are the library (ct_verify.h, ct_replay.h, ct_export.h, ct_rebuild.h,
- * ct_trace.h, ct_natreplay.h over the engine ct_audit.h). Exit codes: 0 OK; 1 divergence
- * found or runtime failure (the finding or error is printed); 2 usage or
- * configuration error. Every command opens the store read-only (safe on a
- * live aggregator), except rebuild, which creates a fresh store. docs/audit.md.
+ * ct_trace.h, ct_lifelist.h, ct_natreplay.h over the engine ct_audit.h). Exit codes: 0 OK; 1
+ * divergence found or runtime failure (the finding or error is printed); 2 usage or configuration
+ * error. Every command opens the store read-only (safe on a live aggregator), except rebuild, which
+ * creates a fresh store. docs/audit.md.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -17,6 +17,7 @@
 #include "ct_export.h"
 #include "ct_file.h"
 #include "ct_keys.h"
+#include "ct_lifelist.h"
 #include "ct_natreplay.h"
 #include "ct_opt.h"
 #include "ct_rebuild.h"
@@ -27,12 +28,13 @@
 #include "ct_verify.h"
 
 enum { EXIT_DIVERGED = 1, EXIT_USAGE = 2 };
-enum { VERIFY = 1, REPLAY = 2, EXPORT = 4, REBUILD = 8, TRACE = 16, NATREPLAY = 32 };
+enum { VERIFY = 1, REPLAY = 2, EXPORT = 4, REBUILD = 8, TRACE = 16, NATREPLAY = 32, LIFE = 64 };
 
 typedef struct {
     const char *data, *file, *campaign, *output, *input, *format, *now, *feed, *time;
     const char *from_time, *to_time, *agent, *person, *day, *national, *sources, *pins;
-    int64_t seq, from_seq, to_seq, district, threads;
+    const char *event, *kind;
+    int64_t seq, from_seq, to_seq, district, threads, unit;
     bool staff, no_ids, quiet;
 } cfg;
 
@@ -40,19 +42,20 @@ typedef struct {
 #define O(n, k, f, c, a, h) {.name = n, .kind = k, .off = offsetof(cfg, f), .cmds = c, .arg = a, .help = h}
 #define I(n, f, c, a, lo, hi, h) {.name = n, .kind = CT_OPT_INT, .off = offsetof(cfg, f), .cmds = c, \
                                   .arg = a, .min = lo, .max = hi, .help = h}
-enum { O_SEQ = 8 }; /* index of --seq in OPTS (replay needs to know it was given) */
+/* indexes in OPTS of options whose presence matters (--seq 0, --unit 0) */
+enum { O_SEQ = 8, O_UNIT = 24 };
 static const ct_opt OPTS[] = {
     O("data", CT_OPT_STR, data, 0, "DIR", "the store (rebuild: the fresh directory to create)"),
-    O("file", CT_OPT_STR, file, VERIFY | REPLAY | REBUILD | TRACE, "F.ctlog", "a .ctlog export"),
+    O("file", CT_OPT_STR, file, VERIFY | REPLAY | REBUILD | TRACE | LIFE, "F.ctlog", "a .ctlog export"),
     O("campaign", CT_OPT_STR, campaign, 0, "FILE", "campaign file (default: built-in lamdong-2023)"),
     I("threads", threads, 0, "N", 1, 64, "threads for the per-record checks, this one included "
       "(default: CPUs, at most 4; 1 = single-threaded)"),
     O("quiet", CT_OPT_FLAG, quiet, 0, NULL, "no progress lines on stderr"),
     O("no-ids", CT_OPT_FLAG, no_ids, VERIFY, NULL, "skip the ids index check"),
-    O("format", CT_OPT_STR, format, REPLAY | EXPORT | TRACE | NATREPLAY, "FMT",
-      "replay: table|json|csv|commune-csv; national-replay: table|json|csv; export: ctlog|jsonl|csv; trace: table|jsonl"),
-    O("output", CT_OPT_STR, output, REPLAY | EXPORT | NATREPLAY, "FILE", "written atomically; '-' = stdout"),
-    I("seq", seq, REPLAY, "N", 0, 0, "replay up to seq N"),
+    O("format", CT_OPT_STR, format, REPLAY | EXPORT | TRACE | NATREPLAY | LIFE, "FMT",
+      "replay: table|json|csv|commune-csv; national-replay: table|json|csv; export: ctlog|jsonl|csv; trace: table|jsonl; life: table|csv|json"),
+    O("output", CT_OPT_STR, output, REPLAY | EXPORT | NATREPLAY | LIFE, "FILE", "written atomically; '-' = stdout"),
+    I("seq", seq, REPLAY | TRACE, "N", 0, 0, "replay: up to seq N; trace: the event at seq N"),
     O("time", CT_OPT_STR, time, REPLAY, "ISO", "replay up to the last record received at or before ISO"),
     O("now", CT_OPT_STR, now, REPLAY, "ISO", "report clock (default: record N's receive time, or --time)"),
     O("staff", CT_OPT_FLAG, staff, REPLAY, NULL, "the per-staff table too"),
@@ -67,6 +70,11 @@ static const ct_opt OPTS[] = {
     I("district", district, TRACE, "CODE", 1, 4294967295.0, "events of this district"),
     O("person", CT_OPT_STR, person, TRACE, "HEX", "person hash or a prefix of it (8 to 64 hex digits)"),
     O("day", CT_OPT_STR, day, TRACE, "YYYY-MM-DD", "events of this campaign-local day"),
+    O("event", CT_OPT_STR, event, TRACE, "HEX", "the event with this id (32 hex digits)"),
+    O("kind", CT_OPT_STR, kind, LIFE, "KIND,...", "life entries of these kinds: void, correct, "
+      "target, close, reopen, reorg"),
+    I("unit", unit, LIFE, "CODE", 0, 65535, "life entries of this unit (0: the province, the "
+      "per-staff quota)"),
     O("national", CT_OPT_STR, national, NATREPLAY, "FILE", "the national campaign file"),
     O("sources", CT_OPT_STR, sources, NATREPLAY, "CODE=PATH,...", "each province's store "
       "directory or .ctlog export"),
@@ -87,8 +95,13 @@ static const ct_opt_cmd CMDS[] = {
      "verify a ctlog export and import it into a fresh data directory, then check it"},
     {"national-replay", NATREPLAY, "--national FILE --sources CODE=PATH,... --pins PINS [options]",
      0, 0, "the national report exactly as chitieu-reporter --national rendered it at its pins"},
-    {"trace", TRACE, "(--data DIR | --file F.ctlog) (--agent|--district|--person|--day)...", 0, 0,
-     "list the events of an agent, district, person hash or day, with the tally outcome"},
+    {"trace", TRACE,
+     "(--data DIR | --file F.ctlog) (--agent|--district|--person|--day|--event|--seq)...", 0, 0,
+     "list the events of an agent, district, person hash, day, id or seq, with the tally "
+     "outcome, each followed by the voids and corrections that name it (actor, reason, outcome)"},
+    {"life", LIFE, "(--data DIR | --file F.ctlog) [--kind K,...] [--unit CODE] [--format F]", 0, 0,
+     "list the campaign life entries (voids, corrections, target revisions, closed and reopened "
+     "days, reorganizations) with actor, reason, fields and outcome"},
     {0}};
 
 /* clang-format off */
@@ -115,6 +128,12 @@ static int finding(const ct_audit *a, int rc_ok)
     ct_audit_result_get(a, &r);
     if (!r.diverged) return rc_ok;
     printf("FAIL %s\n", r.finding);
+    for (const char *p = r.more; *p;) { /* every other differing counter */
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("FAIL %.*s\n", len, p);
+        p += len + (nl ? 1 : 0);
+    }
     return EXIT_DIVERGED;
 }
 
@@ -219,9 +238,11 @@ static int cmd_trace(const cfg *o, const ct_audit_src *src, ct_audit_opts *ao, c
     char err[1024] = "";
     ct_trace_filter t = {.agent = o->agent,
                          .district = (uint32_t)o->district,
+                         .seq = (uint64_t)o->seq,
                          .jsonl = o->format && strcmp(o->format, "jsonl") == 0};
     if ((o->person && ct_trace_set_person(&t, o->person, err, sizeof err)) ||
-        (o->day && ct_trace_set_day(&t, o->day, err, sizeof err)))
+        (o->day && ct_trace_set_day(&t, o->day, err, sizeof err)) ||
+        (o->event && ct_trace_set_event(&t, o->event, err, sizeof err)))
         return usage(err);
     uint64_t n = 0;
     ct_err e = ct_trace(a, src, ao, &t, stdout, &n, err, sizeof err);
@@ -236,6 +257,28 @@ static int cmd_trace(const cfg *o, const ct_audit_src *src, ct_audit_opts *ao, c
     if (!rc && !o->quiet)
         fprintf(stderr, "trace: %" PRIu64 " matching of %" PRIu64 " records\n", n, r.n_records);
     return fflush(stdout) != 0 ? EXIT_DIVERGED : rc;
+}
+
+static int cmd_life(const cfg *o, const ct_opt_result *res, const ct_audit_src *src,
+                    ct_audit_opts *ao, ct_audit *a)
+{
+    char err[1024] = "";
+    ct_lifelist_filter f = {.has_unit = res->given[O_UNIT], .unit = (uint32_t)o->unit};
+    if (o->format) (void)ct_lifelist_format_parse(o->format, &f.fmt); /* checked in check_args */
+    if (o->kind && ct_lifelist_set_kinds(&f, o->kind, err, sizeof err)) return usage(err);
+    ao->progress = o->quiet ? NULL : "life";
+    ct_buf out = CT_BUF_INIT;
+    uint64_t n = 0;
+    ct_err e = ct_lifelist(a, src, ao, &f, &out, &n, err, sizeof err);
+    int rc = e ? fail(EXIT_DIVERGED, err) : finding(a, 0);
+    if (!rc) {
+        err[0] = 0;
+        e = ct_file_replace(o->output ? o->output : "-", out.data, out.len, err, sizeof err);
+        if (e) rc = fail(EXIT_DIVERGED, err[0] ? err : ct_err_str(e));
+    }
+    if (!rc && !o->quiet) fprintf(stderr, "life: %" PRIu64 " entries listed\n", n);
+    ct_buf_free(&out);
+    return rc;
 }
 
 static int cmd_natreplay(const cfg *o, unsigned threads)
@@ -266,6 +309,7 @@ static int cmd_natreplay(const cfg *o, unsigned threads)
 static const char *check_args(unsigned cmd, const cfg *o, const ct_opt_result *res)
 {
     ct_status_format f;
+    ct_lifelist_format lf;
     switch (cmd) {
     case REPLAY:
         if (res->given[O_SEQ] == !!o->time) return "give exactly one of --seq N or --time ISO";
@@ -291,10 +335,15 @@ static const char *check_args(unsigned cmd, const cfg *o, const ct_opt_result *r
             return "--format: expected table, json or csv";
         return NULL;
     case TRACE:
-        if (!o->agent && !o->district && !o->person && !o->day)
-            return "give at least one of --agent, --district, --person, --day";
+        if (!o->agent && !o->district && !o->person && !o->day && !o->event && !res->given[O_SEQ])
+            return "give at least one of --agent, --district, --person, --day, --event, --seq";
+        if (res->given[O_SEQ] && o->seq < 1) return "--seq: a seq is 1 or more";
         if (o->format && strcmp(o->format, "jsonl") && strcmp(o->format, "table"))
             return "--format: expected table or jsonl";
+        return NULL;
+    case LIFE:
+        if (o->format && ct_lifelist_format_parse(o->format, &lf))
+            return "--format: expected table, csv or json";
         return NULL;
     }
     return NULL;
@@ -307,6 +356,7 @@ int main(int argc, char **argv)
     if (ct_opt_parse(&SPEC, argc, argv, &o, &res) != CT_OK) return EXIT_USAGE;
     if (res.exit_now) return 0;
     assert(strcmp(OPTS[O_SEQ].name, "seq") == 0);
+    assert(strcmp(OPTS[O_UNIT].name, "unit") == 0);
     unsigned cmd = res.cmd->bit;
     const char *bad = check_args(cmd, &o, &res);
     if (bad) return usage(bad);
@@ -333,6 +383,7 @@ int main(int argc, char **argv)
     if (!rc && cmd == EXPORT) rc = cmd_export(&o, &src, &c);
     if (!rc && cmd == REBUILD) rc = cmd_rebuild(&o, &src, &ao, &a);
     if (!rc && cmd == TRACE) rc = cmd_trace(&o, &src, &ao, &a);
+    if (!rc && cmd == LIFE) rc = cmd_life(&o, &res, &src, &ao, &a);
     ct_audit_free(&a);
     ct_audit_src_close(&src);
     ct_campaign_free(&c);

@@ -180,6 +180,8 @@ void ct_pmap_entry_state(const ct_pmap *m, const ct_pmap_entry *e, ct_person_sta
     st->day = e->day;
     st->seq = e->seq;
     st->commune = e->commune;
+    st->voided = (e->flags & CT_PMAP_VOIDED) != 0;
+    st->moved = (e->flags & CT_PMAP_MOVED) != 0;
     const char *a = str_at(m, e->agent), *g = str_at(m, e->group);
     memcpy(st->agent, a, strnlen(a, CT_AGENT_ID_MAX));
     memcpy(st->group, g, strnlen(g, CT_GROUP_MAX));
@@ -218,6 +220,7 @@ ct_err ct_pmap_entry_set(ct_pmap *m, ct_pmap_entry *e, const ct_person_state *st
     e->group = g;
     e->enrolled = st->enrolled ? 1 : 0;
     e->commune = st->commune;
+    e->flags = (uint8_t)((st->voided ? CT_PMAP_VOIDED : 0u) | (st->moved ? CT_PMAP_MOVED : 0u));
     return CT_OK;
 }
 

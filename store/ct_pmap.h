@@ -38,7 +38,8 @@ typedef struct {
     uint8_t key[CT_PERSON_KEY_LEN];
     uint8_t enrolled;
     uint16_t commune; /* commune code of the crediting enroll */
-    uint8_t pad[4];
+    uint8_t flags;    /* CT_PMAP_VOIDED | CT_PMAP_MOVED (docs/PROTOCOL.md §7) */
+    uint8_t pad[3];
 } ct_pmap_entry;
 
 typedef struct {
@@ -56,6 +57,9 @@ typedef struct {
     size_t n, cap;
     ct_pmap_strings strings;
 } ct_pmap;
+
+#define CT_PMAP_VOIDED 1u /* ct_person_state.voided */
+#define CT_PMAP_MOVED 2u  /* ct_person_state.moved */
 
 void ct_pmap_init(ct_pmap *m);
 void ct_pmap_free(ct_pmap *m);

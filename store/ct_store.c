@@ -205,12 +205,12 @@ static int tally_version_put(MDB_txn *t, MDB_dbi meta)
 }
 
 /* A writer's counters must come from this tally rule (meta "tally_version",
- * absent = 1). Version 1 counts differ from version 2 only by the COMMUNE
- * counters, which exist only for units that list communes: a version-1
- * store is stamped 2 when its log is empty or its campaign lists no commune,
- * and refused otherwise (its counters are recomputed by chitieu-audit
- * rebuild). A store of a later version is refused. */
-static ct_err tally_version_check(ct_store *s, const ct_campaign *c, char *err, size_t errlen)
+ * absent = 1; docs/PROTOCOL.md §5.2). Version 3 adds counters to every
+ * counted enroll (lateness), so a store of an older version is stamped 3
+ * only when its log is empty, and refused otherwise (its counters are
+ * recomputed by chitieu-audit export + rebuild). A store of a later version
+ * is refused. */
+static ct_err tally_version_check(ct_store *s, char *err, size_t errlen)
 {
     MDB_txn *t = NULL;
     int rc = mdb_txn_begin(s->env, NULL, 0, &t);
@@ -236,9 +236,6 @@ static ct_err tally_version_check(ct_store *s, const ct_campaign *c, char *err, 
         r = CT_ERR_BAD_VERSION;
         goto leave;
     }
-    bool lists = false;
-    for (size_t i = 0; i < c->n_districts; i++)
-        lists = lists || c->districts[i].n_communes > 0;
     uint64_t head = 0;
     uint8_t hh[CT_LOGREC_HASH_LEN];
     if ((rc = head_read(t, s->meta, &head, hh))) {
@@ -246,11 +243,11 @@ static ct_err tally_version_check(ct_store *s, const ct_campaign *c, char *err, 
         r = open_rc(rc);
         goto leave;
     }
-    if (lists && head > 0) {
+    if (head > 0) {
         ct_store_errf(err, errlen,
-                      "%s: counters of tally version %u lack the per-commune counters of version "
-                      "%u and the campaign lists communes; recount them: chitieu-audit export, "
-                      "then chitieu-audit rebuild into a fresh directory",
+                      "%s: counters of tally version %u lack the counters of version %u (life "
+                      "entries, lateness); recount them: chitieu-audit export, then "
+                      "chitieu-audit rebuild into a fresh directory",
                       s->dir, (unsigned)have, (unsigned)CT_TALLY_VERSION);
         r = CT_ERR_BAD_VERSION;
         goto leave;
@@ -395,6 +392,7 @@ static void store_free(ct_store *s)
     ct_pmap_free(&s->frozen);
     free(s->gen_order);
     ct_counts_free(&s->delta);
+    ct_counts_free(&s->cache);
     ct_buf_free(&s->rec);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the writer lock */
     free(s->dir);
@@ -445,6 +443,7 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
     s->lock_fd = -1;
     pthread_mutex_init(&s->env_mu, NULL);
     ct_counts_init(&s->delta);
+    ct_counts_init(&s->cache);
     ct_pmap_init(&s->overlay);
     ct_pmap_init(&s->dirty);
     ct_pmap_init(&s->frozen);
@@ -488,7 +487,7 @@ ct_err ct_store_set_campaign(ct_store *s, const ct_campaign *c, char *err, size_
     if (!s || !c) return CT_ERR_ARG;
     s->campaign = c;
     if (s->env && !s->read_only) {
-        ct_err tv = tally_version_check(s, c, err, errlen);
+        ct_err tv = tally_version_check(s, err, errlen);
         if (tv) return tv;
     }
     if (!s->replay_due || !s->env) return CT_OK;
@@ -532,6 +531,7 @@ static ct_err store_reopen(ct_store *s)
     s->env = NULL;
     /* the log is the truth: pending states are replayed from it on open */
     ct_store_persons_forget(s);
+    ct_store_tally_forget(s);
     char err[256];
     ct_err r = ct_store_env_open(s, NULL, false, err, sizeof err);
     if (r == CT_OK) s->need_reopen = false;

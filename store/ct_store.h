@@ -16,10 +16,12 @@
  *            insecure-mode follower (drawn once, ct_store_follower_id),
  *            "tally_version" -> u32 BE (absent = 1): the tally rule the
  *            counters were computed with (docs/PROTOCOL.md §5.2; checked by
- *            ct_store_set_campaign, which refuses a version-1 store with
- *            records whose campaign lists communes)
+ *            ct_store_set_campaign, which stamps an older store whose log is
+ *            empty and refuses one with records: recount it with
+ *            chitieu-audit export + rebuild)
  *   log      seq (8 bytes BE) -> ct_logrec stored encoding (append only)
- *   ids      event id (16) -> seq (8 BE) || BLAKE2b-128 of the event bytes (16)
+ *   ids      entry id (16) -> seq (8 BE) || BLAKE2b-128 of the entry bytes (16)
+ *            (events and life entries alike)
  *   persons  program(1) || person hash(32) -> ct_person_state encoding
  *            (checkpointed: see "Person-state checkpoints" below)
  *   counts   ct_count_key bytes -> int64 (8 bytes BE, two's complement)
@@ -87,6 +89,7 @@
 #include "ct_counts.h"
 #include "ct_error.h"
 #include "ct_event.h"
+#include "ct_life.h"
 #include "ct_logrec.h"
 
 typedef struct ct_store ct_store;
@@ -147,19 +150,39 @@ void ct_store_abandon(ct_store *s);
  * if it failed (ct_store_last_error() then says why). */
 int ct_store_reader_check(ct_store *s);
 
-/* One event of a batch. The caller has decoded and validated ev (and filled
- * status=REJECTED itself for invalid ones, which it does not pass here).
- * The store sets status (CT_ACK_ACCEPTED / CT_ACK_DUPLICATE / CT_ACK_REJECTED
- * with code CT_ERR_CONFLICT) and seq (log seq of the record, new or old). */
+/* One log entry of a batch: an enrollment event or a campaign life entry
+ * (docs/PROTOCOL.md §2.2). The caller has decoded and validated it (and
+ * filled status=REJECTED itself for invalid ones, which it does not pass
+ * here). The store applies it with the tally rule (ct_tally_entry) over the
+ * state before it, including the entries before it in the same batch, and
+ * sets status and seq (log seq of the record, new or old):
+ *   CT_ACK_ACCEPTED                    a new record;
+ *   CT_ACK_DUPLICATE                   its id is in the log with these bytes;
+ *   CT_ACK_REJECTED CT_ERR_CONFLICT    its id is in the log with other bytes;
+ *   CT_ACK_REJECTED CT_ERR_FORBIDDEN   see check_origin;
+ *   CT_ACK_REJECTED <the rule's code>  the rule refuses it (a life entry:
+ *                                      not_current, already_voided, ...):
+ *                                      NOTHING of it is kept: no record, no
+ *                                      seq, its id not registered (a later
+ *                                      entry with that id is new), no
+ *                                      counter, no person state. */
 typedef struct {
-    const ct_event *ev;
-    const uint8_t *raw; /* the exact event bytes from the wire */
+    const ct_entry *entry; /* the decoded entry; NULL: ev below */
+    const ct_event *ev;    /* an enrollment event (when entry is NULL) */
+    const uint8_t *raw;    /* the exact entry bytes from the wire */
     size_t raw_len;
     const char *collector; /* identity for the log record */
     int64_t received_ms;   /* the log record gets max(this, the previous
                               record's): non-decreasing along the log */
-    uint32_t local_day;    /* ct_campaign_local_day(ev->occurred_ms) */
-    uint16_t commune;      /* ct_campaign_commune_code(ev->district, ev->commune) */
+    /* the tally's recv_day: the store computes it from the record's
+     * received_ms when it has its campaign (ct_store_set_campaign), as an
+     * audit replay does; this value only serves a store without one */
+    uint32_t recv_day;
+    /* an event: ct_campaign_local_day(ev->occurred_ms) and
+     * ct_campaign_commune_code(ev->district, ev->commune); a correct with a
+     * new commune: commune = ct_campaign_commune_code(d, its "w"); else 0 */
+    uint32_t local_day;
+    uint16_t commune;
     /* out */
     uint8_t status;
     uint16_t code;

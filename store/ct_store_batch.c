@@ -1,5 +1,5 @@
 /* ct_store_batch.c — the write path: ct_store_apply_batch and the puts it is
- * made of (log append, ids, counts, origins, the tally of one event).
+ * made of (ids, the tally of one entry, log append, counts, origins).
  *
  * Invariants kept here:
  *   - every mutation happens inside ONE write transaction per batch (or per
@@ -10,9 +10,14 @@
  *   - counter deltas of a batch are accumulated in memory (s->delta) and each
  *     changed counter is written once, as an absolute value, at the end;
  *   - ids are read through the write txn, which sees its own writes, so
- *     duplicates inside one batch are exact; person states are read through
- *     ct_store_persons_get, so repeat enrolls inside and across batches are
- *     exact (ct_store_persons.c);
+ *     duplicates inside one batch are exact; the tally reads counters as
+ *     committed + s->delta and person states through ct_store_persons_get
+ *     (ct_store_tally.c), so every entry sees the ones before it in the
+ *     batch exactly;
+ *   - an entry the rule refuses leaves nothing: its id, put to detect
+ *     duplicates with one B-tree search, is deleted again in the same
+ *     transaction, its result is dropped before the log append, and the
+ *     seq it would have had goes to the next entry;
  *   - received_ms is non-decreasing along the log: each appended record gets
  *     max(item's received_ms, last_received_ms).
  */
@@ -29,25 +34,6 @@
 void ct_store_idhash(const uint8_t *raw, size_t len, uint8_t out[CT_IDHASH_LEN])
 {
     crypto_generichash(out, CT_IDHASH_LEN, raw, len, NULL, 0);
-}
-
-int ct_store_tally_one(ct_store *s, MDB_txn *t, const ct_event *ev, uint32_t local_day,
-                       uint16_t commune, uint64_t seq)
-{
-    uint8_t pk[CT_PERSON_KEY_LEN];
-    ct_person_key(ev->program, ev->person, pk);
-    ct_person_state prior, next;
-    bool found;
-    int rc = ct_store_persons_get(s, t, pk, &prior, &found);
-    if (rc) return rc;
-    ct_tally_result res;
-    memset(&next, 0, sizeof next);
-    ct_tally_apply(ev, local_day, commune, seq, found ? &prior : NULL, &next, &res);
-    if (res.state_changed && (rc = ct_store_persons_set(s, pk, &next))) return rc;
-    for (size_t i = 0; i < res.n; i++)
-        if (ct_counts_add(&s->delta, &res.changes[i].key, res.changes[i].delta) != CT_OK)
-            return ENOMEM;
-    return 0;
 }
 
 int ct_store_append_one(ct_store *s, MDB_txn *t, ct_logrec *r, uint8_t head[CT_LOGREC_HASH_LEN])
@@ -127,12 +113,12 @@ static int origin_bind(ct_store *s, MDB_txn *t, const uint8_t id[CT_EVENT_ID_LEN
     return rc == MDB_KEYEXIST ? 0 : rc; /* bound earlier in this batch */
 }
 
-/* An event whose origin is bound to another identity: DUPLICATE if the
- * identical event is already in the log, else REJECTED / FORBIDDEN. */
+/* An entry whose origin is bound to another identity: DUPLICATE if the
+ * identical entry is already in the log, else REJECTED / FORBIDDEN. */
 static int answer_foreign(ct_store *s, MDB_txn *t, ct_store_item *it,
-                          const uint8_t h[CT_IDHASH_LEN])
+                          const uint8_t id[CT_EVENT_ID_LEN], const uint8_t h[CT_IDHASH_LEN])
 {
-    MDB_val ik = {CT_EVENT_ID_LEN, (void *)it->ev->id}, iv;
+    MDB_val ik = {CT_EVENT_ID_LEN, (void *)id}, iv;
     int rc = mdb_get(t, s->ids, &ik, &iv);
     if (rc && rc != MDB_NOTFOUND) return rc;
     if (rc == 0 && iv.mv_size == 8 + CT_IDHASH_LEN &&
@@ -148,7 +134,7 @@ static int answer_foreign(ct_store *s, MDB_txn *t, ct_store_item *it,
     return 0;
 }
 
-/* An event whose id is already in ids (iv = the stored value). */
+/* An entry whose id is already in ids (iv = the stored value). */
 static int answer_known(ct_store_item *it, const MDB_val *iv, const uint8_t h[CT_IDHASH_LEN])
 {
     if (iv->mv_size != 8 + CT_IDHASH_LEN) return MDB_CORRUPTED;
@@ -163,23 +149,53 @@ static int answer_known(ct_store_item *it, const MDB_val *iv, const uint8_t h[CT
     return 0;
 }
 
-/* One item inside the batch's transaction: dedup, origin, append, tally.
- * *seq and *rx advance when it is accepted. */
-static int apply_item(ct_store *s, MDB_txn *t, ct_store_item *it, uint64_t *seq, int64_t *rx,
-                      uint8_t head[CT_LOGREC_HASH_LEN])
+/* The item's entry: it->entry, or *tmp holding a copy of it->ev. */
+static const ct_entry *item_entry(const ct_store_item *it, ct_entry *tmp)
 {
-    const ct_event *ev = it->ev;
+    if (it->entry) return it->entry;
+    tmp->type = CT_ENTRY_EVENT;
+    tmp->u.ev = *it->ev;
+    return tmp;
+}
+
+/* The campaign-local day of received_ms, computed once per distinct value
+ * (the items of a round share one). */
+typedef struct {
+    int64_t ms;
+    uint32_t day;
+    bool valid;
+} day_memo;
+
+static uint32_t recv_day_of(const ct_store *s, const ct_store_item *it, int64_t ms, day_memo *m)
+{
+    if (!s->campaign) return it->recv_day;
+    if (!m->valid || m->ms != ms) {
+        m->ms = ms;
+        m->day = ct_campaign_local_day(s->campaign, ms);
+        m->valid = true;
+    }
+    return m->day;
+}
+
+/* One item inside the batch's transaction: dedup, origin, tally, append.
+ * *seq and *rx advance when it is accepted; *res is scratch space. */
+static int apply_item(ct_store *s, MDB_txn *t, ct_store_item *it, uint64_t *seq, int64_t *rx,
+                      uint8_t head[CT_LOGREC_HASH_LEN], day_memo *dm, ct_tally_entry_result *res)
+{
+    ct_entry tmp;
+    const ct_entry *e = item_entry(it, &tmp);
+    const uint8_t *id = ct_entry_id(e);
     uint8_t h[CT_IDHASH_LEN];
     ct_store_idhash(it->raw, it->raw_len, h);
     bool bind = false;
     int rc;
     if (it->check_origin && it->collector && it->collector[0]) {
         bool other;
-        if ((rc = origin_lookup(s, t, ev->id, it->collector, &other, &bind))) return rc;
-        if (other) return answer_foreign(s, t, it, h);
+        if ((rc = origin_lookup(s, t, id, it->collector, &other, &bind))) return rc;
+        if (other) return answer_foreign(s, t, it, id, h);
     }
     MDB_val iv;
-    rc = ct_store_ids_put(s, t, ev->id, *seq + 1, h, &iv);
+    rc = ct_store_ids_put(s, t, id, *seq + 1, h, &iv);
     if (rc == MDB_KEYEXIST) return answer_known(it, &iv, h);
     if (rc) return rc;
     ct_logrec lr;
@@ -187,12 +203,26 @@ static int apply_item(ct_store *s, MDB_txn *t, ct_store_item *it, uint64_t *seq,
     lr.seq = *seq + 1;
     lr.received_ms = it->received_ms > *rx ? it->received_ms : *rx; /* non-decreasing */
     assert(lr.received_ms >= *rx);
+    ct_tally_in in = {.seq = lr.seq,
+                      .received_ms = lr.received_ms,
+                      .local_day = e->type == CT_ENTRY_EVENT ? it->local_day : 0,
+                      .recv_day = recv_day_of(s, it, lr.received_ms, dm),
+                      .commune = it->commune};
+    if ((rc = ct_store_tally_run(s, t, true, e, &in, res))) return rc;
+    if (res->refused != CT_OK) {
+        MDB_val ik = {CT_EVENT_ID_LEN, (void *)id};
+        if ((rc = mdb_del(t, s->ids, &ik, NULL))) return rc;
+        it->status = CT_ACK_REJECTED;
+        it->code = (uint16_t)res->refused;
+        it->seq = 0;
+        return 0;
+    }
     snprintf(lr.collector, sizeof lr.collector, "%s", it->collector ? it->collector : "");
     lr.event = it->raw;
     lr.event_len = it->raw_len;
     if ((rc = ct_store_append_one(s, t, &lr, head))) return rc;
-    if ((rc = ct_store_tally_one(s, t, ev, it->local_day, it->commune, lr.seq))) return rc;
-    if (bind && (rc = origin_bind(s, t, ev->id, it->collector))) return rc;
+    if ((rc = ct_store_tally_keep(s, res))) return rc;
+    if (bind && (rc = origin_bind(s, t, id, it->collector))) return rc;
     *seq = lr.seq;
     *rx = lr.received_ms;
     it->status = CT_ACK_ACCEPTED;
@@ -227,9 +257,11 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
     memcpy(head0, head, CT_LOGREC_HASH_LEN);
     seq = seq0;
     int64_t rx = s->last_received_ms;
+    day_memo dm = {0, 0, false};
     ct_counts_clear(&s->delta);
+    if ((rc = ct_store_tally_prepare(s, t))) goto fail_rc;
     for (size_t i = 0; i < n; i++)
-        if ((rc = apply_item(s, t, &items[i], &seq, &rx, head))) goto fail_rc;
+        if ((rc = apply_item(s, t, &items[i], &seq, &rx, head, &dm, &s->res))) goto fail_rc;
     if ((rc = ct_store_flush_counts(s, t, out ? out->changed : NULL))) goto fail_rc;
     if (seq != seq0 && (rc = head_write(t, s->meta, seq, head))) goto fail_rc;
     bool ckpt = false;
@@ -259,6 +291,7 @@ fail_rc:
 fail:
     if (t) mdb_txn_abort(t);
     ct_store_persons_aborted(s); /* the batch's states are gone with it */
+    ct_store_tally_aborted(s);
     if (r != CT_OK && !s->last_err[0])
         snprintf(s->last_err, sizeof s->last_err, "%s", ct_err_str(r));
     for (size_t i = 0; i < n; i++) {

@@ -11,7 +11,9 @@
  * checkpoints the person states with the chunk (persons_seq = the new head),
  * ct_store_import_commit_ex writes its share of them as a batch does (a
  * slice of a generation, ct_store_persons_write), so that no follower
- * commit carries a whole checkpoint.
+ * commit carries a whole checkpoint. Records are applied by the same rule as
+ * a batch's entries (ct_store_tally_run); a record the rule refuses was never
+ * accepted by a primary from this log: CT_ERR_STORE_CORRUPT.
  */
 #include "ct_store_int.h"
 
@@ -30,6 +32,7 @@ ct_err ct_store_import_begin(ct_store *s)
         return CT_ERR_ARG;
     }
     int rc = head_read(t, s->meta, &s->imp_seq, s->imp_head);
+    if (!rc) rc = ct_store_tally_prepare(s, t);
     if (rc) {
         mdb_txn_abort(t);
         return map_rc(rc);
@@ -56,15 +59,16 @@ static ct_err import_one(ct_store *s, const ct_logrec *rec, const uint8_t *raw, 
     assert(!raw ||
            (rec->event >= raw && rec->event + rec->event_len <= raw + raw_len &&
             memcmp(rec->hash, raw + raw_len - CT_LOGREC_HASH_LEN, CT_LOGREC_HASH_LEN) == 0));
-    ct_event ev;
-    r = ct_event_decode(rec->event, rec->event_len, &ev, NULL);
+    ct_entry *en = &s->imp_entry;
+    r = ct_entry_decode(rec->event, rec->event_len, en, NULL);
     if (r) return CT_ERR_STORE_CORRUPT;
-    if (s->campaign_id[0] && strcmp(ev.campaign, s->campaign_id) != 0) return CT_ERR_WRONG_CAMPAIGN;
+    if (s->campaign_id[0] && strcmp(ct_store_entry_campaign(en), s->campaign_id) != 0)
+        return CT_ERR_WRONG_CAMPAIGN;
     MDB_txn *t = s->imp_txn;
     uint8_t h[CT_IDHASH_LEN];
     ct_store_idhash(rec->event, rec->event_len, h);
     MDB_val iv;
-    int rc = ct_store_ids_put(s, t, ev.id, rec->seq, h, &iv);
+    int rc = ct_store_ids_put(s, t, ct_entry_id(en), rec->seq, h, &iv);
     if (rc == MDB_KEYEXIST) return CT_ERR_CONFLICT; /* a valid log never holds an id twice */
     if (rc) return map_rc(rc);
     uint8_t head[CT_LOGREC_HASH_LEN];
@@ -82,9 +86,12 @@ static ct_err import_one(ct_store *s, const ct_logrec *rec, const uint8_t *raw, 
         if (rc) return map_rc(rc);
         if (memcmp(copy.hash, rec->hash, CT_LOGREC_HASH_LEN) != 0) return CT_ERR_CHAIN;
     }
-    rc = ct_store_tally_one(s, t, &ev, ct_campaign_local_day(c, ev.occurred_ms),
-                            ct_campaign_commune_code(c, ev.district, ev.commune), rec->seq);
+    ct_tally_in in;
+    ct_tally_in_make(c, en, rec->seq, rec->received_ms, &in);
+    rc = ct_store_tally_run(s, t, true, en, &in, &s->res);
     if (rc) return map_rc(rc);
+    if (s->res.refused != CT_OK) return CT_ERR_STORE_CORRUPT; /* see the top */
+    if ((rc = ct_store_tally_keep(s, &s->res))) return map_rc(rc);
     s->imp_seq = rec->seq;
     memcpy(s->imp_head, head, sizeof head);
     if (rec->received_ms > s->imp_last_received_ms) s->imp_last_received_ms = rec->received_ms;
@@ -130,8 +137,9 @@ static ct_err import_commit(ct_store *s, bool always_ckpt, ct_store_commit *out)
             memcpy(out->head, s->imp_head, CT_LOGREC_HASH_LEN);
             memcpy(out->head_before, s->imp_head0, CT_LOGREC_HASH_LEN);
         }
-    } else if (out && out->changed) {
-        ct_counts_clear(out->changed);
+    } else {
+        ct_store_tally_aborted(s);
+        if (out && out->changed) ct_counts_clear(out->changed);
     }
     ct_store_persons_aborted(s);
     ct_counts_clear(&s->delta);
@@ -154,5 +162,6 @@ void ct_store_import_abort(ct_store *s)
     mdb_txn_abort(s->imp_txn);
     s->imp_txn = NULL;
     ct_store_persons_aborted(s);
+    ct_store_tally_aborted(s);
     ct_counts_clear(&s->delta);
 }

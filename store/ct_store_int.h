@@ -2,8 +2,11 @@
  * else (ct_store.h is the public manual):
  *   ct_store.c          open, meta, fingerprint, writer lock, close, reopen
  *                       after MDB_PANIC;
- *   ct_store_batch.c    ct_store_apply_batch: dedup, log append, tally,
+ *   ct_store_batch.c    ct_store_apply_batch: dedup, tally, log append,
  *                       ids / counts / origins puts;
+ *   ct_store_tally.c    the read context of the tally rule (counters and
+ *                       person states before an entry), the cache of the
+ *                       counters every counted enroll reads;
  *   ct_store_persons.c  person states: the overlay and pending maps, the
  *                       checkpoint, the replay from the log;
  *   ct_store_scan.c     readers and scans;
@@ -34,6 +37,7 @@
 #include "ct_buf.h"
 #include "ct_pmap.h"
 #include "ct_be.h"
+#include "ct_life.h"
 #include "ct_store.h"
 
 #define CT_STORE_FORMAT "chitieu-store-1"
@@ -60,7 +64,14 @@ struct ct_store {
     size_t map_size;
     char campaign_id[CT_CAMPAIGN_ID_MAX + 1];
     ct_counts delta; /* per-batch counter deltas (reused) */
-    ct_buf rec;      /* encoded log record (reused) */
+    /* every CLOSE and LATE_MAX counter, committed + the transaction in
+     * progress (ct_store_tally.c); valid when cache_ok; cache_has_close: it
+     * holds a CLOSE counter */
+    ct_counts cache;
+    bool cache_ok, cache_has_close;
+    ct_tally_entry_result res; /* the tally's result for the entry in progress */
+    ct_entry imp_entry;        /* the record being imported, decoded */
+    ct_buf rec;                /* encoded log record (reused) */
     char last_err[256];
     /* person states (ct_store_persons.c): changed by the batch in progress
      * (overlay), by committed batches not yet in "persons" (dirty), and the
@@ -170,15 +181,34 @@ ct_err ct_store_env_open(ct_store *s, const uint8_t *fingerprint, bool accept_ch
 /* Begins a transaction, reopening the environment first after MDB_PANIC. */
 ct_err ct_store_txn_begin(ct_store *s, unsigned flags, MDB_txn **t);
 
-/* BLAKE2b-128 of an event's bytes (the ids value's second half). */
+/* BLAKE2b-128 of an entry's bytes (the ids value's second half). */
 void ct_store_idhash(const uint8_t *raw, size_t len, uint8_t out[CT_IDHASH_LEN]);
-/* ct_store_batch.c: the tally of one new event with log seq seq inside t
- * (person state via the overlay, counter deltas into s->delta); appending
- * one record (computes its hash from *head, updates *head); registering its
- * id (MDB_KEYEXIST with *existing = the stored value if already there);
- * writing s->delta as absolute counters. LMDB / errno codes. */
-int ct_store_tally_one(ct_store *s, MDB_txn *t, const ct_event *ev, uint32_t local_day,
-                       uint16_t commune, uint64_t seq);
+
+/* ct_store_tally.c. ct_store_tally_prepare: loads the counter cache if it is
+ * not valid (call inside the write transaction, before the first run).
+ * ct_store_tally_run: ct_tally_entry over the state before the entry (the
+ * committed counters + s->delta, person states through the overlay); counts
+ * false = every counter reads 0 (a person-state replay, which keeps only
+ * person states). Writes nothing but *res. ct_store_tally_keep: an applied
+ * entry's result into the overlay, s->delta and the cache.
+ * ct_store_tally_aborted: the transaction was aborted (the cache is ahead of
+ * the file: the next one loads it again). ct_store_tally_forget: drops the
+ * cache (a reopen). LMDB / errno codes. */
+int ct_store_tally_prepare(ct_store *s, MDB_txn *t);
+int ct_store_tally_run(ct_store *s, MDB_txn *t, bool counts, const ct_entry *e,
+                       const ct_tally_in *in, ct_tally_entry_result *res);
+int ct_store_tally_keep(ct_store *s, const ct_tally_entry_result *res);
+void ct_store_tally_aborted(ct_store *s);
+void ct_store_tally_forget(ct_store *s);
+/* The person keys whose state entry e may change (0, 1 or 2). */
+size_t ct_store_entry_persons(const ct_entry *e, uint8_t keys[2][CT_PERSON_KEY_LEN]);
+/* The entry's campaign id. */
+const char *ct_store_entry_campaign(const ct_entry *e);
+
+/* ct_store_batch.c: appending one record (computes its hash from *head,
+ * updates *head); registering its id (MDB_KEYEXIST with *existing = the
+ * stored value if already there); writing s->delta as absolute counters.
+ * LMDB / errno codes. */
 int ct_store_append_one(ct_store *s, MDB_txn *t, ct_logrec *r, uint8_t head[CT_LOGREC_HASH_LEN]);
 int ct_store_ids_put(ct_store *s, MDB_txn *t, const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq,
                      const uint8_t idhash[CT_IDHASH_LEN], MDB_val *existing);

@@ -15,7 +15,7 @@
  * while a generation is partly written, (F, W) = the committed meta
  * "persons_gen" (F: 8 BE, W: a person key); absent: F = P and no key is <= W.
  *   (1) P <= F <= H, and for every person key k, "persons"[k] == the state
- *       after applying log[1..F] to the empty state with ct_tally_apply if
+ *       after applying log[1..F] to the empty state with ct_tally_entry if
  *       k <= W, else the state after log[1..P].
  *   (2) For a writer between calls, "persons" overlaid with `frozen`, then
  *       with `dirty`, == the states after log[1..H]: frozen holds the state
@@ -58,11 +58,17 @@
  * after the open) first completes a partly written generation: log(P..F]
  * re-applied on top of "persons" for the keys above W only, written as the
  * rest of generation F (persons_seq := F); then log(F..H] as a generation of
- * its own (persons_seq := H). Both are written in key order, at most
- * replay_chunk() states per transaction, each commit a slice under (1), so
- * a crash or a full disk in the middle leaves a store the next open
- * completes, and no transaction holds more than a bounded number of dirty
- * pages. Counts are not touched (they were committed with their batches).
+ * its own (persons_seq := H). One record may change two states (a
+ * correction moving a sign-up to the other program: keys (p, h) and (np, h));
+ * if such a record in (P..F] has one key <= W and the other above, the state
+ * of the first before it is no longer at hand ("persons" holds it as of F):
+ * then "persons" is emptied with persons_seq := 0 in one transaction (which
+ * holds (1) with P = F = 0) and the whole log is replayed. Rare (a crash
+ * while a generation was partly written, and such a correction inside it)
+ * and slower (the replay holds every person state), never wrong. Both are written in key order, at
+ * most replay_chunk() states per transaction, each commit a slice under (1), so a crash or a full
+ * disk in the middle leaves a store the next open completes, and no transaction holds more than a
+ * bounded number of dirty pages. Counts are not touched (they were committed with their batches).
  * H - P stays within about 2 generations, so the replay's length does not
  * grow with the store beyond 4 x ckpt_max. If a commit fails (disk or map
  * full) the open fails naming the cause, and the next open replays what is
@@ -338,10 +344,16 @@ static int read_marks(ct_store *s, MDB_txn *t, marks *m, bool *due)
     return 0;
 }
 
-/* Re-applies log[from..to] into the overlay inside t, skipping the records
- * whose person key is <= *w (when w is given: those are in "persons"). */
+/* Re-applies log[from..to] into the overlay inside t (person states only:
+ * the counters were committed with their batches), skipping the records
+ * whose person keys are all <= *w (when w is given: those are in
+ * "persons"). A record with keys on both sides of *w (a correction moving a
+ * sign-up to the other program) cannot be re-applied on these states: the
+ * replay stops with *straddle = true (the caller starts over from seq 1). A
+ * record that does not decode, or that the rule refuses (it was applied when
+ * logged), is CT_ERR_STORE_CORRUPT with *bad = its seq. */
 static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t to, const uint8_t *w,
-                             uint64_t *n, int *lmdb_rc)
+                             uint64_t *n, int *lmdb_rc, bool *straddle, uint64_t *bad)
 {
     MDB_cursor *c = NULL;
     int rc = mdb_cursor_open(t, s->log, &c);
@@ -353,25 +365,40 @@ static ct_err replay_records(ct_store *s, MDB_txn *t, uint64_t from, uint64_t to
     ct_be64_put(kb, from);
     MDB_val k = {8, kb}, v;
     ct_err r = CT_OK;
+    ct_entry *e = &s->imp_entry;
     int g = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     for (; g == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         ct_logrec rec;
-        ct_event ev;
+        *bad = k.mv_size == 8 ? ct_be64_get(k.mv_data) : 0;
         if (k.mv_size != 8 || ct_logrec_decode(v.mv_data, v.mv_size, &rec) != CT_OK ||
             rec.seq != ct_be64_get(k.mv_data) ||
-            ct_event_decode(rec.event, rec.event_len, &ev, NULL) != CT_OK) {
+            ct_entry_decode(rec.event, rec.event_len, e, NULL) != CT_OK) {
             r = CT_ERR_STORE_CORRUPT;
             break;
         }
         if (rec.seq > to) break;
-        if (w) {
-            uint8_t pk[CT_PERSON_KEY_LEN];
-            ct_person_key(ev.program, ev.person, pk);
-            if (memcmp(pk, w, CT_PERSON_KEY_LEN) <= 0) continue;
+        uint8_t keys[2][CT_PERSON_KEY_LEN];
+        size_t nk = ct_store_entry_persons(e, keys), below = 0;
+        if (nk == 0) continue; /* changes no person state */
+        for (size_t i = 0; w && i < nk; i++)
+            below += memcmp(keys[i], w, CT_PERSON_KEY_LEN) <= 0;
+        if (below == nk && w) continue;
+        if (below) {
+            *straddle = true;
+            break;
         }
-        rc = ct_store_tally_one(s, t, &ev, ct_campaign_local_day(s->campaign, ev.occurred_ms),
-                                ct_campaign_commune_code(s->campaign, ev.district, ev.commune),
-                                rec.seq);
+        ct_tally_in in;
+        ct_tally_in_make(s->campaign, e, rec.seq, rec.received_ms, &in);
+        if ((rc = ct_store_tally_run(s, t, false, e, &in, &s->res))) break;
+        if (s->res.refused != CT_OK) {
+            r = CT_ERR_STORE_CORRUPT;
+            break;
+        }
+        for (size_t i = 0; i < s->res.n_persons && !rc; i++) {
+            uint8_t pk[CT_PERSON_KEY_LEN];
+            ct_person_key(s->res.persons[i].program, s->res.persons[i].person, pk);
+            rc = ct_store_persons_set(s, pk, &s->res.persons[i].state);
+        }
         if (rc) break;
         (*n)++;
     }
@@ -392,14 +419,15 @@ static size_t replay_chunk(const ct_store *s)
  * (skipping keys <= *w, see replay_records), inside *tp, then written as the
  * generation of states after log[1..to], replay_chunk() states per
  * transaction (the first is *tp; each is committed here; the last sets
- * persons_seq := to). On return *tp is NULL; on failure *rc and *what say
+ * persons_seq := to). On return *tp is NULL, except after *straddle (then
+ * nothing was written and *tp is still open); on failure *rc and *what say
  * what failed and every committed chunk holds invariant (1). */
 static ct_err replay_gen(ct_store *s, MDB_txn **tp, uint64_t from, uint64_t to, const uint8_t *w,
-                         uint64_t *n, int *rc, const char **what)
+                         uint64_t *n, int *rc, const char **what, bool *straddle, uint64_t *bad)
 {
     *what = "person-state replay";
-    ct_err r = replay_records(s, *tp, from, to, w, n, rc);
-    if (r) return r;
+    ct_err r = replay_records(s, *tp, from, to, w, n, rc, straddle, bad);
+    if (r || *straddle) return r;
     if (!s->overlay.n) {
         if ((*rc = marks_done(s, *tp, to))) return CT_ERR_LMDB;
     } else {
@@ -450,16 +478,41 @@ ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen)
     ct_counts_clear(&s->delta);
     /* first the generation a crash left partly written: the keys above W,
      * as of F; then log(F..H] as a generation of its own */
-    if (m.has_w) r = replay_gen(s, &t, m.p + 1, m.f, m.w, &n, &rc, &what);
+    bool straddle = false;
+    uint64_t bad = 0;
+    if (m.has_w) r = replay_gen(s, &t, m.p + 1, m.f, m.w, &n, &rc, &what, &straddle, &bad);
+    if (!r && straddle) {
+        /* a correction across W in (P..F]: the states before it are not
+         * all at hand; start over from the empty state (P = F = 0) */
+        ct_log(CT_LOG_WARN, "person states replayed from seq 1",
+               "reason=\"a correction moving a sign-up between programs lies across a partly "
+               "written generation\" seq=%llu",
+               (unsigned long long)bad);
+        ct_pmap_clear(&s->overlay);
+        what = "person-state reset";
+        if ((rc = mdb_drop(t, s->persons, 0)) || (rc = marks_done(s, t, 0))) {
+            r = CT_ERR_LMDB;
+        } else {
+            rc = mdb_txn_commit(t);
+            t = NULL;
+            if (rc) r = CT_ERR_LMDB;
+        }
+        m.p = m.f = 0;
+        n = 0;
+        straddle = false;
+    }
     if (!r && !t && (rc = mdb_txn_begin(s->env, NULL, 0, &t))) {
         t = NULL;
         what = "mdb_txn_begin";
         r = CT_ERR_LMDB;
     }
-    if (!r) r = replay_gen(s, &t, m.f + 1, m.h, NULL, &n, &rc, &what);
+    if (!r) r = replay_gen(s, &t, m.f + 1, m.h, NULL, &n, &rc, &what, &straddle, &bad);
     ct_counts_clear(&s->delta); /* counts were committed with their batches */
     if (r == CT_ERR_STORE_CORRUPT) {
-        ct_store_errf(err, errlen, "%s: undecodable log record during replay", s->dir);
+        ct_store_errf(err, errlen,
+                      "%s: log record seq %llu does not decode, or the tally rule refuses it, "
+                      "during the person-state replay",
+                      s->dir, (unsigned long long)bad);
         goto leave;
     }
     if (r) goto write_fail;

@@ -277,7 +277,10 @@ def test_commune_counts():
     raws = [event_of_raw(v) for _, v in sorted(s.all(s.log).items())]
     s.close()
     stored = {k: struct.unpack(">q", v)[0] for k, v in counts.items()}
-    want = oracle.recount(raws, communes={672: COMMUNES_672})
+    recs = oracle.read_records(d)
+    check([r[3] for r in recs] == raws, "records")
+    want = oracle.recount([(q, rms, raw) for q, rms, _, raw in recs],
+                          communes={672: COMMUNES_672}, version=oracle.store_tally_version(d))
     check(not oracle.diff_counts(stored, want), f"store vs spec: {oracle.diff_counts(stored, want)}")
     kind9 = sorted(k for k in stored if k[0] == 9)
     check({k[4:] for k in kind9} == {b"\x00\x01", b"\x00\x02", b"\x00\x03"}, kind9)
@@ -307,21 +310,30 @@ def test_commune_counts():
 
 
 def test_tally_version_rebuild():
-    """A store whose counters predate the COMMUNE counters (meta tally_version
-    absent) under a campaign that lists communes: the aggregator refuses it,
-    naming the recount; export + rebuild give a store it accepts."""
+    """A store whose counters predate tally version 3 (meta tally_version 2,
+    then absent = 1) with records: the aggregator refuses it, naming the
+    recount; export + rebuild give a store it accepts, stamped 3."""
     ini = commune_campaign()
     d = W.sub("tally-v1")
     run([MKSTORE, d, "400", "13", "100", ini])
     s = Store(d)
     meta = s.env.open_db(b"meta", create=False)
     with s.env.begin(write=True, db=meta) as t:
-        check(t.get(b"tally_version") == b"\x00\x00\x00\x02", "fresh store stamped 2")
-        t.delete(b"tally_version")
+        check(t.get(b"tally_version") == b"\x00\x00\x00\x03", "fresh store stamped 3")
+        t.put(b"tally_version", b"\x00\x00\x00\x02")
     s.close()
     agg = [os.path.join(BIN, "chitieu-aggregator"), "--campaign", ini, "--insecure", "--ingest",
            "ipc://" + W.sub("tv-i"), "--feed", "ipc://" + W.sub("tv-f"), "--snapshot",
            "ipc://" + W.sub("tv-s"), "--stats-interval", "0"]
+    r = run(agg + ["--data", d], check=False, timeout=30)
+    check(r.returncode == 1 and "err=bad_version" in r.stderr and
+          "chitieu-audit export" in r.stderr and "chitieu-audit rebuild" in r.stderr and
+          "tally version 2" in r.stderr, r.stderr)
+    s = Store(d)
+    with s.env.begin(write=True, db=s.env.open_db(b"meta", create=False)) as t:
+        check(t.get(b"tally_version") == b"\x00\x00\x00\x02", "refused store left at 2")
+        t.delete(b"tally_version")
+    s.close()
     r = run(agg + ["--data", d], check=False, timeout=30)
     check(r.returncode == 1 and "err=bad_version" in r.stderr and
           "chitieu-audit rebuild" in r.stderr and "tally version 1" in r.stderr, r.stderr)
@@ -331,8 +343,9 @@ def test_tally_version_rebuild():
     verify("--data", nd, "--campaign", ini, check_rc=0)
     s = Store(nd)
     with s.env.begin(db=s.env.open_db(b"meta", create=False)) as t:
-        check(t.get(b"tally_version") == b"\x00\x00\x00\x02", "rebuilt store stamped 2")
+        check(t.get(b"tally_version") == b"\x00\x00\x00\x03", "rebuilt store stamped 3")
     check(any(k[0] == 9 for k in s.all(s.counts)), "rebuilt store has COMMUNE counters")
+    check(any(k[0] == 16 for k in s.all(s.counts)), "rebuilt store has LATE_HIST counters")
     s.close()
 
 

@@ -126,14 +126,28 @@ def replay(data, seq, fmt, feed, staff=False):
     return run(args).stdout
 
 
+# Arrival counters (PROTOCOL §5.3: LATE_CLOSED, LATE_HIST, LATE_MAX, AFTER_DAY,
+# RECV_DAY) describe when the aggregator received each enroll: a resend changes
+# them. Everything else must come out identical; of these, the number of
+# enrolls each describes per (program, unit) must too.
+ARRIVAL = (15, 16, 17, 18, 19)
+
+
 def counts_of(path):
+    """The counters that do not depend on receive times, plus per (kind,
+    program, unit) the sums of LATE_HIST and RECV_DAY (one per counted enroll)."""
     env = lmdb.open(path, readonly=True, max_dbs=8, lock=False, subdir=True)
     try:
         db = env.open_db(b"counts", create=False)
         with env.begin(db=db) as t:
-            return {k: v for k, v in t.cursor().iternext() if v != b"\0" * 8}
+            raw = {bytes(k): bytes(v) for k, v in t.cursor().iternext() if v != b"\0" * 8}
     finally:
         env.close()
+    out = {k: v for k, v in raw.items() if k[0] not in ARRIVAL}
+    for k, v in raw.items():
+        if k[0] in (16, 19):
+            out[k[:4]] = out.get(k[:4], 0) + struct.unpack(">q", v)[0]
+    return out
 
 
 def test_live_replay_verify_export_rebuild_resend():

@@ -1,7 +1,11 @@
 /* test_faultsim_audit.c — allocation-failure sweep over the audit engine
- * (audit/ct_audit.h) verifying a small store made by ct_testgen, as
- * `chitieu-audit verify` does: read the stored counts, walk the log through
- * ct_audit_record, check the ids index, compare the recount. Single-threaded
+ * (audit/ct_audit.h) verifying a small store made by ct_testgen — events and
+ * campaign life entries (voids, corrections incl. program moves, target
+ * revisions, closes and reopens) — as `chitieu-audit verify` does: read the
+ * stored counts, walk the log through ct_audit_record, check the ids index,
+ * compare the recount with every stored counter (the store's own write path
+ * is the oracle here: the failure-free run must find them equal, and so
+ * must every run that the injected failure did not stop). Single-threaded
  * and with 3 checking threads (failures then also land in the workers, in the
  * order they allocate). A failed allocation must come back as a runtime error
  * (a.err or the scan's ct_err), never as a divergence: a finding caused by
@@ -31,6 +35,7 @@ typedef struct {
     ct_campaign camp;
     ct_tmpdir dir;
     uint8_t head[CT_LOGREC_HASH_LEN];
+    uint64_t n_records, n_life; /* the store's: events + the life entries it accepted */
     unsigned threads;
 } fixture;
 
@@ -69,8 +74,8 @@ static ct_err verify(void *arg)
         goto out;
     }
     e = CT_ERR_INTERNAL;
-    if (seq != N_EVENTS || a.last_seq != N_EVENTS || a.n_records != N_EVENTS ||
-        memcmp(a.head, f->head, sizeof a.head) != 0)
+    if (seq != f->n_records || a.last_seq != f->n_records || a.n_records != f->n_records ||
+        a.n_life != f->n_life || memcmp(a.head, f->head, sizeof a.head) != 0)
         goto out;
     e = CT_OK;
 out:
@@ -92,14 +97,17 @@ static void test_audit_verify(void **state)
     assert_int_equal(ct_crypto_init(), CT_OK);
     assert_int_equal(ct_campaign_load_default(&f->camp, err, sizeof err), CT_OK);
     assert_int_equal(ct_tmpdir_make(&f->dir, "ct-faultsim-audit"), 0);
-    ct_testgen_opts go = {.events = N_EVENTS, .seed = 3, .batch = 250};
+    ct_testgen_opts go = {.events = N_EVENTS, .seed = 3, .batch = 250, .life_per_mille = 100};
     assert_int_equal(ct_testgen_make_store(f->dir.dir, &f->camp, &go), CT_OK);
+    assert_true(go.life_logged > 100); /* of 275 offered: the rest refused by the rule */
+    f->n_life = go.life_logged;
+    f->n_records = N_EVENTS + go.life_logged;
     ct_store *s;
     ct_store_opts so = {.dir = f->dir.dir, .campaign_id = f->camp.id, .read_only = true};
     assert_int_equal(ct_store_open(&so, &s, err, sizeof err), CT_OK);
     uint64_t seq;
     assert_int_equal(ct_store_head(s, &seq, f->head), CT_OK);
-    assert_int_equal(seq, N_EVENTS);
+    assert_int_equal(seq, f->n_records);
     ct_store_close(s);
     static const unsigned threads[] = {1, 3};
     for (size_t t = 0; t < 2; t++) {

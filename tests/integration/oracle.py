@@ -11,7 +11,9 @@ For a run it records
   L  log records (read straight from the aggregator's LMDB store),
   C  the aggregator's counts (snapshot over the wire, ctproto.Reader),
   R  a recount of the log: an independent Python implementation of the tally
-     rule (docs/PROTOCOL.md §5) over L, AND chitieu-audit verify + replay,
+     rule (docs/PROTOCOL.md §5, and §5.3 for the campaign's life entries —
+     voids, corrections, targets, closed days, reorganizations — and the
+     lateness counters; class Tally) over L, AND chitieu-audit verify + replay,
   F  the reporter's final view (chitieu-reporter --once --format json),
 and check() prints ONE block of figures and fails the test when
   |A \\ L| > 0, duplicate ids in L, |L \\ S| > 0 (fabricated or altered bytes),
@@ -469,6 +471,16 @@ class Store:
                 out.append((struct.unpack(">Q", bytes(k))[0], rec[2], bytes(rec[3])))
         return out
 
+    def records(self):
+        """[(seq, received_ms, collector, raw entry)]"""
+        db = self.env.open_db(b"log", create=False)
+        out = []
+        with self.env.begin(db=db) as t:
+            for k, v in t.cursor():
+                rec = msgpack.unpackb(bytes(v), raw=False)
+                out.append((struct.unpack(">Q", bytes(k))[0], rec[1], rec[2], bytes(rec[3])))
+        return out
+
     def counts(self):
         db = self.env.open_db(b"counts", create=False)
         with self.env.begin(db=db) as t:
@@ -485,53 +497,274 @@ def read_log(data):
         st.close()
 
 
+def read_records(data):
+    """[(seq, received_ms, collector, raw entry)] of a data directory's log."""
+    if not os.path.exists(os.path.join(data, "data.mdb")):
+        return []
+    st = Store(data)
+    try:
+        return st.records()
+    finally:
+        st.close()
+
+
 def local_day(t_ms):
     d = time.gmtime((t_ms + TZ_MS) // 1000)
     return d.tm_year * 10000 + d.tm_mon * 100 + d.tm_mday
 
 
-def recount(raws, communes=None):
-    """The tally rule (docs/PROTOCOL.md §5), written again in Python from the spec.
-    communes: unit code -> its commune list (units absent list none)."""
-    communes = communes or {}
-    c = Counter()
-    state = {}
-    for raw in raws:
+# counter kinds (docs/PROTOCOL.md §5.1): the oracle names them itself, so it
+# does not lean on the implementation's python mirror for them
+(K_NET, K_GROSS, K_CANCELLED, K_AGENT, K_DAY, K_GROUP, K_REPEAT, K_CANCEL_NOOP, K_COMMUNE,
+ K_VOIDED, K_CORRECTED, K_TARGET, K_CLOSE, K_AFTER_CLOSE, K_LATE_CLOSED, K_LATE_HIST,
+ K_LATE_MAX, K_AFTER_DAY, K_RECV_DAY, K_REORG, K_LIFE) = range(1, 22)
+LIFE_KINDS = {"void": 1, "correct": 2, "target": 3, "close": 4, "reopen": 5, "reorg": 6}
+LATE_BOUNDS_MS = (15 * 60000, 3600000, 6 * 3600000, 24 * 3600000, 48 * 3600000,
+                  72 * 3600000, 7 * 86400000)
+
+
+def late_bucket(late_ms):
+    """The LATE_HIST bucket of a lateness (§5.3): 0 < 15 min ... 7 >= 7 days."""
+    late_ms = max(0, late_ms)
+    for i, b in enumerate(LATE_BOUNDS_MS):
+        if late_ms < b:
+            return i
+    return 7
+
+
+def _k(kind, prog, d, dim=b""):
+    p = P.PROGRAMS[prog] if isinstance(prog, str) else prog
+    if isinstance(dim, str):
+        dim = dim.encode()
+    return bytes([kind, p]) + struct.pack(">H", d) + dim
+
+
+def _u32(v):
+    return struct.pack(">I", v)
+
+
+class Refused(ValueError):
+    """A logged entry the rule refuses (the aggregator never logs one)."""
+
+    def __init__(self, seq, code):
+        super().__init__(f"seq {seq}: refused ({code})")
+        self.seq, self.code = seq, code
+
+
+class Tally:
+    """The tally rule (docs/PROTOCOL.md §5 and §5.3, tally versions 2 and 3),
+    written again in Python from the spec, over log records in seq order.
+    communes: unit code -> its commune list (units absent list none).
+    apply() returns the outcome name, or raises Refused (the state is then
+    unchanged)."""
+
+    def __init__(self, communes=None, version=3):
+        self.communes = communes or {}
+        self.version = version
+        self.c = Counter()
+        self.state = {}      # (program, person) -> dict
+        self.enrolls = {}    # seq -> (id, person, unit) of enroll events (the log check)
+        self.outcomes = {}   # seq -> outcome name
+
+    # -- helpers
+    def _day_delta(self, prog, u, day, delta):
+        """DAY(prog, u, day) += delta, and AFTER_CLOSE for every close in force."""
+        c = self.c
+        c[_k(K_DAY, prog, u, _u32(day))] += delta
+        if self.version < 3:
+            return
+        for unit in (u, 0):
+            s = c.get(_k(K_CLOSE, 0, unit, _u32(day)), 0)
+            if s:
+                c[_k(K_AFTER_CLOSE, prog, u, _u32(day) + struct.pack(">Q", s))] += delta
+
+    def _credit(self, prog, d, agent, day, group, code, delta, gross=False):
+        c = self.c
+        c[_k(K_NET, prog, d)] += delta
+        if gross:
+            c[_k(K_GROSS, prog, d)] += delta
+        c[_k(K_AGENT, prog, d, agent)] += delta
+        self._day_delta(prog, d, day, delta)
+        if group:
+            c[_k(K_GROUP, prog, d, group)] += delta
+        if code:
+            c[_k(K_COMMUNE, prog, d, P.commune_dim(code))] += delta
+
+    def _closed(self, u, day):
+        return any(self.c.get(_k(K_CLOSE, 0, unit, _u32(day)), 0) for unit in (u, 0))
+
+    # -- the rule
+    def apply(self, seq, received_ms, raw):
         e = msgpack.unpackb(raw, raw=False)
-        prog = P.PROGRAMS[e["p"]]
-        d = e["d"]
-        k = (prog, bytes(e["h"]))
-        s = state.get(k)
-        if e["x"] == "enroll":
-            if s is None or not s["on"]:
-                day = local_day(e["t"])
-                c[P.key(P.COUNT_NET, prog, d)] += 1
-                c[P.key(P.COUNT_GROSS, prog, d)] += 1
-                c[P.key(P.COUNT_AGENT, prog, d, e["a"])] += 1
-                c[P.key(P.COUNT_DAY, prog, d, struct.pack(">I", day))] += 1
-                if e.get("g"):
-                    c[P.key(P.COUNT_GROUP, prog, d, e["g"])] += 1
-                code = P.commune_code(communes.get(d), e.get("w"))
-                if code:
-                    c[P.key(P.COUNT_COMMUNE, prog, d, P.commune_dim(code))] += 1
-                state[k] = {"on": True, "d": d, "a": e["a"], "day": day, "g": e.get("g"),
-                            "w": code}
-            else:
-                c[P.key(P.COUNT_REPEAT, prog, d)] += 1
+        if "k" in e and next(iter(e)) == "k":
+            if self.version < 3:
+                raise ValueError(f"seq {seq}: a life entry under tally version {self.version}")
+            out = self._life(seq, e)
         else:
-            if s is not None and s["on"] and s["d"] == d:
-                c[P.key(P.COUNT_NET, prog, d)] -= 1
-                c[P.key(P.COUNT_AGENT, prog, d, s["a"])] -= 1
-                c[P.key(P.COUNT_DAY, prog, d, struct.pack(">I", s["day"]))] -= 1
-                if s["g"]:
-                    c[P.key(P.COUNT_GROUP, prog, d, s["g"])] -= 1
-                if s["w"]:
-                    c[P.key(P.COUNT_COMMUNE, prog, d, P.commune_dim(s["w"]))] -= 1
-                c[P.key(P.COUNT_CANCELLED, prog, d)] += 1
-                s["on"] = False
+            out = self._event(seq, received_ms, e)
+        self.outcomes[seq] = out
+        return out
+
+    def _event(self, seq, received_ms, e):
+        c = self.c
+        prog, d, h = e["p"], e["d"], bytes(e["h"])
+        k = (prog, h)
+        s = self.state.get(k)
+        if e["x"] == "enroll":
+            self.enrolls[seq] = (bytes(e["id"]), h, d)
+            if s is not None and s["on"]:
+                c[_k(K_REPEAT, prog, d)] += 1
+                return "repeat"
+            day = local_day(e["t"])
+            code = P.commune_code(self.communes.get(d), e.get("w"))
+            self._credit(prog, d, e["a"], day, e.get("g"), code, 1, gross=True)
+            if self.version >= 3:
+                late = max(0, received_ms - e["t"])
+                rday = local_day(received_ms)
+                c[_k(K_LATE_HIST, prog, d, bytes([late_bucket(late)]))] += 1
+                mk = _k(K_LATE_MAX, prog, d)
+                if late // 1000 > c.get(mk, 0):
+                    c[mk] = late // 1000
+                c[_k(K_RECV_DAY, prog, d, _u32(rday))] += 1
+                if rday > day:
+                    c[_k(K_AFTER_DAY, prog, d, _u32(day))] += 1
+                if self._closed(d, day):
+                    c[_k(K_LATE_CLOSED, prog, d, _u32(day))] += 1
+            self.state[k] = {"on": True, "d": d, "a": e["a"], "day": day, "g": e.get("g") or "",
+                             "w": code, "seq": seq, "voided": False, "moved": False}
+            return "counted"
+        if s is not None and s["on"] and s["d"] == d:
+            self._credit(prog, d, s["a"], s["day"], s["g"], s["w"], -1)
+            c[_k(K_CANCELLED, prog, d)] += 1
+            s["on"] = False
+            return "cancelled"
+        c[_k(K_CANCEL_NOOP, prog, d)] += 1
+        return "cancel_foreign" if s is not None and s["on"] else "cancel_noop"
+
+    def _current(self, s, q, d):
+        return s is not None and s["seq"] == q and s["d"] == d and not s["voided"] \
+            and not s["moved"]
+
+    def _life(self, seq, e):
+        c = self.c
+        kind = e["k"]
+        if kind in ("void", "correct"):
+            q, d, h, prog = e["q"], e["d"], bytes(e["h"]), e["p"]
+            if self.enrolls.get(q) != (bytes(e["e"]), h, d):
+                raise Refused(seq, "unknown_event")
+            s = self.state.get((prog, h))
+            if kind == "void":
+                if s is not None and s["seq"] == q and s["d"] == d and s["voided"]:
+                    raise Refused(seq, "already_voided")
+                if not self._current(s, q, d):
+                    raise Refused(seq, "not_current")
+                if s["on"]:
+                    self._credit(prog, d, s["a"], s["day"], s["g"], s["w"], -1)
+                    s["on"] = False
+                else:
+                    c[_k(K_CANCELLED, prog, d)] -= 1
+                c[_k(K_VOIDED, prog, d, s["a"])] += 1
+                s["voided"] = True
+                out = "voided"
             else:
-                c[P.key(P.COUNT_CANCEL_NOOP, prog, d)] += 1
-    return c
+                if not self._current(s, q, d) or not s["on"]:
+                    raise Refused(seq, "not_current")
+                na = e.get("a", s["a"])
+                ng = e["g"] if "g" in e else s["g"]
+                nw = P.commune_code(self.communes.get(d), e["w"]) if "w" in e else s["w"]
+                np_ = e.get("np", prog)
+                if np_ == prog:
+                    if (na, ng, nw) == (s["a"], s["g"], s["w"]):
+                        raise Refused(seq, "bad_value")
+                    if na != s["a"]:
+                        c[_k(K_AGENT, prog, d, s["a"])] -= 1
+                        c[_k(K_AGENT, prog, d, na)] += 1
+                    if ng != s["g"]:
+                        if s["g"]:
+                            c[_k(K_GROUP, prog, d, s["g"])] -= 1
+                        if ng:
+                            c[_k(K_GROUP, prog, d, ng)] += 1
+                    if nw != s["w"]:
+                        if s["w"]:
+                            c[_k(K_COMMUNE, prog, d, P.commune_dim(s["w"]))] -= 1
+                        if nw:
+                            c[_k(K_COMMUNE, prog, d, P.commune_dim(nw))] += 1
+                    c[_k(K_CORRECTED, prog, d)] += 1
+                    s.update(a=na, g=ng, w=nw)
+                else:
+                    o = self.state.get((np_, h))
+                    if o is not None and o["on"]:
+                        raise Refused(seq, "correct_conflict")
+                    self._credit(prog, d, s["a"], s["day"], s["g"], s["w"], -1, gross=True)
+                    self._credit(np_, d, na, s["day"], ng, nw, 1, gross=True)
+                    c[_k(K_CORRECTED, np_, d)] += 1
+                    s.update(on=False, moved=True)
+                    self.state[(np_, h)] = {"on": True, "d": d, "a": na, "day": s["day"],
+                                            "g": ng, "w": nw, "seq": s["seq"], "voided": False,
+                                            "moved": False}
+                out = "corrected"
+            unit = d
+        elif kind == "target":
+            unit = e["d"]
+            c[_k(K_TARGET, e["p"], unit, struct.pack(">QQ", e["ef"], seq))] += e["n"]
+            out = "target_set"
+        elif kind in ("close", "reopen"):
+            unit = e["d"]
+            ck = _k(K_CLOSE, 0, unit, _u32(e["day"]))
+            if kind == "close":
+                if c.get(ck, 0):
+                    raise Refused(seq, "already_closed")
+                c[ck] = seq
+                out = "closed"
+            else:
+                if not c.get(ck, 0):
+                    raise Refused(seq, "not_closed")
+                c[ck] = 0
+                out = "reopened"
+        elif kind == "reorg":
+            unit = 0
+            rk = _k(K_REORG, 0, 0, e["n"])
+            if e["ef"] < 1:  # before the state is read
+                raise Refused(seq, "bad_value")
+            if c.get(rk, 0):
+                raise Refused(seq, "already_applied")
+            c[rk] = e["ef"]
+            out = "reorg_set"
+        else:
+            raise ValueError(f"seq {seq}: unknown life entry kind {kind!r}")
+        c[_k(K_LIFE, 0, unit, struct.pack(">Q", seq))] = LIFE_KINDS[kind]
+        return out
+
+
+def recount(records, communes=None, version=3):
+    """The counters of a log (docs/PROTOCOL.md §5, §5.3) by Tally. records:
+    (seq, received_ms, raw) tuples in log order, or (tally version 2 only,
+    which needs no receive time) the raw entries alone. A record the rule
+    refuses raises Refused."""
+    t = Tally(communes, version)
+    for i, r in enumerate(records, 1):
+        if isinstance(r, (bytes, bytearray)):
+            if version >= 3:
+                raise ValueError("tally version 3 needs each record's seq and received_ms")
+            t.apply(i, 0, bytes(r))
+        else:
+            t.apply(r[0], r[1], bytes(r[-1]))
+    return t.c
+
+
+def store_tally_version(data):
+    """The tally version a data directory's counters were computed with
+    (meta tally_version; 1 when absent)."""
+    if not os.path.exists(os.path.join(data, "data.mdb")):
+        return P.TALLY_VERSION
+    env = lmdb.open(data, readonly=True, max_dbs=8, lock=True, subdir=True)
+    try:
+        db = env.open_db(b"meta", create=False)
+        with env.begin(db=db) as t:
+            v = t.get(b"tally_version")
+    finally:
+        env.close()
+    return struct.unpack(">I", bytes(v))[0] if v else 1
 
 
 def diff_counts(a, b):
@@ -629,7 +862,8 @@ class Oracle:
         """The block of figures; raises AssertionError listing every failed check."""
         campaign = campaign or agg.campaign
         A = self.acked()
-        log = read_log(agg.data)
+        records = read_records(agg.data)
+        log = [(q, col, raw) for q, _, col, raw in records]
         L = [eid_of(raw) for _, _, raw in log]
         Lset = set(L)
         Lraw = {eid_of(raw): raw for _, _, raw in log}
@@ -643,7 +877,8 @@ class Oracle:
         H.check(snp is not None and snp["k"] == "snp", f"no snapshot: {snp!r}")
         C = {k: v for k, v in snp["c"].items()}
         # R: independent recount + chitieu-audit
-        R = recount([raw for _, _, raw in log])
+        R = recount([(q, rms, raw) for q, rms, _, raw in records],
+                    version=store_tally_version(agg.data))
         audit = H.run([H.binary("chitieu-audit"), "verify", "--data", agg.data, "--campaign",
                        campaign], check=False, timeout=120 * SLOW)
         verify_line = (audit.stdout.strip().splitlines() or ["(no output)"])[-1]

@@ -32,8 +32,9 @@ def counts_consistent(agg, what):
         snp = rd.snapshot(timeout=20 * O.SLOW)
     finally:
         rd.close()
-    log = O.read_log(agg.data)
-    d = O.diff_counts(snp["c"], O.recount([raw for _, _, raw in log]))
+    log = O.read_records(agg.data)
+    d = O.diff_counts(snp["c"], O.recount([(q, rms, raw) for q, rms, _, raw in log],
+                                          version=O.store_tally_version(agg.data)))
     H.check(snp["s"] == len(log) and not d,
             f"{what}: snapshot seq {snp['s']} vs log {len(log)}, {len(d)} counters differ")
     return len(log)

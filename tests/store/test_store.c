@@ -3,8 +3,8 @@
  *
  * Each test works in its own mkdtemp directory (removed at the end) and uses
  * the built-in lamdong-2023 campaign. Assertions are exact: statuses, codes,
- * sequence numbers, counts, and counts == a recount with ct_tally over the
- * log scan.
+ * sequence numbers, counts, and counts == a recount with ct_tally_entry over
+ * the log scan.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +25,7 @@
 #include "ct_campaign_default.h"
 #include "ct_counts.h"
 #include "ct_event.h"
+#include "ct_life.h"
 #include "ct_logrec.h"
 #include "ct_pmap.h"
 #include "ct_store.h"
@@ -138,6 +139,38 @@ typedef struct {
     int chain_ok;
 } recount;
 
+static pslot *recount_slot(recount *r, const uint8_t pk[CT_PERSON_KEY_LEN], bool add)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (memcmp(r->p[i].key, pk, CT_PERSON_KEY_LEN) == 0) return &r->p[i];
+    if (!add) return NULL;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 64;
+        r->p = realloc(r->p, r->cap * sizeof *r->p);
+        assert_non_null(r->p);
+    }
+    pslot *slot = &r->p[r->n++];
+    memcpy(slot->key, pk, CT_PERSON_KEY_LEN);
+    return slot;
+}
+
+static ct_err recount_count(void *arg, const ct_count_key *k, int64_t *v)
+{
+    *v = ct_counts_get(&((recount *)arg)->counts, k);
+    return CT_OK;
+}
+
+static ct_err recount_person(void *arg, ct_program p, const uint8_t person[CT_PERSON_LEN],
+                             ct_person_state *st, bool *found)
+{
+    uint8_t pk[CT_PERSON_KEY_LEN];
+    ct_person_key(p, person, pk);
+    pslot *slot = recount_slot(arg, pk, false);
+    *found = slot != NULL;
+    if (slot) *st = slot->st;
+    return CT_OK;
+}
+
 static ct_err recount_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
 {
     (void)raw;
@@ -147,30 +180,18 @@ static ct_err recount_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_le
     if (ct_logrec_check(rec, r->prev) != CT_OK) r->chain_ok = 0;
     memcpy(r->prev, rec->hash, sizeof r->prev);
     r->last_seq = rec->seq;
-    ct_event ev;
-    assert_int_equal(ct_event_decode(rec->event, rec->event_len, &ev, NULL), CT_OK);
-    uint8_t pk[CT_PERSON_KEY_LEN];
-    ct_person_key(ev.program, ev.person, pk);
-    pslot *slot = NULL;
-    for (size_t i = 0; i < r->n; i++)
-        if (memcmp(r->p[i].key, pk, sizeof pk) == 0) slot = &r->p[i];
-    ct_person_state next;
-    ct_tally_result res;
-    memset(&next, 0, sizeof next);
-    ct_tally_apply(&ev, ct_campaign_local_day(&g_camp, ev.occurred_ms),
-                   ct_campaign_commune_code(&g_camp, ev.district, ev.commune), rec->seq,
-                   slot ? &slot->st : NULL, &next, &res);
-    if (res.state_changed) {
-        if (!slot) {
-            if (r->n == r->cap) {
-                r->cap = r->cap ? r->cap * 2 : 64;
-                r->p = realloc(r->p, r->cap * sizeof *r->p);
-                assert_non_null(r->p);
-            }
-            slot = &r->p[r->n++];
-            memcpy(slot->key, pk, sizeof pk);
-        }
-        slot->st = next;
+    ct_entry e;
+    assert_int_equal(ct_entry_decode(rec->event, rec->event_len, &e, NULL), CT_OK);
+    ct_tally_in in;
+    ct_tally_in_make(&g_camp, &e, rec->seq, rec->received_ms, &in);
+    ct_tally_ctx ctx = {recount_count, recount_person, r};
+    ct_tally_entry_result res;
+    assert_int_equal(ct_tally_entry(&ctx, &e, &in, &res), CT_OK);
+    assert_int_equal(res.refused, CT_OK); /* a logged entry was applied */
+    for (size_t i = 0; i < res.n_persons; i++) {
+        uint8_t pk[CT_PERSON_KEY_LEN];
+        ct_person_key(res.persons[i].program, res.persons[i].person, pk);
+        recount_slot(r, pk, true)->st = res.persons[i].state;
     }
     for (size_t i = 0; i < res.n; i++)
         assert_int_equal(ct_counts_add(&r->counts, &res.changes[i].key, res.changes[i].delta),

@@ -8,7 +8,8 @@
  * that leaves a person-state replay pending refuses the batch (instead of
  * tallying on stale states); a cursor that fails to open during the replay is
  * an error, not a crash; a replay or a closing checkpoint whose commit fails
- * (full disk, I/O error) names the cause and what happens next.
+ * (full disk, I/O error) names the cause and what happens next; a failed
+ * commit leaves nothing in the counters the next batch reads.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -31,7 +32,9 @@
 #include "ct_campaign.h"
 #include "ct_campaign_default.h"
 #include "ct_counts.h"
+#include "ct_be.h"
 #include "ct_event.h"
+#include "ct_life.h"
 #include "ct_store.h"
 #include "ct_wire.h"
 
@@ -487,6 +490,73 @@ static void test_close_checkpoint_disk_full(void **state)
     tmp_remove(&td);
 }
 
+/* The counters every enroll reads (CLOSE, LATE_MAX) are cached with the
+ * changes of the transaction in progress: a batch whose commit fails (a
+ * close and a very late enroll) must leave no trace in what the next batch
+ * reads (no LATE_CLOSED, LATE_MAX as before). */
+static void test_cache_after_failed_commit(void **state)
+{
+    (void)state;
+    tmpdir td;
+    tmp_make(&td);
+    char err[256] = "";
+    ct_err e;
+    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
+    assert_int_equal(e, CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    tev a, late, b;
+    tev_make(&a, 1, 400); /* received 1 s after T0 */
+    assert_int_equal(ct_store_apply_batch(s, &a.it, 1, NULL), CT_OK);
+    ct_entry close;
+    memset(&close, 0, sizeof close);
+    close.type = CT_ENTRY_LIFE;
+    ct_life *l = &close.u.life;
+    l->kind = CT_LIFE_CLOSE;
+    ct_event_id_make(l->id, (const uint8_t *)"closeorg", 1);
+    l->issued_ms = T0;
+    snprintf(l->campaign, sizeof l->campaign, "%s", g_camp.id);
+    snprintf(l->actor, sizeof l->actor, "%s", "admin");
+    snprintf(l->reason, sizeof l->reason, "%s", "test");
+    l->district = 672;
+    l->day = ct_campaign_local_day(&g_camp, T0);
+    ct_buf craw = {0};
+    assert_int_equal(ct_life_encode(l, &craw), CT_OK);
+    tev_make(&late, 2, 401);
+    late.it.received_ms = T0 + 3 * 86400000LL;
+    ct_store_item two[2] = {{.entry = &close,
+                             .raw = craw.data,
+                             .raw_len = craw.len,
+                             .collector = "insecure",
+                             .received_ms = T0 + 3 * 86400000LL},
+                            late.it};
+    g_fail_commit = ENOSPC;
+    assert_int_equal(ct_store_apply_batch(s, two, 2, NULL), CT_ERR_DISK_FULL);
+    assert_int_equal(g_fail_commit, 0);
+    tev_make(&b, 3, 402);
+    assert_int_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_OK);
+    assert_int_equal(b.it.seq, 2);
+    ct_counts c;
+    ct_counts_init(&c);
+    uint64_t seq;
+    uint8_t h[CT_LOGREC_HASH_LEN];
+    assert_int_equal(ct_store_read_counts(s, &c, &seq, h), CT_OK);
+    uint8_t dd[4];
+    ct_be32_put(dd, l->day);
+    ct_count_key lc = ct_count_key_make(CT_COUNT_LATE_CLOSED, CT_PROGRAM_BHXH_TN, 672, dd, 4);
+    ct_count_key lm = ct_count_key_make(CT_COUNT_LATE_MAX, CT_PROGRAM_BHXH_TN, 672, NULL, 0);
+    ct_count_key cl = ct_count_key_make(CT_COUNT_CLOSE, CT_PROGRAM_BHXH_TN, 672, dd, 4);
+    assert_int_equal(ct_counts_get(&c, &lc), 0);
+    assert_int_equal(ct_counts_get(&c, &cl), 0);
+    assert_int_equal(ct_counts_get(&c, &lm), 1); /* 1000 ms late: 1 s */
+    ct_counts_free(&c);
+    ct_store_close(s);
+    ct_buf_free(&craw);
+    ct_buf_free(&a.raw);
+    ct_buf_free(&late.raw);
+    ct_buf_free(&b.raw);
+    tmp_remove(&td);
+}
+
 int main(void)
 {
     char err[256];
@@ -502,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_replay_commit_disk_full),
         cmocka_unit_test(test_replay_chunk_commit_disk_full),
         cmocka_unit_test(test_close_checkpoint_disk_full),
+        cmocka_unit_test(test_cache_after_failed_commit),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     ct_campaign_free(&g_camp);

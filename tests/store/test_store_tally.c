@@ -1,9 +1,9 @@
 /* test_store_tally.c — the store and the commune level of the tally rule, on
  * real LMDB files: COMMUNE counters written by batches, a cancel after a
  * reopen (person states replayed from the log) debiting the crediting
- * commune, and meta "tally_version": a store without it is stamped when its
- * counters cannot differ (empty log or a campaign without commune lists) and
- * refused, naming the rebuild, when they can; a later version is refused.
+ * commune, and meta "tally_version": a store of an older version (absent = 1)
+ * is stamped 3 when its log is empty and refused, naming export and rebuild,
+ * when it has records; a later version is refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -169,42 +169,57 @@ static void test_tally_version(void **state)
     assert_int_equal(ct_tmpdir_make(&td, "ct-store-tally"), 0);
     char err[512];
     ct_err rc;
-    /* a store whose meta lacks the version and whose log is empty: stamped */
+    uint32_t have = 0, v2 = 2;
+    /* an empty log: stamped 3, whether the version is absent (1) or 2 */
     ct_store *s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
     assert_int_equal(rc, CT_OK);
     ct_store_close(s);
+    assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
+    assert_int_equal(have, 3);
     assert_int_equal(meta_version(td.dir, true, NULL, NULL), 0);
     s = open_with(td.dir, &g_listing, &rc, err, sizeof err);
     assert_int_equal(rc, CT_OK);
     ct_store_close(s);
-    uint32_t have = 0;
     assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
     assert_int_equal(have, CT_TALLY_VERSION);
-    /* with records and without the version: refused under a listing campaign */
+    assert_int_equal(meta_version(td.dir, true, &v2, NULL), 0);
+    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
+    ct_store_close(s);
+    assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
+    assert_int_equal(have, 3);
+    /* with records: version 2 is refused, naming export and rebuild, under a
+     * campaign with or without commune lists (the lateness counters of
+     * version 3 exist for every counted enroll), and left as it is */
     s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
     assert_int_equal(rc, CT_OK);
     one(s, &g_plain, 1, CT_ACTION_ENROLL, "Phường 2");
     ct_store_close(s);
+    assert_int_equal(meta_version(td.dir, true, &v2, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        s = open_with(td.dir, i ? &g_listing : &g_plain, &rc, err, sizeof err);
+        assert_null(s);
+        assert_int_equal(rc, CT_ERR_BAD_VERSION);
+        assert_non_null(strstr(err, "tally version 2"));
+        assert_non_null(strstr(err, "chitieu-audit export"));
+        assert_non_null(strstr(err, "chitieu-audit rebuild"));
+        assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
+        assert_int_equal(have, 2);
+    }
+    /* ... and so is version 1 (absent) */
     assert_int_equal(meta_version(td.dir, true, NULL, NULL), 0);
-    s = open_with(td.dir, &g_listing, &rc, err, sizeof err);
+    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
     assert_null(s);
     assert_int_equal(rc, CT_ERR_BAD_VERSION);
     assert_non_null(strstr(err, "tally version 1"));
-    assert_non_null(strstr(err, "chitieu-audit rebuild"));
     assert_int_equal(meta_version(td.dir, false, NULL, &have), MDB_NOTFOUND);
-    /* ... stamped under a campaign without lists (the counters are the same) */
-    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
-    assert_int_equal(rc, CT_OK);
-    ct_store_close(s);
-    assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
-    assert_int_equal(have, CT_TALLY_VERSION);
     /* a later version: refused by every writer */
     uint32_t later = CT_TALLY_VERSION + 1;
     assert_int_equal(meta_version(td.dir, true, &later, NULL), 0);
     s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
     assert_null(s);
     assert_int_equal(rc, CT_ERR_BAD_VERSION);
-    assert_non_null(strstr(err, "this build knows 2"));
+    assert_non_null(strstr(err, "this build knows 3"));
     assert_int_equal(ct_tmpdir_remove(&td), 0);
 }
 
