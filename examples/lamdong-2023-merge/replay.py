@@ -71,10 +71,11 @@ def sign_ups(day_from, day_to, seq0):
 
 
 def reorg_entry(seq, name="dahuoai-merge", ef=EF, by="admin",
-                reason="Nghị quyết hợp nhất huyện Đạ Tẻh vào huyện Đạ Huoai"):
-    """A "reorg" life entry (§2.2): k v id t c by r n ef."""
-    return msgpack.packb({"k": "reorg", "v": 1, "id": P.event_id(ORIGIN, seq), "t": ef - HOUR,
-                          "c": CAMPAIGN_ID, "by": by, "r": reason, "n": name, "ef": ef},
+                reason="Nghị quyết hợp nhất huyện Đạ Tẻh vào huyện Đạ Huoai",
+                campaign=CAMPAIGN_ID, origin=ORIGIN):
+    """A "reorg" life entry (§2.2): k v id t c by r n ef, issued an hour before ef."""
+    return msgpack.packb({"k": "reorg", "v": 1, "id": P.event_id(origin, seq), "t": ef - HOUR,
+                          "c": campaign, "by": by, "r": reason, "n": name, "ef": ef},
                          use_bin_type=True)
 
 
@@ -91,6 +92,7 @@ def send(client, entries, batch=200):
 
 class Aggregator:
     def __init__(self, bindir, wd, campaign):
+        os.makedirs(wd, exist_ok=True)
         self.eps = {k: "ipc://" + os.path.join(wd, k) for k in ("in", "feed", "snap")}
         self.data = os.path.join(wd, "data")
         self.log = open(os.path.join(wd, "aggregator.log"), "wb")
