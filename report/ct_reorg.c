@@ -482,3 +482,15 @@ void ct_reorg_view_free(ct_reorg_view *v)
     ct_counts_free(&v->counts);
     memset(v, 0, sizeof *v);
 }
+
+ct_err ct_reorg_status_json(const ct_campaign *c, const ct_counts *in,
+                            const ct_status_position *pos, ct_units units, ct_buf *out)
+{
+    ct_reorg_view v;
+    ct_err e = ct_reorg_project(c, in, pos->now_ms, units, &v);
+    if (!e)
+        e = ct_status_render(ct_reorg_campaign(&v, c), ct_reorg_counts(&v, in), pos, CT_FMT_JSON,
+                             CT_STATUS_STAFF | CT_STATUS_DETAIL, out);
+    ct_reorg_view_free(&v);
+    return e;
+}

@@ -18,6 +18,7 @@
 #include "ct_campaign.h"
 #include "ct_counts.h"
 #include "ct_error.h"
+#include "ct_status.h"
 
 typedef enum { CT_UNITS_CURRENT = 0, CT_UNITS_ORIGINAL = 1 } ct_units;
 
@@ -42,6 +43,11 @@ ct_err ct_reorg_project(const ct_campaign *c, const ct_counts *in, int64_t now_m
 const ct_campaign *ct_reorg_campaign(const ct_reorg_view *v, const ct_campaign *c);
 const ct_counts *ct_reorg_counts(const ct_reorg_view *v, const ct_counts *in);
 void ct_reorg_view_free(ct_reorg_view *v);
+
+/* The JSON report (every staff member and day: the live page's) of (c, in)
+ * projected by `units` at pos->now_ms, appended to out. */
+ct_err ct_reorg_status_json(const ct_campaign *c, const ct_counts *in,
+                            const ct_status_position *pos, ct_units units, ct_buf *out);
 
 /* The unit a (unit, commune) of the original units belongs to once the
  * reorganizations in force (in[], n of them, in the order they apply)

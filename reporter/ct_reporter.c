@@ -37,6 +37,7 @@ typedef struct {
     ct_http *http;
     int64_t mono_start;
     ct_buf out, json, metrics, feed, csv, staff_csv, commune_csv, xlsx, hq, hq_stable, hq_pub;
+    ct_buf by_units[2]; /* the JSON report by each ct_units, for a campaign with reorganizations */
     /* the page's workbook: position it was made from, when */
     bool xlsx_made;
     uint64_t xlsx_seq;
@@ -199,6 +200,12 @@ static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_pos
             d.commune_csv_len = r->commune_csv.len;
             d.report = (const char *)r->json.data;
             d.report_len = r->json.len;
+            for (int u = 0; !e && r->c->n_reorgs && u < 2; u++) {
+                ct_buf_reset(&r->by_units[u]);
+                e = ct_reorg_status_json(r->c, &v->counts, pos, (ct_units)u, &r->by_units[u]);
+                d.by_units[u] = (const char *)r->by_units[u].data;
+                d.by_units_len[u] = r->by_units[u].len;
+            }
             r->pub_report = true;
             r->pub_report_mono = mono;
         }
@@ -392,6 +399,8 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
     ct_buf_free(&r.xlsx);
     ct_buf_free(&r.hq);
     ct_buf_free(&r.hq_stable);
+    ct_buf_free(&r.by_units[0]);
+    ct_buf_free(&r.by_units[1]);
     ct_buf_free(&r.hq_pub);
     return e;
 }

@@ -12,6 +12,10 @@ data directory afterwards.
                replay reproduces the reporter's json, table and csv byte for
                byte in both projections, and the report made before the merger
                byte for byte after it.
+  page         the reporter serves the report by both projections
+               (/status-current.json, /status-original.json) and the live page's
+               switch "Đơn vị: theo tổ chức hiện tại / ban đầu" (headless Chromium)
+               shows 682 only by the original units.
   split+merge  a campaign whose unit 672 lists 4 communes with 10 sign-ups each
                (2 of Phường 1 cancelled): "split" sends Phường 1 and 2 to 673,
                so by the units in force 672 keeps exactly the 20 of Phường 3
@@ -26,8 +30,14 @@ first key and the test reports itself skipped (77), naming what is missing.
 import hashlib
 import json
 import os
+import shutil
 import struct
 import sys
+import time
+import urllib.error
+import urllib.request
+
+import cdp
 
 import ctharness as H  # noqa: E402
 import ctproto as P  # noqa: E402
@@ -244,5 +254,83 @@ def test_split_merge():
                        ["0", "", "0", "0"]], f"672's commune rows: {c672}")
 
 
+def get_json(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+def test_page_units():
+    """The live page's "Đơn vị" switch: /status-current.json and
+    /status-original.json, and the page showing 682 only by the original units."""
+    with H.Workdir("reorg-page") as wd:
+        agg = EX.Aggregator(BIN, wd.sub("agg"), EX.CAMPAIGN)
+        rp = None
+        try:
+            cl = P.Client(agg.eps["in"])
+            evs, n = EX.sign_ups(0, 6, 0)
+            EX.send(cl, evs)
+            r = cl.call([EX.reorg_entry(n + 1)], timeout=20)
+            check(r is not None and r["k"] == "ack", f"no ack: {r}")
+            if r["r"][0][1] != P.ACCEPTED:
+                H.skip(f"the aggregator refuses the reorg entry ({P.ERR_NAME.get(r['r'][0][2])}): "
+                       "needs life-store")
+                return
+            seq = r["s"]
+            cl.close()
+            port = H.free_port()
+            base = f"http://127.0.0.1:{port}"
+            rp = wd.start([os.path.join(BIN, "chitieu-reporter"), "--campaign", EX.CAMPAIGN,
+                           "--insecure", "--feed", agg.eps["feed"], "--snapshot", agg.eps["snap"],
+                           "--interval", "0.3", "--format", "json", "--output",
+                           wd.sub("status.json"), "--now", EX.NOW, "--http", f"127.0.0.1:{port}"],
+                          name="reporter")
+            rp.wait_log(r'msg="http ready"')
+
+            def at_seq():
+                st, j = get_json(base + "/status-original.json")
+                return j if st == 200 and j and j["seq"] == seq else None
+            for _ in range(100):
+                if at_seq():
+                    break
+                time.sleep(0.1)
+            st_c, cur = get_json(base + "/status-current.json")
+            st_o, orig = get_json(base + "/status-original.json")
+            st_m, main = get_json(base + "/status.json")
+            check(st_c == st_o == st_m == 200, f"status {st_c} {st_o} {st_m}")
+            main.pop("hq", None)
+            check(main == cur, "the reporter's own report (--units current) is status-current.json")
+            check(682 in [d["code"] for d in orig["districts"]], "682 by the original units")
+            check(682 not in [d["code"] for d in cur["districts"]], "682 merged by the units in force")
+            if not os.path.exists(cdp.CHROMIUM):
+                H.skip("browser part: chromium is not installed")
+                return
+            br = cdp.Browser(base + "/", wd.sub("chromium-profile"), size="1200,800")
+            try:
+                rows = "[...document.querySelectorAll('#districts tr[data-district]')].map(r => r.dataset.district)"
+                def pick(units):
+                    br.js(f"(() => {{ const s = document.getElementById('units'); s.value = '{units}'; "
+                          "s.dispatchEvent(new Event('change')); })()")
+                br.wait(f"document.body.dataset.seq === '{seq}'", 30, "page at seq")
+                br.wait("!document.getElementById('units-switch').hidden", 10, "the switch shown")
+                check(br.js("document.getElementById('units').value") == "current", "own units")
+                check("682" not in br.js(rows), "682 not listed by the units in force")
+                pick("original")
+                br.wait(f"{rows}.includes('682')", 10, "682 listed by the original units")
+                check(br.js("document.getElementById('units-switch').textContent").startswith("Đơn vị"),
+                      "the switch's label")
+                pick("current")
+                br.wait(f"!{rows}.includes('682')", 10, "back to the units in force")
+            finally:
+                br.close()
+                shutil.rmtree(wd.sub("chromium-profile"), ignore_errors=True)
+        finally:
+            if rp:
+                check(rp.stop() == 0, "reporter exit")
+            agg.stop()
+
+
 if __name__ == "__main__":
-    H.main([test_example_file, test_example, test_split_merge])
+    H.main([test_example_file, test_example, test_split_merge, test_page_units])
