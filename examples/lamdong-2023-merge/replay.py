@@ -3,7 +3,9 @@
 districts, end to end: a real chitieu-aggregator ingests ten days of
 simulated sign-ups; an admin's "reorg" life entry (docs/PROTOCOL.md §2.2)
 puts [reorg dahuoai-merge] of campaign.ini in force from
-2023-07-27T00:00+07:00; a real chitieu-reporter prints the status by the
+2023-07-27T00:00+07:00 (queued and delivered by `chitieu-collector reorg` and
+`run --once` from the provincial office's outbox when the build has that
+command, else sent by a python sender); a real chitieu-reporter prints the status by the
 units in force and by the original units; chitieu-audit replay reproduces
 both byte for byte from the data directory, and reproduces the report made
 before the merger byte for byte after it.
@@ -79,6 +81,30 @@ def reorg_entry(seq, name="dahuoai-merge", ef=EF, by="admin",
                          use_bin_type=True)
 
 
+def collector_has_reorg(bindir):
+    """Whether this build's chitieu-collector queues reorg entries."""
+    exe = os.path.join(bindir, "chitieu-collector")
+    return os.path.exists(exe) and subprocess.run(
+        [exe, "reorg", "--help"], capture_output=True, timeout=30).returncode == 0
+
+
+def collector_reorg(bindir, wd, agg, campaign, name="dahuoai-merge",
+                    effective="2023-07-27T00:00:00+07:00",
+                    reason="Nghị quyết hợp nhất huyện Đạ Tẻh vào huyện Đạ Huoai"):
+    """The admin's way: an outbox of the provincial office (68) queues the
+    reorg entry and delivers it (with --insecure every peer may issue it)."""
+    exe = os.path.join(bindir, "chitieu-collector")
+    ob = os.path.join(wd, "admin-outbox")
+    for args in (["init", "--outbox", ob, "--district", "68", "--campaign", campaign],
+                 ["reorg", "--outbox", ob, "--campaign", campaign, "--name", name,
+                  "--effective", effective, "--reason", reason, "--by", "admin"],
+                 ["run", "--outbox", ob, "--campaign", campaign, "--server", agg.eps["in"],
+                  "--insecure", "--once", "--give-up", "30"]):
+        r = subprocess.run([exe] + args, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise SystemExit(f"chitieu-collector {args[0]}: exit {r.returncode}: {r.stderr}")
+
+
 def send(client, entries, batch=200):
     for k in range(0, len(entries), batch):
         r = client.call(entries[k:k + batch], timeout=30)
@@ -132,7 +158,7 @@ def replay(bindir, data, campaign, units, fmt, now, seq, feed="live"):
                           capture_output=True, timeout=120).stdout
 
 
-def demo(bindir, wd, campaign=CAMPAIGN, say=print):
+def demo(bindir, wd, campaign=CAMPAIGN, say=print, via_collector=None):
     """Runs the whole example in wd; returns what it printed and reproduced:
     {"before": (seq, json), "seq": N, ("current"|"original", fmt): bytes, ...}."""
     out = {}
@@ -142,8 +168,15 @@ def demo(bindir, wd, campaign=CAMPAIGN, say=print):
         evs, seq = sign_ups(0, 5, 0)  # 22..26 July
         out["seq_before"] = send(cl, evs)
         out["before"] = reporter(bindir, agg, campaign, "current", "json", NOW_BEFORE)
-        seq += 1
-        send(cl, [reorg_entry(seq)])
+        if via_collector is None:
+            via_collector = collector_has_reorg(bindir)
+        if via_collector:
+            collector_reorg(bindir, wd, agg, campaign)
+            say("the reorg entry: chitieu-collector reorg --name dahuoai-merge ... then run --once")
+        else:
+            seq += 1
+            send(cl, [reorg_entry(seq)])
+            say("the reorg entry: sent by the python sender (no chitieu-collector reorg here)")
         evs, seq = sign_ups(5, 10, seq)  # 27..31 July
         out["seq"] = send(cl, evs)
         for units in ("current", "original"):
