@@ -266,6 +266,7 @@ static void test_split(void **state)
 static void test_merge(void **state)
 {
     (void)state;
+    set_target(690, EF_MERGE, 30, 40); /* a revision issued for the new unit: kept as it is */
     ct_reorg_view v;
     assert_int_equal(ct_reorg_project(&C, &K, EF_MERGE, CT_UNITS_CURRENT, &v), CT_OK);
     const ct_counts *k = ct_reorg_counts(&v, &K);
@@ -295,6 +296,13 @@ static void test_merge(void **state)
     assert_int_equal(ct_campaign_district(vc, 690)->target[1], 6);
     uint8_t zero[16] = {0};
     assert_int_equal(get(k, CT_COUNT_TARGET, 690, zero, 16), 11);
+    uint8_t rev[16];
+    ct_be64_put(rev, (uint64_t)EF_MERGE);
+    ct_be64_put(rev + 8, 30);
+    assert_int_equal(get(k, CT_COUNT_TARGET, 690, rev, 16), 40);
+    ct_be64_put(rev, (uint64_t)T0);
+    ct_be64_put(rev + 8, 9);
+    assert_int_equal(get(k, CT_COUNT_TARGET, 672, rev, 16), 0); /* folded into 690's */
     assert_int_equal(vc->province_target[0], 2 + 11);
     /* the part's close is not the merged unit's; the province's stays */
     uint8_t day[4];
