@@ -103,12 +103,13 @@ typedef struct {
     uint32_t *staff;  /* per campaign agent: its unit */
     ct_count_key *tk; /* the TARGET keys of `in`, sorted */
     size_t ntk;
+    uint32_t *ix;   /* unit code (0..65535) -> 1 + its index in c->districts, 0 if none */
+    bool any_moves; /* a declared reorganization moves staff */
 } proj;
 
 static size_t didx(const proj *P, uint32_t code)
 {
-    const ct_district *d = ct_campaign_district(P->c, code);
-    return d ? (size_t)(d - P->c->districts) : SIZE_MAX;
+    return code <= 65535 && P->ix[code] ? (size_t)P->ix[code] - 1 : SIZE_MAX;
 }
 
 static int64_t reorg_ef(const ct_counts *in, const char *name)
@@ -216,7 +217,9 @@ static ct_err project_one(proj *P, const ct_count_key *k, int64_t v, ct_counts *
         char id[CT_AGENT_ID_MAX + 1];
         memcpy(id, dim, dl);
         id[dl] = '\0';
-        const ct_agent *a = ct_campaign_agent(c, id);
+        /* without moves a staff member records for their roster unit only, so
+         * their unit at T is the rest of the unit of the counter */
+        const ct_agent *a = P->any_moves ? ct_campaign_agent(c, id) : NULL;
         uint32_t to = a ? P->staff[a - c->agents] : rest;
         return put(out, k, kind, p, to, v);
     }
@@ -363,9 +366,16 @@ static ct_err alloc_proj(proj *P)
     P->ef_in = calloc(nd, sizeof *P->ef_in);
     P->shown = calloc(nd, sizeof *P->shown);
     P->staff = calloc(na, sizeof *P->staff);
-    return P->rest && P->fresh && P->nsrc && P->src && P->ef_in && P->shown && P->staff
-               ? CT_OK
-               : CT_ERR_NOMEM;
+    P->ix = calloc(65536, sizeof *P->ix);
+    if (!(P->rest && P->fresh && P->nsrc && P->src && P->ef_in && P->shown && P->staff && P->ix))
+        return CT_ERR_NOMEM;
+    for (size_t i = 0; i < P->c->n_districts; i++) {
+        assert(P->c->districts[i].code <= 65535);
+        P->ix[P->c->districts[i].code] = (uint32_t)i + 1;
+    }
+    for (size_t i = 0; i < P->c->n_reorgs; i++)
+        P->any_moves |= P->c->reorgs[i].n_moves > 0;
+    return CT_OK;
 }
 
 static void free_proj(proj *P)
@@ -377,6 +387,7 @@ static void free_proj(proj *P)
     free(P->ef_in);
     free(P->shown);
     free(P->staff);
+    free(P->ix);
 }
 
 /* rest, fresh, nsrc/src, ef_in, staff and the units in force (shown). */
