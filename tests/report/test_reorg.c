@@ -343,13 +343,48 @@ static void test_none(void **state)
     ct_campaign_free(&c);
 }
 
+/* Without staff moves, staff rows follow the unit they were recorded in. */
+static void test_merge_no_moves(void **state)
+{
+    (void)state;
+    static const char ini[] = "[campaign]\nid = x\nstart = 2023-07-22T08:00:00+07:00\n"
+                              "end = 2023-08-01T00:00:00+07:00\ntimezone = +07:00\n"
+                              "roster = s.csv\n[program bhxh_tn]\nagent_target = 1\n"
+                              "[program bhyt_hgd]\nagent_target = 2\n[district 1]\nname = A\n"
+                              "[district 2]\nname = B\n[reorg m]\nmap = 2 -> 1\n";
+    static const char ros[] = "agent_id,name,district,org\nA,B,1,bhxh\nB,C,2,bhxh\n";
+    ct_campaign c;
+    char err[256];
+    assert_int_equal(
+        ct_campaign_load_mem("x.ini", ini, strlen(ini), "s.csv", ros, strlen(ros), &c, err, 256),
+        CT_OK);
+    ct_counts k;
+    ct_counts_init(&k);
+    ct_count_key a = key(CT_COUNT_AGENT, CT_PROGRAM_BHXH_TN, 1, "A", 1);
+    ct_count_key b = key(CT_COUNT_AGENT, CT_PROGRAM_BHXH_TN, 2, "B", 1);
+    ct_count_key r = key(CT_COUNT_REORG, CT_PROGRAM_BHXH_TN, 0, "m", 1);
+    assert_int_equal(ct_counts_set(&k, &a, 3), CT_OK);
+    assert_int_equal(ct_counts_set(&k, &b, 4), CT_OK);
+    assert_int_equal(ct_counts_set(&k, &r, T0), CT_OK);
+    ct_reorg_view v;
+    assert_int_equal(ct_reorg_project(&c, &k, T0, CT_UNITS_CURRENT, &v), CT_OK);
+    const ct_counts *pk = ct_reorg_counts(&v, &k);
+    assert_int_equal(agent(pk, 1, "A"), 3);
+    assert_int_equal(agent(pk, 1, "B"), 4);
+    assert_int_equal(agent(pk, 2, "B"), 0);
+    assert_int_equal(ct_reorg_campaign(&v, &c)->n_districts, 1);
+    assert_int_equal(ct_campaign_agent(ct_reorg_campaign(&v, &c), "B")->district, 1);
+    ct_reorg_view_free(&v);
+    ct_counts_free(&k);
+    ct_campaign_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_before),
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_none),
+        cmocka_unit_test(test_before),         cmocka_unit_test(test_split),
+        cmocka_unit_test(test_merge),          cmocka_unit_test(test_none),
+        cmocka_unit_test(test_merge_no_moves),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
