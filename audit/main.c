@@ -23,6 +23,7 @@
 #include "ct_rebuild.h"
 #include "ct_replay.h"
 #include "ct_status.h"
+#include "ct_reorg.h"
 #include "ct_time.h"
 #include "ct_trace.h"
 #include "ct_verify.h"
@@ -36,6 +37,7 @@ typedef struct {
     const char *event, *kind;
     int64_t seq, from_seq, to_seq, district, threads, unit;
     bool staff, no_ids, quiet;
+    int units;
 } cfg;
 
 /* clang-format off */
@@ -80,6 +82,9 @@ static const ct_opt OPTS[] = {
       "directory or .ctlog export"),
     O("pins", CT_OPT_STR, pins, NATREPLAY, "PINS", "the national report's pins (its \"pins\" "
       "field or Pins: line): now_ms/code:seq:feed:age_ms,..."),
+    {.name = "units", .kind = CT_OPT_CHOICE, .off = offsetof(cfg, units), .cmds = REPLAY,
+     .choices = ct_units_names, .def = "current", .help = "the report's units: current (the "
+     "reorganizations in force at the report clock applied) or original; the reporter's --units"},
     {0}};
 /* clang-format on */
 
@@ -180,7 +185,12 @@ static int cmd_replay(const cfg *o, const ct_opt_result *res, const ct_audit_src
         .seq = r.last_seq, .now_ms = now_ms, .feed = o->feed ? o->feed : "replay"};
     memcpy(pos.head, r.head, sizeof pos.head);
     ct_buf out = CT_BUF_INIT;
-    e = ct_status_render(c, r.counts, &pos, fmt, o->staff ? CT_STATUS_STAFF : 0, &out);
+    ct_reorg_view rv;
+    e = ct_reorg_project(c, r.counts, now_ms, (ct_units)o->units, &rv);
+    if (!e)
+        e = ct_status_render(ct_reorg_campaign(&rv, c), ct_reorg_counts(&rv, r.counts), &pos, fmt,
+                             o->staff ? CT_STATUS_STAFF : 0, &out);
+    ct_reorg_view_free(&rv);
     err[0] = 0;
     if (!e) e = ct_file_replace(o->output ? o->output : "-", out.data, out.len, err, sizeof err);
     int rc = e ? fail(EXIT_DIVERGED, err[0] ? err : "rendering the report failed") : 0;

@@ -12,8 +12,9 @@
  *
  * Invariants: the first error wins and is reported as "name:line: message";
  * after it nothing else is parsed. ct_campaign_load_mem() never touches the
- * filesystem. On success *out owns three sorted arrays (districts by code,
- * agents by id, groups by id); on failure *out is zeroed and owns nothing.
+ * filesystem. On success *out owns four sorted arrays (districts by code,
+ * agents by id, groups by id, reorganizations by name; [reorg NAME] sections
+ * are read by ct_reorg_load.c); on failure *out is zeroed and owns nothing.
  */
 #include "ct_campaign_load.h"
 
@@ -208,9 +209,12 @@ static void begin_section(lctx *c, const char *hdr)
             c->sec = SEC_GROUP;
             c->sec_idx = c->n_groups - 1;
         }
+    } else if (strcmp(kind, "reorg") == 0) {
+        ct_cload_reorg_begin(c, arg);
     } else {
         ct_cload_fail(c, name, line,
-                      "unknown section [%s] (expected campaign, program, district or group)", hdr);
+                      "unknown section [%s] (expected campaign, program, district, group or reorg)",
+                      hdr);
     }
 }
 
@@ -297,13 +301,16 @@ static const char *sec_label(lctx *c, char *buf, size_t n)
     case SEC_GROUP:
         snprintf(buf, n, "[group %s]", c->groups[c->sec_idx].g.id);
         break;
+    case SEC_REORG:
+        snprintf(buf, n, "[reorg %s]", c->reorgs[c->sec_idx].r.name);
+        break;
     default:
         snprintf(buf, n, "(no section)");
     }
     return buf;
 }
 
-static bool take_text(lctx *c, const char *key, const char *value, char *dst, size_t cap)
+bool ct_cload_take_text(lctx *c, const char *key, const char *value, char *dst, size_t cap)
 {
     size_t n = strlen(value);
     if (n == 0) {
@@ -327,7 +334,7 @@ static bool take_text(lctx *c, const char *key, const char *value, char *dst, si
 static int take_commune(lctx *c, xdistrict *x, const char *value)
 {
     char v[CT_COMMUNE_MAX + 1], lbl[40];
-    if (!take_text(c, "commune", value, v, sizeof v)) return 0;
+    if (!ct_cload_take_text(c, "commune", value, v, sizeof v)) return 0;
     for (size_t i = 0; i < x->d.n_communes; i++) {
         if (strcmp(x->d.communes[i], v) == 0) {
             ct_cload_fail(c, c->ini_name, c->src.line, "commune '%s' given twice in %s", v,
@@ -371,7 +378,7 @@ static int key_handler(void *user, const char *section, const char *key, const c
                               key, k->line);
                 return 0;
             }
-            if (!take_text(c, key, value, k->value, sizeof k->value)) return 0;
+            if (!ct_cload_take_text(c, key, value, k->value, sizeof k->value)) return 0;
             k->line = line;
             return 1;
         }
@@ -402,7 +409,7 @@ static int key_handler(void *user, const char *section, const char *key, const c
                               sec_label(c, lbl, sizeof lbl), x->name_line);
                 return 0;
             }
-            if (!take_text(c, key, value, x->d.name, sizeof x->d.name)) return 0;
+            if (!ct_cload_take_text(c, key, value, x->d.name, sizeof x->d.name)) return 0;
             x->name_line = line;
             return 1;
         }
@@ -438,10 +445,12 @@ static int key_handler(void *user, const char *section, const char *key, const c
                           sec_label(c, lbl, sizeof lbl), x->name_line);
             return 0;
         }
-        if (!take_text(c, key, value, x->g.name, sizeof x->g.name)) return 0;
+        if (!ct_cload_take_text(c, key, value, x->g.name, sizeof x->g.name)) return 0;
         x->name_line = line;
         return 1;
     }
+    case SEC_REORG:
+        return ct_cload_reorg_key(c, key, value);
     }
     ct_cload_fail(c, name, line, "unknown key '%s' in %s", key, sec_label(c, lbl, sizeof lbl));
     return 0;
@@ -467,6 +476,7 @@ static void ctx_free(lctx *c)
     free(c->districts);
     free(c->groups);
     free(c->agents);
+    ct_cload_reorgs_free(c);
     c->districts = NULL;
     c->groups = NULL;
     c->agents = NULL;
@@ -665,16 +675,20 @@ static void finish(lctx *c, ct_campaign *cp, const char *ini, size_t ini_len, co
         ct_cload_fail(c, rname, c->rline, "the roster lists no staff");
         return;
     }
-    /* per-district staff and targets */
+    /* per-district staff and targets; a unit that exists only after a
+     * reorganization is not part of the province's original target */
     for (size_t i = 0; i < c->n_agents; i++)
         ct_cload_district(c, c->agents[i].district)->d.n_agents++;
+    ct_cload_reorgs_check(c);
+    if (c->failed) return;
     uint64_t prov[CT_PROGRAM_COUNT] = {0};
     for (size_t i = 0; i < c->n_districts; i++) {
         ct_district *d = &c->districts[i].d;
+        bool fresh = ct_cload_unit_is_new(c, d->code);
         for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
             if (!c->districts[i].target_line[p])
                 d->target[p] = cp->agent_target[p] * d->n_agents; /* <= 1e4 * 1e5 */
-            prov[p] += d->target[p];
+            if (!fresh) prov[p] += d->target[p];
         }
     }
     for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
@@ -706,6 +720,8 @@ static void finish(lctx *c, ct_campaign *cp, const char *ini, size_t ini_len, co
         cp->groups[i] = c->groups[i].g;
     cp->n_groups = c->n_groups;
     if (cp->n_groups) qsort(cp->groups, cp->n_groups, sizeof *cp->groups, cmp_group);
+    ct_cload_reorgs_output(c, cp);
+    if (c->failed) return;
     cp->agents = c->agents; /* already sorted by id */
     cp->n_agents = c->n_agents;
     c->agents = NULL;

@@ -24,7 +24,7 @@
 #define CT_ROSTER_MAX_BYTES (64u << 20)
 #define CT_VALUE_MAX 256
 
-typedef enum { SEC_NONE, SEC_CAMPAIGN, SEC_PROGRAM, SEC_DISTRICT, SEC_GROUP } sec_kind;
+typedef enum { SEC_NONE, SEC_CAMPAIGN, SEC_PROGRAM, SEC_DISTRICT, SEC_GROUP, SEC_REORG } sec_kind;
 
 /* One key of [campaign]: raw value and the line it came from. */
 typedef struct {
@@ -59,6 +59,20 @@ typedef struct {
     unsigned name_line;
 } xgroup;
 
+#define CT_MAX_REORGS 64
+#define CT_REORG_ITEMS_MAX 4096 /* map, move and rename lines of one [reorg NAME] */
+
+/* One [reorg NAME] section as read: the lines are kept with their line
+ * numbers, checked against the districts and the roster once both are read
+ * (ct_cload_reorgs_finish, ct_reorg_load.c). */
+typedef struct {
+    ct_reorg r;
+    unsigned line;
+    unsigned label_line;
+    unsigned *map_line, *move_line, *rename_line; /* parallel to r.maps, r.moves, r.renames */
+    size_t cap_maps, cap_moves, cap_renames;
+} xreorg;
+
 typedef struct {
     /* error state */
     bool failed;
@@ -84,6 +98,9 @@ typedef struct {
     size_t n_districts, cap_districts;
     xgroup *groups;
     size_t n_groups, cap_groups;
+    /* [reorg NAME] */
+    xreorg *reorgs;
+    size_t n_reorgs, cap_reorgs;
     /* roster */
     const char *roster_name;
     unsigned rline;    /* current CSV line */
@@ -117,5 +134,19 @@ xdistrict *ct_cload_district(lctx *c, uint32_t code);
  * c->agents; an error in a row is held back in c->row_* until the
  * duplicates among earlier rows are checked. */
 void ct_cload_roster(lctx *c, const char *rname, const char *roster, size_t len);
+
+/* [reorg NAME] sections (ct_reorg_load.c): the header (arg is NAME), one
+ * key line, the checks against districts and roster once both are read, the
+ * output into cp->reorgs (sorted; c keeps none of it), and the context's
+ * memory. */
+void ct_cload_reorg_begin(lctx *c, const char *arg);
+int ct_cload_reorg_key(lctx *c, const char *key, const char *value);
+void ct_cload_reorgs_check(lctx *c);
+void ct_cload_reorgs_output(lctx *c, ct_campaign *cp);
+void ct_cload_reorgs_free(lctx *c);
+/* Whether unit code is "new": the target of a map of some [reorg NAME] and
+ * the unit of no staff on the roster (docs/PROTOCOL.md §4.5). */
+bool ct_cload_unit_is_new(lctx *c, uint32_t code);
+bool ct_cload_take_text(lctx *c, const char *key, const char *value, char *dst, size_t cap);
 
 #endif

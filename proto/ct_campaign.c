@@ -77,6 +77,27 @@ const ct_group *ct_campaign_group(const ct_campaign *c, const char *id)
  * A rule that reads any other field (time, program, action, ...) can only be
  * written in check_rest(). */
 
+static int cmp_move_key(const void *key, const void *elem)
+{
+    return strcmp(key, ((const ct_reorg_move *)elem)->agent);
+}
+
+/* Whether a declared reorganization moves staff member agent to unit
+ * (docs/PROTOCOL.md §4.5): such a staff member may record for that unit,
+ * whether or not the reorganization is in force yet (the check reads the
+ * campaign, not the log). */
+static bool moved_to(const ct_campaign *c, const char *agent, uint32_t unit)
+{
+    for (size_t i = 0; i < c->n_reorgs; i++) {
+        const ct_reorg *r = &c->reorgs[i];
+        const ct_reorg_move *m =
+            r->n_moves ? bsearch(agent, r->moves, r->n_moves, sizeof *r->moves, cmp_move_key)
+                       : NULL;
+        if (m && m->to == unit) return true;
+    }
+    return false;
+}
+
 static ct_err check_roster(const ct_campaign *c, const char *campaign, uint32_t district,
                            const char *agent, const char *group)
 {
@@ -84,7 +105,7 @@ static ct_err check_roster(const ct_campaign *c, const char *campaign, uint32_t 
     if (!ct_campaign_district(c, district)) return CT_ERR_UNKNOWN_DISTRICT;
     const ct_agent *a = ct_campaign_agent(c, agent);
     if (!a) return CT_ERR_UNKNOWN_AGENT;
-    if (a->district != district) return CT_ERR_AGENT_DISTRICT;
+    if (a->district != district && !moved_to(c, agent, district)) return CT_ERR_AGENT_DISTRICT;
     if (group[0] && !ct_campaign_group(c, group)) return CT_ERR_UNKNOWN_GROUP;
     return CT_OK;
 }
@@ -213,24 +234,6 @@ const ct_reorg *ct_campaign_reorg(const ct_campaign *c, const char *name)
 {
     if (!c || !name || !c->n_reorgs) return NULL;
     return bsearch(name, c->reorgs, c->n_reorgs, sizeof *c->reorgs, cmp_reorg_key);
-}
-
-static int cmp_move_key(const void *key, const void *elem)
-{
-    return strcmp(key, ((const ct_reorg_move *)elem)->agent);
-}
-
-/* Whether a declared reorganization moves agent to unit. */
-static bool moved_to(const ct_campaign *c, const char *agent, uint32_t unit)
-{
-    for (size_t i = 0; i < c->n_reorgs; i++) {
-        const ct_reorg *r = &c->reorgs[i];
-        if (!r->n_moves) continue;
-        const ct_reorg_move *m =
-            bsearch(agent, r->moves, r->n_moves, sizeof *r->moves, cmp_move_key);
-        if (m && m->to == unit) return true;
-    }
-    return false;
 }
 
 ct_err ct_campaign_check_life(const ct_campaign *c, const ct_life *l)

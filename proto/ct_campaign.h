@@ -6,7 +6,8 @@
  * campaign/ct_campaign_load.h; this header is what every process and an
  * outside implementation must agree on once it is loaded.
  *
- * Province targets are the sums of the district targets. Lookups are
+ * Province targets are the sums of the district targets, leaving out units that
+ * exist only after a reorganization (docs/PROTOCOL.md §4.5). Lookups are
  * O(log n) (sorted arrays, bsearch). A loaded ct_campaign is immutable and
  * owned by the caller (ct_campaign_free).
  */

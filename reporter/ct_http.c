@@ -59,6 +59,8 @@ enum {
     D_XLSX,
     D_HQ,
     D_HQ_EV,
+    D_UNITS_CURRENT, /* the report by ct_units (report/ct_reorg.h), in that order */
+    D_UNITS_ORIGINAL,
     D_COUNT
 };
 
@@ -432,6 +434,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strcmp(url, "/report-communes.csv") == 0)
         return reply_doc(h, c, D_COMMUNE_CSV, "text/csv; charset=utf-8", "chitieu-communes.csv",
                          NOT_YET);
+    if (strcmp(url, "/status-current.json") == 0 || strcmp(url, "/status-original.json") == 0)
+        return reply_doc(h, c, url[8] == 'c' ? D_UNITS_CURRENT : D_UNITS_ORIGINAL,
+                         "application/json; charset=utf-8", NULL,
+                         "no report by units: the campaign declares no reorganization, or no "
+                         "snapshot yet\n");
     if (strcmp(url, "/report.xlsx") == 0)
         return reply_doc(h, c, D_XLSX,
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -528,6 +535,9 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc *staff_csv = d->staff_csv ? doc_new("", d->staff_csv, d->staff_csv_len, "") : NULL;
     doc *commune_csv = d->commune_csv ? doc_new("", d->commune_csv, d->commune_csv_len, "") : NULL;
     doc *xlsx = d->xlsx ? doc_new("", d->xlsx, d->xlsx_len, "") : NULL;
+    doc *by_units[2];
+    for (int u = 0; u < 2; u++)
+        by_units[u] = d->by_units[u] ? doc_new("", d->by_units[u], d->by_units_len[u], "") : NULL;
     doc *hq = d->hq ? doc_new("", d->hq, d->hq_len, "") : NULL;
     doc *hq_ev =
         d->hq && d->hq_changed ? doc_new("event: hq\ndata: ", d->hq, d->hq_len, "\n\n") : NULL;
@@ -549,6 +559,8 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc_set(h, D_STAFF_CSV, staff_csv);
     doc_set(h, D_COMMUNE_CSV, commune_csv);
     doc_set(h, D_XLSX, xlsx);
+    doc_set(h, D_UNITS_CURRENT, by_units[0]);
+    doc_set(h, D_UNITS_ORIGINAL, by_units[1]);
     doc_set(h, D_HQ, hq);
     if (hq_ev) {
         doc_set(h, D_HQ_EV, hq_ev);

@@ -14,6 +14,9 @@
  *   GET /report.csv   the report as CSV for Excel (UTF-8 with a BOM), made from
  *                     the same log position and chain head as /status.json
  *   GET /report-staff.csv  every staff member, both programs (UTF-8 with a BOM)
+ *   GET /status-current.json, /status-original.json  the JSON report by the units
+ *                     in force / the original units (PROTOCOL §4.5), for a campaign
+ *                     that declares reorganizations (the page's "Đơn vị" switch)
  *   GET /report.xlsx  the workbook (report/ct_status_xlsx: province, districts,
  *                     staff sheets); made at most every few seconds, so it may
  *                     trail /status.json briefly; its rows name their position
@@ -74,6 +77,11 @@ typedef struct {
     size_t commune_csv_len;
     const void *xlsx; /* /report.xlsx; NULL leaves the previous one */
     size_t xlsx_len;
+    /* /status-current.json, /status-original.json: the JSON report by each ct_units
+     * (report/ct_reorg.h), for a campaign that declares reorganizations; NULL leaves
+     * the previous one */
+    const char *by_units[2];
+    size_t by_units_len[2];
     const char *hq; /* the offices and replication document (JSON object); NULL: none */
     size_t hq_len;
     bool hq_changed; /* its stable form differs from the last one: pages get it */

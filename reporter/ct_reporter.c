@@ -14,6 +14,7 @@
 #include "ct_logrec.h"
 #include "ct_metrics.h"
 #include "ct_notify.h"
+#include "ct_reorg.h"
 #include "ct_status_xlsx.h"
 #include "ct_text.h"
 #include "ct_time.h"
@@ -31,10 +32,12 @@
 typedef struct {
     const ct_reporter_config *cfg;
     const ct_campaign *c;
+    const ct_campaign *rc; /* the report's units: c projected (ct_reorg.h) during emit */
     ct_view *v;
     ct_http *http;
     int64_t mono_start;
     ct_buf out, json, metrics, feed, csv, staff_csv, commune_csv, xlsx, hq, hq_stable, hq_pub;
+    ct_buf by_units[2]; /* the JSON report by each ct_units, for a campaign with reorganizations */
     /* the page's workbook: position it was made from, when */
     bool xlsx_made;
     uint64_t xlsx_seq;
@@ -64,13 +67,13 @@ static ct_err write_report(run_st *r, const ct_status_figures *f, const ct_statu
     /* a CSV file is a document Excel opens: UTF-8 says so with a BOM */
     if (!cfg->xlsx && csv && cfg->output) e = ct_buf_append(&r->out, "\xEF\xBB\xBF", 3);
     if (!e && cfg->xlsx) {
-        e = ct_status_xlsx(r->c, f, pos, &r->out, err, sizeof err);
+        e = ct_status_xlsx(r->rc, f, pos, &r->out, err, sizeof err);
         if (e) {
             ct_log(CT_LOG_ERROR, "cannot make the workbook", "err=\"%s\"", err);
             return e;
         }
     } else if (!e) {
-        e = ct_status_render_figures(r->c, f, pos, cfg->fmt, cfg->flags, &r->out);
+        e = ct_status_render_figures(r->rc, f, pos, cfg->fmt, cfg->flags, &r->out);
     }
     /* periodic tables on a terminal: a blank line between reports */
     if (!e && cfg->fmt == CT_FMT_TABLE && !cfg->output && !cfg->once)
@@ -126,7 +129,7 @@ static void publish_xlsx(run_st *r, const ct_status_figures *f, const ct_status_
     char err[512] = "";
     ct_buf_reset(&r->xlsx);
     r->xlsx_mono = mono;
-    if (ct_status_xlsx(r->c, f, pos, &r->xlsx, err, sizeof err)) {
+    if (ct_status_xlsx(r->rc, f, pos, &r->xlsx, err, sizeof err)) {
         ct_log(CT_LOG_WARN, "cannot make the page's workbook", "err=\"%s\"", err);
         return;
     }
@@ -177,17 +180,17 @@ static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_pos
         (!r->pub_report || seq_moved || state_moved ||
          mono - r->pub_report_mono >= REPORT_REFRESH_MS)) {
         ct_buf_reset(&r->json);
-        e = ct_status_render_figures(r->c, f, pos, CT_FMT_JSON, CT_STATUS_STAFF | CT_STATUS_DETAIL,
+        e = ct_status_render_figures(r->rc, f, pos, CT_FMT_JSON, CT_STATUS_STAFF | CT_STATUS_DETAIL,
                                      &r->json);
         ct_buf_reset(&r->csv);
         if (!e) e = ct_buf_append(&r->csv, "\xEF\xBB\xBF", 3); /* UTF-8 for Excel */
-        if (!e) e = ct_status_render_figures(r->c, f, pos, CT_FMT_CSV, 0, &r->csv);
+        if (!e) e = ct_status_render_figures(r->rc, f, pos, CT_FMT_CSV, 0, &r->csv);
         ct_buf_reset(&r->staff_csv);
         if (!e) e = ct_buf_append(&r->staff_csv, "\xEF\xBB\xBF", 3);
-        if (!e) e = ct_status_render_figures(r->c, f, pos, CT_FMT_STAFF_CSV, 0, &r->staff_csv);
+        if (!e) e = ct_status_render_figures(r->rc, f, pos, CT_FMT_STAFF_CSV, 0, &r->staff_csv);
         ct_buf_reset(&r->commune_csv);
         if (!e) e = ct_buf_append(&r->commune_csv, "\xEF\xBB\xBF", 3);
-        if (!e) e = ct_status_render_figures(r->c, f, pos, CT_FMT_COMMUNE_CSV, 0, &r->commune_csv);
+        if (!e) e = ct_status_render_figures(r->rc, f, pos, CT_FMT_COMMUNE_CSV, 0, &r->commune_csv);
         if (!e) {
             d.csv = r->csv.data;
             d.csv_len = r->csv.len;
@@ -197,6 +200,12 @@ static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_pos
             d.commune_csv_len = r->commune_csv.len;
             d.report = (const char *)r->json.data;
             d.report_len = r->json.len;
+            for (int u = 0; !e && r->c->n_reorgs && u < 2; u++) {
+                ct_buf_reset(&r->by_units[u]);
+                e = ct_reorg_status_json(r->c, &v->counts, pos, (ct_units)u, &r->by_units[u]);
+                d.by_units[u] = (const char *)r->by_units[u].data;
+                d.by_units_len[u] = r->by_units[u].len;
+            }
             r->pub_report = true;
             r->pub_report_mono = mono;
         }
@@ -239,11 +248,17 @@ static ct_err emit(run_st *r, bool to_output)
     pos.now_ms = ct_report_clock_now(&r->cfg->clock, r->mono_start);
     pos.feed = ct_view_feed_state(r->v, ct_monotonic_ms());
     ct_status_figures f;
-    ct_err e = ct_status_compute(r->c, &r->v->counts, pos.now_ms, &f);
-    if (e) return e;
-    if (to_output) e = write_report(r, &f, &pos);
+    ct_reorg_view rv;
+    ct_err e = ct_reorg_project(r->c, &r->v->counts, pos.now_ms, r->cfg->units, &rv);
+    r->rc = ct_reorg_campaign(&rv, r->c);
+    bool made = false;
+    if (!e) e = ct_status_compute(r->rc, ct_reorg_counts(&rv, &r->v->counts), pos.now_ms, &f);
+    made = !e;
+    if (!e && to_output) e = write_report(r, &f, &pos);
     if (!e && r->http) e = publish(r, &f, &pos);
-    ct_status_figures_free(&f);
+    if (made) ct_status_figures_free(&f);
+    ct_reorg_view_free(&rv);
+    r->rc = r->c;
     return e;
 }
 
@@ -370,7 +385,7 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
 {
     assert(cfg && c && v && stop);
     assert(cfg->interval_s > 0 && (cfg->clock.kind != CT_CLOCK_SIM || cfg->clock.sim_factor > 0));
-    run_st r = {.cfg = cfg, .c = c, .v = v, .http = http, .mono_start = ct_monotonic_ms()};
+    run_st r = {.cfg = cfg, .c = c, .rc = c, .v = v, .http = http, .mono_start = ct_monotonic_ms()};
     if (!cfg->once) ct_notify_ready("following the feed");
     ct_err e = loop(&r, stop);
     if (!cfg->once) ct_notify_stopping();
@@ -384,6 +399,8 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
     ct_buf_free(&r.xlsx);
     ct_buf_free(&r.hq);
     ct_buf_free(&r.hq_stable);
+    ct_buf_free(&r.by_units[0]);
+    ct_buf_free(&r.by_units[1]);
     ct_buf_free(&r.hq_pub);
     return e;
 }

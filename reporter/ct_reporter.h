@@ -35,6 +35,7 @@ typedef struct {
     ct_report_clock clock;
     bool accept_campaign_change; /* report although the aggregator names another campaign */
     int64_t silent_after_ms;     /* an office unheard of this long is silent (ct_hq.h) */
+    int units; /* ct_units (report/ct_reorg.h): the units of the report, in force or original */
 } ct_reporter_config;
 
 /* Polls v (opened by the caller) and reports until *stop is set (CT_OK), the

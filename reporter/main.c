@@ -21,6 +21,7 @@
 #include "ct_log.h"
 #include "ct_nat_reporter.h"
 #include "ct_opt.h"
+#include "ct_reorg.h"
 #include "ct_reporter.h"
 #include "ct_time.h"
 
@@ -29,7 +30,7 @@ typedef struct {
     ct_opt_list feed, snapshot, server_key; /* aggregator i: feed[i], snapshot[i], its key */
     bool insecure, once, staff, accept_campaign_change;
     double interval, timeout;
-    int format, log_level;
+    int format, log_level, units;
     const char *output, *now, *sim_clock, *http, *http_token, *national;
     int64_t feed_hwm, http_max_clients, silent_after;
 } settings;
@@ -111,6 +112,13 @@ static const ct_opt OPTS[] = {
      .kind = CT_OPT_FLAG,
      .off = S(staff),
      .help = "list the staff below their personal quota"},
+    {.name = "units",
+     .kind = CT_OPT_CHOICE,
+     .off = S(units),
+     .choices = ct_units_names,
+     .def = "current",
+     .help = "report by the units in force at the report's clock (current: reorganizations "
+             "in force applied) or by the original units of the campaign file (original)"},
     {.name = "now",
      .kind = CT_OPT_STR,
      .off = S(now),
@@ -248,6 +256,7 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
     cfg->output = s->output;
     cfg->accept_campaign_change = s->accept_campaign_change;
     cfg->silent_after_ms = s->silent_after * 1000;
+    cfg->units = s->units;
     vc->feed_hwm = (int)s->feed_hwm;
     vc->secure = !s->insecure;
     return parse_clock(s, cfg);

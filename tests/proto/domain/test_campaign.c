@@ -324,7 +324,8 @@ static void test_ini_errors(void **state)
         {9, "id = again", "t.ini:9: duplicate key 'id' in [campaign] (first at line 3)"},
         {23, "[district 672]", "t.ini:23: duplicate district 672 (first at line 19)"},
         {16, "[county 5]",
-         "t.ini:16: unknown section [county 5] (expected campaign, program, district or group)"},
+         "t.ini:16: unknown section [county 5] (expected campaign, program, district, group or "
+         "reorg)"},
         {6, "end = 2023-07-21",
          "t.ini:6: end (2023-07-21) must be after start (2023-07-22T08:00:00+07:00)"},
         {5, "start = 2023-07-32T08:00",

@@ -1,0 +1,336 @@
+"""Unit reorganizations end to end (docs/PROTOCOL.md §4.5): a real
+chitieu-aggregator, "reorg" life entries over the wire, a real
+chitieu-reporter (--units current|original) and chitieu-audit replay on the
+data directory afterwards.
+
+  example      examples/lamdong-2023-merge/campaign.ini is the shipped campaign
+               and one [reorg] section; its replay.py as shipped: Đạ Tẻh (682)
+               merged into Đạ Huoai (681) from 2023-07-27: the current
+               projection's 681 is exactly 681 + 682 of the original one in
+               every figure summed by unit, 682 is gone, 681 has its new name
+               and the moved staff member, the province is the same; the
+               replay reproduces the reporter's json, table and csv byte for
+               byte in both projections, and the report made before the merger
+               byte for byte after it.
+  page         the reporter serves the report by both projections
+               (/status-current.json, /status-original.json) and the live page's
+               switch "Đơn vị: theo tổ chức hiện tại / ban đầu" (headless Chromium)
+               shows 682 only by the original units.
+  split+merge  a campaign whose unit 672 lists 4 communes with 10 sign-ups each
+               (2 of Phường 1 cancelled): "split" sends Phường 1 and 2 to 673,
+               so by the units in force 672 keeps exactly the 20 of Phường 3
+               and 4 and 673 gains exactly 18; then "merge" sends 672 and 673
+               whole into the new unit 690: exactly the sum (44); the original
+               projection is unchanged; every report reproduced by the replay.
+
+Needs the life entries in the aggregator (branch life-store) and in the audit
+engine (life-audit): without them the aggregator refuses the reorg entry's
+first key and the test reports itself skipped (77), naming what is missing.
+"""
+import hashlib
+import json
+import os
+import shutil
+import struct
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import cdp
+
+import ctharness as H  # noqa: E402
+import ctproto as P  # noqa: E402
+from ctharness import check  # noqa: E402
+
+sys.path.insert(0, os.path.join(H.SRC, "examples", "lamdong-2023-merge"))
+import replay as EX  # noqa: E402
+
+BIN = os.path.dirname(H.binary("chitieu-reporter"))
+PROGS = ("bhxh_tn", "bhyt_hgd")
+
+
+class NoLife(Exception):
+    pass
+
+
+def units_of(report):
+    """{code: district JSON object} of a --format json report."""
+    return {d["code"]: d for d in json.loads(report.splitlines()[0])["districts"]}
+
+
+def province(report):
+    return json.loads(report.splitlines()[0])["province"]
+
+
+def figures(d, p):
+    g = d["programs"][p]
+    return {k: g[k] for k in ("net", "gross", "cancelled", "repeats")}
+
+
+def life_supported(wd):
+    """Whether this build's aggregator takes life entries (a reorg naming an
+    undeclared reorganization is refused by the campaign check, unknown_reorg,
+    not by the decoder)."""
+    agg = EX.Aggregator(BIN, wd.sub("probe"), EX.CAMPAIGN)
+    try:
+        cl = P.Client(agg.eps["in"])
+        r = cl.call([EX.reorg_entry(1, name="no-such-reorg")], timeout=20)
+        cl.close()
+    finally:
+        agg.stop()
+    check(r is not None and r["k"] == "ack", f"no ack: {r}")
+    code = P.ERR_NAME.get(r["r"][0][2])
+    return code == "unknown_reorg", code
+
+
+def test_example_file():
+    """The example is the shipped campaign, its roster, and one [reorg] section."""
+    with open(os.path.join(H.SRC, "examples", "lamdong-2023", "campaign.ini"), encoding="utf-8") as f:
+        shipped = f.read()
+    with open(EX.CAMPAIGN, encoding="utf-8") as f:
+        ex = f.read()
+    want = shipped.replace("roster = staff.csv\n", "roster = ../lamdong-2023/staff.csv\n")
+    check(ex.startswith(want.rstrip("\n") + "\n"), "the example starts with the shipped campaign")
+    tail = ex[len(want.rstrip("\n")) + 1:]
+    check(tail.count("[") == 1 and "[reorg dahuoai-merge]" in tail, f"one section: {tail}")
+
+
+def test_example():
+    with H.Workdir("reorg-example") as wd:
+        ok, code = life_supported(wd)
+        if not ok:
+            H.skip(f"the aggregator refuses a reorg entry as {code}: needs life entries "
+                   "(life-store, life-audit)")
+            return
+        out = EX.demo(BIN, wd.sub("demo"), say=lambda s: print(s, flush=True))
+        check(out["same"], "a replay differs from the reporter's report")
+        cur, orig = units_of(out[("current", "json")]), units_of(out[("original", "json")])
+        check(682 not in cur and 682 in orig, "682 is merged away in the current projection")
+        check(sorted(cur) == sorted(c for c in orig if c != 682), f"units {sorted(cur)}")
+        check(cur[681]["name"] == "Huyện Đạ Huoai (sau hợp nhất với Đạ Tẻh)", cur[681]["name"])
+        check(orig[681]["name"] == "Huyện Đạ Huoai", orig[681]["name"])
+        for p in PROGS:
+            a, b, m = figures(orig[681], p), figures(orig[682], p), figures(cur[681], p)
+            check(m == {k: a[k] + b[k] for k in a}, f"{p}: 681 merged {m} != {a} + {b}")
+            check(m["net"] > a["net"] > 0 and b["net"] > 0, f"{p}: figures {m} {a} {b}")
+            # targets: the parts' (8 + 7 staff x quota), not the staff in force
+            q = 1 if p == "bhxh_tn" else 2
+            check(cur[681]["programs"][p]["target"] == 15 * q, f"{p} target")
+            for c in cur:
+                if c != 681:
+                    check(figures(cur[c], p) == figures(orig[c], p), f"{p} {c} unchanged")
+        pc, po = province(out[("current", "json")]), province(out[("original", "json")])
+        for p in PROGS:
+            for k in ("net", "target", "gross", "cancelled", "repeats"):
+                check(pc["programs"][p][k] == po["programs"][p][k], f"province {p} {k}")
+        # staff rows: by the original units, LD683-001's row (unit 683) holds only
+        # what they recorded for 683; by the units in force, all of it (unit 681)
+        check(pc["staff"] == po["staff"] == 184, "staff")
+        check(out["replay_before"] == out["before"], "report before the merger")
+        check(682 in units_of(out["before"]), "before the merger 682 is a unit of the report")
+
+
+SPLIT_INI = """[campaign]
+id = split-test
+start = 2023-07-22T08:00:00+07:00
+end = 2023-08-01T00:00:00+07:00
+timezone = +07:00
+roster = staff.csv
+[program bhxh_tn]
+agent_target = 1
+[program bhyt_hgd]
+agent_target = 2
+[district 672]
+name = Đà Lạt
+commune = Phường 1
+commune = Phường 2
+commune = Phường 3
+commune = Phường 4
+[district 673]
+name = Bảo Lộc
+commune = Phường 1
+commune = Phường 2
+commune = Phường B
+[district 690]
+name = Đơn vị hợp nhất
+[reorg split]
+map = 672 Phường 1 -> 673
+map = 672 Phường 2 -> 673
+map = 672 -> 672
+[reorg merge]
+map = 672 -> 690
+map = 673 -> 690
+rename = 690 Đà Lạt - Bảo Lộc
+"""
+SPLIT_ROSTER = "agent_id,name,district,org\nS1,An,672,bhxh\nS2,Bình,672,bhxh\nS3,Cường,673,bhxh\n"
+E1 = EX.START + 48 * EX.HOUR
+E2 = EX.START + 120 * EX.HOUR
+T_SPLIT = "2023-07-26T20:00:00+07:00"  # after E1 (24 Jul 08:00), before E2 (27 Jul 08:00)
+T_MERGE = "2023-07-31T20:00:00+07:00"
+
+
+def test_split_merge():
+    with H.Workdir("reorg-split") as wd:
+        ini = wd.sub("campaign.ini")
+        with open(ini, "w", encoding="utf-8") as f:
+            f.write(SPLIT_INI)
+        with open(wd.sub("staff.csv"), "w", encoding="utf-8") as f:
+            f.write(SPLIT_ROSTER)
+        agg = EX.Aggregator(BIN, wd.sub("agg"), ini)
+        reports = {}
+        try:
+            cl = P.Client(agg.eps["in"])
+            evs, n = [], 0
+
+            def ev(unit, agent, commune, action="enroll", who=None):
+                nonlocal n
+                n += 1
+                person = hashlib.blake2b(struct.pack(">Q", who or n), digest_size=32).digest()
+                evs.append(P.event(P.event_id(b"split-ts", n), EX.START + n * 60000, unit, agent,
+                                   action=action, person=person, campaign="split-test",
+                                   commune=commune))
+                return n
+
+            firsts = []
+            for w in ("Phường 1", "Phường 2", "Phường 3", "Phường 4"):
+                for i in range(10):
+                    k = ev(672, "S1" if i % 2 else "S2", w)
+                    if i < 2 and w == "Phường 1":
+                        firsts.append(k)
+            for i in range(6):
+                ev(673, "S3", "Phường B" if i % 2 else None)
+            for k in firsts:  # two sign-ups of Phường 1 cancelled
+                ev(672, "S1", None, action="cancel", who=k)
+            EX.send(cl, evs)
+            life = [EX.reorg_entry(n + 1 + i, name=nm, ef=ef, reason="tổ chức lại",
+                                   campaign="split-test", origin=b"split-ts")
+                    for i, (nm, ef) in enumerate((("split", E1), ("merge", E2)))]
+            r = cl.call(life, timeout=20)
+            check(r is not None and r["k"] == "ack", f"no ack: {r}")
+            codes = [P.ERR_NAME.get(x[2]) for x in r["r"] if x[1] != P.ACCEPTED]
+            if codes:
+                cl.close()
+                raise NoLife(codes)
+            seq = r["s"]
+            for units, now in (("original", T_MERGE), ("current", T_SPLIT),
+                               ("current", T_MERGE)):
+                for fmt in ("json", "commune-csv"):
+                    reports[(units, now, fmt)] = EX.reporter(BIN, agg, ini, units, fmt, now)
+            cl.close()
+        except NoLife as e:
+            H.skip(f"the aggregator refuses reorg entries ({e}): needs life-store")
+            return
+        finally:
+            agg.stop()
+        for (units, now, fmt), text in reports.items():
+            got = EX.replay(BIN, agg.data, ini, units, fmt, now, seq)
+            check(got == text, f"replay --units {units} --now {now} --format {fmt} differs:\n"
+                               f"--- reporter\n{text.decode()}\n--- replay\n{got.decode()}")
+        orig = units_of(reports[("original", T_MERGE, "json")])
+        split = units_of(reports[("current", T_SPLIT, "json")])
+        merged = units_of(reports[("current", T_MERGE, "json")])
+        net = lambda u: u["programs"]["bhxh_tn"]["net"]  # noqa: E731
+        check(sorted(orig) == [672, 673], f"original units {sorted(orig)}")
+        check((net(orig[672]), net(orig[673])) == (38, 6), "original figures")
+        check(sorted(split) == [672, 673], f"units after the split {sorted(split)}")
+        check(net(split[672]) == 20, f"672 keeps Phường 3 and 4: {net(split[672])}")
+        check(net(split[673]) == 6 + 18, f"673 gains Phường 1 (8) and 2 (10): {net(split[673])}")
+        check(sorted(merged) == [690], f"units after the merger {sorted(merged)}")
+        check(net(merged[690]) == 44, f"690 = 672 + 673: {net(merged[690])}")
+        check(merged[690]["name"] == "Đà Lạt - Bảo Lộc", merged[690]["name"])
+        # 690's target: the sum of its sources' (2 + 1 staff, quota 1 and 2)
+        check(merged[690]["programs"]["bhxh_tn"]["target"] == 3, "690 bhxh_tn target")
+        check(merged[690]["programs"]["bhyt_hgd"]["target"] == 6, "690 bhyt_hgd target")
+        # the communes re-coded in 673's list: Phường 1 = 8 + 0, Phường 2 = 10, Phường B = 3
+        rows = reports[("current", T_SPLIT, "commune-csv")].decode().splitlines()
+        c673 = [r.split(",")[2:6] for r in rows if r.startswith("673,")]
+        check(c673 == [["1", "Phường 1", "8", "0"], ["2", "Phường 2", "10", "0"],
+                       ["3", "Phường B", "3", "0"], ["0", "", "3", "0"]],
+              f"673's commune rows: {c673}")
+        c672 = [r.split(",")[2:6] for r in rows if r.startswith("672,")]
+        check(c672 == [["1", "Phường 1", "0", "0"], ["2", "Phường 2", "0", "0"],
+                       ["3", "Phường 3", "10", "0"], ["4", "Phường 4", "10", "0"],
+                       ["0", "", "0", "0"]], f"672's commune rows: {c672}")
+
+
+def get_json(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+def test_page_units():
+    """The live page's "Đơn vị" switch: /status-current.json and
+    /status-original.json, and the page showing 682 only by the original units."""
+    with H.Workdir("reorg-page") as wd:
+        agg = EX.Aggregator(BIN, wd.sub("agg"), EX.CAMPAIGN)
+        rp = None
+        try:
+            cl = P.Client(agg.eps["in"])
+            evs, n = EX.sign_ups(0, 6, 0)
+            EX.send(cl, evs)
+            r = cl.call([EX.reorg_entry(n + 1)], timeout=20)
+            check(r is not None and r["k"] == "ack", f"no ack: {r}")
+            if r["r"][0][1] != P.ACCEPTED:
+                H.skip(f"the aggregator refuses the reorg entry ({P.ERR_NAME.get(r['r'][0][2])}): "
+                       "needs life-store")
+                return
+            seq = r["s"]
+            cl.close()
+            port = H.free_port()
+            base = f"http://127.0.0.1:{port}"
+            rp = wd.start([os.path.join(BIN, "chitieu-reporter"), "--campaign", EX.CAMPAIGN,
+                           "--insecure", "--feed", agg.eps["feed"], "--snapshot", agg.eps["snap"],
+                           "--interval", "0.3", "--format", "json", "--output",
+                           wd.sub("status.json"), "--now", EX.NOW, "--http", f"127.0.0.1:{port}"],
+                          name="reporter")
+            rp.wait_log(r'msg="http ready"')
+
+            def at_seq():
+                st, j = get_json(base + "/status-original.json")
+                return j if st == 200 and j and j["seq"] == seq else None
+            for _ in range(100):
+                if at_seq():
+                    break
+                time.sleep(0.1)
+            st_c, cur = get_json(base + "/status-current.json")
+            st_o, orig = get_json(base + "/status-original.json")
+            st_m, main = get_json(base + "/status.json")
+            check(st_c == st_o == st_m == 200, f"status {st_c} {st_o} {st_m}")
+            main.pop("hq", None)
+            check(main == cur, "the reporter's own report (--units current) is status-current.json")
+            check(682 in [d["code"] for d in orig["districts"]], "682 by the original units")
+            check(682 not in [d["code"] for d in cur["districts"]], "682 merged by the units in force")
+            if not os.path.exists(cdp.CHROMIUM):
+                H.skip("browser part: chromium is not installed")
+                return
+            br = cdp.Browser(base + "/", wd.sub("chromium-profile"), size="1200,800")
+            try:
+                rows = "[...document.querySelectorAll('#districts tr[data-district]')].map(r => r.dataset.district)"
+                def pick(units):
+                    br.js(f"(() => {{ const s = document.getElementById('units'); s.value = '{units}'; "
+                          "s.dispatchEvent(new Event('change')); })()")
+                br.wait(f"document.body.dataset.seq === '{seq}'", 30, "page at seq")
+                br.wait("!document.getElementById('units-switch').hidden", 10, "the switch shown")
+                check(br.js("document.getElementById('units').value") == "current", "own units")
+                check("682" not in br.js(rows), "682 not listed by the units in force")
+                pick("original")
+                br.wait(f"{rows}.includes('682')", 10, "682 listed by the original units")
+                check(br.js("document.getElementById('units-switch').textContent").startswith("Đơn vị"),
+                      "the switch's label")
+                pick("current")
+                br.wait(f"!{rows}.includes('682')", 10, "back to the units in force")
+            finally:
+                br.close()
+                shutil.rmtree(wd.sub("chromium-profile"), ignore_errors=True)
+        finally:
+            if rp:
+                check(rp.stop() == 0, "reporter exit")
+            agg.stop()
+
+
+if __name__ == "__main__":
+    H.main([test_example_file, test_example, test_split_merge, test_page_units])
