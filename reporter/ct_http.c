@@ -56,7 +56,8 @@ enum {
     D_CSV,
     D_STAFF_CSV,
     D_COMMUNE_CSV,
-    D_XLSX,
+    D_LIFE_CSV, /* CT_HTTP_LIFE_CSVS of them, in ct_http_life_csv_paths order */
+    D_XLSX = D_LIFE_CSV + CT_HTTP_LIFE_CSVS,
     D_HQ,
     D_HQ_EV,
     D_COUNT
@@ -90,6 +91,9 @@ struct sse_stream {
 };
 
 static const char HELLO[] = "retry: 2000\n\n";
+
+const char *const ct_http_life_csv_paths[CT_HTTP_LIFE_CSVS] = {
+    "/report-changes.csv", "/report-days.csv", "/report-late.csv", "/report-ranking.csv"};
 
 /* ---------------------------------------------------------------- documents */
 
@@ -432,6 +436,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strcmp(url, "/report-communes.csv") == 0)
         return reply_doc(h, c, D_COMMUNE_CSV, "text/csv; charset=utf-8", "chitieu-communes.csv",
                          NOT_YET);
+    static const char *const LIFE_FILES[CT_HTTP_LIFE_CSVS] = {
+        "chitieu-changes.csv", "chitieu-days.csv", "chitieu-late.csv", "chitieu-ranking.csv"};
+    for (int k = 0; k < CT_HTTP_LIFE_CSVS; k++)
+        if (strcmp(url, ct_http_life_csv_paths[k]) == 0)
+            return reply_doc(h, c, D_LIFE_CSV + k, "text/csv; charset=utf-8", LIFE_FILES[k],
+                             NOT_YET);
     if (strcmp(url, "/report.xlsx") == 0)
         return reply_doc(h, c, D_XLSX,
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -528,6 +538,9 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc *staff_csv = d->staff_csv ? doc_new("", d->staff_csv, d->staff_csv_len, "") : NULL;
     doc *commune_csv = d->commune_csv ? doc_new("", d->commune_csv, d->commune_csv_len, "") : NULL;
     doc *xlsx = d->xlsx ? doc_new("", d->xlsx, d->xlsx_len, "") : NULL;
+    doc *life[CT_HTTP_LIFE_CSVS];
+    for (int k = 0; k < CT_HTTP_LIFE_CSVS; k++)
+        life[k] = d->life_csv[k] ? doc_new("", d->life_csv[k], d->life_csv_len[k], "") : NULL;
     doc *hq = d->hq ? doc_new("", d->hq, d->hq_len, "") : NULL;
     doc *hq_ev =
         d->hq && d->hq_changed ? doc_new("event: hq\ndata: ", d->hq, d->hq_len, "\n\n") : NULL;
@@ -549,6 +562,8 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc_set(h, D_STAFF_CSV, staff_csv);
     doc_set(h, D_COMMUNE_CSV, commune_csv);
     doc_set(h, D_XLSX, xlsx);
+    for (int k = 0; k < CT_HTTP_LIFE_CSVS; k++)
+        doc_set(h, D_LIFE_CSV + k, life[k]);
     doc_set(h, D_HQ, hq);
     if (hq_ev) {
         doc_set(h, D_HQ_EV, hq_ev);
