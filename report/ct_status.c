@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ct_be.h"
+#include "ct_status_life.h"
 #include "ct_time.h"
 
 #define DAY_MS 86400000LL
@@ -96,6 +97,14 @@ ct_err ct_status_format_parse(const char *s, ct_status_format *out)
         *out = CT_FMT_CSV;
     else if (strcmp(s, "commune-csv") == 0)
         *out = CT_FMT_COMMUNE_CSV;
+    else if (strcmp(s, "changes-csv") == 0)
+        *out = CT_FMT_CHANGES_CSV;
+    else if (strcmp(s, "days-csv") == 0)
+        *out = CT_FMT_DAYS_CSV;
+    else if (strcmp(s, "late-csv") == 0)
+        *out = CT_FMT_LATE_CSV;
+    else if (strcmp(s, "ranking-csv") == 0)
+        *out = CT_FMT_RANKING_CSV;
     else
         return CT_ERR_ARG;
     return CT_OK;
@@ -228,6 +237,8 @@ void ct_status_figures_free(ct_status_figures *f)
     free(f->districts);
     free(f->groups);
     free(f->days);
+    ct_status_life_free(f->life);
+    free(f->life);
     memset(f, 0, sizeof *f);
 }
 
@@ -310,6 +321,14 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
     f->n_districts = c->n_districts;
     f->districts = calloc(c->n_districts ? c->n_districts : 1, sizeof *f->districts);
     if (!f->districts) return CT_ERR_NOMEM;
+    int64_t(*unit_target)[CT_PROGRAM_COUNT] =
+        calloc(c->n_districts ? c->n_districts : 1, sizeof *unit_target);
+    if (!unit_target) {
+        e = CT_ERR_NOMEM;
+        goto fail;
+    }
+    e = ct_status_life_targets_in_force(c, counts, now_ms, f->agent_target, unit_target);
+    if (e) goto fail;
     ct_status_unit *prov = &f->province;
     prov->code = 0;
     prov->name = PROVINCE_NAME;
@@ -326,7 +345,7 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
             pr->gross = get_plain(counts, CT_COUNT_GROSS, (ct_program)p, d->code);
             pr->cancelled = get_plain(counts, CT_COUNT_CANCELLED, (ct_program)p, d->code);
             pr->repeats = get_plain(counts, CT_COUNT_REPEAT, (ct_program)p, d->code);
-            pr->target = d->target[p];
+            pr->target = unit_target[i][p];
             ct_status_prog *pp = &prov->prog[p];
             pp->net += pr->net;
             pp->gross += pr->gross;
@@ -356,10 +375,12 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
             ct_count_key k =
                 ct_count_key_make(CT_COUNT_AGENT, (ct_program)p, a->district, a->id, strlen(a->id));
             st.count[p] = ct_counts_get(counts, &k);
-            st.pct_x10[p] = c->agent_target[p] > 0
-                                ? muldiv_round(st.count[p], 1000, (int64_t)c->agent_target[p])
-                                : 1000;
-            if (st.count[p] >= (int64_t)c->agent_target[p]) {
+            k = ct_count_key_make(CT_COUNT_VOIDED, (ct_program)p, a->district, a->id,
+                                  strlen(a->id));
+            st.voided[p] = ct_counts_get(counts, &k);
+            st.pct_x10[p] =
+                f->agent_target[p] > 0 ? muldiv_round(st.count[p], 1000, f->agent_target[p]) : 1000;
+            if (st.count[p] >= f->agent_target[p]) {
                 u->prog[p].staff_met++;
                 prov->prog[p].staff_met++;
             } else {
@@ -408,7 +429,11 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
         if (!ct_campaign_district(c, ct_count_key_district(&s->key))) continue;
         size_t dl;
         const uint8_t *dim = ct_count_key_dim(&s->key, &dl);
-        if (kind == CT_COUNT_DAY && dl == 4) {
+        bool day_kind =
+            kind == CT_COUNT_DAY || kind == CT_COUNT_AFTER_DAY || kind == CT_COUNT_LATE_CLOSED;
+        if (day_kind && dl == 4) {
+            /* a day something was recorded for (the days received on that
+             * fall outside these are ct_status_life's received_outside) */
             uint32_t day = ct_be32_get(dim);
             ct_status_day *dd = find_day(f, day);
             if (!dd) {
@@ -416,7 +441,7 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
                 if (e) goto fail;
                 dd = &f->days[f->n_days - 1];
             }
-            dd->net[p] += s->value;
+            if (kind == CT_COUNT_DAY) dd->net[p] += s->value;
         } else if (kind == CT_COUNT_GROUP) {
             ct_status_group *g = NULL;
             for (size_t j = 0; j < f->n_groups; j++)
@@ -460,9 +485,15 @@ ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t 
     }
     e = district_days(c, counts, f);
     if (!e) e = district_communes(c, counts, f);
+    if (!e && ct_status_life_present(counts)) {
+        f->life = calloc(1, sizeof *f->life);
+        e = f->life ? ct_status_life_compute(c, counts, f, f->life) : CT_ERR_NOMEM;
+    }
     if (e) goto fail;
+    free(unit_target);
     return CT_OK;
 fail:
+    free(unit_target);
     ct_status_figures_free(f);
     return e;
 }

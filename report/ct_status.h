@@ -38,13 +38,21 @@
  * COMMUNE_CSV: per unit that lists communes, one row per commune (code
  * order) with both programs' net, then a row of code 0 and no name: the
  * unit's enrollments that named no listed commune.
+ * CHANGES_CSV, DAYS_CSV, LATE_CSV, RANKING_CSV: the campaign's life
+ * (ct_status_life.h): the life entries by seq; per unit, day and program
+ * recorded / official / received; lateness per unit; the rankings. Header
+ * only when the counters hold no life figures.
  * All end every row with the position (as_of, seq, head, feed). */
 typedef enum {
     CT_FMT_TABLE = 0,
     CT_FMT_JSON = 1,
     CT_FMT_CSV = 2,
     CT_FMT_STAFF_CSV = 3,
-    CT_FMT_COMMUNE_CSV = 4
+    CT_FMT_COMMUNE_CSV = 4,
+    CT_FMT_CHANGES_CSV = 5,
+    CT_FMT_DAYS_CSV = 6,
+    CT_FMT_LATE_CSV = 7,
+    CT_FMT_RANKING_CSV = 8
 } ct_status_format;
 
 enum {
@@ -74,9 +82,12 @@ ct_err ct_status_render(const ct_campaign *c, const ct_counts *counts,
  * rounded half away from zero (so 12.5% is 125): renderings print it with one
  * decimal. Districts are in campaign order (ascending code, so the provincial
  * office 68 comes first); the province row sums the districts.
+ *   target         = the target in force at now (ct_status_life.h: a
+ *                    revision effective at or before now, else the file's)
  *   pct            = net * 100 / target        (100.0 when target == 0)
  *   remaining      = max(0, target - net)
- *   staff_met[p]   = staff whose AGENT count for p >= agent_target[p]
+ *   staff_met[p]   = staff whose AGENT count for p >= agent_target[p] (the
+ *                    quota in force)
  *   staff_met_both = staff meeting every program's agent_target
  * Per district, day_net sums the district's DAY counters (so the districts'
  * rows add up to the province's days). A district whose unit lists communes
@@ -104,6 +115,7 @@ typedef struct {
 typedef struct {
     const ct_agent *agent;             /* points into the campaign */
     int64_t count[CT_PROGRAM_COUNT];   /* AGENT counters */
+    int64_t voided[CT_PROGRAM_COUNT];  /* VOIDED counters of the agent in its unit */
     int64_t pct_x10[CT_PROGRAM_COUNT]; /* count * 100 / agent_target (100.0 when 0) */
 } ct_status_staff;
 
@@ -148,6 +160,8 @@ typedef struct {
     int64_t elapsed_ms;                   /* of the window at the day's end */
 } ct_status_day;
 
+struct ct_status_life_s;
+
 typedef struct {
     ct_status_phase phase;
     int64_t now_ms;
@@ -160,6 +174,10 @@ typedef struct {
     size_t n_groups;
     ct_status_day *days; /* the window's local days + any day with counts */
     size_t n_days;
+    int64_t agent_target[CT_PROGRAM_COUNT]; /* per-staff quota in force (ct_status_life.h) */
+    /* the campaign's life (ct_status_life.h); NULL when the counters hold
+     * no key of kinds 10..21 */
+    struct ct_status_life_s *life;
 } ct_status_figures;
 
 ct_err ct_status_compute(const ct_campaign *c, const ct_counts *counts, int64_t now_ms,
@@ -179,7 +197,8 @@ const char *ct_status_phase_name(ct_status_phase p);     /* "not_started"|"runni
 const char *ct_status_verdict_name(ct_status_verdict v); /* "reached"|"on_track"|... */
 /* "12.5", "-0.5", "0.0" — one decimal of an _x10 value. buf >= 24. */
 void ct_status_fmt_x10(int64_t v, char *buf, size_t len);
-/* Parses "table" | "json" | "csv" | "commune-csv". */
+/* Parses "table" | "json" | "csv" | "commune-csv" | "changes-csv" |
+ * "days-csv" | "late-csv" | "ranking-csv". */
 ct_err ct_status_format_parse(const char *s, ct_status_format *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ct_logrec.h"
+#include "ct_status_life.h"
 #include "ct_table.h"
 #include "ct_text.h"
 #include "ct_time.h"
@@ -46,7 +47,7 @@ static ct_err json_x10(ct_buf *b, const char *key, int64_t v)
     return ct_buf_printf(b, "\"%s\":%s", key, t);
 }
 
-static ct_err json_staff(ct_buf *b, const ct_status_staff *s)
+static ct_err json_staff(ct_buf *b, const ct_status_figures *f, const ct_status_staff *s)
 {
     ct_err e = put(b, "{\"id\":");
     if (!e) e = ct_text_json_str(b, s->agent->id);
@@ -55,6 +56,10 @@ static ct_err json_staff(ct_buf *b, const ct_status_staff *s)
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
         e = ct_buf_printf(b, ",\"%s\":%lld", ct_program_name((ct_program)p),
                           (long long)s->count[p]);
+    for (int p = 0; !e && f->life && p < CT_PROGRAM_COUNT; p++)
+        e = ct_buf_printf(b, "%s\"%s\":%lld", p ? "," : ",\"voided\":{",
+                          ct_program_name((ct_program)p), (long long)s->voided[p]);
+    if (!e && f->life) e = put(b, "}");
     return e ? e : put(b, "}");
 }
 
@@ -64,7 +69,7 @@ static ct_err json_detail(ct_buf *b, const ct_status_figures *f, const ct_status
     ct_err e = put(b, ",\"members\":[");
     for (size_t i = 0; !e && i < u->n_members; i++) {
         if (i) e = put(b, ",");
-        if (!e) e = json_staff(b, &u->members[i]);
+        if (!e) e = json_staff(b, f, &u->members[i]);
     }
     if (!e) e = put(b, "],\"days\":[");
     for (size_t i = 0; !e && i < f->n_days; i++) {
@@ -82,7 +87,9 @@ static ct_err json_detail(ct_buf *b, const ct_status_figures *f, const ct_status
         }
         if (!e) e = put(b, "}}");
     }
-    return e ? e : put(b, "]");
+    if (!e) e = put(b, "]");
+    if (!e && f->life) e = ct_status_life_json_days(b, f, (size_t)(u - f->districts));
+    return e;
 }
 
 static ct_err json_programs(ct_buf *b, const int64_t net[CT_PROGRAM_COUNT])
@@ -140,8 +147,12 @@ static ct_err json_unit(ct_buf *b, const ct_status_figures *f, const ct_status_u
         if (!e) e = put(b, ",");
         if (!e) e = json_x10(b, "projection", pr->projection_x10);
         if (!e)
-            e = ct_buf_printf(b, ",\"verdict\":\"%s\",\"staff_met\":%u}",
+            e = ct_buf_printf(b, ",\"verdict\":\"%s\",\"staff_met\":%u",
                               ct_status_verdict_name(pr->verdict), pr->staff_met);
+        if (!e && f->life)
+            e = ct_status_life_json_prog(b, f,
+                                         is_province ? (size_t)-1 : (size_t)(u - f->districts), p);
+        if (!e) e = put(b, "}");
     }
     if (!e) e = put(b, "}");
     if (!e && u->n_communes) e = json_communes(b, u);
@@ -149,7 +160,7 @@ static ct_err json_unit(ct_buf *b, const ct_status_figures *f, const ct_status_u
         e = put(b, ",\"below_quota\":[");
         for (size_t i = 0; !e && i < u->n_below; i++) {
             if (i) e = put(b, ",");
-            if (!e) e = json_staff(b, &u->below[i]);
+            if (!e) e = json_staff(b, f, &u->below[i]);
         }
         if (!e) e = put(b, "]");
     }
@@ -187,8 +198,8 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
             ct_status_phase_name(f->phase), t_start, t_end, (long long)c->start_ms,
             (long long)c->end_ms, (int)c->tz_offset_min, t1, t2, t3);
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++)
-        e = ct_buf_printf(b, "%s\"%s\":%u", p ? "," : "", ct_program_name((ct_program)p),
-                          c->agent_target[p]);
+        e = ct_buf_printf(b, "%s\"%s\":%lld", p ? "," : "", ct_program_name((ct_program)p),
+                          (long long)f->agent_target[p]);
     if (!e) e = put(b, "},\"programs\":[");
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
         e = ct_buf_printf(b, "%s{\"id\":\"%s\",\"label\":", p ? "," : "",
@@ -236,7 +247,9 @@ static ct_err render_json(const ct_campaign *c, const ct_status_figures *f,
         }
         if (!e) e = put(b, "}}");
     }
-    if (!e) e = put(b, "]}\n");
+    if (!e) e = put(b, "]");
+    if (!e && f->life) e = ct_status_life_json(b, c, f);
+    if (!e) e = put(b, "}\n");
     return e;
 }
 
@@ -333,11 +346,11 @@ static ct_err render_staff_csv(const ct_campaign *c, const ct_status_figures *f,
             if (!e) e = csv_field(b, s->agent->name, 0);
             for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
                 char pct[32];
-                int met = s->count[p] >= (int64_t)c->agent_target[p];
+                int met = s->count[p] >= f->agent_target[p];
                 both = both && met;
                 ct_status_fmt_x10(s->pct_x10[p], pct, sizeof pct);
-                e = ct_buf_printf(b, ",%lld,%u,%s,%d", (long long)s->count[p], c->agent_target[p],
-                                  pct, met);
+                e = ct_buf_printf(b, ",%lld,%lld,%s,%d", (long long)s->count[p],
+                                  (long long)f->agent_target[p], pct, met);
             }
             if (!e)
                 e = ct_buf_printf(b, ",%d,%s,%llu,%s,", both, t_now, (unsigned long long)pos->seq,
@@ -436,9 +449,9 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
                           (unsigned long long)pos->seq, hx, feed_label(pos));
 
     for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
-        e = ct_buf_printf(b, "\n%s (%s): personal quota %u per staff member\n",
+        e = ct_buf_printf(b, "\n%s (%s): personal quota %lld per staff member\n",
                           ct_program_label((ct_program)p), ct_program_name((ct_program)p),
-                          c->agent_target[p]);
+                          (long long)f->agent_target[p]);
         if (e) break;
         ct_table t;
         ct_table_init(&t, "llrrrrrrrrrrlr");
@@ -462,8 +475,8 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
         ct_table_init(&t, "llrrrr");
         char h[CT_PROGRAM_COUNT][40];
         for (int p = 0; p < CT_PROGRAM_COUNT; p++)
-            snprintf(h[p], sizeof h[p], "%s>=%u", ct_program_name((ct_program)p),
-                     c->agent_target[p]);
+            snprintf(h[p], sizeof h[p], "%s>=%lld", ct_program_name((ct_program)p),
+                     (long long)f->agent_target[p]);
         ct_table_row(&t, "Code", "District", "Staff", h[0], h[1], "Both");
         ct_table_rule(&t);
         for (size_t i = 0; i <= f->n_districts; i++) {
@@ -552,7 +565,17 @@ static ct_err render_table(const ct_campaign *c, const ct_status_figures *f,
         if (!e) e = ct_table_render(&t, b);
         ct_table_free(&t);
     }
+    if (!e && f->life) e = ct_status_life_table(b, c, f, flags);
     return e;
+}
+
+/* The life CSVs (ct_status_life.h): their position columns, then the rows. */
+static ct_err render_life_csv(const ct_campaign *c, const ct_status_figures *f,
+                              const ct_status_position *pos, ct_status_format fmt, ct_buf *b)
+{
+    char tail[256];
+    ct_err e = position_tail(c, pos, NULL, tail, sizeof tail);
+    return e ? e : ct_status_life_csv(b, c, f, fmt, tail);
 }
 
 /* ---------------------------------------------------------------- entry points */
@@ -573,6 +596,11 @@ ct_err ct_status_render_figures(const ct_campaign *c, const ct_status_figures *f
         return render_staff_csv(c, f, pos, out);
     case CT_FMT_COMMUNE_CSV:
         return render_commune_csv(c, f, pos, out);
+    case CT_FMT_CHANGES_CSV:
+    case CT_FMT_DAYS_CSV:
+    case CT_FMT_LATE_CSV:
+    case CT_FMT_RANKING_CSV:
+        return render_life_csv(c, f, pos, fmt, out);
     }
     return CT_ERR_ARG;
 }

@@ -13,6 +13,7 @@
 #include <xlsxwriter.h>
 
 #include "ct_logrec.h"
+#include "ct_status_life_xlsx.h"
 #include "ct_xlsx.h"
 #include "ct_time.h"
 
@@ -86,8 +87,7 @@ static void unit_rows(ct_xlsx_sheet *s, const ct_status_figures *f, const ct_sta
     }
 }
 
-static void staff_sheet(ct_xlsx_sheet *s, const ct_campaign *c, const ct_status_figures *f,
-                        const position_cells *pc)
+static void staff_sheet(ct_xlsx_sheet *s, const ct_status_figures *f, const position_cells *pc)
 {
     char h[4][48];
     ct_xlsx_hdr(s, "district_code");
@@ -116,10 +116,10 @@ static void staff_sheet(ct_xlsx_sheet *s, const ct_campaign *c, const ct_status_
             ct_xlsx_str(s, st->agent->id);
             ct_xlsx_str(s, st->agent->name);
             for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
-                int met = st->count[p] >= (int64_t)c->agent_target[p];
+                int met = st->count[p] >= f->agent_target[p];
                 both = both && met;
                 ct_xlsx_num(s, (double)st->count[p]);
-                ct_xlsx_num(s, c->agent_target[p]);
+                ct_xlsx_num(s, (double)f->agent_target[p]);
                 ct_xlsx_x10(s, st->pct_x10[p]);
                 ct_xlsx_num(s, met);
             }
@@ -196,12 +196,13 @@ static lxw_error fill(lxw_workbook *wb, lxw_format *pct, lxw_format *head, void 
             for (size_t i = 0; i < f->n_districts; i++)
                 unit_rows(&s, f, &f->districts[i], 1, &pc);
         } else if (k == 2) {
-            staff_sheet(&s, c, f, &pc);
+            staff_sheet(&s, f, &pc);
         } else {
             commune_sheet(&s, f, &pc);
         }
         first = s.err;
     }
+    if (!first && f->life) first = ct_status_life_sheets(wb, pct, head, c, f, pos);
     return first;
 }
 

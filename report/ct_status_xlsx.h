@@ -5,6 +5,8 @@
  *   "districts"  one row per district and program (the CSV's district rows)
  *   "staff"      one row per staff member (the staff CSV's rows)
  *   "communes"   when a unit lists communes: the commune CSV's rows
+ *   "changes", "days", "late", "ranking"  when the counters hold the
+ *                campaign's life (ct_status_life_xlsx.h): the life CSVs' rows
  *
  * Every row ends with the position it was made from (as_of, seq, head,
  * feed), so an auditor reproduces it with chitieu-audit replay. Counts and

@@ -56,7 +56,8 @@ enum {
     D_CSV,
     D_STAFF_CSV,
     D_COMMUNE_CSV,
-    D_XLSX,
+    D_LIFE_CSV, /* CT_HTTP_LIFE_CSVS of them, in ct_http_life_csv_paths order */
+    D_XLSX = D_LIFE_CSV + CT_HTTP_LIFE_CSVS,
     D_HQ,
     D_HQ_EV,
     D_UNITS_CURRENT, /* the report by ct_units (report/ct_reorg.h), in that order */
@@ -92,6 +93,9 @@ struct sse_stream {
 };
 
 static const char HELLO[] = "retry: 2000\n\n";
+
+const char *const ct_http_life_csv_paths[CT_HTTP_LIFE_CSVS] = {
+    "/report-changes.csv", "/report-days.csv", "/report-late.csv", "/report-ranking.csv"};
 
 /* ---------------------------------------------------------------- documents */
 
@@ -439,6 +443,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                          "application/json; charset=utf-8", NULL,
                          "no report by units: the campaign declares no reorganization, or no "
                          "snapshot yet\n");
+    static const char *const LIFE_FILES[CT_HTTP_LIFE_CSVS] = {
+        "chitieu-changes.csv", "chitieu-days.csv", "chitieu-late.csv", "chitieu-ranking.csv"};
+    for (int k = 0; k < CT_HTTP_LIFE_CSVS; k++)
+        if (strcmp(url, ct_http_life_csv_paths[k]) == 0)
+            return reply_doc(h, c, D_LIFE_CSV + k, "text/csv; charset=utf-8", LIFE_FILES[k],
+                             NOT_YET);
     if (strcmp(url, "/report.xlsx") == 0)
         return reply_doc(h, c, D_XLSX,
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -538,6 +548,9 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc *by_units[2];
     for (int u = 0; u < 2; u++)
         by_units[u] = d->by_units[u] ? doc_new("", d->by_units[u], d->by_units_len[u], "") : NULL;
+    doc *life[CT_HTTP_LIFE_CSVS];
+    for (int k = 0; k < CT_HTTP_LIFE_CSVS; k++)
+        life[k] = d->life_csv[k] ? doc_new("", d->life_csv[k], d->life_csv_len[k], "") : NULL;
     doc *hq = d->hq ? doc_new("", d->hq, d->hq_len, "") : NULL;
     doc *hq_ev =
         d->hq && d->hq_changed ? doc_new("event: hq\ndata: ", d->hq, d->hq_len, "\n\n") : NULL;
@@ -561,6 +574,8 @@ void ct_http_publish(ct_http *h, const ct_http_docs *d)
     doc_set(h, D_XLSX, xlsx);
     doc_set(h, D_UNITS_CURRENT, by_units[0]);
     doc_set(h, D_UNITS_ORIGINAL, by_units[1]);
+    for (int k = 0; k < CT_HTTP_LIFE_CSVS; k++)
+        doc_set(h, D_LIFE_CSV + k, life[k]);
     doc_set(h, D_HQ, hq);
     if (hq_ev) {
         doc_set(h, D_HQ_EV, hq_ev);

@@ -17,6 +17,9 @@
  *   GET /status-current.json, /status-original.json  the JSON report by the units
  *                     in force / the original units (PROTOCOL §4.5), for a campaign
  *                     that declares reorganizations (the page's "Đơn vị" switch)
+ *   GET /report-changes.csv, /report-days.csv, /report-late.csv,
+ *       /report-ranking.csv  the campaign's life (report/ct_status_life.h;
+ *                     header only while the counters hold none)
  *   GET /report.xlsx  the workbook (report/ct_status_xlsx: province, districts,
  *                     staff sheets); made at most every few seconds, so it may
  *                     trail /status.json briefly; its rows name their position
@@ -43,6 +46,10 @@
 #include "ct_metrics.h"
 
 typedef struct ct_http ct_http;
+
+/* The life CSVs, in CT_FMT_CHANGES_CSV .. CT_FMT_RANKING_CSV order. */
+#define CT_HTTP_LIFE_CSVS 4
+extern const char *const ct_http_life_csv_paths[CT_HTTP_LIFE_CSVS];
 
 typedef struct {
     const char *addr_port;
@@ -75,6 +82,8 @@ typedef struct {
     size_t staff_csv_len;
     const void *commune_csv; /* /report-communes.csv; NULL leaves the previous one */
     size_t commune_csv_len;
+    const void *life_csv[CT_HTTP_LIFE_CSVS]; /* the life CSVs; NULL leaves the previous one */
+    size_t life_csv_len[CT_HTTP_LIFE_CSVS];
     const void *xlsx; /* /report.xlsx; NULL leaves the previous one */
     size_t xlsx_len;
     /* /status-current.json, /status-original.json: the JSON report by each ct_units

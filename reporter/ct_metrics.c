@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ct_link.h"
+#include "ct_status_life.h"
 
 typedef enum { F_NET, F_TARGET, F_GROSS, F_CANCELLED, F_REPEATS, F_STAFF_MET, F_EXPECTED } field;
 
@@ -58,6 +59,48 @@ static void num(const ct_status_prog *p, field k, char *buf, size_t len)
         snprintf(buf, len, "%lld", (long long)v);
 }
 
+/* The campaign's life (ct_status_life.h), when the report has it: voids,
+ * corrections and the original target per district and program; lateness
+ * per district. */
+static ct_err render_life(const ct_status_figures *f, ct_buf *b)
+{
+    const ct_status_life *l = f->life;
+    static const char *const PROG[] = {
+        "voided",          "Sign-ups voided (entered wrongly; not cancellations)",
+        "corrected",       "Corrections applied",
+        "target_original", "The campaign file's target (before revisions)"};
+    ct_err e = CT_OK;
+    for (int k = 0; !e && k < 3; k++) {
+        e = ct_buf_printf(b, "# HELP chitieu_%s %s, per district\n# TYPE chitieu_%s gauge\n",
+                          PROG[2 * k], PROG[2 * k + 1], PROG[2 * k]);
+        for (size_t i = 0; !e && i < l->n_units; i++)
+            for (int p = 0; !e && p < CT_PROGRAM_COUNT; p++) {
+                const ct_life_unit *u = &l->units[i];
+                int64_t v = k == 0   ? u->voided[p]
+                            : k == 1 ? u->corrected[p]
+                                     : u->target_original[p];
+                e = ct_buf_printf(b, "chitieu_%s{district=\"%u\",program=\"%s\"} %lld\n",
+                                  PROG[2 * k], f->districts[i].code, ct_program_name((ct_program)p),
+                                  (long long)v);
+            }
+    }
+    static const char *const LATE[] = {
+        "late_max_seconds",   "Largest lateness (received - occurred) of a counted sign-up",
+        "received_after_day", "Counted sign-ups received after their day ended",
+        "late_after_close",   "Sign-ups counted for a day while it was closed"};
+    for (int k = 0; !e && k < 3; k++) {
+        e = ct_buf_printf(b, "# HELP chitieu_%s %s, per district\n# TYPE chitieu_%s gauge\n",
+                          LATE[2 * k], LATE[2 * k + 1], LATE[2 * k]);
+        for (size_t i = 0; !e && i < l->n_units; i++) {
+            const ct_life_late *lt = &l->units[i].late;
+            int64_t v = k == 0 ? lt->max_s : k == 1 ? lt->after_day : lt->late_closed;
+            e = ct_buf_printf(b, "chitieu_%s{district=\"%u\"} %lld\n", LATE[2 * k],
+                              f->districts[i].code, (long long)v);
+        }
+    }
+    return e;
+}
+
 static ct_err render_figures(const ct_status_figures *f, ct_buf *b)
 {
     ct_err e = CT_OK;
@@ -93,6 +136,7 @@ static ct_err render_figures(const ct_status_figures *f, ct_buf *b)
                           "# TYPE chitieu_staff gauge\nchitieu_staff %u\n",
                           (long long)(f->left_ms / 1000), (long long)(f->left_ms % 1000),
                           f->province.staff);
+    if (!e && f->life) e = render_life(f, b);
     return e;
 }
 

@@ -38,6 +38,7 @@ typedef struct {
     int64_t mono_start;
     ct_buf out, json, metrics, feed, csv, staff_csv, commune_csv, xlsx, hq, hq_stable, hq_pub;
     ct_buf by_units[2]; /* the JSON report by each ct_units, for a campaign with reorganizations */
+    ct_buf life_csv[CT_HTTP_LIFE_CSVS];
     /* the page's workbook: position it was made from, when */
     bool xlsx_made;
     uint64_t xlsx_seq;
@@ -62,8 +63,7 @@ static ct_err write_report(run_st *r, const ct_status_figures *f, const ct_statu
     ct_buf_reset(&r->out);
     ct_err e = CT_OK;
     char err[512] = "";
-    bool csv =
-        cfg->fmt == CT_FMT_CSV || cfg->fmt == CT_FMT_STAFF_CSV || cfg->fmt == CT_FMT_COMMUNE_CSV;
+    bool csv = cfg->fmt != CT_FMT_TABLE && cfg->fmt != CT_FMT_JSON;
     /* a CSV file is a document Excel opens: UTF-8 says so with a BOM */
     if (!cfg->xlsx && csv && cfg->output) e = ct_buf_append(&r->out, "\xEF\xBB\xBF", 3);
     if (!e && cfg->xlsx) {
@@ -191,6 +191,15 @@ static ct_err publish(run_st *r, const ct_status_figures *f, const ct_status_pos
         ct_buf_reset(&r->commune_csv);
         if (!e) e = ct_buf_append(&r->commune_csv, "\xEF\xBB\xBF", 3);
         if (!e) e = ct_status_render_figures(r->rc, f, pos, CT_FMT_COMMUNE_CSV, 0, &r->commune_csv);
+        for (int k = 0; !e && k < CT_HTTP_LIFE_CSVS; k++) {
+            ct_buf_reset(&r->life_csv[k]);
+            e = ct_buf_append(&r->life_csv[k], "\xEF\xBB\xBF", 3);
+            if (!e)
+                e = ct_status_render_figures(
+                    r->rc, f, pos, (ct_status_format)(CT_FMT_CHANGES_CSV + k), 0, &r->life_csv[k]);
+            d.life_csv[k] = r->life_csv[k].data;
+            d.life_csv_len[k] = r->life_csv[k].len;
+        }
         if (!e) {
             d.csv = r->csv.data;
             d.csv_len = r->csv.len;
@@ -397,6 +406,8 @@ ct_err ct_reporter_run(const ct_reporter_config *cfg, const ct_campaign *c, ct_v
     ct_buf_free(&r.staff_csv);
     ct_buf_free(&r.commune_csv);
     ct_buf_free(&r.xlsx);
+    for (int k = 0; k < CT_HTTP_LIFE_CSVS; k++)
+        ct_buf_free(&r.life_csv[k]);
     ct_buf_free(&r.hq);
     ct_buf_free(&r.hq_stable);
     ct_buf_free(&r.by_units[0]);

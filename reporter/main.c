@@ -36,9 +36,10 @@ typedef struct {
 } settings;
 
 /* CT_FMT_* order, then the workbook */
-static const char *const FORMATS[] = {"table",       "json", "csv", "staff-csv",
-                                      "commune-csv", "xlsx", NULL};
-#define FORMAT_XLSX 5
+static const char *const FORMATS[] = {"table",       "json",        "csv",      "staff-csv",
+                                      "commune-csv", "changes-csv", "days-csv", "late-csv",
+                                      "ranking-csv", "xlsx",        NULL};
+#define FORMAT_XLSX 9
 static const char *const LEVELS[] = {"debug", "info", "warn", "error", NULL};
 
 #define S(f) offsetof(settings, f)
@@ -101,8 +102,9 @@ static const ct_opt OPTS[] = {
      .choices = FORMATS,
      .def = "table",
      .help = "table, json (one line per report), csv (districts), staff-csv (every staff "
-             "member), commune-csv (every commune of the units that list them) or xlsx (a "
-             "workbook: province, districts, staff, communes sheets; needs --output)"},
+             "member), commune-csv (every commune of the units that list them), changes-csv, "
+             "days-csv, late-csv, ranking-csv (the campaign's life: docs/reporter.md) or xlsx (a "
+             "workbook: province, districts, staff, communes and life sheets; needs --output)"},
     {.name = "output",
      .kind = CT_OPT_STR,
      .off = S(output),
@@ -265,9 +267,12 @@ static int configure(const settings *s, ct_reporter_config *cfg, ct_view_config 
 /* --national: the national mode (ct_nat_reporter); the exit code. */
 static int run_national(const settings *s, const ct_reporter_config *cfg, ct_view_config *vc)
 {
-    if (s->campaign || s->staff || s->format == (int)CT_FMT_STAFF_CSV || s->accept_campaign_change)
+    if (s->campaign || s->staff || s->format == (int)CT_FMT_STAFF_CSV ||
+        (s->format >= (int)CT_FMT_CHANGES_CSV && s->format <= (int)CT_FMT_RANKING_CSV) ||
+        s->accept_campaign_change)
         return ct_opt_usage_error(&SPEC, "--national excludes --campaign, --staff, "
-                                         "--accept-campaign-change and --format staff-csv");
+                                         "--accept-campaign-change, --format staff-csv and the "
+                                         "life CSVs");
     ct_nat_reporter_config nc = {.interval_s = cfg->interval_s,
                                  .once = cfg->once,
                                  .timeout_s = cfg->timeout_s,
