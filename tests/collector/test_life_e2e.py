@@ -9,7 +9,10 @@ the aggregator's counters after them.
     names the program it counts in now and is accepted too;
   - a correction of a cancelled sign-up: not_current, with the sentence;
   - a close and a reopen of a day, a reopen of an open day: not_closed;
-  - refused entries get no log record and are listed by `rejected`.
+  - refused entries get no log record and are listed by `rejected`;
+  - on the office screen (headless Chromium), a void accepted and a
+    correction refused as not_current, shown with HQ's answer in Vietnamese
+    and English.
 """
 import os
 import re
@@ -20,8 +23,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
+import cdp  # noqa: E402
 import ctharness as H  # noqa: E402
 import ctproto as P  # noqa: E402
+import office_common as oc  # noqa: E402
 
 HASH = ["%02x" % (0x41 + i) * 32 for i in range(4)]
 COUNT_VOIDED, COUNT_CORRECTED, COUNT_CLOSE = 10, 11, 13
@@ -134,5 +139,98 @@ def test_answers_through_the_aggregator():
         H.check(snapshot(eps)["s"] == 9, "refused entries got no log record")
 
 
+LIFE_JS = """
+(async () => {
+  document.querySelector('tr[data-seq="%(seq)d"] button.%(kind)s').click();
+  for (let i = 0; i < 100 && document.getElementById('life-box').hidden; i++)
+    await new Promise(r => setTimeout(r, 50));
+  %(fill)s
+  document.getElementById('life-reason').value = %(reason)s;
+  document.getElementById('life-confirm').click();
+  for (let i = 0; i < 200; i++) {
+    await new Promise(r => setTimeout(r, 50));
+    if (document.getElementById('life-box').hidden) return true;
+  }
+  return document.getElementById('life-error').textContent;
+})()
+"""
+
+LIFE_STATES = ("Array.from(document.querySelectorAll('tr[data-seq] div.life')).map(d =>"
+               " [+d.closest('tr').dataset.seq, d.dataset.state, d.dataset.code || '',"
+               " d.textContent])")
+
+
+def test_office_screen_answers():
+    if not os.path.exists(cdp.CHROMIUM):
+        H.skip(f"test_office_screen_answers: {cdp.CHROMIUM} is not installed")
+        return
+    import json
+    with H.Workdir("life-e2e-page") as wd:
+        eps = start_agg(wd)
+        ob, pk = oc.make_office(wd)
+        wd.start([H.binary("chitieu-collector"), "run", "--outbox", ob, "--server", eps["ingest"],
+                  "--insecure", "--stats-interval", "0", "--resend-ms", "200"], name="run")
+        sv, base = oc.serve(wd, ob, pk)
+        lead = oc.Client(base)
+        H.check(lead.login("truong", "mat-khau-truong")[0] == 200, "login")
+        for nid in ("079100000011", "079100000012"):
+            st, j = lead.record(agent="LD672-001", program="bhxh_tn", national_id=nid,
+                                time="2023-07-24T09:30:00")
+            H.check(st == 200, f"record {j}")
+        # the second person's sign-up is cancelled from the command line (not linked on the page)
+        col("cancel", "--outbox", ob, "--agent", "LD672-001", "--program", "bhxh_tn",
+            "--national-id", "079100000012", "--person-key", pk, "--time", "2023-07-24T10:00")
+        for _ in range(300):
+            if "queued:     0" in col("status", "--outbox", ob).stdout:
+                break
+            time.sleep(0.1)
+        b = cdp.Browser(wd.sub("profile"))
+        try:
+            b.goto(base + "/")
+            b.wait("!document.getElementById('login-box').hidden", what="login form")
+            b.js("document.getElementById('login-user').value = 'truong';"
+                 "document.getElementById('login-password').value = 'mat-khau-truong';"
+                 "document.getElementById('login-submit').click()")
+            b.wait("!document.getElementById('app').hidden", what="logged in")
+            b.js("document.getElementById('scope').value = 'all';"
+                 "document.getElementById('scope').dispatchEvent(new Event('change'))")
+            b.wait("document.querySelector('tr[data-seq=\"2\"] button.correct') !== null",
+                   what="buttons")
+            q = json.dumps
+            r = b.js(LIFE_JS % {"seq": 1, "kind": "void", "reason": q("ghi nhầm người"),
+                                "fill": ""})
+            H.check(r is True, f"void: {r}")
+            r = b.js(LIFE_JS % {"seq": 2, "kind": "correct", "reason": q("sai cán bộ"),
+                                "fill": "document.getElementById('life-agent').value = "
+                                        "'LD672-002';"})
+            H.check(r is True, f"correct: {r}")
+            b.wait("Array.from(document.querySelectorAll('tr[data-seq] div.life'))"
+                   ".every(d => d.dataset.state !== 'queued') &&"
+                   " document.querySelectorAll('tr[data-seq] div.life').length === 2",
+                   timeout=30, what="HQ's answers")
+            st = sorted(b.js(LIFE_STATES))
+            H.check(st == [[1, "delivered", "", "đã hủy bỏ (nhập sai): HQ đã chấp nhận"],
+                           [2, "rejected", "not_current",
+                            "đã sửa: HQ từ chối (not_current): đăng ký này không còn là đăng ký "
+                            "hiện hành của người này: đã bị huỷ hoặc thay thế"]], f"{st}")
+            b.js("document.getElementById('lang').click()")
+            st = sorted(b.js(LIFE_STATES))
+            H.check([x[3] for x in st] ==
+                    ["voided (entered wrongly): accepted by HQ",
+                     "corrected: refused by HQ (not_current): this sign-up is no longer the "
+                     "person's current one: it was cancelled or replaced (or moved to the other "
+                     "program by a correction)"], f"{st}")
+            # an accepted void leaves no second one; the refused correction may be redone
+            btn = b.js("[1, 2].map(s => ['void', 'correct'].map(k =>"
+                       " !!document.querySelector(`tr[data-seq=\"${s}\"] button.${k}`)))")
+            H.check(btn == [[False, False], [True, True]], f"{btn}")
+        finally:
+            b.close()
+        c = snapshot(eps)["c"]
+        H.check((c.get(P.key(P.COUNT_NET, "bhxh_tn", 672), 0),
+                 c.get(P.key(COUNT_VOIDED, "bhxh_tn", 672, "LD672-001"), 0)) == (0, 1),
+                f"counters {c}")
+
+
 if __name__ == "__main__":
-    H.main([test_answers_through_the_aggregator])
+    H.main([test_answers_through_the_aggregator, test_office_screen_answers])
