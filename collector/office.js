@@ -474,7 +474,7 @@ function renderList(j) {
         b.addEventListener("click", () => resend(e.seq));
         act.append(b);
       }
-      if (e.kind === "record" && !e.cancelled_by &&
+      if (e.kind === "record" && !e.cancelled_by && !blocked &&
           (S.role === "lead" || e.agent === S.agent)) {
         const b = el("button", t("cancel"), "cancel");
         b.type = "button";

@@ -220,10 +220,11 @@ def test_office_screen_answers():
                      "corrected: refused by HQ (not_current): this sign-up is no longer the "
                      "person's current one: it was cancelled or replaced (or moved to the other "
                      "program by a correction)"], f"{st}")
-            # an accepted void leaves no second one; the refused correction may be redone
-            btn = b.js("[1, 2].map(s => ['void', 'correct'].map(k =>"
+            # an accepted void leaves nothing to void, correct or cancel; the refused
+            # correction may be redone
+            btn = b.js("[1, 2].map(s => ['cancel', 'void', 'correct'].map(k =>"
                        " !!document.querySelector(`tr[data-seq=\"${s}\"] button.${k}`)))")
-            H.check(btn == [[False, False], [True, True]], f"{btn}")
+            H.check(btn == [[False, False, False], [True, True, True]], f"{btn}")
         finally:
             b.close()
         c = snapshot(eps)["c"]
