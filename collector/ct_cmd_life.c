@@ -36,7 +36,8 @@ static ct_err check_reason(ct_collector *s, const ct_collector_cfg *c)
              c->reason_from ? ": reason" : "");
     if (!c->reason) return ct_collector_usage(s, "a reason is mandatory: give --reason TEXT");
     size_t n = strlen(c->reason);
-    if (n == 0) return ct_collector_usage(s, "%s: must not be empty", where);
+    if (n == 0 || ct_life_reason_blank(c->reason))
+        return ct_collector_usage(s, "%s: must not be empty", where);
     if (n > CT_REASON_MAX)
         return ct_collector_usage(s, "%s: at most %d bytes (got %zu)", where, CT_REASON_MAX, n);
     if (!ct_utf8_valid((const uint8_t *)c->reason, n))

@@ -74,3 +74,10 @@ void ct_life_summary(const ct_life *l, int32_t tz, char *buf, size_t len)
     buf[n] = 0;
     ct_buf_free(&b);
 }
+
+bool ct_life_reason_blank(const char *reason)
+{
+    for (const char *p = reason; *p; p++)
+        if (*p != ' ' && *p != '\t') return false;
+    return true;
+}

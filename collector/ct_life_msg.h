@@ -6,6 +6,7 @@
 #ifndef CT_LIFE_MSG_H
 #define CT_LIFE_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,9 @@ const char *ct_life_answer_msg(ct_err code);
 /* "kind=correct event=HEX q=Q unit=D program=P np=P2 a=A w=\"W\" g=G
  * by=NAME why=\"...\"" (only the kind's fields), times at tz. */
 void ct_life_summary(const ct_life *l, int32_t tz_offset_min, char *buf, size_t len);
+
+/* Whether a reason holds nothing but spaces and tabs (a reason must say
+ * something). */
+bool ct_life_reason_blank(const char *reason);
 
 #endif

@@ -59,12 +59,11 @@ static unsigned find_status(ct_err e)
 }
 
 /* The new values of a correct into l; false: replied. */
-static bool correct_values(ct_office *o, ct_office_resp *r, const ct_form *f, const ct_user *u,
+static bool correct_values(ct_office_resp *r, const ct_form *f, const ct_user *u,
                            const ct_lifeq_target *t, ct_life *l)
 {
     const char *a = given(f, "agent"), *p = given(f, "program"), *w = given(f, "commune"),
                *g = given(f, "group");
-    (void)o;
     if (a && a[0]) {
         if (u->role == CT_ROLE_STAFF && strcmp(a, u->agent) != 0) {
             fail(r, 403, CT_ERR_FORBIDDEN, "agent",
@@ -165,6 +164,10 @@ static void life_form(ct_office *o, const ct_office_req *q, ct_office_resp *r, c
         fail(r, 400, CT_ERR_BAD_VALUE, "form", "form: bad form nonce (16 to 64 hex digits)");
         goto out;
     }
+    if (ct_life_reason_blank(ct_form_get(&f, "reason"))) {
+        fail(r, 400, CT_ERR_BAD_VALUE, "reason", "reason: is missing (spaces only)");
+        goto out;
+    }
     uint8_t key[CT_OUTBOX_IDEM_LEN];
     ct_office_form_key(u.name, ct_form_get(&f, "form"), key);
     if (already_queued(o, r, key)) goto out;
@@ -186,7 +189,7 @@ static void life_form(ct_office *o, const ct_office_req *q, ct_office_resp *r, c
         goto out;
     }
     ct_lifeq_fill(&t, &l);
-    if (kind == CT_LIFE_CORRECT && !correct_values(o, r, &f, &u, &t, &l)) goto out;
+    if (kind == CT_LIFE_CORRECT && !correct_values(r, &f, &u, &t, &l)) goto out;
     l.issued_ms = ct_office_clock_ms(o);
     snprintf(l.campaign, sizeof l.campaign, "%s", s->camp.id);
     snprintf(l.actor, sizeof l.actor, "%s", u.name);

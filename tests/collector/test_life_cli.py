@@ -90,6 +90,8 @@ def test_void_and_correct_of_own_signup():
         refused(r, 2, "a reason is mandatory: give --reason TEXT", ob, 0)
         r = col("void", *base, "--reason", "", "--by", "lead1", check=False)
         refused(r, 2, "--reason: must not be empty", ob, 0)
+        r = col("void", *base, "--reason", "  \t ", "--by", "lead1", check=False)
+        refused(r, 2, "--reason: must not be empty", ob, 0)
         r = col("void", *base, "--reason", "x" * 257, "--by", "lead1", check=False)
         refused(r, 2, "--reason: at most 256 bytes (got 257)", ob, 0)
         conf = wd.sub("collector.conf")

@@ -93,6 +93,8 @@ def test_hostile_forms():
         cases = [
             ("void", ids[0], {}, 400, "bad_value", "reason", "reason: is missing"),
             ("void", ids[0], {"reason": ""}, 400, "bad_value", "reason", "reason: is missing"),
+            ("void", ids[0], {"reason": "   "}, 400, "bad_value", "reason",
+             "reason: is missing (spaces only)"),
             ("void", ids[0], {"reason": "x" * 201}, 400, "bad_value", "reason", None),
             ("void", ids[0], {"reason": "a\x00b"}, 400, "bad_value", "reason", None),
             ("void", ids[0], {"reason": "r", "csrf": "0" * 64}, 403, "forbidden", "csrf", None),
