@@ -14,6 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import ctharness as H  # noqa: E402
+import ctproto as P  # noqa: E402
 import lmdb  # noqa: E402
 import msgpack  # noqa: E402
 
@@ -130,6 +131,9 @@ def test_void_and_correct_of_own_signup():
                 ("void", 1, vid, "lamdong-2023", "LD672-003", "nhập sai người", 672, "bhxh_tn",
                  HASH1, e1, 1), f"entry {m}")
         H.check(vid[:16] == e1[:16] and int(vid[16:], 16) == 2, "same origin, the next seq")
+        H.check(raw == P.life_void(bytes.fromhex(vid), m["t"], "LD672-003", "nhập sai người", 672,
+                                   "bhxh_tn", bytes.fromhex(HASH1), bytes.fromhex(e1), 1),
+                "the bytes of the python mirror (canonical)")
         # a second one while the first waits for HQ's answer
         r = col("correct", *base, "--program", "bhyt_hgd", "--reason", "x", check=False)
         refused(r, 1, "is still waiting for headquarters' answer", ob, 1)
@@ -159,8 +163,24 @@ def test_admin_entries_and_other_office():
                             "--by", "admin"))
         oid = queued_id(col("reopen", "--outbox", ob, "--day", "2023-07-25", "--unit", "672",
                             "--reason", "sửa số", "--by", "admin"))
+        raws = {m["id"].hex(): raw for raw, m in outbox_entries(ob).values()}
         ents = {m["id"].hex(): m for _, m in outbox_entries(ob).values()}
         H.check(len(ents) == 6, f"{len(ents)} entries")
+        b = bytes.fromhex
+        mirror = {
+            vid: P.life_void(b(vid), ents[vid]["t"], "admin", "trùng", 673, "bhyt_hgd", b(HASH2),
+                             b(ev), 17),
+            cid: P.life_correct(b(cid), ents[cid]["t"], "admin", "bỏ nhóm", 673, "bhyt_hgd",
+                                b(HASH2), b(ev), 17, commune="", group=""),
+            tid: P.life_target(b(tid), ents[tid]["t"], "admin", "bổ sung", 672, "bhxh_tn", 1500,
+                               1690218000000),
+            qid: P.life_target(b(qid), ents[qid]["t"], "admin", "q", 0, "bhyt_hgd", 40,
+                               1689786000000),
+            kid: P.life_close(b(kid), ents[kid]["t"], "admin", "chốt", 0, 20230725),
+            oid: P.life_reopen(b(oid), ents[oid]["t"], "admin", "sửa số", 672, 20230725),
+        }
+        for x, want in mirror.items():
+            H.check(raws[x] == want, f"{ents[x]['k']}: not the python mirror's bytes")
         v, c, t, q, k, o = (ents[x] for x in (vid, cid, tid, qid, kid, oid))
         H.check((v["e"].hex(), v["q"], v["p"], v["d"], v["h"].hex()) ==
                 (ev, 17, "bhyt_hgd", 673, HASH2), f"void {v}")
