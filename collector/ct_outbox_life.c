@@ -18,12 +18,13 @@
 int ct_outbox_acked_put(MDB_txn *txn, ct_outbox *ob, const MDB_val *k, const MDB_val *v, uint64_t q)
 {
     if (q == 0 || q == UINT64_MAX) return 0; /* where it is at HQ is not known */
-    MDB_val nv = {8 + v->mv_size, NULL};
-    int rc = mdb_put(txn, ob->acked, (MDB_val *)k, &nv, MDB_RESERVE);
-    if (rc != 0) return rc;
-    ct_be64_put(nv.mv_data, q);
-    memcpy((uint8_t *)nv.mv_data + 8, v->mv_data, v->mv_size);
-    return 0;
+    /* v points into the map: copied before the put, which may move pages */
+    uint8_t val[8 + CT_EVENT_MAX_BYTES];
+    if (v->mv_size > CT_EVENT_MAX_BYTES) return MDB_CORRUPTED;
+    ct_be64_put(val, q);
+    memcpy(val + 8, v->mv_data, v->mv_size);
+    MDB_val nv = {8 + v->mv_size, val};
+    return mdb_put(txn, ob->acked, (MDB_val *)k, &nv, 0);
 }
 
 int ct_outbox_acked_read(ct_outbox *ob, MDB_txn *txn, const MDB_val *k, ct_outbox_entry *en)
