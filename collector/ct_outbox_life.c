@@ -24,7 +24,10 @@ int ct_outbox_acked_put(MDB_txn *txn, ct_outbox *ob, const MDB_val *k, const MDB
     ct_be64_put(val, q);
     memcpy(val + 8, v->mv_data, v->mv_size);
     MDB_val nv = {8 + v->mv_size, val};
-    return mdb_put(txn, ob->acked, (MDB_val *)k, &nv, 0);
+    /* acks come mostly in seq order: appending is the cheap path */
+    int rc = mdb_put(txn, ob->acked, (MDB_val *)k, &nv, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) rc = mdb_put(txn, ob->acked, (MDB_val *)k, &nv, 0);
+    return rc;
 }
 
 int ct_outbox_acked_read(ct_outbox *ob, MDB_txn *txn, const MDB_val *k, ct_outbox_entry *en)
