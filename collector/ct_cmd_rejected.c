@@ -15,6 +15,8 @@
 
 #include "ct_commands.h"
 #include "ct_deliver.h"
+#include "ct_life.h"
+#include "ct_life_msg.h"
 #include "ct_log.h"
 #include "ct_text.h"
 #include "ct_time.h"
@@ -92,17 +94,27 @@ static ct_err print_rejected(void *ctx, uint64_t seq, uint16_t code, const uint8
     ct_collector *s = r->s;
     char hex[2 * CT_EVENT_ID_LEN + 1];
     ct_collector_id_hex(s, seq, hex);
-    ct_event ev;
+    ct_entry en;
     bool idk;
     r->n++;
     if (code == CT_ERR_CONFLICT) r->conflicts++;
+    int32_t tz = s->camp_loaded ? s->camp.tz_offset_min : 0;
+    bool life = ct_entry_is_life(b, len);
     fprintf(s->out, "%s seq=%" PRIu64 " reason=%s (%s)", hex, seq, ct_err_name(code),
-            ct_err_str(code));
-    if (ct_event_decode(b, len, &ev, &idk) == CT_OK) {
+            life ? ct_life_answer_msg(code) : ct_err_str(code));
+    ct_err de = ct_entry_decode(b, len, &en, &idk);
+    if (de == CT_OK && en.type == CT_ENTRY_EVENT) {
         char ts[40];
-        ct_time_format(ev.occurred_ms, s->camp_loaded ? s->camp.tz_offset_min : 0, ts, sizeof ts);
-        fprintf(s->out, " agent=%s program=%s action=%s district=%u time=%s", ev.agent,
-                ct_program_name(ev.program), ct_action_name(ev.action), ev.district, ts);
+        ct_time_format(en.u.ev.occurred_ms, tz, ts, sizeof ts);
+        fprintf(s->out, " agent=%s program=%s action=%s district=%u time=%s", en.u.ev.agent,
+                ct_program_name(en.u.ev.program), ct_action_name(en.u.ev.action), en.u.ev.district,
+                ts);
+    } else if (de == CT_OK) {
+        char sum[600];
+        ct_life_summary(&en.u.life, tz, sum, sizeof sum);
+        fprintf(s->out, " %s", sum);
+    } else {
+        fprintf(s->out, " (stored bytes do not decode: %s)", ct_err_name(de));
     }
     fprintf(s->out, "\n");
     return CT_OK;

@@ -52,8 +52,13 @@ typedef struct {
     ct_opt_list server_keys; /* --server-key: one for every --server, or one each, in order */
     bool insecure, once;
     int64_t window, batch, give_up_s, resend_ms, stats_interval_s, timeout_ms, telemetry_s;
-    /* requeue */
+    /* requeue: a reason code name; life entries: the reason text */
     const char *reason;
+    const char *reason_from; /* where --reason was set ("FILE:LINE", "CHITIEU_REASON", NULL) */
+    /* life entries: void, correct, target, close, reopen, reorg */
+    const char *event, *by, *person_ref, *from_program, *effective, *day, *name;
+    int64_t seq_q, unit, target_n, wait_s; /* < 0: not given (wait_s 0: do not wait) */
+    bool quota;
     /* users: ACTION [NAME] (positional), --role */
     const char *users_sub, *users_name, *role;
     /* serve */
@@ -75,6 +80,10 @@ ct_err ct_collector_cmd_requeue(ct_collector *s, const ct_collector_cfg *c);
 /* New ids (and, if needed, a fresh origin) for the events refused as
  * conflict; refused while a `run` delivers this outbox. */
 ct_err ct_collector_cmd_reissue(ct_collector *s, const ct_collector_cfg *c);
+
+/* The campaign's life entries (docs/PROTOCOL.md §2.2): queue one, print
+ * "queued ID", and with --wait SEC the aggregator's answer. */
+ct_err ct_collector_cmd_life(ct_collector *s, const ct_collector_cfg *c, int kind);
 
 /* The office screen's logins (ct_users.h) and the screen itself (ct_serve.h). */
 ct_err ct_collector_cmd_users(ct_collector *s, const ct_collector_cfg *c);

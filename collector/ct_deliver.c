@@ -106,7 +106,8 @@ typedef struct {
     ct_bytes *evs;
     ct_ack_item *items;
     ct_outbox_settle_item *settle;
-    uint64_t *settle_q; /* per settle item: its log seq when committed but not yet safe, else 0 */
+    uint64_t *settle_q;   /* per settle item: its log seq when committed but not yet safe, else 0 */
+    uint64_t *settle_log; /* per settle item: its log seq from the ack (0: not given) */
     size_t nsettle;
     int64_t settle_since; /* monotonic ms since settles or a sweep wait; 0 = none */
     /* watermarks: the highest safe seq any ack carried; the safe seq the
@@ -420,6 +421,7 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it, bool has_sa
         s->settling = true;
         d->settle[d->nsettle].seq = seq;
         d->settle[d->nsettle].code = CT_OK;
+        d->settle_log[d->nsettle] = it->seq;
         /* committed at HQ but not yet on the followers' disks: keep it. An
          * item without q (0) beside an "f" says nothing about where the
          * event is: kept, marked at a seq no watermark reaches */
@@ -449,6 +451,7 @@ static void note_ack(dstate *d, uint64_t seq, const ct_ack_item *it, bool has_sa
         s->settling = true;
         d->settle[d->nsettle].seq = seq;
         d->settle[d->nsettle].code = code;
+        d->settle_log[d->nsettle] = 0;
         d->settle_q[d->nsettle] = 0;
         d->nsettle++;
         break;
@@ -586,8 +589,8 @@ static ct_err settle_now(dstate *d, int64_t now)
     size_t nd = 0, nr = 0;
     uint64_t t0 = ct_monotonic_ns();
     uint64_t safe = d->safe;
-    ct_err e =
-        ct_outbox_settle_ex(d->ob, d->settle, d->settle_q, d->nsettle, safe, ct_now_ms(), &nd, &nr);
+    ct_err e = ct_outbox_settle_q(d->ob, d->settle, d->settle_log, d->settle_q, d->nsettle, safe,
+                                  ct_now_ms(), &nd, &nr);
     d->st->settle_ms += (double)(ct_monotonic_ns() - t0) / 1e6;
     d->st->settles++;
     if (e != CT_OK) {
@@ -832,6 +835,7 @@ static void dstate_free(dstate *d)
     free(d->items);
     free(d->settle);
     free(d->settle_q);
+    free(d->settle_log);
     ct_buf_free(&d->out);
 }
 
@@ -857,8 +861,9 @@ static ct_err dstate_init(dstate *d, size_t window, size_t batch)
     d->items = calloc(CT_WIRE_MAX_EVENTS, sizeof *d->items);
     d->settle = calloc(window, sizeof *d->settle); /* one per held slot at most */
     d->settle_q = calloc(window, sizeof *d->settle_q);
+    d->settle_log = calloc(window, sizeof *d->settle_log);
     if (!d->slots || !d->freelist || !d->hash || !d->ring || !d->tokens || !d->evs || !d->items ||
-        !d->settle || !d->settle_q)
+        !d->settle || !d->settle_q || !d->settle_log)
         return CT_ERR_NOMEM;
     for (size_t i = 0; i < d->ntok; i++) {
         d->tokens[i].seqs = calloc(batch, sizeof(uint64_t));

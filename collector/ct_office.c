@@ -349,11 +349,17 @@ void ct_office_handle(ct_office *o, const ct_office_req *q, ct_office_resp *r)
         const char *method, *path;
         void (*fn)(ct_office *, const ct_office_req *, ct_office_resp *);
     } routes[] = {
-        {"GET", "/api/session", do_session},          {"POST", "/api/login", do_login},
-        {"POST", "/api/logout", do_logout},           {"POST", "/api/record", ct_office_do_record},
-        {"POST", "/api/cancel", ct_office_do_cancel}, {"POST", "/api/resend", ct_office_do_resend},
-        {"GET", "/api/list", ct_office_do_list},      {"GET", "/api/status", do_status},
+        {"GET", "/api/session", do_session},
+        {"POST", "/api/login", do_login},
+        {"POST", "/api/logout", do_logout},
+        {"POST", "/api/record", ct_office_do_record},
+        {"POST", "/api/cancel", ct_office_do_cancel},
+        {"POST", "/api/resend", ct_office_do_resend},
+        {"GET", "/api/list", ct_office_do_list},
+        {"GET", "/api/status", do_status},
         {"POST", "/api/import", ct_office_do_import},
+        {"POST", "/api/void", ct_office_do_void},
+        {"POST", "/api/correct", ct_office_do_correct},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(q->path, routes[i].path) != 0) continue;

@@ -18,6 +18,10 @@
  *   POST /api/record   csrf, form, agent, program, national_id, commune,
  *                      months, amount, group, time
  *   POST /api/cancel   csrf, form, seq, reason, confirm=yes
+ *   POST /api/void     csrf, form, event, reason: void a delivered sign-up
+ *                      of this office entered wrongly (ct_office_life.c)
+ *   POST /api/correct  csrf, form, event, reason, agent/program/commune/
+ *                      group (the new values): correct one
  *   POST /api/resend   csrf, code (a rejection reason name) and/or seq; a
  *                      staff member's covers their own agent's events only
  *   GET  /api/list     ?after=SEQ&limit=N: one page (seq order) of what the

@@ -1,7 +1,7 @@
 /* ct_office_int.h — what the office screen's files share (ct_office.c:
  * sessions, logins and the router; ct_office_record.c: notes, record, cancel,
  * re-send; ct_office_list.c: the paged list; ct_office_import.c: the CSV
- * upload). Private to collector/.
+ * upload; ct_office_life.c: void and correct). Private to collector/.
  *
  * Invariants: as in ct_office.h; every handler answers exactly once through
  * begin()/end() or fail(); a handler that needs a login calls
@@ -17,6 +17,7 @@
 
 #include "ct_buf.h"
 #include "ct_form.h"
+#include "ct_life.h"
 #include "ct_office.h"
 #include "ct_outbox.h"
 #include "ct_text.h"
@@ -51,18 +52,24 @@ struct ct_office {
     ct_office_link link;
 };
 
-/* A note beside an event (ct_outbox_note_put): who recorded it. */
-enum { CT_OFFICE_NOTE_RECORD = 0, CT_OFFICE_NOTE_CANCEL = 1 };
+/* A note beside an entry (ct_outbox_note_put): who recorded it. A life
+ * note (void, correct, or a life entry queued outside the screen) keeps the
+ * life entry's bytes where the others keep the event's. */
+enum { CT_OFFICE_NOTE_RECORD = 0, CT_OFFICE_NOTE_CANCEL = 1, CT_OFFICE_NOTE_LIFE = 2 };
 typedef struct {
     int kind;
     ct_role role;
     char user[CT_USER_NAME_MAX + 1]; /* "" : recorded outside the screen */
     char reason[CT_OFFICE_REASON_MAX + 1];
-    uint64_t target; /* cancel: the seq it cancels; record: the seq of its cancel (0: none) */
-    ct_event ev;
+    /* cancel: the seq it cancels; record: the seq of its cancel (0: none);
+     * life: the seq of the sign-up it voids or corrects (0: none here) */
+    uint64_t target;
+    ct_event ev;  /* record, cancel */
+    ct_life life; /* life */
     uint64_t seq;
     ct_outbox_state state;
     uint16_t code;
+    uint64_t q; /* its log seq at HQ (0: not known) */
 } ct_office_note;
 
 /* ---- JSON replies ---- */
@@ -140,6 +147,11 @@ bool ct_office_need_form(const ct_office_req *q, ct_office_resp *r, const ct_for
 /* Whether a is the CSRF token want (constant time). */
 bool ct_office_token_eq(const char *a, const char *b);
 
+/* The idempotency key of a form: (login, nonce); whether a nonce is
+ * well-formed (16 to 64 lower-case hex digits). */
+void ct_office_form_key(const char *user, const char *nonce, uint8_t key[CT_OUTBOX_IDEM_LEN]);
+bool ct_office_nonce_ok(const char *s);
+
 /* 32 random bytes in hex. */
 void ct_office_random_hex(char out[CT_OFFICE_TOKEN_HEX + 1]);
 
@@ -170,6 +182,8 @@ bool ct_office_entry_note(const ct_outbox_entry *en, ct_office_note *n);
 void ct_office_do_record(ct_office *o, const ct_office_req *q, ct_office_resp *r);
 void ct_office_do_cancel(ct_office *o, const ct_office_req *q, ct_office_resp *r);
 void ct_office_do_resend(ct_office *o, const ct_office_req *q, ct_office_resp *r);
+void ct_office_do_void(ct_office *o, const ct_office_req *q, ct_office_resp *r);
+void ct_office_do_correct(ct_office *o, const ct_office_req *q, ct_office_resp *r);
 void ct_office_do_list(ct_office *o, const ct_office_req *q, ct_office_resp *r);
 void ct_office_do_import(ct_office *o, const ct_office_req *q, ct_office_resp *r);
 

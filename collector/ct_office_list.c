@@ -6,12 +6,15 @@
  * entries, one read transaction) and the outbox's counters; nothing is
  * gathered across the whole outbox, so the cost and memory of a request do
  * not grow with it. An entry without a note was recorded outside the screen
- * (add, import, simulate): "recorded_by" is null.
+ * (add, import, simulate): "recorded_by" is null. A life entry's row
+ * (void, correct, ...) names the sign-up it is about ("event",
+ * "target_seq"), its new values, actor and reason, and its state.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ct_deliver.h"
+#include "ct_life_msg.h"
 #include "ct_num.h"
 #include "ct_office_int.h"
 
@@ -27,13 +30,68 @@ typedef struct {
     size_t n;
 } page_ctx;
 
+/* The state, and for a refusal its code and sentence. */
+static void state_keys(ct_buf *b, const ct_office_note *n, bool life)
+{
+    jstr(b, "state", state_name(n->state));
+    if (n->state == CT_OUTBOX_COMMITTED || n->state == CT_OUTBOX_SETTLED)
+        jbool(b, "safe", n->state == CT_OUTBOX_SETTLED);
+    if (n->q) jnum(b, "q", (int64_t)n->q);
+    if (n->state == CT_OUTBOX_REJECTED) {
+        jstr(b, "reason_code", ct_err_name((ct_err)n->code));
+        jstr(b, "reason",
+             n->code == CT_ERR_CONFLICT ? CT_DELIVER_CONFLICT_MSG
+             : life                     ? ct_life_answer_msg((ct_err)n->code)
+                                        : ct_err_str((ct_err)n->code));
+    }
+}
+
+/* A life entry's row: kind, the sign-up it is about, new values, actor,
+ * reason, state. */
+static void life_row(page_ctx *x, const ct_office_note *n)
+{
+    ct_buf *b = x->b;
+    const ct_life *l = &n->life;
+    char hex[2 * CT_EVENT_ID_LEN + 1];
+    ct_event_id_hex(l->id, hex);
+    ct_buf_printf(b, "%s{\"seq\":%" PRIu64, x->n++ ? "," : "", n->seq);
+    jstr(b, "id", hex);
+    jstr(b, "kind", ct_life_kind_name(l->kind));
+    jtime(b, "time", l->issued_ms, x->c->tz_offset_min);
+    if (l->kind == CT_LIFE_VOID || l->kind == CT_LIFE_CORRECT) {
+        ct_event_id_hex(l->target_id, hex);
+        jstr(b, "event", hex);
+        if (n->target) jnum(b, "target_seq", (int64_t)n->target);
+        jnum(b, "event_q", (int64_t)l->target_seq);
+        jstr(b, "program", ct_program_name(l->program));
+    }
+    if (l->has_new_program) jstr(b, "new_program", ct_program_name(l->new_program));
+    if (l->has_new_agent) jstr(b, "new_agent", l->new_agent);
+    if (l->has_new_commune) jstr(b, "new_commune", l->new_commune);
+    if (l->has_new_group) jstr(b, "new_group", l->new_group);
+    jstr(b, "by", l->actor);
+    jstr(b, "life_reason", l->reason);
+    if (n->user[0]) {
+        jstr(b, "recorded_by", n->user);
+    } else {
+        jkey(b, "recorded_by");
+        ct_buf_printf(b, "null");
+    }
+    state_keys(b, n, true);
+    ct_buf_append(b, "}", 1);
+}
+
 static ct_err entry_cb(void *ctx, const ct_outbox_entry *en)
 {
     page_ctx *x = ctx;
     ct_buf *b = x->b;
     const ct_campaign *c = x->c;
     ct_office_note nt, *n = &nt;
-    if (!ct_office_entry_note(en, n)) return CT_OK; /* neither note nor event decodes */
+    if (!ct_office_entry_note(en, n)) return CT_OK; /* neither note nor entry decodes */
+    if (n->kind == CT_OFFICE_NOTE_LIFE) {
+        life_row(x, n);
+        return CT_OK;
+    }
     const ct_agent *a = ct_campaign_agent(c, n->ev.agent);
     char hex[2 * CT_EVENT_ID_LEN + 1];
     ct_event_id_hex(n->ev.id, hex);
@@ -57,14 +115,7 @@ static ct_err entry_cb(void *ctx, const ct_outbox_entry *en)
         jkey(b, "recorded_by");
         ct_buf_printf(b, "null");
     }
-    jstr(b, "state", state_name(n->state));
-    if (n->state == CT_OUTBOX_COMMITTED || n->state == CT_OUTBOX_SETTLED)
-        jbool(b, "safe", n->state == CT_OUTBOX_SETTLED);
-    if (n->state == CT_OUTBOX_REJECTED) {
-        jstr(b, "reason_code", ct_err_name((ct_err)n->code));
-        jstr(b, "reason",
-             n->code == CT_ERR_CONFLICT ? CT_DELIVER_CONFLICT_MSG : ct_err_str((ct_err)n->code));
-    }
+    state_keys(b, n, false);
     if (n->kind == CT_OFFICE_NOTE_CANCEL) {
         if (n->target) jnum(b, "cancels", (int64_t)n->target);
         if (n->user[0]) jstr(b, "cancel_reason", n->reason);

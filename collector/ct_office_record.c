@@ -26,7 +26,8 @@
 ct_err ct_office_note_encode(const ct_office_note *n, ct_buf *out)
 {
     ct_buf ev = CT_BUF_INIT;
-    ct_err e = ct_event_encode(&n->ev, &ev);
+    ct_err e = n->kind == CT_OFFICE_NOTE_LIFE ? ct_life_encode(&n->life, &ev)
+                                              : ct_event_encode(&n->ev, &ev);
     if (e != CT_OK) goto out;
     size_t ul = strlen(n->user), rl = strlen(n->reason);
     assert(ul <= 255 && rl <= 255 && ev.len <= 0xffff);
@@ -43,6 +44,20 @@ ct_err ct_office_note_encode(const ct_office_note *n, ct_buf *out)
 out:
     ct_buf_free(&ev);
     return e;
+}
+
+/* Decodes an entry's bytes into n->ev or n->life: 1 a life entry, 0 an
+ * event, -1 neither. */
+static int entry_into(const uint8_t *p, size_t len, ct_office_note *n)
+{
+    ct_entry en;
+    if (ct_entry_decode(p, len, &en, NULL) != CT_OK) return -1;
+    if (en.type == CT_ENTRY_LIFE) {
+        n->life = en.u.life;
+        return 1;
+    }
+    n->ev = en.u.ev;
+    return 0;
 }
 
 bool ct_office_note_decode(const uint8_t *p, size_t len, ct_office_note *n)
@@ -66,26 +81,30 @@ bool ct_office_note_decode(const uint8_t *p, size_t len, ct_office_note *n)
     size_t el = ct_be16_get(p + i);
     i += 2;
     if (i + el != len) return false;
-    return ct_event_decode(p + i, el, &n->ev, NULL) == CT_OK;
+    int t = entry_into(p + i, el, n);
+    return t >= 0 && (n->kind == CT_OFFICE_NOTE_LIFE) == (t == 1);
 }
 
 bool ct_office_entry_note(const ct_outbox_entry *en, ct_office_note *n)
 {
     if (!en->note || !ct_office_note_decode(en->note, en->note_len, n)) {
         memset(n, 0, sizeof *n); /* recorded outside the screen: user "" */
-        if (!en->ev || ct_event_decode(en->ev, en->ev_len, &n->ev, NULL) != CT_OK) return false;
-        n->kind = n->ev.action == CT_ACTION_CANCEL ? CT_OFFICE_NOTE_CANCEL : CT_OFFICE_NOTE_RECORD;
+        int t = en->ev ? entry_into(en->ev, en->ev_len, n) : -1;
+        if (t < 0) return false;
+        n->kind = t == 1                             ? CT_OFFICE_NOTE_LIFE
+                  : n->ev.action == CT_ACTION_CANCEL ? CT_OFFICE_NOTE_CANCEL
+                                                     : CT_OFFICE_NOTE_RECORD;
     }
     n->seq = en->seq;
     n->state = en->state;
     n->code = en->code;
+    n->q = en->q;
     return true;
 }
 
 /* ---- queueing ---- */
 
-/* The idempotency key of a form: (login, nonce). */
-static void form_key(const char *user, const char *nonce, uint8_t key[CT_OUTBOX_IDEM_LEN])
+void ct_office_form_key(const char *user, const char *nonce, uint8_t key[CT_OUTBOX_IDEM_LEN])
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, CT_OUTBOX_IDEM_LEN);
@@ -95,7 +114,7 @@ static void form_key(const char *user, const char *nonce, uint8_t key[CT_OUTBOX_
     crypto_generichash_final(&st, key, CT_OUTBOX_IDEM_LEN);
 }
 
-static bool nonce_ok(const char *s)
+bool ct_office_nonce_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n < 16 || n > 64) return false;
@@ -244,7 +263,7 @@ void ct_office_do_record(ct_office *o, const ct_office_req *q, ct_office_resp *r
     if (!ct_office_need_form(q, r, RECORD_FORM, &f, ss->csrf)) return;
     ct_collector *s = o->opt.s;
     const char *agent = ct_form_get(&f, "agent");
-    if (!nonce_ok(ct_form_get(&f, "form"))) {
+    if (!ct_office_nonce_ok(ct_form_get(&f, "form"))) {
         fail(r, 400, CT_ERR_BAD_VALUE, "form", "form: bad form nonce (16 to 64 hex digits)");
         goto out;
     }
@@ -282,7 +301,7 @@ void ct_office_do_record(ct_office *o, const ct_office_req *q, ct_office_resp *r
         goto out;
     }
     uint8_t key[CT_OUTBOX_IDEM_LEN];
-    form_key(u.name, ct_form_get(&f, "form"), key);
+    ct_office_form_key(u.name, ct_form_get(&f, "form"), key);
     ct_form_free(&f); /* the national ID goes as soon as it is hashed */
     ct_office_note n = {.kind = CT_OFFICE_NOTE_RECORD, .role = u.role};
     snprintf(n.user, sizeof n.user, "%s", u.name);
@@ -319,7 +338,7 @@ void ct_office_do_cancel(ct_office *o, const ct_office_req *q, ct_office_resp *r
     ct_office_note orig = {0};
     bool found = false;
     ct_err e;
-    if (!nonce_ok(ct_form_get(&f, "form"))) {
+    if (!ct_office_nonce_ok(ct_form_get(&f, "form"))) {
         fail(r, 400, CT_ERR_BAD_VALUE, "form", "form: bad form nonce (16 to 64 hex digits)");
         goto out;
     }
@@ -347,7 +366,7 @@ void ct_office_do_cancel(ct_office *o, const ct_office_req *q, ct_office_resp *r
         goto out;
     }
     uint8_t key[CT_OUTBOX_IDEM_LEN];
-    form_key(u.name, ct_form_get(&f, "form"), key);
+    ct_office_form_key(u.name, ct_form_get(&f, "form"), key);
     if (orig.target) {
         /* the same form again: its event; another form: refused */
         ct_outbox_txn *t;

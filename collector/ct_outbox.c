@@ -20,6 +20,7 @@
 
 #include "ct_be.h"
 #include "ct_buf.h"
+#include "ct_life.h"
 
 #define CT_OUTBOX_VERSION 1
 #define ORIGIN_REC (8 + CT_ORIGIN_LEN) /* one "origins_old" entry */
@@ -86,7 +87,7 @@ ct_err ct_outbox_open(const char *dir, size_t map_size, ct_outbox **out, char *e
     ct_outbox *ob = calloc(1, sizeof *ob);
     if (!ob) return CT_ERR_NOMEM;
     int rc = mdb_env_create(&ob->env);
-    if (rc == 0) rc = mdb_env_set_maxdbs(ob->env, 6);
+    if (rc == 0) rc = mdb_env_set_maxdbs(ob->env, 8);
     if (rc == 0) rc = mdb_env_set_mapsize(ob->env, map_size ? map_size : CT_OUTBOX_DEFAULT_MAP);
     if (rc == 0) rc = mdb_env_open(ob->env, dir, 0, 0600);
     if (rc != 0) {
@@ -105,6 +106,8 @@ ct_err ct_outbox_open(const char *dir, size_t map_size, ct_outbox **out, char *e
     if (rc == 0) rc = mdb_dbi_open(txn, "imports", MDB_CREATE, &ob->imports);
     if (rc == 0) rc = mdb_dbi_open(txn, "committed", MDB_CREATE, &ob->committed);
     if (rc == 0) rc = mdb_dbi_open(txn, "notes", MDB_CREATE, &ob->notes);
+    if (rc == 0) rc = mdb_dbi_open(txn, "acked", MDB_CREATE, &ob->acked);
+    if (rc == 0) rc = mdb_dbi_open(txn, "life", MDB_CREATE, &ob->life);
     if (rc == 0) {
         /* version check / stamp */
         MDB_val k = {7, (void *)"version"}, v;
@@ -516,7 +519,7 @@ static int sweep_safe(MDB_txn *txn, ct_outbox *ob, uint64_t safe, size_t *nd)
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, ob->committed, &cur);
     if (rc != 0) return rc;
-    ct_buf keys = CT_BUF_INIT; /* seqs to delete, 8 bytes each: deleted after the walk */
+    ct_buf keys = CT_BUF_INIT; /* (seq, q) to delete, 16 bytes each: deleted after the walk */
     MDB_val k, v;
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {
@@ -524,7 +527,8 @@ static int sweep_safe(MDB_txn *txn, ct_outbox *ob, uint64_t safe, size_t *nd)
             rc = MDB_CORRUPTED;
             break;
         }
-        if (ct_be64_get(v.mv_data) <= safe && ct_buf_append(&keys, k.mv_data, 8) != CT_OK) {
+        if (ct_be64_get(v.mv_data) <= safe && (ct_buf_append(&keys, k.mv_data, 8) != CT_OK ||
+                                               ct_buf_append(&keys, v.mv_data, 8) != CT_OK)) {
             rc = ENOMEM;
             break;
         }
@@ -532,11 +536,13 @@ static int sweep_safe(MDB_txn *txn, ct_outbox *ob, uint64_t safe, size_t *nd)
     }
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND) rc = 0;
-    for (size_t i = 0; rc == 0 && i + 8 <= keys.len; i += 8) {
-        MDB_val dk = {8, keys.data + i};
+    for (size_t i = 0; rc == 0 && i + 16 <= keys.len; i += 16) {
+        MDB_val dk = {8, keys.data + i}, ev;
         rc = mdb_del(txn, ob->committed, &dk, NULL);
         if (rc == 0) {
-            int d = mdb_del(txn, ob->outbox, &dk, NULL);
+            int d = mdb_get(txn, ob->outbox, &dk, &ev);
+            if (d == 0) d = ct_outbox_acked_put(txn, ob, &dk, &ev, ct_be64_get(keys.data + i + 8));
+            if (d == 0) d = mdb_del(txn, ob->outbox, &dk, NULL);
             if (d == 0) (*nd)++;
             if (d != 0 && d != MDB_NOTFOUND) rc = d;
         }
@@ -548,6 +554,13 @@ static int sweep_safe(MDB_txn *txn, ct_outbox *ob, uint64_t safe, size_t *nd)
 ct_err ct_outbox_settle_ex(ct_outbox *ob, const ct_outbox_settle_item *items,
                            const uint64_t *unsafe_q, size_t n, uint64_t safe, int64_t now_ms,
                            size_t *n_delivered, size_t *n_rejected)
+{
+    return ct_outbox_settle_q(ob, items, NULL, unsafe_q, n, safe, now_ms, n_delivered, n_rejected);
+}
+
+ct_err ct_outbox_settle_q(ct_outbox *ob, const ct_outbox_settle_item *items, const uint64_t *qs,
+                          const uint64_t *unsafe_q, size_t n, uint64_t safe, int64_t now_ms,
+                          size_t *n_delivered, size_t *n_rejected)
 {
     size_t nd = 0, nr = 0;
     if (n_delivered) *n_delivered = 0;
@@ -587,6 +600,17 @@ ct_err ct_outbox_settle_ex(ct_outbox *ob, const ct_outbox_settle_item *items,
             rc = mdb_put(txn, ob->committed, &k, &qv, 0);
             continue;
         } else {
+            /* its log seq: the ack's, else the committed mark's */
+            uint64_t q = qs ? qs[i] : 0;
+            MDB_val mv;
+            int m = mdb_get(txn, ob->committed, &k, &mv);
+            if (m != 0 && m != MDB_NOTFOUND) {
+                rc = m;
+                break;
+            }
+            if (!q && m == 0 && mv.mv_size == 8) q = ct_be64_get(mv.mv_data);
+            rc = ct_outbox_acked_put(txn, ob, &k, &v, q);
+            if (rc != 0) break;
             nd++;
         }
         int d = mdb_del(txn, ob->committed, &k, NULL);
@@ -713,18 +737,23 @@ uint64_t ct_outbox_recorded(const ct_outbox_info *info)
     return info->next_seq - 1 - info->reissued;
 }
 
-/* Moves one conflict-rejected entry (k, v) to the outbox under seq *next
- * with the id origin || *next. */
+/* Moves one conflict-rejected entry (k, v), an event or a life entry, to
+ * the outbox under seq *next with the id origin || *next. */
 static int reissue_one(MDB_txn *txn, ct_outbox *ob, MDB_cursor *cur, const MDB_val *v,
                        const uint8_t origin[CT_ORIGIN_LEN], uint64_t *next, ct_buf *buf)
 {
     const uint8_t *p = v->mv_data;
-    ct_event ev;
+    ct_entry en;
     bool idk;
-    if (ct_event_decode(p + 2, v->mv_size - 2, &ev, &idk) != CT_OK) return MDB_CORRUPTED;
-    ct_event_id_make(ev.id, origin, *next);
+    if (ct_entry_decode(p + 2, v->mv_size - 2, &en, &idk) != CT_OK) return MDB_CORRUPTED;
     ct_buf_reset(buf);
-    if (ct_event_encode(&ev, buf) != CT_OK) return MDB_CORRUPTED;
+    if (en.type == CT_ENTRY_LIFE) {
+        ct_event_id_make(en.u.life.id, origin, *next);
+        if (ct_life_encode(&en.u.life, buf) != CT_OK) return MDB_CORRUPTED;
+    } else {
+        ct_event_id_make(en.u.ev.id, origin, *next);
+        if (ct_event_encode(&en.u.ev, buf) != CT_OK) return MDB_CORRUPTED;
+    }
     uint8_t kb[8];
     ct_be64_put(kb, *next);
     MDB_val nk = {8, kb}, nv = {buf->len, buf->data};

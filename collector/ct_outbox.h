@@ -2,7 +2,7 @@
  *
  * Layout (docs/collector.md): the directory holds an LMDB environment
  * (created 0700, files 0600) opened with LMDB's default durable flags, with
- * six named databases:
+ * eight named databases:
  *   meta      string key -> value: "version" u32, "origin" 8 bytes (drawn
  *             at init, random; drawn again only by ct_outbox_reissue),
  *             "origin_from" u64 (first seq of the current origin; absent: 1),
@@ -10,7 +10,8 @@
  *             "district" u32, "campaign" id, "campaign_path", "next_seq" u64,
  *             "delivered" u64, "rejected" u64, "reissued" u64, "last_ack" i64,
  *             "requeue_gen" u64, "epoch" u64 (all integers big-endian)
- *   outbox    seq (u64 BE) -> canonical event bytes (ct_event_encode)
+ *   outbox    seq (u64 BE) -> canonical entry bytes: an event
+ *             (ct_event_encode) or a life entry (ct_life_encode)
  *   rejected  seq (u64 BE) -> code (u16 BE) || event bytes
  *   imports   idempotency key (16 bytes) -> seq (u64 BE)
  *   committed seq (u64 BE) -> log seq q (u64 BE) at HQ: the event is
@@ -23,6 +24,12 @@
  *             and never removed; written in the event's own transaction
  *             (and rewritten by the office screen in a later cancel's
  *             transaction to link the sign-up to its cancel)
+ *   acked     seq (u64 BE) -> q (u64 BE) || entry bytes: an entry that
+ *             left the outbox acked (accepted or duplicate) with its log
+ *             seq q >= 1 at HQ, kept so a void or correct can name it
+ *             (docs/PROTOCOL.md §2.2: its p, h, d and q); never removed
+ *   life      target seq (u64 BE) || life seq (u64 BE) -> 1 byte: the void
+ *             and correct entries queued here for an event of this outbox
  *
  * Invariants:
  *   - an event gets its id (origin || seq) when it is queued, from the
@@ -42,7 +49,10 @@
  *     content again under a new seq (and a fresh origin) and counts it in
  *     "reissued";
  *   - "imports" entries are never removed: a row once queued stays "already
- *     queued" after it has been delivered.
+ *     queued" after it has been delivered;
+ *   - an entry is in at most one of "outbox", "rejected" and "acked"; it
+ *     enters "acked" in the transaction that removes it from "outbox", and
+ *     only when its ack (or its committed mark) gave its log seq.
  * The national ID never reaches this file: events carry the person hash.
  */
 #ifndef CT_OUTBOX_H
@@ -140,11 +150,18 @@ ct_err ct_outbox_settle(ct_outbox *ob, const ct_outbox_settle_item *items, size_
  * unsafe_q[i] > safe (unsafe_q may be NULL: all 0) is only marked committed
  * at log seq unsafe_q[i] (it stays queued); every other CT_OK item is
  * deleted (and unmarked); then every marked event with q <= safe is
- * deleted (safe 0: none). *n_delivered counts all deletions. Items and
- * sweep in ONE durable transaction; n may be 0 (sweep only). */
+ * deleted (safe 0: none). *n_delivered counts all deletions. A deleted
+ * entry whose log seq is known (its committed mark's) goes to "acked" with
+ * it. Items and sweep in ONE durable transaction; n may be 0 (sweep only). */
 ct_err ct_outbox_settle_ex(ct_outbox *ob, const ct_outbox_settle_item *items,
                            const uint64_t *unsafe_q, size_t n, uint64_t safe, int64_t now_ms,
                            size_t *n_delivered, size_t *n_rejected);
+/* ct_outbox_settle_ex with each CT_OK item's log seq at HQ (q[i], the ack
+ * item's q; q may be NULL: none known): a deleted entry goes to "acked"
+ * with q[i], else with its committed mark's seq, else nowhere. */
+ct_err ct_outbox_settle_q(ct_outbox *ob, const ct_outbox_settle_item *items, const uint64_t *q,
+                          const uint64_t *unsafe_q, size_t n, uint64_t safe, int64_t now_ms,
+                          size_t *n_delivered, size_t *n_rejected);
 /* Clears every committed mark (a starting `run` resends those events: HQ
  * answers duplicate and they are marked again until safe). *n = how many. */
 ct_err ct_outbox_unmark_all(ct_outbox *ob, size_t *n);
@@ -225,9 +242,11 @@ ct_err ct_outbox_notes_each(ct_outbox *ob, ct_outbox_note_fn fn, void *ctx);
 /* The note of seq inside t (copied into out; *found false: none). */
 ct_err ct_outbox_note_get(ct_outbox_txn *t, uint64_t seq, ct_buf *out, bool *found);
 
-/* One seq as the outbox knows it: its note (NULL: none), its event's bytes
- * while it is queued or rejected (NULL once delivered and safe), its state
- * and (rejected) code. Pointers into the map, valid during the call only. */
+/* One seq as the outbox knows it: its note (NULL: none), its entry's bytes
+ * while it is queued or rejected, or delivered with its log seq known ("acked";
+ * NULL once delivered and safe otherwise), its state, (rejected) code and
+ * (committed or acked) log seq q at HQ (0: not known). Pointers into the
+ * map, valid during the call only. */
 typedef struct {
     uint64_t seq;
     const uint8_t *note;
@@ -236,6 +255,7 @@ typedef struct {
     size_t ev_len;
     ct_outbox_state state;
     uint16_t code;
+    uint64_t q;
 } ct_outbox_entry;
 typedef ct_err (*ct_outbox_entry_fn)(void *ctx, const ct_outbox_entry *en);
 /* A page: fn for each of the first max seqs > after that have a note, are
@@ -244,8 +264,20 @@ typedef ct_err (*ct_outbox_entry_fn)(void *ctx, const ct_outbox_entry *en);
  * O(max log n): nothing is gathered beyond the page. */
 ct_err ct_outbox_entries(ct_outbox *ob, uint64_t after, size_t max, ct_outbox_entry_fn fn,
                          void *ctx, uint64_t *last, bool *more);
-/* fn for the entry of seq alone (*found false: the outbox knows nothing of it). */
+/* fn for the entry of seq alone, "acked" included (*found false: the outbox
+ * knows nothing of it). */
 ct_err ct_outbox_entry_get(ct_outbox *ob, uint64_t seq, ct_outbox_entry_fn fn, void *ctx,
                            bool *found);
+
+/* Life entries (ct_outbox_life.c). Assigns l->id = origin || next seq,
+ * encodes and stores l like ct_outbox_queue (idem may be NULL); target_seq
+ * (0: none) is the seq of the event of this outbox that l voids or
+ * corrects, recorded in "life" for ct_outbox_life_each. */
+struct ct_life;
+ct_err ct_outbox_queue_life(ct_outbox_txn *t, struct ct_life *l, const uint8_t *idem,
+                            uint64_t target_seq, bool *queued, uint64_t *seq);
+/* fn for each life entry queued for target_seq, in seq order (an entry the
+ * outbox no longer knows, e.g. reissued under another seq, is skipped). */
+ct_err ct_outbox_life_each(ct_outbox *ob, uint64_t target_seq, ct_outbox_entry_fn fn, void *ctx);
 
 #endif

@@ -1,7 +1,7 @@
 /* ct_outbox_int.h — the outbox's handle and transaction, shared by
  * ct_outbox.c (queueing, delivery, reissue), ct_outbox_requeue.c and
- * ct_outbox_notes.c (notes and the paged reading of entries). Private to
- * collector/.
+ * ct_outbox_notes.c (notes and the paged reading of entries) and
+ * ct_outbox_life.c (life entries, acked entries). Private to collector/.
  */
 #ifndef CT_OUTBOX_INT_H
 #define CT_OUTBOX_INT_H
@@ -13,7 +13,7 @@
 
 struct ct_outbox {
     MDB_env *env;
-    MDB_dbi meta, outbox, rejected, imports, committed, notes;
+    MDB_dbi meta, outbox, rejected, imports, committed, notes, acked, life;
     char errmsg[256];
 };
 
@@ -36,5 +36,13 @@ ct_err ct_outbox_txn_cursor(ct_outbox *ob, unsigned flags, MDB_dbi dbi, MDB_txn 
 /* A u64 (big-endian) meta value inside txn (absent: 0), and its write. */
 int ct_outbox_meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *out);
 int ct_outbox_meta_put_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t val);
+
+/* Keeps the entry (seq key k, bytes v) in "acked" with its log seq q >= 1
+ * (inside txn; v must stay valid during the call). */
+int ct_outbox_acked_put(MDB_txn *txn, ct_outbox *ob, const MDB_val *k, const MDB_val *v,
+                        uint64_t q);
+/* Fills en's bytes, log seq and state SETTLED from "acked" when seq key k
+ * is there (inside txn; nothing when it is not). */
+int ct_outbox_acked_read(ct_outbox *ob, MDB_txn *txn, const MDB_val *k, ct_outbox_entry *en);
 
 #endif

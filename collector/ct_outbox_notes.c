@@ -5,7 +5,8 @@
  * Invariants: every reader runs in one read transaction, so a page is one
  * consistent view; a page visits at most max seqs and holds nothing beyond
  * its cursors (its cost does not grow with the outbox); an event delivered
- * and made safe without a note has left the outbox and is in no page.
+ * and made safe without a note has left the outbox and is in no page (a
+ * noted one shows its "acked" bytes and log seq when it has them).
  */
 #include <string.h>
 
@@ -111,17 +112,25 @@ static int walk_visit(ct_outbox *ob, MDB_txn *txn, walk *w, uint64_t seq, ct_out
         MDB_val v;
         en->ev = w->v[1].mv_data;
         en->ev_len = w->v[1].mv_size;
-        en->state =
-            mdb_get(txn, ob->committed, &w->k[1], &v) == 0 ? CT_OUTBOX_COMMITTED : CT_OUTBOX_QUEUED;
-    } else if (at[2]) {
+        int m = mdb_get(txn, ob->committed, &w->k[1], &v);
+        if (m != 0 && m != MDB_NOTFOUND) return m;
+        en->state = m == 0 ? CT_OUTBOX_COMMITTED : CT_OUTBOX_QUEUED;
+        if (m == 0 && v.mv_size == 8) en->q = ct_be64_get(v.mv_data);
+        return 0;
+    }
+    if (at[2]) {
         if (w->v[2].mv_size < 2) return MDB_CORRUPTED;
         const uint8_t *p = w->v[2].mv_data;
         en->ev = p + 2;
         en->ev_len = w->v[2].mv_size - 2;
         en->code = ct_be16_get(p);
         en->state = CT_OUTBOX_REJECTED;
+        return 0;
     }
-    return 0;
+    uint8_t kb[8];
+    ct_be64_put(kb, seq);
+    MDB_val k = {8, kb};
+    return ct_outbox_acked_read(ob, txn, &k, en);
 }
 
 static int walk_next(walk *w, uint64_t seq)
@@ -181,31 +190,4 @@ ct_err ct_outbox_entries(ct_outbox *ob, uint64_t after, size_t max, ct_outbox_en
     if (e != CT_OK) return e;
     if (rc != 0) return ct_outbox_lmdb_fail(ob, rc, "reading entries");
     return CT_OK;
-}
-
-typedef struct {
-    ct_outbox_entry_fn fn;
-    void *ctx;
-    uint64_t seq;
-    bool *found;
-} one_ctx;
-
-/* The first entry of a one-entry page: the one asked for, or a later one. */
-static ct_err entry_one(void *ctx, const ct_outbox_entry *en)
-{
-    one_ctx *x = ctx;
-    if (en->seq != x->seq) return CT_OK;
-    *x->found = true;
-    return x->fn(x->ctx, en);
-}
-
-ct_err ct_outbox_entry_get(ct_outbox *ob, uint64_t seq, ct_outbox_entry_fn fn, void *ctx,
-                           bool *found)
-{
-    *found = false;
-    if (seq == 0) return CT_OK;
-    uint64_t last;
-    bool more;
-    one_ctx x = {fn, ctx, seq, found};
-    return ct_outbox_entries(ob, seq - 1, 1, entry_one, &x, &last, &more);
 }

@@ -1,6 +1,6 @@
 /* ct_outbox_requeue.c — moving rejected events back into the outbox:
  * ct_outbox_requeue (by reason) and ct_outbox_requeue_where (by reason,
- * agent and seq), see ct_outbox.h.
+ * agent and seq), see ct_outbox.h. Events and life entries alike.
  *
  * Invariants: one write transaction moves the matching entries (same seq,
  * same bytes) and lowers the "rejected" counter by exactly the number moved,
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ct_be.h"
+#include "ct_life.h"
 #include "ct_outbox_int.h"
 
 ct_err ct_outbox_requeue(ct_outbox *ob, int code, size_t *n_out, size_t *n_conflict)
@@ -25,8 +26,10 @@ static bool requeue_match(const ct_outbox_requeue_filter *f, uint64_t seq, int c
     if (f->code >= 0 && c != f->code) return false;
     if (f->seq && seq != f->seq) return false;
     if (!f->agent) return true;
-    ct_event e;
-    return ct_event_decode(ev, len, &e, NULL) == CT_OK && strcmp(e.agent, f->agent) == 0;
+    /* a life entry is nobody's agent's: it matches no agent */
+    ct_entry e;
+    return ct_entry_decode(ev, len, &e, NULL) == CT_OK && e.type == CT_ENTRY_EVENT &&
+           strcmp(e.u.ev.agent, f->agent) == 0;
 }
 
 ct_err ct_outbox_requeue_where(ct_outbox *ob, const ct_outbox_requeue_filter *f, size_t *n_out,

@@ -9,16 +9,19 @@
 #include <zmq.h>
 
 #include "ct_event.h"
+#include "ct_life.h"
 #include "ct_log.h"
 #include "ct_time.h"
 
 static ct_err first_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
 {
     (void)seq;
-    ct_event e;
+    ct_entry e;
     bool id_known;
-    if (ct_event_decode(ev, len, &e, &id_known) == CT_OK && e.occurred_ms > 0)
-        *(int64_t *)ctx = e.occurred_ms;
+    if (ct_entry_decode(ev, len, &e, &id_known) != CT_OK) return CT_OK;
+    /* an event's occurred-at, a life entry's issued-at */
+    int64_t t = e.type == CT_ENTRY_LIFE ? e.u.life.issued_ms : e.u.ev.occurred_ms;
+    if (t > 0) *(int64_t *)ctx = t;
     return CT_OK;
 }
 

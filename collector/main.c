@@ -17,10 +17,12 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ct_commands.h"
 #include "ct_cli.h"
 #include "ct_keys.h"
+#include "ct_life.h"
 #include "ct_log.h"
 #include "ct_opt.h"
 #include "ct_wire.h"
@@ -48,11 +50,18 @@ enum {
     C_REISSUE = 1 << 9,
     C_USERS = 1 << 10,
     C_SERVE = 1 << 11,
+    C_VOID = 1 << 12,
+    C_CORRECT = 1 << 13,
+    C_TARGET = 1 << 14,
+    C_CLOSE = 1 << 15,
+    C_REOPEN = 1 << 16,
+    C_REORG = 1 << 17,
+    C_LIFE = C_VOID | C_CORRECT | C_TARGET | C_CLOSE | C_REOPEN | C_REORG,
     C_QUEUEING = C_ADD | C_CANCEL | C_IMPORT | C_SIM,
     C_SIGNUP = C_ADD | C_CANCEL,
     C_NET = C_RUN | C_STATUS,
     /* these never create an outbox: a typo must not look like an empty one */
-    C_EXISTING = C_RUN | C_STATUS | C_REJECTED | C_REQUEUE | C_REISSUE | C_USERS | C_SERVE,
+    C_EXISTING = C_RUN | C_STATUS | C_REJECTED | C_REQUEUE | C_REISSUE | C_USERS | C_SERVE | C_LIFE,
 };
 
 static const ct_opt_cmd cmds[] = {
@@ -83,6 +92,28 @@ static const ct_opt_cmd cmds[] = {
     {"reissue", C_REISSUE, "--outbox DIR", 0, 0,
      "queue the events refused as conflict again under new ids (same content; a fresh origin "
      "when needed): the way out after an outbox was copied onto a second machine"},
+    {"void", C_VOID,
+     "--outbox DIR --event ID --reason TEXT [--by NAME] [--seq Q --program P --person-ref HEX "
+     "--unit D] [--wait SEC]",
+     0, 0,
+     "void a sign-up entered wrongly (not a cancellation): one of this outbox's, or with --seq "
+     "(admin key) any office's"},
+    {"correct", C_CORRECT,
+     "--outbox DIR --event ID [--agent A] [--program P] [--commune W] [--group G] --reason TEXT "
+     "[--by NAME] [--seq Q --from-program P --person-ref HEX --unit D] [--wait SEC]",
+     0, 0,
+     "correct a sign-up's staff member, program, commune or group (new values on the command "
+     "line)"},
+    {"target", C_TARGET,
+     "--outbox DIR (--unit D | --quota) --program P --target N --effective TIME --reason TEXT "
+     "[--wait SEC]",
+     0, 0, "revise a unit's target or the per-staff quota from a time on (admin key)"},
+    {"close", C_CLOSE, "--outbox DIR --day YYYY-MM-DD [--unit D] --reason TEXT [--wait SEC]", 0, 0,
+     "close a day's figures for a unit or (no --unit) the province (admin key)"},
+    {"reopen", C_REOPEN, "--outbox DIR --day YYYY-MM-DD [--unit D] --reason TEXT [--wait SEC]", 0,
+     0, "reopen a closed day (admin key)"},
+    {"reorg", C_REORG, "--outbox DIR --name NAME --effective TIME --reason TEXT [--wait SEC]", 0, 0,
+     "put a [reorg NAME] section of the campaign file in force from a time on (admin key)"},
     {"users", C_USERS, "add|passwd|remove NAME | list --outbox DIR [--role R --agent A]", 1, 2,
      "the office screen's logins, in DIR/users (passwords from stdin, hashed with Argon2id): "
      "staff record for their own agent id, a lead for anyone of the office"},
@@ -105,21 +136,24 @@ static const ct_opt opts[] = {
     {"log-level", CT_OPT_CHOICE, F(log_level), 0, 0, NULL, NULL, 0, 0, levels, "log level"},
     {"district", CT_OPT_INT, F(district), C_INIT | C_QUEUEING, 0, "D", NULL, 0, 4294967295.0, NULL,
      "this office's district code (a queueing command initialises the outbox with it)"},
-    {"agent", CT_OPT_STR, F(agent), C_SIGNUP | C_USERS, 0, "A", NULL, 0, 0, NULL,
-     "staff id, e.g. LD672-001"},
-    {"program", CT_OPT_STR, F(program), C_SIGNUP, 0, "P", NULL, 0, 0, NULL, "bhxh_tn or bhyt_hgd"},
+    {"agent", CT_OPT_STR, F(agent), C_SIGNUP | C_USERS | C_LIFE, 0, "A", NULL, 0, 0, NULL,
+     "staff id, e.g. LD672-001 (correct: the new staff member, from the command line only; the "
+     "other life entries: who issues them when --by is not given)"},
+    {"program", CT_OPT_STR, F(program), C_SIGNUP | C_VOID | C_CORRECT | C_TARGET, 0, "P", NULL, 0,
+     0, NULL, "bhxh_tn or bhyt_hgd (correct: the new program)"},
     {"national-id", CT_OPT_STR, F(national_id), C_SIGNUP, 0, "12DIGITS", NULL, 0, 0, NULL,
      "the participant's national ID (hashed with --person-key; never stored)"},
     {"person-hash", CT_OPT_STR, F(person_hash), C_SIGNUP, 0, "HEX64", NULL, 0, 0, NULL,
      "the person hash instead of a national ID"},
     {"person-key", CT_OPT_STR, F(person_key), C_QUEUEING | C_SERVE, 0, "FILE", NULL, 0, 0, NULL,
      "the province's person-hash key"},
-    {"commune", CT_OPT_STR, F(commune), C_SIGNUP, 0, "W", NULL, 0, 0, NULL, "commune or ward"},
+    {"commune", CT_OPT_STR, F(commune), C_SIGNUP | C_CORRECT, 0, "W", NULL, 0, 0, NULL,
+     "commune or ward"},
     {"time", CT_OPT_STR, F(time), C_SIGNUP, 0, "ISO", NULL, 0, 0, NULL,
      "when it happened (default: now; without a zone, campaign time)"},
     {"amount", CT_OPT_STR, F(amount), C_ADD, 0, "VND", NULL, 0, 0, NULL, "amount paid"},
     {"months", CT_OPT_STR, F(months), C_ADD, 0, "M", NULL, 0, 0, NULL, "months paid, 1..600"},
-    {"group", CT_OPT_STR, F(group), C_ADD, 0, "G", NULL, 0, 0, NULL, "subsidy group"},
+    {"group", CT_OPT_STR, F(group), C_ADD | C_CORRECT, 0, "G", NULL, 0, 0, NULL, "subsidy group"},
     {"no-validate", CT_OPT_FLAG, F(no_validate), C_SIGNUP | C_IMPORT, 0, NULL, NULL, 0, 0, NULL,
      "tests only: skip the local campaign check"},
     {"strict", CT_OPT_FLAG, F(strict), C_IMPORT, 0, NULL, NULL, 0, 0, NULL,
@@ -162,8 +196,37 @@ static const ct_opt opts[] = {
      "(0: never)"},
     {"timeout", CT_OPT_INT, F(timeout_ms), C_STATUS, 0, "MS", "2000", 0, 600000, NULL,
      "how long status waits for the handshake"},
-    {"reason", CT_OPT_STR, F(reason), C_REQUEUE, 0, "NAME", NULL, 0, 0, NULL,
-     "only events rejected for this reason (see `rejected`)"},
+    {"reason", CT_OPT_STR, F(reason), C_REQUEUE | C_LIFE, 0, "TEXT", NULL, 0, 0, NULL,
+     "requeue: only events rejected for this reason name (see `rejected`); void, correct, "
+     "target, close, reopen, reorg: why (mandatory, 1 to 256 bytes, logged with the entry)"},
+    {"event", CT_OPT_STR, F(event), C_VOID | C_CORRECT, 0, "ID", NULL, 0, 0, NULL,
+     "the sign-up's event id (32 hex digits, as `add` printed it)"},
+    {"by", CT_OPT_STR, F(by), C_LIFE, 0, "NAME", NULL, 0, 0, NULL,
+     "who issues it, logged with the entry (default: the configured agent, else the login "
+     "name)"},
+    {"seq", CT_OPT_INT, F(seq_q), C_VOID | C_CORRECT, 0, "Q", NULL, 1, 9007199254740991.0, NULL,
+     "another office's event (admin key): its log seq, as `chitieu-audit trace` prints it"},
+    {"person-ref", CT_OPT_STR, F(person_ref), C_VOID | C_CORRECT, 0, "HEX64", NULL, 0, 0, NULL,
+     "with --seq: the sign-up's person reference"},
+    {"unit", CT_OPT_INT, F(unit), C_VOID | C_CORRECT | C_TARGET | C_CLOSE | C_REOPEN, 0, "D", NULL,
+     0, 65535, NULL,
+     "void/correct with --seq: the sign-up's unit; target: the unit revised; close/reopen: the "
+     "unit (default: the whole province)"},
+    {"from-program", CT_OPT_STR, F(from_program), C_CORRECT, 0, "P", NULL, 0, 0, NULL,
+     "correct with --seq: the program the sign-up counts in now"},
+    {"quota", CT_OPT_FLAG, F(quota), C_TARGET, 0, NULL, NULL, 0, 0, NULL,
+     "revise the per-staff quota instead of a unit's target"},
+    {"target", CT_OPT_INT, F(target_n), C_TARGET, 0, "N", NULL, 1, 1000000, NULL,
+     "the new target (or quota)"},
+    {"effective", CT_OPT_STR, F(effective), C_TARGET | C_REORG, 0, "TIME", NULL, 0, 0, NULL,
+     "in force from (the campaign file's time grammar; may lie in the past)"},
+    {"day", CT_OPT_STR, F(day), C_CLOSE | C_REOPEN, 0, "YYYY-MM-DD", NULL, 0, 0, NULL,
+     "the campaign-local day"},
+    {"name", CT_OPT_STR, F(name), C_REORG, 0, "NAME", NULL, 0, 0, NULL,
+     "the reorganization: a [reorg NAME] section of the campaign file"},
+    {"wait", CT_OPT_INT, F(wait_s), C_LIFE, 0, "SEC", "0", 0, 86400, NULL,
+     "wait up to SEC seconds for headquarters' answer (delivered by this outbox's `run`) and "
+     "print it; exit 1 when it is a refusal or does not come"},
     {"role", CT_OPT_STR, F(role), C_USERS, 0, "R", NULL, 0, 0, NULL,
      "staff (records for its --agent only) or lead (for anyone of the office)"},
     {"http", CT_OPT_STR, F(http), C_SERVE, 0, "ADDR:PORT", NULL, 0, 0, NULL,
@@ -224,19 +287,68 @@ static ct_err dispatch(unsigned cmd, ct_collector *s, const ct_collector_cfg *c)
         return ct_collector_cmd_users(s, c);
     case C_SERVE:
         return ct_collector_cmd_serve(s, c);
+    case C_VOID:
+        return ct_collector_cmd_life(s, c, CT_LIFE_VOID);
+    case C_CORRECT:
+        return ct_collector_cmd_life(s, c, CT_LIFE_CORRECT);
+    case C_TARGET:
+        return ct_collector_cmd_life(s, c, CT_LIFE_TARGET);
+    case C_CLOSE:
+        return ct_collector_cmd_life(s, c, CT_LIFE_CLOSE);
+    case C_REOPEN:
+        return ct_collector_cmd_life(s, c, CT_LIFE_REOPEN);
+    case C_REORG:
+        return ct_collector_cmd_life(s, c, CT_LIFE_REORG);
     default:
         return CT_ERR_INTERNAL;
     }
 }
 
+static size_t opt_index(const char *name)
+{
+    size_t i = 0;
+    while (opts[i].name && strcmp(opts[i].name, name) != 0)
+        i++;
+    return i;
+}
+
+/* Life entries: where --reason came from (for its messages); a correct's
+ * new values only from the command line (a configured agent is not a new
+ * agent: it is the default --by). */
+static void life_sources(const ct_opt_result *r, ct_collector_cfg *c, char *buf, size_t len)
+{
+    size_t ri = opt_index("reason"), ai = opt_index("agent");
+    if (r->src[ri] == CT_OPT_SRC_FILE) {
+        snprintf(buf, len, "%s:%u", r->config ? r->config : "?", r->line[ri]);
+        c->reason_from = buf;
+    } else if (r->src[ri] == CT_OPT_SRC_ENV) {
+        c->reason_from = "CHITIEU_REASON";
+    }
+    if (!c->by && c->agent && (r->cmd->bit != C_CORRECT || r->src[ai] != CT_OPT_SRC_FLAG))
+        c->by = c->agent;
+    if (r->cmd->bit != C_CORRECT) return;
+    static const char *const fields[] = {"agent", "program", "commune", "group"};
+    const char **dst[] = {&c->agent, &c->program, &c->commune, &c->group};
+    for (size_t i = 0; i < 4; i++)
+        if (r->src[opt_index(fields[i])] != CT_OPT_SRC_FLAG) *dst[i] = NULL;
+}
+
 int main(int argc, char **argv)
 {
     ct_log_set_component("collector");
-    ct_collector_cfg c = {.district = -1, .count = -1, .log_level = -1, .stop = &g_stop};
+    ct_collector_cfg c = {.district = -1,
+                          .count = -1,
+                          .log_level = -1,
+                          .seq_q = -1,
+                          .unit = -1,
+                          .target_n = -1,
+                          .stop = &g_stop};
     ct_opt_result r;
     ct_err e = ct_opt_parse(&spec, argc, argv, &c, &r);
     if (e != CT_OK) return e == CT_ERR_USAGE ? 2 : 1;
     if (r.exit_now) return 0;
+    char reason_from[512];
+    if (r.cmd->bit & C_LIFE) life_sources(&r, &c, reason_from, sizeof reason_from);
     if (r.cmd->bit == C_USERS) {
         c.users_sub = r.pos[0];
         c.users_name = r.npos > 1 ? r.pos[1] : NULL;

@@ -28,6 +28,19 @@ const T = {
     import_none: "Chọn một tệp", import_big: "Tệp lớn hơn 5 MiB: hãy chia thành các tệp nhỏ hơn",
     page_first: "Trang đầu", page_next: "Trang sau", totals: "Toàn bộ hộp thư",
     recorded: "đã ghi", choose: "(chọn)",
+    void: "Hủy bỏ (nhập sai)", correct: "Sửa", void_title: "Hủy bỏ đăng ký nhập sai",
+    correct_title: "Sửa đăng ký", reason_required: "Lý do (bắt buộc)", life_confirm: "Xác nhận",
+    life_list: "Hủy bỏ và sửa", life_waiting: "đang chờ HQ", life_accepted: "HQ đã chấp nhận",
+    life_rejected: "HQ từ chối", voided: "đã hủy bỏ (nhập sai)", corrected: "đã sửa",
+    no_change: "Chưa thay đổi gì", reason_missing: "Hãy nhập lý do",
+    kind_void: "Hủy bỏ", kind_correct: "Sửa", kind_target: "Chỉ tiêu", kind_close: "Khoá ngày",
+    kind_reopen: "Mở lại ngày", kind_reorg: "Sắp xếp lại đơn vị",
+    code_not_current: "đăng ký này không còn là đăng ký hiện hành của người này: đã bị huỷ hoặc thay thế",
+    code_already_voided: "đăng ký này đã bị hủy bỏ trước đó",
+    code_correct_conflict: "người này đã đăng ký chương trình mà bản sửa chuyển sang",
+    code_unknown_event: "HQ không có đăng ký này ở vị trí đó",
+    code_forbidden: "khoá của văn phòng không được phép gửi mục này",
+    code_bad_value: "giá trị không hợp lệ (ví dụ bản sửa không thay đổi gì)",
   },
   en: {
     title: "Office screen", lang: "Tiếng Việt", logout: "Log out", login: "Log in",
@@ -50,6 +63,13 @@ const T = {
     import_none: "Choose a file", import_big: "The file is larger than 5 MiB: split it into smaller files",
     page_first: "First page", page_next: "Next page", totals: "Whole outbox",
     recorded: "recorded", choose: "(choose)",
+    void: "Void (entered wrongly)", correct: "Correct", void_title: "Void a sign-up entered wrongly",
+    correct_title: "Correct a sign-up", reason_required: "Reason (required)", life_confirm: "Confirm",
+    life_list: "Voids and corrections", life_waiting: "waiting for HQ", life_accepted: "accepted by HQ",
+    life_rejected: "refused by HQ", voided: "voided (entered wrongly)", corrected: "corrected",
+    no_change: "Nothing changed", reason_missing: "Give a reason",
+    kind_void: "Void", kind_correct: "Correction", kind_target: "Target", kind_close: "Day closed",
+    kind_reopen: "Day reopened", kind_reorg: "Reorganization",
   },
 };
 
@@ -58,6 +78,7 @@ let S = null;          // the session (GET /api/session)
 let loginToken = "";
 let formNonce = "";
 let cancelSeq = 0, cancelNonce = "";
+let lifeKind = "", lifeEvent = null, lifeNonce = "";
 let lastList = null, lastStatus = null;
 let pageAfter = 0;     // the list's cursor: entries after this seq
 const UPLOAD_MAX = 5 * 1024 * 1024;
@@ -265,6 +286,109 @@ async function resend(seq) {
   if (j.ok) refresh();
 }
 
+// A life entry's state in words: waiting, accepted, or refused with the
+// server's sentence (its code's Vietnamese sentence when there is one).
+function lifeStateText(l) {
+  if (l.state === "queued") return t("life_waiting");
+  if (l.state === "rejected") {
+    const msg = lang === "vi" && T.vi["code_" + l.reason_code] ? T.vi["code_" + l.reason_code] : l.reason;
+    return t("life_rejected") + " (" + l.reason_code + "): " + msg;
+  }
+  return t("life_accepted");
+}
+
+function fillSelect(sel, items, value) {
+  sel.replaceChildren();
+  items.forEach(([v, label]) => { const o = el("option", label); o.value = v; sel.append(o); });
+  sel.value = value;
+}
+
+// The void/correct form for a delivered sign-up e; kind "void" or "correct".
+function askLife(kind, e) {
+  lifeKind = kind;
+  lifeEvent = e;
+  lifeNonce = nonce();
+  $("cancel-box").hidden = true;
+  $("life-title").textContent = t(kind + "_title");
+  $("life-what").textContent = e.agent_name + " · " + e.program + " · " + e.time + " · " + e.id;
+  $("life-reason").value = "";
+  document.querySelectorAll("#life-form .err").forEach((x) => { x.textContent = ""; });
+  $("life-fields").hidden = kind !== "correct";
+  if (kind === "correct") {
+    const roster = S.roster.map((a) => [a.id, a.name + " (" + a.id + ")"]);
+    if (!roster.some(([id]) => id === e.agent)) roster.unshift([e.agent, e.agent_name + " (" + e.agent + ")"]);
+    fillSelect($("life-agent"), roster, e.agent);
+    fillSelect($("life-program"), S.programs.map((p) => [p.id, p.name]), e.program);
+    const listed = S.communes.length > 0;
+    $("life-commune").hidden = listed;
+    $("life-commune-select").hidden = !listed;
+    if (listed) fillSelect($("life-commune-select"), [["", t("choose")]].concat(S.communes.map((c) => [c, c])), e.commune);
+    else $("life-commune").value = e.commune;
+    fillSelect($("life-group"), [["", t("none_group")]].concat(S.groups.map((g) => [g.id, g.name + " (" + g.id + ")"])), e.group);
+  }
+  $("life-box").hidden = false;
+  $("life-box").dataset.kind = kind;
+  $("life-box").dataset.event = e.id;
+  $("life-reason").focus();
+}
+
+async function confirmLife(ev) {
+  ev.preventDefault();
+  document.querySelectorAll("#life-form .err").forEach((x) => { x.textContent = ""; });
+  const e = lifeEvent;
+  const f = { csrf: S.csrf, form: lifeNonce, event: e.id, reason: $("life-reason").value };
+  if (!f.reason.trim()) { $("life-err-reason").textContent = t("reason_missing"); return; }
+  if (lifeKind === "correct") {
+    const commune = S.communes.length ? $("life-commune-select").value : $("life-commune").value;
+    if ($("life-agent").value !== e.agent) f.agent = $("life-agent").value;
+    if ($("life-program").value !== e.program) f.program = $("life-program").value;
+    if (commune !== e.commune) f.commune = commune;
+    if ($("life-group").value !== e.group) f.group = $("life-group").value;
+    if (Object.keys(f).length === 4) { $("life-error").textContent = t("no_change"); return; }
+  }
+  $("life-confirm").disabled = true;
+  try {
+    const j = await api("POST", "/api/" + lifeKind, f);
+    if (j.ok) {
+      $("life-box").hidden = true;
+      $("life-box").dataset.queued = j.id;
+      refresh();
+    } else if (j.status === 401) {
+      loadSession();
+    } else {
+      const box = j.field && $("life-err-" + j.field);
+      (box || $("life-error")).textContent = j.error;
+    }
+  } finally {
+    $("life-confirm").disabled = false;
+  }
+}
+
+function renderLifeList(lifeRows) {
+  const tb = $("life-list");
+  tb.replaceChildren();
+  $("life-list-box").hidden = lifeRows.length === 0;
+  lifeRows.forEach((l) => {
+    const tr = el("tr");
+    tr.dataset.seq = l.seq;
+    tr.dataset.kind = l.kind;
+    tr.dataset.state = l.state;
+    if (l.reason_code) tr.dataset.code = l.reason_code;
+    tr.append(el("td", (l.time || "").replace("T", " ").slice(0, 16)));
+    tr.append(el("td", t("kind_" + l.kind) + (l.event ? " · " + l.event : "")));
+    const chg = [];
+    if (l.new_agent !== undefined) chg.push(t("staff") + ": " + l.new_agent);
+    if (l.new_program !== undefined) chg.push(t("program") + ": " + l.new_program);
+    if (l.new_commune !== undefined) chg.push(t("commune") + ": " + l.new_commune);
+    if (l.new_group !== undefined) chg.push(t("group") + ": " + l.new_group);
+    tr.append(el("td", chg.join(" · ")));
+    tr.append(el("td", l.life_reason, "why"));
+    tr.append(el("td", l.by, "by"));
+    tr.append(el("td", lifeStateText(l), "state " + l.state));
+    tb.append(tr);
+  });
+}
+
 function stateText(e) {
   return t(e.state);
 }
@@ -272,7 +396,16 @@ function stateText(e) {
 function renderList(j) {
   lastList = j;
   const all = $("scope").value === "all";
-  const rows = j.entries.filter((e) => all || e.day === j.today);
+  const isLife = (e) => e.kind !== "record" && e.kind !== "cancel";
+  const lifeRows = j.entries.filter(isLife);
+  const lifeBy = new Map();
+  lifeRows.forEach((l) => {
+    if (!l.target_seq) return;
+    if (!lifeBy.has(l.target_seq)) lifeBy.set(l.target_seq, []);
+    lifeBy.get(l.target_seq).push(l);
+  });
+  renderLifeList(lifeRows);
+  const rows = j.entries.filter((e) => !isLife(e) && (all || e.day === j.today));
   const by = new Map();
   rows.forEach((e) => {
     if (!by.has(e.agent)) by.set(e.agent, { name: e.agent_name, items: [] });
@@ -311,6 +444,27 @@ function renderList(j) {
       const st = el("td", stateText(e), "state " + e.state);
       if (e.safe === false) st.append(el("span", " · " + t("not_safe"), "unsafe"));
       if (e.cancelled_by) st.append(el("span", " · " + t("cancelled"), "cancelled"));
+      const lives = lifeBy.get(e.seq) || [];
+      let blocked = false;
+      const cur = Object.assign({}, e); // as the accepted corrections leave it
+      lives.forEach((l) => {
+        if (l.kind === "correct" && l.state === "delivered") {
+          if (l.new_agent !== undefined) {
+            cur.agent = l.new_agent;
+            cur.agent_name = (S.roster.find((a) => a.id === l.new_agent) || { name: l.new_agent }).name;
+          }
+          if (l.new_program !== undefined) cur.program = l.new_program;
+          if (l.new_commune !== undefined) cur.commune = l.new_commune;
+          if (l.new_group !== undefined) cur.group = l.new_group;
+        }
+        const d = el("div", t(l.kind === "void" ? "voided" : "corrected") + ": " + lifeStateText(l),
+          "life " + l.state);
+        d.dataset.kind = l.kind;
+        d.dataset.state = l.state;
+        if (l.reason_code) d.dataset.code = l.reason_code;
+        st.append(d);
+        if (l.state === "queued" || (l.kind === "void" && l.state !== "rejected")) blocked = true;
+      });
       tr.append(st);
       const act = el("td");
       if (e.state === "rejected") {
@@ -320,12 +474,21 @@ function renderList(j) {
         b.addEventListener("click", () => resend(e.seq));
         act.append(b);
       }
-      if (e.kind === "record" && !e.cancelled_by &&
+      if (e.kind === "record" && !e.cancelled_by && !blocked &&
           (S.role === "lead" || e.agent === S.agent)) {
         const b = el("button", t("cancel"), "cancel");
         b.type = "button";
         b.addEventListener("click", () => askCancel(e));
         act.append(b);
+      }
+      if (e.kind === "record" && e.action === "enroll" && e.state === "delivered" && e.q &&
+          !e.cancelled_by && !blocked && (S.role === "lead" || e.agent === S.agent)) {
+        ["void", "correct"].forEach((k) => {
+          const b = el("button", t(k), k);
+          b.type = "button";
+          b.addEventListener("click", () => askLife(k, cur));
+          act.append(b);
+        });
       }
       if (e.cancel_reason) act.append(el("div", e.cancel_reason, "why"));
       act.append(el("div", t("by") + " " + (e.recorded_by === null ? t("cli") : e.recorded_by), "by"));
@@ -439,6 +602,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("national_id").addEventListener("input", checkId);
   $("cancel-form").addEventListener("submit", confirmCancel);
   $("cancel-back").addEventListener("click", () => { $("cancel-box").hidden = true; });
+  $("life-form").addEventListener("submit", confirmLife);
+  $("life-back").addEventListener("click", () => { $("life-box").hidden = true; });
   $("scope").addEventListener("change", () => { if (lastList) renderList(lastList); });
   $("import-form").addEventListener("submit", previewImport);
   $("import-queue").addEventListener("click", queueImport);

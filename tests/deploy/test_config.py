@@ -221,7 +221,7 @@ def main():
             prog, words_s, len(words), fn)
         r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=tmp)
         return sorted(x for x in r.stdout.split("\n") if x)
-    check(complete("collector", ["re"]) == sorted(["rejected", "requeue", "reissue"]),
+    check(complete("collector", ["re"]) == sorted(["rejected", "requeue", "reissue", "reopen", "reorg"]),
           "completion of collector commands: %s" % complete("collector", ["re"]))
     check(complete("collector", ["run", "--win"]) == ["--window"], "completion of run's options")
     check(complete("collector", ["status", "--win"]) == [], "status takes no --window")
