@@ -133,6 +133,20 @@ def replay(data, seq, fmt, feed, staff=False):
 ARRIVAL = (15, 16, 17, 18, 19)
 
 
+# The report's figures made of those arrival counters (docs/reporter.md: the
+# "late" member, and per day what was received when): a resend changes them.
+ARRIVAL_FIGURES = {"late", "after_day", "received", "received_outside", "received_cum",
+                   "late_after_close", "max_s"}
+
+
+def without_arrival(j):
+    if isinstance(j, dict):
+        return {k: without_arrival(v) for k, v in j.items() if k not in ARRIVAL_FIGURES}
+    if isinstance(j, list):
+        return [without_arrival(v) for v in j]
+    return j
+
+
 def counts_of(path):
     """The counters that do not depend on receive times, plus per (kind,
     program, unit) the sums of LATE_HIST and RECV_DAY (one per counted enroll)."""
@@ -213,6 +227,7 @@ def test_live_replay_verify_export_rebuild_resend():
         b = json.loads(replay(eps2["data"], 800, "json", "replay"))
         for j in (a, b):  # the position differs (other receive times): compare figures
             (j.get("position") or j).pop("head", None)
+        a, b = without_arrival(a), without_arrival(b)
         check(a == b, "replayed figures differ after resend")
 
 
