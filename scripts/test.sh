@@ -30,11 +30,11 @@ build_leg() {
   cmake --build "$dir" -j "$jobs"
 }
 
-# test_leg NAME DIR [ctest-args...]
+# test_leg NAME DIR [ctest-args...]   (ctest -j test_jobs, default: the cores)
 test_leg() {
   local name=$1 dir=$2; shift 2
   local t0=$SECONDS rc=0
-  (cd "$dir" && ctest --output-on-failure --no-tests=error -j "$jobs" --timeout 600 "$@") 2>&1 |
+  (cd "$dir" && ctest --output-on-failure --no-tests=error -j "${test_jobs:-$jobs}" --timeout 600 "$@") 2>&1 |
     tee "$dir/ctest.log" || rc=$?
   local line n failed
   line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$dir/ctest.log" | tail -1 || true)
@@ -79,10 +79,10 @@ if ((quick)); then
   exit 0
 fi
 
-echo "=== AddressSanitizer+UBSan, ThreadSanitizer and fuzz builds (background: build-bg.log)"
+echo "=== AddressSanitizer+UBSan, ThreadSanitizer and fuzz builds, then fuzzing (background: build-bg.log)"
 bg_log=$PWD/build-bg.log
-# background jobs run in their own process group (set -m), ended with the script
-trap 'for p in ${bg:-} ${fz:-}; do kill -- -"$p" 2>/dev/null || true; done' EXIT
+# the background job runs in its own process group (set -m), ended with the script
+trap 'if [[ -n ${bg:-} ]]; then kill -- -"$bg" 2>/dev/null || true; fi' EXIT
 set -m
 (
   set -e
@@ -92,27 +92,26 @@ set -m
   build_leg build-tsan -DCT_SANITIZE=OFF -DCT_TSAN=ON
   scripts/fuzz.sh --build-only
   echo "background builds: $((SECONDS - t0)) s"
+  t1=$SECONDS
+  echo "=== fuzzing (short)"
+  scripts/fuzz.sh "${CT_FUZZ_SECONDS:-60}"
+  echo "background builds and fuzzing: $((SECONDS - t0)) s (fuzzing $((SECONDS - t1)) s)"
 ) >"$bg_log" 2>&1 &
 bg=$!
 set +m
 
 echo "=== normal build: tests"
 test_leg normal build
-wait_job "$bg" "$bg_log" "the sanitizer and fuzz builds"
+wait_job "$bg" "$bg_log" "the sanitizer and fuzz builds or the fuzzing"
+sed -n '/^=== fuzzing/,$p' "$bg_log"
 timings+=("$(tail -n 1 "$bg_log") (beside the normal tests)")
 
 echo "=== AddressSanitizer + UndefinedBehaviorSanitizer build: tests (not normal-only; fewer kill cycles)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   CT_FAILOVER_CYCLES=3 CT_AUTO_FAILOVER_CYCLES=3 CT_FAULT_CYCLES=5 \
-  test_leg asan build-asan -LE 'normal-only'
+  test_jobs=$((jobs + 1)) test_leg asan build-asan -LE 'normal-only'
 
-echo "=== ThreadSanitizer build: tests labelled unit or tsan (not normal-only or no-tsan), fuzzing beside them"
-fuzz_log=$PWD/build-fuzz/fuzz.log
-t_fz=$SECONDS
-set -m
-nice -n 10 scripts/fuzz.sh "${CT_FUZZ_SECONDS:-60}" >"$fuzz_log" 2>&1 &
-fz=$!
-set +m
+echo "=== ThreadSanitizer build: tests labelled unit or tsan (not normal-only or no-tsan)"
 tsan_logs=$PWD/build-tsan/tsan-reports
 rm -rf "$tsan_logs"; mkdir -p "$tsan_logs"
 TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1:history_size=4:log_path=$tsan_logs/tsan" \
@@ -123,10 +122,6 @@ if compgen -G "$tsan_logs/tsan.*" >/dev/null; then
   exit 1
 fi
 
-echo "=== fuzzing (short)"
-wait_job "$fz" "$fuzz_log" "fuzzing"
-cat "$fuzz_log"
-timings+=("fuzz: $((SECONDS - t_fz)) s (beside the TSan tests)")
 echo "=== normal, ASan+UBSan and TSan builds passed; fuzzing found nothing"
 printf 'time: %s\n' "${timings[@]}"
 echo "suite: $passed passed, 0 failed"
