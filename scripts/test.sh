@@ -30,11 +30,11 @@ build_leg() {
   cmake --build "$dir" -j "$jobs"
 }
 
-# test_leg NAME DIR [ctest-args...]   (ctest -j test_jobs, default: the cores)
+# test_leg NAME DIR [ctest-args...]
 test_leg() {
   local name=$1 dir=$2; shift 2
   local t0=$SECONDS rc=0
-  (cd "$dir" && ctest --output-on-failure --no-tests=error -j "${test_jobs:-$jobs}" --timeout 600 "$@") 2>&1 |
+  (cd "$dir" && ctest --output-on-failure --no-tests=error -j "$jobs" --timeout 600 "$@") 2>&1 |
     tee "$dir/ctest.log" || rc=$?
   local line n failed
   line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$dir/ctest.log" | tail -1 || true)
@@ -109,7 +109,7 @@ timings+=("$(tail -n 1 "$bg_log") (beside the normal tests)")
 echo "=== AddressSanitizer + UndefinedBehaviorSanitizer build: tests (not normal-only; fewer kill cycles)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   CT_FAILOVER_CYCLES=3 CT_AUTO_FAILOVER_CYCLES=3 CT_FAULT_CYCLES=5 \
-  test_jobs=$((jobs + 1)) test_leg asan build-asan -LE 'normal-only'
+  test_leg asan build-asan -LE 'normal-only'
 
 echo "=== ThreadSanitizer build: tests labelled unit or tsan (not normal-only or no-tsan)"
 tsan_logs=$PWD/build-tsan/tsan-reports
