@@ -1,6 +1,7 @@
 /* main.c — chitieu-aggregator: options, wiring of campaign, keys, auth table,
- * store and ZeroMQ context, signals, exit code. The loop itself is
- * ct_aggregator_run() (ct_aggregator.h).
+ * store (ct_aggregator_store.h) and ZeroMQ context, signals
+ * (ct_aggregator_proc.h), exit code. The loop itself is ct_aggregator_run()
+ * (ct_aggregator.h).
  *
  * Invariants: the ZAP handler is bound before any CURVE server socket (it
  * starts before ct_aggregator_run); signals only set flags and write to a
@@ -8,19 +9,16 @@
  * happens after the store is opened.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <malloc.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <sodium.h>
 #include <zmq.h>
 
 #include "ct_aggregator.h"
 #include "ct_aggregator_args.h"
+#include "ct_aggregator_proc.h"
+#include "ct_aggregator_store.h"
 #include "ct_auth.h"
 #include "ct_campaign.h"
 #include "ct_campaign_default.h"
@@ -150,100 +148,10 @@ static const ct_opt_spec spec = {
               "configuration error.",
 };
 
-static volatile sig_atomic_t g_stop, g_reload;
-static int g_sigpipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-    int saved = errno;
-    if (sig == SIGHUP)
-        g_reload = 1;
-    else
-        g_stop = 1;
-    char c = 1;
-    ssize_t w = write(g_sigpipe[1], &c, 1);
-    (void)w;
-    errno = saved;
-}
-
-static bool install_signals(void)
-{
-    if (pipe(g_sigpipe) != 0) return false;
-    for (int i = 0; i < 2; i++) {
-        if (fcntl(g_sigpipe[i], F_SETFL, fcntl(g_sigpipe[i], F_GETFL) | O_NONBLOCK) != 0 ||
-            fcntl(g_sigpipe[i], F_SETFD, FD_CLOEXEC) != 0)
-            return false;
-    }
-    ct_cli_on_stop_signals(on_signal);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    return sigaction(SIGHUP, &sa, NULL) == 0;
-}
-
-/* Opens the store at o->data for camp (exit code in *code on failure). */
-static ct_store *open_store(const opts_t *o, const ct_campaign *camp, int *code)
-{
-    char err[512] = "";
-    ct_store *store = NULL;
-    ct_store_opts so = {.dir = o->data,
-                        .map_size = o->map_size,
-                        .campaign_id = camp->id,
-                        .fingerprint = camp->fingerprint,
-                        .accept_campaign_change = o->accept_campaign_change};
-    ct_err e = ct_store_open(&so, &store, err, sizeof err);
-    if (!e) e = ct_store_set_campaign(store, camp, err, sizeof err);
-    if (!e) ct_store_set_checkpoint(store, (size_t)o->persons_ckpt, 5000);
-    if (e) {
-        ct_log(CT_LOG_ERROR, "cannot open store", "err=%s detail=\"%s\"", ct_err_name(e), err);
-        *code = e == CT_ERR_CAMPAIGN_MISMATCH ? 2 : 1;
-        ct_store_close(store);
-        return NULL;
-    }
-    return store;
-}
-
-/* Group mode: the member's log has an unsafe tail the leader at leader
- * refuses; discard it (kept aside) as --rejoin does and reopen the store.
- * NULL when that fails (logged). */
-static ct_store *rejoin_group(const opts_t *o, ct_store *store, const ct_campaign *camp,
-                              const ct_keypair *kp, const char *primary_pub, const char *leader)
-{
-    opts_t r = *o;
-    r.follow = leader;
-    r.rejoin = true;
-    int code = ct_aggregator_failover(&r, store, camp, kp, primary_pub);
-    ct_store_close(store);
-    if (code != 0) return NULL;
-    return open_store(o, camp, &code);
-}
-
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-/* Heap policy (docs/aggregator.md "Memory"): frames up to 9 MiB are received
- * by ZeroMQ's I/O thread and freed by this one. With glibc's dynamic mmap
- * threshold, the first free of such a block raises the threshold, later ones
- * come from an arena and their pages stay after free (one arena per thread
- * that ever allocated). A fixed threshold keeps every large block mmapped, so
- * it goes back to the system when freed; two arenas bound the rest. */
-static void set_heap_policy(void)
-{
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-    mallopt(M_ARENA_MAX, 2);
-}
-
 int main(int argc, char **argv)
 {
     ct_log_set_component("aggregator");
-    set_heap_policy();
+    ct_aggregator_heap_policy();
     opts_t o;
     memset(&o, 0, sizeof o);
     ct_opt_result res;
@@ -263,6 +171,7 @@ int main(int argc, char **argv)
     ct_keypair kp;
     memset(&kp, 0, sizeof kp);
     char primary_pub[CT_Z85_KEY_LEN + 1] = "";
+    ct_aggregator_signals sig = {0};
 
     if (ct_crypto_init() != CT_OK) {
         ct_log(CT_LOG_ERROR, "libsodium init failed", NULL);
@@ -282,8 +191,8 @@ int main(int argc, char **argv)
     if ((exit_code = ct_aggregator_from_copy(&o, &camp, o.insecure ? NULL : &kp, primary_pub)))
         goto out;
     exit_code = 1;
-    raise_nofile();
-    if (!(store = open_store(&o, &camp, &exit_code))) goto out;
+    ct_aggregator_raise_nofile();
+    if (!(store = ct_aggregator_store_open(&o, &camp, &exit_code))) goto out;
     if (o.promote || o.rejoin) {
         exit_code = ct_aggregator_failover(&o, store, &camp, o.insecure ? NULL : &kp, primary_pub);
         goto out;
@@ -294,7 +203,7 @@ int main(int argc, char **argv)
         ct_log(CT_LOG_WARN, "LMDB reader check failed", "detail=\"%s\"",
                ct_store_last_error(store));
 
-    if (!install_signals()) {
+    if (ct_aggregator_signals_install(&sig) != CT_OK) {
         ct_log(CT_LOG_ERROR, "cannot set up signal handling", "err=\"%s\"", strerror(errno));
         goto out;
     }
@@ -319,9 +228,9 @@ int main(int argc, char **argv)
                              .auth = auth,
                              .kp = o.insecure ? NULL : &kp,
                              .zctx = ctx,
-                             .stop = &g_stop,
-                             .reload = &g_reload,
-                             .wake_fd = g_sigpipe[0]};
+                             .stop = sig.stop,
+                             .reload = sig.reload,
+                             .wake_fd = sig.wake_fd};
     ct_aggregator_args_wire(&o, primary_pub, &ao);
     if (o.metrics && (e = ct_metrics_http_start(o.metrics, &ao.metrics, err, sizeof err))) {
         ct_log(CT_LOG_ERROR, "--metrics", "err=%s detail=\"%s\"", ct_err_name(e), err);
@@ -346,10 +255,11 @@ int main(int argc, char **argv)
     }
     for (;;) {
         e = ct_aggregator_run(&ao, err, sizeof err);
-        if (!(e == CT_ERR_CHAIN && elect && rejoin_to[0] && !g_stop)) break;
+        if (!(e == CT_ERR_CHAIN && elect && rejoin_to[0] && !*sig.stop)) break;
         /* a former leader's unsafe tail: discarded (kept aside), then the
          * member runs again as a follower */
-        store = rejoin_group(&o, store, &camp, o.insecure ? NULL : &kp, primary_pub, rejoin_to);
+        store = ct_aggregator_store_rejoin(&o, store, &camp, o.insecure ? NULL : &kp, primary_pub,
+                                           rejoin_to);
         if (!store) break;
         ao.store = store;
     }
@@ -367,8 +277,7 @@ out:
     ct_store_close(store);
     ct_campaign_free(&camp);
     sodium_memzero(&kp, sizeof kp);
-    if (g_sigpipe[0] >= 0) close(g_sigpipe[0]);
-    if (g_sigpipe[1] >= 0) close(g_sigpipe[1]);
+    ct_aggregator_signals_close();
     if (exit_code == 0) ct_log(CT_LOG_INFO, "stopped", NULL);
     return exit_code;
 }

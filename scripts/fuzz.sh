@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of tests/fuzz/ for a share of a time budget.
 #   scripts/fuzz.sh [SECONDS]        (default 60; each of the N targets gets SECONDS/N)
+#   scripts/fuzz.sh --build-only     build the targets and stop
 # Environment: CT_FUZZ_TARGETS="event wire" to run a subset; CT_FUZZ_BUILD=dir
 # (default build-fuzz); CT_FUZZ_KEEP=1 keeps the grown corpora (printed path).
 # Builds with CC=clang -DCT_FUZZ=ON into build-fuzz/, fuzzes a temporary copy
@@ -10,8 +11,9 @@
 # leak, timeout or sanitizer report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_only=0; [[ "${1:-}" == "--build-only" ]] && { build_only=1; shift; }
 budget=${1:-60}
-[[ "$budget" =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS]" >&2; exit 2; }
+[[ "$budget" =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS | --build-only]" >&2; exit 2; }
 build=${CT_FUZZ_BUILD:-build-fuzz}
 targets=(${CT_FUZZ_TARGETS:-event entry wire state logrec campaign})
 per=$(( budget / ${#targets[@]} ))
@@ -20,6 +22,7 @@ per=$(( budget / ${#targets[@]} ))
 command -v clang >/dev/null || { echo "fuzz.sh: clang is required (scripts/install-deps.sh --test)" >&2; exit 2; }
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCT_FUZZ=ON -DCT_TESTS=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
+((build_only)) && exit 0
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ct-fuzz.XXXXXX")
 [[ "${CT_FUZZ_KEEP:-0}" == 1 ]] || trap 'rm -rf "$work"' EXIT
