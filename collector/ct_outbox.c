@@ -387,8 +387,9 @@ ct_err ct_outbox_idem_seen(ct_outbox_txn *t, const uint8_t *idem, bool *seen, ui
     return CT_OK;
 }
 
-ct_err ct_outbox_queue(ct_outbox_txn *t, ct_event *ev, const uint8_t *idem, bool *queued,
-                       uint64_t *seq)
+ct_err ct_outbox_queue_encoded(ct_outbox_txn *t, uint8_t id[CT_EVENT_ID_LEN],
+                               ct_err (*encode)(const void *obj, ct_buf *out), const void *obj,
+                               const uint8_t *idem, const char *what, bool *queued, uint64_t *seq)
 {
     if (queued) *queued = false;
     if (idem) {
@@ -402,25 +403,36 @@ ct_err ct_outbox_queue(ct_outbox_txn *t, ct_event *ev, const uint8_t *idem, bool
         }
     }
     uint64_t s = t->next_seq;
-    ct_event_id_make(ev->id, t->origin, s);
+    ct_event_id_make(id, t->origin, s);
     ct_buf_reset(&t->buf);
-    ct_err e = ct_event_encode(ev, &t->buf);
+    ct_err e = encode(obj, &t->buf);
     if (e != CT_OK) return e;
     uint8_t kb[8];
     ct_be64_put(kb, s);
     MDB_val k = {8, kb}, v = {t->buf.len, t->buf.data};
     int rc = mdb_put(t->txn, t->ob->outbox, &k, &v, MDB_APPEND);
     if (rc == MDB_KEYEXIST) rc = mdb_put(t->txn, t->ob->outbox, &k, &v, MDB_NOOVERWRITE);
-    if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "storing event");
+    if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, what);
     if (idem) {
         MDB_val ik = {CT_OUTBOX_IDEM_LEN, (void *)idem}, iv = {8, kb};
         rc = mdb_put(t->txn, t->ob->imports, &ik, &iv, 0);
-        if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "storing import key");
+        if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "storing idempotency key");
     }
     t->next_seq = s + 1;
     if (queued) *queued = true;
     if (seq) *seq = s;
     return CT_OK;
+}
+
+static ct_err encode_event(const void *ev, ct_buf *out)
+{
+    return ct_event_encode(ev, out);
+}
+
+ct_err ct_outbox_queue(ct_outbox_txn *t, ct_event *ev, const uint8_t *idem, bool *queued,
+                       uint64_t *seq)
+{
+    return ct_outbox_queue_encoded(t, ev->id, encode_event, ev, idem, "storing event", queued, seq);
 }
 
 ct_err ct_outbox_commit(ct_outbox_txn *t)

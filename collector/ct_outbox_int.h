@@ -26,6 +26,14 @@ struct ct_outbox_txn {
     ct_buf buf;
 };
 
+/* The one queueing path of every entry kind: the idempotency check (a seen
+ * idem sets *seq to its entry and queues nothing), the next seq and its id
+ * (written into id before encoding), encode(obj) into t->buf, the outbox
+ * put and the idempotency key. what names the put in an LMDB failure. */
+ct_err ct_outbox_queue_encoded(ct_outbox_txn *t, uint8_t id[CT_EVENT_ID_LEN],
+                               ct_err (*encode)(const void *obj, ct_buf *out), const void *obj,
+                               const uint8_t *idem, const char *what, bool *queued, uint64_t *seq);
+
 /* Records LMDB's message for rc in ob's errmsg and maps rc to a ct_err. */
 ct_err ct_outbox_lmdb_fail(ct_outbox *ob, int rc, const char *what);
 /* Begins a transaction (flags 0 or MDB_RDONLY) and opens a cursor on dbi. On

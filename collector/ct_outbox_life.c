@@ -44,46 +44,27 @@ int ct_outbox_acked_read(ct_outbox *ob, MDB_txn *txn, const MDB_val *k, ct_outbo
     return 0;
 }
 
+static ct_err encode_life(const void *l, ct_buf *out)
+{
+    return ct_life_encode(l, out);
+}
+
 ct_err ct_outbox_queue_life(ct_outbox_txn *t, struct ct_life *l, const uint8_t *idem,
                             uint64_t target_seq, bool *queued, uint64_t *seq)
 {
-    if (queued) *queued = false;
-    if (idem) {
-        bool seen;
-        uint64_t old = 0;
-        ct_err e = ct_outbox_idem_seen(t, idem, &seen, &old);
-        if (e != CT_OK) return e;
-        if (seen) {
-            if (seq) *seq = old;
-            return CT_OK;
-        }
-    }
-    uint64_t s = t->next_seq;
-    ct_event_id_make(l->id, t->origin, s);
-    ct_buf_reset(&t->buf);
-    ct_err e = ct_life_encode(l, &t->buf);
-    if (e != CT_OK) return e;
-    uint8_t kb[8];
-    ct_be64_put(kb, s);
-    MDB_val k = {8, kb}, v = {t->buf.len, t->buf.data};
-    int rc = mdb_put(t->txn, t->ob->outbox, &k, &v, MDB_NOOVERWRITE);
-    if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "storing life entry");
-    if (idem) {
-        MDB_val ik = {CT_OUTBOX_IDEM_LEN, (void *)idem}, iv = {8, kb};
-        rc = mdb_put(t->txn, t->ob->imports, &ik, &iv, 0);
-        if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "storing idempotency key");
-    }
-    if (target_seq) {
-        uint8_t lk[16], one = 1;
-        ct_be64_put(lk, target_seq);
-        ct_be64_put(lk + 8, s);
-        MDB_val k2 = {16, lk}, v2 = {1, &one};
-        rc = mdb_put(t->txn, t->ob->life, &k2, &v2, 0);
-        if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "storing life link");
-    }
-    t->next_seq = s + 1;
-    if (queued) *queued = true;
+    bool fresh = false;
+    uint64_t s = 0;
+    ct_err e =
+        ct_outbox_queue_encoded(t, l->id, encode_life, l, idem, "storing life entry", &fresh, &s);
+    if (queued) *queued = fresh;
     if (seq) *seq = s;
+    if (e != CT_OK || !fresh || !target_seq) return e;
+    uint8_t lk[16], one = 1;
+    ct_be64_put(lk, target_seq);
+    ct_be64_put(lk + 8, s);
+    MDB_val k2 = {16, lk}, v2 = {1, &one};
+    int rc = mdb_put(t->txn, t->ob->life, &k2, &v2, 0);
+    if (rc != 0) return ct_outbox_lmdb_fail(t->ob, rc, "storing life link");
     return CT_OK;
 }
 
