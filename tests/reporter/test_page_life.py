@@ -18,9 +18,6 @@ headless Chromium loads the page:
   the replay's JSON has the same life member;
 - the page's Changes panel, closed days, late data and office ranking show
   exactly those figures.
-
-Needs life entries in the aggregator (branch life-store) and in the audit
-engine (life-audit).
 """
 import base64
 import csv
