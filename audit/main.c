@@ -1,6 +1,7 @@
 /* main.c — chitieu-audit: verify | replay | national-replay | export | rebuild | trace | life.
  *
- * Options (one ct_opt table), wiring and exit codes only; the auditor's rules
+ * Options (one ct_opt table), wiring and exit codes only; each command's
+ * output is ct_audit_cmd_*.c (ct_audit_main.h); the auditor's rules
  * are the library (ct_verify.h, ct_replay.h, ct_export.h, ct_rebuild.h,
  * ct_trace.h, ct_lifelist.h, ct_natreplay.h over the engine ct_audit.h). Exit codes: 0 OK; 1
  * divergence found or runtime failure (the finding or error is printed); 2 usage or configuration
@@ -8,44 +9,22 @@
  * creates a fresh store. docs/audit.md.
  */
 #include <assert.h>
-#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ct_audit_main.h"
 #include "ct_campaign_default.h"
-#include "ct_export.h"
-#include "ct_file.h"
 #include "ct_keys.h"
 #include "ct_lifelist.h"
-#include "ct_natreplay.h"
 #include "ct_opt.h"
-#include "ct_rebuild.h"
-#include "ct_replay.h"
-#include "ct_status.h"
 #include "ct_reorg.h"
-#include "ct_time.h"
-#include "ct_trace.h"
-#include "ct_verify.h"
-
-enum { EXIT_DIVERGED = 1, EXIT_USAGE = 2 };
-enum { VERIFY = 1, REPLAY = 2, EXPORT = 4, REBUILD = 8, TRACE = 16, NATREPLAY = 32, LIFE = 64 };
-
-typedef struct {
-    const char *data, *file, *campaign, *output, *input, *format, *now, *feed, *time;
-    const char *from_time, *to_time, *agent, *person, *day, *national, *sources, *pins;
-    const char *event, *kind;
-    int64_t seq, from_seq, to_seq, district, threads, unit;
-    bool staff, no_ids, quiet;
-    int units;
-} cfg;
+#include "ct_status.h"
 
 /* clang-format off */
-#define O(n, k, f, c, a, h) {.name = n, .kind = k, .off = offsetof(cfg, f), .cmds = c, .arg = a, .help = h}
-#define I(n, f, c, a, lo, hi, h) {.name = n, .kind = CT_OPT_INT, .off = offsetof(cfg, f), .cmds = c, \
+#define O(n, k, f, c, a, h) {.name = n, .kind = k, .off = offsetof(ct_audit_cfg, f), .cmds = c, .arg = a, .help = h}
+#define I(n, f, c, a, lo, hi, h) {.name = n, .kind = CT_OPT_INT, .off = offsetof(ct_audit_cfg, f), .cmds = c, \
                                   .arg = a, .min = lo, .max = hi, .help = h}
-/* indexes in OPTS of options whose presence matters (--seq 0, --unit 0) */
-enum { O_SEQ = 8, O_UNIT = 24 };
 static const ct_opt OPTS[] = {
     O("data", CT_OPT_STR, data, 0, "DIR", "the store (rebuild: the fresh directory to create)"),
     O("file", CT_OPT_STR, file, VERIFY | REPLAY | REBUILD | TRACE | LIFE, "F.ctlog", "a .ctlog export"),
@@ -82,7 +61,7 @@ static const ct_opt OPTS[] = {
       "directory or .ctlog export"),
     O("pins", CT_OPT_STR, pins, NATREPLAY, "PINS", "the national report's pins (its \"pins\" "
       "field or Pins: line): now_ms/code:seq:feed:age_ms,..."),
-    {.name = "units", .kind = CT_OPT_CHOICE, .off = offsetof(cfg, units), .cmds = REPLAY,
+    {.name = "units", .kind = CT_OPT_CHOICE, .off = offsetof(ct_audit_cfg, units), .cmds = REPLAY,
      .choices = ct_units_names, .def = "current", .help = "the report's units: current (the "
      "reorganizations in force at the report clock applied) or original; the reporter's --units"},
     {0}};
@@ -115,19 +94,19 @@ static const ct_opt_spec SPEC = {.prog = "chitieu-audit", .usage = "COMMAND [opt
     .epilog = "Exit: 0 ok, 1 divergence or runtime failure, 2 usage/config error."};
 /* clang-format on */
 
-static int fail(int rc, const char *msg)
+int ct_audit_main_fail(int rc, const char *msg)
 {
     fprintf(stderr, "chitieu-audit: %s\n", msg);
     return rc;
 }
 
-static int usage(const char *msg)
+int ct_audit_main_usage(const char *msg)
 {
     return ct_opt_usage_error(&SPEC, "%s", msg);
 }
 
 /* The finding, if any, on stdout as "FAIL ..." (exit 1). */
-static int finding(const ct_audit *a, int rc_ok)
+int ct_audit_main_finding(const ct_audit *a, int rc_ok)
 {
     ct_audit_result r;
     ct_audit_result_get(a, &r);
@@ -142,181 +121,8 @@ static int finding(const ct_audit *a, int rc_ok)
     return EXIT_DIVERGED;
 }
 
-static int cmd_verify(const cfg *o, const ct_audit_src *src, ct_audit_opts *ao, ct_audit *a)
-{
-    char err[1024] = "", hex[65];
-    int64_t t0 = ct_monotonic_ms();
-    ct_verify_info vi = {0};
-    ao->progress = o->quiet ? NULL : "verify";
-    ct_err e = src->store ? ct_audit_verify_store(a, src->store, src->name, ao, o->no_ids, &vi, err,
-                                                  sizeof err)
-                          : ct_audit_verify_ctlog(a, src->file, src->name, ao, err, sizeof err);
-    if (vi.warning[0]) fprintf(stderr, "chitieu-audit: warning: %s\n", vi.warning);
-    if (e) return fail(EXIT_DIVERGED, err);
-    if (finding(a, 0)) return EXIT_DIVERGED;
-    ct_audit_result r;
-    ct_audit_result_get(a, &r);
-    printf("OK seq=%" PRIu64 " head=%s\n", r.last_seq, (ct_hash_hex(r.head, hex), hex));
-    if (!o->quiet) ct_verify_print_summary(stderr, a, src, &vi, ct_monotonic_ms() - t0);
-    return 0;
-}
-
-static int cmd_replay(const cfg *o, const ct_opt_result *res, const ct_audit_src *src,
-                      ct_audit_opts *ao, ct_audit *a)
-{
-    const ct_campaign *c = ao->campaign;
-    int64_t at_ms = INT64_MAX, now_ms = 0;
-    ct_status_format fmt = CT_FMT_TABLE;
-    if (o->format) (void)ct_status_format_parse(o->format, &fmt); /* checked in check_args */
-    if (o->time && ct_time_parse(o->time, c->tz_offset_min, &at_ms))
-        return usage("--time: not an ISO time");
-    if (o->now && ct_time_parse(o->now, c->tz_offset_min, &now_ms))
-        return usage("--now: not an ISO time");
-    char err[1024] = "";
-    ao->progress = o->quiet ? NULL : "replay";
-    ct_err e =
-        ct_audit_replay(a, src, ao, !res->given[O_SEQ], (uint64_t)o->seq, at_ms, err, sizeof err);
-    if (e) return fail(EXIT_DIVERGED, err);
-    if (finding(a, 0)) return EXIT_DIVERGED;
-    ct_audit_result r;
-    ct_audit_result_get(a, &r);
-    if (!o->now) now_ms = o->time ? at_ms : (r.last_seq ? r.last_received_ms : c->start_ms);
-    ct_status_position pos = {
-        .seq = r.last_seq, .now_ms = now_ms, .feed = o->feed ? o->feed : "replay"};
-    memcpy(pos.head, r.head, sizeof pos.head);
-    ct_buf out = CT_BUF_INIT;
-    ct_reorg_view rv;
-    e = ct_reorg_project(c, r.counts, now_ms, (ct_units)o->units, &rv);
-    if (!e)
-        e = ct_status_render(ct_reorg_campaign(&rv, c), ct_reorg_counts(&rv, r.counts), &pos, fmt,
-                             o->staff ? CT_STATUS_STAFF : 0, &out);
-    ct_reorg_view_free(&rv);
-    err[0] = 0;
-    if (!e) e = ct_file_replace(o->output ? o->output : "-", out.data, out.len, err, sizeof err);
-    int rc = e ? fail(EXIT_DIVERGED, err[0] ? err : "rendering the report failed") : 0;
-    ct_buf_free(&out);
-    return rc;
-}
-
-static int cmd_export(const cfg *o, const ct_audit_src *src, const ct_campaign *c)
-{
-    static const char *const fmts[] = {"ctlog", "jsonl", "csv"};
-    ct_export_opts eo = {.campaign = c,
-                         .from_seq = (uint64_t)o->from_seq,
-                         .to_seq = (uint64_t)o->to_seq,
-                         .by_time = o->from_time || o->to_time,
-                         .from_ms = INT64_MIN,
-                         .to_ms = INT64_MAX};
-    for (int i = 0; i < 3; i++)
-        if (strcmp(o->format, fmts[i]) == 0) eo.format = (ct_export_format)i;
-    if ((o->from_time && ct_time_parse(o->from_time, c->tz_offset_min, &eo.from_ms)) ||
-        (o->to_time && ct_time_parse(o->to_time, c->tz_offset_min, &eo.to_ms)))
-        return usage("--from-time/--to-time: not an ISO time");
-    bool to_stdout = strcmp(o->output, "-") == 0;
-    eo.progress = o->quiet || to_stdout ? NULL : "export";
-    eo.out_name = o->output;
-    char err[1024] = "", hex[65];
-    ct_export_info info;
-    if (ct_export_to_file(src->store, src->name, &eo, o->output, &info, err, sizeof err))
-        return fail(EXIT_DIVERGED, err);
-    if (!o->quiet && !to_stdout)
-        fprintf(
-            stderr, "export: %" PRIu64 " records, seq %" PRIu64 "..%" PRIu64 ", head=%s -> %s\n",
-            info.count, info.from, info.last, (ct_hash_hex(info.last_hash, hex), hex), o->output);
-    return 0;
-}
-
-static int cmd_rebuild(const cfg *o, const ct_audit_src *src, ct_audit_opts *ao, ct_audit *a)
-{
-    char err[1024] = "", hex[65];
-    ct_rebuild_info info;
-    ao->progress = o->quiet ? NULL : "rebuild: verify";
-    ct_err e = ct_rebuild(a, src->file, src->name, o->data, ao, o->quiet ? NULL : "rebuild: import",
-                          &info, err, sizeof err);
-    if (e) return fail(EXIT_DIVERGED, err);
-    if (finding(a, 0)) return EXIT_DIVERGED;
-    ct_audit_result r;
-    ct_audit_result_get(a, &r);
-    printf("OK seq=%" PRIu64 " head=%s counters=%zu\n", info.seq,
-           (ct_hash_hex(info.head, hex), hex), info.counters);
-    ct_audit_print_totals(stdout, r.counts);
-    return 0;
-}
-
-static int cmd_trace(const cfg *o, const ct_audit_src *src, ct_audit_opts *ao, ct_audit *a)
-{
-    char err[1024] = "";
-    ct_trace_filter t = {.agent = o->agent,
-                         .district = (uint32_t)o->district,
-                         .seq = (uint64_t)o->seq,
-                         .jsonl = o->format && strcmp(o->format, "jsonl") == 0};
-    if ((o->person && ct_trace_set_person(&t, o->person, err, sizeof err)) ||
-        (o->day && ct_trace_set_day(&t, o->day, err, sizeof err)) ||
-        (o->event && ct_trace_set_event(&t, o->event, err, sizeof err)))
-        return usage(err);
-    uint64_t n = 0;
-    ct_err e = ct_trace(a, src, ao, &t, stdout, &n, err, sizeof err);
-    int rc = e ? fail(EXIT_DIVERGED, err) : 0;
-    ct_audit_result r;
-    ct_audit_result_get(a, &r);
-    if (!rc && r.diverged) {
-        fflush(stdout);
-        fprintf(stderr, "chitieu-audit: FAIL %s (trace stops there; run verify)\n", r.finding);
-        rc = EXIT_DIVERGED;
-    }
-    if (!rc && !o->quiet)
-        fprintf(stderr, "trace: %" PRIu64 " matching of %" PRIu64 " records\n", n, r.n_records);
-    return fflush(stdout) != 0 ? EXIT_DIVERGED : rc;
-}
-
-static int cmd_life(const cfg *o, const ct_opt_result *res, const ct_audit_src *src,
-                    ct_audit_opts *ao, ct_audit *a)
-{
-    char err[1024] = "";
-    ct_lifelist_filter f = {.has_unit = res->given[O_UNIT], .unit = (uint32_t)o->unit};
-    if (o->format) (void)ct_lifelist_format_parse(o->format, &f.fmt); /* checked in check_args */
-    if (o->kind && ct_lifelist_set_kinds(&f, o->kind, err, sizeof err)) return usage(err);
-    ao->progress = o->quiet ? NULL : "life";
-    ct_buf out = CT_BUF_INIT;
-    uint64_t n = 0;
-    ct_err e = ct_lifelist(a, src, ao, &f, &out, &n, err, sizeof err);
-    int rc = e ? fail(EXIT_DIVERGED, err) : finding(a, 0);
-    if (!rc) {
-        err[0] = 0;
-        e = ct_file_replace(o->output ? o->output : "-", out.data, out.len, err, sizeof err);
-        if (e) rc = fail(EXIT_DIVERGED, err[0] ? err : ct_err_str(e));
-    }
-    if (!rc && !o->quiet) fprintf(stderr, "life: %" PRIu64 " entries listed\n", n);
-    ct_buf_free(&out);
-    return rc;
-}
-
-static int cmd_natreplay(const cfg *o, unsigned threads)
-{
-    char err[1536] = "";
-    ct_national n;
-    if (ct_national_load(o->national, &n, err, sizeof err)) return fail(EXIT_USAGE, err);
-    ct_natreplay_opts no = {.sources = o->sources ? o->sources : "",
-                            .pins = o->pins,
-                            .fmt = CT_NAT_TABLE,
-                            .threads = threads,
-                            .quiet = o->quiet};
-    if (o->format) (void)ct_natstatus_format_parse(o->format, &no.fmt); /* checked in check_args */
-    ct_buf out = CT_BUF_INIT;
-    ct_err e = CT_OK;
-    /* a CSV file is a document Excel opens: the reporter's carries a BOM */
-    if (no.fmt == CT_NAT_CSV && o->output && strcmp(o->output, "-") != 0)
-        e = ct_buf_append(&out, "\xEF\xBB\xBF", 3);
-    if (!e) e = ct_audit_national_replay(&n, &no, &out, err, sizeof err);
-    if (!e) e = ct_file_replace(o->output ? o->output : "-", out.data, out.len, err, sizeof err);
-    int rc = !e ? 0 : fail(e == CT_ERR_USAGE ? EXIT_USAGE : EXIT_DIVERGED, err);
-    ct_buf_free(&out);
-    ct_national_free(&n);
-    return rc;
-}
-
 /* The checks that need no file: usage errors before anything is opened. */
-static const char *check_args(unsigned cmd, const cfg *o, const ct_opt_result *res)
+static const char *check_args(unsigned cmd, const ct_audit_cfg *o, const ct_opt_result *res)
 {
     ct_status_format f;
     ct_lifelist_format lf;
@@ -361,7 +167,7 @@ static const char *check_args(unsigned cmd, const cfg *o, const ct_opt_result *r
 
 int main(int argc, char **argv)
 {
-    cfg o = {0};
+    ct_audit_cfg o = {0};
     ct_opt_result res;
     if (ct_opt_parse(&SPEC, argc, argv, &o, &res) != CT_OK) return EXIT_USAGE;
     if (res.exit_now) return 0;
@@ -369,31 +175,33 @@ int main(int argc, char **argv)
     assert(strcmp(OPTS[O_UNIT].name, "unit") == 0);
     unsigned cmd = res.cmd->bit;
     const char *bad = check_args(cmd, &o, &res);
-    if (bad) return usage(bad);
-    if (ct_crypto_init() != CT_OK) return fail(EXIT_DIVERGED, "libsodium initialisation failed");
+    if (bad) return ct_audit_main_usage(bad);
+    if (ct_crypto_init() != CT_OK)
+        return ct_audit_main_fail(EXIT_DIVERGED, "libsodium initialisation failed");
     if (cmd == NATREPLAY)
-        return cmd_natreplay(&o, o.threads ? (unsigned)o.threads : ct_audit_default_threads());
+        return ct_audit_cmd_natreplay(&o,
+                                      o.threads ? (unsigned)o.threads : ct_audit_default_threads());
     char err[1024] = "";
     ct_campaign c;
     ct_err e = ct_campaign_load_arg(o.campaign, &c, err, sizeof err);
-    if (e) return fail(EXIT_USAGE, err[0] ? err : ct_err_str(e));
+    if (e) return ct_audit_main_fail(EXIT_USAGE, err[0] ? err : ct_err_str(e));
     ct_audit_src src;
     const char *dir = cmd == REBUILD ? NULL : o.data;
     const char *file = cmd == EXPORT ? NULL : cmd == REBUILD && o.input ? o.input : o.file;
     e = ct_audit_src_open(&src, &c, dir, file, err, sizeof err);
-    int rc = e == CT_ERR_USAGE && !!dir == !!file ? usage(err)
-             : e ? fail(e == CT_ERR_USAGE ? EXIT_USAGE : EXIT_DIVERGED, err)
+    int rc = e == CT_ERR_USAGE && !!dir == !!file ? ct_audit_main_usage(err)
+             : e ? ct_audit_main_fail(e == CT_ERR_USAGE ? EXIT_USAGE : EXIT_DIVERGED, err)
                  : 0;
     ct_audit_opts ao = {.campaign = &c,
                         .threads = o.threads ? (unsigned)o.threads : ct_audit_default_threads()};
     ct_audit a;
     memset(&a, 0, sizeof a); /* ct_audit_free is safe on it if no command starts a walk */
-    if (!rc && cmd == VERIFY) rc = cmd_verify(&o, &src, &ao, &a);
-    if (!rc && cmd == REPLAY) rc = cmd_replay(&o, &res, &src, &ao, &a);
-    if (!rc && cmd == EXPORT) rc = cmd_export(&o, &src, &c);
-    if (!rc && cmd == REBUILD) rc = cmd_rebuild(&o, &src, &ao, &a);
-    if (!rc && cmd == TRACE) rc = cmd_trace(&o, &src, &ao, &a);
-    if (!rc && cmd == LIFE) rc = cmd_life(&o, &res, &src, &ao, &a);
+    if (!rc && cmd == VERIFY) rc = ct_audit_cmd_verify(&o, &src, &ao, &a);
+    if (!rc && cmd == REPLAY) rc = ct_audit_cmd_replay(&o, &res, &src, &ao, &a);
+    if (!rc && cmd == EXPORT) rc = ct_audit_cmd_export(&o, &src, &c);
+    if (!rc && cmd == REBUILD) rc = ct_audit_cmd_rebuild(&o, &src, &ao, &a);
+    if (!rc && cmd == TRACE) rc = ct_audit_cmd_trace(&o, &src, &ao, &a);
+    if (!rc && cmd == LIFE) rc = ct_audit_cmd_life(&o, &res, &src, &ao, &a);
     ct_audit_free(&a);
     ct_audit_src_close(&src);
     ct_campaign_free(&c);
