@@ -5,6 +5,7 @@ started again on their data. The Workdir kills whatever is left at the end.
 
 `Etcd.available()` is False when the etcd binary is absent (the test then
 exits 77: skipped)."""
+import base64
 import json
 import os
 import shutil
@@ -86,6 +87,22 @@ class Etcd:
                 continue
             if st.get("leader") and st.get("leader") == st.get("header", {}).get("member_id"):
                 return i
+        return None
+
+    def get(self, key):
+        """(value, create_revision) of key as a live member sees it; None when absent or no
+        member answers."""
+        for i in range(self.n):
+            if self.procs[i] is None or self.procs[i].p.poll() is not None:
+                continue
+            try:
+                r = self.post(i, "/v3/kv/range", {"key": base64.b64encode(key.encode()).decode()})
+            except (OSError, ValueError):
+                continue
+            kvs = r.get("kvs") or []
+            if not kvs:
+                return None
+            return base64.b64decode(kvs[0].get("value", "")).decode(), int(kvs[0]["create_revision"])
         return None
 
     def healthy(self, i):
