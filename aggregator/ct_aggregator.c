@@ -39,6 +39,8 @@ enum { S_INGEST = 0, S_FEED = 1, S_SNAP = 2, S_REPL = 3, S_N = 4 };
 
 /* An alert when safe has not moved for this long while committed is ahead. */
 #define SAFE_STALL_ALERT_MS 5000
+/* a follower counts after at most this many receipts in a row */
+#define FOLLOW_APPLY_EVERY 4
 
 typedef struct {
     int64_t t_ms;
@@ -164,8 +166,10 @@ typedef struct {
     uint64_t epoch;
     ct_wire_follower sta_fl[CT_REPL_MAX_FOLLOWERS]; /* the last "sta"'s followers */
     ct_counts changed;
-    uint64_t head_seq;
+    uint64_t head_seq; /* H: the counted head (the log's) */
     uint8_t head[CT_LOGREC_HASH_LEN];
+    uint64_t rx_seq; /* R: the received head (>= H; = H for a primary) */
+    unsigned receipts_since_apply;
     bool store_failing;
     int64_t last_fail_log;
     uint64_t refused_submits;                  /* a follower's "err" not_primary answers */
@@ -222,6 +226,8 @@ static void metrics_publish(run_state *r, int64_t now)
         st.replication_lag_records =
             ws->primary_committed > ws->head_seq ? ws->primary_committed - ws->head_seq : 0;
         st.primary_connected = ws->connected;
+        st.received_seq = ws->head_seq;
+        st.apply_lag_ms = ct_follow_apply_lag_ms(r->follow, now);
     } else if (r->o->n_replicate && (!r->o->elect || r->accepting)) {
         st.primary = true;
         st.committed = ct_repl_committed_seq(r->repl);
@@ -342,12 +348,12 @@ static void refuse_submits(run_state *r)
     ct_buf_free(&out);
 }
 
-/* A follower: batches from the primary, appended and published like
- * commits. CT_ERR_CHAIN ends the run. */
-static ct_err follow_round(run_state *r, char *err, size_t errlen)
+/* A follower: one apply of received records, published like a commit.
+ * CT_ERR_CHAIN ends the run. */
+static ct_err follow_apply(run_state *r, char *err, size_t errlen)
 {
     ct_store_commit cm = {.changed = &r->changed};
-    ct_err e = ct_follow_on_readable(r->follow, &cm, err, errlen);
+    ct_err e = ct_follow_apply(r->follow, ct_monotonic_ms(), &cm, err, errlen);
     if (e) return e;
     if (cm.seq_after > cm.seq_before) {
         r->head_seq = cm.seq_after;
@@ -356,6 +362,22 @@ static ct_err follow_round(run_state *r, char *err, size_t errlen)
         if (!r->o->elect) ct_repl_committed(r->repl, cm.seq_after, cm.head, ct_monotonic_ms());
     }
     return CT_OK;
+}
+
+/* A follower: batches from the primary, made durable (a receipt) and
+ * reported; then counted: at once when no batch waits on the socket, and
+ * after every FOLLOW_APPLY_EVERY receipts otherwise, so that counting
+ * keeps up under a constant stream. CT_ERR_CHAIN ends the run. */
+static ct_err follow_round(run_state *r, char *err, size_t errlen)
+{
+    bool received = false;
+    ct_err e = ct_follow_on_readable(r->follow, &received, err, errlen);
+    if (e) return e;
+    r->rx_seq = ct_follow_get_stats(r->follow)->head_seq;
+    if (received) r->receipts_since_apply++;
+    if (ct_follow_waiting(r->follow) && r->receipts_since_apply < FOLLOW_APPLY_EVERY) return CT_OK;
+    r->receipts_since_apply = 0;
+    return follow_apply(r, err, errlen);
 }
 
 /* The lease as words: sure (may lead), unsure (held, past the margin), none. */
@@ -393,10 +415,14 @@ static void log_repl_stats(run_state *r, int64_t now)
         uint64_t lag =
             fs->primary_committed > fs->head_seq ? fs->primary_committed - fs->head_seq : 0;
         ct_log(CT_LOG_INFO, "replication",
-               "role=follower primary=%s connected=%s head_seq=%llu primary_committed=%llu "
+               "role=follower primary=%s connected=%s head_seq=%llu applied_seq=%llu "
+               "apply_lag_records=%llu apply_lag_ms=%lld primary_committed=%llu "
                "primary_safe=%llu lag_records=%llu batches=%llu records=%llu empty_batches=%llu "
                "stale_batches=%llu store_failures=%llu epoch=%llu refused_submits=%llu",
                r->follow_ep, fs->connected ? "yes" : "no", (unsigned long long)fs->head_seq,
+               (unsigned long long)fs->applied_seq,
+               (unsigned long long)(fs->head_seq - fs->applied_seq),
+               (long long)ct_follow_apply_lag_ms(r->follow, now),
                (unsigned long long)fs->primary_committed, (unsigned long long)fs->primary_safe,
                (unsigned long long)lag, (unsigned long long)fs->batches,
                (unsigned long long)fs->records, (unsigned long long)fs->empty_batches,
@@ -410,11 +436,11 @@ static void log_repl_stats(run_state *r, int64_t now)
     char det[4096] = "";
     size_t dl = 0;
     for (size_t i = 0; i < n; i++) {
-        int w =
-            snprintf(det + dl, sizeof det - dl,
-                     "%s%s:acked=%llu:lag_records=%llu:lag_ms=%lld:silent_ms=%lld", dl ? "," : "",
-                     v[i].id, (unsigned long long)v[i].acked, (unsigned long long)v[i].lag_records,
-                     (long long)v[i].lag_ms, (long long)v[i].silent_ms);
+        int w = snprintf(det + dl, sizeof det - dl,
+                         "%s%s:acked=%llu:applied=%llu:lag_records=%llu:lag_ms=%lld:silent_ms=%lld",
+                         dl ? "," : "", v[i].id, (unsigned long long)v[i].acked,
+                         (unsigned long long)v[i].applied, (unsigned long long)v[i].lag_records,
+                         (long long)v[i].lag_ms, (long long)v[i].silent_ms);
         if (w < 0 || (size_t)w >= sizeof det - dl) break;
         dl += (size_t)w;
     }
@@ -444,9 +470,40 @@ static ct_err start_follow(run_state *r, const char *endpoint, char *err, size_t
                          .endpoint = endpoint,
                          .data = o->data,
                          .kp = o->kp,
-                         .primary_key_z85 = o->primary_key_z85};
+                         .primary_key_z85 = o->primary_key_z85,
+                         .apply_delay_ms = o->apply_delay_ms};
     snprintf(r->follow_ep, sizeof r->follow_ep, "%s", endpoint);
     return ct_follow_create(&fo, &r->follow, err, errlen);
+}
+
+/* Every received record counted, each apply published on the feed
+ * (before this member serves as primary). */
+static ct_err apply_all(run_state *r)
+{
+    ct_err e = CT_OK;
+    uint64_t bad = 0, total = ct_store_ship_pending(r->o->store), last_log = 0;
+    while (!e && ct_store_ship_pending(r->o->store)) {
+        ct_store_commit cm = {.changed = &r->changed};
+        e = ct_store_ship_apply(r->o->store, r->o->campaign, CT_STORE_SHIP_CHUNK, INT64_MAX, &cm,
+                                &bad);
+        if (!e && cm.seq_after <= cm.seq_before) e = CT_ERR_INTERNAL; /* no progress */
+        if (e) break;
+        r->head_seq = cm.seq_after;
+        memcpy(r->head, cm.head, sizeof r->head);
+        ct_feed_update(r->feed, &cm, ct_now_ms());
+        if (cm.seq_after - last_log >= 100000) {
+            ct_log(CT_LOG_INFO, "counting the received records before serving as primary",
+                   "head_seq=%llu received=%llu", (unsigned long long)cm.seq_after,
+                   (unsigned long long)total);
+            last_log = cm.seq_after;
+        }
+    }
+    if (e)
+        ct_log(CT_LOG_ERROR, "cannot count the received records", "err=%s seq=%llu detail=\"%s\"",
+               ct_err_name(e), (unsigned long long)bad, ct_store_last_error(r->o->store));
+    else
+        r->rx_seq = r->head_seq;
+    return e;
 }
 
 /* Group mode: the member wins. Every record already received is applied
@@ -456,18 +513,23 @@ static void become_primary(run_state *r, uint64_t epoch)
 {
     const ct_aggregator_opts *o = r->o;
     char err[512] = "";
-    if (r->follow) { /* what is already in the socket is applied first */
+    if (r->follow) { /* what is already in the socket is received first */
         for (int i = 0; i < 64; i++) {
             zmq_pollitem_t it = {ct_follow_socket(r->follow), 0, ZMQ_POLLIN, 0};
             if (zmq_poll(&it, 1, 0) <= 0) break;
-            uint64_t before = r->head_seq;
-            if (follow_round(r, err, sizeof err) != CT_OK || r->head_seq == before) break;
+            uint64_t before = r->rx_seq;
+            bool received = false;
+            if (ct_follow_on_readable(r->follow, &received, err, sizeof err) != CT_OK) break;
+            r->rx_seq = ct_follow_get_stats(r->follow)->head_seq;
+            if (r->rx_seq == before) break;
         }
         ct_follow_free(r->follow);
         r->follow = NULL;
         r->follow_ep[0] = 0;
     }
-    ct_err e = ct_store_promote_to(o->store, epoch);
+    /* then every received record is counted: never primary with some not */
+    ct_err e = apply_all(r);
+    if (!e) e = ct_store_promote_to(o->store, epoch);
     if (e) {
         ct_log(CT_LOG_ERROR,
                "group: cannot write the group's epoch; not taking events, giving the leadership up",
@@ -502,13 +564,20 @@ static void become_primary(run_state *r, uint64_t epoch)
     ct_notify_ready("primary (group leader)");
 }
 
+/* R: what is durable here, counted or not (the head a group compares). */
+static uint64_t received_seq(const run_state *r)
+{
+    if (r->follow) return ct_follow_get_stats(r->follow)->head_seq;
+    return r->rx_seq > r->head_seq ? r->rx_seq : r->head_seq;
+}
+
 /* Group mode: the role the election says, at most one change per call. */
 static ct_err group_tick(run_state *r, int64_t now, char *err, size_t errlen)
 {
     const ct_aggregator_opts *o = r->o;
     if (r->follow && ct_follow_get_stats(r->follow)->epoch > r->epoch)
         r->epoch = ct_follow_get_stats(r->follow)->epoch; /* adopted from the leader */
-    ct_elect_set_store(o->elect, r->head_seq, r->epoch);
+    ct_elect_set_store(o->elect, received_seq(r), r->epoch);
     ct_elect_get(o->elect, &r->gv);
     const ct_elect_view *v = &r->gv;
     if (ct_elect_may_lead(v, now)) {
@@ -605,7 +674,8 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
         int64_t now = ct_monotonic_ms();
         int64_t due = next_hb < next_stats ? next_hb : next_stats;
         if (next_rc < due) due = next_rc;
-        if (now + 200 < due) due = now + 200; /* replication timers */
+        if (now + 200 < due) due = now + 200;                            /* replication timers */
+        if (r->follow && ct_follow_apply_due(r->follow, now)) due = now; /* counting */
         long timeout = due > now ? (long)(due - now) : 0;
         int n =
             zmq_poll(o->wake_fd >= 0 ? items : items + 1, o->wake_fd >= 0 ? ni : ni - 1, timeout);
@@ -662,7 +732,14 @@ static ct_err loop(run_state *r, char *err, size_t errlen)
                 ct_server_drain_monitor(&r->ss[i - mon0], &r->cs);
         now = ct_monotonic_ms();
         if (may_act) ct_repl_tick(r->repl, now);
-        if (r->follow) ct_follow_tick(r->follow, now);
+        if (r->follow) {
+            ct_follow_tick(r->follow, now);
+            if (!ct_follow_waiting(r->follow)) {
+                ct_err fe = follow_apply(r, err, errlen);
+                if (fe && o->elect) fe = group_follow_error(r, fe, err);
+                if (fe) return fe;
+            }
+        }
         if (now >= next_hb) {
             ct_feed_heartbeat(r->feed, r->head_seq, r->head, ct_now_ms());
             next_hb = now + 1000;
@@ -763,7 +840,15 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
     }
     if (o->follow && (e = start_follow(&r, o->follow, err, errlen))) goto out;
     if (o->rejoin_to && o->rejoin_to_len) o->rejoin_to[0] = 0;
+    if (!o->follow && !o->elect && (e = ct_store_ship_apply_all(o->store, o->campaign, NULL))) {
+        snprintf(err, errlen, "cannot count the records received as a follower: %s", ct_err_str(e));
+        goto out;
+    }
     ct_store_head(o->store, &r.head_seq, r.head);
+    {
+        uint8_t rh[CT_LOGREC_HASH_LEN];
+        if (ct_store_ship_head(o->store, &r.rx_seq, rh) != CT_OK) r.rx_seq = r.head_seq;
+    }
     for (int i = 0; !o->auth && i < 3; i++)
         ct_log(CT_LOG_WARN,
                "INSECURE MODE: no CurveZMQ encryption, no authentication, no per-district "
@@ -803,6 +888,10 @@ ct_err ct_aggregator_run(const ct_aggregator_opts *o, char *err, size_t errlen)
                                 : "accepting events");
     e = loop(&r, err, errlen);
     ct_notify_stopping();
+    /* a follower stopped on purpose counts what it received (not with an
+     * apply delay, which asks for the wait) */
+    if (!e && r.follow && o->apply_delay_ms == 0 && ct_store_ship_pending(o->store))
+        (void)apply_all(&r);
     const ct_ingest_stats *s = ct_ingest_get_stats(r.ing);
     ct_log(CT_LOG_INFO, "stopping", "accepted=%llu duplicates=%llu rejected=%llu head_seq=%llu",
            (unsigned long long)s->accepted, (unsigned long long)s->duplicates,

@@ -72,6 +72,8 @@ typedef struct {
     size_t n_replicate;
     size_t sync_followers;
     const char *follow;
+    int64_t apply_delay_ms; /* --apply-delay: a follower counts a record this
+                               long after the primary received it */
     const char *primary_key_z85;
     uint64_t test_flip_seq; /* TEST ONLY: see ct_repl_opts */
     bool test_no_ahead;     /* TEST ONLY: see ct_repl_opts */

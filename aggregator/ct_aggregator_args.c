@@ -69,6 +69,7 @@ void ct_aggregator_args_wire(const ct_aggregator_args *a, const char *primary_pu
     o->n_replicate = a->replicate.n;
     o->sync_followers = (size_t)a->sync_followers;
     o->follow = a->follow;
+    o->apply_delay_ms = a->apply_delay;
     o->advertise = a->advertise ? a->advertise : a->replicate.n ? a->replicate.v[0] : NULL;
     o->primary_key_z85 = a->insecure ? NULL : primary_pub;
     o->test_flip_seq = (uint64_t)a->test_flip_shipped;
@@ -159,8 +160,18 @@ int ct_aggregator_failover(const ct_aggregator_args *a, ct_store *store, const c
                                     .data = a->data,
                                     .kp = kp,
                                     .primary_key_z85 = kp ? primary_pub : NULL}};
-    ct_err e = a->promote ? ct_rejoin_promote(store, msg, sizeof msg)
-                          : ct_rejoin_run(&ro, msg, sizeof msg);
+    uint64_t bad = 0;
+    /* a record received as a follower is counted before the store serves
+     * as a primary or finds its fork point */
+    ct_err e = ct_store_ship_apply_all(store, camp, &bad);
+    if (e)
+        snprintf(msg, sizeof msg,
+                 "cannot count the records received as a follower (seq %llu): %s; nothing "
+                 "changed",
+                 (unsigned long long)bad, ct_err_str(e));
+    else
+        e = a->promote ? ct_rejoin_promote(store, msg, sizeof msg)
+                       : ct_rejoin_run(&ro, msg, sizeof msg);
     ct_log(e ? CT_LOG_ERROR : CT_LOG_INFO, a->promote ? "promote" : "rejoin",
            "err=%s detail=\"%s\"", ct_err_name(e), msg);
     return e ? 1 : 0;

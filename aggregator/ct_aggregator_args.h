@@ -28,7 +28,7 @@ typedef struct {
     int64_t lease_ttl, group_size;
     size_t map_size;
     int64_t batch_max, max_connections, handshake_ivl, feed_hwm, reader_check, persons_ckpt;
-    int64_t sync_followers, test_flip_shipped;
+    int64_t sync_followers, test_flip_shipped, apply_delay;
     double stats_interval;
     int log_level;
     bool insecure, no_future_check, test_no_zap, accept_campaign_change, promote, rejoin;

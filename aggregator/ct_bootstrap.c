@@ -221,7 +221,8 @@ static ct_err chain_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
 
 /* The copy in tmp: opened as a writer with our campaign (the store checks
  * the fingerprint and replays person states), head, epoch and chain
- * against the manifest, the follower identity dropped. */
+ * against the manifest, the follower identity and the shipped records not
+ * yet counted (a copy of a follower's store) dropped. */
 static ct_err check_store(const char *tmp, size_t map_size, const ct_campaign *camp,
                           const manifest *m, char *msg, size_t msglen)
 {
@@ -255,6 +256,9 @@ static ct_err check_store(const char *tmp, size_t map_size, const ct_campaign *c
         goto out;
     }
     e = ct_store_forget_follower_id(s);
+    /* records a follower had received and not counted are not part of the
+     * copy's head: the new follower receives them again after it */
+    if (!e) e = ct_store_ship_drop(s);
 out:
     ct_store_close(s);
     return e;

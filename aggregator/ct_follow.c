@@ -6,12 +6,14 @@
  * or identical). With read-ahead (ahead; off for good once the primary
  * answers "n" with unknown_key) the request for the next batch leaves as
  * soon as a batch passed its seq and head checks, carrying "n" = the end of
- * that batch and "s" = the durable head; after the batch's commit a report
- * ("s" = "n" = the new head) makes it safe. Every "s" sent is a head the
- * store committed, never more. Every record is decoded and its seq checked
- * before the import transaction begins; the import checks the chain on the
- * shipped bytes and stores them unchanged, and a record that does not chain
- * aborts the whole batch. One DEALER socket, closed by ct_follow_free.
+ * that batch and "s" = the durable head; after the receipt's commit a
+ * report ("s" = "n" = the new head) makes it safe. Every "s" sent is a
+ * received head R the store committed (ct_store_ship_commit), never more;
+ * counting follows (ct_follow_apply: H <= R, "a" = H when the primary takes
+ * it). Every record is decoded and its seq checked before the receipt
+ * transaction begins; the receipt checks the chain on the shipped bytes and
+ * keeps them unchanged, and a record that does not chain aborts the whole
+ * transaction. One DEALER socket, closed by ct_follow_free.
  */
 #include "ct_follow.h"
 
@@ -29,18 +31,22 @@
 #include "ct_time.h"
 #include "ct_wire.h"
 
-/* batches already waiting are appended in one transaction up to this many
+/* batches already waiting are received in one transaction up to this many
  * records (then committed: one fsync for all of them) */
 #define CT_FOLLOW_GROUP_RECORDS (4 * CT_WIRE_MAX_RECORDS)
+#define CT_FOLLOW_RCPT_RING 64
 
 struct ct_follow {
     ct_follow_opts o;
     void *sock;
-    uint64_t head_seq;
+    uint64_t head_seq; /* R: the received head, durable here */
     uint8_t head[CT_LOGREC_HASH_LEN];
-    int64_t asked_ms; /* monotonic time of the outstanding request */
-    bool ahead;       /* read-ahead: "rq" with "n" (PROTOCOL.md §3.4) */
-    /* batches received and imported in the open transaction, not durable:
+    uint64_t applied_seq;  /* H: the counted head (<= head_seq) */
+    bool send_a;           /* "a" in "rq" (off once the primary refuses "n") */
+    int64_t next_apply_ms; /* nothing due before (an apply delay) */
+    int64_t asked_ms;      /* monotonic time of the outstanding request */
+    bool ahead;            /* read-ahead: "rq" with "n" (PROTOCOL.md §3.4) */
+    /* batches received and put in the open receipt transaction, not durable:
      * rx_seq / rx_head is what we hold (the durable head when none open) */
     bool open;
     size_t open_records;
@@ -50,6 +56,13 @@ struct ct_follow {
     ct_bytes recs[CT_WIRE_MAX_RECORDS];
     ct_logrec dec[CT_WIRE_MAX_RECORDS];
     ct_wire_origin org[CT_WIRE_MAX_RECORDS];
+    /* receipts not wholly counted: (last seq, monotonic ms), oldest first;
+     * when full the newest absorbs the next (the oldest time is kept) */
+    struct {
+        uint64_t seq;
+        int64_t ms;
+    } rcpt[CT_FOLLOW_RCPT_RING];
+    size_t rcpt_first, rcpt_n;
     ct_buf out;
     char rid[CT_FOLLOW_RID_LEN + 1]; /* insecure mode only; "" with CURVE */
 };
@@ -80,11 +93,21 @@ const ct_follow_stats *ct_follow_get_stats(const ct_follow *f)
     return &f->st;
 }
 
+int64_t ct_follow_apply_lag_ms(const ct_follow *f, int64_t now_ms)
+{
+    if (f->applied_seq >= f->head_seq) return 0;
+    if (!f->rcpt_n) return 0; /* received before this run: no time known */
+    int64_t d = now_ms - f->rcpt[f->rcpt_first].ms;
+    return d > 0 ? d : 0;
+}
+
 static void send_rq(ct_follow *f, bool has_n, uint64_t n)
 {
     ct_buf_reset(&f->out);
-    if (ct_wire_repl_req_encode_n(f->head_seq, f->head, f->st.epoch, has_n, n, &f->out) == CT_OK)
-        zmq_send(f->sock, f->out.data, f->out.len, ZMQ_DONTWAIT);
+    bool a = has_n && f->send_a && f->applied_seq <= f->head_seq;
+    ct_err e = ct_wire_repl_req_encode_a(f->head_seq, f->head, f->st.epoch, has_n, n, a,
+                                         f->applied_seq, &f->out);
+    if (e == CT_OK) zmq_send(f->sock, f->out.data, f->out.len, ZMQ_DONTWAIT);
 }
 
 /* A request without read-ahead: what follows the durable head. */
@@ -113,7 +136,9 @@ ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, siz
     ct_follow *f = calloc(1, sizeof *f);
     if (!f) return CT_ERR_NOMEM;
     f->o = *o;
-    ct_err e = ct_store_head(o->store, &f->head_seq, f->head);
+    uint8_t hh[CT_LOGREC_HASH_LEN];
+    ct_err e = ct_store_ship_head(o->store, &f->head_seq, f->head);
+    if (!e) e = ct_store_head(o->store, &f->applied_seq, hh);
     if (e) {
         snprintf(err, errlen, "cannot read the store's head: %s", ct_err_str(e));
         goto fail;
@@ -163,9 +188,11 @@ ct_err ct_follow_create(const ct_follow_opts *o, ct_follow **out, char *err, siz
         goto fail;
     }
     f->st.head_seq = f->head_seq;
+    f->st.applied_seq = f->applied_seq;
     f->rx_seq = f->head_seq;
     memcpy(f->rx_head, f->head, CT_LOGREC_HASH_LEN);
     f->ahead = true;
+    f->send_a = true;
     if (!o->probe_only) ask(f);
     *out = f;
     return CT_OK;
@@ -177,7 +204,7 @@ fail:
 void ct_follow_free(ct_follow *f)
 {
     if (!f) return;
-    if (f->open) ct_store_import_abort(f->o.store);
+    if (f->open) ct_store_ship_abort(f->o.store);
     if (f->sock) zmq_close(f->sock);
     ct_buf_free(&f->out);
     free(f);
@@ -209,7 +236,7 @@ static ct_err check_head(ct_follow *f, const ct_wire_repl_batch *b, char *err, s
 
 /* Decodes every record of b with its seq; CT_ERR_CHAIN and err naming the
  * first seq that cannot be accepted. The chain itself is checked by the
- * import, on the shipped bytes. */
+ * receipt, on the shipped bytes. */
 static ct_err decode_batch(ct_follow *f, const ct_wire_repl_batch *b, char *err, size_t errlen)
 {
     for (size_t i = 0; i < b->n; i++) {
@@ -247,7 +274,7 @@ static void no_chain(uint64_t seq, char *err, size_t errlen)
 /* Drops the open transaction: we hold the durable head again. */
 static void drop_open(ct_follow *f)
 {
-    if (f->open) ct_store_import_abort(f->o.store);
+    if (f->open) ct_store_ship_abort(f->o.store);
     f->open = false;
     f->open_records = 0;
     f->rx_seq = f->head_seq;
@@ -266,34 +293,26 @@ static void store_failed(ct_follow *f, ct_err e, size_t records)
     f->asked_ms = ct_monotonic_ms() - CT_FOLLOW_RETRY_MS + 1000;
 }
 
-/* Appends the checked batch to the open import transaction (begun here
+/* Appends the checked batch to the open receipt transaction (begun here
  * when none is open); on any error nothing held is kept. */
 static ct_err apply_batch(ct_follow *f, const ct_wire_repl_batch *b, char *err, size_t errlen)
 {
     ct_err e = CT_OK;
     if (!f->open) {
-        if ((e = ct_store_import_begin(f->o.store))) return e;
+        if ((e = ct_store_ship_begin(f->o.store))) return e;
         f->open = true;
     }
     for (size_t i = 0; i < b->n && !e; i++) {
-        e = ct_store_import_stored(f->o.store, &f->dec[i], b->recs[i].data, b->recs[i].len,
-                                   f->o.campaign);
-        if (e == CT_ERR_CHAIN || e == CT_ERR_STORE_CORRUPT || e == CT_ERR_WRONG_CAMPAIGN ||
-            e == CT_ERR_CONFLICT) {
-            if (e == CT_ERR_CHAIN)
-                no_chain(f->dec[i].seq, err, errlen);
-            else
-                snprintf(err, errlen,
-                         "the record shipped for seq %llu cannot be applied (%s): refusing it; "
-                         "nothing of this batch applied",
-                         (unsigned long long)f->dec[i].seq, ct_err_name(e));
+        e = ct_store_ship_put(f->o.store, &f->dec[i], b->recs[i].data, b->recs[i].len);
+        if (e == CT_ERR_CHAIN) {
+            no_chain(f->dec[i].seq, err, errlen);
             drop_open(f);
             return CT_ERR_CHAIN;
         }
     }
     for (size_t i = 0; i < b->n_origins && !e; i++) {
-        e = ct_store_import_origin(f->o.store, b->origins[i].origin, b->origins[i].key,
-                                   b->origins[i].key_len);
+        e = ct_store_ship_origin(f->o.store, b->origins[i].origin, b->origins[i].key,
+                                 b->origins[i].key_len);
         if (e == CT_ERR_CONFLICT) {
             char oh[2 * CT_ORIGIN_LEN + 1];
             for (size_t k = 0; k < CT_ORIGIN_LEN; k++)
@@ -316,24 +335,35 @@ static ct_err apply_batch(ct_follow *f, const ct_wire_repl_batch *b, char *err, 
     return CT_OK;
 }
 
-/* Commits the open transaction (one fsync for every batch it holds), then
- * reports the new head (read-ahead) or asks with it. */
-static void commit_open(ct_follow *f, ct_store_commit *commit, bool *appended)
+/* Commits the open receipt (one fsync for every batch it holds), then
+ * reports the new received head (read-ahead) or asks with it. */
+static void commit_open(ct_follow *f, bool *appended)
 {
     if (!f->open) return;
     size_t n = f->open_records;
     f->open = false;
     f->open_records = 0;
-    ct_err e = ct_store_import_commit_ex(f->o.store, commit);
+    uint64_t seq;
+    uint8_t head[CT_LOGREC_HASH_LEN];
+    ct_err e = ct_store_ship_commit(f->o.store, &seq, head);
     if (e) {
         store_failed(f, e, n);
         return;
     }
-    f->head_seq = commit->seq_after;
-    memcpy(f->head, commit->head, CT_LOGREC_HASH_LEN);
+    f->head_seq = seq;
+    memcpy(f->head, head, CT_LOGREC_HASH_LEN);
     assert(f->head_seq == f->rx_seq && memcmp(f->head, f->rx_head, CT_LOGREC_HASH_LEN) == 0);
     f->st.head_seq = f->head_seq;
     f->st.records += n;
+    f->st.receipts++;
+    int64_t now = ct_monotonic_ms();
+    if (f->rcpt_n == CT_FOLLOW_RCPT_RING) {
+        f->rcpt[(f->rcpt_first + f->rcpt_n - 1) % CT_FOLLOW_RCPT_RING].seq = seq;
+    } else {
+        size_t i = (f->rcpt_first + f->rcpt_n++) % CT_FOLLOW_RCPT_RING;
+        f->rcpt[i].seq = seq;
+        f->rcpt[i].ms = now;
+    }
     *appended = true;
     if (f->ahead)
         report(f);
@@ -368,8 +398,8 @@ static ct_err check_campaign(const ct_follow *f, const ct_wire_repl_batch *b, ch
  * transaction (committed by the caller, or here when it is full or when
  * another message needs the durable head first); *appended when a commit
  * was made. */
-static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_commit *commit,
-                     bool *appended, char *err, size_t errlen)
+static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, bool *appended, char *err,
+                     size_t errlen)
 {
     ct_msg_kind kind;
     ct_err e = ct_wire_peek_kind(buf, len, &kind);
@@ -387,12 +417,13 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
         }
         if (code == CT_ERR_UNKNOWN_KEY) { /* a primary without read-ahead */
             if (f->ahead) {
-                commit_open(f, commit, appended);
+                commit_open(f, appended);
                 ct_log(CT_LOG_WARN,
                        "replication: the primary does not take read-ahead (an older version); "
                        "asking for one batch at a time",
                        "primary=%s head_seq=%llu", f->o.endpoint, (unsigned long long)f->head_seq);
                 f->ahead = false;
+                f->send_a = false;
                 ask(f);
             }
             return CT_OK;
@@ -435,7 +466,7 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
     if (ep > f->st.epoch && f->open) {
         /* the epoch is stored in a transaction of its own, before any record
          * of that epoch: commit what we hold, then ask for this batch again */
-        commit_open(f, commit, appended);
+        commit_open(f, appended);
         f->st.stale_batches++;
         ask(f);
         return CT_OK;
@@ -463,7 +494,7 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
     f->st.batches++;
     if (b.n == 0) {
         f->st.empty_batches++;
-        commit_open(f, commit, appended);
+        commit_open(f, appended);
         ask(f);
         return CT_OK;
     }
@@ -475,14 +506,12 @@ static ct_err handle(ct_follow *f, const uint8_t *buf, size_t len, ct_store_comm
         store_failed(f, e, b.n);
         return CT_OK;
     }
-    if (f->open_records >= CT_FOLLOW_GROUP_RECORDS) commit_open(f, commit, appended);
+    if (f->open_records >= CT_FOLLOW_GROUP_RECORDS) commit_open(f, appended);
     return CT_OK;
 }
 
-ct_err ct_follow_on_readable(ct_follow *f, ct_store_commit *commit, char *err, size_t errlen)
+ct_err ct_follow_on_readable(ct_follow *f, bool *received, char *err, size_t errlen)
 {
-    commit->seq_before = commit->seq_after = 0;
-    if (commit->changed) ct_counts_clear(commit->changed);
     bool appended = false;
     zmq_msg_t m;
     zmq_msg_init(&m);
@@ -491,16 +520,70 @@ ct_err ct_follow_on_readable(ct_follow *f, ct_store_commit *commit, char *err, s
     while (!appended && !e) {
         if (zmq_msg_recv(&m, f->sock, ZMQ_DONTWAIT) < 0) break;
         if (zmq_msg_more(&m)) continue;
-        e = handle(f, zmq_msg_data(&m), zmq_msg_size(&m), commit, &appended, err, errlen);
+        e = handle(f, zmq_msg_data(&m), zmq_msg_size(&m), &appended, err, errlen);
     }
     if (e)
         drop_open(f);
     else
-        commit_open(f, commit, &appended);
+        commit_open(f, &appended);
     zmq_msg_close(&m);
     assert(!f->open);
-    if (!appended) commit->seq_before = commit->seq_after = 0;
+    *received = appended;
     return e;
+}
+
+bool ct_follow_apply_due(const ct_follow *f, int64_t now_ms)
+{
+    return f->applied_seq < f->head_seq && now_ms >= f->next_apply_ms;
+}
+
+bool ct_follow_waiting(const ct_follow *f)
+{
+    int ev = 0;
+    size_t sz = sizeof ev;
+    if (zmq_getsockopt(f->sock, ZMQ_EVENTS, &ev, &sz) != 0) return false;
+    return (ev & ZMQ_POLLIN) != 0;
+}
+
+ct_err ct_follow_apply(ct_follow *f, int64_t now_ms, ct_store_commit *commit, char *err,
+                       size_t errlen)
+{
+    commit->seq_before = commit->seq_after = 0;
+    if (commit->changed) ct_counts_clear(commit->changed);
+    if (f->applied_seq >= f->head_seq || now_ms < f->next_apply_ms) return CT_OK;
+    int64_t by = f->o.apply_delay_ms > 0 ? ct_now_ms() - f->o.apply_delay_ms : INT64_MAX;
+    uint64_t bad = 0;
+    ct_err e =
+        ct_store_ship_apply(f->o.store, f->o.campaign, CT_FOLLOW_APPLY_CHUNK, by, commit, &bad);
+    if (e == CT_ERR_STORE_CORRUPT || e == CT_ERR_CONFLICT || e == CT_ERR_WRONG_CAMPAIGN) {
+        snprintf(err, errlen,
+                 "the record received for seq %llu (durable here, chain-checked) cannot be "
+                 "counted (%s): this store and the primary's diverge; stopping, nothing of it "
+                 "counted",
+                 (unsigned long long)bad, ct_err_name(e));
+        return CT_ERR_CHAIN;
+    }
+    if (e) {
+        f->st.store_failures++;
+        ct_log(CT_LOG_ERROR, "replication: cannot count the received records; will try again",
+               "err=%s detail=\"%s\" from_seq=%llu", ct_err_name(e),
+               ct_store_last_error(f->o.store), (unsigned long long)(f->applied_seq + 1));
+        f->next_apply_ms = now_ms + 1000;
+        return CT_OK;
+    }
+    if (commit->seq_after <= commit->seq_before) { /* none due yet (an apply delay) */
+        f->next_apply_ms = now_ms + 50;
+        return CT_OK;
+    }
+    f->applied_seq = commit->seq_after;
+    f->st.applied_seq = f->applied_seq;
+    while (f->rcpt_n && f->rcpt[f->rcpt_first].seq <= f->applied_seq) {
+        f->rcpt_first = (f->rcpt_first + 1) % CT_FOLLOW_RCPT_RING;
+        f->rcpt_n--;
+    }
+    f->st.applies++;
+    f->st.last_apply_ms = now_ms;
+    return CT_OK;
 }
 
 ct_err ct_follow_probe(ct_follow *f, uint64_t seq, const uint8_t hash[32], int timeout_ms,

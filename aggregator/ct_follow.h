@@ -6,14 +6,18 @@
  * == that head's hash; then it asks for what follows the batch at once
  * (read-ahead, "rq" "n": docs/PROTOCOL.md §3.4) and, for every record in
  * order: it decodes, its seq is the previous + 1, and BLAKE2b(prev hash ||
- * body) over its shipped bytes equals its hash (the store's import checks
- * this, ct_store_import_stored, and stores those bytes unchanged, with ids,
- * person states and counts through the one tally rule). The batches waiting
- * join ONE LMDB transaction (up to 4 x 4096 records); only after its
- * durable commit does the follower report the new head ("s") — which tells
- * the primary that everything up to it is on this disk. A primary that
- * answers "n" with unknown_key (an older release) is asked one batch at a
- * time from then on.
+ * body) over its shipped bytes equals its hash (the store's receipt checks
+ * this, ct_store_ship_put, and keeps those bytes unchanged). The batches
+ * waiting join ONE receipt transaction (up to 4 x 4096 records); only after
+ * its durable commit does the follower report the new received head R
+ * ("s") — which tells the primary that everything up to it is on this
+ * disk, chain-checked. Counting follows in transactions of its own
+ * (ct_follow_apply: ids, person states and counts through the one import
+ * path, ct_store_import_stored), up to CT_FOLLOW_APPLY_CHUNK records each,
+ * no record before it was received apply_delay_ms ago (by the primary's
+ * clock in the record); H = the counted head <= R, sent as "a". A primary
+ * that answers "n" with unknown_key (an older release) is asked one batch
+ * at a time from then on, without "a".
  *
  * A record that fails a check stops the follower: ct_follow_on_readable
  * returns CT_ERR_CHAIN with err naming the first seq it cannot accept
@@ -60,15 +64,22 @@ typedef struct {
     const ct_keypair *kp;        /* own key pair; NULL = insecure */
     const char *primary_key_z85; /* the primary's public key; NULL = insecure */
     bool probe_only;             /* no request at creation: ct_follow_probe only */
+    int64_t apply_delay_ms;      /* count a record only this long after it was
+                                    received (--apply-delay; 0 = at once) */
 } ct_follow_opts;
 
+#define CT_FOLLOW_APPLY_CHUNK 1024 /* records counted per apply transaction */
+
 typedef struct {
-    uint64_t head_seq;          /* own durable head */
+    uint64_t head_seq;          /* R: own received head, durable here */
+    uint64_t applied_seq;       /* H: own counted head (<= head_seq) */
     uint64_t primary_committed; /* from the last "rb" */
     uint64_t primary_safe;
     uint64_t batches, records, empty_batches, stale_batches, store_failures;
-    int64_t last_batch_ms; /* monotonic; 0 = none yet */
-    uint64_t epoch;        /* this store's epoch (raised to the primary's) */
+    uint64_t receipts, applies; /* receipt and apply commits */
+    int64_t last_batch_ms;      /* monotonic; 0 = none yet */
+    int64_t last_apply_ms;      /* monotonic; 0 = none yet */
+    uint64_t epoch;             /* this store's epoch (raised to the primary's) */
     bool connected;
 } ct_follow_stats;
 
@@ -85,13 +96,29 @@ const char *ct_follow_rid(const ct_follow *f);
 /* The socket to poll for ZMQ_POLLIN. */
 void *ct_follow_socket(const ct_follow *f);
 /* Handles the waiting messages up to the first commit: the batches among
- * them go into one transaction, committed before it returns (no
- * transaction outlives the call); *commit describes that commit (seq_after > seq_before
- * when something was appended, else both 0; commit->changed receives the
- * changed counters' absolute values when given). CT_OK, or CT_ERR_CHAIN (the
- * logs diverge: stop) or CT_ERR_STALE_EPOCH (the primary is a former one:
- * stop) with err saying where. */
-ct_err ct_follow_on_readable(ct_follow *f, ct_store_commit *commit, char *err, size_t errlen);
+ * them go into one receipt transaction, committed before it returns (no
+ * transaction outlives the call); *received when one was committed (R
+ * moved). CT_OK, or CT_ERR_CHAIN (the logs diverge: stop) or
+ * CT_ERR_STALE_EPOCH (the primary is a former one: stop) with err saying
+ * where. */
+ct_err ct_follow_on_readable(ct_follow *f, bool *received, char *err, size_t errlen);
+/* Whether a message waits on the socket (a receipt is due before an
+ * apply). */
+bool ct_follow_waiting(const ct_follow *f);
+/* Counts the next received records due (one transaction, up to
+ * CT_FOLLOW_APPLY_CHUNK); *commit describes it as ct_store_import_commit_ex
+ * does (seq_after > seq_before when something was counted, else both 0;
+ * commit->changed receives the changed counters' absolute values when
+ * given). CT_OK (a store failure is logged and retried a second later), or
+ * CT_ERR_CHAIN with err naming the seq when a received record cannot be
+ * counted (the stores diverge: stop). */
+ct_err ct_follow_apply(ct_follow *f, int64_t now_ms, ct_store_commit *commit, char *err,
+                       size_t errlen);
+/* Whether received records wait to be counted and may be now. */
+bool ct_follow_apply_due(const ct_follow *f, int64_t now_ms);
+/* How long the oldest received record not yet counted has waited (0 when
+ * all are counted, or when it was received before this run). */
+int64_t ct_follow_apply_lag_ms(const ct_follow *f, int64_t now_ms);
 /* Repeats the request when the primary has been silent for too long. */
 void ct_follow_tick(ct_follow *f, int64_t now_ms);
 const ct_follow_stats *ct_follow_get_stats(const ct_follow *f);

@@ -206,6 +206,14 @@ static ct_err render(const ct_metrics_http *m, ct_buf *b)
             pf(&o, "chitieu_aggregator_follower_lag_seconds{follower=\"%s\"} %.3f\n", id,
                (double)s->followers[i].lag_ms / 1000.0);
         }
+        family(&o, "chitieu_aggregator_follower_applied_seq", "gauge",
+               "the follower's counted head (its durable head when it does not say)");
+        for (size_t i = 0; i < s->n_followers; i++) {
+            char id[CT_REPL_ID_MAX];
+            label_value(s->followers[i].id, id, sizeof id);
+            pf(&o, "chitieu_aggregator_follower_applied_seq{follower=\"%s\"} %llu\n", id,
+               (unsigned long long)s->followers[i].applied);
+        }
     }
     if (s->follower) {
         one(&o, "chitieu_aggregator_replication_lag_records", "gauge",
@@ -213,6 +221,14 @@ static ct_err render(const ct_metrics_http *m, ct_buf *b)
             (double)s->replication_lag_records);
         one(&o, "chitieu_aggregator_primary_connected", "gauge", "1 when connected to the primary",
             s->primary_connected ? 1 : 0);
+        one(&o, "chitieu_aggregator_received_seq", "gauge",
+            "the received head: records durable here, counted or not", (double)s->received_seq);
+        one(&o, "chitieu_aggregator_apply_lag_records", "gauge",
+            "records received (durable here) and not yet counted",
+            (double)(s->received_seq > s->log_seq ? s->received_seq - s->log_seq : 0));
+        one(&o, "chitieu_aggregator_apply_lag_seconds", "gauge",
+            "how long the oldest received record not yet counted has waited",
+            (double)s->apply_lag_ms / 1000.0);
     }
     if (s->group) {
         static const char *const roles[] = {"unknown", "leader", "follower"};

@@ -16,8 +16,10 @@
  *   replication, primary with followers configured:
  *   chitieu_aggregator_committed_seq, _safe_seq, _safe_stalled_seconds  gauges
  *   chitieu_aggregator_follower_lag_records{follower}, _follower_lag_seconds{follower}
+ *   (durable lag), _follower_applied_seq{follower} (its counted head)
  *   replication, follower:
- *   chitieu_aggregator_replication_lag_records, _primary_connected  gauges
+ *   chitieu_aggregator_replication_lag_records, _primary_connected,
+ *   _received_seq, _apply_lag_records, _apply_lag_seconds  gauges
  *   group mode (etcd election):
  *   chitieu_aggregator_group_leader{leader}, _group_role{role}, _group_accepting,
  *   _group_epoch, _group_leader_since_seconds, _group_lease_seconds_left,
@@ -58,8 +60,10 @@ typedef struct {
     bool follower; /* this process follows a primary */
     uint64_t replication_lag_records;
     bool primary_connected;
-    bool group;     /* group mode (etcd election): the fields below */
-    int group_role; /* ct_elect_role: 0 unknown, 1 leader, 2 follower */
+    uint64_t received_seq; /* R; log_seq is H */
+    int64_t apply_lag_ms;  /* age of the oldest received record not counted */
+    bool group;            /* group mode (etcd election): the fields below */
+    int group_role;        /* ct_elect_role: 0 unknown, 1 leader, 2 follower */
     bool group_accepting, group_etcd_ok;
     uint64_t group_epoch, group_leader_changes;
     int64_t group_since_ms, group_lease_left_ms;

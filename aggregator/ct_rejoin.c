@@ -145,7 +145,9 @@ ct_err ct_rejoin_run(const ct_rejoin_opts *o, char *msg, size_t msglen)
     msg[0] = '\0';
     uint64_t head = 0, own_epoch = 1, fork = 0, pepoch = 0;
     uint8_t hh[CT_LOGREC_HASH_LEN];
-    ct_err e = ct_store_head(o->store, &head, hh);
+    /* received records are counted first: the fork is looked for on the log */
+    ct_err e = ct_store_ship_apply_all(o->store, o->campaign, NULL);
+    if (!e) e = ct_store_head(o->store, &head, hh);
     if (!e) e = ct_store_epoch(o->store, &own_epoch);
     if (e) {
         snprintf(msg, msglen, "reading %s: %s", o->data, ct_err_str(e));

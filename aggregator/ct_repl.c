@@ -39,6 +39,8 @@ typedef struct {
     uint8_t rid[CT_REPL_RID_MAX];
     size_t rid_len;
     uint64_t acked;
+    uint64_t applied; /* its counted head ("a"), when has_applied */
+    bool has_applied;
     int64_t last_seen_ms;
     bool parked;
     uint64_t parked_seq;
@@ -170,6 +172,7 @@ size_t ct_repl_followers(const ct_repl *r, int64_t now_ms, ct_repl_follower_view
         ct_repl_follower_view *v = &out[i];
         snprintf(v->id, sizeof v->id, "%s", f->id);
         v->acked = f->acked;
+        v->applied = f->has_applied ? f->applied : f->acked;
         v->lag_records = r->committed > f->acked ? r->committed - f->acked : 0;
         v->lag_ms = v->lag_records ? now_ms - commit_time_after(r, f->acked, now_ms) : 0;
         v->silent_ms = now_ms - f->last_seen_ms;
@@ -333,11 +336,11 @@ static void handle_rq(ct_repl *r, const uint8_t *rid, size_t rid_len, zmq_msg_t 
         send_err(r, rid, rid_len, CT_ERR_FORBIDDEN);
         return;
     }
-    uint64_t s, fep, n;
-    bool has_n;
+    uint64_t s, fep, n, a;
+    bool has_n, has_a;
     uint8_t h[CT_LOGREC_HASH_LEN];
-    ct_err e =
-        ct_wire_repl_req_decode_n(zmq_msg_data(body), zmq_msg_size(body), &s, h, &fep, &has_n, &n);
+    ct_err e = ct_wire_repl_req_decode_a(zmq_msg_data(body), zmq_msg_size(body), &s, h, &fep,
+                                         &has_n, &n, &has_a, &a);
     if (!e && has_n && r->o.test_no_ahead) e = CT_ERR_UNKNOWN_KEY;
     if (e) {
         send_err(r, rid, rid_len, e);
@@ -380,6 +383,8 @@ static void handle_rq(ct_repl *r, const uint8_t *rid, size_t rid_len, zmq_msg_t 
                "follower=%s follower_seq=%llu committed=%llu", id, (unsigned long long)s,
                (unsigned long long)r->committed);
     if (s > f->acked) f->acked = s;
+    f->has_applied = has_a;
+    if (has_a) f->applied = a;
     update_safe(r, now_ms);
     /* a report: durable s recorded above; nothing new is asked for */
     if (has_n && (n > r->committed || (f->asked && n == f->asked_from))) return;

@@ -52,7 +52,10 @@ static const ct_opt opts[] = {
      "events until safe covers them; 0 = safe equals committed"},
     {"follow", CT_OPT_STR, O(follow), 0, 0, "EP", NULL, 0, 0, NULL,
      "run as a follower of the primary whose --replicate endpoint is EP: take no events, "
-     "append the primary's log, serve the feed and snapshots"},
+     "make the primary's log durable here, count it, serve the feed and snapshots"},
+    {"apply-delay", CT_OPT_INT, O(apply_delay), 0, 0, "MS", "0", 0, 86400000, NULL,
+     "with --follow or --etcd: count a received record only MS after the primary received it "
+     "(it is durable here, and reported so, at once); 0 = count as soon as possible"},
     {"primary-key", CT_OPT_STR, O(primary_key), 0, 0, "FILE", NULL, 0, 0, NULL,
      "the primary's public key (.pub) for --follow in secure mode (own key pair: --keys)"},
     {"promote", CT_OPT_FLAG, O(promote), 0, 0, NULL, NULL, 0, 0, NULL,

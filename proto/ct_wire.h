@@ -35,6 +35,8 @@
  *                                   durable head (seq, chain hash); asks for
  *                                   the records after s and confirms that
  *                                   everything up to s is on its disk
+ *                                   (counted or not); optional "ep", "n",
+ *                                   "a" (its counted head, <= s)
  *   "rb"  primary -> follower       "p" uint seq the batch follows, "ph"
  *                                   bin32 the primary's chain hash at p, "c"
  *                                   uint committed head, "f" uint safe seq,
@@ -238,6 +240,16 @@ ct_err ct_wire_repl_req_encode_n(uint64_t seq, const uint8_t head[CT_HASH_LEN], 
 ct_err ct_wire_repl_req_decode_n(const uint8_t *buf, size_t len, uint64_t *seq,
                                  uint8_t head[CT_HASH_LEN], uint64_t *epoch, bool *has_ahead,
                                  uint64_t *ahead);
+/* "rq" with "a" (after "n", which it needs): the follower's applied head,
+ * the records it has counted (a <= s; encoding a > s or a without "n" is
+ * CT_ERR_ARG). Decoded: *has_applied, and *applied = "a" or "s" when
+ * absent; "a" > "s" bad_value, not a uint wrong_type. */
+ct_err ct_wire_repl_req_encode_a(uint64_t seq, const uint8_t head[CT_HASH_LEN], uint64_t epoch,
+                                 bool has_ahead, uint64_t ahead, bool has_applied, uint64_t applied,
+                                 ct_buf *out);
+ct_err ct_wire_repl_req_decode_a(const uint8_t *buf, size_t len, uint64_t *seq,
+                                 uint8_t head[CT_HASH_LEN], uint64_t *epoch, bool *has_ahead,
+                                 uint64_t *ahead, bool *has_applied, uint64_t *applied);
 
 #define CT_WIRE_MAX_ORIGIN_KEY 64 /* bytes of a collector identity (CT_COLLECTOR_ID_MAX) */
 

@@ -14,7 +14,7 @@
 #include "ct_wire.h"
 #include "ct_wire_int.h"
 
-static const char *const ct_keys_rq[] = {"v", "k", "s", "h", "ep", "n", NULL};
+static const char *const ct_keys_rq[] = {"v", "k", "s", "h", "ep", "n", "a", NULL};
 static const char *const ct_keys_rb[] = {"v", "k",  "p", "ph", "c",  "f", "t",
                                          "r", "ep", "o", "ci", "cf", NULL};
 static const ct_prescan_limits ct_lim_rb = {CT_CODEC_MAX_DEPTH, CT_WIRE_MAX_RECORDS,
@@ -34,13 +34,23 @@ ct_err ct_wire_repl_req_encode_ep(uint64_t seq, const uint8_t head[CT_HASH_LEN],
 ct_err ct_wire_repl_req_encode_n(uint64_t seq, const uint8_t head[CT_HASH_LEN], uint64_t epoch,
                                  bool has_ahead, uint64_t ahead, ct_buf *out)
 {
-    if (!out || !head || (has_ahead && ahead < seq)) return CT_ERR_ARG;
+    return ct_wire_repl_req_encode_a(seq, head, epoch, has_ahead, ahead, false, 0, out);
+}
+
+ct_err ct_wire_repl_req_encode_a(uint64_t seq, const uint8_t head[CT_HASH_LEN], uint64_t epoch,
+                                 bool has_ahead, uint64_t ahead, bool has_applied, uint64_t applied,
+                                 ct_buf *out)
+{
+    if (!out || !head || (has_ahead && ahead < seq) ||
+        (has_applied && (!has_ahead || applied > seq)))
+        return CT_ERR_ARG;
     const size_t start = out->len;
     if (ct_buf_reserve(out, 80)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_wire_pk_head(&pk, 4 + (epoch ? 1 : 0) + (has_ahead ? 1 : 0), CT_MSG_REPL_REQ);
+    ct_wire_pk_head(&pk, 4 + (epoch ? 1 : 0) + (has_ahead ? 1 : 0) + (has_applied ? 1 : 0),
+                    CT_MSG_REPL_REQ);
     ct_wire_pk_str(&pk, "s");
     bad |= msgpack_pack_uint64(&pk, seq);
     ct_wire_pk_str(&pk, "h");
@@ -53,6 +63,10 @@ ct_err ct_wire_repl_req_encode_n(uint64_t seq, const uint8_t head[CT_HASH_LEN], 
     if (has_ahead) {
         ct_wire_pk_str(&pk, "n");
         bad |= msgpack_pack_uint64(&pk, ahead);
+    }
+    if (has_applied) {
+        ct_wire_pk_str(&pk, "a");
+        bad |= msgpack_pack_uint64(&pk, applied);
     }
     return ct_wire_pk_finish(out, start, bad);
 }
@@ -76,12 +90,21 @@ ct_err ct_wire_repl_req_decode_n(const uint8_t *buf, size_t len, uint64_t *seq,
                                  uint8_t head[CT_HASH_LEN], uint64_t *epoch, bool *has_ahead,
                                  uint64_t *ahead)
 {
+    bool has_a;
+    uint64_t a;
+    return ct_wire_repl_req_decode_a(buf, len, seq, head, epoch, has_ahead, ahead, &has_a, &a);
+}
+
+ct_err ct_wire_repl_req_decode_a(const uint8_t *buf, size_t len, uint64_t *seq,
+                                 uint8_t head[CT_HASH_LEN], uint64_t *epoch, bool *has_ahead,
+                                 uint64_t *ahead, bool *has_applied, uint64_t *applied)
+{
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_wire_lim_small, CT_MSG_REPL_REQ, &root);
     if (e) return e;
-    const msgpack_object *f[6];
-    if ((e = ct_wire_fields(&root, ct_keys_rq, f, 6))) return e;
-    uint64_t s = 0, x = 0, n = 0;
+    const msgpack_object *f[7];
+    if ((e = ct_wire_fields(&root, ct_keys_rq, f, 7))) return e;
+    uint64_t s = 0, x = 0, n = 0, a = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &s))) return e;
     if (f[3] && (e = ct_wire_get_bin(f[3], CT_HASH_LEN, CT_ERR_BAD_VALUE))) return e;
     if (f[4]) {
@@ -89,9 +112,14 @@ ct_err ct_wire_repl_req_decode_n(const uint8_t *buf, size_t len, uint64_t *seq,
         if (x == 0) return CT_ERR_BAD_VALUE;
     }
     if (f[5] && (e = ct_codec_uint(f[5], UINT64_MAX, &n))) return e;
+    if (f[6] && (e = ct_codec_uint(f[6], UINT64_MAX, &a))) return e;
     if (!f[2] || !f[3]) return CT_ERR_MISSING_FIELD;
     if (f[5] && n < s) return CT_ERR_BAD_VALUE;
-    if (!seq || !head || !epoch || !has_ahead || !ahead) return CT_ERR_ARG;
+    if (f[6] && a > s) return CT_ERR_BAD_VALUE;
+    if (!seq || !head || !epoch || !has_ahead || !ahead || !has_applied || !applied)
+        return CT_ERR_ARG;
+    *has_applied = f[6] != NULL;
+    *applied = f[6] ? a : s;
     *seq = s;
     *epoch = x;
     *has_ahead = f[5] != NULL;

@@ -145,7 +145,7 @@ static ct_err env_create(ct_store *s, char *err, size_t errlen)
         s->env = NULL;
         goto fail;
     }
-    if ((rc = mdb_env_set_maxdbs(s->env, 8)))
+    if ((rc = mdb_env_set_maxdbs(s->env, 12)))
         what = "mdb_env_set_maxdbs";
     else if ((rc = mdb_env_set_maxreaders(s->env, 126)))
         what = "mdb_env_set_maxreaders";
@@ -192,6 +192,13 @@ static ct_err dbis_open(ct_store *s, MDB_txn *t, char *err, size_t errlen)
     s->has_origins = rc == 0;
     if (rc && !(rc == MDB_NOTFOUND && s->read_only)) {
         ct_store_errf(err, errlen, "%s: mdb_dbi_open(origins): %s", s->dir, mdb_strerror(rc));
+        return open_rc(rc);
+    }
+    rc = mdb_dbi_open(t, "ship", dflags, &s->ship);
+    if (!rc) rc = mdb_dbi_open(t, "ship_origins", dflags, &s->ship_origins);
+    s->has_ship = rc == 0;
+    if (rc && !(rc == MDB_NOTFOUND && s->read_only)) {
+        ct_store_errf(err, errlen, "%s: mdb_dbi_open(ship): %s", s->dir, mdb_strerror(rc));
         return open_rc(rc);
     }
     return CT_OK;
@@ -364,6 +371,7 @@ ct_err ct_store_env_open(ct_store *s, const uint8_t *fingerprint, bool accept_ch
         r = meta_check(s, t, &v, fingerprint, accept_change, err, errlen);
     }
     if (!r && !s->read_only) r = read_last_received(s, t, err, errlen);
+    if (!r && !s->read_only) r = ct_store_ship_load(s, t, err, errlen);
     if (r) goto leave;
     rc = mdb_txn_commit(t);
     t = NULL;
@@ -386,6 +394,7 @@ leave:
 static void store_free(ct_store *s)
 {
     if (s->imp_txn) mdb_txn_abort(s->imp_txn);
+    if (s->ship_txn) mdb_txn_abort(s->ship_txn);
     if (s->env) mdb_env_close(s->env);
     ct_pmap_free(&s->overlay);
     ct_pmap_free(&s->dirty);
@@ -394,6 +403,7 @@ static void store_free(ct_store *s)
     ct_counts_free(&s->delta);
     ct_counts_free(&s->cache);
     ct_buf_free(&s->rec);
+    ct_buf_free(&s->ship_buf);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the writer lock */
     free(s->dir);
     pthread_mutex_destroy(&s->env_mu);

@@ -25,6 +25,10 @@
  *   persons  program(1) || person hash(32) -> ct_person_state encoding
  *            (checkpointed: see "Person-state checkpoints" below)
  *   counts   ct_count_key bytes -> int64 (8 bytes BE, two's complement)
+ *   ship     seq (8 BE) -> a shipped record's stored bytes, received and
+ *            fsynced by a follower, not yet counted (ct_store_ship.c)
+ *   ship_origins origin (8) -> seq (8 BE) || identity: a binding shipped
+ *            with the batch ending at seq, moved to "origins" when counted
  *   origins  event-id origin (8) -> the identity (collector Z85 key) that
  *            first had an event with that origin accepted; written in the
  *            batch's transaction (see ct_store_item.check_origin). A store
@@ -329,6 +333,50 @@ ct_err ct_store_origin_get(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], cha
                            size_t keylen, bool *found);
 ct_err ct_store_import_origin(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], const char *key,
                               size_t key_len);
+
+/* Shipped records (a follower; docs/PROTOCOL.md §3.4, ct_store_ship.c):
+ * made durable first in "ship" (seq (8 BE) -> the stored bytes as shipped),
+ * counted later. H = the log head (ct_store_head: what is counted), R = the
+ * received head (ct_store_ship_head: what is durable here, counted or not;
+ * R = H when "ship" is empty); the ship keys are exactly H+1..R.
+ *
+ * Receipt: ct_store_ship_begin opens a write transaction (none may be open:
+ * CT_ERR_ARG); ct_store_ship_put appends rec (the decoding of raw, its
+ * stored bytes) after checking seq = R + 1 and that raw chains onto R's hash
+ * (CT_ERR_CHAIN otherwise: abort, nothing is kept); ct_store_ship_origin
+ * keeps an origin binding shipped with the records put so far, written to
+ * "origins" when they are counted (CT_ERR_CONFLICT when the origin is
+ * bound, or waits to be, to another key); ct_store_ship_commit commits
+ * durably and gives the new R (seq, head may be NULL). Write errors as
+ * ct_store_apply_batch's.
+ *
+ * Apply: ct_store_ship_apply counts up to max records from H+1 whose
+ * received_ms <= received_by_ms (INT64_MAX: all), through
+ * ct_store_import_stored, deletes them from "ship" and writes the bindings
+ * they reach, in ONE durable transaction; *out as ct_store_import_commit_ex
+ * (seq_after == seq_before == 0 when nothing was due). A record the import
+ * refuses (CT_ERR_STORE_CORRUPT, CT_ERR_CONFLICT, CT_ERR_WRONG_CAMPAIGN)
+ * returns that code with *bad_seq = its seq, nothing applied.
+ * ct_store_ship_apply_all applies everything (a promotion, a store opened
+ * to serve as primary), with a progress line every 100000 records.
+ * ct_store_ship_pending: the last shipped seq not yet counted (0: "ship" is
+ * empty). A store with ct_store_ship_pending() != 0 takes no batch and no
+ * promotion (CT_ERR_ARG): it never serves as primary before counting. */
+#define CT_STORE_SHIP_CHUNK 4096
+ct_err ct_store_ship_head(ct_store *s, uint64_t *seq, uint8_t head[CT_LOGREC_HASH_LEN]);
+uint64_t ct_store_ship_pending(const ct_store *s);
+ct_err ct_store_ship_begin(ct_store *s);
+ct_err ct_store_ship_put(ct_store *s, const ct_logrec *rec, const uint8_t *raw, size_t raw_len);
+ct_err ct_store_ship_origin(ct_store *s, const uint8_t origin[CT_ORIGIN_LEN], const char *key,
+                            size_t key_len);
+ct_err ct_store_ship_commit(ct_store *s, uint64_t *seq, uint8_t head[CT_LOGREC_HASH_LEN]);
+void ct_store_ship_abort(ct_store *s);
+ct_err ct_store_ship_apply(ct_store *s, const ct_campaign *c, size_t max, int64_t received_by_ms,
+                           ct_store_commit *out, uint64_t *bad_seq);
+ct_err ct_store_ship_apply_all(ct_store *s, const ct_campaign *c, uint64_t *bad_seq);
+/* Drops every shipped record not yet counted, and their bindings (a copy
+ * installed as a new follower's store begins at its log head: R := H). */
+ct_err ct_store_ship_drop(ct_store *s);
 
 /* A consistent copy of the whole environment into dest_dir (callable from
  * another thread than the store's owner while it writes) (created 0700,

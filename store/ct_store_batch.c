@@ -233,7 +233,8 @@ static int apply_item(ct_store *s, MDB_txn *t, ct_store_item *it, uint64_t *seq,
 
 ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_store_commit *out)
 {
-    if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
+    if (!s || s->read_only || s->imp_txn || s->ship_txn) return CT_ERR_ARG;
+    if (s->ship_last) return CT_ERR_ARG;  /* shipped records are counted first */
     if (s->replay_due) return CT_ERR_ARG; /* ct_store_set_campaign() first */
     assert(s->overlay.n == 0);
     MDB_txn *t = NULL;

@@ -89,7 +89,7 @@ typedef enum {
  * *out (may be NULL) is the epoch after the call. */
 static ct_err epoch_set(ct_store *s, uint64_t want, epoch_mode mode, uint64_t *out)
 {
-    if (!s || s->read_only || s->imp_txn) return CT_ERR_ARG;
+    if (!s || s->read_only || s->imp_txn || s->ship_txn) return CT_ERR_ARG;
     MDB_txn *t;
     ct_err r = ct_store_txn_begin(s, 0, &t);
     if (r) return r;
@@ -114,6 +114,7 @@ static ct_err epoch_set(ct_store *s, uint64_t want, epoch_mode mode, uint64_t *o
 
 ct_err ct_store_promote(ct_store *s, uint64_t *epoch)
 {
+    if (s && s->ship_last) return CT_ERR_ARG; /* shipped records are counted first */
     return epoch_set(s, 0, EPOCH_NEXT, epoch);
 }
 
@@ -124,6 +125,7 @@ ct_err ct_store_adopt_epoch(ct_store *s, uint64_t epoch)
 
 ct_err ct_store_promote_to(ct_store *s, uint64_t want)
 {
+    if (s && s->ship_last) return CT_ERR_ARG; /* shipped records are counted first */
     return epoch_set(s, want, EPOCH_TO, NULL);
 }
 

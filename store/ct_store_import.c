@@ -22,7 +22,7 @@
 
 ct_err ct_store_import_begin(ct_store *s)
 {
-    if (!s || s->read_only || s->imp_txn || s->replay_due) return CT_ERR_ARG;
+    if (!s || s->read_only || s->imp_txn || s->ship_txn || s->replay_due) return CT_ERR_ARG;
     assert(s->overlay.n == 0);
     MDB_txn *t;
     ct_err r = ct_store_txn_begin(s, 0, &t);

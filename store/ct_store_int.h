@@ -13,14 +13,17 @@
  *   ct_store_import.c   import of verified records (chitieu-audit rebuild,
  *                       followers);
  *   ct_store_epoch.c    the epoch and shipped origin bindings (replication);
+ *   ct_store_ship.c     a follower's shipped records: durable receipt, then
+ *                       counting through the import;
  *   ct_store_copy.c     a consistent copy of the environment (a follower's
  *                       bootstrap).
  *
  * Invariants of struct ct_store (asserted where they matter):
  *   - read_only stores never hold a write transaction, an overlay or
  *     pending states;
- *   - imp_txn is the only write transaction that outlives a call, and only
- *     between ct_store_import_begin and _commit / _abort;
+ *   - imp_txn and ship_txn are the only write transactions that outlive a
+ *     call, only between ct_store_import_begin / ct_store_ship_begin and
+ *     their _commit / _abort, and never both;
  *   - outside a batch or an import chunk the overlay is empty;
  *   - lock_fd >= 0 exactly for a writer (it holds flock(LOCK_EX)).
  */
@@ -54,6 +57,10 @@ struct ct_store {
     MDB_dbi meta, log, ids, persons, counts;
     MDB_dbi origins;  /* origin -> identity; see ct_store.h */
     bool has_origins; /* false: a read-only open of a store without it */
+    /* shipped records not yet counted (ct_store_ship.c): seq (8 BE) ->
+     * stored bytes, and origin (8) -> last seq of its batch (8 BE) || key */
+    MDB_dbi ship, ship_origins;
+    bool has_ship; /* false: a read-only open of a store without them */
     bool read_only;
     bool need_reopen; /* MDB_PANIC seen: reopen before the next transaction */
     /* held by ct_store_copy (possibly in another thread) while it reads the
@@ -96,6 +103,14 @@ struct ct_store {
     MDB_txn *imp_txn;
     uint64_t imp_seq, imp_seq0;
     uint8_t imp_head[CT_LOGREC_HASH_LEN], imp_head0[CT_LOGREC_HASH_LEN];
+    /* shipped records (writer): ship_last = the last seq in "ship" as
+     * committed (0 = empty); during a receipt ship_txn is open and
+     * ship_seq / ship_head the received head it has reached */
+    uint64_t ship_last;
+    MDB_txn *ship_txn;
+    uint64_t ship_seq, ship_seq0; /* ship_seq0: where the receipt began */
+    uint8_t ship_head[CT_LOGREC_HASH_LEN];
+    ct_buf ship_buf; /* a shipped record copied out of the map while applied */
 };
 
 /* ---- meta helpers ---------------------------------------------------------- */
@@ -213,6 +228,9 @@ int ct_store_append_one(ct_store *s, MDB_txn *t, ct_logrec *r, uint8_t head[CT_L
 int ct_store_ids_put(ct_store *s, MDB_txn *t, const uint8_t id[CT_EVENT_ID_LEN], uint64_t seq,
                      const uint8_t idhash[CT_IDHASH_LEN], MDB_val *existing);
 int ct_store_flush_counts(ct_store *s, MDB_txn *t, ct_counts *changed);
+
+/* ct_store_ship.c: reads ship_last in t (a writer's open). */
+ct_err ct_store_ship_load(ct_store *s, MDB_txn *t, char *err, size_t errlen);
 
 /* ct_store_persons.c (see its top comment for the invariant). */
 /* The state of key as of the transaction in progress: overlay, then the

@@ -266,6 +266,57 @@ static void rq_ahead(void **state)
     ct_buf_free(&b);
 }
 
+/* "rq" applied head "a": last after "n", absent = s, a > s bad_value, not a
+ * uint wrong_type; an older decoder's key list refuses it (unknown_key is
+ * the fallback's trigger, tested with the primary in test_read_ahead.py) */
+static void rq_applied(void **state)
+{
+    (void)state;
+    ct_buf b = CT_BUF_INIT;
+    uint64_t s = 0, ep = 0, n = 0, a = 0;
+    bool has = false, has_a = false;
+    uint8_t h[CT_HASH_LEN];
+    assert_int_equal(ct_wire_repl_req_encode_a(42, g_hash, 5, true, 300, true, 7, &b), CT_OK);
+    assert_int_equal(b.data[0], 0x87);
+    /* ... a1 61 07: "a" 7 last */
+    assert_int_equal(b.data[b.len - 3], 0xa1);
+    assert_int_equal(b.data[b.len - 2], 'a');
+    assert_int_equal(b.data[b.len - 1], 7);
+    assert_int_equal(ct_wire_repl_req_decode_a(b.data, b.len, &s, h, &ep, &has, &n, &has_a, &a),
+                     CT_OK);
+    assert_int_equal(s, 42);
+    assert_int_equal(ep, 5);
+    assert_true(has);
+    assert_int_equal(n, 300);
+    assert_true(has_a);
+    assert_int_equal(a, 7);
+    /* the decoder without "a" takes the same frame (a is read, not returned) */
+    assert_int_equal(ct_wire_repl_req_decode_n(b.data, b.len, &s, h, &ep, &has, &n), CT_OK);
+    /* a = s is valid; a > s bad_value; a str wrong_type */
+    b.data[b.len - 1] = 42;
+    assert_int_equal(ct_wire_repl_req_decode_a(b.data, b.len, &s, h, &ep, &has, &n, &has_a, &a),
+                     CT_OK);
+    assert_int_equal(a, 42);
+    b.data[b.len - 1] = 43;
+    assert_int_equal(ct_wire_repl_req_decode_a(b.data, b.len, &s, h, &ep, &has, &n, &has_a, &a),
+                     CT_ERR_BAD_VALUE);
+    b.data[b.len - 1] = 0xa0;
+    assert_int_equal(ct_wire_repl_req_decode_a(b.data, b.len, &s, h, &ep, &has, &n, &has_a, &a),
+                     CT_ERR_WRONG_TYPE);
+    /* encoding a > s, or a without n, is refused */
+    ct_buf_reset(&b);
+    assert_int_equal(ct_wire_repl_req_encode_a(42, g_hash, 5, true, 50, true, 43, &b), CT_ERR_ARG);
+    assert_int_equal(ct_wire_repl_req_encode_a(42, g_hash, 5, false, 0, true, 1, &b), CT_ERR_ARG);
+    assert_int_equal(b.len, 0);
+    /* absent: has_a false, a = s */
+    assert_int_equal(ct_wire_repl_req_encode_n(42, g_hash, 5, true, 50, &b), CT_OK);
+    assert_int_equal(ct_wire_repl_req_decode_a(b.data, b.len, &s, h, &ep, &has, &n, &has_a, &a),
+                     CT_OK);
+    assert_false(has_a);
+    assert_int_equal(a, 42);
+    ct_buf_free(&b);
+}
+
 static void truncations(void **state)
 {
     (void)state;
@@ -648,10 +699,11 @@ int main(void)
         g_hash[i] = (uint8_t)(0x10 + i);
     memset(g_rec2, 0xaa, sizeof g_rec2);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rb_round_trip), cmocka_unit_test(rq_round_trip),
-        cmocka_unit_test(rq_ahead),      cmocka_unit_test(sub_ack_epoch),
-        cmocka_unit_test(truncations),   cmocka_unit_test(rb_wrong_values),
-        cmocka_unit_test(copy_messages), cmocka_unit_test(copy_wrong_values),
+        cmocka_unit_test(rb_round_trip),     cmocka_unit_test(rq_round_trip),
+        cmocka_unit_test(rq_ahead),          cmocka_unit_test(rq_applied),
+        cmocka_unit_test(sub_ack_epoch),     cmocka_unit_test(truncations),
+        cmocka_unit_test(rb_wrong_values),   cmocka_unit_test(copy_messages),
+        cmocka_unit_test(copy_wrong_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
