@@ -125,11 +125,15 @@ def proc_cpu_s(pid):
 class FollowerLagSampler(threading.Thread):
     """Polls a primary's /metrics every 50 ms (the aggregator refreshes it every
     250 ms) and keeps (chitieu_aggregator_follower_lag_records, _seconds in ms) of
-    the first follower."""
+    the first follower: its durable lag. Given the follower's /metrics with
+    names=("chitieu_aggregator_apply_lag_records", "chitieu_aggregator_apply_lag_seconds"),
+    its apply lag (received, not yet counted; a build without them: no samples)."""
 
-    def __init__(self, url):
+    def __init__(self, url, names=("chitieu_aggregator_follower_lag_records{",
+                                   "chitieu_aggregator_follower_lag_seconds{")):
         super().__init__(daemon=True)
         self.url, self.samples, self._stop_ev = url, [], threading.Event()
+        self.names = names
 
     def run(self):
         import urllib.request
@@ -140,9 +144,9 @@ class FollowerLagSampler(threading.Thread):
                 continue
             rec = ms = None
             for line in body.splitlines():
-                if line.startswith("chitieu_aggregator_follower_lag_records{"):
+                if line.startswith(self.names[0]):
                     rec = int(float(line.split()[-1]))
-                elif line.startswith("chitieu_aggregator_follower_lag_seconds{"):
+                elif line.startswith(self.names[1]):
                     ms = float(line.split()[-1]) * 1000
             if rec is not None and ms is not None:
                 self.samples.append((rec, ms))
@@ -519,11 +523,24 @@ class Bench:
         p, eps, data = self.start_agg(f"repl-p-{i}", extra=["--replicate", rep_ep,
                                                            "--sync-followers", "1",
                                                            "--metrics", f"127.0.0.1:{mport}"])
-        f, _, fdata = self.start_agg(f"repl-f-{i}", extra=["--follow", rep_ep])
+        fport = free_port()
+        f, _, fdata = self.start_agg(f"repl-f-{i}", extra=["--follow", rep_ep,
+                                                           "--metrics", f"127.0.0.1:{fport}"])
         sampler = FollowerLagSampler(f"http://127.0.0.1:{mport}/metrics")
+        applied = FollowerLagSampler(f"http://127.0.0.1:{fport}/metrics",
+                                     ("chitieu_aggregator_apply_lag_records ",
+                                      "chitieu_aggregator_apply_lag_seconds "))
         sampler.start()
+        applied.start()
         r = self.loadgen(eps, 4, 1000, m, agg=p, label="repl-4x1000", safe=True)
         sampler.stop()
+        applied.stop()
+        ar = sorted(x[0] for x in applied.samples)
+        am = sorted(x[1] for x in applied.samples)
+        if ar:
+            r["apply_lag_records_p99"] = ar[min(len(ar) - 1, int(len(ar) * 0.99))]
+            r["apply_lag_ms_p99"] = am[min(len(am) - 1, int(len(am) * 0.99))]
+            r["apply_lag_ms_p50"] = am[len(am) // 2]
         lr = sorted(x[0] for x in sampler.samples)
         lm = sorted(x[1] for x in sampler.samples)
         if lr:
@@ -552,16 +569,21 @@ class Bench:
                    "p99_ratio": r["safe_p99_ms"] / sp if sp else None,
                    "lag_records_p99": r.get("lag_records_p99"), "lag_ms_p99": r.get("lag_ms_p99"),
                    "lag_ms_p50": r.get("lag_ms_p50"), "lag_samples": r.get("lag_samples"),
+                   "apply_lag_records_p99": r.get("apply_lag_records_p99"),
+                   "apply_lag_ms_p50": r.get("apply_lag_ms_p50"),
+                   "apply_lag_ms_p99": r.get("apply_lag_ms_p99"),
                    "primary_cpu_us": r["agg_cpu_us_per_event"],
                    "follower_cpu_us": r["follower_cpu_s"] * 1e6 / max(r["safe_events"], 1)}
             runs.append(run)
             log(f"  single {se:.0f} ev/s p99 {sp:.1f} ms | replicated safe "
                 f"{run['safe_eps']:.0f} ev/s (x{run['ratio']:.2f}), safe p50 "
                 f"{run['safe_p50_ms']:.1f} p99 {run['safe_p99_ms']:.1f} ms, lag p99 "
-                f"{run['lag_records_p99']} records / {run['lag_ms_p99']} ms")
+                f"{run['lag_records_p99']} records / {run['lag_ms_p99']} ms, apply lag p99 "
+                f"{run['apply_lag_records_p99']} records / {run['apply_lag_ms_p99']} ms")
         keys = ("single_eps", "single_p99_ms", "safe_eps", "safe_p50_ms", "safe_p99_ms",
                 "committed_p99_ms", "ratio", "p99_ratio", "lag_records_p99", "lag_ms_p99",
-                "lag_ms_p50", "lag_samples", "primary_cpu_us", "follower_cpu_us")
+                "lag_ms_p50", "lag_samples", "apply_lag_records_p99", "apply_lag_ms_p50",
+                "apply_lag_ms_p99", "primary_cpu_us", "follower_cpu_us")
         res = {k: self.agg(runs, k) for k in keys}
         res["events"] = m
         res["pg"] = self.pg_pair()
@@ -827,6 +849,10 @@ class Bench:
                          f"records, p50 {f(rp['lag_ms_p50'])} ms, p99 {f(rp['lag_ms_p99'])} ms;"
                          f" CPU us/event primary {f(rp['primary_cpu_us'])}, follower "
                          f"{f(rp['follower_cpu_us'])}")
+            if rp.get("apply_lag_ms_p99"):
+                lines.append(f"  follower apply lag (received, not yet counted; follower /metrics "
+                             f"every 50 ms): p99 {f(rp['apply_lag_records_p99'])} records, p50 "
+                             f"{f(rp['apply_lag_ms_p50'])} ms, p99 {f(rp['apply_lag_ms_p99'])} ms")
             pgr = rp.get("pg") or {}
             if "points" in pgr:
                 for name, v in pgr["points"].items():
@@ -913,7 +939,9 @@ class Bench:
         if rp:
             s["repl"] = {k: med(rp.get(k)) for k in ("single_eps", "single_p99_ms", "safe_eps",
                                                      "safe_p99_ms", "ratio", "p99_ratio",
-                                                     "lag_records_p99", "lag_ms_p99")}
+                                                     "lag_records_p99", "lag_ms_p99",
+                                                     "apply_lag_records_p99",
+                                                     "apply_lag_ms_p99")}
             for name, v in (rp.get("pg") or {}).get("points", {}).items():
                 s["repl"]["pg " + name] = {k: med(v.get(k)) for k in
                                            ("single_eps", "sync_eps", "ratio", "single_p99_ms",
