@@ -577,6 +577,10 @@ ct_err ct_follow_apply(ct_follow *f, int64_t now_ms, ct_store_commit *commit, ch
     }
     f->applied_seq = commit->seq_after;
     f->st.applied_seq = f->applied_seq;
+    /* the new "a" in a report: nothing held (every receipt is committed
+     * before an apply), so "n" = "s" = the position last asked for */
+    assert(!f->open && f->rx_seq == f->head_seq);
+    if (f->ahead) report(f);
     while (f->rcpt_n && f->rcpt[f->rcpt_first].seq <= f->applied_seq) {
         f->rcpt_first = (f->rcpt_first + 1) % CT_FOLLOW_RCPT_RING;
         f->rcpt_n--;

@@ -383,8 +383,10 @@ static void handle_rq(ct_repl *r, const uint8_t *rid, size_t rid_len, zmq_msg_t 
                "follower=%s follower_seq=%llu committed=%llu", id, (unsigned long long)s,
                (unsigned long long)r->committed);
     if (s > f->acked) f->acked = s;
-    f->has_applied = has_a;
-    if (has_a) f->applied = a;
+    if (has_a) { /* absent (a request without "n"): the last "a" stands */
+        f->has_applied = true;
+        f->applied = a;
+    }
     update_safe(r, now_ms);
     /* a report: durable s recorded above; nothing new is asked for */
     if (has_n && (n > r->committed || (f->asked && n == f->asked_from))) return;

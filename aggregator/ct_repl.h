@@ -62,8 +62,8 @@ typedef struct {
 typedef struct {
     char id[CT_REPL_ID_MAX];
     uint64_t acked;       /* highest seq it confirmed durable */
-    uint64_t applied;     /* highest seq it reported counted ("a"; = acked
-                             when it sends none) */
+    uint64_t applied;     /* the seq it last reported counted ("a"; = acked
+                             when it never sent one) */
     uint64_t lag_records; /* committed - acked */
     int64_t lag_ms;       /* how long the oldest record it lacks has been committed */
     int64_t silent_ms;    /* since its last message */

@@ -15,12 +15,14 @@
  *     ct_logrec_check_stored, at receipt, before the put); a record that
  *     does not chain is refused (CT_ERR_CHAIN) and the receipt keeps none
  *     of its transaction;
- *   - a receipt only appends (MDB_APPEND) and commits durably; an apply
+ *   - a receipt only appends (MDB_APPEND) and commits durably (a system
+ *     crash never undoes it); an apply
  *     moves the first records of "ship" into the log through
  *     ct_store_import_stored (ids, person states, counters: the one import
  *     path), deletes them from "ship" and writes the bindings whose seq it
  *     reached, in ONE transaction: a crash leaves either state, both
- *     consistent;
+ *     consistent (a system crash may undo the last apply: MDB_NOMETASYNC,
+ *     see ct_store_ship_apply; its records are then still in "ship");
  *   - s->ship_last is the last committed ship key (0 when empty).
  */
 #include "ct_store_int.h"
@@ -248,7 +250,15 @@ ct_err ct_store_ship_apply(ct_store *s, const ct_campaign *c, size_t max, int64_
         return r;
     }
     uint64_t applied = s->imp_seq;
+    /* an apply needs atomicity, not durability: its records stay in "ship"
+     * until it is on disk. MDB_NOMETASYNC skips the synchronous meta write
+     * (one sync less; the data pages are still synced before the meta is
+     * written, so the file stays consistent); a system crash may undo the
+     * last apply, never a receipt: the next receipt's commit syncs that meta
+     * page before it writes its own, with MDB_NOMETASYNC off again. */
+    bool lazy = mdb_env_set_flags(s->env, MDB_NOMETASYNC, 1) == 0;
     r = ct_store_import_commit_ex(s, out);
+    if (lazy) mdb_env_set_flags(s->env, MDB_NOMETASYNC, 0);
     if (r) return r;
     assert(applied <= s->ship_last);
     if (applied == s->ship_last) s->ship_last = 0;
