@@ -1,7 +1,7 @@
 /* ct_follow.h — a follower's side of log shipping (--follow ENDPOINT).
  *
  * A DEALER connected to the primary's replication ROUTER. The follower asks
- * with "rq" (its durable head seq and hash), and for each "rb" answering it
+ * with "rq" (its received head R: seq and hash, durable here), and for each "rb" answering it
  * checks: p == the head it holds (else the batch is stale and dropped), ph
  * == that head's hash; then it asks for what follows the batch at once
  * (read-ahead, "rq" "n": docs/PROTOCOL.md §3.4) and, for every record in
@@ -26,9 +26,10 @@
  * Epochs: an "rb" from a lower epoch than this store's (a former primary)
  * stops the follower too (CT_ERR_STALE_EPOCH, err says so; nothing
  * applied); a higher one is adopted (stored) before the batch is applied.
- * Origin bindings shipped with a batch ("o") are written in the batch's
- * transaction; one that contradicts a stored binding refuses the batch
- * (CT_ERR_CHAIN).
+ * Origin bindings shipped with a batch ("o") are kept in the receipt's
+ * transaction and written to "origins" by the apply that counts the
+ * batch's last record; one that contradicts a binding held refuses the
+ * batch (CT_ERR_CHAIN).
  * A store write failure (disk or map full, I/O) aborts the batch and the
  * request is repeated later. No answer within CT_FOLLOW_RETRY_MS: ask again.
  *
@@ -68,7 +69,7 @@ typedef struct {
                                     received (--apply-delay; 0 = at once) */
 } ct_follow_opts;
 
-#define CT_FOLLOW_APPLY_CHUNK 1024 /* records counted per apply transaction */
+#define CT_FOLLOW_APPLY_CHUNK 256 /* records counted per apply transaction */
 
 typedef struct {
     uint64_t head_seq;          /* R: own received head, durable here */
