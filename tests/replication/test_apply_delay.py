@@ -13,11 +13,14 @@ processes on ipc endpoints, real LMDB, real signals; exact counts.
       delay: it counts the backlog, and its counts, log and head equal the
       primary's (audit verify on both);
   (b) a follower holding received, uncounted records (apply delay) is
-      stopped and promoted (--promote): the promotion counts them first,
-      so the new epoch begins at seq n, every record is counted exactly
-      once (counts = the former primary's) and audit verify is OK.
+      stopped; a copy of its store started as a primary counts them all
+      before "ready" (head_seq n, nothing left in "ship"); the store promoted
+      (--promote): the new
+      epoch begins at seq n, every record is counted exactly once (counts =
+      the former primary's) and audit verify is OK.
 """
 import re
+import shutil
 import struct
 
 import ctharness as H
@@ -128,6 +131,16 @@ def test_promote_counts_received_first():
         _, logn, ship = store_view(f.data)
         H.check(logn == 0 and ship == list(range(1, n + 1)), f"log {logn}, ship {len(ship)}")
         f.extra = []
+        # a copy of that stopped store started as a primary: it counts every
+        # received record before it takes events
+        g = O.Agg(wd, rss, "g", data=wd.sub("g-data"), extra=["--no-future-check"])
+        shutil.rmtree(g.data, ignore_errors=True)
+        shutil.copytree(f.data, g.data)
+        g.start()
+        g.proc.wait_log(rf'msg="ready" .* head_seq={n} ', timeout=30 * O.SLOW)
+        g.stop()
+        _, logn, ship = store_view(g.data)
+        H.check(logn == n and ship == [], f"started as primary: log {logn}, ship {len(ship)}")
         r = H.run(f.args(["--promote"]), check=False, timeout=120 * O.SLOW)
         H.check(r.returncode == 0, f"--promote: exit {r.returncode}\n{r.stderr}")
         H.check(f"promoted: this store is a primary of a new epoch: epoch 2 from seq {n} "
