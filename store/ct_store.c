@@ -399,6 +399,7 @@ static void store_free(ct_store *s)
     ct_pmap_free(&s->overlay);
     ct_pmap_free(&s->dirty);
     ct_pmap_free(&s->frozen);
+    ct_store_persons_free(s);
     free(s->gen_order);
     ct_counts_free(&s->delta);
     ct_counts_free(&s->cache);
@@ -457,6 +458,7 @@ ct_err ct_store_open(const ct_store_opts *o, ct_store **out, char *err, size_t e
     ct_pmap_init(&s->overlay);
     ct_pmap_init(&s->dirty);
     ct_pmap_init(&s->frozen);
+    ct_pmap_init(&s->merged);
     s->dir = strdup(o->dir);
     if (!s->dir) goto fail;
     s->read_only = o->read_only;

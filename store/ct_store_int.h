@@ -38,12 +38,15 @@
 #include <string.h>
 
 #include "ct_buf.h"
+#include "ct_pindex.h"
 #include "ct_pmap.h"
 #include "ct_be.h"
 #include "ct_life.h"
 #include "ct_store.h"
 
-#define CT_STORE_FORMAT "chitieu-store-1"
+#define CT_STORE_FORMAT "chitieu-store-2"
+/* a "persons" key: run (8 BE) || program || person hash (ct_store_persons.c) */
+#define CT_PERSONS_KEY_LEN (8 + CT_PERSON_KEY_LEN)
 #define CT_IDHASH_LEN 16
 #define CT_SCAN_RENEW 4096
 #define CT_CKPT_MAX_DEFAULT 32768
@@ -93,6 +96,19 @@ struct ct_store {
     const ct_pmap_entry **gen_order;
     size_t gen_order_cap, gen_done, gen_next;
     uint64_t gen_seq;
+    /* pindex: the run of every key in "persons" as committed (valid when
+     * pindex_ok); pend: the index changes of the transaction in progress
+     * (slot to move, or SIZE_MAX and the fingerprint to add), all to run
+     * pend_run, applied when it commits; merged: a full checkpoint's states */
+    ct_pindex pindex;
+    bool pindex_ok;
+    struct ct_store_pend {
+        size_t pos;
+        uint32_t fp;
+    } * pend;
+    size_t pend_n, pend_cap;
+    uint64_t pend_run;
+    ct_pmap merged;
     size_t ckpt_max;
     int64_t ckpt_age_ms, dirty_since_ms;
     /* received_ms of the head record: the next record's is clamped to >= it
@@ -257,8 +273,10 @@ int ct_store_persons_write(ct_store *s, MDB_txn *t, uint64_t seq0, uint64_t seq,
 int ct_store_persons_committed(ct_store *s, bool checkpointed);
 /* After t was aborted: the overlay and the slice are gone with it. */
 void ct_store_persons_aborted(ct_store *s);
-/* Drops every in-memory state (before a reopen replays them). */
+/* Drops every in-memory state and the index (before a reopen replays them). */
 void ct_store_persons_forget(ct_store *s);
+/* Frees what ct_store_persons_* holds in memory. */
+void ct_store_persons_free(ct_store *s);
 /* Replays log(persons_seq..head] into "persons" (a writer's open). */
 ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen);
 /* At close: writes the pending states, or logs what was skipped and why. */

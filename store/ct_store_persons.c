@@ -5,18 +5,32 @@
  *
  * Why: person hashes are random keys, so writing a person's state in every
  * batch dirties one random B-tree leaf per new person per commit, which
- * bounds ingest. The states are kept in memory and written in bulk, in key
- * order; and so that no single commit carries tens of thousands of random
- * leaves (stalling every ack behind it), a batch writes only a bounded
- * slice: a key range of a frozen generation.
+ * bounds ingest. The states are kept in memory and written in bulk; and so
+ * that no single commit carries many leaves (stalling every ack behind it),
+ * a batch writes only a bounded slice of a frozen generation.
+ *
+ * The layout. A "persons" key is run (8 BE) || person key (program ||
+ * person hash), run = the seq F of the generation (or the head of the full
+ * checkpoint) that wrote it. A generation writes its states in person-key
+ * order under its run, which is larger than every run stored: each put is an
+ * append at the right edge of the B-tree (MDB_APPEND), ~1 leaf per ~50
+ * states whatever the store's size. A person is held under one run only:
+ * writing it under a new run deletes it from its old run in the same
+ * transaction (a random leaf, only for a person whose state changed again).
+ * The index (ct_pindex, built at a writer's open by one cursor pass, changed
+ * only after a transaction commits: pend) names, for every stored person
+ * key, its run; a lookup that misses the maps asks LMDB only for the runs
+ * the index names (none at all for a person never stored).
  *
  * The invariant. Let H = the committed meta "head" seq, P = the committed
- * meta "persons_seq" (absent: P = H, a store written before checkpoints) and,
- * while a generation is partly written, (F, W) = the committed meta
- * "persons_gen" (F: 8 BE, W: a person key); absent: F = P and no key is <= W.
- *   (1) P <= F <= H, and for every person key k, "persons"[k] == the state
- *       after applying log[1..F] to the empty state with ct_tally_entry if
- *       k <= W, else the state after log[1..P].
+ * meta "persons_seq" (absent: P = H) and, while a generation is partly
+ * written, (F, W) = the committed meta "persons_gen" (F: 8 BE, W: a person
+ * key); absent: F = P and no key is <= W.
+ *   (1) P <= F <= H; every person key k is held under at most one run r,
+ *       r <= F; its value is the state after applying log[1..F] to the
+ *       empty state with ct_tally_entry if r == F and k <= W, else the
+ *       state after log[1..P]; a key that is not held has the empty state
+ *       after log[1..P] (and after log[1..F] if k <= W).
  *   (2) For a writer between calls, "persons" overlaid with `frozen`, then
  *       with `dirty`, == the states after log[1..H]: frozen holds the state
  *       after log[1..gen_seq] of exactly the persons changed by a record
@@ -26,34 +40,40 @@
  *       (P, H] without a generation).
  *   (3) `overlay` holds the states changed by the batch or import chunk in
  *       progress (seq > H); it is empty between calls.
+ *   (4) A writer's index holds exactly one entry per key of "persons" as
+ *       committed, naming its run.
  * ct_store_persons_get reads overlay, dirty, frozen, then "persons", so the
  * tally of record seq always sees the states after log[1..seq-1].
  *
  * Writes. "persons" is written only here:
  *   - a slice (ct_store_persons_write, with a batch or a follower's import
- *     chunk): the next entries of
- *     frozen in key order, and persons_gen := (F, last key written); the
+ *     chunk): the next entries of frozen in key order under run F, each
+ *     deleted from its older run, and persons_gen := (F, last key written); the
  *     slice that completes the generation sets persons_seq := F and deletes
  *     persons_gen instead. Every key <= W that is in frozen was written (key
  *     order); every other key <= W had no record in (P, F], so its state
  *     after log[1..P] is its state after log[1..F]: (1) holds. A generation
  *     is frozen (dirty becomes frozen, gen_seq := the committed head) at the
  *     start of a batch, when dirty is due and no generation is in progress;
- *     memory only. Due: gen_target() states (1/16 of the stored persons,
- *     within [ckpt_max, 4 x ckpt_max], so that a generation puts several
- *     states on each leaf it rewrites however large the store) or
- *     ckpt_age_ms old. A slice holds 1.5 x the states its batch changed (at
- *     least ckpt_max / 32), so a generation is written before the next one
- *     is due: memory stays within about 2 generations of states.
+ *     memory only. Due: gen_target() states or ckpt_age_ms old. A slice
+ *     holds 1.5 x the states its batch changed (at least ckpt_max / 32), so
+ *     a generation is written before the next one is due: memory stays
+ *     within about 2 generations of states.
  *   - a full checkpoint (ct_store_persons_checkpoint: with a batch when the
  *     checkpoint size is 0, with every rebuild import chunk, at close): every
- *     frozen, dirty and overlay state, persons_seq := the head the
- *     transaction commits, persons_gen deleted.
+ *     frozen, dirty and overlay state (merged, newest wins) under run = the
+ *     head the transaction commits, persons_seq := that head, persons_gen
+ *     deleted.
+ * Runs only grow: a generation is frozen at the committed head, above the
+ * run of every earlier generation or checkpoint (its states come from
+ * records after them), so a slice appends. A put that finds a larger key
+ * (none is expected) falls back to an ordinary put.
  * A transaction that aborts leaves nothing of its slice or its overlay on
  * disk; gen_next falls back to gen_done and (1)-(3) hold as before.
  *
  * Crashes. A crash at any point loses only memory: LMDB keeps the last
- * committed transaction, in which (1) holds. A writer's open
+ * committed transaction, in which (1) holds (a slice's deletes and puts
+ * commit together). A writer's open
  * (ct_store_persons_replay; ct_store_set_campaign when the campaign comes
  * after the open) first completes a partly written generation: log(P..F]
  * re-applied on top of "persons" for the keys above W only, written as the
@@ -70,7 +90,8 @@
  * disk in the middle leaves a store the next open completes, and no transaction holds more than a
  * bounded number of dirty pages. Counts are not touched (they were committed with their batches).
  * H - P stays within about 2 generations, so the replay's length does not
- * grow with the store beyond 4 x ckpt_max. If a commit fails (disk or map
+ * grow with the store beyond 2 x ckpt_max (the index's cursor pass does:
+ * one pass over "persons"). If a commit fails (disk or map
  * full) the open fails naming the cause, and the next open replays what is
  * left. ct_store_close writes a full checkpoint; if it cannot, it logs what
  * it skipped and the next open replays it. A reopen after MDB_PANIC drops
@@ -90,6 +111,14 @@
 /* meta "persons_gen": F (8 BE) || W (a person key); see the top. */
 #define GEN_MARK_LEN (8 + CT_PERSON_KEY_LEN)
 
+/* The "persons" key of key under run. */
+static void run_key(uint64_t run, const uint8_t key[CT_PERSON_KEY_LEN],
+                    uint8_t out[CT_PERSONS_KEY_LEN])
+{
+    ct_be64_put(out, run);
+    memcpy(out + 8, key, CT_PERSON_KEY_LEN);
+}
+
 int ct_store_persons_get(ct_store *s, MDB_txn *t, const uint8_t key[CT_PERSON_KEY_LEN],
                          ct_person_state *st, bool *found)
 {
@@ -97,11 +126,22 @@ int ct_store_persons_get(ct_store *s, MDB_txn *t, const uint8_t key[CT_PERSON_KE
     if (ct_pmap_get(&s->overlay, key, st) || ct_pmap_get(&s->dirty, key, st) ||
         ct_pmap_get(&s->frozen, key, st))
         return 0;
-    MDB_val k = {CT_PERSON_KEY_LEN, (void *)key}, v;
-    int rc = mdb_get(t, s->persons, &k, &v);
-    if (rc == 0) return ct_person_state_decode(v.mv_data, v.mv_size, st) ? MDB_CORRUPTED : 0;
+    assert(s->pindex_ok);
     *found = false;
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    uint32_t fp = ct_pindex_fp(key);
+    size_t pos = SIZE_MAX;
+    uint64_t run;
+    while (ct_pindex_next(&s->pindex, fp, &pos, &run)) {
+        uint8_t kb[CT_PERSONS_KEY_LEN];
+        run_key(run, key, kb);
+        MDB_val k = {sizeof kb, kb}, v;
+        int rc = mdb_get(t, s->persons, &k, &v);
+        if (rc == MDB_NOTFOUND) continue; /* another key's fingerprint */
+        if (rc) return rc;
+        *found = true;
+        return ct_person_state_decode(v.mv_data, v.mv_size, st) ? MDB_CORRUPTED : 0;
+    }
+    return 0;
 }
 
 int ct_store_persons_set(ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN],
@@ -125,16 +165,13 @@ bool ct_store_persons_due(const ct_store *s)
     return s->frozen.n || dirty_due(s, s->overlay.n, s->ckpt_max);
 }
 
-/* The size of a generation: 1/16 of the stored persons (so that a
- * generation puts several states on each leaf it rewrites, whatever the
- * store's size), at least ckpt_max, at most 4 x ckpt_max (memory, and the
- * length of a replay). */
-static size_t gen_target(ct_store *s, MDB_txn *t)
+/* The size of a generation: ckpt_max states. A slice appends its states at
+ * the right edge of "persons" (run F is the largest), so a generation's cost
+ * per state does not depend on the store's size, and a small generation
+ * keeps memory and the restart replay short. */
+static size_t gen_target(const ct_store *s)
 {
-    MDB_stat st;
-    size_t g = s->ckpt_max;
-    if (mdb_stat(t, s->persons, &st) == 0 && st.ms_entries / 16 > g) g = st.ms_entries / 16;
-    return g < 4 * s->ckpt_max ? g : 4 * s->ckpt_max;
+    return s->ckpt_max;
 }
 
 static int by_key(const void *a, const void *b)
@@ -143,26 +180,68 @@ static int by_key(const void *a, const void *b)
                   CT_PERSON_KEY_LEN);
 }
 
-/* Writes the states order[0..n) of m (in key order) to "persons". */
-static int write_entries(ct_store *s, MDB_txn *t, const ct_pmap *m, const ct_pmap_entry **order,
-                         size_t n)
+/* Records an index change of the transaction in progress (see pend). */
+static int pend_add(ct_store *s, size_t pos, uint32_t fp)
 {
+    if (s->pend_n == s->pend_cap) {
+        size_t nc = s->pend_cap ? s->pend_cap * 2 : 1024;
+        struct ct_store_pend *np = realloc(s->pend, nc * sizeof *np);
+        if (!np) return ENOMEM;
+        s->pend = np;
+        s->pend_cap = nc;
+    }
+    s->pend[s->pend_n].pos = pos;
+    s->pend[s->pend_n].fp = fp;
+    s->pend_n++;
+    return 0;
+}
+
+/* Moves key to run in t: deletes it from the run the index names (a person
+ * is held under one run only) and records the index change. */
+static int unlink_old(ct_store *s, MDB_txn *t, const uint8_t key[CT_PERSON_KEY_LEN], uint64_t run)
+{
+    uint32_t fp = ct_pindex_fp(key);
+    size_t pos = SIZE_MAX;
+    uint64_t old;
+    while (ct_pindex_next(&s->pindex, fp, &pos, &old)) {
+        uint8_t kb[CT_PERSONS_KEY_LEN];
+        run_key(old, key, kb);
+        MDB_val k = {sizeof kb, kb}, v;
+        int rc = old == run ? mdb_get(t, s->persons, &k, &v) : mdb_del(t, s->persons, &k, NULL);
+        if (rc == MDB_NOTFOUND) continue; /* another key's fingerprint */
+        if (rc) return rc;
+        return pend_add(s, pos, fp);
+    }
+    return pend_add(s, SIZE_MAX, fp);
+}
+
+/* Writes the states order[0..n) of m (in key order) to "persons" under run:
+ * appends when run is the largest run stored (the usual case). */
+static int write_entries(ct_store *s, MDB_txn *t, const ct_pmap *m, const ct_pmap_entry **order,
+                         size_t n, uint64_t run)
+{
+    assert(s->pindex_ok && (s->pend_n == 0 || s->pend_run == run));
+    s->pend_run = run;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         assert(i == 0 || memcmp(order[i - 1]->key, order[i]->key, CT_PERSON_KEY_LEN) < 0);
         ct_person_state st;
         ct_pmap_entry_state(m, order[i], &st);
-        uint8_t enc[CT_PERSON_STATE_MAX];
+        uint8_t enc[CT_PERSON_STATE_MAX], kb[CT_PERSONS_KEY_LEN];
         size_t len = 0;
         if (ct_person_state_encode(&st, enc, &len) != CT_OK) return EINVAL;
-        MDB_val key = {CT_PERSON_KEY_LEN, (void *)order[i]->key}, val = {len, enc};
-        rc = mdb_put(t, s->persons, &key, &val, 0);
+        if ((rc = unlink_old(s, t, order[i]->key, run))) break;
+        run_key(run, order[i]->key, kb);
+        MDB_val key = {sizeof kb, kb}, val = {len, enc};
+        rc = mdb_put(t, s->persons, &key, &val, MDB_APPEND);
+        if (rc == MDB_KEYEXIST) /* a key above it is stored under this run */
+            rc = mdb_put(t, s->persons, &key, &val, 0);
     }
     return rc;
 }
 
-/* Writes every state of m to "persons" in key order (B-tree locality). */
-static int write_map(ct_store *s, MDB_txn *t, const ct_pmap *m)
+/* Writes every state of m to "persons" under run, in key order. */
+static int write_map(ct_store *s, MDB_txn *t, const ct_pmap *m, uint64_t run)
 {
     if (!m->n) return 0;
     const ct_pmap_entry **order = malloc(m->n * sizeof *order);
@@ -170,9 +249,22 @@ static int write_map(ct_store *s, MDB_txn *t, const ct_pmap *m)
     for (size_t i = 0; i < m->n; i++)
         order[i] = &m->entries[i];
     qsort(order, m->n, sizeof *order, by_key);
-    int rc = write_entries(s, t, m, order, m->n);
+    int rc = write_entries(s, t, m, order, m->n, run);
     free(order);
     return rc;
+}
+
+/* Copies the states of entries [0, n) of from into to (a later copy of a
+ * key replaces an earlier one). */
+static int merge_into(ct_pmap *to, const ct_pmap *from, const ct_pmap_entry **order, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ct_pmap_entry *e = order ? order[i] : &from->entries[i];
+        ct_person_state st;
+        ct_pmap_entry_state(from, e, &st);
+        if (ct_pmap_put(to, e->key, &st)) return ENOMEM;
+    }
+    return 0;
 }
 
 /* persons_seq := seq, no generation in progress. */
@@ -189,13 +281,26 @@ static int marks_done(ct_store *s, MDB_txn *t, uint64_t seq)
 
 int ct_store_persons_checkpoint(ct_store *s, MDB_txn *t, uint64_t seq)
 {
-    /* the generation's unwritten rest, then dirty, then overlay: each is
-     * newer than the one before for a key in both */
+    /* the generation's unwritten rest, then dirty, then overlay, merged
+     * (each is newer than the one before for a key in both) and written
+     * once each under run seq */
     int rc = 0;
-    if (s->frozen.n)
-        rc = write_entries(s, t, &s->frozen, s->gen_order + s->gen_done, s->frozen.n - s->gen_done);
-    if (!rc) rc = write_map(s, t, &s->dirty);
-    if (!rc) rc = write_map(s, t, &s->overlay);
+    size_t rest = s->frozen.n - s->gen_done;
+    const ct_pmap *m = NULL;
+    if (!s->frozen.n && !s->dirty.n)
+        m = &s->overlay;
+    else if (!s->frozen.n && !s->overlay.n)
+        m = &s->dirty;
+    if (m) {
+        rc = write_map(s, t, m, seq);
+    } else {
+        ct_pmap_clear(&s->merged);
+        if (s->frozen.n) rc = merge_into(&s->merged, &s->frozen, s->gen_order + s->gen_done, rest);
+        if (!rc) rc = merge_into(&s->merged, &s->dirty, NULL, s->dirty.n);
+        if (!rc) rc = merge_into(&s->merged, &s->overlay, NULL, s->overlay.n);
+        if (!rc) rc = write_map(s, t, &s->merged, seq);
+        ct_pmap_clear(&s->merged);
+    }
     return rc ? rc : marks_done(s, t, seq);
 }
 
@@ -240,7 +345,7 @@ static int write_slice(ct_store *s, MDB_txn *t, size_t k)
     size_t n = s->frozen.n - s->gen_done;
     if (n > k) n = k;
     const ct_pmap_entry **slice = s->gen_order + s->gen_done;
-    int rc = write_entries(s, t, &s->frozen, slice, n);
+    int rc = write_entries(s, t, &s->frozen, slice, n, s->gen_seq);
     if (rc) return rc;
     if (s->gen_done + n == s->frozen.n) {
         if ((rc = marks_done(s, t, s->gen_seq))) return rc;
@@ -261,7 +366,7 @@ int ct_store_persons_write(ct_store *s, MDB_txn *t, uint64_t seq0, uint64_t seq,
     if (s->ckpt_max == 0) return *full ? ct_store_persons_checkpoint(s, t, seq) : 0;
     int rc = 0;
     if (!s->frozen.n) {
-        if (!dirty_due(s, 0, gen_target(s, t))) return 0;
+        if (!dirty_due(s, 0, gen_target(s))) return 0;
         if ((rc = freeze(s, &s->dirty, seq0))) return rc;
     }
     return write_slice(s, t, slice_size(s));
@@ -273,9 +378,27 @@ static void gen_clear(ct_store *s)
     s->gen_done = s->gen_next = 0;
 }
 
+/* The transaction that wrote pend committed: the index follows it (moves
+ * first: an add may move slots). ENOMEM leaves the index invalid (a reopen
+ * rebuilds it). */
+static int pend_apply(ct_store *s)
+{
+    ct_err r = CT_OK;
+    for (size_t i = 0; i < s->pend_n && !r; i++)
+        if (s->pend[i].pos != SIZE_MAX)
+            r = ct_pindex_set_run(&s->pindex, s->pend[i].pos, s->pend_run);
+    for (size_t i = 0; i < s->pend_n && !r; i++)
+        if (s->pend[i].pos == SIZE_MAX) r = ct_pindex_add(&s->pindex, s->pend[i].fp, s->pend_run);
+    s->pend_n = 0;
+    if (!r) return 0;
+    ct_pindex_clear(&s->pindex);
+    s->pindex_ok = false;
+    return ENOMEM;
+}
+
 int ct_store_persons_committed(ct_store *s, bool checkpointed)
 {
-    int rc = 0;
+    int rc = pend_apply(s);
     if (checkpointed) {
         ct_pmap_clear(&s->dirty);
         gen_clear(s);
@@ -297,6 +420,7 @@ void ct_store_persons_aborted(ct_store *s)
 {
     ct_pmap_clear(&s->overlay);
     s->gen_next = s->gen_done;
+    s->pend_n = 0;
 }
 
 void ct_store_persons_forget(ct_store *s)
@@ -304,6 +428,85 @@ void ct_store_persons_forget(ct_store *s)
     ct_pmap_clear(&s->overlay);
     ct_pmap_clear(&s->dirty);
     gen_clear(s);
+    s->pend_n = 0;
+    ct_pindex_clear(&s->pindex);
+    s->pindex_ok = false;
+}
+
+void ct_store_persons_free(ct_store *s)
+{
+    ct_pindex_free(&s->pindex);
+    ct_pmap_free(&s->merged);
+    free(s->pend);
+    s->pend = NULL;
+    s->pend_n = s->pend_cap = 0;
+}
+
+/* Builds the index from "persons" with one cursor pass (a writer's open),
+ * and stamps meta "format". A key of another length is a store whose person
+ * states are keyed by program || person hash only (chitieu-store-1):
+ * CT_ERR_BAD_VERSION. */
+static ct_err pindex_build(ct_store *s, char *err, size_t errlen)
+{
+    MDB_txn *t = NULL;
+    MDB_cursor *c = NULL;
+    ct_err r = CT_OK;
+    const char *what = "mdb_txn_begin";
+    ct_pindex_clear(&s->pindex);
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+    if (rc) {
+        t = NULL;
+        goto lmdb_fail;
+    }
+    what = "reading \"persons\"";
+    if ((rc = mdb_cursor_open(t, s->persons, &c))) goto lmdb_fail;
+    MDB_val k, v;
+    int g;
+    for (g = mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != CT_PERSONS_KEY_LEN) {
+            ct_store_errf(err, errlen,
+                          "%s: person states keyed by the chitieu-store-1 layout (a %zu-byte "
+                          "key), this build reads %s; rebuild the store: chitieu-audit export, "
+                          "then chitieu-audit rebuild into a fresh directory",
+                          s->dir, k.mv_size, CT_STORE_FORMAT);
+            r = CT_ERR_BAD_VERSION;
+            goto leave;
+        }
+        const uint8_t *kb = k.mv_data;
+        if ((r = ct_pindex_add(&s->pindex, ct_pindex_fp(kb + 8), ct_be64_get(kb)))) {
+            ct_store_errf(err, errlen, "%s: no memory for the person index", s->dir);
+            goto leave;
+        }
+    }
+    if (g != MDB_NOTFOUND) {
+        rc = g;
+        goto lmdb_fail;
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    what = "writing meta format";
+    rc = meta_get(t, s->meta, "format", &v);
+    if (rc == 0 && v.mv_size == strlen(CT_STORE_FORMAT) &&
+        memcmp(v.mv_data, CT_STORE_FORMAT, v.mv_size) == 0) {
+        s->pindex_ok = true;
+        goto leave;
+    }
+    if ((rc = meta_put(t, s->meta, "format", CT_STORE_FORMAT, strlen(CT_STORE_FORMAT))))
+        goto lmdb_fail;
+    rc = mdb_txn_commit(t);
+    t = NULL;
+    if (rc) goto lmdb_fail;
+    s->pindex_ok = true;
+    goto leave;
+lmdb_fail:
+    ct_store_errf(err, errlen, "%s: %s: %s", s->dir, what, mdb_strerror(rc));
+    r = CT_ERR_LMDB;
+leave:
+    if (c) mdb_cursor_close(c);
+    if (t) mdb_txn_abort(t);
+    if (r) ct_pindex_clear(&s->pindex);
+    return r;
 }
 
 /* The committed marks (see the top): P, H, and F, W (f = p, has_w = false
@@ -439,6 +642,8 @@ static ct_err replay_gen(ct_store *s, MDB_txn **tp, uint64_t from, uint64_t to, 
         *rc = mdb_txn_commit(*tp);
         *tp = NULL;
         if (*rc) return CT_ERR_LMDB;
+        *what = "person index";
+        if ((*rc = pend_apply(s))) return CT_ERR_NOMEM;
         s->gen_done = s->gen_next;
         if (s->gen_done == s->frozen.n) break;
         *what = "mdb_txn_begin";
@@ -461,7 +666,8 @@ ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen)
     marks m;
     uint64_t n = 0;
     bool due;
-    ct_err r = CT_OK;
+    ct_err r = s->pindex_ok ? CT_OK : pindex_build(s, err, errlen);
+    if (r) return r;
     const char *what = "mdb_txn_begin";
     int rc = mdb_txn_begin(s->env, NULL, 0, &t);
     if (rc) {
@@ -495,7 +701,11 @@ ct_err ct_store_persons_replay(ct_store *s, char *err, size_t errlen)
         } else {
             rc = mdb_txn_commit(t);
             t = NULL;
-            if (rc) r = CT_ERR_LMDB;
+            if (rc) {
+                r = CT_ERR_LMDB;
+                s->pindex_ok = false;
+            }
+            ct_pindex_clear(&s->pindex);
         }
         m.p = m.f = 0;
         n = 0;
@@ -537,6 +747,7 @@ leave:
     if (t) mdb_txn_abort(t);
     ct_pmap_clear(&s->overlay);
     gen_clear(s);
+    s->pend_n = 0;
     return r;
 }
 
@@ -555,6 +766,7 @@ void ct_store_persons_close(ct_store *s)
         t = NULL;
     }
     if (t) mdb_txn_abort(t);
+    s->pend_n = 0; /* closing: the index is not used again */
     if (!rc) {
         ct_pmap_clear(&s->dirty);
         gen_clear(s);

@@ -28,6 +28,7 @@
 #include "ct_life.h"
 #include "ct_logrec.h"
 #include "ct_pmap.h"
+#include "ct_store_int.h"
 #include "ct_store.h"
 #include "ct_tally.h"
 #include "ct_wire.h"
@@ -755,14 +756,23 @@ static void test_checkpoint_crash_replay(void **state)
 }
 
 /* The raw "persons" table and the meta "persons_gen" mark of a closed (or
- * abandoned) store, read with LMDB directly. */
+ * abandoned) store, read with LMDB directly: each key is run (8 BE) ||
+ * person key; kv holds the person keys and values in person-key order (the
+ * runs differ between stores that wrote the same states at other times),
+ * and no person key is held under two runs. */
 typedef struct {
     size_t n;
-    uint8_t *kv; /* n x (key 33 || value len 1 || value 63) */
-    bool gen;    /* a generation was partly written */
+    uint8_t *kv;   /* n x (key 33 || value len 1 || value 63) */
+    bool gen;      /* a generation was partly written */
+    size_t n_runs; /* distinct runs */
 } raw_persons;
 
 enum { RAW_REC = CT_PERSON_KEY_LEN + 64 };
+
+static int raw_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, CT_PERSON_KEY_LEN);
+}
 
 static void raw_persons_read(const char *dir, raw_persons *out)
 {
@@ -783,11 +793,15 @@ static void raw_persons_read(const char *dir, raw_persons *out)
     out->kv = calloc(st.ms_entries + 1, RAW_REC);
     MDB_cursor *c;
     assert_int_equal(mdb_cursor_open(t, persons, &c), 0);
+    uint64_t last_run = 0;
     while (mdb_cursor_get(c, &k, &v, out->n ? MDB_NEXT : MDB_FIRST) == 0) {
-        assert_int_equal(k.mv_size, CT_PERSON_KEY_LEN);
+        assert_int_equal(k.mv_size, 8 + CT_PERSON_KEY_LEN);
         assert_true(v.mv_size < 64);
+        uint64_t run = ct_be64_get(k.mv_data);
+        if (!out->n || run != last_run) out->n_runs++;
+        last_run = run;
         uint8_t *r = out->kv + out->n * RAW_REC;
-        memcpy(r, k.mv_data, CT_PERSON_KEY_LEN);
+        memcpy(r, (const uint8_t *)k.mv_data + 8, CT_PERSON_KEY_LEN);
         r[CT_PERSON_KEY_LEN] = (uint8_t)v.mv_size;
         memcpy(r + CT_PERSON_KEY_LEN + 1, v.mv_data, v.mv_size);
         out->n++;
@@ -796,6 +810,35 @@ static void raw_persons_read(const char *dir, raw_persons *out)
     mdb_cursor_close(c);
     mdb_txn_abort(t);
     mdb_env_close(env);
+    qsort(out->kv, out->n, RAW_REC, raw_cmp);
+    for (size_t i = 1; i < out->n; i++) /* one run per person */
+        assert_true(raw_cmp(out->kv + (i - 1) * RAW_REC, out->kv + i * RAW_REC) < 0);
+}
+
+/* The writer's person index (ct_pindex) names, for every key of "persons",
+ * the run that holds it, and holds nothing else. */
+static void assert_index_matches(ct_store *s)
+{
+    assert_true(s->pindex_ok);
+    MDB_txn *t;
+    MDB_cursor *c;
+    assert_int_equal(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t), 0);
+    assert_int_equal(mdb_cursor_open(t, s->persons, &c), 0);
+    MDB_val k, v;
+    size_t n = 0;
+    for (int g = mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0;
+         g = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
+        const uint8_t *kb = k.mv_data;
+        size_t pos = SIZE_MAX;
+        uint64_t run, want = ct_be64_get(kb);
+        bool hit = false;
+        while (!hit && ct_pindex_next(&s->pindex, ct_pindex_fp(kb + 8), &pos, &run))
+            hit = run == want;
+        assert_true(hit);
+    }
+    assert_int_equal(n, s->pindex.n);
+    mdb_cursor_close(c);
+    mdb_txn_abort(t);
 }
 
 /* Sliced checkpoints: a generation of pending states is written a key range
@@ -830,24 +873,29 @@ static void test_sliced_checkpoint_crash_sweep(void **state)
     ct_store *s = open_ok(ck.dir, 64u << 20);
     ct_store_set_checkpoint(s, 30, 1000000);
     int at = 0, crashes = 0, mid_gen = 0, gap = 3;
+    size_t max_runs = 0;
     while (at < N) {
         int to = at + gap * B < N ? at + gap * B : N;
         run_mixed(s, e, at, to, B, it);
         at = to;
-        ct_store_abandon(s); /* crash */
+        assert_index_matches(s); /* as the slices kept it */
+        ct_store_abandon(s);     /* crash */
         raw_persons rp;
         raw_persons_read(ck.dir, &rp);
         mid_gen += rp.gen;
+        max_runs = rp.n_runs > max_runs ? rp.n_runs : max_runs;
         crashes++;
         free(rp.kv);
         s = open_ok(ck.dir, 64u << 20); /* replays */
         ct_store_set_checkpoint(s, 30, 1000000);
+        assert_index_matches(s); /* as the open rebuilt it */
         assert_store_consistent(s, (uint64_t)at);
         gap = gap % 11 + 1; /* 1..11 batches between crashes: every phase */
     }
     ct_store_close(s);
     assert_true(crashes > 20);
-    assert_true(mid_gen >= 5); /* the sweep did crash between slices */
+    assert_true(mid_gen >= 5);  /* the sweep did crash between slices */
+    assert_true(max_runs >= 3); /* persons were rewritten by later generations */
 
     raw_persons a, b;
     raw_persons_read(ref.dir, &a);
@@ -907,6 +955,7 @@ static void test_import_slices_crash_sweep(void **state)
             assert_int_equal(cm.seq_after, (uint64_t)to);
             at = to;
         }
+        assert_index_matches(f);
         ct_store_abandon(f); /* crash */
         raw_persons rp;
         raw_persons_read(fol_d.dir, &rp);
@@ -915,6 +964,7 @@ static void test_import_slices_crash_sweep(void **state)
         free(rp.kv);
         f = open_ok(fol_d.dir, 64u << 20); /* replays */
         ct_store_set_checkpoint(f, 30, 1000000);
+        assert_index_matches(f);
         assert_store_consistent(f, (uint64_t)at);
         gap = gap % 7 + 1;
     }

@@ -3,7 +3,10 @@
  * reopen (person states replayed from the log) debiting the crediting
  * commune, and meta "tally_version": a store of an older version (absent = 1)
  * is stamped 3 when its log is empty and refused, naming export and rebuild,
- * when it has records; a later version is refused.
+ * when it has records; a later version is refused. The "persons" layout: a
+ * writer refuses a store whose person states are keyed without a run
+ * (chitieu-store-1), naming export and rebuild, and leaves it as it is; it
+ * stamps meta "format" chitieu-store-2 on a store whose table is empty.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -223,6 +226,72 @@ static void test_tally_version(void **state)
     assert_int_equal(ct_tmpdir_remove(&td), 0);
 }
 
+/* Reads meta "format" (out, NUL-terminated) of a closed store, or rewrites
+ * it (set) and puts one "persons" row keyed program || person hash (put_old). */
+static void raw_layout(const char *dir, const char *set, bool put_old, char out[64])
+{
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi meta, persons;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
+    assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(t, "persons", 0, &persons), 0);
+    MDB_val k = {sizeof "format" - 1, (void *)"format"}, v;
+    if (set) {
+        v.mv_size = strlen(set);
+        v.mv_data = (void *)set;
+        assert_int_equal(mdb_put(t, meta, &k, &v, 0), 0);
+    }
+    if (put_old) {
+        uint8_t key[CT_PERSON_KEY_LEN] = {1, 42}, val[1] = {0};
+        MDB_val pk = {sizeof key, key}, pv = {sizeof val, val};
+        assert_int_equal(mdb_put(t, persons, &pk, &pv, 0), 0);
+    }
+    assert_int_equal(mdb_get(t, meta, &k, &v), 0);
+    assert_true(v.mv_size < 64);
+    memcpy(out, v.mv_data, v.mv_size);
+    out[v.mv_size] = 0;
+    assert_int_equal(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+}
+
+static void test_persons_layout(void **state)
+{
+    (void)state;
+    ct_tmpdir td;
+    assert_int_equal(ct_tmpdir_make(&td, "ct-store-tally"), 0);
+    char err[512], fmt[64];
+    ct_err rc;
+    ct_store *s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
+    one(s, &g_plain, 1, CT_ACTION_ENROLL, "");
+    ct_store_close(s);
+    raw_layout(td.dir, NULL, false, fmt);
+    assert_string_equal(fmt, "chitieu-store-2");
+    /* a store of the first format whose rows are all of this layout (none
+     * written under the old key): stamped */
+    raw_layout(td.dir, "chitieu-store-1", false, fmt);
+    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
+    ct_store_close(s);
+    raw_layout(td.dir, NULL, false, fmt);
+    assert_string_equal(fmt, "chitieu-store-2");
+    /* a row keyed without a run: refused, the store left as it is */
+    raw_layout(td.dir, "chitieu-store-1", true, fmt);
+    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    assert_null(s);
+    assert_int_equal(rc, CT_ERR_BAD_VERSION);
+    assert_non_null(strstr(err, "chitieu-store-1"));
+    assert_non_null(strstr(err, "chitieu-audit export"));
+    assert_non_null(strstr(err, "chitieu-audit rebuild"));
+    raw_layout(td.dir, NULL, false, fmt);
+    assert_string_equal(fmt, "chitieu-store-1");
+    assert_int_equal(ct_tmpdir_remove(&td), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -254,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commune_counts_and_reopen),
         cmocka_unit_test(test_tally_version),
+        cmocka_unit_test(test_persons_layout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,122 @@
+/* ct_pindex.c — the in-memory index of "persons" keys to their runs (see
+ * ct_pindex.h for the layout and its invariants). */
+#include "ct_pindex.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAP_MIN 1024
+
+uint32_t ct_pindex_fp(const uint8_t key[CT_PERSON_KEY_LEN])
+{
+    /* the person hash is uniformly random: its bytes are the hash */
+    uint32_t f;
+    memcpy(&f, key + 1, sizeof f);
+    f ^= (uint32_t)key[0] * 0x9e3779b9u;
+    return f ? f : 1;
+}
+
+void ct_pindex_free(ct_pindex *x)
+{
+    free(x->slots);
+    free(x->runs);
+    memset(x, 0, sizeof *x);
+}
+
+void ct_pindex_clear(ct_pindex *x)
+{
+    if (x->slots) memset(x->slots, 0, x->cap * sizeof *x->slots);
+    x->n = 0;
+    x->n_runs = 0;
+}
+
+bool ct_pindex_next(const ct_pindex *x, uint32_t fp, size_t *pos, uint64_t *run)
+{
+    assert(fp != 0);
+    if (!x->cap) return false;
+    size_t mask = x->cap - 1;
+    size_t i = *pos == SIZE_MAX ? (size_t)fp & mask : (*pos + 1) & mask;
+    for (; x->slots[i]; i = (i + 1) & mask) {
+        if (x->slots[i] >> 32 == fp) {
+            uint64_t id = x->slots[i] & 0xffffffffu;
+            assert(id < x->n_runs);
+            *run = x->runs[id];
+            *pos = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The id of run, added to the run table if it is not there (runs arrive in
+ * increasing order, so the last one is the usual answer). */
+static ct_err run_id(ct_pindex *x, uint64_t run, uint32_t *id)
+{
+    for (size_t i = x->n_runs; i-- > 0;) {
+        if (x->runs[i] == run) {
+            *id = (uint32_t)i;
+            return CT_OK;
+        }
+        if (x->runs[i] < run) break;
+    }
+    if (x->n_runs >= UINT32_MAX) return CT_ERR_NOMEM;
+    if (x->n_runs == x->runs_cap) {
+        size_t nc = x->runs_cap ? x->runs_cap * 2 : 64;
+        uint64_t *nr = realloc(x->runs, nc * sizeof *nr);
+        if (!nr) return CT_ERR_NOMEM;
+        x->runs = nr;
+        x->runs_cap = nc;
+    }
+    x->runs[x->n_runs] = run;
+    *id = (uint32_t)x->n_runs++;
+    return CT_OK;
+}
+
+static void place(uint64_t *slots, size_t cap, uint64_t v)
+{
+    size_t mask = cap - 1, i = (size_t)(v >> 32) & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = v;
+}
+
+static ct_err grow(ct_pindex *x)
+{
+    size_t ncap = x->cap ? x->cap * 2 : CAP_MIN;
+    uint64_t *ns = calloc(ncap, sizeof *ns);
+    if (!ns) return CT_ERR_NOMEM;
+    for (size_t i = 0; i < x->cap; i++)
+        if (x->slots[i]) place(ns, ncap, x->slots[i]);
+    free(x->slots);
+    x->slots = ns;
+    x->cap = ncap;
+    return CT_OK;
+}
+
+ct_err ct_pindex_add(ct_pindex *x, uint32_t fp, uint64_t run)
+{
+    assert(fp != 0);
+    uint32_t id;
+    ct_err r = run_id(x, run, &id);
+    if (r) return r;
+    if ((x->n + 1) * 4 > x->cap * 3 && (r = grow(x))) return r;
+    place(x->slots, x->cap, (uint64_t)fp << 32 | id);
+    x->n++;
+    return CT_OK;
+}
+
+ct_err ct_pindex_set_run(ct_pindex *x, size_t pos, uint64_t run)
+{
+    assert(pos < x->cap && x->slots[pos]);
+    uint32_t id;
+    ct_err r = run_id(x, run, &id);
+    if (r) return r;
+    x->slots[pos] = (x->slots[pos] & ~(uint64_t)0xffffffffu) | id;
+    return CT_OK;
+}
+
+size_t ct_pindex_bytes(const ct_pindex *x)
+{
+    return x->cap * sizeof *x->slots + x->runs_cap * sizeof *x->runs;
+}
