@@ -81,9 +81,9 @@ static void place(uint64_t *slots, size_t cap, uint64_t v)
     slots[i] = v;
 }
 
-static ct_err grow(ct_pindex *x)
+/* Moves the entries to a table of ncap slots (a power of two). */
+static ct_err resize(ct_pindex *x, size_t ncap)
 {
-    size_t ncap = x->cap ? x->cap * 2 : CAP_MIN;
     uint64_t *ns = calloc(ncap, sizeof *ns);
     if (!ns) return CT_ERR_NOMEM;
     for (size_t i = 0; i < x->cap; i++)
@@ -92,6 +92,21 @@ static ct_err grow(ct_pindex *x)
     x->slots = ns;
     x->cap = ncap;
     return CT_OK;
+}
+
+static ct_err grow(ct_pindex *x)
+{
+    return resize(x, x->cap ? x->cap * 2 : CAP_MIN);
+}
+
+ct_err ct_pindex_reserve(ct_pindex *x, size_t n)
+{
+    size_t cap = x->cap ? x->cap : CAP_MIN;
+    while (n * 4 > cap * 3) {
+        if (cap > SIZE_MAX / 16) return CT_ERR_NOMEM;
+        cap *= 2;
+    }
+    return cap > x->cap ? resize(x, cap) : CT_OK;
 }
 
 ct_err ct_pindex_add(ct_pindex *x, uint32_t fp, uint64_t run)

@@ -42,6 +42,9 @@ void ct_pindex_clear(ct_pindex *x);
  * ct_pindex_set_run until the next ct_pindex_add). */
 bool ct_pindex_next(const ct_pindex *x, uint32_t fp, size_t *pos, uint64_t *run);
 
+/* Makes room for n entries in all (a build of known size grows once). */
+ct_err ct_pindex_reserve(ct_pindex *x, size_t n);
+
 /* Adds a key with fingerprint fp held under run (the caller knows it is not there
  * yet). CT_ERR_NOMEM leaves the index unchanged. */
 ct_err ct_pindex_add(ct_pindex *x, uint32_t fp, uint64_t run);

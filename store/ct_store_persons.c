@@ -459,7 +459,14 @@ static ct_err pindex_build(ct_store *s, char *err, size_t errlen)
         goto lmdb_fail;
     }
     what = "reading \"persons\"";
-    if ((rc = mdb_cursor_open(t, s->persons, &c))) goto lmdb_fail;
+    int64_t t0 = ct_monotonic_ms();
+    MDB_stat st;
+    if ((rc = mdb_stat(t, s->persons, &st)) || (rc = mdb_cursor_open(t, s->persons, &c)))
+        goto lmdb_fail;
+    if ((r = ct_pindex_reserve(&s->pindex, st.ms_entries))) {
+        ct_store_errf(err, errlen, "%s: no memory for the person index", s->dir);
+        goto leave;
+    }
     MDB_val k, v;
     int g;
     for (g = mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0;
@@ -485,6 +492,8 @@ static ct_err pindex_build(ct_store *s, char *err, size_t errlen)
     }
     mdb_cursor_close(c);
     c = NULL;
+    ct_log(CT_LOG_INFO, "person index built", "persons=%zu runs=%zu bytes=%zu ms=%lld", s->pindex.n,
+           s->pindex.n_runs, ct_pindex_bytes(&s->pindex), (long long)(ct_monotonic_ms() - t0));
     what = "writing meta format";
     rc = meta_get(t, s->meta, "format", &v);
     if (rc == 0 && v.mv_size == strlen(CT_STORE_FORMAT) &&
