@@ -109,6 +109,11 @@ ct_err ct_pindex_reserve(ct_pindex *x, size_t n)
     return cap > x->cap ? resize(x, cap) : CT_OK;
 }
 
+void ct_pindex_prefetch(const ct_pindex *x, uint32_t fp)
+{
+    if (x->cap) __builtin_prefetch(&x->slots[fp & (x->cap - 1)], 1);
+}
+
 ct_err ct_pindex_add(ct_pindex *x, uint32_t fp, uint64_t run)
 {
     assert(fp != 0);

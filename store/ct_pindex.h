@@ -42,6 +42,10 @@ void ct_pindex_clear(ct_pindex *x);
  * ct_pindex_set_run until the next ct_pindex_add). */
 bool ct_pindex_next(const ct_pindex *x, uint32_t fp, size_t *pos, uint64_t *run);
 
+/* Hints that fp is about to be added or looked up (a build of many keys
+ * overlaps the cache misses of their slots). */
+void ct_pindex_prefetch(const ct_pindex *x, uint32_t fp);
+
 /* Makes room for n entries in all (a build of known size grows once). */
 ct_err ct_pindex_reserve(ct_pindex *x, size_t n);
 

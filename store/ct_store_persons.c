@@ -463,10 +463,11 @@ static ct_err pindex_build(ct_store *s, char *err, size_t errlen)
     MDB_stat st;
     if ((rc = mdb_stat(t, s->persons, &st)) || (rc = mdb_cursor_open(t, s->persons, &c)))
         goto lmdb_fail;
-    if ((r = ct_pindex_reserve(&s->pindex, st.ms_entries))) {
-        ct_store_errf(err, errlen, "%s: no memory for the person index", s->dir);
-        goto leave;
-    }
+    if ((r = ct_pindex_reserve(&s->pindex, st.ms_entries))) goto nomem;
+    enum { AHEAD = 16 };
+    uint32_t q_fp[AHEAD];
+    uint64_t q_run[AHEAD];
+    size_t nq = 0;
     MDB_val k, v;
     int g;
     for (g = mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0;
@@ -480,12 +481,17 @@ static ct_err pindex_build(ct_store *s, char *err, size_t errlen)
             r = CT_ERR_BAD_VERSION;
             goto leave;
         }
+        /* each key is added AHEAD rows after its slot was prefetched */
         const uint8_t *kb = k.mv_data;
-        if ((r = ct_pindex_add(&s->pindex, ct_pindex_fp(kb + 8), ct_be64_get(kb)))) {
-            ct_store_errf(err, errlen, "%s: no memory for the person index", s->dir);
-            goto leave;
-        }
+        size_t i = nq++ % AHEAD;
+        if (nq > AHEAD && (r = ct_pindex_add(&s->pindex, q_fp[i], q_run[i]))) goto nomem;
+        q_fp[i] = ct_pindex_fp(kb + 8);
+        q_run[i] = ct_be64_get(kb);
+        ct_pindex_prefetch(&s->pindex, q_fp[i]);
     }
+    for (size_t j = nq > AHEAD ? nq - AHEAD : 0; j < nq && !r; j++)
+        r = ct_pindex_add(&s->pindex, q_fp[j % AHEAD], q_run[j % AHEAD]);
+    if (r) goto nomem;
     if (g != MDB_NOTFOUND) {
         rc = g;
         goto lmdb_fail;
@@ -507,6 +513,9 @@ static ct_err pindex_build(ct_store *s, char *err, size_t errlen)
     t = NULL;
     if (rc) goto lmdb_fail;
     s->pindex_ok = true;
+    goto leave;
+nomem:
+    ct_store_errf(err, errlen, "%s: no memory for the person index", s->dir);
     goto leave;
 lmdb_fail:
     ct_store_errf(err, errlen, "%s: %s: %s", s->dir, what, mdb_strerror(rc));
