@@ -5,7 +5,8 @@
  * Invariants: the projection only moves figures between units (re-keys
  * them), so for every kind summed over units it keeps the province's sum;
  * the two exceptions are stated in §4.5 (LATE_MAX takes the maximum, the
- * unit-level closes and target revisions of merged units are folded). A
+ * target revisions of merged units are folded, and a part's unit-level close
+ * is kept under the merged unit as a part close, CLOSE with day || part). A
  * campaign without [reorg] sections is never copied: the inputs are the
  * projection. Everything a projection allocates is owned by its view.
  */
@@ -231,8 +232,17 @@ static ct_err project_one(proj *P, const ct_count_key *k, int64_t v, ct_counts *
         }
         return put(out, k, kind, p, rest, v);
     case CT_COUNT_CLOSE:
-        if (P->nsrc[ri] >= 2 && !P->fresh[i])
-            return CT_OK; /* a part's close: not the merged unit's */
+        if (P->nsrc[ri] >= 2 && !P->fresh[i]) {
+            /* a part's close: it pins the part's figures, not the merged
+             * unit's; kept under the merged unit with the part named
+             * (CLOSE (rest, day || part), §4.5) */
+            if (dl != 4) return CT_OK;
+            uint8_t pd[8];
+            memcpy(pd, dim, 4);
+            ct_be32_put(pd + 4, unit);
+            ct_count_key nk = ct_count_key_make(kind, p, rest, pd, sizeof pd);
+            return ct_counts_set(out, &nk, v);
+        }
         {
             ct_count_key nk = ct_count_key_make(kind, p, rest, dim, dl);
             int64_t old = ct_counts_get(out, &nk);

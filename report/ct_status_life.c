@@ -178,7 +178,7 @@ static ct_err list_targets(const ct_campaign *c, const ct_counts *counts, int64_
 }
 
 /* The LIFE index by seq; a target names its revision, a close in force its
- * day (CLOSE(unit, day) == seq). */
+ * day (CLOSE(unit, day) == seq, or a part's CLOSE(unit, day || part)). */
 static ct_err list_changes(const ct_counts *counts, ct_status_life *l)
 {
     size_t n = 0;
@@ -209,7 +209,8 @@ static ct_err list_changes(const ct_counts *counts, ct_status_life *l)
         const ct_counts_slot *s = &counts->slots[i];
         size_t dl;
         const uint8_t *dim = ct_count_key_dim(&s->key, &dl);
-        if (!s->used || ct_count_key_kind(&s->key) != CT_COUNT_CLOSE || dl != 4 || s->value <= 0)
+        if (!s->used || ct_count_key_kind(&s->key) != CT_COUNT_CLOSE || (dl != 4 && dl != 8) ||
+            s->value <= 0)
             continue;
         ct_life_change key = {.seq = (uint64_t)s->value, .unit = ct_count_key_district(&s->key)};
         ct_life_change *ch =
@@ -302,6 +303,23 @@ static ct_err units_and_days(const ct_campaign *c, const ct_counts *counts,
         case CT_COUNT_CORRECTED:
             u->corrected[p] += s->value;
             break;
+        case CT_COUNT_CLOSE:
+            /* a part's close under the merged unit (projection `current`):
+             * CLOSE (unit, day || part) = its seq */
+            if (dl == 8 && s->value > 0) {
+                uint32_t day = ct_be32_get(dim);
+                int k = day_index(f, day);
+                if (k < 0) break;
+                ct_life_day *ud = &u->days[k];
+                ud->n_parts++;
+                if ((uint64_t)s->value > ud->part_seq) {
+                    ud->part_seq = (uint64_t)s->value;
+                    ud->part = ct_be32_get(dim + 4);
+                }
+                for (int q = 0; q < CT_PROGRAM_COUNT; q++)
+                    ud->part_after[q] += after_close(counts, q, d->code, day, (uint64_t)s->value);
+            }
+            break;
         case CT_COUNT_LATE_HIST:
             if (dl == 1 && dim[0] < CT_LATE_BUCKETS) u->late.hist[dim[0]] += s->value;
             break;
@@ -342,9 +360,14 @@ static ct_err units_and_days(const ct_campaign *c, const ct_counts *counts,
             uint64_t own = close_seq(counts, code, day);
             ud->close_seq = own ? own : pd->close_seq;
             ud->by_province = !own && pd->close_seq;
+            bool by_parts = !ud->close_seq && ud->n_parts;
+            if (by_parts) ud->close_seq = ud->part_seq;
+            if (!by_parts) ud->part = ud->n_parts = 0;
             for (int p = 0; p < CT_PROGRAM_COUNT; p++) {
                 ud->current[p] = ud->official[p] = f->districts[i].day_net[j][p];
-                if (ud->close_seq)
+                if (by_parts)
+                    ud->official[p] -= ud->part_after[p];
+                else if (ud->close_seq)
                     ud->official[p] -= after_close(counts, p, code, day, ud->close_seq);
                 if (pd->close_seq)
                     pd->official[p] -= after_close(counts, p, code, day, pd->close_seq);

@@ -30,7 +30,10 @@
  *    own when it has one, else the province's. Official figure = DAY -
  *    AFTER_CLOSE(p, u, D, close seq) (= DAY at close seq - 1); the
  *    province's official figure of a day exists when the province closed it
- *    (sum over units with the province's close seq).
+ *    (sum over units with the province's close seq). By units in force, a
+ *    merged unit's day closed only by the closes of some of its parts (the
+ *    projection's CLOSE (u, D || part)) is closed "by part": official = DAY
+ *    - the AFTER_CLOSE of each of those closes (ct_life_day.part).
  *  - lateness per unit (both programs): LATE_HIST summed; p50 / p90 = the
  *    first bucket where the cumulative count c satisfies 2c >= n / 10c >=
  *    9n; reported as the bucket and its upper bound in seconds (none for
@@ -74,8 +77,18 @@ typedef struct {
 
 typedef struct {
     uint32_t day;
-    uint64_t close_seq; /* close in force (the unit's, else the province's); 0 = open */
+    uint64_t close_seq; /* close in force (the unit's, else the province's, else the latest
+                           of its parts'); 0 = open */
     bool by_province;   /* close_seq is the province's */
+    /* by units in force, a merged unit's day closed by none of those but by
+     * the close of one or more of its parts (units merged into it): part =
+     * the part whose close is close_seq, n_parts of them; official = current
+     * - the part's arrivals after its close, summed over those parts (each
+     * part pinned at its close, the other parts' figures current). 0 when
+     * the unit's own or the province's close is in force. */
+    uint32_t part, n_parts;
+    uint64_t part_seq;
+    int64_t part_after[CT_PROGRAM_COUNT];
     int64_t current[CT_PROGRAM_COUNT];
     int64_t official[CT_PROGRAM_COUNT]; /* = current when open */
     int64_t late_closed[CT_PROGRAM_COUNT];

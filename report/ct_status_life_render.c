@@ -79,15 +79,21 @@ ct_err ct_status_life_json_prog(ct_buf *b, const ct_status_figures *f, size_t un
                          (long long)u->corrected[p]);
 }
 
+/* "" (open), "province", "unit", or "part" (a merged unit's day closed by
+ * the close of a unit merged into it, by units in force). */
+static const char *closed_by(const ct_life_day *d)
+{
+    return !d->close_seq ? "" : d->by_province ? "province" : d->part ? "part" : "unit";
+}
+
 static ct_err json_day(ct_buf *b, const ct_life_day *d, int first)
 {
     char ds[16];
     fmt_day(d->day, ds, sizeof ds);
     ct_err e = ct_buf_printf(b, "%s{\"day\":\"%s\",\"close_seq\":%llu,\"closed_by\":\"%s\",",
-                             first ? "" : ",", ds, (unsigned long long)d->close_seq,
-                             !d->close_seq    ? ""
-                             : d->by_province ? "province"
-                                              : "unit");
+                             first ? "" : ",", ds, (unsigned long long)d->close_seq, closed_by(d));
+    if (!e && d->part)
+        e = ct_buf_printf(b, "\"part\":%u,\"parts_closed\":%u,", d->part, d->n_parts);
     if (!e) e = json_progs(b, "recorded", d->current);
     if (!e) e = put(b, ",");
     if (!e) e = json_progs(b, "official", d->official);
@@ -412,12 +418,14 @@ static ct_err table_days(ct_buf *b, const ct_status_figures *f)
         for (size_t j = 0; !e && j < f->n_days; j++) {
             const ct_life_day *d = &l->units[i].days[j];
             if (!d->close_seq || d->by_province) continue;
-            char ds[16];
+            char ds[16], part[64] = "";
             fmt_day(d->day, ds, sizeof ds);
+            if (d->part)
+                snprintf(part, sizeof part, "part %u (%u part(s) closed) of ", d->part, d->n_parts);
             e = ct_buf_printf(b,
-                              "  %s closed for %u %s (seq %llu): official %lld + %lld, now "
+                              "  %s closed for %s%u %s (seq %llu): official %lld + %lld, now "
                               "%lld + %lld\n",
-                              ds, f->districts[i].code, f->districts[i].name,
+                              ds, part, f->districts[i].code, f->districts[i].name,
                               (unsigned long long)d->close_seq, (long long)d->official[0],
                               (long long)d->official[1], (long long)d->current[0],
                               (long long)d->current[1]);
@@ -577,13 +585,12 @@ static ct_err csv_day_rows(ct_buf *b, const ct_status_figures *f, const ct_life_
                                   (long long)d->current[p]);
             if (!e) e = ct_buf_printf(b, "%lld", (long long)d->official[p]);
             if (!e)
-                e = ct_buf_printf(b, ",%llu,%s,%lld,%lld,%lld,%lld,%lld",
-                                  (unsigned long long)d->close_seq,
-                                  !d->close_seq    ? ""
-                                  : d->by_province ? "province"
-                                                   : "unit",
-                                  (long long)d->late_closed[p], (long long)d->after_day[p],
-                                  (long long)d->received[p], (long long)rec[p], (long long)recv[p]);
+                e = ct_buf_printf(b, ",%llu,%s", (unsigned long long)d->close_seq, closed_by(d));
+            if (!e && d->part) e = ct_buf_printf(b, ":%u", d->part); /* part:CODE */
+            if (!e)
+                e = ct_buf_printf(b, ",%lld,%lld,%lld,%lld,%lld", (long long)d->late_closed[p],
+                                  (long long)d->after_day[p], (long long)d->received[p],
+                                  (long long)rec[p], (long long)recv[p]);
             if (!e) e = put(b, tail);
             if (!e) e = put(b, "\r\n");
         }

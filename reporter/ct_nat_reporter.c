@@ -174,9 +174,13 @@ static ct_err render_feed(run_st *r, const ct_natstatus *s, int64_t mono)
                           ct_link_state_name(p->v.link.state), (unsigned long long)p->v.seq);
         if (!e) e = ct_text_json_str(b, reason);
         if (!e)
-            e = ct_buf_printf(b, ",\"age_ms\":%lld,\"snapshots\":%llu,\"gaps\":%llu}",
+            e = ct_buf_printf(b, ",\"age_ms\":%lld,\"snapshots\":%llu,\"gaps\":%llu,\"endpoint\":",
                               (long long)r->in[i].age_ms, (unsigned long long)p->v.n_snapshots,
                               (unsigned long long)p->v.n_gaps);
+        if (!e) e = ct_text_json_str(b, p->v.cfg.feed_ep);
+        if (!e)
+            e = ct_buf_printf(b, ",\"moves\":%llu,\"fenced\":%llu}",
+                              (unsigned long long)p->v.n_moves, (unsigned long long)p->v.n_fenced);
     }
     return e ? e : ct_buf_printf(b, "]}");
 }
@@ -384,7 +388,9 @@ static ct_err loop(run_st *r, const volatile sig_atomic_t *stop)
     return CT_OK;
 }
 
-/* One view per province; CT_ERR_CONFIG when a server key cannot be read. */
+/* One view per province over the province's whole endpoint list (the view
+ * follows one aggregator of it at a time, as the provincial reporter's does);
+ * CT_ERR_CONFIG when a server key cannot be read. */
 static ct_err open_views(run_st *r, void *zctx)
 {
     const ct_nat_reporter_config *cfg = r->cfg;
@@ -392,11 +398,15 @@ static ct_err open_views(run_st *r, void *zctx)
         const ct_nat_province *p = &r->n->provinces[i];
         prov_st *ps = &r->ps[i];
         ps->p = p;
-        ct_view_config vc = {.feed_ep = p->feed[0],
-                             .snapshot_ep = p->snapshot[0],
-                             .secure = cfg->secure,
-                             .client = cfg->client,
-                             .feed_hwm = cfg->feed_hwm};
+        ct_view_config vc = {
+            .secure = cfg->secure, .client = cfg->client, .feed_hwm = cfg->feed_hwm};
+        _Static_assert(CT_NAT_MAX_ENDPOINTS <= CT_VIEW_MAX_ENDPOINTS, "one view slot per pair");
+        assert(p->n_endpoints >= 1 && p->n_endpoints <= CT_NAT_MAX_ENDPOINTS);
+        for (size_t k = 0; k < p->n_endpoints; k++) {
+            vc.feed_eps[k] = p->feed[k];
+            vc.snapshot_eps[k] = p->snapshot[k];
+        }
+        vc.n_eps = p->n_endpoints;
         if (cfg->secure) {
             char err[512] = "";
             if (!p->server_key[0] ||
@@ -414,10 +424,6 @@ static ct_err open_views(run_st *r, void *zctx)
                    p->code, p->feed[0], ct_err_name((int)e));
             return e;
         }
-        if (p->n_endpoints > 1)
-            ct_log(CT_LOG_INFO, "following the first endpoint pair of the province's list",
-                   "province=%u feed=%s snapshot=%s listed=%zu", p->code, p->feed[0],
-                   p->snapshot[0], p->n_endpoints);
     }
     return CT_OK;
 }

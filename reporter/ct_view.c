@@ -405,6 +405,16 @@ static ct_err drain_dealer(ct_view *v, ct_buf *b, bool *changed)
         e = ct_wire_peek_kind(b->data, b->len, &kind);
         if (!e && (kind == CT_MSG_STATUS || (kind == CT_MSG_ERROR && v->hq_pending))) {
             ct_hq_on_reply(v, b->data, b->len, kind);
+            if (v->has_hq && v->hq.epoch > v->epoch_seen) v->epoch_seen = v->hq.epoch;
+            if (v->has_hq && v->hq.epoch && v->hq.epoch < v->epoch_seen && v->cfg.n_eps > 1) {
+                /* a former primary (or a store left behind by a promotion):
+                 * its figures are not the log of the epoch seen */
+                ct_log(CT_LOG_WARN, "the aggregator followed runs an older epoch (fenced)",
+                       "endpoint=%s epoch=%llu seen=%llu", v->cfg.feed_ep,
+                       (unsigned long long)v->hq.epoch, (unsigned long long)v->epoch_seen);
+                v->n_fenced++;
+                return move_endpoint(v, "older_epoch");
+            }
             continue;
         }
         if (!e && kind == CT_MSG_ERROR) {

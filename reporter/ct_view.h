@@ -25,7 +25,10 @@
  * A move closes both sockets, drops the buffered updates and takes a
  * snapshot from the new aggregator, which replaces the counts whole: an
  * update is only ever applied onto a snapshot of the store that sent it,
- * and `hq` is only ever the status of the aggregator followed.
+ * and `hq` is only ever the status of the aggregator followed. An
+ * aggregator whose status names an older store epoch than one already seen
+ * (a former primary, fenced by a promotion: PROTOCOL.md §3.5) is left the
+ * same way on that status reply.
  * Invariant: when synced, counts == the counts of the aggregator at
  * cfg.feed_ep at log seq `seq` (chain head `head`).
  *
@@ -122,6 +125,11 @@ typedef struct {
 
     size_t ep;        /* index of the aggregator followed (0 without lists) */
     uint64_t n_moves; /* moves to the next aggregator */
+    /* the highest store epoch any followed aggregator's "sta" named; with a
+     * list, an aggregator whose "sta" names a lower one is left at once
+     * (n_fenced counts those moves) */
+    uint64_t epoch_seen;
+    uint64_t n_fenced;
 } ct_view;
 
 /* The aggregators from the command line: feeds[i] and snapshots[i] are

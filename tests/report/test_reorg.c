@@ -13,7 +13,12 @@
  *   close dropped, LATE_MAX the maximum;
  * - a reorganization is in force only from its effective time (clock), and
  *   the original projection is the counters as kept, without the new unit;
- * - the province's sums are the same in both projections.
+ * - the province's sums are the same in both projections;
+ * - a unit-level close of a unit merged into another is shown under the
+ *   unit in force, closed "by part" (the part named): official = the merged
+ *   unit's figure minus that part's arrivals after its close, exactly; the
+ *   JSON day names the part; the original projection shows the part's own
+ *   close.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +35,7 @@
 #include "ct_counts.h"
 #include "ct_reorg.h"
 #include "ct_status.h"
+#include "ct_status_life.h"
 
 static const char INI[] = "[campaign]\n"
                           "id = r1\n"
@@ -379,12 +385,104 @@ static void test_merge_no_moves(void **state)
     ct_campaign_free(&c);
 }
 
+static void set_key(ct_counts *k, ct_count_kind kind, uint32_t unit, const void *dim, size_t dl,
+                    int64_t v)
+{
+    ct_count_key kk = key(kind, CT_PROGRAM_BHXH_TN, unit, dim, dl);
+    assert_int_equal(ct_counts_set(k, &kk, v), CT_OK);
+}
+
+/* Unit 2 merged into unit 1 (map = 2 -> 1): 2 closed 22 July at seq 10, one
+ * of its 2 sign-ups of that day arrived after the close; 1 has 3 that day. */
+static void test_part_close(void **state)
+{
+    (void)state;
+    static const char ini[] = "[campaign]\nid = x\nstart = 2023-07-22T08:00:00+07:00\n"
+                              "end = 2023-08-01T00:00:00+07:00\ntimezone = +07:00\n"
+                              "roster = s.csv\n[program bhxh_tn]\nagent_target = 1\n"
+                              "[program bhyt_hgd]\nagent_target = 2\n[district 1]\nname = A\n"
+                              "[district 2]\nname = B\n[reorg m]\nmap = 2 -> 1\n";
+    static const char ros[] = "agent_id,name,district,org\nA,B,1,bhxh\nB,C,2,bhxh\n";
+    ct_campaign c;
+    char err[256];
+    assert_int_equal(
+        ct_campaign_load_mem("x.ini", ini, strlen(ini), "s.csv", ros, strlen(ros), &c, err, 256),
+        CT_OK);
+    ct_counts k;
+    ct_counts_init(&k);
+    uint8_t day[4], ac[12], life[8], pday[8];
+    ct_be32_put(day, 20230722);
+    memcpy(ac, day, 4);
+    ct_be64_put(ac + 4, 10);
+    ct_be64_put(life, 10);
+    memcpy(pday, day, 4);
+    ct_be32_put(pday + 4, 2);
+    set_key(&k, CT_COUNT_NET, 1, NULL, 0, 3);
+    set_key(&k, CT_COUNT_NET, 2, NULL, 0, 2);
+    set_key(&k, CT_COUNT_DAY, 1, day, 4, 3);
+    set_key(&k, CT_COUNT_DAY, 2, day, 4, 2);
+    set_key(&k, CT_COUNT_CLOSE, 2, day, 4, 10);
+    set_key(&k, CT_COUNT_AFTER_CLOSE, 2, ac, 12, 1);
+    set_key(&k, CT_COUNT_LIFE, 2, life, 8, 4);
+    set_key(&k, CT_COUNT_REORG, 0, "m", 1, T0);
+    ct_reorg_view v;
+    assert_int_equal(ct_reorg_project(&c, &k, T0 + HOUR, CT_UNITS_CURRENT, &v), CT_OK);
+    const ct_counts *pk = ct_reorg_counts(&v, &k);
+    const ct_campaign *vc = ct_reorg_campaign(&v, &c);
+    assert_int_equal(get(pk, CT_COUNT_CLOSE, 1, pday, 8), 10);
+    assert_int_equal(get(pk, CT_COUNT_CLOSE, 1, day, 4), 0); /* 1 itself is not closed */
+    assert_int_equal(get(pk, CT_COUNT_CLOSE, 2, day, 4), 0);
+    assert_int_equal(get(pk, CT_COUNT_AFTER_CLOSE, 1, ac, 12), 1);
+    assert_int_equal(get(pk, CT_COUNT_DAY, 1, day, 4), 5);
+    ct_status_figures f;
+    assert_int_equal(ct_status_compute(vc, pk, T0 + HOUR, &f), CT_OK);
+    assert_non_null(f.life);
+    assert_int_equal(f.n_districts, 1);
+    assert_true(f.n_days > 0 && f.days[0].day == 20230722);
+    const ct_life_day *d = &f.life->units[0].days[0];
+    assert_int_equal(d->close_seq, 10);
+    assert_false(d->by_province);
+    assert_int_equal(d->part, 2);
+    assert_int_equal(d->n_parts, 1);
+    assert_int_equal(d->current[0], 5);
+    assert_int_equal(d->official[0], 4); /* 1's 3 + 2's 1 as at its close */
+    assert_int_equal(f.life->n_changes, 1);
+    assert_int_equal(f.life->changes[0].unit, 1);
+    assert_int_equal(f.life->changes[0].day, 20230722);
+    ct_status_position pos = {.seq = 10, .now_ms = T0 + HOUR, .feed = "replay"};
+    ct_buf out = CT_BUF_INIT;
+    assert_int_equal(ct_status_render_figures(vc, &f, &pos, CT_FMT_JSON, CT_STATUS_DETAIL, &out),
+                     CT_OK);
+    assert_int_equal(ct_buf_append(&out, "", 1), CT_OK);
+    assert_non_null(
+        strstr((const char *)out.data,
+               "{\"day\":\"2023-07-22\",\"close_seq\":10,\"closed_by\":\"part\","
+               "\"part\":2,\"parts_closed\":1,\"recorded\":{\"bhxh_tn\":5,\"bhyt_hgd\":0},"
+               "\"official\":{\"bhxh_tn\":4,\"bhyt_hgd\":0}"));
+    ct_buf_free(&out);
+    ct_status_figures_free(&f);
+    ct_reorg_view_free(&v);
+    /* by the original units: 2's own close, its official figure 1 */
+    assert_int_equal(ct_reorg_project(&c, &k, T0 + HOUR, CT_UNITS_ORIGINAL, &v), CT_OK);
+    assert_int_equal(
+        ct_status_compute(ct_reorg_campaign(&v, &c), ct_reorg_counts(&v, &k), T0 + HOUR, &f),
+        CT_OK);
+    assert_int_equal(f.n_districts, 2);
+    d = &f.life->units[1].days[0];
+    assert_true(d->close_seq == 10 && !d->by_province && d->part == 0);
+    assert_int_equal(d->official[0], 1);
+    ct_status_figures_free(&f);
+    ct_reorg_view_free(&v);
+    ct_counts_free(&k);
+    ct_campaign_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_before),         cmocka_unit_test(test_split),
         cmocka_unit_test(test_merge),          cmocka_unit_test(test_none),
-        cmocka_unit_test(test_merge_no_moves),
+        cmocka_unit_test(test_merge_no_moves), cmocka_unit_test(test_part_close),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,6 +19,8 @@ chitieu-reporter --national.
   page         headless Chromium: the national table, a province's units and
                a unit's staff show the figures /status.json has; /report.xlsx
                (openpyxl) and /report.csv (BOM) hold the report's figures
+  languages    the VI/EN switch: every label of the three views switches
+               (exact texts), the choice survives a reload
   mismatch     a province whose aggregator runs another campaign file
   curve        CurveZMQ with per-province server keys, one of them wrong
 """
@@ -255,6 +257,97 @@ def check_page(wd, base):
         br.close()
 
 
+NAT_HEAD = {"vi": ["Hạng", "Mã", "Tỉnh", "Đã vận động", "Chỉ tiêu", "%", "Đánh giá", "Nguồn",
+                   "Tuổi số liệu", "seq"],
+            "en": ["Rank", "ID", "Province", "Signed up", "Target", "%", "Verdict", "Source",
+                   "Age of figures", "seq"]}
+PROV_HEAD = {"vi": ["Mã", "Đơn vị", "Cán bộ"] + [x for q in rc.PROGS for x in (q + " đạt", "chỉ tiêu", "%")],
+             "en": ["ID", "Office", "Staff"] + [x for q in rc.PROGS for x in (q + " signed up", "target", "%")]}
+STAFF_HEAD = {"vi": ["Mã cán bộ", "Họ tên"] + rc.PROGS, "en": ["Staff ID", "Name"] + rc.PROGS}
+VERDICT = {"vi": {"reached": "đã đạt", "on_track": "đúng tiến độ", "at_risk": "có nguy cơ",
+                  "not_started": "chưa bắt đầu", "missed": "không đạt"},
+           "en": {"reached": "reached", "on_track": "on track", "at_risk": "at risk",
+                  "not_started": "not started", "missed": "missed"}}
+# the page's labels (everything but the data: names from the files, figures, reasons)
+LABELS_JS = """(() => {
+  const tx = s => s ? s.textContent : null;
+  const heads = id => Array.from(document.querySelectorAll('#' + id + ' thead th')).map(th => th.textContent);
+  const cells = i => Array.from(document.querySelectorAll('#nat-bhxh_tn tr.prov, #nat-bhxh_tn tr.total'))
+    .map(tr => [tr.children[i].dataset.v, tr.children[i].textContent]);
+  return { lang: document.documentElement.lang, stored: localStorage.getItem('chitieu-lang'),
+    pressed: [document.getElementById('lang-vi').getAttribute('aria-pressed'),
+              document.getElementById('lang-en').getAttribute('aria-pressed')],
+    nat: heads('nat-bhxh_tn'), prov: heads('prov-table'), staff: heads('staff-table'),
+    h2: Array.from(document.querySelectorAll('#view-national h2')).map(tx),
+    total: tx(document.querySelector('#nat-bhxh_tn tr.total td:nth-child(3)')),
+    verdicts: cells(6), feeds: cells(7), ages: cells(8).slice(0, 3).map(c => c[1]),
+    crumb: tx(document.getElementById('crumb-n')), badge: tx(document.getElementById('feed')),
+    asof: tx(document.getElementById('asof')), incl: tx(document.getElementById('incl')) }; })()"""
+
+
+def check_page_lang(wd, base, rep):
+    """The VI/EN switch: every label of the national page, its province and
+    unit views switches; the choice survives a reload (localStorage, as on
+    the HQ page)."""
+    import cdp
+    if not os.path.exists(cdp.CHROMIUM):
+        return
+    feed = {"vi": "trực tiếp", "en": "live"}
+    br = cdp.Browser(base + "/", wd.sub("chromium-profile-lang"), size="1400,1000")
+    try:
+        ready = "document.querySelectorAll('#nat-bhxh_tn tr.prov').length === 3"
+        br.wait(ready, 20, "page shows a report")
+        for lang in ("vi", "en", "en-reloaded", "vi"):
+            lg = lang[:2]
+            if lang == "en-reloaded":
+                br.js("location.hash = '#/'")
+                br.js("window.__before = 1; location.reload()")
+                br.wait("!window.__before && " + ready, 20, "page reloaded")
+            else:
+                br.js(f"document.getElementById('lang-{lg}').click()")
+            br.js("location.hash = '#/'")
+            br.wait(f"document.documentElement.lang === '{lg}' && document.body.dataset.view === 'national'",
+                    10, "national view")
+            got = br.js(LABELS_JS)
+            h.check(got["lang"] == lg and got["stored"] == lg and
+                    got["pressed"] == (["true", "false"] if lg == "vi" else ["false", "true"]),
+                    f"{lang}: {got}")
+            h.check(got["nat"] == NAT_HEAD[lg], f"{lang} headers: {got['nat']}")
+            tw = {"vi": "chỉ tiêu toàn quốc", "en": "national target"}[lg]
+            h.check(len(got["h2"]) == 2 and all(f": {tw} " in x for x in got["h2"]), f"{lang}: {got['h2']}")
+            nation = {"vi": "Toàn quốc", "en": "Nation"}[lg]
+            h.check(got["total"] == f"{nation} (3/3 {'tỉnh' if lg == 'vi' else 'provinces'})",
+                    f"{lang} total: {got['total']}")
+            h.check(got["crumb"] == nation and got["badge"] == feed[lg], f"{lang}: {got}")
+            h.check(all(t == VERDICT[lg][v] for v, t in got["verdicts"]) and len(got["verdicts"]) == 4,
+                    f"{lang} verdicts: {got['verdicts']}")
+            h.check([t for _, t in got["feeds"][:3]] == [feed[lg]] * 3, f"{lang} feeds: {got['feeds']}")
+            sep = "," if lg == "vi" else "."
+            h.check(all(a.endswith(" s") and sep in a for a in got["ages"]), f"{lang} ages: {got['ages']}")
+            h.check(got["asof"] == {"vi": "Cập nhật ", "en": "Updated "}[lg] + rep["as_of"] and
+                    got["incl"] == "3/3 " + {"vi": "tỉnh có số liệu", "en": "provinces with figures"}[lg],
+                    f"{lang}: {got['asof']!r} {got['incl']!r}")
+            br.js("location.hash = '#/p/901'")
+            br.wait("document.body.dataset.view === 'province' && "
+                    "document.querySelectorAll('#prov-table tr.dist').length > 0", 10, "province view")
+            got = br.js(LABELS_JS)
+            h.check(got["prov"] == PROV_HEAD[lg] and got["crumb"] == nation, f"{lang} province: {got['prov']}")
+            br.js(f"location.hash = '#/p/901/d/{PROVS[1][2][0]}'")
+            br.wait("document.body.dataset.view === 'district' && "
+                    "document.querySelectorAll('#staff-table tr.staff').length > 0", 10, "unit view")
+            got = br.js(LABELS_JS)
+            h.check(got["staff"] == STAFF_HEAD[lg], f"{lang} staff: {got['staff']}")
+            for what, want in (("#/p/999", {"vi": "Chưa có số liệu của tỉnh này.",
+                                            "en": "No figures for this province yet."}),
+                               ("#/p/901/d/1", {"vi": "Không có đơn vị này.", "en": "No such office."})):
+                br.js(f"location.hash = '{what}'")
+                view = "province" if "/d/" not in what else "district"
+                got = br.js(f"document.getElementById('view-{view}').textContent")
+                h.check(got == want[lg], f"{lang} {what}: {got!r}")
+    finally:
+        br.close()
+
+
 def check_csv_replay(wd, ini, provs):
     """A --once CSV report (UTF-8 BOM, its pins in its last row) reproduced by
     national-replay --format csv byte for byte."""
@@ -372,6 +465,7 @@ def test_national():
         check_national_replay(wd, ini, raw, rep, provs)
         check_national_replay(wd, ini, raw, rep, provs, ctlog=901)
         check_page(wd, base)
+        check_page_lang(wd, base, rep)
         check_metrics(wd, base, rep)
         check_downloads(base, rep)
 

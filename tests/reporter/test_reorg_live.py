@@ -22,6 +22,12 @@ data directory afterwards.
                and 4 and 673 gains exactly 18; then "merge" sends 672 and 673
                whole into the new unit 690: exactly the sum (44); the original
                projection is unchanged; every report reproduced by the replay.
+  part close   672 closes 22 July, then 3 sign-ups of that day arrive; once
+               672 and 673 are merged into 690, 690's 22 July is closed "by
+               part" (part:672, seq of the close): recorded 4 + 3 + 2,
+               official 4 + 2 (672 as at its close); by the original units
+               672's own close (official 4 of 7); the replay reproduces the
+               json, table and days-csv of both projections byte for byte.
 
 The browser part reports itself skipped (77) when Chromium is not installed.
 """
@@ -249,6 +255,71 @@ def test_split_merge():
                        ["0", "", "0", "0"]], f"672's commune rows: {c672}")
 
 
+def test_part_close():
+    with H.Workdir("reorg-part-close") as wd:
+        ini = wd.sub("campaign.ini")
+        with open(ini, "w", encoding="utf-8") as f:
+            f.write(SPLIT_INI)
+        with open(wd.sub("staff.csv"), "w", encoding="utf-8") as f:
+            f.write(SPLIT_ROSTER)
+        agg = EX.Aggregator(BIN, wd.sub("agg"), ini)
+        reports = {}
+        n = 0
+
+        def ev(unit, agent):
+            nonlocal n
+            n += 1
+            person = hashlib.blake2b(struct.pack(">Q", n), digest_size=32).digest()
+            return P.event(P.event_id(b"partclos", n), EX.START + n * 60000, unit, agent,
+                           person=person, campaign="split-test")
+
+        def life(make):
+            nonlocal n
+            n += 1
+            r = cl.call([make(P.event_id(b"partclos", n))], timeout=20)
+            check(r is not None and r["k"] == "ack" and r["r"][0][1] == P.ACCEPTED, f"life: {r}")
+            return r["s"]
+
+        try:
+            cl = P.Client(agg.eps["in"])
+            EX.send(cl, [ev(672, "S1") for _ in range(4)] + [ev(673, "S3") for _ in range(2)])
+            close_seq = life(lambda i: P.life_close(i, EX.START + 10 * EX.HOUR, "admin", "chốt",
+                                                    672, 20230722, campaign="split-test"))
+            EX.send(cl, [ev(672, "S2") for _ in range(3)])  # 22 July, after the close
+            seq = life(lambda i: EX.reorg_entry(n, name="merge", ef=E2, reason="hợp nhất",
+                                                campaign="split-test", origin=b"partclos"))
+            for units in ("current", "original"):
+                for fmt in ("json", "table", "days-csv"):
+                    reports[(units, fmt)] = EX.reporter(BIN, agg, ini, units, fmt, T_MERGE)
+            cl.close()
+        finally:
+            agg.stop()
+        for (units, fmt), text in reports.items():
+            got = EX.replay(BIN, agg.data, ini, units, fmt, T_MERGE, seq)
+            check(got == text, f"replay --units {units} --format {fmt} differs:\n"
+                               f"--- reporter\n{text.decode()}\n--- replay\n{got.decode()}")
+
+        def day_rows(units, code):
+            rows = reports[(units, "days-csv")].decode("utf-8-sig").splitlines()
+            return [r.split(",")[3:10] for r in rows
+                    if r.startswith(f"district,{code},") and ",2023-07-22,bhxh_tn," in r]
+        cur = day_rows("current", 690)
+        check(cur == [["2023-07-22", "bhxh_tn", "9", "6", str(close_seq), "part:672", "3"]],
+              f"690's 22 July by units in force: {cur}")
+        check(day_rows("current", 672) == [], "672 is not a unit in force")
+        orig = day_rows("original", 672)
+        check(orig == [["2023-07-22", "bhxh_tn", "7", "4", str(close_seq), "unit", "3"]],
+              f"672's own close: {orig}")
+        check(day_rows("original", 673)[0][4:6] == ["0", ""], "673 open")
+        table = reports[("current", "table")].decode()
+        check(f"2023-07-22 closed for part 672 (1 part(s) closed) of 690 Đà Lạt - Bảo Lộc "
+              f"(seq {close_seq}): official 6 + 0, now 9 + 0" in table, table)
+        life_json = json.loads(reports[("current", "json")])["life"]
+        ch = [c for c in life_json["changes"] if c["seq"] == close_seq]
+        check(len(ch) == 1 and ch[0]["unit"] == 690 and ch[0]["day"] == "2023-07-22",
+              f"the close in the changes, under 690: {ch}")
+
+
 def get_json(url):
     try:
         with urllib.request.urlopen(url, timeout=10) as r:
@@ -327,4 +398,4 @@ def test_page_units():
 
 
 if __name__ == "__main__":
-    H.main([test_example_file, test_example, test_split_merge, test_page_units])
+    H.main([test_example_file, test_example, test_split_merge, test_part_close, test_page_units])
