@@ -1,5 +1,7 @@
 /* ct_outbox_int.h — the outbox's handle and transaction, shared by
- * ct_outbox.c (queueing, delivery, reissue), ct_outbox_requeue.c and
+ * ct_outbox.c (handle, meta, info), ct_outbox_queue.c (queueing),
+ * ct_outbox_deliver.c (delivery bookkeeping), ct_outbox_reissue.c
+ * (conflict-rejected entries reissued), ct_outbox_requeue.c and
  * ct_outbox_notes.c (notes and the paged reading of entries) and
  * ct_outbox_life.c (life entries, acked entries). Private to collector/.
  */
@@ -40,6 +42,17 @@ ct_err ct_outbox_lmdb_fail(ct_outbox *ob, int rc, const char *what);
  * failure nothing is left open. */
 ct_err ct_outbox_txn_cursor(ct_outbox *ob, unsigned flags, MDB_dbi dbi, MDB_txn **txn,
                             MDB_cursor **cur);
+
+/* one "origins_old" entry: first seq (u64 BE) || origin */
+#define CT_OUTBOX_ORIGIN_REC (8 + CT_ORIGIN_LEN)
+
+/* A raw meta value inside txn (an LMDB code; MDB_NOTFOUND when absent), and
+ * its write. */
+int ct_outbox_meta_get(MDB_txn *txn, ct_outbox *ob, const char *key, MDB_val *v);
+int ct_outbox_meta_put(MDB_txn *txn, ct_outbox *ob, const char *key, const void *val, size_t len);
+/* The outbox info (counters, origin, origin history) read inside txn; an
+ * LMDB code. */
+int ct_outbox_read_info(MDB_txn *txn, ct_outbox *ob, ct_outbox_info *info);
 
 /* A u64 (big-endian) meta value inside txn (absent: 0), and its write. */
 int ct_outbox_meta_get_u64(MDB_txn *txn, ct_outbox *ob, const char *key, uint64_t *out);
