@@ -275,6 +275,9 @@ static void fill_status(void *ctx, ct_wire_status *st)
             w->lag_records = v[i].lag_records;
             w->lag_ms = v[i].lag_ms > 0 ? v[i].lag_ms : 0;
             w->silent_ms = v[i].silent_ms > 0 ? v[i].silent_ms : 0;
+            w->applied = v[i].applied;
+            w->apply_lag_records = v[i].apply_lag_records;
+            w->apply_lag_ms = v[i].apply_lag_ms > 0 ? v[i].apply_lag_ms : 0;
         }
         st->followers = r->sta_fl;
         st->n_followers = n;

@@ -171,8 +171,9 @@ static void serve_one(ct_feed *f, zmq_msg_t *rid, zmq_msg_t *body, bool delim, b
     ct_msg_kind kind;
     ct_err e = bad_frames ? CT_ERR_MALFORMED
                           : ct_wire_peek_kind(zmq_msg_data(body), zmq_msg_size(body), &kind);
-    bool status = !e && kind == CT_MSG_STATUS_REQ && f->status_fn, group = false;
-    if (status) e = ct_wire_statusreq_decode(zmq_msg_data(body), zmq_msg_size(body), &group);
+    bool status = !e && kind == CT_MSG_STATUS_REQ && f->status_fn, group = false, apply = false;
+    if (status)
+        e = ct_wire_statusreq_decode(zmq_msg_data(body), zmq_msg_size(body), &group, &apply);
     if (!e && kind != CT_MSG_SNAP_REQ && !status) e = CT_ERR_BAD_KIND;
     if (e) {
         f->st.bad_requests++;
@@ -191,6 +192,7 @@ static void serve_one(ct_feed *f, zmq_msg_t *rid, zmq_msg_t *body, bool delim, b
         memset(&sta, 0, sizeof sta);
         f->status_fn(f->status_ctx, &sta);
         sta.group.present = sta.group.present && group; /* "gr" only to who asked */
+        sta.has_apply = apply;                          /* "ap" likewise */
         e = ct_wire_status_encode(&sta, &f->out);
         if (e) {
             ct_log(CT_LOG_ERROR, "status reply failed", "err=%s", ct_err_name(e));

@@ -176,6 +176,9 @@ size_t ct_repl_followers(const ct_repl *r, int64_t now_ms, ct_repl_follower_view
         v->lag_records = r->committed > f->acked ? r->committed - f->acked : 0;
         v->lag_ms = v->lag_records ? now_ms - commit_time_after(r, f->acked, now_ms) : 0;
         v->silent_ms = now_ms - f->last_seen_ms;
+        v->apply_lag_records = v->acked > v->applied ? v->acked - v->applied : 0;
+        v->apply_lag_ms =
+            v->apply_lag_records ? now_ms - commit_time_after(r, v->applied, now_ms) : 0;
     }
     return r->nf;
 }

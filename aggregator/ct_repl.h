@@ -61,12 +61,14 @@ typedef struct {
 
 typedef struct {
     char id[CT_REPL_ID_MAX];
-    uint64_t acked;       /* highest seq it confirmed durable */
-    uint64_t applied;     /* the seq it last reported counted ("a"; = acked
-                             when it never sent one) */
-    uint64_t lag_records; /* committed - acked */
-    int64_t lag_ms;       /* how long the oldest record it lacks has been committed */
-    int64_t silent_ms;    /* since its last message */
+    uint64_t acked;             /* highest seq it confirmed durable */
+    uint64_t applied;           /* the seq it last reported counted ("a"; = acked
+                                   when it never sent one) */
+    uint64_t lag_records;       /* committed - acked */
+    int64_t lag_ms;             /* how long the oldest record it lacks has been committed */
+    int64_t silent_ms;          /* since its last message */
+    uint64_t apply_lag_records; /* acked - applied: durable there, not yet counted */
+    int64_t apply_lag_ms;       /* how long the oldest of those has been committed here */
 } ct_repl_follower_view;
 
 typedef struct ct_repl ct_repl;

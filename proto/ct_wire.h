@@ -369,6 +369,11 @@ typedef struct {
     char id[CT_STATUS_FOLLOWER_ID_MAX + 1];
     uint64_t acked, lag_records;
     int64_t lag_ms, silent_ms;
+    /* "ap" (when the status has it): the counted head it last reported, the
+     * records it holds durable but has not counted (acked - applied), and
+     * how long the oldest of them has been committed on the primary */
+    uint64_t applied, apply_lag_records;
+    int64_t apply_lag_ms;
 } ct_wire_follower;
 
 typedef struct {
@@ -419,15 +424,17 @@ typedef struct {
     const ct_wire_office *offices;
     size_t n_offices;
     ct_wire_group group; /* optional "gr" */
+    bool has_apply;      /* optional "ap": the followers' applied fields are set */
 } ct_wire_status;
 
 ct_err ct_wire_status_encode(const ct_wire_status *s, ct_buf *out);
 ct_err ct_wire_status_decode(const uint8_t *buf, size_t len, ct_wire_status *out);
 void ct_wire_status_free(ct_wire_status *s);
-/* "stq"; group: ask for "gr" (the key "gr": 1, sent only when true).
- * Decode: *group (may be NULL) = whether "gr" was asked for. */
-ct_err ct_wire_statusreq_encode(bool group, ct_buf *out);
-ct_err ct_wire_statusreq_decode(const uint8_t *buf, size_t len, bool *group);
+/* "stq"; group: ask for "gr", apply: ask for "ap" (each key, with 1, sent
+ * only when true). Decode: *group, *apply (each may be NULL) = whether
+ * that key was asked for. */
+ct_err ct_wire_statusreq_encode(bool group, bool apply, ct_buf *out);
+ct_err ct_wire_statusreq_decode(const uint8_t *buf, size_t len, bool *group, bool *apply);
 
 ct_err ct_wire_snapreq_encode(ct_buf *out);
 /* Strict check of a "snq" (the aggregator validates it like any request). */

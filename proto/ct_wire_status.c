@@ -19,21 +19,24 @@
 
 static const char *const ct_keys_tel[] = {"v", "k", "n",  "d",  "o",  "t",
                                           "q", "u", "rj", "sv", "ot", NULL};
-static const char *const ct_keys_stq[] = {"v", "k", "gr", NULL};
-static const char *const ct_keys_sta[] = {"v",  "k",  "t",  "ro", "ep", "c",  "f",
-                                          "sk", "al", "sm", "fl", "of", "gr", NULL};
+static const char *const ct_keys_stq[] = {"v", "k", "gr", "ap", NULL};
+static const char *const ct_keys_sta[] = {"v",  "k",  "t",  "ro", "ep", "c",  "f", "sk",
+                                          "al", "sm", "fl", "of", "gr", "ap", NULL};
 #define N_TEL 11
-#define N_STA 13
-#define N_STA_REQ 12 /* "gr" is optional */
+#define N_STQ 4
+#define N_STA 14
+#define N_STA_REQ 12 /* "gr" and "ap" are optional */
 #define OFFICE_ITEM 9
 #define FOLLOWER_ITEM 5
 #define GROUP_ITEM 10
 #define MEMBER_ITEM 5
+#define APPLY_ITEM 3
 
 static const ct_prescan_limits ct_lim_sta = {
     CT_CODEC_MAX_DEPTH, CT_STATUS_MAX_OFFICES,
     (OFFICE_ITEM + 1) * CT_STATUS_MAX_OFFICES + (FOLLOWER_ITEM + 1) * CT_STATUS_MAX_FOLLOWERS +
-        (MEMBER_ITEM + 1) * CT_GROUP_MAX_MEMBERS + GROUP_ITEM + 64};
+        (MEMBER_ITEM + 1) * CT_GROUP_MAX_MEMBERS + GROUP_ITEM +
+        (APPLY_ITEM + 1) * CT_STATUS_MAX_FOLLOWERS + 64};
 
 static const char *const ct_group_roles[] = {"unknown", "leader", "follower"};
 
@@ -156,34 +159,52 @@ ct_err ct_wire_telemetry_decode(const uint8_t *buf, size_t len, ct_wire_telemetr
 
 /* ---- "stq" --------------------------------------------------------------- */
 
-ct_err ct_wire_statusreq_encode(bool group, ct_buf *out)
+ct_err ct_wire_statusreq_encode(bool group, bool apply, ct_buf *out)
 {
     if (!out) return CT_ERR_ARG;
     const size_t start = out->len;
-    if (ct_buf_reserve(out, 16)) return CT_ERR_NOMEM;
+    if (ct_buf_reserve(out, 24)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
-    ct_wire_pk_head(&pk, group ? 3 : 2, CT_MSG_STATUS_REQ);
+    ct_wire_pk_head(&pk, 2 + (group ? 1 : 0) + (apply ? 1 : 0), CT_MSG_STATUS_REQ);
     int bad = 0;
     if (group) {
         ct_wire_pk_str(&pk, "gr");
         bad |= msgpack_pack_uint64(&pk, 1);
     }
+    if (apply) {
+        ct_wire_pk_str(&pk, "ap");
+        bad |= msgpack_pack_uint64(&pk, 1);
+    }
     return ct_wire_pk_finish(out, start, bad);
 }
 
-ct_err ct_wire_statusreq_decode(const uint8_t *buf, size_t len, bool *group)
+/* An "stq" flag: absent, or 1 (0 is not the smallest form: absent). */
+static ct_err stq_flag(const msgpack_object *o, bool *on)
+{
+    uint64_t u = 0;
+    *on = false;
+    if (!o) return CT_OK;
+    ct_err e = ct_codec_uint(o, 1, &u);
+    if (e) return e;
+    if (u == 0) return CT_ERR_BAD_VALUE;
+    *on = true;
+    return CT_OK;
+}
+
+ct_err ct_wire_statusreq_decode(const uint8_t *buf, size_t len, bool *group, bool *apply)
 {
     if (group) *group = false;
+    if (apply) *apply = false;
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_wire_lim_small, CT_MSG_STATUS_REQ, &root);
     if (e) return e;
-    const msgpack_object *f[3];
-    if ((e = ct_wire_fields(&root, ct_keys_stq, f, 3))) return e;
-    uint64_t u = 0;
-    if (f[2] && (e = ct_codec_uint(f[2], 1, &u))) return e;
-    if (f[2] && u == 0) return CT_ERR_BAD_VALUE; /* smallest form: absent, not 0 */
-    if (group) *group = u == 1;
+    const msgpack_object *f[N_STQ];
+    if ((e = ct_wire_fields(&root, ct_keys_stq, f, N_STQ))) return e;
+    bool g, a;
+    if ((e = stq_flag(f[2], &g)) || (e = stq_flag(f[3], &a))) return e;
+    if (group) *group = g;
+    if (apply) *apply = a;
     return CT_OK;
 }
 
@@ -315,7 +336,7 @@ ct_err ct_wire_status_encode(const ct_wire_status *s, ct_buf *out)
     for (size_t i = 0; i < s->n_followers; i++) {
         size_t n = vlen(s->followers[i].id, CT_STATUS_FOLLOWER_ID_MAX);
         if (n == 0 || n > CT_STATUS_FOLLOWER_ID_MAX || s->followers[i].lag_ms < 0 ||
-            s->followers[i].silent_ms < 0)
+            s->followers[i].silent_ms < 0 || (s->has_apply && s->followers[i].apply_lag_ms < 0))
             return CT_ERR_BAD_VALUE;
     }
     for (size_t i = 0; i < s->n_offices; i++) {
@@ -326,11 +347,12 @@ ct_err ct_wire_status_encode(const ct_wire_status *s, ct_buf *out)
     ct_err ge = group_check(&s->group);
     if (ge) return ge;
     const size_t start = out->len;
-    if (ct_buf_reserve(out, 512 + s->n_followers * 120 + s->n_offices * 96)) return CT_ERR_NOMEM;
+    if (ct_buf_reserve(out, 512 + s->n_followers * 160 + s->n_offices * 96)) return CT_ERR_NOMEM;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_wire_pk_head(&pk, s->group.present ? N_STA : N_STA_REQ, CT_MSG_STATUS);
+    ct_wire_pk_head(&pk, N_STA_REQ + (s->group.present ? 1 : 0) + (s->has_apply ? 1 : 0),
+                    CT_MSG_STATUS);
     ct_wire_pk_str(&pk, "t");
     bad |= msgpack_pack_uint64(&pk, (uint64_t)s->time_ms);
     ct_wire_pk_str(&pk, "ro");
@@ -375,6 +397,17 @@ ct_err ct_wire_status_encode(const ct_wire_status *s, ct_buf *out)
         ct_wire_pk_str(&pk, o->tel.version);
     }
     if (s->group.present) bad |= group_encode(&pk, &s->group);
+    if (s->has_apply) {
+        ct_wire_pk_str(&pk, "ap");
+        bad |= msgpack_pack_array(&pk, s->n_followers);
+        for (size_t i = 0; i < s->n_followers; i++) {
+            const ct_wire_follower *w = &s->followers[i];
+            bad |= msgpack_pack_array(&pk, APPLY_ITEM);
+            bad |= msgpack_pack_uint64(&pk, w->applied);
+            bad |= msgpack_pack_uint64(&pk, w->apply_lag_records);
+            bad |= msgpack_pack_uint64(&pk, (uint64_t)w->apply_lag_ms);
+        }
+    }
     return ct_wire_pk_finish(out, start, bad);
 }
 
@@ -398,6 +431,18 @@ static ct_err follower_decode(const msgpack_object *o, ct_wire_follower *w)
     if (!e) e = ct_codec_uint(&x[2], UINT64_MAX, &w->lag_records);
     if (!e) e = get_i64(&x[3], &w->lag_ms);
     if (!e) e = get_i64(&x[4], &w->silent_ms);
+    return e;
+}
+
+/* One item of "ap": the applied fields of the follower at the same index. */
+static ct_err apply_decode(const msgpack_object *o, ct_wire_follower *w)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
+    if (o->via.array.size != APPLY_ITEM) return CT_ERR_BAD_VALUE;
+    const msgpack_object *x = o->via.array.ptr;
+    ct_err e = ct_codec_uint(&x[0], UINT64_MAX, &w->applied);
+    if (!e) e = ct_codec_uint(&x[1], UINT64_MAX, &w->apply_lag_records);
+    if (!e) e = get_i64(&x[2], &w->apply_lag_ms);
     return e;
 }
 
@@ -460,9 +505,16 @@ static ct_err sta_values(const msgpack_object *const *f, ct_wire_status *s)
         if (f[11]->via.array.size > CT_STATUS_MAX_OFFICES) return CT_ERR_TOO_MANY;
     }
     if (f[12] && (e = group_decode(f[12], &s->group))) return e;
+    if (f[13]) {
+        if (f[13]->type != MSGPACK_OBJECT_ARRAY) return CT_ERR_WRONG_TYPE;
+        if (f[13]->via.array.size > CT_STATUS_MAX_FOLLOWERS) return CT_ERR_TOO_MANY;
+    }
     for (int i = 2; i < N_STA_REQ; i++)
         if (!f[i]) return CT_ERR_MISSING_FIELD;
     if (s->safe > s->committed) return CT_ERR_BAD_VALUE;
+    /* "ap" is parallel to "fl": one item per follower, in its order */
+    if (f[13] && f[13]->via.array.size != f[10]->via.array.size) return CT_ERR_BAD_VALUE;
+    s->has_apply = f[13] != NULL;
     return CT_OK;
 }
 
@@ -491,6 +543,8 @@ ct_err ct_wire_status_decode(const uint8_t *buf, size_t len, ct_wire_status *out
     }
     for (uint32_t i = 0; !e && i < fl->size; i++)
         e = follower_decode(&fl->ptr[i], &fw[i]);
+    for (uint32_t i = 0; !e && out->has_apply && i < fl->size; i++)
+        e = apply_decode(&f[13]->via.array.ptr[i], &fw[i]);
     for (uint32_t i = 0; !e && i < of->size; i++)
         e = office_decode(&of->ptr[i], &ow[i]);
     if (e) ct_wire_status_free(out);

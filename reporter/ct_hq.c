@@ -34,13 +34,16 @@ void ct_hq_on_reply(ct_view *v, const uint8_t *buf, size_t len, ct_msg_kind kind
         uint64_t tok;
         uint16_t code = CT_ERR_INTERNAL;
         ct_wire_error_decode(buf, len, &ht, &tok, &code);
-        if (code == CT_ERR_UNKNOWN_KEY && !v->hq_plain) {
-            /* an aggregator that predates "gr": ask without it for the rest of the run */
+        if (code == CT_ERR_UNKNOWN_KEY && v->hq_older < 2) {
+            /* an aggregator that predates "ap" (then "gr"): ask without it
+             * for the rest of the run */
             ct_log(CT_LOG_INFO,
-                   "the aggregator does not know the group status (older version): asking "
-                   "without it",
+                   v->hq_older ? "the aggregator does not know the group status (older "
+                                 "version): asking without it"
+                               : "the aggregator does not know the followers' apply lag "
+                                 "(older version): asking without it",
                    "err=%s", ct_err_name(code));
-            v->hq_plain = true;
+            v->hq_older++;
             v->hq_sent_mono = 0;
             return;
         }
@@ -79,7 +82,7 @@ void ct_hq_ask(ct_view *v, int64_t now)
     if (v->hq_pending && now - v->hq_sent_mono < v->cfg.snapshot_timeout_ms) return;
     if (!v->hq_pending && v->hq_sent_mono && now - v->hq_sent_mono < period) return;
     ct_buf b = CT_BUF_INIT;
-    if (ct_wire_statusreq_encode(!v->hq_plain, &b) == CT_OK &&
+    if (ct_wire_statusreq_encode(v->hq_older < 2, v->hq_older < 1, &b) == CT_OK &&
         zmq_send(v->dealer, b.data, b.len, ZMQ_DONTWAIT) >= 0) {
         v->hq_pending = true;
         v->hq_sent_mono = now;
@@ -199,6 +202,12 @@ ct_err ct_hq_json(const ct_view *v, const ct_campaign *c, int64_t silent_after_m
             if (!e && with_times)
                 e = ct_buf_printf(b, ",\"lag_ms\":%lld,\"silent_ms\":%lld", (long long)f->lag_ms,
                                   (long long)f->silent_ms);
+            if (!e && h->has_apply)
+                e = ct_buf_printf(b, ",\"applied\":%llu,\"apply_lag_records\":%llu",
+                                  (unsigned long long)f->applied,
+                                  (unsigned long long)f->apply_lag_records);
+            if (!e && h->has_apply && with_times)
+                e = ct_buf_printf(b, ",\"apply_lag_ms\":%lld", (long long)f->apply_lag_ms);
             if (!e) e = ct_buf_printf(b, "}");
         }
         if (!e) e = ct_buf_printf(b, "],");
@@ -241,11 +250,15 @@ ct_err ct_hq_metrics(const ct_view *v, const ct_campaign *c, int64_t silent_afte
         (double)(mono_now - v->hq_mono) / 1000.0, h->follower ? 0 : 1, (unsigned long long)h->epoch,
         (unsigned long long)h->committed, (unsigned long long)h->safe, h->alert ? 1 : 0,
         (double)h->stalled_ms / 1000.0);
-    static const char *const fam[2][2] = {
+    static const char *const fam[4][2] = {
         {"chitieu_hq_follower_lag_records", "Records committed on the primary not yet confirmed "
                                             "durable by the follower"},
-        {"chitieu_hq_follower_lag_seconds", "Age of the oldest record the follower lacks"}};
-    for (int k = 0; !e && k < 2; k++) {
+        {"chitieu_hq_follower_lag_seconds", "Age of the oldest record the follower lacks"},
+        {"chitieu_hq_follower_apply_lag_records",
+         "Records the follower holds durable but has not counted yet"},
+        {"chitieu_hq_follower_apply_lag_seconds",
+         "Age (on the primary) of the oldest record the follower has not counted yet"}};
+    for (int k = 0; !e && k < (h->has_apply ? 4 : 2); k++) {
         e = ct_buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", fam[k][0], fam[k][1], fam[k][0]);
         for (size_t i = 0; !e && i < h->n_followers; i++) {
             e = ct_buf_printf(b, "%s{follower=\"", fam[k][0]);
@@ -254,6 +267,11 @@ ct_err ct_hq_metrics(const ct_view *v, const ct_campaign *c, int64_t silent_afte
                 e = ct_buf_printf(b, "\"} %llu\n", (unsigned long long)h->followers[i].lag_records);
             if (!e && k == 1)
                 e = ct_buf_printf(b, "\"} %.3f\n", (double)h->followers[i].lag_ms / 1000.0);
+            if (!e && k == 2)
+                e = ct_buf_printf(b, "\"} %llu\n",
+                                  (unsigned long long)h->followers[i].apply_lag_records);
+            if (!e && k == 3)
+                e = ct_buf_printf(b, "\"} %.3f\n", (double)h->followers[i].apply_lag_ms / 1000.0);
         }
     }
     if (!e) e = ct_hq_group_metrics(&h->group, b);

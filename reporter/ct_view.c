@@ -155,7 +155,7 @@ static ct_err move_endpoint(ct_view *v, const char *why)
     ct_wire_status_free(&v->hq); /* the previous aggregator's status */
     v->has_hq = false;
     v->hq_refused = 0;
-    v->hq_plain = false; /* the next one is asked for the group again */
+    v->hq_older = 0; /* the next one is asked for the group and apply lag again */
     select_endpoint(v, (v->ep + 1) % v->cfg.n_eps);
     v->n_moves++;
     v->snap_refused = 0;

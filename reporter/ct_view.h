@@ -117,7 +117,9 @@ typedef struct {
      * (bad_message_kind: the aggregator predates it, asked every 30 s) */
     ct_wire_status hq;
     bool has_hq, hq_pending;
-    bool hq_plain; /* the aggregator refused "gr" in "stq" (older): ask without it */
+    /* keys of "stq" the aggregator refused (older): 0 = none, ask "gr" and
+     * "ap"; 1 = "ap", ask "gr" only; 2 = "gr" too, ask neither */
+    unsigned hq_older;
     int64_t hq_mono, hq_sent_mono;
     uint64_t hq_seq; /* the view's seq when the last "stq" left */
     uint16_t hq_refused;

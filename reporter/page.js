@@ -32,7 +32,9 @@ const T = {
         hq_unavailable:"Máy chủ tổng hợp chưa gửi trạng thái (phiên bản cũ hoặc chưa kết nối).",
         silent_note:"Im lặng: không liên lạc quá ", hq_title:"Máy chủ tổng hợp / sao chép", role:"Vai trò",
         committed:"Đã ghi (committed)", safe:"An toàn (safe)", alert:"Cảnh báo", follower:"Máy theo dõi",
-        acked:"Đã xác nhận", lag:"Trễ (bản ghi)", lag_ms:"Trễ", alert_on:"safe ngừng tăng", alert_off:"không",
+        acked:"Đã xác nhận", lag:"Trễ (bản ghi)", lag_ms:"Trễ",
+        dlag:"Trễ ghi bền (bản ghi)", dlag_ms:"Trễ ghi bền (ms)", applied:"Đã đếm (seq)",
+        alag:"Trễ đếm (bản ghi)", alag_ms:"Trễ đếm (ms)", alert_on:"safe ngừng tăng", alert_off:"không",
         primary:"chính", follower_role:"theo dõi", none:"không có",
         group:"Nhóm", mode_manual:"chế độ thủ công (vai trò do người vận hành chỉ định)", primary_is:"Máy chính: ",
         since:" từ ", epoch:"kỳ (epoch) ", followers_are:"máy theo dõi: ", lag_word:" trễ ", records:" bản ghi",
@@ -78,7 +80,9 @@ const T = {
         hq_unavailable:"The aggregator sent no status (older version, or not connected).",
         silent_note:"Silent: not heard from for more than ", hq_title:"HQ / replication", role:"Role",
         committed:"Committed", safe:"Safe", alert:"Alert", follower:"Follower",
-        acked:"Confirmed", lag:"Lag (records)", lag_ms:"Lag", alert_on:"safe stalled", alert_off:"none",
+        acked:"Confirmed", lag:"Lag (records)", lag_ms:"Lag",
+        dlag:"Durable lag (records)", dlag_ms:"Durable lag (ms)", applied:"Counted (seq)",
+        alag:"Apply lag (records)", alag_ms:"Apply lag (ms)", alert_on:"safe stalled", alert_off:"none",
         primary:"primary", follower_role:"follower", none:"none",
         group:"Group", mode_manual:"manual mode (roles set by the operator)", primary_is:"Primary: ",
         since:" since ", epoch:"epoch ", followers_are:"followers: ", lag_word:" lag ", records:" records",
@@ -723,12 +727,16 @@ function renderHQ() {
   attr(al, "data-alert", hq.alert);
   const ft = document.getElementById("followers");
   if (!ft.tHead) ft.append(el("thead", {}, el("tr")), el("tbody"));
-  const fh = [t("follower"), t("acked"), t("lag"), t("lag_ms")];
+  // per follower: durable lag (what safe waits for) and apply lag (received, not yet counted);
+  // "–" where the aggregator sends no figure (an older one sends no apply fields)
+  const fh = [t("follower"), t("acked"), t("dlag"), t("dlag_ms"), t("applied"), t("alag"), t("alag_ms")];
   keyed(ft.tHead.rows[0], fh.map((_, i) => String(i)), () => el("th")).forEach((c, i) => txt(c, fh[Number(i)]));
   const fl = hq.followers || [];
-  const fr = keyed(ft.tBodies[0], fl.map(f => f.id), () => el("tr", {}, el("td"), el("td", {class:"num"}), el("td", {class:"num"}), el("td", {class:"num"})));
+  const num = () => el("td", {class:"num"});
+  const fr = keyed(ft.tBodies[0], fl.map(f => f.id), () => el("tr", {}, el("td"), num(), num(), num(), num(), num(), num()));
+  const opt = (c, v) => { if (v !== undefined) fig(c, v); else { c.removeAttribute("data-v"); txt(c, "–"); } };
   fl.forEach(f => { const c = fr.get(f.id).cells; txt(c[0], f.id); fig(c[1], f.acked); fig(c[2], f.lag_records);
-                    txt(c[3], f.lag_ms !== undefined ? age(f.lag_ms) : "–"); });
+                    opt(c[3], f.lag_ms); opt(c[4], f.applied); opt(c[5], f.apply_lag_records); opt(c[6], f.apply_lag_ms); });
   renderGroup(hq.group || { mode: "manual" });
 }
 // The aggregator group (etcd election): who is primary, since when, the epoch, each member's lag.

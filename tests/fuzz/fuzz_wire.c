@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(memcmp(&tel, &tel2, sizeof tel) == 0);
         ct_buf_free(&b);
     }
-    e = ct_wire_statusreq_decode(data, size, NULL);
+    e = ct_wire_statusreq_decode(data, size, NULL, NULL);
     FUZZ_CHECK(ct_err_known(e));
     if (e == CT_OK) FUZZ_CHECK(pk == CT_OK && kind == CT_MSG_STATUS_REQ);
     ct_wire_status sta, sta2;

@@ -1,13 +1,17 @@
 """A reporter against an aggregator that predates the group status (PROTOCOL.md
-§3.6: such an aggregator answers an "stq" carrying "gr" with err unknown_key).
-The older aggregator is emulated by a real ZeroMQ proxy in front of a real
-aggregator's snapshot socket that refuses exactly those requests and forwards
-everything else (snapshots, plain "stq").
+§3.6: such an aggregator answers an "stq" carrying "gr" with err unknown_key),
+and against one that predates only the followers' apply lag ("ap": it answers
+an "stq" carrying "ap" so). The older aggregator is emulated by a real ZeroMQ
+proxy in front of a real aggregator's snapshot socket that refuses exactly
+those requests and forwards everything else (snapshots, the other "stq").
 
 - the reporter says once that it asks without the group, then shows the HQ
   panel as before: /status.json's hq is available, refused "", committed = the
   log's exact seq, and the group says "manual";
-- the proxy saw exactly one "stq" with "gr" and then plain ones only.
+- the proxy saw exactly one "stq" with "gr" (and "ap"), one with "gr" alone,
+  and then plain ones only;
+- before an aggregator that predates only "ap": one "stq" with "ap" refused,
+  one log line, then "stq" with "gr" only, answered.
 """
 import json
 import threading
@@ -34,7 +38,7 @@ def get_json(url):
 class OldStatusProxy(threading.Thread):
     """ROUTER (the reporter's snapshot endpoint) -> DEALER (the aggregator)."""
 
-    def __init__(self, front, back):
+    def __init__(self, front, back, refuse=("gr", "ap")):
         super().__init__(daemon=True)
         self.ctx = zmq.Context.instance()
         self.front = self.ctx.socket(zmq.ROUTER)
@@ -44,7 +48,11 @@ class OldStatusProxy(threading.Thread):
         self.back.linger = 0
         self.back.connect(back)
         self.stop_ev = threading.Event()
-        self.asked_group = 0
+        self.refuse = refuse
+        self.asked_group = 0  # refused, with "gr" (and "ap")
+        self.asked_group_only = 0  # refused, with "gr" alone
+        self.asked_apply = 0  # refused, with "ap" (and "gr")
+        self.asked_other = 0  # forwarded, with "gr" alone
         self.asked_plain = 0
         self.rid = None
 
@@ -60,12 +68,17 @@ class OldStatusProxy(threading.Thread):
                 body = rest[-1]
                 m = msgpack.unpackb(body, raw=False)
                 if isinstance(m, dict) and m.get("k") == "stq":
-                    if "gr" in m:
-                        self.asked_group += 1
+                    if any(k in m for k in self.refuse):
+                        self.asked_group += "gr" in m and "ap" in m
+                        self.asked_group_only += "gr" in m and "ap" not in m
+                        self.asked_apply += "ap" in m
                         err = msgpack.packb({"v": 1, "k": "err", "n": None, "c": UNKNOWN_KEY})
                         self.front.send_multipart([rid, *rest[:-1], err])
                         continue
-                    self.asked_plain += 1
+                    if "gr" in m:
+                        self.asked_other += 1
+                    else:
+                        self.asked_plain += 1
                 self.back.send_multipart(rest)
             if self.back in ev:
                 parts = self.back.recv_multipart()
@@ -101,8 +114,31 @@ def test_older_aggregator():
                 q["role"] == "primary", f"hq: {q}")
         rc.wait_until(lambda: proxy.asked_plain >= 2, 30, "plain status requests")
         h.check(proxy.asked_group == 1, f"stq with gr sent {proxy.asked_group} times")
+        h.check(proxy.asked_group_only == 1 and proxy.asked_other == 0,
+                f"stq with gr alone sent {proxy.asked_group_only} times")
         n = sum("does not know the group status" in ln for ln in rp.lines)
         h.check(n == 1, f"fallback logged {n} times:\n{rp.tail()}")
+        rp.stop()
+        proxy.stop_ev.set()
+        proxy.join(5)
+
+        # an aggregator that knows "gr" but not "ap"
+        proxy = OldStatusProxy(wd.ipc("oldsnap2"), ep["snapshot"], refuse=("ap",))
+        proxy.start()
+        rp = wd.start([h.binary("chitieu-reporter"), "--campaign", h.CAMPAIGN, "--feed",
+                       ep["feed"], "--snapshot", wd.ipc("oldsnap2"), "--insecure", "--interval",
+                       "60", "--format", "json", "--output", wd.sub("rep2.json"), "--http",
+                       f"127.0.0.1:{port}"], name="reporter2")
+        rp.wait_log(r'msg="http ready"')
+        q = rc.wait_until(hq, 30, "the HQ status through the aggregator without ap")
+        h.check(q["refused"] == "" and q["followers"] == [], f"hq: {q}")
+        rc.wait_until(lambda: proxy.asked_other >= 2, 30, "status requests with gr alone")
+        h.check(proxy.asked_apply == 1 and proxy.asked_plain == 0,
+                f"stq with ap sent {proxy.asked_apply} times, plain {proxy.asked_plain}")
+        n = sum("does not know the followers' apply lag" in ln for ln in rp.lines)
+        h.check(n == 1, f"fallback logged {n} times:\n{rp.tail()}")
+        n = sum("does not know the group status" in ln for ln in rp.lines)
+        h.check(n == 0, f"group fallback logged {n} times:\n{rp.tail()}")
         rp.stop()
         proxy.stop_ev.set()
         proxy.join(5)

@@ -11,6 +11,10 @@ delivered events stay committed-but-not-safe in the outboxes) -> real reporter
 - the HQ panel shows committed, safe 0 and the safe-stalled alert; a follower
   started later shows with its confirmed seq and lag 0, the alert clears and
   the offices' outboxes drain to 0 (page, /hq.json, /metrics);
+- that follower counts nothing (--apply-delay of an hour): its applied head 0
+  and apply lag of 8 records, with their ms, show in /status.json, /metrics
+  and the page's followers table with the exact values of /status.json, under
+  their VI and EN headings;
 - a district key reporting telemetry for another district is refused
   (forbidden) and changes nothing; malformed and oversized ones get their codes;
 - telemetry never changes the log: the exact seq and `chitieu-audit verify`'s
@@ -235,7 +239,8 @@ def test_offices():
 
         # a follower: safe catches up, the alert clears, the outboxes drain
         fol = wd.start([h.binary("chitieu-aggregator"), "--campaign", h.CAMPAIGN, "--data",
-                        wd.sub("fol-data"), "--follow", ep["repl"], "--keys", kb("fol.key"),
+                        wd.sub("fol-data"), "--follow", ep["repl"], "--apply-delay", "3600000",
+                        "--keys", kb("fol.key"),
                         "--auth", auth, "--primary-key", kb("agg.pub"), "--ingest",
                         wd.ipc("fol-in"), "--feed", wd.ipc("fol-feed"), "--snapshot",
                         wd.ipc("fol-snap"), "--stats-interval", "0"], name="fol")
@@ -256,11 +261,49 @@ def test_offices():
                 "follower series")
         h.check(mm[f"chitieu_office_outbox_events{lab(673, o673)}"] == 0, "673 drained")
         h.promtool_check(body, "the reporter's /metrics with a follower")
+        # durable, not counted: applied 0, apply lag 8 records and growing ms
+        fj = hq["followers"][0]
+        h.check(fj["applied"] == 0 and fj["apply_lag_records"] == 8 and fj["apply_lag_ms"] > 0
+                and fj["lag_ms"] == 0, f"apply lag in /hq.json: {fj}")
+        fl = f'{{follower="{pub["fol"]}"}}'
+        h.check(mm[f"chitieu_hq_follower_apply_lag_records{fl}"] == 8 and
+                mm[f"chitieu_hq_follower_apply_lag_seconds{fl}"] > 0, "apply lag series")
+        st, body = get(base + "/status.json")
+        sf = json.loads(body)["hq"]["followers"][0]
+        h.check(st == 200 and sf["applied"] == 0 and sf["apply_lag_records"] == 8,
+                f"apply lag in /status.json: {sf}")
         if br:
             br.wait("document.getElementById('hq-alert').dataset.alert === 'false' && "
                     "document.querySelectorAll('#followers tbody tr').length === 1 && "
                     "document.querySelector('#offices tr[data-district=\"673\"]').dataset.waiting"
                     " === '0'", 20, "page: follower, alert cleared, 673 drained")
+            row_js = """(() => { const t = document.getElementById('followers');
+                return { head: Array.from(t.tHead.rows[0].cells).map(c => c.textContent),
+                         cells: Array.from(t.tBodies[0].rows[0].cells).map(
+                             (c, i) => i ? c.dataset.v : c.textContent) }; })()"""
+
+            def page_matches():
+                # the page and /status.json show the same "sta" (its ms move with each one)
+                _, b1 = get(base + "/status.json")
+                f = json.loads(b1)["hq"]["followers"][0]
+                got = br.js(row_js)
+                want = [f["id"]] + [str(f[k]) for k in ("acked", "lag_records", "lag_ms",
+                                                         "applied", "apply_lag_records",
+                                                         "apply_lag_ms")]
+                return got if got["cells"] == want else None
+            got = rc.wait_until(page_matches, 20, "page's followers row = /status.json")
+            h.check(got["cells"][1:3] == ["8", "0"] and got["cells"][4:6] == ["0", "8"] and
+                    int(got["cells"][6]) > 0, f"page, follower row: {got}")
+            h.check(got["head"] == ["Follower", "Confirmed", "Durable lag (records)",
+                                    "Durable lag (ms)", "Counted (seq)", "Apply lag (records)",
+                                    "Apply lag (ms)"], f"page, EN headings: {got['head']}")
+            br.js("document.getElementById('lang-vi').click()")
+            br.wait("document.getElementById('followers').tHead.rows[0].cells[5].textContent"
+                    " === 'Trễ đếm (bản ghi)'", 10, "Vietnamese")
+            got = br.js(row_js)
+            h.check(got["head"] == ["Máy theo dõi", "Đã xác nhận", "Trễ ghi bền (bản ghi)",
+                                    "Trễ ghi bền (ms)", "Đã đếm (seq)", "Trễ đếm (bản ghi)",
+                                    "Trễ đếm (ms)"], f"page, VI headings: {got['head']}")
         h.check(fol.stop() == 0, "follower exit")
 
         # telemetry changed nothing in the log

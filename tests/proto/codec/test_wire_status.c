@@ -167,13 +167,14 @@ static void test_status_round_trip(void **state)
 {
     (void)state;
     ct_buf b = CT_BUF_INIT;
-    assert_int_equal(ct_wire_statusreq_encode(false, &b), CT_OK);
+    assert_int_equal(ct_wire_statusreq_encode(false, false, &b), CT_OK);
     const uint8_t stq[] = {0x82, 0xa1, 0x76, 0x01, 0xa1, 0x6b, 0xa3, 0x73, 0x74, 0x71};
     assert_int_equal(b.len, sizeof stq);
     assert_memory_equal(b.data, stq, sizeof stq);
-    assert_int_equal(ct_wire_statusreq_decode(b.data, b.len, NULL), CT_OK);
-    ct_wire_follower fl[2] = {{"rq>{0h/9lYBfl7^vh:<[n8=wJ#dFJ9zDkYqTHr+e", 90, 10, 1500, 20},
-                              {"follower-0011223344556677", 100, 0, 0, 5}};
+    assert_int_equal(ct_wire_statusreq_decode(b.data, b.len, NULL, NULL), CT_OK);
+    ct_wire_follower fl[2] = {
+        {"rq>{0h/9lYBfl7^vh:<[n8=wJ#dFJ9zDkYqTHr+e", 90, 10, 1500, 20, 0, 0, 0},
+        {"follower-0011223344556677", 100, 0, 0, 5, 0, 0, 0}};
     ct_wire_office of[2];
     memset(of, 0, sizeof of);
     of[0].tel = example();

@@ -280,30 +280,30 @@ static void test_status_request_group(void **state)
 {
     (void)state;
     ct_buf b = CT_BUF_INIT;
-    assert_int_equal(ct_wire_statusreq_encode(true, &b), CT_OK);
+    assert_int_equal(ct_wire_statusreq_encode(true, false, &b), CT_OK);
     const uint8_t stq[] = {0x83, 0xa1, 0x76, 0x01, 0xa1, 0x6b, 0xa3,
                            0x73, 0x74, 0x71, 0xa2, 0x67, 0x72, 0x01};
     assert_int_equal(b.len, sizeof stq);
     assert_memory_equal(b.data, stq, sizeof stq);
     bool g = false;
-    assert_int_equal(ct_wire_statusreq_decode(b.data, b.len, &g), CT_OK);
+    assert_int_equal(ct_wire_statusreq_decode(b.data, b.len, &g, NULL), CT_OK);
     assert_true(g);
-    assert_int_equal(ct_wire_statusreq_decode(b.data, 10, &g), CT_ERR_MALFORMED);
+    assert_int_equal(ct_wire_statusreq_decode(b.data, 10, &g, NULL), CT_ERR_MALFORMED);
     uint8_t x[sizeof stq];
     memcpy(x, stq, sizeof stq);
     x[13] = 0x00; /* "gr": 0 is not the smallest form (absent) */
-    assert_int_equal(ct_wire_statusreq_decode(x, sizeof x, &g), CT_ERR_BAD_VALUE);
+    assert_int_equal(ct_wire_statusreq_decode(x, sizeof x, &g, NULL), CT_ERR_BAD_VALUE);
     x[13] = 0x02;
-    assert_int_equal(ct_wire_statusreq_decode(x, sizeof x, &g), CT_ERR_BAD_VALUE);
+    assert_int_equal(ct_wire_statusreq_decode(x, sizeof x, &g, NULL), CT_ERR_BAD_VALUE);
     x[13] = 0xc3; /* true */
-    assert_int_equal(ct_wire_statusreq_decode(x, sizeof x, &g), CT_ERR_WRONG_TYPE);
+    assert_int_equal(ct_wire_statusreq_decode(x, sizeof x, &g, NULL), CT_ERR_WRONG_TYPE);
     x[13] = 0x01;
     x[12] = 0x73; /* "gs" */
-    assert_int_equal(ct_wire_statusreq_decode(x, sizeof x, &g), CT_ERR_UNKNOWN_KEY);
+    assert_int_equal(ct_wire_statusreq_decode(x, sizeof x, &g, NULL), CT_ERR_UNKNOWN_KEY);
     ct_buf_reset(&b);
-    assert_int_equal(ct_wire_statusreq_encode(false, &b), CT_OK);
+    assert_int_equal(ct_wire_statusreq_encode(false, false, &b), CT_OK);
     g = true;
-    assert_int_equal(ct_wire_statusreq_decode(b.data, b.len, &g), CT_OK);
+    assert_int_equal(ct_wire_statusreq_decode(b.data, b.len, &g, NULL), CT_OK);
     assert_false(g);
     ct_buf_free(&b);
 }
