@@ -18,7 +18,7 @@
 #include "ct_time.h"
 
 /* a follower counts after at most this many receipts in a row */
-#define FOLLOW_APPLY_EVERY 4
+#define FOLLOW_APPLY_EVERY 8
 
 /* A follower: one apply of received records, published like a commit.
  * CT_ERR_CHAIN ends the run. */

@@ -69,7 +69,7 @@ typedef struct {
                                     received (--apply-delay; 0 = at once) */
 } ct_follow_opts;
 
-#define CT_FOLLOW_APPLY_CHUNK 256 /* records counted per apply transaction */
+#define CT_FOLLOW_APPLY_CHUNK 512 /* records counted per apply transaction */
 
 typedef struct {
     uint64_t head_seq;          /* R: own received head, durable here */
