@@ -221,14 +221,16 @@ void ct_aggregator_log_repl_stats(ct_aggregator_state *r, int64_t now)
     if (!o->n_replicate || (o->elect && !r->accepting)) return;
     ct_repl_follower_view v[CT_REPL_MAX_FOLLOWERS];
     size_t n = ct_repl_followers(r->repl, now, v, CT_REPL_MAX_FOLLOWERS);
-    char det[4096] = "";
+    char det[8192] = "";
     size_t dl = 0;
     for (size_t i = 0; i < n; i++) {
         int w = snprintf(det + dl, sizeof det - dl,
-                         "%s%s:acked=%llu:applied=%llu:lag_records=%llu:lag_ms=%lld:silent_ms=%lld",
+                         "%s%s:acked=%llu:applied=%llu:lag_records=%llu:lag_ms=%lld:silent_ms=%lld"
+                         ":apply_lag_records=%llu:apply_lag_ms=%lld",
                          dl ? "," : "", v[i].id, (unsigned long long)v[i].acked,
                          (unsigned long long)v[i].applied, (unsigned long long)v[i].lag_records,
-                         (long long)v[i].lag_ms, (long long)v[i].silent_ms);
+                         (long long)v[i].lag_ms, (long long)v[i].silent_ms,
+                         (unsigned long long)v[i].apply_lag_records, (long long)v[i].apply_lag_ms);
         if (w < 0 || (size_t)w >= sizeof det - dl) break;
         dl += (size_t)w;
     }

@@ -85,7 +85,8 @@ def test_durable_before_counted():
                 f"follower: log {logn}, ship {ship[:3]}..{ship[-3:]} ({len(ship)})")
         f.proc.wait_log(rf'role=follower .* head_seq={n} applied_seq=0 apply_lag_records={n} ',
                         timeout=15 * O.SLOW)
-        p.proc.wait_log(rf'role=primary committed={n} safe={n} .*:acked={n}:applied=0:',
+        p.proc.wait_log(rf'role=primary committed={n} safe={n} .*:acked={n}:applied=0:.*'
+                        rf':apply_lag_records={n}:apply_lag_ms=[1-9]',
                         timeout=15 * O.SLOW)
         # a copy of the follower's store (while it runs) begins at its log
         # head: its received, uncounted records are dropped at install, and
