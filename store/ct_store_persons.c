@@ -55,7 +55,7 @@
  *     after log[1..P] is its state after log[1..F]: (1) holds. A generation
  *     is frozen (dirty becomes frozen, gen_seq := the committed head) at the
  *     start of a batch, when dirty is due and no generation is in progress;
- *     memory only. Due: gen_target() states or ckpt_age_ms old. A slice
+ *     memory only. Due: ckpt_max states or ckpt_age_ms old. A slice
  *     holds 1.5 x the states its batch changed (at least ckpt_max / 32), so
  *     a generation is written before the next one is due: memory stays
  *     within about 2 generations of states.
@@ -151,27 +151,22 @@ int ct_store_persons_set(ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN],
     return ct_pmap_put(&s->overlay, key, st) ? ENOMEM : 0;
 }
 
-/* dirty holds `target` states or its oldest is ckpt_age_ms old */
-static bool dirty_due(const ct_store *s, size_t extra, size_t target)
+/* dirty (with extra more states) holds a generation: ckpt_max states, or
+ * its oldest is ckpt_age_ms old. A slice appends its states at the right
+ * edge of "persons" (run F is the largest), so a generation's cost per state
+ * does not depend on the store's size, and a small generation keeps memory
+ * and the restart replay short. */
+static bool dirty_due(const ct_store *s, size_t extra)
 {
     size_t pending = s->dirty.n + extra;
     if (!pending) return false;
-    if (pending >= target) return true;
+    if (pending >= s->ckpt_max) return true;
     return s->dirty.n && ct_monotonic_ms() - s->dirty_since_ms >= s->ckpt_age_ms;
 }
 
 bool ct_store_persons_due(const ct_store *s)
 {
-    return s->frozen.n || dirty_due(s, s->overlay.n, s->ckpt_max);
-}
-
-/* The size of a generation: ckpt_max states. A slice appends its states at
- * the right edge of "persons" (run F is the largest), so a generation's cost
- * per state does not depend on the store's size, and a small generation
- * keeps memory and the restart replay short. */
-static size_t gen_target(const ct_store *s)
-{
-    return s->ckpt_max;
+    return s->frozen.n || dirty_due(s, s->overlay.n);
 }
 
 static int by_key(const void *a, const void *b)
@@ -366,7 +361,7 @@ int ct_store_persons_write(ct_store *s, MDB_txn *t, uint64_t seq0, uint64_t seq,
     if (s->ckpt_max == 0) return *full ? ct_store_persons_checkpoint(s, t, seq) : 0;
     int rc = 0;
     if (!s->frozen.n) {
-        if (!dirty_due(s, 0, gen_target(s))) return 0;
+        if (!dirty_due(s, 0)) return 0;
         if ((rc = freeze(s, &s->dirty, seq0))) return rc;
     }
     return write_slice(s, t, slice_size(s));
