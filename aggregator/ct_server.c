@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <zmq.h>
@@ -65,32 +66,57 @@ ct_err ct_server_open(void *zctx, const ct_server_opts *o, ct_server_sock *ss, c
     return CT_OK;
 }
 
+/* Cuts one connection past the bound. shutdown() (not close()) so the I/O
+ * thread that owns the fd sees EOF and cleans up itself. */
+static void refuse(const ct_server_sock *ss, ct_server_conns *cs, int fd)
+{
+    cs->refused++;
+    shutdown(fd, SHUT_RDWR);
+    if (cs->refused == 1 || cs->refused % 1000 == 0)
+        ct_log(CT_LOG_WARN, "security",
+               "event=connection_refused socket=%s open=%ld max=%ld refused=%llu", ss->what,
+               cs->open, cs->max, (unsigned long long)cs->refused);
+}
+
 void ct_server_drain_monitor(ct_server_sock *ss, ct_server_conns *cs)
 {
+    /* An ACCEPTED event may be read long after the connection ended and its fd
+     * number went to a new connection (a busy loop, a flood of short ones).
+     * libzmq emits DISCONNECTED before it closes the fd, so the whole queue is
+     * read first: a connection to cut whose DISCONNECTED is also in it is
+     * gone already, and only the rest are shut down. */
+    ss->n_cut = 0;
     ct_zmon_event ev;
     ct_err e;
     while ((e = ct_zmon_read(ss->mon, ZMQ_DONTWAIT, &ev)) != CT_ERR_TIMEOUT) {
         if (e == CT_ERR_MALFORMED) continue;
-        if (e) return; /* a socket error: the next poll tries again */
-        uint32_t val = ev.value;
+        if (e) break; /* a socket error: the next poll tries again */
+        int fd = (int)ev.value;
         switch (ev.event) {
         case ZMQ_EVENT_ACCEPTED:
             cs->accepted++;
             cs->open++;
-            if (cs->open > cs->max) {
-                /* Past the bound: end it now. shutdown() (not close()) so the
-                 * I/O thread that owns the fd sees EOF and cleans up itself. */
-                cs->refused++;
-                shutdown((int)val, SHUT_RDWR);
-                if (cs->refused == 1 || cs->refused % 1000 == 0)
-                    ct_log(CT_LOG_WARN, "security",
-                           "event=connection_refused socket=%s open=%ld max=%ld refused=%llu",
-                           ss->what, cs->open, cs->max, (unsigned long long)cs->refused);
+            if (cs->open <= cs->max) break;
+            if (ss->n_cut == ss->cap_cut) {
+                size_t cap = ss->cap_cut ? 2 * ss->cap_cut : 64;
+                int *p = realloc(ss->cut, cap * sizeof *p);
+                if (!p) {
+                    refuse(ss, cs, fd); /* no room to defer: cut it now */
+                    break;
+                }
+                ss->cut = p;
+                ss->cap_cut = cap;
             }
+            ss->cut[ss->n_cut++] = fd;
             break;
         case ZMQ_EVENT_DISCONNECTED:
             cs->disconnected++;
             if (cs->open > 0) cs->open--;
+            for (size_t i = ss->n_cut; i-- > 0;) {
+                if (ss->cut[i] != fd) continue;
+                ss->cut[i] = ss->cut[--ss->n_cut]; /* ended on its own */
+                break;
+            }
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
         case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
@@ -100,6 +126,9 @@ void ct_server_drain_monitor(ct_server_sock *ss, ct_server_conns *cs)
             break;
         }
     }
+    for (size_t i = 0; i < ss->n_cut; i++)
+        refuse(ss, cs, ss->cut[i]);
+    ss->n_cut = 0;
 }
 
 void ct_server_rebind(ct_server_sock *ss, const char *const *eps, size_t n)
@@ -116,6 +145,9 @@ void ct_server_close(ct_server_sock *ss, int linger)
 {
     ct_zmon_close(ss->sock, ss->mon);
     ss->mon = NULL;
+    free(ss->cut);
+    ss->cut = NULL;
+    ss->n_cut = ss->cap_cut = 0;
     if (ss->sock) {
         zmq_setsockopt(ss->sock, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(ss->sock);

@@ -5,9 +5,11 @@
  * ROUTER), bound to every endpoint of that kind. Each socket has a monitor
  * (a PAIR connected to zmq_socket_monitor) that the owner drains with
  * ct_server_drain_monitor() whenever it is readable: accepted connections
- * past ct_server_conns.max are cut at once (shutdown of the fd, so the I/O
- * thread that owns it cleans up), and the counters stay exact because the
- * monitor pipe has no high-water mark.
+ * past ct_server_conns.max are cut (shutdown of the fd, so the I/O thread
+ * that owns it cleans up) once the whole queue is read, unless their
+ * DISCONNECTED is in it too (their fd number may already belong to a new
+ * connection), and the counters stay exact because the monitor pipe has no
+ * high-water mark.
  *
  * Every socket gets ZMQ_MAXMSGSIZE = CT_SERVER_MAX_MSG, above the protocol's
  * frame limit CT_WIRE_MAX_FRAME, so a frame a little over the limit reaches
@@ -34,6 +36,8 @@ typedef struct {
     void *sock;
     void *mon; /* PAIR connected to the socket's monitor */
     const char *what;
+    int *cut; /* fds to cut once the monitor queue is read (drain only) */
+    size_t n_cut, cap_cut;
 } ct_server_sock;
 
 typedef struct {
