@@ -1,7 +1,8 @@
 /* ct_storekit.c — the store tests' shared kit (ct_storekit.h): the campaign,
  * temporary directories, stores opened on them, encoded events applied as
- * batches, and the recount of a store's log with the tally rule compared
- * with the store's own counts and head.
+ * batches, the recount of a store's log with the tally rule compared
+ * with the store's own counts and head, and direct reads of a closed store's
+ * LMDB file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,12 +32,20 @@ void sk_tmp_remove(sk_tmpdir *t)
     assert_int_equal(ct_tmpdir_remove(t), 0);
 }
 
-ct_store *sk_open_store(const char *dir, size_t map, const char *campaign, ct_err *rc)
+ct_store *sk_open_raw(const char *dir, size_t map, const char *campaign, ct_err *rc, char *err,
+                      size_t errlen)
 {
     ct_store_opts o = {.dir = dir, .map_size = map, .campaign_id = campaign};
     ct_store *s = NULL;
-    char err[256] = "";
-    *rc = ct_store_open(&o, &s, err, sizeof err);
+    err[0] = '\0';
+    *rc = ct_store_open(&o, &s, err, errlen);
+    return s;
+}
+
+ct_store *sk_open_store(const char *dir, size_t map, const char *campaign, ct_err *rc)
+{
+    char err[256];
+    ct_store *s = sk_open_raw(dir, map, campaign, rc, err, sizeof err);
     if (*rc == CT_OK) *rc = ct_store_set_campaign(s, &sk_camp, err, sizeof err);
     return s;
 }
@@ -48,6 +57,14 @@ ct_store *sk_open_ok(const char *dir, size_t map)
     assert_int_equal(rc, CT_OK);
     assert_non_null(s);
     return s;
+}
+
+uint64_t sk_head(ct_store *s)
+{
+    uint64_t seq;
+    uint8_t h[CT_LOGREC_HASH_LEN];
+    assert_int_equal(ct_store_head(s, &seq, h), CT_OK);
+    return seq;
 }
 
 static const char *const SK_AGENTS[] = {"LD672-001", "LD672-002", "LD672-003"};
@@ -87,17 +104,23 @@ ct_err sk_apply(ct_store *s, sk_tev *evs, size_t n, ct_store_item *items, ct_sto
     return ct_store_apply_batch(s, items, n, c);
 }
 
-int64_t sk_count_of(ct_store *s, ct_count_kind k, ct_program p)
+int64_t sk_count(ct_store *s, ct_count_kind k, ct_program p, uint32_t unit, const void *dim,
+                 size_t dim_len)
 {
     ct_counts c;
     ct_counts_init(&c);
     uint64_t seq;
-    uint8_t h[32];
+    uint8_t h[CT_LOGREC_HASH_LEN];
     assert_int_equal(ct_store_read_counts(s, &c, &seq, h), CT_OK);
-    ct_count_key key = ct_count_key_make(k, p, 672, NULL, 0);
+    ct_count_key key = ct_count_key_make(k, p, unit, dim, dim_len);
     int64_t v = ct_counts_get(&c, &key);
     ct_counts_free(&c);
     return v;
+}
+
+int64_t sk_count_of(ct_store *s, ct_count_kind k, ct_program p)
+{
+    return sk_count(s, k, p, 672, NULL, 0);
 }
 
 /* ---- recount via the tally rule over the log scan ---------------------- */
@@ -235,4 +258,25 @@ int sk_campaign_load(void)
 void sk_campaign_free(void)
 {
     ct_campaign_free(&sk_camp);
+}
+
+void sk_raw_open(sk_raw *r, const char *dir, bool write)
+{
+    memset(r, 0, sizeof *r);
+    unsigned flags = MDB_NOTLS | (write ? 0u : (unsigned)MDB_RDONLY);
+    assert_int_equal(mdb_env_create(&r->env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(r->env, 8), 0);
+    assert_int_equal(mdb_env_open(r->env, dir, flags, 0600), 0);
+    assert_int_equal(mdb_txn_begin(r->env, NULL, write ? 0u : (unsigned)MDB_RDONLY, &r->txn), 0);
+    assert_int_equal(mdb_dbi_open(r->txn, "meta", 0, &r->meta), 0);
+}
+
+void sk_raw_close(sk_raw *r, bool commit)
+{
+    if (commit)
+        assert_int_equal(mdb_txn_commit(r->txn), 0);
+    else
+        mdb_txn_abort(r->txn);
+    mdb_env_close(r->env);
+    memset(r, 0, sizeof *r);
 }

@@ -9,36 +9,17 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <string.h>
 
 #include <cmocka.h>
 
-#include "ct_testkit.h"
-
-#include "ct_campaign.h"
-#include "ct_campaign_default.h"
-#include "ct_logrec.h"
-#include "ct_store.h"
-
-static ct_campaign g_camp;
-
-static ct_store *open_ok(const char *dir)
-{
-    ct_store_opts o = {.dir = dir, .campaign_id = g_camp.id};
-    ct_store *s = NULL;
-    char err[256] = "";
-    assert_int_equal(ct_store_open(&o, &s, err, sizeof err), CT_OK);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
-    return s;
-}
+#include "ct_storekit.h"
 
 static void test_promote_to(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-store-epoch"), 0);
-    ct_store *s = open_ok(td.dir);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
+    ct_store *s = sk_open_ok(td.dir, 0);
     uint64_t ep = 0, seq = 99;
     uint8_t h[CT_LOGREC_HASH_LEN], zero[CT_LOGREC_HASH_LEN] = {0};
     assert_int_equal(ct_store_epoch(s, &ep), CT_OK);
@@ -65,25 +46,21 @@ static void test_promote_to(void **state)
     assert_int_equal(ep, 58);
     /* durable: the same after a reopen */
     ct_store_close(s);
-    s = open_ok(td.dir);
+    s = sk_open_ok(td.dir, 0);
     assert_int_equal(ct_store_epoch(s, &ep), CT_OK);
     assert_int_equal(ep, 58);
     assert_int_equal(ct_store_epoch_start(s, 57, &seq, h), CT_OK);
     ct_store_close(s);
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 int main(void)
 {
-    char err[256];
-    if (ct_campaign_load_default(&g_camp, err, sizeof err) != CT_OK) {
-        fprintf(stderr, "campaign: %s\n", err);
-        return 1;
-    }
+    if (sk_campaign_load()) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_promote_to),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    ct_campaign_free(&g_camp);
+    sk_campaign_free();
     return rc;
 }

@@ -27,19 +27,10 @@
 
 #include <cmocka.h>
 
-#include "ct_testkit.h"
+#include "ct_storekit.h"
 
-#include "ct_campaign.h"
-#include "ct_campaign_default.h"
-#include "ct_counts.h"
 #include "ct_be.h"
-#include "ct_event.h"
 #include "ct_life.h"
-#include "ct_store.h"
-#include "ct_wire.h"
-
-static ct_campaign g_camp;
-#define T0 ((int64_t)1690246800000) /* 2023-07-25T08:00:00+07:00 */
 
 /* ---- one-shot failures (0 = pass through) ---- */
 static int g_fail_mapsize, g_fail_maxdbs, g_fail_maxreaders, g_fail_reader_check,
@@ -113,60 +104,21 @@ int mdb_txn_commit(MDB_txn *txn)
 
 /* ---- helpers ---- */
 
-typedef ct_tmpdir tmpdir;
-
-static void tmp_make(tmpdir *t)
-{
-    assert_int_equal(ct_tmpdir_make(t, "ct-store-faults"), 0);
-}
-
-static void tmp_remove(tmpdir *t)
-{
-    assert_int_equal(ct_tmpdir_remove(t), 0);
-}
-
+/* An enroll of person p (distinct persons, distinct ids) and its item. */
 typedef struct {
-    ct_event ev;
-    ct_buf raw;
+    sk_tev t;
     ct_store_item it;
 } tev;
 
-/* An enroll of person p (distinct persons, distinct ids). */
 static void tev_make(tev *t, uint64_t idseq, uint32_t person)
 {
-    static const uint8_t origin[CT_ORIGIN_LEN] = {9, 8, 7, 6, 5, 4, 3, 2};
-    memset(t, 0, sizeof *t);
-    ct_event_id_make(t->ev.id, origin, idseq);
-    t->ev.occurred_ms = T0;
-    snprintf(t->ev.campaign, sizeof t->ev.campaign, "%s", g_camp.id);
-    t->ev.district = 672;
-    snprintf(t->ev.agent, sizeof t->ev.agent, "%s", "LD672-001");
-    t->ev.program = CT_PROGRAM_BHXH_TN;
-    t->ev.action = CT_ACTION_ENROLL;
-    memcpy(t->ev.person, &person, sizeof person);
-    assert_int_equal(ct_event_encode(&t->ev, &t->raw), CT_OK);
-    t->it.ev = &t->ev;
-    t->it.raw = t->raw.data;
-    t->it.raw_len = t->raw.len;
-    t->it.collector = "insecure";
-    t->it.received_ms = T0 + 1000;
-    t->it.local_day = ct_campaign_local_day(&g_camp, T0);
+    sk_tev_make(&t->t, idseq, person, CT_PROGRAM_BHXH_TN, CT_ACTION_ENROLL, NULL, SK_T0);
+    sk_item_of(&t->it, &t->t);
 }
 
 static ct_store *open_raw(const char *dir, ct_err *e, char *err, size_t errlen)
 {
-    ct_store_opts o = {.dir = dir, .map_size = 64u << 20, .campaign_id = g_camp.id};
-    ct_store *s = NULL;
-    *e = ct_store_open(&o, &s, err, errlen);
-    return s;
-}
-
-static uint64_t head_seq(ct_store *s)
-{
-    uint64_t seq;
-    uint8_t h[CT_LOGREC_HASH_LEN];
-    assert_int_equal(ct_store_head(s, &seq, h), CT_OK);
-    return seq;
+    return sk_open_raw(dir, 64u << 20, sk_camp.id, e, err, errlen);
 }
 
 /* ---- tests ---- */
@@ -174,8 +126,8 @@ static uint64_t head_seq(ct_store *s)
 static void test_env_setters_checked(void **state)
 {
     (void)state;
-    tmpdir td;
-    tmp_make(&td);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     int *flags[] = {&g_fail_mapsize, &g_fail_maxdbs, &g_fail_maxreaders};
     const char *names[] = {"mdb_env_set_mapsize", "mdb_env_set_maxdbs", "mdb_env_set_maxreaders"};
     for (int i = 0; i < 3; i++) {
@@ -194,14 +146,14 @@ static void test_env_setters_checked(void **state)
     ct_store *s = open_raw(td.dir, &e, err, sizeof err);
     assert_int_equal(e, CT_OK);
     ct_store_close(s);
-    tmp_remove(&td);
+    sk_tmp_remove(&td);
 }
 
 static void test_reader_check_checked(void **state)
 {
     (void)state;
-    tmpdir td;
-    tmp_make(&td);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     char err[256] = "";
     ct_err e;
     g_fail_reader_check = EINVAL; /* at open: a warning, the open goes on */
@@ -214,7 +166,7 @@ static void test_reader_check_checked(void **state)
     assert_non_null(strstr(ct_store_last_error(s), "mdb_reader_check"));
     assert_int_equal(ct_store_reader_check(s), 0);
     ct_store_close(s);
-    tmp_remove(&td);
+    sk_tmp_remove(&td);
 }
 
 /* A writer without its campaign yet (persons current at open, so no replay is
@@ -224,8 +176,8 @@ static void test_reader_check_checked(void **state)
 static void test_replay_due_after_reopen(void **state)
 {
     (void)state;
-    tmpdir td;
-    tmp_make(&td);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     char err[256] = "";
     ct_err e;
     ct_store *s = open_raw(td.dir, &e, err, sizeof err);
@@ -235,7 +187,7 @@ static void test_replay_due_after_reopen(void **state)
     tev_make(&b, 2, 101);
     tev_make(&c, 3, 102);
     assert_int_equal(ct_store_apply_batch(s, &a.it, 1, NULL), CT_OK); /* states pending */
-    assert_int_equal(head_seq(s), 1);
+    assert_int_equal(sk_head(s), 1);
     g_panic_commit = 1;
     assert_int_not_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_OK);
     assert_int_equal(b.it.status, CT_ACK_RETRY);
@@ -243,16 +195,16 @@ static void test_replay_due_after_reopen(void **state)
     assert_int_equal(ct_store_apply_batch(s, &c.it, 1, NULL), CT_ERR_ARG);
     assert_int_equal(c.it.status, CT_ACK_RETRY);
     assert_non_null(strstr(ct_store_last_error(s), "replay"));
-    assert_int_equal(head_seq(s), 1);
+    assert_int_equal(sk_head(s), 1);
     /* with the campaign the replay runs and batches go on */
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &sk_camp, err, sizeof err), CT_OK);
     assert_int_equal(ct_store_apply_batch(s, &c.it, 1, NULL), CT_OK);
     assert_int_equal(c.it.status, CT_ACK_ACCEPTED);
-    assert_int_equal(head_seq(s), 2);
+    assert_int_equal(sk_head(s), 2);
     ct_store_close(s);
     for (int i = 0; i < 3; i++)
-        ct_buf_free(i == 0 ? &a.raw : i == 1 ? &b.raw : &c.raw);
-    tmp_remove(&td);
+        ct_buf_free(i == 0 ? &a.t.raw : i == 1 ? &b.t.raw : &c.t.raw);
+    sk_tmp_remove(&td);
 }
 
 /* A crash left person states behind the log; the replay's cursor cannot be
@@ -261,13 +213,11 @@ static void test_replay_due_after_reopen(void **state)
 static void test_replay_cursor_failure(void **state)
 {
     (void)state;
-    tmpdir td;
-    tmp_make(&td);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     char err[256] = "";
     ct_err e;
-    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
-    assert_int_equal(e, CT_OK);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    ct_store *s = sk_open_ok(td.dir, 64u << 20);
     tev a;
     tev_make(&a, 1, 100);
     assert_int_equal(ct_store_apply_batch(s, &a.it, 1, NULL), CT_OK);
@@ -275,18 +225,18 @@ static void test_replay_cursor_failure(void **state)
     s = open_raw(td.dir, &e, err, sizeof err);
     assert_int_equal(e, CT_OK);
     g_fail_cursor_open = EINVAL;
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_ERR_LMDB);
+    assert_int_equal(ct_store_set_campaign(s, &sk_camp, err, sizeof err), CT_ERR_LMDB);
     assert_non_null(strstr(err, "person-state replay"));
     tev b;
     tev_make(&b, 2, 101);
     assert_int_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_ERR_ARG); /* still due */
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &sk_camp, err, sizeof err), CT_OK);
     assert_int_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_OK);
-    assert_int_equal(head_seq(s), 2);
+    assert_int_equal(sk_head(s), 2);
     ct_store_close(s);
-    ct_buf_free(&a.raw);
-    ct_buf_free(&b.raw);
-    tmp_remove(&td);
+    ct_buf_free(&a.t.raw);
+    ct_buf_free(&b.t.raw);
+    sk_tmp_remove(&td);
 }
 
 /* A crash left person states behind the log and the disk is full: the
@@ -296,13 +246,11 @@ static void test_replay_cursor_failure(void **state)
 static void test_replay_commit_disk_full(void **state)
 {
     (void)state;
-    tmpdir td;
-    tmp_make(&td);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     char err[1024] = "";
     ct_err e;
-    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
-    assert_int_equal(e, CT_OK);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    ct_store *s = sk_open_ok(td.dir, 64u << 20);
     ct_store_set_checkpoint(s, 1000000, 1000000);
     tev a[3];
     for (int i = 0; i < 3; i++) {
@@ -313,59 +261,39 @@ static void test_replay_commit_disk_full(void **state)
     s = open_raw(td.dir, &e, err, sizeof err);
     assert_int_equal(e, CT_OK);
     g_fail_commit = ENOSPC;
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_ERR_DISK_FULL);
+    assert_int_equal(ct_store_set_campaign(s, &sk_camp, err, sizeof err), CT_ERR_DISK_FULL);
     assert_int_equal(g_fail_commit, 0);
     assert_non_null(strstr(err, "person-state replay commit of seq 1..3 failed: no space left "
                                 "on device"));
     assert_non_null(strstr(err, "free space on the disk holding the data directory"));
     assert_non_null(strstr(err, "the replay runs again at the next start"));
     g_fail_commit = EIO;
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_ERR_LMDB);
+    assert_int_equal(ct_store_set_campaign(s, &sk_camp, err, sizeof err), CT_ERR_LMDB);
     assert_non_null(strstr(err, "person-state replay commit of seq 1..3 failed: Input/output "
                                 "error; nothing is lost"));
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
-    assert_int_equal(head_seq(s), 3);
+    assert_int_equal(ct_store_set_campaign(s, &sk_camp, err, sizeof err), CT_OK);
+    assert_int_equal(sk_head(s), 3);
     tev b;
     tev_make(&b, 1, 200); /* a resend: the replayed ids and states hold */
     assert_int_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_OK);
     assert_int_equal(b.it.status, CT_ACK_DUPLICATE);
     ct_store_close(s);
     for (int i = 0; i < 3; i++)
-        ct_buf_free(&a[i].raw);
-    ct_buf_free(&b.raw);
-    tmp_remove(&td);
+        ct_buf_free(&a[i].t.raw);
+    ct_buf_free(&b.t.raw);
+    sk_tmp_remove(&td);
 }
 
 /* meta "persons_gen" is present: a generation of person states is partly
  * written (read with LMDB directly, the store closed). */
 static bool gen_mark_present(const char *dir)
 {
-    MDB_env *env;
-    MDB_txn *t;
-    MDB_dbi meta;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), 0);
-    assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    sk_raw r;
+    sk_raw_open(&r, dir, false);
     MDB_val k = {sizeof "persons_gen" - 1, (void *)"persons_gen"}, v;
-    bool present = mdb_get(t, meta, &k, &v) == 0;
-    mdb_txn_abort(t);
-    mdb_env_close(env);
+    bool present = mdb_get(r.txn, r.meta, &k, &v) == 0;
+    sk_raw_close(&r, false);
     return present;
-}
-
-static int64_t repeats(ct_store *s)
-{
-    ct_counts c;
-    ct_counts_init(&c);
-    uint64_t seq;
-    uint8_t h[CT_LOGREC_HASH_LEN];
-    assert_int_equal(ct_store_read_counts(s, &c, &seq, h), CT_OK);
-    ct_count_key key = ct_count_key_make(CT_COUNT_REPEAT, CT_PROGRAM_BHXH_TN, 672, NULL, 0);
-    int64_t v = ct_counts_get(&c, &key);
-    ct_counts_free(&c);
-    return v;
 }
 
 /* The replay writes its states a bounded chunk per transaction; the disk
@@ -376,13 +304,11 @@ static int64_t repeats(ct_store *s)
 static void test_replay_chunk_commit_disk_full(void **state)
 {
     (void)state;
-    tmpdir td;
-    tmp_make(&td);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     char err[1024] = "";
     ct_err e;
-    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
-    assert_int_equal(e, CT_OK);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    ct_store *s = sk_open_ok(td.dir, 64u << 20);
     ct_store_set_checkpoint(s, 1000000, 1000000);
     enum { N = 12 };
     tev a[N];
@@ -397,7 +323,7 @@ static void test_replay_chunk_commit_disk_full(void **state)
     ct_store_set_checkpoint(s, 16, 1000000); /* replay chunks of 16 / 4 + 1 = 5 states */
     g_fail_commit = ENOSPC;
     g_fail_commit_skip = 1;
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_ERR_DISK_FULL);
+    assert_int_equal(ct_store_set_campaign(s, &sk_camp, err, sizeof err), CT_ERR_DISK_FULL);
     assert_int_equal(g_fail_commit, 0);
     assert_non_null(strstr(err, "person-state replay commit of seq 1..12 failed: no space left "
                                 "on device"));
@@ -406,9 +332,9 @@ static void test_replay_chunk_commit_disk_full(void **state)
     s = open_raw(td.dir, &e, err, sizeof err);
     assert_int_equal(e, CT_OK);
     ct_store_set_checkpoint(s, 16, 1000000);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
-    assert_int_equal(head_seq(s), N);
-    assert_int_equal(repeats(s), 0);
+    assert_int_equal(ct_store_set_campaign(s, &sk_camp, err, sizeof err), CT_OK);
+    assert_int_equal(sk_head(s), N);
+    assert_int_equal(sk_count_of(s, CT_COUNT_REPEAT, CT_PROGRAM_BHXH_TN), 0);
     for (int i = 0; i < N; i++) { /* each person again, new ids: all repeats */
         tev b;
         tev_make(&b, 100 + (uint64_t)i, 400u + (uint32_t)i);
@@ -416,14 +342,14 @@ static void test_replay_chunk_commit_disk_full(void **state)
         assert_int_equal(b.it.status, CT_ACK_ACCEPTED);
         assert_int_equal(ct_store_apply_batch(s, &a[i].it, 1, NULL), CT_OK);
         assert_int_equal(a[i].it.status, CT_ACK_DUPLICATE);
-        ct_buf_free(&b.raw);
+        ct_buf_free(&b.t.raw);
     }
-    assert_int_equal(repeats(s), N);
+    assert_int_equal(sk_count_of(s, CT_COUNT_REPEAT, CT_PROGRAM_BHXH_TN), N);
     ct_store_close(s);
     assert_false(gen_mark_present(td.dir));
     for (int i = 0; i < N; i++)
-        ct_buf_free(&a[i].raw);
-    tmp_remove(&td);
+        ct_buf_free(&a[i].t.raw);
+    sk_tmp_remove(&td);
 }
 
 /* Runs ct_store_close(s) with stderr captured into out[len]. */
@@ -450,13 +376,9 @@ static void close_capturing_stderr(ct_store *s, char *out, size_t len)
 static void test_close_checkpoint_disk_full(void **state)
 {
     (void)state;
-    tmpdir td;
-    tmp_make(&td);
-    char err[1024] = "";
-    ct_err e;
-    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
-    assert_int_equal(e, CT_OK);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
+    ct_store *s = sk_open_ok(td.dir, 64u << 20);
     ct_store_set_checkpoint(s, 1000000, 1000000);
     tev a[4];
     for (int i = 0; i < 4; i++) {
@@ -473,21 +395,19 @@ static void test_close_checkpoint_disk_full(void **state)
     assert_non_null(strstr(log, "err=disk_full"));
     assert_non_null(strstr(log, "no space left on device"));
     assert_non_null(strstr(log, "states=4 from_seq=1 to_seq=4"));
-    s = open_raw(td.dir, &e, err, sizeof err);
-    assert_int_equal(e, CT_OK);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    s = sk_open_ok(td.dir, 64u << 20);
     tev b;
     tev_make(&b, 5, 300); /* the same person again: a repeat, seen via the replay */
     ct_store_commit c = {.changed = NULL};
     assert_int_equal(ct_store_apply_batch(s, &b.it, 1, &c), CT_OK);
     assert_int_equal(b.it.status, CT_ACK_ACCEPTED);
-    assert_int_equal(head_seq(s), 5);
+    assert_int_equal(sk_head(s), 5);
     close_capturing_stderr(s, log, sizeof log);
     assert_string_equal(log, "");
     for (int i = 0; i < 4; i++)
-        ct_buf_free(&a[i].raw);
-    ct_buf_free(&b.raw);
-    tmp_remove(&td);
+        ct_buf_free(&a[i].t.raw);
+    ct_buf_free(&b.t.raw);
+    sk_tmp_remove(&td);
 }
 
 /* The counters every enroll reads (CLOSE, LATE_MAX) are cached with the
@@ -497,15 +417,11 @@ static void test_close_checkpoint_disk_full(void **state)
 static void test_cache_after_failed_commit(void **state)
 {
     (void)state;
-    tmpdir td;
-    tmp_make(&td);
-    char err[256] = "";
-    ct_err e;
-    ct_store *s = open_raw(td.dir, &e, err, sizeof err);
-    assert_int_equal(e, CT_OK);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
+    ct_store *s = sk_open_ok(td.dir, 64u << 20);
     tev a, late, b;
-    tev_make(&a, 1, 400); /* received 1 s after T0 */
+    tev_make(&a, 1, 400); /* received 1 s after SK_T0 */
     assert_int_equal(ct_store_apply_batch(s, &a.it, 1, NULL), CT_OK);
     ct_entry close;
     memset(&close, 0, sizeof close);
@@ -513,21 +429,21 @@ static void test_cache_after_failed_commit(void **state)
     ct_life *l = &close.u.life;
     l->kind = CT_LIFE_CLOSE;
     ct_event_id_make(l->id, (const uint8_t *)"closeorg", 1);
-    l->issued_ms = T0;
-    snprintf(l->campaign, sizeof l->campaign, "%s", g_camp.id);
+    l->issued_ms = SK_T0;
+    snprintf(l->campaign, sizeof l->campaign, "%s", sk_camp.id);
     snprintf(l->actor, sizeof l->actor, "%s", "admin");
     snprintf(l->reason, sizeof l->reason, "%s", "test");
     l->district = 672;
-    l->day = ct_campaign_local_day(&g_camp, T0);
+    l->day = ct_campaign_local_day(&sk_camp, SK_T0);
     ct_buf craw = {0};
     assert_int_equal(ct_life_encode(l, &craw), CT_OK);
     tev_make(&late, 2, 401);
-    late.it.received_ms = T0 + 3 * 86400000LL;
+    late.it.received_ms = SK_T0 + 3 * 86400000LL;
     ct_store_item two[2] = {{.entry = &close,
                              .raw = craw.data,
                              .raw_len = craw.len,
                              .collector = "insecure",
-                             .received_ms = T0 + 3 * 86400000LL},
+                             .received_ms = SK_T0 + 3 * 86400000LL},
                             late.it};
     g_fail_commit = ENOSPC;
     assert_int_equal(ct_store_apply_batch(s, two, 2, NULL), CT_ERR_DISK_FULL);
@@ -535,35 +451,23 @@ static void test_cache_after_failed_commit(void **state)
     tev_make(&b, 3, 402);
     assert_int_equal(ct_store_apply_batch(s, &b.it, 1, NULL), CT_OK);
     assert_int_equal(b.it.seq, 2);
-    ct_counts c;
-    ct_counts_init(&c);
-    uint64_t seq;
-    uint8_t h[CT_LOGREC_HASH_LEN];
-    assert_int_equal(ct_store_read_counts(s, &c, &seq, h), CT_OK);
     uint8_t dd[4];
     ct_be32_put(dd, l->day);
-    ct_count_key lc = ct_count_key_make(CT_COUNT_LATE_CLOSED, CT_PROGRAM_BHXH_TN, 672, dd, 4);
-    ct_count_key lm = ct_count_key_make(CT_COUNT_LATE_MAX, CT_PROGRAM_BHXH_TN, 672, NULL, 0);
-    ct_count_key cl = ct_count_key_make(CT_COUNT_CLOSE, CT_PROGRAM_BHXH_TN, 672, dd, 4);
-    assert_int_equal(ct_counts_get(&c, &lc), 0);
-    assert_int_equal(ct_counts_get(&c, &cl), 0);
-    assert_int_equal(ct_counts_get(&c, &lm), 1); /* 1000 ms late: 1 s */
-    ct_counts_free(&c);
+    assert_int_equal(sk_count(s, CT_COUNT_LATE_CLOSED, CT_PROGRAM_BHXH_TN, 672, dd, 4), 0);
+    assert_int_equal(sk_count(s, CT_COUNT_CLOSE, CT_PROGRAM_BHXH_TN, 672, dd, 4), 0);
+    assert_int_equal(sk_count_of(s, CT_COUNT_LATE_MAX, CT_PROGRAM_BHXH_TN),
+                     1); /* 1000 ms late: 1 s */
     ct_store_close(s);
     ct_buf_free(&craw);
-    ct_buf_free(&a.raw);
-    ct_buf_free(&late.raw);
-    ct_buf_free(&b.raw);
-    tmp_remove(&td);
+    ct_buf_free(&a.t.raw);
+    ct_buf_free(&late.t.raw);
+    ct_buf_free(&b.t.raw);
+    sk_tmp_remove(&td);
 }
 
 int main(void)
 {
-    char err[256];
-    if (ct_campaign_load_default(&g_camp, err, sizeof err) != CT_OK) {
-        fprintf(stderr, "campaign: %s\n", err);
-        return 1;
-    }
+    if (sk_campaign_load()) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_env_setters_checked),
         cmocka_unit_test(test_reader_check_checked),
@@ -575,6 +479,6 @@ int main(void)
         cmocka_unit_test(test_cache_after_failed_commit),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    ct_campaign_free(&g_camp);
+    sk_campaign_free();
     return rc;
 }

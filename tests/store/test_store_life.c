@@ -16,19 +16,12 @@
 
 #include <cmocka.h>
 
-#include "ct_testkit.h"
+#include "ct_storekit.h"
 
-#include "ct_campaign.h"
-#include "ct_campaign_default.h"
-#include "ct_counts.h"
+#include "ct_be.h"
 #include "ct_life.h"
-#include "ct_logrec.h"
-#include "ct_store.h"
 #include "ct_tally.h"
-#include "ct_wire.h"
 
-static ct_campaign g_camp;
-#define T0 ((int64_t)1690246800000) /* 2023-07-25T08:00:00+07:00 */
 #define D0 20230725u
 #define LM CT_PROGRAM_BHXH_TN
 #define HG CT_PROGRAM_BHYT_HGD
@@ -53,8 +46,8 @@ static void enroll(tent *t, uint64_t idseq, uint8_t who, ct_program p, ct_action
     t->e.type = CT_ENTRY_EVENT;
     ct_event *ev = &t->e.u.ev;
     ct_event_id_make(ev->id, ORIGIN, idseq);
-    ev->occurred_ms = T0;
-    snprintf(ev->campaign, sizeof ev->campaign, "%s", g_camp.id);
+    ev->occurred_ms = SK_T0;
+    snprintf(ev->campaign, sizeof ev->campaign, "%s", sk_camp.id);
     ev->district = 672;
     snprintf(ev->agent, sizeof ev->agent, "%s", agent);
     ev->program = p;
@@ -70,8 +63,8 @@ static ct_life *life_base(tent *t, ct_life_kind k, uint64_t idseq)
     ct_life *l = &t->e.u.life;
     l->kind = k;
     ct_event_id_make(l->id, ORIGIN, idseq);
-    l->issued_ms = T0 + 1000;
-    snprintf(l->campaign, sizeof l->campaign, "%s", g_camp.id);
+    l->issued_ms = SK_T0 + 1000;
+    snprintf(l->campaign, sizeof l->campaign, "%s", sk_camp.id);
     snprintf(l->actor, sizeof l->actor, "%s", "admin");
     snprintf(l->reason, sizeof l->reason, "%s", "test");
     return l;
@@ -115,9 +108,9 @@ static void items_of(ct_store_item *it, tent *t, size_t n)
         it[i].raw = t[i].raw.data;
         it[i].raw_len = t[i].raw.len;
         it[i].collector = "insecure";
-        it[i].received_ms = T0 + 3600000;
+        it[i].received_ms = SK_T0 + 3600000;
         if (t[i].e.type == CT_ENTRY_EVENT)
-            it[i].local_day = ct_campaign_local_day(&g_camp, t[i].e.u.ev.occurred_ms);
+            it[i].local_day = ct_campaign_local_day(&sk_camp, t[i].e.u.ev.occurred_ms);
     }
 }
 
@@ -133,37 +126,17 @@ static void tents_free(tent *t, size_t n)
         ct_buf_free(&t[i].raw);
 }
 
+/* A store whose person-state checkpoint is ckpt states (set before the
+ * campaign, so a replay at the open runs with it). */
 static ct_store *open_ok(const char *dir, size_t ckpt)
 {
-    ct_store_opts o = {.dir = dir, .map_size = (size_t)64 << 20, .campaign_id = g_camp.id};
-    ct_store *s = NULL;
-    char err[512] = "";
-    assert_int_equal(ct_store_open(&o, &s, err, sizeof err), CT_OK);
+    char err[512];
+    ct_err rc;
+    ct_store *s = sk_open_raw(dir, (size_t)64 << 20, sk_camp.id, &rc, err, sizeof err);
+    assert_int_equal(rc, CT_OK);
     ct_store_set_checkpoint(s, ckpt, 3600 * 1000);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
+    assert_int_equal(ct_store_set_campaign(s, &sk_camp, err, sizeof err), CT_OK);
     return s;
-}
-
-static int64_t count(ct_store *s, ct_count_kind k, ct_program p, uint32_t unit, const void *dim,
-                     size_t dim_len)
-{
-    ct_counts c;
-    ct_counts_init(&c);
-    uint64_t seq;
-    uint8_t h[CT_LOGREC_HASH_LEN];
-    assert_int_equal(ct_store_read_counts(s, &c, &seq, h), CT_OK);
-    ct_count_key key = ct_count_key_make(k, p, unit, dim, dim_len);
-    int64_t v = ct_counts_get(&c, &key);
-    ct_counts_free(&c);
-    return v;
-}
-
-static uint64_t head(ct_store *s)
-{
-    uint64_t seq;
-    uint8_t h[CT_LOGREC_HASH_LEN];
-    assert_int_equal(ct_store_head(s, &seq, h), CT_OK);
-    return seq;
 }
 
 static uint64_t seq_of(ct_store *s, uint64_t idseq)
@@ -175,19 +148,11 @@ static uint64_t seq_of(ct_store *s, uint64_t idseq)
     return seq;
 }
 
-static void day_dim(uint8_t b[4], uint32_t d)
-{
-    b[0] = (uint8_t)(d >> 24);
-    b[1] = (uint8_t)(d >> 16);
-    b[2] = (uint8_t)(d >> 8);
-    b[3] = (uint8_t)d;
-}
-
 static void test_refused_leaves_nothing(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-store-life"), 0);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     ct_store *s = open_ok(td.dir, 32768);
     tent t[5];
     ct_store_item it[5];
@@ -208,16 +173,16 @@ static void test_refused_leaves_nothing(void **state)
     assert_int_equal(it[3].code, CT_ERR_ALREADY_VOIDED);
     assert_int_equal(it[4].status, CT_ACK_REJECTED);
     assert_int_equal(it[4].code, CT_ERR_NOT_CLOSED);
-    assert_int_equal(head(s), 2);
+    assert_int_equal(sk_head(s), 2);
     assert_int_equal(seq_of(s, 2), 0);
     assert_int_equal(seq_of(s, 4), 0);
     assert_int_equal(seq_of(s, 5), 0);
     assert_int_equal(seq_of(s, 3), 2);
-    assert_int_equal(count(s, CT_COUNT_NET, LM, 672, NULL, 0), 0);
-    assert_int_equal(count(s, CT_COUNT_GROSS, LM, 672, NULL, 0), 1);
-    assert_int_equal(count(s, CT_COUNT_VOIDED, LM, 672, "LD672-001", 9), 1);
+    assert_int_equal(sk_count(s, CT_COUNT_NET, LM, 672, NULL, 0), 0);
+    assert_int_equal(sk_count(s, CT_COUNT_GROSS, LM, 672, NULL, 0), 1);
+    assert_int_equal(sk_count(s, CT_COUNT_VOIDED, LM, 672, "LD672-001", 9), 1);
     uint8_t sd[8] = {0, 0, 0, 0, 0, 0, 0, 2};
-    assert_int_equal(count(s, CT_COUNT_LIFE, LM, 672, sd, 8), CT_LIFE_VOID);
+    assert_int_equal(sk_count(s, CT_COUNT_LIFE, LM, 672, sd, 8), CT_LIFE_VOID);
     /* the refused ids are free: the same id with other bytes is judged afresh */
     tent u[1];
     life_close(&u[0], 5, CT_LIFE_CLOSE, 0, D0);
@@ -225,12 +190,12 @@ static void test_refused_leaves_nothing(void **state)
     assert_int_equal(it[0].status, CT_ACK_ACCEPTED);
     assert_int_equal(it[0].seq, 3);
     uint8_t dd[4];
-    day_dim(dd, D0);
-    assert_int_equal(count(s, CT_COUNT_CLOSE, LM, 0, dd, 4), 3);
+    ct_be32_put(dd, D0);
+    assert_int_equal(sk_count(s, CT_COUNT_CLOSE, LM, 0, dd, 4), 3);
     tents_free(t, 5);
     tents_free(u, 1);
     ct_store_close(s);
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 /* A late enroll reads CLOSE through the cache: in the next batch, in the
@@ -238,46 +203,46 @@ static void test_refused_leaves_nothing(void **state)
 static void test_close_cache(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-store-life"), 0);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     ct_store *s = open_ok(td.dir, 32768);
     tent t[3];
     ct_store_item it[3];
     uint8_t dd[4];
-    day_dim(dd, D0);
+    ct_be32_put(dd, D0);
     life_close(&t[0], 1, CT_LIFE_CLOSE, 672, D0);
     enroll(&t[1], 2, 1, LM, CT_ACTION_ENROLL, "LD672-001");
     apply(s, t, 2, it); /* same batch */
-    assert_int_equal(count(s, CT_COUNT_LATE_CLOSED, LM, 672, dd, 4), 1);
+    assert_int_equal(sk_count(s, CT_COUNT_LATE_CLOSED, LM, 672, dd, 4), 1);
     tents_free(t, 2);
     enroll(&t[0], 3, 2, LM, CT_ACTION_ENROLL, "LD672-001");
     apply(s, t, 1, it); /* next batch */
-    assert_int_equal(count(s, CT_COUNT_LATE_CLOSED, LM, 672, dd, 4), 2);
+    assert_int_equal(sk_count(s, CT_COUNT_LATE_CLOSED, LM, 672, dd, 4), 2);
     tents_free(t, 1);
     ct_store_close(s);
     s = open_ok(td.dir, 32768);
     enroll(&t[0], 4, 3, LM, CT_ACTION_ENROLL, "LD672-002");
     apply(s, t, 1, it); /* after a reopen */
-    assert_int_equal(count(s, CT_COUNT_LATE_CLOSED, LM, 672, dd, 4), 3);
+    assert_int_equal(sk_count(s, CT_COUNT_LATE_CLOSED, LM, 672, dd, 4), 3);
     tents_free(t, 1);
     life_close(&t[0], 5, CT_LIFE_REOPEN, 672, D0);
     enroll(&t[1], 6, 4, LM, CT_ACTION_ENROLL, "LD672-002");
     apply(s, t, 2, it);
     assert_int_equal(it[0].status, CT_ACK_ACCEPTED);
-    assert_int_equal(count(s, CT_COUNT_LATE_CLOSED, LM, 672, dd, 4), 3);
-    assert_int_equal(count(s, CT_COUNT_CLOSE, LM, 672, dd, 4), 0);
-    assert_int_equal(count(s, CT_COUNT_NET, LM, 672, NULL, 0), 4);
+    assert_int_equal(sk_count(s, CT_COUNT_LATE_CLOSED, LM, 672, dd, 4), 3);
+    assert_int_equal(sk_count(s, CT_COUNT_CLOSE, LM, 672, dd, 4), 0);
+    assert_int_equal(sk_count(s, CT_COUNT_NET, LM, 672, NULL, 0), 4);
     tents_free(t, 2);
     ct_store_close(s);
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 /* An imported record the rule refuses: store_corrupt, nothing kept. */
 static void test_import_refused_is_corrupt(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-store-life"), 0);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     ct_store *s = open_ok(td.dir, 32768);
     tent t[2];
     enroll(&t[0], 1, 1, LM, CT_ACTION_ENROLL, "LD672-001");
@@ -289,23 +254,23 @@ static void test_import_refused_is_corrupt(void **state)
         ct_logrec r;
         memset(&r, 0, sizeof r);
         r.seq = (uint64_t)i + 1;
-        r.received_ms = T0 + 5000;
+        r.received_ms = SK_T0 + 5000;
         snprintf(r.collector, sizeof r.collector, "%s", "insecure");
         r.event = t[i].raw.data;
         r.event_len = t[i].raw.len;
         ct_buf_reset(&b);
         assert_int_equal(ct_logrec_encode(&r, prev, &b), CT_OK);
         memcpy(prev, r.hash, sizeof prev);
-        assert_int_equal(ct_store_import_record(s, &r, &g_camp),
+        assert_int_equal(ct_store_import_record(s, &r, &sk_camp),
                          i == 0 ? CT_OK : CT_ERR_STORE_CORRUPT);
     }
     ct_store_import_abort(s);
-    assert_int_equal(head(s), 0);
-    assert_int_equal(count(s, CT_COUNT_NET, LM, 672, NULL, 0), 0);
+    assert_int_equal(sk_head(s), 0);
+    assert_int_equal(sk_count(s, CT_COUNT_NET, LM, 672, NULL, 0), 0);
     ct_buf_free(&b);
     tents_free(t, 2);
     ct_store_close(s);
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 /* A crash (abandon) after a correction moved a sign-up between programs:
@@ -318,8 +283,8 @@ static void test_replay_two_states(void **state)
 {
     (void)state;
     for (int straddle = 0; straddle < 2; straddle++) {
-        ct_tmpdir td;
-        assert_int_equal(ct_tmpdir_make(&td, "ct-store-life"), 0);
+        sk_tmpdir td;
+        sk_tmp_make(&td);
         ct_store *s = open_ok(td.dir, straddle ? 4 : 32768);
         tent t[6];
         ct_store_item it[6];
@@ -350,28 +315,27 @@ static void test_replay_two_states(void **state)
         assert_int_equal(it[1].status, CT_ACK_ACCEPTED);
         assert_int_equal(it[2].status, CT_ACK_ACCEPTED);
         assert_int_equal(it[3].status, CT_ACK_ACCEPTED);
-        assert_int_equal(head(s), 9);
-        assert_int_equal(count(s, CT_COUNT_NET, LM, 672, NULL, 0), 3);
-        assert_int_equal(count(s, CT_COUNT_NET, HG, 672, NULL, 0), 2);
-        assert_int_equal(count(s, CT_COUNT_GROSS, LM, 672, NULL, 0), 3);
-        assert_int_equal(count(s, CT_COUNT_REPEAT, LM, 672, NULL, 0), 0);
+        assert_int_equal(sk_head(s), 9);
+        assert_int_equal(sk_count(s, CT_COUNT_NET, LM, 672, NULL, 0), 3);
+        assert_int_equal(sk_count(s, CT_COUNT_NET, HG, 672, NULL, 0), 2);
+        assert_int_equal(sk_count(s, CT_COUNT_GROSS, LM, 672, NULL, 0), 3);
+        assert_int_equal(sk_count(s, CT_COUNT_REPEAT, LM, 672, NULL, 0), 0);
         tents_free(t, 4);
         ct_store_close(s);
-        assert_int_equal(ct_tmpdir_remove(&td), 0);
+        sk_tmp_remove(&td);
     }
 }
 
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    return ct_campaign_load_default(&g_camp, err, sizeof err) == CT_OK ? 0 : -1;
+    return sk_campaign_load() ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    ct_campaign_free(&g_camp);
+    sk_campaign_free();
     return 0;
 }
 

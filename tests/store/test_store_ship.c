@@ -34,18 +34,8 @@
 
 #include <cmocka.h>
 
-#include "ct_testkit.h"
+#include "ct_storekit.h"
 
-#include "ct_campaign.h"
-#include "ct_campaign_default.h"
-#include "ct_counts.h"
-#include "ct_event.h"
-#include "ct_logrec.h"
-#include "ct_store.h"
-#include "ct_wire.h"
-
-static ct_campaign g_camp;
-#define T0 ((int64_t)1690246800000) /* 2023-07-25T08:00:00+07:00 */
 enum { N = 400, BATCH = 8, RECV = 50, APPLY = 30 };
 
 /* ---- mdb_txn_commit: _exit(3) instead of the g_crash_at-th commit ---- */
@@ -74,62 +64,34 @@ static ct_err keep_cb(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, 
     return CT_OK;
 }
 
-static ct_store *open_ok(const char *dir)
-{
-    ct_store_opts o = {.dir = dir, .map_size = 64u << 20, .campaign_id = g_camp.id};
-    ct_store *s = NULL;
-    char err[256] = "";
-    assert_int_equal(ct_store_open(&o, &s, err, sizeof err), CT_OK);
-    assert_int_equal(ct_store_set_campaign(s, &g_camp, err, sizeof err), CT_OK);
-    return s;
-}
-
 /* N events over 400/3 persons (enrolls and cancels), in batches of BATCH. */
 static int setup(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-ship-src"), 0);
-    ct_store *s = open_ok(td.dir);
-    static const uint8_t origin[CT_ORIGIN_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
-    ct_event ev[BATCH];
-    ct_buf raw[BATCH];
+    sk_tmpdir td;
+    sk_tmp_make(&td);
+    ct_store *s = sk_open_ok(td.dir, 64u << 20);
+    sk_tev ev[BATCH];
     ct_store_item it[BATCH];
-    memset(raw, 0, sizeof raw);
     for (int b = 0; b < N / BATCH; b++) {
         for (int i = 0; i < BATCH; i++) {
             uint32_t k = (uint32_t)(b * BATCH + i);
-            uint32_t person = k % 133;
-            memset(&ev[i], 0, sizeof ev[i]);
-            ct_event_id_make(ev[i].id, origin, k + 1);
-            ev[i].occurred_ms = T0 + (int64_t)k * 60000;
-            snprintf(ev[i].campaign, sizeof ev[i].campaign, "%s", g_camp.id);
-            ev[i].district = 672;
-            snprintf(ev[i].agent, sizeof ev[i].agent, "LD672-00%u", 1 + k % 3);
-            ev[i].program = k % 2 ? CT_PROGRAM_BHYT_HGD : CT_PROGRAM_BHXH_TN;
-            ev[i].action = k % 7 == 6 ? CT_ACTION_CANCEL : CT_ACTION_ENROLL;
-            memcpy(ev[i].person, &person, sizeof person);
-            ct_buf_reset(&raw[i]);
-            assert_int_equal(ct_event_encode(&ev[i], &raw[i]), CT_OK);
-            memset(&it[i], 0, sizeof it[i]);
-            it[i].ev = &ev[i];
-            it[i].raw = raw[i].data;
-            it[i].raw_len = raw[i].len;
-            it[i].collector = "insecure";
-            it[i].received_ms = T0 + 1000 + b; /* one ms per batch */
-            it[i].local_day = ct_campaign_local_day(&g_camp, ev[i].occurred_ms);
+            sk_tev_make(&ev[i], k + 1, k % 133, k % 2 ? CT_PROGRAM_BHYT_HGD : CT_PROGRAM_BHXH_TN,
+                        k % 7 == 6 ? CT_ACTION_CANCEL : CT_ACTION_ENROLL, NULL,
+                        SK_T0 + (int64_t)k * 60000);
+            sk_item_of(&it[i], &ev[i]);
+            it[i].received_ms += b; /* one ms per batch */
         }
         assert_int_equal(ct_store_apply_batch(s, it, BATCH, NULL), CT_OK);
+        sk_tevs_free(ev, BATCH);
     }
-    for (int i = 0; i < BATCH; i++)
-        ct_buf_free(&raw[i]);
     uint64_t bad = 0, seq = 0;
     assert_int_equal(ct_store_log_scan(s, 1, 0, keep_cb, NULL, &bad), CT_OK);
     ct_counts_init(&g_src_counts);
     assert_int_equal(ct_store_read_counts(s, &g_src_counts, &seq, g_src_head), CT_OK);
     assert_int_equal(seq, N);
     ct_store_close(s);
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
     return 0;
 }
 
@@ -171,14 +133,14 @@ static void heads(ct_store *s, uint64_t *h, uint64_t *r)
 /* The counters of a rebuild of log 1..h (the audit's import path). */
 static void rebuild_counts(uint64_t h, ct_counts *out)
 {
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-ship-ref"), 0);
-    ct_store *s = open_ok(td.dir);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
+    ct_store *s = sk_open_ok(td.dir, 64u << 20);
     assert_int_equal(ct_store_import_begin(s), CT_OK);
     for (uint64_t q = 1; q <= h; q++) {
         ct_logrec rec;
         assert_int_equal(ct_logrec_decode(g_raw[q], g_len[q], &rec), CT_OK);
-        assert_int_equal(ct_store_import_stored(s, &rec, g_raw[q], g_len[q], &g_camp), CT_OK);
+        assert_int_equal(ct_store_import_stored(s, &rec, g_raw[q], g_len[q], &sk_camp), CT_OK);
     }
     assert_int_equal(ct_store_import_commit(s), CT_OK);
     uint64_t seq;
@@ -186,7 +148,7 @@ static void rebuild_counts(uint64_t h, ct_counts *out)
     assert_int_equal(ct_store_read_counts(s, out, &seq, hh), CT_OK);
     assert_int_equal(seq, h);
     ct_store_close(s);
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 /* The script a follower runs: a receipt of RECV records, then an apply of
@@ -205,7 +167,7 @@ static int script(ct_store *s, int fd)
             assert_int_equal(write(fd, hr, sizeof hr), (ssize_t)sizeof hr);
         }
         ct_store_commit cm = {0};
-        assert_int_equal(ct_store_ship_apply(s, &g_camp, APPLY, INT64_MAX, &cm, NULL), CT_OK);
+        assert_int_equal(ct_store_ship_apply(s, &sk_camp, APPLY, INT64_MAX, &cm, NULL), CT_OK);
         assert_int_equal(cm.seq_before, h);
         assert_int_equal(cm.seq_after, h + APPLY);
         h = cm.seq_after;
@@ -223,15 +185,15 @@ static void test_crash_sweep(void **state)
     (void)state;
     int total = 2 * (N / RECV);
     for (int k = 1; k <= total; k++) {
-        ct_tmpdir td;
-        assert_int_equal(ct_tmpdir_make(&td, "ct-ship-fol"), 0);
+        sk_tmpdir td;
+        sk_tmp_make(&td);
         int p[2];
         assert_int_equal(pipe(p), 0);
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
             close(p[0]);
-            ct_store *s = open_ok(td.dir);
+            ct_store *s = sk_open_ok(td.dir, 64u << 20);
             g_commits = 0;
             g_crash_at = k;
             script(s, p[1]);
@@ -247,7 +209,7 @@ static void test_crash_sweep(void **state)
         assert_true(WIFEXITED(st));
         assert_int_equal(WEXITSTATUS(st), 3);
 
-        ct_store *s = open_ok(td.dir);
+        ct_store *s = sk_open_ok(td.dir, 64u << 20);
         uint64_t h, r;
         heads(s, &h, &r);
         assert_int_equal(h, hr[0]);
@@ -262,7 +224,7 @@ static void test_crash_sweep(void **state)
         assert_int_equal(ct_counts_equal(&c, &ref, NULL), 1);
         /* the rest: received, then everything counted */
         if (r < N) assert_int_equal(receive(s, r + 1, N), CT_OK);
-        assert_int_equal(ct_store_ship_apply_all(s, &g_camp, NULL), CT_OK);
+        assert_int_equal(ct_store_ship_apply_all(s, &sk_camp, NULL), CT_OK);
         heads(s, &h, &r);
         assert_int_equal(h, N);
         assert_int_equal(r, N);
@@ -273,16 +235,16 @@ static void test_crash_sweep(void **state)
         ct_counts_free(&c);
         ct_counts_free(&ref);
         ct_store_close(s);
-        assert_int_equal(ct_tmpdir_remove(&td), 0);
+        sk_tmp_remove(&td);
     }
 }
 
 static void test_refused_at_receipt(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-ship-bad"), 0);
-    ct_store *s = open_ok(td.dir);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
+    ct_store *s = sk_open_ok(td.dir, 64u << 20);
     assert_int_equal(receive(s, 1, 20), CT_OK);
     uint64_t h, r;
     heads(s, &h, &r);
@@ -318,38 +280,38 @@ static void test_refused_at_receipt(void **state)
     assert_int_equal(ct_store_promote_to(s, 9), CT_ERR_ARG);
     ct_store_close(s);
     /* after a reopen, the same; once counted, promotion is allowed */
-    s = open_ok(td.dir);
+    s = sk_open_ok(td.dir, 64u << 20);
     heads(s, &h, &r);
     assert_int_equal(h, 0);
     assert_int_equal(r, 20);
     assert_int_equal(ct_store_promote(s, &ep), CT_ERR_ARG);
     /* 1..10 counted, 11..20 dropped (a copy installed: R := H), received again */
     ct_store_commit cm = {0};
-    assert_int_equal(ct_store_ship_apply(s, &g_camp, 10, INT64_MAX, &cm, NULL), CT_OK);
+    assert_int_equal(ct_store_ship_apply(s, &sk_camp, 10, INT64_MAX, &cm, NULL), CT_OK);
     assert_int_equal(cm.seq_after, 10);
     assert_int_equal(ct_store_ship_drop(s), CT_OK);
     heads(s, &h, &r);
     assert_int_equal(h, 10);
     assert_int_equal(r, 10);
     assert_int_equal(receive(s, 11, 20), CT_OK);
-    assert_int_equal(ct_store_ship_apply_all(s, &g_camp, NULL), CT_OK);
+    assert_int_equal(ct_store_ship_apply_all(s, &sk_camp, NULL), CT_OK);
     heads(s, &h, &r);
     assert_int_equal(h, 20);
     assert_int_equal(r, 20);
     assert_int_equal(ct_store_promote(s, &ep), CT_OK);
     assert_int_equal(ep, 2);
     ct_store_close(s);
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 static void test_delay_and_origins(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-ship-delay"), 0);
-    ct_store *s = open_ok(td.dir);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
+    ct_store *s = sk_open_ok(td.dir, 64u << 20);
     static const uint8_t o1[CT_ORIGIN_LEN] = {9, 9, 9, 9, 9, 9, 9, 1};
-    /* 1..16 (batches 0 and 1: received_ms T0+1000, T0+1001), with o1 */
+    /* 1..16 (batches 0 and 1: received_ms SK_T0+1000, SK_T0+1001), with o1 */
     assert_int_equal(ct_store_ship_begin(s), CT_OK);
     for (uint64_t q = 1; q <= 16; q++) {
         ct_logrec rec;
@@ -363,19 +325,19 @@ static void test_delay_and_origins(void **state)
     uint8_t hh[32];
     assert_int_equal(ct_store_ship_commit(s, &seq, hh), CT_OK);
     assert_int_equal(seq, 16);
-    /* received by T0+999: none due */
+    /* received by SK_T0+999: none due */
     ct_store_commit cm = {0};
-    assert_int_equal(ct_store_ship_apply(s, &g_camp, 100, T0 + 999, &cm, NULL), CT_OK);
+    assert_int_equal(ct_store_ship_apply(s, &sk_camp, 100, SK_T0 + 999, &cm, NULL), CT_OK);
     assert_int_equal(cm.seq_after, 0);
-    /* by T0+1000: the first batch only; its binding waits for seq 16 */
-    assert_int_equal(ct_store_ship_apply(s, &g_camp, 100, T0 + 1000, &cm, NULL), CT_OK);
+    /* by SK_T0+1000: the first batch only; its binding waits for seq 16 */
+    assert_int_equal(ct_store_ship_apply(s, &sk_camp, 100, SK_T0 + 1000, &cm, NULL), CT_OK);
     assert_int_equal(cm.seq_before, 0);
     assert_int_equal(cm.seq_after, 8);
     char key[64];
     bool found = true;
     assert_int_equal(ct_store_origin_get(s, o1, key, sizeof key, &found), CT_OK);
     assert_false(found);
-    assert_int_equal(ct_store_ship_apply(s, &g_camp, 100, T0 + 1001, &cm, NULL), CT_OK);
+    assert_int_equal(ct_store_ship_apply(s, &sk_camp, 100, SK_T0 + 1001, &cm, NULL), CT_OK);
     assert_int_equal(cm.seq_after, 16);
     assert_int_equal(ct_store_origin_get(s, o1, key, sizeof key, &found), CT_OK);
     assert_true(found);
@@ -386,22 +348,18 @@ static void test_delay_and_origins(void **state)
     assert_int_equal(ct_store_ship_origin(s, o1, "key-two", 7), CT_ERR_CONFLICT);
     ct_store_ship_abort(s);
     ct_store_close(s);
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 int main(void)
 {
-    char err[256];
-    if (ct_campaign_load_default(&g_camp, err, sizeof err) != CT_OK) {
-        fprintf(stderr, "campaign: %s\n", err);
-        return 1;
-    }
+    if (sk_campaign_load()) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_sweep),
         cmocka_unit_test(test_refused_at_receipt),
         cmocka_unit_test(test_delay_and_origins),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
-    ct_campaign_free(&g_camp);
+    sk_campaign_free();
     return rc;
 }

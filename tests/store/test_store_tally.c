@@ -19,30 +19,20 @@
 #include <cmocka.h>
 #include <lmdb.h>
 
-#include "ct_testkit.h"
+#include "ct_storekit.h"
 
 #include "ct_be.h"
-#include "ct_campaign.h"
-#include "ct_campaign_default.h"
-#include "ct_counts.h"
-#include "ct_store.h"
 #include "ct_tally.h"
-#include "ct_wire.h"
 
-static ct_campaign g_plain;   /* the built-in campaign: no commune lists */
+/* sk_camp: the built-in campaign, no commune lists */
 static ct_campaign g_listing; /* the same, 672 listing two communes */
 static char g_communes[2][CT_COMMUNE_MAX + 1] = {"Phường 1", "Phường 2"};
 static ct_district *g_districts;
 
-#define T0 ((int64_t)1690246800000) /* 2023-07-25T08:00:00+07:00 */
-
 static ct_store *open_with(const char *dir, const ct_campaign *c, ct_err *rc, char *err,
                            size_t errlen)
 {
-    ct_store_opts o = {.dir = dir, .map_size = (size_t)64 << 20, .campaign_id = c->id};
-    ct_store *s = NULL;
-    err[0] = 0;
-    *rc = ct_store_open(&o, &s, err, errlen);
+    ct_store *s = sk_open_raw(dir, (size_t)64 << 20, c->id, rc, err, errlen);
     if (*rc == CT_OK) *rc = ct_store_set_campaign(s, c, err, errlen);
     if (*rc != CT_OK && s) {
         ct_store_close(s);
@@ -57,7 +47,7 @@ static void one(ct_store *s, const ct_campaign *c, uint64_t idseq, ct_action a, 
     ct_event ev;
     memset(&ev, 0, sizeof ev);
     ct_event_id_make(ev.id, origin, idseq);
-    ev.occurred_ms = T0;
+    ev.occurred_ms = SK_T0;
     snprintf(ev.campaign, sizeof ev.campaign, "%s", c->id);
     ev.district = 672;
     snprintf(ev.agent, sizeof ev.agent, "LD672-00%u", (unsigned)(idseq % 3) + 1);
@@ -75,7 +65,7 @@ static void one(ct_store *s, const ct_campaign *c, uint64_t idseq, ct_action a, 
     it.raw = raw.data;
     it.raw_len = raw.len;
     it.collector = "insecure";
-    it.received_ms = T0 + 1000;
+    it.received_ms = SK_T0 + 1000;
     it.local_day = ct_campaign_local_day(c, ev.occurred_ms);
     it.commune = ct_campaign_commune_code(c, ev.district, ev.commune);
     ct_store_commit cm = {.changed = NULL};
@@ -86,59 +76,39 @@ static void one(ct_store *s, const ct_campaign *c, uint64_t idseq, ct_action a, 
 
 static int64_t commune_count(ct_store *s, uint16_t code)
 {
-    ct_counts c;
-    ct_counts_init(&c);
-    uint64_t seq;
-    uint8_t h[32];
-    assert_int_equal(ct_store_read_counts(s, &c, &seq, h), CT_OK);
     uint8_t d[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-    ct_count_key k = ct_count_key_make(CT_COUNT_COMMUNE, CT_PROGRAM_BHYT_HGD, 672, d, 2);
-    int64_t v = ct_counts_get(&c, &k);
-    ct_counts_free(&c);
-    return v;
+    return sk_count(s, CT_COUNT_COMMUNE, CT_PROGRAM_BHYT_HGD, 672, d, 2);
 }
 
 /* Reads (get) or rewrites (put, or delete when v is NULL) meta
  * "tally_version" directly in the LMDB file of a closed store. */
 static int meta_version(const char *dir, bool write, const uint32_t *v, uint32_t *out)
 {
-    MDB_env *env = NULL;
-    MDB_txn *t = NULL;
-    MDB_dbi dbi;
-    int rc = mdb_env_create(&env);
-    if (!rc) rc = mdb_env_set_maxdbs(env, 8);
-    if (!rc) rc = mdb_env_set_mapsize(env, (size_t)64 << 20);
-    if (!rc) rc = mdb_env_open(env, dir, MDB_NOTLS, 0600);
-    if (!rc) rc = mdb_txn_begin(env, NULL, 0, &t);
-    if (!rc) rc = mdb_dbi_open(t, "meta", 0, &dbi);
+    sk_raw r;
+    sk_raw_open(&r, dir, write);
     MDB_val k = {strlen("tally_version"), (void *)"tally_version"}, val;
     uint8_t b[4];
-    if (!rc && !write) {
-        rc = mdb_get(t, dbi, &k, &val);
+    int rc;
+    if (!write) {
+        rc = mdb_get(r.txn, r.meta, &k, &val);
         if (!rc) *out = val.mv_size == 4 ? ct_be32_get(val.mv_data) : 0;
-    } else if (!rc && v) {
+    } else if (v) {
         ct_be32_put(b, *v);
         val.mv_size = 4;
         val.mv_data = b;
-        rc = mdb_put(t, dbi, &k, &val, 0);
-    } else if (!rc) {
-        rc = mdb_del(t, dbi, &k, NULL);
+        rc = mdb_put(r.txn, r.meta, &k, &val, 0);
+    } else {
+        rc = mdb_del(r.txn, r.meta, &k, NULL);
     }
-    if (t) {
-        if (!rc)
-            rc = mdb_txn_commit(t);
-        else
-            mdb_txn_abort(t);
-    }
-    if (env) mdb_env_close(env);
+    sk_raw_close(&r, write && !rc);
     return rc;
 }
 
 static void test_commune_counts_and_reopen(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-store-tally"), 0);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     char err[512];
     ct_err rc;
     ct_store *s = open_with(td.dir, &g_listing, &rc, err, sizeof err);
@@ -162,19 +132,19 @@ static void test_commune_counts_and_reopen(void **state)
     one(s, &g_listing, 4, CT_ACTION_ENROLL, ""); /* no commune named: code 0 */
     assert_int_equal(commune_count(s, 1) + commune_count(s, 2), 0);
     ct_store_close(s);
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 static void test_tally_version(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-store-tally"), 0);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     char err[512];
     ct_err rc;
     uint32_t have = 0, v2 = 2;
     /* an empty log: stamped 3, whether the version is absent (1) or 2 */
-    ct_store *s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    ct_store *s = open_with(td.dir, &sk_camp, &rc, err, sizeof err);
     assert_int_equal(rc, CT_OK);
     ct_store_close(s);
     assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
@@ -186,7 +156,7 @@ static void test_tally_version(void **state)
     assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
     assert_int_equal(have, CT_TALLY_VERSION);
     assert_int_equal(meta_version(td.dir, true, &v2, NULL), 0);
-    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    s = open_with(td.dir, &sk_camp, &rc, err, sizeof err);
     assert_int_equal(rc, CT_OK);
     ct_store_close(s);
     assert_int_equal(meta_version(td.dir, false, NULL, &have), 0);
@@ -194,13 +164,13 @@ static void test_tally_version(void **state)
     /* with records: version 2 is refused, naming export and rebuild, under a
      * campaign with or without commune lists (the lateness counters of
      * version 3 exist for every counted enroll), and left as it is */
-    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    s = open_with(td.dir, &sk_camp, &rc, err, sizeof err);
     assert_int_equal(rc, CT_OK);
-    one(s, &g_plain, 1, CT_ACTION_ENROLL, "Phường 2");
+    one(s, &sk_camp, 1, CT_ACTION_ENROLL, "Phường 2");
     ct_store_close(s);
     assert_int_equal(meta_version(td.dir, true, &v2, NULL), 0);
     for (int i = 0; i < 2; i++) {
-        s = open_with(td.dir, i ? &g_listing : &g_plain, &rc, err, sizeof err);
+        s = open_with(td.dir, i ? &g_listing : &sk_camp, &rc, err, sizeof err);
         assert_null(s);
         assert_int_equal(rc, CT_ERR_BAD_VERSION);
         assert_non_null(strstr(err, "tally version 2"));
@@ -211,7 +181,7 @@ static void test_tally_version(void **state)
     }
     /* ... and so is version 1 (absent) */
     assert_int_equal(meta_version(td.dir, true, NULL, NULL), 0);
-    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    s = open_with(td.dir, &sk_camp, &rc, err, sizeof err);
     assert_null(s);
     assert_int_equal(rc, CT_ERR_BAD_VERSION);
     assert_non_null(strstr(err, "tally version 1"));
@@ -219,25 +189,21 @@ static void test_tally_version(void **state)
     /* a later version: refused by every writer */
     uint32_t later = CT_TALLY_VERSION + 1;
     assert_int_equal(meta_version(td.dir, true, &later, NULL), 0);
-    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    s = open_with(td.dir, &sk_camp, &rc, err, sizeof err);
     assert_null(s);
     assert_int_equal(rc, CT_ERR_BAD_VERSION);
     assert_non_null(strstr(err, "this build knows 3"));
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 /* Reads meta "format" (out, NUL-terminated) of a closed store, or rewrites
  * it (set) and puts one "persons" row keyed program || person hash (put_old). */
 static void raw_layout(const char *dir, const char *set, bool put_old, char out[64])
 {
-    MDB_env *env;
-    MDB_txn *t;
-    MDB_dbi meta, persons;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &t), 0);
-    assert_int_equal(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    sk_raw r;
+    sk_raw_open(&r, dir, true);
+    MDB_txn *t = r.txn;
+    MDB_dbi meta = r.meta, persons;
     assert_int_equal(mdb_dbi_open(t, "persons", 0, &persons), 0);
     MDB_val k = {sizeof "format" - 1, (void *)"format"}, v;
     if (set) {
@@ -254,34 +220,33 @@ static void raw_layout(const char *dir, const char *set, bool put_old, char out[
     assert_true(v.mv_size < 64);
     memcpy(out, v.mv_data, v.mv_size);
     out[v.mv_size] = 0;
-    assert_int_equal(mdb_txn_commit(t), 0);
-    mdb_env_close(env);
+    sk_raw_close(&r, true);
 }
 
 static void test_persons_layout(void **state)
 {
     (void)state;
-    ct_tmpdir td;
-    assert_int_equal(ct_tmpdir_make(&td, "ct-store-tally"), 0);
+    sk_tmpdir td;
+    sk_tmp_make(&td);
     char err[512], fmt[64];
     ct_err rc;
-    ct_store *s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    ct_store *s = open_with(td.dir, &sk_camp, &rc, err, sizeof err);
     assert_int_equal(rc, CT_OK);
-    one(s, &g_plain, 1, CT_ACTION_ENROLL, "");
+    one(s, &sk_camp, 1, CT_ACTION_ENROLL, "");
     ct_store_close(s);
     raw_layout(td.dir, NULL, false, fmt);
     assert_string_equal(fmt, "chitieu-store-2");
     /* a store of the first format whose rows are all of this layout (none
      * written under the old key): stamped */
     raw_layout(td.dir, "chitieu-store-1", false, fmt);
-    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    s = open_with(td.dir, &sk_camp, &rc, err, sizeof err);
     assert_int_equal(rc, CT_OK);
     ct_store_close(s);
     raw_layout(td.dir, NULL, false, fmt);
     assert_string_equal(fmt, "chitieu-store-2");
     /* a row keyed without a run: refused, the store left as it is */
     raw_layout(td.dir, "chitieu-store-1", true, fmt);
-    s = open_with(td.dir, &g_plain, &rc, err, sizeof err);
+    s = open_with(td.dir, &sk_camp, &rc, err, sizeof err);
     assert_null(s);
     assert_int_equal(rc, CT_ERR_BAD_VERSION);
     assert_non_null(strstr(err, "chitieu-store-1"));
@@ -289,18 +254,17 @@ static void test_persons_layout(void **state)
     assert_non_null(strstr(err, "chitieu-audit rebuild"));
     raw_layout(td.dir, NULL, false, fmt);
     assert_string_equal(fmt, "chitieu-store-1");
-    assert_int_equal(ct_tmpdir_remove(&td), 0);
+    sk_tmp_remove(&td);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    if (ct_campaign_load_default(&g_plain, err, sizeof err) != CT_OK) return -1;
-    g_listing = g_plain;
-    g_districts = calloc(g_plain.n_districts, sizeof *g_districts);
+    if (sk_campaign_load()) return -1;
+    g_listing = sk_camp;
+    g_districts = calloc(sk_camp.n_districts, sizeof *g_districts);
     if (!g_districts) return -1;
-    memcpy(g_districts, g_plain.districts, g_plain.n_districts * sizeof *g_districts);
+    memcpy(g_districts, sk_camp.districts, sk_camp.n_districts * sizeof *g_districts);
     g_listing.districts = g_districts;
     for (size_t i = 0; i < g_listing.n_districts; i++) {
         if (g_districts[i].code != 672) continue;
@@ -314,7 +278,7 @@ static int teardown(void **state)
 {
     (void)state;
     free(g_districts);
-    ct_campaign_free(&g_plain);
+    sk_campaign_free();
     return 0;
 }
 
