@@ -46,7 +46,8 @@ const T = {
         per_staff:"chỉ tiêu cá nhân", from:" từ ", pending:"chưa có hiệu lực", no_changes:"Chưa có điều chỉnh nào.",
         changes_note:"Lý do và người thực hiện của mỗi điều chỉnh có trong nhật ký: xem bằng lệnh chitieu-audit life.",
         closed_days:"Ngày đã chốt số liệu", closed_by:"Chốt (seq)", official:"chính thức", current:"hiện tại", late_after:"đến sau khi chốt",
-        closed_note:"Số chính thức là số liệu lúc chốt; số hiện tại gồm cả dữ liệu đến sau khi chốt (không bị bỏ).",
+        closed_note:"Số chính thức là số liệu lúc chốt; số hiện tại gồm cả dữ liệu đến sau khi chốt (không bị bỏ). Chốt theo đơn vị cũ (đã sáp nhập): số chính thức gồm đơn vị cũ đó như lúc chốt, các đơn vị khác như hiện tại.",
+        closed_part:"chốt theo đơn vị cũ ", parts_closed:" đơn vị cũ đã chốt",
         late_title:"Dữ liệu đến muộn", counted:"Số ghi nhận", after_day:"Nhận sau ngày phát sinh", max_late:"Muộn nhất",
         late_note:"p50 / p90: một nửa / 9 phần 10 số ghi nhận đến trong khoảng thời gian này. Bảng dưới: lũy kế theo ngày phát sinh và theo ngày máy chủ nhận.",
         as_recorded:"theo ngày phát sinh", as_known:"theo ngày nhận", rank_title:"Xếp hạng theo mức đạt chỉ tiêu của chính mình",
@@ -94,7 +95,8 @@ const T = {
         per_staff:"personal quota", from:" from ", pending:"not in force yet", no_changes:"No changes yet.",
         changes_note:"Each change's reason and actor are in the log: list them with chitieu-audit life.",
         closed_days:"Closed days", closed_by:"Closed (seq)", official:"official", current:"now", late_after:"arrived after close",
-        closed_note:"The official figure is the one at the close; the current one includes data that arrived after it (never dropped).",
+        closed_note:"The official figure is the one at the close; the current one includes data that arrived after it (never dropped). Closed for part (a unit merged into this one): the official figure holds that part as at its close and the other parts as they are now.",
+        closed_part:"closed for part ", parts_closed:" part(s) closed",
         late_title:"Late data", counted:"Recorded", after_day:"Received after their day", max_late:"Latest",
         late_note:"p50 / p90: half / nine in ten of the sign-ups arrived within this time. Below: cumulative by the day they happened and by the day HQ received them.",
         as_recorded:"by day happened", as_known:"by day received", rank_title:"Ranking by attainment of one's own target",
@@ -330,10 +332,12 @@ function renderLife(s) {
     txt(td[3], d);
   }
   document.getElementById("life-no-changes").hidden = ch.length > 0;
-  // closed days: the province's closes, then each unit's own
+  // closed days: the province's closes, then each unit's own or, by the units
+  // in force, a merged unit's day closed by a part (closed_by "part")
   const closed = [];
   L.days.forEach(d => { if (d.close_seq) closed.push({ key: d.day + "/0", unit: 0, d }); });
-  for (const x of s.districts) for (const d of x.life_days || []) if (d.close_seq && d.closed_by === "unit") closed.push({ key: d.day + "/" + x.code, unit: x.code, d });
+  for (const x of s.districts) for (const d of x.life_days || [])
+    if (d.close_seq && (d.closed_by === "unit" || d.closed_by === "part")) closed.push({ key: d.day + "/" + x.code, unit: x.code, d });
   set("life-days-count", closed.length);
   const dh = [t("day"), t("unit"), t("closed_by")];
   for (const p of s.programs) dh.push(p.id + " " + t("official"), t("current"), t("late_after"));
@@ -342,7 +346,9 @@ function renderLife(s) {
   for (const c of closed) {
     const r = dr.get(c.key), td = r.cells;
     attr(r, "data-day", c.d.day); attr(r, "data-unit", c.unit); attr(r, "data-close-seq", c.d.close_seq);
-    txt(td[0], dmy(c.d.day)); txt(td[1], c.unit ? unitName(s, c.unit) : t("province")); fig(td[2], c.d.close_seq, String);
+    attr(r, "data-closed-by", c.unit ? c.d.closed_by : "province"); attr(r, "data-part", c.d.part || 0);
+    const by = c.d.part ? " — " + t("closed_part") + c.d.part + " (" + c.d.parts_closed + t("parts_closed") + ")" : "";
+    txt(td[0], dmy(c.d.day)); txt(td[1], (c.unit ? unitName(s, c.unit) : t("province")) + by); fig(td[2], c.d.close_seq, String);
     s.programs.forEach((p, i) => { fig(td[3 + 3 * i], c.d.official[p.id]); attr(td[3 + 3 * i], "data-program", p.id);
       fig(td[4 + 3 * i], c.d.recorded[p.id]); fig(td[5 + 3 * i], c.d.late_after_close[p.id]); });
   }

@@ -27,7 +27,10 @@ data directory afterwards.
                part" (part:672, seq of the close): recorded 4 + 3 + 2,
                official 4 + 2 (672 as at its close); by the original units
                672's own close (official 4 of 7); the replay reproduces the
-               json, table and days-csv of both projections byte for byte.
+               json, table and days-csv of both projections byte for byte;
+               the live page's closed days (headless Chromium) list that day
+               under 690 marked "closed for part 672", as /status.json says,
+               in Vietnamese and English.
 
 The browser part reports itself skipped (77) when Chromium is not installed.
 """
@@ -292,6 +295,7 @@ def test_part_close():
                 for fmt in ("json", "table", "days-csv"):
                     reports[(units, fmt)] = EX.reporter(BIN, agg, ini, units, fmt, T_MERGE)
             cl.close()
+            page_part_close(wd, agg, ini, seq, close_seq)
         finally:
             agg.stop()
         for (units, fmt), text in reports.items():
@@ -328,6 +332,67 @@ def get_json(url):
         return e.code, None
 
 
+def live_reporter(wd, agg, ini, now):
+    """A live chitieu-reporter on agg's feed with --http; (process, base URL)."""
+    port = H.free_port()
+    rp = wd.start([os.path.join(BIN, "chitieu-reporter"), "--campaign", ini, "--insecure",
+                   "--feed", agg.eps["feed"], "--snapshot", agg.eps["snap"], "--interval", "0.3",
+                   "--format", "json", "--output", wd.sub("status.json"), "--now", now,
+                   "--http", f"127.0.0.1:{port}"], name="reporter")
+    rp.wait_log(r'msg="http ready"')
+    return rp, f"http://127.0.0.1:{port}"
+
+
+def wait_seq(base, path, seq):
+    """The reporter's JSON at path once it reports seq (None after 10 s)."""
+    for _ in range(100):
+        st, j = get_json(base + path)
+        if st == 200 and j and j["seq"] == seq:
+            return j
+        time.sleep(0.1)
+    return None
+
+
+def page_part_close(wd, agg, ini, seq, close_seq):
+    """The live page's closed days show 690's 22 July closed by part 672, as
+    /status.json (the units in force) says, in Vietnamese and in English."""
+    rp, base = live_reporter(wd, agg, ini, T_MERGE)
+    try:
+        rep = wait_seq(base, "/status.json", seq)
+        check(rep is not None, f"/status.json at seq {seq}")
+        d690 = [d for d in rep["districts"] if d["code"] == 690]
+        check(len(d690) == 1, "690 in /status.json")
+        days = [x for x in d690[0]["life_days"] if x["day"] == "2023-07-22"]
+        check(len(days) == 1 and days[0]["closed_by"] == "part" and days[0]["part"] == 672
+              and days[0]["parts_closed"] == 1 and days[0]["close_seq"] == close_seq,
+              f"690's 22 July in /status.json: {days}")
+        want = [["2023-07-22", 690, "part", 672, close_seq, days[0]["official"]["bhxh_tn"]]]
+        if not os.path.exists(cdp.CHROMIUM):
+            H.skip("browser part: chromium is not installed")
+            return
+        br = cdp.Browser(base + "/", wd.sub("chromium-profile"), size="1200,800")
+        try:
+            rows = """[...document.querySelectorAll('#life-days tbody tr')].map(r => [r.dataset.day,
+                      Number(r.dataset.unit), r.dataset.closedBy, Number(r.dataset.part),
+                      Number(r.dataset.closeSeq),
+                      Number(r.querySelector('td[data-program="bhxh_tn"]').dataset.v)])"""
+            unit_cell = ("document.querySelector('#life-days tr[data-unit=\"690\"]')"
+                         ".cells[1].textContent")
+            br.wait(f"document.body.dataset.seq === '{seq}'", 30, "page at seq")
+            got = br.js(rows)
+            check(got == want, f"page closed days {got} != {want}")
+            check(br.js(unit_cell) == "690 Đà Lạt - Bảo Lộc — chốt theo đơn vị cũ 672 "
+                                      "(1 đơn vị cũ đã chốt)", br.js(unit_cell))
+            br.js("document.getElementById('lang-en').click()")
+            check(br.js(unit_cell) == "690 Đà Lạt - Bảo Lộc — closed for part 672 "
+                                      "(1 part(s) closed)", br.js(unit_cell))
+        finally:
+            br.close()
+            shutil.rmtree(wd.sub("chromium-profile"), ignore_errors=True)
+    finally:
+        check(rp.stop() == 0, "reporter exit")
+
+
 def test_page_units():
     """The live page's "Đơn vị" switch: /status-current.json and
     /status-original.json, and the page showing 682 only by the original units."""
@@ -345,22 +410,8 @@ def test_page_units():
                                      f"({P.ERR_NAME.get(r['r'][0][2])})")
             seq = r["s"]
             cl.close()
-            port = H.free_port()
-            base = f"http://127.0.0.1:{port}"
-            rp = wd.start([os.path.join(BIN, "chitieu-reporter"), "--campaign", EX.CAMPAIGN,
-                           "--insecure", "--feed", agg.eps["feed"], "--snapshot", agg.eps["snap"],
-                           "--interval", "0.3", "--format", "json", "--output",
-                           wd.sub("status.json"), "--now", EX.NOW, "--http", f"127.0.0.1:{port}"],
-                          name="reporter")
-            rp.wait_log(r'msg="http ready"')
-
-            def at_seq():
-                st, j = get_json(base + "/status-original.json")
-                return j if st == 200 and j and j["seq"] == seq else None
-            for _ in range(100):
-                if at_seq():
-                    break
-                time.sleep(0.1)
+            rp, base = live_reporter(wd, agg, EX.CAMPAIGN, EX.NOW)
+            wait_seq(base, "/status-original.json", seq)
             st_c, cur = get_json(base + "/status-current.json")
             st_o, orig = get_json(base + "/status-original.json")
             st_m, main = get_json(base + "/status.json")
