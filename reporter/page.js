@@ -1,5 +1,7 @@
 // page.js — the HQ live page's behaviour (inlined into page.html at build
 // time; see the comment at the top of page.html for the views and the feed).
+// FEED and VERDICT, the words shared with the national page, are in
+// labels.js (inlined before this file).
 // Every value from the report is put into the page with textContent or an
 // attribute, never as HTML; an element is built once, then only what changed
 // is written.
@@ -103,12 +105,8 @@ const T = {
         rank_note:"Ranked by the share of the target in force (not by volume); ties: more sign-ups, then fewer voided, then the lower code. * Rejects as reported by the office's collector: not in the log, so not reproducible.",
         rejected_office:"Rejected*", top_staff:"Staff (first 10)", rank:"Rank",
         dl_changes:"changes", dl_days:"per day", dl_late:"late data", dl_ranking:"ranking", days_unit:"d", after_window:"received after the window" } };
-const VERDICT = { vi:{ reached:"đã đạt", on_track:"đúng tiến độ", at_risk:"có nguy cơ", not_started:"chưa bắt đầu", missed:"không đạt" },
-                  en:{ reached:"reached", on_track:"on track", at_risk:"at risk", not_started:"not started", missed:"missed" } };
 const PHASE = { vi:{ not_started:"chưa bắt đầu", running:"đang diễn ra", final:"kết thúc (số liệu cuối)" },
                 en:{ not_started:"not started", running:"running", final:"over (final figures)" } };
-const FEED = { vi:{ live:"trực tiếp", lagging:"đang đồng bộ", stale:"mất tín hiệu", not_connected:"chưa kết nối" },
-               en:{ live:"live", lagging:"resyncing", stale:"no signal", not_connected:"not connected" } };
 const qs = new URLSearchParams(location.search);
 const token = qs.get("token");
 const suffix = token ? "?token=" + encodeURIComponent(token) : "";

@@ -20,7 +20,9 @@ chitieu-reporter --national.
                a unit's staff show the figures /status.json has; /report.xlsx
                (openpyxl) and /report.csv (BOM) hold the report's figures
   languages    the VI/EN switch: every label of the three views switches
-               (exact texts), the choice survives a reload
+               (exact texts), the choice survives a reload; the national page
+               and the HQ page (a reporter of one province) use the same
+               Vietnamese words for a feed state and a verdict
   mismatch     a province whose aggregator runs another campaign file
   curve        CurveZMQ with per-province server keys, one of them wrong
 """
@@ -348,6 +350,48 @@ def check_page_lang(wd, base, rep):
         br.close()
 
 
+# the feed states and verdicts in Vietnamese: the same words on both pages
+FEED_VI = {"live": "trực tiếp", "lagging": "đang đồng bộ", "stale": "mất tín hiệu",
+           "not_connected": "chưa kết nối"}
+SHARED_JS = """(() => ({ feed: FEED.vi, verdict: VERDICT.vi, lang: document.documentElement.lang,
+  badge: document.getElementById('feed').textContent }))()"""
+
+
+def check_labels_shared(wd, base, prov):
+    """The national page and the HQ page (a chitieu-reporter of one province)
+    name a feed state and a verdict with the same words, in Vietnamese: both
+    pages' tables and their live badges."""
+    import cdp
+    if not os.path.exists(cdp.CHROMIUM):
+        return
+    port = h.free_port()
+    hq = wd.start([h.binary("chitieu-reporter"), "--insecure", "--campaign", prov.campaign,
+                   "--feed", prov.ep["feed"], "--snapshot", prov.ep["snap"], "--interval", "0.3",
+                   "--format", "json", "--output", wd.sub("hq68.json"), "--now", NOW,
+                   "--http", f"127.0.0.1:{port}"], name="hq68")
+    try:
+        hq.wait_log(r'msg="http ready"')
+        got = {}
+        for page, url, ready in (
+                ("national", base + "/?lang=vi",
+                 "document.querySelectorAll('#nat-bhxh_tn tr.prov').length === 3"),
+                ("hq", f"http://127.0.0.1:{port}/?lang=vi",
+                 "document.getElementById('feed').dataset.state === 'live'")):
+            br = cdp.Browser(url, wd.sub(f"chromium-profile-{page}"), size="1200,800")
+            try:
+                br.wait(ready, 20, f"{page} page live")
+                got[page] = br.js(SHARED_JS)
+            finally:
+                br.close()
+        for page, g in got.items():
+            h.check(g["lang"] == "vi" and g["badge"] == "trực tiếp", f"{page}: {g}")
+            h.check({k: g["feed"][k] for k in FEED_VI} == FEED_VI, f"{page} feed words: {g['feed']}")
+            h.check(g["verdict"] == VERDICT["vi"], f"{page} verdicts: {g['verdict']}")
+        h.check(got["national"]["feed"] == got["hq"]["feed"], f"feed words differ: {got}")
+    finally:
+        h.check(hq.stop() == 0, "HQ reporter exit code")
+
+
 def check_csv_replay(wd, ini, provs):
     """A --once CSV report (UTF-8 BOM, its pins in its last row) reproduced by
     national-replay --format csv byte for byte."""
@@ -388,7 +432,7 @@ def check_page_stale(wd, base):
                      badge: document.getElementById('feed').dataset.state }; })()""")
         h.check(float(got["op"]["901"]) < 1 and got["op"]["68"] == "1" and got["op"]["902"] == "1",
                 f"dimmed: {got}")
-        h.check("Tỉnh 901: cũ, số liệu cách đây" in got["banner"] and "902" not in got["banner"],
+        h.check("Tỉnh 901: mất tín hiệu, số liệu cách đây" in got["banner"] and "902" not in got["banner"],
                 f"banner: {got}")
         h.check(got["badge"] == "partial", f"badge: {got}")
     finally:
@@ -466,6 +510,7 @@ def test_national():
         check_national_replay(wd, ini, raw, rep, provs, ctlog=901)
         check_page(wd, base)
         check_page_lang(wd, base, rep)
+        check_labels_shared(wd, base, provs[0])
         check_metrics(wd, base, rep)
         check_downloads(base, rep)
 
