@@ -204,21 +204,18 @@ ct_err ct_store_ship_apply(ct_store *s, const ct_campaign *c, size_t max, int64_
     if (s->ship_last == 0) return CT_OK;
     ct_err r = ct_store_import_begin(s);
     if (r) return r;
+    /* one cursor on "ship" for the transaction: each record is its first */
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(s->imp_txn, s->ship, &cur);
+    if (rc) r = map_rc(rc);
     size_t n = 0;
-    while (n < max) {
-        MDB_cursor *cur;
+    while (!r && n < max) {
         MDB_val k, v;
-        int rc = mdb_cursor_open(s->imp_txn, s->ship, &cur);
-        if (rc) {
-            r = map_rc(rc);
-            break;
-        }
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
         if (rc == 0) { /* copied: the import writes while it reads the record */
             ct_buf_reset(&s->ship_buf);
             if (ct_buf_append(&s->ship_buf, v.mv_data, v.mv_size) != CT_OK) rc = ENOMEM;
         }
-        mdb_cursor_close(cur);
         if (rc == MDB_NOTFOUND) break;
         if (rc) {
             r = map_rc(rc);
@@ -238,12 +235,14 @@ ct_err ct_store_ship_apply(ct_store *s, const ct_campaign *c, size_t max, int64_
             if (bad_seq) *bad_seq = seq;
             break;
         }
-        if ((rc = mdb_del(s->imp_txn, s->ship, &k, NULL))) {
+        /* the cursor is still on the record: the import wrote other tables */
+        if ((rc = mdb_cursor_del(cur, 0))) {
             r = map_rc(rc);
             break;
         }
         n++;
     }
+    if (cur) mdb_cursor_close(cur);
     if (!r && n) r = origins_apply(s, s->imp_seq);
     if (r || n == 0) {
         ct_store_import_abort(s);
