@@ -3,13 +3,17 @@
  * ct_codec.h — helpers shared by the MessagePack decoders of proto/
  * (ct_event.c, ct_wire.c, ct_logrec.c); only proto/ includes it.
  *
- * ct_codec_unpack() is the only place where msgpack-c parses bytes from
- * outside: it runs ct_prescan() first (so declared sizes can never make
- * msgpack-c reserve more than a bounded multiple of the frame) and then
- * unpacks into a per-thread msgpack_zone that is cleared, not freed, on every
- * call: no malloc per frame in the steady state. The returned object (and
- * everything it points to inside the zone) is valid until the next
- * ct_codec_unpack() on the same thread; strings/bins point into buf.
+ * ct_codec_unpack() is the only place where bytes from outside become
+ * msgpack_objects: one walk (ct_prescan's, same checks, same codes) checks
+ * the frame and builds the objects msgpack-c's msgpack_unpack() would build
+ * (msgpack-c's unpacker never sees outside bytes), reserving a container's
+ * elements only after its declared size passed the checks, from a
+ * per-thread msgpack_zone that is cleared, not freed, on every call: no
+ * malloc per frame in the steady state. Its codes are ct_prescan's for the
+ * same bytes (CT_ERR_NOMEM only for a frame the walk accepts). The
+ * returned object (and everything it points to inside the zone) is valid
+ * until the next ct_codec_unpack() on the same thread; strings/bins point
+ * into buf.
  */
 #ifndef CT_CODEC_H
 #define CT_CODEC_H

@@ -1,13 +1,18 @@
 /* ct_prescan.c — bounded structural walk of a MessagePack frame (see
- * ct_prescan.h) and the one guarded entry into msgpack-c's unpacker
- * (ct_codec_unpack, see ct_codec.h). ct_prescan and ct_prescan_object_len
- * share one walker: one table of MessagePack type bytes.
+ * ct_prescan.h) and the one guarded entry that turns bytes from outside into
+ * msgpack_object trees (ct_codec_unpack, see ct_codec.h). ct_prescan,
+ * ct_prescan_object_len and ct_codec_unpack share one walker: one table of
+ * MessagePack type bytes, one set of checks, the same codes.
  *
- * Invariants: ct_prescan never allocates, never reads at or past buf[len],
- * uses an explicit stack of CT_PRESCAN_MAX_DEPTH + 1 counters and consumes at
- * least one byte per object, so it is O(len). After it returns CT_OK, every
- * declared count is <= the bytes left after its header, so msgpack-c reserves
- * at most ~32 bytes per byte of input, and max_total bounds it further.
+ * Invariants: the walker never reads at or past buf[len], uses an explicit
+ * stack of CT_PRESCAN_MAX_DEPTH + 1 counters and consumes at least one byte
+ * per object, so it is O(len). Walking only, it never allocates. Building
+ * (ct_codec_unpack), it allocates a container's children from the zone only
+ * after the container passed every check, so every array it reserves holds
+ * at most as many objects as bytes are left; the objects it builds are the
+ * ones msgpack-c's msgpack_unpack() builds from the same bytes (same types,
+ * non-negative signed integers folded into POSITIVE_INTEGER, str/bin/ext
+ * pointing into buf; test_codec_unpack compares both).
  */
 #include "ct_prescan.h"
 
@@ -18,9 +23,136 @@
 #include "ct_be.h"
 #include "ct_codec.h"
 
+/* Fills o with the scalar that starts with type byte b, whose header bytes
+ * after b start at p (hdr of them) and whose payload is body bytes. */
+static inline void put_scalar(msgpack_object *o, uint8_t b, const uint8_t *p, size_t hdr,
+                              uint64_t body)
+{
+    uint64_t u = 0;
+    int64_t i = 0;
+    if (b <= 0x7f) {
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = b;
+        return;
+    }
+    if (b >= 0xe0) {
+        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        o->via.i64 = (int8_t)b;
+        return;
+    }
+    if (b >= 0xa0 && b <= 0xbf) {
+        o->type = MSGPACK_OBJECT_STR;
+        o->via.str.size = (uint32_t)body;
+        o->via.str.ptr = (const char *)p;
+        return;
+    }
+    switch (b) {
+    case 0xc0:
+        o->type = MSGPACK_OBJECT_NIL;
+        return;
+    case 0xc2:
+    case 0xc3:
+        o->type = MSGPACK_OBJECT_BOOLEAN;
+        o->via.boolean = b == 0xc3;
+        return;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
+        o->type = MSGPACK_OBJECT_BIN;
+        o->via.bin.size = (uint32_t)body;
+        o->via.bin.ptr = (const char *)p + hdr;
+        return;
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
+        o->type = MSGPACK_OBJECT_STR;
+        o->via.str.size = (uint32_t)body;
+        o->via.str.ptr = (const char *)p + hdr;
+        return;
+    case 0xc7:
+    case 0xc8:
+    case 0xc9: /* length, then the type byte */
+        o->type = MSGPACK_OBJECT_EXT;
+        o->via.ext.type = (int8_t)p[hdr - 1];
+        o->via.ext.size = (uint32_t)body;
+        o->via.ext.ptr = (const char *)p + hdr;
+        return;
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8: /* the type byte, then hdr - 1 bytes of data */
+        o->type = MSGPACK_OBJECT_EXT;
+        o->via.ext.type = (int8_t)p[0];
+        o->via.ext.size = (uint32_t)(hdr - 1);
+        o->via.ext.ptr = (const char *)p + 1;
+        return;
+    case 0xca: {
+        uint32_t w = ct_be32_get(p);
+        float f;
+        memcpy(&f, &w, sizeof f);
+        o->type = MSGPACK_OBJECT_FLOAT32;
+        o->via.f64 = (double)f;
+        return;
+    }
+    case 0xcb: {
+        uint64_t w = ct_be64_get(p);
+        double f;
+        memcpy(&f, &w, sizeof f);
+        o->type = MSGPACK_OBJECT_FLOAT64;
+        o->via.f64 = f;
+        return;
+    }
+    case 0xcc:
+        u = p[0];
+        break;
+    case 0xcd:
+        u = ct_be16_get(p);
+        break;
+    case 0xce:
+        u = ct_be32_get(p);
+        break;
+    case 0xcf:
+        u = ct_be64_get(p);
+        break;
+    case 0xd0:
+        i = (int8_t)p[0];
+        goto sint;
+    case 0xd1:
+        i = (int16_t)ct_be16_get(p);
+        goto sint;
+    case 0xd2:
+        i = (int32_t)ct_be32_get(p);
+        goto sint;
+    case 0xd3:
+        i = (int64_t)ct_be64_get(p);
+        goto sint;
+    default:
+        assert(0 && "not a scalar type byte");
+        o->type = MSGPACK_OBJECT_NIL;
+        return;
+    }
+    o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    o->via.u64 = u;
+    return;
+sint:
+    if (i >= 0) {
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = (uint64_t)i;
+    } else {
+        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        o->via.i64 = i;
+    }
+}
+
 /* Walks the one object at buf[0..len): on CT_OK, *end is the offset just past
- * it (<= len; bytes after it are the caller's business). */
-static ct_err walk(const uint8_t *buf, size_t len, const ct_prescan_limits *lim, size_t *end)
+ * it (<= len; bytes after it are the caller's business). With a zone, also
+ * builds the object into *root (children from z); CT_ERR_NOMEM when z runs
+ * out. Inlined into its two callers so the walk alone carries no building. */
+static inline __attribute__((always_inline)) ct_err walk_impl(const uint8_t *buf, size_t len,
+                                                              const ct_prescan_limits *lim,
+                                                              size_t *end, msgpack_zone *z,
+                                                              msgpack_object *root)
 {
     if (len == 0 || buf == NULL) return CT_ERR_FRAME_EMPTY;
     unsigned max_depth = lim ? lim->max_depth : CT_PRESCAN_MAX_DEPTH;
@@ -28,9 +160,11 @@ static ct_err walk(const uint8_t *buf, size_t len, const ct_prescan_limits *lim,
     uint64_t max_items = lim ? lim->max_items : UINT32_MAX;
     uint64_t max_total = lim && lim->max_total ? lim->max_total : UINT64_MAX;
 
-    uint64_t rem[CT_PRESCAN_MAX_DEPTH + 1]; /* objects still due at each level */
+    uint64_t rem[CT_PRESCAN_MAX_DEPTH + 1];         /* objects still due at each level */
+    msgpack_object *next[CT_PRESCAN_MAX_DEPTH + 1]; /* building: the next one at each level */
     unsigned d = 0;
     rem[0] = 1;
+    next[0] = root;
     uint64_t total = 0;
     size_t pos = 0;
 
@@ -147,15 +281,38 @@ static ct_err walk(const uint8_t *buf, size_t len, const ct_prescan_limits *lim,
         if (body > after) return CT_ERR_DECLARED_SIZE;
         pos += 1 + hdr + (size_t)body;
         rem[d]--;
+        msgpack_object *o = z ? next[d]++ : NULL;
 
         if (container) {
             if (items > after) return CT_ERR_DECLARED_SIZE;
             if (count > max_items) return CT_ERR_TOO_MANY;
             if (d + 1 > max_depth) return CT_ERR_TOO_DEEP;
+            if (z) {
+                /* a map's entries are key, value pairs: 2 objects each */
+                _Static_assert(sizeof(msgpack_object_kv) == 2 * sizeof(msgpack_object),
+                               "a kv is two objects");
+                msgpack_object *kids = NULL;
+                if (items > 0) {
+                    kids = msgpack_zone_malloc(z, (size_t)items * sizeof(msgpack_object));
+                    if (!kids) return CT_ERR_NOMEM;
+                }
+                bool is_map = (b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf;
+                o->type = is_map ? MSGPACK_OBJECT_MAP : MSGPACK_OBJECT_ARRAY;
+                if (is_map) {
+                    o->via.map.size = (uint32_t)count;
+                    o->via.map.ptr = (msgpack_object_kv *)(void *)kids;
+                } else {
+                    o->via.array.size = (uint32_t)count;
+                    o->via.array.ptr = kids;
+                }
+                next[d + 1] = kids;
+            }
             if (items > 0) {
                 rem[++d] = items;
                 continue;
             }
+        } else if (z) {
+            put_scalar(o, b, p, hdr, body);
         }
         while (rem[d] == 0) {
             if (d == 0) {
@@ -165,6 +322,17 @@ static ct_err walk(const uint8_t *buf, size_t len, const ct_prescan_limits *lim,
             d--;
         }
     }
+}
+
+static ct_err walk(const uint8_t *buf, size_t len, const ct_prescan_limits *lim, size_t *end)
+{
+    return walk_impl(buf, len, lim, end, NULL, NULL);
+}
+
+static ct_err walk_build(const uint8_t *buf, size_t len, const ct_prescan_limits *lim, size_t *end,
+                         msgpack_zone *z, msgpack_object *root)
+{
+    return walk_impl(buf, len, lim, end, z, root);
 }
 
 ct_err ct_prescan(const uint8_t *buf, size_t len, const ct_prescan_limits *lim)
@@ -223,21 +391,20 @@ static msgpack_zone *ct_zone_get(void)
 ct_err ct_codec_unpack(const uint8_t *buf, size_t len, const ct_prescan_limits *lim,
                        msgpack_object *out)
 {
-    ct_err e = ct_prescan(buf, len, lim);
-    if (e) return e;
     msgpack_zone *z = ct_zone_get();
-    if (!z) return CT_ERR_NOMEM;
-    msgpack_zone_clear(z);
-    size_t off = 0;
-    msgpack_unpack_return r = msgpack_unpack((const char *)buf, len, &off, z, out);
-    switch (r) {
-    case MSGPACK_UNPACK_SUCCESS:
-        return off == len ? CT_OK : CT_ERR_TRAILING_BYTES;
-    case MSGPACK_UNPACK_EXTRA_BYTES:
-        return CT_ERR_TRAILING_BYTES;
-    case MSGPACK_UNPACK_NOMEM_ERROR:
-        return CT_ERR_NOMEM;
-    default:
-        return CT_ERR_MALFORMED;
+    if (!z) {
+        ct_err e = ct_prescan(buf, len, lim);
+        return e ? e : CT_ERR_NOMEM;
     }
+    msgpack_zone_clear(z);
+    size_t end = 0;
+    ct_err e = walk_build(buf, len, lim, &end, z, out);
+    /* out of memory part-way: a fault of the frame further on still wins,
+     * as it does when the frame is walked before anything is built */
+    if (e == CT_ERR_NOMEM) {
+        ct_err f = ct_prescan(buf, len, lim);
+        return f ? f : CT_ERR_NOMEM;
+    }
+    if (e == CT_OK && end != len) e = CT_ERR_TRAILING_BYTES;
+    return e;
 }

@@ -3,8 +3,9 @@
  * ct_prescan.h — bounded structural walk of a MessagePack frame.
  *
  * msgpack-c's unpacker reserves memory from declared container sizes before
- * checking that the bytes exist ("dd 00 ff ff ff" reserves 512 MB). Every
- * frame from outside is therefore walked first by ct_prescan(), which never
+ * checking that the bytes exist ("dd 00 ff ff ff" reserves 512 MB), so it
+ * never sees bytes from outside: ct_codec_unpack (ct_codec.h) walks them with
+ * this walk and builds the objects itself. ct_prescan() alone never
  * allocates and checks, for every object: the header is complete; every
  * string/bin/ext length fits in the bytes left; every array/map count is
  * at most the bytes left (each element needs >= 1 byte) and at most
