@@ -20,6 +20,17 @@ static uint64_t key_hash(const uint8_t key[CT_PERSON_KEY_LEN])
     return h;
 }
 
+/* The slot of a key starts at hash & mask; its tag is the high half. */
+static uint64_t slot_tag(uint64_t h)
+{
+    return h & 0xffffffff00000000ull;
+}
+
+static uint32_t slot_ix(uint64_t v)
+{
+    return (uint32_t)v;
+}
+
 static uint64_t str_hash(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -142,10 +153,14 @@ static size_t slot_of(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN])
 {
     assert(m->tab_cap && (m->tab_cap & (m->tab_cap - 1)) == 0);
     size_t mask = m->tab_cap - 1;
-    size_t j = (size_t)key_hash(key) & mask;
-    for (uint32_t v; (v = m->tab[j]) != 0; j = (j + 1) & mask) {
-        assert(v - 1 < m->n);
-        if (memcmp(m->entries[v - 1].key, key, CT_PERSON_KEY_LEN) == 0) break;
+    uint64_t h = key_hash(key);
+    uint64_t tag = slot_tag(h);
+    size_t j = (size_t)h & mask;
+    for (uint64_t v; (v = m->tab[j]) != 0; j = (j + 1) & mask) {
+        assert(slot_ix(v) - 1 < m->n);
+        if (slot_tag(v) == tag &&
+            memcmp(m->entries[slot_ix(v) - 1].key, key, CT_PERSON_KEY_LEN) == 0)
+            break;
     }
     return j;
 }
@@ -168,8 +183,8 @@ void ct_pmap_clear(ct_pmap *m)
 ct_pmap_entry *ct_pmap_find(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN])
 {
     if (!m->n) return NULL;
-    uint32_t v = m->tab[slot_of(m, key)];
-    return v ? &m->entries[v - 1] : NULL;
+    uint64_t v = m->tab[slot_of(m, key)];
+    return v ? &m->entries[slot_ix(v) - 1] : NULL;
 }
 
 void ct_pmap_entry_state(const ct_pmap *m, const ct_pmap_entry *e, ct_person_state *st)
@@ -198,12 +213,16 @@ bool ct_pmap_get(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], ct_pers
 void ct_pmap_prefetch(const ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], int level)
 {
     if (!m->tab_cap) return;
-    size_t j = (size_t)key_hash(key) & (m->tab_cap - 1);
+    uint64_t h = key_hash(key);
+    size_t j = (size_t)h & (m->tab_cap - 1);
     if (level == 0) {
         __builtin_prefetch(&m->tab[j]);
     } else {
-        uint32_t v = m->tab[j];
-        if (v && v - 1 < m->n) __builtin_prefetch(&m->entries[v - 1]);
+        /* the entry only if the home slot holds this key's tag: a new key
+         * (the common case) would fetch another key's entry for nothing */
+        uint64_t v = m->tab[j];
+        if (v && slot_tag(v) == slot_tag(h) && slot_ix(v) - 1 < m->n)
+            __builtin_prefetch(&m->entries[slot_ix(v) - 1]);
     }
 }
 
@@ -227,13 +246,14 @@ ct_err ct_pmap_entry_set(ct_pmap *m, ct_pmap_entry *e, const ct_person_state *st
 static ct_err grow(ct_pmap *m)
 {
     size_t ncap = m->tab_cap ? m->tab_cap * 2 : TAB_MIN;
-    uint32_t *nt = calloc(ncap, sizeof *nt);
+    uint64_t *nt = calloc(ncap, sizeof *nt);
     if (!nt) return CT_ERR_NOMEM;
     for (size_t i = 0; i < m->n; i++) {
-        size_t j = (size_t)key_hash(m->entries[i].key) & (ncap - 1);
+        uint64_t h = key_hash(m->entries[i].key);
+        size_t j = (size_t)h & (ncap - 1);
         while (nt[j])
             j = (j + 1) & (ncap - 1);
-        nt[j] = (uint32_t)(i + 1);
+        nt[j] = slot_tag(h) | (i + 1);
     }
     free(m->tab);
     m->tab = nt;
@@ -265,7 +285,7 @@ ct_err ct_pmap_put(ct_pmap *m, const uint8_t key[CT_PERSON_KEY_LEN], const ct_pe
     memcpy(e->key, key, CT_PERSON_KEY_LEN);
     size_t slot = slot_of(m, key);
     assert(m->tab[slot] == 0);
-    m->tab[slot] = (uint32_t)(m->n + 1);
+    m->tab[slot] = slot_tag(key_hash(key)) | (m->n + 1);
     m->n++;
     assert(m->n * 2 <= m->tab_cap);
     return CT_OK;

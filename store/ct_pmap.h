@@ -4,17 +4,21 @@
  * Used by the store (the batch overlay and the pending states of a
  * checkpoint, ct_store_persons.c) and by the audit recount (all persons).
  *
- * Open addressing (linear probing) over a power-of-two array of uint32 entry
- * indices, load <= 1/2; entries live in one growable array of 64-byte records
+ * Open addressing (linear probing) over a power-of-two array of slots, load
+ * <= 1/2; a slot holds an entry index and 32 bits of the key's hash (its tag),
+ * so a probe past another key's slot does not read that key's entry: a
+ * lookup of an absent key touches the table only, a hit one entry (two cache
+ * misses at most in a table of millions, not one per probe). Entries live in
+ * one growable array of 64-byte records
  * in insertion order (agent and group strings are interned in one growable
  * arena, so a state costs no string copy per probe and no allocation per
  * insert: only the arrays grow, by doubling). The person hash is already a
  * BLAKE2b output, so its first 8 bytes are the hash.
  *
  * Invariants: tab_cap is 0 or a power of two >= 1024 with n * 2 <= tab_cap;
- * every index in tab is < n; entries are never removed one by one (a
- * cancelled person keeps a not-enrolled state), only all at once by
- * ct_pmap_clear; offset 0 of the string arena is "" (no group).
+ * every index in tab is < n, stored with the tag of its entry's key; entries are never removed one
+ * by one (a cancelled person keeps a not-enrolled state), only all at once by ct_pmap_clear; offset
+ * 0 of the string arena is "" (no group).
  *
  * The fields are visible for inlining and iteration (entries[0..n) in
  * insertion order); callers read them, never write them.
@@ -51,7 +55,7 @@ typedef struct {
 } ct_pmap_strings;
 
 typedef struct {
-    uint32_t *tab;  /* entry index + 1, 0 = empty */
+    uint64_t *tab;  /* tag << 32 | (entry index + 1); 0 = empty */
     size_t tab_cap; /* power of two or 0 */
     ct_pmap_entry *entries;
     size_t n, cap;
