@@ -180,6 +180,8 @@ void ct_audit_result_get(const ct_audit *a, ct_audit_result *out)
     out->counts = &a->counts;
 }
 
+static ct_err raw_record(uint64_t key, const uint8_t *raw, size_t raw_len, void *arg);
+
 ct_err ct_audit_run(ct_audit *a, const ct_audit_src *src, uint64_t to_seq, char *err, size_t errlen)
 {
     assert(!!src->store != !!src->file);
@@ -192,14 +194,21 @@ ct_err ct_audit_run(ct_audit *a, const ct_audit_src *src, uint64_t to_seq, char 
             ct_audit_diverge(a, src->file->from + bad, "seq %" PRIu64 ": %s: %s",
                              src->file->from + bad, src->name, msg);
     } else {
-        ct_err rc = ct_store_log_scan(src->store, 1, to_seq, ct_audit_record, a, &bad);
+        ct_err rc = ct_store_log_scan_raw(src->store, 1, to_seq, raw_record, a, &bad);
         ct_audit_finish(a);
-        if (rc == CT_ERR_STORE_CORRUPT && !a->diverged)
+        /* a record that does not decode (found by stage 2, in order) or a
+         * key that is not a seq (found by the scan; one past the stop is
+         * never reached by a walk that stopped) */
+        if (a->corrupt_seq)
+            bad = a->corrupt_seq;
+        else if (rc != CT_ERR_STORE_CORRUPT || a->stopped)
+            bad = 0;
+        if (bad && !a->diverged)
             ct_audit_diverge(a, bad,
                              "seq %" PRIu64 ": hash mismatch (record altered or reordered): "
                              "the stored record does not decode or holds another seq",
                              bad);
-        else if (rc && !a->diverged && !a->stopped && !a->err)
+        else if (rc && rc != CT_ERR_STORE_CORRUPT && !a->diverged && !a->stopped && !a->err)
             a->err = rc;
     }
     if (a->err) {
@@ -266,6 +275,10 @@ void ct_audit_progress_tick(ct_audit_progress *p, uint64_t seq, uint64_t done)
  * order. Returns non-zero to stop the walk. */
 static int stage2(ct_audit *a, ct_audit_item *it)
 {
+    if (it->corrupt) { /* the walk ends here, as a scan that decodes ends at it */
+        a->corrupt_seq = it->key;
+        return 1;
+    }
     const ct_logrec *rec = &it->rec;
     if (a->o.progress && (a->n_records & 4095) == 0) progress(a);
     if (a->missing) { /* after a jump: is the missing record somewhere later? */
@@ -385,6 +398,44 @@ static ct_err halted(const ct_audit *a)
     return a->err ? a->err : CT_STOP;
 }
 
+/* The item for the next record in the batch being filled, with n bytes of
+ * the batch's arena at *dst (submitting the batch when it is full); NULL when
+ * the walk has halted meanwhile or the arena cannot grow (a->err). */
+static ct_audit_item *batch_add(ct_audit *a, size_t n, uint8_t **dst)
+{
+    struct ct_audit_pool *p = a->pool;
+    ct_audit_batch *b = &p->b[p->fill % CT_AUDIT_NBATCH];
+    if (b->n == CT_AUDIT_BATCH || b->cap - b->used < n) {
+        submit(a);
+        if (a->halt) return NULL;
+        b = &p->b[p->fill % CT_AUDIT_NBATCH];
+        if (b->cap - b->used < n) {
+            size_t nc = b->cap * 2 + n;
+            uint8_t *na = realloc(b->arena, nc);
+            if (!na) {
+                a->err = CT_ERR_NOMEM;
+                a->halt = true;
+                return NULL;
+            }
+            b->arena = na;
+            b->cap = nc;
+        }
+    }
+    /* the arena of a batch never moves while it holds items (it only grows
+     * when empty, above) */
+    *dst = b->arena + b->used;
+    b->used += n;
+    return &b->items[b->n++];
+}
+
+/* Past the stop: lets stage 2 catch up so the scanner ends here. */
+static ct_err past_stop(ct_audit *a)
+{
+    submit(a);
+    drain(a, a->pool->fill, true);
+    return a->halt ? halted(a) : CT_OK;
+}
+
 ct_err ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len, void *arg)
 {
     ct_audit *a = arg;
@@ -393,44 +444,55 @@ ct_err ct_audit_record(const ct_logrec *rec, const uint8_t *raw, size_t raw_len,
     if (a->halt) return halted(a);
     if (!a->pool) {
         ct_audit_item it;
+        it.raw = NULL;
         it.rec = *rec;
         ct_audit_check_record(a->o.campaign, a->checker, a->o.ids_store, &it, a->scan_prev);
         memcpy(a->scan_prev, rec->hash, CT_LOGREC_HASH_LEN);
         if (stage2(a, &it)) a->halt = true;
         return a->halt ? halted(a) : CT_OK;
     }
-    struct ct_audit_pool *p = a->pool;
-    ct_audit_batch *b = &p->b[p->fill % CT_AUDIT_NBATCH];
-    if (b->n == CT_AUDIT_BATCH || b->cap - b->used < rec->event_len) {
-        submit(a);
-        if (a->halt) return halted(a);
-        b = &p->b[p->fill % CT_AUDIT_NBATCH];
-        if (b->cap - b->used < rec->event_len) {
-            size_t nc = b->cap * 2 + rec->event_len;
-            uint8_t *na = realloc(b->arena, nc);
-            if (!na) {
-                a->err = CT_ERR_NOMEM;
-                a->halt = true;
-                return a->err;
-            }
-            b->arena = na;
-            b->cap = nc;
-        }
-    }
-    ct_audit_item *it = &b->items[b->n++];
+    uint8_t *dst;
+    ct_audit_item *it = batch_add(a, rec->event_len, &dst);
+    if (!it) return halted(a);
+    it->raw = NULL;
     it->rec = *rec;
-    /* the arena of a batch never moves while it holds items (it only grows
-     * when empty, above) */
-    memcpy(b->arena + b->used, rec->event, rec->event_len);
-    it->rec.event = b->arena + b->used;
-    b->used += rec->event_len;
+    memcpy(dst, rec->event, rec->event_len);
+    it->rec.event = dst;
     memcpy(a->scan_prev, rec->hash, CT_LOGREC_HASH_LEN);
-    if ((a->o.stop_seq && rec->seq > a->o.stop_seq) || rec->received_ms > a->o.stop_time_ms) {
-        /* past the stop: let stage 2 catch up so the scanner ends here */
-        submit(a);
-        drain(a, p->fill, true);
-        if (a->halt) return halted(a);
+    if ((a->o.stop_seq && rec->seq > a->o.stop_seq) || rec->received_ms > a->o.stop_time_ms)
+        return past_stop(a);
+    return CT_OK;
+}
+
+/* The store's records, undecoded: stage 1 decodes them (on the workers in
+ * pipeline mode). The hash of a record that decodes is its last 32 bytes
+ * (docs/PROTOCOL.md §6: the stored value ends with bin 32 holding it): the
+ * next record's prev, known without decoding; after one that does not
+ * decode, stage 2 never gets further. */
+static ct_err raw_record(uint64_t key, const uint8_t *raw, size_t raw_len, void *arg)
+{
+    ct_audit *a = arg;
+    if (a->halt) return halted(a);
+    ct_audit_item tmp, *it = &tmp;
+    uint8_t *dst = NULL;
+    if (a->pool) {
+        it = batch_add(a, raw_len, &dst);
+        if (!it) return halted(a);
+        memcpy(dst, raw, raw_len);
+        raw = dst;
     }
+    it->raw = raw;
+    it->raw_len = raw_len;
+    it->key = key;
+    if (!a->pool)
+        ct_audit_check_record(a->o.campaign, a->checker, a->o.ids_store, it, a->scan_prev);
+    if (raw_len >= CT_LOGREC_HASH_LEN)
+        memcpy(a->scan_prev, raw + raw_len - CT_LOGREC_HASH_LEN, CT_LOGREC_HASH_LEN);
+    if (!a->pool) {
+        if (stage2(a, it)) a->halt = true;
+        return a->halt ? halted(a) : CT_OK;
+    }
+    if (a->o.stop_seq && key > a->o.stop_seq) return past_stop(a);
     return CT_OK;
 }
 

@@ -98,6 +98,8 @@ typedef struct {
     struct ct_audit_pool *pool;
     uint8_t scan_prev[CT_LOGREC_HASH_LEN]; /* stored hash of the last record scanned */
     bool halt;                             /* stage 2 stopped: tell the scanner */
+    uint64_t corrupt_seq; /* a stored record that does not decode or holds another seq
+                             (stage 2 reached it: the walk ends there) */
     uint64_t first_seq;
     uint64_t *idfp; /* [seq - first_seq]: id fingerprints (when ids_store) */
     size_t idfp_cap;

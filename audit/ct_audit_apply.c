@@ -65,6 +65,12 @@ static ct_err campaign_check(const ct_campaign *c, ct_campaign_checker *k, const
 void ct_audit_check_record(const ct_campaign *c, ct_campaign_checker *checker, ct_store *ids,
                            ct_audit_item *it, const uint8_t prev[CT_LOGREC_HASH_LEN])
 {
+    it->corrupt = false;
+    if (it->raw &&
+        (ct_logrec_decode(it->raw, it->raw_len, &it->rec) != CT_OK || it->rec.seq != it->key)) {
+        it->corrupt = true;
+        return;
+    }
     it->chain = ct_logrec_check(&it->rec, prev);
     it->is_life = ct_entry_is_life(it->rec.event, it->rec.event_len) == 1;
     it->dec = ct_entry_decode(it->rec.event, it->rec.event_len, &it->ent, NULL);

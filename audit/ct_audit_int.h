@@ -12,8 +12,13 @@
 #include "ct_audit.h"
 
 /* One record as the engine sees it: the record (event bytes copied into the
- * batch's arena in pipeline mode) plus the results of the per-record checks. */
+ * batch's arena in pipeline mode; from a store, the stored bytes, decoded in
+ * stage 1) plus the results of the per-record checks. */
 typedef struct {
+    const uint8_t *raw; /* non-NULL: rec is still to be decoded from raw[0..raw_len) */
+    size_t raw_len;
+    uint64_t key; /* the seq the store's key gives raw */
+    bool corrupt; /* raw does not decode, or holds another seq than key */
     ct_logrec rec;
     ct_entry ent;
     ct_tally_in in; /* ct_tally_in_make: the rule's inputs from the campaign */
@@ -27,8 +32,9 @@ typedef struct {
     uint8_t pkey[CT_PERSON_KEY_LEN]; /* program || person hash (the person map key) */
 } ct_audit_item;
 
-/* Stage 1: the pure per-record checks. checker may be NULL (plain checks);
- * ids non-NULL: compute idfp. */
+/* Stage 1: the pure per-record checks (first the record's decode when it
+ * carries raw bytes). checker may be NULL (plain checks); ids non-NULL:
+ * compute idfp. */
 void ct_audit_check_record(const ct_campaign *c, ct_campaign_checker *checker, ct_store *ids,
                            ct_audit_item *it, const uint8_t prev[CT_LOGREC_HASH_LEN]);
 

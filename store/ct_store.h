@@ -249,6 +249,15 @@ typedef ct_err (*ct_store_log_cb)(const ct_logrec *rec, const uint8_t *raw, size
                                   void *arg);
 ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_log_cb cb,
                          void *arg, uint64_t *bad_seq);
+/* The same walk without decoding: cb gets each record's key (its seq, as
+ * the log's key says) and its stored bytes, neither decoded nor checked
+ * (raw points into LMDB memory valid only during the call); the caller
+ * decodes them (ct_logrec_decode) and owns the check that the record holds
+ * that seq. CT_ERR_STORE_CORRUPT with *bad_seq only for a key that is not a
+ * seq. Lets a reader decode on other threads than the one walking. */
+typedef ct_err (*ct_store_raw_cb)(uint64_t seq, const uint8_t *raw, size_t raw_len, void *arg);
+ct_err ct_store_log_scan_raw(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_raw_cb cb,
+                             void *arg, uint64_t *bad_seq);
 
 /* The chain hash after record seq: all zero for seq 0 (the chain's start).
  * CT_ERR_NOT_FOUND when there is no record seq; the scan's errors

@@ -125,7 +125,8 @@ static ct_err walk(ct_store *s, MDB_dbi dbi, const MDB_val *start, walk_fn fn, v
 typedef struct {
     uint64_t next, to_seq;
     uint64_t *bad_seq;
-    ct_store_log_cb cb;
+    ct_store_log_cb cb;     /* decoded records, or */
+    ct_store_raw_cb raw_cb; /* stored bytes */
     void *arg;
 } log_walk;
 
@@ -138,21 +139,25 @@ static ct_err log_step(const MDB_val *k, const MDB_val *v, void *arg)
     }
     uint64_t key = ct_be64_get(k->mv_data);
     if (key > w->to_seq) return CT_STOP;
-    ct_logrec rec;
-    if (ct_logrec_decode(v->mv_data, v->mv_size, &rec) != CT_OK || rec.seq != key) {
-        if (w->bad_seq) *w->bad_seq = key;
-        return CT_ERR_STORE_CORRUPT;
+    ct_err r;
+    if (w->raw_cb) {
+        r = w->raw_cb(key, v->mv_data, v->mv_size, w->arg);
+    } else {
+        ct_logrec rec;
+        if (ct_logrec_decode(v->mv_data, v->mv_size, &rec) != CT_OK || rec.seq != key) {
+            if (w->bad_seq) *w->bad_seq = key;
+            return CT_ERR_STORE_CORRUPT;
+        }
+        r = w->cb(&rec, v->mv_data, v->mv_size, w->arg);
     }
-    ct_err r = w->cb(&rec, v->mv_data, v->mv_size, w->arg);
     if (r) return r;
     w->next = key + 1;
     return key >= w->to_seq ? CT_STOP : CT_OK;
 }
 
-ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_log_cb cb,
-                         void *arg, uint64_t *bad_seq)
+static ct_err log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, log_walk *w)
 {
-    if (bad_seq) *bad_seq = 0;
+    if (w->bad_seq) *w->bad_seq = 0;
     if (from_seq == 0) from_seq = 1;
     if (to_seq == 0) {
         uint8_t hd[CT_LOGREC_HASH_LEN];
@@ -160,11 +165,26 @@ ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_sto
         if (r) return r;
     }
     if (from_seq > to_seq) return CT_OK;
-    log_walk w = {from_seq, to_seq, bad_seq, cb, arg};
+    w->next = from_seq;
+    w->to_seq = to_seq;
     uint8_t kb[8];
     ct_be64_put(kb, from_seq);
     MDB_val start = {8, kb};
-    return walk(s, s->log, &start, log_step, &w);
+    return walk(s, s->log, &start, log_step, w);
+}
+
+ct_err ct_store_log_scan(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_log_cb cb,
+                         void *arg, uint64_t *bad_seq)
+{
+    log_walk w = {.bad_seq = bad_seq, .cb = cb, .arg = arg};
+    return log_scan(s, from_seq, to_seq, &w);
+}
+
+ct_err ct_store_log_scan_raw(ct_store *s, uint64_t from_seq, uint64_t to_seq, ct_store_raw_cb cb,
+                             void *arg, uint64_t *bad_seq)
+{
+    log_walk w = {.bad_seq = bad_seq, .raw_cb = cb, .arg = arg};
+    return log_scan(s, from_seq, to_seq, &w);
 }
 
 typedef struct {

@@ -4,9 +4,9 @@ Stores are built through the real store API by ct_audit_mkstore (synthetic,
 deterministic campaign logs: repeats, cancels, foreign cancels, groups), then
 tampered with directly in the LMDB file (python3-lmdb), and every command is
 run as a real process:
-  - tamper: flipped event byte, deleted record, swapped records, changed
-    count, deleted ids entry, broken ctlog file -> exit 1 naming the first
-    divergence precisely; untouched store -> exit 0 "OK seq=N head=H";
+  - tamper: flipped event byte, deleted record, swapped records, a record
+    that does not decode, changed count, deleted ids entry, broken ctlog
+    file -> exit 1 naming the first divergence precisely; untouched store -> exit 0 "OK seq=N head=H";
   - export ctlog -> verify --file -> rebuild into a fresh dir -> identical log,
     counts and head; export jsonl/csv parse and hold no national ID;
   - replay --time equals replay --seq at the same position;
@@ -16,6 +16,7 @@ run as a real process:
   - trace filters; usage errors exit 2.
 """
 import csv
+import datetime
 import io
 import json
 import os
@@ -213,6 +214,46 @@ def test_swap_records_with_rewritten_seq():
     s.close()
     r = verify("--data", d, check_rc=1)
     check(r.stdout == "FAIL seq 600: hash mismatch (record altered or reordered)\n", r.stdout)
+
+
+def test_undecodable_record():
+    """A stored record that does not decode ends the walk there, whichever
+    thread decodes it: an earlier finding wins, a walk that stops before it
+    (replay --seq, --time) never reads it."""
+    bad_msg = ("FAIL seq 700: hash mismatch (record altered or reordered): the stored record "
+               "does not decode or holds another seq\n")
+    pristine = Store(W.sub("pristine"))
+    t650 = msgpack.unpackb(pristine.get(650), raw=True)[1]
+    pristine.close()
+    d = fresh(W, "garbage")
+    s = Store(d)
+    s.put(700, b"\x95\x01")  # an array of 5 that ends after 1 element
+    s.close()
+    r = verify("--data", d, check_rc=1)
+    check(r.stdout == bad_msg, r.stdout)
+    for th in ("1", "2"):
+        r = audit("replay", "--data", d, "--seq", "700", "--threads", th, check_rc=1)
+        check(r.stdout == bad_msg, r.stdout)
+        a = audit("replay", "--data", d, "--seq", "699", "--now", NOW, "--format", "json",
+                  "--threads", th, check_rc=0)
+        b = audit("replay", "--data", W.sub("pristine"), "--seq", "699", "--now", NOW,
+                  "--format", "json", "--threads", th, check_rc=0)
+        check(a.stdout == b.stdout and a.stdout, "replay before the bad record")
+        # by time: the walk stops at the first record received after it
+        iso = datetime.datetime.fromtimestamp(t650 // 1000, datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (t650 % 1000)
+        a = audit("replay", "--data", d, "--time", iso, "--now", NOW, "--format", "json",
+                  "--threads", th, check_rc=0)
+        b = audit("replay", "--data", W.sub("pristine"), "--time", iso, "--now", NOW,
+                  "--format", "json", "--threads", th, check_rc=0)
+        check(a.stdout == b.stdout and a.stdout, "replay --time before the bad record")
+    d = fresh(W, "garbage-after-gap")
+    s = Store(d)
+    s.delete(400)
+    s.put(700, b"\x95\x01")
+    s.close()
+    r = verify("--data", d, check_rc=1)
+    check(r.stdout == "FAIL seq 400 missing (log jumps from 399 to 401)\n", r.stdout)
 
 
 def test_change_count():
@@ -648,7 +689,7 @@ if __name__ == "__main__":
         main([test_untouched_verifies, test_flip_event_byte, test_flip_collector_and_time,
               test_delete_record, test_delete_last_record, test_record_beyond_head,
               test_swap_records,
-              test_swap_records_with_rewritten_seq, test_change_count, test_change_agent_count,
+              test_swap_records_with_rewritten_seq, test_undecodable_record, test_change_count, test_change_agent_count,
               test_commune_counts, test_tally_version_rebuild,
               test_delete_ids_entry, test_ids_tamper, test_export_verify_rebuild, test_ctlog_file_tamper,
               test_partial_export, test_jsonl_csv_export, test_replay_time_equals_seq,
