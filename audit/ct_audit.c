@@ -17,8 +17,8 @@
 
 /* ---- the pipeline ---- */
 
-#define CT_AUDIT_BATCH 2048
-#define CT_AUDIT_NBATCH 8
+#define CT_AUDIT_BATCH 512
+#define CT_AUDIT_NBATCH 16
 
 enum { B_FREE = 0, B_FILLING, B_QUEUED, B_WORKING, B_DONE };
 
