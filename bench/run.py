@@ -8,7 +8,9 @@ chitieu-collector / chitieu-audit, repeats every point R times and prints
 
 Sections (--only a,b,...; default all):
   ingest     matrix N collectors x window W: 1x1, 16x1, 1x1000, 4x1000, 16x100
-             events/s, ack p50/p99/p999, aggregator CPU us/event, VmHWM, batch, commits/s
+             events/s, ack p50/p99/p999, aggregator CPU us/event, VmHWM, batch, commits/s;
+             before and after each 1x1 run, the disk's floor (ct_syncfloor: one-record durable LMDB
+             commits) and the 1x1 ack p50 minus that floor
   windows    4x250 and 4x500 (ack latency vs window at the same concurrency)
   curve      4x1000 with CurveZMQ (keys + auth file, loadgen key = admin)
   proto      the prototype pipeline of ../shared/bench (--proto-dir) alternated with
@@ -316,6 +318,20 @@ class Bench:
             sys.exit(f"bench: ct_loadgen failed ({r.returncode}): {' '.join(args)}")
         return json.loads(r.stdout.strip().splitlines()[-1])
 
+    def floor_bin(self):
+        p = self.a.floor or os.path.join(self.bin, "ct_syncfloor")
+        return p if os.path.exists(p) else None
+
+    def sync_floor(self, name, commits=500):
+        """The disk's floor under a one-at-a-time ack, in the data dirs' file system:
+        ct_syncfloor's one-record durable LMDB commits (p50/p99 ms)."""
+        r = subprocess.run([self.floor_bin(), os.path.join(self.tmp, name), str(commits)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            log(r.stderr)
+            sys.exit(f"bench: ct_syncfloor failed ({r.returncode})")
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
     def cleanup(self):
         for p in list(self.procs):
             self.stop(p, 10)
@@ -340,7 +356,9 @@ class Bench:
     def ingest_point(self, n, w, m, reps, secure=None, label=None, feed=False, reporter=False):
         label = label or f"{n}x{w}"
         runs = []
+        one = n == 1 and w == 1 and not secure and self.floor_bin()
         for i in range(reps):
+            fl = self.sync_floor(f"floor-{label}-{i}") if one else None
             p, eps, data = self.start_agg(f"ing-{label}-{i}", secure=secure and secure[0:2])
             rep = None
             sampler = None
@@ -371,6 +389,11 @@ class Bench:
                 self.stop(rep)
             self.stop(p)
             shutil.rmtree(data, ignore_errors=True)
+            if fl:  # the floor before and after the run: their mean p50, the larger p99
+                fl2 = self.sync_floor(f"floor-{label}-{i}b")
+                r["floor_p50_ms"] = (fl["p50_ms"] + fl2["p50_ms"]) / 2
+                r["floor_p99_ms"] = max(fl["p99_ms"], fl2["p99_ms"])
+                r["over_floor_ms"] = r["lat_p50_ms"] - fl["p50_ms"]
             runs.append(r)
             log(f"  {label} run {i + 1}/{reps}: {r['events_per_s']:.0f} ev/s, ack p50 "
                 f"{r['lat_p50_ms']:.2f} p99 {r['lat_p99_ms']:.2f} ms, batch {r['batch_avg']:.0f}"
@@ -379,6 +402,8 @@ class Bench:
         keys = ["events_per_s", "lat_p50_ms", "lat_p99_ms", "lat_p999_ms", "agg_cpu_us_per_event",
                 "agg_hwm_kb", "loadgen_hwm_kb", "batch_avg", "commits_per_s",
                 "agg_write_bytes_per_event", "agg_rss_anon_kb", "loadgen_cpu_us_per_event"]
+        if one:
+            keys += ["floor_p50_ms", "floor_p99_ms", "over_floor_ms"]
         if feed:
             keys += ["feed_lag_p50_ms", "feed_lag_p99_ms", "feed_updates", "feed_gaps"]
         if reporter:
@@ -803,6 +828,12 @@ class Bench:
                              f"{f(v['agg_cpu_us_per_event']):>20}{f(v['batch_avg']):>20}"
                              f"{f(v['commits_per_s']):>20}{f(v['agg_hwm_kb']):>24}{f(v.get('agg_rss_anon_kb')):>22}"
                              f"{f(v.get('agg_write_bytes_per_event')):>22}")
+        for k, v in ing.items():
+            if v.get("floor_p50_ms"):
+                lines.append(f"{k} against the disk's floor (ct_syncfloor: 500 one-record durable "
+                             f"LMDB commits before and after each run, same file system): floor p50 "
+                             f"{f(v['floor_p50_ms'])} ms, p99 {f(v['floor_p99_ms'])} ms; ack p50 "
+                             f"minus floor p50 {f(v['over_floor_ms'])} ms")
         fd = self.results.get("feed")
         if fd:
             lines.append("")
@@ -912,6 +943,10 @@ class Bench:
                                 "cpu_us": med(v["agg_cpu_us_per_event"]),
                                 "batch": med(v["batch_avg"]), "hwm_kb": med(v["agg_hwm_kb"]),
                                 "anon_kb": med(v.get("agg_rss_anon_kb"))}
+            if v.get("floor_p50_ms"):
+                s[f"ingest_{k}"].update(floor_p50=med(v["floor_p50_ms"]),
+                                        floor_p99=med(v["floor_p99_ms"]),
+                                        over_floor=med(v["over_floor_ms"]))
         for k, v in self.results.get("windows", {}).items():
             s[f"ingest_{k}"] = {"eps": med(v["events_per_s"]), "p50": med(v["lat_p50_ms"]),
                                 "p99": med(v["lat_p99_ms"])}
@@ -968,6 +1003,9 @@ def main():
                     help="ingest matrix points to run, e.g. 1x1,4x1000 (default all)")
     ap.add_argument("--loadgen", default=None,
                     help="ct_loadgen to use (default BIN/ct_loadgen; one for every build in A/B)")
+    ap.add_argument("--floor", default=None,
+                    help="ct_syncfloor beside the 1x1 point (default BIN/ct_syncfloor; skipped "
+                         "if absent; one for every build in A/B)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--no-pg", action="store_true", help="repl: skip the PostgreSQL pair")
     ap.add_argument("--big", action="store_true", help="also the 10M-event store")
