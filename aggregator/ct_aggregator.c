@@ -162,6 +162,8 @@ static void refuse_submits(ct_aggregator_state *r)
     ct_buf_free(&out);
 }
 
+_Static_assert(S_REPL == S_N - 1, "loop(): the replication monitor is the last one polled");
+
 static ct_err loop(ct_aggregator_state *r, char *err, size_t errlen)
 {
     const ct_aggregator_opts *o = r->o;
@@ -174,18 +176,24 @@ static ct_err loop(ct_aggregator_state *r, char *err, size_t errlen)
         o->stats_interval > 0 ? ct_monotonic_ms() + (int64_t)(o->stats_interval * 1000) : INT64_MAX;
     int64_t next_rc = ct_monotonic_ms() + o->reader_check_s * 1000;
     int64_t next_metrics = 0;
+    const bool repl_on = o->n_replicate > 0;
     while (!__atomic_load_n(o->stop,
                             __ATOMIC_ACQUIRE)) { /* a signal handler or another thread sets it */
         int ni = 0;
         items[ni++] = (zmq_pollitem_t){NULL, o->wake_fd, o->wake_fd >= 0 ? ZMQ_POLLIN : 0, 0};
         items[ni++] = (zmq_pollitem_t){r->ss[S_INGEST].sock, 0, ZMQ_POLLIN, 0};
         items[ni++] = (zmq_pollitem_t){r->ss[S_SNAP].sock, 0, ZMQ_POLLIN, 0};
-        items[ni++] = (zmq_pollitem_t){r->ss[S_REPL].sock, 0, ZMQ_POLLIN, 0};
+        /* without --replicate the replication socket has no endpoint: neither
+         * it nor its monitor is polled (each socket polled costs every round
+         * two system calls, on the one-event ack's path too) */
+        items[ni++] =
+            (zmq_pollitem_t){repl_on ? r->ss[S_REPL].sock : NULL, -1, repl_on ? ZMQ_POLLIN : 0, 0};
         items[ni++] = (zmq_pollitem_t){r->follow ? ct_follow_socket(r->follow) : NULL, -1,
                                        r->follow ? ZMQ_POLLIN : 0, 0};
         const int mon0 = ni;
         for (int i = 0; i < S_N; i++)
-            items[ni++] = (zmq_pollitem_t){r->ss[i].mon, 0, ZMQ_POLLIN, 0};
+            if (i != S_REPL || repl_on)
+                items[ni++] = (zmq_pollitem_t){r->ss[i].mon, 0, ZMQ_POLLIN, 0};
         int64_t now = ct_monotonic_ms();
         int64_t due = next_hb < next_stats ? next_hb : next_stats;
         if (next_rc < due) due = next_rc;
@@ -244,7 +252,7 @@ static ct_err loop(ct_aggregator_state *r, char *err, size_t errlen)
         }
         for (int i = mon0; i < ni; i++)
             if (n > 0 && (items[i].revents & ZMQ_POLLIN))
-                ct_server_drain_monitor(&r->ss[i - mon0], &r->cs);
+                ct_server_drain_monitor(&r->ss[i - mon0], &r->cs); /* S_REPL is the last */
         now = ct_monotonic_ms();
         if (may_act) ct_repl_tick(r->repl, now);
         if (r->follow) {
