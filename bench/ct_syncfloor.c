@@ -6,12 +6,13 @@
  * pages, then its synchronous meta-page write). Prints p50/p90/p99 of one
  * commit (mdb_txn_begin to the return of mdb_txn_commit) in ms and the bytes
  * handed to write() per commit, as one JSON line. bench/run.py runs it in the
- * same directory as each 1x1 repetition, so the 1x1 ack p50 is quoted with
- * the floor the disk set in that minute. Not a test: the numbers are the
- * machine's.
+ * file system of the data dirs before and after each 1x1 repetition, so the
+ * 1x1 ack p50 is quoted with the floor the disk set in those minutes. Not a
+ * test: the numbers are the machine's.
  *   ct_syncfloor DIR [COMMITS]      DIR: created, used, removed
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <lmdb.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ static uint64_t wchar(void)
     uint64_t v = 0;
     if (!f) return 0;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "wchar: %lu", &v) == 1) break;
+        if (sscanf(line, "wchar: %" SCNu64, &v) == 1) break;
     fclose(f);
     return v;
 }
