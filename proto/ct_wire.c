@@ -30,7 +30,7 @@ static const ct_kind_row ct_kinds[] = {
     {"upd", CT_MSG_UPDATE},    {"hb", CT_MSG_HEARTBEAT},   {"snq", CT_MSG_SNAP_REQ},
     {"snp", CT_MSG_SNAPSHOT},  {"rq", CT_MSG_REPL_REQ},    {"rb", CT_MSG_REPL_BATCH},
     {"tel", CT_MSG_TELEMETRY}, {"stq", CT_MSG_STATUS_REQ}, {"sta", CT_MSG_STATUS},
-    {"cq", CT_MSG_COPY_REQ},   {"cc", CT_MSG_COPY_CHUNK},
+    {"cq", CT_MSG_COPY_REQ},   {"cc", CT_MSG_COPY_CHUNK},  {"sf", CT_MSG_SAFE_PUSH},
 };
 
 const char *ct_wire_kind_name(ct_msg_kind k)
@@ -41,7 +41,7 @@ const char *ct_wire_kind_name(ct_msg_kind k)
 }
 
 /* Key tables: index 0 and 1 are always "v" and "k". */
-static const char *const ct_keys_sub[] = {"v", "k", "n", "e", "w", "ep", NULL};
+static const char *const ct_keys_sub[] = {"v", "k", "n", "e", "w", "ep", "sp", NULL};
 static const char *const ct_keys_ack[] = {"v", "k", "n", "s", "r", "f", "ep", NULL};
 static const char *const ct_keys_err[] = {"v", "k", "n", "c", NULL};
 static const char *const ct_keys_upd[] = {"v", "k", "s",  "p",  "ph", "h",
@@ -173,12 +173,20 @@ ct_err ct_wire_submit_decode_wm(const uint8_t *buf, size_t len, uint64_t *token,
 ct_err ct_wire_submit_decode_ep(const uint8_t *buf, size_t len, uint64_t *token, bool *want_safe,
                                 uint64_t *epoch, ct_bytes *events, size_t max, size_t *n)
 {
+    bool push;
+    return ct_wire_submit_decode_sp(buf, len, token, want_safe, epoch, &push, events, max, n);
+}
+
+ct_err ct_wire_submit_decode_sp(const uint8_t *buf, size_t len, uint64_t *token, bool *want_safe,
+                                uint64_t *epoch, bool *push, ct_bytes *events, size_t max,
+                                size_t *n)
+{
     if (n) *n = 0;
     msgpack_object root;
     ct_err e = ct_wire_open_kind(buf, len, &ct_lim_sub, CT_MSG_SUBMIT, &root);
     if (e) return e;
-    const msgpack_object *f[6];
-    if ((e = ct_wire_fields(&root, ct_keys_sub, f, 6))) return e;
+    const msgpack_object *f[7];
+    if ((e = ct_wire_fields(&root, ct_keys_sub, f, 7))) return e;
     /* values in table order */
     uint64_t tok = 0;
     if (f[2] && (e = ct_codec_uint(f[2], UINT64_MAX, &tok))) return e;
@@ -200,10 +208,17 @@ ct_err ct_wire_submit_decode_ep(const uint8_t *buf, size_t len, uint64_t *token,
         if ((e = ct_codec_uint(f[5], UINT64_MAX, &x))) return e;
         if (x == 0) return CT_ERR_BAD_VALUE;
     }
+    uint64_t sp = 0;
+    if (f[6]) {
+        if ((e = ct_codec_uint(f[6], UINT64_MAX, &sp))) return e;
+        if (sp != 1) return CT_ERR_BAD_VALUE;
+    }
     if (!f[2] || !f[3]) return CT_ERR_MISSING_FIELD;
-    if (!events || !n || !token || !want_safe || !epoch) return CT_ERR_ARG;
+    if (sp && !w) return CT_ERR_BAD_VALUE; /* a push without the watermark */
+    if (!events || !n || !token || !want_safe || !epoch || !push) return CT_ERR_ARG;
     *want_safe = w == 1;
     *epoch = x;
+    *push = sp == 1;
     const msgpack_object_array *a = &f[3]->via.array;
     for (uint32_t i = 0; i < a->size; i++) {
         events[i].data = (const uint8_t *)a->ptr[i].via.bin.ptr;
@@ -525,7 +540,14 @@ ct_err ct_wire_submit_encode_wm(uint64_t token, const ct_bytes *events, size_t n
 ct_err ct_wire_submit_encode_ep(uint64_t token, const ct_bytes *events, size_t n, bool want_safe,
                                 uint64_t epoch, ct_buf *out)
 {
+    return ct_wire_submit_encode_sp(token, events, n, want_safe, epoch, false, out);
+}
+
+ct_err ct_wire_submit_encode_sp(uint64_t token, const ct_bytes *events, size_t n, bool want_safe,
+                                uint64_t epoch, bool push, ct_buf *out)
+{
     if (!out || (n && !events)) return CT_ERR_ARG;
+    if (push && !want_safe) return CT_ERR_BAD_VALUE;
     if (n == 0) return CT_ERR_BAD_VALUE;
     if (n > CT_WIRE_MAX_EVENTS) return CT_ERR_TOO_MANY;
     size_t total = 32;
@@ -539,7 +561,8 @@ ct_err ct_wire_submit_encode_ep(uint64_t token, const ct_bytes *events, size_t n
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, ct_buf_msgpack_write);
     int bad = 0;
-    ct_wire_pk_head(&pk, 4 + (want_safe ? 1u : 0u) + (epoch ? 1u : 0u), CT_MSG_SUBMIT);
+    ct_wire_pk_head(&pk, 4 + (want_safe ? 1u : 0u) + (epoch ? 1u : 0u) + (push ? 1u : 0u),
+                    CT_MSG_SUBMIT);
     ct_wire_pk_str(&pk, "n");
     bad |= msgpack_pack_uint64(&pk, token);
     ct_wire_pk_str(&pk, "e");
@@ -555,6 +578,10 @@ ct_err ct_wire_submit_encode_ep(uint64_t token, const ct_bytes *events, size_t n
     if (epoch) {
         ct_wire_pk_str(&pk, "ep");
         bad |= msgpack_pack_uint64(&pk, epoch);
+    }
+    if (push) {
+        ct_wire_pk_str(&pk, "sp");
+        bad |= msgpack_pack_uint64(&pk, 1);
     }
     return ct_wire_pk_finish(out, start, bad);
 }

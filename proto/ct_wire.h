@@ -64,6 +64,9 @@
  *                                   the copy's head, "ep" its epoch, "dg"
  *                                   BLAKE2b-256 of the whole copy, "ci" +
  *                                   "cf" the campaign
+ *   "sf"  aggregator -> collector   "s" committed seq, "f" safe seq, "ep"
+ *                                   epoch: the safe watermark pushed,
+ *                                   unasked, to a collector that sent "sp"
  *
  * Watermarks: a "sub" may carry "w": 1 (after "e"): the sender asks for the
  * safe watermark, and the "ack" then carries "f" (after "r"), the highest
@@ -76,6 +79,11 @@
  * "ep" ends with "ep" (after "f"), the aggregator's epoch. An aggregator
  * whose epoch is lower than a "sub"'s "ep" answers "err" stale_epoch and stores
  * nothing; a follower answers every "sub" with "err" not_primary.
+ *
+ * Pushed watermark: a "sub" with "w" may end with "sp": 1 (after "ep"): the
+ * primary then sends that routing id an "sf" when its safe seq moves while
+ * the collector holds events of it committed but not yet safe. An
+ * aggregator that predates "sp" answers "err" unknown_key.
  *
  * Counter values are absolute (not increments). A feed subscriber at seq S
  * applies "upd" only if p == S AND ph == its head H (then S := s, H := h);
@@ -121,7 +129,8 @@ typedef enum {
     CT_MSG_STATUS_REQ,
     CT_MSG_STATUS,
     CT_MSG_COPY_REQ,
-    CT_MSG_COPY_CHUNK
+    CT_MSG_COPY_CHUNK,
+    CT_MSG_SAFE_PUSH
 } ct_msg_kind;
 
 typedef enum {
@@ -211,6 +220,23 @@ ct_err ct_wire_ack_encode_ep(uint64_t token, uint64_t seq, bool has_safe, uint64
 ct_err ct_wire_ack_decode_ep(const uint8_t *buf, size_t len, uint64_t *token, uint64_t *seq,
                              bool *has_safe, uint64_t *safe, uint64_t *epoch, ct_ack_item *items,
                              size_t max, size_t *n);
+
+/* The push form (docs/PROTOCOL.md §3.2 "Pushed watermark"): a "sub" may end
+ * with "sp": 1 after "ep" = "push me the safe watermark" (push true; needs
+ * want_safe, else CT_ERR_BAD_VALUE; "sp" other than 1 bad_value). The _ep
+ * functions are these with push false (their decoder accepts and drops
+ * "sp"). */
+ct_err ct_wire_submit_encode_sp(uint64_t token, const ct_bytes *events, size_t n, bool want_safe,
+                                uint64_t epoch, bool push, ct_buf *out);
+ct_err ct_wire_submit_decode_sp(const uint8_t *buf, size_t len, uint64_t *token, bool *want_safe,
+                                uint64_t *epoch, bool *push, ct_bytes *events, size_t max,
+                                size_t *n);
+/* "sf" (aggregator -> collector, unsolicited, on the ingest socket): "s"
+ * committed seq, "f" safe seq (<= "s", else bad_value), "ep" epoch (>= 1,
+ * else bad_value); all three required. */
+ct_err ct_wire_safe_push_encode(uint64_t committed, uint64_t safe, uint64_t epoch, ct_buf *out);
+ct_err ct_wire_safe_push_decode(const uint8_t *buf, size_t len, uint64_t *committed, uint64_t *safe,
+                                uint64_t *epoch);
 
 /* The ack an aggregator sends to a "sub" (docs/PROTOCOL.md §3.2): when the
  * sub carried "w" (want_safe), 4-element items with "q", then "f" = safe

@@ -122,6 +122,14 @@ int main(int argc, char **argv)
     putb("wire", "err-nil", &b);
     ct_wire_snapreq_encode(&b);
     putb("wire", "snq", &b);
+    ct_wire_safe_push_encode(1001, 998, 1, &b);
+    putb("wire", "sf", &b);
+    {
+        uint8_t one_ev[] = {0x81, 0xa1, 0x76, 0x01};
+        ct_bytes one = {one_ev, sizeof one_ev};
+        ct_wire_submit_encode_sp(5, &one, 1, true, 4, true, &b);
+        putb("wire", "sub-sp", &b);
+    }
     fx_encode_state(CT_MSG_UPDATE, 3, &b);
     put("wire", "upd", b.data, b.len);
     putb("state", "upd", &b);

@@ -1,5 +1,6 @@
 /* fuzz_wire.c — libFuzzer target: every wire decoder on the same input
- * (peek, sub + the events inside it, ack, err, upd/hb/snp, snq).
+ * (peek, sub + the events inside it, ack, err, upd/hb/snp, snq, tel, stq,
+ * sta, sf).
  * Invariants: codes from the table; decoders agree with ct_wire_peek_kind
  * (a decoder of another kind never accepts); accepted messages re-encode
  * canonically and decode to the same content.
@@ -40,6 +41,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        (evs[i].len == 0 || memcmp(again[i].data, evs[i].data, evs[i].len) == 0));
         free(again);
         ct_buf_free(&b);
+    }
+
+    {
+        bool want = false, push = false;
+        uint64_t ep = 0;
+        e = ct_wire_submit_decode_sp(data, size, &tok, &want, &ep, &push, evs, CT_WIRE_MAX_EVENTS,
+                                     &n);
+        FUZZ_CHECK(ct_err_known(e));
+        if (e == CT_OK) FUZZ_CHECK(kind == CT_MSG_SUBMIT && (!push || want));
+    }
+    {
+        uint64_t c1 = 0, c2 = 0, c3 = 0, d1 = 0, d2 = 0, d3 = 0;
+        e = ct_wire_safe_push_decode(data, size, &c1, &c2, &c3);
+        FUZZ_CHECK(ct_err_known(e));
+        if (e == CT_OK) {
+            FUZZ_CHECK(pk == CT_OK && kind == CT_MSG_SAFE_PUSH && c2 <= c1 && c3 >= 1);
+            ct_buf b = CT_BUF_INIT;
+            FUZZ_CHECK(ct_wire_safe_push_encode(c1, c2, c3, &b) == CT_OK);
+            FUZZ_CHECK(ct_wire_safe_push_decode(b.data, b.len, &d1, &d2, &d3) == CT_OK);
+            FUZZ_CHECK(d1 == c1 && d2 == c2 && d3 == c3);
+            ct_buf_free(&b);
+        }
     }
 
     e = ct_wire_ack_decode(data, size, &tok, &seq, items, CT_WIRE_MAX_EVENTS, &n);
