@@ -164,6 +164,16 @@ static void refuse_submits(ct_aggregator_state *r)
 
 _Static_assert(S_REPL == S_N - 1, "loop(): the replication monitor is the last one polled");
 
+/* The collectors that asked for the pushed watermark ("sp") and wait for
+ * safe learn it as soon as the followers' reports move it, not with their
+ * next ack (ct_safe_push.h). */
+static void push_safe(ct_aggregator_state *r)
+{
+    void *isock[1] = {r->ss[S_INGEST].sock};
+    ct_ingest_set_safe(r->ing, ct_repl_safe(r->repl));
+    ct_ingest_push_safe(r->ing, isock, 1, r->head_seq);
+}
+
 static ct_err loop(ct_aggregator_state *r, char *err, size_t errlen)
 {
     const ct_aggregator_opts *o = r->o;
@@ -227,7 +237,10 @@ static ct_err loop(ct_aggregator_state *r, char *err, size_t errlen)
          * the safe watermark they move), and again after the round's commit:
          * one that came in during it is answered without waiting a round */
         bool serve_repl = o->n_replicate && may_act && !r->follow;
-        if (serve_repl) ct_repl_serve(r->repl, ct_monotonic_ms());
+        if (serve_repl) {
+            ct_repl_serve(r->repl, ct_monotonic_ms());
+            push_safe(r); /* before the round's commit, not after it */
+        }
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
             if (r->follow || !may_act) {
                 refuse_submits(r);
@@ -255,6 +268,7 @@ static ct_err loop(ct_aggregator_state *r, char *err, size_t errlen)
                 ct_server_drain_monitor(&r->ss[i - mon0], &r->cs); /* S_REPL is the last */
         now = ct_monotonic_ms();
         if (may_act) ct_repl_tick(r->repl, now);
+        if (serve_repl) push_safe(r);
         if (r->follow) {
             ct_follow_tick(r->follow, now);
             if (!ct_follow_waiting(r->follow)) {

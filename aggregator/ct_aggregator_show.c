@@ -236,11 +236,14 @@ void ct_aggregator_log_repl_stats(ct_aggregator_state *r, int64_t now)
     }
     uint64_t c = ct_repl_committed_seq(r->repl), sf = ct_repl_safe(r->repl);
     int64_t stalled = ct_repl_safe_stalled_ms(r->repl, now);
+    ct_safe_push_stats ps = ct_ingest_push_stats(r->ing);
     ct_log(CT_LOG_INFO, "replication",
            "role=primary committed=%llu safe=%llu unsafe_records=%llu sync_followers=%zu "
-           "followers=%zu safe_stalled_ms=%lld detail=\"%s\"",
+           "followers=%zu safe_stalled_ms=%lld detail=\"%s\" safe_pushes=%llu "
+           "push_waiting=%zu push_dropped=%llu push_full=%llu",
            (unsigned long long)c, (unsigned long long)sf, (unsigned long long)(c - sf),
-           o->sync_followers, n, (long long)stalled, det);
+           o->sync_followers, n, (long long)stalled, det, (unsigned long long)ps.pushes, ps.waiting,
+           (unsigned long long)ps.dropped, (unsigned long long)ps.full);
     if (o->sync_followers > 0 && stalled >= SAFE_STALL_ALERT_MS)
         ct_log(CT_LOG_WARN, "ALERT: safe watermark stalled while committed moves",
                "committed=%llu safe=%llu stalled_ms=%lld sync_followers=%zu followers=%zu "

@@ -34,6 +34,7 @@ typedef struct {
     bool tel; /* an office's telemetry: err is the answer's code (0 = recorded) */
     bool has_token;
     bool want_safe; /* the submit carried "w" */
+    bool push;      /* the submit carried "sp": push "sf" to this routing id */
     uint64_t epoch; /* the submit's "ep" (0 = absent) */
     uint16_t err;   /* when !ok */
     size_t sock;
@@ -57,6 +58,7 @@ struct ct_ingest {
     ct_buf out;
     size_t round_bytes; /* frame bytes the last round held */
     uint64_t safe;      /* see ct_ingest_set_safe */
+    ct_safe_push *push; /* collectors waiting for a pushed safe watermark */
     ct_ingest_stats st;
 };
 
@@ -83,8 +85,9 @@ ct_err ct_ingest_create(const ct_ingest_opts *o, ct_ingest **out)
     g->acks = calloc(g->cap_items, sizeof *g->acks);
     g->sidx = calloc(g->cap_items, sizeof *g->sidx);
     g->sitems = calloc(g->cap_items, sizeof *g->sitems);
-    if (!g->msgs || !g->raw || !g->ev || !g->lent || !g->is_life || !g->acks || !g->sidx ||
-        !g->sitems) {
+    if (ct_safe_push_create(CT_SAFE_PUSH_MAX, &g->push) != CT_OK) g->push = NULL;
+    if (!g->push || !g->msgs || !g->raw || !g->ev || !g->lent || !g->is_life || !g->acks ||
+        !g->sidx || !g->sitems) {
         ct_ingest_free(g);
         return CT_ERR_NOMEM;
     }
@@ -103,6 +106,7 @@ void ct_ingest_free(ct_ingest *g)
     free(g->acks);
     free(g->sidx);
     free(g->sitems);
+    ct_safe_push_free(g->push);
     ct_buf_free(&g->out);
     free(g);
 }
@@ -143,6 +147,7 @@ static int recv_one(void *sock, in_msg *m)
     m->tel = false;
     m->has_token = false;
     m->want_safe = false;
+    m->push = false;
     m->epoch = 0;
     m->err = CT_OK;
     m->n = 0;
@@ -287,8 +292,8 @@ static size_t drain(ct_ingest *g, void **socks, size_t nsock, size_t *nev)
             size_t len = zmq_msg_size(&m->body);
             bytes += len;
             size_t n = 0;
-            ct_err e = ct_wire_submit_decode_ep(body, len, &m->token, &m->want_safe, &m->epoch,
-                                                g->raw + ni, g->cap_items - ni, &n);
+            ct_err e = ct_wire_submit_decode_sp(body, len, &m->token, &m->want_safe, &m->epoch,
+                                                &m->push, g->raw + ni, g->cap_items - ni, &n);
             ct_msg_kind kind;
             if (e == CT_ERR_BAD_KIND && g->o.offices &&
                 ct_wire_peek_kind(body, len, &kind) == CT_OK && kind == CT_MSG_TELEMETRY) {
@@ -467,6 +472,19 @@ static uint64_t commit_round(ct_ingest *g, size_t ns, ct_store_commit *commit, c
 
 /* ---- phase 4: acks, only now --------------------------------------------- */
 
+/* A submit with "sp" whose accepted or duplicate events lie above the
+ * ack's "f": its sender waits for safe to reach the highest of them. */
+static void note_push(ct_ingest *g, in_msg *m, uint64_t told)
+{
+    uint64_t want = 0;
+    for (size_t j = m->first; j < m->first + m->n; j++) {
+        const ct_ack_item *a = &g->acks[j];
+        if ((a->status == CT_ACK_ACCEPTED || a->status == CT_ACK_DUPLICATE) && a->seq > want)
+            want = a->seq;
+    }
+    ct_safe_push_note(g->push, m->sock, zmq_msg_data(&m->rid), zmq_msg_size(&m->rid), want, told);
+}
+
 static void send_acks(ct_ingest *g, void **socks, size_t nm, uint64_t head_seq)
 {
     for (size_t i = 0; i < nm; i++) {
@@ -503,6 +521,7 @@ static void send_acks(ct_ingest *g, void **socks, size_t nm, uint64_t head_seq)
             uint64_t safe = g->o.sync_followers == 0 || g->safe > head_seq ? head_seq : g->safe;
             e = ct_wire_ack_encode_reply(m->token, head_seq, m->want_safe, safe, g->o.epoch,
                                          g->acks + m->first, m->n, &g->out);
+            if (e == CT_OK && m->push && !m->delim) note_push(g, m, safe);
         }
         if (e == CT_OK) send_reply(g, socks[m->sock], m);
         zmq_msg_close(&m->rid);
@@ -536,5 +555,18 @@ void ct_ingest_batch(ct_ingest *g, void **socks, size_t nsock, ct_store_commit *
 
 void ct_ingest_set_epoch(ct_ingest *g, uint64_t epoch)
 {
+    if ((epoch ? epoch : 1) != g->o.epoch) ct_safe_push_clear(g->push);
     g->o.epoch = epoch ? epoch : 1;
+}
+
+void ct_ingest_push_safe(ct_ingest *g, void **socks, size_t n, uint64_t committed)
+{
+    if (g->o.sync_followers == 0) return; /* every ack's "f" is its "s": nobody waits */
+    uint64_t safe = g->safe > committed ? committed : g->safe;
+    ct_safe_push_send(g->push, socks, n, committed, safe, g->o.epoch);
+}
+
+ct_safe_push_stats ct_ingest_push_stats(const ct_ingest *g)
+{
+    return ct_safe_push_get_stats(g->push);
 }

@@ -16,7 +16,9 @@
  *   4. only then send one "ack" per submit (items in submit order, "s" = the
  *      head seq after the commit, and "f" = the safe seq when the submit
  *      asked for it with "w") or one "err" per message that does not
- *      decode as a submit (nothing of it is stored).
+ *      decode as a submit (nothing of it is stored); a submit with "sp"
+ *      whose events are committed above that "f" notes its sender for the
+ *      pushed watermark (ct_ingest_push_safe).
  *
  * Ack policy, per event — the first row that applies (docs/PROTOCOL.md §3.2):
  *   1. refused here (decode, campaign check, authorization) but its exact
@@ -54,6 +56,7 @@
 #include "ct_counts.h"
 #include "ct_error.h"
 #include "ct_offices.h"
+#include "ct_safe_push.h"
 #include "ct_store.h"
 
 #define CT_INGEST_MAX_CODES 128
@@ -120,7 +123,15 @@ const ct_ingest_stats *ct_ingest_get_stats(const ct_ingest *g);
  * (acks carry min(safe, head)); ignored with sync_followers 0. */
 void ct_ingest_set_safe(ct_ingest *g, uint64_t safe);
 
-/* The epoch the next acks carry (a promotion at runtime, group mode). */
+/* The epoch the next acks carry (a promotion at runtime, group mode); a
+ * change forgets the collectors waiting for a pushed watermark. */
 void ct_ingest_set_epoch(ct_ingest *g, uint64_t epoch);
+
+/* The pushed watermark (docs/PROTOCOL.md §3.2): sends "sf" with the safe
+ * seq of ct_ingest_set_safe (at most `committed`) to the collectors that
+ * asked with "sp" and wait for it (ct_safe_push.h); nothing with
+ * sync_followers 0. Call after the safe seq may have moved. */
+void ct_ingest_push_safe(ct_ingest *g, void **socks, size_t n, uint64_t committed);
+ct_safe_push_stats ct_ingest_push_stats(const ct_ingest *g);
 
 #endif
