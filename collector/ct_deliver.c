@@ -258,13 +258,14 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                        " resent=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
                        " rejected=%" PRIu64 " ack_p50_ms=%.2f ack_p99_ms=%.2f connected=%s"
                        " committed_not_safe=%" PRIu64 " safe=%" PRIu64 " server=%s epoch=%" PRIu64
-                       " moves=%" PRIu64 " stale_acks=%" PRIu64,
+                       " moves=%" PRIu64 " stale_acks=%" PRIu64 " safe_pushes=%" PRIu64
+                       " safe_polls=%" PRIu64,
                        in.queued, d.used,
                        secs > 0 ? (double)(acked - d.acked_at_last_stats) / secs : 0, st->sent,
                        st->resent, st->accepted, st->duplicates, st->rejected,
                        ct_deliver_lat_pct(&d, 0.5), ct_deliver_lat_pct(&d, 0.99),
                        d.connected ? "yes" : "no", in.committed, d.safe, ct_deliver_cur_ep(&d),
-                       d.epoch, st->moves, st->stale_acks);
+                       d.epoch, st->moves, st->stale_acks, st->safe_pushes, st->safe_polls);
             d.acked_at_last_stats = acked;
             last_stats = now;
             next_stats = now + (int64_t)o->stats_interval_s * 1000;
@@ -308,11 +309,12 @@ ct_err ct_deliver_run(ct_outbox *ob, void *zctx, const ct_deliver_opts *o, ct_de
                    "queued=%" PRIu64 " delivered_total=%" PRIu64 " rejected_total=%" PRIu64
                    " sent=%" PRIu64 " resent=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
                    " rejected=%" PRIu64 " ack_p50_ms=%.2f ack_p99_ms=%.2f ack_p999_ms=%.2f"
-                   " settles=%" PRIu64 " settle_ms=%.0f",
+                   " settles=%" PRIu64 " settle_ms=%.0f safe_pushes=%" PRIu64
+                   " safe_polls=%" PRIu64,
                    in.queued, in.delivered, in.rejected, st->sent, st->resent, st->accepted,
                    st->duplicates, st->rejected, ct_deliver_lat_pct(&d, 0.5),
                    ct_deliver_lat_pct(&d, 0.99), ct_deliver_lat_pct(&d, 0.999), st->settles,
-                   st->settle_ms);
+                   st->settle_ms, st->safe_pushes, st->safe_polls);
     }
     ct_zmon_close(sock, mon);
     zmq_close(sock);

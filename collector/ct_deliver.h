@@ -89,12 +89,14 @@ typedef struct {
     uint64_t errors;     /* "err" replies */
     double ack_p50_ms;   /* send -> ack latency over the run (50 us resolution) */
     double ack_p99_ms;
-    uint64_t settles;    /* durable ack transactions in the outbox */
-    double settle_ms;    /* time spent in them */
-    uint64_t moves;      /* moves to the next endpoint */
-    uint64_t refusals;   /* "err" not_primary / stale_epoch */
-    uint64_t stale_acks; /* acks refused: from an epoch older than the outbox's */
-    uint64_t telemetry;  /* telemetry messages the aggregator recorded */
+    uint64_t settles;     /* durable ack transactions in the outbox */
+    double settle_ms;     /* time spent in them */
+    uint64_t moves;       /* moves to the next endpoint */
+    uint64_t refusals;    /* "err" not_primary / stale_epoch */
+    uint64_t stale_acks;  /* acks refused: from an epoch older than the outbox's */
+    uint64_t telemetry;   /* telemetry messages the aggregator recorded */
+    uint64_t safe_pushes; /* "sf" messages taken (the pushed safe watermark) */
+    uint64_t safe_polls;  /* events resent only to learn the safe watermark */
 } ct_deliver_stats;
 
 void ct_deliver_opts_default(ct_deliver_opts *o);

@@ -154,6 +154,7 @@ void ct_deliver_start_epoch(ct_deliver_state *d, int64_t now)
     d->safe = d->swept_safe = 0;
     d->safe_moved_ms = now;
     d->safe_seen = false;
+    d->push_ok = false;
     d->next_load = 1;
     ct_deliver_resend_all(d);
 }

@@ -32,8 +32,11 @@
 #define MAX_DRAIN 256
 #define STOP_GRACE_MS 1000
 #define LAT_STEP_US 50
-#define LAT_BUCKETS 4000 /* 50 us steps up to 200 ms, then one overflow bucket */
-#define SAFE_POLL_MS 1000
+#define LAT_BUCKETS 4000  /* 50 us steps up to 200 ms, then one overflow bucket */
+#define SAFE_POLL_MS 1000 /* no word of safe for this long: resend a kept event */
+/* the same, once the aggregator took "sp" on this connection: it pushes "sf"
+ * when safe moves, so the poll only covers a push that got lost */
+#define SAFE_POLL_PUSH_MS 10000
 #define UNKNOWN_Q UINT64_MAX /* a committed mark that no safe watermark reaches */
 #define FAILOVER_MS 3000     /* silence that moves a deliverer to its next endpoint */
 #define REFUSED_HOLD_MS 500  /* at most one move per this, when endpoints refuse */
@@ -113,6 +116,10 @@ typedef struct {
     int64_t last_safe_ms;
     int64_t safe_moved_ms; /* when safe last advanced, or nothing waited for it */
     bool safe_seen;        /* the aggregator answers with "f" */
+    /* the pushed watermark on this connection: the aggregator refused "sp"
+     * (it predates it: submits go without); an ack to a submit with "sp"
+     * came back (it pushes "sf") */
+    bool push_off, push_ok;
     /* endpoints and epochs: the endpoint in use (index into o's list); the
      * highest epoch seen (durable in the outbox); a move to the next
      * endpoint requested for this time (0 = none); the last move */
@@ -195,6 +202,14 @@ bool ct_deliver_settle_due(ct_deliver_state *d, int64_t now, bool stopping);
 ct_err ct_deliver_settle_now(ct_deliver_state *d, int64_t now);
 void ct_deliver_forget_safe(ct_deliver_state *d, int64_t now, const char *why);
 void ct_deliver_poll_safe(ct_deliver_state *d, int64_t now);
+/* A watermark from an ack or an "sf" push of epoch x (0: an aggregator that
+ * predates epochs): false when the message counts for nothing (an older
+ * epoch, or a newer one: the caller's loop starts that epoch); else the
+ * epoch is taken and, with has_safe, safe raised to `safe`. */
+bool ct_deliver_take_safe(ct_deliver_state *d, uint64_t x, bool has_safe, uint64_t safe);
+/* Encodes a submit of evs[0..n) into d->out, with "w", "ep" and, unless
+ * the aggregator refused it on this connection, "sp". */
+ct_err ct_deliver_encode_submit(ct_deliver_state *d, uint64_t token, const ct_bytes *evs, size_t n);
 
 /* ---- endpoints and epochs (ct_deliver_ep.c) ---- */
 

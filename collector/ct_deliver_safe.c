@@ -9,7 +9,9 @@
  * committed marks cleared, those events sent again) on every new
  * connection, endpoint move and epoch change, so an "f" of one store never
  * deletes an event another store committed; an accepted or duplicate item
- * without q beside an "f" is kept.
+ * without q beside an "f" is kept. An "f" pushed by "sf" and an "f" in an
+ * ack go through one function (ct_deliver_take_safe), under the same epoch
+ * rules.
  */
 #include "ct_deliver_int.h"
 
@@ -87,7 +89,51 @@ void ct_deliver_forget_safe(ct_deliver_state *d, int64_t now, const char *why)
     d->safe = d->swept_safe = 0;
     d->safe_moved_ms = now;
     d->safe_seen = false;
+    d->push_off = d->push_ok = false;
     d->next_load = 1;
+}
+
+bool ct_deliver_take_safe(ct_deliver_state *d, uint64_t x, bool has_safe, uint64_t safe)
+{
+    if (x == 0) x = 1; /* an aggregator that predates epochs */
+    if (x < d->epoch) {
+        d->st->stale_acks++;
+        if (d->st->stale_acks == 1 || d->st->stale_acks % 1000 == 0)
+            ct_log(CT_LOG_ERROR,
+                   "refusing an ack from a former primary: its epoch is older than one "
+                   "this outbox has seen; nothing of it counts, the events stay queued",
+                   "server=%s its_epoch=%" PRIu64 " our_epoch=%" PRIu64 " refused_acks=%" PRIu64,
+                   ct_deliver_cur_ep(d), x, d->epoch, d->st->stale_acks);
+        ct_deliver_want_move(d, ct_monotonic_ms());
+        return false;
+    }
+    if (x > d->epoch && d->epoch != 0) {
+        /* a promotion happened: seqs and safe of the old epoch mean
+         * nothing on this log. Settle what the old primary confirmed
+         * safe, then start over on this one (the caller resets) */
+        d->epoch_raised = true;
+        d->epoch_to = x;
+        return false;
+    }
+    if (x > d->epoch) {
+        if (ct_outbox_raise_epoch(d->ob, x) != CT_OK) return false; /* asked again later */
+        d->epoch = x;
+    }
+    if (has_safe) {
+        d->safe_seen = true;
+        d->last_safe_ms = ct_monotonic_ms();
+        if (safe > d->safe) {
+            d->safe = safe;
+            d->safe_moved_ms = d->last_safe_ms;
+        }
+    }
+    return true;
+}
+
+ct_err ct_deliver_encode_submit(ct_deliver_state *d, uint64_t token, const ct_bytes *evs, size_t n)
+{
+    ct_buf_reset(&d->out);
+    return ct_wire_submit_encode_sp(token, evs, n, true, d->epoch, !d->push_off, &d->out);
 }
 
 /* ---- the safe watermark ---- */
@@ -97,18 +143,21 @@ static ct_err poll_cb(void *ctx, uint64_t seq, const uint8_t *ev, size_t len)
     ct_deliver_state *d = ctx;
     (void)seq;
     ct_bytes one = {ev, len};
-    ct_buf_reset(&d->out);
-    ct_err e = ct_wire_submit_encode_ep(++d->next_token, &one, 1, true, d->epoch, &d->out);
-    if (e == CT_OK) zmq_send(d->sock, d->out.data, d->out.len, ZMQ_DONTWAIT);
+    ct_err e = ct_deliver_encode_submit(d, ++d->next_token, &one, 1);
+    if (e == CT_OK && zmq_send(d->sock, d->out.data, d->out.len, ZMQ_DONTWAIT) >= 0)
+        d->st->safe_polls++;
     return CT_OK;
 }
 
-/* Events committed at HQ but not yet safe wait for an ack carrying a higher
- * "f". With nothing else to send, no ack would come: resend the oldest of
- * them (HQ answers duplicate, with the current "f") once a second. */
+/* Events committed at HQ but not yet safe wait for a higher "f": pushed by
+ * an aggregator that took "sp" (SAFE_POLL_PUSH_MS covers a lost push), else
+ * carried by acks only. With nothing else to send, no ack would come:
+ * resend the oldest of them (HQ answers duplicate, with the current "f")
+ * once SAFE_POLL_MS passed without a word of safe. */
 void ct_deliver_poll_safe(ct_deliver_state *d, int64_t now)
 {
-    if (!d->connected || now - d->last_safe_ms < SAFE_POLL_MS) return;
+    int64_t every = d->push_ok ? SAFE_POLL_PUSH_MS : SAFE_POLL_MS;
+    if (!d->connected || now - d->last_safe_ms < every) return;
     ct_outbox_info in;
     if (ct_outbox_get_info(d->ob, &in) != CT_OK || in.committed == 0) return;
     d->last_safe_ms = now;

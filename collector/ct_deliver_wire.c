@@ -32,8 +32,7 @@ static ct_err send_batch(ct_deliver_state *d, void *sock, int64_t now, const siz
         d->evs[i].len = d->slots[idxs[i]].len;
     }
     uint64_t token = ++d->next_token;
-    ct_buf_reset(&d->out);
-    ct_err e = ct_wire_submit_encode_ep(token, d->evs, n, true, d->epoch, &d->out);
+    ct_err e = ct_deliver_encode_submit(d, token, d->evs, n);
     if (e != CT_OK) {
         ct_log(CT_LOG_ERROR, "cannot encode submit", "err=%s", ct_err_name(e));
         return e;
@@ -174,39 +173,8 @@ static void handle_msg(ct_deliver_state *d, const uint8_t *buf, size_t len)
             ct_log(CT_LOG_WARN, "bad ack", "err=%s", ct_err_name(e));
             return;
         }
-        if (x == 0) x = 1; /* an aggregator that predates epochs */
-        if (x < d->epoch) {
-            d->st->stale_acks++;
-            if (d->st->stale_acks == 1 || d->st->stale_acks % 1000 == 0)
-                ct_log(CT_LOG_ERROR,
-                       "refusing an ack from a former primary: its epoch is older than one "
-                       "this outbox has seen; nothing of it counts, the events stay queued",
-                       "server=%s its_epoch=%" PRIu64 " our_epoch=%" PRIu64
-                       " refused_acks=%" PRIu64,
-                       ct_deliver_cur_ep(d), x, d->epoch, d->st->stale_acks);
-            ct_deliver_want_move(d, ct_monotonic_ms());
-            return;
-        }
-        if (x > d->epoch && d->epoch != 0) {
-            /* a promotion happened: seqs and safe of the old epoch mean
-             * nothing on this log. Settle what the old primary confirmed
-             * safe, then start over on this one (the caller resets) */
-            d->epoch_raised = true;
-            d->epoch_to = x;
-            return;
-        }
-        if (x > d->epoch) {
-            if (ct_outbox_raise_epoch(d->ob, x) != CT_OK) return; /* asked again later */
-            d->epoch = x;
-        }
-        if (has_safe) {
-            d->safe_seen = true;
-            d->last_safe_ms = ct_monotonic_ms();
-            if (safe > d->safe) {
-                d->safe = safe;
-                d->safe_moved_ms = d->last_safe_ms;
-            }
-        }
+        if (!ct_deliver_take_safe(d, x, has_safe, safe)) return;
+        if (has_safe && !d->push_off) d->push_ok = true; /* it took "sp" */
         ct_deliver_token *tr = ct_deliver_token_find(d, token);
         for (size_t i = 0; i < n; i++) {
             const ct_ack_item *it = &d->items[i];
@@ -220,6 +188,15 @@ static void handle_msg(ct_deliver_state *d, const uint8_t *buf, size_t len)
                 note_ack(d, tr->seqs[i], it, has_safe);
             }
         }
+    } else if (kind == CT_MSG_SAFE_PUSH) {
+        uint64_t committed, safe, x;
+        e = ct_wire_safe_push_decode(buf, len, &committed, &safe, &x);
+        if (e != CT_OK) {
+            ct_log(CT_LOG_WARN, "bad safe push", "err=%s", ct_err_name(e));
+            return;
+        }
+        d->st->safe_pushes++;
+        (void)ct_deliver_take_safe(d, x, true, safe);
     } else if (kind == CT_MSG_ERROR) {
         bool has_token;
         uint64_t token;
@@ -233,6 +210,17 @@ static void handle_msg(ct_deliver_state *d, const uint8_t *buf, size_t len)
             ct_telemetry_answer(&d->tel, token, code, ct_deliver_cur_ep(d), &d->st->telemetry))
             return;
         d->st->errors++;
+        if (code == CT_ERR_UNKNOWN_KEY && !d->push_off) {
+            /* an aggregator that predates "sp": nothing of the submit was
+             * stored; submits go without it on this connection */
+            d->push_off = true;
+            ct_log(CT_LOG_INFO,
+                   "the aggregator does not push the safe watermark (it predates \"sp\"); "
+                   "asking for it with acks only on this connection",
+                   "server=%s", ct_deliver_cur_ep(d));
+            ct_deliver_resend_all(d);
+            return;
+        }
         if (code == CT_ERR_NOT_PRIMARY || code == CT_ERR_STALE_EPOCH) {
             if (d->st->refusals++ % 1000 == 0)
                 ct_log(CT_LOG_WARN,
