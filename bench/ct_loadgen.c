@@ -25,6 +25,8 @@
  * the safe rate counts to the moment the last event became safe. At the end
  * an event already acked (the warm-up one) is resent every millisecond as a
  * probe until "f" covers everything (its duplicate acks are not counted).
+ * Submits also carry "sp" (unless --no-push): the primary pushes "sf" when
+ * safe moves, and an "f" pushed counts like an ack's.
  *
  * Invariants: a thread never has more than W events in flight; every event
  * id is sent once (no resend: a timeout is a failure of the run, reported);
@@ -209,7 +211,8 @@ typedef struct {
     int timeout_s;
     double seconds; /* > 0: stop sending after this long (events = upper bound) */
     const char *label;
-    bool safe; /* --safe: wait for the safe watermark too */
+    bool safe;    /* --safe: wait for the safe watermark too */
+    bool no_push; /* --no-push: no "sp", "f" from acks only */
 } opts_t;
 
 /* ---- one collector thread ---- */
@@ -246,7 +249,7 @@ typedef struct {
     uint64_t t_end_ns;
     /* --safe */
     hist hs;
-    uint64_t safe_events, probes, t_safe_end_ns;
+    uint64_t safe_events, probes, pushes, t_safe_end_ns;
     char err[256];
     int failed;
 } worker;
@@ -414,7 +417,8 @@ static int send_sub(worker *w, wstate *s, uint64_t k0, size_t n)
         build_event(w, s, k0 + i, i);
     uint64_t token = ++s->next_token;
     ct_buf_reset(&s->out);
-    ct_err e = ct_wire_submit_encode_wm(token, s->evs, n, w->o->safe, &s->out);
+    ct_err e = ct_wire_submit_encode_sp(token, s->evs, n, w->o->safe, 0,
+                                        w->o->safe && !w->o->no_push, &s->out);
     if (e) {
         snprintf(w->err, sizeof w->err, "submit encode: %s", ct_err_str(e));
         return -1;
@@ -429,6 +433,20 @@ static int send_sub(worker *w, wstate *s, uint64_t k0, size_t n)
         return -1;
     }
     return 0;
+}
+
+/* --safe: the submits waiting in the FIFO that safe now covers became safe
+ * at t. */
+static void safe_reached(worker *w, wstate *s, uint64_t safe, uint64_t t)
+{
+    while (s->pcount && s->pend[s->phead].q <= safe) {
+        struct pend *pe = &s->pend[s->phead];
+        hist_add(&w->hs, (t - pe->t_ns) / 1000u, pe->n);
+        w->safe_events += pe->n;
+        w->t_safe_end_ns = t;
+        s->phead = (s->phead + 1) % s->pcap;
+        s->pcount--;
+    }
 }
 
 /* Handles one reply; returns events settled, or -1 on a fatal reply. */
@@ -449,6 +467,17 @@ static long handle_reply(worker *w, wstate *s, const uint8_t *buf, size_t len, b
                  ct_err_str((ct_err)code));
         return -1;
     }
+    if (kind == CT_MSG_SAFE_PUSH) {
+        uint64_t committed = 0, safe = 0, epoch = 0;
+        e = ct_wire_safe_push_decode(buf, len, &committed, &safe, &epoch);
+        if (e) {
+            snprintf(w->err, sizeof w->err, "sf decode: %s", ct_err_str(e));
+            return -1;
+        }
+        w->pushes++;
+        if (w->o->safe) safe_reached(w, s, safe, now_ns());
+        return 0;
+    }
     uint64_t token = 0, seq = 0, safe = 0;
     bool has_safe = false;
     size_t n = 0;
@@ -459,15 +488,7 @@ static long handle_reply(worker *w, wstate *s, const uint8_t *buf, size_t len, b
         return -1;
     }
     if (w->o->safe) {
-        uint64_t t = now_ns();
-        while (has_safe && s->pcount && s->pend[s->phead].q <= safe) {
-            struct pend *pe = &s->pend[s->phead];
-            hist_add(&w->hs, (t - pe->t_ns) / 1000u, pe->n);
-            w->safe_events += pe->n;
-            w->t_safe_end_ns = t;
-            s->phead = (s->phead + 1) % s->pcap;
-            s->pcount--;
-        }
+        if (has_safe) safe_reached(w, s, safe, now_ns());
         if (token == s->probe_token) { /* a probe: not an event of the run */
             s->probe_token = 0;
             return 0;
@@ -573,7 +594,8 @@ static int probe_safe(worker *w, wstate *s)
             build_event(w, s, 1, 0);
             uint64_t token = ++s->next_token;
             ct_buf_reset(&s->out);
-            if (ct_wire_submit_encode_wm(token, s->evs, 1, true, &s->out) != CT_OK ||
+            if (ct_wire_submit_encode_sp(token, s->evs, 1, true, 0, !w->o->no_push, &s->out) !=
+                    CT_OK ||
                 zmq_send(s->sock, s->out.data, s->out.len, 0) < 0) {
                 snprintf(w->err, sizeof w->err, "probe send failed");
                 return -1;
@@ -767,6 +789,7 @@ static void usage(FILE *f)
                "  --label TEXT         copied into the JSON\n"
                "  --safe               ask for the safe watermark (\"w\"); also measure when each\n"
                "                       event became safe (a primary with --sync-followers)\n"
+               "  --no-push            with --safe: no \"sp\" (learn \"f\" from acks only)\n"
                "  --person-seq         EXPERIMENT: person refs in key order instead of hashes\n"
                "                       (shows what the random person index costs)\n");
 }
@@ -788,25 +811,16 @@ int main(int argc, char **argv)
     o.seed = 1;
     o.timeout_s = 60;
     o.label = "";
-    static const struct option lo[] = {{"server", 1, 0, 's'},
-                                       {"collectors", 1, 0, 'n'},
-                                       {"window", 1, 0, 'w'},
-                                       {"batch", 1, 0, 'b'},
-                                       {"events", 1, 0, 'm'},
-                                       {"cancel-pct", 1, 0, 'c'},
-                                       {"campaign", 1, 0, 'C'},
-                                       {"server-key", 1, 0, 'K'},
-                                       {"keys", 1, 0, 'k'},
-                                       {"agg-pid", 1, 0, 'p'},
-                                       {"feed", 1, 0, 'f'},
-                                       {"seed", 1, 0, 'S'},
-                                       {"timeout", 1, 0, 't'},
-                                       {"label", 1, 0, 'l'},
-                                       {"help", 0, 0, 'h'},
-                                       {"seconds", 1, 0, 'T'},
-                                       {"person-seq", 0, 0, 'P'},
-                                       {"safe", 0, 0, 'W'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {{"server", 1, 0, 's'},     {"collectors", 1, 0, 'n'},
+                                       {"window", 1, 0, 'w'},     {"batch", 1, 0, 'b'},
+                                       {"events", 1, 0, 'm'},     {"cancel-pct", 1, 0, 'c'},
+                                       {"campaign", 1, 0, 'C'},   {"server-key", 1, 0, 'K'},
+                                       {"keys", 1, 0, 'k'},       {"agg-pid", 1, 0, 'p'},
+                                       {"feed", 1, 0, 'f'},       {"seed", 1, 0, 'S'},
+                                       {"timeout", 1, 0, 't'},    {"label", 1, 0, 'l'},
+                                       {"help", 0, 0, 'h'},       {"seconds", 1, 0, 'T'},
+                                       {"person-seq", 0, 0, 'P'}, {"safe", 0, 0, 'W'},
+                                       {"no-push", 0, 0, 'N'},    {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -860,6 +874,9 @@ int main(int argc, char **argv)
             break;
         case 'W':
             o.safe = true;
+            break;
+        case 'N':
+            o.no_push = true;
             break;
         case 'h':
             usage(stdout);
@@ -949,7 +966,8 @@ int main(int argc, char **argv)
     hist h, hs;
     memset(&h, 0, sizeof h);
     memset(&hs, 0, sizeof hs);
-    uint64_t acc = 0, dup = 0, rej = 0, retry = 0, acks = 0, sent = 0, safe_ev = 0, probes = 0;
+    uint64_t acc = 0, dup = 0, rej = 0, retry = 0, acks = 0, sent = 0, safe_ev = 0, probes = 0,
+             pushes = 0;
     uint64_t t_safe = t0;
     int failed = 0;
     size_t nseq = 0;
@@ -959,6 +977,7 @@ int main(int argc, char **argv)
         hist_merge(&hs, &w->hs);
         safe_ev += w->safe_events;
         probes += w->probes;
+        pushes += w->pushes;
         if (w->t_safe_end_ns > t_safe) t_safe = w->t_safe_end_ns;
         acc += w->accepted;
         dup += w->duplicates;
@@ -1019,11 +1038,11 @@ int main(int argc, char **argv)
                fd->err[0] ? "\"" : "");
     if (o.safe) {
         double ss = (double)(t_safe - t0) / 1e9;
-        printf(
-            ",\"safe_events\":%" PRIu64 ",\"safe_secs\":%.4f,\"safe_events_per_s\":%.1f,"
-            "\"safe_p50_ms\":%.3f,\"safe_p99_ms\":%.3f,\"safe_p999_ms\":%.3f,\"probes\":%" PRIu64,
-            safe_ev, ss, ss > 0 ? (double)safe_ev / ss : 0.0, hist_q_ms(&hs, 0.5),
-            hist_q_ms(&hs, 0.99), hist_q_ms(&hs, 0.999), probes);
+        printf(",\"safe_events\":%" PRIu64 ",\"safe_secs\":%.4f,\"safe_events_per_s\":%.1f,"
+               "\"safe_p50_ms\":%.3f,\"safe_p99_ms\":%.3f,\"safe_p999_ms\":%.3f,\"probes\":%" PRIu64
+               ",\"pushes\":%" PRIu64,
+               safe_ev, ss, ss > 0 ? (double)safe_ev / ss : 0.0, hist_q_ms(&hs, 0.5),
+               hist_q_ms(&hs, 0.99), hist_q_ms(&hs, 0.999), probes, pushes);
     }
     printf("}\n");
     fprintf(stderr,
