@@ -4,6 +4,9 @@
  *   QUEUED (in LMDB only) --load--> PENDING (in the window, to send)
  *   PENDING --sent in a "sub"--> IN FLIGHT (sent_ms, token)
  *   IN FLIGHT --ack accepted/duplicate--> deleted from the outbox (durable)
+ *     when the ack's safe seq "f" covers its log seq "q"; else COMMITTED
+ *     (kept, marked with q, not resent) --an "f" >= q, from a later ack or
+ *     pushed in an "sf"--> deleted
  *   IN FLIGHT --ack rejected--> moved to "rejected" with its code (never resent)
  *   IN FLIGHT --ack retry / "err" / timeout / reconnect--> PENDING (resent)
  * Acks are matched by event id (origin || seq); the token of a "sub" only
