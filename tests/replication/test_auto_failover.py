@@ -143,12 +143,14 @@ def test_sigkill_primary_13_collectors():
         q, ep1 = wait_primary(others, since, 60 * O.SLOW)
         took = time.time() - t0
         H.check(ep1 > ep0, f"epoch {ep1} after {ep0}")
-        burst(orc, cols[:3], others, 5000)
+        # every collector gets events after the kill: one whose outbox was drained
+        # (safe) before it has nothing to tell the new primary and no reason to move
+        burst(orc, cols, others, 5000)
         O.wait_until(lambda: all(O.outbox_empty(c) for c in cols), 120 * O.SLOW,
                      "every event safe on the new primary")
-        for c in cols:  # every collector moved by itself to the new epoch
-            H.check(any(f"epoch={ep1}" in line for line in c.proc.lines),
-                    f"{c.name} never saw epoch {ep1}")
+        for c in cols:  # every collector moved by itself to the new epoch (its stats
+            # line says so within a second: the outbox may drain before it is printed)
+            c.proc.wait_log(rf"epoch={ep1}\b", timeout=10 * O.SLOW)
         # the killed primary comes back: it follows (after a rejoin if it had an unsafe tail)
         since = marks([q])
         p.start()
