@@ -112,6 +112,9 @@ void ct_aggregator_metrics_publish(ct_aggregator_state *r, int64_t now)
         st.committed = ct_repl_committed_seq(r->repl);
         st.safe = ct_repl_safe(r->repl);
         st.safe_stalled_ms = ct_repl_safe_stalled_ms(r->repl, now);
+        ct_safe_push_stats ps = ct_ingest_push_stats(r->ing);
+        st.safe_pushes = ps.pushes;
+        st.safe_push_waiting = ps.waiting;
         st.n_followers = ct_repl_followers(r->repl, now, st.followers, CT_REPL_MAX_FOLLOWERS);
         if (st.n_followers > CT_REPL_MAX_FOLLOWERS) st.n_followers = CT_REPL_MAX_FOLLOWERS;
     }

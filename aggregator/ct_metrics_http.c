@@ -190,6 +190,12 @@ static ct_err render(const ct_metrics_http *m, ct_buf *b)
         one(&o, "chitieu_aggregator_safe_stalled_seconds", "gauge",
             "time safe has not moved while committed is ahead (0 when equal)",
             (double)s->safe_stalled_ms / 1000.0);
+        one(&o, "chitieu_aggregator_safe_pushes_total", "counter",
+            "sf messages sent: the safe watermark pushed to collectors that asked (sp)",
+            (double)s->safe_pushes);
+        one(&o, "chitieu_aggregator_safe_push_waiting", "gauge",
+            "collectors holding events committed here and waiting for a pushed safe watermark",
+            (double)s->safe_push_waiting);
         family(&o, "chitieu_aggregator_follower_lag_records", "gauge",
                "records committed here and not yet confirmed by the follower");
         for (size_t i = 0; i < s->n_followers; i++) {

@@ -15,6 +15,8 @@
  *   chitieu_aggregator_feed_updates_total, _snapshots_total  counters
  *   replication, primary with followers configured:
  *   chitieu_aggregator_committed_seq, _safe_seq, _safe_stalled_seconds  gauges
+ *   chitieu_aggregator_safe_pushes_total (counter), _safe_push_waiting (gauge):
+ *   the pushed watermark's "sf" sent, collectors waiting for one
  *   chitieu_aggregator_follower_lag_records{follower}, _follower_lag_seconds{follower}
  *   (durable lag), _follower_applied_seq{follower} (its counted head)
  *   replication, follower:
@@ -55,6 +57,8 @@ typedef struct {
     bool primary; /* followers configured: the fields below */
     uint64_t committed, safe;
     int64_t safe_stalled_ms;
+    uint64_t safe_pushes; /* "sf" sent (ct_safe_push.h) */
+    size_t safe_push_waiting;
     size_t n_followers;
     ct_repl_follower_view followers[CT_REPL_MAX_FOLLOWERS];
     bool follower; /* this process follows a primary */

@@ -12,7 +12,8 @@ and real signals.
       while 40 events are committed: the outbox keeps them (unsafe 40) with
       no resend to learn safe; the follower continued (SIGCONT): the outbox
       drains on the pushed "sf" alone (safe_pushes >= 1, safe_polls = 0, the
-      primary answered no duplicate);
+      primary answered no duplicate; its /metrics counts the pushes and no
+      collector left waiting);
   (c) an "sf" from an older epoch than the collector's outbox is refused like
       an ack of that epoch (the events stay, "refusing an ack from a former
       primary"); one of the current epoch drains them (a Python stub
@@ -23,6 +24,7 @@ and real signals.
 """
 import signal
 import time
+import urllib.request
 
 import msgpack
 import zmq
@@ -114,10 +116,19 @@ def delivery_figures(c):
     return int(m.group(1)), int(m.group(2))
 
 
+def metrics(port):
+    """{series: value} of the primary's /metrics (checked by promtool)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        body = r.read()
+    H.promtool_check(body, "the primary's /metrics")
+    return H.prom_samples(body)
+
+
 def test_push_drains_outbox():
     with H.Workdir("push-b") as wd:
         rss = O.RssSampler()
-        p = R.primary(wd, rss)
+        port = H.free_port_block(1)
+        p = R.primary(wd, rss, extra=["--metrics", f"127.0.0.1:{port}"])
         p.start()
         fol = R.follower(wd, rss)
         fol.start()
@@ -145,6 +156,14 @@ def test_push_drains_outbox():
         p.wait_stats()
         tot, _ = p.stats()
         H.check(tot["accepted"] == 40 and tot["duplicates"] == 0, f"primary stats {tot}")
+        # /metrics is handed over by the loop from time to time: wait for safe 40 there
+        O.wait_until(lambda: metrics(port).get("chitieu_aggregator_safe_seq") == 40,
+                     10 * O.SLOW, "safe 40 on /metrics")
+        m = metrics(port)
+        H.check(m["chitieu_aggregator_safe_pushes_total"] >= 1 and
+                m["chitieu_aggregator_safe_push_waiting"] == 0,
+                f"pushes {m.get('chitieu_aggregator_safe_pushes_total')}, waiting "
+                f"{m.get('chitieu_aggregator_safe_push_waiting')}")
         print(f"drained by {pushes} push(es), {polls} polls; primary {dict(tot)}", flush=True)
         fol.stop()
         p.stop()
