@@ -45,6 +45,8 @@ bool ct_pindex_next(const ct_pindex *x, uint32_t fp, size_t *pos, uint64_t *run)
 /* Hints that fp is about to be added or looked up (a build of many keys
  * overlaps the cache misses of their slots). */
 void ct_pindex_prefetch(const ct_pindex *x, uint32_t fp);
+/* The same for the slot at pos (a ct_pindex_set_run to come). */
+void ct_pindex_prefetch_slot(const ct_pindex *x, size_t pos);
 
 /* Makes room for n entries in all (a build of known size grows once). */
 ct_err ct_pindex_reserve(ct_pindex *x, size_t n);

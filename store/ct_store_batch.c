@@ -158,6 +158,23 @@ static const ct_entry *item_entry(const ct_store_item *it, ct_entry *tmp)
     return tmp;
 }
 
+/* Warms the caches for the person-state lookups of item i, if any (a
+ * random slot of the person index per new person: a cache miss each, which
+ * the items before it overlap). */
+static void prefetch_persons(const ct_store *s, const ct_store_item *items, size_t n, size_t i)
+{
+    if (i >= n) return;
+    const ct_store_item *it = &items[i];
+    uint8_t keys[2][CT_PERSON_KEY_LEN];
+    size_t nk = 1;
+    if (it->entry)
+        nk = ct_store_entry_persons(it->entry, keys);
+    else
+        ct_person_key(it->ev->program, it->ev->person, keys[0]);
+    for (size_t j = 0; j < nk; j++)
+        ct_store_persons_prefetch(s, keys[j]);
+}
+
 /* The campaign-local day of received_ms, computed once per distinct value
  * (the items of a round share one). */
 typedef struct {
@@ -261,8 +278,13 @@ ct_err ct_store_apply_batch(ct_store *s, ct_store_item *items, size_t n, ct_stor
     day_memo dm = {0, 0, false};
     ct_counts_clear(&s->delta);
     if ((rc = ct_store_tally_prepare(s, t))) goto fail_rc;
-    for (size_t i = 0; i < n; i++)
+    enum { AHEAD = 2 }; /* items: each takes microseconds, a miss ~0.1-0.3 */
+    for (size_t i = 0; i < AHEAD; i++)
+        prefetch_persons(s, items, n, i);
+    for (size_t i = 0; i < n; i++) {
+        prefetch_persons(s, items, n, i + AHEAD);
         if ((rc = apply_item(s, t, &items[i], &seq, &rx, head, &dm, &s->res))) goto fail_rc;
+    }
     if ((rc = ct_store_flush_counts(s, t, out ? out->changed : NULL))) goto fail_rc;
     if (seq != seq0 && (rc = head_write(t, s->meta, seq, head))) goto fail_rc;
     bool ckpt = false;

@@ -253,6 +253,8 @@ ct_err ct_store_ship_load(ct_store *s, MDB_txn *t, char *err, size_t errlen);
  * pending states, then "persons". *found = false if the person has none. */
 int ct_store_persons_get(ct_store *s, MDB_txn *t, const uint8_t key[CT_PERSON_KEY_LEN],
                          ct_person_state *st, bool *found);
+/* Cache hints: key's state is about to be read (ct_store_persons_get). */
+void ct_store_persons_prefetch(const ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN]);
 /* Records a state change of the transaction in progress (overlay). */
 int ct_store_persons_set(ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN],
                          const ct_person_state *st);
