@@ -1,7 +1,8 @@
 /* test_store_persons.c — the store's person states on real LMDB files:
  * checkpoints with crashes and replay, sliced checkpoints and a follower's
  * import chunks swept over crash points (the raw "persons" table read with
- * LMDB directly), the person-state map's clear and reuse.
+ * LMDB directly), the person-state map's clear and reuse, the person index
+ * at a size held in its own mapping.
  *
  * Each test works in its own mkdtemp directory (removed at the end) and uses
  * the built-in lamdong-2023 campaign (tests/store/ct_storekit.h). Assertions
@@ -440,6 +441,51 @@ static void test_pmap_clear_reuse(void **state)
     ct_pmap_free(&m);
 }
 
+/* The person index past the size of its own huge-page mapping (2 MiB of
+ * slots): grown from a calloc'ed table through mapped ones, every key is
+ * found under its run, moved in place, and a clear leaves it empty. */
+static void test_pindex_large(void **state)
+{
+    (void)state;
+    enum { N = 390000 }; /* slots: 1024 .. 524288 (4 MiB, load <= 3/4) by doubling */
+    ct_pindex x;
+    memset(&x, 0, sizeof x);
+    for (uint32_t i = 0; i < N; i++) {
+        uint8_t k[CT_PERSON_KEY_LEN];
+        pkey(k, i);
+        assert_int_equal(ct_pindex_add(&x, ct_pindex_fp(k), 100 + i / 1000), CT_OK);
+    }
+    assert_int_equal(x.n, N);
+    assert_int_equal(x.cap, 524288);
+    assert_int_equal(x.n_runs, N / 1000);
+    for (uint32_t i = 0; i < N; i++) {
+        uint8_t k[CT_PERSON_KEY_LEN];
+        pkey(k, i);
+        size_t pos = SIZE_MAX, at = SIZE_MAX;
+        uint64_t run;
+        while (at == SIZE_MAX && ct_pindex_next(&x, ct_pindex_fp(k), &pos, &run))
+            if (run == 100 + i / 1000) at = pos;
+        assert_true(at != SIZE_MAX);
+        if (i % 2) assert_int_equal(ct_pindex_set_run(&x, at, 7000), CT_OK);
+    }
+    size_t moved = 0;
+    for (size_t j = 0; j < x.cap; j++)
+        moved += x.slots[j] && x.runs[x.slots[j] & 0xffffffffu] == 7000;
+    assert_int_equal(moved, N / 2);
+    assert_true(ct_pindex_bytes(&x) >= 524288 * 8);
+    ct_pindex_clear(&x);
+    assert_int_equal(x.n, 0);
+    for (size_t j = 0; j < x.cap; j++)
+        assert_int_equal(x.slots[j], 0);
+    uint8_t k[CT_PERSON_KEY_LEN];
+    pkey(k, 1);
+    size_t pos = SIZE_MAX;
+    uint64_t run;
+    assert_false(ct_pindex_next(&x, ct_pindex_fp(k), &pos, &run));
+    ct_pindex_free(&x);
+    assert_null(x.slots);
+}
+
 int main(void)
 {
     if (sk_campaign_load() != 0) return 1;
@@ -448,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_sliced_checkpoint_crash_sweep),
         cmocka_unit_test(test_import_slices_crash_sweep),
         cmocka_unit_test(test_pmap_clear_reuse),
+        cmocka_unit_test(test_pindex_large),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sk_campaign_free();
