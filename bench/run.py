@@ -22,7 +22,9 @@ Sections (--only a,b,...; default all):
   growth     one store, empty then filled to 100k, 1M (and 10M with --big; --sizes):
              at each size the 4x1000 ingest rate (fresh events), its ratio to the empty
              store's, ack p50/p99/p999 and the aggregator's memory; from 1M on, the
-             time a start takes after a SIGKILL under load (person-state replay)
+             time a start takes after a SIGKILL under load (person-state replay);
+             --pairs N: also N rounds of (a fresh store, the grown store) back to back,
+             the median of their ratios (rate, CPU per event): robust to load drift
   audit      on the growth store at 1M (and 10M): verify and replay events/s, and
              the snq->snp snapshot round trip (while the aggregator runs)
   repl       replication, alternated with the single-node 4x1000 point (fresh stores):
@@ -727,6 +729,38 @@ class Bench:
         res["events"] = seq
         return res
 
+    def growth_pairs(self, eps, p, tgt, mm):
+        """--pairs N: N rounds, each a fresh store's 4x1000 point (its own aggregator,
+        started for it) and the grown store's, back to back, the order reversed every
+        other round: the ratio of each pair is measured under the same load, which the
+        separate empty point minutes earlier is not on a shared machine."""
+        ratios, cpu_ratios, acc = [], [], 0
+        for i in range(self.a.pairs):
+            r = {}
+            for which in (("fresh", "grown") if i % 2 == 0 else ("grown", "fresh")):
+                if which == "grown":
+                    r[which] = self.loadgen(eps, 4, 1000, mm, agg=p, label=f"pair-{tgt}")
+                    acc += int(r[which]["accepted"])
+                    continue
+                fdata = os.path.join(self.tmp, "pair-fresh-data")
+                shutil.rmtree(fdata, ignore_errors=True)
+                q, qeps, _ = self.start_agg("pair", data=fdata)
+                r[which] = self.loadgen(qeps, 4, 1000, mm, agg=q, label="pair-fresh")
+                self.stop(q)
+                shutil.rmtree(fdata, ignore_errors=True)
+            ratios.append(r["grown"]["events_per_s"] / r["fresh"]["events_per_s"])
+            cpu_ratios.append(r["fresh"]["agg_cpu_us_per_event"] /
+                              max(r["grown"]["agg_cpu_us_per_event"], 1e-9))
+            log(f"  pair {i + 1} at {tgt}: fresh {r['fresh']['events_per_s']:.0f} ev/s "
+                f"{r['fresh']['agg_cpu_us_per_event']:.2f} us/ev, grown "
+                f"{r['grown']['events_per_s']:.0f} ev/s {r['grown']['agg_cpu_us_per_event']:.2f}"
+                f" us/ev, p99 {r['grown']['lat_p99_ms']:.1f} ms: x{ratios[-1]:.2f}")
+
+        def stat(xs):
+            return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
+        return {"ratio": stat(ratios), "cpu_ratio": stat(cpu_ratios), "n": len(ratios),
+                "accepted": acc}
+
     def sec_growth_audit(self, do_growth, do_audit):
         targets = [0, 100000, 1000000] + ([10000000] if self.a.big else [])
         if self.a.sizes:
@@ -771,6 +805,9 @@ class Bench:
                                      "agg_cpu_us_per_event", "rss_anon_kb", "rss_file_kb",
                                      "vm_hwm_kb", "batch_avg", "agg_write_bytes_per_event")}
                 growth[str(tgt)]["store_events_after"] = seq
+                if tgt and self.a.pairs:
+                    growth[str(tgt)]["paired"] = self.growth_pairs(eps, p, tgt, 2 * mm)
+                    seq += growth[str(tgt)]["paired"].pop("accepted")
                 if tgt >= (100000 if self.a.quick else 1000000):
                     # a crash under load: SIGKILL right after a loaded run (pending
                     # person states lost), then time the start to "ready", which
@@ -792,7 +829,7 @@ class Bench:
         du = subprocess.run(["du", "-sk", data], stdout=subprocess.PIPE, text=True).stdout.split()
         growth["store_kb_final"] = int(du[0]) if du else None
         growth["store_events_final"] = seq
-        if not self.a.big:
+        if not self.a.big and not self.a.sizes:
             growth["note"] = "10M point skipped (run with --big)"
         if do_growth:
             self.results["growth"] = growth
@@ -911,6 +948,12 @@ class Bench:
                                  f" kB, RssFile {f(v['rss_file_kb'])} kB, written/ev "
                                  f"{f(v.get('agg_write_bytes_per_event'))} B")
             for k, v in gr.items():
+                if isinstance(v, dict) and "paired" in v:
+                    pv = v["paired"]
+                    lines.append(f"  paired with a fresh store at {int(k):,} events ({pv['n']} "
+                                 f"rounds): x {f(pv['ratio'])} events/s, x "
+                                 f"{f(pv['cpu_ratio'])} in CPU per event (fresh / grown)")
+            for k, v in gr.items():
                 if isinstance(v, dict) and "restart" in v:
                     lines.append(f"  restart after SIGKILL at {int(k):,} events: ready in "
                                  f"{v['restart']['secs']:.2f} s ({v['restart']['replayed']:,} "
@@ -970,6 +1013,9 @@ class Bench:
                                     "p99": med(v["lat_p99_ms"]),
                                     "rss_anon_kb": med(v["rss_anon_kb"]),
                                     "write_b_per_ev": med(v.get("agg_write_bytes_per_event"))}
+                if "paired" in v:
+                    s[f"growth_{k}"]["paired_ratio"] = med(v["paired"]["ratio"])
+                    s[f"growth_{k}"]["paired_cpu_ratio"] = med(v["paired"]["cpu_ratio"])
         rp = self.results.get("repl")
         if rp:
             s["repl"] = {k: med(rp.get(k)) for k in ("single_eps", "single_p99_ms", "safe_eps",
@@ -1009,6 +1055,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--no-pg", action="store_true", help="repl: skip the PostgreSQL pair")
     ap.add_argument("--big", action="store_true", help="also the 10M-event store")
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="growth: at each size also N rounds paired with a fresh store")
     ap.add_argument("--transport", choices=("tcp", "ipc"), default="tcp")
     ap.add_argument("--tmp", default=None, help="parent of the temp dir (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true")
