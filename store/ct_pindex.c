@@ -1,13 +1,12 @@
 /* ct_pindex.c — the in-memory index of "persons" keys to their runs (see
  * ct_pindex.h for the layout and its invariants).
  *
- * Memory: a slot table of PINDEX_HUGE bytes (2 MiB) or more is its own anonymous mapping,
- * aligned to it and advised MADV_HUGEPAGE, so that a lookup (one random
- * slot in a table of ~100 MB at 10M persons) costs a cache miss but no
- * page walk: with 4 KiB pages every lookup also missed the TLB, and in a
- * virtual machine a page walk is itself several memory reads. The advice is
- * a hint: where transparent huge pages are off, the table works as before.
- * Smaller tables come from calloc. Either way the slots start zeroed. */
+ * Memory: a slot table (or filter) of PINDEX_HUGE bytes (2 MiB) or more is its own anonymous
+ * mapping, aligned to it and advised MADV_HUGEPAGE, so that a lookup (one random slot in a table of
+ * ~100 MB at 10M persons) costs a cache miss but no page walk: with 4 KiB pages every lookup also
+ * missed the TLB, and in a virtual machine a page walk is itself several memory reads. The advice
+ * is a hint: where transparent huge pages are off, the table works as before. Smaller ones come
+ * from calloc. Either way they start zeroed. */
 #include "ct_pindex.h"
 
 #include <assert.h>
@@ -19,11 +18,10 @@
 #define CAP_MIN 1024
 #define PINDEX_HUGE ((size_t)2 << 20) /* the x86-64 / arm64 huge page */
 
-/* A zeroed table of cap slots (a power of two), NULL if out of memory. */
-static uint64_t *slots_alloc(size_t cap)
+/* bytes of zeroes (a power of two), NULL if out of memory. */
+static void *zalloc(size_t bytes)
 {
-    size_t bytes = cap * sizeof(uint64_t);
-    if (bytes < PINDEX_HUGE) return calloc(cap, sizeof(uint64_t));
+    if (bytes < PINDEX_HUGE) return calloc(1, bytes);
     assert(bytes % PINDEX_HUGE == 0);
     uint8_t *p =
         mmap(NULL, bytes + PINDEX_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -35,17 +33,33 @@ static uint64_t *slots_alloc(size_t cap)
 #ifdef MADV_HUGEPAGE
     (void)madvise(a, bytes, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
 #endif
-    return (uint64_t *)a;
+    return a;
 }
 
-static void slots_free(uint64_t *slots, size_t cap)
+static void zfree(void *p, size_t bytes)
 {
-    size_t bytes = cap * sizeof(uint64_t);
-    if (!slots) return;
+    if (!p) return;
     if (bytes < PINDEX_HUGE)
-        free(slots);
+        free(p);
     else
-        munmap(slots, bytes);
+        munmap(p, bytes);
+}
+
+/* The filter of a table of cap slots: 4 x cap bits. */
+static size_t filter_bytes(size_t cap)
+{
+    return cap / 2;
+}
+
+static size_t filter_bit(const ct_pindex *x, uint32_t fp)
+{
+    return (size_t)(((uint64_t)fp * 0x9e3779b97f4a7c15u) >> x->filter_shift);
+}
+
+static void filter_set(ct_pindex *x, uint32_t fp)
+{
+    size_t b = filter_bit(x, fp);
+    x->filter[b >> 3] |= (uint8_t)(1u << (b & 7));
 }
 
 uint32_t ct_pindex_fp(const uint8_t key[CT_PERSON_KEY_LEN])
@@ -59,7 +73,8 @@ uint32_t ct_pindex_fp(const uint8_t key[CT_PERSON_KEY_LEN])
 
 void ct_pindex_free(ct_pindex *x)
 {
-    slots_free(x->slots, x->cap);
+    zfree(x->slots, x->cap * sizeof *x->slots);
+    zfree(x->filter, filter_bytes(x->cap));
     free(x->runs);
     memset(x, 0, sizeof *x);
 }
@@ -67,6 +82,7 @@ void ct_pindex_free(ct_pindex *x)
 void ct_pindex_clear(ct_pindex *x)
 {
     if (x->slots) memset(x->slots, 0, x->cap * sizeof *x->slots);
+    if (x->filter) memset(x->filter, 0, filter_bytes(x->cap));
     x->n = 0;
     x->n_runs = 0;
 }
@@ -76,6 +92,10 @@ bool ct_pindex_next(const ct_pindex *x, uint32_t fp, size_t *pos, uint64_t *run)
     assert(fp != 0);
     if (!x->cap) return false;
     size_t mask = x->cap - 1;
+    if (*pos == SIZE_MAX) {
+        size_t b = filter_bit(x, fp);
+        if (!(x->filter[b >> 3] & (1u << (b & 7)))) return false; /* never added */
+    }
     size_t i = *pos == SIZE_MAX ? (size_t)fp & mask : (*pos + 1) & mask;
     for (; x->slots[i]; i = (i + 1) & mask) {
         if (x->slots[i] >> 32 == fp) {
@@ -121,16 +141,30 @@ static void place(uint64_t *slots, size_t cap, uint64_t v)
     slots[i] = v;
 }
 
-/* Moves the entries to a table of ncap slots (a power of two). */
+/* Moves the entries to a table of ncap slots (a power of two), with its
+ * filter made from them. */
 static ct_err resize(ct_pindex *x, size_t ncap)
 {
-    uint64_t *ns = slots_alloc(ncap);
-    if (!ns) return CT_ERR_NOMEM;
+    uint64_t *ns = zalloc(ncap * sizeof *ns);
+    uint8_t *nf = zalloc(filter_bytes(ncap));
+    if (!ns || !nf) {
+        zfree(ns, ncap * sizeof *ns);
+        zfree(nf, filter_bytes(ncap));
+        return CT_ERR_NOMEM;
+    }
     for (size_t i = 0; i < x->cap; i++)
         if (x->slots[i]) place(ns, ncap, x->slots[i]);
-    slots_free(x->slots, x->cap);
+    zfree(x->slots, x->cap * sizeof *x->slots);
+    zfree(x->filter, filter_bytes(x->cap));
     x->slots = ns;
+    x->filter = nf;
     x->cap = ncap;
+    unsigned lg = 0; /* log2 of the filter's bits: 4 x ncap */
+    while (((size_t)1 << lg) < ncap * 4)
+        lg++;
+    x->filter_shift = 64 - lg;
+    for (size_t i = 0; i < ncap; i++)
+        if (ns[i]) filter_set(x, (uint32_t)(ns[i] >> 32));
     return CT_OK;
 }
 
@@ -151,7 +185,14 @@ ct_err ct_pindex_reserve(ct_pindex *x, size_t n)
 
 void ct_pindex_prefetch(const ct_pindex *x, uint32_t fp)
 {
-    if (x->cap) __builtin_prefetch(&x->slots[fp & (x->cap - 1)], 1);
+    if (!x->cap) return;
+    __builtin_prefetch(&x->slots[fp & (x->cap - 1)], 1);
+    __builtin_prefetch(&x->filter[filter_bit(x, fp) >> 3], 1);
+}
+
+void ct_pindex_prefetch_lookup(const ct_pindex *x, uint32_t fp)
+{
+    if (x->cap) __builtin_prefetch(&x->filter[filter_bit(x, fp) >> 3]);
 }
 
 void ct_pindex_prefetch_slot(const ct_pindex *x, size_t pos)
@@ -167,6 +208,7 @@ ct_err ct_pindex_add(ct_pindex *x, uint32_t fp, uint64_t run)
     if (r) return r;
     if ((x->n + 1) * 4 > x->cap * 3 && (r = grow(x))) return r;
     place(x->slots, x->cap, (uint64_t)fp << 32 | id);
+    filter_set(x, fp);
     x->n++;
     return CT_OK;
 }
@@ -183,5 +225,5 @@ ct_err ct_pindex_set_run(ct_pindex *x, size_t pos, uint64_t run)
 
 size_t ct_pindex_bytes(const ct_pindex *x)
 {
-    return x->cap * sizeof *x->slots + x->runs_cap * sizeof *x->runs;
+    return x->cap * sizeof *x->slots + filter_bytes(x->cap) + x->runs_cap * sizeof *x->runs;
 }

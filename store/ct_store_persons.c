@@ -151,7 +151,7 @@ void ct_store_persons_prefetch(const ct_store *s, const uint8_t key[CT_PERSON_KE
 {
     ct_pmap_prefetch(&s->dirty, key, 0);
     ct_pmap_prefetch(&s->frozen, key, 0);
-    if (s->pindex_ok) ct_pindex_prefetch(&s->pindex, ct_pindex_fp(key));
+    if (s->pindex_ok) ct_pindex_prefetch_lookup(&s->pindex, ct_pindex_fp(key));
 }
 
 int ct_store_persons_set(ct_store *s, const uint8_t key[CT_PERSON_KEY_LEN],
@@ -230,8 +230,10 @@ static int write_entries(ct_store *s, MDB_txn *t, const ct_pmap *m, const ct_pma
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         assert(i == 0 || memcmp(order[i - 1]->key, order[i]->key, CT_PERSON_KEY_LEN) < 0);
-        if (i + PREFETCH_AHEAD < n) /* the index slot unlink_old will probe */
-            ct_pindex_prefetch(&s->pindex, ct_pindex_fp(order[i + PREFETCH_AHEAD]->key));
+        if (i + 2 * PREFETCH_AHEAD < n) /* the entry, then its index lookup */
+            __builtin_prefetch(order[i + 2 * PREFETCH_AHEAD]);
+        if (i + PREFETCH_AHEAD < n)
+            ct_pindex_prefetch_lookup(&s->pindex, ct_pindex_fp(order[i + PREFETCH_AHEAD]->key));
         ct_person_state st;
         ct_pmap_entry_state(m, order[i], &st);
         uint8_t enc[CT_PERSON_STATE_MAX], kb[CT_PERSONS_KEY_LEN];
