@@ -15,7 +15,7 @@
  * every entry, rebuilt from the slots when the table grows) answers most
  * lookups of a key that is not stored (a new person: most events) without
  * touching the slot table: a lookup of an absent fingerprint reads its slot
- * only when its bit is set (~13-17 % at load 1/2-3/4). No false negatives:
+ * only when its bit is set (~12-17 % at load 1/2-3/4). No false negatives:
  * every entry's bit is set from its add until a clear.
  * Memory: 8.5 bytes x capacity (a power of two, load <= 3/4), 11.3 to 22.7
  * bytes per stored person, plus 8 bytes per distinct run; a table (or
@@ -58,7 +58,7 @@ void ct_pindex_prefetch(const ct_pindex *x, uint32_t fp);
 /* Hints that fp is about to be looked up (its filter bit: the slot is read
  * only if the bit is set). */
 void ct_pindex_prefetch_lookup(const ct_pindex *x, uint32_t fp);
-/* The same for the slot at pos (a ct_pindex_set_run to come). */
+/* Hints that the slot at pos is about to be written (ct_pindex_set_run). */
 void ct_pindex_prefetch_slot(const ct_pindex *x, size_t pos);
 
 /* Makes room for n entries in all (a build of known size grows once). */
