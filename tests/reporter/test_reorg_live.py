@@ -175,14 +175,20 @@ T_SPLIT = "2023-07-26T20:00:00+07:00"  # after E1 (24 Jul 08:00), before E2 (27 
 T_MERGE = "2023-07-31T20:00:00+07:00"
 
 
+def split_aggregator(wd):
+    """The split campaign (SPLIT_INI, SPLIT_ROSTER) written into wd and an
+    aggregator started on it: returns (campaign path, aggregator)."""
+    ini = wd.sub("campaign.ini")
+    with open(ini, "w", encoding="utf-8") as f:
+        f.write(SPLIT_INI)
+    with open(wd.sub("staff.csv"), "w", encoding="utf-8") as f:
+        f.write(SPLIT_ROSTER)
+    return ini, EX.Aggregator(BIN, wd.sub("agg"), ini)
+
+
 def test_split_merge():
     with H.Workdir("reorg-split") as wd:
-        ini = wd.sub("campaign.ini")
-        with open(ini, "w", encoding="utf-8") as f:
-            f.write(SPLIT_INI)
-        with open(wd.sub("staff.csv"), "w", encoding="utf-8") as f:
-            f.write(SPLIT_ROSTER)
-        agg = EX.Aggregator(BIN, wd.sub("agg"), ini)
+        ini, agg = split_aggregator(wd)
         reports = {}
         try:
             cl = P.Client(agg.eps["in"])
@@ -260,12 +266,7 @@ def test_split_merge():
 
 def test_part_close():
     with H.Workdir("reorg-part-close") as wd:
-        ini = wd.sub("campaign.ini")
-        with open(ini, "w", encoding="utf-8") as f:
-            f.write(SPLIT_INI)
-        with open(wd.sub("staff.csv"), "w", encoding="utf-8") as f:
-            f.write(SPLIT_ROSTER)
-        agg = EX.Aggregator(BIN, wd.sub("agg"), ini)
+        ini, agg = split_aggregator(wd)
         reports = {}
         n = 0
 
